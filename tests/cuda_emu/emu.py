@@ -1,0 +1,198 @@
+"""Build and drive the CPU emulation of fastrle's CUDA kernels (test-only).
+
+``build_emulator()`` compiles the exact kernel source that ``fastrle.gpu``
+hands to CuPy (``_gpu_launch.kernel_source()``) with g++ and the shim in
+``cuda_emu.h`` into a shared library, cached by content hash under
+``tests/cuda_emu/_build/`` (git-ignored).  ``EmuBackend`` is a backend for
+``_gpu_launch.decode_with``: the same packing, planning, argument typing and
+status decoding as the CuPy path, with ctypes launches instead of CuPy ones.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+SRC = REPO / "src"
+BUILD = HERE / "_build"
+
+ORDER_NORMAL, ORDER_REVERSED, ORDER_SHUFFLED = 0, 1, 2
+
+
+def import_fastrle_module(name: str) -> types.ModuleType:
+    """Import ``fastrle.<name>`` without needing the compiled CPU core.
+
+    Uses the real package when it imports; otherwise loads ``src/fastrle``
+    under a private package name without running its ``__init__``.
+    """
+    if str(SRC) not in sys.path and (SRC / "fastrle").is_dir():
+        sys.path.append(str(SRC))
+    try:
+        return importlib.import_module(f"fastrle.{name}")
+    except ImportError as exc:
+        if exc.name and exc.name.startswith(f"fastrle.{name}"):
+            raise
+    pkg_name = "_fastrle_src_for_gpu_tests"
+    if pkg_name not in sys.modules:
+        pkg = types.ModuleType(pkg_name)
+        pkg.__path__ = [str(SRC / "fastrle")]
+        sys.modules[pkg_name] = pkg
+    return importlib.import_module(f"{pkg_name}.{name}")
+
+
+launch_mod = import_fastrle_module("_gpu_launch")
+
+_C_TYPES = {
+    "unsigned int": "u32",
+    "int": "i32",
+    "long long": "i64",
+    "unsigned long long": "u64",
+}
+_CTYPES = {
+    "u32": ctypes.c_uint32,
+    "i32": ctypes.c_int32,
+    "i64": ctypes.c_int64,
+    "u64": ctypes.c_uint64,
+}
+
+
+def kernel_signatures(source: str) -> dict[str, list[str]]:
+    """Parameter C types of every ``extern "C" __global__`` kernel in ``source``."""
+    sigs = {}
+    for m in re.finditer(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)', source):
+        params = []
+        for p in m.group(2).split(","):
+            p = " ".join(p.split())
+            ctype = re.sub(r"\s*\b\w+$", "", p)  # drop the parameter name
+            params.append(ctype.replace(" *", "*"))
+        sigs[m.group(1)] = params
+    return sigs
+
+
+def type_code(ctype: str) -> str:
+    """Map a kernel parameter's C type to a ``_gpu_launch.KERNEL_ARGS`` code."""
+    if "*" in ctype:
+        return "p"
+    return _C_TYPES[ctype.replace("const ", "")]
+
+
+def _trampolines(sigs: dict[str, list[str]]) -> str:
+    lines = []
+    for name, params in sigs.items():
+        args = ", ".join(f"*static_cast<{t}*>(a[{i}])" for i, t in enumerate(params))
+        lines.append(f"static void emu_{name}(void** a) {{ {name}({args}); }}")
+    table = ",\n".join(f'    {{"{n}", emu_{n}}}' for n in sigs)
+    lines.append(f"static const EmuKernel kEmuKernels[] = {{\n{table}\n}};")
+    return "\n".join(lines) + "\n"
+
+
+def build_emulator(extra_flags: tuple[str, ...] = ()) -> ctypes.CDLL:
+    """Compile the kernels + shim with g++ (cached) and load the library."""
+    cxx = shutil.which(os.environ.get("CXX", "g++"))
+    if cxx is None:
+        raise FileNotFoundError("g++ not found")
+    source = launch_mod.kernel_source()
+    inc = _trampolines(kernel_signatures(source))
+    flags = ["-std=c++17", "-O2", "-g", "-fPIC", "-shared", "-Wall", "-Wno-unknown-pragmas",
+             "-U_FORTIFY_SOURCE", *extra_flags]
+    shim = (HERE / "cuda_emu.h").read_bytes() + (HERE / "emu_glue.cpp").read_bytes()
+    key = hashlib.sha256(source.encode() + inc.encode() + shim + " ".join(flags).encode()).hexdigest()[:16]
+    out_dir = BUILD / key
+    lib_path = out_dir / "libfastrle_emu.so"
+    if not lib_path.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "fastrle_kernels.cuh").write_text(source)
+        (out_dir / "emu_kernels.inc").write_text(inc)
+        tmp = out_dir / f"libfastrle_emu.{os.getpid()}.so"
+        cmd = [cxx, *flags, f"-I{HERE}", f"-I{out_dir}", str(HERE / "emu_glue.cpp"), "-o", str(tmp)]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode:
+            raise RuntimeError(f"emulator build failed:\n{' '.join(cmd)}\n{res.stderr}")
+        os.replace(tmp, lib_path)
+    lib = ctypes.CDLL(str(lib_path))
+    lib.emu_launch.restype = ctypes.c_int
+    lib.emu_launch.argtypes = [ctypes.c_char_p] + [ctypes.c_uint] * 6 + [
+        ctypes.c_ulonglong, ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_uint]
+    lib.emu_last_error.restype = ctypes.c_char_p
+    return lib
+
+
+class EmuError(RuntimeError):
+    """A launch the emulator refused or a detected out-of-bounds write."""
+
+
+class EmuBackend:
+    """``_gpu_launch`` backend on the CPU emulator.
+
+    Buffers are numpy arrays.  Scratch and freshly allocated outputs start as
+    garbage (0xCD) with canary guards on both sides, checked after each launch,
+    so unwritten pixels and nearby out-of-bounds writes show up.
+    """
+
+    GUARD = 64
+    CANARY = 0xA5
+
+    def __init__(self, lib: ctypes.CDLL, order: int = ORDER_NORMAL, seed: int = 0):
+        self.lib = lib
+        self.order = order
+        self.seed = seed
+        self.launches: list[Any] = []
+        self._guarded: list[np.ndarray] = []
+
+    def _alloc(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        raw = np.full(nbytes + 2 * self.GUARD, self.CANARY, dtype=np.uint8)
+        raw[self.GUARD:self.GUARD + nbytes] = 0xCD
+        self._guarded.append(raw)
+        return raw[self.GUARD:self.GUARD + nbytes].view(dtype).reshape(shape)
+
+    def output(self, out: Any, shape: tuple[int, ...]) -> np.ndarray:
+        if out is None:
+            return self._alloc(shape, np.uint8)
+        launch_mod.validate_out(out, shape)
+        return out
+
+    def upload(self, offsets: np.ndarray, chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        offs = self._alloc(offsets.shape, np.int64)
+        offs[...] = offsets
+        dev_chars = self._alloc(chars.shape, np.uint8)
+        dev_chars[...] = chars
+        return offs, dev_chars
+
+    def empty(self, size: int, dtype: Any) -> np.ndarray:
+        return self._alloc((size,), dtype)
+
+    def to_host(self, arr: np.ndarray) -> np.ndarray:
+        return arr
+
+    def launch(self, launch: Any, buffers: dict[str, np.ndarray]) -> None:
+        self.launches.append(launch)
+        holders = []
+        for code, value in launch.typed_args():
+            if code == "p":
+                holders.append(ctypes.c_void_p(buffers[value].ctypes.data))
+            else:
+                holders.append(_CTYPES[code](value))
+        params = (ctypes.c_void_p * len(holders))(*[ctypes.addressof(h) for h in holders])
+        rc = self.lib.emu_launch(launch.kernel.encode(), *launch.grid, *launch.block,
+                                 launch.shared_mem, params, self.order, self.seed)
+        if rc != 0:
+            raise EmuError(self.lib.emu_last_error().decode())
+        for raw in self._guarded:
+            g = self.GUARD
+            if (raw[:g] != self.CANARY).any() or (raw[-g:] != self.CANARY).any():
+                raise EmuError(f"{launch.kernel}: write outside a buffer (guard overwritten)")
