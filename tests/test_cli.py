@@ -1,0 +1,220 @@
+"""The ``fastrle`` command: bench (quick) and validate."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastrle import bench, cli, synthetic
+
+pm = pytest.importorskip("pycocotools.mask")
+
+
+# --- bench ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quick_json():
+    """One quick run of every case, shared by the checks below (a few seconds)."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = cli.main(["bench", "--quick", "--json", "--no-progress"])
+    return rc, out.getvalue()
+
+
+def test_bench_quick_json_is_valid(quick_json):
+    rc, text = quick_json
+    assert rc == 0
+    data = json.loads(text)
+    assert set(data) == {"environment", "config", "cases"}
+    assert data["config"]["quick"] is True and data["config"]["repeats"] >= 5
+    assert [c["case"] for c in data["cases"]] == list(bench.CASES)
+    for c in data["cases"]:
+        assert set(c) >= {"case", "id", "title", "timings", "ratios", "notes", "verified"}
+        assert c["timings"], c["case"]
+        for t in c["timings"]:
+            assert t["median_ms"] > 0 and t["min_ms"] <= t["median_ms"]
+            assert t["repeats"] == data["config"]["repeats"]
+        for r in c["ratios"]:
+            assert r["status"] in {"PASS", "FAIL", "SKIP", "INFO"}
+        # fastrle's output is checked against pycocotools in every case.
+        assert c["verified"] is True, c["case"]
+
+
+def test_bench_compares_against_peers(quick_json):
+    data = json.loads(quick_json[1])
+    keys = {c["case"]: {t["key"] for t in c["timings"]} for c in data["cases"]}
+    assert {"fastrle", "memset", "pycocotools"} <= keys["warm"]
+    assert {"fastrle-zeroed", "fastrle-full"} <= keys["zeroed"]
+    assert {"fastrle-1t", "fastrle-2t", "memset-1t", "memset-2t"} <= keys["threads"]
+    assert {"fastrle", "fastrle.mask", "pycocotools"} <= keys["coco"]
+
+
+def test_bench_table_and_case_filter(capsys):
+    assert cli.main(["bench", "--quick", "--no-progress", "--case", "a", "iou"]) == 0
+    out = capsys.readouterr().out
+    assert "a. warm" in out and "f. iou" in out and "b. zeroed" not in out
+    assert "target <= 1.5" in out and "targets:" in out
+
+
+def test_bench_mode_selects_cases():
+    assert bench.select_cases(bench.BenchConfig(mode="warm"))[:3] == ["warm", "zeroed", "threads"]
+    assert "warm" not in bench.select_cases(bench.BenchConfig(mode="fresh"))
+    assert bench.select_cases(bench.BenchConfig(cases=["f"])) == ["dropin", "encode", "iou"]
+    with pytest.raises(ValueError):
+        bench.select_cases(bench.BenchConfig(cases=["nope"]))
+
+
+def test_bench_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "b.png"
+    assert cli.main(["bench", "--quick", "--no-progress", "--case", "e", "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_time_interleaved_order_and_setup():
+    log = []
+    comps = [bench.Comparator("a", "a", lambda: log.append("a"), lambda: log.append("sa")),
+             bench.Comparator("b", "b", lambda: log.append("b"), lambda: log.append("sb"))]
+    res = bench.time_interleaved(comps, repeats=5)
+    assert len(res["a"][0]) == 5 and res["a"][1] == 1
+    # After 2 warm-up calls each: round-robin, setup right before every call.
+    assert log[8:] == ["sa", "a", "sb", "b"] * 5
+
+
+def test_ratio_status():
+    med = {"x": 2.0, "y": 1.0}
+    assert bench._ratio(("", "x", "y", ">=", 1.5), med).status == "PASS"
+    assert bench._ratio(("", "x", "y", "<=", 1.5), med).status == "FAIL"
+    assert bench._ratio(("", "x", "y", "", None), med).status == "INFO"
+    assert bench._ratio(("", "x", "missing", ">=", 1), med).status == "SKIP"
+    assert bench._ratio(("", "x", "y", ">=", 1), med).value == 2.0
+
+
+def test_python_dash_m_help():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    r = subprocess.run([sys.executable, "-m", "fastrle", "bench", "--help"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "--quick" in r.stdout
+
+
+def test_bad_size_is_usage_error():
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", "--size", "12by3"])
+    assert e.value.code == 2
+
+
+# --- validate -----------------------------------------------------------------------
+
+
+def _coco_file(path, n=6, h=60, w=80, seed=0):
+    """COCO annotation file with compressed, uncompressed and polygon segmentations."""
+    rles, dense = synthetic.coco_like(n, h, w, seed=seed, dense=True)
+    anns = [{"id": i, "image_id": 1, "segmentation": r} for i, r in enumerate(rles)]
+    # Uncompressed (iscrowd-style) RLE of the first mask: list counts.
+    m = np.asfortranarray(dense[0].astype(np.uint8))
+    flat = m.ravel(order="F")
+    change = np.flatnonzero(np.diff(flat)) + 1
+    edges = np.concatenate(([0], change, [flat.size]))
+    counts = np.diff(edges).tolist()
+    if flat[0]:
+        counts = [0] + counts
+    anns.append({"id": 100, "image_id": 1, "iscrowd": 1,
+                 "segmentation": {"size": [h, w], "counts": counts}})
+    anns.append({"id": 101, "image_id": 1, "segmentation": [[1, 1, 20, 1, 20, 20, 1, 20]]})
+    doc = {"images": [{"id": 1, "height": h, "width": w}], "annotations": anns,
+           "categories": [{"id": 1, "name": "thing"}]}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_validate_good_files(tmp_path, capsys):
+    coco = _coco_file(tmp_path / "coco.json")
+    rles = synthetic.sa1b_like(5, 90, 120, seed=1)
+    sa1b = tmp_path / "sa_1.json"
+    sa1b.write_text(json.dumps({"image": {"image_id": 1, "height": 90, "width": 120},
+                                "annotations": [{"id": i, "segmentation": r}
+                                                for i, r in enumerate(rles)]}))
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps([{"image_id": 1, "score": 0.5, "segmentation": r} for r in rles]))
+    assert cli.main(["validate", str(coco), str(sa1b), str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "files: 3" in out
+    assert "masks checked: 17 (compressed 16, uncompressed 1)" in out
+    assert "polygons skipped: 1" in out and "mismatches: 0" in out
+
+
+def test_validate_detects_mismatch(tmp_path, monkeypatch, capsys):
+    import fastrle.mask as fm
+
+    coco = _coco_file(tmp_path / "coco.json")
+    real = fm.decode
+
+    def flipped(rles):  # a wrong decoder: one pixel off
+        out = np.array(real(rles), order="F")
+        out.flat[7] ^= 1
+        return out
+
+    monkeypatch.setattr(fm, "decode", flipped)
+    assert cli.main(["validate", str(coco)]) == 1
+    out = capsys.readouterr().out
+    assert "decoded masks differ in 1 pixels" in out and "id=" in out
+
+
+def test_validate_corrupted_counts_decode_equal(tmp_path, capsys):
+    # A corrupted but still valid counts string: both libraries must agree on it.
+    rles = synthetic.coco_like(3, 40, 50, seed=2)
+    bad = dict(rles[0])
+    c = bad["counts"]
+    bad["counts"] = c[:2] + ("1" if c[2] != "1" else "2") + c[3:]
+    try:
+        pm.decode([bad])
+    except ValueError:
+        pytest.skip("corruption made the RLE invalid for pycocotools too")
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps([{"segmentation": bad}] + [{"segmentation": r} for r in rles[1:]]))
+    assert cli.main(["validate", str(f)]) == 0
+
+
+def test_validate_reports_one_sided_error(tmp_path):
+    from fastrle import validate
+
+    rles = synthetic.coco_like(4, 30, 40, seed=3)
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps([{"segmentation": r} for r in rles]))
+
+    class Picky:  # raises on one mask only, like a stricter decoder
+        frPyObjects = staticmethod(pm.frPyObjects)
+
+        @staticmethod
+        def decode(rs):
+            if any(r["counts"] == rles[2]["counts"] for r in rs):
+                raise ValueError("invalid")
+            return pm.decode(rs)
+
+    rep = validate.validate_files([str(f)], fm=Picky, pm=pm)
+    assert len(rep.mismatches) == 1 and "[2]" in rep.mismatches[0]
+    assert "fastrle raised ValueError" in rep.mismatches[0]
+
+
+def test_validate_without_pycocotools(tmp_path, monkeypatch, capsys):
+    coco = _coco_file(tmp_path / "coco.json")
+    monkeypatch.setitem(sys.modules, "pycocotools", None)
+    monkeypatch.setitem(sys.modules, "pycocotools.mask", None)
+    assert cli.main(["validate", str(coco)]) == 2
+    assert "pycocotools is not installed" in capsys.readouterr().err
+
+
+def test_validate_unreadable_file(tmp_path, capsys):
+    f = tmp_path / "x.json"
+    f.write_text("{not json")
+    assert cli.main(["validate", str(f)]) == 2
+    g = tmp_path / "y.json"
+    g.write_text(json.dumps({"foo": 1}))
+    assert cli.main(["validate", str(g)]) == 2
