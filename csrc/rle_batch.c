@@ -1,0 +1,256 @@
+/* Batches: validate every mask first, then write, on a few threads. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "rle_internal.h"
+
+int frle_default_threads(void) {
+#ifdef CPU_COUNT
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+#endif
+  {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+  }
+}
+
+typedef struct job job;
+typedef int (*phase_fn)(job *jb, int64_t begin, int64_t end, frle_scratch *scr, frle_error *err);
+
+struct job {
+  const frle_src *src;
+  int64_t n;
+  uint64_t h, w, hw;
+  int strict, zeroed, copy_counts;
+  char order;
+  const int64_t *offsets; /* arena start per mask */
+  uint32_t *arena;
+  int64_t *m;
+  uint8_t *out;
+  /* encode */
+  const uint8_t *in;
+  int64_t mask_stride, row_stride;
+  int colmajor, nonzero;
+  char **strs;
+  int64_t *lens;
+  phase_fn phase;
+  int nthreads;
+};
+
+typedef struct {
+  job *jb;
+  int tid;
+  frle_scratch *scr;
+  frle_error err;
+  int rc;
+} worker;
+
+static void *run_worker(void *arg) {
+  worker *wk = (worker *)arg;
+  job *jb = wk->jb;
+  int64_t b = jb->n * wk->tid / jb->nthreads, e = jb->n * (wk->tid + 1) / jb->nthreads;
+  if (!wk->scr) wk->scr = frle_scratch_new();
+  wk->rc = wk->scr ? jb->phase(jb, b, e, wk->scr, &wk->err) : FRLE_ERR_NOMEM;
+  return NULL;
+}
+
+/* Runs phases[] over masks [0, n) split into contiguous ranges, one per
+ * thread (the caller's thread is one of them). Each phase is a fork and a
+ * join, so no phase starts before the previous one has finished everywhere:
+ * nothing is written before every mask has been validated. On failure it
+ * reports the error of the lowest mask index, independent of scheduling. */
+static int run_job(job *jb, const phase_fn *phases, int nphase, int nthreads, frle_error *err) {
+  worker stack_w[8];
+  pthread_t stack_t[8];
+  char stack_ok[8];
+  worker *wk = stack_w;
+  pthread_t *th = stack_t;
+  char *ok = stack_ok;
+  int i, p, rc = FRLE_OK;
+  int64_t best = -1;
+
+  if (nthreads <= 0) nthreads = frle_default_threads();
+  if (nthreads > jb->n) nthreads = (int)(jb->n > 0 ? jb->n : 1);
+  if (nthreads > 256) nthreads = 256;
+  if (nthreads > 8) {
+    wk = (worker *)calloc((size_t)nthreads, sizeof(worker));
+    th = (pthread_t *)calloc((size_t)nthreads, sizeof(pthread_t));
+    ok = (char *)calloc((size_t)nthreads, 1);
+    if (!wk || !th || !ok) {
+      free(wk); free(th); free(ok);
+      wk = stack_w; th = stack_t; ok = stack_ok; nthreads = 8;
+    }
+  }
+  jb->nthreads = nthreads;
+  memset(wk, 0, sizeof(worker) * (size_t)nthreads);
+  for (i = 0; i < nthreads; i++) { wk[i].jb = jb; wk[i].tid = i; wk[i].err.index = -1; }
+
+  for (p = 0; p < nphase && rc == FRLE_OK; p++) {
+    jb->phase = phases[p];
+    for (i = 1; i < nthreads; i++) ok[i] = pthread_create(&th[i], NULL, run_worker, &wk[i]) == 0;
+    run_worker(&wk[0]);
+    for (i = 1; i < nthreads; i++) {
+      if (ok[i]) pthread_join(th[i], NULL);
+      else run_worker(&wk[i]); /* no thread to be had: do its share here */
+    }
+    for (i = 0; i < nthreads; i++) {
+      if (wk[i].rc != FRLE_OK && (best < 0 || wk[i].err.index < best)) {
+        best = wk[i].err.index;
+        *err = wk[i].err;
+        err->code = rc = wk[i].rc;
+      }
+    }
+  }
+  for (i = 0; i < nthreads; i++) frle_scratch_free(wk[i].scr);
+  if (wk != stack_w) { free(wk); free(th); free(ok); }
+  return rc;
+}
+
+static int phase_parse(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_error *err) {
+  int64_t i;
+  (void)scr;
+  for (i = b; i < e; i++) {
+    const frle_src *s = &jb->src[i];
+    int rc;
+    err->index = i;
+    if (s->str) {
+      rc = frle_parse(s->str, s->len, jb->hw, jb->strict, jb->arena + jb->offsets[i], &jb->m[i], err);
+      if (rc != FRLE_OK) return rc;
+    } else {
+      /* counts given: check the sum, and copy when the caller wants an arena */
+      uint64_t sum = 0;
+      int64_t j;
+      for (j = 0; j < s->m; j++) sum += s->cnts[j];
+      if (jb->strict && sum != jb->hw) {
+        err->pos = s->m; err->value = (int64_t)sum;
+        return sum < jb->hw ? FRLE_ERR_SUM_SHORT : FRLE_ERR_SUM_LONG;
+      }
+      if (jb->copy_counts) memcpy(jb->arena + jb->offsets[i], s->cnts, (size_t)s->m * sizeof(uint32_t));
+      jb->m[i] = s->m;
+    }
+  }
+  return FRLE_OK;
+}
+
+static const uint32_t *counts_of(const job *jb, int64_t i) {
+  const frle_src *s = &jb->src[i];
+  return s->str ? jb->arena + jb->offsets[i] : s->cnts;
+}
+
+static int phase_write(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_error *err) {
+  int64_t i;
+  uint8_t *base = jb->out + (uint64_t)b * jb->hw;
+  /* one large memset of this thread's masks streams past the cache */
+  if (!jb->zeroed && e > b) memset(base, 0, (uint64_t)(e - b) * jb->hw);
+  for (i = b; i < e; i++) {
+    uint8_t *dst = jb->out + (uint64_t)i * jb->hw;
+    err->index = i;
+    if (jb->order == 'F') {
+      frle_decode_colmajor(counts_of(jb, i), jb->m[i], dst, 1);
+    } else {
+      int rc = frle_decode_rowmajor(counts_of(jb, i), jb->m[i], jb->h, jb->w, dst, 1, scr);
+      if (rc != FRLE_OK) return rc;
+    }
+  }
+  return FRLE_OK;
+}
+
+int frle_parse_batch(const frle_src *src, int64_t n, uint64_t hw, int strict,
+                     const int64_t *offsets, uint32_t *arena, int64_t *m_out,
+                     int nthreads, frle_error *err) {
+  job jb;
+  phase_fn phases[1] = {phase_parse};
+  memset(&jb, 0, sizeof(jb));
+  jb.src = src; jb.n = n; jb.hw = hw; jb.strict = strict; jb.copy_counts = 1;
+  jb.offsets = offsets; jb.arena = arena; jb.m = m_out;
+  if (n == 0) return FRLE_OK;
+  return run_job(&jb, phases, 1, nthreads, err);
+}
+
+int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
+                      uint8_t *out, char order, int zeroed, int nthreads,
+                      frle_error *err) {
+  job jb;
+  phase_fn phases[2] = {phase_parse, phase_write};
+  int64_t i, total = 0, *offsets = NULL, *m = NULL;
+  uint32_t *arena = NULL;
+  int rc;
+  uint64_t hw;
+
+  memset(&jb, 0, sizeof(jb));
+  if (n == 0) return FRLE_OK;
+  if (frle_check_size(h, w, &hw) != FRLE_OK) {
+    err->code = FRLE_ERR_SIZE; err->index = 0; err->pos = 0; err->value = 0;
+    return FRLE_ERR_SIZE;
+  }
+  offsets = (int64_t *)malloc((size_t)n * sizeof(int64_t));
+  m = (int64_t *)malloc((size_t)n * sizeof(int64_t));
+  for (i = 0; i < n; i++) {
+    if (!offsets) break;
+    offsets[i] = total;
+    if (src[i].str) total += src[i].len; /* at most one count per char */
+  }
+  arena = (uint32_t *)malloc((size_t)(total ? total : 1) * sizeof(uint32_t));
+  if (!offsets || !m || !arena) {
+    err->code = rc = FRLE_ERR_NOMEM; err->index = 0;
+  } else {
+    /* strings are parsed into the arena; given counts are used in place */
+    jb.src = src; jb.n = n; jb.h = h; jb.w = w; jb.hw = hw;
+    jb.strict = 1; jb.zeroed = zeroed; jb.order = order;
+    jb.offsets = offsets; jb.arena = arena; jb.m = m; jb.out = out;
+    rc = run_job(&jb, phases, 2, nthreads, err);
+  }
+  free(offsets); free(m); free(arena);
+  return rc;
+}
+
+static int phase_encode(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_error *err) {
+  int64_t i, cap = 0, m;
+  uint32_t *cnts = NULL;
+  int rc = FRLE_OK;
+  for (i = b; i < e && rc == FRLE_OK; i++) {
+    const uint8_t *mk = jb->in + i * jb->mask_stride;
+    err->index = i;
+    if (jb->colmajor) {
+      m = frle_grow((void **)&cnts, &cap, (int64_t)jb->hw + 1, sizeof(uint32_t))
+              ? frle_encode_colmajor(mk, jb->hw, jb->nonzero, cnts) : -1;
+    } else {
+      m = frle_encode_rowmajor(mk, jb->h, jb->w, jb->row_stride, jb->nonzero, &cnts, &cap, scr);
+    }
+    if (m < 0) { rc = FRLE_ERR_NOMEM; break; }
+    jb->strs[i] = (char *)malloc((size_t)frle_string_bound(m) + 1);
+    if (!jb->strs[i]) { rc = FRLE_ERR_NOMEM; break; }
+    jb->lens[i] = frle_to_string(cnts, m, jb->strs[i]);
+  }
+  free(cnts);
+  return rc;
+}
+
+int frle_encode_batch(const uint8_t *base, int64_t n, uint64_t h, uint64_t w,
+                      int64_t mask_stride, int64_t row_stride, int colmajor, int nonzero,
+                      char **strs, int64_t *lens, int nthreads, frle_error *err) {
+  job jb;
+  phase_fn phases[1] = {phase_encode};
+  int rc;
+  int64_t i;
+  memset(&jb, 0, sizeof(jb));
+  if (n == 0) return FRLE_OK;
+  if (frle_check_size(h, w, &jb.hw) != FRLE_OK) {
+    err->code = FRLE_ERR_SIZE; err->index = 0; err->pos = 0; err->value = 0;
+    return FRLE_ERR_SIZE;
+  }
+  for (i = 0; i < n; i++) strs[i] = NULL;
+  jb.n = n; jb.h = h; jb.w = w; jb.in = base;
+  jb.mask_stride = mask_stride; jb.row_stride = row_stride;
+  jb.colmajor = colmajor; jb.nonzero = nonzero; jb.strs = strs; jb.lens = lens;
+  rc = run_job(&jb, phases, 1, nthreads, err);
+  if (rc != FRLE_OK) for (i = 0; i < n; i++) { free(strs[i]); strs[i] = NULL; }
+  return rc;
+}

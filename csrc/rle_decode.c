@@ -1,0 +1,165 @@
+/* Decode runs into dense masks: row-major through row spans, or column-major
+ * as the runs come. */
+#include <stdlib.h>
+#include <string.h>
+#include "rle_internal.h"
+
+int frle_grow(void **buf, int64_t *cap, int64_t n, size_t elem) {
+  int64_t c;
+  void *p;
+  if (n <= *cap) return 1;
+  c = *cap ? *cap : 64;
+  while (c < n) c *= 2;
+  p = realloc(*buf, (size_t)c * elem);
+  if (!p) return 0;
+  *buf = p;
+  *cap = c;
+  return 1;
+}
+
+frle_scratch *frle_scratch_new(void) {
+  return (frle_scratch *)calloc(1, sizeof(frle_scratch));
+}
+
+void frle_scratch_free(frle_scratch *s) {
+  if (!s) return;
+  free(s->seg); free(s->ev); free(s->row); free(s->tr); free(s->pos);
+  free(s);
+}
+
+/* Short spans dominate SA-1B rows; a call to memset costs more than the
+ * stores for them. */
+static inline void fill_ones(uint8_t *p, uint32_t n) {
+  if (n >= 64) { memset(p, 1, n); return; }
+  while (n >= 8) { uint64_t v = 0x0101010101010101ull; memcpy(p, &v, 8); p += 8; n -= 8; }
+  while (n--) *p++ = 1;
+}
+
+void frle_decode_colmajor(const uint32_t *cnts, int64_t m, uint8_t *out, int zeroed) {
+  uint64_t pos = 0;
+  int64_t j;
+  for (j = 0; j < m; j++) {
+    uint32_t c = cnts[j];
+    if (j & 1) fill_ones(out + pos, c);
+    else if (!zeroed) memset(out + pos, 0, c);
+    pos += c;
+  }
+}
+
+/* Emit the rows where exactly one of two sorted boundary lists is inside:
+ * the parity of the merged boundaries. Each list holds y0,y1 pairs. */
+static int64_t xor_intervals(const uint32_t *a, int64_t na, const uint32_t *b, int64_t nb,
+                             uint32_t x, uint32_t *ev, int64_t ne) {
+  int64_t i = 0, j = 0, k = 0;
+  uint32_t open = 0;
+  while (i < na || j < nb) {
+    uint32_t y;
+    if (j >= nb || (i < na && a[i] <= b[j])) y = a[i++]; else y = b[j++];
+    if ((k++ & 1) == 0) open = y;
+    else if (y > open) { ev[ne++] = x; ev[ne++] = open; ev[ne++] = y; }
+  }
+  return ne;
+}
+
+int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w,
+                         uint8_t *out, int zeroed, frle_scratch *scr) {
+  int64_t j, nseg = 0, ne = 0, g, total;
+  uint64_t pos = 0, y;
+  uint32_t *bnd;
+
+  if (!zeroed) memset(out, 0, h * w);
+  if (h == 1 || w == 1) { /* both orders are the same bytes */
+    frle_decode_colmajor(cnts, m, out, 1);
+    return FRLE_OK;
+  }
+
+  /* 1. Foreground runs split at column ends: per column, sorted y0,y1 pairs.
+   *    Stored as boundaries bnd[] with a per-group column in seg[]. */
+  for (j = 1; j < m; j += 2) {
+    uint64_t s = pos + cnts[j - 1], e = s + cnts[j];
+    pos = e;
+    while (s < e) {
+      uint64_t x = s / h, ys = s - x * h;
+      uint64_t ce = (x + 1) * h;
+      uint64_t se = e < ce ? e : ce;
+      if (!FRLE_GROW(scr->seg, scr->seg_cap, nseg + 3)) return FRLE_ERR_NOMEM;
+      scr->seg[nseg++] = (uint32_t)x;
+      scr->seg[nseg++] = (uint32_t)ys;
+      scr->seg[nseg++] = (uint32_t)(ys + (se - s));
+      s = se;
+    }
+  }
+  if (nseg == 0) return FRLE_OK;
+
+  /* 2. Row transitions between neighbouring columns x-1 and x: XOR of their
+   *    segments. Columns are visited in order, so each row's list ends up
+   *    sorted by x. Boundaries of one column are contiguous in seg[] at
+   *    stride 3; gather them into a compact list first. */
+  if (!FRLE_GROW(scr->tr, scr->tr_cap, 2 * (nseg / 3) + 2)) return FRLE_ERR_NOMEM;
+  bnd = scr->tr; /* reused as boundary storage until step 3 */
+  {
+    int64_t prev_b = -1, prev_n = 0; /* previous column's boundaries in bnd */
+    uint32_t prev_x = 0;
+    int64_t nb = 0;
+    g = 0;
+    while (g < nseg) {
+      uint32_t x = scr->seg[g];
+      int64_t cur_b = nb, cur_n;
+      while (g < nseg && scr->seg[g] == x) {
+        bnd[nb++] = scr->seg[g + 1];
+        bnd[nb++] = scr->seg[g + 2];
+        g += 3;
+      }
+      cur_n = nb - cur_b;
+      /* room for the worst case: every boundary an interval */
+      if (!FRLE_GROW(scr->ev, scr->ev_cap, ne + 3 * (prev_n + cur_n) + 6)) return FRLE_ERR_NOMEM;
+      if (prev_b >= 0 && prev_x + 1 == x) {
+        ne = xor_intervals(bnd + prev_b, prev_n, bnd + cur_b, cur_n, x, scr->ev, ne);
+      } else {
+        if (prev_b >= 0) ne = xor_intervals(bnd + prev_b, prev_n, NULL, 0, prev_x + 1, scr->ev, ne);
+        ne = xor_intervals(bnd + cur_b, cur_n, NULL, 0, x, scr->ev, ne);
+      }
+      prev_b = cur_b; prev_n = cur_n; prev_x = x;
+    }
+    if (!FRLE_GROW(scr->ev, scr->ev_cap, ne + 3 * prev_n)) return FRLE_ERR_NOMEM;
+    ne = xor_intervals(bnd + prev_b, prev_n, NULL, 0, prev_x + 1, scr->ev, ne);
+  }
+
+  /* 3. Bucket the transitions by row: count, prefix-sum, fill. */
+  if (!FRLE_GROW(scr->row, scr->row_cap, (int64_t)h + 1)) return FRLE_ERR_NOMEM;
+  memset(scr->row, 0, (h + 1) * sizeof(int64_t));
+  for (g = 0; g < ne; g += 3) {
+    scr->row[scr->ev[g + 1]] += 1;
+    scr->row[scr->ev[g + 2]] -= 1;
+  }
+  total = 0;
+  {
+    int64_t run = 0;
+    for (y = 0; y <= h; y++) { /* row[y] becomes the start of row y */
+      int64_t n;
+      run += scr->row[y];
+      n = run;
+      scr->row[y] = total;
+      total += n;
+    }
+  }
+  if (!FRLE_GROW(scr->tr, scr->tr_cap, total)) return FRLE_ERR_NOMEM;
+  for (g = 0; g < ne; g += 3) {
+    uint32_t x = scr->ev[g];
+    for (y = scr->ev[g + 1]; y < scr->ev[g + 2]; y++) scr->tr[scr->row[y]++] = x;
+  }
+  /* row[y] now holds the end of row y, which is the start of row y+1 */
+
+  /* 4. Write the spans: transitions pair up as [start, end). */
+  {
+    int64_t start = 0;
+    for (y = 0; y < h; y++) {
+      int64_t end = scr->row[y], t;
+      uint8_t *line = out + y * w;
+      for (t = start; t + 1 < end; t += 2)
+        fill_ones(line + scr->tr[t], scr->tr[t + 1] - scr->tr[t]);
+      start = end;
+    }
+  }
+  return FRLE_OK;
+}

@@ -1,0 +1,93 @@
+/* Compressed counts strings: parse with validation, and write. */
+#include "rle.h"
+
+static const char *const frle_messages[] = {
+  "ok",
+  "character outside '0'..'o' (48..111)",
+  "NUL byte inside counts",
+  "counts string ends inside a varint (truncated)",
+  "varint longer than 12 characters",
+  "run length is negative",
+  "run length does not fit in uint32",
+  "counts sum to less than h*w",
+  "counts sum to more than h*w",
+  "h*w exceeds the 2^32-1 pixels a uint32 count can hold",
+  "out of memory",
+  "could not start a worker thread",
+};
+
+const char *frle_strerror(int code) {
+  if (code < 0 || code > FRLE_ERR_THREAD) return "unknown error";
+  return frle_messages[code];
+}
+
+int frle_check_size(uint64_t h, uint64_t w, uint64_t *hw_out) {
+  if (w != 0 && h > FRLE_MAX_PIXELS / w) return FRLE_ERR_SIZE;
+  *hw_out = h * w;
+  return FRLE_OK;
+}
+
+static int fail(frle_error *err, int code, int64_t pos, int64_t value) {
+  if (err) { err->code = code; err->pos = pos; err->value = value; }
+  return code;
+}
+
+int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
+               uint32_t *cnts, int64_t *m_out, frle_error *err) {
+  int64_t p = 0, m = 0;
+  uint64_t sum = 0;
+  *m_out = 0;
+  while (p < len) {
+    uint64_t x = 0;
+    int k = 0, more = 1;
+    int64_t start = p;
+    while (more) {
+      unsigned char ch;
+      int c;
+      if (p >= len) return fail(err, FRLE_ERR_TRUNCATED, start, 0);
+      ch = (unsigned char)s[p];
+      if (ch == 0) return fail(err, FRLE_ERR_NUL, p, 0);
+      if (ch < 48 || ch > 111) return fail(err, FRLE_ERR_CHAR, p, ch);
+      if (k == 12) return fail(err, FRLE_ERR_VARINT_LONG, start, 0);
+      c = ch - 48;
+      x |= (uint64_t)(c & 0x1f) << (5 * k);
+      more = c & 0x20;
+      p++; k++;
+      if (!more && (c & 0x10)) x |= ~(uint64_t)0 << (5 * k); /* sign-extend */
+    }
+    if (m > 2) x += cnts[m - 2];
+    if (strict) {
+      int64_t v = (int64_t)x;
+      if (v < 0) return fail(err, FRLE_ERR_NEGATIVE, m, v);
+      if ((uint64_t)v > 0xFFFFFFFFull) return fail(err, FRLE_ERR_RUN_TOO_BIG, m, v);
+      sum += (uint64_t)v;
+      if (sum > hw) return fail(err, FRLE_ERR_SUM_LONG, m, (int64_t)sum);
+    }
+    cnts[m++] = (uint32_t)x; /* !strict: wraps mod 2^32 like pycocotools */
+  }
+  *m_out = m;
+  if (strict && sum != hw) return fail(err, FRLE_ERR_SUM_SHORT, m, (int64_t)sum);
+  return FRLE_OK;
+}
+
+int64_t frle_string_bound(int64_t m) {
+  return 7 * m; /* a delta of two uint32 needs at most 33 bits: 7 chunks */
+}
+
+int64_t frle_to_string(const uint32_t *cnts, int64_t m, char *s) {
+  int64_t i, p = 0;
+  for (i = 0; i < m; i++) {
+    int64_t x = (int64_t)cnts[i];
+    int more = 1;
+    if (i > 2) x -= (int64_t)cnts[i - 2];
+    while (more) {
+      int c = (int)(x & 0x1f);
+      x >>= 5; /* arithmetic shift keeps the sign */
+      more = (c & 0x10) ? x != -1 : x != 0;
+      if (more) c |= 0x20;
+      s[p++] = (char)(c + 48);
+    }
+  }
+  s[p] = 0;
+  return p;
+}

@@ -1,0 +1,107 @@
+/* C-level tests of the core, with no Python: round trips against naive
+ * reference loops on random masks, and every validation error.
+ * Build: make -C csrc test */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../rle.h"
+
+static int failures = 0;
+#define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fprintf(stderr, "\n"); } } while (0)
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t rnd(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
+
+/* random blobby column-major mask: runs of random length */
+static void random_mask(uint8_t *f, uint64_t h, uint64_t w, int style) {
+  uint64_t i = 0, hw = h * w;
+  uint8_t v = (uint8_t)(rnd() & 1);
+  while (i < hw) {
+    uint64_t len = style == 0 ? 1 + rnd() % 7 : 1 + rnd() % (h * 3 + 1);
+    if (style == 2 && v == 0) len = hw / 3 + 1;
+    while (len-- && i < hw) f[i++] = v;
+    v = !v;
+  }
+}
+
+static void naive_decode(const uint32_t *c, int64_t m, uint8_t *f) {
+  uint64_t p = 0; int64_t j; uint32_t k;
+  for (j = 0; j < m; j++) for (k = 0; k < c[j]; k++) f[p++] = (uint8_t)(j & 1);
+}
+
+static void test_roundtrip(uint64_t h, uint64_t w, int style) {
+  uint64_t hw = h * w, y, x;
+  uint8_t *f = malloc(hw + 1), *c = malloc(hw + 1), *back = malloc(hw + 1), *rm = malloc(hw + 1);
+  uint32_t *cnts = malloc(sizeof(uint32_t) * (hw + 1)), *cnts2 = NULL, *parsed;
+  int64_t m, m2, cap2 = 0, mp, len;
+  char *s;
+  frle_scratch *scr = frle_scratch_new();
+  frle_error err;
+  random_mask(f, h, w, style);
+  m = frle_encode_colmajor(f, hw, 0, cnts);
+  naive_decode(cnts, m, back);
+  CHECK(memcmp(f, back, hw) == 0, "colmajor encode/decode %llux%llu", (unsigned long long)h, (unsigned long long)w);
+  /* row-major copy of f */
+  for (y = 0; y < h; y++) for (x = 0; x < w; x++) c[y * w + x] = f[x * h + y];
+  m2 = frle_encode_rowmajor(c, h, w, (int64_t)w, 0, &cnts2, &cap2, scr);
+  CHECK(m2 == m && memcmp(cnts, cnts2, (size_t)m * 4) == 0, "rowmajor encode %llux%llu m=%lld m2=%lld",
+        (unsigned long long)h, (unsigned long long)w, (long long)m, (long long)m2);
+  memset(rm, 0xAB, hw);
+  CHECK(frle_decode_rowmajor(cnts, m, h, w, rm, 0, scr) == FRLE_OK, "decode rc");
+  CHECK(memcmp(rm, c, hw) == 0, "rowmajor decode %llux%llu style %d", (unsigned long long)h, (unsigned long long)w, style);
+  memset(rm, 0, hw);
+  frle_decode_rowmajor(cnts, m, h, w, rm, 1, scr);
+  CHECK(memcmp(rm, c, hw) == 0, "rowmajor zeroed decode");
+  s = malloc((size_t)frle_string_bound(m) + 1);
+  len = frle_to_string(cnts, m, s);
+  parsed = malloc(sizeof(uint32_t) * (size_t)(len + 1));
+  CHECK(frle_parse(s, len, hw, 1, parsed, &mp, &err) == FRLE_OK, "parse rc %d", err.code);
+  CHECK(mp == m && memcmp(parsed, cnts, (size_t)m * 4) == 0, "string round trip");
+  free(f); free(c); free(back); free(rm); free(cnts); free(cnts2); free(parsed); free(s);
+  frle_scratch_free(scr);
+}
+
+static int parse_code(const char *s, uint64_t hw) {
+  uint32_t cn[64]; int64_t m; frle_error err;
+  return frle_parse(s, (int64_t)strlen(s), hw, 1, cn, &m, &err);
+}
+
+static void test_errors(void) {
+  uint32_t cn[8]; int64_t m; frle_error err;
+  CHECK(parse_code("52", 7) == FRLE_OK, "valid");
+  CHECK(parse_code("52", 8) == FRLE_ERR_SUM_SHORT, "short");
+  CHECK(parse_code("52", 6) == FRLE_ERR_SUM_LONG, "long");
+  CHECK(parse_code("5~", 7) == FRLE_ERR_CHAR, "char");
+  CHECK(parse_code("5P", 7) == FRLE_ERR_TRUNCATED, "truncated"); /* 'P'-48 = 0x20 */
+  CHECK(parse_code("5@", 7) == FRLE_ERR_NEGATIVE, "negative"); /* "@" = 16: sign bit, -16 */
+  CHECK(parse_code("PPPPPPPPPPPP0", 7) == FRLE_ERR_VARINT_LONG, "long varint");
+  CHECK(frle_parse("5\0002", 3, 7, 1, cn, &m, &err) == FRLE_ERR_NUL && err.pos == 1, "nul");
+  CHECK(parse_code("", 0) == FRLE_OK, "empty string, empty image");
+  {
+    uint64_t hw;
+    CHECK(frle_check_size(65536, 65536, &hw) == FRLE_ERR_SIZE, "2^32 pixels");
+    CHECK(frle_check_size(65535, 65537, &hw) == FRLE_OK && hw == 0xFFFFFFFFull, "2^32-1 pixels");
+  }
+  {
+    /* batch: the second mask is bad, nothing may be written */
+    frle_src src[3];
+    uint8_t out[3 * 6];
+    memset(out, 7, sizeof(out));
+    src[0].str = "6"; src[0].len = 1; src[1].str = "5"; src[1].len = 1; src[2].str = "6"; src[2].len = 1;
+    CHECK(frle_decode_batch(src, 3, 2, 3, out, 'C', 0, 2, &err) == FRLE_ERR_SUM_SHORT && err.index == 1, "batch error index %lld", (long long)err.index);
+    for (m = 0; m < 18; m++) CHECK(out[m] == 7, "batch wrote before validating");
+  }
+}
+
+int main(void) {
+  uint64_t sizes[][2] = {{1, 1}, {1, 17}, {17, 1}, {2, 2}, {3, 5}, {64, 64}, {65, 63}, {100, 300}, {480, 640}, {1500, 2250}};
+  size_t i;
+  int style;
+  for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+    for (style = 0; style < 3; style++) test_roundtrip(sizes[i][0], sizes[i][1], style);
+  for (i = 0; i < 200; i++) test_roundtrip(1 + rnd() % 70, 1 + rnd() % 70, (int)(rnd() % 3));
+  test_errors();
+  if (failures) { fprintf(stderr, "%d failures\n", failures); return 1; }
+  printf("test_core: all passed\n");
+  return 0;
+}

@@ -1,0 +1,575 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Thin glue between Python objects and the C core in csrc/.
+
+Everything here turns Python inputs into C arrays (no copies of count
+strings), calls the core with the GIL released, and turns C error records
+into exceptions that name the mask. Policy (which checks, which layout,
+pycocotools quirks) lives in api.py and mask.py.
+"""
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
+from cpython.unicode cimport PyUnicode_DecodeASCII
+from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+
+import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef extern from "Python.h":
+    const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
+
+cdef extern from "sys/mman.h" nogil:
+    void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)
+    int munmap(void *addr, size_t length)
+    int madvise(void *addr, size_t length, int advice)
+    int PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS
+    void *MAP_FAILED
+    int MADV_HUGEPAGE
+
+cdef extern from "rle.h" nogil:
+    ctypedef struct frle_error:
+        int code
+        int64_t index
+        int64_t pos
+        int64_t value
+    ctypedef struct frle_src:
+        const char *str
+        int64_t len
+        const uint32_t *cnts
+        int64_t m
+    ctypedef struct frle_scratch:
+        pass
+    int FRLE_OK, FRLE_ERR_CHAR, FRLE_ERR_NUL, FRLE_ERR_TRUNCATED, FRLE_ERR_VARINT_LONG
+    int FRLE_ERR_NEGATIVE, FRLE_ERR_RUN_TOO_BIG, FRLE_ERR_SUM_SHORT, FRLE_ERR_SUM_LONG
+    int FRLE_ERR_SIZE, FRLE_ERR_NOMEM, FRLE_ERR_THREAD
+    const char *frle_strerror(int code)
+    int frle_check_size(uint64_t h, uint64_t w, uint64_t *hw)
+    int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
+                   uint32_t *cnts, int64_t *m, frle_error *err)
+    int64_t frle_string_bound(int64_t m)
+    int64_t frle_to_string(const uint32_t *cnts, int64_t m, char *s)
+    uint64_t frle_area(const uint32_t *cnts, int64_t m)
+    void frle_bbox_coco(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, double *bb)
+    void frle_bbox(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, double *bb)
+    int64_t frle_merge(const uint32_t *const *cnts, const int64_t *m, int64_t n,
+                       int intersect, uint32_t *out)
+    void frle_inter_union(const uint32_t *a, int64_t ma, const uint32_t *b, int64_t mb,
+                          uint64_t *inter, uint64_t *uni)
+    void frle_bbox_iou(const double *dt, const double *gt, int64_t md, int64_t ng,
+                       const uint8_t *iscrowd, double *o)
+    int frle_from_poly(const double *xy, int64_t k, uint64_t h, uint64_t w,
+                       uint32_t **cnts, int64_t *m)
+    int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
+                          uint8_t *out, char order, int zeroed, int nthreads,
+                          frle_error *err)
+    int frle_encode_batch(const uint8_t *base, int64_t n, uint64_t h, uint64_t w,
+                          int64_t mask_stride, int64_t row_stride, int colmajor, int nonzero,
+                          char **strs, int64_t *lens, int nthreads, frle_error *err)
+    int frle_default_threads()
+
+
+class RLEError(ValueError):
+    """A malformed RLE. ``index`` is the mask's position in the input batch."""
+
+    def __init__(self, message, index=None):
+        super().__init__(message)
+        self.index = index
+
+
+def default_threads():
+    """Number of CPUs this process may run on."""
+    return frle_default_threads()
+
+
+cdef str _describe(frle_error *e):
+    cdef int c = e.code
+    msg = frle_strerror(c).decode()
+    if c in (FRLE_ERR_CHAR,):
+        return f"{msg}: byte {e.value} at offset {e.pos} of counts"
+    if c in (FRLE_ERR_NUL, FRLE_ERR_TRUNCATED, FRLE_ERR_VARINT_LONG):
+        return f"{msg} (at offset {e.pos} of counts)"
+    if c in (FRLE_ERR_NEGATIVE, FRLE_ERR_RUN_TOO_BIG):
+        return f"{msg}: run {e.pos} is {e.value}"
+    if c == FRLE_ERR_SUM_SHORT:
+        return f"{msg}: they sum to {e.value}"
+    if c == FRLE_ERR_SUM_LONG:
+        return f"{msg}: they reach {e.value} at run {e.pos}"
+    return msg
+
+
+cdef object _raise(frle_error *e, int64_t index_base=0, str prefix=""):
+    if e.code == FRLE_ERR_NOMEM:
+        raise MemoryError("fastrle: out of memory")
+    idx = e.index + index_base
+    raise RLEError(f"{prefix}mask {idx}: {_describe(e)}", idx)
+
+
+cdef class Sources:
+    """C views of the counts of a list of RLE dicts: char pointers into the
+    callers' str/bytes objects, or uint32 arrays for uncompressed counts.
+    Holds references so the pointers stay valid while the GIL is released."""
+    cdef frle_src *src
+    cdef readonly int64_t n
+    cdef readonly object keep
+    cdef readonly object heights
+    cdef readonly object widths
+
+    def __dealloc__(self):
+        free(self.src)
+
+
+cdef inline int64_t _as_dim(object v, int64_t i, str name) except -2:
+    try:
+        d = int(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"mask {i}: size[{name}] must be an integer, got {type(v).__name__}") from None
+    if d != v and not isinstance(v, (int, np.integer)):
+        raise TypeError(f"mask {i}: size[{name}] must be an integer, got {v!r}")
+    if d < 0:
+        raise ValueError(f"mask {i}: size has a negative {name}: {d}")
+    if d > 0xFFFFFFFF:
+        raise ValueError(f"mask {i}: size {name} {d} exceeds 2^32-1")
+    return d
+
+
+def counts_array(object counts, int64_t i):
+    """Uncompressed counts (a list of ints or an int array) as uint32, with
+    negative and oversized runs rejected and the mask index named."""
+    try:
+        a = np.asarray(counts)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"mask {i}: counts must be str, bytes or a list of ints: {exc}") from None
+    if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+        if a.size == 0 and a.ndim == 1:
+            return np.zeros(0, np.uint32)
+        raise TypeError(f"mask {i}: counts must be str, bytes or a flat list of ints, "
+                        f"got an array of {a.dtype} with shape {a.shape}")
+    if a.size:
+        if a.dtype.kind == "i" and a.min() < 0:
+            j = int(np.argmax(a < 0))
+            raise RLEError(f"mask {i}: run length is negative: run {j} is {int(a[j])}", i)
+        if a.max() > 0xFFFFFFFF:
+            j = int(np.argmax(a > 0xFFFFFFFF))
+            raise RLEError(f"mask {i}: run length does not fit in uint32: run {j} is {int(a[j])}", i)
+    return np.ascontiguousarray(a, dtype=np.uint32)
+
+
+def sources(object rles, bint same_size=True):
+    """Collect the counts of `rles` (a list of dicts) without copying strings.
+
+    Raises TypeError/ValueError naming the mask for a missing or malformed
+    field, and, with same_size, for sizes that differ from the first mask's.
+    """
+    cdef Sources s = Sources()
+    cdef int64_t n = len(rles), i
+    cdef Py_ssize_t ln
+    cdef const char *p
+    cdef cnp.ndarray arr
+    s.n = n
+    s.src = <frle_src *>malloc(max(n, 1) * sizeof(frle_src))
+    if s.src == NULL:
+        raise MemoryError()
+    keep = []
+    hs = np.empty(n, np.int64)
+    ws = np.empty(n, np.int64)
+    cdef int64_t[::1] hv = hs, wv = ws
+    for i in range(n):
+        r = rles[i]
+        if not isinstance(r, dict):
+            raise TypeError(f"mask {i}: expected an RLE dict with 'size' and 'counts', got {type(r).__name__}")
+        try:
+            size = r["size"]
+            counts = r["counts"]
+        except KeyError as exc:
+            raise ValueError(f"mask {i}: RLE dict has no {exc.args[0]!r} field") from None
+        try:
+            if len(size) != 2:
+                raise ValueError
+            h, w = size
+        except (TypeError, ValueError):
+            raise ValueError(f"mask {i}: 'size' must be [height, width], got {size!r}") from None
+        hv[i] = _as_dim(h, i, "height")
+        wv[i] = _as_dim(w, i, "width")
+        if same_size and i and (hv[i] != hv[0] or wv[i] != wv[0]):
+            raise ValueError(f"mask {i}: size {[hv[i], wv[i]]} differs from mask 0's "
+                             f"size {[hv[0], wv[0]]}; all masks in one call must have the same size")
+        if isinstance(counts, str):
+            p = PyUnicode_AsUTF8AndSize(counts, &ln)
+            keep.append(counts)
+            s.src[i].str = p
+            s.src[i].len = ln
+            s.src[i].cnts = NULL
+            s.src[i].m = 0
+        elif isinstance(counts, bytes):
+            keep.append(counts)
+            s.src[i].str = PyBytes_AS_STRING(counts)
+            s.src[i].len = PyBytes_GET_SIZE(counts)
+            s.src[i].cnts = NULL
+            s.src[i].m = 0
+        elif isinstance(counts, (list, tuple, np.ndarray)):
+            arr = counts_array(counts, i)
+            keep.append(arr)
+            s.src[i].str = NULL
+            s.src[i].len = 0
+            s.src[i].cnts = <const uint32_t *>cnp.PyArray_DATA(arr)
+            s.src[i].m = arr.shape[0]
+        else:
+            raise TypeError(f"mask {i}: counts must be str, bytes or a list of ints, "
+                            f"got {type(counts).__name__}")
+    s.keep = keep
+    s.heights = hs
+    s.widths = ws
+    return s
+
+
+def sources_ragged(const uint8_t[::1] data, const int64_t[::1] offsets, int64_t h, int64_t w, indices=None):
+    """Sources over a ragged table: mask i's string is data[offsets[i]:offsets[i+1]].
+    `indices` selects and orders masks (default: all)."""
+    cdef Sources s = Sources()
+    cdef int64_t n, i, k, total = data.shape[0]
+    cdef const int64_t[::1] idx
+    cdef int64_t nm = offsets.shape[0] - 1
+    if nm < 0:
+        raise ValueError("offsets must have at least one entry")
+    if indices is None:
+        idx_arr = np.arange(nm, dtype=np.int64)
+    else:
+        idx_arr = np.ascontiguousarray(indices, dtype=np.int64)
+        if idx_arr.ndim != 1:
+            raise ValueError("indices must be one-dimensional")
+    idx = idx_arr
+    n = idx.shape[0]
+    s.n = n
+    s.src = <frle_src *>malloc(max(n, 1) * sizeof(frle_src))
+    if s.src == NULL:
+        raise MemoryError()
+    for k in range(n):
+        i = idx[k]
+        if i < 0 or i >= nm:
+            raise IndexError(f"index {i} out of range for {nm} masks")
+        if offsets[i] < 0 or offsets[i + 1] < offsets[i] or offsets[i + 1] > total:
+            raise ValueError(f"mask {i}: offsets {offsets[i]}..{offsets[i + 1]} outside the data buffer")
+        s.src[k].str = <const char *>&data[0] + offsets[i] if total else <const char *>""
+        s.src[k].len = offsets[i + 1] - offsets[i]
+        s.src[k].cnts = NULL
+        s.src[k].m = 0
+    s.keep = [data, offsets, idx_arr]
+    s.heights = np.full(n, h, np.int64)
+    s.widths = np.full(n, w, np.int64)
+    return s
+
+
+def decode_into(Sources s, object out, int64_t h, int64_t w, str order, bint zeroed, int threads,
+                int64_t index_base=0):
+    """Validate all masks of `s` (size h x w), then write them into `out`, a
+    writable contiguous uint8/bool buffer of n*h*w bytes. order 'C' writes
+    (n,h,w) row-major masks, 'F' pycocotools' column-major (h,w,n)."""
+    cdef frle_error err
+    cdef uint8_t[::1] buf
+    cdef uint8_t *dst
+    cdef uint64_t hw
+    cdef int rc
+    cdef char o = b'F' if order == "F" else b'C'
+    if frle_check_size(h, w, &hw) != FRLE_OK:
+        raise ValueError(f"mask size {h}x{w} has more than 2^32-1 pixels, the most a uint32 run can hold")
+    buf = out
+    if <uint64_t>buf.shape[0] != hw * <uint64_t>s.n:
+        raise ValueError(f"out holds {buf.shape[0]} bytes, expected {s.n}*{h}*{w}")
+    if s.n == 0:
+        return
+    dst = &buf[0] if buf.shape[0] else <uint8_t *>NULL
+    if dst == NULL:
+        dst = <uint8_t *>&err  # zero-size masks: never written, but not NULL
+    memset(&err, 0, sizeof(err))
+    with nogil:
+        rc = frle_decode_batch(s.src, s.n, h, w, dst, o, zeroed, threads, &err)
+    if rc != FRLE_OK:
+        _raise(&err, index_base)
+
+
+cdef class _MappedBuffer:
+    """Anonymous mmap memory exposed through the buffer protocol. The kernel
+    hands out zero pages, and MADV_HUGEPAGE lets first touches fault 2 MiB at
+    a time instead of 4 KiB."""
+    cdef void *ptr
+    cdef size_t size
+    cdef Py_ssize_t shape[1]
+    cdef Py_ssize_t strides[1]
+
+    def __cinit__(self, size_t size):
+        self.size = size if size else 1
+        self.ptr = mmap(NULL, self.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        if self.ptr == MAP_FAILED:
+            self.ptr = NULL
+            raise MemoryError(f"could not map {size} bytes")
+        madvise(self.ptr, self.size, MADV_HUGEPAGE)
+        self.shape[0] = size
+        self.strides[0] = 1
+
+    def __dealloc__(self):
+        if self.ptr != NULL:
+            munmap(self.ptr, self.size)
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        view.buf = self.ptr
+        view.obj = self
+        view.len = self.shape[0]
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = "B"
+        view.ndim = 1
+        view.shape = self.shape
+        view.strides = self.strides
+        view.suboffsets = NULL
+        view.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer *view):
+        pass
+
+
+def zeroed_pages(size_t nbytes):
+    """A writable uint8 array of nbytes zero bytes from fresh anonymous pages
+    (hugepage-advised). Pages nobody writes are never faulted in."""
+    return np.frombuffer(_MappedBuffer(nbytes), dtype=np.uint8)
+
+
+def encode_batch(object masks, bint colmajor, bint nonzero, int threads, bint as_str):
+    """Encode masks (n, a, b) uint8: for colmajor each masks[i] is an (h, w)
+    mask stored column-major (the array is (n, w, h) C-contiguous); otherwise
+    an (h, w) row-major mask with any row stride. Returns a list of counts."""
+    cdef cnp.ndarray a = masks
+    cdef int64_t n = a.shape[0], i, h, w, ms, rs
+    cdef char **strs
+    cdef int64_t *lens
+    cdef frle_error err
+    cdef int rc
+    cdef const uint8_t *base
+    if colmajor:
+        w, h = a.shape[1], a.shape[2]
+        rs = 0
+    else:
+        h, w = a.shape[1], a.shape[2]
+        rs = a.strides[1]
+        if a.strides[2] != 1 and w > 1:
+            raise ValueError("rows must be contiguous")
+    ms = a.strides[0] if n > 1 else 0
+    base = <const uint8_t *>cnp.PyArray_DATA(a)
+    strs = <char **>malloc(max(n, 1) * sizeof(char *))
+    lens = <int64_t *>malloc(max(n, 1) * sizeof(int64_t))
+    if strs == NULL or lens == NULL:
+        free(strs); free(lens)
+        raise MemoryError()
+    memset(&err, 0, sizeof(err))
+    with nogil:
+        rc = frle_encode_batch(base, n, h, w, ms, rs, colmajor, nonzero, strs, lens, threads, &err)
+    try:
+        if rc != FRLE_OK:
+            _raise(&err)
+        if as_str:
+            return [PyUnicode_DecodeASCII(strs[i], lens[i], NULL) for i in range(n)]
+        return [PyBytes_FromStringAndSize(strs[i], lens[i]) for i in range(n)]
+    finally:
+        if rc == FRLE_OK:
+            for i in range(n):
+                free(strs[i])
+        free(strs)
+        free(lens)
+
+
+cdef class Runs:
+    """Parsed counts of n masks in one uint32 arena (a ragged table)."""
+    cdef readonly object arena      # uint32 (total,)
+    cdef readonly object offsets    # int64 (n+1,)
+    cdef readonly object heights    # int64 (n,)
+    cdef readonly object widths     # int64 (n,)
+    cdef readonly int64_t n
+
+    def counts(self, int64_t i):
+        """The counts of mask i as a uint32 array view."""
+        return self.arena[self.offsets[i]:self.offsets[i + 1]]
+
+
+def parse(Sources s, bint strict, int64_t index_base=0):
+    """Parse every mask of `s` into a Runs table. strict: every run valid and
+    summing to h*w; else pycocotools' wrapping arithmetic (syntax checked)."""
+    cdef Runs r = Runs()
+    cdef int64_t n = s.n, i, total = 0, m
+    cdef frle_error err
+    cdef uint64_t hw
+    cdef int rc
+    offs = np.empty(n + 1, np.int64)
+    cdef int64_t[::1] ov = offs
+    cdef int64_t[::1] hv = s.heights, wv = s.widths
+    for i in range(n):
+        ov[i] = total
+        total += s.src[i].len if s.src[i].str != NULL else s.src[i].m
+    arena = np.empty(max(total, 1), np.uint32)
+    cdef uint32_t[::1] av = arena
+    cdef uint32_t *base = &av[0]
+    cdef int64_t pos = 0
+    for i in range(n):
+        if frle_check_size(hv[i], wv[i], &hw) != FRLE_OK:
+            raise ValueError(f"mask {i + index_base}: size {hv[i]}x{wv[i]} has more than 2^32-1 pixels")
+        ov[i] = pos
+        err.index = i
+        if s.src[i].str != NULL:
+            rc = frle_parse(s.src[i].str, s.src[i].len, hw, strict, base + pos, &m, &err)
+            if rc != FRLE_OK:
+                err.index = i
+                _raise(&err, index_base)
+        else:
+            m = s.src[i].m
+            for k in range(m):
+                base[pos + k] = s.src[i].cnts[k]
+            if strict:
+                sm = int(np.sum(arena[pos:pos + m], dtype=np.uint64))
+                if sm != hw:
+                    raise RLEError(f"mask {i + index_base}: counts sum to {sm}, expected h*w = {hw}",
+                                   i + index_base)
+        pos += m
+    ov[n] = pos
+    r.arena = arena
+    r.offsets = offs
+    r.heights = s.heights
+    r.widths = s.widths
+    r.n = n
+    return r
+
+
+def area(Runs r):
+    """Foreground pixels per mask as uint64."""
+    cdef int64_t i, n = r.n
+    out = np.empty(n, np.uint64)
+    cdef uint64_t[::1] o = out
+    cdef const uint32_t[::1] a = r.arena
+    cdef const int64_t[::1] off = r.offsets
+    for i in range(n):
+        o[i] = frle_area(&a[off[i]], off[i + 1] - off[i])
+    return out
+
+
+def bbox(Runs r, bint coco):
+    """Boxes [x, y, w, h] (n, 4) float64; coco: pycocotools' rleToBbox quirks."""
+    cdef int64_t i, n = r.n
+    out = np.zeros((n, 4), np.float64)
+    cdef double[:, ::1] o = out
+    cdef const uint32_t[::1] a = r.arena
+    cdef const int64_t[::1] off = r.offsets
+    cdef const int64_t[::1] hv = r.heights, wv = r.widths
+    for i in range(n):
+        if coco:
+            frle_bbox_coco(&a[off[i]], off[i + 1] - off[i], hv[i], wv[i], &o[i, 0])
+        else:
+            frle_bbox(&a[off[i]], off[i + 1] - off[i], hv[i], wv[i], &o[i, 0])
+    return out
+
+
+def merge(Runs r, bint intersect):
+    """Merged counts (uint32) of all masks of r, pycocotools' run for run."""
+    cdef int64_t n = r.n, i, m
+    cdef const uint32_t[::1] a = r.arena
+    cdef const int64_t[::1] off = r.offsets
+    cdef const uint32_t **ptrs = <const uint32_t **>malloc(max(n, 1) * sizeof(uint32_t *))
+    cdef int64_t *ms = <int64_t *>malloc(max(n, 1) * sizeof(int64_t))
+    if ptrs == NULL or ms == NULL:
+        free(ptrs); free(ms)
+        raise MemoryError()
+    out = np.empty(a.shape[0] + n + 1, np.uint32)
+    cdef uint32_t[::1] o = out
+    try:
+        for i in range(n):
+            ptrs[i] = &a[off[i]]
+            ms[i] = off[i + 1] - off[i]
+        with nogil:
+            m = frle_merge(ptrs, ms, n, intersect, &o[0])
+        if m < 0:
+            raise MemoryError()
+        return out[:m].copy()
+    finally:
+        free(ptrs)
+        free(ms)
+
+
+def inter_union(Runs a, int64_t i, Runs b, int64_t j):
+    """(|a_i ∩ b_j|, |a_i ∪ b_j|) from runs."""
+    cdef uint64_t it, un
+    cdef const uint32_t[::1] aa = a.arena, ba = b.arena
+    cdef const int64_t[::1] ao = a.offsets, bo = b.offsets
+    frle_inter_union(&aa[ao[i]], ao[i + 1] - ao[i], &ba[bo[j]], bo[j + 1] - bo[j], &it, &un)
+    return it, un
+
+
+def iou_rle(Runs dt, Runs gt, const uint8_t[::1] iscrowd):
+    """pycocotools rleIou: boxes first, runs only where boxes overlap; -1 for
+    a size mismatch there; crowd IoU = |dt∩gt|/|dt|. Returns (m, n) float64."""
+    cdef int64_t m = dt.n, n = gt.n, d, g
+    cdef uint64_t it, un
+    db = bbox(dt, True)
+    gb = bbox(gt, True)
+    o = np.zeros(m * n, np.float64)
+    cdef double[::1] ov = o
+    cdef double[:, ::1] dbv = db, gbv = gb
+    cdef const uint32_t[::1] da = dt.arena, ga = gt.arena
+    cdef const int64_t[::1] do = dt.offsets, go = gt.offsets
+    cdef const int64_t[::1] dh = dt.heights, dw = dt.widths, gh = gt.heights, gw = gt.widths
+    cdef const uint8_t *crowd = &iscrowd[0] if iscrowd.shape[0] else NULL
+    with nogil:
+        frle_bbox_iou(&dbv[0, 0] if m else NULL, &gbv[0, 0] if n else NULL, m, n, crowd, &ov[0] if m * n else NULL)
+        for g in range(n):
+            for d in range(m):
+                if ov[g * m + d] <= 0:
+                    continue
+                if dh[d] != gh[g] or dw[d] != gw[g]:
+                    ov[g * m + d] = -1
+                    continue
+                frle_inter_union(&da[do[d]], do[d + 1] - do[d], &ga[go[g]], go[g + 1] - go[g], &it, &un)
+                if it == 0:
+                    un = 1
+                elif crowd != NULL and crowd[g]:
+                    un = frle_area(&da[do[d]], do[d + 1] - do[d])
+                ov[g * m + d] = <double>(<uint32_t>it) / <double>(<uint32_t>un)
+    return o.reshape((m, n), order="F")
+
+
+def bbox_iou(const double[:, ::1] dt, const double[:, ::1] gt, const uint8_t[::1] iscrowd):
+    """pycocotools bbIou on (m,4) and (n,4) boxes; (m, n) float64."""
+    cdef int64_t m = dt.shape[0], n = gt.shape[0]
+    o = np.zeros(m * n, np.float64)
+    cdef double[::1] ov = o
+    if m and n:
+        frle_bbox_iou(&dt[0, 0], &gt[0, 0], m, n, &iscrowd[0] if iscrowd.shape[0] else NULL, &ov[0])
+    return o.reshape((m, n), order="F")
+
+
+def to_string(const uint32_t[::1] cnts, bint as_str=False):
+    """Compressed counts string of a uint32 counts array (bytes, or str)."""
+    cdef int64_t m = cnts.shape[0], ln
+    cdef char *s = <char *>malloc(frle_string_bound(m) + 1)
+    if s == NULL:
+        raise MemoryError()
+    try:
+        ln = frle_to_string(&cnts[0] if m else NULL, m, s)
+        if as_str:
+            return PyUnicode_DecodeASCII(s, ln, NULL)
+        return PyBytes_FromStringAndSize(s, ln)
+    finally:
+        free(s)
+
+
+def from_poly(const double[::1] xy, int64_t h, int64_t w):
+    """Counts (uint32) of a polygon [x0, y0, x1, y1, ...], pycocotools' rule."""
+    cdef uint32_t *c
+    cdef int64_t m, k = xy.shape[0] // 2
+    cdef int rc
+    rc = frle_from_poly(&xy[0] if xy.shape[0] else NULL, k, h, w, &c, &m)
+    if rc != FRLE_OK:
+        raise MemoryError()
+    try:
+        out = np.empty(m, np.uint32)
+        for i in range(m):
+            out[i] = c[i]
+        return out
+    finally:
+        free(c)
