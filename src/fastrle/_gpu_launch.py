@@ -128,7 +128,7 @@ def _read_kernel(name: str) -> str:
         ref = importlib.resources.files(__package__ or "fastrle").joinpath("kernels", name)
         if ref.is_file():
             return ref.read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError, TypeError):
+    except Exception:  # not installed as a package, or no package data: use the tree
         pass
     path = Path(__file__).resolve().parents[2] / "csrc" / "kernels" / name
     try:

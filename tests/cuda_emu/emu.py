@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import importlib
+import importlib.machinery
 import os
 import re
 import shutil
@@ -49,6 +50,8 @@ def import_fastrle_module(name: str) -> types.ModuleType:
     if pkg_name not in sys.modules:
         pkg = types.ModuleType(pkg_name)
         pkg.__path__ = [str(SRC / "fastrle")]
+        pkg.__spec__ = importlib.machinery.ModuleSpec(pkg_name, None, is_package=True)
+        pkg.__spec__.submodule_search_locations = pkg.__path__
         sys.modules[pkg_name] = pkg
     return importlib.import_module(f"{pkg_name}.{name}")
 
@@ -150,6 +153,7 @@ class EmuBackend:
         self.order = order
         self.seed = seed
         self.launches: list[Any] = []
+        self.buffers: dict[str, np.ndarray] = {}  # those of the last launch, for inspection
         self._guarded: list[np.ndarray] = []
 
     def _alloc(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -181,6 +185,7 @@ class EmuBackend:
 
     def launch(self, launch: Any, buffers: dict[str, np.ndarray]) -> None:
         self.launches.append(launch)
+        self.buffers = buffers
         holders = []
         for code, value in launch.typed_args():
             if code == "p":

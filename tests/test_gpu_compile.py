@@ -1,0 +1,118 @@
+"""Build checks for the CUDA kernel source, no GPU needed.
+
+nvcc compiles the exact source CuPy gets for every supported architecture
+and ptxas reports registers and spills; NVRTC (the compiler CuPy uses) is
+checked too when cuda-bindings and nvidia-cuda-nvrtc are installed.  Also
+checks that the host launch code agrees with the kernel source.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cuda_emu.emu import kernel_signatures, launch_mod, type_code  # noqa: E402
+
+ARCHS = ["sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_120"]
+KERNELS_DIR = Path(__file__).resolve().parents[1] / "csrc" / "kernels"
+
+
+def _nvcc() -> str | None:
+    return shutil.which("nvcc") or next(
+        (p for p in ("/usr/local/cuda/bin/nvcc", "/usr/local/bin/nvcc") if Path(p).exists()), None)
+
+
+def parse_ptxas(log: str) -> dict[str, dict[str, int]]:
+    """Registers, stack and spill bytes per kernel from ``ptxas -v`` output."""
+    info: dict[str, dict[str, int]] = {}
+    cur = None
+    for line in log.splitlines():
+        m = re.search(r"Compiling entry function '(\w+)'", line)
+        if m:
+            cur = info.setdefault(m.group(1), {})
+            continue
+        if cur is None:
+            continue
+        m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", line)
+        if m:
+            cur.update(stack=int(m.group(1)), spill_stores=int(m.group(2)), spill_loads=int(m.group(3)))
+        m = re.search(r"Used (\d+) registers", line)
+        if m:
+            cur["registers"] = int(m.group(1))
+    return info
+
+
+def _check_report(arch: str, info: dict[str, dict[str, int]]) -> None:
+    assert set(info) == set(launch_mod.KERNEL_ARGS), info
+    for name, r in sorted(info.items()):
+        print(f"{arch} {name}: {r['registers']} registers, {r['stack']} B stack, "
+              f"{r['spill_stores']}/{r['spill_loads']} B spill stores/loads")
+        assert r["spill_stores"] == 0 and r["spill_loads"] == 0, (arch, name, r)
+        assert r["stack"] == 0, (arch, name, r)
+
+
+@pytest.fixture(scope="module")
+def source_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("kernels") / "fastrle_kernels.cu"
+    path.write_text(launch_mod.kernel_source())
+    return path
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_nvcc_compiles_without_spills(arch: str, source_file: Path) -> None:
+    nvcc = _nvcc()
+    if nvcc is None:
+        pytest.skip("nvcc not found")
+    cubin = source_file.with_suffix(f".{arch}.cubin")
+    cmd = [nvcc, "-cubin", f"-arch={arch}", "-Xptxas", "-v", "--Werror", "all-warnings",
+           "-o", str(cubin), str(source_file)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    _check_report(arch, parse_ptxas(res.stdout + res.stderr))
+
+
+@pytest.mark.parametrize("arch", ["sm_75", "sm_90", "sm_120"])
+def test_nvrtc_compiles_without_spills(arch: str) -> None:
+    nvrtc = pytest.importorskip("cuda.bindings.nvrtc", reason="cuda-bindings not installed")
+    try:
+        err, prog = nvrtc.nvrtcCreateProgram(launch_mod.kernel_source().encode(), b"fastrle.cu", 0, [], [])
+    except Exception as exc:  # the NVRTC shared library itself is missing
+        pytest.skip(f"NVRTC not available: {exc}")
+    assert err == nvrtc.nvrtcResult.NVRTC_SUCCESS
+    opts = [f"--gpu-architecture={arch}".encode(), b"--ptxas-options=-v"]
+    (err,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
+    _, size = nvrtc.nvrtcGetProgramLogSize(prog)
+    log = b" " * size
+    nvrtc.nvrtcGetProgramLog(prog, log)
+    log_text = log.decode(errors="replace")
+    nvrtc.nvrtcDestroyProgram(prog)
+    assert err == nvrtc.nvrtcResult.NVRTC_SUCCESS, log_text
+    _check_report(f"nvrtc {arch}", parse_ptxas(log_text))
+
+
+def test_kernel_files_follow_source_rules() -> None:
+    for name in launch_mod.KERNEL_FILES:
+        text = (KERNELS_DIR / name).read_text()
+        assert not re.search(r"^\s*#\s*include", text, re.M), f"{name} must not #include"
+        assert "__shared__" not in text or "FASTRLE_DYN_SMEM" in text, name
+
+
+def test_launch_signatures_match_kernels() -> None:
+    sigs = kernel_signatures(launch_mod.kernel_source())
+    assert {k: tuple(type_code(t) for t in v) for k, v in sigs.items()} == launch_mod.KERNEL_ARGS
+
+
+def test_constants_match_kernels() -> None:
+    src = launch_mod.kernel_source()
+    defines = {m.group(1): int(m.group(2)) for m in re.finditer(r"#define (FASTRLE_\w+) (\d+)", src)}
+    codes = {v: k for k, v in defines.items() if k.startswith("FASTRLE_ST_")}
+    assert codes[0] == "FASTRLE_ST_OK"
+    assert set(codes) - {0} == set(launch_mod.STATUS_MESSAGES)
+    assert defines["FASTRLE_META_STRIDE"] == launch_mod.META_STRIDE
+    assert defines["FASTRLE_COLS"] == launch_mod.EXPAND_COLS

@@ -1,0 +1,365 @@
+"""The CUDA kernels, run on the CPU through the emulator in tests/cuda_emu.
+
+The kernel source is the one CuPy compiles, and every decode goes through
+``_gpu_launch.decode_with`` -- the host code ``fastrle.gpu`` uses -- with the
+emulator as backend.  pycocotools is the oracle.  Needs g++, not CuPy.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cuda_emu import emu  # noqa: E402
+
+mask_api = pytest.importorskip("pycocotools.mask", reason="pycocotools is the oracle")
+L = emu.launch_mod
+
+PARSERS = ["serial", "warp"]
+ORDERS = [emu.ORDER_NORMAL, emu.ORDER_REVERSED, emu.ORDER_SHUFFLED]
+
+
+@pytest.fixture(scope="module")
+def lib():
+    if shutil.which("g++") is None:
+        pytest.skip("g++ not found")
+    return emu.build_emulator()
+
+
+def decode(lib, rles, *, parser="warp", order=emu.ORDER_NORMAL, seed=0, **kw):
+    config = L.Config(parser=parser, **{k: kw.pop(k) for k in list(kw) if k in
+                                        ("parse_block", "expand_block", "band_rows")})
+    backend = emu.EmuBackend(lib, order=order, seed=seed)
+    return L.decode_with(backend, rles, config=config, **kw)
+
+
+def encode(masks: np.ndarray) -> list[dict]:
+    """(N, H, W) 0/1 masks -> pycocotools RLE dicts."""
+    return mask_api.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
+
+
+def reference(rles: list[dict]) -> np.ndarray:
+    """pycocotools' decode as (N, H, W); uncompressed counts go through frPyObjects."""
+    rles = [mask_api.frPyObjects(r, *r["size"]) if isinstance(r["counts"], list) else r for r in rles]
+    return np.ascontiguousarray(mask_api.decode(rles).transpose(2, 0, 1))
+
+
+def blobs(rng: np.random.Generator, n: int, h: int, w: int) -> np.ndarray:
+    """SA-1B-like masks: thresholded sums of a few random gaussians."""
+    out = np.zeros((n, h, w), np.uint8)
+    ys, xs = np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32)
+    for i in range(n):
+        acc = np.zeros((h, w), np.float32)
+        for _ in range(rng.integers(1, 5)):
+            cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+            sy, sx = rng.uniform(0.03, 0.2) * h, rng.uniform(0.03, 0.2) * w
+            acc += np.outer(np.exp(-((ys - cy) / sy) ** 2), np.exp(-((xs - cx) / sx) ** 2))
+        out[i] = acc > rng.uniform(0.3, 0.8)
+    return out
+
+
+def raw_string(values: list[int]) -> bytes:
+    """Encode stored varint values as-is (no delta rule), to craft bad strings."""
+    out = bytearray()
+    for x in values:
+        while True:
+            c = x & 0x1F
+            x >>= 5
+            more = x != -1 if c & 0x10 else x != 0
+            out.append((c | (0x20 if more else 0)) + 48)
+            if not more:
+                break
+    return bytes(out)
+
+
+def py_parse(s: bytes, hw: int) -> tuple[int, int, int, list[int]]:
+    """Spec of the strict parser: (status, runs parsed, error offset, run ends)."""
+    ends: list[int] = []
+    cnts: list[int] = []
+    x = k = total = 0
+    for j, c in enumerate(s):
+        if c < 48 or c > 111:
+            return 1, len(ends), j, ends
+        c -= 48
+        if k == 12:
+            return 4, len(ends), j, ends
+        x |= (c & 0x1F) << (5 * k)
+        k += 1
+        if c & 0x20:
+            continue
+        if c & 0x10:
+            x -= 1 << (5 * k)
+        i = len(cnts)
+        cnt = x + (cnts[i - 2] if i > 2 else 0)
+        total += cnt
+        st = 3 if cnt < 0 else 4 if cnt > 0xFFFFFFFF else 6 if total > hw else 0
+        if st:
+            return st, len(ends), j, ends
+        cnts.append(cnt)
+        ends.append(total)
+        x = k = 0
+    if k:
+        return 2, len(ends), len(s), ends
+    if total < hw:
+        return 5, len(ends), len(s), ends
+    return 0, len(ends), len(s), ends
+
+
+def run_parse(lib, strings: list[bytes], hw: int, parser: str, order=emu.ORDER_NORMAL, seed=0,
+              parse_block=128):
+    """Run only the parse launch of the plan; return (meta (N,3), ends, offsets)."""
+    lengths = np.array([len(s) for s in strings], np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    batch = L.Batch(h=hw, w=1, single=False, offsets=offsets,
+                    chars=np.frombuffer(b"".join(strings), np.uint8))
+    launch = L.plan_launches(batch, L.Config(parser=parser, parse_block=parse_block), False)[0]
+    backend = emu.EmuBackend(lib, order=order, seed=seed)
+    offs, chars = backend.upload(batch.offsets, batch.chars)
+    bufs = {"offs": offs, "chars": chars, "ends": backend.empty(max(len(batch.chars), 1), np.uint32),
+            "meta": backend.empty(batch.n * L.META_STRIDE, np.int64)}
+    backend.launch(launch, bufs)
+    return bufs["meta"].reshape(-1, 3).copy(), bufs["ends"].copy(), offsets
+
+
+# ---------------------------------------------------------------- valid input
+
+
+def edge_cases() -> list[tuple[str, list[dict]]]:
+    cases = []
+    for h, w in [(1, 1), (1, 17), (17, 1), (1, 40), (40, 1), (3, 3)]:
+        zeros = np.zeros((1, h, w), np.uint8)
+        ones = np.ones((1, h, w), np.uint8)
+        first = zeros.copy()
+        first[0, 0, 0] = 1
+        last = zeros.copy()
+        last[0, -1, -1] = 1
+        cases.append((f"{h}x{w}", encode(np.concatenate([zeros, ones, first, last]))))
+    # Zero-length runs anywhere, via uncompressed counts (valid, never emitted by encode).
+    cases.append(("zero-length runs", [
+        {"size": [3, 4], "counts": [0, 12]},
+        {"size": [3, 4], "counts": [0, 0, 0, 5, 0, 7]},
+        {"size": [3, 4], "counts": [4, 0, 0, 0, 8, 0]},
+        {"size": [3, 4], "counts": [12, 0, 0]},
+    ]))
+    # Long runs: multi-chunk varints and large deltas.
+    big = np.zeros((2, 300, 500), np.uint8)
+    big[0, :, 1:] = 1
+    big[1, :150, 250:] = 1
+    cases.append(("long runs", encode(big)))
+    return cases
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("name,rles", edge_cases(), ids=[c[0] for c in edge_cases()])
+def test_edge_cases_match_pycocotools(lib, parser, name, rles):
+    ref = reference(rles)
+    np.testing.assert_array_equal(decode(lib, rles, parser=parser), ref)
+    np.testing.assert_array_equal(decode(lib, rles, parser=parser, packed=True), np.packbits(ref, axis=-1))
+
+
+CONFIGS = [
+    dict(parser="serial", parse_block=32, expand_block=1, band_rows=1),
+    dict(parser="serial", parse_block=128, expand_block=32, band_rows=7),
+    dict(parser="warp", parse_block=32, expand_block=64, band_rows=64),
+    dict(parser="warp", parse_block=96, expand_block=128, band_rows=5),
+    dict(parser="warp", parse_block=256, expand_block=33, band_rows=1000),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(str(v) for v in c.values()))
+@pytest.mark.parametrize("order", ORDERS)
+def test_random_shapes_and_configs(lib, config, order):
+    rng = np.random.default_rng(1234)
+    for trial in range(4):
+        n, h, w = int(rng.integers(1, 7)), int(rng.integers(1, 70)), int(rng.integers(1, 90))
+        if trial % 2:
+            masks = blobs(rng, n, h, w)
+        else:
+            masks = (rng.random((n, h, w)) < rng.uniform(0.05, 0.95)).astype(np.uint8)
+        rles = encode(masks)
+        ref = reference(rles)
+        np.testing.assert_array_equal(ref, masks)
+        got = decode(lib, rles, order=order, seed=trial, **config)
+        np.testing.assert_array_equal(got, ref)
+        got_packed = decode(lib, rles, order=order, seed=trial, packed=True, **config)
+        np.testing.assert_array_equal(got_packed, np.packbits(ref, axis=-1))
+
+
+def test_thread_and_block_order_does_not_matter(lib):
+    rng = np.random.default_rng(7)
+    rles = encode(blobs(rng, 5, 61, 83))
+    results = []
+    for parser in PARSERS:
+        for order in ORDERS:
+            for seed in (0, 1, 2):
+                results.append(decode(lib, rles, parser=parser, order=order, seed=seed, band_rows=16))
+                results.append(decode(lib, rles, parser=parser, order=order, seed=seed, packed=True))
+    for r in results[2::2]:
+        np.testing.assert_array_equal(r, results[0])
+    for r in results[3::2]:
+        np.testing.assert_array_equal(r, results[1])
+
+
+def test_full_size_sa1b_masks(lib):
+    rng = np.random.default_rng(2024)
+    masks = blobs(rng, 3, 1500, 2250)
+    rles = encode(masks)
+    t0 = time.perf_counter()
+    got = decode(lib, rles)
+    dt = time.perf_counter() - t0
+    print(f"\nemulated decode of 3 x 1500x2250: {dt:.2f} s ({dt / masks.size * 1e9:.1f} ns/pixel)")
+    np.testing.assert_array_equal(got, reference(rles))
+    np.testing.assert_array_equal(decode(lib, rles, parser="serial", packed=True),
+                                  np.packbits(masks, axis=-1))
+
+
+def test_input_forms(lib):
+    masks = np.zeros((2, 4, 5), np.uint8)
+    masks[0, 1:3, 2:] = 1
+    masks[1, 0, :] = 1
+    rles = encode(masks)
+    single = decode(lib, rles[0])
+    assert single.shape == (4, 5)
+    np.testing.assert_array_equal(single, masks[0])
+    as_str = [{"size": r["size"], "counts": r["counts"].decode()} for r in rles]
+    np.testing.assert_array_equal(decode(lib, as_str), masks)
+    out = np.full((2, 4, 5), 7, np.uint8)
+    assert decode(lib, rles, out=out) is out
+    np.testing.assert_array_equal(out, masks)
+    assert decode(lib, []).shape == (0, 0, 0)
+    empty = decode(lib, [{"size": [0, 5], "counts": b""}] * 2)
+    assert empty.shape == (2, 0, 5)
+
+
+def test_bad_arguments(lib):
+    rles = encode(np.zeros((2, 4, 5), np.uint8))
+    with pytest.raises(ValueError, match="differs"):
+        decode(lib, [rles[0], {"size": [5, 4], "counts": rles[1]["counts"]}])
+    with pytest.raises(ValueError, match="2\\*\\*32"):
+        decode(lib, [{"size": [65536, 65536], "counts": b"0"}])
+    with pytest.raises(ValueError, match="shape"):
+        decode(lib, rles, out=np.zeros((2, 5, 4), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        decode(lib, rles, out=np.zeros((2, 4, 5), np.int32))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        decode(lib, rles, out=np.zeros((2, 5, 4), np.uint8).transpose(0, 2, 1))
+    with pytest.raises(TypeError):
+        decode(lib, [{"counts": b"0"}])
+
+
+# ------------------------------------------------------------- launch limits
+
+
+def test_plan_respects_grid_limits():
+    batch = L.pack_rles([{"size": [3, 2], "counts": b"6"}] * 70000)
+    launches = L.plan_launches(batch, L.Config(), False)
+    expands = launches[1:]
+    assert [lc.grid[2] for lc in expands] == [65535, 70000 - 65535]
+    assert [lc.args[-1] for lc in expands] == [0, 65535]
+    tall = L.Batch(h=5_000_000, w=3, single=False, offsets=np.zeros(2, np.int64),
+                   chars=np.zeros(0, np.uint8))
+    (expand,) = L.plan_launches(tall, L.Config(band_rows=64), True)[1:]
+    assert expand.grid[1] <= 65535 and expand.grid[1] * expand.args[6] >= 5_000_000
+
+
+def test_batch_chunking_executes(lib, monkeypatch):
+    monkeypatch.setattr(L, "MAX_GRID_YZ", 3)
+    rng = np.random.default_rng(5)
+    masks = blobs(rng, 8, 300, 7)  # 300 rows with band 64 -> 5 bands > 3: band grows
+    rles = encode(masks)
+    backend = emu.EmuBackend(lib)
+    got = L.decode_with(backend, rles)
+    assert len(backend.launches) == 1 + 3
+    assert all(lc.grid[1] <= 3 and lc.grid[2] <= 3 for lc in backend.launches)
+    np.testing.assert_array_equal(got, masks)
+
+
+# ---------------------------------------------------------------- bad input
+
+H, W = 3, 4  # h*w = 12
+BAD_CASES = [
+    # name, counts, expected status, expected error offset
+    ("ok", raw_string([12]), 0, 1),
+    ("char below 48", b"/", 1, 0),
+    ("char above 111", raw_string([5]) + b"p", 1, 1),
+    ("NUL", raw_string([5, 7])[:1] + b"\x00" + raw_string([7]), 1, 1),
+    ("high byte", b"\xff", 1, 0),
+    ("truncated varint", raw_string([5]) + b"P", 2, 2),
+    ("truncated long varint", raw_string([5, 1000])[:-1], 2, 3),
+    ("negative first run", raw_string([-1, 13]), 3, 0),
+    ("negative via delta", raw_string([2, 3, 4, -9]), 3, 3),
+    ("run >= 2**32", raw_string([2**32]), 4, 6),
+    ("13-char varint", b"P" * 12 + b"0", 4, 12),
+    ("sum too small", raw_string([5, 6]), 5, 2),
+    ("empty string", b"", 5, 0),
+    ("sum too large", raw_string([5, 8]), 6, 1),
+    ("sum too large later", raw_string([5, 7, 0, 1]), 6, 3),
+]
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("name,counts,status,pos", BAD_CASES, ids=[c[0] for c in BAD_CASES])
+def test_malformed_status(lib, parser, name, counts, status, pos):
+    assert py_parse(counts, H * W)[0] == status and py_parse(counts, H * W)[2] == pos
+    good = raw_string([3, 4, 5])
+    rles = [{"size": [H, W], "counts": c} for c in (good, good, counts, good)]
+    meta, _, _ = run_parse(lib, [r["counts"] for r in rles], H * W, parser)
+    assert meta[2, 0] == status and meta[2, 2] == pos
+    if status == 0:
+        np.testing.assert_array_equal(decode(lib, rles, parser=parser), reference(rles))
+        return
+    with pytest.raises(ValueError, match=f"mask 2: {L.STATUS_MESSAGES[status][:12]}.* at character {pos}"):
+        decode(lib, rles, parser=parser)
+    # check=False: no exception; the bad mask is zeros, the others decode.
+    got = decode(lib, rles, parser=parser, check=False)
+    assert not got[2].any()
+    ok_ref = reference([rles[0]])[0]
+    for i in (0, 1, 3):
+        np.testing.assert_array_equal(got[i], ok_ref)
+
+
+def _fuzz_strings(rng: np.random.Generator, hw: int, count: int) -> list[bytes]:
+    out = []
+    for _ in range(count):
+        # A valid split of hw into runs, zero-length runs included.
+        k = int(rng.integers(1, 60))
+        cuts = np.sort(rng.integers(0, hw + 1, k))
+        counts = np.diff(np.concatenate([[0], cuts, [hw]])).tolist()
+        s = bytearray(L.counts_to_string(counts))
+        kind = rng.integers(0, 7)
+        if kind == 1 and s:
+            s[int(rng.integers(len(s)))] = int(rng.choice([0, 47, 112, 200, int(rng.integers(48, 112))]))
+        elif kind == 2 and s:
+            del s[int(rng.integers(len(s))):]
+        elif kind == 3:
+            s += bytes(rng.integers(48, 112, int(rng.integers(1, 40))).astype(np.uint8))
+        elif kind == 4:
+            s = bytearray(rng.integers(44, 116, int(rng.integers(0, 100))).astype(np.uint8))
+        elif kind == 5 and s:
+            i = int(rng.integers(len(s)))
+            s[i:i] = b"P" * int(rng.integers(1, 16))  # long continuation chains
+        elif kind == 6:
+            s += b"P" * int(rng.integers(1, 4))  # ends inside a varint
+        out.append(bytes(s))
+    return out
+
+
+@pytest.mark.parametrize("hw", [1, 12, 1500 * 2250, 2**32 - 1])
+def test_warp_and_serial_parsers_agree_with_spec(lib, hw):
+    rng = np.random.default_rng(hw)
+    strings = _fuzz_strings(rng, hw, 150)
+    expected = [py_parse(s, hw) for s in strings]
+    for parser, order in [("serial", emu.ORDER_NORMAL), ("warp", emu.ORDER_NORMAL),
+                          ("warp", emu.ORDER_SHUFFLED)]:
+        meta, ends, offsets = run_parse(lib, strings, hw, parser, order=order, seed=hw % 1000)
+        for i, (st, nr, pos, exp_ends) in enumerate(expected):
+            assert tuple(meta[i]) == (st, nr, pos), (parser, i, strings[i])
+            got_ends = ends[offsets[i]:offsets[i] + nr].tolist()
+            assert got_ends == exp_ends, (parser, i)
+    assert {e[0] for e in expected} >= {0, 1, 2, 6}
