@@ -7,9 +7,11 @@ emulator as backend.  pycocotools is the oracle.  Needs g++, not CuPy.
 
 from __future__ import annotations
 
+import ctypes
 import shutil
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -363,3 +365,96 @@ def test_warp_and_serial_parsers_agree_with_spec(lib, hw):
             got_ends = ends[offsets[i]:offsets[i] + nr].tolist()
             assert got_ends == exp_ends, (parser, i)
     assert {e[0] for e in expected} >= {0, 1, 2, 6}
+
+
+# ------------------------------------------- fastrle.gpu's CuPy backend code
+
+
+class _FakeDeviceArray(np.ndarray):
+    """numpy standing in for cupy.ndarray; `.data` mimics cupy's MemoryPointer."""
+
+    @property
+    def data(self):
+        arr = self
+
+        class _Ptr:
+            @staticmethod
+            def copy_from_host_async(src, size, stream=None):
+                ctypes.memmove(arr.ctypes.data, src, size)
+
+        return _Ptr()
+
+    def get(self, stream=None):
+        return np.array(self)
+
+
+def _fake_cupy(lib):
+    """Just enough of CuPy for fastrle.gpu, with kernels run by the emulator."""
+
+    class Stream:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def record(self):
+            return types.SimpleNamespace(done=True)
+
+    class ExternalStream(Stream):
+        def __init__(self, ptr):
+            self.ptr = ptr
+
+    class RawModule:
+        def __init__(self, code, options=()):
+            assert code == L.kernel_source()
+
+        def get_function(self, name):
+            def call(grid, block, args, shared_mem=0):
+                holders = []
+                for a in args:
+                    if isinstance(a, np.ndarray):
+                        holders.append(ctypes.c_void_p(a.ctypes.data))
+                    else:  # the typed numpy scalars fastrle.gpu must pass
+                        assert isinstance(a, (np.uint32, np.int64, np.uint64)), type(a)
+                        holders.append(np.ctypeslib.as_ctypes_type(a.dtype)(a))
+                params = (ctypes.c_void_p * len(holders))(*[ctypes.addressof(h) for h in holders])
+                assert lib.emu_launch(name.encode(), *grid, *block, shared_mem, params, 2, 0) == 0
+            return call
+
+    def empty(shape, dtype=np.float64):
+        return np.empty(shape, dtype).view(_FakeDeviceArray)
+
+    stream = Stream()
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1)
+    cuda = types.SimpleNamespace(runtime=runtime, Stream=Stream, ExternalStream=ExternalStream,
+                                 get_current_stream=lambda: stream)
+    cupy = types.SimpleNamespace(ndarray=_FakeDeviceArray, cuda=cuda, RawModule=RawModule, empty=empty,
+                                 asarray=lambda a: np.asarray(a).view(_FakeDeviceArray))
+    cupyx = types.SimpleNamespace(empty_pinned=lambda shape, dtype: np.empty(shape, dtype))
+    return cupy, cupyx
+
+
+def test_cupy_backend_code_through_emulator(lib, monkeypatch):
+    """Runs fastrle.gpu.decode itself, with a fake CuPy whose kernels are emulated."""
+    gpu = emu.import_fastrle_module("gpu")
+    cupy, cupyx = _fake_cupy(lib)
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setitem(sys.modules, "cupyx", cupyx)
+    monkeypatch.setattr(gpu, "_module", None)
+    monkeypatch.setattr(gpu, "_device_ok", False)
+    rng = np.random.default_rng(11)
+    masks = blobs(rng, 4, 45, 77)
+    rles = encode(masks)
+    assert gpu.available()
+    np.testing.assert_array_equal(gpu.decode(rles), masks)
+    np.testing.assert_array_equal(gpu.decode(rles, packed=True), np.packbits(masks, axis=-1))
+    np.testing.assert_array_equal(gpu.decode(rles[1]), masks[1])
+    out = empty_out = cupy.empty((4, 45, 77), np.uint8)
+    assert gpu.decode(rles, out=out, stream=types.SimpleNamespace(cuda_stream=0)) is empty_out
+    np.testing.assert_array_equal(out, masks)
+    bad = rles[:2] + [{"size": [45, 77], "counts": b"1"}] + rles[3:]
+    with pytest.raises(ValueError, match="mask 2: run lengths sum to less"):
+        gpu.decode(bad)
+    got = gpu.decode(bad, check=False)
+    assert not got[2].any() and (got[3] == masks[3]).all()
