@@ -458,3 +458,49 @@ def test_cupy_backend_code_through_emulator(lib, monkeypatch):
         gpu.decode(bad)
     got = gpu.decode(bad, check=False)
     assert not got[2].any() and (got[3] == masks[3]).all()
+
+
+# ------------------------------------------------------ the emulator itself
+
+SHIM_KERNELS = r"""
+extern "C" __global__ void rotate(int* data) {
+    int v = data[blockIdx.x * blockDim.x + (threadIdx.x + 1) % blockDim.x];
+    __syncthreads();  // every read happens before any write
+    data[blockIdx.x * blockDim.x + threadIdx.x] = v;
+}
+extern "C" __global__ void warp_ops(unsigned int* out) {
+    unsigned int lane = threadIdx.x & 31;
+    unsigned int b = __ballot_sync(0xFFFFFFFFu, lane % 3 == 0);
+    long long up = __shfl_up_sync(0xFFFFFFFFu, (long long)lane * 1000000000LL, 1);
+    int src = __shfl_sync(0xFFFFFFFFu, (int)lane, 31 - (int)lane);
+    out[threadIdx.x] = b ^ (unsigned int)(up / 1000000000LL) ^ ((unsigned int)src << 8);
+}
+extern "C" __global__ void divergent_barrier(int* data) {
+    if (threadIdx.x < 5) __syncthreads();
+    data[threadIdx.x] = 1;
+}
+"""
+
+
+def _launch_raw(lib, name, grid, block, arr, order):
+    holder = ctypes.c_void_p(arr.ctypes.data)
+    params = (ctypes.c_void_p * 1)(ctypes.addressof(holder))
+    return lib.emu_launch(name.encode(), grid, 1, 1, block, 1, 1, 0, params, order, 3)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_emulator_barriers_and_warp_ops(order):
+    if shutil.which("g++") is None:
+        pytest.skip("g++ not found")
+    shim = emu.build_emulator(source=SHIM_KERNELS)
+    data = np.arange(2 * 64, dtype=np.int32)
+    assert _launch_raw(shim, "rotate", 2, 64, data, order) == 0
+    np.testing.assert_array_equal(data.reshape(2, 64), np.roll(np.arange(128).reshape(2, 64), -1, axis=1))
+    out = np.zeros(64, np.uint32)
+    assert _launch_raw(shim, "warp_ops", 1, 64, out, order) == 0
+    lane = np.arange(64) % 32
+    ballot = sum(1 << i for i in range(32) if i % 3 == 0)
+    up = np.where(lane >= 1, lane - 1, lane)
+    np.testing.assert_array_equal(out, ballot ^ up ^ ((31 - lane) << 8))
+    assert _launch_raw(shim, "divergent_barrier", 1, 32, np.zeros(32, np.int32), order) == -1
+    assert b"deadlock" in shim.emu_last_error()

@@ -102,12 +102,12 @@ def _trampolines(sigs: dict[str, list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_emulator(extra_flags: tuple[str, ...] = ()) -> ctypes.CDLL:
-    """Compile the kernels + shim with g++ (cached) and load the library."""
+def build_emulator(extra_flags: tuple[str, ...] = (), source: str | None = None) -> ctypes.CDLL:
+    """Compile the kernels (fastrle's by default) + shim with g++ (cached) and load them."""
     cxx = shutil.which(os.environ.get("CXX", "g++"))
     if cxx is None:
         raise FileNotFoundError("g++ not found")
-    source = launch_mod.kernel_source()
+    source = launch_mod.kernel_source() if source is None else source
     inc = _trampolines(kernel_signatures(source))
     flags = ["-std=c++17", "-O2", "-g", "-fPIC", "-shared", "-Wall", "-Wno-unknown-pragmas",
              "-U_FORTIFY_SOURCE", *extra_flags]

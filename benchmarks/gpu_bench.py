@@ -1,0 +1,219 @@
+#!/usr/bin/env python
+"""Benchmark fastrle.gpu.decode on SA-1B-like data (needs CuPy and a CUDA GPU).
+
+Reports, on generated masks (default: one SA-1B image, 100 masks of
+1500x2250 shaped as smooth blobs):
+
+* kernel time (parse + expand, CUDA events) and its write bandwidth, against
+  ``cupy`` ``fill(0)`` of the same output buffer (target: <= 2x fill);
+* end-to-end ``fastrle.gpu.decode`` time (host packing, upload, kernels,
+  status check);
+* CPU ``fastrle.decode`` + host-to-device copy of the dense masks, and the
+  speedup of the GPU path over it (target: >= 20x).
+
+Example::
+
+    python benchmarks/gpu_bench.py --masks 100 --height 1500 --width 2250
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+try:  # in-tree use without installing
+    import fastrle.gpu  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+
+def blob_masks(rng: np.random.Generator, n: int, h: int, w: int) -> np.ndarray:
+    """SA-1B-like masks: thresholded sums of a few random gaussians (a few % of the image each)."""
+    out = np.zeros((n, h, w), np.uint8)
+    ys, xs = np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32)
+    for i in range(n):
+        acc = np.zeros((h, w), np.float32)
+        for _ in range(int(rng.integers(1, 5))):
+            cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+            sy, sx = rng.uniform(0.02, 0.15) * h, rng.uniform(0.02, 0.15) * w
+            acc += np.outer(np.exp(-((ys - cy) / sy) ** 2), np.exp(-((xs - cx) / sx) ** 2))
+        out[i] = acc > rng.uniform(0.4, 0.8)
+    return out
+
+
+def counts_to_string(counts: list[int]) -> bytes:
+    """pycocotools' rleToString."""
+    out = bytearray()
+    for i, c in enumerate(counts):
+        x = c - counts[i - 2] if i > 2 else c
+        while True:
+            ch = x & 0x1F
+            x >>= 5
+            more = x != -1 if ch & 0x10 else x != 0
+            out.append((ch | (0x20 if more else 0)) + 48)
+            if not more:
+                break
+    return bytes(out)
+
+
+def encode(mask: np.ndarray) -> dict:
+    """(H, W) 0/1 -> compressed COCO RLE (column-major), without pycocotools."""
+    flat = np.ascontiguousarray(mask.T).reshape(-1)
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    counts = np.diff(np.concatenate([[0], change, [flat.size]])).tolist()
+    if flat.size and flat[0]:
+        counts = [0] + counts
+    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": counts_to_string(counts)}
+
+
+def gpu_time(cp: Any, fn: Callable[[], Any], repeat: int, warmup: int) -> float:
+    """Median milliseconds of fn() on the current stream, by CUDA events."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start, stop = cp.cuda.Event(), cp.cuda.Event()
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(cp.cuda.get_elapsed_time(start, stop))
+    return statistics.median(times)
+
+
+def wall_time(fn: Callable[[], Any], repeat: int, warmup: int, sync: Callable[[], Any]) -> float:
+    """Median wall-clock milliseconds of fn() followed by sync()."""
+    for _ in range(warmup):
+        fn()
+        sync()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def kernel_time(cp: Any, rles: list[dict], out: Any, packed: bool, parser: str,
+                repeat: int, warmup: int) -> float:
+    """Median ms from the first to the last kernel of a decode (upload excluded)."""
+    from fastrle import _gpu_launch, gpu
+
+    class Timed(gpu._CupyBackend):
+        def launch(self, launch, buffers):
+            if self.start is None:
+                self.start = cp.cuda.Event()
+                self.start.record(self.stream)
+            super().launch(launch, buffers)
+
+    config = _gpu_launch.Config(parser=parser)
+    times = []
+    for i in range(warmup + repeat):
+        backend = Timed(cp, cp.cuda.get_current_stream())
+        backend.start = None
+        _gpu_launch.decode_with(backend, rles, out, check=False, packed=packed, config=config)
+        stop = cp.cuda.Event()
+        stop.record(backend.stream)
+        stop.synchronize()
+        if i >= warmup:
+            times.append(cp.cuda.get_elapsed_time(backend.start, stop))
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--masks", type=int, default=100)
+    ap.add_argument("--height", type=int, default=1500)
+    ap.add_argument("--width", type=int, default=2250)
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-cpu", action="store_true", help="skip the CPU decode + H2D baseline")
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = ap.parse_args(argv)
+
+    from fastrle import gpu
+
+    if not gpu.available():
+        try:
+            gpu.decode([])
+        except gpu.GPUUnavailableError as exc:
+            print(f"GPU benchmark not run: {exc}", file=sys.stderr)
+        return 2
+    import cupy as cp
+
+    n, h, w = args.masks, args.height, args.width
+    t0 = time.perf_counter()
+    masks = blob_masks(np.random.default_rng(args.seed), n, h, w)
+    rles = [encode(m) for m in masks]
+    nbytes = masks.nbytes
+    print(f"data: {n} masks of {h}x{w}, {masks.mean() * 100:.1f}% foreground, "
+          f"{sum(len(r['counts']) for r in rles) / 1e3:.0f} KB of counts, "
+          f"output {nbytes / 1e6:.1f} MB (generated in {time.perf_counter() - t0:.1f} s)")
+    dev = cp.cuda.Device()
+    print(f"device: {cp.cuda.runtime.getDeviceProperties(dev.id)['name'].decode()}, CuPy {cp.__version__}")
+
+    out = cp.empty((n, h, w), cp.uint8)
+    got = gpu.decode(rles, out=out)
+    if not bool((got == cp.asarray(masks)).all()):
+        print("ERROR: GPU decode differs from the generated masks", file=sys.stderr)
+        return 1
+    packed_out = cp.empty((n, h, (w + 7) // 8), cp.uint8)
+    if not bool((gpu.decode(rles, out=packed_out, packed=True) == cp.asarray(np.packbits(masks, -1))).all()):
+        print("ERROR: packed GPU decode differs", file=sys.stderr)
+        return 1
+
+    fill = gpu_time(cp, lambda: out.fill(0), args.repeat, args.warmup)
+    fill_packed = gpu_time(cp, lambda: packed_out.fill(0), args.repeat, args.warmup)
+    rows = []
+    for parser in ("warp", "serial"):
+        k = kernel_time(cp, rles, out, False, parser, args.repeat, args.warmup)
+        rows.append((f"kernels ({parser} parse) uint8", k, nbytes, fill))
+    k_packed = kernel_time(cp, rles, packed_out, True, "warp", args.repeat, args.warmup)
+    rows.append(("kernels (warp parse) packed", k_packed, packed_out.nbytes, fill_packed))
+    sync = cp.cuda.get_current_stream().synchronize
+    e2e = wall_time(lambda: gpu.decode(rles, out=out), args.repeat, args.warmup, sync)
+    e2e_alloc = wall_time(lambda: gpu.decode(rles), args.repeat, args.warmup, sync)
+
+    print(f"{'what':34s} {'ms':>9s} {'GB/s':>8s} {'x fill(0)':>10s}")
+    print(f"{'fill(0) uint8 buffer':34s} {fill:9.3f} {nbytes / fill / 1e6:8.0f} {1:10.2f}")
+    print(f"{'fill(0) packed buffer':34s} {fill_packed:9.3f} {packed_out.nbytes / fill_packed / 1e6:8.0f} {1:10.2f}")
+    for name, ms, b, ref in rows:
+        print(f"{name:34s} {ms:9.3f} {b / ms / 1e6:8.0f} {ms / ref:10.2f}")
+    print(f"{'gpu.decode end-to-end, out=':34s} {e2e:9.3f}")
+    print(f"{'gpu.decode end-to-end, allocating':34s} {e2e_alloc:9.3f}")
+
+    ok = rows[0][1] <= 2 * fill
+    print(f"target kernel <= 2x fill(0): {rows[0][1] / fill:.2f}x -> {'PASS' if ok else 'MISS'}")
+    if not args.no_cpu:
+        try:
+            import fastrle
+
+            cpu_decode = fastrle.decode
+        except (ImportError, AttributeError) as exc:
+            print(f"CPU baseline skipped: fastrle.decode unavailable ({exc})")
+        else:
+            host = np.empty((n, h, w), np.uint8)
+
+            def cpu_path():
+                cpu_decode(rles, out=host)
+                out.set(host)
+
+            cpu_ms = wall_time(cpu_path, max(3, args.repeat // 4), 1, sync)
+            speed = cpu_ms / e2e
+            print(f"{'CPU fastrle.decode + H2D':34s} {cpu_ms:9.3f}")
+            print(f"target >= 20x faster than CPU decode + H2D: {speed:.1f}x end-to-end "
+                  f"({cpu_ms / rows[0][1]:.0f}x kernels only) -> {'PASS' if speed >= 20 else 'MISS'}")
+            ok = ok and speed >= 20
+    return 1 if args.strict and not ok else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
