@@ -1,0 +1,100 @@
+"""Real COCO annotation files (tests/data/SOURCES.md) through both codecs."""
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from common import check_same, pycoco
+
+import fastrle
+import fastrle.mask as fm
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+RESULTS = os.path.join(DATA, "cocoapi_instances_val2014_fakesegm100_results.json")
+INSTANCES = os.path.join(DATA, "coco_instances_val2014_100.json")
+
+
+def load(path: str):
+    with open(path) as f:
+        return json.load(f)
+
+
+def by_size(rles: list) -> dict:
+    groups = defaultdict(list)
+    for r in rles:
+        groups[tuple(r["size"])].append(r)
+    return groups
+
+
+def test_results_file_all_functions() -> None:
+    rles = [d["segmentation"] for d in load(RESULTS)]
+    assert len(rles) == 734
+    for size, group in by_size(rles).items():
+        check_same("decode", group)
+        check_same("area", group[:255])  # pycocotools overflows beyond 255 (below)
+        check_same("toBbox", group)
+        check_same("merge", group)
+        check_same("merge", group, intersect=True)
+        check_same("iou", group, group, [i % 2 for i in range(len(group))])
+        np.testing.assert_array_equal(fastrle.decode(group),
+                                      np.ascontiguousarray(pycoco.decode(group).transpose(2, 0, 1)))
+        dense = fastrle.decode(group)
+        assert [e["counts"] for e in fastrle.encode(dense)] == [g["counts"] for g in group]
+    # iou across sizes: -1 where boxes overlap
+    check_same("iou", rles[:40], rles[40:80], [0] * 40)
+
+
+def test_instances_polygons_and_crowds() -> None:
+    data = load(INSTANCES)
+    images = {im["id"]: im for im in data["images"]}
+    polys = crowds = 0
+    for ann in data["annotations"]:
+        im = images[ann["image_id"]]
+        h, w = im["height"], im["width"]
+        seg = ann["segmentation"]
+        if isinstance(seg, list):
+            polys += 1
+            rles = check_same("frPyObjects", seg, h, w)
+            check_same("merge", rles)
+        else:
+            crowds += 1
+            rle = check_same("frPyObjects", seg, h, w)
+            check_same("decode", rle)
+            check_same("area", rle)
+            check_same("toBbox", rle)
+            np.testing.assert_array_equal(fastrle.decode(seg), pycoco.decode(rle))
+    assert (polys, crowds) == (830, 9)
+
+
+def test_box_iou_from_real_annotations() -> None:
+    anns = load(INSTANCES)["annotations"][:60]
+    boxes = np.array([a["bbox"] for a in anns], np.float64)
+    check_same("iou", boxes[:30], boxes[30:], [a["iscrowd"] for a in anns[30:]])
+    check_same("iou", [list(b) for b in boxes[:5]], [list(b) for b in boxes[5:9]], [0, 1, 0, 0])
+
+
+@pytest.mark.parametrize("name", ["coco_instances_val2014_100.json",
+                                  "cocoapi_instances_val2014_fakesegm100_results.json"])
+def test_shared_copy_is_unchanged(name: str) -> None:
+    """tests/data holds the same bytes as ../shared/data/real where present."""
+    shared = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "real", name)
+    if not os.path.exists(shared):
+        pytest.skip("no ../shared in this checkout")
+    with open(shared, "rb") as a, open(os.path.join(DATA, name), "rb") as b:
+        assert a.read() == b.read()
+
+
+def test_area_of_more_than_255_masks() -> None:
+    """pycocotools 2.0.11 sizes area's output with a uint8 (OverflowError under
+    NumPy 2 past 255 masks); fastrle.mask returns the areas."""
+    rles = [d["segmentation"] for d in load(RESULTS)][:300]
+    with pytest.raises(OverflowError):
+        pycoco.area(rles)
+    expected = np.concatenate([pycoco.area(rles[:150]), pycoco.area(rles[150:])])
+    got = fm.area(rles)
+    assert got.dtype == np.uint32
+    np.testing.assert_array_equal(got, expected)
