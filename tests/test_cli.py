@@ -167,19 +167,23 @@ def test_validate_detects_mismatch(tmp_path, monkeypatch, capsys):
     assert "decoded masks differ in 1 pixels" in out and "id=" in out
 
 
-def test_validate_corrupted_counts_decode_equal(tmp_path, capsys):
-    # A corrupted but still valid counts string: both libraries must agree on it.
-    rles = synthetic.coco_like(3, 40, 50, seed=2)
-    bad = dict(rles[0])
-    c = bad["counts"]
-    bad["counts"] = c[:2] + ("1" if c[2] != "1" else "2") + c[3:]
-    try:
-        pm.decode([bad])
-    except ValueError:
-        pytest.skip("corruption made the RLE invalid for pycocotools too")
+def test_validate_flags_truncated_counts(tmp_path, capsys):
+    # Dropping the last run makes the counts sum to less than h*w. pycocotools
+    # decodes that into uninitialised memory without complaint; fastrle must
+    # reject it, and validate must report the disagreement (exit 1).
+    rles = synthetic.coco_like(6, 40, 50, seed=2)
+    # Drop the whole last varint (chars after the previous terminator, one
+    # without the 0x20 "more" bit), so the string stays well-formed.
+    i = 3
+    c = rles[i]["counts"]
+    j = max(k for k in range(len(c) - 1) if not (ord(c[k]) - 48) & 0x20)
+    bad = dict(rles[i], counts=c[:j + 1])
+    pm.decode([bad])  # pycocotools accepts it
     f = tmp_path / "r.json"
-    f.write_text(json.dumps([{"segmentation": bad}] + [{"segmentation": r} for r in rles[1:]]))
-    assert cli.main(["validate", str(f)]) == 0
+    f.write_text(json.dumps([{"segmentation": r} for r in rles[:i] + [bad] + rles[i + 1:]]))
+    assert cli.main(["validate", str(f)]) == 1
+    out = capsys.readouterr().out
+    assert "mismatches: 1" in out and f"results[{i}]" in out and "fastrle raised" in out
 
 
 def test_validate_reports_one_sided_error(tmp_path):

@@ -97,7 +97,7 @@ def _decode_pair(fm: ModuleType, pm: ModuleType, f_rles: list[dict], p_rles: lis
             rep.rejected_by_both += 1
         elif isinstance(a, Exception):
             rep.mismatches.append(f"{labels[0]}: fastrle raised {type(a).__name__}: {a}; "
-                                  "pycocotools decoded it")
+                                  "pycocotools decoded it (it does not reject every invalid RLE)")
         elif isinstance(b, Exception):
             rep.mismatches.append(f"{labels[0]}: pycocotools raised {type(b).__name__}: {b}; "
                                   "fastrle decoded it")
