@@ -617,8 +617,9 @@ def _threads_limit(res: CaseResult) -> str:
     if mem is None:
         return "thread limit: unknown"
     if mem < 1.5:
-        return (f"limit: memory bandwidth — a multi-threaded memset only gains {mem:.2f}x here, "
-                "so the >= 1.5x thread target is bounded by it; judge by 'fastrle Tt / memset Tt'")
+        return (f"limit: memory bandwidth (or busy cores) — a multi-threaded memset only gains "
+                f"{mem:.2f}x here, so the >= 1.5x thread target is bounded by it; judge by "
+                "'fastrle Tt / memset Tt'")
     return f"limit: compute — memset scales {mem:.2f}x with threads, so fastrle can too"
 
 
@@ -642,11 +643,20 @@ def run(cfg: BenchConfig, progress: bool = True) -> list[CaseResult]:
 
 def environment() -> dict[str, Any]:
     """Versions and machine facts that the numbers depend on."""
+    from importlib import metadata
+
     env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
                            "cpu_count": os.cpu_count(), "numpy": np.__version__}
+    # Other processes skew every timing; the load average says how much.
+    env["loadavg"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     for mod in ("fastrle", "pycocotools", "rlemasklib", "hotcoco"):
-        m = _import(mod)
-        env[mod] = None if m is None else getattr(m, "__version__", "installed")
+        if _import(mod) is None:
+            env[mod] = None
+            continue
+        try:
+            env[mod] = metadata.version(mod)
+        except metadata.PackageNotFoundError:  # e.g. run from a source tree
+            env[mod] = getattr(sys.modules[mod], "__version__", "installed")
     return env
 
 
@@ -664,6 +674,7 @@ def _fmt(v: float | None, digits: int = 3) -> str:
 
 def format_table(results: Iterable[CaseResult]) -> str:
     """Plain-text table: timings per case, then its ratio checks."""
+    results = list(results)
     lines = []
     for r in results:
         v = {None: "", True: "  [output verified]", False: "  [OUTPUT MISMATCH]"}[r.verified]

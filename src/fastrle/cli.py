@@ -78,6 +78,8 @@ def _bench(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(bench.to_json_obj(results, cfg), indent=2))
     else:
+        env = bench.environment()
+        print("# " + ", ".join(f"{k} {v}" for k, v in env.items() if k != "platform"))
         print(bench.format_table(results))
     if args.plot:
         bench.plot(results, args.plot)
