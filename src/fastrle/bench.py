@@ -648,7 +648,7 @@ def environment() -> dict[str, Any]:
     env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
                            "cpu_count": os.cpu_count(), "numpy": np.__version__}
     # Other processes skew every timing; the load average says how much.
-    env["loadavg"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    env["loadavg"] = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
     for mod in ("fastrle", "pycocotools", "rlemasklib", "hotcoco"):
         if _import(mod) is None:
             env[mod] = None
