@@ -146,16 +146,13 @@ static const uint32_t *counts_of(const job *jb, int64_t i) {
 
 static int phase_write(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_error *err) {
   int64_t i;
-  uint8_t *base = jb->out + (uint64_t)b * jb->hw;
-  /* one large memset of this thread's masks streams past the cache */
-  if (!jb->zeroed && e > b) memset(base, 0, (uint64_t)(e - b) * jb->hw);
   for (i = b; i < e; i++) {
     uint8_t *dst = jb->out + (uint64_t)i * jb->hw;
     err->index = i;
     if (jb->order == 'F') {
-      frle_decode_colmajor(counts_of(jb, i), jb->m[i], dst, 1);
+      frle_decode_colmajor(counts_of(jb, i), jb->m[i], dst, jb->zeroed);
     } else {
-      int rc = frle_decode_rowmajor(counts_of(jb, i), jb->m[i], jb->h, jb->w, dst, 1, scr);
+      int rc = frle_decode_rowmajor(counts_of(jb, i), jb->m[i], jb->h, jb->w, dst, jb->zeroed, scr);
       if (rc != FRLE_OK) return rc;
     }
   }

@@ -1,8 +1,12 @@
 /* Decode runs into dense masks: row-major through row spans, or column-major
  * as the runs come. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "rle_internal.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 int frle_grow(void **buf, int64_t *cap, int64_t n, size_t elem) {
   int64_t c;
@@ -35,15 +39,149 @@ static inline void fill_ones(uint8_t *p, uint32_t n) {
   while (n--) *p++ = 1;
 }
 
+static inline void fill_small(uint8_t *p, uint64_t n, uint8_t v) {
+  uint64_t rep = 0x0101010101010101ull * v;
+  while (n >= 8) { memcpy(p, &rep, 8); p += 8; n -= 8; }
+  while (n--) *p++ = v;
+}
+
+#if defined(__SSE2__)
+/* Stream v over whole lines [a, end): one store instruction per line where
+ * the CPU has AVX-512, since at memory speed the store port is the limit.
+ * Picked at run time, so builds stay portable (no -march flags). */
+typedef void (*line_fill_fn)(uint8_t *a, uint8_t *end, uint8_t v);
+
+static void line_fill_sse2(uint8_t *a, uint8_t *end, uint8_t v) {
+  __m128i x = _mm_set1_epi8((char)v);
+  for (; a < end; a += 64) {
+    _mm_stream_si128((__m128i *)a, x);
+    _mm_stream_si128((__m128i *)(a + 16), x);
+    _mm_stream_si128((__m128i *)(a + 32), x);
+    _mm_stream_si128((__m128i *)(a + 48), x);
+  }
+}
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define FRLE_DISPATCH 1
+__attribute__((target("avx2"))) static void line_fill_avx2(uint8_t *a, uint8_t *end, uint8_t v) {
+  __m256i x = _mm256_set1_epi8((char)v);
+  for (; a < end; a += 64) {
+    _mm256_stream_si256((__m256i *)a, x);
+    _mm256_stream_si256((__m256i *)(a + 32), x);
+  }
+}
+
+__attribute__((target("avx512f"))) static void line_fill_avx512(uint8_t *a, uint8_t *end, uint8_t v) {
+  __m512i x = _mm512_set1_epi32((int)(0x01010101u * v));
+  for (; a < end; a += 64) _mm512_stream_si512((__m512i *)a, x);
+}
+#endif
+
+static line_fill_fn pick_line_fill(void) {
+#ifdef FRLE_DISPATCH
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return line_fill_avx512;
+  if (__builtin_cpu_supports("avx2")) return line_fill_avx2;
+#endif
+  return line_fill_sse2;
+}
+
+static line_fill_fn line_fill_impl; /* set once; a racing first call picks the same */
+
+static inline void line_fill(uint8_t *a, uint8_t *end, uint8_t v) {
+  line_fill_fn f = line_fill_impl;
+  if (!f) line_fill_impl = f = pick_line_fill();
+  f(a, end, v);
+}
+#endif
+
+/* Writes every byte of [lo, hi) in address order, one span at a time.
+ * Whole cache lines go out with non-temporal stores, so the output costs one
+ * pass of DRAM writes and no reads: a plain store would first read each line
+ * in. Lines that span boundaries cut are assembled in a local buffer and then
+ * streamed whole, so they are not read either; only the first and last line
+ * of [lo, hi), which may hold a neighbour's bytes, take plain stores. */
+typedef struct {
+  uint8_t *lo, *hi;
+  uint8_t *line; /* aligned address of the line being assembled, or NULL */
+#if defined(__SSE2__)
+  __m128i buf[4];
+#else
+  uint8_t buf[64];
+#endif
+} line_writer;
+
+static inline void lw_init(line_writer *lw, uint8_t *lo, uint8_t *hi) {
+  lw->lo = lo; lw->hi = hi; lw->line = NULL;
+}
+
+static inline void lw_flush(line_writer *lw) {
+  uint8_t *L = lw->line, *b = (uint8_t *)lw->buf;
+  lw->line = NULL;
+#if defined(__SSE2__)
+  if (L >= lw->lo && L + 64 <= lw->hi) {
+    _mm_stream_si128((__m128i *)L, lw->buf[0]);
+    _mm_stream_si128((__m128i *)(L + 16), lw->buf[1]);
+    _mm_stream_si128((__m128i *)(L + 32), lw->buf[2]);
+    _mm_stream_si128((__m128i *)(L + 48), lw->buf[3]);
+    return;
+  }
+#endif
+  {
+    uint8_t *a = L < lw->lo ? lw->lo : L, *e = L + 64 > lw->hi ? lw->hi : L + 64;
+    memcpy(a, b + (a - L), (size_t)(e - a));
+  }
+}
+
+static inline void lw_span(line_writer *lw, uint8_t *a, uint8_t *b, uint8_t v) {
+  while (a < b) {
+    uint8_t *L = (uint8_t *)((uintptr_t)a & ~(uintptr_t)63), *e;
+#if defined(__SSE2__)
+    if (a == L && b - a >= 64) {
+      uint8_t *end = (uint8_t *)((uintptr_t)b & ~(uintptr_t)63);
+      if (L < lw->lo) { lw->line = L; fill_small((uint8_t *)lw->buf, 64, v); lw_flush(lw); a = L + 64; continue; }
+      line_fill(a, end, v);
+      a = end;
+      continue;
+    }
+#endif
+    lw->line = L;
+    e = b < L + 64 ? b : L + 64;
+    fill_small((uint8_t *)lw->buf + (a - L), (uint64_t)(e - a), v);
+    a = e;
+    if (a == L + 64 || a == lw->hi) lw_flush(lw);
+  }
+}
+
+/* Non-temporal stores are weakly ordered: fence before others may read. */
+static inline void lw_done(line_writer *lw) {
+  if (lw->line) lw_flush(lw);
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
 void frle_decode_colmajor(const uint32_t *cnts, int64_t m, uint8_t *out, int zeroed) {
   uint64_t pos = 0;
   int64_t j;
-  for (j = 0; j < m; j++) {
-    uint32_t c = cnts[j];
-    if (j & 1) fill_ones(out + pos, c);
-    else if (!zeroed) memset(out + pos, 0, c);
-    pos += c;
+  line_writer lw;
+  if (zeroed) {
+    for (j = 1; j < m; j += 2) {
+      pos += cnts[j - 1];
+      fill_ones(out + pos, cnts[j]);
+      pos += cnts[j];
+    }
+    return;
   }
+  for (j = 0; j < m; j++) pos += cnts[j];
+  lw_init(&lw, out, out + pos);
+  pos = 0;
+  for (j = 0; j < m; j++) {
+    lw_span(&lw, out + pos, out + pos + cnts[j], (uint8_t)(j & 1));
+    pos += cnts[j];
+  }
+  lw_done(&lw);
 }
 
 /* Emit the rows where exactly one of two sorted boundary lists is inside:
@@ -67,9 +205,8 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
   uint64_t pos = 0, y;
   uint32_t *bnd;
 
-  if (!zeroed) memset(out, 0, h * w);
   if (h == 1 || w == 1) { /* both orders are the same bytes */
-    frle_decode_colmajor(cnts, m, out, 1);
+    frle_decode_colmajor(cnts, m, out, zeroed);
     return FRLE_OK;
   }
 
@@ -89,7 +226,15 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
       s = se;
     }
   }
-  if (nseg == 0) return FRLE_OK;
+  if (nseg == 0) {
+    if (!zeroed) {
+      line_writer lw;
+      lw_init(&lw, out, out + h * w);
+      lw_span(&lw, out, out + h * w, 0);
+      lw_done(&lw);
+    }
+    return FRLE_OK;
+  }
 
   /* 2. Row transitions between neighbouring columns x-1 and x: XOR of their
    *    segments. Columns are visited in order, so each row's list ends up
@@ -151,7 +296,7 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
   /* row[y] now holds the end of row y, which is the start of row y+1 */
 
   /* 4. Write the spans: transitions pair up as [start, end). */
-  {
+  if (zeroed) {
     int64_t start = 0;
     for (y = 0; y < h; y++) {
       int64_t end = scr->row[y], t;
@@ -160,6 +305,26 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
         fill_ones(line + scr->tr[t], scr->tr[t + 1] - scr->tr[t]);
       start = end;
     }
+  } else {
+    /* Every byte, in address order: the background between two foreground
+     * spans is one span even when it crosses rows. */
+    int64_t start = 0;
+    uint8_t *cur = out;
+    line_writer lw;
+    lw_init(&lw, out, out + h * w);
+    for (y = 0; y < h; y++) {
+      int64_t end = scr->row[y], t;
+      uint8_t *line = out + y * w;
+      for (t = start; t + 1 < end; t += 2) {
+        uint8_t *a = line + scr->tr[t], *b = line + scr->tr[t + 1];
+        lw_span(&lw, cur, a, 0);
+        lw_span(&lw, a, b, 1);
+        cur = b;
+      }
+      start = end;
+    }
+    lw_span(&lw, cur, out + h * w, 0);
+    lw_done(&lw);
   }
   return FRLE_OK;
 }
