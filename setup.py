@@ -29,6 +29,16 @@ ext = Extension(
     extra_link_args=ldflags,
 )
 
+# Spatial features on runs (centroids, intersections): its own module and C file.
+features_ext = Extension(
+    "fastrle._features",
+    sources=["src/fastrle/_features.pyx", os.path.join("csrc", "rle_features.c")],
+    include_dirs=["csrc", np.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    extra_compile_args=cflags,
+    extra_link_args=ldflags,
+)
+
 
 class BuildPyWithKernels(build_py):
     """Copy csrc/kernels/*.cuh into fastrle/kernels/ (the kernels' one home is csrc/)."""
@@ -42,6 +52,6 @@ class BuildPyWithKernels(build_py):
 
 
 setup(
-    ext_modules=cythonize([ext], compiler_directives={"language_level": "3"}),
+    ext_modules=cythonize([ext, features_ext], compiler_directives={"language_level": "3"}),
     cmdclass={"build_py": BuildPyWithKernels},
 )
