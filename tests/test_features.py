@@ -116,8 +116,7 @@ def test_low_level_checks_offsets():
 
 
 def test_large_sums_exact():
-    # One tall column: sum of y reaches ~h^2/2, beyond float64's exact range
-    # for naive per-pixel float accumulation but exact in the closed form.
+    # One tall run: its y sum (~h^2/2) comes from the closed form, not a loop.
     h = 3_000_000
     rle = {"size": [h, 1], "counts": [1, h - 1]}
     (x, y), = features.centroids([rle])

@@ -269,6 +269,39 @@ def test_iter_shard_streams_pairs(tmp_path, objs):
     assert [len(a) for _, _, a in no_img] == [12, 0, 30]
 
 
+class CountingFile(io.FileIO):
+    """A real file that counts the bytes read from it."""
+
+    nread = 0
+
+    def read(self, n=-1):
+        b = super().read(n)
+        self.nread += len(b)
+        return b
+
+    def readinto(self, buf):
+        n = super().readinto(buf)
+        self.nread += n or 0
+        return n
+
+
+def test_iter_shard_skips_jpegs_without_reading(tmp_path, objs):
+    big = b"\xff" * 400_000  # JPEG payloads dwarf the JSON in real shards
+    members = []
+    for o in objs:
+        i = o["image"]["image_id"]
+        members += [(f"sa_{i}.jpg", big), (f"sa_{i}.json", json.dumps(o).encode())]
+    p = tmp_path / "big.tar"
+    p.write_bytes(make_tar(members))
+    with CountingFile(p) as f:
+        got = list(sa1b.iter_shard(f, images=False))
+        assert [len(a) for _, _, a in got] == [12, 0, 30]
+        assert f.nread < 200_000 < p.stat().st_size
+    with CountingFile(p) as f:
+        assert [j == big for _, j, _ in sa1b.iter_shard(f)] == [True] * 3
+        assert f.nread >= 3 * len(big)
+
+
 class PipeLike(io.RawIOBase):
     """A non-seekable stream, like a pipe or an HTTP body."""
 
@@ -446,5 +479,9 @@ def test_cuda_device_raises_when_unavailable(objs):
     ann = sa1b.load(objs[0])
     with pytest.raises(gpu.GPUUnavailableError):
         ann.decode(device="cuda")
+    with pytest.raises(gpu.GPUUnavailableError):
+        ann.decode(device="cuda:0", top_k=0)
+    with pytest.raises(gpu.GPUUnavailableError):
+        sa1b.SA1BMaskDecoder(device="cuda")(ann)
     with pytest.raises(ValueError, match="device"):
         ann.decode(device="tpu")

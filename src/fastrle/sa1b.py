@@ -412,15 +412,17 @@ class SA1BAnnotation:
         # fastrle.gpu takes RLE dicts; bytes slices avoid a str round trip.
         rles = [{"size": [self.height, self.width], "counts": data[o[i]:o[i + 1]]} for i in idx]
         if not rles:
-            import cupy  # noqa: F401 - raises if CuPy is missing, as gpu.decode would
-
-            return cupy.zeros((0, self.height, self.width), np.uint8) if out is None else out
-        if ":" in dev:
+            if out is not None:
+                return out
+            # An empty list carries no size; decode one empty mask and keep none of it,
+            # so GPU errors surface exactly as for a real call.
+            return gpu.decode([api.empty(self.height, self.width)])[:0]
+        if ":" in dev and gpu.available():
             import cupy
 
             with cupy.cuda.Device(int(dev.split(":", 1)[1])):
                 return gpu.decode(rles, out=out)
-        return gpu.decode(rles, out=out)
+        return gpu.decode(rles, out=out)  # raises GPUUnavailableError without a GPU
 
     def iter_chunks(self, chunk_size: int, out: Any = None, *, indices: Any = None,
                     top_k: Optional[int] = None, sort_by: Optional[str] = "predicted_iou",
