@@ -105,6 +105,7 @@ static inline void line_fill(uint8_t *a, uint8_t *end, uint8_t v) {
 typedef struct {
   uint8_t *lo, *hi;
   uint8_t *line; /* aligned address of the line being assembled, or NULL */
+  int skip_zero; /* output is zero already: leave whole zero lines alone */
 #if defined(__SSE2__)
   __m128i buf[4];
 #else
@@ -112,8 +113,8 @@ typedef struct {
 #endif
 } line_writer;
 
-static inline void lw_init(line_writer *lw, uint8_t *lo, uint8_t *hi) {
-  lw->lo = lo; lw->hi = hi; lw->line = NULL;
+static inline void lw_init(line_writer *lw, uint8_t *lo, uint8_t *hi, int skip_zero) {
+  lw->lo = lo; lw->hi = hi; lw->line = NULL; lw->skip_zero = skip_zero;
 }
 
 static inline void lw_flush(line_writer *lw) {
@@ -140,6 +141,7 @@ static inline void lw_span(line_writer *lw, uint8_t *a, uint8_t *b, uint8_t v) {
 #if defined(__SSE2__)
     if (a == L && b - a >= 64) {
       uint8_t *end = (uint8_t *)((uintptr_t)b & ~(uintptr_t)63);
+      if (v == 0 && lw->skip_zero) { a = end; continue; }
       if (L < lw->lo) { lw->line = L; fill_small((uint8_t *)lw->buf, 64, v); lw_flush(lw); a = L + 64; continue; }
       line_fill(a, end, v);
       a = end;
@@ -175,7 +177,7 @@ void frle_decode_colmajor(const uint32_t *cnts, int64_t m, uint8_t *out, int zer
     return;
   }
   for (j = 0; j < m; j++) pos += cnts[j];
-  lw_init(&lw, out, out + pos);
+  lw_init(&lw, out, out + pos, 0);
   pos = 0;
   for (j = 0; j < m; j++) {
     lw_span(&lw, out + pos, out + pos + cnts[j], (uint8_t)(j & 1));
@@ -229,7 +231,7 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
   if (nseg == 0) {
     if (!zeroed) {
       line_writer lw;
-      lw_init(&lw, out, out + h * w);
+      lw_init(&lw, out, out + h * w, 0);
       lw_span(&lw, out, out + h * w, 0);
       lw_done(&lw);
     }
@@ -270,50 +272,49 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
     ne = xor_intervals(bnd + prev_b, prev_n, NULL, 0, prev_x + 1, scr->ev, ne);
   }
 
-  /* 3. Bucket the transitions by row: count, prefix-sum, fill. */
-  if (!FRLE_GROW(scr->row, scr->row_cap, (int64_t)h + 1)) return FRLE_ERR_NOMEM;
-  memset(scr->row, 0, (h + 1) * sizeof(int64_t));
-  for (g = 0; g < ne; g += 3) {
-    scr->row[scr->ev[g + 1]] += 1;
-    scr->row[scr->ev[g + 2]] -= 1;
-  }
-  total = 0;
+  /* 3. Bucket the transitions by row: count, prefix-sum, fill. Only rows
+   *    [y0, y1) can hold transitions; small masks skip the rest. */
   {
+    uint64_t y0 = h, y1 = 0;
     int64_t run = 0;
-    for (y = 0; y <= h; y++) { /* row[y] becomes the start of row y */
+    for (g = 0; g < ne; g += 3) {
+      if (scr->ev[g + 1] < y0) y0 = scr->ev[g + 1];
+      if (scr->ev[g + 2] > y1) y1 = scr->ev[g + 2];
+    }
+    if (!FRLE_GROW(scr->row, scr->row_cap, (int64_t)h + 1)) return FRLE_ERR_NOMEM;
+    memset(scr->row + y0, 0, (y1 - y0 + 1) * sizeof(int64_t));
+    for (g = 0; g < ne; g += 3) {
+      scr->row[scr->ev[g + 1]] += 1;
+      scr->row[scr->ev[g + 2]] -= 1;
+    }
+    total = 0;
+    for (y = y0; y < y1; y++) { /* row[y] becomes the start of row y */
       int64_t n;
       run += scr->row[y];
       n = run;
       scr->row[y] = total;
       total += n;
     }
-  }
-  if (!FRLE_GROW(scr->tr, scr->tr_cap, total)) return FRLE_ERR_NOMEM;
-  for (g = 0; g < ne; g += 3) {
-    uint32_t x = scr->ev[g];
-    for (y = scr->ev[g + 1]; y < scr->ev[g + 2]; y++) scr->tr[scr->row[y]++] = x;
-  }
-  /* row[y] now holds the end of row y, which is the start of row y+1 */
-
-  /* 4. Write the spans: transitions pair up as [start, end). */
-  if (zeroed) {
-    int64_t start = 0;
-    for (y = 0; y < h; y++) {
-      int64_t end = scr->row[y], t;
-      uint8_t *line = out + y * w;
-      for (t = start; t + 1 < end; t += 2)
-        fill_ones(line + scr->tr[t], scr->tr[t + 1] - scr->tr[t]);
-      start = end;
+    if (!FRLE_GROW(scr->tr, scr->tr_cap, total)) return FRLE_ERR_NOMEM;
+    for (g = 0; g < ne; g += 3) {
+      uint32_t x = scr->ev[g];
+      for (y = scr->ev[g + 1]; y < scr->ev[g + 2]; y++) scr->tr[scr->row[y]++] = x;
     }
-  } else {
-    /* Every byte, in address order: the background between two foreground
-     * spans is one span even when it crosses rows. */
-    int64_t start = 0;
+    /* row[y] now holds the end of row y, which is the start of row y+1 */
+    scr->ylo = y0; scr->yhi = y1;
+  }
+
+  /* 4. Write the spans, in address order: the background between two
+   *    foreground spans is one span even when it crosses rows. With zeroed,
+   *    lines of pure background are skipped, and lines holding foreground
+   *    are still written whole (zeros included), so no line is read. */
+  {
+    int64_t start = 0, t;
     uint8_t *cur = out;
     line_writer lw;
-    lw_init(&lw, out, out + h * w);
-    for (y = 0; y < h; y++) {
-      int64_t end = scr->row[y], t;
+    lw_init(&lw, out, out + h * w, zeroed);
+    for (y = scr->ylo; y < scr->yhi; y++) {
+      int64_t end = scr->row[y];
       uint8_t *line = out + y * w;
       for (t = start; t + 1 < end; t += 2) {
         uint8_t *a = line + scr->tr[t], *b = line + scr->tr[t + 1];

@@ -12,6 +12,7 @@ struct frle_scratch {
   int64_t  *row;   int64_t row_cap;   /* per-row offsets into tr (h+1) */
   uint32_t *tr;    int64_t tr_cap;    /* transition columns, grouped by row */
   uint64_t *pos;   int64_t pos_cap;   /* encode: boundary positions */
+  uint64_t ylo, yhi;                  /* rows holding transitions */
 };
 
 /* Make *buf hold at least n elements of size elem; returns 0 on failure. */

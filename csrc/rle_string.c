@@ -32,28 +32,37 @@ static int fail(frle_error *err, int code, int64_t pos, int64_t value) {
   return code;
 }
 
+/* Error for the byte at s[p], which is outside '0'..'o'. */
+static int bad_byte(const char *s, int64_t p, frle_error *err) {
+  unsigned char ch = (unsigned char)s[p];
+  return ch == 0 ? fail(err, FRLE_ERR_NUL, p, 0) : fail(err, FRLE_ERR_CHAR, p, ch);
+}
+
 int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
                uint32_t *cnts, int64_t *m_out, frle_error *err) {
   int64_t p = 0, m = 0;
   uint64_t sum = 0;
   *m_out = 0;
   while (p < len) {
-    uint64_t x = 0;
-    int k = 0, more = 1;
+    /* (unsigned) ch - 48 > 63 catches both ends of '0'..'o' in one test */
+    uint64_t c = (uint64_t)(unsigned char)s[p] - 48u, x;
     int64_t start = p;
-    while (more) {
-      unsigned char ch;
-      int c;
-      if (p >= len) return fail(err, FRLE_ERR_TRUNCATED, start, 0);
-      ch = (unsigned char)s[p];
-      if (ch == 0) return fail(err, FRLE_ERR_NUL, p, 0);
-      if (ch < 48 || ch > 111) return fail(err, FRLE_ERR_CHAR, p, ch);
-      if (k == 12) return fail(err, FRLE_ERR_VARINT_LONG, start, 0);
-      c = ch - 48;
-      x |= (uint64_t)(c & 0x1f) << (5 * k);
-      more = c & 0x20;
-      p++; k++;
-      if (!more && (c & 0x10)) x |= ~(uint64_t)0 << (5 * k); /* sign-extend */
+    if (c > 63) return bad_byte(s, p, err);
+    x = c & 0x1f;
+    p++;
+    if (c & 0x20) { /* more chunks: rare for SA-1B and COCO counts */
+      int k = 1;
+      do {
+        if (p >= len) return fail(err, FRLE_ERR_TRUNCATED, start, 0);
+        c = (uint64_t)(unsigned char)s[p] - 48u;
+        if (c > 63) return bad_byte(s, p, err);
+        if (k == 12) return fail(err, FRLE_ERR_VARINT_LONG, start, 0);
+        x |= (c & 0x1f) << (5 * k);
+        p++; k++;
+      } while (c & 0x20);
+      if (c & 0x10) x |= ~(uint64_t)0 << (5 * k); /* sign-extend */
+    } else if (c & 0x10) {
+      x |= ~(uint64_t)0 << 5;
     }
     if (m > 2) x += cnts[m - 2];
     if (strict) {
