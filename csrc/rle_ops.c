@@ -56,9 +56,13 @@ static inline void cur_init(cursor *q, const uint32_t *c, int64_t m) {
   q->c = c; q->m = m; q->k = 1; q->v = 0; q->left = m > 0 ? c[0] : 0;
 }
 
+/* pycocotools advances past one run per step, so an interior zero-length
+ * run flips the value for a step and corrupts merge and iou; skipping every
+ * empty run gives the same result wherever pycocotools is right (only a
+ * first count may be 0 in what encoders write). */
 static inline void cur_take(cursor *q, uint64_t n) {
   q->left -= n;
-  if (!q->left && q->k < q->m) { q->left = q->c[q->k++]; q->v = !q->v; }
+  while (!q->left && q->k < q->m) { q->left = q->c[q->k++]; q->v = !q->v; }
 }
 
 static int64_t merge2(const uint32_t *a, int64_t ma, const uint32_t *b, int64_t mb,
