@@ -109,10 +109,11 @@ class RefError(Exception):
     pass
 
 
-def ref_parse(s: bytes, hw: Optional[int]) -> Tuple[List[int], List[int]]:
+def ref_parse(s: bytes, hw: Optional[int], strict: bool = True) -> Tuple[List[int], List[int]]:
     """The documented strict semantics of a counts string, with unbounded
     integers. Returns (counts, varint lengths) or raises RefError. With
-    hw=None the sum is not checked."""
+    hw=None the sum is not checked. strict=False checks the syntax only and
+    keeps pycocotools' arithmetic (each count mod 2^32)."""
     cnts: List[int] = []
     lens: List[int] = []
     p, n = 0, len(s)
@@ -140,6 +141,10 @@ def ref_parse(s: bytes, hw: Optional[int]) -> Tuple[List[int], List[int]]:
                 x -= 1 << (5 * k)  # sign-extend
         if len(cnts) > 2:
             x += cnts[-2]
+        if not strict:
+            cnts.append(x & MAX_PIXELS)
+            lens.append(p - start)
+            continue
         if x < 0:
             raise RefError("negative")
         if x > MAX_PIXELS:
@@ -149,7 +154,7 @@ def ref_parse(s: bytes, hw: Optional[int]) -> Tuple[List[int], List[int]]:
             raise RefError("sum long")
         cnts.append(x)
         lens.append(p - start)
-    if hw is not None and total != hw:
+    if strict and hw is not None and total != hw:
         raise RefError("sum short")
     return cnts, lens
 
