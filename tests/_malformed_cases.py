@@ -61,7 +61,7 @@ def check_guards(base, touched_ok):
 
 def _expect(s: bytes, h: int, w: int):
     """(counts, varint lengths) or None if invalid for an h x w mask."""
-    if h < 0 or w < 0 or h * w > 0xFFFFFFFF:
+    if not (0 <= h <= 0xFFFFFFFF and 0 <= w <= 0xFFFFFFFF) or h * w > 0xFFFFFFFF:
         return None
     try:
         return ref_parse(s, h * w)
