@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     b.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     b.add_argument("--strict", action="store_true", help="exit 1 if any target FAILs")
+    b.add_argument("--sa1b", action="store_true",
+                   help="run the SA-1B end-to-end cases instead: read a per-image JSON file and "
+                        "decode every mask, vs json.load + pycocotools + np.stack")
 
     v = sub.add_parser("validate", help="compare fastrle.mask with pycocotools.mask on files",
                        description="Decode every RLE in COCO annotation/results files or SA-1B "
@@ -72,9 +75,17 @@ def _bench(args: argparse.Namespace) -> int:
                               ("repeats", args.repeats)) if v is not None}
     if args.size:
         over["h"], over["w"] = args.size
-    over.update(mode=args.mode, cases=args.case, seed=args.seed)
-    cfg = bench.BenchConfig.quick_config(**over) if args.quick else bench.BenchConfig(**over)
-    results = bench.run(cfg, progress=not args.no_progress)
+    if args.sa1b:
+        from . import sa1b_bench
+
+        over["seed"] = args.seed
+        cfg = (sa1b_bench.SA1BBenchConfig.quick_config(**over) if args.quick
+               else sa1b_bench.SA1BBenchConfig(**over))
+        results = sa1b_bench.run(cfg, progress=not args.no_progress)
+    else:
+        over.update(mode=args.mode, cases=args.case, seed=args.seed)
+        cfg = bench.BenchConfig.quick_config(**over) if args.quick else bench.BenchConfig(**over)
+        results = bench.run(cfg, progress=not args.no_progress)
     if args.json:
         print(json.dumps(bench.to_json_obj(results, cfg), indent=2))
     else:
