@@ -91,7 +91,30 @@ int64_t frle_encode_rowmajor(const uint8_t *mask, uint64_t h, uint64_t w, int64_
     }
     {
       const uint8_t *above = row - stride;
-      for (x = 0; x < w; x += 16) {
+      x = 0;
+#if defined(__SSE2__)
+      /* Most of a mask equals the row above it: test 64 bytes per branch */
+      for (; x + 64 <= w; x += 64) {
+        const __m128i *pa = (const __m128i *)(row + x), *pb = (const __m128i *)(above + x);
+        __m128i e = _mm_and_si128(
+            _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(pa), _mm_loadu_si128(pb)),
+                          _mm_cmpeq_epi8(_mm_loadu_si128(pa + 1), _mm_loadu_si128(pb + 1))),
+            _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(pa + 2), _mm_loadu_si128(pb + 2)),
+                          _mm_cmpeq_epi8(_mm_loadu_si128(pa + 3), _mm_loadu_si128(pb + 3))));
+        uint64_t k;
+        if (_mm_movemask_epi8(e) == 0xFFFF) continue;
+        if (!FRLE_GROW(scr->pos, scr->pos_cap, nb + 64)) return -1;
+        for (k = 0; k < 64; k += 16) {
+          uint32_t bits = diff_bits(row + x + k, above + x + k, 16, nonzero);
+          while (bits) {
+            unsigned b = (unsigned)__builtin_ctz(bits);
+            scr->pos[nb++] = ((x + k + b) << 32) | y;
+            bits &= bits - 1;
+          }
+        }
+      }
+#endif
+      for (; x < w; x += 16) {
         uint64_t n = w - x < 16 ? w - x : 16;
         uint32_t bits = diff_bits(row + x, above + x, n, nonzero);
         if (!bits) continue;
