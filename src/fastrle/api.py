@@ -115,8 +115,13 @@ def decode(rles, out=None, *, threads=None, zeroed=False):
             return out
         return np.zeros((0, 0, 0), np.uint8)
     h, w = int(src.heights[0]), int(src.widths[0])
-    shape = (h, w) if single else (n, h, w)
-    nbytes = n * h * w
+    return _decode_sources(src, (h, w) if single else (n, h, w), h, w, out, threads, zeroed)
+
+
+def _decode_sources(src: Any, shape: tuple, h: int, w: int, out: Any, threads: Optional[int],
+                    zeroed: bool) -> Any:
+    """Decode validated sources into `out`, or into a fresh array of `shape`."""
+    nbytes = src.n * h * w
     nthreads = _resolve_threads(threads, nbytes)
     if out is None:
         flat, zeroed = _fresh_output(nbytes)
@@ -142,19 +147,9 @@ def decode_ragged(data: Union[bytes, bytearray, memoryview, np.ndarray], offsets
     offs = np.ascontiguousarray(offsets, dtype=np.int64)
     if offs.ndim != 1:
         raise ValueError("offsets must be one-dimensional")
-    src = _core.sources_ragged(np.ascontiguousarray(buf), offs, int(h), int(w), indices)
-    n = src.n
-    shape = (n, int(h), int(w))
-    nbytes = n * int(h) * int(w)
-    nthreads = _resolve_threads(threads, nbytes)
-    if out is None:
-        flat, zeroed = _fresh_output(nbytes)
-        result = flat.reshape(shape)
-    else:
-        flat = _check_out(out, shape)
-        result = out
-    _core.decode_into(src, flat, int(h), int(w), "C", bool(zeroed), nthreads)
-    return result
+    h, w = int(h), int(w)
+    src = _core.sources_ragged(np.ascontiguousarray(buf), offs, h, w, indices)
+    return _decode_sources(src, (src.n, h, w), h, w, out, threads, zeroed)
 
 
 def _mask_array(masks: Any) -> np.ndarray:
