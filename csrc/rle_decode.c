@@ -39,10 +39,20 @@ static inline void fill_ones(uint8_t *p, uint32_t n) {
   while (n--) *p++ = 1;
 }
 
+/* Fill n <= 64 bytes with overlapping stores: a few instructions whatever
+ * n is, where a byte loop would take up to 63 iterations. */
 static inline void fill_small(uint8_t *p, uint64_t n, uint8_t v) {
   uint64_t rep = 0x0101010101010101ull * v;
-  while (n >= 8) { memcpy(p, &rep, 8); p += 8; n -= 8; }
-  while (n--) *p++ = v;
+  if (n >= 8) {
+    uint8_t *e = p + n - 8;
+    for (; p < e; p += 8) memcpy(p, &rep, 8);
+    memcpy(e, &rep, 8);
+  } else if (n >= 4) {
+    uint32_t r4 = (uint32_t)rep;
+    memcpy(p, &r4, 4); memcpy(p + n - 4, &r4, 4);
+  } else if (n) {
+    p[0] = v; p[n / 2] = v; p[n - 1] = v;
+  }
 }
 
 #if defined(__SSE2__)
@@ -187,33 +197,55 @@ void frle_decode_colmajor(const uint32_t *cnts, int64_t m, uint8_t *out, int zer
 }
 
 /* Emit the rows where exactly one of two sorted boundary lists is inside:
- * the parity of the merged boundaries. Each list holds y0,y1 pairs. */
-static int64_t xor_intervals(const uint32_t *a, int64_t na, const uint32_t *b, int64_t nb,
-                             uint32_t x, uint32_t *ev, int64_t ne) {
+ * the parity of the merged boundaries. Each list holds y0,y1 pairs. Also
+ * counts each interval into the per-row difference array. */
+static inline int64_t xor_intervals(const uint32_t *a, int64_t na, const uint32_t *b, int64_t nb,
+                                    uint32_t x, uint32_t *ev, int64_t ne, int64_t *row) {
   int64_t i = 0, j = 0, k = 0;
   uint32_t open = 0;
+  if (na == 2 && nb == 2) { /* one segment each: the common case in blobs */
+    uint32_t a0 = a[0], a1 = a[1], b0 = b[0], b1 = b[1], lo0, hi0, lo1, hi1;
+    if (a1 <= b0 || b1 <= a0) { lo0 = a0; hi0 = a1; lo1 = b0; hi1 = b1; }
+    else {
+      lo0 = a0 < b0 ? a0 : b0; hi0 = a0 < b0 ? b0 : a0;
+      lo1 = a1 < b1 ? a1 : b1; hi1 = a1 < b1 ? b1 : a1;
+    }
+    if (hi0 > lo0) { ev[ne++] = x; ev[ne++] = lo0; ev[ne++] = hi0; row[lo0]++; row[hi0]--; }
+    if (hi1 > lo1) { ev[ne++] = x; ev[ne++] = lo1; ev[ne++] = hi1; row[lo1]++; row[hi1]--; }
+    return ne;
+  }
+  if (nb == 0) { /* a column next to an empty one: its segments as they are */
+    for (i = 0; i < na; i += 2) {
+      if (a[i + 1] <= a[i]) continue;
+      ev[ne++] = x; ev[ne++] = a[i]; ev[ne++] = a[i + 1];
+      row[a[i]]++; row[a[i + 1]]--;
+    }
+    return ne;
+  }
   while (i < na || j < nb) {
     uint32_t y;
     if (j >= nb || (i < na && a[i] <= b[j])) y = a[i++]; else y = b[j++];
     if ((k++ & 1) == 0) open = y;
-    else if (y > open) { ev[ne++] = x; ev[ne++] = open; ev[ne++] = y; }
+    else if (y > open) { ev[ne++] = x; ev[ne++] = open; ev[ne++] = y; row[open]++; row[y]--; }
   }
   return ne;
 }
 
 int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w,
                          uint8_t *out, int zeroed, frle_scratch *scr) {
-  int64_t j, nseg = 0, ne = 0, g, total;
+  int64_t j, nb = 0, ncol = 0, ne = 0, g, total;
   uint64_t pos = 0, y;
   uint32_t *bnd;
+  int64_t *row;
 
   if (h == 1 || w == 1) { /* both orders are the same bytes */
     frle_decode_colmajor(cnts, m, out, zeroed);
     return FRLE_OK;
   }
 
-  /* 1. Foreground runs split at column ends: per column, sorted y0,y1 pairs.
-   *    Stored as boundaries bnd[] with a per-group column in seg[]. */
+  /* 1. Foreground runs split at column ends: per column, sorted y0,y1
+   *    boundary pairs in bnd[], and the columns that have any in seg[] as
+   *    (x, first boundary) pairs. */
   for (j = 1; j < m; j += 2) {
     uint64_t s = pos + cnts[j - 1], e = s + cnts[j];
     pos = e;
@@ -221,14 +253,19 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
       uint64_t x = s / h, ys = s - x * h;
       uint64_t ce = (x + 1) * h;
       uint64_t se = e < ce ? e : ce;
-      if (!FRLE_GROW(scr->seg, scr->seg_cap, nseg + 3)) return FRLE_ERR_NOMEM;
-      scr->seg[nseg++] = (uint32_t)x;
-      scr->seg[nseg++] = (uint32_t)ys;
-      scr->seg[nseg++] = (uint32_t)(ys + (se - s));
+      if (!FRLE_GROW(scr->tr, scr->tr_cap, nb + 2)) return FRLE_ERR_NOMEM;
+      if (ncol == 0 || scr->seg[2 * (ncol - 1)] != (uint32_t)x) {
+        if (!FRLE_GROW(scr->seg, scr->seg_cap, 2 * ncol + 2)) return FRLE_ERR_NOMEM;
+        scr->seg[2 * ncol] = (uint32_t)x;
+        scr->seg[2 * ncol + 1] = (uint32_t)nb;
+        ncol++;
+      }
+      scr->tr[nb++] = (uint32_t)ys;
+      scr->tr[nb++] = (uint32_t)(ys + (se - s));
       s = se;
     }
   }
-  if (nseg == 0) {
+  if (ncol == 0) {
     if (!zeroed) {
       line_writer lw;
       lw_init(&lw, out, out + h * w, 0);
@@ -237,42 +274,40 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
     }
     return FRLE_OK;
   }
+  bnd = scr->tr; /* boundaries live in tr until step 3 */
 
-  /* 2. Row transitions between neighbouring columns x-1 and x: XOR of their
-   *    segments. Columns are visited in order, so each row's list ends up
-   *    sorted by x. Boundaries of one column are contiguous in seg[] at
-   *    stride 3; gather them into a compact list first. */
-  if (!FRLE_GROW(scr->tr, scr->tr_cap, 2 * (nseg / 3) + 2)) return FRLE_ERR_NOMEM;
-  bnd = scr->tr; /* reused as boundary storage until step 3 */
+  /* 2. Row transitions between neighbouring columns x-1 and x: the XOR of
+   *    their segments, as intervals of rows (x, ya, yb), counted per row in
+   *    a difference array. Columns go in order, so rows stay sorted by x. */
+  if (!FRLE_GROW(scr->row, scr->row_cap, (int64_t)h + 1)) return FRLE_ERR_NOMEM;
+  row = scr->row;
+  memset(row, 0, (h + 1) * sizeof(int64_t));
+  /* worst case: every boundary, of both neighbours, starts an interval */
+  if (!FRLE_GROW(scr->ev, scr->ev_cap, 3 * (2 * nb + 4))) return FRLE_ERR_NOMEM;
   {
-    int64_t prev_b = -1, prev_n = 0; /* previous column's boundaries in bnd */
-    uint32_t prev_x = 0;
-    int64_t nb = 0;
-    g = 0;
-    while (g < nseg) {
-      uint32_t x = scr->seg[g];
-      int64_t cur_b = nb, cur_n;
-      while (g < nseg && scr->seg[g] == x) {
-        bnd[nb++] = scr->seg[g + 1];
-        bnd[nb++] = scr->seg[g + 2];
-        g += 3;
+    int64_t c;
+    for (c = 0; c < ncol; c++) {
+      uint32_t x = scr->seg[2 * c];
+      int64_t cb = scr->seg[2 * c + 1], cn = (c + 1 < ncol ? scr->seg[2 * c + 3] : nb) - cb;
+      if (c > 0) {
+        uint32_t px = scr->seg[2 * c - 2];
+        int64_t pb = scr->seg[2 * c - 1], pn = cb - pb;
+        if (px + 1 == x) {
+          ne = xor_intervals(bnd + pb, pn, bnd + cb, cn, x, scr->ev, ne, row);
+          continue;
+        }
+        ne = xor_intervals(bnd + pb, pn, NULL, 0, px + 1, scr->ev, ne, row);
       }
-      cur_n = nb - cur_b;
-      /* room for the worst case: every boundary an interval */
-      if (!FRLE_GROW(scr->ev, scr->ev_cap, ne + 3 * (prev_n + cur_n) + 6)) return FRLE_ERR_NOMEM;
-      if (prev_b >= 0 && prev_x + 1 == x) {
-        ne = xor_intervals(bnd + prev_b, prev_n, bnd + cur_b, cur_n, x, scr->ev, ne);
-      } else {
-        if (prev_b >= 0) ne = xor_intervals(bnd + prev_b, prev_n, NULL, 0, prev_x + 1, scr->ev, ne);
-        ne = xor_intervals(bnd + cur_b, cur_n, NULL, 0, x, scr->ev, ne);
-      }
-      prev_b = cur_b; prev_n = cur_n; prev_x = x;
+      ne = xor_intervals(bnd + cb, cn, NULL, 0, x, scr->ev, ne, row);
     }
-    if (!FRLE_GROW(scr->ev, scr->ev_cap, ne + 3 * prev_n)) return FRLE_ERR_NOMEM;
-    ne = xor_intervals(bnd + prev_b, prev_n, NULL, 0, prev_x + 1, scr->ev, ne);
+    {
+      uint32_t px = scr->seg[2 * ncol - 2];
+      int64_t pb = scr->seg[2 * ncol - 1];
+      ne = xor_intervals(bnd + pb, nb - pb, NULL, 0, px + 1, scr->ev, ne, row);
+    }
   }
 
-  /* 3. Bucket the transitions by row: count, prefix-sum, fill. Only rows
+  /* 3. Bucket the transitions by row: prefix-sum, fill. Only rows
    *    [y0, y1) can hold transitions; small masks skip the rest. */
   {
     uint64_t y0 = h, y1 = 0;
@@ -281,24 +316,18 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
       if (scr->ev[g + 1] < y0) y0 = scr->ev[g + 1];
       if (scr->ev[g + 2] > y1) y1 = scr->ev[g + 2];
     }
-    if (!FRLE_GROW(scr->row, scr->row_cap, (int64_t)h + 1)) return FRLE_ERR_NOMEM;
-    memset(scr->row + y0, 0, (y1 - y0 + 1) * sizeof(int64_t));
-    for (g = 0; g < ne; g += 3) {
-      scr->row[scr->ev[g + 1]] += 1;
-      scr->row[scr->ev[g + 2]] -= 1;
-    }
     total = 0;
     for (y = y0; y < y1; y++) { /* row[y] becomes the start of row y */
       int64_t n;
-      run += scr->row[y];
+      run += row[y];
       n = run;
-      scr->row[y] = total;
+      row[y] = total;
       total += n;
     }
     if (!FRLE_GROW(scr->tr, scr->tr_cap, total)) return FRLE_ERR_NOMEM;
     for (g = 0; g < ne; g += 3) {
       uint32_t x = scr->ev[g];
-      for (y = scr->ev[g + 1]; y < scr->ev[g + 2]; y++) scr->tr[scr->row[y]++] = x;
+      for (y = scr->ev[g + 1]; y < scr->ev[g + 2]; y++) scr->tr[row[y]++] = x;
     }
     /* row[y] now holds the end of row y, which is the start of row y+1 */
     scr->ylo = y0; scr->yhi = y1;
