@@ -99,9 +99,11 @@ void frle_decode_colmajor(const uint32_t *cnts, int64_t m, uint8_t *out, int zer
 
 /* Encode a column-major (F order) mask of hw bytes. A run ends wherever the
  * byte value changes (pycocotools' rule; non-binary values included), or,
- * with nonzero, wherever zero/nonzero changes. cnts needs hw+1 entries.
- * Returns m. */
-int64_t frle_encode_colmajor(const uint8_t *mask, uint64_t hw, int nonzero, uint32_t *cnts);
+ * with nonzero, wherever zero/nonzero changes. *cnts is a malloc'd buffer
+ * of *cap entries, grown with realloc as needed. Returns m, or -1 when out
+ * of memory. */
+int64_t frle_encode_colmajor(const uint8_t *mask, uint64_t hw, int nonzero,
+                             uint32_t **cnts, int64_t *cap);
 
 /* Encode a row-major (C order) h x w mask with row stride `stride` bytes.
  * nonzero: treat any nonzero byte as 1 (else pycocotools' value rule).

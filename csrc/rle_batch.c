@@ -216,8 +216,7 @@ static int phase_encode(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_e
     const uint8_t *mk = jb->in + i * jb->mask_stride;
     err->index = i;
     if (jb->colmajor) {
-      m = frle_grow((void **)&cnts, &cap, (int64_t)jb->hw + 1, sizeof(uint32_t))
-              ? frle_encode_colmajor(mk, jb->hw, jb->nonzero, cnts) : -1;
+      m = frle_encode_colmajor(mk, jb->hw, jb->nonzero, &cnts, &cap);
     } else {
       m = frle_encode_rowmajor(mk, jb->h, jb->w, jb->row_stride, jb->nonzero, &cnts, &cap, scr);
     }

@@ -12,7 +12,8 @@ static inline int all_nonzero(uint64_t v) {
   return ((v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull) == 0;
 }
 
-int64_t frle_encode_colmajor(const uint8_t *mask, uint64_t hw, int nonzero, uint32_t *cnts) {
+int64_t frle_encode_colmajor(const uint8_t *mask, uint64_t hw, int nonzero,
+                             uint32_t **cnts, int64_t *cap) {
   uint64_t j = 0, last = 0;
   int64_t m = 0;
   uint8_t p = 0;
@@ -27,12 +28,15 @@ int64_t frle_encode_colmajor(const uint8_t *mask, uint64_t hw, int nonzero, uint
     if (nonzero) while (j < hw && (mask[j] != 0) == p) j++;
     else while (j < hw && mask[j] == p) j++;
     if (j < hw) {
-      cnts[m++] = (uint32_t)(j - last);
+      /* grown as runs come: the worst case (hw + 1) can be gigabytes */
+      if (m + 2 > *cap && !frle_grow((void **)cnts, cap, m + 2, sizeof(uint32_t))) return -1;
+      (*cnts)[m++] = (uint32_t)(j - last);
       last = j;
       p = nonzero ? !p : mask[j];
     }
   }
-  cnts[m++] = (uint32_t)(hw - last);
+  if (m + 1 > *cap && !frle_grow((void **)cnts, cap, m + 1, sizeof(uint32_t))) return -1;
+  (*cnts)[m++] = (uint32_t)(hw - last);
   return m;
 }
 
@@ -73,6 +77,11 @@ int64_t frle_encode_rowmajor(const uint8_t *mask, uint64_t h, uint64_t w, int64_
     if (!frle_grow((void **)cnts, cap, 1, sizeof(uint32_t))) return -1;
     (*cnts)[0] = 0;
     return 1;
+  }
+  if (h == 1 || (w == 1 && stride == 1)) {
+    /* one row or one column: the bytes are already in column-major order,
+     * and the per-column sort below would need 8 bytes per column */
+    return frle_encode_colmajor(mask, hw, nonzero, cnts, cap);
   }
   /* pos[] holds (x << 32 | y) keys while scanning */
   for (y = 0; y < h; y++) {

@@ -17,7 +17,8 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
   uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0, cc = 0;
   int64_t j, any = 0;
   m = (m / 2) * 2;
-  if (m == 0) { bb[0] = bb[1] = bb[2] = bb[3] = 0; return; }
+  /* h == 0: no pixel can exist (pycocotools divides by zero here) */
+  if (m == 0 || h == 0) { bb[0] = bb[1] = bb[2] = bb[3] = 0; return; }
   for (j = 0; j < m; j++) {
     uint32_t start = cc, ys_, xs_, ye_, xe_;
     cc += cnts[j];

@@ -26,8 +26,8 @@ from pycocotools import mask as pm  # noqa: E402
 
 ERR = (ValueError, TypeError)
 GUARD = 32
-# Known core bug: mask.toBbox with h == 0 divides by zero (SIGFPE). Off once fixed.
-SKIP_TOBBOX_H0 = os.environ.get("FASTRLE_FUZZ_TOBBOX_H0", "0") != "1"
+# mask.toBbox with h == 0 used to divide by zero (SIGFPE); fixed, so fuzz it.
+SKIP_TOBBOX_H0 = os.environ.get("FASTRLE_FUZZ_SKIP_TOBBOX_H0", "0") == "1"
 
 
 def _size(fdp):

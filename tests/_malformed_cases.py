@@ -26,10 +26,9 @@ try:
 except ImportError:  # pragma: no cover
     pm = None
 
-# Known core bug (see test_fuzz_malformed.py::test_tobbox_zero_height_no_crash):
-# mask.toBbox divides by h, so h == 0 with a foreground run is SIGFPE.
-# Set to False once csrc/rle_ops.c bbox_impl returns early for h == 0.
-SKIP_TOBBOX_H0 = True
+# mask.toBbox with h == 0 used to divide by zero (SIGFPE); bbox_impl now
+# returns zeros there (test_fuzz_malformed.py::test_tobbox_zero_height_no_crash).
+SKIP_TOBBOX_H0 = False
 
 GUARD = 64
 FILL = 0xA5

@@ -194,9 +194,6 @@ def test_decode_and_encode_over_2_31_pixels():
 
 
 @pytest.mark.skipif(os.environ.get("FASTRLE_SANITIZED") == "1", reason="needs RLIMIT_AS (not under ASan)")
-@pytest.mark.xfail(strict=True, reason="rle_encode.c frle_encode_rowmajor sizes scr->row as 8*(w+1) bytes and "
-                                       "memsets it: 16 GiB for a 1 x 2^31 mask (MemoryError, or an OOM kill "
-                                       "where the allocation succeeds)")
 def test_native_encode_over_2_31_pixels_wide_row():
     code = f"""
 import resource, sys

@@ -123,8 +123,8 @@ cdef class Sources:
 cdef inline int64_t _as_dim(object v, int64_t i, str name) except -2:
     try:
         d = int(v)
-    except (TypeError, ValueError):
-        raise TypeError(f"mask {i}: size[{name}] must be an integer, got {type(v).__name__}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
+        raise TypeError(f"mask {i}: size[{name}] must be an integer, got {v!r}") from None
     if d != v and not isinstance(v, (int, np.integer)):
         raise TypeError(f"mask {i}: size[{name}] must be an integer, got {v!r}")
     if d < 0:
@@ -352,8 +352,10 @@ def encode_batch(object masks, bint colmajor, bint nonzero, int threads, bint as
     else:
         h, w = a.shape[1], a.shape[2]
         rs = a.strides[1]
-        if a.strides[2] != 1 and w > 1:
-            raise ValueError("rows must be contiguous")
+    if n == 0 or h == 0 or w == 0:  # no pixels: one empty run; strides may be anything
+        return ["0" if as_str else b"0"] * n
+    if not colmajor and a.strides[2] != 1 and w > 1:
+        raise ValueError("rows must be contiguous")
     ms = a.strides[0] if n > 1 else 0
     base = <const uint8_t *>cnp.PyArray_DATA(a)
     strs = <char **>malloc(max(n, 1) * sizeof(char *))

@@ -1,6 +1,7 @@
 """The native API: C-order (N, H, W) masks, str counts, strict validation."""
 from __future__ import annotations
 
+import operator
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union, overload
 
 import numpy as np
@@ -23,7 +24,7 @@ def _resolve_threads(threads: Optional[int], nbytes: int) -> int:
         raise TypeError(f"threads must be a positive int or None, got {threads!r}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    return int(threads)
+    return int(min(threads, 1024))  # the C core caps it lower anyway
 
 
 def _as_list(rles: Any, what: str = "rles") -> List[Any]:
@@ -118,9 +119,19 @@ def decode(rles, out=None, *, threads=None, zeroed=False):
     return _decode_sources(src, (h, w) if single else (n, h, w), h, w, out, threads, zeroed)
 
 
+def check_size(h: int, w: int) -> None:
+    """ValueError unless an h x w mask fits uint32 counts (checked before any
+    allocation, so a huge size is an error, not a MemoryError)."""
+    if h < 0 or w < 0:
+        raise ValueError(f"mask size {h}x{w} is negative")
+    if h * w > 0xFFFFFFFF:
+        raise ValueError(f"mask size {h}x{w} has more than 2^32-1 pixels, the most a uint32 run can hold")
+
+
 def _decode_sources(src: Any, shape: tuple, h: int, w: int, out: Any, threads: Optional[int],
                     zeroed: bool) -> Any:
     """Decode validated sources into `out`, or into a fresh array of `shape`."""
+    check_size(h, w)
     nbytes = src.n * h * w
     nthreads = _resolve_threads(threads, nbytes)
     if out is None:
@@ -147,7 +158,8 @@ def decode_ragged(data: Union[bytes, bytearray, memoryview, np.ndarray], offsets
     offs = np.ascontiguousarray(offsets, dtype=np.int64)
     if offs.ndim != 1:
         raise ValueError("offsets must be one-dimensional")
-    h, w = int(h), int(w)
+    h, w = operator.index(h), operator.index(w)
+    check_size(h, w)
     src = _core.sources_ragged(np.ascontiguousarray(buf), offs, h, w, indices)
     return _decode_sources(src, (src.n, h, w), h, w, out, threads, zeroed)
 
@@ -194,8 +206,7 @@ def encode(masks: Any, *, threads: Optional[int] = None) -> Union[RLE, List[RLE]
     if arr.ndim != 3:
         raise ValueError(f"masks must be (H, W) or (N, H, W), got shape {arr.shape}")
     n, h, w = arr.shape
-    if h * w > 0xFFFFFFFF:
-        raise ValueError(f"mask size {h}x{w} has more than 2^32-1 pixels, the most a uint32 run can hold")
+    check_size(h, w)
     counts = encode_counts(arr, nonzero=True, as_str=True, threads=threads)
     return [{"size": [h, w], "counts": c} for c in counts]
 
@@ -223,9 +234,6 @@ def bbox(rles: Any) -> np.ndarray:
 
 def empty(h: int, w: int) -> RLE:
     """An all-background RLE of size h x w (counts as str)."""
-    h, w = int(h), int(w)
-    if h < 0 or w < 0:
-        raise ValueError(f"size must be non-negative, got {h}x{w}")
-    if h * w > 0xFFFFFFFF:
-        raise ValueError(f"mask size {h}x{w} has more than 2^32-1 pixels")
+    h, w = operator.index(h), operator.index(w)
+    check_size(h, w)
     return {"size": [h, w], "counts": _core.to_string(np.array([h * w], np.uint32), True)}

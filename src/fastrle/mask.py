@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Union
 import numpy as np
 
 from . import _core
-from .api import _fresh_output, _resolve_threads
+from .api import _fresh_output, _resolve_threads, check_size
 
 __all__ = ["encode", "decode", "area", "toBbox", "iou", "merge", "frPyObjects"]
 
@@ -46,8 +46,7 @@ def _encode3(bimask: Any) -> List[RLE]:
     if not bimask.flags.f_contiguous:
         raise ValueError("ndarray is not Fortran contiguous")
     h, w, n = bimask.shape
-    if h * w > 0xFFFFFFFF:
-        raise ValueError(f"mask size {h}x{w} has more than 2^32-1 pixels")
+    check_size(h, w)
     a = bimask.view(np.uint8).transpose(2, 1, 0)  # (n, w, h) C-contiguous: column-major masks
     counts = _core.encode_batch(a, True, False, _resolve_threads(None, h * w * n), False)
     return [{"size": [h, w], "counts": c} for c in counts]
@@ -74,6 +73,7 @@ def _decode_list(rleObjs: List[Any]) -> Any:
     src = _sources(rleObjs, True)
     n = src.n
     h, w = int(src.heights[0]), int(src.widths[0])
+    check_size(h, w)
     nbytes = n * h * w
     flat, zeroed = _fresh_output(nbytes)
     try:
@@ -195,6 +195,19 @@ def _siz(v: Any) -> int:
     return i
 
 
+# (int)(5 * x + .5) in the rasteriser must not overflow a C int
+_MAX_COORD = (2**31 - 1) / 5 - 1
+
+
+def _poly_counts(xy: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Runs of one polygon; coordinates pycocotools would turn into undefined
+    behaviour (NaN, inf, beyond a C int after 5x upsampling) raise instead."""
+    if xy.size and not (np.isfinite(xy).all() and np.abs(xy).max() < _MAX_COORD):
+        raise ValueError(f"polygon coordinates must be finite and below {_MAX_COORD:.0f} in magnitude")
+    check_size(h, w)
+    return _core.from_poly(xy, h, w)
+
+
 def _frBbox(bb: Any, h: Any, w: Any) -> List[RLE]:
     if not isinstance(bb, np.ndarray):
         raise TypeError(f"Argument 'bb' has incorrect type (expected numpy.ndarray, got {type(bb).__name__})")
@@ -207,7 +220,7 @@ def _frBbox(bb: Any, h: Any, w: Any) -> List[RLE]:
     for x, y, bw, bh in bb[:, :4] if bb.shape[1] >= 4 else np.zeros((0, 4)):
         xe, ye = x + bw, y + bh
         xy = np.array([x, y, x, ye, xe, ye, xe, y], np.double)
-        out.append({"size": [h, w], "counts": _core.to_string(_core.from_poly(xy, h, w))})
+        out.append({"size": [h, w], "counts": _core.to_string(_poly_counts(xy, h, w))})
     return out
 
 
@@ -218,7 +231,7 @@ def _frPoly(poly: Any, h: Any, w: Any) -> List[RLE]:
         xy = np.array(p, dtype=np.double, order="F")
         if xy.ndim != 1:
             raise ValueError(f"Buffer has wrong number of dimensions (expected 1, got {xy.ndim})")
-        out.append({"size": [h, w], "counts": _core.to_string(_core.from_poly(xy, h, w))})
+        out.append({"size": [h, w], "counts": _core.to_string(_poly_counts(xy, h, w))})
     return out
 
 
