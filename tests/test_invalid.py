@@ -124,3 +124,15 @@ def test_dropin_iou_merge_reject_inconsistent_runs() -> None:
         fm.merge([a, bad(b"56")])
     with pytest.raises(ValueError, match="mask 0"):
         fm.iou([bad(b"56")], [a], [0])
+
+
+def test_side_over_uint32_with_zero_area() -> None:
+    with pytest.raises(ValueError, match="2\\^32"):
+        fastrle.decode_ragged(b"", [0, 0], 2**33, 0)
+
+
+def test_merge_of_a_dict_is_type_error_like_pycocotools() -> None:
+    with pytest.raises(TypeError):
+        pycoco.merge(GOOD)
+    with pytest.raises(TypeError):
+        fm.merge(GOOD)

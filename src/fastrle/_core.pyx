@@ -163,6 +163,8 @@ def sources(object rles, bint same_size=True):
     field, and, with same_size, for sizes that differ from the first mask's.
     """
     cdef Sources s = Sources()
+    if isinstance(rles, dict):
+        raise TypeError("expected a list of RLE dicts, got a single dict")
     cdef int64_t n = len(rles), i
     cdef Py_ssize_t ln
     cdef const char *p

@@ -124,7 +124,7 @@ def check_size(h: int, w: int) -> None:
     allocation, so a huge size is an error, not a MemoryError)."""
     if h < 0 or w < 0:
         raise ValueError(f"mask size {h}x{w} is negative")
-    if h * w > 0xFFFFFFFF:
+    if h * w > 0xFFFFFFFF or h > 0xFFFFFFFF or w > 0xFFFFFFFF:
         raise ValueError(f"mask size {h}x{w} has more than 2^32-1 pixels, the most a uint32 run can hold")
 
 
