@@ -362,7 +362,7 @@ def case_threads(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 
     ratios = [(f"fastrle 1t / {t}t", "fastrle-1t", f"fastrle-{t}t", ">=", 1.5),
               (f"memset 1t / {t}t (bandwidth bound)", "memset-1t", f"memset-{t}t", "", None),
-              (f"fastrle {t}t / memset {t}t", f"fastrle-{t}t", f"memset-{t}t", "<=", 1.5)]
+              (f"fastrle {t}t / memset {t}t", f"fastrle-{t}t", f"memset-{t}t", "<=", 1.10)]
     return comps, ratios, notes, verify
 
 
@@ -607,7 +607,23 @@ def run_case(name: str, data: BenchData, progress: _Progress | None = None) -> C
     res.ratios = [_ratio(r, med) for r in ratios]
     if name == "threads":
         res.notes.append(_threads_limit(res))
+        _judge_threads(res)
     return res
+
+
+def _judge_threads(res: CaseResult) -> None:
+    """The thread target is one of two: >= 1.5x over one thread, or, where a
+    multi-threaded memset itself does not scale (the bandwidth wall), within
+    10% of that memset. Only the applicable line keeps PASS/FAIL."""
+    mem = next((x for x in res.ratios if x.label.startswith("memset")), None)
+    speedup = next((x for x in res.ratios if x.label.startswith("fastrle 1t")), None)
+    vs_mem = next((x for x in res.ratios if x.label.startswith("fastrle") and "memset" in x.label), None)
+    if mem is None or mem.value is None or speedup is None or vs_mem is None:
+        return
+    if mem.value < 1.5 and speedup.status == "FAIL":
+        speedup.status = "INFO"  # bandwidth wall: judged by the memset line
+    elif mem.value >= 1.5 and vs_mem.status == "FAIL":
+        vs_mem.status = "INFO"
 
 
 def _threads_limit(res: CaseResult) -> str:
