@@ -519,11 +519,18 @@ def iou_rle(Runs dt, Runs gt, const uint8_t[::1] iscrowd):
     cdef const int64_t[::1] do = dt.offsets, go = gt.offsets
     cdef const int64_t[::1] dh = dt.heights, dw = dt.widths, gh = gt.heights, gw = gt.widths
     cdef const uint8_t *crowd = &iscrowd[0] if iscrowd.shape[0] else NULL
+    cdef double wd, ht
     with nogil:
-        frle_bbox_iou(&dbv[0, 0] if m else NULL, &gbv[0, 0] if n else NULL, m, n, crowd, &ov[0] if m * n else NULL)
         for g in range(n):
             for d in range(m):
-                if ov[g * m + d] <= 0:
+                # pycocotools' box prefilter: its box IoU is > 0 exactly when
+                # the boxes overlap (boxes of masks have positive sides), and
+                # every such value is then replaced; skip computing it
+                wd = min(dbv[d, 2] + dbv[d, 0], gbv[g, 2] + gbv[g, 0]) - max(dbv[d, 0], gbv[g, 0])
+                if wd <= 0:
+                    continue
+                ht = min(dbv[d, 3] + dbv[d, 1], gbv[g, 3] + gbv[g, 1]) - max(dbv[d, 1], gbv[g, 1])
+                if ht <= 0:
                     continue
                 if dh[d] != gh[g] or dw[d] != gw[g]:
                     ov[g * m + d] = -1
