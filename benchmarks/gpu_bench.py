@@ -33,45 +33,6 @@ except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
-def blob_masks(rng: np.random.Generator, n: int, h: int, w: int) -> np.ndarray:
-    """SA-1B-like masks: thresholded sums of a few random gaussians (a few % of the image each)."""
-    out = np.zeros((n, h, w), np.uint8)
-    ys, xs = np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32)
-    for i in range(n):
-        acc = np.zeros((h, w), np.float32)
-        for _ in range(int(rng.integers(1, 5))):
-            cy, cx = rng.uniform(0, h), rng.uniform(0, w)
-            sy, sx = rng.uniform(0.02, 0.15) * h, rng.uniform(0.02, 0.15) * w
-            acc += np.outer(np.exp(-((ys - cy) / sy) ** 2), np.exp(-((xs - cx) / sx) ** 2))
-        out[i] = acc > rng.uniform(0.4, 0.8)
-    return out
-
-
-def counts_to_string(counts: list[int]) -> bytes:
-    """pycocotools' rleToString."""
-    out = bytearray()
-    for i, c in enumerate(counts):
-        x = c - counts[i - 2] if i > 2 else c
-        while True:
-            ch = x & 0x1F
-            x >>= 5
-            more = x != -1 if ch & 0x10 else x != 0
-            out.append((ch | (0x20 if more else 0)) + 48)
-            if not more:
-                break
-    return bytes(out)
-
-
-def encode(mask: np.ndarray) -> dict:
-    """(H, W) 0/1 -> compressed COCO RLE (column-major), without pycocotools."""
-    flat = np.ascontiguousarray(mask.T).reshape(-1)
-    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    counts = np.diff(np.concatenate([[0], change, [flat.size]])).tolist()
-    if flat.size and flat[0]:
-        counts = [0] + counts
-    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": counts_to_string(counts)}
-
-
 def gpu_time(cp: Any, fn: Callable[[], Any], repeat: int, warmup: int) -> float:
     """Median milliseconds of fn() on the current stream, by CUDA events."""
     for _ in range(warmup):
@@ -139,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
 
-    from fastrle import gpu
+    from fastrle import gpu, synthetic
 
     if not gpu.available():
         try:
@@ -151,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
 
     n, h, w = args.masks, args.height, args.width
     t0 = time.perf_counter()
-    masks = blob_masks(np.random.default_rng(args.seed), n, h, w)
-    rles = [encode(m) for m in masks]
+    # the same SA-1B-like data as `fastrle bench` (encoded by pycocotools when present)
+    rles, masks = synthetic.sa1b_like(n, h, w, args.seed, dense=True)
+    masks = masks.view(np.uint8)
     nbytes = masks.nbytes
     print(f"data: {n} masks of {h}x{w}, {masks.mean() * 100:.1f}% foreground, "
           f"{sum(len(r['counts']) for r in rles) / 1e3:.0f} KB of counts, "
