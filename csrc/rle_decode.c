@@ -31,8 +31,8 @@ void frle_scratch_free(frle_scratch *s) {
   free(s);
 }
 
-/* Short spans dominate SA-1B rows; a call to memset costs more than the
- * stores for them. */
+/* Foreground runs of zeroed column-major decode; most are short, and a call
+ * to memset costs more than the stores for them. */
 static inline void fill_ones(uint8_t *p, uint32_t n) {
   if (n >= 64) { memset(p, 1, n); return; }
   while (n >= 8) { uint64_t v = 0x0101010101010101ull; memcpy(p, &v, 8); p += 8; n -= 8; }
@@ -148,16 +148,18 @@ static inline void lw_flush(line_writer *lw) {
 static inline void lw_span(line_writer *lw, uint8_t *a, uint8_t *b, uint8_t v) {
   while (a < b) {
     uint8_t *L = (uint8_t *)((uintptr_t)a & ~(uintptr_t)63), *e;
-#if defined(__SSE2__)
-    if (a == L && b - a >= 64) {
+    if (a == L && b - a >= 64) { /* whole lines; a >= lo, so they are ours */
       uint8_t *end = (uint8_t *)((uintptr_t)b & ~(uintptr_t)63);
-      if (v == 0 && lw->skip_zero) { a = end; continue; }
-      if (L < lw->lo) { lw->line = L; fill_small((uint8_t *)lw->buf, 64, v); lw_flush(lw); a = L + 64; continue; }
-      line_fill(a, end, v);
+      if (!(v == 0 && lw->skip_zero)) {
+#if defined(__SSE2__)
+        line_fill(a, end, v);
+#else
+        memset(a, v, (size_t)(end - a));
+#endif
+      }
       a = end;
       continue;
     }
-#endif
     lw->line = L;
     e = b < L + 64 ? b : L + 64;
     fill_small((uint8_t *)lw->buf + (a - L), (uint64_t)(e - a), v);
