@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Sequence
 
@@ -125,7 +126,11 @@ def _validate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fastrle`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
-    return _bench(args) if args.command == "bench" else _validate(args)
+    try:
+        return _bench(args) if args.command == "bench" else _validate(args)
+    except BrokenPipeError:  # `fastrle bench | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
