@@ -97,11 +97,19 @@ static line_fill_fn pick_line_fill(void) {
   return line_fill_sse2;
 }
 
-static line_fill_fn line_fill_impl; /* set once; a racing first call picks the same */
+static line_fill_fn line_fill_impl; /* set once; racing first calls pick the same */
 
 static inline void line_fill(uint8_t *a, uint8_t *end, uint8_t v) {
+#ifdef FRLE_DISPATCH
+  line_fill_fn f = __atomic_load_n(&line_fill_impl, __ATOMIC_RELAXED);
+  if (!f) {
+    f = pick_line_fill();
+    __atomic_store_n(&line_fill_impl, f, __ATOMIC_RELAXED);
+  }
+#else
   line_fill_fn f = line_fill_impl;
   if (!f) line_fill_impl = f = pick_line_fill();
+#endif
   f(a, end, v);
 }
 #endif
