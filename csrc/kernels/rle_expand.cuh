@@ -32,6 +32,21 @@ __device__ __forceinline__ unsigned int fastrle_find_run(const unsigned int* e, 
     return lo;
 }
 
+// Cursor of column x at row y0: the run holding pixel (y0, x), and its end.
+// Columns outside the mask, or of a bad mask, stay in run 0 ending never.
+__device__ __forceinline__ void fastrle_cursor(const unsigned int* e, unsigned int nr, bool ok,
+                                               unsigned int x, unsigned int w, unsigned int h,
+                                               unsigned int y0, unsigned int* k,
+                                               unsigned int* next)
+{
+    *k = 0;
+    *next = 0xFFFFFFFFu;
+    if (ok && x < w) {
+        *k = fastrle_find_run(e, nr, x * h + y0);
+        *next = e[*k];
+    }
+}
+
 // uint8 output, out[m][y][x] in {0, 1}.
 extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long long* offs,
                                           const long long* meta, unsigned char* out,
@@ -51,15 +66,8 @@ extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long l
     unsigned int k[FASTRLE_COLS];
     unsigned int next[FASTRLE_COLS];
 #pragma unroll
-    for (int j = 0; j < FASTRLE_COLS; ++j) {
-        const unsigned int x = x0 + j * blockDim.x;
-        k[j] = 0;
-        next[j] = 0xFFFFFFFFu;
-        if (ok && x < w) {
-            k[j] = fastrle_find_run(e, nr, x * h + y0);
-            next[j] = e[k[j]];
-        }
-    }
+    for (int j = 0; j < FASTRLE_COLS; ++j)
+        fastrle_cursor(e, nr, ok, x0 + j * blockDim.x, w, h, y0, &k[j], &next[j]);
     for (unsigned int y = y0; y < y1; ++y) {
         unsigned char* row = o + (long long)y * w;
 #pragma unroll
@@ -96,15 +104,7 @@ extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const
     unsigned int k[8];
     unsigned int next[8];
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
-        const unsigned int x = 8u * xb + j;
-        k[j] = 0;
-        next[j] = 0xFFFFFFFFu;
-        if (ok && x < w) {
-            k[j] = fastrle_find_run(e, nr, x * h + y0);
-            next[j] = e[k[j]];
-        }
-    }
+    for (int j = 0; j < 8; ++j) fastrle_cursor(e, nr, ok, 8u * xb + j, w, h, y0, &k[j], &next[j]);
     for (unsigned int y = y0; y < y1; ++y) {
         unsigned int byte = 0;
 #pragma unroll
