@@ -458,6 +458,37 @@ def test_cupy_backend_code_through_emulator(lib, monkeypatch):
         gpu.decode(bad)
     got = gpu.decode(bad, check=False)
     assert not got[2].any() and (got[3] == masks[3]).all()
+    # the ragged table goes up as it is; indices gather and reorder
+    strs = [r["counts"] if isinstance(r["counts"], bytes) else r["counts"].encode() for r in rles]
+    data = b"".join(strs)
+    offsets = np.cumsum([0] + [len(x) for x in strs])
+    np.testing.assert_array_equal(gpu.decode_ragged(data, offsets, 45, 77), masks)
+    np.testing.assert_array_equal(gpu.decode_ragged(data, offsets, 45, 77, indices=[3, 0, 3]), masks[[3, 0, 3]])
+    # a table whose mask 0 is bad ("1" sums to 1); selected second, it is output mask 1
+    with pytest.raises(ValueError, match="mask 1"):
+        gpu.decode_ragged(b"1" + data, [0, 1, 1 + len(strs[0])], 45, 77, indices=[1, 0])
+
+
+def test_sa1b_cuda_decode_through_emulator(lib, monkeypatch, tmp_path):
+    """SA-1B's device="cuda" path uploads its ragged table: same masks as the CPU."""
+    sa1b = pytest.importorskip("fastrle.sa1b")  # needs the built CPU core
+    gpu = emu.import_fastrle_module("gpu")
+    cupy, cupyx = _fake_cupy(lib)
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setitem(sys.modules, "cupyx", cupyx)
+    monkeypatch.setattr(gpu, "_module", None)
+    monkeypatch.setattr(gpu, "_device_ok", False)
+    rng = np.random.default_rng(5)
+    masks = blobs(rng, 5, 40, 60)
+    anns = [{"id": i, "segmentation": {"size": [40, 60], "counts": r["counts"].decode()
+                                       if isinstance(r["counts"], bytes) else r["counts"]},
+             "area": int(m.sum()), "bbox": [0, 0, 1, 1], "predicted_iou": float(i) / 10,
+             "stability_score": 0.9, "point_coords": [[1, 1]], "crop_box": [0, 0, 60, 40]}
+            for i, (r, m) in enumerate(zip(encode(masks), masks))]
+    ann = sa1b.load({"image": {"image_id": 1, "width": 60, "height": 40, "file_name": "x.jpg"},
+                     "annotations": anns})
+    np.testing.assert_array_equal(np.asarray(ann.decode(device="cuda")), masks)
+    np.testing.assert_array_equal(np.asarray(ann.decode(device="cuda", top_k=2)), masks[[4, 3]])
 
 
 # ------------------------------------------------------ the emulator itself

@@ -260,6 +260,37 @@ def validate_out(arr: Any, shape: tuple[int, ...]) -> None:
         raise ValueError("out must be C-contiguous")
 
 
+def pack_ragged(data: Any, offsets: Any, h: int, w: int, indices: Any = None) -> Batch:
+    """A Batch straight from a ragged table: mask i's counts string is
+    ``data[offsets[i]:offsets[i+1]]``. ``indices`` picks and orders masks.
+    Already packed, so nothing is copied unless ``indices`` reorders."""
+    chars = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8)
+    offs = np.ascontiguousarray(offsets, dtype=np.int64)
+    h, w = int(h), int(w)
+    if offs.ndim != 1 or len(offs) < 1:
+        raise ValueError("offsets must be one-dimensional with at least one entry")
+    if h < 0 or w < 0 or h * w >= 2**32:
+        raise ValueError(f"mask size {h}x{w}: the GPU decoder needs h*w < 2**32")
+    if offs[0] < 0 or np.any(np.diff(offs) < 0) or offs[-1] > len(chars):
+        raise ValueError("offsets must be non-decreasing and inside the data buffer")
+    if indices is not None:
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(offs) - 1
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"indices out of range for {n} masks")
+        idx = idx % n if n else idx
+        starts, ends = offs[idx], offs[idx + 1]
+        lengths = ends - starts
+        new = np.zeros(len(idx) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=new[1:])
+        # gather the selected strings back to back
+        pos = np.repeat(starts - new[:-1], lengths) + np.arange(new[-1], dtype=np.int64)
+        chars, offs = chars[pos], new
+    else:
+        chars, offs = chars[offs[0]:offs[-1]], offs - offs[0]
+    return Batch(h=h, w=w, single=False, offsets=offs, chars=np.ascontiguousarray(chars))
+
+
 def decode_with(
     backend: Any,
     rles: Any,
@@ -269,9 +300,10 @@ def decode_with(
     packed: bool = False,
     config: Config | None = None,
 ) -> Any:
-    """Decode ``rles`` on ``backend``; see :func:`fastrle.gpu.decode`."""
+    """Decode ``rles`` (RLE dicts, or a packed :class:`Batch`) on
+    ``backend``; see :func:`fastrle.gpu.decode`."""
     config = config or Config()
-    batch = pack_rles(rles)
+    batch = rles if isinstance(rles, Batch) else pack_rles(rles)
     shape = batch.out_shape(packed)
     result = backend.output(out, shape)
     if batch.n == 0:

@@ -215,3 +215,29 @@ def decode(
     cp = _require_gpu()
     backend = _CupyBackend(cp, _as_stream(cp, stream))
     return _gpu_launch.decode_with(backend, rles, out, check=check, packed=packed)
+
+
+def decode_ragged(
+    data: Any,
+    offsets: Any,
+    h: int,
+    w: int,
+    out: Any = None,
+    *,
+    indices: Any = None,
+    stream: Any = None,
+    check: bool = True,
+    packed: bool = False,
+) -> Any:
+    """Decode masks stored as one buffer of concatenated counts strings.
+
+    Mask i's compressed counts are ``data[offsets[i]:offsets[i+1]]`` and every
+    mask is h x w (``h*w < 2**32``): the table is uploaded as it is, with no
+    per-mask Python object. ``indices`` picks and orders masks. Other
+    arguments and the result as in :func:`decode`; the result is always
+    (N, H, W).
+    """
+    batch = _gpu_launch.pack_ragged(data, offsets, h, w, indices)
+    cp = _require_gpu()
+    backend = _CupyBackend(cp, _as_stream(cp, stream))
+    return _gpu_launch.decode_with(backend, batch, out, check=check, packed=packed)
