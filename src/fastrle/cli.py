@@ -87,6 +87,8 @@ def _bench(args: argparse.Namespace) -> int:
         over.update(mode=args.mode, cases=args.case, seed=args.seed)
         cfg = bench.BenchConfig.quick_config(**over) if args.quick else bench.BenchConfig(**over)
         results = bench.run(cfg, progress=not args.no_progress)
+    if args.quick:
+        bench.unjudged(results)
     if args.json:
         print(json.dumps(bench.to_json_obj(results, cfg), indent=2))
     else:
