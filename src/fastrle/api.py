@@ -129,18 +129,19 @@ def check_size(h: int, w: int) -> None:
 
 
 def _decode_sources(src: Any, shape: tuple, h: int, w: int, out: Any, threads: Optional[int],
-                    zeroed: bool) -> Any:
-    """Decode validated sources into `out`, or into a fresh array of `shape`."""
+                    zeroed: bool, order: str = "C") -> Any:
+    """Decode validated sources into `out`, or into a fresh array of `shape`
+    (order "F": pycocotools' column-major (H, W, N); only for fresh output)."""
     check_size(h, w)
     nbytes = src.n * h * w
     nthreads = _resolve_threads(threads, nbytes)
     if out is None:
         flat, zeroed = _fresh_output(nbytes)
-        result = flat.reshape(shape)
+        result = flat.reshape(shape, order=order)
     else:
         flat = _check_out(out, shape)
         result = out
-    _core.decode_into(src, flat, h, w, "C", bool(zeroed), nthreads)
+    _core.decode_into(src, flat, h, w, order, bool(zeroed), nthreads)
     return result
 
 

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Union
 import numpy as np
 
 from . import _core
-from .api import _fresh_output, _resolve_threads, check_size
+from .api import _decode_sources, _resolve_threads, check_size
 
 __all__ = ["encode", "decode", "area", "toBbox", "iou", "merge", "frPyObjects"]
 
@@ -71,16 +71,11 @@ def _decode_list(rleObjs: List[Any]) -> Any:
     if len(rleObjs) == 0:
         return []  # pycocotools reads uninitialised sizes here; REFERENCE.md documents []
     src = _sources(rleObjs, True)
-    n = src.n
     h, w = int(src.heights[0]), int(src.widths[0])
-    check_size(h, w)
-    nbytes = n * h * w
-    flat, zeroed = _fresh_output(nbytes)
     try:
-        _core.decode_into(src, flat, h, w, "F", zeroed, _resolve_threads(None, nbytes))
+        return _decode_sources(src, (h, w, src.n), h, w, None, None, False, order="F")
     except _core.RLEError as e:
         raise _core.RLEError(f"Invalid RLE mask representation: {e}", e.index) from None
-    return flat.reshape((h, w, n), order="F")
 
 
 def decode(rleObjs: Union[RLE, List[RLE]]) -> np.ndarray:
