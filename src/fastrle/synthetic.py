@@ -17,6 +17,8 @@ from typing import Any, Callable, Literal, overload
 
 import numpy as np
 
+from . import _gpu_launch  # its pure-Python rleToString
+
 __all__ = ["sa1b_like", "coco_like", "blob_masks", "counts_to_string"]
 
 RLE = dict[str, Any]
@@ -26,26 +28,9 @@ RLE = dict[str, Any]
 
 
 def counts_to_string(counts: np.ndarray | list[int]) -> str:
-    """Encode run counts as a COCO compressed string (pure Python).
-
-    Mirrors ``rleToString`` in pycocotools' ``maskApi.c``: values with index
-    ``> 2`` are stored as differences from ``counts[i - 2]``, then split into
-    5-bit chunks, least significant first, with 0x20 as "more follows" and
-    48 added to each char.
-    """
-    cnts = [int(c) for c in counts]
-    out: list[str] = []
-    for i, c in enumerate(cnts):
-        x = c - cnts[i - 2] if i > 2 else c
-        more = True
-        while more:
-            ch = x & 0x1F
-            x >>= 5  # arithmetic shift keeps the sign, as in C
-            more = not ((ch & 0x10) == 0 and x == 0 or (ch & 0x10) != 0 and x == -1)
-            if more:
-                ch |= 0x20
-            out.append(chr(ch + 48))
-    return "".join(out)
+    """Encode run counts as a COCO compressed string (pure Python, as
+    pycocotools' ``rleToString``), for when no compiled encoder is present."""
+    return _gpu_launch.counts_to_string(counts).decode("ascii")
 
 
 def _compressor() -> Callable[[list[np.ndarray], int, int], list[str]]:
