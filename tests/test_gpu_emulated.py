@@ -435,14 +435,21 @@ def _fake_cupy(lib):
     return cupy, cupyx
 
 
-def test_cupy_backend_code_through_emulator(lib, monkeypatch):
-    """Runs fastrle.gpu.decode itself, with a fake CuPy whose kernels are emulated."""
+@pytest.fixture
+def fake_gpu(lib, monkeypatch):
+    """fastrle.gpu over a fake CuPy whose kernels run in the emulator: (gpu, cupy)."""
     gpu = emu.import_fastrle_module("gpu")
     cupy, cupyx = _fake_cupy(lib)
     monkeypatch.setitem(sys.modules, "cupy", cupy)
     monkeypatch.setitem(sys.modules, "cupyx", cupyx)
     monkeypatch.setattr(gpu, "_module", None)
     monkeypatch.setattr(gpu, "_device_ok", False)
+    return gpu, cupy
+
+
+def test_cupy_backend_code_through_emulator(fake_gpu):
+    """Runs fastrle.gpu.decode itself, with a fake CuPy whose kernels are emulated."""
+    gpu, cupy = fake_gpu
     rng = np.random.default_rng(11)
     masks = blobs(rng, 4, 45, 77)
     rles = encode(masks)
@@ -469,15 +476,9 @@ def test_cupy_backend_code_through_emulator(lib, monkeypatch):
         gpu.decode_ragged(b"1" + data, [0, 1, 1 + len(strs[0])], 45, 77, indices=[1, 0])
 
 
-def test_sa1b_cuda_decode_through_emulator(lib, monkeypatch, tmp_path):
+def test_sa1b_cuda_decode_through_emulator(fake_gpu):
     """SA-1B's device="cuda" path uploads its ragged table: same masks as the CPU."""
     sa1b = pytest.importorskip("fastrle.sa1b")  # needs the built CPU core
-    gpu = emu.import_fastrle_module("gpu")
-    cupy, cupyx = _fake_cupy(lib)
-    monkeypatch.setitem(sys.modules, "cupy", cupy)
-    monkeypatch.setitem(sys.modules, "cupyx", cupyx)
-    monkeypatch.setattr(gpu, "_module", None)
-    monkeypatch.setattr(gpu, "_device_ok", False)
     rng = np.random.default_rng(5)
     masks = blobs(rng, 5, 40, 60)
     anns = [{"id": i, "segmentation": {"size": [40, 60], "counts": r["counts"].decode()
