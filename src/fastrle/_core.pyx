@@ -390,10 +390,6 @@ cdef class Runs:
     cdef readonly object widths     # int64 (n,)
     cdef readonly int64_t n
 
-    def counts(self, int64_t i):
-        """The counts of mask i as a uint32 array view."""
-        return self.arena[self.offsets[i]:self.offsets[i + 1]]
-
 
 def parse(Sources s, bint strict, int64_t index_base=0):
     """Parse every mask of `s` into a Runs table. strict: every run valid and
@@ -494,15 +490,6 @@ def merge(Runs r, bint intersect):
     finally:
         free(ptrs)
         free(ms)
-
-
-def inter_union(Runs a, int64_t i, Runs b, int64_t j):
-    """(|a_i ∩ b_j|, |a_i ∪ b_j|) from runs."""
-    cdef uint64_t it, un
-    cdef const uint32_t[::1] aa = a.arena, ba = b.arena
-    cdef const int64_t[::1] ao = a.offsets, bo = b.offsets
-    frle_inter_union(&aa[ao[i]], ao[i + 1] - ao[i], &ba[bo[j]], bo[j + 1] - bo[j], &it, &un)
-    return it, un
 
 
 def iou_rle(Runs dt, Runs gt, const uint8_t[::1] iscrowd):
