@@ -149,13 +149,6 @@ int frle_from_poly(const double *xy, int64_t k, uint64_t h, uint64_t w,
 
 /* ---- batches with threads (rle_batch.c) ---- */
 
-/* Parse and validate n masks into one arena. cap[i] = upper bound for mask
- * i (its string length, or m for parsed counts), offsets[i] the arena start.
- * m_out[i] gets the count. Runs on up to nthreads threads. */
-int frle_parse_batch(const frle_src *src, int64_t n, uint64_t hw, int strict,
-                     const int64_t *offsets, uint32_t *arena, int64_t *m_out,
-                     int nthreads, frle_error *err);
-
 /* Validate every mask, then write all n masks of h x w into out:
  * order 'C' gives (n, h, w) C-contiguous; 'F' gives pycocotools' (h, w, n)
  * Fortran layout (mask i at out + i*h*w, column-major). Nothing is written

@@ -28,7 +28,7 @@ struct job {
   const frle_src *src;
   int64_t n;
   uint64_t h, w, hw;
-  int strict, zeroed, copy_counts;
+  int zeroed;
   char order;
   const int64_t *offsets; /* arena start per mask */
   uint32_t *arena;
@@ -121,18 +121,17 @@ static int phase_parse(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_er
     int rc;
     err->index = i;
     if (s->str) {
-      rc = frle_parse(s->str, s->len, jb->hw, jb->strict, jb->arena + jb->offsets[i], &jb->m[i], err);
+      rc = frle_parse(s->str, s->len, jb->hw, 1, jb->arena + jb->offsets[i], &jb->m[i], err);
       if (rc != FRLE_OK) return rc;
     } else {
-      /* counts given: check the sum, and copy when the caller wants an arena */
+      /* counts given: check the sum; they are used where they are */
       uint64_t sum = 0;
       int64_t j;
       for (j = 0; j < s->m; j++) sum += s->cnts[j];
-      if (jb->strict && sum != jb->hw) {
+      if (sum != jb->hw) {
         err->pos = s->m; err->value = (int64_t)sum;
         return sum < jb->hw ? FRLE_ERR_SUM_SHORT : FRLE_ERR_SUM_LONG;
       }
-      if (jb->copy_counts) memcpy(jb->arena + jb->offsets[i], s->cnts, (size_t)s->m * sizeof(uint32_t));
       jb->m[i] = s->m;
     }
   }
@@ -157,18 +156,6 @@ static int phase_write(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_er
     }
   }
   return FRLE_OK;
-}
-
-int frle_parse_batch(const frle_src *src, int64_t n, uint64_t hw, int strict,
-                     const int64_t *offsets, uint32_t *arena, int64_t *m_out,
-                     int nthreads, frle_error *err) {
-  job jb;
-  phase_fn phases[1] = {phase_parse};
-  memset(&jb, 0, sizeof(jb));
-  jb.src = src; jb.n = n; jb.hw = hw; jb.strict = strict; jb.copy_counts = 1;
-  jb.offsets = offsets; jb.arena = arena; jb.m = m_out;
-  if (n == 0) return FRLE_OK;
-  return run_job(&jb, phases, 1, nthreads, err);
 }
 
 int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
@@ -200,7 +187,7 @@ int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
   } else {
     /* strings are parsed into the arena; given counts are used in place */
     jb.src = src; jb.n = n; jb.h = h; jb.w = w; jb.hw = hw;
-    jb.strict = 1; jb.zeroed = zeroed; jb.order = order;
+    jb.zeroed = zeroed; jb.order = order;
     jb.offsets = offsets; jb.arena = arena; jb.m = m; jb.out = out;
     rc = run_job(&jb, phases, 2, nthreads, err);
   }
