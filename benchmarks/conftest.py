@@ -63,7 +63,7 @@ def case_comparators(bench_data):
     with contextlib.ExitStack() as stack:  # e.g. the thread pool of the threads case
         def get(case: str) -> dict[str, bench.Comparator]:
             if case not in built:
-                comps, _, _, verify = bench.CASES[case][2](bench_data, stack)
+                comps, _, _, verify = bench.CASES[case].builder(bench_data, stack)
                 if verify is not None and verify() is False:
                     pytest.fail(f"{case}: fastrle output differs from the reference")
                 built[case] = {c.key: c for c in comps}
@@ -81,7 +81,7 @@ def run_comparator(benchmark, case_comparators):
         if key not in comps:
             pytest.skip(f"{key} not available for case {case} (not installed?)")
         c = comps[key]
-        benchmark.group = f"{bench.CASES[case][0]}. {case}"
+        benchmark.group = f"{bench.CASES[case].id}. {case}"
         benchmark.name = c.name
         if c.setup is None:
             benchmark(c.fn)

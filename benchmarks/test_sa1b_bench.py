@@ -1,4 +1,4 @@
-"""SA-1B benchmarks (see ``fastrle.sa1b_bench``): file-to-masks end to end vs
+"""SA-1B benchmarks (see ``fastrle.bench.sa1b``): file-to-masks end to end vs
 the common recipe, and features on runs vs dense numpy. 5 rounds each; compare
 the medians within one run. ``FASTRLE_BENCH_QUICK=1`` uses tiny data."""
 import contextlib
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from fastrle import sa1b_bench
+from fastrle.bench import sa1b as sa1b_bench
 
 ROUNDS = 5
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fastrle import bench, cli, synthetic
+from fastrle.bench import harness
 
 pm = pytest.importorskip("pycocotools.mask")
 
@@ -90,11 +91,11 @@ def test_time_interleaved_order_and_setup():
 
 def test_ratio_status():
     med = {"x": 2.0, "y": 1.0}
-    assert bench._ratio(("", "x", "y", ">=", 1.5), med).status == "PASS"
-    assert bench._ratio(("", "x", "y", "<=", 1.5), med).status == "FAIL"
-    assert bench._ratio(("", "x", "y", "", None), med).status == "INFO"
-    assert bench._ratio(("", "x", "missing", ">=", 1), med).status == "SKIP"
-    assert bench._ratio(("", "x", "y", ">=", 1), med).value == 2.0
+    assert harness._ratio(("", "x", "y", ">=", 1.5), med).status == "PASS"
+    assert harness._ratio(("", "x", "y", "<=", 1.5), med).status == "FAIL"
+    assert harness._ratio(("", "x", "y", "", None), med).status == "INFO"
+    assert harness._ratio(("", "x", "missing", ">=", 1), med).status == "SKIP"
+    assert harness._ratio(("", "x", "y", ">=", 1), med).value == 2.0
 
 
 def test_python_dash_m_help():

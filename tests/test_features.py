@@ -4,13 +4,13 @@ import pytest
 
 import fastrle
 from fastrle import features, sa1b, synthetic
-from fastrle.sa1b_bench import make_sa1b_dict
+from fastrle.synthetic import sa1b_image_dict as make_sa1b_dict
 
 TOL = 1e-9
 
 
 def dense_reference(masks):
-    """Straightforward dense definitions, independent of fastrle.sa1b_bench."""
+    """Straightforward dense definitions, independent of fastrle.bench.sa1b."""
     m = masks.reshape(len(masks), -1).astype(np.int64)
     inter = m @ m.T
     area = np.diag(inter).astype(np.float64)

@@ -14,8 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cuda_emu.emu import import_fastrle_module  # noqa: E402
 
-gpu = import_fastrle_module("gpu")
-L = import_fastrle_module("_gpu_launch")
+gpu = import_fastrle_module("gpu.api")
+L = import_fastrle_module("gpu.launch")
 pytestmark = pytest.mark.skipif(not gpu.available(), reason="no CuPy or no CUDA GPU")
 
 

@@ -1,7 +1,7 @@
 """The CUDA kernels, run on the CPU through the emulator in tests/cuda_emu.
 
 The kernel source is the one CuPy compiles, and every decode goes through
-``_gpu_launch.decode_with`` -- the host code ``fastrle.gpu`` uses -- with the
+``fastrle.gpu.launch.decode_with`` -- the host code ``fastrle.gpu`` uses -- with the
 emulator as backend.  pycocotools is the oracle.  Needs g++, not CuPy.
 """
 
@@ -438,7 +438,7 @@ def _fake_cupy(lib):
 @pytest.fixture
 def fake_gpu(lib, monkeypatch):
     """fastrle.gpu over a fake CuPy whose kernels run in the emulator: (gpu, cupy)."""
-    gpu = emu.import_fastrle_module("gpu")
+    gpu = emu.import_fastrle_module("gpu.api")
     cupy, cupyx = _fake_cupy(lib)
     monkeypatch.setitem(sys.modules, "cupy", cupy)
     monkeypatch.setitem(sys.modules, "cupyx", cupyx)

@@ -13,13 +13,13 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 from cuda_emu.emu import import_fastrle_module  # noqa: E402
 
-gpu = import_fastrle_module("gpu")
+gpu = import_fastrle_module("gpu.api")
 RLE = {"size": [2, 2], "counts": b"04"}
 
 
 def test_import_does_not_touch_cuda():
     code = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); "
-            "from cuda_emu.emu import import_fastrle_module; import_fastrle_module('gpu'); "
+            "from cuda_emu.emu import import_fastrle_module; import_fastrle_module('gpu.api'); "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('cupy', 'cupy_backends', 'cuda', 'torch')]; "
             "assert not bad, bad")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

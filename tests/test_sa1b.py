@@ -10,7 +10,7 @@ import pytest
 
 import fastrle
 from fastrle import sa1b, synthetic
-from fastrle.sa1b_bench import make_sa1b_dict
+from fastrle.synthetic import sa1b_image_dict as make_sa1b_dict
 
 pm = pytest.importorskip("pycocotools.mask")
 
@@ -102,7 +102,7 @@ def test_load_all_source_kinds(tmp_path, objs):
 
 
 def test_json_module_fallback(monkeypatch, objs):
-    monkeypatch.setattr(sa1b, "_loads", json.loads)
+    monkeypatch.setattr(sa1b.annotation, "_loads", json.loads)
     ann = sa1b.load(json.dumps(objs[2]).encode())
     check_meta(ann, objs[2])
     np.testing.assert_array_equal(ann.decode(), ref_decode(objs[2]))

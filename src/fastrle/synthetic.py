@@ -13,13 +13,14 @@ RLE counts are computed straight from the blob's bounding region, so the full
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Literal, overload
+from typing import Any, Callable, Dict, List, Literal, Optional, overload
 
 import numpy as np
 
-from . import _gpu_launch  # its pure-Python rleToString
+from ._pyrle import counts_to_string as _counts_to_string
 
-__all__ = ["sa1b_like", "coco_like", "blob_masks", "counts_to_string"]
+__all__ = ["sa1b_like", "coco_like", "blob_masks", "counts_to_string", "sa1b_image_dict",
+           "jpeg_bytes", "write_sa1b_shard"]
 
 RLE = dict[str, Any]
 
@@ -30,7 +31,7 @@ RLE = dict[str, Any]
 def counts_to_string(counts: np.ndarray | list[int]) -> str:
     """Encode run counts as a COCO compressed string (pure Python, as
     pycocotools' ``rleToString``), for when no compiled encoder is present."""
-    return _gpu_launch.counts_to_string(counts).decode("ascii")
+    return _counts_to_string(counts).decode("ascii")
 
 
 def _compressor() -> Callable[[list[np.ndarray], int, int], list[str]]:
@@ -196,3 +197,77 @@ def coco_like(n: int = 10, h: int = 480, w: int = 640, seed: int = 0,
     With ``dense=True`` returns ``(rles, masks)`` with masks (N, H, W) bool.
     """
     return blob_masks(n, h, w, seed, area_range=(1e-3, 0.3), dense=dense)
+
+
+# --- SA-1B files ------------------------------------------------------------
+
+
+def sa1b_image_dict(rles: List[Dict[str, Any]], image_id: int = 1, seed: int = 0,
+                   file_name: Optional[str] = None) -> Dict[str, Any]:
+    """An SA-1B per-image object around ``rles`` (all of one size), with
+    plausible metadata: exact area and bbox, random predicted_iou and
+    stability_score, one point inside the box, the full-image crop box."""
+    from .api import area, bbox
+
+    rng = np.random.default_rng(seed)
+    h, w = (rles[0]["size"] if rles else (0, 0))
+    areas = area(rles) if rles else np.zeros(0, np.int64)
+    boxes = bbox(rles) if rles else np.zeros((0, 4))
+    anns = []
+    for i, r in enumerate(rles):
+        x, y, bw, bh = (float(v) for v in boxes[i])
+        anns.append({
+            "id": int(image_id) * 1000 + i,
+            "segmentation": {"size": [int(h), int(w)], "counts": r["counts"] if isinstance(r["counts"], str)
+                             else r["counts"].decode("ascii")},
+            "area": int(areas[i]),
+            "bbox": [x, y, bw, bh],
+            "predicted_iou": float(rng.uniform(0.6, 1.0)),
+            "stability_score": float(rng.uniform(0.8, 1.0)),
+            "point_coords": [[x + bw * float(rng.uniform()), y + bh * float(rng.uniform())]],
+            "crop_box": [0.0, 0.0, float(w), float(h)],
+        })
+    return {"image": {"image_id": int(image_id), "width": int(w), "height": int(h),
+                      "file_name": file_name or f"sa_{image_id}.jpg"},
+            "annotations": anns}
+
+
+def jpeg_bytes(h: int, w: int, seed: int = 0, quality: int = 85) -> bytes:
+    """A smooth random RGB JPEG of ``h`` x ``w`` (needs Pillow: ``pip install Pillow``)."""
+    import io
+
+    try:
+        from PIL import Image
+    except ImportError as e:
+        raise ImportError("writing JPEGs needs Pillow: pip install Pillow") from e
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (max(1, h // 32), max(1, w // 32), 3), dtype=np.uint8)
+    img = Image.fromarray(small).resize((w, h), Image.BILINEAR)
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def write_sa1b_shard(path: str, images: int = 2, masks: int = 20, h: int = 150, w: int = 225,
+                     seed: int = 0, first_id: int = 1) -> List[Dict[str, Any]]:
+    """Write an SA-1B-style tar shard: ``sa_<id>.jpg`` then ``sa_<id>.json`` per image.
+
+    Returns the per-image dicts written, in order. Needs Pillow for the JPEGs.
+    """
+    import io
+    import json
+    import tarfile
+
+    objs = []
+    with tarfile.open(path, "w") as tf:
+        for k in range(images):
+            image_id = first_id + k
+            rles = sa1b_like(masks, h, w, seed=seed + k)
+            obj = sa1b_image_dict(rles, image_id=image_id, seed=seed + k)
+            objs.append(obj)
+            for name, data in ((f"sa_{image_id}.jpg", jpeg_bytes(h, w, seed + k)),
+                               (f"sa_{image_id}.json", json.dumps(obj).encode())):
+                ti = tarfile.TarInfo(name)
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data))
+    return objs

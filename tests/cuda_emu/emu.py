@@ -1,10 +1,10 @@
 """Build and drive the CPU emulation of fastrle's CUDA kernels (test-only).
 
 ``build_emulator()`` compiles the exact kernel source that ``fastrle.gpu``
-hands to CuPy (``_gpu_launch.kernel_source()``) with g++ and the shim in
+hands to CuPy (``fastrle.gpu.launch.kernel_source()``) with g++ and the shim in
 ``cuda_emu.h`` into a shared library, cached by content hash under
 ``tests/cuda_emu/_build/`` (git-ignored).  ``EmuBackend`` is a backend for
-``_gpu_launch.decode_with``: the same packing, planning, argument typing and
+``fastrle.gpu.launch.decode_with``: the same packing, planning, argument typing and
 status decoding as the CuPy path, with ctypes launches instead of CuPy ones.
 """
 
@@ -56,7 +56,7 @@ def import_fastrle_module(name: str) -> types.ModuleType:
     return importlib.import_module(f"{pkg_name}.{name}")
 
 
-launch_mod = import_fastrle_module("_gpu_launch")
+launch_mod = import_fastrle_module("gpu.launch")
 
 _C_TYPES = {
     "unsigned int": "u32",
@@ -86,7 +86,7 @@ def kernel_signatures(source: str) -> dict[str, list[str]]:
 
 
 def type_code(ctype: str) -> str:
-    """Map a kernel parameter's C type to a ``_gpu_launch.KERNEL_ARGS`` code."""
+    """Map a kernel parameter's C type to a ``fastrle.gpu.launch.KERNEL_ARGS`` code."""
     if "*" in ctype:
         return "p"
     return _C_TYPES[ctype.replace("const ", "")]
@@ -138,7 +138,7 @@ class EmuError(RuntimeError):
 
 
 class EmuBackend:
-    """``_gpu_launch`` backend on the CPU emulator.
+    """``fastrle.gpu.launch`` backend on the CPU emulator.
 
     Buffers are numpy arrays.  Scratch and freshly allocated outputs start as
     garbage (0xCD) with canary guards on both sides, checked after each launch,

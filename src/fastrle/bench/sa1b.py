@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import statistics
 import tempfile
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,39 +27,11 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from . import bench, synthetic
+from .. import synthetic
+from ..synthetic import sa1b_image_dict as make_sa1b_dict
+from . import harness as bench
 
 __all__ = ["SA1BBenchConfig", "make_sa1b_dict", "run", "dense_features", "CASES"]
-
-
-def make_sa1b_dict(rles: List[Dict[str, Any]], image_id: int = 1, seed: int = 0,
-                   file_name: Optional[str] = None) -> Dict[str, Any]:
-    """An SA-1B per-image object around ``rles`` (all of one size), with
-    plausible metadata: exact area and bbox, random predicted_iou and
-    stability_score, one point inside the box, the full-image crop box."""
-    import fastrle
-
-    rng = np.random.default_rng(seed)
-    h, w = (rles[0]["size"] if rles else (0, 0))
-    areas = fastrle.area(rles) if rles else np.zeros(0, np.int64)
-    boxes = fastrle.bbox(rles) if rles else np.zeros((0, 4))
-    anns = []
-    for i, r in enumerate(rles):
-        x, y, bw, bh = (float(v) for v in boxes[i])
-        anns.append({
-            "id": int(image_id) * 1000 + i,
-            "segmentation": {"size": [int(h), int(w)], "counts": r["counts"] if isinstance(r["counts"], str)
-                             else r["counts"].decode("ascii")},
-            "area": int(areas[i]),
-            "bbox": [x, y, bw, bh],
-            "predicted_iou": float(rng.uniform(0.6, 1.0)),
-            "stability_score": float(rng.uniform(0.8, 1.0)),
-            "point_coords": [[x + bw * float(rng.uniform()), y + bh * float(rng.uniform())]],
-            "crop_box": [0.0, 0.0, float(w), float(h)],
-        })
-    return {"image": {"image_id": int(image_id), "width": int(w), "height": int(h),
-                      "file_name": file_name or f"sa_{image_id}.jpg"},
-            "annotations": anns}
 
 
 def _common_recipe(path: str, pm: Any) -> np.ndarray:
@@ -164,14 +135,14 @@ class SA1BBenchData:
 
     @cached_property
     def dense(self) -> np.ndarray:
-        import fastrle
+        from ..api import decode
 
-        return fastrle.decode(self.rles)
+        return decode(self.rles)
 
 
 def case_sa1b(d: SA1BBenchData) -> bench.CaseSpec:
     """s1. File to (N,H,W) masks, end to end."""
-    from . import sa1b
+    from .. import sa1b
 
     pm = bench._import("pycocotools.mask")
     t, path = d.cfg.threads, d.path
@@ -207,7 +178,7 @@ def case_sa1b(d: SA1BBenchData) -> bench.CaseSpec:
 
 def case_features(d: SA1BBenchData) -> bench.CaseSpec:
     """s2. Features on runs (from the annotation's ragged table) vs dense numpy."""
-    from . import features, sa1b
+    from .. import features, sa1b
 
     ann = sa1b.load(d.path)
     dense = d.dense
@@ -260,27 +231,13 @@ def run(cfg: Optional[SA1BBenchConfig] = None, *, progress: bool = False,
                 print(f"fastrle bench --sa1b: case {i}/{len(names)}: {name} ...", flush=True,
                       file=__import__("sys").stderr)
             cid, title, builder = CASES[name]
-            res = bench.CaseResult(name, cid, title)
-            comps, ratios, notes, verify = builder(data)
-            res.notes.extend(notes)
-            try:
-                res.verified = verify()
-            except Exception as e:  # a crash is a failed verification, not a skip
-                res.verified = False
-                res.notes.append(f"verification raised {type(e).__name__}: {e}")
-            times = bench.time_interleaved(comps, cfg.repeats, cfg.min_sample_s, tick)
-            med = {}
-            for c in comps:
-                s, number = times[c.key]
-                med[c.key] = statistics.median(s)
-                res.timings.append(bench.Timing(c.key, c.name, med[c.key] * 1e3, min(s) * 1e3,
-                                                len(s), number))
-            res.ratios = [bench._ratio(r, med) for r in ratios]
+            res = bench.measure(bench.CaseResult(name, cid, title), builder(data),
+                                cfg.repeats, cfg.min_sample_s, tick)
             out.append(res)
     return out
 
 
-if __name__ == "__main__":  # python -m fastrle.sa1b_bench [--quick]
+if __name__ == "__main__":  # python -m fastrle.bench.sa1b [--quick]
     import sys
 
     conf = SA1BBenchConfig.quick_config() if "--quick" in sys.argv else SA1BBenchConfig()

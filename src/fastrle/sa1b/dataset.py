@@ -10,9 +10,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .sa1b import load
-from .sa1b_decoder import to_output
-from .sa1b_shard import index_shard, read_range
+from .annotation import load
+from .decoder import to_output
+from .shard import index_shard, read_range
 
 __all__ = ["SA1BDataset", "resize_nearest"]
 

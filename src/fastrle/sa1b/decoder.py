@@ -8,7 +8,7 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from .sa1b import SA1BAnnotation, load
+from .annotation import SA1BAnnotation, load
 
 __all__ = ["DecodedMasks", "SA1BMaskDecoder", "to_output"]
 

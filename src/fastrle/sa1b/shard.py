@@ -18,7 +18,7 @@ import os
 import tarfile
 from typing import IO, Any, Iterator, List, Optional, Tuple, Union
 
-from .sa1b import SA1BAnnotation, SA1BFormatError, load
+from .annotation import SA1BAnnotation, SA1BFormatError, load
 
 __all__ = ["ShardError", "iter_shard", "index_shard", "read_range", "ShardEntry"]
 

@@ -1,26 +1,11 @@
-"""Side-by-side speed comparison of fastrle against memset and its peers.
+"""The ``fastrle bench`` harness: timing, results, the case registry and output.
 
 Every case times all of its comparators in the same run, interleaved round
 by round, so that drift (thermal, other processes, page cache) hits every
 comparator alike. Each reported number is the median over ``repeats`` rounds.
 
-The cases follow the project's performance targets:
-
-======== ==== ===============================================================
-name     id   what
-======== ==== ===============================================================
-warm     a    decode into a warm preallocated buffer vs memset vs pycocotools
-zeroed   b    zeroed=True vs full decode vs rlemasklib ``decode_into``
-threads  c    threads=T vs 1, next to a T-thread memset (the bandwidth bound)
-fresh    d    decode allocating its output vs pycocotools
-coco     e    COCO-size images (480x640, 10 masks), per call
-dropin   f    fastrle.mask.decode vs pycocotools.mask.decode
-encode   f    encode from C-order (N,H,W) bool vs pycocotools vs hotcoco
-iou      f    fastrle.mask.iou vs pycocotools.mask.iou, 100x100 RLEs
-======== ==== ===============================================================
-
-"memset" is ``ctypes.memset`` on the buffer's address: a plain libc memset
-that releases the GIL (ctypes foreign calls do), so it can run in threads.
+Case modules (:mod:`.core`, and one module per group) call :func:`register`;
+this module knows none of them.
 """
 
 from __future__ import annotations
@@ -37,15 +22,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from types import ModuleType
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import synthetic
+from .. import synthetic
 
 __all__ = [
-    "BenchConfig", "Timing", "Ratio", "CaseResult", "CASES", "CASE_ALIASES",
-    "MODES", "run", "time_interleaved", "format_table", "to_json_obj", "plot",
+    "BenchConfig", "BenchData", "Timing", "Ratio", "CaseResult", "Comparator", "CASES",
+    "register", "case_aliases", "modes", "select_cases", "run", "run_case", "time_interleaved",
+    "format_table", "to_json_obj", "plot", "environment", "unjudged",
 ]
 
 # --- result types -------------------------------------------------------------
@@ -203,6 +189,13 @@ class BenchData:
 
     def __init__(self, cfg: BenchConfig) -> None:
         self.cfg = cfg
+        self._memo: Dict[str, Any] = {}
+
+    def cached(self, key: str, factory: Callable[[], Any]) -> Any:
+        """Build ``factory()`` once per run under ``key``: case modules share inputs this way."""
+        if key not in self._memo:
+            self._memo[key] = factory()
+        return self._memo[key]
 
     @cached_property
     def rles(self) -> list[dict]:
@@ -256,290 +249,73 @@ class BenchData:
 # is (label, numerator key, denominator key, op, target); op "" = info only.
 
 WARM_NOTE = "the warm buffer is rewritten (memset) before every timed call, untimed"
-RatioSpec = tuple[str, str, str, str, float | None]
-CaseSpec = tuple[list[Comparator], list[RatioSpec], list[str], Callable[[], bool | None] | None]
+RatioSpec = Tuple[str, str, str, str, Optional[float]]
+CaseSpec = Tuple[List[Comparator], List[RatioSpec], List[str], Optional[Callable[[], Optional[bool]]]]
+Builder = Callable[[BenchData, contextlib.ExitStack], CaseSpec]
 
 
 def _skip_note(what: str) -> str:
     return f"{what} not installed: skipped"
 
 
-def case_warm(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
-    """a. Decode into a warm buffer, single thread, vs memset and pycocotools."""
-    fr, pm = _fastrle(), _import("pycocotools.mask")
-    comps, notes = [], ["memset = ctypes.memset over the same bytes (libc, single thread)",
-                        WARM_NOTE]
-    if fr:
-        comps.append(Comparator("fastrle", "fastrle.decode(rles, out=warm, threads=1)",
-                                lambda: fr.decode(d.rles, out=d.warm, threads=1), _touch(d.warm)))
-    else:
-        notes.append(_skip_note("fastrle core"))
-    comps.append(Comparator("memset", "ctypes.memset(warm, 0, nbytes)", lambda: _memset(d.warm),
-                            _touch(d.warm)))
-    if pm:
-        comps.append(Comparator(
-            "pycocotools", "np.ascontiguousarray(pycocotools.mask.decode(rles).transpose(2,0,1))",
-            lambda: np.ascontiguousarray(pm.decode(d.rles).transpose(2, 0, 1))))
-    else:
-        notes.append(_skip_note("pycocotools"))
+@dataclass(frozen=True)
+class CaseDef:
+    """A registered case: table id, title, builder and the modes that include it."""
 
-    def verify() -> bool | None:
-        if not fr or d.ref_c is None:
-            return None
-        return bool(np.array_equal(fr.decode(d.rles, out=d.warm, threads=1), d.ref_c))
-
-    ratios = [("fastrle / memset", "fastrle", "memset", "<=", 1.5),
-              ("pycocotools / fastrle", "pycocotools", "fastrle", ">=", 40.0)]
-    return comps, ratios, notes, verify
+    id: str
+    title: str
+    builder: Builder
+    modes: Tuple[str, ...]
 
 
-def case_zeroed(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
-    """b. zeroed=True (foreground only) vs full decode vs rlemasklib.decode_into."""
-    fr, rl = _fastrle(), _import("rlemasklib")
-    comps, notes = [], ["the zeroed buffer is re-zeroed (memset) before every call, untimed",
-                        WARM_NOTE]
-    zero = lambda: _memset(d.zero_buf)  # noqa: E731
-    if fr:
-        comps.append(Comparator("fastrle-zeroed", "fastrle.decode(rles, out=zeroed, zeroed=True, threads=1)",
-                                lambda: fr.decode(d.rles, out=d.zero_buf, zeroed=True, threads=1), zero))
-        comps.append(Comparator("fastrle-full", "fastrle.decode(rles, out=warm, threads=1)",
-                                lambda: fr.decode(d.rles, out=d.warm, threads=1), _touch(d.warm)))
-    else:
-        notes.append(_skip_note("fastrle core"))
-    if rl:
-        # Objects are built outside the timed loop: only decoding is timed.
-        objs = [rl.RLEMask.from_dict(r) for r in d.rles]
-        buf = d.zero_buf
-
-        def rl_decode() -> None:
-            for i, m in enumerate(objs):
-                m.decode_into(buf[i], fg_value=1)
-
-        comps.append(Comparator("rlemasklib", "for i: RLEMask.decode_into(zeroed[i], fg_value=1)",
-                                rl_decode, zero))
-    else:
-        notes.append(_skip_note("rlemasklib"))
-
-    def verify() -> bool | None:
-        if not fr or d.ref_c is None:
-            return None
-        zero()
-        return bool(np.array_equal(fr.decode(d.rles, out=d.zero_buf, zeroed=True, threads=1), d.ref_c))
-
-    ratios = [("full / zeroed", "fastrle-full", "fastrle-zeroed", ">=", 3.0),
-              ("rlemasklib / zeroed", "rlemasklib", "fastrle-zeroed", ">=", 1.0)]
-    return comps, ratios, notes, verify
+# name -> CaseDef, in table order (registration order).
+CASES: Dict[str, CaseDef] = {}
 
 
-def case_threads(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
-    """c. threads=T vs threads=1, next to a T-thread memset."""
-    fr, t = _fastrle(), d.cfg.threads
-    pool = stack.enter_context(ThreadPoolExecutor(t))
-    flat = d.warm.reshape(-1)
-    chunks = [c for c in np.array_split(flat, t) if c.size]
-
-    def memset_t() -> None:
-        list(pool.map(_memset, chunks))
-
-    comps, notes = [], [f"memset-{t}t = ctypes.memset on {t} equal chunks in {t} Python threads "
-                        "(ctypes releases the GIL)", f"os.cpu_count() = {os.cpu_count()}", WARM_NOTE]
-    if fr:
-        comps.append(Comparator("fastrle-1t", "fastrle.decode(rles, out=warm, threads=1)",
-                                lambda: fr.decode(d.rles, out=d.warm, threads=1), _touch(d.warm)))
-        comps.append(Comparator(f"fastrle-{t}t", f"fastrle.decode(rles, out=warm, threads={t})",
-                                lambda: fr.decode(d.rles, out=d.warm, threads=t), _touch(d.warm)))
-    else:
-        notes.append(_skip_note("fastrle core"))
-    comps.append(Comparator("memset-1t", "ctypes.memset(warm), 1 thread", lambda: _memset(d.warm),
-                            _touch(d.warm)))
-    comps.append(Comparator(f"memset-{t}t", f"ctypes.memset(warm), {t} threads", memset_t,
-                            _touch(d.warm)))
-
-    def verify() -> bool | None:
-        if not fr or d.ref_c is None:
-            return None
-        return bool(np.array_equal(fr.decode(d.rles, out=d.warm, threads=t), d.ref_c))
-
-    ratios = [(f"fastrle 1t / {t}t", "fastrle-1t", f"fastrle-{t}t", ">=", 1.5),
-              (f"memset 1t / {t}t (bandwidth bound)", "memset-1t", f"memset-{t}t", "", None),
-              (f"fastrle {t}t / memset {t}t", f"fastrle-{t}t", f"memset-{t}t", "<=", 1.10)]
-    return comps, ratios, notes, verify
+def register(name: str, cid: str, title: str, builder: Builder,
+             modes: Sequence[str] = ("all",)) -> None:
+    """Add a case. ``modes`` lists the ``--mode`` values that run it; a case
+    outside ``"all"`` runs only when named with ``--case``."""
+    if name in CASES:
+        raise ValueError(f"bench case {name!r} registered twice")
+    CASES[name] = CaseDef(cid, title, builder, tuple(modes))
 
 
-def case_fresh(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
-    """d. Output allocated per call (page faults included) vs pycocotools."""
-    fr, pm = _fastrle(), _import("pycocotools.mask")
-    comps, notes = [], ["both allocate their output per call; pycocotools' is F-order (H,W,N), "
-                        "not transposed"]
-    if fr:
-        comps.append(Comparator("fastrle", "fastrle.decode(rles)", lambda: fr.decode(d.rles)))
-    else:
-        notes.append(_skip_note("fastrle core"))
-    if pm:
-        comps.append(Comparator("pycocotools", "pycocotools.mask.decode(rles)", lambda: pm.decode(d.rles)))
-    else:
-        notes.append(_skip_note("pycocotools"))
-
-    def verify() -> bool | None:
-        if not fr or d.ref_c is None:
-            return None
-        return bool(np.array_equal(fr.decode(d.rles), d.ref_c))
-
-    return comps, [("pycocotools / fastrle", "pycocotools", "fastrle", ">=", 2.0)], notes, verify
+def case_aliases() -> Dict[str, List[str]]:
+    """Table id -> case names (``--case f`` runs every case with id f)."""
+    out: Dict[str, List[str]] = {}
+    for name, c in CASES.items():
+        out.setdefault(c.id, []).append(name)
+    return out
 
 
-def case_coco(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
-    """e. COCO-size images: per-call overhead dominates."""
-    fr, fm, pm = _fastrle(), _import("fastrle.mask"), _import("pycocotools.mask")
-    c = d.cfg
-    rles = d.coco_rles
-    warm = np.ones((len(rles), c.coco_h, c.coco_w), np.uint8)
-    comps, notes = [], [f"{len(rles)} masks of {c.coco_h}x{c.coco_w} per call; times are per call"]
-    if fr:
-        comps.append(Comparator("fastrle", "fastrle.decode(rles)", lambda: fr.decode(rles)))
-        comps.append(Comparator("fastrle-warm", "fastrle.decode(rles, out=warm)",
-                                lambda: fr.decode(rles, out=warm)))
-    else:
-        notes.append(_skip_note("fastrle core"))
-    if fm is not None and hasattr(fm, "decode"):
-        comps.append(Comparator("fastrle.mask", "fastrle.mask.decode(rles)", lambda: fm.decode(rles)))
-    if pm:
-        comps.append(Comparator("pycocotools", "pycocotools.mask.decode(rles)", lambda: pm.decode(rles)))
-    else:
-        notes.append(_skip_note("pycocotools"))
-
-    def verify() -> bool | None:
-        if not (fr and pm):
-            return None
-        return bool(np.array_equal(fr.decode(rles), pm.decode(rles).transpose(2, 0, 1)))
-
-    ratios = [("pycocotools / fastrle.decode", "pycocotools", "fastrle", ">=", 3.0),
-              ("pycocotools / fastrle.mask.decode", "pycocotools", "fastrle.mask", ">=", 3.0)]
-    return comps, ratios, notes, verify
+def modes() -> Dict[str, List[str]]:
+    """Mode -> case names."""
+    out: Dict[str, List[str]] = {}
+    for name, c in CASES.items():
+        for m in c.modes:
+            out.setdefault(m, []).append(name)
+    return out
 
 
-def case_dropin(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
-    """f. The drop-in module on the SA-1B image: same call, same F-order output."""
-    fm, pm = _import("fastrle.mask"), _import("pycocotools.mask")
-    comps, notes = [], []
-    if fm is not None and hasattr(fm, "decode"):
-        comps.append(Comparator("fastrle.mask", "fastrle.mask.decode(rles)", lambda: fm.decode(d.rles)))
-    else:
-        notes.append(_skip_note("fastrle.mask"))
-    if pm:
-        comps.append(Comparator("pycocotools", "pycocotools.mask.decode(rles)", lambda: pm.decode(d.rles)))
-    else:
-        notes.append(_skip_note("pycocotools"))
-
-    def verify() -> bool | None:
-        if fm is None or not hasattr(fm, "decode") or d.ref_c is None:
-            return None
-        out = fm.decode(d.rles)
-        return bool(out.flags.f_contiguous and np.array_equal(out.transpose(2, 0, 1), d.ref_c))
-
-    return comps, [("pycocotools / fastrle.mask", "pycocotools", "fastrle.mask", ">=", 2.0)], notes, verify
-
-
-def case_encode(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
-    """f. Encode a C-order (N,H,W) bool stack; peers get the layout they need."""
-    fr, pm, hm = _fastrle(), _import("pycocotools.mask"), _import("hotcoco.mask")
-    m = d.dense_c
-    comps, notes = [], [f"{m.shape[0]} masks of {m.shape[1]}x{m.shape[2]}, C-order bool; "
-                        "the layout conversion each peer needs is timed"]
-    if fr:
-        comps.append(Comparator("fastrle", "fastrle.encode(masks)", lambda: fr.encode(m)))
-    else:
-        notes.append(_skip_note("fastrle core"))
-    if pm:
-        # pycocotools wants uint8 in Fortran order: a bool->uint8 view is free.
-        comps.append(Comparator(
-            "pycocotools", "pycocotools.mask.encode(np.asfortranarray(masks.transpose(1,2,0)).view(uint8))",
-            lambda: pm.encode(np.asfortranarray(m.transpose(1, 2, 0)).view(np.uint8))))
-    else:
-        notes.append(_skip_note("pycocotools"))
-    if hm is not None and hasattr(hm, "encode"):
-        comps.append(Comparator("hotcoco", "hotcoco.mask.encode(masks.transpose(1,2,0))",
-                                lambda: hm.encode(m.transpose(1, 2, 0))))
-    else:
-        notes.append(_skip_note("hotcoco"))
-
-    def verify() -> bool | None:
-        if not (fr and pm):
-            return None
-        got = fr.encode(m)
-        ref = pm.encode(np.asfortranarray(m.transpose(1, 2, 0)).view(np.uint8))
-        return all(g["counts"] == r["counts"].decode() and list(g["size"]) == list(r["size"])
-                   for g, r in zip(got, ref, strict=True))
-
-    ratios = [("pycocotools / fastrle", "pycocotools", "fastrle", ">=", 10.0),
-              ("hotcoco / fastrle", "hotcoco", "fastrle", ">=", 1.0)]
-    return comps, ratios, notes, verify
-
-
-def case_iou(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
-    """f. IoU matrix of dt x gt RLEs on small images."""
-    fm, pm = _import("fastrle.mask"), _import("pycocotools.mask")
-    dt, gt = d.iou_pair
-    crowd = [0] * len(gt)
-    c = d.cfg
-    comps, notes = [], [f"{len(dt)} dt x {len(gt)} gt RLEs of {c.iou_size}x{c.iou_size}, iscrowd=0"]
-    if fm is not None and hasattr(fm, "iou"):
-        comps.append(Comparator("fastrle.mask", "fastrle.mask.iou(dt, gt, iscrowd)",
-                                lambda: fm.iou(dt, gt, crowd)))
-    else:
-        notes.append(_skip_note("fastrle.mask"))
-    if pm:
-        comps.append(Comparator("pycocotools", "pycocotools.mask.iou(dt, gt, iscrowd)",
-                                lambda: pm.iou(dt, gt, crowd)))
-    else:
-        notes.append(_skip_note("pycocotools"))
-
-    def verify() -> bool | None:
-        if fm is None or not hasattr(fm, "iou") or pm is None:
-            return None
-        return bool(np.allclose(fm.iou(dt, gt, crowd), pm.iou(dt, gt, crowd), rtol=0, atol=1e-12))
-
-    return comps, [("pycocotools / fastrle.mask", "pycocotools", "fastrle.mask", ">=", 1.0)], notes, verify
-
-
-# name -> (id, title, builder, needs SA-1B-size data)
-CASES: dict[str, tuple[str, str, Callable[[BenchData, contextlib.ExitStack], CaseSpec]]] = {
-    "warm": ("a", "SA-1B image, warm preallocated buffer, 1 thread", case_warm),
-    "zeroed": ("b", "SA-1B image, zeroed=True (foreground only)", case_zeroed),
-    "threads": ("c", "SA-1B image, warm buffer, threads", case_threads),
-    "fresh": ("d", "SA-1B image, fresh output per call", case_fresh),
-    "coco": ("e", "COCO-size image, per call", case_coco),
-    "dropin": ("f", "drop-in fastrle.mask.decode, SA-1B image", case_dropin),
-    "encode": ("f", "encode C-order (N,H,W) bool", case_encode),
-    "iou": ("f", "fastrle.mask.iou, small images", case_iou),
-}
-CASE_ALIASES: dict[str, list[str]] = {
-    "a": ["warm"], "b": ["zeroed"], "c": ["threads"], "d": ["fresh"], "e": ["coco"],
-    "f": ["dropin", "encode", "iou"],
-}
-MODES: dict[str, list[str]] = {
-    "warm": ["warm", "zeroed", "threads", "coco"],
-    "fresh": ["fresh", "coco", "dropin", "encode", "iou"],
-    "all": list(CASES),
-}
-
-
-def select_cases(cfg: BenchConfig) -> list[str]:
+def select_cases(cfg: BenchConfig) -> List[str]:
     """Case names to run, in table order: ``cfg.cases`` if given, else by mode."""
     if cfg.cases:
-        wanted: set[str] = set()
+        wanted: set = set()
+        aliases = case_aliases()
         for n in cfg.cases:
             if n in CASES:
                 wanted.add(n)
-            elif n in CASE_ALIASES:
-                wanted.update(CASE_ALIASES[n])
+            elif n in aliases:
+                wanted.update(aliases[n])
             else:
                 raise ValueError(f"unknown case {n!r}; choose from "
-                                 f"{sorted(CASES) + sorted(CASE_ALIASES)}")
+                                 f"{sorted(CASES) + sorted(set(aliases) - set(CASES))}")
     else:
-        if cfg.mode not in MODES:
-            raise ValueError(f"unknown mode {cfg.mode!r}; choose from {sorted(MODES)}")
-        wanted = set(MODES[cfg.mode])
+        m = modes()
+        if cfg.mode not in m:
+            raise ValueError(f"unknown mode {cfg.mode!r}; choose from {sorted(m)}")
+        wanted = set(m[cfg.mode])
     return [n for n in CASES if n in wanted]
 
 
@@ -584,27 +360,34 @@ def _ratio(spec: RatioSpec, med: dict[str, float]) -> Ratio:
     return Ratio(label, v, op, target, "PASS" if ok else "FAIL")
 
 
-def run_case(name: str, data: BenchData, progress: _Progress | None = None) -> CaseResult:
-    """Build, verify and time one case."""
-    cid, title, builder = CASES[name]
-    res = CaseResult(name, cid, title)
-    with contextlib.ExitStack() as stack:
-        comps, ratios, notes, verify = builder(data, stack)
-        res.notes.extend(notes)
-        if verify is not None:
-            try:
-                res.verified = verify()
-            except Exception as e:  # a crash is a failed verification, not a skip
-                res.verified = False
-                res.notes.append(f"verification raised {type(e).__name__}: {e}")
-        times = time_interleaved(comps, data.cfg.repeats, data.cfg.min_sample_s,
-                                 progress.tick if progress else None)
-    med: dict[str, float] = {}
+def measure(res: CaseResult, spec: CaseSpec, repeats: int, min_sample_s: float,
+            tick: Optional[Callable[[], None]] = None) -> CaseResult:
+    """Verify and time one built case into ``res``: medians, minimums and ratios."""
+    comps, ratios, notes, verify = spec
+    res.notes.extend(notes)
+    if verify is not None:
+        try:
+            res.verified = verify()
+        except Exception as e:  # a crash is a failed verification, not a skip
+            res.verified = False
+            res.notes.append(f"verification raised {type(e).__name__}: {e}")
+    times = time_interleaved(comps, repeats, min_sample_s, tick)
+    med: Dict[str, float] = {}
     for c in comps:
         s, number = times[c.key]
         med[c.key] = statistics.median(s)
         res.timings.append(Timing(c.key, c.name, med[c.key] * 1e3, min(s) * 1e3, len(s), number))
     res.ratios = [_ratio(r, med) for r in ratios]
+    return res
+
+
+def run_case(name: str, data: BenchData, progress: Optional[_Progress] = None) -> CaseResult:
+    """Build, verify and time one registered case."""
+    c = CASES[name]
+    res = CaseResult(name, c.id, c.title)
+    with contextlib.ExitStack() as stack:
+        measure(res, c.builder(data, stack), data.cfg.repeats, data.cfg.min_sample_s,
+                progress.tick if progress else None)
     if name == "threads":
         res.notes.append(_threads_limit(res))
         _judge_threads(res)
@@ -670,21 +453,33 @@ def unjudged(results: list[CaseResult]) -> None:
 
 def environment() -> dict[str, Any]:
     """Versions and machine facts that the numbers depend on."""
-    from importlib import metadata
-
     env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
                            "cpu_count": os.cpu_count(), "numpy": np.__version__}
     # Other processes skew every timing; the load average says how much.
     env["loadavg"] = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
-    for mod in ("fastrle", "pycocotools", "rlemasklib", "hotcoco"):
-        if _import(mod) is None:
-            env[mod] = None
-            continue
-        try:
-            env[mod] = metadata.version(mod)
-        except metadata.PackageNotFoundError:  # e.g. run from a source tree
-            env[mod] = getattr(sys.modules[mod], "__version__", "installed")
+    for mod in COMPARATOR_MODULES:
+        env[mod] = _version(mod)
     return env
+
+
+# Distributions whose versions the table names (import name -> distribution).
+COMPARATOR_MODULES = ("fastrle", "pycocotools", "rlemasklib", "hotcoco", "faster_coco_eval",
+                      "torch", "torchvision", "cv2")
+_DIST = {"cv2": "opencv-python-headless", "faster_coco_eval": "faster-coco-eval"}
+
+
+def _version(mod: str) -> Optional[str]:
+    """Installed version of comparator ``mod``, or None when it is not importable."""
+    from importlib import metadata
+
+    if _import(mod) is None:
+        return None
+    for dist in (_DIST.get(mod, mod), mod):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return str(getattr(sys.modules[mod], "__version__", "installed"))
 
 
 def to_json_obj(results: Iterable[CaseResult], cfg: BenchConfig) -> dict[str, Any]:

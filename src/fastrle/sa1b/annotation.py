@@ -13,23 +13,21 @@ in one ``bytes`` buffer with int64 offsets, and the metadata as numpy arrays,
 so decoding never builds a per-mask dict. orjson (or msgspec) parses the JSON
 when installed, else the ``json`` module.
 
-Shard streaming lives in :mod:`fastrle.sa1b_shard`, the torch-style dataset
-and the caching decoder in :mod:`fastrle.sa1b_dataset`; their public names
-are re-exported here.
+Shard streaming lives in :mod:`fastrle.sa1b.shard`, the torch-style dataset
+in :mod:`fastrle.sa1b.dataset` and the caching decoder in
+:mod:`fastrle.sa1b.decoder`; :mod:`fastrle.sa1b` re-exports all of them.
 """
 from __future__ import annotations
 
-import importlib
 import json
 import os
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _core, api
+from .. import _core, api
 
-__all__ = ["SA1BAnnotation", "SA1BFormatError", "load", "from_dict", "json_backend",
-           "iter_shard", "ShardError", "SA1BDataset", "SA1BMaskDecoder", "DecodedMasks"]
+__all__ = ["SA1BAnnotation", "SA1BFormatError", "load", "from_dict", "json_backend", "SORT_KEYS"]
 
 # Pick the fastest JSON parser installed; all return plain dicts and lists.
 try:
@@ -406,7 +404,7 @@ class SA1BAnnotation:
         raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
 
     def _decode_gpu(self, idx: np.ndarray, out: Any, dev: str) -> Any:
-        from . import gpu  # lazy: CuPy is optional
+        from .. import gpu  # lazy: CuPy is optional
 
         def run() -> Any:
             # the ragged table goes up as it is: no dict per mask
@@ -450,19 +448,19 @@ class SA1BAnnotation:
 
     def centroids(self) -> np.ndarray:
         """(N, 2) float64 ``[x, y]`` centroids from the runs; NaN for empty masks."""
-        from . import features
+        from .. import features
 
         return features.centroids(self)
 
     def containment(self) -> np.ndarray:
         """(N, N) float64, ``[i, j] = |i ∩ j| / |j|``; 0 where mask j is empty."""
-        from . import features
+        from .. import features
 
         return features.containment(self)
 
     def iou_matrix(self) -> np.ndarray:
         """(N, N) float64 IoU from the runs; 0 where the union is empty."""
-        from . import features
+        from .. import features
 
         return features.iou_matrix(self)
 
@@ -527,21 +525,3 @@ def load(src: Source) -> SA1BAnnotation:
     except (ValueError, TypeError) as e:  # orjson.JSONDecodeError is a ValueError
         raise SA1BFormatError(f"sa1b: not valid JSON: {e}") from e
     return from_dict(obj)
-
-
-# Re-exports, resolved on first use: those modules import this one, so
-# importing them here eagerly would make a cycle.
-_LAZY = {"iter_shard": "sa1b_shard", "ShardError": "sa1b_shard", "SA1BDataset": "sa1b_dataset",
-         "SA1BMaskDecoder": "sa1b_decoder", "DecodedMasks": "sa1b_decoder"}
-
-if TYPE_CHECKING:
-    from .sa1b_dataset import SA1BDataset
-    from .sa1b_decoder import DecodedMasks, SA1BMaskDecoder
-    from .sa1b_shard import ShardError, iter_shard
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        mod = importlib.import_module(f"{__package__}.{_LAZY[name]}")
-        return getattr(mod, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

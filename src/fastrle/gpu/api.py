@@ -24,9 +24,9 @@ from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
-from . import _gpu_launch
+from . import launch as _launch
 
-__all__ = ["GPUUnavailableError", "available", "decode"]
+__all__ = ["GPUUnavailableError", "available", "decode", "decode_ragged"]
 
 RLE = Mapping[str, Any]
 
@@ -102,7 +102,7 @@ def _kernels(cp: Any) -> Any:
     global _module
     with _lock:
         if _module is None:
-            _module = cp.RawModule(code=_gpu_launch.kernel_source())
+            _module = cp.RawModule(code=_launch.kernel_source())
         return _module
 
 
@@ -131,7 +131,7 @@ def _as_cupy(cp: Any, out: Any) -> Any:
 
 
 class _CupyBackend:
-    """Executes ``_gpu_launch`` plans with CuPy on one stream."""
+    """Executes ``launch`` plans with CuPy on one stream."""
 
     def __init__(self, cp: Any, stream: Any):
         self.cp = cp
@@ -142,7 +142,7 @@ class _CupyBackend:
             with self.stream:
                 return self.cp.empty(shape, dtype=np.uint8)
         arr = _as_cupy(self.cp, out)
-        _gpu_launch.validate_out(arr, shape)
+        _launch.validate_out(arr, shape)
         return arr
 
     def upload(self, offsets: np.ndarray, chars: np.ndarray) -> tuple[Any, Any]:
@@ -167,9 +167,9 @@ class _CupyBackend:
         with self.stream:
             return self.cp.empty(size, dtype=dtype)
 
-    def launch(self, launch: _gpu_launch.Launch, buffers: dict[str, Any]) -> None:
+    def launch(self, launch: _launch.Launch, buffers: dict[str, Any]) -> None:
         fn = _kernels(self.cp).get_function(launch.kernel)
-        args = tuple(buffers[v] if code == "p" else _gpu_launch.SCALAR_DTYPES[code](v)
+        args = tuple(buffers[v] if code == "p" else _launch.SCALAR_DTYPES[code](v)
                      for code, v in launch.typed_args())
         with self.stream:
             fn(launch.grid, launch.block, args, shared_mem=launch.shared_mem)
@@ -214,7 +214,7 @@ def decode(
     """
     cp = _require_gpu()
     backend = _CupyBackend(cp, _as_stream(cp, stream))
-    return _gpu_launch.decode_with(backend, rles, out, check=check, packed=packed)
+    return _launch.decode_with(backend, rles, out, check=check, packed=packed)
 
 
 def decode_ragged(
@@ -237,7 +237,7 @@ def decode_ragged(
     arguments and the result as in :func:`decode`; the result is always
     (N, H, W).
     """
-    batch = _gpu_launch.pack_ragged(data, offsets, h, w, indices)
+    batch = _launch.pack_ragged(data, offsets, h, w, indices)
     cp = _require_gpu()
     backend = _CupyBackend(cp, _as_stream(cp, stream))
-    return _gpu_launch.decode_with(backend, batch, out, check=check, packed=packed)
+    return _launch.decode_with(backend, batch, out, check=check, packed=packed)

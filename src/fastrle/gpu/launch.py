@@ -26,6 +26,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .._pyrle import counts_to_string
+
 #: Kernel sources, concatenated in this order into one compilation unit.
 KERNEL_FILES = ("rle_parse.cuh", "rle_expand.cuh")
 
@@ -125,12 +127,13 @@ def kernel_source() -> str:
 
 def _read_kernel(name: str) -> str:
     try:
-        ref = importlib.resources.files(__package__ or "fastrle").joinpath("kernels", name)
+        root = (__package__ or "fastrle.gpu").rsplit(".", 1)[0]  # the top package: fastrle
+        ref = importlib.resources.files(root).joinpath("kernels", name)
         if ref.is_file():
             return ref.read_text(encoding="utf-8")
     except Exception:  # not installed as a package, or no package data: use the tree
         pass
-    path = Path(__file__).resolve().parents[2] / "csrc" / "kernels" / name
+    path = Path(__file__).resolve().parents[3] / "csrc" / "kernels" / name
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -138,24 +141,6 @@ def _read_kernel(name: str) -> str:
             f"fastrle GPU kernel source {name!r} not found in the package (fastrle/kernels/) "
             f"nor at {path}"
         ) from None
-
-
-def counts_to_string(counts: Sequence[int]) -> bytes:
-    """Compress a list of run lengths like pycocotools' ``rleToString``."""
-    out = bytearray()
-    cnts = [int(c) for c in counts]
-    for i, c in enumerate(cnts):
-        x = c - cnts[i - 2] if i > 2 else c
-        while True:
-            ch = x & 0x1F
-            x >>= 5
-            more = x != -1 if ch & 0x10 else x != 0
-            if more:
-                ch |= 0x20
-            out.append(ch + 48)
-            if not more:
-                break
-    return bytes(out)
 
 
 def pack_rles(rles: Any) -> Batch:

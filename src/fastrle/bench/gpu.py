@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Benchmark fastrle.gpu.decode on SA-1B-like data (needs CuPy and a CUDA GPU).
 
 Reports, on generated masks (default: one SA-1B image, 100 masks of
@@ -13,7 +12,7 @@ Reports, on generated masks (default: one SA-1B image, 100 masks of
 
 Example::
 
-    python benchmarks/gpu_bench.py --masks 100 --height 1500 --width 2250
+    fastrle bench --gpu --masks 100 --size 1500x2250
 """
 
 from __future__ import annotations
@@ -22,15 +21,9 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-
-try:  # in-tree use without installing
-    import fastrle.gpu  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
 def gpu_time(cp: Any, fn: Callable[[], Any], repeat: int, warmup: int) -> float:
@@ -65,7 +58,7 @@ def wall_time(fn: Callable[[], Any], repeat: int, warmup: int, sync: Callable[[]
 def kernel_time(cp: Any, rles: list[dict], out: Any, packed: bool, parser: str,
                 repeat: int, warmup: int) -> float:
     """Median ms from the first to the last kernel of a decode (upload excluded)."""
-    from fastrle import _gpu_launch, gpu
+    from ..gpu import api as gpu, launch as _gpu_launch
 
     class Timed(gpu._CupyBackend):
         def launch(self, launch, buffers):
@@ -100,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
 
-    from fastrle import gpu, synthetic
+    from .. import gpu, synthetic
 
     if not gpu.available():
         try:
@@ -156,10 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"target kernel <= 2x fill(0): {rows[0][1] / fill:.2f}x -> {'PASS' if ok else 'MISS'}")
     if not args.no_cpu:
         try:
-            import fastrle
-
-            cpu_decode = fastrle.decode
-        except (ImportError, AttributeError) as exc:
+            from ..api import decode as cpu_decode
+        except ImportError as exc:
             print(f"CPU baseline skipped: fastrle.decode unavailable ({exc})")
         else:
             host = np.empty((n, h, w), np.uint8)

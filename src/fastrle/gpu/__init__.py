@@ -1,0 +1,11 @@
+"""Decode COCO RLE masks on an NVIDIA GPU (CuPy; optional ``fastrle[gpu]``).
+
+- :mod:`.api`: the public functions and the CuPy backend;
+- :mod:`.launch`: packing, launch planning and status checks, shared by the
+  CuPy backend and the CPU emulator in the tests.
+
+Importing this package never touches CUDA.
+"""
+from .api import GPUUnavailableError, available, decode, decode_ragged
+
+__all__ = ["GPUUnavailableError", "available", "decode", "decode_ragged"]
