@@ -10,7 +10,10 @@ from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CORE = ["rle_string.c", "rle_decode.c", "rle_encode.c", "rle_ops.c", "rle_poly.c", "rle_batch.c"]
+# The whole C core (every csrc/*.c) goes into each extension: a new C file or a
+# new glue module (src/fastrle/_<name>.pyx -> fastrle._<name>) needs no edit here.
+CORE = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "csrc", "*.c")))
+PYX = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "src", "fastrle", "_*.pyx")))
 
 # -O3 for the hot loops; no -march=native, so wheels run on any x86-64/arm64.
 # fp-contract=off keeps float results bit-identical to pycocotools' (no FMA).
@@ -20,24 +23,17 @@ if extra:
     cflags += extra.split()
 ldflags = ["-lpthread"] + (os.environ.get("FASTRLE_LDFLAGS", "").split())
 
-ext = Extension(
-    "fastrle._core",
-    sources=["src/fastrle/_core.pyx"] + [os.path.join("csrc", f) for f in CORE],
-    include_dirs=["csrc", np.get_include()],
-    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    extra_compile_args=cflags,
-    extra_link_args=ldflags,
-)
-
-# Spatial features on runs (centroids, intersections): its own module and C file.
-features_ext = Extension(
-    "fastrle._features",
-    sources=["src/fastrle/_features.pyx", os.path.join("csrc", "rle_features.c")],
-    include_dirs=["csrc", np.get_include()],
-    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    extra_compile_args=cflags,
-    extra_link_args=ldflags,
-)
+extensions = [
+    Extension(
+        "fastrle." + os.path.splitext(os.path.basename(pyx))[0],
+        sources=[pyx] + CORE,
+        include_dirs=["csrc", np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=cflags,
+        extra_link_args=ldflags,
+    )
+    for pyx in PYX
+]
 
 
 class BuildPyWithKernels(build_py):
@@ -52,6 +48,6 @@ class BuildPyWithKernels(build_py):
 
 
 setup(
-    ext_modules=cythonize([ext, features_ext], compiler_directives={"language_level": "3"}),
+    ext_modules=cythonize(extensions, compiler_directives={"language_level": "3"}),
     cmdclass={"build_py": BuildPyWithKernels},
 )
