@@ -1,6 +1,7 @@
 """Real COCO annotation files (tests/data/SOURCES.md) through both codecs."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import defaultdict
@@ -77,15 +78,23 @@ def test_box_iou_from_real_annotations() -> None:
     check_same("iou", [list(b) for b in boxes[:5]], [list(b) for b in boxes[5:9]], [0, 1, 0, 0])
 
 
-@pytest.mark.parametrize("name", ["coco_instances_val2014_100.json",
-                                  "cocoapi_instances_val2014_fakesegm100_results.json"])
-def test_shared_copy_is_unchanged(name: str) -> None:
-    """tests/data holds the same bytes as ../shared/data/real where present."""
-    shared = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "real", name)
-    if not os.path.exists(shared):
-        pytest.skip("no ../shared in this checkout")
-    with open(shared, "rb") as a, open(os.path.join(DATA, name), "rb") as b:
-        assert a.read() == b.read()
+# SHA-256 of the fixtures as taken from their sources (tests/data/SOURCES.md):
+# they are used unchanged, and an edit to them must be deliberate.
+FIXTURE_SHA256 = {
+    "coco_instances_val2014_100.json":
+        "0b82aff564f8c3774595d5457d12dbcf92da59b6482d2bd973520910703762bd",
+    "cocoapi_instances_val2014_fakesegm100_results.json":
+        "53e131551ea6f84c6fbd7273c603cc52e6dee4eb8f42d3fcf556053c356fb91b",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURE_SHA256))
+def test_fixture_is_unchanged(name: str) -> None:
+    """tests/data holds the upstream bytes, as pinned in SOURCES.md."""
+    with open(os.path.join(DATA, name), "rb") as f:
+        assert hashlib.sha256(f.read()).hexdigest() == FIXTURE_SHA256[name]
+    with open(os.path.join(DATA, "SOURCES.md"), encoding="utf-8") as f:
+        assert FIXTURE_SHA256[name] in f.read()
 
 
 def test_area_of_more_than_255_masks() -> None:
