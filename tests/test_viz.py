@@ -335,3 +335,15 @@ def test_show_anns_sa1b_json_roundtrip(tmp_path):
         assert buf.getvalue()[:4] == b"\x89PNG"
     finally:
         plt.close(fig)
+
+
+def test_python_threads_share_nothing():
+    """The GIL is released while drawing: concurrent calls give the same picture."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rles = synthetic.sa1b_like(40, 300, 400, seed=9)
+    img = rand_image(300, 400)
+    want = viz.overlay(img, rles, threads=1)
+    with ThreadPoolExecutor(4) as ex:
+        outs = list(ex.map(lambda t: viz.overlay(img, rles, threads=t), [1, 2, 3, 4] * 2))
+    assert all(np.array_equal(o, want) for o in outs)
