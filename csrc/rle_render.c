@@ -272,6 +272,8 @@ int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *or
 
   if (nthreads <= 0) nthreads = frle_default_threads();
   if (nthreads > 64) nthreads = 64;
+  /* a thread per 64K pixels at most: starting one costs more than that */
+  if ((uint64_t)nthreads > (jb.hw >> 16)) nthreads = jb.hw >> 16 ? (int)(jb.hw >> 16) : 1;
   jb.nthreads = nthreads > k ? (int)k : nthreads;
   run_phase(&jb, 1);
   for (pos = 0; pos < k; pos++) { /* the first failure in draw order */

@@ -80,10 +80,13 @@ def test_blobs_match_reference(alpha, cw):
 @pytest.mark.parametrize("order", ["area", "index"])
 @pytest.mark.parametrize("threads", [1, 2, 7])
 def test_noise_masks_overlap_and_threads(order, threads):
+    # 260x1030 pixels: enough for 4 bands (the C code gives a thread 64K pixels at least),
+    # so fills and contours cross band edges
     rng = np.random.default_rng(5)
-    masks = rng.random((12, 70, 41)) < rng.uniform(0.05, 0.9, (12, 1, 1))
+    masks = rng.random((12, 260, 1030)) < rng.uniform(0.05, 0.9, (12, 1, 1))
+    masks[:6] |= synthetic.sa1b_like(6, 260, 1030, seed=5, dense=True)[1]
     rles = fastrle.encode(masks)
-    check(rand_image(70, 41, 1), masks, rles, order=order, threads=threads, alpha=0.6, contour_width=2)
+    check(rand_image(260, 1030, 1), masks, rles, order=order, threads=threads, alpha=0.6, contour_width=2)
 
 
 @pytest.mark.parametrize("cw", [1, 2, 3])
@@ -341,8 +344,8 @@ def test_python_threads_share_nothing():
     """The GIL is released while drawing: concurrent calls give the same picture."""
     from concurrent.futures import ThreadPoolExecutor
 
-    rles = synthetic.sa1b_like(40, 300, 400, seed=9)
-    img = rand_image(300, 400)
+    rles = synthetic.sa1b_like(40, 300, 900, seed=9)
+    img = rand_image(300, 900)
     want = viz.overlay(img, rles, threads=1)
     with ThreadPoolExecutor(4) as ex:
         outs = list(ex.map(lambda t: viz.overlay(img, rles, threads=t), [1, 2, 3, 4] * 2))
