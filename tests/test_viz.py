@@ -292,11 +292,17 @@ def test_argument_errors(tmp_path):
 
 # --- show_anns ------------------------------------------------------------------
 
-def test_show_anns_draws_over_the_shown_image():
+@pytest.fixture
+def plt():
     mpl = pytest.importorskip("matplotlib")
-    mpl.use("Agg")
+    mpl.use("Agg")  # headless
     import matplotlib.pyplot as plt
 
+    yield plt
+    plt.close("all")
+
+
+def test_show_anns_draws_over_the_shown_image(plt):
     rles, masks = synthetic.coco_like(5, 40, 60, seed=7, dense=True)
     img = rand_image(40, 60)
     fig, ax = plt.subplots()
@@ -323,10 +329,7 @@ def test_show_anns_draws_over_the_shown_image():
         viz.show_anns([{"segmentation": [[1.0, 2.0, 3.0]]}], ax=ax)
 
 
-def test_show_anns_sa1b_json_roundtrip(tmp_path):
-    pytest.importorskip("matplotlib")
-    import matplotlib.pyplot as plt
-
+def test_show_anns_sa1b_json_roundtrip(plt):
     rles = synthetic.sa1b_like(8, 30, 40, seed=1)
     ann = fastrle.sa1b.load(json.dumps(synthetic.sa1b_image_dict(rles)).encode())
     fig, ax = plt.subplots()
