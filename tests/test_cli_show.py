@@ -231,3 +231,21 @@ def test_python_dash_m(shard, tmp_path):
                         str(tmp_path / "n.png")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "n.png").exists()
+
+
+def test_results_with_polygons_take_their_size_from_the_image(tmp_path, capsys):
+    pm = pytest.importorskip("pycocotools.mask")
+    poly = [[10.0, 5.0, 60.0, 8.0, 55.0, 40.0, 12.0, 35.0]]
+    res = tmp_path / "res.json"
+    res.write_text(json.dumps([{"image_id": 5, "category_id": 1, "score": 0.9, "segmentation": poly},
+                               {"image_id": 6, "category_id": 1, "score": 0.8, "segmentation": poly}]))
+    out = tmp_path / "p.png"
+    assert show(res, "-o", out, "--image-id", 5) == 1
+    assert "give --image for its size" in capsys.readouterr().err
+    assert not out.exists()
+    photo = tmp_path / "photo.png"
+    img = np.random.default_rng(1).integers(0, 255, (48, 70, 3), dtype=np.uint8)
+    PIL.fromarray(img).save(photo)
+    assert show(res, "-o", out, "--image-id", 5, "--image", photo) == 0
+    want = viz.overlay(img, [pm.merge(pm.frPyObjects(poly, 48, 70))])
+    assert np.array_equal(read(out), want)
