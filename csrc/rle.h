@@ -165,6 +165,23 @@ int frle_encode_batch(const uint8_t *base, int64_t n, uint64_t h, uint64_t w,
                       int64_t mask_stride, int64_t row_stride, int colmajor, int nonzero,
                       char **strs, int64_t *lens, int nthreads, frle_error *err);
 
+/* ---- overlays (rle_render.c) ---- */
+
+/* Draw masks over an h x w RGB image img (h*w*3 bytes, row-major, channels
+ * interleaved), straight from their runs. Mask i's counts are
+ * arena[offsets[i]..offsets[i+1]); order[0..k) lists the masks to draw, in
+ * draw order (each in range); colors holds 3 bytes per mask i. With
+ * a = alpha (0..255), every foreground pixel of each mask, in order, becomes
+ * (p*(255-a) + c*a + 127)/255 per channel. Then, with contour_width cw > 0,
+ * each mask's contour (its pixels within Chebyshev distance cw of a
+ * background pixel; outside the image is background) is set to its colour,
+ * in the same order. Every drawn mask is checked (runs sum to h*w) before
+ * img is touched; err->index is then the failing mask i. Threads split the
+ * rows into bands, so each pixel sees the masks in the given order. */
+int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *order, int64_t k,
+                uint64_t h, uint64_t w, const uint8_t *colors, int alpha, int contour_width,
+                uint8_t *img, int nthreads, frle_error *err);
+
 /* Number of threads the batch functions use for nthreads <= 0 (auto). */
 int frle_default_threads(void);
 

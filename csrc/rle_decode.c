@@ -241,17 +241,13 @@ static inline int64_t xor_intervals(const uint32_t *a, int64_t na, const uint32_
   return ne;
 }
 
-int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w,
-                         uint8_t *out, int zeroed, frle_scratch *scr) {
+int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, frle_scratch *scr) {
   int64_t j, nb = 0, ncol = 0, ne = 0, g, total;
   uint64_t pos = 0, y;
   uint32_t *bnd;
   int64_t *row;
 
-  if (h == 1 || w == 1) { /* both orders are the same bytes */
-    frle_decode_colmajor(cnts, m, out, zeroed);
-    return FRLE_OK;
-  }
+  scr->ylo = scr->yhi = 0;
 
   /* 1. Foreground runs split at column ends: per column, sorted y0,y1
    *    boundary pairs in bnd[], and the columns that have any in seg[] as
@@ -275,15 +271,7 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
       s = se;
     }
   }
-  if (ncol == 0) {
-    if (!zeroed) {
-      line_writer lw;
-      lw_init(&lw, out, out + h * w, 0);
-      lw_span(&lw, out, out + h * w, 0);
-      lw_done(&lw);
-    }
-    return FRLE_OK;
-  }
+  if (ncol == 0) return FRLE_OK; /* no foreground: no rows */
   bnd = scr->tr; /* boundaries live in tr until step 3 */
 
   /* 2. Row transitions between neighbouring columns x-1 and x: the XOR of
@@ -342,6 +330,20 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
     /* row[y] now holds the end of row y, which is the start of row y+1 */
     scr->ylo = y0; scr->yhi = y1;
   }
+  return FRLE_OK;
+}
+
+int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w,
+                         uint8_t *out, int zeroed, frle_scratch *scr) {
+  uint64_t y;
+  int rc;
+
+  if (h == 1 || w == 1) { /* both orders are the same bytes */
+    frle_decode_colmajor(cnts, m, out, zeroed);
+    return FRLE_OK;
+  }
+  rc = frle_row_transitions(cnts, m, h, scr);
+  if (rc != FRLE_OK) return rc;
 
   /* 4. Write the spans, in address order: the background between two
    *    foreground spans is one span even when it crosses rows. With zeroed,

@@ -15,6 +15,14 @@ struct frle_scratch {
   uint64_t ylo, yhi;                  /* rows holding transitions */
 };
 
+/* Steps 1-3 of the row-major decode of one validated mask of height h:
+ * the foreground as row spans. Rows [scr->ylo, scr->yhi) hold foreground
+ * (ylo == yhi when the mask is empty); row y's span boundaries are
+ * scr->tr[start..scr->row[y]), x0,x1 pairs sorted by x, spans [x0, x1),
+ * where start is scr->row[y-1] (0 for y == ylo). Returns FRLE_OK or
+ * FRLE_ERR_NOMEM. */
+int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, frle_scratch *scr);
+
 /* Make *buf hold at least n elements of size elem; returns 0 on failure. */
 int frle_grow(void **buf, int64_t *cap, int64_t n, size_t elem);
 

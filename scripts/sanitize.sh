@@ -47,7 +47,7 @@ assert b"__ubsan_handle" in open(c.__file__, "rb").read(), "extension is not UBS
 print("sanitized extension:", c.__file__)
 PY
 
-TESTS="${SAN_TESTS:-tests/test_fuzz_differential.py tests/test_fuzz_malformed.py tests/test_stress_threads.py
+TESTS="${SAN_TESTS:-tests/test_fuzz_differential.py tests/test_fuzz_malformed.py tests/test_stress_threads.py tests/test_viz.py
   tests/test_large_sizes.py tests/test_native.py tests/test_mask_dropin.py tests/test_invalid.py
   tests/test_threads.py tests/test_c_core.py}"
 SEL=()
