@@ -115,4 +115,5 @@ def test_constants_match_kernels() -> None:
     assert codes[0] == "FASTRLE_ST_OK"
     assert set(codes) - {0} == set(launch_mod.STATUS_MESSAGES)
     assert defines["FASTRLE_META_STRIDE"] == launch_mod.META_STRIDE
-    assert defines["FASTRLE_COLS"] == launch_mod.EXPAND_COLS
+    assert defines["FASTRLE_TILE_GROUPS"] == launch_mod.TILE_GROUPS
+    assert defines["FASTRLE_TILE_ROWS"] == launch_mod.TILE_ROWS

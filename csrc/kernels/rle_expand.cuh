@@ -4,21 +4,175 @@
 // helpers, extern "C" kernels).  Inputs come from the parse kernels:
 // ends[offs[m] ..] and meta[3*m ..] (status, run count).
 //
-// RLE is column-major but the output is C-order (N,H,W).  Each thread owns
-// columns and walks down a band of rows; neighbouring threads own
-// neighbouring columns, so every warp store covers a contiguous piece of one
-// row and the transpose costs no extra DRAM traffic.  The cursor starts at
-// a binary search once per band, then `while (p >= next_end) advance`
-// (zero-length runs included) costs one compare per pixel.
+// RLE is column-major but the output is C-order (N,H,W).  fastrle_expand
+// works on run boundaries, not pixels:
 //
-// Grid: x = column tiles, y = row bands of `band` rows, z = masks
-// (mask = mask_base + blockIdx.z; the host chunks batches above 65535).
-// Masks with a non-zero status are written as zeros.
+// * A warp owns a tile of 32 rows x 32 groups of 4 adjacent columns (lane l
+//   owns group g0 + l).  Each lane turns the runs crossing its 4 column
+//   segments into four 32-bit row masks, one compare-and-or per run
+//   boundary (SA-1B-like masks have far fewer than one per 32 pixels).
+// * A 4x4 byte transpose (8 byte permutes) regroups them so that
+//   (Q[i] >> k) & 0x01010101 is the 4 output bytes of row 8i+k: 2
+//   instructions per row per lane give 4 pixels.
+// * Rows start at any address (w and the buffer are arbitrary), so each lane
+//   stores the 4-byte ALIGNED word of its row that ends in its group: a
+//   funnel shift of its word and its left neighbour's (one shuffle).  Lane 0
+//   only supplies the neighbour word, so a tile writes 31 groups (124
+//   columns) per row with one coalesced 4-byte store per lane.  Tiles that
+//   touch a row end take a byte-store path; interior tiles never test a
+//   column.
+// * The column cursors are found by 4 interleaved binary searches once per
+//   band of rows; warps whose tile lies past the last column exit at once.
+//
+// Grid: x = tiles (blockDim.x / 32 warps per block), y = row bands of `band`
+// rows (a multiple of 32), z = masks (mask = mask_base + blockIdx.z; the
+// host chunks batches above 65535).  Masks with a non-zero status are
+// written as zeros.
 
-#ifndef FASTRLE_COLS
-#define FASTRLE_COLS 4  // columns per thread, strided by blockDim.x
-#endif
+#define FASTRLE_TILE_GROUPS 31  // column groups of 4 a warp tile writes
+#define FASTRLE_TILE_ROWS 32
 
+// Number of e[0..n) that are <= p, i.e. the first k with e[k] > p, for 4
+// columns at once (their loads overlap instead of forming 4 dependent
+// chains).  Valid tables end with e[n-1] == h*w > p, so k < n.
+__device__ __forceinline__ void fastrle_find_runs4(const unsigned int* e, unsigned int n,
+                                                   const unsigned int* p, unsigned int* k)
+{
+    unsigned int step = 1;
+    while (step <= n / 2) step <<= 1;  // largest power of two <= n (n >= 1)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) k[j] = 0;
+    for (; step; step >>= 1) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+            if (k[j] + step <= n && e[k[j] + step - 1] <= p[j]) k[j] += step;
+    }
+}
+
+// Bits [lo, hi) set; lo < 32, hi <= 32.
+__device__ __forceinline__ unsigned int fastrle_span(unsigned int lo, unsigned int hi)
+{
+    const unsigned int below_hi = hi >= 32u ? 0xFFFFFFFFu : (1u << hi) - 1u;
+    return below_hi & ~((1u << lo) - 1u);
+}
+
+// Row mask of one column segment: bit r = pixel p + r for p + r < lim
+// (lim - p <= 32).  The cursor is run k = [st, en) with en > p on entry; it
+// is left on the run that reaches lim, ready for the next segment.
+__device__ __forceinline__ unsigned int fastrle_column_bits(const unsigned int* e, unsigned int* k,
+                                                            unsigned int* st, unsigned int* en,
+                                                            unsigned int p, unsigned int lim)
+{
+    unsigned int bits = 0;
+    for (;;) {
+        if (*k & 1u) {
+            const unsigned int lo = *st > p ? *st - p : 0u;
+            const unsigned int hi = (*en < lim ? *en : lim) - p;
+            bits |= fastrle_span(lo, hi);
+        }
+        if (*en >= lim) break;
+        *st = *en;
+        *en = e[++*k];
+    }
+    return bits;
+}
+
+// Store rows [0, rows) of a slab.  q: the 4 transposed words; rowp: row 0 of
+// the slab; g: this lane's column group.  EDGE: the tile touches column 0 or
+// w, so words are clipped to [0, w) byte by byte.
+template <bool EDGE>
+__device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsigned char* rowp,
+                                                   long long w, long long g, int lane, int rows)
+{
+#pragma unroll
+    for (int r = 0; r < FASTRLE_TILE_ROWS; ++r) {
+        if (r >= rows) break;  // rows == 32 is a constant on the hot path
+        const unsigned int word = (q[r >> 3] >> (r & 7)) & 0x01010101u;
+        const unsigned int left = __shfl_up_sync(0xFFFFFFFFu, word, 1);
+        const unsigned long long a = (unsigned long long)rowp;
+        const unsigned int ph = (unsigned int)a & 3u;  // row phase, warp-uniform
+        // Bytes [4g - ph, 4g + 4 - ph) of the row: the aligned word ending in group g.
+        const unsigned int v = __funnelshift_rc(left, word, 32u - 8u * ph);
+        if (!EDGE) {
+            if (lane) *(unsigned int*)((a & ~3ull) + 4ull * (unsigned long long)g) = v;
+        } else if (lane) {
+            const long long c = 4 * g - (long long)ph;
+            if (c >= 0 && c + 4 <= w) {
+                *(unsigned int*)(rowp + c) = v;
+            } else {
+#pragma unroll
+                for (int b = 0; b < 4; ++b)
+                    if (c + b >= 0 && c + b < w) rowp[c + b] = (unsigned char)(v >> (8 * b));
+            }
+        }
+        rowp += w;
+    }
+}
+
+// uint8 output, out[m][y][x] in {0, 1}.  blockDim.x must be a multiple of 32.
+extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long long* offs,
+                                          const long long* meta, unsigned char* out,
+                                          unsigned int h, unsigned int w, unsigned int band,
+                                          long long mask_base)
+{
+    const int lane = threadIdx.x & 31;
+    const long long tile = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    const long long g0 = tile * FASTRLE_TILE_GROUPS - 1;  // lane 0's group
+    const unsigned int y0 = blockIdx.y * band;
+    // Idle warps leave at once: the tile's first word starts at 4(g0+1) - phase.
+    if (4 * (g0 + 1) - 3 >= (long long)w || y0 >= h) return;  // warp-uniform
+    const unsigned int y1 = (h - y0 < band) ? h : y0 + band;
+    const long long m = mask_base + blockIdx.z;
+    const unsigned int* e = ends + offs[m];
+    const bool ok = meta[3 * m] == 0;
+    const unsigned int nr = (unsigned int)meta[3 * m + 1];
+    unsigned char* o = out + m * (long long)h * (long long)w;
+    const long long g = g0 + lane;
+    const bool edge = tile == 0 || 4 * (g0 + 1 + FASTRLE_TILE_GROUPS) > (long long)w;
+
+    // Cursors of the lane's 4 columns: run k = [st, en).  Columns outside the
+    // mask and bad masks get no runs (bits stay 0).
+    unsigned int k[4], st[4], en[4], p[4];
+    bool live[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        const long long x = 4 * g + j;
+        live[j] = ok && x >= 0 && x < (long long)w;
+        p[j] = live[j] ? (unsigned int)x * h + y0 : 0u;
+    }
+    if (ok) fastrle_find_runs4(e, nr, p, k);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        if (live[j]) {
+            st[j] = k[j] ? e[k[j] - 1] : 0u;
+            en[j] = e[k[j]];
+        }
+    }
+
+    for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
+        const int rows = (y1 - ys < FASTRLE_TILE_ROWS) ? (int)(y1 - ys) : FASTRLE_TILE_ROWS;
+        unsigned int b[4];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            b[j] = 0;
+            if (live[j]) {
+                const unsigned int pj = (unsigned int)(4 * g + j) * h + ys;  // < h*w < 2^32
+                b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], pj, pj + (unsigned int)rows);
+            }
+        }
+        // 4x4 byte transpose: byte j of q[i] = byte i of b[j] (rows 8i..8i+7 of column j).
+        const unsigned int t0 = __byte_perm(b[0], b[1], 0x5140), t1 = __byte_perm(b[0], b[1], 0x7362);
+        const unsigned int t2 = __byte_perm(b[2], b[3], 0x5140), t3 = __byte_perm(b[2], b[3], 0x7362);
+        const unsigned int q[4] = {__byte_perm(t0, t2, 0x5410), __byte_perm(t0, t2, 0x7632),
+                                   __byte_perm(t1, t3, 0x5410), __byte_perm(t1, t3, 0x7632)};
+        unsigned char* rowp = o + (long long)ys * w;
+        if (edge) fastrle_store_rows<true>(q, rowp, w, g, lane, rows);
+        else if (rows == FASTRLE_TILE_ROWS) fastrle_store_rows<false>(q, rowp, w, g, lane, FASTRLE_TILE_ROWS);
+        else fastrle_store_rows<false>(q, rowp, w, g, lane, rows);
+    }
+}
+
+// Legacy per-pixel cursor helpers, used by the packed kernel.
 // First k in [0, n) with e[k] > p.  Valid tables end with e[n-1] == h*w > p.
 __device__ __forceinline__ unsigned int fastrle_find_run(const unsigned int* e, unsigned int n,
                                                          unsigned int p)
@@ -47,41 +201,6 @@ __device__ __forceinline__ void fastrle_cursor(const unsigned int* e, unsigned i
     }
 }
 
-// uint8 output, out[m][y][x] in {0, 1}.
-extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long long* offs,
-                                          const long long* meta, unsigned char* out,
-                                          unsigned int h, unsigned int w, unsigned int band,
-                                          long long mask_base)
-{
-    const long long m = mask_base + blockIdx.z;
-    const unsigned int y0 = blockIdx.y * band;
-    if (y0 >= h) return;  // block-uniform
-    const unsigned int y1 = (h - y0 < band) ? h : y0 + band;
-    const unsigned int* e = ends + offs[m];
-    const bool ok = meta[3 * m] == 0;
-    const unsigned int nr = (unsigned int)meta[3 * m + 1];
-    unsigned char* o = out + m * (long long)h * (long long)w;
-    const unsigned int x0 = blockIdx.x * blockDim.x * FASTRLE_COLS + threadIdx.x;
-
-    unsigned int k[FASTRLE_COLS];
-    unsigned int next[FASTRLE_COLS];
-#pragma unroll
-    for (int j = 0; j < FASTRLE_COLS; ++j)
-        fastrle_cursor(e, nr, ok, x0 + j * blockDim.x, w, h, y0, &k[j], &next[j]);
-    for (unsigned int y = y0; y < y1; ++y) {
-        unsigned char* row = o + (long long)y * w;
-#pragma unroll
-        for (int j = 0; j < FASTRLE_COLS; ++j) {
-            const unsigned int x = x0 + j * blockDim.x;
-            if (x < w) {
-                const unsigned int p = x * h + y;  // < h*w < 2^32
-                while (p >= next[j]) next[j] = e[++k[j]];
-                row[x] = (unsigned char)(k[j] & 1u);  // bad masks: k stays 0
-            }
-        }
-    }
-}
-
 // Bit-packed output in np.packbits order: out[m][y][xb], bit 7 of byte xb is
 // column 8*xb.  Each thread owns one byte column (8 pixel columns); padding
 // bits past w are zero.
@@ -91,31 +210,111 @@ extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const
                                                  long long mask_base)
 {
     const long long m = mask_base + blockIdx.z;
-    const unsigned int wb = (w + 7u) >> 3;
-    const unsigned int xb = blockIdx.x * blockDim.x + threadIdx.x;
+    // 64-bit: (w + 7) wraps to 0 in 32 bits for w >= 2^32 - 7.
+    const unsigned long long wb = ((unsigned long long)w + 7u) >> 3;
+    const unsigned long long xb = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
     const unsigned int y0 = blockIdx.y * band;
     if (y0 >= h || xb >= wb) return;  // no barriers in this kernel
     const unsigned int y1 = (h - y0 < band) ? h : y0 + band;
     const unsigned int* e = ends + offs[m];
     const bool ok = meta[3 * m] == 0;
     const unsigned int nr = (unsigned int)meta[3 * m + 1];
-    unsigned char* o = out + m * (long long)h * (long long)wb;
+    unsigned char* o = out + m * (long long)h * (long long)wb;  // wb < 2^29
 
     unsigned int k[8];
     unsigned int next[8];
 #pragma unroll
-    for (int j = 0; j < 8; ++j) fastrle_cursor(e, nr, ok, 8u * xb + j, w, h, y0, &k[j], &next[j]);
+    for (int j = 0; j < 8; ++j) {
+        const unsigned long long x = 8u * xb + j;  // may be >= 2^32 in the last byte
+        if (x < w) fastrle_cursor(e, nr, ok, (unsigned int)x, w, h, y0, &k[j], &next[j]);
+        else { k[j] = 0; next[j] = 0xFFFFFFFFu; }
+    }
     for (unsigned int y = y0; y < y1; ++y) {
         unsigned int byte = 0;
 #pragma unroll
         for (int j = 0; j < 8; ++j) {
-            const unsigned int x = 8u * xb + j;
+            const unsigned long long x = 8u * xb + j;
             if (x < w) {
-                const unsigned int p = x * h + y;
+                const unsigned int p = (unsigned int)x * h + y;
                 while (p >= next[j]) next[j] = e[++k[j]];
                 byte |= (k[j] & 1u) << (7 - j);
             }
         }
-        o[(long long)y * wb + xb] = (unsigned char)byte;
+        o[(long long)y * (long long)wb + (long long)xb] = (unsigned char)byte;
     }
+}
+
+// Resized / flipped output (fastrle.gpu.decode(size=, flip=, bitorder=)):
+// out[m][y][x] = mask[rows[y]][cols[x]], with maps = rows (oh entries) then
+// cols (ow entries), computed on the host exactly as torch's nearest /
+// nearest-exact index functions, flips folded in.  Each thread owns one output
+// column (flags & 1: one output byte of 8 columns, np.packbits order, bit 7
+// first or, with flags & 2, bit 0 first) and walks a band of output rows.
+// Source rows are monotone along the output rows, so the band is walked in
+// the direction where they do not decrease (flags & 4: bottom-up, for a
+// vertical flip) and each column cursor only moves forward after one search.
+template <int NC>
+__device__ __forceinline__ void fastrle_expand_map_cols(const unsigned int* e, unsigned int nr, bool ok,
+                                                        const unsigned int* rows,
+                                                        const unsigned int* cols, unsigned int h,
+                                                        unsigned long long ow, unsigned long long x0,
+                                                        unsigned int y0, unsigned int y1, bool down,
+                                                        bool little, unsigned char* o,
+                                                        unsigned long long pitch,
+                                                        unsigned long long xo)
+{
+    unsigned int base[NC], k[NC], next[NC];
+    bool live[NC];
+#pragma unroll
+    for (int j = 0; j < NC; ++j) {
+        live[j] = ok && x0 + j < ow;
+        base[j] = live[j] ? cols[x0 + j] * h : 0u;  // < h*w < 2^32
+        k[j] = 0;
+        next[j] = 0xFFFFFFFFu;
+        if (live[j]) {
+            k[j] = fastrle_find_run(e, nr, base[j] + rows[down ? y1 - 1 : y0]);
+            next[j] = e[k[j]];
+        }
+    }
+    for (unsigned int i = y0; i < y1; ++i) {
+        const unsigned int y = down ? y1 - 1 - (i - y0) : i;
+        const unsigned int sy = rows[y];
+        unsigned int byte = 0;
+#pragma unroll
+        for (int j = 0; j < NC; ++j) {
+            if (live[j]) {
+                const unsigned int p = base[j] + sy;
+                while (p >= next[j]) next[j] = e[++k[j]];
+                byte |= (k[j] & 1u) << (NC == 1 ? 0 : (little ? j : 7 - j));
+            }
+        }
+        o[(unsigned long long)y * pitch + xo] = (unsigned char)byte;
+    }
+}
+
+extern "C" __global__ void fastrle_expand_map(const unsigned int* ends, const long long* offs,
+                                              const long long* meta, unsigned char* out,
+                                              const unsigned int* maps, unsigned int h, unsigned int w,
+                                              unsigned int oh, unsigned int ow, unsigned int band,
+                                              unsigned int flags, long long mask_base)
+{
+    const bool packed = flags & 1u;
+    const unsigned long long pitch = packed ? ((unsigned long long)ow + 7u) >> 3 : ow;
+    const unsigned long long xo = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const unsigned int y0 = blockIdx.y * band;
+    if (y0 >= oh || xo >= pitch) return;  // no barriers in this kernel
+    (void)w;
+    const unsigned int y1 = (oh - y0 < band) ? oh : y0 + band;
+    const long long m = mask_base + blockIdx.z;
+    const unsigned int* e = ends + offs[m];
+    const bool ok = meta[3 * m] == 0;
+    const unsigned int nr = (unsigned int)meta[3 * m + 1];
+    unsigned char* o = out + m * (long long)oh * (long long)pitch;
+    const unsigned int* rows = maps;
+    const unsigned int* cols = maps + oh;
+    const bool down = flags & 4u, little = flags & 2u;
+    if (packed)
+        fastrle_expand_map_cols<8>(e, nr, ok, rows, cols, h, ow, 8u * xo, y0, y1, down, little, o, pitch, xo);
+    else
+        fastrle_expand_map_cols<1>(e, nr, ok, rows, cols, h, ow, xo, y0, y1, down, little, o, pitch, xo);
 }

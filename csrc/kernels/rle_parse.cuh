@@ -24,9 +24,10 @@
 #define FASTRLE_ST_BAD_CHAR 1   // character outside 48..111 (NUL included)
 #define FASTRLE_ST_TRUNCATED 2  // string ends inside a varint
 #define FASTRLE_ST_NEGATIVE 3   // reconstructed count < 0
-#define FASTRLE_ST_OVERFLOW 4   // count >= 2^32, or varint longer than 12 chars
+#define FASTRLE_ST_OVERFLOW 4   // count >= 2^32
 #define FASTRLE_ST_SHORT 5      // counts sum to less than h*w
 #define FASTRLE_ST_LONG 6       // counts sum to more than h*w
+#define FASTRLE_ST_VARINT_LONG 7  // varint longer than 12 chars
 
 // 12 chunks = 60 bits: any canonical uint32 difference fits, and the shift
 // used for sign extension stays below 64.
@@ -72,7 +73,7 @@ extern "C" __global__ void fastrle_parse_serial(const unsigned char* chars, cons
         int c = chars[b + j];
         if (c < 48 || c > 111) { fastrle_write_meta(meta, m, FASTRLE_ST_BAD_CHAR, nr, j); return; }
         c -= 48;
-        if (k == FASTRLE_MAX_CHUNKS) { fastrle_write_meta(meta, m, FASTRLE_ST_OVERFLOW, nr, j); return; }
+        if (k == FASTRLE_MAX_CHUNKS) { fastrle_write_meta(meta, m, FASTRLE_ST_VARINT_LONG, nr, j); return; }
         x |= (unsigned long long)(c & 0x1f) << (5 * k);
         ++k;
         if (c & 0x20) continue;
@@ -94,12 +95,14 @@ extern "C" __global__ void fastrle_parse_serial(const unsigned char* chars, cons
     fastrle_write_meta(meta, m, FASTRLE_ST_OK, nr, len);
 }
 
-// Inclusive warp prefix sum (Hillis-Steele over shuffles).
-__device__ __forceinline__ long long fastrle_warp_scan(long long v, int lane)
+// Inclusive warp prefix sum (Hillis-Steele over shuffles).  Unsigned, so it
+// wraps: lanes after an error may hold garbage, and signed overflow would be
+// undefined behaviour.  Callers read only sums of valid lanes.
+__device__ __forceinline__ unsigned long long fastrle_warp_scan(unsigned long long v, int lane)
 {
 #pragma unroll
     for (int d = 1; d < 32; d <<= 1) {
-        long long t = __shfl_up_sync(0xFFFFFFFFu, v, d);
+        unsigned long long t = __shfl_up_sync(0xFFFFFFFFu, v, d);
         if (lane >= d) v += t;
     }
     return v;
@@ -126,9 +129,9 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
 
     unsigned long long carry_x = 0;  // partial varint carried into this step
     int carry_k = 0;                 // its chunk count
-    long long carry_odd = 0;         // last count at an odd index
-    long long carry_even = 0;        // last count at an even index >= 2
-    long long carry_sum = 0;         // sum of all counts so far
+    unsigned long long carry_odd = 0;   // last count at an odd index
+    unsigned long long carry_even = 0;  // last count at an even index >= 2
+    unsigned long long carry_sum = 0;   // sum of all counts so far
     long long nr = 0;                // counts finished so far
     for (long long base = 0; base < len; base += 32) {
         const long long j = base + lane;
@@ -146,24 +149,26 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
 
         // Chunks occupy disjoint bits of their varint, so a segmented OR is a
         // difference of (wrapping) prefix sums.
-        long long contrib = (chunk && !ovf) ? (long long)((unsigned long long)(v & 0x1f) << (5 * kpos)) : 0;
-        const unsigned long long s = (unsigned long long)fastrle_warp_scan(contrib, lane);
-        const unsigned long long s_prev = (unsigned long long)__shfl_sync(FULL, (long long)s, prev < 0 ? 0 : prev);
+        const unsigned long long contrib = (chunk && !ovf) ? (unsigned long long)(v & 0x1f) << (5 * kpos) : 0;
+        const unsigned long long s = fastrle_warp_scan(contrib, lane);
+        const unsigned long long s_prev = __shfl_sync(FULL, s, prev < 0 ? 0 : prev);
         unsigned long long x = prev < 0 ? s + carry_x : s - s_prev;
         const unsigned long long partial = x;  // before sign extension, for the carry
         if (term && !ovf && (v & 0x10)) x |= ~0ULL << (5 * (kpos + 1));
 
         const long long mi = nr + __popc(tb);  // count index of my varint
-        const long long xs = (long long)x;
-        const long long po = fastrle_warp_scan((term && (mi & 1)) ? xs : 0, lane);
-        const long long pe = fastrle_warp_scan((term && !(mi & 1) && mi >= 2) ? xs : 0, lane);
-        const long long cnt = (mi & 1) ? carry_odd + po : (mi == 0 ? xs : carry_even + pe);
-        const long long ps = fastrle_warp_scan(term ? cnt : 0, lane);
-        const long long sum = carry_sum + ps;
+        // Wrapping (unsigned) arithmetic: past an invalid lane the values are
+        // meaningless but must not be undefined behaviour.  Signed views are
+        // taken only of values whose lanes precede the first error.
+        const unsigned long long po = fastrle_warp_scan((term && (mi & 1)) ? x : 0, lane);
+        const unsigned long long pe = fastrle_warp_scan((term && !(mi & 1) && mi >= 2) ? x : 0, lane);
+        const long long cnt = (long long)((mi & 1) ? carry_odd + po : (mi == 0 ? x : carry_even + pe));
+        const unsigned long long ps = fastrle_warp_scan(term ? (unsigned long long)cnt : 0, lane);
+        const long long sum = (long long)(carry_sum + ps);
 
         int err = FASTRLE_ST_OK;
         if (bad) err = FASTRLE_ST_BAD_CHAR;
-        else if (ovf) err = FASTRLE_ST_OVERFLOW;
+        else if (ovf) err = FASTRLE_ST_VARINT_LONG;
         else if (term) err = fastrle_count_status(cnt, sum, hw);
         const unsigned emask = __ballot_sync(FULL, err != FASTRLE_ST_OK);
         const int first_err = emask ? __ffs((int)emask) - 1 : 32;
@@ -183,14 +188,14 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
         const long long rem = len - base;
         const int last = rem < 32 ? (int)rem - 1 : 31;
         const bool last_term = (tmask >> last) & 1u;
-        const unsigned long long px = (unsigned long long)__shfl_sync(FULL, (long long)partial, last);
+        const unsigned long long px = __shfl_sync(FULL, partial, last);
         const int pk = __shfl_sync(FULL, kpos, last);
         carry_x = last_term ? 0 : px;
         carry_k = last_term ? 0 : pk + 1;
     }
     if (lane == 0) {
         if (carry_k) fastrle_write_meta(meta, m, FASTRLE_ST_TRUNCATED, nr, len);
-        else if (carry_sum < hw) fastrle_write_meta(meta, m, FASTRLE_ST_SHORT, nr, len);
+        else if ((long long)carry_sum < hw) fastrle_write_meta(meta, m, FASTRLE_ST_SHORT, nr, len);
         else fastrle_write_meta(meta, m, FASTRLE_ST_OK, nr, len);
     }
 }

@@ -153,7 +153,7 @@ class EmuBackend:
         self.order = order
         self.seed = seed
         self.launches: list[Any] = []
-        self.buffers: dict[str, np.ndarray] = {}  # those of the last launch, for inspection
+        self.last_buffers: dict[str, np.ndarray] = {}  # those of the last launch, for inspection
         self._guarded: list[np.ndarray] = []
 
     def _alloc(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -170,22 +170,27 @@ class EmuBackend:
         launch_mod.validate_out(out, shape)
         return out
 
-    def upload(self, offsets: np.ndarray, chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        offs = self._alloc(offsets.shape, np.int64)
-        offs[...] = offsets
-        dev_chars = self._alloc(chars.shape, np.uint8)
-        dev_chars[...] = chars
-        return offs, dev_chars
+    def buffers(self, batch: Any, maps: Any) -> dict[str, np.ndarray]:
+        """One garbage-filled scratch buffer carved as ``fastrle.gpu`` carves its
+        own (``launch_mod.scratch_layout``), with the upload copied in."""
+        nmaps = 0 if maps is None else len(maps)
+        total, layout = launch_mod.scratch_layout(batch.n, len(batch.chars), nmaps)
+        raw = self._alloc((total,), np.uint8)
+        host = np.empty(layout["upload"][1], np.uint8)
+        assert launch_mod.fill_upload(host, batch, maps) == len(host)
+        raw[:len(host)] = host
+        return {name: raw[o:o + np.dtype(dt).itemsize * count].view(dt)
+                for name, (o, count, dt) in layout.items()}
 
-    def empty(self, size: int, dtype: Any) -> np.ndarray:
-        return self._alloc((size,), dtype)
+    def status(self, buffers: dict[str, np.ndarray]) -> np.ndarray:
+        return buffers["meta"].copy()
 
-    def to_host(self, arr: np.ndarray) -> np.ndarray:
-        return arr
+    def release(self, buffers: dict[str, np.ndarray]) -> None:
+        pass
 
     def launch(self, launch: Any, buffers: dict[str, np.ndarray]) -> None:
         self.launches.append(launch)
-        self.buffers = buffers
+        self.last_buffers = buffers
         holders = []
         for code, value in launch.typed_args():
             if code == "p":

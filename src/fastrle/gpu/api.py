@@ -33,9 +33,8 @@ RLE = Mapping[str, Any]
 _CUPY_HINT = "pip install 'fastrle[gpu]' (CuPy for CUDA 13: cupy-cuda13x)"
 _lock = threading.Lock()
 _module: Any = None  # cupy.RawModule, built on first use
+_functions: dict[tuple[int, str], Any] = {}  # (device, kernel name) -> cupy function
 _device_ok = False
-# Pinned upload buffers must outlive their asynchronous copies.
-_pending_uploads: list[tuple[Any, Any]] = []
 
 
 class GPUUnavailableError(RuntimeError):
@@ -106,6 +105,64 @@ def _kernels(cp: Any) -> Any:
         return _module
 
 
+def _function(cp: Any, device: int, name: str) -> Any:
+    """The compiled kernel ``name`` on ``device``, looked up once per process."""
+    fn = _functions.get((device, name))  # a dict read: no lock on the hot path
+    if fn is None:
+        fn = _kernels(cp).get_function(name)
+        with _lock:
+            _functions[(device, name)] = fn
+    return fn
+
+
+class _Workspace:
+    """Scratch for one decode in flight on one device, reused across calls.
+
+    ``dev`` holds the upload (offsets, maps, chars) and the parse output (run
+    ends, status words) in one allocation, grown geometrically.  ``staging``
+    are pinned host buffers, each with the event of the copy that last read
+    it: one is refilled only once its event is done (queried, never waited
+    for), else another is used, so no call has to synchronise.  ``ready`` is
+    recorded after the last launch; a call on another stream waits for it on
+    the device before reusing ``dev``.
+    """
+
+    __slots__ = ("dev", "retired", "staging", "meta_host", "ready", "stream")
+
+    MAX_STAGING = 4
+
+    def __init__(self) -> None:
+        self.dev: Any = None
+        self.retired: list[tuple[Any, Any]] = []  # outgrown (buffer, last-use event)
+        self.staging: list[list[Any]] = []  # [pinned buffer, event or None]
+        self.meta_host: Any = None
+        self.ready: Any = None
+        self.stream: Any = None
+
+    def pinned(self, cupyx: Any, nbytes: int) -> list[Any]:
+        for slot in self.staging:
+            if slot[0].nbytes >= nbytes and (slot[1] is None or slot[1].done):
+                return slot
+        if len(self.staging) >= self.MAX_STAGING:  # drop the smallest idle one
+            idle = [s for s in self.staging if s[1] is None or s[1].done]
+            if idle:
+                self.staging.remove(min(idle, key=lambda s: s[0].nbytes))
+        slot = [cupyx.empty_pinned((_grow(nbytes),), dtype=np.uint8), None]
+        self.staging.append(slot)
+        return slot
+
+
+def _grow(nbytes: int) -> int:
+    """Capacity for ``nbytes``: the next power of two, at least 64 KiB."""
+    return max(1 << 16, 1 << max(nbytes - 1, 1).bit_length())
+
+
+# Idle workspaces per device.  Guarded by _pool_lock; a workspace taken from
+# the pool belongs to one call until release().
+_pool: dict[int, list[_Workspace]] = {}
+_pool_lock = threading.Lock()
+
+
 def _as_stream(cp: Any, stream: Any) -> Any:
     if stream is None:
         return cp.cuda.get_current_stream()
@@ -131,11 +188,14 @@ def _as_cupy(cp: Any, out: Any) -> Any:
 
 
 class _CupyBackend:
-    """Executes ``launch`` plans with CuPy on one stream."""
+    """Executes ``launch`` plans with CuPy on one stream, with scratch from
+    the per-device workspace pool."""
 
     def __init__(self, cp: Any, stream: Any):
         self.cp = cp
         self.stream = stream
+        self.device = cp.cuda.runtime.getDevice()
+        self.ws: _Workspace | None = None
 
     def output(self, out: Any, shape: tuple[int, ...]) -> Any:
         if out is None:
@@ -145,37 +205,59 @@ class _CupyBackend:
         _launch.validate_out(arr, shape)
         return arr
 
-    def upload(self, offsets: np.ndarray, chars: np.ndarray) -> tuple[Any, Any]:
+    def buffers(self, batch: _launch.Batch, maps: Any) -> dict[str, Any]:
         import cupyx
 
-        cp = self.cp
-        n8 = offsets.nbytes
-        total = n8 + chars.nbytes
-        # One pinned staging buffer -> one truly asynchronous copy.
-        host = cupyx.empty_pinned((total,), dtype=np.uint8)
-        host[:n8] = offsets.view(np.uint8)
-        host[n8:] = chars
-        with self.stream:
-            dev = cp.empty(total, dtype=np.uint8)
-        dev.data.copy_from_host_async(host.ctypes.data, total, stream=self.stream)
-        event = self.stream.record()
-        _pending_uploads[:] = [(e, h) for e, h in _pending_uploads if not e.done]
-        _pending_uploads.append((event, host))
-        return dev[:n8].view(np.int64), dev[n8:]
-
-    def empty(self, size: int, dtype: Any) -> Any:
-        with self.stream:
-            return self.cp.empty(size, dtype=dtype)
+        cp, stream = self.cp, self.stream
+        with _pool_lock:
+            idle = _pool.get(self.device)
+            ws = idle.pop() if idle else _Workspace()
+        self.ws = ws
+        if ws.ready is not None and ws.stream is not stream:
+            stream.wait_event(ws.ready)  # device-side order; the host does not wait
+        total, layout = _launch.scratch_layout(batch.n, len(batch.chars), 0 if maps is None else len(maps))
+        if ws.dev is None or ws.dev.nbytes < total:
+            # The outgrown buffer may still be read by queued kernels of an
+            # earlier call: keep it until that call's event is done.
+            ws.retired = [(b, e) for b, e in ws.retired if not e.done]
+            if ws.dev is not None and ws.ready is not None:
+                ws.retired.append((ws.dev, ws.ready))
+            with stream:
+                ws.dev = cp.empty(_grow(total), dtype=np.uint8)
+        slot = ws.pinned(cupyx, layout["upload"][1])
+        nup = _launch.fill_upload(slot[0], batch, maps)
+        ws.dev.data.copy_from_host_async(slot[0].ctypes.data, nup, stream=stream)
+        slot[1] = stream.record()
+        dev = ws.dev
+        return {name: dev[o:o + np.dtype(dt).itemsize * count].view(dt)
+                for name, (o, count, dt) in layout.items()}
 
     def launch(self, launch: _launch.Launch, buffers: dict[str, Any]) -> None:
-        fn = _kernels(self.cp).get_function(launch.kernel)
-        args = tuple(buffers[v] if code == "p" else _launch.SCALAR_DTYPES[code](v)
-                     for code, v in launch.typed_args())
+        fn = _function(self.cp, self.device, launch.kernel)
+        args = tuple(buffers[v] if code == "p" else v for code, v in launch.scalar_args())
         with self.stream:
             fn(launch.grid, launch.block, args, shared_mem=launch.shared_mem)
 
-    def to_host(self, arr: Any) -> np.ndarray:
-        return arr.get(stream=self.stream)
+    def status(self, buffers: dict[str, Any]) -> np.ndarray:
+        import cupyx
+
+        ws = self.ws
+        meta = buffers["meta"]
+        if ws.meta_host is None or ws.meta_host.nbytes < meta.nbytes:
+            ws.meta_host = cupyx.empty_pinned((_grow(meta.nbytes) // 8,), dtype=np.int64)
+        host = ws.meta_host[:meta.size]
+        meta.data.copy_to_host_async(host.ctypes.data, meta.nbytes, stream=self.stream)
+        self.stream.synchronize()
+        return host
+
+    def release(self, buffers: dict[str, Any]) -> None:
+        ws, self.ws = self.ws, None
+        if ws is None:
+            return
+        ws.ready = self.stream.record()
+        ws.stream = self.stream
+        with _pool_lock:
+            _pool.setdefault(self.device, []).append(ws)
 
 
 def decode(
