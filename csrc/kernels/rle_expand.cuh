@@ -77,35 +77,50 @@ __device__ __forceinline__ unsigned int fastrle_column_bits(const unsigned int* 
     return bits;
 }
 
-// Store rows [0, rows) of a slab.  q: the 4 transposed words; rowp: row 0 of
-// the slab; g: this lane's column group.  EDGE: the tile touches column 0 or
-// w, so words are clipped to [0, w) byte by byte.
+// Store rows [0, rows) of a slab.  q: the 4 transposed words; o4: the mask's
+// output rounded down to 4 bytes; d: byte offset of the slab's row 0 from o4
+// (its low 2 bits are the row's phase); g: this lane's column group.  The
+// lane writes bytes [4g - ph, 4g + 4 - ph) of each row: the aligned word
+// ending in its group, its left neighbour's last ph bytes then its own first
+// 4 - ph (one byte permute).  EDGE: the tile touches column 0 or w, so words
+// are clipped to [0, w) byte by byte; otherwise no column is tested and all
+// offsets fit 32 bits.
 template <bool EDGE>
-__device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsigned char* rowp,
-                                                   long long w, long long g, int lane, int rows)
+__device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsigned int* o4,
+                                                   unsigned long long d, unsigned int w, long long g,
+                                                   int lane, int rows)
 {
+    unsigned char* const lanep = (unsigned char*)(o4 + (g > 0 ? g : 0));
+    unsigned int d32 = (unsigned int)d;
+    // Funnel shifts use their amount mod 32, so 8 * offset (mod 2^32) gives
+    // 8 * phase for free: one add per row instead of an and and a shift.
+    unsigned int d8 = 8u * d32;
+    const unsigned int w8 = 8u * w;
 #pragma unroll
     for (int r = 0; r < FASTRLE_TILE_ROWS; ++r) {
         if (r >= rows) break;  // rows == 32 is a constant on the hot path
         const unsigned int word = (q[r >> 3] >> (r & 7)) & 0x01010101u;
         const unsigned int left = __shfl_up_sync(0xFFFFFFFFu, word, 1);
-        const unsigned long long a = (unsigned long long)rowp;
-        const unsigned int ph = (unsigned int)a & 3u;  // row phase, warp-uniform
-        // Bytes [4g - ph, 4g + 4 - ph) of the row: the aligned word ending in group g.
-        const unsigned int v = __funnelshift_rc(left, word, 32u - 8u * ph);
         if (!EDGE) {
-            if (lane) *(unsigned int*)((a & ~3ull) + 4ull * (unsigned long long)g) = v;
-        } else if (lane) {
-            const long long c = 4 * g - (long long)ph;
-            if (c >= 0 && c + 4 <= w) {
-                *(unsigned int*)(rowp + c) = v;
-            } else {
+            // (word:left << 8ph) >> 32: left's last ph bytes, then word's first 4 - ph.
+            const unsigned int v = __funnelshift_l(left, word, d8);
+            if (lane) *(unsigned int*)(lanep + (d32 & ~3u)) = v;
+            d32 += w;
+            d8 += w8;
+        } else {
+            const unsigned int ph = (unsigned int)d & 3u;
+            const unsigned int v = __funnelshift_l(left, word, 8u * ph);
+            unsigned char* row = (unsigned char*)o4 + d;  // column 0 of the row
+            const long long c = 4 * g - (long long)ph;   // first column of the word
+            if (lane && c >= 0 && c + 4 <= (long long)w) {
+                *(unsigned int*)(row + c) = v;
+            } else if (lane) {
 #pragma unroll
                 for (int b = 0; b < 4; ++b)
-                    if (c + b >= 0 && c + b < w) rowp[c + b] = (unsigned char)(v >> (8 * b));
+                    if (c + b >= 0 && c + b < (long long)w) row[c + b] = (unsigned char)(v >> (8 * b));
             }
+            d += w;
         }
-        rowp += w;
     }
 }
 
@@ -127,8 +142,15 @@ extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long l
     const bool ok = meta[3 * m] == 0;
     const unsigned int nr = (unsigned int)meta[3 * m + 1];
     unsigned char* o = out + m * (long long)h * (long long)w;
+    unsigned int* o4 = (unsigned int*)(o - ((unsigned long long)o & 3u));  // aligned down
+    const unsigned long long ph0 = (unsigned long long)o & 3u;
     const long long g = g0 + lane;
-    const bool edge = tile == 0 || 4 * (g0 + 1 + FASTRLE_TILE_GROUPS) > (long long)w;
+    // Interior tiles: every word inside [0, w) for any phase, offsets < 2^32.
+    bool edge = tile == 0 || 4 * (g0 + 1 + FASTRLE_TILE_GROUPS) > (long long)w ||
+                (unsigned long long)h * w + 4u > 0xFFFFFFFFull;
+#ifdef FASTRLE_STEADY_STATE
+    edge = false;  // SASS accounting build only (fastrle bench --gpu-sass): interior tiles
+#endif
 
     // Cursors of the lane's 4 columns: run k = [st, en).  Columns outside the
     // mask and bad masks get no runs (bits stay 0).
@@ -150,7 +172,11 @@ extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long l
     }
 
     for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
+#ifndef FASTRLE_STEADY_STATE
         const int rows = (y1 - ys < FASTRLE_TILE_ROWS) ? (int)(y1 - ys) : FASTRLE_TILE_ROWS;
+#else
+        const int rows = FASTRLE_TILE_ROWS;  // accounting build: full slabs
+#endif
         unsigned int b[4];
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
@@ -165,10 +191,10 @@ extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long l
         const unsigned int t2 = __byte_perm(b[2], b[3], 0x5140), t3 = __byte_perm(b[2], b[3], 0x7362);
         const unsigned int q[4] = {__byte_perm(t0, t2, 0x5410), __byte_perm(t0, t2, 0x7632),
                                    __byte_perm(t1, t3, 0x5410), __byte_perm(t1, t3, 0x7632)};
-        unsigned char* rowp = o + (long long)ys * w;
-        if (edge) fastrle_store_rows<true>(q, rowp, w, g, lane, rows);
-        else if (rows == FASTRLE_TILE_ROWS) fastrle_store_rows<false>(q, rowp, w, g, lane, FASTRLE_TILE_ROWS);
-        else fastrle_store_rows<false>(q, rowp, w, g, lane, rows);
+        const unsigned long long d = ph0 + (unsigned long long)ys * w;
+        if (edge) fastrle_store_rows<true>(q, o4, d, w, g, lane, rows);
+        else if (rows == FASTRLE_TILE_ROWS) fastrle_store_rows<false>(q, o4, d, w, g, lane, FASTRLE_TILE_ROWS);
+        else fastrle_store_rows<false>(q, o4, d, w, g, lane, rows);
     }
 }
 
