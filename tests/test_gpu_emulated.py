@@ -387,13 +387,14 @@ class _FakeDevice:
             self.queue.append((self.seq, op))
             return self.seq
 
-    def flush(self) -> None:
+    def flush(self, upto: int | None = None, sync: bool = True) -> None:
+        """Run queued work (all, or up to sequence number ``upto``)."""
         with self.lock:
-            self.syncs += 1
-            for seq, op in self.queue:
+            self.syncs += sync
+            while self.queue and (upto is None or self.queue[0][0] <= upto):
+                seq, op = self.queue.pop(0)
                 op()
                 self.done_seq = seq
-            self.queue.clear()
 
 
 class _FakeDeviceArray(np.ndarray):
@@ -435,6 +436,8 @@ def _fake_cupy(lib):
 
         @property
         def done(self):
+            # A query, not a wait: the 'device' has progressed this far by now.
+            device.flush(self.seq, sync=False)
             return device.done_seq >= self.seq
 
         def synchronize(self):

@@ -124,6 +124,57 @@ __device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsign
     }
 }
 
+// Cursors of a lane's 4 columns 4g..4g+3 at row y0: run k = [st, en).
+// Columns outside the mask and bad masks are not live (their bits stay 0).
+__device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned int nr, bool ok,
+                                                 long long g, unsigned int w, unsigned int h,
+                                                 unsigned int y0, unsigned int* k, unsigned int* st,
+                                                 unsigned int* en, bool* live)
+{
+    unsigned int p[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        const long long x = 4 * g + j;
+        live[j] = ok && x >= 0 && x < (long long)w;
+        p[j] = live[j] ? (unsigned int)x * h + y0 : 0u;
+        k[j] = st[j] = en[j] = 0;
+    }
+    if (ok) fastrle_find_runs4(e, nr, p, k);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        if (live[j]) {
+            st[j] = k[j] ? e[k[j] - 1] : 0u;
+            en[j] = e[k[j]];
+        }
+    }
+}
+
+// The lane's 4 columns over rows [ys, ys + rows), transposed: byte j of q[i]
+// is rows 8i..8i+7 of column 4g+j, so (q[r >> 3] >> (r & 7)) & 0x01010101
+// holds the 4 pixels of row ys + r as bytes.
+__device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned int* k, unsigned int* st,
+                                              unsigned int* en, const bool* live, long long g,
+                                              unsigned int h, unsigned int ys, int rows,
+                                              unsigned int* q)
+{
+    unsigned int b[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        b[j] = 0;
+        if (live[j]) {
+            const unsigned int pj = (unsigned int)(4 * g + j) * h + ys;  // < h*w < 2^32
+            b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], pj, pj + (unsigned int)rows);
+        }
+    }
+    // 4x4 byte transpose (8 byte permutes).
+    const unsigned int t0 = __byte_perm(b[0], b[1], 0x5140), t1 = __byte_perm(b[0], b[1], 0x7362);
+    const unsigned int t2 = __byte_perm(b[2], b[3], 0x5140), t3 = __byte_perm(b[2], b[3], 0x7362);
+    q[0] = __byte_perm(t0, t2, 0x5410);
+    q[1] = __byte_perm(t0, t2, 0x7632);
+    q[2] = __byte_perm(t1, t3, 0x5410);
+    q[3] = __byte_perm(t1, t3, 0x7632);
+}
+
 // uint8 output, out[m][y][x] in {0, 1}.  blockDim.x must be a multiple of 32.
 extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long long* offs,
                                           const long long* meta, unsigned char* out,
@@ -151,46 +202,16 @@ extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long l
 #ifdef FASTRLE_STEADY_STATE
     edge = false;  // SASS accounting build only (fastrle bench --gpu-sass): interior tiles
 #endif
-
-    // Cursors of the lane's 4 columns: run k = [st, en).  Columns outside the
-    // mask and bad masks get no runs (bits stay 0).
-    unsigned int k[4], st[4], en[4], p[4];
+    unsigned int k[4], st[4], en[4], q[4];
     bool live[4];
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-        const long long x = 4 * g + j;
-        live[j] = ok && x >= 0 && x < (long long)w;
-        p[j] = live[j] ? (unsigned int)x * h + y0 : 0u;
-    }
-    if (ok) fastrle_find_runs4(e, nr, p, k);
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-        if (live[j]) {
-            st[j] = k[j] ? e[k[j] - 1] : 0u;
-            en[j] = e[k[j]];
-        }
-    }
-
+    fastrle_cursors4(e, nr, ok, g, w, h, y0, k, st, en, live);
     for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
 #ifndef FASTRLE_STEADY_STATE
         const int rows = (y1 - ys < FASTRLE_TILE_ROWS) ? (int)(y1 - ys) : FASTRLE_TILE_ROWS;
 #else
         const int rows = FASTRLE_TILE_ROWS;  // accounting build: full slabs
 #endif
-        unsigned int b[4];
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-            b[j] = 0;
-            if (live[j]) {
-                const unsigned int pj = (unsigned int)(4 * g + j) * h + ys;  // < h*w < 2^32
-                b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], pj, pj + (unsigned int)rows);
-            }
-        }
-        // 4x4 byte transpose: byte j of q[i] = byte i of b[j] (rows 8i..8i+7 of column j).
-        const unsigned int t0 = __byte_perm(b[0], b[1], 0x5140), t1 = __byte_perm(b[0], b[1], 0x7362);
-        const unsigned int t2 = __byte_perm(b[2], b[3], 0x5140), t3 = __byte_perm(b[2], b[3], 0x7362);
-        const unsigned int q[4] = {__byte_perm(t0, t2, 0x5410), __byte_perm(t0, t2, 0x7632),
-                                   __byte_perm(t1, t3, 0x5410), __byte_perm(t1, t3, 0x7632)};
+        fastrle_slab4(e, k, st, en, live, g, h, ys, rows, q);
         const unsigned long long d = ph0 + (unsigned long long)ys * w;
         if (edge) fastrle_store_rows<true>(q, o4, d, w, g, lane, rows);
         else if (rows == FASTRLE_TILE_ROWS) fastrle_store_rows<false>(q, o4, d, w, g, lane, FASTRLE_TILE_ROWS);
@@ -198,7 +219,59 @@ extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long l
     }
 }
 
-// Legacy per-pixel cursor helpers, used by the packed kernel.
+// Bit-packed output in np.packbits order: out[m][y][xb], bit 7 of byte xb is
+// column 8*xb; padding bits past w are zero.  Same slabs as fastrle_expand,
+// but a warp tile is 32 groups = 16 output bytes per row and needs no
+// realignment: per row, each lane folds its 4 pixel bytes into a nibble
+// (one multiply), even lanes take their right neighbour's nibble and store
+// one byte, so a warp writes 16 contiguous bytes per row.
+// Grid: x = tiles of 128 columns (blockDim.x / 32 per block), y = bands of
+// `band` rows (a multiple of 32), z = masks.
+extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const long long* offs,
+                                                 const long long* meta, unsigned char* out,
+                                                 unsigned int h, unsigned int w, unsigned int band,
+                                                 long long mask_base)
+{
+    const int lane = threadIdx.x & 31;
+    const long long tile = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    // 64-bit: (w + 7) wraps to 0 in 32 bits for w >= 2^32 - 7.
+    const unsigned long long wb = ((unsigned long long)w + 7u) >> 3;
+    const unsigned int y0 = blockIdx.y * band;
+    if ((unsigned long long)tile * 16u >= wb || y0 >= h) return;  // warp-uniform
+    const unsigned int y1 = (h - y0 < band) ? h : y0 + band;
+    const long long m = mask_base + blockIdx.z;
+    const unsigned int* e = ends + offs[m];
+    const bool ok = meta[3 * m] == 0;
+    const unsigned int nr = (unsigned int)meta[3 * m + 1];
+    const long long g = tile * 32 + lane;
+    const unsigned long long xb = (unsigned long long)g >> 1;
+    const bool writer = !(lane & 1) && xb < wb;
+    // h * wb < 2^32 + h: 64-bit offsets.
+    unsigned char* o = out + m * (long long)h * (long long)wb + (long long)xb;
+    unsigned int k[4], st[4], en[4], q[4];
+    bool live[4];
+    fastrle_cursors4(e, nr, ok, g, w, h, y0, k, st, en, live);
+    for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
+#ifndef FASTRLE_STEADY_STATE
+        const int rows = (y1 - ys < FASTRLE_TILE_ROWS) ? (int)(y1 - ys) : FASTRLE_TILE_ROWS;
+#else
+        const int rows = FASTRLE_TILE_ROWS;
+#endif
+        fastrle_slab4(e, k, st, en, live, g, h, ys, rows, q);
+        unsigned char* row = o + (unsigned long long)ys * wb;
+#pragma unroll
+        for (int r = 0; r < FASTRLE_TILE_ROWS; ++r) {
+            if (r >= rows) break;
+            const unsigned int word = (q[r >> 3] >> (r & 7)) & 0x01010101u;
+            const unsigned int nib = (word * 0x08040201u) >> 24;  // column 4g in bit 3
+            const unsigned int right = __shfl_down_sync(0xFFFFFFFFu, nib, 1);
+            if (writer) *row = (unsigned char)((nib << 4) | right);
+            row += wb;
+        }
+    }
+}
+
+// Per-pixel cursor helpers, used by the resize/flip kernel.
 // First k in [0, n) with e[k] > p.  Valid tables end with e[n-1] == h*w > p.
 __device__ __forceinline__ unsigned int fastrle_find_run(const unsigned int* e, unsigned int n,
                                                          unsigned int p)
@@ -224,49 +297,6 @@ __device__ __forceinline__ void fastrle_cursor(const unsigned int* e, unsigned i
     if (ok && x < w) {
         *k = fastrle_find_run(e, nr, x * h + y0);
         *next = e[*k];
-    }
-}
-
-// Bit-packed output in np.packbits order: out[m][y][xb], bit 7 of byte xb is
-// column 8*xb.  Each thread owns one byte column (8 pixel columns); padding
-// bits past w are zero.
-extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const long long* offs,
-                                                 const long long* meta, unsigned char* out,
-                                                 unsigned int h, unsigned int w, unsigned int band,
-                                                 long long mask_base)
-{
-    const long long m = mask_base + blockIdx.z;
-    // 64-bit: (w + 7) wraps to 0 in 32 bits for w >= 2^32 - 7.
-    const unsigned long long wb = ((unsigned long long)w + 7u) >> 3;
-    const unsigned long long xb = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
-    const unsigned int y0 = blockIdx.y * band;
-    if (y0 >= h || xb >= wb) return;  // no barriers in this kernel
-    const unsigned int y1 = (h - y0 < band) ? h : y0 + band;
-    const unsigned int* e = ends + offs[m];
-    const bool ok = meta[3 * m] == 0;
-    const unsigned int nr = (unsigned int)meta[3 * m + 1];
-    unsigned char* o = out + m * (long long)h * (long long)wb;  // wb < 2^29
-
-    unsigned int k[8];
-    unsigned int next[8];
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-        const unsigned long long x = 8u * xb + j;  // may be >= 2^32 in the last byte
-        if (x < w) fastrle_cursor(e, nr, ok, (unsigned int)x, w, h, y0, &k[j], &next[j]);
-        else { k[j] = 0; next[j] = 0xFFFFFFFFu; }
-    }
-    for (unsigned int y = y0; y < y1; ++y) {
-        unsigned int byte = 0;
-#pragma unroll
-        for (int j = 0; j < 8; ++j) {
-            const unsigned long long x = 8u * xb + j;
-            if (x < w) {
-                const unsigned int p = (unsigned int)x * h + y;
-                while (p >= next[j]) next[j] = e[++k[j]];
-                byte |= (k[j] & 1u) << (7 - j);
-            }
-        }
-        o[(long long)y * (long long)wb + (long long)xb] = (unsigned char)byte;
     }
 }
 

@@ -58,10 +58,15 @@ def _defines(src: str) -> dict[str, int]:
 HOT_LOOPS: dict[str, tuple[str, Optional[Callable[[dict[str, int]], int]]]] = {
     "fastrle_expand": ("32-row slab of a 124-column tile (interior, steady state)",
                        lambda d: 4 * d["FASTRLE_TILE_GROUPS"] * d["FASTRLE_TILE_ROWS"]),
-    "fastrle_expand_packed": ("one row, 8 columns per lane (packed bytes)", lambda d: 32),
+    "fastrle_expand_packed": ("32-row slab of a 128-column tile (packed bytes)",
+                              lambda d: 16 * d["FASTRLE_TILE_ROWS"]),
     "fastrle_parse_warp": ("one 32-character step", None),
     "fastrle_parse_serial": ("one character", None),
 }
+
+
+#: Kernels whose figure comes from the FASTRLE_STEADY_STATE accounting build.
+STEADY_KERNELS = ("fastrle_expand", "fastrle_expand_packed")
 
 
 @dataclass
@@ -237,7 +242,7 @@ def analyse(source: str, arch: str = "sm_90") -> tuple[list[KernelReport], str]:
         rep = KernelReport(name, r.get("registers", -1), r.get("stack", -1),
                            r.get("spill_stores", -1), r.get("spill_loads", -1))
         what, nbytes = HOT_LOOPS.get(name, ("", None))
-        instrs = (steady if name == "fastrle_expand" else sass).get(name, [])
+        instrs = (steady if name in STEADY_KERNELS else sass).get(name, [])
         span = hot_loop(instrs)
         if span is not None:
             rep.loop_span = span

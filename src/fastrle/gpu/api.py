@@ -20,7 +20,7 @@ without copies::
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -121,8 +121,9 @@ class _Workspace:
     ``dev`` holds the upload (offsets, maps, chars) and the parse output (run
     ends, status words) in one allocation, grown geometrically.  ``staging``
     are pinned host buffers, each with the event of the copy that last read
-    it: one is refilled only once its event is done (queried, never waited
-    for), else another is used, so no call has to synchronise.  ``ready`` is
+    it: one is refilled only once its event is done (queried, not waited
+    for), else another is used, so no call has to synchronise -- unless
+    MAX_STAGING copies are all still queued, when the oldest is waited for.  ``ready`` is
     recorded after the last launch; a call on another stream waits for it on
     the device before reusing ``dev``.
     """
@@ -143,10 +144,18 @@ class _Workspace:
         for slot in self.staging:
             if slot[0].nbytes >= nbytes and (slot[1] is None or slot[1].done):
                 return slot
-        if len(self.staging) >= self.MAX_STAGING:  # drop the smallest idle one
-            idle = [s for s in self.staging if s[1] is None or s[1].done]
-            if idle:
+        idle = [s for s in self.staging if s[1] is None or s[1].done]
+        if len(self.staging) >= self.MAX_STAGING:
+            if idle:  # all too small: replace the smallest idle one
                 self.staging.remove(min(idle, key=lambda s: s[0].nbytes))
+            else:
+                # Back-pressure: the host is MAX_STAGING uploads ahead of the
+                # device.  Wait for the oldest copy (only then) and reuse it.
+                slot = self.staging.pop(0)
+                slot[1].synchronize()
+                if slot[0].nbytes >= nbytes:
+                    self.staging.append(slot)
+                    return slot
         slot = [cupyx.empty_pinned((_grow(nbytes),), dtype=np.uint8), None]
         self.staging.append(slot)
         return slot
@@ -267,6 +276,10 @@ def decode(
     stream: Any = None,
     check: bool = True,
     packed: bool = False,
+    size: Any = None,
+    mode: str = "nearest",
+    flip: Optional[str] = None,
+    bitorder: str = "big",
 ) -> Any:
     """Decode compressed COCO RLEs into a ``cupy.ndarray`` on the current device.
 
@@ -282,12 +295,22 @@ def decode(
         check: if true, wait for the kernels and raise ``ValueError`` naming
             the first malformed mask.  If false, nothing synchronises; masks
             with malformed counts come out as all zeros.
-        packed: return bits packed along the width in ``np.packbits`` order
-            (first pixel in the most significant bit), shape (N, H, ceil(W/8)).
+        packed: return bits packed along the width as
+            ``np.packbits(masks, axis=-1, bitorder=bitorder)``, shape
+            (N, H, ceil(W/8)).
+        size: ``(H2, W2)``: resize while decoding, bit-identical to
+            ``torch.nn.functional.interpolate(masks, size=(H2, W2), mode=mode)``
+            (its CPU index arithmetic: float32 scale ``in / out``, and for
+            ``"nearest"`` torch's exact and 2x special cases).
+        mode: ``"nearest"`` or ``"nearest-exact"``.
+        flip: ``None``, ``"h"`` (mirror columns), ``"v"`` (rows) or ``"hv"``,
+            applied to the (resized) output.
+        bitorder: ``"big"`` (``np.packbits`` default) or ``"little"``; only
+            with ``packed=True``.
 
     Returns:
-        ``(N, H, W)`` uint8 (0/1) C-contiguous, or ``(H, W)`` for a single dict;
-        ``out`` (as a CuPy view) when given.
+        ``(N, H, W)`` uint8 (0/1) C-contiguous (``(N, H2, W2)`` when resized),
+        or ``(H, W)`` for a single dict; ``out`` (as a CuPy view) when given.
 
     Raises:
         GPUUnavailableError: CuPy, the NVIDIA driver or a CUDA device is missing.
@@ -296,7 +319,8 @@ def decode(
     """
     cp = _require_gpu()
     backend = _CupyBackend(cp, _as_stream(cp, stream))
-    return _launch.decode_with(backend, rles, out, check=check, packed=packed)
+    return _launch.decode_with(backend, rles, out, check=check, packed=packed, size=size, mode=mode,
+                               flip=flip, bitorder=bitorder)
 
 
 def decode_ragged(
@@ -310,6 +334,10 @@ def decode_ragged(
     stream: Any = None,
     check: bool = True,
     packed: bool = False,
+    size: Any = None,
+    mode: str = "nearest",
+    flip: Optional[str] = None,
+    bitorder: str = "big",
 ) -> Any:
     """Decode masks stored as one buffer of concatenated counts strings.
 
@@ -322,4 +350,5 @@ def decode_ragged(
     batch = _launch.pack_ragged(data, offsets, h, w, indices)
     cp = _require_gpu()
     backend = _CupyBackend(cp, _as_stream(cp, stream))
-    return _launch.decode_with(backend, batch, out, check=check, packed=packed)
+    return _launch.decode_with(backend, batch, out, check=check, packed=packed, size=size, mode=mode,
+                               flip=flip, bitorder=bitorder)

@@ -442,12 +442,13 @@ def _plan(n: int, h: int, w: int, config: Config, packed: bool,
     if h * w == 0:
         return launches
     band = max(config.band_rows, _ceil_div(h, MAX_GRID_YZ))
+    band = _ceil_div(band, TILE_ROWS) * TILE_ROWS
     if packed:
-        kernel, gx = "fastrle_expand_packed", _ceil_div(_ceil_div(w, 8), block)
+        # A warp tile is 32 groups of 4 columns: 16 packed bytes per row.
+        kernel, gx = "fastrle_expand_packed", _ceil_div(_ceil_div(_ceil_div(w, 8), 16), block // 32)
     else:
         # Tile t writes from column 124t - 3 on (row phase), so ceil((w + 3) / 124) tiles.
         kernel, gx = "fastrle_expand", _ceil_div(_ceil_div(w + 3, TILE_COLS), block // 32)
-        band = _ceil_div(band, TILE_ROWS) * TILE_ROWS
     gy = _ceil_div(h, band)
     for base in range(0, n, MAX_GRID_YZ):
         gz = min(MAX_GRID_YZ, n - base)
