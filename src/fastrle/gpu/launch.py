@@ -353,6 +353,10 @@ def nearest_map(n_in: int, n_out: int, mode: str) -> np.ndarray:
       cases), else min(floorf((float)dst * scale), in - 1);
     * nearest-exact: min(floorf((dst + 0.5) * scale), in - 1), where torch
       forms ``(dst + 0.5) * scale`` in double and floorf rounds it to float.
+
+    This is what torch computes for uint8 and float32 tensors (masks are
+    uint8); float64 tensors take a double-precision path and can differ by
+    one for sizes above ~10^4.
     """
     dst = np.arange(n_out, dtype=np.int64)
     if n_out == 0:
