@@ -185,9 +185,9 @@ class EmuBackend:
         """One garbage-filled scratch buffer carved as ``fastrle.gpu`` carves its
         own (``launch_mod.scratch_layout``), with the upload copied in."""
         nmaps = 0 if maps is None else len(maps)
-        total, layout = launch_mod.scratch_layout(batch.n, len(batch.chars), nmaps)
+        total, upload, layout = launch_mod.scratch_layout(batch.n, len(batch.chars), nmaps)
         raw = self._alloc((total,), np.uint8)
-        host = np.empty(layout["upload"][1], np.uint8)
+        host = np.empty(upload, np.uint8)
         assert launch_mod.fill_upload(host, batch, maps) == len(host)
         raw[:len(host)] = host
         return {name: raw[o:o + np.dtype(dt).itemsize * count].view(dt)

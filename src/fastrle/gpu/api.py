@@ -128,7 +128,8 @@ class _Workspace:
     the device before reusing ``dev``.
     """
 
-    __slots__ = ("dev", "retired", "staging", "meta_host", "ready", "stream")
+    __slots__ = ("dev", "retired", "staging", "meta_host", "ready", "stream", "views", "views_key",
+                 "views_dev")
 
     MAX_STAGING = 4
 
@@ -139,6 +140,9 @@ class _Workspace:
         self.meta_host: Any = None
         self.ready: Any = None
         self.stream: Any = None
+        self.views: dict[str, Any] = {}
+        self.views_key: Any = None
+        self.views_dev: Any = None
 
     def pinned(self, cupyx: Any, nbytes: int) -> list[Any]:
         for slot in self.staging:
@@ -224,7 +228,8 @@ class _CupyBackend:
         self.ws = ws
         if ws.ready is not None and ws.stream is not stream:
             stream.wait_event(ws.ready)  # device-side order; the host does not wait
-        total, layout = _launch.scratch_layout(batch.n, len(batch.chars), 0 if maps is None else len(maps))
+        nmaps = 0 if maps is None else len(maps)
+        total, upload, layout = _launch.scratch_layout(batch.n, len(batch.chars), nmaps)
         if ws.dev is None or ws.dev.nbytes < total:
             # The outgrown buffer may still be read by queued kernels of an
             # earlier call: keep it until that call's event is done.
@@ -233,17 +238,21 @@ class _CupyBackend:
                 ws.retired.append((ws.dev, ws.ready))
             with stream:
                 ws.dev = cp.empty(_grow(total), dtype=np.uint8)
-        slot = ws.pinned(cupyx, layout["upload"][1])
+        slot = ws.pinned(cupyx, upload)
         nup = _launch.fill_upload(slot[0], batch, maps)
         ws.dev.data.copy_from_host_async(slot[0].ctypes.data, nup, stream=stream)
         slot[1] = stream.record()
-        dev = ws.dev
-        return {name: dev[o:o + np.dtype(dt).itemsize * count].view(dt)
-                for name, (o, count, dt) in layout.items()}
+        key = (batch.n, len(batch.chars), nmaps)
+        if ws.views_key != key or ws.views_dev is not ws.dev:  # views of the same layout are reused
+            dev = ws.dev
+            ws.views = {name: dev[o:o + np.dtype(dt).itemsize * count].view(dt)
+                        for name, (o, count, dt) in layout.items()}
+            ws.views_key, ws.views_dev = key, dev
+        return dict(ws.views)
 
     def launch(self, launch: _launch.Launch, buffers: dict[str, Any]) -> None:
         fn = _function(self.cp, self.device, launch.kernel)
-        args = tuple(buffers[v] if code == "p" else v for code, v in launch.scalar_args())
+        args = tuple([buffers[v] if ptr else v for ptr, v in launch.scalar_args()])
         with self.stream:
             fn(launch.grid, launch.block, args, shared_mem=launch.shared_mem)
 

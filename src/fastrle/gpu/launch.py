@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -105,12 +106,12 @@ class Launch:
         return list(zip(types, self.args))
 
     @functools.cached_property
-    def _scalars(self) -> tuple[tuple[str, Any], ...]:
-        return tuple((code, v if code == "p" else SCALAR_DTYPES[code](v)) for code, v in self.typed_args())
+    def _scalars(self) -> tuple[tuple[bool, Any], ...]:
+        return tuple((code == "p", v if code == "p" else SCALAR_DTYPES[code](v)) for code, v in self.typed_args())
 
-    def scalar_args(self) -> tuple[tuple[str, Any], ...]:
-        """:meth:`typed_args` with scalars as numpy scalars of their C type
-        (built once per cached plan)."""
+    def scalar_args(self) -> tuple[tuple[bool, Any], ...]:
+        """``(is_pointer, value)`` per argument: buffer names, and scalars as
+        numpy scalars of their C type (built once per cached plan)."""
         return self._scalars
 
 
@@ -136,9 +137,9 @@ class Batch:
 _DEFAULT_CONFIG = Config()
 
 
-def scratch_layout(n: int, nchars: int, nmaps: int) -> tuple[int, dict[str, tuple[int, int, Any]]]:
-    """Byte layout of one device scratch buffer for a batch: total size and,
-    per buffer, (offset, element count, dtype).  ``offs``, ``chars`` and
+def scratch_layout(n: int, nchars: int, nmaps: int) -> tuple[int, int, dict[str, tuple[int, int, Any]]]:
+    """Byte layout of one device scratch buffer for a batch: total size, the
+    size of the uploaded prefix and, per buffer, (offset, element count, dtype).  ``offs``, ``chars`` and
     ``maps`` come first and back to back, so one host-to-device copy uploads
     them; every piece is 8-byte aligned."""
     def up8(x: int) -> int:
@@ -151,14 +152,15 @@ def scratch_layout(n: int, nchars: int, nmaps: int) -> tuple[int, dict[str, tupl
     o_meta = up8(upload)
     o_ends = o_meta + 8 * META_STRIDE * n
     total = o_ends + 4 * max(nchars, 1)  # a mask has at most one run per character
-    return total, {
+    layout = {
         "offs": (o_offs, n + 1, np.int64),
-        "maps": (o_maps, nmaps, np.uint32),
         "chars": (o_chars, nchars, np.uint8),
-        "upload": (0, upload, np.uint8),
         "meta": (o_meta, META_STRIDE * n, np.int64),
         "ends": (o_ends, max(nchars, 1), np.uint32),
     }
+    if nmaps:
+        layout["maps"] = (o_maps, nmaps, np.uint32)
+    return total, upload, layout
 
 
 def fill_upload(host: np.ndarray, batch: Batch, maps: np.ndarray | None) -> int:
@@ -285,8 +287,9 @@ def _pack_fast(items: Sequence[Any], single: bool) -> Batch | None:
         data = b"".join(counts)
     else:
         return None
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(list(map(len, counts)), out=offsets[1:])
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[0] = 0
+    offsets[1:] = list(itertools.accumulate(map(len, counts)))
     if offsets[-1] != len(data):  # non-ASCII str: char and byte offsets differ
         return None
     return Batch(h=h, w=w, single=single, offsets=offsets, chars=np.frombuffer(data, dtype=np.uint8))
@@ -378,6 +381,8 @@ def nearest_map(n_in: int, n_out: int, mode: str) -> np.ndarray:
 def make_transform(h: int, w: int, size: Any, mode: str, flip: Any, packed: bool,
                    bitorder: str) -> Transform | None:
     """Validate the transform options; ``None`` for the plain decode."""
+    if size is None and flip is None and mode == "nearest" and bitorder == "big":
+        return None  # the common call: nothing to check
     if mode not in ("nearest", "nearest-exact"):
         raise ValueError(f"mode must be 'nearest' or 'nearest-exact', not {mode!r}")
     if flip is None:
