@@ -11,7 +11,8 @@ How the hot loop is found (documented so the figure can be trusted):
 
 * A loop is a backward branch: ``BRA`` at address ``a`` to ``t <= a`` spans
   ``[t, a]``.  ``BRA.DIV``/``WARPSYNC`` fallbacks are placed after the
-  function body, so they are never inside a span.
+  function's final ``EXIT`` and jump back into the body; a span holding an
+  unpredicated ``EXIT`` is such a jump, not a loop, and is ignored.
 * A kernel's hot loop is the innermost loop that contains a global store
   (``STG``): inner loops without stores (run-cursor walks, binary searches)
   are nested inside it and counted once, i.e. as one run boundary per column
@@ -139,11 +140,17 @@ def parse_sass(text: str) -> dict[str, list[Instr]]:
 
 
 def loops(instrs: list[Instr]) -> list[tuple[int, int]]:
-    """(head, back-edge) address spans of every backward branch."""
+    """(head, back-edge) address spans of the backward branches that are loops.
+
+    The out-of-line ``BRA.DIV`` fallback blocks after the function's final
+    ``EXIT`` branch back into the body; their spans contain that
+    unpredicated ``EXIT``, which no loop body does, so they are dropped.
+    """
+    exits = [i.addr for i in instrs if i.text == "EXIT"]
     spans = []
     for ins in instrs:
         t = ins.branch_target()
-        if t is not None and t <= ins.addr:
+        if t is not None and t <= ins.addr and not any(t <= a <= ins.addr for a in exits):
             spans.append((t, ins.addr))
     return sorted(set(spans))
 
@@ -200,7 +207,10 @@ def compile_cubin(source: str, arch: str, defines: tuple[str, ...], workdir: Pat
     except ImportError:
         raise RuntimeError("neither nvcc nor NVRTC found: pip install 'fastrle[gpu-test]' "
                            "(cuda-bindings, nvidia-cuda-nvrtc)") from None
-    err, prog = nvrtc.nvrtcCreateProgram(source.encode(), b"fastrle.cu", 0, [], [])
+    try:
+        err, prog = nvrtc.nvrtcCreateProgram(source.encode(), b"fastrle.cu", 0, [], [])
+    except Exception as exc:  # the NVRTC shared library itself is missing
+        raise RuntimeError(f"nvcc not found and NVRTC not loadable ({exc})") from None
     opts = [f"--gpu-architecture={arch}".encode(), b"--ptxas-options=-v",
             *[f"-D{d}".encode() for d in defines]]
     (err,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
