@@ -318,3 +318,43 @@ def test_emulator_compiles_the_source_tree():
     """An edit under csrc/kernels/ is what the emulated tests run, installed or not."""
     tree = "\n".join((emu.REPO / "csrc" / "kernels" / n).read_text() for n in L.KERNEL_FILES)
     assert emu.kernel_source() == tree
+
+
+# ------------------------------------- the parse across many 256-char steps
+
+
+def test_warp_parser_long_strings_match_spec(lib):
+    """Strings of many parse steps (256 characters each), valid and broken
+    at every kind of position, against the Python spec and the serial parser."""
+    from test_gpu_emulated import py_parse
+
+    rng = np.random.default_rng(77)
+    hw = 1500 * 2250
+    strings = []
+    for trial in range(60):
+        k = int(rng.integers(100, 1500))
+        cuts = np.sort(rng.integers(0, hw + 1, k))
+        counts = np.diff(np.concatenate([[0], cuts, [hw]])).tolist()
+        s = bytearray(L.counts_to_string(counts))
+        kind = trial % 6
+        at = int(rng.integers(len(s)))
+        if kind == 1:
+            s[at] = int(rng.choice([0, 47, 112, 255]))
+        elif kind == 2:
+            del s[at:]
+        elif kind == 3:
+            s[at:at] = b"P" * int(rng.integers(1, 300))  # continuation chains across steps
+        elif kind == 4:
+            s[at] = int(rng.integers(48, 112))  # a changed digit: negative / long / short sums
+        elif kind == 5:
+            s[at:at] = L.counts_to_string([int(rng.integers(0, 2**33))])[:3]
+        strings.append(bytes(s))
+    strings.append(b"0" * 700)  # 700 zero-length runs
+    strings.append(b"P" * 11 + b"0" + b"1" * 600)
+    expected = [py_parse(s, hw) for s in strings]
+    for order in (emu.ORDER_NORMAL, emu.ORDER_SHUFFLED):
+        meta, ends, offsets = run_parse(lib, strings, hw, "warp", order=order, seed=3)
+        for i, (st, nr, pos, exp_ends) in enumerate(expected):
+            assert tuple(meta[i]) == (st, nr, pos), (i, len(strings[i]))
+            assert ends[offsets[i]:offsets[i] + nr].tolist() == exp_ends, i
+    assert {e[0] for e in expected} >= {0, 1, 2, 3, 5, 6, 7}

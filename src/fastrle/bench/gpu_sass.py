@@ -44,6 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+#: The longest counts string of one SA-1B-like image (100 masks of 1500x2250).
+LONGEST_STRING = 6329
+
 #: Output bytes per warp-instruction that the expand must reach: H200's
 #: 4.8 TB/s at about 3 warp-instructions per clock per SM.
 EXPAND_TARGET = 4.8
@@ -61,7 +64,7 @@ HOT_LOOPS: dict[str, tuple[str, Optional[Callable[[dict[str, int]], int]]]] = {
                        lambda d: 4 * d["FASTRLE_TILE_GROUPS"] * d["FASTRLE_TILE_ROWS"]),
     "fastrle_expand_packed": ("32-row slab of a 128-column tile (packed bytes)",
                               lambda d: 16 * d["FASTRLE_TILE_ROWS"]),
-    "fastrle_parse_warp": ("one 32-character step", None),
+    "fastrle_parse_warp": ("one step of 32 lanes x FASTRLE_PARSE_CPL characters", None),
     "fastrle_parse_serial": ("one character", None),
 }
 
@@ -96,6 +99,7 @@ class KernelReport:
     loop_span: Optional[tuple[int, int]] = None
     loop_what: str = ""
     loop_bytes: Optional[int] = None
+    chars_per_lane: int = 1
 
     @property
     def bytes_per_instr(self) -> Optional[float]:
@@ -259,6 +263,7 @@ def analyse(source: str, arch: str = "sm_90") -> tuple[list[KernelReport], str]:
             rep.loop_instrs = span_length(instrs, span)
             rep.loop_what = what or "innermost loop with a global store"
             rep.loop_bytes = nbytes(d) if nbytes else None
+            rep.chars_per_lane = d.get("FASTRLE_PARSE_CPL", 1) if name == "fastrle_parse_warp" else 1
         reports.append(rep)
     return reports, compiler
 
@@ -288,8 +293,13 @@ def format_reports(reports: list[KernelReport], arch: str, compiler: str) -> str
                      f"{r.loop_instrs or 0:10d} {r.loop_bytes or 0:7d} {bpi:>12s}  {r.loop_what} {span}")
     parse = next((r for r in reports if r.name == "fastrle_parse_warp" and r.loop_instrs), None)
     if parse:
-        lines.append(f"parse: {parse.loop_instrs} warp-instructions per 32-character step "
-                     f"({parse.loop_instrs / 32:.1f} per character)")
+        chars = 32 * parse.chars_per_lane
+        per_char = parse.loop_instrs / chars
+        # One warp issues at most one instruction per clock: a floor on its time.
+        us = per_char * LONGEST_STRING / 1.98e3
+        lines.append(f"parse: {parse.loop_instrs} warp-instructions per {chars}-character step "
+                     f"({per_char:.2f} per character); a {LONGEST_STRING}-character string needs "
+                     f">= {us:.1f} us of issue at 1.98 GHz (one warp per string)")
     return "\n".join(lines)
 
 
