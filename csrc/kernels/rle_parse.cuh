@@ -125,7 +125,7 @@ __device__ __forceinline__ unsigned long long fastrle_shl(unsigned long long v, 
     return s < 64 ? v << s : 0ull;
 }
 
-#define FASTRLE_PARSE_CPL 8  // characters per lane per step of fastrle_parse_warp
+#define FASTRLE_PARSE_CPL 16  // characters per lane per step of fastrle_parse_warp
 
 // Warp parser: one warp per mask, 32 x FASTRLE_PARSE_CPL characters per step,
 // each lane owning FASTRLE_PARSE_CPL consecutive characters.  The step's
@@ -218,6 +218,8 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
 
         // My characters in order: count values (by terminator position) and
         // the first syntax error.
+        // Written without branches (selects and predicates): a lane's
+        // characters take data-dependent paths that would otherwise diverge.
         unsigned long long xv[CPL];
         int serr = CPL, sst = FASTRLE_ST_OK;
         {
@@ -225,30 +227,36 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
             int k = xk;
 #pragma unroll
             for (int i = 0; i < CPL; ++i) {
-                xv[i] = 0;
-                if (!((inm >> i) & 1u) || serr < CPL) continue;
-                if ((badm >> i) & 1u) { serr = i; sst = FASTRLE_ST_BAD_CHAR; continue; }
-                if (k >= FASTRLE_MAX_CHUNKS) { serr = i; sst = FASTRLE_ST_VARINT_LONG; continue; }
-                x |= (unsigned long long)(v[i] & 0x1fu) << (5 * k);
-                ++k;
-                if ((termm >> i) & 1u) {
-                    if (v[i] & 0x10u) x |= ~0ull << (5 * k);  // sign-extend
-                    xv[i] = x;
-                    x = 0;
-                    k = 0;
-                }
+                const bool act = ((inm >> i) & 1u) && serr == CPL;
+                const bool isbad = act && ((badm >> i) & 1u);
+                const bool isovf = act && !isbad && k >= FASTRLE_MAX_CHUNKS;
+                sst = isbad ? FASTRLE_ST_BAD_CHAR : isovf ? FASTRLE_ST_VARINT_LONG : sst;
+                serr = (isbad || isovf) ? i : serr;
+                const bool chunk = act && !isbad && !isovf;  // then k < 12
+                const int kk = chunk ? k : 0;
+                x |= chunk ? (unsigned long long)(v[i] & 0x1fu) << (5 * kk) : 0ull;
+                k += chunk;
+                const bool term = chunk && ((termm >> i) & 1u);
+                const bool neg = term && (v[i] & 0x10u);
+                x |= neg ? ~0ull << (5 * (kk + 1)) : 0ull;  // sign-extend
+                xv[i] = term ? x : 0ull;
+                x = term ? 0ull : x;
+                k = term ? 0 : k;
             }
         }
         const unsigned int valid = termm & ((1u << serr) - 1u);  // counts before the syntax error
 
         // Round 2: the two delta chains.
+        const int p0 = (int)(mi0 & 1);
+        const bool big0 = mi0 >= 2;
         unsigned long long s_odd = 0, s_even = 0;
 #pragma unroll
         for (int i = 0; i < CPL; ++i) {
-            if (!((valid >> i) & 1u)) continue;
-            const long long mi = mi0 + __popc(termm & ((1u << i) - 1u));
-            if (mi & 1) s_odd += xv[i];
-            else if (mi >= 2) s_even += xv[i];
+            const bool vi = (valid >> i) & 1u;
+            const int li = __popc(termm & ((1u << i) - 1u));
+            const bool odd = (p0 + li) & 1;
+            s_odd += (vi && odd) ? xv[i] : 0ull;
+            s_even += (vi && !odd && (big0 || mi0 + li >= 2)) ? xv[i] : 0ull;
         }
         const unsigned long long po = fastrle_warp_scan(s_odd, lane);
         const unsigned long long pe = fastrle_warp_scan(s_even, lane);
@@ -256,10 +264,13 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
         unsigned long long s_cnt = 0;
 #pragma unroll
         for (int i = 0; i < CPL; ++i) {  // xv[i] becomes the count
-            if (!((valid >> i) & 1u)) continue;
-            const long long mi = mi0 + __popc(termm & ((1u << i) - 1u));
-            if (mi & 1) { run_odd += xv[i]; xv[i] = run_odd; }
-            else if (mi >= 2) { run_even += xv[i]; xv[i] = run_even; }
+            const bool vi = (valid >> i) & 1u;
+            const int li = __popc(termm & ((1u << i) - 1u));
+            const bool odd = (p0 + li) & 1;
+            const bool even2 = !odd && (big0 || mi0 + li >= 2);
+            run_odd += (vi && odd) ? xv[i] : 0ull;
+            run_even += (vi && even2) ? xv[i] : 0ull;
+            xv[i] = !vi ? 0ull : odd ? run_odd : even2 ? run_even : xv[i];
             s_cnt += xv[i];
         }
         // Round 3: the running sum; count errors in order.
@@ -269,12 +280,15 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
         unsigned long long endv[CPL];
 #pragma unroll
         for (int i = 0; i < CPL; ++i) {
-            endv[i] = 0;
-            if (!((valid >> i) & 1u)) continue;
-            sum += xv[i];
+            const bool vi = (valid >> i) & 1u;
+            sum += xv[i];  // 0 unless valid
             endv[i] = sum;
-            const int st = fastrle_count_status((long long)xv[i], (long long)sum, hw);
-            if (st && cerr == CPL) { cerr = i; cst = st; }
+            const long long c = (long long)xv[i];
+            const int st = c < 0 ? FASTRLE_ST_NEGATIVE : c > 0xFFFFFFFFLL ? FASTRLE_ST_OVERFLOW
+                         : (long long)sum > hw ? FASTRLE_ST_LONG : FASTRLE_ST_OK;
+            const bool hit = vi && st != FASTRLE_ST_OK && cerr == CPL;
+            cst = hit ? st : cst;
+            cerr = hit ? i : cerr;
         }
         const int first = cerr < serr ? cerr : serr;  // count errors sit before serr
         const int fst = cerr < serr ? cst : sst;
