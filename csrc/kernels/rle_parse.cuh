@@ -170,14 +170,18 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
     }
     for (long long base = 0; base < len; base += 32 * CPL) {
         const long long j0 = base + (long long)lane * CPL;
+        // Characters of mine in this step and the next, as small ints.
+        const long long r0 = len - j0, r1 = r0 - 32 * CPL;
+        const int rem = r0 <= 0 ? 0 : r0 >= CPL ? CPL : (int)r0;
+        const int remn = r1 <= 0 ? 0 : r1 >= CPL ? CPL : (int)r1;
+        const unsigned char* nextp = chars + b + j0 + 32 * CPL;
         unsigned int v[CPL];
         unsigned int inm = 0, badm = 0, termm = 0;
 #pragma unroll
         for (int i = 0; i < CPL; ++i) {
-            const bool in = j0 + i < len;
+            const bool in = i < rem;
             const int c = (int)pre[i];
-            const long long jn = j0 + 32 * CPL + i;
-            pre[i] = jn < len ? chars[b + jn] : 48u;
+            pre[i] = i < remn ? nextp[i] : 48u;
             v[i] = (unsigned int)(c - 48) & 0x3fu;
             const bool bad = in && (c < 48 || c > 111);
             inm |= (unsigned int)in << i;
