@@ -30,30 +30,33 @@ DATA = Path(__file__).resolve().parent / "data"
 # ------------------------------------------------ bug 1: packed width wrap
 
 
-def test_packed_width_near_2_32_is_written(lib):
-    """w >= 2**32 - 7 wrapped (w + 7) >> 3 to 0 in 32 bits: nothing was written.
-    Runs the real plan (parse + packed expand) on the issue's mask, only the
-    blocks holding the last byte columns (the grid is 2**24 blocks wide)."""
-    w = 2**32 - 1
-    rle = {"size": [1, w], "counts": [0, w]}  # all ones
+def _run_tail(lib, rle: dict, packed: bool, tail_len: int) -> np.ndarray:
+    """Parse, then expand only the grid's last blocks (a 2**32-wide grid is
+    too large to emulate whole); returns the last ``tail_len`` output bytes."""
     batch = L.pack_rles(rle)
-    parse, expand = L.plan_launches(batch, L.Config(), True)
-    wb = (w + 7) // 8
-    out = np.empty(wb, np.uint8)  # pages are only touched where written
-    tail = out[wb - 4096:]
+    parse, expand = L.plan_launches(batch, L.Config(), packed)
+    total = batch.out_shape(packed)[-1]
+    out = np.empty(total, np.uint8)  # pages are only touched where written
+    tail = out[total - tail_len:]
     tail[:] = 0xCD
     backend = emu.EmuBackend(lib)
     bufs = backend.buffers(batch, None)
     bufs["out"] = out
     backend.launch(parse, bufs)
     assert bufs["meta"][0] == 0
-    bytes_per_block = 16 * (expand.block[0] // 32)
-    first = (wb - len(tail)) // bytes_per_block
-    lib.emu_set_block_window(first, expand.grid[0])
+    per_block = (16 if packed else L.TILE_COLS) * (expand.block[0] // 32)  # output bytes per block
+    lib.emu_set_block_window((total - tail_len) // per_block - 1, expand.grid[0])
     try:
         backend.launch(expand, bufs)
     finally:
         lib.emu_set_block_window(0, 0xFFFFFFFF)
+    return tail
+
+
+def test_packed_width_near_2_32_is_written(lib):
+    """w >= 2**32 - 7 wrapped (w + 7) >> 3 to 0 in 32 bits: nothing was written."""
+    w = 2**32 - 1
+    tail = _run_tail(lib, {"size": [1, w], "counts": [0, w]}, True, 4096)  # all ones
     expected = np.full(len(tail), 0xFF, np.uint8)
     expected[-1] = 0xFE  # 2**32 - 1 columns: the last byte's padding bit is 0
     np.testing.assert_array_equal(tail, expected)
@@ -62,22 +65,7 @@ def test_packed_width_near_2_32_is_written(lib):
 def test_uint8_width_near_2_32(lib):
     """The uint8 expand on a 1 x (2**32 - 1) mask: its last tiles, edge path."""
     w = 2**32 - 1
-    counts = [w - 5, 3, 2]  # ... 0 0 0 1 1 1 0 0 at the end
-    batch = L.pack_rles({"size": [1, w], "counts": counts})
-    parse, expand = L.plan_launches(batch, L.Config(), False)
-    out = np.empty(w, np.uint8)
-    tail = out[w - 1000:]
-    tail[:] = 0xCD
-    backend = emu.EmuBackend(lib)
-    bufs = backend.buffers(batch, None)
-    bufs["out"] = out
-    backend.launch(parse, bufs)
-    cols_per_block = L.TILE_COLS * (expand.block[0] // 32)
-    lib.emu_set_block_window((w - 1000) // cols_per_block - 1, expand.grid[0])
-    try:
-        backend.launch(expand, bufs)
-    finally:
-        lib.emu_set_block_window(0, 0xFFFFFFFF)
+    tail = _run_tail(lib, {"size": [1, w], "counts": [w - 5, 3, 2]}, False, 1000)
     expected = np.zeros(1000, np.uint8)
     expected[-5:-2] = 1
     np.testing.assert_array_equal(tail, expected)

@@ -175,6 +175,16 @@ __device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned in
     q[3] = __byte_perm(t1, t3, 0x7632);
 }
 
+// Rows of the slab starting at ys in a band ending at y1.
+__device__ __forceinline__ int fastrle_slab_rows(unsigned int ys, unsigned int y1)
+{
+#ifdef FASTRLE_STEADY_STATE
+    return FASTRLE_TILE_ROWS;  // SASS accounting build: full slabs only
+#else
+    return (y1 - ys < FASTRLE_TILE_ROWS) ? (int)(y1 - ys) : FASTRLE_TILE_ROWS;
+#endif
+}
+
 // uint8 output, out[m][y][x] in {0, 1}.  blockDim.x must be a multiple of 32.
 extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long long* offs,
                                           const long long* meta, unsigned char* out,
@@ -206,11 +216,7 @@ extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long l
     bool live[4];
     fastrle_cursors4(e, nr, ok, g, w, h, y0, k, st, en, live);
     for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
-#ifndef FASTRLE_STEADY_STATE
-        const int rows = (y1 - ys < FASTRLE_TILE_ROWS) ? (int)(y1 - ys) : FASTRLE_TILE_ROWS;
-#else
-        const int rows = FASTRLE_TILE_ROWS;  // accounting build: full slabs
-#endif
+        const int rows = fastrle_slab_rows(ys, y1);
         fastrle_slab4(e, k, st, en, live, g, h, ys, rows, q);
         const unsigned long long d = ph0 + (unsigned long long)ys * w;
         if (edge) fastrle_store_rows<true>(q, o4, d, w, g, lane, rows);
@@ -252,11 +258,7 @@ extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const
     bool live[4];
     fastrle_cursors4(e, nr, ok, g, w, h, y0, k, st, en, live);
     for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
-#ifndef FASTRLE_STEADY_STATE
-        const int rows = (y1 - ys < FASTRLE_TILE_ROWS) ? (int)(y1 - ys) : FASTRLE_TILE_ROWS;
-#else
-        const int rows = FASTRLE_TILE_ROWS;
-#endif
+        const int rows = fastrle_slab_rows(ys, y1);
         fastrle_slab4(e, k, st, en, live, g, h, ys, rows, q);
         unsigned char* row = o + (unsigned long long)ys * wb;
 #pragma unroll
