@@ -346,3 +346,23 @@ def test_warp_parser_long_strings_match_spec(lib):
             assert tuple(meta[i]) == (st, nr, pos), (i, len(strings[i]))
             assert ends[offsets[i]:offsets[i] + nr].tolist() == exp_ends, i
     assert {e[0] for e in expected} >= {0, 1, 2, 3, 5, 6, 7}
+
+
+def test_parse_accounting_build_is_the_same_parser_on_valid_strings():
+    """``fastrle bench --gpu-sass`` counts the parse in a -DFASTRLE_STEADY_STATE
+    build that drops the bad-count search; on valid strings it must be the
+    same parser."""
+    if shutil.which("g++") is None:
+        pytest.skip("g++ not found")
+    steady = emu.build_emulator(extra_flags=("-DFASTRLE_STEADY_STATE",))
+    rng = np.random.default_rng(8)
+    hw = 1500 * 2250
+    strings = []
+    for _ in range(20):
+        cuts = np.sort(rng.integers(0, hw + 1, int(rng.integers(1, 2000))))
+        strings.append(L.counts_to_string(np.diff(np.concatenate([[0], cuts, [hw]])).tolist()))
+    meta, ends, _ = run_parse(steady, strings, hw, "warp")
+    ref_meta, ref_ends, _ = run_parse(emu.build_emulator(), strings, hw, "serial")
+    np.testing.assert_array_equal(meta, ref_meta)
+    assert (meta[:, 0] == 0).all()
+    np.testing.assert_array_equal(ends, ref_ends)

@@ -180,10 +180,10 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
 #pragma unroll
         for (int i = 0; i < CPL; ++i) {
             const bool in = i < rem;
-            const int c = (int)pre[i];
+            const unsigned int u = pre[i] - 48u;  // wraps below '0'
             pre[i] = i < remn ? nextp[i] : 48u;
-            v[i] = (unsigned int)(c - 48) & 0x3fu;
-            const bool bad = in && (c < 48 || c > 111);
+            v[i] = u & 0x3fu;
+            const bool bad = in && u > 63u;
             inm |= (unsigned int)in << i;
             badm |= (unsigned int)bad << i;
             termm |= (unsigned int)(in && !bad && !(v[i] & 0x20u)) << i;
@@ -280,19 +280,31 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
         // Round 3: the running sum; count errors in order.
         const unsigned long long ps = fastrle_warp_scan(s_cnt, lane);
         unsigned long long sum = carry_sum + ps - s_cnt;
-        int cerr = CPL, cst = FASTRLE_ST_OK;
         unsigned long long endv[CPL];
+        bool big = false;  // a count outside [0, 2^32): negative ones wrap to huge
 #pragma unroll
         for (int i = 0; i < CPL; ++i) {
-            const bool vi = (valid >> i) & 1u;
             sum += xv[i];  // 0 unless valid
             endv[i] = sum;
-            const long long c = (long long)xv[i];
-            const int st = c < 0 ? FASTRLE_ST_NEGATIVE : c > 0xFFFFFFFFLL ? FASTRLE_ST_OVERFLOW
-                         : (long long)sum > hw ? FASTRLE_ST_LONG : FASTRLE_ST_OK;
-            const bool hit = vi && st != FASTRLE_ST_OK && cerr == CPL;
-            cst = hit ? st : cst;
-            cerr = hit ? i : cerr;
+            big |= xv[i] > 0xFFFFFFFFull;
+        }
+        // Counts in [0, 2^32) make the sum non-decreasing, so a lane without a
+        // big count and whose last sum is <= h*w has no count error.  Only
+        // otherwise are the counts checked one by one, in order.
+        int cerr = CPL, cst = FASTRLE_ST_OK;
+#ifdef FASTRLE_STEADY_STATE
+        if (false)  // SASS accounting build only: valid strings never take this path
+#endif
+        if (big || (long long)sum > hw) {
+#pragma unroll
+            for (int i = 0; i < CPL; ++i) {
+                const long long c = (long long)xv[i];
+                const int st = c < 0 ? FASTRLE_ST_NEGATIVE : c > 0xFFFFFFFFLL ? FASTRLE_ST_OVERFLOW
+                             : (long long)endv[i] > hw ? FASTRLE_ST_LONG : FASTRLE_ST_OK;
+                const bool hit = ((valid >> i) & 1u) && st != FASTRLE_ST_OK && cerr == CPL;
+                cst = hit ? st : cst;
+                cerr = hit ? i : cerr;
+            }
         }
         const int first = cerr < serr ? cerr : serr;  // count errors sit before serr
         const int fst = cerr < serr ? cst : sst;
@@ -300,10 +312,10 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
         const int fl = emask ? __ffs((int)emask) - 1 : 32;
         if (lane <= fl) {
             const unsigned int wmask = lane < fl ? valid : (valid & ((1u << first) - 1u));
+            unsigned int* const ep = ends + b + mi0;  // my first count's slot
 #pragma unroll
             for (int i = 0; i < CPL; ++i)
-                if ((wmask >> i) & 1u)
-                    ends[b + mi0 + __popc(termm & ((1u << i) - 1u))] = (unsigned int)endv[i];
+                if ((wmask >> i) & 1u) ep[__popc(termm & ((1u << i) - 1u))] = (unsigned int)endv[i];
         }
         if (emask) {
             if (lane == fl)
