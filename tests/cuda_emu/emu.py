@@ -196,7 +196,7 @@ class EmuBackend:
     def status(self, buffers: dict[str, np.ndarray]) -> np.ndarray:
         return buffers["meta"].copy()
 
-    def release(self, buffers: dict[str, np.ndarray]) -> None:
+    def release(self, buffers: Any) -> None:
         pass
 
     def launch(self, launch: Any, buffers: dict[str, np.ndarray]) -> None:

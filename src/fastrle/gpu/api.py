@@ -268,7 +268,7 @@ class _CupyBackend:
         self.stream.synchronize()
         return host
 
-    def release(self, buffers: dict[str, Any]) -> None:
+    def release(self, buffers: Any) -> None:
         ws, self.ws = self.ws, None
         if ws is None:
             return

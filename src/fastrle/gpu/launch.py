@@ -551,9 +551,10 @@ def decode_with(
     if batch.n == 0:
         return result
     maps = transform.maps(batch.h, batch.w) if transform is not None else None
-    buffers = backend.buffers(batch, maps)
-    buffers["out"] = result
-    try:
+    buffers = None
+    try:  # the scratch goes back to the backend whatever happens
+        buffers = backend.buffers(batch, maps)
+        buffers["out"] = result
         for launch in plan_launches(batch, config, packed, transform):
             backend.launch(launch, buffers)
         meta = backend.status(buffers) if check else None
