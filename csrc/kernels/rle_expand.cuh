@@ -175,6 +175,17 @@ __device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned in
     q[3] = __byte_perm(t1, t3, 0x7632);
 }
 
+// Mask m's run-end table and run count; false for a malformed mask (its
+// output is all zeros).
+__device__ __forceinline__ bool fastrle_mask_runs(const unsigned int* ends, const long long* offs,
+                                                  const long long* meta, long long m,
+                                                  const unsigned int** e, unsigned int* nr)
+{
+    *e = ends + offs[m];
+    *nr = (unsigned int)meta[FASTRLE_META_STRIDE * m + 1];
+    return meta[FASTRLE_META_STRIDE * m] == FASTRLE_ST_OK;
+}
+
 // Rows of the slab starting at ys in a band ending at y1.
 __device__ __forceinline__ int fastrle_slab_rows(unsigned int ys, unsigned int y1)
 {
@@ -199,9 +210,9 @@ extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long l
     if (4 * (g0 + 1) - 3 >= (long long)w || y0 >= h) return;  // warp-uniform
     const unsigned int y1 = (h - y0 < band) ? h : y0 + band;
     const long long m = mask_base + blockIdx.z;
-    const unsigned int* e = ends + offs[m];
-    const bool ok = meta[3 * m] == 0;
-    const unsigned int nr = (unsigned int)meta[3 * m + 1];
+    const unsigned int* e;
+    unsigned int nr;
+    const bool ok = fastrle_mask_runs(ends, offs, meta, m, &e, &nr);
     unsigned char* o = out + m * (long long)h * (long long)w;
     unsigned int* o4 = (unsigned int*)(o - ((unsigned long long)o & 3u));  // aligned down
     const unsigned long long ph0 = (unsigned long long)o & 3u;
@@ -246,9 +257,9 @@ extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const
     if ((unsigned long long)tile * 16u >= wb || y0 >= h) return;  // warp-uniform
     const unsigned int y1 = (h - y0 < band) ? h : y0 + band;
     const long long m = mask_base + blockIdx.z;
-    const unsigned int* e = ends + offs[m];
-    const bool ok = meta[3 * m] == 0;
-    const unsigned int nr = (unsigned int)meta[3 * m + 1];
+    const unsigned int* e;
+    unsigned int nr;
+    const bool ok = fastrle_mask_runs(ends, offs, meta, m, &e, &nr);
     const long long g = tile * 32 + lane;
     const unsigned long long xb = (unsigned long long)g >> 1;
     const bool writer = !(lane & 1) && xb < wb;
@@ -364,9 +375,9 @@ extern "C" __global__ void fastrle_expand_map(const unsigned int* ends, const lo
     (void)w;
     const unsigned int y1 = (oh - y0 < band) ? oh : y0 + band;
     const long long m = mask_base + blockIdx.z;
-    const unsigned int* e = ends + offs[m];
-    const bool ok = meta[3 * m] == 0;
-    const unsigned int nr = (unsigned int)meta[3 * m + 1];
+    const unsigned int* e;
+    unsigned int nr;
+    const bool ok = fastrle_mask_runs(ends, offs, meta, m, &e, &nr);
     unsigned char* o = out + m * (long long)oh * (long long)pitch;
     const unsigned int* rows = maps;
     const unsigned int* cols = maps + oh;
