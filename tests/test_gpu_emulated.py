@@ -266,7 +266,7 @@ def test_plan_respects_grid_limits():
     tall = L.Batch(h=5_000_000, w=3, single=False, offsets=np.zeros(2, np.int64),
                    chars=np.zeros(0, np.uint8))
     (expand,) = L.plan_launches(tall, L.Config(band_rows=64), True)[1:]
-    assert expand.grid[1] <= 65535 and expand.grid[1] * expand.args[6] >= 5_000_000
+    assert expand.grid[1] <= 65535 and expand.grid[1] * expand.args[9] >= 5_000_000
 
 
 def test_batch_chunking_executes(lib, monkeypatch):

@@ -103,6 +103,8 @@ for n, h, w in [(2, 37, 248), (1, 70, 251), (2, 5, 1001), (1, 3, 7)]:
     r = t.encode(m)
     assert (t.decode(lib, r) == m).all()
     assert (t.decode(lib, r, packed=True) == np.packbits(m, axis=-1)).all()
+    assert (t.decode(lib, r, size=(h + 3, 2 * w - 1), flip="h", packed=True, bitorder="little")
+            .shape == (n, h + 3, (2 * w + 6) // 8))
     assert (t.decode(lib, r, size=(h + 3, 2 * w - 1), flip="hv", packed=True, bitorder="little")
             .shape == (n, h + 3, (2 * w + 6) // 8))
 print("clean")

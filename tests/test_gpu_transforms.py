@@ -102,3 +102,24 @@ def test_transforms_through_fastrle_gpu(fake_gpu):
     offsets = np.cumsum([0] + [len(s) for s in strs])
     got = gpu.decode_ragged(b"".join(strs), offsets, 50, 70, size=(10, 10), flip="v")
     np.testing.assert_array_equal(np.asarray(got), torch_reference(masks, (10, 10), "nearest", "v", False, "big"))
+
+
+@pytest.mark.parametrize("flip", [None, "h"])
+def test_wide_resizes_take_the_slab_kernels(lib, flip):
+    """Without a vertical flip, resizes run in fastrle_expand(_packed) with
+    maps: interior tiles, many source rows per slab (downscale) or repeated
+    rows (upscale), against torch."""
+    rng = np.random.default_rng(21)
+    for (h, w), size in [((40, 100), (70, 600)), ((300, 700), (33, 260)), ((64, 250), (64, 251)),
+                         ((97, 311), (200, 311))]:
+        masks = blobs(rng, 2, h, w)
+        rles = encode(masks)
+        for mode in ("nearest", "nearest-exact"):
+            for packed, bitorder in [(False, "big"), (True, "big"), (True, "little")]:
+                got = decode(lib, rles, size=size, mode=mode, flip=flip, packed=packed,
+                                       bitorder=bitorder, band_rows=64)
+                ref = torch_reference(masks, size, mode, flip, packed, bitorder)
+                np.testing.assert_array_equal(got, ref, err_msg=f"{h}x{w}->{size} {mode} {packed}")
+    plan = L.plan_launches(L.pack_rles(rles), L.Config(), False, L.make_transform(h, w, (50, 50), "nearest",
+                                                                                   "h", False, "big"))
+    assert plan[1].kernel == "fastrle_expand" and plan[1].args[10] & L.MAP_MAPPED

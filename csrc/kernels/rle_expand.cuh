@@ -124,19 +124,56 @@ __device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsign
     }
 }
 
-// Cursors of a lane's 4 columns 4g..4g+3 at row y0: run k = [st, en).
-// Columns outside the mask and bad masks are not live (their bits stay 0).
+// Row mask of one column segment of a resized output: bit r is output row
+// ys + r (r < rows), whose source row is rmap[ys + r]; the segment covers
+// source pixels [p, lim) of the column starting at pixel `base`.  inv[s] is
+// the first output row whose source row is >= s, so the source rows [a, b)
+// of a run are the output rows [inv[a], inv[b]).  One compare-and-or and two
+// table reads per run boundary, as in fastrle_column_bits.
+__device__ __forceinline__ unsigned int fastrle_column_bits_mapped(const unsigned int* e, unsigned int* k,
+                                                                   unsigned int* st, unsigned int* en,
+                                                                   unsigned int p, unsigned int lim,
+                                                                   unsigned int base,
+                                                                   const unsigned int* inv,
+                                                                   unsigned int ys, unsigned int rows)
+{
+    unsigned int bits = 0;
+    for (;;) {
+        if (*k & 1u) {
+            const unsigned int sa = (*st > p ? *st : p) - base, sb = (*en < lim ? *en : lim) - base;
+            if (sa < sb) {
+                const unsigned int ya = inv[sa], yb = inv[sb];
+                const unsigned int lo = ya > ys ? ya - ys : 0u;
+                const unsigned int hi = yb - ys < rows ? yb - ys : rows;  // yb >= ys here
+                if (lo < hi) bits |= fastrle_span(lo, hi);
+            }
+        }
+        if (*en >= lim) break;
+        *st = *en;
+        *en = e[++*k];
+    }
+    return bits;
+}
+
+// Cursors of a lane's 4 output columns 4g..4g+3 at output row y0: run
+// k = [st, en) and the column's first pixel `base`.  MAPPED: output column x
+// reads source column cols[x] and output row y source row rows[y].  Columns
+// outside the output and bad masks are not live (their bits stay 0).
+template <bool MAPPED>
 __device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned int nr, bool ok,
-                                                 long long g, unsigned int w, unsigned int h,
-                                                 unsigned int y0, unsigned int* k, unsigned int* st,
-                                                 unsigned int* en, bool* live)
+                                                 long long g, unsigned int ow, unsigned int h,
+                                                 unsigned int y0, const unsigned int* rows,
+                                                 const unsigned int* cols, unsigned int* k,
+                                                 unsigned int* st, unsigned int* en, bool* live,
+                                                 unsigned int* base)
 {
     unsigned int p[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
         const long long x = 4 * g + j;
-        live[j] = ok && x >= 0 && x < (long long)w;
-        p[j] = live[j] ? (unsigned int)x * h + y0 : 0u;
+        live[j] = ok && x >= 0 && x < (long long)ow;
+        base[j] = live[j] ? (MAPPED ? cols[x] : (unsigned int)x) * h : 0u;  // < h*w < 2^32
+        p[j] = live[j] ? base[j] + (MAPPED ? rows[y0] : y0) : 0u;
         k[j] = st[j] = en[j] = 0;
     }
     if (ok) fastrle_find_runs4(e, nr, p, k);
@@ -149,12 +186,14 @@ __device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned
     }
 }
 
-// The lane's 4 columns over rows [ys, ys + rows), transposed: byte j of q[i]
-// is rows 8i..8i+7 of column 4g+j, so (q[r >> 3] >> (r & 7)) & 0x01010101
-// holds the 4 pixels of row ys + r as bytes.
+// The lane's 4 columns over output rows [ys, ys + rows), transposed: byte j
+// of q[i] is rows 8i..8i+7 of column 4g+j, so (q[r >> 3] >> (r & 7)) &
+// 0x01010101 holds the 4 pixels of row ys + r as bytes.
+template <bool MAPPED>
 __device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned int* k, unsigned int* st,
-                                              unsigned int* en, const bool* live, long long g,
-                                              unsigned int h, unsigned int ys, int rows,
+                                              unsigned int* en, const bool* live,
+                                              const unsigned int* base, unsigned int ys, int rows,
+                                              const unsigned int* rmap, const unsigned int* inv,
                                               unsigned int* q)
 {
     unsigned int b[4];
@@ -162,8 +201,14 @@ __device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned in
     for (int j = 0; j < 4; ++j) {
         b[j] = 0;
         if (live[j]) {
-            const unsigned int pj = (unsigned int)(4 * g + j) * h + ys;  // < h*w < 2^32
-            b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], pj, pj + (unsigned int)rows);
+            if (MAPPED) {
+                const unsigned int p = base[j] + rmap[ys], lim = base[j] + rmap[ys + rows - 1] + 1u;
+                b[j] = fastrle_column_bits_mapped(e, &k[j], &st[j], &en[j], p, lim, base[j], inv, ys,
+                                                  (unsigned int)rows);
+            } else {
+                const unsigned int p = base[j] + ys;
+                b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], p, p + (unsigned int)rows);
+            }
         }
     }
     // 4x4 byte transpose (8 byte permutes).
@@ -196,66 +241,103 @@ __device__ __forceinline__ int fastrle_slab_rows(unsigned int ys, unsigned int y
 #endif
 }
 
-// uint8 output, out[m][y][x] in {0, 1}.  blockDim.x must be a multiple of 32.
-extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long long* offs,
-                                          const long long* meta, unsigned char* out,
-                                          unsigned int h, unsigned int w, unsigned int band,
-                                          long long mask_base)
+// Bits of the `flags` argument of the expand kernels (MAP_* in fastrle/gpu/launch.py).
+#define FASTRLE_FLAG_PACKED 1     // fastrle_expand_map: packed output
+#define FASTRLE_FLAG_LITTLE 2     // packed bit order: first column in bit 0
+#define FASTRLE_FLAG_ROWS_DOWN 4  // fastrle_expand_map: walk bands bottom-up (vertical flip)
+#define FASTRLE_FLAG_MAPPED 8     // fastrle_expand(_packed): resized through `maps`
+
+// The expand kernels share one argument list.  maps (when
+// FASTRLE_FLAG_MAPPED, and always for fastrle_expand_map): source row of each
+// of the oh output rows, source column of each of the ow output columns,
+// then for each source row s in 0..h the first output row whose source row
+// is >= s.  Without the flag, oh == h, ow == w and maps is not read.
+
+template <bool MAPPED>
+__device__ __forceinline__ void fastrle_expand_body(const unsigned int* ends, const long long* offs,
+                                                    const long long* meta, unsigned char* out,
+                                                    const unsigned int* maps, unsigned int h,
+                                                    unsigned int oh, unsigned int ow, unsigned int band,
+                                                    long long mask_base)
 {
     const int lane = threadIdx.x & 31;
     const long long tile = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     const long long g0 = tile * FASTRLE_TILE_GROUPS - 1;  // lane 0's group
     const unsigned int y0 = blockIdx.y * band;
     // Idle warps leave at once: the tile's first word starts at 4(g0+1) - phase.
-    if (4 * (g0 + 1) - 3 >= (long long)w || y0 >= h) return;  // warp-uniform
-    const unsigned int y1 = (h - y0 < band) ? h : y0 + band;
+    if (4 * (g0 + 1) - 3 >= (long long)ow || y0 >= oh) return;  // warp-uniform
+    const unsigned int y1 = (oh - y0 < band) ? oh : y0 + band;
     const long long m = mask_base + blockIdx.z;
     const unsigned int* e;
     unsigned int nr;
     const bool ok = fastrle_mask_runs(ends, offs, meta, m, &e, &nr);
-    unsigned char* o = out + m * (long long)h * (long long)w;
+    unsigned char* o = out + m * (long long)oh * (long long)ow;
     unsigned int* o4 = (unsigned int*)(o - ((unsigned long long)o & 3u));  // aligned down
     const unsigned long long ph0 = (unsigned long long)o & 3u;
     const long long g = g0 + lane;
-    // Interior tiles: every word inside [0, w) for any phase, offsets < 2^32.
-    bool edge = tile == 0 || 4 * (g0 + 1 + FASTRLE_TILE_GROUPS) > (long long)w ||
-                (unsigned long long)h * w + 4u > 0xFFFFFFFFull;
+    // Interior tiles: every word inside [0, ow) for any phase, offsets < 2^32.
+    bool edge = tile == 0 || 4 * (g0 + 1 + FASTRLE_TILE_GROUPS) > (long long)ow ||
+                (unsigned long long)oh * ow + 4u > 0xFFFFFFFFull;
 #ifdef FASTRLE_STEADY_STATE
     edge = false;  // SASS accounting build only (fastrle bench --gpu-sass): interior tiles
 #endif
-    unsigned int k[4], st[4], en[4], q[4];
+    const unsigned int* rmap = maps;
+    const unsigned int* cmap = maps + oh;
+    const unsigned int* inv = maps + oh + ow;
+    unsigned int k[4], st[4], en[4], base[4], q[4];
     bool live[4];
-    fastrle_cursors4(e, nr, ok, g, w, h, y0, k, st, en, live);
+    fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, rmap, cmap, k, st, en, live, base);
     for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
         const int rows = fastrle_slab_rows(ys, y1);
-        fastrle_slab4(e, k, st, en, live, g, h, ys, rows, q);
-        const unsigned long long d = ph0 + (unsigned long long)ys * w;
-        if (edge) fastrle_store_rows<true>(q, o4, d, w, g, lane, rows);
-        else if (rows == FASTRLE_TILE_ROWS) fastrle_store_rows<false>(q, o4, d, w, g, lane, FASTRLE_TILE_ROWS);
-        else fastrle_store_rows<false>(q, o4, d, w, g, lane, rows);
+        fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, rmap, inv, q);
+        const unsigned long long d = ph0 + (unsigned long long)ys * ow;
+        if (edge) fastrle_store_rows<true>(q, o4, d, ow, g, lane, rows);
+        else if (rows == FASTRLE_TILE_ROWS) fastrle_store_rows<false>(q, o4, d, ow, g, lane, FASTRLE_TILE_ROWS);
+        else fastrle_store_rows<false>(q, o4, d, ow, g, lane, rows);
     }
 }
 
+// uint8 output, out[m][y][x] in {0, 1}.  blockDim.x must be a multiple of 32.
+extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long long* offs,
+                                          const long long* meta, unsigned char* out, const unsigned int* maps,
+                                          unsigned int h, unsigned int w, unsigned int oh, unsigned int ow,
+                                          unsigned int band, unsigned int flags, long long mask_base)
+{
+    (void)w;
+#ifndef FASTRLE_STEADY_STATE
+    if (flags & FASTRLE_FLAG_MAPPED) {
+        fastrle_expand_body<true>(ends, offs, meta, out, maps, h, oh, ow, band, mask_base);
+        return;
+    }
+#endif
+    (void)flags;
+    fastrle_expand_body<false>(ends, offs, meta, out, maps, h, oh, ow, band, mask_base);
+}
+
 // Bit-packed output in np.packbits order: out[m][y][xb], bit 7 of byte xb is
-// column 8*xb; padding bits past w are zero.  Same slabs as fastrle_expand,
-// but a warp tile is 32 groups = 16 output bytes per row and needs no
-// realignment: per row, each lane folds its 4 pixel bytes into a nibble
-// (one multiply), even lanes take their right neighbour's nibble and store
-// one byte, so a warp writes 16 contiguous bytes per row.
+// column 8*xb (bit 0 with FASTRLE_FLAG_LITTLE); padding bits past ow are
+// zero.  Same slabs as fastrle_expand, but a warp tile is 32 groups = 16
+// output bytes per row and needs no realignment: per row, each lane folds
+// its 4 pixel bytes into a nibble (one multiply), even lanes take their right
+// neighbour's nibble and store one byte, so a warp writes 16 contiguous
+// bytes per row.
 // Grid: x = tiles of 128 columns (blockDim.x / 32 per block), y = bands of
 // `band` rows (a multiple of 32), z = masks.
-extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const long long* offs,
-                                                 const long long* meta, unsigned char* out,
-                                                 unsigned int h, unsigned int w, unsigned int band,
-                                                 long long mask_base)
+template <bool MAPPED>
+__device__ __forceinline__ void fastrle_expand_packed_body(const unsigned int* ends, const long long* offs,
+                                                           const long long* meta, unsigned char* out,
+                                                           const unsigned int* maps, unsigned int h,
+                                                           unsigned int oh, unsigned int ow,
+                                                           unsigned int band, bool little,
+                                                           long long mask_base)
 {
     const int lane = threadIdx.x & 31;
     const long long tile = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     // 64-bit: (w + 7) wraps to 0 in 32 bits for w >= 2^32 - 7.
-    const unsigned long long wb = ((unsigned long long)w + 7u) >> 3;
+    const unsigned long long wb = ((unsigned long long)ow + 7u) >> 3;
     const unsigned int y0 = blockIdx.y * band;
-    if ((unsigned long long)tile * 16u >= wb || y0 >= h) return;  // warp-uniform
-    const unsigned int y1 = (h - y0 < band) ? h : y0 + band;
+    if ((unsigned long long)tile * 16u >= wb || y0 >= oh) return;  // warp-uniform
+    const unsigned int y1 = (oh - y0 < band) ? oh : y0 + band;
     const long long m = mask_base + blockIdx.z;
     const unsigned int* e;
     unsigned int nr;
@@ -263,25 +345,46 @@ extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const
     const long long g = tile * 32 + lane;
     const unsigned long long xb = (unsigned long long)g >> 1;
     const bool writer = !(lane & 1) && xb < wb;
-    // h * wb < 2^32 + h: 64-bit offsets.
-    unsigned char* o = out + m * (long long)h * (long long)wb + (long long)xb;
-    unsigned int k[4], st[4], en[4], q[4];
+    // oh * wb < 2^32 + oh: 64-bit offsets.
+    unsigned char* o = out + m * (long long)oh * (long long)wb + (long long)xb;
+    // Nibble of the 4 pixel bytes: column 4g in bit 3 (big) or bit 0 (little).
+    const unsigned int fold = little ? 0x01020408u : 0x08040201u;
+    const unsigned int* rmap = maps;
+    const unsigned int* cmap = maps + oh;
+    const unsigned int* inv = maps + oh + ow;
+    unsigned int k[4], st[4], en[4], base[4], q[4];
     bool live[4];
-    fastrle_cursors4(e, nr, ok, g, w, h, y0, k, st, en, live);
+    fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, rmap, cmap, k, st, en, live, base);
     for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
         const int rows = fastrle_slab_rows(ys, y1);
-        fastrle_slab4(e, k, st, en, live, g, h, ys, rows, q);
+        fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, rmap, inv, q);
         unsigned char* row = o + (unsigned long long)ys * wb;
 #pragma unroll
         for (int r = 0; r < FASTRLE_TILE_ROWS; ++r) {
             if (r >= rows) break;
             const unsigned int word = (q[r >> 3] >> (r & 7)) & 0x01010101u;
-            const unsigned int nib = (word * 0x08040201u) >> 24;  // column 4g in bit 3
+            const unsigned int nib = (word * fold) >> 24;
             const unsigned int right = __shfl_down_sync(0xFFFFFFFFu, nib, 1);
-            if (writer) *row = (unsigned char)((nib << 4) | right);
+            if (writer) *row = (unsigned char)(little ? nib | (right << 4) : (nib << 4) | right);
             row += wb;
         }
     }
+}
+
+extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const long long* offs,
+                                                 const long long* meta, unsigned char* out, const unsigned int* maps,
+                                                 unsigned int h, unsigned int w, unsigned int oh, unsigned int ow,
+                                                 unsigned int band, unsigned int flags, long long mask_base)
+{
+    (void)w;
+    const bool little = flags & FASTRLE_FLAG_LITTLE;
+#ifndef FASTRLE_STEADY_STATE
+    if (flags & FASTRLE_FLAG_MAPPED) {
+        fastrle_expand_packed_body<true>(ends, offs, meta, out, maps, h, oh, ow, band, little, mask_base);
+        return;
+    }
+#endif
+    fastrle_expand_packed_body<false>(ends, offs, meta, out, maps, h, oh, ow, band, little, mask_base);
 }
 
 // Per-pixel cursor helpers, used by the resize/flip kernel.
@@ -362,12 +465,11 @@ __device__ __forceinline__ void fastrle_expand_map_cols(const unsigned int* e, u
 }
 
 extern "C" __global__ void fastrle_expand_map(const unsigned int* ends, const long long* offs,
-                                              const long long* meta, unsigned char* out,
-                                              const unsigned int* maps, unsigned int h, unsigned int w,
-                                              unsigned int oh, unsigned int ow, unsigned int band,
-                                              unsigned int flags, long long mask_base)
+                                              const long long* meta, unsigned char* out, const unsigned int* maps,
+                                              unsigned int h, unsigned int w, unsigned int oh, unsigned int ow,
+                                              unsigned int band, unsigned int flags, long long mask_base)
 {
-    const bool packed = flags & 1u;
+    const bool packed = flags & FASTRLE_FLAG_PACKED;
     const unsigned long long pitch = packed ? ((unsigned long long)ow + 7u) >> 3 : ow;
     const unsigned long long xo = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
     const unsigned int y0 = blockIdx.y * band;
@@ -381,7 +483,7 @@ extern "C" __global__ void fastrle_expand_map(const unsigned int* ends, const lo
     unsigned char* o = out + m * (long long)oh * (long long)pitch;
     const unsigned int* rows = maps;
     const unsigned int* cols = maps + oh;
-    const bool down = flags & 4u, little = flags & 2u;
+    const bool down = flags & FASTRLE_FLAG_ROWS_DOWN, little = flags & FASTRLE_FLAG_LITTLE;
     if (packed)
         fastrle_expand_map_cols<8>(e, nr, ok, rows, cols, h, ow, 8u * xo, y0, y1, down, little, o, pitch, xo);
     else

@@ -61,8 +61,8 @@ MAX_GRID_YZ = 65535
 KERNEL_ARGS: dict[str, tuple[str, ...]] = {
     "fastrle_parse_serial": ("p", "p", "p", "p", "i64", "u64"),
     "fastrle_parse_warp": ("p", "p", "p", "p", "i64", "u64"),
-    "fastrle_expand": ("p", "p", "p", "p", "u32", "u32", "u32", "i64"),
-    "fastrle_expand_packed": ("p", "p", "p", "p", "u32", "u32", "u32", "i64"),
+    "fastrle_expand": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
+    "fastrle_expand_packed": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
     "fastrle_expand_map": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
 }
 SCALAR_DTYPES = {"u32": np.uint32, "i64": np.int64, "u64": np.uint64}
@@ -336,15 +336,18 @@ class Transform:
         return (self.oh, self.ow) == (h, w) and not self.flip and self.bitorder == "big"
 
     def maps(self, h: int, w: int) -> np.ndarray:
-        """Source row of every output row, then source column of every output
-        column (uint32), flips applied; computed once per call on the host."""
+        """Source row of every output row, source column of every output
+        column (flips applied), then for each source row s in 0..h the first
+        output row whose source row is >= s (uint32); computed once per call
+        on the host."""
         rows = nearest_map(h, self.oh, self.mode)
         cols = nearest_map(w, self.ow, self.mode)
+        inv = np.searchsorted(rows, np.arange(h + 1), side="left")  # rows is non-decreasing
         if "v" in self.flip:
             rows = rows[::-1]
         if "h" in self.flip:
             cols = cols[::-1]
-        return np.concatenate([rows, cols]).astype(np.uint32)
+        return np.concatenate([rows, cols, inv]).astype(np.uint32)
 
 
 def nearest_map(n_in: int, n_out: int, mode: str) -> np.ndarray:
@@ -406,8 +409,8 @@ def make_transform(h: int, w: int, size: Any, mode: str, flip: Any, packed: bool
     return None if t.is_identity(h, w) else t
 
 
-#: Bits of the ``flags`` argument of ``fastrle_expand_map``.
-MAP_PACKED, MAP_LITTLE, MAP_ROWS_DOWN = 1, 2, 4
+#: Bits of the expand kernels' ``flags`` (FASTRLE_FLAG_* in rle_expand.cuh).
+MAP_PACKED, MAP_LITTLE, MAP_ROWS_DOWN, MAP_MAPPED = 1, 2, 4, 8
 
 
 def plan_launches(batch: Batch, config: Config, packed: bool,
@@ -434,34 +437,33 @@ def _plan(n: int, h: int, w: int, config: Config, packed: bool,
         raise ValueError(f"batch of {n} masks is too large for one launch")
     launches.append(Launch(kernel, (gx, 1, 1), (config.parse_block, 1, 1), parse_args))
     block = config.expand_block
+    oh, ow, flags, maps = h, w, 0, "meta"  # "meta": any valid pointer; maps is not read
+    kernel = "fastrle_expand_packed" if packed else "fastrle_expand"
     if transform is not None:
-        oh, ow = transform.oh, transform.ow
-        if oh * ow == 0:
-            return launches
-        owb = _ceil_div(ow, 8) if packed else ow
-        band = max(config.band_rows, _ceil_div(oh, MAX_GRID_YZ))
-        flags = ((MAP_PACKED if packed else 0) | (MAP_LITTLE if transform.bitorder == "little" else 0)
-                 | (MAP_ROWS_DOWN if "v" in transform.flip else 0))
-        gx, gy = _ceil_div(owb, block), _ceil_div(oh, band)
-        for base in range(0, n, MAX_GRID_YZ):
-            args = ("ends", "offs", "meta", "out", "maps", h, w, oh, ow, band, flags, base)
-            launches.append(Launch("fastrle_expand_map", (gx, gy, min(MAX_GRID_YZ, n - base)),
-                                   (block, 1, 1), args))
+        oh, ow, maps = transform.oh, transform.ow, "maps"
+        flags = MAP_LITTLE if packed and transform.bitorder == "little" else 0
+        if "v" in transform.flip:  # rows walked bottom-up: the per-pixel map kernel
+            kernel = "fastrle_expand_map"
+            flags |= (MAP_PACKED if packed else 0) | MAP_ROWS_DOWN
+        else:
+            flags |= MAP_MAPPED
+    if oh * ow == 0:
         return launches
-    if h * w == 0:
-        return launches
-    band = max(config.band_rows, _ceil_div(h, MAX_GRID_YZ))
-    band = _ceil_div(band, TILE_ROWS) * TILE_ROWS
-    if packed:
+    band = max(config.band_rows, _ceil_div(oh, MAX_GRID_YZ))
+    if kernel == "fastrle_expand_map":
+        gx = _ceil_div(_ceil_div(ow, 8) if packed else ow, block)
+    elif packed:
         # A warp tile is 32 groups of 4 columns: 16 packed bytes per row.
-        kernel, gx = "fastrle_expand_packed", _ceil_div(_ceil_div(_ceil_div(w, 8), 16), block // 32)
+        band = _ceil_div(band, TILE_ROWS) * TILE_ROWS
+        gx = _ceil_div(_ceil_div(_ceil_div(ow, 8), 16), block // 32)
     else:
-        # Tile t writes from column 124t - 3 on (row phase), so ceil((w + 3) / 124) tiles.
-        kernel, gx = "fastrle_expand", _ceil_div(_ceil_div(w + 3, TILE_COLS), block // 32)
-    gy = _ceil_div(h, band)
+        # Tile t writes from column 124t - 3 on (row phase), so ceil((ow + 3) / 124) tiles.
+        band = _ceil_div(band, TILE_ROWS) * TILE_ROWS
+        gx = _ceil_div(_ceil_div(ow + 3, TILE_COLS), block // 32)
+    gy = _ceil_div(oh, band)
     for base in range(0, n, MAX_GRID_YZ):
         gz = min(MAX_GRID_YZ, n - base)
-        args = ("ends", "offs", "meta", "out", h, w, band, base)
+        args = ("ends", "offs", "meta", "out", maps, h, w, oh, ow, band, flags, base)
         launches.append(Launch(kernel, (gx, gy, gz), (block, 1, 1), args))
     return launches
 
