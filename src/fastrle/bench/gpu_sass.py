@@ -67,7 +67,7 @@ HOT_LOOPS: dict[str, tuple[str, Optional[Callable[[dict[str, int]], int]]]] = {
                        lambda d: 4 * d["FASTRLE_TILE_GROUPS"] * d["FASTRLE_TILE_ROWS"]),
     "fastrle_expand_packed": ("32-row slab of a 128-column tile (packed bytes)",
                               lambda d: 16 * d["FASTRLE_TILE_ROWS"]),
-    "fastrle_expand_map": ("resize/flip, uint8: one output row, a column per lane (untuned)",
+    "fastrle_expand_map": ("vertical flips, uint8: one output row, a column per lane (untuned)",
                            lambda d: 32),
     "fastrle_parse_warp": ("one step of 32 lanes x FASTRLE_PARSE_CPL characters", None),
     "fastrle_parse_serial": ("one character", None),
