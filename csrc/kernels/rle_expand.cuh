@@ -162,11 +162,12 @@ __device__ __forceinline__ unsigned int fastrle_column_bits_mapped(const unsigne
 template <bool MAPPED>
 __device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned int nr, bool ok,
                                                  long long g, unsigned int ow, unsigned int h,
-                                                 unsigned int y0, const unsigned int* rows,
-                                                 const unsigned int* cols, unsigned int* k,
-                                                 unsigned int* st, unsigned int* en, bool* live,
-                                                 unsigned int* base)
+                                                 unsigned int y0, const unsigned int* maps,
+                                                 unsigned int oh, unsigned int* k, unsigned int* st,
+                                                 unsigned int* en, bool* live, unsigned int* base)
 {
+    const unsigned int* rows = maps;     // source row of each output row
+    const unsigned int* cols = maps + oh;  // source column of each output column
     unsigned int p[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
@@ -193,9 +194,11 @@ template <bool MAPPED>
 __device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned int* k, unsigned int* st,
                                               unsigned int* en, const bool* live,
                                               const unsigned int* base, unsigned int ys, int rows,
-                                              const unsigned int* rmap, const unsigned int* inv,
-                                              unsigned int* q)
+                                              const unsigned int* maps, unsigned int oh,
+                                              unsigned int ow, unsigned int* q)
 {
+    const unsigned int* rmap = maps;          // source row of each output row
+    const unsigned int* inv = maps + oh + ow;  // first output row of each source row
     unsigned int b[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
@@ -281,15 +284,12 @@ __device__ __forceinline__ void fastrle_expand_body(const unsigned int* ends, co
 #ifdef FASTRLE_STEADY_STATE
     edge = false;  // SASS accounting build only (fastrle bench --gpu-sass): interior tiles
 #endif
-    const unsigned int* rmap = maps;
-    const unsigned int* cmap = maps + oh;
-    const unsigned int* inv = maps + oh + ow;
     unsigned int k[4], st[4], en[4], base[4], q[4];
     bool live[4];
-    fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, rmap, cmap, k, st, en, live, base);
+    fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, maps, oh, k, st, en, live, base);
     for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
         const int rows = fastrle_slab_rows(ys, y1);
-        fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, rmap, inv, q);
+        fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
         const unsigned long long d = ph0 + (unsigned long long)ys * ow;
         if (edge) fastrle_store_rows<true>(q, o4, d, ow, g, lane, rows);
         else if (rows == FASTRLE_TILE_ROWS) fastrle_store_rows<false>(q, o4, d, ow, g, lane, FASTRLE_TILE_ROWS);
@@ -349,15 +349,12 @@ __device__ __forceinline__ void fastrle_expand_packed_body(const unsigned int* e
     unsigned char* o = out + m * (long long)oh * (long long)wb + (long long)xb;
     // Nibble of the 4 pixel bytes: column 4g in bit 3 (big) or bit 0 (little).
     const unsigned int fold = little ? 0x01020408u : 0x08040201u;
-    const unsigned int* rmap = maps;
-    const unsigned int* cmap = maps + oh;
-    const unsigned int* inv = maps + oh + ow;
     unsigned int k[4], st[4], en[4], base[4], q[4];
     bool live[4];
-    fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, rmap, cmap, k, st, en, live, base);
+    fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, maps, oh, k, st, en, live, base);
     for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
         const int rows = fastrle_slab_rows(ys, y1);
-        fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, rmap, inv, q);
+        fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
         unsigned char* row = o + (unsigned long long)ys * wb;
 #pragma unroll
         for (int r = 0; r < FASTRLE_TILE_ROWS; ++r) {
