@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cuda_emu.emu import kernel_signatures, launch_mod, type_code  # noqa: E402
+from cuda_emu.emu import import_fastrle_module, kernel_signatures, launch_mod, type_code  # noqa: E402
+
+parse_ptxas = import_fastrle_module("bench.gpu_sass").parse_ptxas
 
 ARCHS = ["sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_120"]
 KERNELS_DIR = Path(__file__).resolve().parents[1] / "csrc" / "kernels"
@@ -26,26 +28,6 @@ KERNELS_DIR = Path(__file__).resolve().parents[1] / "csrc" / "kernels"
 def _nvcc() -> str | None:
     return shutil.which("nvcc") or next(
         (p for p in ("/usr/local/cuda/bin/nvcc", "/usr/local/bin/nvcc") if Path(p).exists()), None)
-
-
-def parse_ptxas(log: str) -> dict[str, dict[str, int]]:
-    """Registers, stack and spill bytes per kernel from ``ptxas -v`` output."""
-    info: dict[str, dict[str, int]] = {}
-    cur = None
-    for line in log.splitlines():
-        m = re.search(r"Compiling entry function '(\w+)'", line)
-        if m:
-            cur = info.setdefault(m.group(1), {})
-            continue
-        if cur is None:
-            continue
-        m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", line)
-        if m:
-            cur.update(stack=int(m.group(1)), spill_stores=int(m.group(2)), spill_loads=int(m.group(3)))
-        m = re.search(r"Used (\d+) registers", line)
-        if m:
-            cur["registers"] = int(m.group(1))
-    return info
 
 
 def _check_report(arch: str, info: dict[str, dict[str, int]]) -> None:
@@ -115,4 +97,9 @@ def test_constants_match_kernels() -> None:
     assert codes[0] == "FASTRLE_ST_OK"
     assert set(codes) - {0} == set(launch_mod.STATUS_MESSAGES)
     assert defines["FASTRLE_META_STRIDE"] == launch_mod.META_STRIDE
-    assert defines["FASTRLE_COLS"] == launch_mod.EXPAND_COLS
+    flags = {k: v for k, v in defines.items() if k.startswith("FASTRLE_FLAG_")}
+    assert flags == {"FASTRLE_FLAG_PACKED": launch_mod.MAP_PACKED, "FASTRLE_FLAG_LITTLE": launch_mod.MAP_LITTLE,
+                     "FASTRLE_FLAG_ROWS_DOWN": launch_mod.MAP_ROWS_DOWN,
+                     "FASTRLE_FLAG_MAPPED": launch_mod.MAP_MAPPED}
+    assert defines["FASTRLE_TILE_GROUPS"] == launch_mod.TILE_GROUPS
+    assert defines["FASTRLE_TILE_ROWS"] == launch_mod.TILE_ROWS

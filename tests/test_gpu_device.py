@@ -71,3 +71,50 @@ def test_torch_interop():
     gpu.decode(rles, out=buf, stream=torch.cuda.current_stream())
     torch.cuda.current_stream().synchronize()
     np.testing.assert_array_equal(buf.cpu().numpy(), masks)
+
+
+def test_transforms_match_torch_interpolate():
+    torch = pytest.importorskip("torch")
+    import cupy
+
+    masks = masks_for(3, 3, 97, 131)
+    rles = [np_encode(m) for m in masks]
+    for size, mode, flip, packed, bitorder in [((50, 300), "nearest", "h", False, "big"),
+                                               ((194, 262), "nearest", None, True, "little"),
+                                               ((33, 77), "nearest-exact", "hv", True, "big")]:
+        ref = torch.nn.functional.interpolate(torch.from_numpy(masks)[:, None], size=size, mode=mode)[:, 0]
+        ref = ref.numpy()
+        if flip and "v" in flip:
+            ref = ref[:, ::-1]
+        if flip and "h" in flip:
+            ref = ref[:, :, ::-1]
+        ref = np.packbits(np.ascontiguousarray(ref), axis=-1, bitorder=bitorder) if packed else ref
+        got = gpu.decode(rles, size=size, mode=mode, flip=flip, packed=packed, bitorder=bitorder)
+        np.testing.assert_array_equal(cupy.asnumpy(got), ref)
+
+
+def test_concurrent_streams_and_misaligned_out():
+    import threading
+
+    import cupy
+
+    masks = masks_for(4, 6, 301, 517)
+    rles = [np_encode(m) for m in masks]
+    errors = []
+
+    def work():
+        with cupy.cuda.Stream(non_blocking=True) as s:
+            for _ in range(20):
+                raw = cupy.empty(masks.size + 3, cupy.uint8)
+                out = raw[3:].reshape(masks.shape)
+                gpu.decode(rles, out=out, check=False, stream=s)
+                s.synchronize()
+                if not (cupy.asnumpy(out) == masks).all():
+                    errors.append(1)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import shutil
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -90,7 +91,7 @@ def py_parse(s: bytes, hw: int) -> tuple[int, int, int, list[int]]:
             return 1, len(ends), j, ends
         c -= 48
         if k == 12:
-            return 4, len(ends), j, ends
+            return 7, len(ends), j, ends
         x |= (c & 0x1F) << (5 * k)
         k += 1
         if c & 0x20:
@@ -122,9 +123,7 @@ def run_parse(lib, strings: list[bytes], hw: int, parser: str, order=emu.ORDER_N
                     chars=np.frombuffer(b"".join(strings), np.uint8))
     launch = L.plan_launches(batch, L.Config(parser=parser, parse_block=parse_block), False)[0]
     backend = emu.EmuBackend(lib, order=order, seed=seed)
-    offs, chars = backend.upload(batch.offsets, batch.chars)
-    bufs = {"offs": offs, "chars": chars, "ends": backend.empty(max(len(batch.chars), 1), np.uint32),
-            "meta": backend.empty(batch.n * L.META_STRIDE, np.int64)}
+    bufs = backend.buffers(batch, None)
     backend.launch(launch, bufs)
     return bufs["meta"].reshape(-1, 3).copy(), bufs["ends"].copy(), offsets
 
@@ -166,11 +165,11 @@ def test_edge_cases_match_pycocotools(lib, parser, name, rles):
 
 
 CONFIGS = [
-    dict(parser="serial", parse_block=32, expand_block=1, band_rows=1),
+    dict(parser="serial", parse_block=32, expand_block=32, band_rows=1),
     dict(parser="serial", parse_block=128, expand_block=32, band_rows=7),
     dict(parser="warp", parse_block=32, expand_block=64, band_rows=64),
     dict(parser="warp", parse_block=96, expand_block=128, band_rows=5),
-    dict(parser="warp", parse_block=256, expand_block=33, band_rows=1000),
+    dict(parser="warp", parse_block=256, expand_block=96, band_rows=1000),
 ]
 
 
@@ -267,7 +266,7 @@ def test_plan_respects_grid_limits():
     tall = L.Batch(h=5_000_000, w=3, single=False, offsets=np.zeros(2, np.int64),
                    chars=np.zeros(0, np.uint8))
     (expand,) = L.plan_launches(tall, L.Config(band_rows=64), True)[1:]
-    assert expand.grid[1] <= 65535 and expand.grid[1] * expand.args[6] >= 5_000_000
+    assert expand.grid[1] <= 65535 and expand.grid[1] * expand.args[9] >= 5_000_000
 
 
 def test_batch_chunking_executes(lib, monkeypatch):
@@ -297,7 +296,7 @@ BAD_CASES = [
     ("negative first run", raw_string([-1, 13]), 3, 0),
     ("negative via delta", raw_string([2, 3, 4, -9]), 3, 3),
     ("run >= 2**32", raw_string([2**32]), 4, 6),
-    ("13-char varint", b"P" * 12 + b"0", 4, 12),
+    ("13-char varint", b"P" * 12 + b"0", 7, 12),
     ("sum too small", raw_string([5, 6]), 5, 2),
     ("empty string", b"", 5, 0),
     ("sum too large", raw_string([5, 8]), 6, 1),
@@ -370,28 +369,83 @@ def test_warp_and_serial_parsers_agree_with_spec(lib, hw):
 # ------------------------------------------- fastrle.gpu's CuPy backend code
 
 
+class _FakeDevice:
+    """An asynchronous 'device': copies and launches are queued in order and
+    run only when something waits (stream or event synchronize), so a host
+    buffer refilled while its copy is queued shows up as a wrong result."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.queue: list = []
+        self.done_seq = 0
+        self.seq = 0
+        self.syncs = 0
+
+    def submit(self, op) -> int:
+        with self.lock:
+            self.seq += 1
+            self.queue.append((self.seq, op))
+            return self.seq
+
+    def flush(self, upto: int | None = None, sync: bool = True) -> None:
+        """Run queued work (all, or up to sequence number ``upto``)."""
+        with self.lock:
+            self.syncs += sync
+            while self.queue and (upto is None or self.queue[0][0] <= upto):
+                seq, op = self.queue.pop(0)
+                op()
+                self.done_seq = seq
+
+
 class _FakeDeviceArray(np.ndarray):
     """numpy standing in for cupy.ndarray; `.data` mimics cupy's MemoryPointer."""
+
+    device: _FakeDevice | None = None
 
     @property
     def data(self):
         arr = self
+        dev = _FakeDeviceArray.device
 
         class _Ptr:
+            ptr = arr.ctypes.data
+
             @staticmethod
             def copy_from_host_async(src, size, stream=None):
-                ctypes.memmove(arr.ctypes.data, src, size)
+                dev.submit(lambda: ctypes.memmove(arr.ctypes.data, src, size))
+
+            @staticmethod
+            def copy_to_host_async(dst, size, stream=None):
+                dev.submit(lambda: ctypes.memmove(dst, arr.ctypes.data, size))
 
         return _Ptr()
 
     def get(self, stream=None):
+        _FakeDeviceArray.device.flush()
         return np.array(self)
 
 
 def _fake_cupy(lib):
-    """Just enough of CuPy for fastrle.gpu, with kernels run by the emulator."""
+    """Just enough of CuPy for fastrle.gpu, asynchronous, with kernels run by the emulator."""
+    device = _FakeDevice()
+    _FakeDeviceArray.device = device
+
+    class Event:
+        def __init__(self, seq=0):
+            self.seq = seq
+
+        @property
+        def done(self):
+            # A query, not a wait: the 'device' has progressed this far by now.
+            device.flush(self.seq, sync=False)
+            return device.done_seq >= self.seq
+
+        def synchronize(self):
+            device.flush()
 
     class Stream:
+        waits = 0
+
         def __enter__(self):
             return self
 
@@ -399,7 +453,13 @@ def _fake_cupy(lib):
             return False
 
         def record(self):
-            return types.SimpleNamespace(done=True)
+            return Event(device.submit(lambda: None))
+
+        def wait_event(self, event):
+            Stream.waits += 1  # one in-order queue: nothing else to do
+
+        def synchronize(self):
+            device.flush()
 
     class ExternalStream(Stream):
         def __init__(self, ptr):
@@ -418,19 +478,23 @@ def _fake_cupy(lib):
                     else:  # the typed numpy scalars fastrle.gpu must pass
                         assert isinstance(a, (np.uint32, np.int64, np.uint64)), type(a)
                         holders.append(np.ctypeslib.as_ctypes_type(a.dtype)(a))
-                params = (ctypes.c_void_p * len(holders))(*[ctypes.addressof(h) for h in holders])
-                assert lib.emu_launch(name.encode(), *grid, *block, shared_mem, params, 2, 0) == 0
+
+                def run():
+                    params = (ctypes.c_void_p * len(holders))(*[ctypes.addressof(h) for h in holders])
+                    assert lib.emu_launch(name.encode(), *grid, *block, shared_mem, params, 2, 0) == 0
+
+                device.submit(run)
             return call
 
     def empty(shape, dtype=np.float64):
         return np.empty(shape, dtype).view(_FakeDeviceArray)
 
     stream = Stream()
-    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1)
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, getDevice=lambda: 0)
     cuda = types.SimpleNamespace(runtime=runtime, Stream=Stream, ExternalStream=ExternalStream,
-                                 get_current_stream=lambda: stream)
+                                 Event=Event, get_current_stream=lambda: stream)
     cupy = types.SimpleNamespace(ndarray=_FakeDeviceArray, cuda=cuda, RawModule=RawModule, empty=empty,
-                                 asarray=lambda a: np.asarray(a).view(_FakeDeviceArray))
+                                 asarray=lambda a: np.asarray(a).view(_FakeDeviceArray), device=device)
     cupyx = types.SimpleNamespace(empty_pinned=lambda shape, dtype: np.empty(shape, dtype))
     return cupy, cupyx
 
@@ -443,6 +507,8 @@ def fake_gpu(lib, monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", cupy)
     monkeypatch.setitem(sys.modules, "cupyx", cupyx)
     monkeypatch.setattr(gpu, "_module", None)
+    monkeypatch.setattr(gpu, "_functions", {})
+    monkeypatch.setattr(gpu, "_pool", {})
     monkeypatch.setattr(gpu, "_device_ok", False)
     return gpu, cupy
 
@@ -464,6 +530,7 @@ def test_cupy_backend_code_through_emulator(fake_gpu):
     with pytest.raises(ValueError, match="mask 2: run lengths sum to less"):
         gpu.decode(bad)
     got = gpu.decode(bad, check=False)
+    cupy.cuda.get_current_stream().synchronize()
     assert not got[2].any() and (got[3] == masks[3]).all()
     # the ragged table goes up as it is; indices gather and reorder
     strs = [r["counts"] if isinstance(r["counts"], bytes) else r["counts"].encode() for r in rles]

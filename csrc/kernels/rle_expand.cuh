@@ -4,21 +4,387 @@
 // helpers, extern "C" kernels).  Inputs come from the parse kernels:
 // ends[offs[m] ..] and meta[3*m ..] (status, run count).
 //
-// RLE is column-major but the output is C-order (N,H,W).  Each thread owns
-// columns and walks down a band of rows; neighbouring threads own
-// neighbouring columns, so every warp store covers a contiguous piece of one
-// row and the transpose costs no extra DRAM traffic.  The cursor starts at
-// a binary search once per band, then `while (p >= next_end) advance`
-// (zero-length runs included) costs one compare per pixel.
+// RLE is column-major but the output is C-order (N,H,W).  fastrle_expand
+// works on run boundaries, not pixels:
 //
-// Grid: x = column tiles, y = row bands of `band` rows, z = masks
-// (mask = mask_base + blockIdx.z; the host chunks batches above 65535).
-// Masks with a non-zero status are written as zeros.
+// * A warp owns a tile of 32 rows x 32 groups of 4 adjacent columns (lane l
+//   owns group g0 + l).  Each lane turns the runs crossing its 4 column
+//   segments into four 32-bit row masks, one compare-and-or per run
+//   boundary (SA-1B-like masks have far fewer than one per 32 pixels).
+// * A 4x4 byte transpose (8 byte permutes) regroups them so that
+//   (Q[i] >> k) & 0x01010101 is the 4 output bytes of row 8i+k: 2
+//   instructions per row per lane give 4 pixels.
+// * Rows start at any address (w and the buffer are arbitrary), so each lane
+//   stores the 4-byte ALIGNED word of its row that ends in its group: a
+//   funnel shift of its word and its left neighbour's (one shuffle).  Lane 0
+//   only supplies the neighbour word, so a tile writes 31 groups (124
+//   columns) per row with one coalesced 4-byte store per lane.  Tiles that
+//   touch a row end take a byte-store path; interior tiles never test a
+//   column.
+// * The column cursors are found by 4 interleaved binary searches once per
+//   band of rows; warps whose tile lies past the last column exit at once.
+//
+// Grid: x = tiles (blockDim.x / 32 warps per block), y = row bands of `band`
+// rows (a multiple of 32), z = masks (mask = mask_base + blockIdx.z; the
+// host chunks batches above 65535).  Masks with a non-zero status are
+// written as zeros.
 
-#ifndef FASTRLE_COLS
-#define FASTRLE_COLS 4  // columns per thread, strided by blockDim.x
+#define FASTRLE_TILE_GROUPS 31  // column groups of 4 a warp tile writes
+#define FASTRLE_TILE_ROWS 32
+
+// Number of e[0..n) that are <= p, i.e. the first k with e[k] > p, for 4
+// columns at once (their loads overlap instead of forming 4 dependent
+// chains).  Valid tables end with e[n-1] == h*w > p, so k < n.
+__device__ __forceinline__ void fastrle_find_runs4(const unsigned int* e, unsigned int n,
+                                                   const unsigned int* p, unsigned int* k)
+{
+    unsigned int step = 1;
+    while (step <= n / 2) step <<= 1;  // largest power of two <= n (n >= 1)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) k[j] = 0;
+    for (; step; step >>= 1) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+            if (k[j] + step <= n && e[k[j] + step - 1] <= p[j]) k[j] += step;
+    }
+}
+
+// Bits [lo, hi) set; lo < 32, hi <= 32.
+__device__ __forceinline__ unsigned int fastrle_span(unsigned int lo, unsigned int hi)
+{
+    const unsigned int below_hi = hi >= 32u ? 0xFFFFFFFFu : (1u << hi) - 1u;
+    return below_hi & ~((1u << lo) - 1u);
+}
+
+// Row mask of one column segment: bit r = pixel p + r for p + r < lim
+// (lim - p <= 32).  The cursor is run k = [st, en) with en > p on entry; it
+// is left on the run that reaches lim, ready for the next segment.
+__device__ __forceinline__ unsigned int fastrle_column_bits(const unsigned int* e, unsigned int* k,
+                                                            unsigned int* st, unsigned int* en,
+                                                            unsigned int p, unsigned int lim)
+{
+    unsigned int bits = 0;
+    for (;;) {
+        if (*k & 1u) {
+            const unsigned int lo = *st > p ? *st - p : 0u;
+            const unsigned int hi = (*en < lim ? *en : lim) - p;
+            bits |= fastrle_span(lo, hi);
+        }
+        if (*en >= lim) break;
+        *st = *en;
+        *en = e[++*k];
+    }
+    return bits;
+}
+
+// Store rows [0, rows) of a slab.  q: the 4 transposed words; o4: the mask's
+// output rounded down to 4 bytes; d: byte offset of the slab's row 0 from o4
+// (its low 2 bits are the row's phase); g: this lane's column group.  The
+// lane writes bytes [4g - ph, 4g + 4 - ph) of each row: the aligned word
+// ending in its group, its left neighbour's last ph bytes then its own first
+// 4 - ph (one byte permute).  EDGE: the tile touches column 0 or w, so words
+// are clipped to [0, w) byte by byte; otherwise no column is tested and all
+// offsets fit 32 bits.
+template <bool EDGE>
+__device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsigned int* o4,
+                                                   unsigned long long d, unsigned int w, long long g,
+                                                   int lane, int rows)
+{
+    unsigned char* const lanep = (unsigned char*)(o4 + (g > 0 ? g : 0));
+    unsigned int d32 = (unsigned int)d;
+    // Funnel shifts use their amount mod 32, so 8 * offset (mod 2^32) gives
+    // 8 * phase for free: one add per row instead of an and and a shift.
+    unsigned int d8 = 8u * d32;
+    const unsigned int w8 = 8u * w;
+#pragma unroll
+    for (int r = 0; r < FASTRLE_TILE_ROWS; ++r) {
+        if (r >= rows) break;  // rows == 32 is a constant on the hot path
+        const unsigned int word = (q[r >> 3] >> (r & 7)) & 0x01010101u;
+        const unsigned int left = __shfl_up_sync(0xFFFFFFFFu, word, 1);
+        if (!EDGE) {
+            // (word:left << 8ph) >> 32: left's last ph bytes, then word's first 4 - ph.
+            const unsigned int v = __funnelshift_l(left, word, d8);
+            if (lane) *(unsigned int*)(lanep + (d32 & ~3u)) = v;
+            d32 += w;
+            d8 += w8;
+        } else {
+            const unsigned int ph = (unsigned int)d & 3u;
+            const unsigned int v = __funnelshift_l(left, word, 8u * ph);
+            unsigned char* row = (unsigned char*)o4 + d;  // column 0 of the row
+            const long long c = 4 * g - (long long)ph;   // first column of the word
+            if (lane && c >= 0 && c + 4 <= (long long)w) {
+                *(unsigned int*)(row + c) = v;
+            } else if (lane) {
+#pragma unroll
+                for (int b = 0; b < 4; ++b)
+                    if (c + b >= 0 && c + b < (long long)w) row[c + b] = (unsigned char)(v >> (8 * b));
+            }
+            d += w;
+        }
+    }
+}
+
+// Row mask of one column segment of a resized output: bit r is output row
+// ys + r (r < rows), whose source row is rmap[ys + r]; the segment covers
+// source pixels [p, lim) of the column starting at pixel `base`.  inv[s] is
+// the first output row whose source row is >= s, so the source rows [a, b)
+// of a run are the output rows [inv[a], inv[b]).  One compare-and-or and two
+// table reads per run boundary, as in fastrle_column_bits.
+__device__ __forceinline__ unsigned int fastrle_column_bits_mapped(const unsigned int* e, unsigned int* k,
+                                                                   unsigned int* st, unsigned int* en,
+                                                                   unsigned int p, unsigned int lim,
+                                                                   unsigned int base,
+                                                                   const unsigned int* inv,
+                                                                   unsigned int ys, unsigned int rows)
+{
+    unsigned int bits = 0;
+    for (;;) {
+        if (*k & 1u) {
+            const unsigned int sa = (*st > p ? *st : p) - base, sb = (*en < lim ? *en : lim) - base;
+            if (sa < sb) {
+                const unsigned int ya = inv[sa], yb = inv[sb];
+                const unsigned int lo = ya > ys ? ya - ys : 0u;
+                const unsigned int hi = yb - ys < rows ? yb - ys : rows;  // yb >= ys here
+                if (lo < hi) bits |= fastrle_span(lo, hi);
+            }
+        }
+        if (*en >= lim) break;
+        *st = *en;
+        *en = e[++*k];
+    }
+    return bits;
+}
+
+// Cursors of a lane's 4 output columns 4g..4g+3 at output row y0: run
+// k = [st, en) and the column's first pixel `base`.  MAPPED: output column x
+// reads source column cols[x] and output row y source row rows[y].  Columns
+// outside the output and bad masks are not live (their bits stay 0).
+template <bool MAPPED>
+__device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned int nr, bool ok,
+                                                 long long g, unsigned int ow, unsigned int h,
+                                                 unsigned int y0, const unsigned int* maps,
+                                                 unsigned int oh, unsigned int* k, unsigned int* st,
+                                                 unsigned int* en, bool* live, unsigned int* base)
+{
+    const unsigned int* rows = maps;     // source row of each output row
+    const unsigned int* cols = maps + oh;  // source column of each output column
+    unsigned int p[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        const long long x = 4 * g + j;
+        live[j] = ok && x >= 0 && x < (long long)ow;
+        base[j] = live[j] ? (MAPPED ? cols[x] : (unsigned int)x) * h : 0u;  // < h*w < 2^32
+        p[j] = live[j] ? base[j] + (MAPPED ? rows[y0] : y0) : 0u;
+        k[j] = st[j] = en[j] = 0;
+    }
+    if (ok) fastrle_find_runs4(e, nr, p, k);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        if (live[j]) {
+            st[j] = k[j] ? e[k[j] - 1] : 0u;
+            en[j] = e[k[j]];
+        }
+    }
+}
+
+// The lane's 4 columns over output rows [ys, ys + rows), transposed: byte j
+// of q[i] is rows 8i..8i+7 of column 4g+j, so (q[r >> 3] >> (r & 7)) &
+// 0x01010101 holds the 4 pixels of row ys + r as bytes.
+template <bool MAPPED>
+__device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned int* k, unsigned int* st,
+                                              unsigned int* en, const bool* live,
+                                              const unsigned int* base, unsigned int ys, int rows,
+                                              const unsigned int* maps, unsigned int oh,
+                                              unsigned int ow, unsigned int* q)
+{
+    const unsigned int* rmap = maps;          // source row of each output row
+    const unsigned int* inv = maps + oh + ow;  // first output row of each source row
+    unsigned int b[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        b[j] = 0;
+        if (live[j]) {
+            if (MAPPED) {
+                const unsigned int p = base[j] + rmap[ys], lim = base[j] + rmap[ys + rows - 1] + 1u;
+                b[j] = fastrle_column_bits_mapped(e, &k[j], &st[j], &en[j], p, lim, base[j], inv, ys,
+                                                  (unsigned int)rows);
+            } else {
+                const unsigned int p = base[j] + ys;
+                b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], p, p + (unsigned int)rows);
+            }
+        }
+    }
+    // 4x4 byte transpose (8 byte permutes).
+    const unsigned int t0 = __byte_perm(b[0], b[1], 0x5140), t1 = __byte_perm(b[0], b[1], 0x7362);
+    const unsigned int t2 = __byte_perm(b[2], b[3], 0x5140), t3 = __byte_perm(b[2], b[3], 0x7362);
+    q[0] = __byte_perm(t0, t2, 0x5410);
+    q[1] = __byte_perm(t0, t2, 0x7632);
+    q[2] = __byte_perm(t1, t3, 0x5410);
+    q[3] = __byte_perm(t1, t3, 0x7632);
+}
+
+// Mask m's run-end table and run count; false for a malformed mask (its
+// output is all zeros).
+__device__ __forceinline__ bool fastrle_mask_runs(const unsigned int* ends, const long long* offs,
+                                                  const long long* meta, long long m,
+                                                  const unsigned int** e, unsigned int* nr)
+{
+    *e = ends + offs[m];
+    *nr = (unsigned int)meta[FASTRLE_META_STRIDE * m + 1];
+    return meta[FASTRLE_META_STRIDE * m] == FASTRLE_ST_OK;
+}
+
+// Rows of the slab starting at ys in a band ending at y1.
+__device__ __forceinline__ int fastrle_slab_rows(unsigned int ys, unsigned int y1)
+{
+#ifdef FASTRLE_STEADY_STATE
+    return FASTRLE_TILE_ROWS;  // SASS accounting build: full slabs only
+#else
+    return (y1 - ys < FASTRLE_TILE_ROWS) ? (int)(y1 - ys) : FASTRLE_TILE_ROWS;
 #endif
+}
 
+// Bits of the `flags` argument of the expand kernels (MAP_* in fastrle/gpu/launch.py).
+#define FASTRLE_FLAG_PACKED 1     // fastrle_expand_map: packed output
+#define FASTRLE_FLAG_LITTLE 2     // packed bit order: first column in bit 0
+#define FASTRLE_FLAG_ROWS_DOWN 4  // fastrle_expand_map: walk bands bottom-up (vertical flip)
+#define FASTRLE_FLAG_MAPPED 8     // fastrle_expand(_packed): resized through `maps`
+
+// The expand kernels share one argument list.  maps (when
+// FASTRLE_FLAG_MAPPED, and always for fastrle_expand_map): source row of each
+// of the oh output rows, source column of each of the ow output columns,
+// then for each source row s in 0..h the first output row whose source row
+// is >= s.  Without the flag, oh == h, ow == w and maps is not read.
+
+template <bool MAPPED>
+__device__ __forceinline__ void fastrle_expand_body(const unsigned int* ends, const long long* offs,
+                                                    const long long* meta, unsigned char* out,
+                                                    const unsigned int* maps, unsigned int h,
+                                                    unsigned int oh, unsigned int ow, unsigned int band,
+                                                    long long mask_base)
+{
+    const int lane = threadIdx.x & 31;
+    const long long tile = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    const long long g0 = tile * FASTRLE_TILE_GROUPS - 1;  // lane 0's group
+    const unsigned int y0 = blockIdx.y * band;
+    // Idle warps leave at once: the tile's first word starts at 4(g0+1) - phase.
+    if (4 * (g0 + 1) - 3 >= (long long)ow || y0 >= oh) return;  // warp-uniform
+    const unsigned int y1 = (oh - y0 < band) ? oh : y0 + band;
+    const long long m = mask_base + blockIdx.z;
+    const unsigned int* e;
+    unsigned int nr;
+    const bool ok = fastrle_mask_runs(ends, offs, meta, m, &e, &nr);
+    unsigned char* o = out + m * (long long)oh * (long long)ow;
+    unsigned int* o4 = (unsigned int*)(o - ((unsigned long long)o & 3u));  // aligned down
+    const unsigned long long ph0 = (unsigned long long)o & 3u;
+    const long long g = g0 + lane;
+    // Interior tiles: every word inside [0, ow) for any phase, offsets < 2^32.
+    bool edge = tile == 0 || 4 * (g0 + 1 + FASTRLE_TILE_GROUPS) > (long long)ow ||
+                (unsigned long long)oh * ow + 4u > 0xFFFFFFFFull;
+#ifdef FASTRLE_STEADY_STATE
+    edge = false;  // SASS accounting build only (fastrle bench --gpu-sass): interior tiles
+#endif
+    unsigned int k[4], st[4], en[4], base[4], q[4];
+    bool live[4];
+    fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, maps, oh, k, st, en, live, base);
+    for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
+        const int rows = fastrle_slab_rows(ys, y1);
+        fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
+        const unsigned long long d = ph0 + (unsigned long long)ys * ow;
+        if (edge) fastrle_store_rows<true>(q, o4, d, ow, g, lane, rows);
+        else if (rows == FASTRLE_TILE_ROWS) fastrle_store_rows<false>(q, o4, d, ow, g, lane, FASTRLE_TILE_ROWS);
+        else fastrle_store_rows<false>(q, o4, d, ow, g, lane, rows);
+    }
+}
+
+// uint8 output, out[m][y][x] in {0, 1}.  blockDim.x must be a multiple of 32.
+extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long long* offs,
+                                          const long long* meta, unsigned char* out, const unsigned int* maps,
+                                          unsigned int h, unsigned int w, unsigned int oh, unsigned int ow,
+                                          unsigned int band, unsigned int flags, long long mask_base)
+{
+    (void)w;
+#ifndef FASTRLE_STEADY_STATE
+    if (flags & FASTRLE_FLAG_MAPPED) {
+        fastrle_expand_body<true>(ends, offs, meta, out, maps, h, oh, ow, band, mask_base);
+        return;
+    }
+#endif
+    (void)flags;
+    fastrle_expand_body<false>(ends, offs, meta, out, maps, h, oh, ow, band, mask_base);
+}
+
+// Bit-packed output in np.packbits order: out[m][y][xb], bit 7 of byte xb is
+// column 8*xb (bit 0 with FASTRLE_FLAG_LITTLE); padding bits past ow are
+// zero.  Same slabs as fastrle_expand, but a warp tile is 32 groups = 16
+// output bytes per row and needs no realignment: per row, each lane folds
+// its 4 pixel bytes into a nibble (one multiply), even lanes take their right
+// neighbour's nibble and store one byte, so a warp writes 16 contiguous
+// bytes per row.
+// Grid: x = tiles of 128 columns (blockDim.x / 32 per block), y = bands of
+// `band` rows (a multiple of 32), z = masks.
+template <bool MAPPED>
+__device__ __forceinline__ void fastrle_expand_packed_body(const unsigned int* ends, const long long* offs,
+                                                           const long long* meta, unsigned char* out,
+                                                           const unsigned int* maps, unsigned int h,
+                                                           unsigned int oh, unsigned int ow,
+                                                           unsigned int band, bool little,
+                                                           long long mask_base)
+{
+    const int lane = threadIdx.x & 31;
+    const long long tile = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    // 64-bit: (w + 7) wraps to 0 in 32 bits for w >= 2^32 - 7.
+    const unsigned long long wb = ((unsigned long long)ow + 7u) >> 3;
+    const unsigned int y0 = blockIdx.y * band;
+    if ((unsigned long long)tile * 16u >= wb || y0 >= oh) return;  // warp-uniform
+    const unsigned int y1 = (oh - y0 < band) ? oh : y0 + band;
+    const long long m = mask_base + blockIdx.z;
+    const unsigned int* e;
+    unsigned int nr;
+    const bool ok = fastrle_mask_runs(ends, offs, meta, m, &e, &nr);
+    const long long g = tile * 32 + lane;
+    const unsigned long long xb = (unsigned long long)g >> 1;
+    const bool writer = !(lane & 1) && xb < wb;
+    // oh * wb < 2^32 + oh: 64-bit offsets.
+    unsigned char* o = out + m * (long long)oh * (long long)wb + (long long)xb;
+    // Nibble of the 4 pixel bytes: column 4g in bit 3 (big) or bit 0 (little).
+    const unsigned int fold = little ? 0x01020408u : 0x08040201u;
+    unsigned int k[4], st[4], en[4], base[4], q[4];
+    bool live[4];
+    fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, maps, oh, k, st, en, live, base);
+    for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
+        const int rows = fastrle_slab_rows(ys, y1);
+        fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
+        unsigned char* row = o + (unsigned long long)ys * wb;
+#pragma unroll
+        for (int r = 0; r < FASTRLE_TILE_ROWS; ++r) {
+            if (r >= rows) break;
+            const unsigned int word = (q[r >> 3] >> (r & 7)) & 0x01010101u;
+            const unsigned int nib = (word * fold) >> 24;
+            const unsigned int right = __shfl_down_sync(0xFFFFFFFFu, nib, 1);
+            if (writer) *row = (unsigned char)(little ? nib | (right << 4) : (nib << 4) | right);
+            row += wb;
+        }
+    }
+}
+
+extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const long long* offs,
+                                                 const long long* meta, unsigned char* out, const unsigned int* maps,
+                                                 unsigned int h, unsigned int w, unsigned int oh, unsigned int ow,
+                                                 unsigned int band, unsigned int flags, long long mask_base)
+{
+    (void)w;
+    const bool little = flags & FASTRLE_FLAG_LITTLE;
+#ifndef FASTRLE_STEADY_STATE
+    if (flags & FASTRLE_FLAG_MAPPED) {
+        fastrle_expand_packed_body<true>(ends, offs, meta, out, maps, h, oh, ow, band, little, mask_base);
+        return;
+    }
+#endif
+    fastrle_expand_packed_body<false>(ends, offs, meta, out, maps, h, oh, ow, band, little, mask_base);
+}
+
+// Per-pixel cursor helpers, used by the resize/flip kernel.
 // First k in [0, n) with e[k] > p.  Valid tables end with e[n-1] == h*w > p.
 __device__ __forceinline__ unsigned int fastrle_find_run(const unsigned int* e, unsigned int n,
                                                          unsigned int p)
@@ -47,75 +413,76 @@ __device__ __forceinline__ void fastrle_cursor(const unsigned int* e, unsigned i
     }
 }
 
-// uint8 output, out[m][y][x] in {0, 1}.
-extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long long* offs,
-                                          const long long* meta, unsigned char* out,
-                                          unsigned int h, unsigned int w, unsigned int band,
-                                          long long mask_base)
+// Resized / flipped output (fastrle.gpu.decode(size=, flip=, bitorder=)):
+// out[m][y][x] = mask[rows[y]][cols[x]], with maps = rows (oh entries) then
+// cols (ow entries), computed on the host exactly as torch's nearest /
+// nearest-exact index functions, flips folded in.  Each thread owns one output
+// column (flags & 1: one output byte of 8 columns, np.packbits order, bit 7
+// first or, with flags & 2, bit 0 first) and walks a band of output rows.
+// Source rows are monotone along the output rows, so the band is walked in
+// the direction where they do not decrease (flags & 4: bottom-up, for a
+// vertical flip) and each column cursor only moves forward after one search.
+template <int NC>
+__device__ __forceinline__ void fastrle_expand_map_cols(const unsigned int* e, unsigned int nr, bool ok,
+                                                        const unsigned int* rows,
+                                                        const unsigned int* cols, unsigned int h,
+                                                        unsigned long long ow, unsigned long long x0,
+                                                        unsigned int y0, unsigned int y1, bool down,
+                                                        bool little, unsigned char* o,
+                                                        unsigned long long pitch,
+                                                        unsigned long long xo)
 {
-    const long long m = mask_base + blockIdx.z;
-    const unsigned int y0 = blockIdx.y * band;
-    if (y0 >= h) return;  // block-uniform
-    const unsigned int y1 = (h - y0 < band) ? h : y0 + band;
-    const unsigned int* e = ends + offs[m];
-    const bool ok = meta[3 * m] == 0;
-    const unsigned int nr = (unsigned int)meta[3 * m + 1];
-    unsigned char* o = out + m * (long long)h * (long long)w;
-    const unsigned int x0 = blockIdx.x * blockDim.x * FASTRLE_COLS + threadIdx.x;
-
-    unsigned int k[FASTRLE_COLS];
-    unsigned int next[FASTRLE_COLS];
+    unsigned int base[NC], k[NC], next[NC];
+    bool live[NC];
 #pragma unroll
-    for (int j = 0; j < FASTRLE_COLS; ++j)
-        fastrle_cursor(e, nr, ok, x0 + j * blockDim.x, w, h, y0, &k[j], &next[j]);
-    for (unsigned int y = y0; y < y1; ++y) {
-        unsigned char* row = o + (long long)y * w;
+    for (int j = 0; j < NC; ++j) {
+        live[j] = ok && x0 + j < ow;
+        base[j] = live[j] ? cols[x0 + j] * h : 0u;  // < h*w < 2^32
+        k[j] = 0;
+        next[j] = 0xFFFFFFFFu;
+        if (live[j]) {
+            k[j] = fastrle_find_run(e, nr, base[j] + rows[down ? y1 - 1 : y0]);
+            next[j] = e[k[j]];
+        }
+    }
+    for (unsigned int i = y0; i < y1; ++i) {
+        const unsigned int y = down ? y1 - 1 - (i - y0) : i;
+        const unsigned int sy = rows[y];
+        unsigned int byte = 0;
 #pragma unroll
-        for (int j = 0; j < FASTRLE_COLS; ++j) {
-            const unsigned int x = x0 + j * blockDim.x;
-            if (x < w) {
-                const unsigned int p = x * h + y;  // < h*w < 2^32
+        for (int j = 0; j < NC; ++j) {
+            if (live[j]) {
+                const unsigned int p = base[j] + sy;
                 while (p >= next[j]) next[j] = e[++k[j]];
-                row[x] = (unsigned char)(k[j] & 1u);  // bad masks: k stays 0
+                byte |= (k[j] & 1u) << (NC == 1 ? 0 : (little ? j : 7 - j));
             }
         }
+        o[(unsigned long long)y * pitch + xo] = (unsigned char)byte;
     }
 }
 
-// Bit-packed output in np.packbits order: out[m][y][xb], bit 7 of byte xb is
-// column 8*xb.  Each thread owns one byte column (8 pixel columns); padding
-// bits past w are zero.
-extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const long long* offs,
-                                                 const long long* meta, unsigned char* out,
-                                                 unsigned int h, unsigned int w, unsigned int band,
-                                                 long long mask_base)
+extern "C" __global__ void fastrle_expand_map(const unsigned int* ends, const long long* offs,
+                                              const long long* meta, unsigned char* out, const unsigned int* maps,
+                                              unsigned int h, unsigned int w, unsigned int oh, unsigned int ow,
+                                              unsigned int band, unsigned int flags, long long mask_base)
 {
-    const long long m = mask_base + blockIdx.z;
-    const unsigned int wb = (w + 7u) >> 3;
-    const unsigned int xb = blockIdx.x * blockDim.x + threadIdx.x;
+    const bool packed = flags & FASTRLE_FLAG_PACKED;
+    const unsigned long long pitch = packed ? ((unsigned long long)ow + 7u) >> 3 : ow;
+    const unsigned long long xo = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
     const unsigned int y0 = blockIdx.y * band;
-    if (y0 >= h || xb >= wb) return;  // no barriers in this kernel
-    const unsigned int y1 = (h - y0 < band) ? h : y0 + band;
-    const unsigned int* e = ends + offs[m];
-    const bool ok = meta[3 * m] == 0;
-    const unsigned int nr = (unsigned int)meta[3 * m + 1];
-    unsigned char* o = out + m * (long long)h * (long long)wb;
-
-    unsigned int k[8];
-    unsigned int next[8];
-#pragma unroll
-    for (int j = 0; j < 8; ++j) fastrle_cursor(e, nr, ok, 8u * xb + j, w, h, y0, &k[j], &next[j]);
-    for (unsigned int y = y0; y < y1; ++y) {
-        unsigned int byte = 0;
-#pragma unroll
-        for (int j = 0; j < 8; ++j) {
-            const unsigned int x = 8u * xb + j;
-            if (x < w) {
-                const unsigned int p = x * h + y;
-                while (p >= next[j]) next[j] = e[++k[j]];
-                byte |= (k[j] & 1u) << (7 - j);
-            }
-        }
-        o[(long long)y * wb + xb] = (unsigned char)byte;
-    }
+    if (y0 >= oh || xo >= pitch) return;  // no barriers in this kernel
+    (void)w;
+    const unsigned int y1 = (oh - y0 < band) ? oh : y0 + band;
+    const long long m = mask_base + blockIdx.z;
+    const unsigned int* e;
+    unsigned int nr;
+    const bool ok = fastrle_mask_runs(ends, offs, meta, m, &e, &nr);
+    unsigned char* o = out + m * (long long)oh * (long long)pitch;
+    const unsigned int* rows = maps;
+    const unsigned int* cols = maps + oh;
+    const bool down = flags & FASTRLE_FLAG_ROWS_DOWN, little = flags & FASTRLE_FLAG_LITTLE;
+    if (packed)
+        fastrle_expand_map_cols<8>(e, nr, ok, rows, cols, h, ow, 8u * xo, y0, y1, down, little, o, pitch, xo);
+    else
+        fastrle_expand_map_cols<1>(e, nr, ok, rows, cols, h, ow, xo, y0, y1, down, little, o, pitch, xo);
 }

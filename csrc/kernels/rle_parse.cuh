@@ -24,9 +24,10 @@
 #define FASTRLE_ST_BAD_CHAR 1   // character outside 48..111 (NUL included)
 #define FASTRLE_ST_TRUNCATED 2  // string ends inside a varint
 #define FASTRLE_ST_NEGATIVE 3   // reconstructed count < 0
-#define FASTRLE_ST_OVERFLOW 4   // count >= 2^32, or varint longer than 12 chars
+#define FASTRLE_ST_OVERFLOW 4   // count >= 2^32
 #define FASTRLE_ST_SHORT 5      // counts sum to less than h*w
 #define FASTRLE_ST_LONG 6       // counts sum to more than h*w
+#define FASTRLE_ST_VARINT_LONG 7  // varint longer than 12 chars
 
 // 12 chunks = 60 bits: any canonical uint32 difference fits, and the shift
 // used for sign extension stays below 64.
@@ -72,7 +73,7 @@ extern "C" __global__ void fastrle_parse_serial(const unsigned char* chars, cons
         int c = chars[b + j];
         if (c < 48 || c > 111) { fastrle_write_meta(meta, m, FASTRLE_ST_BAD_CHAR, nr, j); return; }
         c -= 48;
-        if (k == FASTRLE_MAX_CHUNKS) { fastrle_write_meta(meta, m, FASTRLE_ST_OVERFLOW, nr, j); return; }
+        if (k == FASTRLE_MAX_CHUNKS) { fastrle_write_meta(meta, m, FASTRLE_ST_VARINT_LONG, nr, j); return; }
         x |= (unsigned long long)(c & 0x1f) << (5 * k);
         ++k;
         if (c & 0x20) continue;
@@ -94,103 +95,247 @@ extern "C" __global__ void fastrle_parse_serial(const unsigned char* chars, cons
     fastrle_write_meta(meta, m, FASTRLE_ST_OK, nr, len);
 }
 
-// Inclusive warp prefix sum (Hillis-Steele over shuffles).
-__device__ __forceinline__ long long fastrle_warp_scan(long long v, int lane)
+// Inclusive warp prefix sum (Hillis-Steele over shuffles).  Unsigned, so it
+// wraps: lanes after an error may hold garbage, and signed overflow would be
+// undefined behaviour.  Callers read only sums of valid lanes.
+__device__ __forceinline__ unsigned long long fastrle_warp_scan(unsigned long long v, int lane)
 {
 #pragma unroll
     for (int d = 1; d < 32; d <<= 1) {
-        long long t = __shfl_up_sync(0xFFFFFFFFu, v, d);
+        unsigned long long t = __shfl_up_sync(0xFFFFFFFFu, v, d);
         if (lane >= d) v += t;
     }
     return v;
 }
 
-// Warp parser: one warp per mask, 32 characters per step.  A varint ends at
-// every character without the 0x20 bit, so one ballot finds all count
-// boundaries in the step; shuffles and prefix sums assemble the values, apply
-// the two strided delta chains (odd / even indices) and the running sum.
-// Carries hold the varint, chains and sum that continue into the next step.
+// Inclusive warp prefix sum of 32-bit values.
+__device__ __forceinline__ unsigned int fastrle_warp_scan32(unsigned int v, int lane)
+{
+#pragma unroll
+    for (int d = 1; d < 32; d <<= 1) {
+        unsigned int t = __shfl_up_sync(0xFFFFFFFFu, v, d);
+        if (lane >= d) v += t;
+    }
+    return v;
+}
+
+// v << s for any s (0 past 63): chunk counts of overlong varints can be large.
+__device__ __forceinline__ unsigned long long fastrle_shl(unsigned long long v, int s)
+{
+    return s < 64 ? v << s : 0ull;
+}
+
+#define FASTRLE_PARSE_CPL 16  // characters per lane per step of fastrle_parse_warp
+
+// Warp parser: one warp per mask, 32 x FASTRLE_PARSE_CPL characters per step,
+// each lane owning FASTRLE_PARSE_CPL consecutive characters.  The step's
+// critical path is three rounds of warp scans over lane aggregates instead
+// of one round per 32 characters:
+//   1. the varint left open at each lane's start (a segmented scan of the
+//      lanes' trailing chunks, reset by any lane holding a terminator) and
+//      the index of each lane's first count (scan of terminator counts);
+//   2. the two strided delta chains of pycocotools (cnts[m] += cnts[m-2]
+//      for m > 2), as scans of the lanes' odd- and even-index sums;
+//   3. the running sum (run ends), as a scan of the lanes' count sums.
+// In between, each lane walks its own characters serially.  The first error
+// in string order wins, exactly as in fastrle_parse_serial.  All arithmetic
+// on values that may be garbage (past an error) is unsigned, so it wraps.
 // blockDim.x must be a multiple of 32.
 extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const long long* offs,
                                               unsigned int* ends, long long* meta,
                                               long long n, unsigned long long hw_u)
 {
     const unsigned FULL = 0xFFFFFFFFu;
+    const int CPL = FASTRLE_PARSE_CPL;
     const int lane = threadIdx.x & 31;
     const long long m = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     if (m >= n) return;  // warp-uniform
     const long long b = offs[m];
     const long long len = offs[m + 1] - b;
     const long long hw = (long long)hw_u;
-    const unsigned below = (1u << lane) - 1u;  // lanes before this one
 
-    unsigned long long carry_x = 0;  // partial varint carried into this step
-    int carry_k = 0;                 // its chunk count
-    long long carry_odd = 0;         // last count at an odd index
-    long long carry_even = 0;        // last count at an even index >= 2
-    long long carry_sum = 0;         // sum of all counts so far
-    long long nr = 0;                // counts finished so far
-    for (long long base = 0; base < len; base += 32) {
-        const long long j = base + lane;
-        const bool in = j < len;
-        const int c = in ? (int)chars[b + j] : 48;
-        const bool bad = in && (c < 48 || c > 111);
-        const int v = (c - 48) & 0x3f;
-        const bool chunk = in && !bad;
-        const bool term = chunk && !(v & 0x20);
-        const unsigned tmask = __ballot_sync(FULL, term);
-        const unsigned tb = tmask & below;
-        const int prev = tb ? 31 - __clz((int)tb) : -1;  // last terminator before me
-        const int kpos = lane - prev - 1 + (prev < 0 ? carry_k : 0);
-        const bool ovf = chunk && kpos >= FASTRLE_MAX_CHUNKS;
+    unsigned long long carry_x = 0;     // chunks of the varint open at the step start
+    int carry_k = 0;                    // their number
+    unsigned long long carry_odd = 0;   // last count at an odd index
+    unsigned long long carry_even = 0;  // last count at an even index >= 2
+    unsigned long long carry_sum = 0;   // sum of all counts so far
+    long long nr = 0;                   // counts finished so far
+    // The next step's characters are loaded one step ahead: a lone warp is
+    // otherwise idle for a memory round trip per step.
+    unsigned int pre[CPL];
+#pragma unroll
+    for (int i = 0; i < CPL; ++i) {
+        const long long j = (long long)lane * CPL + i;
+        pre[i] = j < len ? chars[b + j] : 48u;
+    }
+    for (long long base = 0; base < len; base += 32 * CPL) {
+        const long long j0 = base + (long long)lane * CPL;
+        // Characters of mine in this step and the next, as small ints.
+        const long long r0 = len - j0, r1 = r0 - 32 * CPL;
+        const int rem = r0 <= 0 ? 0 : r0 >= CPL ? CPL : (int)r0;
+        const int remn = r1 <= 0 ? 0 : r1 >= CPL ? CPL : (int)r1;
+        const unsigned char* nextp = chars + b + j0 + 32 * CPL;
+        unsigned int v[CPL];
+        unsigned int inm = 0, badm = 0, termm = 0;
+#pragma unroll
+        for (int i = 0; i < CPL; ++i) {
+            const bool in = i < rem;
+            const unsigned int u = pre[i] - 48u;  // wraps below '0'
+            pre[i] = i < remn ? nextp[i] : 48u;
+            v[i] = u & 0x3fu;
+            const bool bad = in && u > 63u;
+            inm |= (unsigned int)in << i;
+            badm |= (unsigned int)bad << i;
+            termm |= (unsigned int)(in && !bad && !(v[i] & 0x20u)) << i;
+        }
+        // Round 1a: the varint open at my lane's start.  My aggregate is the
+        // chunks after my last terminator (all of mine if I have none).
+        const int lastt = termm ? 31 - __clz((int)termm) : -1;
+        unsigned long long sval = 0;
+        int sk = 0;
+#pragma unroll
+        for (int i = 0; i < CPL; ++i)
+            if (i > lastt && ((inm >> i) & 1u)) { sval |= (unsigned long long)(v[i] & 0x1fu) << (5 * sk); ++sk; }
+        int sr = termm != 0;
+#pragma unroll
+        for (int d = 1; d < 32; d <<= 1) {  // segmented scan: (left, me) -> me if I reset
+            const unsigned long long uval = __shfl_up_sync(FULL, sval, d);
+            const int uk = __shfl_up_sync(FULL, sk, d);
+            const int ur = __shfl_up_sync(FULL, sr, d);
+            if (lane >= d && !sr) {
+                sval = uval | fastrle_shl(sval, 5 * uk);
+                sk = uk + sk;
+                sr = ur;
+            }
+        }
+        unsigned long long xval = __shfl_up_sync(FULL, sval, 1);
+        int xk = __shfl_up_sync(FULL, sk, 1);
+        int xr = __shfl_up_sync(FULL, sr, 1);
+        if (lane == 0) { xval = 0; xk = 0; xr = 0; }
+        if (!xr) {  // no terminator earlier in this step: the step's carry comes first
+            xval = carry_x | fastrle_shl(xval, 5 * carry_k);
+            xk = carry_k + xk;
+        }
+        // Round 1b: index of my first count.
+        const unsigned int tcount = __popc(termm);
+        const long long mi0 = nr + (long long)(fastrle_warp_scan32(tcount, lane) - tcount);
 
-        // Chunks occupy disjoint bits of their varint, so a segmented OR is a
-        // difference of (wrapping) prefix sums.
-        long long contrib = (chunk && !ovf) ? (long long)((unsigned long long)(v & 0x1f) << (5 * kpos)) : 0;
-        const unsigned long long s = (unsigned long long)fastrle_warp_scan(contrib, lane);
-        const unsigned long long s_prev = (unsigned long long)__shfl_sync(FULL, (long long)s, prev < 0 ? 0 : prev);
-        unsigned long long x = prev < 0 ? s + carry_x : s - s_prev;
-        const unsigned long long partial = x;  // before sign extension, for the carry
-        if (term && !ovf && (v & 0x10)) x |= ~0ULL << (5 * (kpos + 1));
+        // My characters in order: count values (by terminator position) and
+        // the first syntax error.
+        // Written without branches (selects and predicates): a lane's
+        // characters take data-dependent paths that would otherwise diverge.
+        unsigned long long xv[CPL];
+        int serr = CPL, sst = FASTRLE_ST_OK;
+        {
+            unsigned long long x = xval;
+            int k = xk;
+#pragma unroll
+            for (int i = 0; i < CPL; ++i) {
+                const bool act = ((inm >> i) & 1u) && serr == CPL;
+                const bool isbad = act && ((badm >> i) & 1u);
+                const bool isovf = act && !isbad && k >= FASTRLE_MAX_CHUNKS;
+                sst = isbad ? FASTRLE_ST_BAD_CHAR : isovf ? FASTRLE_ST_VARINT_LONG : sst;
+                serr = (isbad || isovf) ? i : serr;
+                const bool chunk = act && !isbad && !isovf;  // then k < 12
+                const int kk = chunk ? k : 0;
+                x |= chunk ? (unsigned long long)(v[i] & 0x1fu) << (5 * kk) : 0ull;
+                k += chunk;
+                const bool term = chunk && ((termm >> i) & 1u);
+                const bool neg = term && (v[i] & 0x10u);
+                x |= neg ? ~0ull << (5 * (kk + 1)) : 0ull;  // sign-extend
+                xv[i] = term ? x : 0ull;
+                x = term ? 0ull : x;
+                k = term ? 0 : k;
+            }
+        }
+        const unsigned int valid = termm & ((1u << serr) - 1u);  // counts before the syntax error
 
-        const long long mi = nr + __popc(tb);  // count index of my varint
-        const long long xs = (long long)x;
-        const long long po = fastrle_warp_scan((term && (mi & 1)) ? xs : 0, lane);
-        const long long pe = fastrle_warp_scan((term && !(mi & 1) && mi >= 2) ? xs : 0, lane);
-        const long long cnt = (mi & 1) ? carry_odd + po : (mi == 0 ? xs : carry_even + pe);
-        const long long ps = fastrle_warp_scan(term ? cnt : 0, lane);
-        const long long sum = carry_sum + ps;
-
-        int err = FASTRLE_ST_OK;
-        if (bad) err = FASTRLE_ST_BAD_CHAR;
-        else if (ovf) err = FASTRLE_ST_OVERFLOW;
-        else if (term) err = fastrle_count_status(cnt, sum, hw);
-        const unsigned emask = __ballot_sync(FULL, err != FASTRLE_ST_OK);
-        const int first_err = emask ? __ffs((int)emask) - 1 : 32;
-        if (term && lane < first_err) ends[b + mi] = (unsigned int)sum;
+        // Round 2: the two delta chains.
+        const int p0 = (int)(mi0 & 1);
+        const bool big0 = mi0 >= 2;
+        unsigned long long s_odd = 0, s_even = 0;
+#pragma unroll
+        for (int i = 0; i < CPL; ++i) {
+            const bool vi = (valid >> i) & 1u;
+            const int li = __popc(termm & ((1u << i) - 1u));
+            const bool odd = (p0 + li) & 1;
+            s_odd += (vi && odd) ? xv[i] : 0ull;
+            s_even += (vi && !odd && (big0 || mi0 + li >= 2)) ? xv[i] : 0ull;
+        }
+        const unsigned long long po = fastrle_warp_scan(s_odd, lane);
+        const unsigned long long pe = fastrle_warp_scan(s_even, lane);
+        unsigned long long run_odd = carry_odd + po - s_odd, run_even = carry_even + pe - s_even;
+        unsigned long long s_cnt = 0;
+#pragma unroll
+        for (int i = 0; i < CPL; ++i) {  // xv[i] becomes the count
+            const bool vi = (valid >> i) & 1u;
+            const int li = __popc(termm & ((1u << i) - 1u));
+            const bool odd = (p0 + li) & 1;
+            const bool even2 = !odd && (big0 || mi0 + li >= 2);
+            run_odd += (vi && odd) ? xv[i] : 0ull;
+            run_even += (vi && even2) ? xv[i] : 0ull;
+            xv[i] = !vi ? 0ull : odd ? run_odd : even2 ? run_even : xv[i];
+            s_cnt += xv[i];
+        }
+        // Round 3: the running sum; count errors in order.
+        const unsigned long long ps = fastrle_warp_scan(s_cnt, lane);
+        unsigned long long sum = carry_sum + ps - s_cnt;
+        unsigned long long endv[CPL];
+        bool big = false;  // a count outside [0, 2^32): negative ones wrap to huge
+#pragma unroll
+        for (int i = 0; i < CPL; ++i) {
+            sum += xv[i];  // 0 unless valid
+            endv[i] = sum;
+            big |= xv[i] > 0xFFFFFFFFull;
+        }
+        // Counts in [0, 2^32) make the sum non-decreasing, so a lane without a
+        // big count and whose last sum is <= h*w has no count error.  Only
+        // otherwise are the counts checked one by one, in order.
+        int cerr = CPL, cst = FASTRLE_ST_OK;
+#ifdef FASTRLE_STEADY_STATE
+        if (false)  // SASS accounting build only: valid strings never take this path
+#endif
+        if (big || (long long)sum > hw) {
+#pragma unroll
+            for (int i = 0; i < CPL; ++i) {
+                const long long c = (long long)xv[i];
+                const int st = c < 0 ? FASTRLE_ST_NEGATIVE : c > 0xFFFFFFFFLL ? FASTRLE_ST_OVERFLOW
+                             : (long long)endv[i] > hw ? FASTRLE_ST_LONG : FASTRLE_ST_OK;
+                const bool hit = ((valid >> i) & 1u) && st != FASTRLE_ST_OK && cerr == CPL;
+                cst = hit ? st : cst;
+                cerr = hit ? i : cerr;
+            }
+        }
+        const int first = cerr < serr ? cerr : serr;  // count errors sit before serr
+        const int fst = cerr < serr ? cst : sst;
+        const unsigned int emask = __ballot_sync(FULL, first < CPL);
+        const int fl = emask ? __ffs((int)emask) - 1 : 32;
+        if (lane <= fl) {
+            const unsigned int wmask = lane < fl ? valid : (valid & ((1u << first) - 1u));
+            unsigned int* const ep = ends + b + mi0;  // my first count's slot
+#pragma unroll
+            for (int i = 0; i < CPL; ++i)
+                if ((wmask >> i) & 1u) ep[__popc(termm & ((1u << i) - 1u))] = (unsigned int)endv[i];
+        }
         if (emask) {
-            const int st = __shfl_sync(FULL, err, first_err);
-            const long long done = nr + __popc(tmask & ((1u << first_err) - 1u));
-            if (lane == 0) fastrle_write_meta(meta, m, st, done, base + first_err);
+            if (lane == fl)
+                fastrle_write_meta(meta, m, fst, mi0 + __popc(valid & ((1u << first) - 1u)), j0 + first);
             return;  // warp-uniform
         }
-
-        nr += __popc(tmask);
+        nr += (long long)__shfl_sync(FULL, fastrle_warp_scan32(tcount, lane), 31);
         carry_odd += __shfl_sync(FULL, po, 31);
         carry_even += __shfl_sync(FULL, pe, 31);
         carry_sum += __shfl_sync(FULL, ps, 31);
-        // The varint still open after the last valid lane continues next step.
-        const long long rem = len - base;
-        const int last = rem < 32 ? (int)rem - 1 : 31;
-        const bool last_term = (tmask >> last) & 1u;
-        const unsigned long long px = (unsigned long long)__shfl_sync(FULL, (long long)partial, last);
-        const int pk = __shfl_sync(FULL, kpos, last);
-        carry_x = last_term ? 0 : px;
-        carry_k = last_term ? 0 : pk + 1;
+        // The varint open after the step: lane 31's inclusive segment, after the old carry.
+        const unsigned long long lval = __shfl_sync(FULL, sval, 31);
+        const int lk = __shfl_sync(FULL, sk, 31);
+        const int lr = __shfl_sync(FULL, sr, 31);
+        if (lr) { carry_x = lval; carry_k = lk; }
+        else { carry_x |= fastrle_shl(lval, 5 * carry_k); carry_k += lk; }
     }
     if (lane == 0) {
         if (carry_k) fastrle_write_meta(meta, m, FASTRLE_ST_TRUNCATED, nr, len);
-        else if (carry_sum < hw) fastrle_write_meta(meta, m, FASTRLE_ST_SHORT, nr, len);
+        else if ((long long)carry_sum < hw) fastrle_write_meta(meta, m, FASTRLE_ST_SHORT, nr, len);
         else fastrle_write_meta(meta, m, FASTRLE_ST_OK, nr, len);
     }
 }

@@ -70,6 +70,9 @@ struct Launch {
 };
 
 inline Launch* g = nullptr;
+// Test hook: run only blocks with blockIdx.x in [x_begin, x_end) of a grid
+// (a grid too large to emulate whole, e.g. a 2^32-wide mask's last columns).
+inline unsigned int block_x_begin = 0, block_x_end = 0xFFFFFFFFu;
 constexpr size_t kStackBytes = 128 * 1024;
 
 inline void yield_to_scheduler()
@@ -166,6 +169,7 @@ inline int run_grid(dim3 grid, dim3 block, void (*fn)(void**), void** params, in
         L.bidx.x = (unsigned int)(bi % grid.x);
         L.bidx.y = (unsigned int)((bi / grid.x) % grid.y);
         L.bidx.z = (unsigned int)(bi / ((unsigned long long)grid.x * grid.y));
+        if (L.bidx.x < block_x_begin || L.bidx.x >= block_x_end) continue;
         for (unsigned int i = 0; i < L.nthreads; ++i) torder[i] = order == 1 ? L.nthreads - 1 - i : i;
         if (order == 2) std::shuffle(torder.begin(), torder.end(), rng);
         for (Fiber& f : L.fibers) f.state = READY;
@@ -298,3 +302,23 @@ template <typename T> inline T __shfl_down_sync(unsigned int mask, T v, unsigned
 inline int __popc(unsigned int x) { return __builtin_popcount(x); }
 inline int __clz(int x) { return x ? __builtin_clz((unsigned int)x) : 32; }
 inline int __ffs(int x) { return __builtin_ffs(x); }
+
+// Byte permute: byte n of the result is byte (s >> 4n) & 7 of the pair y:x.
+inline unsigned int __byte_perm(unsigned int x, unsigned int y, unsigned int s)
+{
+    const unsigned long long v = ((unsigned long long)y << 32) | x;
+    unsigned int r = 0;
+    for (int n = 0; n < 4; ++n) r |= (unsigned int)((v >> (8 * ((s >> (4 * n)) & 7))) & 0xFF) << (8 * n);
+    return r;
+}
+// Funnel shift right of hi:lo by min(shift, 32).
+inline unsigned int __funnelshift_rc(unsigned int lo, unsigned int hi, unsigned int shift)
+{
+    const unsigned int s = shift < 32 ? shift : 32;
+    return (unsigned int)((((unsigned long long)hi << 32) | lo) >> s);
+}
+// Funnel shift left of hi:lo by shift mod 32; returns the high word.
+inline unsigned int __funnelshift_l(unsigned int lo, unsigned int hi, unsigned int shift)
+{
+    return (unsigned int)(((((unsigned long long)hi << 32) | lo) << (shift & 31)) >> 32);
+}

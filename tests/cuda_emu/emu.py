@@ -1,7 +1,8 @@
 """Build and drive the CPU emulation of fastrle's CUDA kernels (test-only).
 
-``build_emulator()`` compiles the exact kernel source that ``fastrle.gpu``
-hands to CuPy (``fastrle.gpu.launch.kernel_source()``) with g++ and the shim in
+``build_emulator()`` compiles the kernel source of this checkout
+(``csrc/kernels/``, concatenated as ``fastrle.gpu.launch.kernel_source()``
+concatenates it for CuPy, so an edit there is tested without reinstalling) with g++ and the shim in
 ``cuda_emu.h`` into a shared library, cached by content hash under
 ``tests/cuda_emu/_build/`` (git-ignored).  ``EmuBackend`` is a backend for
 ``fastrle.gpu.launch.decode_with``: the same packing, planning, argument typing and
@@ -102,12 +103,20 @@ def _trampolines(sigs: dict[str, list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def kernel_source() -> str:
+    """The kernels of the source tree, in ``launch_mod.KERNEL_FILES`` order."""
+    kdir = REPO / "csrc" / "kernels"
+    if not kdir.is_dir():  # tests run outside a checkout: the installed copy
+        return launch_mod.kernel_source()
+    return "\n".join((kdir / name).read_text(encoding="utf-8") for name in launch_mod.KERNEL_FILES)
+
+
 def build_emulator(extra_flags: tuple[str, ...] = (), source: str | None = None) -> ctypes.CDLL:
     """Compile the kernels (fastrle's by default) + shim with g++ (cached) and load them."""
     cxx = shutil.which(os.environ.get("CXX", "g++"))
     if cxx is None:
         raise FileNotFoundError("g++ not found")
-    source = launch_mod.kernel_source() if source is None else source
+    source = kernel_source() if source is None else source
     inc = _trampolines(kernel_signatures(source))
     flags = ["-std=c++17", "-O2", "-g", "-fPIC", "-shared", "-Wall", "-Wno-unknown-pragmas",
              "-U_FORTIFY_SOURCE", *extra_flags]
@@ -130,6 +139,8 @@ def build_emulator(extra_flags: tuple[str, ...] = (), source: str | None = None)
     lib.emu_launch.argtypes = [ctypes.c_char_p] + [ctypes.c_uint] * 6 + [
         ctypes.c_ulonglong, ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_uint]
     lib.emu_last_error.restype = ctypes.c_char_p
+    lib.emu_set_block_window.restype = None
+    lib.emu_set_block_window.argtypes = [ctypes.c_uint, ctypes.c_uint]
     return lib
 
 
@@ -153,7 +164,7 @@ class EmuBackend:
         self.order = order
         self.seed = seed
         self.launches: list[Any] = []
-        self.buffers: dict[str, np.ndarray] = {}  # those of the last launch, for inspection
+        self.last_buffers: dict[str, np.ndarray] = {}  # those of the last launch, for inspection
         self._guarded: list[np.ndarray] = []
 
     def _alloc(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -170,22 +181,27 @@ class EmuBackend:
         launch_mod.validate_out(out, shape)
         return out
 
-    def upload(self, offsets: np.ndarray, chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        offs = self._alloc(offsets.shape, np.int64)
-        offs[...] = offsets
-        dev_chars = self._alloc(chars.shape, np.uint8)
-        dev_chars[...] = chars
-        return offs, dev_chars
+    def buffers(self, batch: Any, maps: Any) -> dict[str, np.ndarray]:
+        """One garbage-filled scratch buffer carved as ``fastrle.gpu`` carves its
+        own (``launch_mod.scratch_layout``), with the upload copied in."""
+        nmaps = 0 if maps is None else len(maps)
+        total, upload, layout = launch_mod.scratch_layout(batch.n, len(batch.chars), nmaps)
+        raw = self._alloc((total,), np.uint8)
+        host = np.empty(upload, np.uint8)
+        assert launch_mod.fill_upload(host, batch, maps) == len(host)
+        raw[:len(host)] = host
+        return {name: raw[o:o + np.dtype(dt).itemsize * count].view(dt)
+                for name, (o, count, dt) in layout.items()}
 
-    def empty(self, size: int, dtype: Any) -> np.ndarray:
-        return self._alloc((size,), dtype)
+    def status(self, buffers: dict[str, np.ndarray]) -> np.ndarray:
+        return buffers["meta"].copy()
 
-    def to_host(self, arr: np.ndarray) -> np.ndarray:
-        return arr
+    def release(self, buffers: Any) -> None:
+        pass
 
     def launch(self, launch: Any, buffers: dict[str, np.ndarray]) -> None:
         self.launches.append(launch)
-        self.buffers = buffers
+        self.last_buffers = buffers
         holders = []
         for code, value in launch.typed_args():
             if code == "p":

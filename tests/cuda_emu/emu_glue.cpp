@@ -37,3 +37,10 @@ extern "C" int emu_launch(const char* name, unsigned int gx, unsigned int gy, un
     g_last_error = std::string("emulator: unknown kernel ") + name;
     return -1;
 }
+
+// Restrict later launches to blocks with blockIdx.x in [begin, end) (test hook).
+extern "C" void emu_set_block_window(unsigned int begin, unsigned int end)
+{
+    cuda_emu::block_x_begin = begin;
+    cuda_emu::block_x_end = end;
+}

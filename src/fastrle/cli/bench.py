@@ -46,6 +46,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                         "decode every mask, vs json.load + pycocotools + np.stack")
     g.add_argument("--gpu", action="store_true",
                    help="time the GPU kernels and fastrle.gpu.decode (needs CuPy and a GPU)")
+    g.add_argument("--gpu-sass", action="store_true",
+                   help="static check, no GPU: compile the kernels for sm_90, count the hot-loop "
+                        "SASS instructions per output byte, registers and spills; exit 1 on a "
+                        "spill or an expand below 4.8 bytes per warp-instruction (needs nvcc or "
+                        "'fastrle[gpu-test]')")
     return b
 
 
@@ -58,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     """Run ``bench``; 0 unless an output mismatched or (--strict) a target failed."""
     from .. import bench
 
+    if args.gpu_sass:
+        from ..bench import gpu_sass
+
+        return gpu_sass.main([])
     if args.gpu:
         from ..bench import gpu as gpu_bench
 

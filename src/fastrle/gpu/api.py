@@ -20,7 +20,7 @@ without copies::
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -33,9 +33,8 @@ RLE = Mapping[str, Any]
 _CUPY_HINT = "pip install 'fastrle[gpu]' (CuPy for CUDA 13: cupy-cuda13x)"
 _lock = threading.Lock()
 _module: Any = None  # cupy.RawModule, built on first use
+_functions: dict[tuple[int, str], Any] = {}  # (device, kernel name) -> cupy function
 _device_ok = False
-# Pinned upload buffers must outlive their asynchronous copies.
-_pending_uploads: list[tuple[Any, Any]] = []
 
 
 class GPUUnavailableError(RuntimeError):
@@ -106,6 +105,77 @@ def _kernels(cp: Any) -> Any:
         return _module
 
 
+def _function(cp: Any, device: int, name: str) -> Any:
+    """The compiled kernel ``name`` on ``device``, looked up once per process."""
+    fn = _functions.get((device, name))  # a dict read: no lock on the hot path
+    if fn is None:
+        fn = _kernels(cp).get_function(name)
+        with _lock:
+            _functions[(device, name)] = fn
+    return fn
+
+
+class _Workspace:
+    """Scratch for one decode in flight on one device, reused across calls.
+
+    ``dev`` holds the upload (offsets, maps, chars) and the parse output (run
+    ends, status words) in one allocation, grown geometrically.  ``staging``
+    are pinned host buffers, each with the event of the copy that last read
+    it: one is refilled only once its event is done (queried, not waited
+    for), else another is used, so no call has to synchronise -- unless
+    MAX_STAGING copies are all still queued, when the oldest is waited for.  ``ready`` is
+    recorded after the last launch; a call on another stream waits for it on
+    the device before reusing ``dev``.
+    """
+
+    __slots__ = ("dev", "retired", "staging", "meta_host", "ready", "stream", "views", "views_key",
+                 "views_dev")
+
+    MAX_STAGING = 4
+
+    def __init__(self) -> None:
+        self.dev: Any = None
+        self.retired: list[tuple[Any, Any]] = []  # outgrown (buffer, last-use event)
+        self.staging: list[list[Any]] = []  # [pinned buffer, event or None]
+        self.meta_host: Any = None
+        self.ready: Any = None
+        self.stream: Any = None
+        self.views: dict[str, Any] = {}
+        self.views_key: Any = None
+        self.views_dev: Any = None
+
+    def pinned(self, cupyx: Any, nbytes: int) -> list[Any]:
+        for slot in self.staging:
+            if slot[0].nbytes >= nbytes and (slot[1] is None or slot[1].done):
+                return slot
+        idle = [s for s in self.staging if s[1] is None or s[1].done]
+        if len(self.staging) >= self.MAX_STAGING:
+            if idle:  # all too small: replace the smallest idle one
+                self.staging.remove(min(idle, key=lambda s: s[0].nbytes))
+            else:
+                # Back-pressure: the host is MAX_STAGING uploads ahead of the
+                # device.  Wait for the oldest copy (only then) and reuse it.
+                slot = self.staging.pop(0)
+                slot[1].synchronize()
+                if slot[0].nbytes >= nbytes:
+                    self.staging.append(slot)
+                    return slot
+        slot = [cupyx.empty_pinned((_grow(nbytes),), dtype=np.uint8), None]
+        self.staging.append(slot)
+        return slot
+
+
+def _grow(nbytes: int) -> int:
+    """Capacity for ``nbytes``: the next power of two, at least 64 KiB."""
+    return max(1 << 16, 1 << max(nbytes - 1, 1).bit_length())
+
+
+# Idle workspaces per device.  Guarded by _pool_lock; a workspace taken from
+# the pool belongs to one call until release().
+_pool: dict[int, list[_Workspace]] = {}
+_pool_lock = threading.Lock()
+
+
 def _as_stream(cp: Any, stream: Any) -> Any:
     if stream is None:
         return cp.cuda.get_current_stream()
@@ -131,11 +201,14 @@ def _as_cupy(cp: Any, out: Any) -> Any:
 
 
 class _CupyBackend:
-    """Executes ``launch`` plans with CuPy on one stream."""
+    """Executes ``launch`` plans with CuPy on one stream, with scratch from
+    the per-device workspace pool."""
 
     def __init__(self, cp: Any, stream: Any):
         self.cp = cp
         self.stream = stream
+        self.device = cp.cuda.runtime.getDevice()
+        self.ws: _Workspace | None = None
 
     def output(self, out: Any, shape: tuple[int, ...]) -> Any:
         if out is None:
@@ -145,37 +218,64 @@ class _CupyBackend:
         _launch.validate_out(arr, shape)
         return arr
 
-    def upload(self, offsets: np.ndarray, chars: np.ndarray) -> tuple[Any, Any]:
+    def buffers(self, batch: _launch.Batch, maps: Any) -> dict[str, Any]:
         import cupyx
 
-        cp = self.cp
-        n8 = offsets.nbytes
-        total = n8 + chars.nbytes
-        # One pinned staging buffer -> one truly asynchronous copy.
-        host = cupyx.empty_pinned((total,), dtype=np.uint8)
-        host[:n8] = offsets.view(np.uint8)
-        host[n8:] = chars
-        with self.stream:
-            dev = cp.empty(total, dtype=np.uint8)
-        dev.data.copy_from_host_async(host.ctypes.data, total, stream=self.stream)
-        event = self.stream.record()
-        _pending_uploads[:] = [(e, h) for e, h in _pending_uploads if not e.done]
-        _pending_uploads.append((event, host))
-        return dev[:n8].view(np.int64), dev[n8:]
-
-    def empty(self, size: int, dtype: Any) -> Any:
-        with self.stream:
-            return self.cp.empty(size, dtype=dtype)
+        cp, stream = self.cp, self.stream
+        with _pool_lock:
+            idle = _pool.get(self.device)
+            ws = idle.pop() if idle else _Workspace()
+        self.ws = ws
+        if ws.ready is not None and ws.stream is not stream:
+            stream.wait_event(ws.ready)  # device-side order; the host does not wait
+        nmaps = 0 if maps is None else len(maps)
+        total, upload, layout = _launch.scratch_layout(batch.n, len(batch.chars), nmaps)
+        if ws.dev is None or ws.dev.nbytes < total:
+            # The outgrown buffer may still be read by queued kernels of an
+            # earlier call: keep it until that call's event is done.
+            ws.retired = [(b, e) for b, e in ws.retired if not e.done]
+            if ws.dev is not None and ws.ready is not None:
+                ws.retired.append((ws.dev, ws.ready))
+            with stream:
+                ws.dev = cp.empty(_grow(total), dtype=np.uint8)
+        slot = ws.pinned(cupyx, upload)
+        nup = _launch.fill_upload(slot[0], batch, maps)
+        ws.dev.data.copy_from_host_async(slot[0].ctypes.data, nup, stream=stream)
+        slot[1] = stream.record()
+        key = (batch.n, len(batch.chars), nmaps)
+        if ws.views_key != key or ws.views_dev is not ws.dev:  # views of the same layout are reused
+            dev = ws.dev
+            ws.views = {name: dev[o:o + np.dtype(dt).itemsize * count].view(dt)
+                        for name, (o, count, dt) in layout.items()}
+            ws.views_key, ws.views_dev = key, dev
+        return dict(ws.views)
 
     def launch(self, launch: _launch.Launch, buffers: dict[str, Any]) -> None:
-        fn = _kernels(self.cp).get_function(launch.kernel)
-        args = tuple(buffers[v] if code == "p" else _launch.SCALAR_DTYPES[code](v)
-                     for code, v in launch.typed_args())
+        fn = _function(self.cp, self.device, launch.kernel)
+        args = tuple([buffers[v] if ptr else v for ptr, v in launch.scalar_args()])
         with self.stream:
             fn(launch.grid, launch.block, args, shared_mem=launch.shared_mem)
 
-    def to_host(self, arr: Any) -> np.ndarray:
-        return arr.get(stream=self.stream)
+    def status(self, buffers: dict[str, Any]) -> np.ndarray:
+        import cupyx
+
+        ws = self.ws
+        meta = buffers["meta"]
+        if ws.meta_host is None or ws.meta_host.nbytes < meta.nbytes:
+            ws.meta_host = cupyx.empty_pinned((_grow(meta.nbytes) // 8,), dtype=np.int64)
+        host = ws.meta_host[:meta.size]
+        meta.data.copy_to_host_async(host.ctypes.data, meta.nbytes, stream=self.stream)
+        self.stream.synchronize()
+        return host
+
+    def release(self, buffers: Any) -> None:
+        ws, self.ws = self.ws, None
+        if ws is None:
+            return
+        ws.ready = self.stream.record()
+        ws.stream = self.stream
+        with _pool_lock:
+            _pool.setdefault(self.device, []).append(ws)
 
 
 def decode(
@@ -185,6 +285,10 @@ def decode(
     stream: Any = None,
     check: bool = True,
     packed: bool = False,
+    size: Any = None,
+    mode: str = "nearest",
+    flip: Optional[str] = None,
+    bitorder: str = "big",
 ) -> Any:
     """Decode compressed COCO RLEs into a ``cupy.ndarray`` on the current device.
 
@@ -200,12 +304,22 @@ def decode(
         check: if true, wait for the kernels and raise ``ValueError`` naming
             the first malformed mask.  If false, nothing synchronises; masks
             with malformed counts come out as all zeros.
-        packed: return bits packed along the width in ``np.packbits`` order
-            (first pixel in the most significant bit), shape (N, H, ceil(W/8)).
+        packed: return bits packed along the width as
+            ``np.packbits(masks, axis=-1, bitorder=bitorder)``, shape
+            (N, H, ceil(W/8)).
+        size: ``(H2, W2)``: resize while decoding, bit-identical to
+            ``torch.nn.functional.interpolate(masks, size=(H2, W2), mode=mode)``
+            (its CPU index arithmetic: float32 scale ``in / out``, and for
+            ``"nearest"`` torch's exact and 2x special cases).
+        mode: ``"nearest"`` or ``"nearest-exact"``.
+        flip: ``None``, ``"h"`` (mirror columns), ``"v"`` (rows) or ``"hv"``,
+            applied to the (resized) output.
+        bitorder: ``"big"`` (``np.packbits`` default) or ``"little"``; only
+            with ``packed=True``.
 
     Returns:
-        ``(N, H, W)`` uint8 (0/1) C-contiguous, or ``(H, W)`` for a single dict;
-        ``out`` (as a CuPy view) when given.
+        ``(N, H, W)`` uint8 (0/1) C-contiguous (``(N, H2, W2)`` when resized),
+        or ``(H, W)`` for a single dict; ``out`` (as a CuPy view) when given.
 
     Raises:
         GPUUnavailableError: CuPy, the NVIDIA driver or a CUDA device is missing.
@@ -214,7 +328,8 @@ def decode(
     """
     cp = _require_gpu()
     backend = _CupyBackend(cp, _as_stream(cp, stream))
-    return _launch.decode_with(backend, rles, out, check=check, packed=packed)
+    return _launch.decode_with(backend, rles, out, check=check, packed=packed, size=size, mode=mode,
+                               flip=flip, bitorder=bitorder)
 
 
 def decode_ragged(
@@ -228,6 +343,10 @@ def decode_ragged(
     stream: Any = None,
     check: bool = True,
     packed: bool = False,
+    size: Any = None,
+    mode: str = "nearest",
+    flip: Optional[str] = None,
+    bitorder: str = "big",
 ) -> Any:
     """Decode masks stored as one buffer of concatenated counts strings.
 
@@ -240,4 +359,5 @@ def decode_ragged(
     batch = _launch.pack_ragged(data, offsets, h, w, indices)
     cp = _require_gpu()
     backend = _CupyBackend(cp, _as_stream(cp, stream))
-    return _launch.decode_with(backend, batch, out, check=check, packed=packed)
+    return _launch.decode_with(backend, batch, out, check=check, packed=packed, size=size, mode=mode,
+                               flip=flip, bitorder=bitorder)

@@ -11,15 +11,19 @@ same kernel source, so the tests exercise this exact code path.
 A backend provides:
 
 * ``output(out, shape)`` -> device array (validate ``out`` or allocate),
-* ``upload(offsets, chars)`` -> ``(offs_dev, chars_dev)``,
-* ``empty(size, dtype)`` -> device array,
-* ``launch(launch, buffers)`` runs one :class:`Launch`,
-* ``to_host(array)`` -> ``numpy.ndarray`` (may synchronise).
+* ``buffers(batch, maps)`` -> dict of device arrays ``offs``, ``chars``,
+  ``maps`` (uploaded) and ``ends``, ``meta`` (scratch), laid out by
+  :func:`scratch_layout`,
+* ``launch(launch, buffers)`` runs one :class:`Launch` (queued, no wait),
+* ``status(buffers)`` -> the ``meta`` words as ``numpy`` (waits for them),
+* ``release(buffers)`` once every launch is queued (scratch reuse).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -37,14 +41,18 @@ STATUS_MESSAGES = {
     1: "invalid character (outside 48..111, or NUL)",
     2: "truncated varint (string ends inside a count)",
     3: "negative run length",
-    4: "run length too large (>= 2**32)",
+    4: "run length does not fit in uint32 (>= 2**32)",
     5: "run lengths sum to less than h*w",
     6: "run lengths sum to more than h*w",
+    7: "varint longer than 12 characters",
 }
 #: Int64 words per mask in the meta buffer: status, run count, error offset.
 META_STRIDE = 3
-#: Columns per thread in ``fastrle_expand`` (FASTRLE_COLS in rle_expand.cuh).
-EXPAND_COLS = 4
+#: Columns one warp of ``fastrle_expand`` writes per row (FASTRLE_TILE_GROUPS
+#: groups of 4) and rows per slab (FASTRLE_TILE_ROWS); bands are whole slabs.
+TILE_GROUPS = 31
+TILE_COLS = 4 * TILE_GROUPS
+TILE_ROWS = 32
 #: CUDA limits on the grid.
 MAX_GRID_X = 2**31 - 1
 MAX_GRID_YZ = 65535
@@ -53,8 +61,9 @@ MAX_GRID_YZ = 65535
 KERNEL_ARGS: dict[str, tuple[str, ...]] = {
     "fastrle_parse_serial": ("p", "p", "p", "p", "i64", "u64"),
     "fastrle_parse_warp": ("p", "p", "p", "p", "i64", "u64"),
-    "fastrle_expand": ("p", "p", "p", "p", "u32", "u32", "u32", "i64"),
-    "fastrle_expand_packed": ("p", "p", "p", "p", "u32", "u32", "u32", "i64"),
+    "fastrle_expand": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
+    "fastrle_expand_packed": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
+    "fastrle_expand_map": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
 }
 SCALAR_DTYPES = {"u32": np.uint32, "i64": np.int64, "u64": np.uint64}
 
@@ -66,15 +75,15 @@ class Config:
     parser: str = "warp"  # "warp" (one warp per mask) or "serial" (one thread per mask)
     parse_block: int = 128
     expand_block: int = 128
-    band_rows: int = 64
+    band_rows: int = 128
 
     def __post_init__(self) -> None:
         if self.parser not in ("warp", "serial"):
             raise ValueError(f"parser must be 'warp' or 'serial', not {self.parser!r}")
         if not 32 <= self.parse_block <= 1024 or self.parse_block % 32:
             raise ValueError("parse_block must be a multiple of 32 in 32..1024")
-        if not 1 <= self.expand_block <= 1024:
-            raise ValueError("expand_block must be in 1..1024")
+        if not 32 <= self.expand_block <= 1024 or self.expand_block % 32:
+            raise ValueError("expand_block must be a multiple of 32 in 32..1024")
         if self.band_rows < 1:
             raise ValueError("band_rows must be >= 1")
 
@@ -96,6 +105,15 @@ class Launch:
             raise AssertionError(f"{self.kernel}: {len(self.args)} args, expected {len(types)}")
         return list(zip(types, self.args))
 
+    @functools.cached_property
+    def _scalars(self) -> tuple[tuple[bool, Any], ...]:
+        return tuple((code == "p", v if code == "p" else SCALAR_DTYPES[code](v)) for code, v in self.typed_args())
+
+    def scalar_args(self) -> tuple[tuple[bool, Any], ...]:
+        """``(is_pointer, value)`` per argument: buffer names, and scalars as
+        numpy scalars of their C type (built once per cached plan)."""
+        return self._scalars
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -114,6 +132,48 @@ class Batch:
     def out_shape(self, packed: bool) -> tuple[int, ...]:
         w = (self.w + 7) // 8 if packed else self.w
         return (self.h, w) if self.single else (self.n, self.h, w)
+
+
+_DEFAULT_CONFIG = Config()
+
+
+def scratch_layout(n: int, nchars: int, nmaps: int) -> tuple[int, int, dict[str, tuple[int, int, Any]]]:
+    """Byte layout of one device scratch buffer for a batch: total size, the
+    size of the uploaded prefix and, per buffer, (offset, element count, dtype).  ``offs``, ``chars`` and
+    ``maps`` come first and back to back, so one host-to-device copy uploads
+    them; every piece is 8-byte aligned."""
+    def up8(x: int) -> int:
+        return (x + 7) & ~7
+
+    o_offs = 0
+    o_maps = o_offs + 8 * (n + 1)
+    o_chars = o_maps + 4 * nmaps
+    upload = o_chars + nchars
+    o_meta = up8(upload)
+    o_ends = o_meta + 8 * META_STRIDE * n
+    total = o_ends + 4 * max(nchars, 1)  # a mask has at most one run per character
+    layout = {
+        "offs": (o_offs, n + 1, np.int64),
+        "chars": (o_chars, nchars, np.uint8),
+        "meta": (o_meta, META_STRIDE * n, np.int64),
+        "ends": (o_ends, max(nchars, 1), np.uint32),
+    }
+    if nmaps:
+        layout["maps"] = (o_maps, nmaps, np.uint32)
+    return total, upload, layout
+
+
+def fill_upload(host: np.ndarray, batch: Batch, maps: np.ndarray | None) -> int:
+    """Write offsets, maps and chars into ``host`` (uint8) as
+    :func:`scratch_layout` places them; returns the byte count to upload."""
+    n8 = batch.offsets.nbytes
+    host[:n8] = batch.offsets.view(np.uint8)
+    pos = n8
+    if maps is not None:
+        host[pos:pos + maps.nbytes] = maps.view(np.uint8)
+        pos += maps.nbytes
+    host[pos:pos + batch.chars.nbytes] = batch.chars
+    return pos + batch.chars.nbytes
 
 
 def kernel_source() -> str:
@@ -148,50 +208,220 @@ def pack_rles(rles: Any) -> Batch:
 
     ``rles`` is one dict or a sequence of dicts with ``size`` ``[h, w]`` and
     ``counts`` as bytes/str (compressed) or a list of ints (uncompressed).
-    All masks must share one size, and ``h*w < 2**32``.
+    All masks must share one size, and ``h*w < 2**32``.  Uncompressed counts
+    go through the CPU core's validation (:func:`_list_counts`), so they fail
+    with the same exception types and messages as :func:`fastrle.decode`.
     """
     single = isinstance(rles, Mapping)
-    items = [rles] if single else list(rles)
+    items = (rles,) if single else rles if isinstance(rles, (list, tuple)) else list(rles)
+    fast = _pack_fast(items, single)
+    if fast is not None:
+        return fast
     h = w = 0
+    first: Any = None  # mask 0's size object: equal sizes skip the slow check
     parts: list[bytes] = []
+    append = parts.append
+    lists: list[tuple[int, Any]] = []
     for i, r in enumerate(items):
         try:
             size = r["size"]
             counts = r["counts"]
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, IndexError):
             raise TypeError(f"mask {i}: expected a dict with 'size' and 'counts'") from None
-        if len(size) != 2:
-            raise ValueError(f"mask {i}: size must be [h, w], got {size!r}")
-        hi, wi = int(size[0]), int(size[1])
-        if hi < 0 or wi < 0:
-            raise ValueError(f"mask {i}: negative size {size!r}")
-        if i == 0:
-            h, w = hi, wi
-            if h * w >= 2**32:
-                raise ValueError(f"mask size {h}x{w}: the GPU decoder needs h*w < 2**32")
-        elif (hi, wi) != (h, w):
-            raise ValueError(f"mask {i}: size {[hi, wi]} differs from mask 0's {[h, w]}")
-        if isinstance(counts, str):
-            counts = counts.encode("utf-8")
+        if i == 0 or size != first:
+            if len(size) != 2:
+                raise ValueError(f"mask {i}: size must be [h, w], got {size!r}")
+            hi, wi = int(size[0]), int(size[1])
+            if hi < 0 or wi < 0:
+                raise ValueError(f"mask {i}: negative size {size!r}")
+            if i == 0:
+                h, w, first = hi, wi, size
+                if h * w >= 2**32:
+                    raise ValueError(f"mask size {h}x{w}: the GPU decoder needs h*w < 2**32")
+            elif (hi, wi) != (h, w):
+                raise ValueError(f"mask {i}: size {[hi, wi]} differs from mask 0's {[h, w]}")
+        t = type(counts)
+        if t is bytes:
+            append(counts)
+        elif t is str:
+            append(counts.encode("utf-8"))
         elif isinstance(counts, (list, tuple, np.ndarray)):
-            counts = counts_to_string(counts)
-        elif not isinstance(counts, (bytes, bytearray, memoryview)):
+            lists.append((i, counts))
+            append(b"")  # filled in below, once every mask's counts are validated
+        elif isinstance(counts, (bytes, bytearray, memoryview, str)):
+            append(bytes(counts) if not isinstance(counts, str) else counts.encode("utf-8"))
+        else:
             raise TypeError(f"mask {i}: counts must be bytes, str or a list of ints")
-        parts.append(bytes(counts))
-    lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
+    if lists:
+        for i, s in _list_counts(lists, h * w):
+            parts[i] = s
+    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
     offsets = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     chars = np.frombuffer(b"".join(parts), dtype=np.uint8)
     return Batch(h=h, w=w, single=single, offsets=offsets, chars=chars)
 
 
+def _pack_fast(items: Sequence[Any], single: bool) -> Batch | None:
+    """:func:`pack_rles` for the common batch: dicts of one size, all counts
+    ``str`` (or all ``bytes``), ASCII.  C-level loops only (a few µs for 100
+    masks); ``None`` sends anything else to the checking loop."""
+    n = len(items)
+    if n == 0:
+        return None
+    try:
+        sizes = [r["size"] for r in items]
+        counts = [r["counts"] for r in items]
+    except Exception:
+        return None
+    first = sizes[0]
+    if type(first) is not list or len(first) != 2 or sizes.count(first) != n:
+        return None
+    h, w = first
+    if type(h) is not int or type(w) is not int or h < 0 or w < 0 or h * w >= 2**32:
+        return None
+    kinds = set(map(type, counts))
+    if kinds == {str}:
+        data = "".join(counts).encode("utf-8")
+    elif kinds == {bytes}:
+        data = b"".join(counts)
+    else:
+        return None
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[0] = 0
+    offsets[1:] = list(itertools.accumulate(map(len, counts)))
+    if offsets[-1] != len(data):  # non-ASCII str: char and byte offsets differ
+        return None
+    return Batch(h=h, w=w, single=single, offsets=offsets, chars=np.frombuffer(data, dtype=np.uint8))
+
+
+def _list_counts(lists: list[tuple[int, Any]], hw: int) -> list[tuple[int, bytes]]:
+    """Uncompressed counts -> compressed strings, validated like the CPU path.
+
+    Types, negative and oversized runs go through ``fastrle._core.counts_array``
+    (the CPU decoder's own check, mask by mask in input order); then, like
+    the C core's batch parse, each mask's runs must sum to h*w, with the
+    C core's messages.  Raises ``TypeError`` or ``fastrle.RLEError``.
+    """
+    from .._core import RLEError, counts_array  # the built CPU core, as fastrle.decode uses
+
+    arrays = [(i, counts_array(c, i)) for i, c in lists]
+    out = []
+    for i, a in arrays:
+        total = int(a.sum(dtype=np.uint64))
+        if total < hw:
+            raise RLEError(f"mask {i}: counts sum to less than h*w: they sum to {total}", i)
+        if total > hw:
+            raise RLEError(f"mask {i}: counts sum to more than h*w: they reach {total} at run {len(a)}", i)
+        out.append((i, counts_to_string(a.tolist())))
+    return out
+
+
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def plan_launches(batch: Batch, config: Config, packed: bool) -> list[Launch]:
+@dataclass(frozen=True)
+class Transform:
+    """Resize (nearest / nearest-exact, as ``torch.nn.functional.interpolate``),
+    flip and bit order of the output; the identity takes the fast kernels."""
+
+    oh: int
+    ow: int
+    mode: str = "nearest"
+    flip: str = ""  # "", "h", "v" or "hv"
+    bitorder: str = "big"
+
+    def is_identity(self, h: int, w: int) -> bool:
+        return (self.oh, self.ow) == (h, w) and not self.flip and self.bitorder == "big"
+
+    def maps(self, h: int, w: int) -> np.ndarray:
+        """Source row of every output row, source column of every output
+        column (flips applied), then for each source row s in 0..h the first
+        output row whose source row is >= s (uint32); computed once per call
+        on the host."""
+        rows = nearest_map(h, self.oh, self.mode)
+        cols = nearest_map(w, self.ow, self.mode)
+        inv = np.searchsorted(rows, np.arange(h + 1), side="left")  # rows is non-decreasing
+        if "v" in self.flip:
+            rows = rows[::-1]
+        if "h" in self.flip:
+            cols = cols[::-1]
+        return np.concatenate([rows, cols, inv]).astype(np.uint32)
+
+
+def nearest_map(n_in: int, n_out: int, mode: str) -> np.ndarray:
+    """Source index of each of ``n_out`` outputs, bit-identical to torch's CPU
+    ``nearest_idx`` / ``nearest_exact_idx`` (ATen/native/UpSample.h):
+
+    * scale = (float)in / out, in float32;
+    * nearest: out == in -> identity, out == 2*in -> dst >> 1 (torch's special
+      cases), else min(floorf((float)dst * scale), in - 1);
+    * nearest-exact: min(floorf((dst + 0.5) * scale), in - 1), where torch
+      forms ``(dst + 0.5) * scale`` in double and floorf rounds it to float.
+
+    This is what torch computes for uint8 and float32 tensors (masks are
+    uint8); float64 tensors take a double-precision path and can differ by
+    one for sizes above ~10^4.
+    """
+    dst = np.arange(n_out, dtype=np.int64)
+    if n_out == 0:
+        return dst
+    scale = np.float32(n_in) / np.float32(n_out)
+    if mode == "nearest":
+        if n_out == n_in:
+            return dst
+        if n_out == 2 * n_in:
+            return dst >> 1
+        src = np.floor(dst.astype(np.float32) * scale)
+    elif mode == "nearest-exact":
+        src = np.floor(((dst.astype(np.float64) + 0.5) * np.float64(scale)).astype(np.float32))
+    else:
+        raise ValueError(f"mode must be 'nearest' or 'nearest-exact', not {mode!r}")
+    return np.minimum(src.astype(np.int64), n_in - 1)
+
+
+def make_transform(h: int, w: int, size: Any, mode: str, flip: Any, packed: bool,
+                   bitorder: str) -> Transform | None:
+    """Validate the transform options; ``None`` for the plain decode."""
+    if size is None and flip is None and mode == "nearest" and bitorder == "big":
+        return None  # the common call: nothing to check
+    if mode not in ("nearest", "nearest-exact"):
+        raise ValueError(f"mode must be 'nearest' or 'nearest-exact', not {mode!r}")
+    if flip is None:
+        flip = ""
+    if flip not in ("", "h", "v", "hv", "vh"):
+        raise ValueError(f"flip must be None, 'h', 'v' or 'hv', not {flip!r}")
+    if bitorder not in ("big", "little"):
+        raise ValueError(f"bitorder must be 'big' or 'little', not {bitorder!r}")
+    if size is None:
+        oh, ow = h, w
+    else:
+        try:
+            oh, ow = (int(v) for v in size)
+        except (TypeError, ValueError):
+            raise TypeError(f"size must be (height, width), not {size!r}") from None
+        if oh < 0 or ow < 0 or oh >= 2**31 or ow >= 2**31:
+            raise ValueError(f"size {size!r}: each side must be in 0..2**31-1")
+        if (oh, ow) != (h, w) and oh * ow and not h * w:
+            raise ValueError(f"cannot resize an empty {h}x{w} mask to {oh}x{ow}")
+    t = Transform(oh, ow, mode, "hv" if flip == "vh" else flip, bitorder if packed else "big")
+    return None if t.is_identity(h, w) else t
+
+
+#: Bits of the expand kernels' ``flags`` (FASTRLE_FLAG_* in rle_expand.cuh).
+MAP_PACKED, MAP_LITTLE, MAP_ROWS_DOWN, MAP_MAPPED = 1, 2, 4, 8
+
+
+def plan_launches(batch: Batch, config: Config, packed: bool,
+                  transform: Transform | None = None) -> list[Launch]:
     """Kernel launches for one batch: a parse, then expansions chunked by 65535 masks."""
-    n, h, w = batch.n, batch.h, batch.w
+    return _plan(batch.n, batch.h, batch.w, config, packed, transform)
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(n: int, h: int, w: int, config: Config, packed: bool,
+          transform: Transform | None) -> list[Launch]:
     if n == 0:
         return []
     launches = []
@@ -206,18 +436,34 @@ def plan_launches(batch: Batch, config: Config, packed: bool) -> list[Launch]:
     if gx > MAX_GRID_X:
         raise ValueError(f"batch of {n} masks is too large for one launch")
     launches.append(Launch(kernel, (gx, 1, 1), (config.parse_block, 1, 1), parse_args))
-    if h * w == 0:
-        return launches
     block = config.expand_block
-    if packed:
-        kernel, gx = "fastrle_expand_packed", _ceil_div(_ceil_div(w, 8), block)
+    oh, ow, flags, maps = h, w, 0, "meta"  # "meta": any valid pointer; maps is not read
+    kernel = "fastrle_expand_packed" if packed else "fastrle_expand"
+    if transform is not None:
+        oh, ow, maps = transform.oh, transform.ow, "maps"
+        flags = MAP_LITTLE if packed and transform.bitorder == "little" else 0
+        if "v" in transform.flip:  # rows walked bottom-up: the per-pixel map kernel
+            kernel = "fastrle_expand_map"
+            flags |= (MAP_PACKED if packed else 0) | MAP_ROWS_DOWN
+        else:
+            flags |= MAP_MAPPED
+    if oh * ow == 0:
+        return launches
+    band = max(config.band_rows, _ceil_div(oh, MAX_GRID_YZ))
+    if kernel == "fastrle_expand_map":
+        gx = _ceil_div(_ceil_div(ow, 8) if packed else ow, block)
+    elif packed:
+        # A warp tile is 32 groups of 4 columns: 16 packed bytes per row.
+        band = _ceil_div(band, TILE_ROWS) * TILE_ROWS
+        gx = _ceil_div(_ceil_div(_ceil_div(ow, 8), 16), block // 32)
     else:
-        kernel, gx = "fastrle_expand", _ceil_div(w, block * EXPAND_COLS)
-    band = max(config.band_rows, _ceil_div(h, MAX_GRID_YZ))
-    gy = _ceil_div(h, band)
+        # Tile t writes from column 124t - 3 on (row phase), so ceil((ow + 3) / 124) tiles.
+        band = _ceil_div(band, TILE_ROWS) * TILE_ROWS
+        gx = _ceil_div(_ceil_div(ow + 3, TILE_COLS), block // 32)
+    gy = _ceil_div(oh, band)
     for base in range(0, n, MAX_GRID_YZ):
         gz = min(MAX_GRID_YZ, n - base)
-        args = ("ends", "offs", "meta", "out", h, w, band, base)
+        args = ("ends", "offs", "meta", "out", maps, h, w, oh, ow, band, flags, base)
         launches.append(Launch(kernel, (gx, gy, gz), (block, 1, 1), args))
     return launches
 
@@ -283,29 +529,41 @@ def decode_with(
     *,
     check: bool = True,
     packed: bool = False,
+    size: Any = None,
+    mode: str = "nearest",
+    flip: Any = None,
+    bitorder: str = "big",
     config: Config | None = None,
 ) -> Any:
     """Decode ``rles`` (RLE dicts, or a packed :class:`Batch`) on
-    ``backend``; see :func:`fastrle.gpu.decode`."""
-    config = config or Config()
+    ``backend``; see :func:`fastrle.gpu.decode`.
+
+    The backend queues everything on its stream; only ``check=True`` waits
+    (for the per-mask status words).
+    """
+    config = config or _DEFAULT_CONFIG
     batch = rles if isinstance(rles, Batch) else pack_rles(rles)
-    shape = batch.out_shape(packed)
+    transform = make_transform(batch.h, batch.w, size, mode, flip, packed, bitorder)
+    if transform is None:
+        shape = batch.out_shape(packed)
+    else:
+        ow = _ceil_div(transform.ow, 8) if packed else transform.ow
+        shape = (transform.oh, ow) if batch.single else (batch.n, transform.oh, ow)
     result = backend.output(out, shape)
     if batch.n == 0:
         return result
-    offs, chars = backend.upload(batch.offsets, batch.chars)
-    buffers = {
-        "offs": offs,
-        "chars": chars,
-        # A mask has at most one run per character.
-        "ends": backend.empty(max(len(batch.chars), 1), np.uint32),
-        "meta": backend.empty(batch.n * META_STRIDE, np.int64),
-        "out": result,
-    }
-    for launch in plan_launches(batch, config, packed):
-        backend.launch(launch, buffers)
-    if check:
-        err = status_error(backend.to_host(buffers["meta"]))
+    maps = transform.maps(batch.h, batch.w) if transform is not None else None
+    buffers = None
+    try:  # the scratch goes back to the backend whatever happens
+        buffers = backend.buffers(batch, maps)
+        buffers["out"] = result
+        for launch in plan_launches(batch, config, packed, transform):
+            backend.launch(launch, buffers)
+        meta = backend.status(buffers) if check else None
+    finally:
+        backend.release(buffers)
+    if meta is not None:
+        err = status_error(meta)
         if err is not None:
             raise err
     return result

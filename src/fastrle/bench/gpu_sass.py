@@ -1,0 +1,333 @@
+"""Static performance check of the CUDA kernels, no GPU needed (``fastrle bench --gpu-sass``).
+
+Compiles the kernel source that ``fastrle.gpu`` hands to CuPy for sm_90 (nvcc,
+or NVRTC from the ``nvidia-cuda-nvrtc`` wheel when nvcc is missing), reads
+registers and spills from ptxas, disassembles the cubin with ``cuobjdump``
+(``nvidia-cuda-cuobjdump`` wheel, or the CUDA toolkit) and prints, per kernel,
+the length of its hot loop and the output bytes one warp writes per
+warp-instruction there.
+
+How the hot loop is found (documented so the figure can be trusted):
+
+* A loop is a backward branch: ``BRA`` at address ``a`` to ``t <= a`` spans
+  ``[t, a]``.  ``BRA.DIV``/``WARPSYNC`` fallbacks are placed after the
+  function's final ``EXIT`` and jump back into the body; a span holding an
+  unpredicated ``EXIT`` is such a jump, not a loop, and is ignored.
+* A kernel's hot loop is the innermost loop that contains a global store
+  (``STG``): inner loops without stores (run-cursor walks, binary searches)
+  are nested inside it and counted once, i.e. as one run boundary per column
+  per iteration, the common case for SA-1B-like masks (a run boundary every
+  ~1,000 pixels of a column).
+* Its cost is the number of instructions in the span (``NOP`` excluded); the
+  bytes are what one warp writes per iteration, from the kernel's constants
+  (:data:`HOT_LOOPS`).
+* ``fastrle_expand`` has three paths inside its slab loop: interior tiles,
+  tiles touching column 0 or w, and a last partial slab.  For 1500x2250
+  about 9 in 10 slabs are interior and full, so the figure is taken from an
+  accounting build (``-DFASTRLE_STEADY_STATE``) that keeps only that path
+  (the packed expand likewise).  In ``fastrle_parse_warp`` that build drops
+  the count-by-count search for the first bad count, which a valid string
+  never enters (a string enters it at most once, then stops).  Registers and
+  spills always come from the real build.
+
+Exit status 1 (so CI fails) on any spill or stack frame, or when
+``fastrle_expand`` is below :data:`EXPAND_TARGET` bytes per warp-instruction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+#: The longest counts string of one SA-1B-like image (100 masks of 1500x2250).
+LONGEST_STRING = 6329
+
+#: Output bytes per warp-instruction that the expand must reach: H200's
+#: 4.8 TB/s at about 3 warp-instructions per clock per SM.
+EXPAND_TARGET = 4.8
+
+
+def _defines(src: str) -> dict[str, int]:
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"#define (FASTRLE_\w+) (\d+)", src)}
+
+
+#: Per kernel: (what one hot-loop iteration does, output bytes one warp
+#: writes per iteration as a function of the source's #defines, or None when
+#: the loop does not write output pixels).
+HOT_LOOPS: dict[str, tuple[str, Optional[Callable[[dict[str, int]], int]]]] = {
+    "fastrle_expand": ("32-row slab of a 124-column tile (interior, steady state)",
+                       lambda d: 4 * d["FASTRLE_TILE_GROUPS"] * d["FASTRLE_TILE_ROWS"]),
+    "fastrle_expand_packed": ("32-row slab of a 128-column tile (packed bytes)",
+                              lambda d: 16 * d["FASTRLE_TILE_ROWS"]),
+    "fastrle_expand_map": ("vertical flips, uint8: one output row, a column per lane (untuned)",
+                           lambda d: 32),
+    "fastrle_parse_warp": ("one step of 32 lanes x FASTRLE_PARSE_CPL characters", None),
+    "fastrle_parse_serial": ("one character", None),
+}
+
+
+#: Kernels whose figure comes from the FASTRLE_STEADY_STATE accounting build.
+STEADY_KERNELS = ("fastrle_expand", "fastrle_expand_packed", "fastrle_parse_warp")
+
+
+@dataclass
+class Instr:
+    addr: int
+    text: str  # without the trailing " ;"
+
+    @property
+    def opcode(self) -> str:
+        t = re.sub(r"^@!?U?P[T0-9]+\s+", "", self.text)
+        return t.split()[0] if t else ""
+
+    def branch_target(self) -> Optional[int]:
+        m = re.match(r"^(?:@!?U?P[T0-9]+\s+)?BRA(?:\.U|\.ANY|\.CONV)?\s+(?:`\()?0x([0-9a-f]+)", self.text)
+        return int(m.group(1), 16) if m else None
+
+
+@dataclass
+class KernelReport:
+    name: str
+    registers: int
+    stack: int
+    spill_stores: int
+    spill_loads: int
+    loop_instrs: Optional[int] = None
+    loop_span: Optional[tuple[int, int]] = None
+    loop_what: str = ""
+    loop_bytes: Optional[int] = None
+    chars_per_lane: int = 1
+
+    @property
+    def bytes_per_instr(self) -> Optional[float]:
+        if self.loop_instrs and self.loop_bytes:
+            return self.loop_bytes / self.loop_instrs
+        return None
+
+
+def parse_ptxas(log: str) -> dict[str, dict[str, int]]:
+    """Registers, stack and spill bytes per kernel from ``ptxas -v`` output."""
+    info: dict[str, dict[str, int]] = {}
+    cur = None
+    for line in log.splitlines():
+        m = re.search(r"Compiling entry function '(\w+)'", line)
+        if m:
+            cur = info.setdefault(m.group(1), {})
+            continue
+        if cur is None:
+            continue
+        m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", line)
+        if m:
+            cur.update(stack=int(m.group(1)), spill_stores=int(m.group(2)), spill_loads=int(m.group(3)))
+        m = re.search(r"Used (\d+) registers", line)
+        if m:
+            cur["registers"] = int(m.group(1))
+    return info
+
+
+def parse_sass(text: str) -> dict[str, list[Instr]]:
+    """Instructions per function from ``cuobjdump -sass`` output."""
+    funcs: dict[str, list[Instr]] = {}
+    cur: Optional[list[Instr]] = None
+    for line in text.splitlines():
+        m = re.search(r"Function : (\w+)", line)
+        if m:
+            cur = funcs.setdefault(m.group(1), [])
+            continue
+        m = re.match(r"\s*/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;", line)
+        if m and cur is not None:
+            cur.append(Instr(int(m.group(1), 16), m.group(2).strip()))
+    return funcs
+
+
+def loops(instrs: list[Instr]) -> list[tuple[int, int]]:
+    """(head, back-edge) address spans of the backward branches that are loops.
+
+    The out-of-line ``BRA.DIV`` fallback blocks after the function's final
+    ``EXIT`` branch back into the body; their spans contain that
+    unpredicated ``EXIT``, which no loop body does, so they are dropped.
+    """
+    exits = [i.addr for i in instrs if i.text == "EXIT"]
+    spans = []
+    for ins in instrs:
+        t = ins.branch_target()
+        if t is not None and t <= ins.addr and not any(t <= a <= ins.addr for a in exits):
+            spans.append((t, ins.addr))
+    return sorted(set(spans))
+
+
+def hot_loop(instrs: list[Instr]) -> Optional[tuple[int, int]]:
+    """The innermost loop containing a global store (see the module doc)."""
+    stores = [i.addr for i in instrs if i.opcode.startswith("STG")]
+    cands = [s for s in loops(instrs) if any(s[0] <= a <= s[1] for a in stores)]
+    inner = [s for s in cands
+             if not any(o != s and s[0] <= o[0] and o[1] <= s[1] and
+                        any(o[0] <= a <= o[1] for a in stores) for o in cands)]
+    if not inner:
+        return None
+    return max(inner, key=lambda s: sum(1 for a in stores if s[0] <= a <= s[1]))
+
+
+def span_length(instrs: list[Instr], span: tuple[int, int]) -> int:
+    return sum(1 for i in instrs if span[0] <= i.addr <= span[1] and i.opcode != "NOP")
+
+
+def find_tool(name: str) -> Optional[str]:
+    """``name`` from the NVIDIA pip wheels (nvidia/*/bin), else PATH or /usr/local/cuda."""
+    try:
+        import nvidia  # namespace package of the nvidia-cuda-* wheels
+
+        for root in getattr(nvidia, "__path__", []):
+            for cand in sorted(Path(root).glob(f"*/bin/{name}")):
+                if os.access(cand, os.X_OK):
+                    return str(cand)
+    except ImportError:
+        pass
+    found = shutil.which(name)
+    if found:
+        return found
+    cand = Path("/usr/local/cuda/bin") / name
+    return str(cand) if cand.exists() else None
+
+
+def compile_cubin(source: str, arch: str, defines: tuple[str, ...], workdir: Path) -> tuple[bytes, str, str]:
+    """cubin bytes, ptxas log and the compiler used (nvcc, else NVRTC)."""
+    nvcc = find_tool("nvcc")
+    if nvcc:
+        src = workdir / "fastrle_kernels.cu"
+        src.write_text(source)
+        cubin = workdir / f"k{len(defines)}.cubin"
+        cmd = [nvcc, "-cubin", f"-arch={arch}", "-Xptxas", "-v", *[f"-D{d}" for d in defines],
+               "-o", str(cubin), str(src)]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode:
+            raise RuntimeError(f"nvcc failed:\n{res.stderr}")
+        return cubin.read_bytes(), res.stdout + res.stderr, "nvcc"
+    try:
+        from cuda.bindings import nvrtc
+    except ImportError:
+        raise RuntimeError("neither nvcc nor NVRTC found: pip install 'fastrle[gpu-test]' "
+                           "(cuda-bindings, nvidia-cuda-nvrtc)") from None
+    try:
+        err, prog = nvrtc.nvrtcCreateProgram(source.encode(), b"fastrle.cu", 0, [], [])
+    except Exception as exc:  # the NVRTC shared library itself is missing
+        raise RuntimeError(f"nvcc not found and NVRTC not loadable ({exc})") from None
+    opts = [f"--gpu-architecture={arch}".encode(), b"--ptxas-options=-v",
+            *[f"-D{d}".encode() for d in defines]]
+    (err,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
+    _, size = nvrtc.nvrtcGetProgramLogSize(prog)
+    log = b" " * size
+    nvrtc.nvrtcGetProgramLog(prog, log)
+    if err != nvrtc.nvrtcResult.NVRTC_SUCCESS:
+        raise RuntimeError(f"NVRTC failed:\n{log.decode(errors='replace')}")
+    _, n = nvrtc.nvrtcGetCUBINSize(prog)
+    cubin = b" " * n
+    nvrtc.nvrtcGetCUBIN(prog, cubin)
+    nvrtc.nvrtcDestroyProgram(prog)
+    return cubin, log.decode(errors="replace"), "NVRTC"
+
+
+def disassemble(cubin: bytes, workdir: Path) -> str:
+    tool = find_tool("cuobjdump")
+    if tool is None:
+        raise RuntimeError("cuobjdump not found: pip install 'fastrle[gpu-test]' (nvidia-cuda-cuobjdump)")
+    path = workdir / "sass.cubin"
+    path.write_bytes(cubin)
+    res = subprocess.run([tool, "-sass", str(path)], capture_output=True, text=True)
+    if res.returncode:
+        raise RuntimeError(f"cuobjdump failed:\n{res.stderr}")
+    return res.stdout
+
+
+def analyse(source: str, arch: str = "sm_90") -> tuple[list[KernelReport], str]:
+    """Reports for every kernel in ``source``, and the compiler used."""
+    d = _defines(source)
+    with tempfile.TemporaryDirectory(prefix="fastrle-sass-") as tmp:
+        work = Path(tmp)
+        cubin, log, compiler = compile_cubin(source, arch, (), work)
+        sass = parse_sass(disassemble(cubin, work))
+        steady_cubin, _, _ = compile_cubin(source, arch, ("FASTRLE_STEADY_STATE",), work)
+        steady = parse_sass(disassemble(steady_cubin, work))
+    reports = []
+    for name, r in sorted(parse_ptxas(log).items()):
+        rep = KernelReport(name, r.get("registers", -1), r.get("stack", -1),
+                           r.get("spill_stores", -1), r.get("spill_loads", -1))
+        what, nbytes = HOT_LOOPS.get(name, ("", None))
+        instrs = (steady if name in STEADY_KERNELS else sass).get(name, [])
+        span = hot_loop(instrs)
+        if span is not None:
+            rep.loop_span = span
+            rep.loop_instrs = span_length(instrs, span)
+            rep.loop_what = what or "innermost loop with a global store"
+            rep.loop_bytes = nbytes(d) if nbytes else None
+            rep.chars_per_lane = d.get("FASTRLE_PARSE_CPL", 1) if name == "fastrle_parse_warp" else 1
+        reports.append(rep)
+    return reports, compiler
+
+
+def check(reports: list[KernelReport]) -> list[str]:
+    """Failures: spills, stack frames, expand below target or not found."""
+    bad = []
+    for r in reports:
+        if r.spill_stores or r.spill_loads or r.stack:
+            bad.append(f"{r.name}: {r.spill_stores}/{r.spill_loads} B spill stores/loads, {r.stack} B stack")
+    exp = next((r for r in reports if r.name == "fastrle_expand"), None)
+    if exp is None or exp.bytes_per_instr is None:
+        bad.append("fastrle_expand: hot loop not found")
+    elif exp.bytes_per_instr < EXPAND_TARGET:
+        bad.append(f"fastrle_expand: {exp.bytes_per_instr:.2f} B/warp-instruction < {EXPAND_TARGET}")
+    return bad
+
+
+def format_reports(reports: list[KernelReport], arch: str, compiler: str) -> str:
+    lines = [f"# fastrle CUDA kernels, {arch} SASS ({compiler} + cuobjdump); static counts, no GPU",
+             f"{'kernel':24s} {'regs':>4s} {'spill B':>8s} {'loop instr':>10s} {'B/warp':>7s} "
+             f"{'B/warp-instr':>12s}  hot loop"]
+    for r in reports:
+        bpi = f"{r.bytes_per_instr:.2f}" if r.bytes_per_instr else "-"
+        span = f"[{r.loop_span[0]:#x}, {r.loop_span[1]:#x}]" if r.loop_span else "none"
+        lines.append(f"{r.name:24s} {r.registers:4d} {r.spill_stores + r.spill_loads:8d} "
+                     f"{r.loop_instrs or 0:10d} {r.loop_bytes or 0:7d} {bpi:>12s}  {r.loop_what} {span}")
+    parse = next((r for r in reports if r.name == "fastrle_parse_warp" and r.loop_instrs), None)
+    if parse:
+        chars = 32 * parse.chars_per_lane
+        per_char = parse.loop_instrs / chars
+        # One warp issues at most one instruction per clock: a floor on its time.
+        us = per_char * LONGEST_STRING / 1.98e3
+        lines.append(f"parse: {parse.loop_instrs} warp-instructions per {chars}-character step "
+                     f"({per_char:.2f} per character); a {LONGEST_STRING}-character string needs "
+                     f">= {us:.1f} us of issue at 1.98 GHz (one warp per string)")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Print the report; 1 on a spill or an expand below target, 2 if tools are missing."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--arch", default="sm_90")
+    args = ap.parse_args(argv)
+    from ..gpu.launch import kernel_source
+
+    try:
+        reports, compiler = analyse(kernel_source(), args.arch)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_reports(reports, args.arch, compiler))
+    bad = check(reports)
+    for b in bad:
+        print(f"FAIL {b}")
+    if not bad:
+        print(f"PASS: no spills; fastrle_expand >= {EXPAND_TARGET} B/warp-instruction")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

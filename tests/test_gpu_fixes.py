@@ -1,0 +1,370 @@
+"""GPU path: the independent check's four bugs, real data, wide masks, and the
+host side of fastrle.gpu (workspace reuse, no synchronisation, threads).
+
+Kernels run in the CPU emulator (tests/cuda_emu), built from csrc/kernels/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cuda_emu import emu  # noqa: E402
+from test_gpu_emulated import (blobs, decode, encode, fake_gpu, lib, reference,  # noqa: E402,F401
+                               run_parse)
+
+mask_api = pytest.importorskip("pycocotools.mask", reason="pycocotools is the oracle")
+L = emu.launch_mod
+DATA = Path(__file__).resolve().parent / "data"
+
+
+# ------------------------------------------------ bug 1: packed width wrap
+
+
+def _run_tail(lib, rle: dict, packed: bool, tail_len: int) -> np.ndarray:
+    """Parse, then expand only the grid's last blocks (a 2**32-wide grid is
+    too large to emulate whole); returns the last ``tail_len`` output bytes."""
+    batch = L.pack_rles(rle)
+    parse, expand = L.plan_launches(batch, L.Config(), packed)
+    total = batch.out_shape(packed)[-1]
+    out = np.empty(total, np.uint8)  # pages are only touched where written
+    tail = out[total - tail_len:]
+    tail[:] = 0xCD
+    backend = emu.EmuBackend(lib)
+    bufs = backend.buffers(batch, None)
+    bufs["out"] = out
+    backend.launch(parse, bufs)
+    assert bufs["meta"][0] == 0
+    per_block = (16 if packed else L.TILE_COLS) * (expand.block[0] // 32)  # output bytes per block
+    lib.emu_set_block_window((total - tail_len) // per_block - 1, expand.grid[0])
+    try:
+        backend.launch(expand, bufs)
+    finally:
+        lib.emu_set_block_window(0, 0xFFFFFFFF)
+    return tail
+
+
+def test_packed_width_near_2_32_is_written(lib):
+    """w >= 2**32 - 7 wrapped (w + 7) >> 3 to 0 in 32 bits: nothing was written."""
+    w = 2**32 - 1
+    tail = _run_tail(lib, {"size": [1, w], "counts": [0, w]}, True, 4096)  # all ones
+    expected = np.full(len(tail), 0xFF, np.uint8)
+    expected[-1] = 0xFE  # 2**32 - 1 columns: the last byte's padding bit is 0
+    np.testing.assert_array_equal(tail, expected)
+
+
+def test_uint8_width_near_2_32(lib):
+    """The uint8 expand on a 1 x (2**32 - 1) mask: its last tiles, edge path."""
+    w = 2**32 - 1
+    tail = _run_tail(lib, {"size": [1, w], "counts": [w - 5, 3, 2]}, False, 1000)
+    expected = np.zeros(1000, np.uint8)
+    expected[-5:-2] = 1
+    np.testing.assert_array_equal(tail, expected)
+
+
+# ------------------------------------- bug 2: signed overflow in the warp scan
+
+UB_STRING = b"0" + b"o" * 12 + b"0" * 17  # the issue's input
+
+
+def test_warp_scan_overflow_string_status(lib):
+    for hw in (1, 12, 2**32 - 1):
+        meta, _, _ = run_parse(lib, [UB_STRING], hw, "warp")
+        ref, _, _ = run_parse(lib, [UB_STRING], hw, "serial")
+        assert tuple(meta[0]) == tuple(ref[0])
+        assert meta[0, 0] != 0
+
+
+SANITIZER_SCRIPT = r"""
+import sys
+sys.path.insert(0, {tests!r})
+import numpy as np
+from cuda_emu import emu
+import test_gpu_emulated as t
+lib = emu.build_emulator(extra_flags=("-fsanitize={sanitizers}", "-fno-sanitize-recover=all",
+                                      "-fno-sanitize=vptr", "-fno-omit-frame-pointer"))
+s = {string!r}
+for hw in (1, 12, 2**32 - 1):
+    for parser in ("warp", "serial"):
+        for order in (0, 2):
+            meta, _, _ = t.run_parse(lib, [s, s[:7], s + s], hw, parser, order=order)
+rng = np.random.default_rng(1)
+for n, h, w in [(2, 37, 248), (1, 70, 251), (2, 5, 1001), (1, 3, 7)]:
+    m = t.blobs(rng, n, h, w)
+    r = t.encode(m)
+    assert (t.decode(lib, r) == m).all()
+    assert (t.decode(lib, r, packed=True) == np.packbits(m, axis=-1)).all()
+    assert (t.decode(lib, r, size=(h + 3, 2 * w - 1), flip="h", packed=True, bitorder="little")
+            .shape == (n, h + 3, (2 * w + 6) // 8))
+    assert (t.decode(lib, r, size=(h + 3, 2 * w - 1), flip="hv", packed=True, bitorder="little")
+            .shape == (n, h + 3, (2 * w + 6) // 8))
+print("clean")
+"""
+
+
+def test_kernels_under_ubsan_and_asan():
+    """Parse on the issue's string and every expand kernel under UBSan (signed
+    overflow aborts) and, when libasan can be preloaded, ASan."""
+    gxx = shutil.which("g++")
+    if gxx is None:
+        pytest.skip("g++ not found")
+    env = dict(os.environ, UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
+               ASAN_OPTIONS="detect_leaks=0:detect_stack_use_after_return=0")
+    libasan = subprocess.run([gxx, "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    sanitizers = "undefined"
+    if os.path.isabs(libasan) and os.path.exists(libasan):
+        sanitizers = "address,undefined"
+        env["LD_PRELOAD"] = libasan  # python itself is not instrumented
+    code = SANITIZER_SCRIPT.format(tests=str(Path(__file__).resolve().parent), string=UB_STRING,
+                                   sanitizers=sanitizers)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900)
+    assert res.returncode == 0 and "clean" in res.stdout, res.stderr[-3000:]
+
+
+# --------------------------- bug 3: uncompressed counts validated like the CPU
+
+LIST_CASES = [
+    [300.5, 300.5],          # CPU: TypeError
+    [2**70],                 # CPU: TypeError
+    [601, -1],               # negative
+    [601, 2**33],            # does not fit in uint32
+    [2**32 - 1, 1],          # too big via sum
+    [599],                   # short
+    [601],                   # long
+    [300, 300, 5],           # long at run 3
+    [[1, 2], [3, 4]],        # not flat
+    [],                      # short (sum 0)
+    "notalist",              # a str: compressed, decoded on the device
+]
+
+
+def _outcome(fn):
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - comparing exactly what is raised
+        return type(exc).__name__, str(exc)
+    return "ok", ""
+
+
+@pytest.mark.parametrize("counts", LIST_CASES[:-1], ids=repr)
+def test_list_counts_fail_like_the_cpu(counts):
+    fastrle = pytest.importorskip("fastrle")
+    rles = [{"size": [20, 30], "counts": [600]}, {"size": [20, 30], "counts": counts}]
+    cpu = _outcome(lambda: fastrle.decode(rles))
+    gpu = _outcome(lambda: L.pack_rles(rles))
+    assert cpu[0] != "ok"
+    assert gpu == cpu
+
+
+def test_list_counts_fail_like_the_cpu_through_gpu_decode(fake_gpu):
+    fastrle = pytest.importorskip("fastrle")
+    gpu, _ = fake_gpu
+    for counts in ([300.5, 300.5], [2**70], [601, -1], [601, 2**33]):
+        rle = {"size": [20, 30], "counts": counts}
+        assert _outcome(lambda: gpu.decode(rle)) == _outcome(lambda: fastrle.decode(rle))
+    ok = {"size": [20, 30], "counts": np.array([5, 595], np.uint32)}
+    np.testing.assert_array_equal(np.asarray(gpu.decode(ok)), fastrle.decode(ok))
+
+
+def test_overlong_varint_has_its_own_message(lib):
+    rles = [{"size": [3, 4], "counts": b"P" * 12 + b"0"}]
+    with pytest.raises(ValueError, match="mask 0: varint longer than 12 characters at character 12"):
+        decode(lib, rles)
+    with pytest.raises(ValueError, match="does not fit in uint32"):
+        decode(lib, [{"size": [3, 4], "counts": L.counts_to_string([2**32])}])
+
+
+# ------------------------------------------ bug 4 and host-side behaviour
+
+
+def test_threads_share_the_workspace_pool_safely(fake_gpu):
+    """Several threads decode at once on an asynchronous fake device whose
+    copies run only when someone waits: a pinned staging buffer refilled
+    while its copy is queued, or scratch shared by two calls, gives wrong masks."""
+    gpu, cupy = fake_gpu
+    rng = np.random.default_rng(3)
+    sets = []
+    for i in range(6):
+        masks = blobs(rng, 2 + i % 3, 20 + 3 * i, 30 + 5 * i)
+        sets.append((encode(masks), masks))
+    errors = []
+
+    def work(tid: int) -> None:
+        try:
+            for j in range(6):
+                rles, masks = sets[(tid + j) % len(sets)]
+                got = gpu.decode(rles, check=(j % 2 == 0), packed=(j % 3 == 0))
+                cupy.cuda.get_current_stream().synchronize()
+                ref = np.packbits(masks, axis=-1) if j % 3 == 0 else masks
+                if not np.array_equal(np.asarray(got), ref):
+                    errors.append((tid, j))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    # Workspaces went back to the pool; no more than one per thread was made.
+    assert 1 <= len(gpu._pool[0]) <= 4
+
+
+def test_check_false_never_synchronises(fake_gpu):
+    gpu, cupy = fake_gpu
+    rng = np.random.default_rng(4)
+    masks = blobs(rng, 3, 30, 40)
+    rles = encode(masks)
+    gpu.decode(rles)  # warm: first call builds the workspace
+    before = cupy.device.syncs
+    outs = [gpu.decode(rles, check=False) for _ in range(5)]
+    outs.append(gpu.decode(rles, check=False, size=(15, 80), flip="hv"))
+    assert cupy.device.syncs == before, "decode(check=False) waited for the device"
+    cupy.cuda.get_current_stream().synchronize()
+    for o in outs[:-1]:
+        np.testing.assert_array_equal(np.asarray(o), masks)
+    # reused: one workspace, its staging buffers recycled rather than one per call
+    (ws,) = gpu._pool[0]
+    assert len(ws.staging) <= ws.MAX_STAGING
+
+
+def test_bad_masks_with_check_false_are_zero_on_reused_scratch(fake_gpu):
+    gpu, cupy = fake_gpu
+    rng = np.random.default_rng(6)
+    masks = blobs(rng, 3, 33, 260)
+    rles = encode(masks)
+    gpu.decode(rles)
+    bad = [rles[0], {"size": [33, 260], "counts": b"1"}, rles[2]]
+    got = gpu.decode(bad, check=False)
+    cupy.cuda.get_current_stream().synchronize()
+    got = np.asarray(got)
+    assert not got[1].any()
+    np.testing.assert_array_equal(got[[0, 2]], masks[[0, 2]])
+
+
+# ------------------------------------------------ wide masks, any alignment
+
+
+@pytest.mark.parametrize("shift", [0, 1, 2, 3])
+def test_wide_masks_into_misaligned_out(lib, shift):
+    """Interior tiles (w >= 248) and every row phase: out starts at any byte."""
+    rng = np.random.default_rng(100 + shift)
+    for n, h, w in [(2, 37, 248), (1, 70, 251), (2, 33, 373), (1, 5, 1001), (3, 64, 500)]:
+        masks = (rng.random((n, h, w)) < 0.5).astype(np.uint8) if shift % 2 else blobs(rng, n, h, w)
+        rles = encode(masks)
+        raw = np.full(masks.size + 8, 7, np.uint8)
+        out = raw[shift:shift + masks.size].reshape(masks.shape)
+        assert decode(lib, rles, out=out, band_rows=32 * (1 + shift)) is out
+        np.testing.assert_array_equal(out, masks)
+        assert (raw[:shift] == 7).all() and (raw[shift + masks.size:] == 7).all()
+        packed = decode(lib, rles, packed=True, order=emu.ORDER_SHUFFLED, seed=shift)
+        np.testing.assert_array_equal(packed, np.packbits(masks, axis=-1))
+
+
+# --------------------------------------------------------- real COCO data
+
+
+def _real_rles() -> dict[tuple[int, int], list[dict]]:
+    by_size: dict[tuple[int, int], list[dict]] = {}
+    for ann in json.loads((DATA / "cocoapi_instances_val2014_fakesegm100_results.json").read_text()):
+        seg = ann["segmentation"]
+        by_size.setdefault(tuple(seg["size"]), []).append(seg)
+    return by_size
+
+
+def test_real_rles_uint8_and_packed(lib):
+    """All 734 real RLEs of tests/data, uint8 and packed, one batch per size."""
+    total = 0
+    for (h, w), rles in sorted(_real_rles().items()):
+        ref = reference(rles)
+        np.testing.assert_array_equal(decode(lib, rles), ref)
+        np.testing.assert_array_equal(decode(lib, rles, packed=True), np.packbits(ref, axis=-1))
+        total += len(rles)
+    assert total == 734
+
+
+def test_real_uncompressed_crowd_rles(lib):
+    data = json.loads((DATA / "coco_instances_val2014_100.json").read_text())
+    crowd = [a["segmentation"] for a in data["annotations"] if isinstance(a["segmentation"], dict)]
+    assert len(crowd) == 9
+    for rle in crowd:
+        np.testing.assert_array_equal(decode(lib, [rle]), reference([rle]))
+
+
+# ------------------------------------------ the emulator builds csrc/kernels
+
+
+def test_emulator_compiles_the_source_tree():
+    """An edit under csrc/kernels/ is what the emulated tests run, installed or not."""
+    tree = "\n".join((emu.REPO / "csrc" / "kernels" / n).read_text() for n in L.KERNEL_FILES)
+    assert emu.kernel_source() == tree
+
+
+# ------------------------------------- the parse across many 256-char steps
+
+
+def test_warp_parser_long_strings_match_spec(lib):
+    """Strings of many parse steps (256 characters each), valid and broken
+    at every kind of position, against the Python spec and the serial parser."""
+    from test_gpu_emulated import py_parse
+
+    rng = np.random.default_rng(77)
+    hw = 1500 * 2250
+    strings = []
+    for trial in range(60):
+        k = int(rng.integers(100, 1500))
+        cuts = np.sort(rng.integers(0, hw + 1, k))
+        counts = np.diff(np.concatenate([[0], cuts, [hw]])).tolist()
+        s = bytearray(L.counts_to_string(counts))
+        kind = trial % 6
+        at = int(rng.integers(len(s)))
+        if kind == 1:
+            s[at] = int(rng.choice([0, 47, 112, 255]))
+        elif kind == 2:
+            del s[at:]
+        elif kind == 3:
+            s[at:at] = b"P" * int(rng.integers(1, 300))  # continuation chains across steps
+        elif kind == 4:
+            s[at] = int(rng.integers(48, 112))  # a changed digit: negative / long / short sums
+        elif kind == 5:
+            s[at:at] = L.counts_to_string([int(rng.integers(0, 2**33))])[:3]
+        strings.append(bytes(s))
+    strings.append(b"0" * 700)  # 700 zero-length runs
+    strings.append(b"P" * 11 + b"0" + b"1" * 600)
+    expected = [py_parse(s, hw) for s in strings]
+    for order in (emu.ORDER_NORMAL, emu.ORDER_SHUFFLED):
+        meta, ends, offsets = run_parse(lib, strings, hw, "warp", order=order, seed=3)
+        for i, (st, nr, pos, exp_ends) in enumerate(expected):
+            assert tuple(meta[i]) == (st, nr, pos), (i, len(strings[i]))
+            assert ends[offsets[i]:offsets[i] + nr].tolist() == exp_ends, i
+    assert {e[0] for e in expected} >= {0, 1, 2, 3, 5, 6, 7}
+
+
+def test_parse_accounting_build_is_the_same_parser_on_valid_strings():
+    """``fastrle bench --gpu-sass`` counts the parse in a -DFASTRLE_STEADY_STATE
+    build that drops the bad-count search; on valid strings it must be the
+    same parser."""
+    if shutil.which("g++") is None:
+        pytest.skip("g++ not found")
+    steady = emu.build_emulator(extra_flags=("-DFASTRLE_STEADY_STATE",))
+    rng = np.random.default_rng(8)
+    hw = 1500 * 2250
+    strings = []
+    for _ in range(20):
+        cuts = np.sort(rng.integers(0, hw + 1, int(rng.integers(1, 2000))))
+        strings.append(L.counts_to_string(np.diff(np.concatenate([[0], cuts, [hw]])).tolist()))
+    meta, ends, _ = run_parse(steady, strings, hw, "warp")
+    ref_meta, ref_ends, _ = run_parse(emu.build_emulator(), strings, hw, "serial")
+    np.testing.assert_array_equal(meta, ref_meta)
+    assert (meta[:, 0] == 0).all()
+    np.testing.assert_array_equal(ends, ref_ends)
