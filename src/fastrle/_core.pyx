@@ -119,6 +119,11 @@ cdef class Sources:
     def __dealloc__(self):
         free(self.src)
 
+    def address(self):
+        """Address of the frle_src array, for other glue modules (fastrle._transform).
+        Valid while this object lives."""
+        return <size_t>self.src
+
 
 cdef inline int64_t _as_dim(object v, int64_t i, str name) except -2:
     try:
