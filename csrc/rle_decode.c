@@ -27,7 +27,8 @@ frle_scratch *frle_scratch_new(void) {
 
 void frle_scratch_free(frle_scratch *s) {
   if (!s) return;
-  free(s->seg); free(s->ev); free(s->row); free(s->tr); free(s->pos); free(s->aux);
+  free(s->seg); free(s->ev); free(s->row); free(s->tr); free(s->pos);
+  free(s->aux); free(s->rcnt); free(s->rseg);
   free(s);
 }
 

@@ -13,7 +13,9 @@ struct frle_scratch {
   uint32_t *tr;    int64_t tr_cap;    /* transition columns, grouped by row */
   uint64_t *pos;   int64_t pos_cap;   /* encode: boundary positions */
   uint64_t ylo, yhi;                  /* rows holding transitions */
-  void     *aux;   int64_t aux_cap;   /* transforms: bytes of work memory */
+  uint8_t  *aux;   int64_t aux_cap;   /* transforms: bytes of work memory */
+  uint32_t *rcnt;  int64_t rcnt_cap;  /* transforms: runs of the resized mask */
+  uint32_t *rseg;  int64_t rseg_cap;  /* transforms: one column's segments */
 };
 
 /* Make *buf hold at least n elements of size elem; returns 0 on failure. */

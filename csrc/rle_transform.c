@@ -2,19 +2,50 @@
  * its runs straight to the output the model wants, never through the dense
  * full-resolution mask.
  *
- * Two writers for the nearest modes, both on the same index maps:
- *  - rows:    row spans of the source (rle_decode.c's transposition), then
- *             each output row from its source row's spans. Cost: the mask's
- *             outline plus one pass over the output. Used near full size.
- *  - scatter: walk the runs (column segments) and fill the output rectangle
- *             each one maps to. Cost: the runs plus the output foreground;
- *             no transposition, so it wins when the output is small.
- * area always scatters into exact integer accumulators; roi_align uses
+ * nearest modes: the source runs are resampled through the row and column
+ * index maps into the runs of the output mask (column-major at oh x ow),
+ * whose row spans (rle_decode.c's transposition, at output size) are then
+ * written one output row at a time, in address order. Cost: the source
+ * runs, the output's outline and one pass over the output; column-wise
+ * stores (which alias in the caches at power-of-two row strides) are never
+ * made. Flips and bit-packing happen as the rows are written.
+ * area accumulates exact integer coverage column by column; roi_align uses
  * separable bilinear weights and the runs of the sampled columns only. */
 #include <stdlib.h>
 #include <string.h>
 #include "rle_internal.h"
 #include "rle_transform.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Copy a row assembled in cache to the output with non-temporal stores, so
+ * the output lines are written without being read first (one pass of DRAM
+ * writes, as in rle_decode.c). Short rows and the unaligned ends take plain
+ * stores. Callers fence (stream_done) before the output is read. */
+static void stream_row(uint8_t *dst, const uint8_t *src, size_t n) {
+#if defined(__SSE2__)
+  size_t head = (size_t)((64 - ((uintptr_t)dst & 63)) & 63), i;
+  if (n >= head + 64) { /* whole lines only: a partly streamed line costs a read */
+    memcpy(dst, src, head);
+    for (i = head; i + 64 <= n; i += 64) {
+      _mm_stream_si128((__m128i *)(dst + i), _mm_loadu_si128((const __m128i *)(src + i)));
+      _mm_stream_si128((__m128i *)(dst + i + 16), _mm_loadu_si128((const __m128i *)(src + i + 16)));
+      _mm_stream_si128((__m128i *)(dst + i + 32), _mm_loadu_si128((const __m128i *)(src + i + 32)));
+      _mm_stream_si128((__m128i *)(dst + i + 48), _mm_loadu_si128((const __m128i *)(src + i + 48)));
+    }
+    memcpy(dst + i, src + i, n - i);
+    return;
+  }
+#endif
+  memcpy(dst, src, n);
+}
+
+static inline void stream_done(void) {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
 
 void frle_nearest_map(int64_t in, int64_t out, int exact, int64_t *map) {
   int64_t i;
@@ -37,7 +68,7 @@ typedef struct {
   uint64_t h, w;
   const int64_t *rmap, *cmap;      /* nearest: source row/col per output row/col */
   const int64_t *rfirst, *cfirst;  /* their inverses, h+1 and w+1 entries */
-  int rows;                        /* use the row-span writer */
+  int identity;                    /* both maps are the identity */
   int64_t rowbytes;
 } dctx;
 
@@ -64,159 +95,210 @@ static inline void fill_row(const frle_xform *x, uint8_t *row, uint64_t c0, uint
   else memset(row + c0, 1, (size_t)(c1 - c0));
 }
 
-/* Output rows [r0, r1) x columns [c0, c1) (before flips) set to 1. */
-static void fill_rect(const dctx *c, uint8_t *base, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1) {
-  const frle_xform *x = c->x;
-  uint64_t r;
-  if (r0 >= r1 || c0 >= c1) return;
-  if (x->flip_v) { uint64_t t = r0; r0 = x->oh - r1; r1 = x->oh - t; }
-  for (r = r0; r < r1; r++) fill_row(x, base + (int64_t)r * x->row_stride, c0, c1);
-}
-
-static void zero_rows(const frle_xform *x, uint8_t *base, int64_t rowbytes) {
-  uint64_t r;
-  if (x->row_stride == rowbytes) { memset(base, 0, (size_t)(rowbytes * (int64_t)x->oh)); return; }
-  for (r = 0; r < x->oh; r++) memset(base + (int64_t)r * x->row_stride, 0, (size_t)rowbytes);
-}
-
-/* nearest, rows writer: each output row from its source row's spans; rows
- * that repeat a source row (upscaling) are copies of the previous one. */
-static int write_rows(const dctx *c, const uint32_t *cnts, int64_t m, frle_scratch *scr, uint8_t *base) {
-  const frle_xform *x = c->x;
-  uint64_t r;
-  int64_t prev_sy = -1;
-  uint8_t *prev = NULL;
-  int prev_empty = 0;
-  int rc = frle_row_transitions(cnts, m, c->h, c->w, scr);
-  if (rc != FRLE_OK) return rc;
-  for (r = 0; r < x->oh; r++) {
-    uint64_t oy = x->flip_v ? x->oh - 1 - r : r;
-    int64_t sy = c->rmap[oy], t, t0, t1;
-    uint8_t *p = base + (int64_t)r * x->row_stride;
-    if (sy == prev_sy) {
-      if (!(prev_empty && x->zeroed)) memcpy(p, prev, (size_t)c->rowbytes);
-      continue;
+/* One packed row from its sorted spans tr[0..nt) (x0, x1 pairs): every
+ * byte is written once, in order, with no read-modify-write of a byte just
+ * stored. Mirrored spans (flip_h) are taken in reverse, which keeps them
+ * sorted. */
+static void pack_row(const frle_xform *x, uint8_t *row, size_t rb, const uint32_t *tr, int64_t nt) {
+  size_t cur = 0;       /* the byte being assembled */
+  unsigned acc = 0;
+  int64_t k;
+  for (k = 0; k + 1 < nt; k += 2) {
+    uint64_t a, b;
+    size_t ba, bb;
+    if (x->flip_h) { a = x->ow - tr[nt - 1 - k]; b = x->ow - tr[nt - 2 - k]; }
+    else { a = tr[k]; b = tr[k + 1]; }
+    if (a >= b) continue;
+    ba = (size_t)(a >> 3); bb = (size_t)(b >> 3);
+    if (ba > cur) {
+      row[cur] = (uint8_t)acc;
+      if (ba > cur + 1) memset(row + cur + 1, 0, ba - cur - 1);
+      cur = ba; acc = 0;
     }
-    prev_sy = sy; prev = p;
-    if ((uint64_t)sy < scr->ylo || (uint64_t)sy >= scr->yhi) {
-      t0 = t1 = 0;
-    } else {
-      t0 = (uint64_t)sy == scr->ylo ? 0 : scr->row[sy - 1];
-      t1 = scr->row[sy];
-    }
-    if (!x->zeroed) memset(p, 0, (size_t)c->rowbytes);
-    prev_empty = 1;
-    for (t = t0; t + 1 < t1; t += 2) {
-      uint64_t c0 = (uint64_t)c->cfirst[scr->tr[t]], c1 = (uint64_t)c->cfirst[scr->tr[t + 1]];
-      if (c0 < c1) { fill_row(x, p, c0, c1); prev_empty = 0; }
-    }
+    if (ba == bb) { acc |= bmask((unsigned)(a & 7), (unsigned)(b & 7), x->little); continue; }
+    row[cur] = (uint8_t)(acc | bmask((unsigned)(a & 7), 8, x->little));
+    if (bb > ba + 1) memset(row + ba + 1, 0xFF, bb - ba - 1);
+    cur = bb;
+    acc = (b & 7) ? bmask(0, (unsigned)(b & 7), x->little) : 0;
   }
-  return FRLE_OK;
+  if (cur < rb) {
+    row[cur] = (uint8_t)acc;
+    if (rb > cur + 1) memset(row + cur + 1, 0, rb - cur - 1);
+  }
 }
 
-/* nearest, scatter writer: every foreground run, split into the column
- * segments it covers, fills the output rectangle it maps to. */
-static void write_scatter(const dctx *c, const uint32_t *cnts, int64_t m, uint8_t *base) {
-  const frle_xform *x = c->x;
+/* The runs of the resized mask, built from the source runs: column-major
+ * counts over oh x ow (starting with background, as COCO's). Source column
+ * sx is output columns [cf[sx], cf[sx+1]), and its segment of rows [y0, y1)
+ * is output rows [rf[y0], rf[y1]). Columns come in increasing order, so the
+ * output runs do too; a source column's segments are gathered, then copied
+ * to each of its output columns (several when upscaling). */
+typedef struct {
+  uint32_t *cnt; int64_t ncnt, cap;   /* output counts */
+  uint64_t cur;                       /* output position the counts reach */
+  uint32_t *seg; int64_t nseg, segcap; /* current source column: r0, r1 pairs */
+  int fail;
+} resampler;
+
+static inline void rs_fg(resampler *q, uint64_t p0, uint64_t p1) {
+  if (p0 >= p1) return;
+  if (q->ncnt && p0 == q->cur) { q->cnt[q->ncnt - 1] += (uint32_t)(p1 - p0); q->cur = p1; return; }
+  if (!FRLE_GROW(q->cnt, q->cap, q->ncnt + 3)) { q->fail = 1; return; }
+  q->cnt[q->ncnt++] = (uint32_t)(p0 - q->cur);
+  q->cnt[q->ncnt++] = (uint32_t)(p1 - p0);
+  q->cur = p1;
+}
+
+static inline void rs_seg(resampler *q, uint64_t r0, uint64_t r1) {
+  if (r0 >= r1) return;
+  if (q->nseg && q->seg[q->nseg - 1] == r0) { q->seg[q->nseg - 1] = (uint32_t)r1; return; }
+  if (!FRLE_GROW(q->seg, q->segcap, q->nseg + 2)) { q->fail = 1; return; }
+  q->seg[q->nseg++] = (uint32_t)r0;
+  q->seg[q->nseg++] = (uint32_t)r1;
+}
+
+static void rs_column(resampler *q, const dctx *c, uint64_t sx) {
+  uint64_t ox, oh = c->x->oh;
+  int64_t k;
+  for (ox = (uint64_t)c->cfirst[sx]; ox < (uint64_t)c->cfirst[sx + 1]; ox++)
+    for (k = 0; k < q->nseg; k += 2) rs_fg(q, ox * oh + q->seg[k], ox * oh + q->seg[k + 1]);
+  q->nseg = 0;
+}
+
+static int resample(const dctx *c, const uint32_t *cnts, int64_t m, frle_scratch *scr, int64_t *mout) {
   const int64_t *rf = c->rfirst, *cf = c->cfirst;
-  uint64_t h = c->h, pos = 0;
+  uint64_t h = c->h, oh = c->x->oh, pos = 0, sx = 0;
   int64_t j;
-  if (!x->zeroed) zero_rows(x, base, c->rowbytes);
-  for (j = 1; j < m; j += 2) {
+  int have = 0;
+  resampler q;
+  q.cnt = scr->rcnt; q.cap = scr->rcnt_cap;
+  q.ncnt = 0; q.cur = 0;
+  q.seg = scr->rseg; q.segcap = scr->rseg_cap; q.nseg = 0;
+  q.fail = 0;
+  for (j = 1; j < m && !q.fail; j += 2) {
     uint64_t s = pos + cnts[j - 1], e = s + cnts[j], x0, x1, y0, y1;
     pos = e;
     if (s == e) continue;
     x0 = s / h; y0 = s - x0 * h;
     x1 = (e - 1) / h; y1 = e - x1 * h;
-    if (x0 == x1) {
-      if (cf[x0] < cf[x0 + 1]) fill_rect(c, base, rf[y0], rf[y1], cf[x0], cf[x0 + 1]);
+    if (have && sx != x0) rs_column(&q, c, sx);
+    sx = x0; have = 1;
+    if (x0 == x1) { rs_seg(&q, rf[y0], rf[y1]); continue; }
+    rs_seg(&q, rf[y0], oh);
+    rs_column(&q, c, x0);
+    /* whole source columns x0+1 .. x1-1: one span of whole output columns */
+    rs_fg(&q, cf[x0 + 1] * oh, cf[x1] * oh);
+    sx = x1;
+    rs_seg(&q, 0, rf[y1]);
+  }
+  if (have && !q.fail) rs_column(&q, c, sx);
+  if (!q.fail && FRLE_GROW(q.cnt, q.cap, q.ncnt + 1)) q.cnt[q.ncnt++] = (uint32_t)(oh * c->x->ow - q.cur);
+  else q.fail = 1;
+  /* hand the (possibly grown) buffers back to the scratch */
+  scr->rcnt = q.cnt; scr->rcnt_cap = q.cap;
+  scr->rseg = q.seg; scr->rseg_cap = q.segcap;
+  *mout = q.ncnt;
+  return q.fail ? FRLE_ERR_NOMEM : FRLE_OK;
+}
+
+/* nearest: resample the runs to the output grid, find its row spans, and
+ * write each output row once, in order: assembled in a row buffer in cache,
+ * then streamed out. With zeroed, only rows with foreground are written. */
+static int write_nearest(const dctx *c, const uint32_t *cnts, int64_t m, frle_scratch *scr, uint8_t *base) {
+  const frle_xform *x = c->x;
+  uint64_t r;
+  int64_t m2;
+  size_t rb = (size_t)c->rowbytes;
+  uint8_t *row, *zero;
+  int rc = FRLE_OK;
+  const uint32_t *rc2 = cnts;
+  m2 = m;
+  if (!c->identity) { /* full size (packed, flipped, strided): the runs as they are */
+    rc = resample(c, cnts, m, scr, &m2);
+    rc2 = scr->rcnt;
+  }
+  if (rc != FRLE_OK) return rc;
+  rc = frle_row_transitions(rc2, m2, x->oh, x->ow, scr);
+  if (rc != FRLE_OK) return rc;
+  if (!FRLE_GROW(scr->aux, scr->aux_cap, (int64_t)(2 * rb))) return FRLE_ERR_NOMEM;
+  row = scr->aux; zero = row + rb;
+  memset(zero, 0, rb);
+  for (r = 0; r < x->oh; r++) {
+    uint8_t *p = base + (int64_t)(x->flip_v ? x->oh - 1 - r : r) * x->row_stride;
+    int64_t t, t1;
+    if (r < scr->ylo || r >= scr->yhi) {
+      if (!x->zeroed) stream_row(p, zero, rb);
       continue;
     }
-    fill_rect(c, base, rf[y0], x->oh, cf[x0], cf[x0 + 1]);
-    if (x1 > x0 + 1) fill_rect(c, base, 0, x->oh, cf[x0 + 1], cf[x1]);
-    fill_rect(c, base, 0, rf[y1], cf[x1], cf[x1 + 1]);
-  }
-}
-
-/* area: coverage in exact integers. With one source pixel ow units wide and
- * one output cell w units wide (rows likewise), a pixel's overlap with a
- * cell is ovx * ovy units, and a cell holds h*w units: the sum over its
- * foreground pixels, divided once, is the exact fraction. Columns come in
- * increasing order, and a source column touches at most two output
- * columns (ow <= w), so two accumulator columns (by parity) suffice. */
-typedef struct {
-  const dctx *c;
-  uint8_t *base;
-  uint64_t *acc[2];
-  int64_t ox[2];            /* output column held by each slot, -1: none */
-  uint64_t lo[2], hi[2];    /* rows touched in each slot */
-} area_state;
-
-static void area_flush(area_state *st, int k) {
-  const frle_xform *x = st->c->x;
-  double inv = 1.0 / ((double)st->c->h * (double)st->c->w);
-  uint64_t oy, ox;
-  if (st->ox[k] < 0) return;
-  ox = (uint64_t)st->ox[k];
-  if (x->flip_h) ox = x->ow - 1 - ox;
-  for (oy = st->lo[k]; oy < st->hi[k]; oy++) {
-    uint64_t v = st->acc[k][oy], r = x->flip_v ? x->oh - 1 - oy : oy;
-    float f;
-    if (!v) continue;
-    st->acc[k][oy] = 0;
-    f = (float)((double)v * inv);
-    memcpy(st->base + (int64_t)r * x->row_stride + ox * sizeof(float), &f, sizeof(float));
-  }
-  st->ox[k] = -1;
-}
-
-/* Add source column segment rows [ya, yb) of source column sx. */
-static void area_add(area_state *st, uint64_t sx, uint64_t ya, uint64_t yb) {
-  const frle_xform *x = st->c->x;
-  uint64_t h = st->c->h, w = st->c->w, oh = x->oh, ow = x->ow;
-  uint64_t xa = sx * ow, xb = xa + ow, ox, oxe = (xb - 1) / w;
-  uint64_t ua = ya * oh, ub = yb * oh, oya = ua / h, oyb = (ub - 1) / h;
-  for (ox = xa / w; ox <= oxe; ox++) {
-    uint64_t ca = ox * w, cb = ca + w, ovx = (xb < cb ? xb : cb) - (xa > ca ? xa : ca), oy;
-    int k = (int)(ox & 1);
-    uint64_t *acc;
-    if (st->ox[k] != (int64_t)ox) {
-      area_flush(st, k);
-      st->ox[k] = (int64_t)ox;
-      st->lo[k] = oya; st->hi[k] = oyb + 1;
+    t = r == scr->ylo ? 0 : scr->row[r - 1];
+    t1 = scr->row[r];
+    if (x->packed) {
+      pack_row(x, row, rb, scr->tr + t, t1 - t);
+    } else {
+      memset(row, 0, rb);
+      for (; t + 1 < t1; t += 2) fill_row(x, row, scr->tr[t], scr->tr[t + 1]);
     }
-    if (oya < st->lo[k]) st->lo[k] = oya;
-    if (oyb + 1 > st->hi[k]) st->hi[k] = oyb + 1;
-    acc = st->acc[k];
-    for (oy = oya; oy <= oyb; oy++) {
-      uint64_t ra = oy * h, rb = ra + h;
-      acc[oy] += ovx * ((ub < rb ? ub : rb) - (ua > ra ? ua : ra));
-    }
+    stream_row(p, row, rb);
   }
+  stream_done();
+  return FRLE_OK;
 }
 
+/* area: coverage in exact integers. With one source pixel oh units tall
+ * and ow units wide, an output cell is h units tall and w wide, so a
+ * pixel's overlap with a cell is ovy * ovx units and a cell holds h*w: the
+ * sum over its foreground pixels, divided once, is the exact fraction.
+ * Output row oy takes the source rows it overlaps (at most h/oh + 2), each
+ * row's spans add their overlap to an accumulator per output column, and
+ * the row goes out as float32, streamed. */
 static int write_area(const dctx *c, const uint32_t *cnts, int64_t m, frle_scratch *scr, uint8_t *base) {
   const frle_xform *x = c->x;
-  uint64_t h = c->h, pos = 0;
-  int64_t j;
-  area_state st;
-  if (!FRLE_GROW(scr->aux, scr->aux_cap, (int64_t)(2 * x->oh * sizeof(uint64_t)))) return FRLE_ERR_NOMEM;
-  memset(scr->aux, 0, 2 * x->oh * sizeof(uint64_t));
-  st.c = c; st.base = base;
-  st.acc[0] = (uint64_t *)scr->aux; st.acc[1] = st.acc[0] + x->oh;
-  st.ox[0] = st.ox[1] = -1;
-  st.lo[0] = st.lo[1] = st.hi[0] = st.hi[1] = 0;
-  if (!x->zeroed) zero_rows(x, base, c->rowbytes);
-  for (j = 1; j < m; j += 2) {
-    uint64_t s = pos + cnts[j - 1], e = s + cnts[j], x0, x1, sx;
-    pos = e;
-    if (s == e) continue;
-    x0 = s / h; x1 = (e - 1) / h;
-    for (sx = x0; sx <= x1; sx++)
-      area_add(&st, sx, sx == x0 ? s - x0 * h : 0, sx == x1 ? e - x1 * h : h);
+  uint64_t h = c->h, w = c->w, oh = x->oh, ow = x->ow, oy;
+  size_t rb = (size_t)c->rowbytes;
+  double inv = 1.0 / ((double)h * (double)w);
+  uint64_t *acc;
+  float *row, *zero;
+  int rc = frle_row_transitions(cnts, m, h, w, scr);
+  if (rc != FRLE_OK) return rc;
+  if (!FRLE_GROW(scr->aux, scr->aux_cap, (int64_t)(ow * sizeof(uint64_t) + 2 * rb))) return FRLE_ERR_NOMEM;
+  acc = (uint64_t *)scr->aux;
+  row = (float *)(acc + ow);
+  zero = row + ow;
+  memset(acc, 0, ow * sizeof(uint64_t));
+  memset(zero, 0, rb);
+  for (oy = 0; oy < oh; oy++) {
+    uint8_t *p = base + (int64_t)(x->flip_v ? oh - 1 - oy : oy) * x->row_stride;
+    uint64_t ya = oy * h / oh, yb = ((oy + 1) * h - 1) / oh, y, lo = ow, hi = 0, ox;
+    if (ya < scr->ylo) ya = scr->ylo;
+    if (yb >= scr->yhi) yb = scr->yhi - 1;
+    for (y = ya; scr->yhi > 0 && y <= yb; y++) {
+      uint64_t ra = y * oh, rb2 = ra + oh, ca = oy * h, cb = ca + h;
+      uint64_t ovy = (rb2 < cb ? rb2 : cb) - (ra > ca ? ra : ca);
+      int64_t t = y == scr->ylo ? 0 : scr->row[y - 1], t1 = scr->row[y];
+      for (; t + 1 < t1; t += 2) {
+        uint64_t ua = (uint64_t)scr->tr[t] * ow, ub = (uint64_t)scr->tr[t + 1] * ow;
+        uint64_t oxa = ua / w, oxb = (ub - 1) / w;
+        if (ua >= ub) continue;
+        if (oxa < lo) lo = oxa;
+        if (oxb + 1 > hi) hi = oxb + 1;
+        if (oxa == oxb) { acc[oxa] += ovy * (ub - ua); continue; }
+        acc[oxa] += ovy * ((oxa + 1) * w - ua);
+        for (ox = oxa + 1; ox < oxb; ox++) acc[ox] += ovy * w;
+        acc[oxb] += ovy * (ub - oxb * w);
+      }
+    }
+    if (lo >= hi) {
+      if (!x->zeroed) stream_row(p, (const uint8_t *)zero, rb);
+      continue;
+    }
+    memset(row, 0, rb);
+    for (ox = lo; ox < hi; ox++) {
+      row[x->flip_h ? ow - 1 - ox : ox] = (float)((double)acc[ox] * inv);
+      acc[ox] = 0;
+    }
+    stream_row(p, (const uint8_t *)row, rb);
   }
-  area_flush(&st, 0);
-  area_flush(&st, 1);
+  stream_done();
   return FRLE_OK;
 }
 
@@ -227,9 +309,7 @@ static int transform_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m,
   (void)err;
   if (c->x->oh == 0 || c->x->ow == 0) return FRLE_OK;
   if (c->x->mode == FRLE_AREA) return write_area(c, cnts, m, scr, base);
-  if (c->rows) return write_rows(c, cnts, m, scr, base);
-  write_scatter(c, cnts, m, base);
-  return FRLE_OK;
+  return write_nearest(c, cnts, m, scr, base);
 }
 
 int frle_decode_transform(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
@@ -255,10 +335,12 @@ int frle_decode_transform(const frle_src *src, int64_t n, uint64_t h, uint64_t w
     frle_nearest_map((int64_t)w, (int64_t)x->ow, exact, (int64_t *)c.cmap);
     first_of(c.rmap, (int64_t)x->oh, (int64_t)h, (int64_t *)c.rfirst);
     first_of(c.cmap, (int64_t)x->ow, (int64_t)w, (int64_t *)c.cfirst);
-    /* Scatter costs the output's foreground in narrow rectangles; rows
-     * cost the transposition plus whole output rows. Near full size, or
-     * larger, rows win; well below it, scatter does. */
-    c.rows = x->oh * x->ow * 2 > h * w;
+    c.identity = x->oh == h && x->ow == w;
+    {
+      uint64_t k;
+      for (k = 0; c.identity && k < h; k++) c.identity = c.rmap[k] == (int64_t)k;
+      for (k = 0; c.identity && k < w; k++) c.identity = c.cmap[k] == (int64_t)k;
+    }
   }
   rc = frle_batch_apply(src, n, h, w, transform_one, &c, nthreads, err);
   free(maps);
