@@ -4,9 +4,9 @@
  * the runs without the full-resolution dense mask.
  *
  * Semantics (the GPU kernels mirror them bit for bit):
- *  - nearest: output pixel (oy, ox) is source pixel (map(oy, h, oh), map(ox, w, ow)),
- *    with map = frle_nearest_src below (torch.nn.functional.interpolate's index
- *    arithmetic, float32 included).
+ *  - nearest, nearest-exact: output pixel (oy, ox) is source pixel
+ *    (map(oy, h, oh), map(ox, w, ow)), with map = frle_nearest_src below
+ *    (torch.nn.functional.interpolate's index arithmetic, float32 included).
  *  - area (downscaling only): the exact fraction of output cell
  *    [oy*h/oh, (oy+1)*h/oh) x [ox*w/ow, (ox+1)*w/ow) covered by foreground,
  *    as float32 (computed exactly in integers, rounded once).
@@ -27,20 +27,37 @@ extern "C" {
 enum { FRLE_NEAREST = 0, FRLE_NEAREST_EXACT = 1, FRLE_AREA = 2 };
 
 /* Source index of output index dst when resizing in -> out samples, as
- * torch's CPU upsample kernels compute it (aten/src/ATen/native/UpSample.h):
- *  nearest:       out == in: dst; out == 2*in: dst >> 1;
- *                 else min((int64)floorf((float)dst * s), in-1)
- *  nearest-exact: min((int64)floorf((float)((dst + 0.5) * (double)s)), in-1)
- * with s = (float)in / (float)out in float32. The products are >= 0, so the
- * truncating cast is floorf. One function per index: a GPU thread can call it. */
+ * torch 2.x's CPU upsample kernels compute it for float32/uint8 masks, with
+ * s = (float)in / (float)out in float32:
+ *  nearest:       min((int64)floorf((float)dst * s), in-1)   (this also
+ *                 gives torch's out == in and out == 2*in special cases)
+ *  nearest-exact: a = (float)dst + 0.5f; r = max(s*a - 0.5f, 0);
+ *                 min((int64)floorf((float)((double)r + 0.5)), in-1)
+ * where torch's x86 build evaluates s*a - 0.5f as one fused multiply-add
+ * (one rounding) when out >= 128 and as two float32 roundings below that.
+ * The two differ only where (dst + 0.5) * in / out is within an ulp of an
+ * integer; the threshold was pinned against torch 2.14 (no tie exists for
+ * 124 <= out <= 140, so any threshold there agrees). A GPU port must keep
+ * both forms exact: no contraction in the unfused one (__fmul_rn,
+ * __fsub_rn), and the fused one as fmaf or in double as here (the float
+ * product is exact in double, and so is subtracting 0.5 when the result is
+ * >= 0; a negative result clamps to 0 either way). The products are >= 0,
+ * so the truncating casts are floorf. One function per index: a GPU thread
+ * can call it. */
 static inline int64_t frle_nearest_src(int64_t dst, int64_t in, int64_t out, int exact) {
   float s = (float)in / (float)out;
   int64_t src;
   if (exact) {
-    src = (int64_t)(float)(((double)dst + 0.5) * (double)s);
+    float a = (float)dst + 0.5f, r;
+    if (out >= 128) {
+      r = (float)((double)s * (double)a - 0.5);
+    } else {
+      float b = s * a;
+      r = b - 0.5f;
+    }
+    if (r < 0.0f) r = 0.0f;
+    src = (int64_t)(float)((double)r + 0.5);
   } else {
-    if (out == in) return dst;
-    if (out == 2 * in) return dst >> 1;
     src = (int64_t)((float)dst * s);
   }
   return src < in - 1 ? src : in - 1;

@@ -8,10 +8,13 @@ builds the full-resolution dense mask.
 Semantics (``fastrle.gpu.decode`` follows them bit for bit):
 
 - ``mode="nearest"``: output pixel (oy, ox) is source pixel
-  (src(oy, H, H2), src(ox, W, W2)), torch's ``interpolate(mode="nearest")``:
-  ``src(d, n, m)`` is ``d`` when m == n, ``d >> 1`` when m == 2n, else
-  ``min(int(floorf(float32(d) * s)), n - 1)`` with ``s = float32(n) / float32(m)``.
-- ``mode="nearest-exact"``: ``min(int(floorf(float32((d + 0.5) * double(s)))), n - 1)``.
+  (src(oy, H, H2), src(ox, W, W2)), torch's ``interpolate(mode="nearest")``
+  on a float32 or uint8 batch: ``src(d, n, m) = min(int(floorf(float32(d) * s)), n - 1)``
+  with ``s = float32(n) / float32(m)`` (this includes torch's m == n and m == 2n cases).
+- ``mode="nearest-exact"``: ``a = float32(d) + 0.5f``, ``r = max(s * a - 0.5f, 0)``,
+  ``src = min(int(floorf(float32(r + 0.5))), n - 1)``, where ``s * a - 0.5f`` is
+  rounded once (fused multiply-add) when m >= 128 and twice below, as torch
+  2.x's x86 CPU kernel computes it. See ``csrc/rle_transform.h``.
 - ``mode="area"`` (H2 <= H and W2 <= W): the exact fraction of each output
   cell covered by foreground, float32.
 - ``flip``: ``"h"`` mirrors the output's columns, ``"v"`` its rows.
@@ -109,7 +112,7 @@ def decode_transformed(src: Any, single: bool, h: int, w: int, out: Any, size: A
     oh, ow = (h, w) if size is None else check_size_arg(size)
     if size is not None and src.n and (h == 0 or w == 0):
         raise ValueError(f"cannot resize masks of size {h}x{w}: they have no pixels")
-    if mode == "area" and (oh > h or ow > w):
+    if mode == "area" and src.n and (oh > h or ow > w):
         raise ValueError(f"mode='area' only downscales: size {oh}x{ow} is larger than the masks' {h}x{w} "
                          f"on some side; use mode='nearest' to upscale")
     n = src.n
@@ -149,7 +152,8 @@ def _boxes_arg(boxes: Any, n: int) -> np.ndarray:
         i = int(np.argmax(bad))
         raise ValueError(f"box {i} is not finite: {b[i].tolist()}")
     # torchvision computes in the input's dtype: boxes become float32
-    b32 = np.ascontiguousarray(b, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        b32 = np.ascontiguousarray(b, dtype=np.float32)
     if not np.isfinite(b32).all():
         i = int(np.argmax(~np.isfinite(b32).all(axis=1)))
         raise ValueError(f"box {i} overflows float32: {b[i].tolist()}")
