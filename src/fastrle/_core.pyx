@@ -106,6 +106,16 @@ cdef object _raise(frle_error *e, int64_t index_base=0, str prefix=""):
     raise RLEError(f"{prefix}mask {idx}: {_describe(e)}", idx)
 
 
+def raise_error(int code, int64_t index, int64_t pos, int64_t value):
+    """Raise the exception for a C error record (for other glue modules)."""
+    cdef frle_error e
+    e.code = code
+    e.index = index
+    e.pos = pos
+    e.value = value
+    _raise(&e)
+
+
 cdef class Sources:
     """C views of the counts of a list of RLE dicts: char pointers into the
     callers' str/bytes objects, or uint32 arrays for uncompressed counts.

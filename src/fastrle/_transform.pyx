@@ -11,7 +11,7 @@ from libc.string cimport memset
 import numpy as np
 cimport numpy as cnp
 
-from ._core import RLEError
+from ._core import raise_error
 
 cnp.import_array()
 
@@ -23,9 +23,7 @@ cdef extern from "rle.h" nogil:
         int64_t value
     ctypedef struct frle_src:
         pass
-    int FRLE_OK, FRLE_ERR_NOMEM, FRLE_ERR_SUM_SHORT, FRLE_ERR_SUM_LONG, FRLE_ERR_CHAR
-    int FRLE_ERR_NUL, FRLE_ERR_TRUNCATED, FRLE_ERR_VARINT_LONG, FRLE_ERR_NEGATIVE, FRLE_ERR_RUN_TOO_BIG
-    const char *frle_strerror(int code)
+    int FRLE_OK
 
 cdef extern from "rle_transform.h" nogil:
     int FRLE_NEAREST, FRLE_NEAREST_EXACT, FRLE_AREA
@@ -48,26 +46,8 @@ cdef extern from "rle_transform.h" nogil:
 MODES = {"nearest": 0, "nearest-exact": 1, "area": 2}
 
 
-cdef str _describe(frle_error *e):
-    cdef int c = e.code
-    msg = frle_strerror(c).decode()
-    if c == FRLE_ERR_CHAR:
-        return f"{msg}: byte {e.value} at offset {e.pos} of counts"
-    if c in (FRLE_ERR_NUL, FRLE_ERR_TRUNCATED, FRLE_ERR_VARINT_LONG):
-        return f"{msg} (at offset {e.pos} of counts)"
-    if c in (FRLE_ERR_NEGATIVE, FRLE_ERR_RUN_TOO_BIG):
-        return f"{msg}: run {e.pos} is {e.value}"
-    if c == FRLE_ERR_SUM_SHORT:
-        return f"{msg}: they sum to {e.value}"
-    if c == FRLE_ERR_SUM_LONG:
-        return f"{msg}: they reach {e.value} at run {e.pos}"
-    return msg
-
-
 cdef object _raise(frle_error *e):
-    if e.code == FRLE_ERR_NOMEM:
-        raise MemoryError("fastrle: out of memory")
-    raise RLEError(f"mask {e.index}: {_describe(e)}", e.index)
+    raise_error(e.code, e.index, e.pos, e.value)
 
 
 def nearest_map(int64_t in_size, int64_t out_size, bint exact):

@@ -88,7 +88,8 @@ def _out_view(out: Any, shape: Tuple[int, ...], dtype: Any, what: str) -> np.nda
     if arr.shape != shape:
         raise ValueError(f"out has shape {arr.shape}, expected {shape} for {what}")
     if shape[-1] > 1 and arr.strides[-1] != arr.itemsize:
-        raise ValueError("out's last axis must be contiguous (stride of one element)")
+        raise ValueError("out must be C-contiguous along its last axis (a stride of one element there; "
+                         "other strides are free)")
     if not arr.flags.writeable:
         raise ValueError("out is read-only")
     return arr.view(np.uint8) if arr.dtype == np.bool_ else arr
