@@ -47,20 +47,14 @@ def _sizes(d: BenchData) -> Tuple[Tuple[int, int], Tuple[int, int]]:
 def _one_thread(stack: contextlib.ExitStack, notes: List[str]) -> Tuple[Any, Any]:
     """torch and cv2 (when installed) limited to one thread for the case."""
     torch, cv2 = _import("torch"), _import("cv2")
-    if torch is not None:
-        n = torch.get_num_threads()
-        torch.set_num_threads(1)
-        stack.callback(torch.set_num_threads, n)
-        notes.append(f"torch {_version('torch')}, 1 thread")
-    else:
-        notes.append(_skip_note("torch"))
-    if cv2 is not None:
-        n = cv2.getNumThreads()
-        cv2.setNumThreads(1)
-        stack.callback(cv2.setNumThreads, n)
-        notes.append(f"opencv {cv2.__version__}, 1 thread")
-    else:
-        notes.append(_skip_note("opencv (cv2)"))
+    for what, mod, get, put in (("torch", torch, "get_num_threads", "set_num_threads"),
+                                ("opencv (cv2)", cv2, "getNumThreads", "setNumThreads")):
+        if mod is None:
+            notes.append(_skip_note(what))
+            continue
+        stack.callback(getattr(mod, put), getattr(mod, get)())
+        getattr(mod, put)(1)
+        notes.append(f"{what} {mod.__version__}, 1 thread")
     return torch, cv2
 
 
