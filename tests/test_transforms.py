@@ -243,6 +243,18 @@ def test_plain_decode_into_strided_view():
     fastrle.decode(rles, out=buf[:, :30, :40])
     np.testing.assert_array_equal(buf[:, :30, :40], fastrle.decode(rles))
     assert (buf[:, 30:] == 5).all() and (buf[:, :, 40:] == 5).all()
+    # every other row, and rows in reverse (negative stride)
+    even = np.full((4, 60, 40), 5, np.uint8)
+    fastrle.decode(rles, out=even[:, ::2])
+    np.testing.assert_array_equal(even[:, ::2], fastrle.decode(rles))
+    assert (even[:, 1::2] == 5).all()
+    rev = np.full((4, 30, 40), 5, np.uint8)
+    fastrle.decode(rles, out=rev[:, ::-1])
+    np.testing.assert_array_equal(rev[:, ::-1], fastrle.decode(rles))
+    one = np.full((60, 40), 5, np.uint8)
+    fastrle.decode(rles[0], out=one[::-2], size=(30, 40), flip="v")
+    np.testing.assert_array_equal(one[::-2], fastrle.decode(rles[0])[::-1])
+    assert (one[::2] == 5).all()
 
 
 def test_zeroed_threads_and_ragged_agree():
