@@ -265,6 +265,7 @@ def test_zeroed_threads_and_ragged_agree():
     z = np.zeros_like(ref)
     fastrle.decode(rles, out=z, size=(137, 205), zeroed=True)
     np.testing.assert_array_equal(z, ref)
+    np.testing.assert_array_equal(fastrle.decode(rles, size=(137, 205), zeroed=True), ref)  # no out: ignored
     data = "".join(r["counts"] for r in rles).encode()
     offs = np.cumsum([0] + [len(r["counts"]) for r in rles])
     np.testing.assert_array_equal(
