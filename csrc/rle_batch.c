@@ -42,6 +42,9 @@ struct job {
   int64_t *lens;
   phase_fn phase;
   int nthreads;
+  /* frle_batch_apply */
+  frle_mask_fn fn;
+  void *ctx;
 };
 
 typedef struct {
@@ -158,17 +161,28 @@ static int phase_write(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_er
   return FRLE_OK;
 }
 
-int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
-                      uint8_t *out, char order, int zeroed, int nthreads,
-                      frle_error *err) {
-  job jb;
-  phase_fn phases[2] = {phase_parse, phase_write};
+static int phase_apply(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_error *err) {
+  int64_t i;
+  for (i = b; i < e; i++) {
+    int rc;
+    err->index = i;
+    rc = jb->fn(jb->ctx, i, counts_of(jb, i), jb->m[i], scr, err);
+    if (rc != FRLE_OK) return rc;
+  }
+  return FRLE_OK;
+}
+
+/* Parse and validate every mask into an arena, then run `second` over all
+ * masks: the shared body of frle_decode_batch and frle_batch_apply. */
+static int parse_then(job *jb, const frle_src *src, int64_t n, uint64_t h, uint64_t w,
+                      phase_fn second, int nthreads, frle_error *err) {
+  phase_fn phases[2];
   int64_t i, total = 0, *offsets = NULL, *m = NULL;
   uint32_t *arena = NULL;
   int rc;
   uint64_t hw;
 
-  memset(&jb, 0, sizeof(jb));
+  phases[0] = phase_parse; phases[1] = second;
   if (n == 0) return FRLE_OK;
   if (frle_check_size(h, w, &hw) != FRLE_OK) {
     err->code = FRLE_ERR_SIZE; err->index = 0; err->pos = 0; err->value = 0;
@@ -186,13 +200,29 @@ int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
     err->code = rc = FRLE_ERR_NOMEM; err->index = 0;
   } else {
     /* strings are parsed into the arena; given counts are used in place */
-    jb.src = src; jb.n = n; jb.h = h; jb.w = w; jb.hw = hw;
-    jb.zeroed = zeroed; jb.order = order;
-    jb.offsets = offsets; jb.arena = arena; jb.m = m; jb.out = out;
-    rc = run_job(&jb, phases, 2, nthreads, err);
+    jb->src = src; jb->n = n; jb->h = h; jb->w = w; jb->hw = hw;
+    jb->offsets = offsets; jb->arena = arena; jb->m = m;
+    rc = run_job(jb, phases, 2, nthreads, err);
   }
   free(offsets); free(m); free(arena);
   return rc;
+}
+
+int frle_batch_apply(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
+                     frle_mask_fn fn, void *ctx, int nthreads, frle_error *err) {
+  job jb;
+  memset(&jb, 0, sizeof(jb));
+  jb.fn = fn; jb.ctx = ctx;
+  return parse_then(&jb, src, n, h, w, phase_apply, nthreads, err);
+}
+
+int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
+                      uint8_t *out, char order, int zeroed, int nthreads,
+                      frle_error *err) {
+  job jb;
+  memset(&jb, 0, sizeof(jb));
+  jb.zeroed = zeroed; jb.order = order; jb.out = out;
+  return parse_then(&jb, src, n, h, w, phase_write, nthreads, err);
 }
 
 static int phase_encode(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_error *err) {

@@ -28,6 +28,7 @@ frle_scratch *frle_scratch_new(void) {
 void frle_scratch_free(frle_scratch *s) {
   if (!s) return;
   free(s->seg); free(s->ev); free(s->row); free(s->tr); free(s->pos);
+  free(s->aux); free(s->rcnt); free(s->rseg);
   free(s);
 }
 
@@ -241,13 +242,29 @@ static inline int64_t xor_intervals(const uint32_t *a, int64_t na, const uint32_
   return ne;
 }
 
-int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, frle_scratch *scr) {
+int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w,
+                         frle_scratch *scr) {
   int64_t j, nb = 0, ncol = 0, ne = 0, g, total;
   uint64_t pos = 0, y;
   uint32_t *bnd;
   int64_t *row;
 
   scr->ylo = scr->yhi = 0;
+  (void)w;
+  if (h == 1) { /* one row: its spans are the foreground runs themselves */
+    for (j = 1; j < m; j += 2) {
+      uint64_t s = pos + cnts[j - 1], e = s + cnts[j];
+      pos = e;
+      if (s == e) continue;
+      if (!FRLE_GROW(scr->tr, scr->tr_cap, nb + 2)) return FRLE_ERR_NOMEM;
+      scr->tr[nb++] = (uint32_t)s;
+      scr->tr[nb++] = (uint32_t)e;
+    }
+    if (!FRLE_GROW(scr->row, scr->row_cap, 2)) return FRLE_ERR_NOMEM;
+    scr->row[0] = nb;
+    if (nb) scr->yhi = 1;
+    return FRLE_OK;
+  }
 
   /* 1. Foreground runs split at column ends: per column, sorted y0,y1
    *    boundary pairs in bnd[], and the columns that have any in seg[] as
@@ -271,7 +288,7 @@ int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, frle_scrat
       s = se;
     }
   }
-  if (ncol == 0) return FRLE_OK; /* no foreground: no rows */
+  if (ncol == 0) return FRLE_OK;
   bnd = scr->tr; /* boundaries live in tr until step 3 */
 
   /* 2. Row transitions between neighbouring columns x-1 and x: the XOR of
@@ -342,8 +359,17 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
     frle_decode_colmajor(cnts, m, out, zeroed);
     return FRLE_OK;
   }
-  rc = frle_row_transitions(cnts, m, h, scr);
+  rc = frle_row_transitions(cnts, m, h, w, scr);
   if (rc != FRLE_OK) return rc;
+  if (scr->ylo >= scr->yhi) { /* no foreground */
+    if (!zeroed) {
+      line_writer lw;
+      lw_init(&lw, out, out + h * w, 0);
+      lw_span(&lw, out, out + h * w, 0);
+      lw_done(&lw);
+    }
+    return FRLE_OK;
+  }
 
   /* 4. Write the spans, in address order: the background between two
    *    foreground spans is one span even when it crosses rows. With zeroed,

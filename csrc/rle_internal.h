@@ -13,19 +13,30 @@ struct frle_scratch {
   uint32_t *tr;    int64_t tr_cap;    /* transition columns, grouped by row */
   uint64_t *pos;   int64_t pos_cap;   /* encode: boundary positions */
   uint64_t ylo, yhi;                  /* rows holding transitions */
+  uint8_t  *aux;   int64_t aux_cap;   /* transforms: bytes of work memory */
+  uint32_t *rcnt;  int64_t rcnt_cap;  /* transforms: runs of the resized mask */
+  uint32_t *rseg;  int64_t rseg_cap;  /* transforms: one column's segments */
 };
-
-/* Steps 1-3 of the row-major decode of one validated mask of height h:
- * the foreground as row spans. Rows [scr->ylo, scr->yhi) hold foreground
- * (ylo == yhi when the mask is empty); row y's span boundaries are
- * scr->tr[start..scr->row[y]), x0,x1 pairs sorted by x, spans [x0, x1),
- * where start is scr->row[y-1] (0 for y == ylo). Returns FRLE_OK or
- * FRLE_ERR_NOMEM. */
-int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, frle_scratch *scr);
 
 /* Make *buf hold at least n elements of size elem; returns 0 on failure. */
 int frle_grow(void **buf, int64_t *cap, int64_t n, size_t elem);
 
 #define FRLE_GROW(ptr, cap, n) frle_grow((void **)&(ptr), &(cap), (n), sizeof(*(ptr)))
+
+/* Row spans of one validated mask (runs sum to h*w), without writing it:
+ * afterwards rows [scr->ylo, scr->yhi) hold foreground (ylo == yhi: none),
+ * and row y's span boundaries are scr->tr[start .. scr->row[y]), where start
+ * is 0 for y == ylo and scr->row[y-1] otherwise: sorted x0,x1 pairs, each a
+ * foreground span [x0, x1). Returns FRLE_OK or FRLE_ERR_NOMEM. */
+int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w,
+                         frle_scratch *scr);
+
+/* Batches of per-mask work: every mask is parsed and validated first (as in
+ * frle_decode_batch), then fn(ctx, i, counts, m, scr, err) runs for each
+ * mask i on nthreads threads. fn returns FRLE_OK or an error code. */
+typedef int (*frle_mask_fn)(void *ctx, int64_t i, const uint32_t *cnts, int64_t m,
+                            frle_scratch *scr, frle_error *err);
+int frle_batch_apply(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
+                     frle_mask_fn fn, void *ctx, int nthreads, frle_error *err);
 
 #endif

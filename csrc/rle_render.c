@@ -135,7 +135,7 @@ static int prepare(render_job *jb, int64_t pos, frle_scratch *scr) {
   if (sum != jb->hw) return sum < jb->hw ? FRLE_ERR_SUM_SHORT : FRLE_ERR_SUM_LONG;
   for (p = 0; p < 48; p++) ms->add[p] = (uint16_t)(c[p % 3] * a + 127);
   if (jb->hw == 0) return FRLE_OK;
-  rc = frle_row_transitions(cnts, m, jb->h, scr);
+  rc = frle_row_transitions(cnts, m, jb->h, jb->w, scr);
   if (rc != FRLE_OK) return rc;
   ms->ylo = scr->ylo; ms->yhi = scr->yhi;
   nrows = (int64_t)(ms->yhi - ms->ylo);

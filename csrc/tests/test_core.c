@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../rle.h"
+#include "../rle_transform.h"
 
 static int failures = 0;
 #define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fprintf(stderr, "\n"); } } while (0)
@@ -99,6 +100,85 @@ static void test_errors(void) {
   }
 }
 
+/* decode_transform against a naive reference built from the dense mask and
+ * frle_nearest_src: every nearest mode, flip and packing, into a strided
+ * view; area against exact coverage computed in doubles. */
+static void test_transform(uint64_t h, uint64_t w, uint64_t oh, uint64_t ow) {
+  uint64_t hw = h * w, y, x, k;
+  uint8_t *f = malloc(hw), *c = malloc(hw);
+  uint32_t *cnts = NULL;
+  int64_t cap = 0, m, stride = (int64_t)ow * 4 + 8;
+  uint8_t *out = malloc((size_t)(2 * oh * (uint64_t)stride)), *ref = malloc(oh * ow);
+  int mode, flip, packed;
+  frle_src src[2];
+  frle_error err;
+  random_mask(f, h, w, (int)(rnd() % 3));
+  for (y = 0; y < h; y++) for (x = 0; x < w; x++) c[y * w + x] = f[x * h + y];
+  m = frle_encode_colmajor(f, hw, 0, &cnts, &cap);
+  memset(src, 0, sizeof(src));
+  src[0].cnts = cnts; src[0].m = m; src[1] = src[0];
+  for (mode = 0; mode < 3; mode++)
+    for (flip = 0; flip < 4; flip++)
+      for (packed = 0; packed < 2; packed++) {
+        frle_xform xf;
+        uint64_t r, q;
+        if (mode == FRLE_AREA && (packed || oh > h || ow > w)) continue;
+        memset(&xf, 0, sizeof(xf));
+        xf.oh = oh; xf.ow = ow; xf.mode = mode; xf.flip_h = flip & 1; xf.flip_v = flip >> 1;
+        xf.packed = packed; xf.little = (int)(rnd() & 1);
+        xf.out = out; xf.mask_stride = (int64_t)oh * stride; xf.row_stride = stride;
+        memset(out, 0xA5, (size_t)(2 * oh * (uint64_t)stride));
+        CHECK(frle_decode_transform(src, 2, h, w, &xf, 2, &err) == FRLE_OK, "transform rc");
+        for (k = 0; k < 2; k++)
+          for (r = 0; r < oh; r++) {
+            const uint8_t *row = out + k * oh * (uint64_t)stride + r * (uint64_t)stride;
+            uint64_t ry = xf.flip_v ? oh - 1 - r : r;
+            for (q = 0; q < ow; q++) {
+              uint64_t qx = xf.flip_h ? ow - 1 - q : q;
+              if (mode == FRLE_AREA) {
+                double y0 = (double)ry * h / oh, y1 = (double)(ry + 1) * h / oh, sum = 0, v;
+                double x0 = (double)qx * w / ow, x1 = (double)(qx + 1) * w / ow;
+                float got;
+                uint64_t yy, xx;
+                for (yy = (uint64_t)y0; yy < h && (double)yy < y1; yy++)
+                  for (xx = (uint64_t)x0; xx < w && (double)xx < x1; xx++) {
+                    double oy = (y1 < yy + 1 ? y1 : yy + 1) - (y0 > yy ? y0 : yy);
+                    double ox = (x1 < xx + 1 ? x1 : xx + 1) - (x0 > xx ? x0 : xx);
+                    if (oy > 0 && ox > 0) sum += oy * ox * c[yy * w + xx];
+                  }
+                v = sum / (((double)h / oh) * ((double)w / ow));
+                memcpy(&got, row + q * 4, 4);
+                CHECK(got - v < 1e-5 && v - got < 1e-5, "area %llux%llu->%llux%llu", (unsigned long long)h,
+                      (unsigned long long)w, (unsigned long long)oh, (unsigned long long)ow);
+              } else {
+                uint8_t want = c[frle_nearest_src((int64_t)ry, (int64_t)h, (int64_t)oh, mode)
+                                 * w + frle_nearest_src((int64_t)qx, (int64_t)w, (int64_t)ow, mode)];
+                uint8_t got = packed ? (uint8_t)((row[q >> 3] >> (xf.little ? (q & 7) : 7 - (q & 7))) & 1)
+                                     : row[q];
+                CHECK(got == want, "nearest mode %d flip %d packed %d", mode, flip, packed);
+              }
+            }
+            if (packed && (ow & 7))
+              CHECK((row[ow >> 3] & (xf.little ? (0xFF << (ow & 7)) : (0xFF >> (ow & 7)))) == 0, "pad bits");
+            CHECK(row[stride - 1] == 0xA5, "wrote past the row");
+          }
+      }
+  {
+    /* a bad second mask: nothing written */
+    frle_xform xf;
+    frle_src bad[2];
+    memset(&xf, 0, sizeof(xf));
+    xf.oh = oh; xf.ow = ow; xf.out = out; xf.mask_stride = (int64_t)oh * stride; xf.row_stride = stride;
+    bad[0] = src[0];
+    memset(&bad[1], 0, sizeof(bad[1]));
+    bad[1].str = "0"; bad[1].len = 1;
+    memset(out, 0xA5, (size_t)(2 * oh * (uint64_t)stride));
+    CHECK(hw == 0 || frle_decode_transform(bad, 2, h, w, &xf, 2, &err) != FRLE_OK, "bad mask accepted");
+    for (k = 0; k < 2 * oh * (uint64_t)stride; k++) if (out[k] != 0xA5) { CHECK(0, "wrote before validating"); break; }
+  }
+  free(f); free(c); free(cnts); free(out); free(ref);
+}
+
 int main(void) {
   uint64_t sizes[][2] = {{1, 1}, {1, 17}, {17, 1}, {2, 2}, {3, 5}, {64, 64}, {65, 63}, {100, 300}, {480, 640}, {1500, 2250}};
   size_t i;
@@ -107,6 +187,14 @@ int main(void) {
     for (style = 0; style < 3; style++) test_roundtrip(sizes[i][0], sizes[i][1], style);
   for (i = 0; i < 200; i++) test_roundtrip(1 + rnd() % 70, 1 + rnd() % 70, (int)(rnd() % 3));
   test_errors();
+  for (i = 0; i < 150; i++) {
+    uint64_t h = 1 + rnd() % 40, w = 1 + rnd() % 40;
+    test_transform(h, w, 1 + rnd() % 60, 1 + rnd() % 60);
+    test_transform(h, w, 1 + rnd() % h, 1 + rnd() % w);
+  }
+  test_transform(1, 1, 1, 1);
+  test_transform(1, 300, 1, 7);
+  test_transform(300, 1, 300, 1);
   if (failures) { fprintf(stderr, "%d failures\n", failures); return 1; }
   printf("test_core: all passed\n");
   return 0;

@@ -6,6 +6,8 @@ GIL released and work spread over threads; ``fastrle.mask`` is a drop-in for
 """
 from ._core import RLEError
 from .api import area, bbox, decode, decode_ragged, empty, encode
+from .transforms import roi_align
 
 __version__ = "0.1.0"
-__all__ = ["RLEError", "area", "bbox", "decode", "decode_ragged", "empty", "encode", "__version__"]
+__all__ = ["RLEError", "area", "bbox", "decode", "decode_ragged", "empty", "encode", "roi_align",
+           "__version__"]

@@ -106,6 +106,16 @@ cdef object _raise(frle_error *e, int64_t index_base=0, str prefix=""):
     raise RLEError(f"{prefix}mask {idx}: {_describe(e)}", idx)
 
 
+def raise_error(int code, int64_t index, int64_t pos, int64_t value):
+    """Raise the exception for a C error record (for other glue modules)."""
+    cdef frle_error e
+    e.code = code
+    e.index = index
+    e.pos = pos
+    e.value = value
+    _raise(&e)
+
+
 cdef class Sources:
     """C views of the counts of a list of RLE dicts: char pointers into the
     callers' str/bytes objects, or uint32 arrays for uncompressed counts.
@@ -118,6 +128,11 @@ cdef class Sources:
 
     def __dealloc__(self):
         free(self.src)
+
+    def address(self):
+        """Address of the frle_src array, for other glue modules (fastrle._transform).
+        Valid while this object lives."""
+        return <size_t>self.src
 
 
 cdef inline int64_t _as_dim(object v, int64_t i, str name) except -2:

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union, overload
 
 import numpy as np
 
-from . import _core
+from . import _core, transforms
 
 RLE = Dict[str, Any]
 """A COCO RLE dict: ``{"size": [h, w], "counts": str | bytes | list[int]}``."""
@@ -77,46 +77,87 @@ def _fresh_output(nbytes: int) -> tuple:
 
 
 @overload
-def decode(rles: RLE, out: Any = None, *, threads: Optional[int] = None, zeroed: bool = False) -> np.ndarray: ...
+def decode(rles: RLE, out: Any = None, *, size: Optional[Sequence[int]] = None, mode: str = "nearest",
+           flip: Optional[str] = None, packed: bool = False, bitorder: str = "big",
+           threads: Optional[int] = None, zeroed: bool = False) -> np.ndarray: ...
 @overload
-def decode(rles: Sequence[RLE], out: Any = None, *, threads: Optional[int] = None, zeroed: bool = False) -> np.ndarray: ...
+def decode(rles: Sequence[RLE], out: Any = None, *, size: Optional[Sequence[int]] = None,
+           mode: str = "nearest", flip: Optional[str] = None, packed: bool = False,
+           bitorder: str = "big", threads: Optional[int] = None, zeroed: bool = False) -> np.ndarray: ...
 
 
-def decode(rles, out=None, *, threads=None, zeroed=False):
-    """Decode COCO RLEs into C-contiguous uint8 masks.
+def decode(rles, out=None, *, size=None, mode="nearest", flip=None, packed=False, bitorder="big",
+           threads=None, zeroed=False):
+    """Decode COCO RLEs into C-order masks, optionally resized, flipped or
+    bit-packed on the way (never through the full-size dense mask).
 
     Args:
         rles: one RLE dict, or a list of them, all of the same size. ``counts``
             may be a compressed str or bytes, or a list of ints (uncompressed).
-        out: optional preallocated writable C-contiguous buffer (numpy array,
-            torch CPU tensor) of dtype uint8 or bool and shape (N, H, W), or
-            (H, W) for a single dict. Filled completely (unless ``zeroed``),
+        out: optional preallocated writable buffer (numpy array, torch CPU
+            tensor) of the output's shape and dtype, (N, ...) or (...) for a
+            single dict. Its last axis must be contiguous; other strides are
+            free, so it may be the top-left corner of a padded batch buffer
+            (``buf[:, :H2, :W2]``). Filled completely (unless ``zeroed``),
             with no allocation; it is returned.
+        size: (H2, W2) output size (positive ints); None keeps (H, W).
+        mode: ``"nearest"`` (uint8; exactly ``torch.nn.functional.interpolate(
+            mode="nearest")``, float32 index arithmetic and its out == in and
+            out == 2*in special cases included), ``"nearest-exact"`` (uint8;
+            torch's ``"nearest-exact"``) or ``"area"`` (float32, downscaling
+            only: the exact fraction of each output cell covered by
+            foreground, which is cv2 ``INTER_AREA`` of the 0/1 mask). The
+            source index rule is :func:`fastrle.transforms.nearest_map`.
+        flip: ``"h"`` (mirror columns), ``"v"`` (rows) or ``"hv"``, applied
+            to the output.
+        packed: 8 pixels per byte along the last axis, exactly
+            ``np.packbits(mask, axis=-1, bitorder=bitorder)``: shape
+            (N, H2, ceil(W2/8)) uint8, pad bits 0. Not with ``"area"``.
+        bitorder: ``"big"`` (np.packbits' default) or ``"little"``.
         threads: worker threads; None picks by size (1 for small batches).
-        zeroed: promise that ``out`` is all zeros, so only foreground pixels
-            are written. Faster; wrong results if the promise is broken.
+        zeroed: promise that ``out`` is all zeros, so only foreground is
+            written. Faster; wrong results if the promise is broken.
 
     Returns:
-        (N, H, W) uint8 array (or (H, W) for a dict), 1 for foreground.
+        (N, H2, W2) uint8 0/1 (float32 for area; packed: (N, H2, ceil(W2/8))),
+        or without N for a dict.
 
     Raises:
         RLEError (a ValueError) naming the mask index for malformed counts;
-        ValueError for mixed sizes or a bad ``out``; TypeError for bad types.
-        Every mask is validated before any byte of ``out`` is written.
+        ValueError for mixed sizes, a size that is not a pair of positive
+        ints (TypeError for non-ints), ``"area"`` asked to upscale, or an
+        ``out`` of the wrong shape; TypeError for an ``out`` of the wrong dtype
+        (area needs float32). Every mask and argument is validated before any
+        byte of ``out`` is written.
     """
     single = isinstance(rles, Mapping)
     lst = [rles] if single else _as_list(rles)
     src = _core.sources(lst)
     n = len(lst)
-    if n == 0:
+    if n == 0 and size is None and flip is None and not packed and mode == "nearest":
         if out is not None:
             arr = _out_array(out)
             if arr.ndim != 3 or arr.shape[0] != 0:
                 raise ValueError(f"out has shape {arr.shape}, expected (0, H, W) for no masks")
             return out
         return np.zeros((0, 0, 0), np.uint8)
-    h, w = int(src.heights[0]), int(src.widths[0])
-    return _decode_sources(src, (h, w) if single else (n, h, w), h, w, out, threads, zeroed)
+    h, w = (int(src.heights[0]), int(src.widths[0])) if n else (0, 0)
+    shape = (h, w) if single else (n, h, w)
+    if _plain(size, mode, flip, packed, out, shape):
+        return _decode_sources(src, shape, h, w, out, threads, zeroed)
+    return transforms.decode_transformed(src, single, h, w, out, size, mode, flip, packed, bitorder,
+                                         threads, zeroed)
+
+
+def _plain(size: Any, mode: str, flip: Any, packed: bool, out: Any, shape: tuple) -> bool:
+    """True when decode needs no transform: the full-size, C-contiguous path."""
+    if size is not None or flip is not None or packed or mode != "nearest":
+        return False
+    if out is None:
+        return True
+    arr = _out_array(out)
+    # a strided view of the right shape goes through the transform path
+    return not (arr.shape == shape and arr.dtype in (np.uint8, np.bool_) and not arr.flags.c_contiguous)
 
 
 def check_size(h: int, w: int) -> None:
@@ -146,14 +187,17 @@ def _decode_sources(src: Any, shape: tuple, h: int, w: int, out: Any, threads: O
 
 
 def decode_ragged(data: Union[bytes, bytearray, memoryview, np.ndarray], offsets: Any, h: int, w: int,
-                  out: Any = None, *, indices: Any = None, threads: Optional[int] = None,
+                  out: Any = None, *, indices: Any = None, size: Optional[Sequence[int]] = None,
+                  mode: str = "nearest", flip: Optional[str] = None, packed: bool = False,
+                  bitorder: str = "big", threads: Optional[int] = None,
                   zeroed: bool = False) -> np.ndarray:
     """Decode masks stored as one buffer of concatenated counts strings.
 
     Mask i's compressed counts are ``data[offsets[i]:offsets[i+1]]``; every
     mask is h x w. No per-mask Python object is made. ``indices`` picks and
-    orders masks (default: all). Other arguments as in :func:`decode`.
-    Returns (len(indices), h, w) uint8.
+    orders masks (default: all). Other arguments (``size``, ``mode``,
+    ``flip``, ``packed`` included) as in :func:`decode`.
+    Returns (len(indices), h, w) uint8, or the transformed shape.
     """
     buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8)
     offs = np.ascontiguousarray(offsets, dtype=np.int64)
@@ -162,7 +206,10 @@ def decode_ragged(data: Union[bytes, bytearray, memoryview, np.ndarray], offsets
     h, w = operator.index(h), operator.index(w)
     check_size(h, w)
     src = _core.sources_ragged(np.ascontiguousarray(buf), offs, h, w, indices)
-    return _decode_sources(src, (src.n, h, w), h, w, out, threads, zeroed)
+    if _plain(size, mode, flip, packed, out, (src.n, h, w)):
+        return _decode_sources(src, (src.n, h, w), h, w, out, threads, zeroed)
+    return transforms.decode_transformed(src, False, h, w, out, size, mode, flip, packed, bitorder,
+                                         threads, zeroed)
 
 
 def _mask_array(masks: Any) -> np.ndarray:

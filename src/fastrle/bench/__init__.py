@@ -2,6 +2,7 @@
 
 - :mod:`.harness`: interleaved timing, results, the case registry, table/JSON/plot output;
 - :mod:`.core`: decode/encode cases a-f on SA-1B-like and COCO-size data;
+- :mod:`.transforms`: fused resize / roi_align / packed decode (``--mode transforms``);
 - :mod:`.sa1b`: SA-1B file-to-masks and spatial features (``fastrle bench --sa1b``);
 - :mod:`.overlay`: fastrle.viz.overlay vs the show_anns recipe (``--case overlay``);
 - :mod:`.gpu`: GPU kernel timings (``fastrle bench --gpu``, needs a GPU and CuPy).
@@ -10,6 +11,7 @@ Importing this package registers every CPU case group.
 """
 from . import core  # noqa: F401  (registers its cases)
 from . import overlay  # noqa: F401  (registers the overlay case)
+from . import transforms  # noqa: F401  (registers resize, roi, packed)
 from .harness import (CASES, BenchConfig, BenchData, CaseResult, Comparator, Ratio, Timing,
                       case_aliases, environment, format_table, modes, plot, register, run,
                       run_case, select_cases, time_interleaved, to_json_obj, unjudged)

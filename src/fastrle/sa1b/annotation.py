@@ -369,13 +369,17 @@ class SA1BAnnotation:
 
     def decode(self, out: Any = None, *, indices: Any = None, top_k: Optional[int] = None,
                sort_by: Optional[str] = "predicted_iou", threads: Optional[int] = None,
-               device: Any = "cpu", zeroed: bool = False) -> Any:
-        """Decode masks straight from the ragged table into (K, H, W) uint8.
+               device: Any = "cpu", zeroed: bool = False, size: Optional[Tuple[int, int]] = None,
+               mode: str = "nearest", flip: Optional[str] = None, packed: bool = False,
+               bitorder: str = "big") -> Any:
+        """Decode masks straight from the ragged table into (K, H, W) uint8,
+        or at another size, flipped or bit-packed (see :func:`fastrle.decode`).
 
         Args:
-            out: optional C-contiguous uint8/bool buffer (numpy, torch CPU
-                tensor; a CUDA array for ``device="cuda"``) of shape (K, H, W),
-                reused without allocation.
+            out: optional uint8/bool buffer (numpy, torch CPU tensor; a CUDA
+                array for ``device="cuda"``) of the output's shape, reused
+                without allocation. Its last axis must be contiguous (for
+                example ``batch[:, :H2, :W2]`` of a padded buffer).
             indices, top_k, sort_by: which masks and in which order; see
                 :meth:`order`. Default: all, in file order.
             threads: CPU worker threads (None: by size).
@@ -383,33 +387,40 @@ class SA1BAnnotation:
                 with :func:`fastrle.gpu.decode` into a CuPy array; its
                 ``GPUUnavailableError`` propagates when no GPU is usable.
             zeroed: promise that ``out`` is all zeros (CPU only; faster).
+            size, mode, flip, packed, bitorder: decode at (H2, W2) with
+                ``"nearest"``, ``"nearest-exact"`` or ``"area"``, flipped,
+                bit-packed; straight from the runs, never at full size.
 
         Raises:
             RLEError naming the mask index (in the file) for malformed counts.
         """
         idx = self.order(indices, top_k, sort_by)
         dev = str(device)
+        xf = {"size": size, "mode": mode, "flip": flip, "packed": packed, "bitorder": bitorder}
         if dev == "cpu":
             try:
                 return api.decode_ragged(self.counts_data, self.counts_offsets, self.height,
                                          self.width, out, indices=idx, threads=threads,
-                                         zeroed=zeroed)
+                                         zeroed=zeroed, **xf)
             except _core.RLEError as e:  # name the mask by its index in the file
                 if e.index is not None and 0 <= e.index < len(idx):
                     k = int(idx[e.index])
                     raise _core.RLEError(f"sa1b: annotation {k} (id {int(self.ids[k])}): {e}", k) from e
                 raise
         if dev == "cuda" or dev.startswith("cuda:"):
-            return self._decode_gpu(idx, out, dev)
+            # only non-default transform arguments are passed on to the GPU decoder
+            gxf = {k: v for k, v in xf.items()
+                   if v != {"mode": "nearest", "packed": False, "bitorder": "big"}.get(k)}
+            return self._decode_gpu(idx, out, dev, gxf)
         raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
 
-    def _decode_gpu(self, idx: np.ndarray, out: Any, dev: str) -> Any:
+    def _decode_gpu(self, idx: np.ndarray, out: Any, dev: str, xf: Optional[Dict[str, Any]] = None) -> Any:
         from .. import gpu  # lazy: CuPy is optional
 
         def run() -> Any:
             # the ragged table goes up as it is: no dict per mask
             return gpu.decode_ragged(self.counts_data, self.counts_offsets, self.height, self.width,
-                                     out=out, indices=idx)
+                                     out=out, indices=idx, **(xf or {}))
 
         if len(idx) == 0 and out is not None:
             return out

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..transforms import MODES, nearest_map
 from .annotation import load
 from .decoder import to_output
 from .shard import index_shard, read_range
@@ -20,12 +21,13 @@ PathT = Union[str, "os.PathLike[str]"]
 
 
 def resize_nearest(masks: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """(N, H, W) -> (N, oh, ow) by nearest neighbour (pixel centres), so
-    masks stay binary."""
+    """(N, H, W) -> (N, oh, ow) by nearest neighbour at pixel centres (torch's
+    ``"nearest-exact"`` index rule), so masks stay binary. Equals what
+    ``SA1BDataset(output_size=size)`` decodes straight from the runs."""
     oh, ow = size
     n, h, w = masks.shape
-    rows = np.minimum(((np.arange(oh) + 0.5) * h / oh).astype(np.intp), h - 1)
-    cols = np.minimum(((np.arange(ow) + 0.5) * w / ow).astype(np.intp), w - 1)
+    rows = nearest_map(h, oh, "nearest-exact")
+    cols = nearest_map(w, ow, "nearest-exact")
     return masks[:, rows[:, None], cols[None, :]]
 
 
@@ -42,8 +44,13 @@ class SA1BDataset:
         sort_by: ``"predicted_iou"`` (default), ``"stability_score"`` or ``"area"``.
         image: ``"bytes"`` (the JPEG), ``"decode"`` (RGB (H, W, 3) uint8 via
             Pillow) or ``"none"``.
-        output_size: optional ``(height, width)``: masks are resized by
-            nearest neighbour, decoded images bilinearly, boxes scaled.
+        output_size: optional ``(height, width)``: masks are decoded at that
+            size straight from the runs (``mask_mode``), decoded images are
+            resized bilinearly, boxes scaled.
+        mask_mode: how masks reach ``output_size``: ``"nearest-exact"``
+            (default: pixel centres, as :func:`resize_nearest`), ``"nearest"``
+            (torch's ``"nearest"``) or ``"area"`` (float32 coverage,
+            downscaling only).
         format: ``"torch"`` (tensors) or ``"numpy"``.
         threads: decode threads per item (1 suits DataLoader workers).
 
@@ -57,7 +64,7 @@ class SA1BDataset:
     def __init__(self, sources: Union[PathT, Sequence[PathT]], *, max_masks: Optional[int] = None,
                  sort_by: Optional[str] = "predicted_iou", image: str = "bytes",
                  output_size: Optional[Tuple[int, int]] = None, format: str = "torch",
-                 threads: int = 1) -> None:
+                 threads: int = 1, mask_mode: str = "nearest-exact") -> None:
         if image not in ("bytes", "decode", "none"):
             raise ValueError(f"image must be 'bytes', 'decode' or 'none', got {image!r}")
         if format not in ("torch", "numpy"):
@@ -66,6 +73,9 @@ class SA1BDataset:
             output_size = (int(output_size[0]), int(output_size[1]))
             if min(output_size) < 1:
                 raise ValueError(f"output_size must be positive, got {output_size}")
+        if mask_mode not in MODES:
+            raise ValueError(f"mask_mode must be one of {MODES}, got {mask_mode!r}")
+        self.mask_mode = mask_mode
         self.max_masks, self.sort_by, self.image = max_masks, sort_by, image
         self.output_size, self.format, self.threads = output_size, format, threads
         # Plain tuples of str/int: cheap to pickle into DataLoader workers.
@@ -126,11 +136,12 @@ class SA1BDataset:
         data, jpeg = self._read(self.items[i])
         ann = load(data)
         idx = ann.order(None, self.max_masks, self.sort_by)
-        masks = ann.decode(indices=idx, threads=self.threads)
+        # at output_size straight from the runs: no full-size dense masks
+        masks = ann.decode(indices=idx, threads=self.threads, size=self.output_size,
+                           mode=self.mask_mode if self.output_size is not None else "nearest")
         boxes = ann.bboxes[idx].copy()
         if self.output_size is not None:
             oh, ow = self.output_size
-            masks = resize_nearest(masks, self.output_size)
             boxes *= np.array([ow / max(ann.width, 1), oh / max(ann.height, 1)] * 2)
         fields = {"masks": masks, "indices": idx, "bboxes": boxes,
                   "predicted_ious": ann.predicted_ious[idx], "stability_scores": ann.stability_scores[idx]}

@@ -8,6 +8,7 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from ..transforms import MODES, check_size_arg
 from .annotation import SA1BAnnotation, load
 
 __all__ = ["DecodedMasks", "SA1BMaskDecoder", "to_output"]
@@ -16,7 +17,7 @@ __all__ = ["DecodedMasks", "SA1BMaskDecoder", "to_output"]
 class DecodedMasks(NamedTuple):
     """What :class:`SA1BMaskDecoder` returns for one file."""
 
-    masks: Any                  # (K, H, W) uint8: numpy, CuPy or torch
+    masks: Any                  # (K, H, W) uint8 (at ``size`` if given): numpy, CuPy or torch
     indices: np.ndarray         # int64 (K,): each mask's index in the file
     annotation: SA1BAnnotation  # metadata; index it with ``indices``
 
@@ -58,6 +59,9 @@ class SA1BMaskDecoder:
         sort_by: ranking key for ``max_masks`` (see ``fastrle.sa1b.SORT_KEYS``).
         threads: CPU decode threads (None: by size).
         output: ``"array"`` (numpy on CPU, CuPy on GPU) or ``"torch"``.
+        size: optional ``(height, width)``: decode at that size straight from
+            the runs (see :func:`fastrle.decode`), with ``mode``
+            ``"nearest"`` (default), ``"nearest-exact"`` or ``"area"`` (CPU).
 
     Cached results are shared between calls: numpy results are made
     read-only; do not modify torch or CuPy results in place.
@@ -65,11 +69,17 @@ class SA1BMaskDecoder:
 
     def __init__(self, max_masks: Optional[int] = None, cache_decoded: int = 0, device: Any = "cpu",
                  *, sort_by: Optional[str] = "predicted_iou", threads: Optional[int] = None,
-                 output: str = "array") -> None:
+                 output: str = "array", size: Optional[Tuple[int, int]] = None,
+                 mode: str = "nearest") -> None:
         if cache_decoded < 0:
             raise ValueError(f"cache_decoded must be a byte count >= 0, got {cache_decoded}")
         if output not in ("array", "torch"):
             raise ValueError(f"output must be 'array' or 'torch', got {output!r}")
+        if size is not None:
+            size = check_size_arg(size)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.size, self.mode = size, mode
         self.max_masks = max_masks
         self.cache_bytes = int(cache_decoded)
         self.device = str(device)
@@ -83,7 +93,8 @@ class SA1BMaskDecoder:
 
     def _decode(self, ann: SA1BAnnotation) -> DecodedMasks:
         idx = ann.order(None, self.max_masks, self.sort_by)
-        masks = ann.decode(indices=idx, threads=self.threads, device=self.device)
+        kw: Dict[str, Any] = {} if self.size is None else {"size": self.size, "mode": self.mode}
+        masks = ann.decode(indices=idx, threads=self.threads, device=self.device, **kw)
         return DecodedMasks(to_output(masks, self.output), idx, ann)
 
     def __call__(self, src: Any) -> DecodedMasks:

@@ -1,0 +1,252 @@
+"""Masks at the size, place and format a model wants, straight from the runs.
+
+:func:`fastrle.decode` dispatches here when ``size``, ``flip``, ``packed``,
+a non-nearest ``mode`` or a strided ``out`` is given; :func:`roi_align` is
+torchvision's ``roi_align`` of each mask over its own box. Neither ever
+builds the full-resolution dense mask.
+
+Semantics (``fastrle.gpu.decode`` follows them bit for bit):
+
+- ``mode="nearest"``: output pixel (oy, ox) is source pixel
+  (src(oy, H, H2), src(ox, W, W2)), torch's ``interpolate(mode="nearest")``
+  on a float32 or uint8 batch: ``src(d, n, m) = min(int(floorf(float32(d) * s)), n - 1)``
+  with ``s = float32(n) / float32(m)`` (this includes torch's m == n and m == 2n cases).
+- ``mode="nearest-exact"``: ``a = float32(d) + 0.5f``, ``r = max(s * a - 0.5f, 0)``,
+  ``src = min(int(floorf(float32(r + 0.5))), n - 1)``, where ``s * a - 0.5f`` is
+  rounded once (fused multiply-add) when m >= 128 and twice below, as torch
+  2.x's x86 CPU kernel computes it. See ``csrc/rle_transform.h``.
+- ``mode="area"`` (H2 <= H and W2 <= W): the exact fraction of each output
+  cell covered by foreground, float32.
+- ``flip``: ``"h"`` mirrors the output's columns, ``"v"`` its rows.
+- ``packed``: ``np.packbits(mask, axis=-1, bitorder=bitorder)``.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from . import _transform
+
+__all__ = ["MODES", "FLIPS", "nearest_map", "check_size_arg", "decode_transformed", "roi_align"]
+
+MODES = ("nearest", "nearest-exact", "area")
+FLIPS = (None, "h", "v", "hv")
+# roi_align with sampling_ratio <= 0 samples ceil(bin size) points per bin and
+# axis (torchvision's rule); above this many the box is rejected, not ground on.
+_MAX_GRID = 1 << 20
+
+
+def nearest_map(in_size: int, out_size: int, mode: str = "nearest") -> np.ndarray:
+    """Source index (int64) of each output index when resizing ``in_size``
+    samples to ``out_size`` with ``mode`` ``"nearest"`` or ``"nearest-exact"``:
+    exactly torch's ``interpolate`` index arithmetic (see the module doc)."""
+    if mode not in ("nearest", "nearest-exact"):
+        raise ValueError(f"mode must be 'nearest' or 'nearest-exact', got {mode!r}")
+    return _transform.nearest_map(operator.index(in_size), operator.index(out_size), mode == "nearest-exact")
+
+
+def _positive_int(v: Any, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{what} must be an int, got {v!r}")
+    if v < 1:
+        raise ValueError(f"{what} must be positive, got {v}")
+    if v > 0xFFFFFFFF:
+        raise ValueError(f"{what} {v} exceeds 2^32-1")
+    return int(v)
+
+
+def check_size_arg(size: Any, what: str = "size") -> Tuple[int, int]:
+    """(H2, W2) from a pair of positive ints; TypeError/ValueError otherwise."""
+    if isinstance(size, (str, bytes)) or not isinstance(size, (tuple, list, np.ndarray)) or len(size) != 2:
+        raise TypeError(f"{what} must be a pair of ints (height, width), got {size!r}")
+    oh, ow = (_positive_int(v, f"{what}[{k}]") for k, v in enumerate(size))
+    if oh * ow > 0xFFFFFFFF:
+        raise ValueError(f"{what} {oh}x{ow} has more than 2^32-1 pixels")
+    return oh, ow
+
+
+def _flip_arg(flip: Any) -> Tuple[bool, bool]:
+    if flip not in FLIPS:
+        raise ValueError(f"flip must be None, 'h', 'v' or 'hv', got {flip!r}")
+    return flip is not None and "h" in flip, flip is not None and "v" in flip
+
+
+def _out_view(out: Any, shape: Tuple[int, ...], dtype: Any, what: str) -> np.ndarray:
+    """A numpy view of a caller's buffer of ``shape`` whose last axis is
+    contiguous (other strides free: a corner of a padded batch buffer)."""
+    from .api import _out_array  # api imports this module lazily; no cycle at import time
+
+    arr = _out_array(out)
+    want = np.dtype(dtype)
+    ok = arr.dtype == want or (want == np.uint8 and arr.dtype == np.bool_)
+    if not ok:
+        raise TypeError(f"out must have dtype {'uint8 or bool' if want == np.uint8 else want} "
+                        f"for {what}, got {arr.dtype}")
+    if arr.shape != shape:
+        raise ValueError(f"out has shape {arr.shape}, expected {shape} for {what}")
+    if shape[-1] > 1 and arr.strides[-1] != arr.itemsize:
+        raise ValueError("out must be C-contiguous along its last axis (a stride of one element there; "
+                         "other strides are free)")
+    if not arr.flags.writeable:
+        raise ValueError("out is read-only")
+    return arr.view(np.uint8) if arr.dtype == np.bool_ else arr
+
+
+def decode_transformed(src: Any, single: bool, h: int, w: int, out: Any, size: Any, mode: str,
+                       flip: Any, packed: bool, bitorder: str, threads: Optional[int],
+                       zeroed: bool) -> Any:
+    """fastrle.decode's transformed path on validated sources (see there)."""
+    from .api import _resolve_threads, check_size
+
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    flip_h, flip_v = _flip_arg(flip)
+    if bitorder not in ("big", "little"):
+        raise ValueError(f"bitorder must be 'big' or 'little', got {bitorder!r}")
+    packed = bool(packed)
+    if packed and mode == "area":
+        raise ValueError("packed=True needs binary output: use mode 'nearest' or 'nearest-exact', not 'area'")
+    check_size(h, w)
+    oh, ow = (h, w) if size is None else check_size_arg(size)
+    if size is not None and src.n and (h == 0 or w == 0):
+        raise ValueError(f"cannot resize masks of size {h}x{w}: they have no pixels")
+    if mode == "area" and src.n and (oh > h or ow > w):
+        raise ValueError(f"mode='area' only downscales: size {oh}x{ow} is larger than the masks' {h}x{w} "
+                         f"on some side; use mode='nearest' to upscale")
+    n = src.n
+    last = (ow + 7) // 8 if packed else ow
+    dtype = np.float32 if mode == "area" else np.uint8
+    shape3 = (n, oh, last)
+    what = f"size={size!r}, mode={mode!r}, packed={packed}"
+    if out is None:
+        zeroed = False  # a promise about out: nothing to promise about a fresh array
+        arr = np.empty(shape3, dtype)
+        result = arr[0] if single else arr
+    else:
+        arr = _out_view(out, shape3[1:] if single else shape3, dtype, what)
+        if single:
+            arr = arr[None]
+        result = out
+    if n:
+        nthreads = _resolve_threads(threads, n * h * w)
+        _transform.decode_transform(src, arr, h, w, oh, ow, mode, flip_h, flip_v, packed,
+                                    bitorder == "little", bool(zeroed), nthreads)
+    return result
+
+
+def _boxes_arg(boxes: Any, n: int) -> np.ndarray:
+    mod = type(boxes).__module__ or ""
+    if mod.startswith("torch"):
+        boxes = boxes.detach().cpu().numpy()
+    try:
+        b = np.asarray(boxes, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"boxes must be a (N, 4) array of numbers, got {type(boxes).__name__}") from None
+    if b.shape != (n, 4):
+        raise ValueError(f"boxes must have shape (N, 4) = ({n}, 4), got {b.shape}")
+    bad = ~np.isfinite(b).all(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"box {i} is not finite: {b[i].tolist()}")
+    # torchvision computes in the input's dtype: boxes become float32
+    with np.errstate(over="ignore"):
+        b32 = np.ascontiguousarray(b, dtype=np.float32)
+    if not np.isfinite(b32).all():
+        i = int(np.argmax(~np.isfinite(b32).all(axis=1)))
+        raise ValueError(f"box {i} overflows float32: {b[i].tolist()}")
+    return b32
+
+
+def _grid_check(b: np.ndarray, scale: float, ph: int, pw: int, sampling_ratio: int, aligned: bool) -> None:
+    """Reject boxes whose per-bin sampling grid (sampling_ratio <= 0) is
+    absurdly large, computed in float32 as torchvision does."""
+    if sampling_ratio > 0 or not len(b):
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        s, off = np.float32(scale), np.float32(0.5 if aligned else 0.0)
+        rw = (b[:, 2] * s - off) - (b[:, 0] * s - off)
+        rh = (b[:, 3] * s - off) - (b[:, 1] * s - off)
+        if not aligned:
+            rw, rh = np.maximum(rw, np.float32(1)), np.maximum(rh, np.float32(1))
+        g = np.maximum(np.ceil(rh / np.float32(ph)), np.ceil(rw / np.float32(pw)))
+    bad = ~(g <= _MAX_GRID)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"box {i} {b[i].tolist()} needs {g[i]} samples per bin and axis with "
+                         f"sampling_ratio={sampling_ratio} (at most {_MAX_GRID}); pass sampling_ratio > 0")
+
+
+def roi_align(rles: Any, boxes: Any, output_size: Any, *, spatial_scale: float = 1.0,
+              sampling_ratio: int = -1, aligned: bool = False, out: Any = None,
+              threads: Optional[int] = None) -> np.ndarray:
+    """torchvision's ``roi_align`` of each mask over its own box, from the runs.
+
+    Equals ``torchvision.ops.roi_align(dense[:, None].float(), [boxes],
+    output_size, spatial_scale, sampling_ratio, aligned)[:, 0]`` (to float32
+    rounding) without decoding the dense masks: only the runs up to the last
+    column a sample point touches are read, and only the sampled columns are
+    evaluated. Mask R-CNN's 28x28 mask targets are
+    ``roi_align(gt_rles, proposal_boxes, 28)``.
+
+    Args:
+        rles: a list of N RLE dicts of one size (or one dict with one box).
+        boxes: (N, 4) ``x1, y1, x2, y2`` in pixels (numpy, torch or a list);
+            finite. Computed in float32, as torchvision does for float masks.
+        output_size: M or (MH, MW).
+        spatial_scale, sampling_ratio, aligned: as in torchvision.
+        out: optional float32 (N, MH, MW) buffer (any view with a contiguous
+            last axis).
+        threads: worker threads (None: by size).
+
+    Returns:
+        float32 (N, MH, MW) ((MH, MW) for a single dict).
+
+    Raises:
+        RLEError naming the mask for malformed counts; ValueError for boxes
+        that are not (N, 4) or not finite, a bad output_size or out (wrong
+        dtype: TypeError). Nothing is written to ``out`` on error.
+    """
+    from collections.abc import Mapping
+
+    from . import _core
+    from .api import _as_list, _resolve_threads, check_size
+
+    single = isinstance(rles, Mapping)
+    lst = [rles] if single else _as_list(rles)
+    if isinstance(output_size, (int, np.integer)) and not isinstance(output_size, bool):
+        output_size = (output_size, output_size)
+    ph, pw = check_size_arg(output_size, "output_size")
+    if isinstance(sampling_ratio, bool) or not isinstance(sampling_ratio, (int, np.integer)):
+        raise TypeError(f"sampling_ratio must be an int, got {sampling_ratio!r}")
+    if not -(1 << 31) <= sampling_ratio < (1 << 31):
+        raise ValueError(f"sampling_ratio {sampling_ratio} out of range")
+    if sampling_ratio > _MAX_GRID:
+        raise ValueError(f"sampling_ratio {sampling_ratio} exceeds {_MAX_GRID}")
+    try:
+        scale = float(spatial_scale)
+    except (TypeError, ValueError):
+        raise TypeError(f"spatial_scale must be a number, got {spatial_scale!r}") from None
+    if not math.isfinite(scale) or not math.isfinite(np.float32(scale)):
+        raise ValueError(f"spatial_scale must be finite, got {spatial_scale!r}")
+    n = len(lst)
+    b = _boxes_arg([boxes] if single and np.ndim(boxes) == 1 else boxes, n)
+    _grid_check(b, scale, ph, pw, int(sampling_ratio), bool(aligned))
+    src = _core.sources(lst)
+    h, w = (int(src.heights[0]), int(src.widths[0])) if n else (0, 0)
+    check_size(h, w)
+    shape = (n, ph, pw)
+    if out is None:
+        arr = np.empty(shape, np.float32)
+        result = arr[0] if single else arr
+    else:
+        arr = _out_view(out, shape[1:] if single else shape, np.float32, "roi_align")
+        if single:
+            arr = arr[None]
+        result = out
+    if n:
+        _transform.roi_align(src, h, w, b, scale, int(sampling_ratio), bool(aligned), arr,
+                             _resolve_threads(threads, n * h * w))
+    return result
