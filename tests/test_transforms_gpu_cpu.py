@@ -1,0 +1,72 @@
+"""The GPU transforms (under the CPU emulator) and the CPU transforms are one
+contract: fastrle.gpu.decode(size=, mode=, flip=, packed=) must equal
+fastrle.decode(...) bit for bit. Each side is also checked against torch in its
+own tests; this file needs no torch, so the two paths agree even without it."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cuda_emu import emu  # noqa: E402
+from test_gpu_emulated import blobs, decode, fake_gpu, lib  # noqa: E402,F401
+
+import fastrle  # noqa: E402
+
+L = emu.launch_mod
+
+
+def cpu_index_map(n_in: int, n_out: int, mode: str) -> np.ndarray:
+    """The source column of each output column, read back from fastrle.decode:
+    mask k holds bit k of every column's index (one row), so the resized masks
+    spell out the index map the CPU path used."""
+    k = max(1, int(n_in - 1).bit_length())
+    idx = np.arange(n_in)
+    planes = ((idx[None, :] >> np.arange(k)[:, None]) & 1).astype(np.uint8)[:, None, :]
+    out = fastrle.decode(fastrle.encode(planes), size=(1, n_out), mode=mode)[:, 0, :]
+    return (out.astype(np.int64) << np.arange(k)[:, None]).sum(0)
+
+
+def test_cpu_index_map_reader_can_tell_maps_apart():
+    assert np.array_equal(cpu_index_map(5, 5, "nearest"), np.arange(5))
+    assert not np.array_equal(cpu_index_map(7, 3, "nearest"), cpu_index_map(7, 3, "nearest-exact"))
+
+
+PAIRS = [(1500, 1024), (2250, 1024), (1500, 683), (2250, 1536), (1024, 1024), (1024, 256),
+         (300, 700), (700, 300), (127, 128), (128, 127), (255, 128), (129, 257), (1, 300), (300, 1)]
+PAIRS += [tuple(int(v) for v in p) for p in np.random.default_rng(0).integers(1, 5000, (120, 2))]
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_gpu_host_maps_equal_cpu_maps(mode):
+    bad = [(a, b) for a, b in PAIRS if not np.array_equal(L.nearest_map(a, b, mode), cpu_index_map(a, b, mode))]
+    assert not bad, f"{mode}: GPU and CPU index maps differ for {bad[:10]}"
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+@pytest.mark.parametrize("flip", [None, "h", "v", "hv"])
+def test_gpu_decode_equals_cpu_decode(lib, mode, flip):
+    rng = np.random.default_rng(abs(hash((mode, flip))) % 2**32)
+    masks = blobs(rng, 3, 150, 225)
+    rles = fastrle.encode(masks)
+    for size in [(150, 225), (300, 450), (64, 96), (129, 200), (47, 331)]:
+        for packed, bitorder in [(False, "big"), (True, "big"), (True, "little")]:
+            kw = dict(size=size, mode=mode, flip=flip, packed=packed, bitorder=bitorder)
+            want = fastrle.decode(rles, **kw)
+            got = decode(lib, rles, order=emu.ORDER_SHUFFLED, seed=size[0], **kw)
+            np.testing.assert_array_equal(got, want, err_msg=str(kw))
+
+
+def test_sa1b_cuda_decode_with_transforms_equals_cpu(fake_gpu):
+    """SA1BAnnotation.decode(device="cuda", size=..., flip=..., packed=...) passes the
+    transform on to the GPU decoder, and gives the CPU's masks."""
+    from fastrle import sa1b, synthetic
+
+    ann = sa1b.load(synthetic.sa1b_image_dict(synthetic.sa1b_like(6, 90, 140, seed=4), seed=4))
+    for kw in [dict(size=(45, 70)), dict(size=(200, 33), mode="nearest-exact", flip="h"),
+               dict(size=(64, 64), flip="hv", packed=True), dict(top_k=3, size=(30, 31), flip="v")]:
+        np.testing.assert_array_equal(np.asarray(ann.decode(device="cuda", **kw)), ann.decode(**kw),
+                                      err_msg=str(kw))
