@@ -174,9 +174,9 @@ MUTANTS: List[Mutant] = [
        "swapped", "iou reads the crowd flag of the dt index", T_GLUE),
     _m("pyx-iou-mismatch", PYX, "ov[g * m + d] = -1", "ov[g * m + d] = 0", "constant",
        "iou gives 0, not -1, for masks of different sizes", T_GLUE),
-    _m("pyx-ragged-hw", PYX, "s.heights = np.full(n, h, np.int64)\n    s.widths = np.full(n, w, np.int64)",
-       "s.heights = np.full(n, w, np.int64)\n    s.widths = np.full(n, h, np.int64)", "swapped",
-       "ragged sources swap height and width", T_GLUE + ["tests/test_sa1b.py"]),
+    _m("pyx-ragged-len", PYX, "s.src[k].len = offsets[i + 1] - offsets[i]",
+       "s.src[k].len = offsets[i + 1] - offsets[i] - 1", "off-by-one",
+       "ragged strings lose their last character", T_GLUE + ["tests/test_sa1b.py"]),
     # --- the drop-in (src/fastrle/mask.py)
     _m("mask-area-strict", MASK, "return _core.area(_runs(rleObjs, False))", "return _core.area(_runs(rleObjs, True))",
        "logic", "mask.area made strict (README: area keeps the wrap)", T_MASK),
@@ -203,8 +203,9 @@ MUTANTS: List[Mutant] = [
     _m("mask-dispatch", MASK, "elif type(pyobj) == list and len(pyobj[0]) == 4:",
        "elif type(pyobj) == list and len(pyobj[0]) >= 4:", "comparison",
        "polygons are taken for boxes", T_MASK),
-    _m("mask-encode-layout", MASK, "a = bimask.view(np.uint8).transpose(2, 1, 0)",
-       "a = bimask.view(np.uint8).transpose(2, 0, 1)", "swapped", "encode reads rows as columns", T_MASK),
+    _m("mask-encode-size", MASK, "return [{\"size\": [h, w], \"counts\": c} for c in counts]",
+       "return [{\"size\": [w, h], \"counts\": c} for c in counts]", "swapped",
+       "encode swaps h and w in size", T_MASK),
     # --- the native API (src/fastrle/api.py)
     _m("api-threads-zero", API, "if threads < 1:", "if threads < 0:", "off-by-one",
        "threads=0 accepted", T_API),
@@ -269,6 +270,14 @@ MUTANTS: List[Mutant] = [
        "meta[3 * m + 1];\n    unsigned char* o = out + m * (long long)h * (long long)w;", "swapped",
        "expand reads the status from the position field", T_KERNEL),
 ]
+
+
+# Survivors that are acceptable: equivalent mutants (no input can tell them
+# from the original). Anything else that survives is a missing test.
+EQUIVALENT: Dict[str, str] = {
+    "kexpand-find-run": "the search only seeds the cursor; `while (p >= next) advance` in the expand loop "
+                        "steps past a run that ends exactly at p, so both searches reach the same run",
+}
 
 
 # ---------------------------------------------------------------- building
@@ -444,7 +453,7 @@ def table(results: List[Result]) -> str:
         m = r.mutant
         res = {"killed": "killed", "timeout": "killed (hang)", "survived": "**SURVIVED**",
                "error": "build error"}[r.status]
-        detail = r.detail.replace("|", "\\|")
+        detail = (r.detail or ("equivalent: " + EQUIVALENT[m.id] if m.id in EQUIVALENT else "")).replace("|", "\\|")
         rows.append(f"| `{m.id}` | `{m.path}` | {m.kind} | {m.what} | {res} | {detail} | {r.seconds:.0f} |")
     return "\n".join(rows)
 
@@ -536,10 +545,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(summary)
     if survivors:
         print("survivors:", ", ".join(survivors))
+    notes = []
+    for mid in survivors:
+        reason = EQUIVALENT.get(mid)
+        notes.append(f"- `{mid}`: " + (f"equivalent: {reason}" if reason else "**not explained: add a test**"))
+    if notes:
+        print("\n".join(notes))
     if not args.no_report and not args.only:
         when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        surv = "\n".join(notes) if notes else "None."
         with open(args.report, "w") as f:
-            f.write(REPORT_HEAD.format(when=when, summary=summary, table=tab))
+            f.write(REPORT_HEAD.format(when=when, summary=summary, table=tab, survivors=surv))
         print("report written to", os.path.relpath(args.report, ROOT))
     return 0 if pct >= args.min_score else 1
 
@@ -554,6 +570,12 @@ fail (a hang past the timeout also counts as killed). `python scripts/mutate.py 
 shows them all, `--only ID[,ID]` reruns a few.
 
 {summary}
+
+## Survivors
+
+{survivors}
+
+## All mutants
 
 {table}
 """
