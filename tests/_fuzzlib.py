@@ -183,6 +183,18 @@ def ref_bbox_coco(cnts: Sequence[int], h: int, w: int) -> List[float]:
     return [float(xs), float(ys), float((xe - xs + 1) & M), float((ye - ys + 1) & M)]
 
 
+def dense_iou(dt: np.ndarray, gt: np.ndarray, crowd) -> np.ndarray:
+    """pycocotools' IoU rule on dense (n, h, w) masks: |d & g| / |d | g|, or
+    / |d| where gt g is a crowd; 0 where nothing intersects."""
+    d = dt.reshape(len(dt), -1).astype(bool)
+    g = gt.reshape(len(gt), -1).astype(bool)
+    inter = (d[:, None] & g[None]).sum(-1)
+    union = (d[:, None] | g[None]).sum(-1)
+    area = np.broadcast_to(d.sum(-1)[:, None], inter.shape)
+    div = np.where(np.asarray(crowd, bool)[None, :], area, union)
+    return np.where(inter > 0, inter / np.maximum(div, 1), 0.0)
+
+
 def ref_decode(cnts: Sequence[int], h: int, w: int) -> np.ndarray:
     """(h, w) uint8 C-order mask of valid counts."""
     flat = np.repeat(np.arange(len(cnts)) % 2, np.asarray(cnts, dtype=np.int64)).astype(np.uint8)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import fastrle
 import fastrle.mask as fm
 from common import assert_same_error
-from _fuzzlib import MASK_KINDS, make_mask, random_counts, ref_counts, ref_decode, ref_to_string
+from _fuzzlib import MASK_KINDS, dense_iou, make_mask, random_counts, ref_counts, ref_decode, ref_to_string
 
 pm = pytest.importorskip("pycocotools.mask")
 
@@ -111,18 +111,6 @@ def _tight_bbox(m):
     if ys.size == 0:
         return np.zeros(4)
     return np.array([xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1], float)
-
-
-def dense_iou(dt: np.ndarray, gt: np.ndarray, crowd) -> np.ndarray:
-    """pycocotools' IoU rule on dense (n, h, w) masks: |d & g| / |d | g|, or
-    / |d| where gt g is a crowd; 0 where nothing intersects."""
-    d = dt.reshape(len(dt), -1).astype(bool)
-    g = gt.reshape(len(gt), -1).astype(bool)
-    inter = (d[:, None] & g[None]).sum(-1)
-    union = (d[:, None] | g[None]).sum(-1)
-    area = np.broadcast_to(d.sum(-1)[:, None], inter.shape)
-    div = np.where(np.asarray(crowd, bool)[None, :], area, union)
-    return np.where(inter > 0, inter / np.maximum(div, 1), 0.0)
 
 
 # ------------------------------------------------------------ checks
