@@ -32,6 +32,7 @@ import datetime
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -292,9 +293,8 @@ class Workspace:
     """A scratch copy of the tree with per-file objects, so a mutant rebuilds
     only the file it touches."""
 
-    def __init__(self, base: str, log) -> None:
+    def __init__(self, base: str) -> None:
         self.dir = base
-        self.log = log
         for rel in _tree_files(ROOT):
             dst = os.path.join(base, rel)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
@@ -478,6 +478,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the scratch copies (printed)")
     args = ap.parse_args(argv)
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still remove the scratch copies
     mutants = select(args.only)
     if args.list:
         for m in mutants:
@@ -493,7 +494,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     workspaces = []
     try:
         for j in range(jobs):
-            ws = Workspace(os.path.join(tmp, f"w{j}"), print)
+            ws = Workspace(os.path.join(tmp, f"w{j}"))
             ws.check_import()
             workspaces.append(ws)
         print(f"built in {time.monotonic() - t_start:.0f} s", flush=True)
