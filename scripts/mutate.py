@@ -481,10 +481,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still remove the scratch copies
     mutants = select(args.only)
     if args.list:
+        stale = 0
         for m in mutants:
-            print(f"{m.id:24s} {m.path:32s} {m.kind:11s} {m.what}")
-        print(f"{len(mutants)} mutants")
-        return 0
+            with open(os.path.join(ROOT, m.path)) as f:
+                ok = f.read().count(m.old) == 1
+            stale += not ok
+            print(f"{m.id:24s} {m.path:32s} {m.kind:11s} {m.what}" + ("" if ok else "  [STALE: text not found once]"))
+        print(f"{len(mutants)} mutants" + (f", {stale} stale: update MUTANTS" if stale else ""))
+        return 1 if stale else 0
     validate(mutants)
 
     t_start = time.monotonic()
