@@ -159,6 +159,42 @@ def ref_parse(s: bytes, hw: Optional[int], strict: bool = True) -> Tuple[List[in
     return cnts, lens
 
 
+def ref_bbox_coco(cnts: Sequence[int], h: int, w: int) -> List[float]:
+    """pycocotools 2.0.11 rleToBbox, in Python with explicit uint32 wrapping:
+    [x, y, w, h] of any counts (zero-length runs and wrapped ones included).
+    h == 0 gives zeros (pycocotools divides by zero there)."""
+    M = 0xFFFFFFFF
+    m = len(cnts) // 2 * 2
+    if m == 0 or h == 0:
+        return [0.0, 0.0, 0.0, 0.0]
+    xs, ys, xe, ye, cc = w & M, h & M, 0, 0, 0
+    for j in range(m):
+        start = cc
+        cc = (cc + cnts[j]) & M
+        if j % 2 == 0 or cnts[j] & M == 0:
+            continue
+        y0, y1 = start % h, ((cc - 1) & M) % h
+        x0, x1 = (start - y0) // h, (((cc - 1) & M) - y1) // h
+        xs, xe = min(xs, x0), max(xe, x1)
+        if x0 < x1:  # the run crosses a column: every row is covered
+            ys, ye = 0, h - 1
+        else:
+            ys, ye = min(ys, y0), max(ye, y1)
+    return [float(xs), float(ys), float((xe - xs + 1) & M), float((ye - ys + 1) & M)]
+
+
+def dense_iou(dt: np.ndarray, gt: np.ndarray, crowd) -> np.ndarray:
+    """pycocotools' IoU rule on dense (n, h, w) masks: |d & g| / |d | g|, or
+    / |d| where gt g is a crowd; 0 where nothing intersects."""
+    d = dt.reshape(len(dt), -1).astype(bool)
+    g = gt.reshape(len(gt), -1).astype(bool)
+    inter = (d[:, None] & g[None]).sum(-1)
+    union = (d[:, None] | g[None]).sum(-1)
+    area = np.broadcast_to(d.sum(-1)[:, None], inter.shape)
+    div = np.where(np.asarray(crowd, bool)[None, :], area, union)
+    return np.where(inter > 0, inter / np.maximum(div, 1), 0.0)
+
+
 def ref_decode(cnts: Sequence[int], h: int, w: int) -> np.ndarray:
     """(h, w) uint8 C-order mask of valid counts."""
     flat = np.repeat(np.arange(len(cnts)) % 2, np.asarray(cnts, dtype=np.int64)).astype(np.uint8)

@@ -19,16 +19,13 @@ import numpy as np
 
 import fastrle
 import fastrle.mask as fm
-from _fuzzlib import MASK_KINDS, RefError, make_mask, mutate, ref_counts, ref_decode, ref_parse, ref_to_string
+from _fuzzlib import (MASK_KINDS, RefError, dense_iou, make_mask, mutate, ref_bbox_coco, ref_counts, ref_decode,
+                      ref_parse, ref_to_string)
 
 try:
     from pycocotools import mask as pm
 except ImportError:  # pragma: no cover
     pm = None
-
-# mask.toBbox with h == 0 used to divide by zero (SIGFPE); bbox_impl now
-# returns zeros there (test_fuzz_malformed.py::test_tobbox_zero_height_no_crash).
-SKIP_TOBBOX_H0 = False
 
 GUARD = 64
 FILL = 0xA5
@@ -149,37 +146,78 @@ def case_strings(r: np.random.Generator, stats):
     except OK_ERRORS:
         check(not valid, "area rejected a valid RLE", rles)
 
-    # drop-in area/toBbox parse like pycocotools (wrapping arithmetic); must
-    # not crash, and must equal pycocotools where it is defined
-    try:
+    # drop-in area/toBbox parse like pycocotools: the syntax is checked, the
+    # runs wrap mod 2^32 (README). They succeed exactly when every string is
+    # well formed, and then equal the wrapped reference (and pycocotools).
+    syntax = []
+    for s in strs:
+        try:
+            syntax.append(ref_parse(s, None, strict=False))
+        except RefError:
+            syntax.append(None)
+    well_formed = all(x is not None for x in syntax)
+    if well_formed:
         a = fm.area(rles)
-        b = fm.toBbox(rles) if (hh or not SKIP_TOBBOX_H0) else None
-        syntax = []
-        for s in strs:
-            try:
-                syntax.append(ref_parse(s, None, strict=False))
-            except RefError:
-                syntax.append(None)
-        ok = all(x is not None for x in syntax)
-        check(ok, "mask.area accepted a syntactically invalid string", rles)
-        if hh * ww <= 0xFFFFFFFF and all(_pm_safe(x[1], hh, ww) for x in syntax):
-            check(np.array_equal(a, pm.area([{"size": [hh, ww], "counts": s} for s in strs])), "area", rles)
-            check(np.array_equal(b, pm.toBbox([{"size": [hh, ww], "counts": s} for s in strs])), "toBbox", rles)
+        b = fm.toBbox(rles)
+        check(a.dtype == np.uint32 and b.dtype == np.float64 and b.shape == (n, 4))
+        check(list(a) == [sum(x[0][1::2]) & 0xFFFFFFFF for x in syntax], "area differs from the wrapped sum", rles)
+        want_b = [ref_bbox_coco(x[0], hh, ww) for x in syntax]
+        check(np.array_equal(b, want_b), "toBbox differs from the reference", rles, b, want_b)
+        if valid:  # valid and not empty: the dense mask's tight box (empty: see the quirk above)
+            for i, e in enumerate(exp):
+                d = ref_decode(e[0], hh, ww)
+                check(not d.any() or list(b[i]) == _tight_box(d), "toBbox differs from the dense box", rles)
+        if all(_pm_safe(x[1], hh, ww) for x in syntax):
+            pm_rles = [{"size": [hh, ww], "counts": s} for s in strs]
+            check(np.array_equal(a, pm.area(pm_rles)), "area differs from pycocotools", rles)
+            check(np.array_equal(b, pm.toBbox(pm_rles)), "toBbox differs from pycocotools", rles)
             stats["vs_pycocotools"] += 1
-    except OK_ERRORS:
-        pass
+    else:
+        for fn in (fm.area, fm.toBbox):
+            check(_raises(fn, rles), fn.__name__, "accepted a syntactically invalid string", rles)
 
-    # merge and iou: strict for n > 1
-    try:
-        fm.merge(rles, int(r.integers(0, 2)))
-    except OK_ERRORS:
-        check(not valid or n == 1, "merge rejected valid RLEs", rles)
-    try:
+    # merge: a single mask is copied as parsed (wrapped, like pycocotools);
+    # several need valid counts that agree on h*w (pycocotools spins).
+    intersect = int(r.integers(0, 2))
+    if n == 1 and well_formed:
+        merged = fm.merge(rles, intersect)
+        check(merged == {"size": [hh, ww], "counts": ref_to_string(syntax[0][0])}, "merge of one", rles, merged)
+    elif valid:
+        merged = fm.merge(rles, intersect)
+        op = np.logical_and if intersect else np.logical_or
+        want = np.stack([ref_decode(e[0], hh, ww) for e in exp]).astype(bool)
+        want = op.reduce(want, axis=0)
+        check(merged["size"] == [hh, ww], "merge size", rles, merged)
+        check(np.array_equal(fastrle.decode(merged), want), "merge differs from the dense reference", rles)
+    else:
+        check(_raises(fm.merge, rles, intersect), "merge accepted invalid RLEs", rles)
+
+    # iou is strict: valid input gives the dense |a & b| / |a | b| (0 when
+    # nothing intersects, which is also pycocotools' box prefilter result)
+    if valid:
         res = fm.iou(rles, rles, [0] * n)
-        check(valid, "iou accepted invalid RLEs", rles)
-        check(res.shape == (n, n))
-    except OK_ERRORS:
-        check(not valid, "iou rejected valid RLEs", rles)
+        dense = np.stack([ref_decode(e[0], hh, ww) for e in exp])
+        want = dense_iou(dense, dense, [0] * n)
+        check(res.dtype == np.float64 and np.array_equal(res, want), "iou differs from the dense reference",
+              rles, res, want)
+    else:
+        check(_raises(fm.iou, rles, rles, [0] * n), "iou accepted invalid RLEs", rles)
+
+
+def _raises(fn, *args, kinds=OK_ERRORS) -> bool:
+    """True if fn(*args) raises one of `kinds` (anything else propagates)."""
+    try:
+        fn(*args)
+    except kinds:
+        return True
+    return False
+
+
+def _tight_box(m: np.ndarray) -> list:
+    ys, xs = np.nonzero(m)
+    if ys.size == 0:
+        return [0.0, 0.0, 0.0, 0.0]
+    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
 
 
 def case_uncompressed(r: np.random.Generator, stats):
@@ -207,10 +245,14 @@ def case_uncompressed(r: np.random.Generator, stats):
         check(not want_ok, "decode rejected valid list counts", rle)
         check_guards(base, False)
         stats["invalid"] += 1
-    try:
-        fm.frPyObjects(rle, h, w)
-    except (OverflowError, *OK_ERRORS):
-        pass
+    # frPyObjects only re-encodes: any uint32 counts give their string;
+    # others cannot become uint32 (NumPy raises OverflowError, as for pycocotools)
+    if all(0 <= v <= 0xFFFFFFFF for v in vals):
+        got = fm.frPyObjects(rle, h, w)
+        check(got == {"size": [h, w], "counts": ref_to_string(vals)}, "frPyObjects", rle, got)
+    else:
+        check(_raises(fm.frPyObjects, rle, h, w, kinds=(OverflowError,)),
+              "frPyObjects accepted counts outside uint32", rle)
 
 
 def run(seed: int, n: int) -> dict:

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 import fastrle
 import fastrle.mask as fm
-from _fuzzlib import MASK_KINDS, make_mask, random_counts, ref_counts, ref_decode, ref_to_string
+from common import assert_same_error
+from _fuzzlib import MASK_KINDS, dense_iou, make_mask, random_counts, ref_counts, ref_decode, ref_to_string
 
 pm = pytest.importorskip("pycocotools.mask")
 
@@ -90,15 +91,13 @@ def _eq_arr(a, b):
 
 
 def _same(f_call, p_call):
-    """fastrle.mask and pycocotools give equal results, or raise the same
-    exception type (pycocotools' bare Exception may become TypeError or
-    ValueError, as mask.py documents)."""
+    """fastrle.mask and pycocotools give equal results, or raise exactly the
+    same exception type (common.expected_error maps pycocotools' bare
+    Exceptions to the TypeError/ValueError the README documents)."""
     try:
         want = p_call()
-    except Exception as e:  # noqa: BLE001
-        allowed = (TypeError, ValueError) if type(e) is Exception else type(e)
-        with pytest.raises(allowed):
-            f_call()
+    except Exception as e:  # noqa: BLE001 - compared exactly
+        assert_same_error(f_call, e)
         return
     got = f_call()
     if isinstance(want, np.ndarray):
@@ -197,15 +196,17 @@ def check_counts(h, w, cnts_list, iscrowd, intersect) -> None:
     canonical = all(len(c) >= 1 and all(x > 0 for x in c[1:]) for c in cnts_list)
     if canonical:
         _eq_rle(fm.merge(rles, intersect), pm.merge(rles, intersect))
-    else:
-        # must not crash; its runs are checked by test_merge_iou_zero_length_runs
+    else:  # pycocotools is wrong here (README): the dense masks are the oracle
         merged = fm.merge(rles, intersect)
         assert merged["size"] == [h, w] and isinstance(merged["counts"], bytes)
+        op = np.logical_and if intersect else np.logical_or
+        np.testing.assert_array_equal(fastrle.decode(merged), op.reduce(dense.astype(bool), axis=0))
     if canonical:
         _eq_arr(fm.iou(rles, rles, crowd), pm.iou(rles, rles, crowd))
     else:
         got = fm.iou(rles, rles, crowd)
-        assert got.shape == (len(rles), len(rles)) and got.dtype == np.float64
+        assert got.dtype == np.float64 and got.flags.f_contiguous
+        np.testing.assert_array_equal(got, dense_iou(dense, dense, crowd))
     np.testing.assert_array_equal(fastrle.decode(rles), dense)
     np.testing.assert_array_equal(fastrle.decode(unc), dense)
     np.testing.assert_array_equal(fastrle.area(rles), [sum(c[1::2]) for c in cnts_list])
@@ -373,3 +374,9 @@ def test_merge_iou_zero_length_runs(h, w, cl):
     union = (dense[0] | dense[1]).sum()
     want = np.array([[1.0, inter / union if inter else 0.0], [inter / union if inter else 0.0, 1.0]])
     np.testing.assert_array_equal(fm.iou(rles, rles, [0, 0]), want)
+    np.testing.assert_array_equal(want, dense_iou(dense, dense, [0, 0]))
+    # crowd gt: divided by the dt's area
+    crowd = fm.iou(rles, rles, [1, 1])
+    np.testing.assert_array_equal(crowd, dense_iou(dense, dense, [1, 1]))
+    a0, a1 = dense[0].sum(), dense[1].sum()
+    assert crowd[1, 0] == (inter / a1 if inter else 0.0) and crowd[0, 1] == (inter / a0 if inter else 0.0)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import fastrle
 import fastrle.mask as fm
-from _fuzzlib import RefError, make_mask, ref_counts, ref_decode, ref_parse, ref_to_string
+from _fuzzlib import MASK_KINDS, RefError, make_mask, ref_counts, ref_decode, ref_parse, ref_to_string
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BOUNDED = int(os.environ.get("FASTRLE_MALFORMED_CASES", "6000"))
@@ -258,14 +258,24 @@ def test_wrong_threads(threads):
 
 @pytest.mark.parametrize("threads", [2**31, 10**30])
 def test_huge_threads_are_capped(threads):
-    """More threads than a C int holds: capped like any large count, not an OverflowError."""
-    d = fastrle.decode(GOOD, threads=threads)
-    assert d.shape == (3, 4)
+    """More threads than a C int holds: capped like any large count, not an
+    OverflowError, and the result is the same as with one thread."""
+    want = np.zeros((3, 4), np.uint8)  # GOOD is all background
+    np.testing.assert_array_equal(fastrle.decode(GOOD, threads=threads), want)
+    out = np.full((3, 4), 7, np.uint8)
+    assert fastrle.decode(GOOD, out=out, threads=threads) is out
+    np.testing.assert_array_equal(out, want)
+    m = np.stack([make_mask("random", 3, 4, 1), make_mask("blob", 3, 4, 2)])
+    assert fastrle.encode(m, threads=threads) == fastrle.encode(m, threads=1)
 
 
 def test_many_threads_are_capped():
-    d = fastrle.decode([GOOD] * 3, threads=2**31 - 1)
-    assert d.shape == (3, 3, 4)
+    """More threads than masks (and than the pool's cap): every mask decoded."""
+    ms = np.stack([make_mask(k, 9, 13, i) for i, k in enumerate(MASK_KINDS)] * 2)
+    rles = fastrle.encode(ms, threads=1)
+    np.testing.assert_array_equal(fastrle.decode(rles, threads=2**31 - 1), ms)
+    np.testing.assert_array_equal(fastrle.decode(rles, threads=1000), ms)
+    assert fastrle.encode(ms, threads=2**31 - 1) == rles
 
 
 def _ro():
@@ -441,12 +451,18 @@ def test_frpyobjects_bad_coordinates_raise():
 
 
 def test_tobbox_zero_height_no_crash():
+    """pycocotools divides by h here (SIGFPE); README: zeros. In a child, so
+    a crash is a failure and not a dead pytest."""
     p = _child("""
         import fastrle.mask as fm
-        print(fm.toBbox({"size": [0, 5], "counts": b"05"}))
-        print(fm.toBbox([{"size": [0, 3], "counts": b"0:"}]))
+        a = fm.toBbox({"size": [0, 5], "counts": b"05"})
+        b = fm.toBbox([{"size": [0, 3], "counts": b"0:"}, {"size": [0, 3], "counts": b"0"}])
+        print(a.dtype, a.shape, a.tolist())
+        print(b.dtype, b.shape, b.tolist())
     """)
     assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.splitlines()[-2:] == ["float64 (4,) [0.0, 0.0, 0.0, 0.0]",
+                                          "float64 (2, 4) [[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]"]
 
 
 def test_nul_and_short_sum_are_deliberate_differences():

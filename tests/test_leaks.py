@@ -90,9 +90,21 @@ def test_rss_flat_over_100k_calls():
     assert late < 4, f"RSS still growing: {late:.1f} MB over the last {3 * step} calls"
 
 
+def _release_free_heap() -> None:
+    """Hand free heap pages back to the OS (glibc malloc_trim), so that a new
+    allocation shows in RSS instead of reusing what earlier tests freed."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    if hasattr(libc, "malloc_trim"):  # glibc only
+        libc.malloc_trim(0)
+
+
 def test_rss_check_detects_a_leak():
     """The measurement can fail: a deliberate 100 B/call leak is caught."""
     hoard = []
+    gc.collect()
+    _release_free_heap()
     before = rss_bytes()
     for _ in range(CALLS):
         hoard.append(bytes(100))

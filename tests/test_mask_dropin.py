@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common import check_same, pycoco, to_f
+from common import BARE_EXCEPTION_TYPES, assert_same_error, check_same, pycoco, to_f
+from _fuzzlib import ref_to_string
 from strategies import masks
 
+import fastrle
 import fastrle.mask as fm
 
 EDGE_SHAPES = [(1, 1), (1, 9), (9, 1), (2, 2), (3, 7), (64, 64), (65, 63), (480, 640)]
@@ -144,3 +146,84 @@ def test_counts_str_and_bytes_agree() -> None:
     r = pycoco.encode(to_f(edge_masks(9, 7)))[6]
     s = {"size": r["size"], "counts": r["counts"].decode()}
     np.testing.assert_array_equal(fm.decode(s), pycoco.decode(r))
+
+
+# Counts whose runs do not fit in uint32: pycocotools wraps them mod 2^32.
+# README: decode, merge and iou raise; area and toBbox keep the wrap. The
+# expected values are worked out by hand with uint32 arithmetic (and agree
+# with pycocotools 2.0.11).
+WRAPPED = [
+    # runs 2, 3, 1, -2: the -2 is 2^32-2, so area = 3 + 2^32-2 = 1 (mod 2^32);
+    # box: first run covers pixels 2..4 (columns 1-2), the wrapped run ends
+    # at pixel 6 + 2^32-2 = 4 (mod 2^32), column 1 -> x 1..2, y 0..1
+    ([2, 3, 1, -2], 1, [1.0, 0.0, 2.0, 2.0]),
+    # a run of 2^32+4 is 4: pixels 0..3 of a 2x3 mask, columns 0-1
+    ([0, 2**32 + 4, 2], 4, [0.0, 0.0, 2.0, 2.0]),
+]
+
+
+@pytest.mark.parametrize("cnts,area,box", WRAPPED)
+def test_area_and_tobbox_keep_the_wrap(cnts, area, box) -> None:
+    rle = {"size": [2, 3], "counts": ref_to_string(cnts)}
+    a = fm.area(rle)
+    assert type(a) is np.uint32 and a == area
+    np.testing.assert_array_equal(fm.area([rle, rle]), np.array([area, area], np.uint32))
+    assert fm.area([rle]).dtype == np.uint32
+    np.testing.assert_array_equal(fm.toBbox(rle), box)
+    np.testing.assert_array_equal(fm.toBbox([rle]), [box])
+    check_same("area", [rle])
+    check_same("toBbox", [rle])
+    # ... while decode, merge and iou refuse it, and the native API is strict
+    with pytest.raises(ValueError, match="mask 0"):
+        fm.decode(rle)
+    with pytest.raises(ValueError):
+        fm.merge([rle, rle])
+    with pytest.raises(ValueError):
+        fm.iou([rle], [rle], [0])
+    with pytest.raises(fastrle.RLEError):
+        fastrle.area(rle)
+    with pytest.raises(fastrle.RLEError):
+        fastrle.bbox(rle)
+
+
+def test_bare_exceptions_become_documented_types() -> None:
+    """pycocotools raises a bare Exception for these; fastrle.mask raises
+    exactly the TypeError/ValueError of common.BARE_EXCEPTION_TYPES, with the
+    same message (README: deliberate differences)."""
+    box = np.zeros((1, 4))
+    rle = pycoco.encode(np.zeros((2, 2), np.uint8, order="F"))
+    cases = [
+        (lambda m: m.iou(np.zeros((2, 3)), np.zeros((2, 3)), [0, 0]), ValueError),
+        (lambda m: m.iou([[1, 2]], [[1, 2]], [0]), TypeError),
+        (lambda m: m.iou("abc", "abc", [0, 0, 0]), TypeError),
+        (lambda m: m.iou(box, [rle], [0]), TypeError),
+        (lambda m: m.frPyObjects(5, 2, 2), TypeError),
+        (lambda m: m.frPyObjects({"a": 1}, 2, 2), TypeError),
+    ]
+    seen = set()
+    for call, kind in cases:
+        with pytest.raises(Exception) as theirs:
+            call(pycoco)
+        assert type(theirs.value) is Exception, theirs.value
+        with pytest.raises(kind) as ours:
+            call(fm)
+        assert type(ours.value) is kind and str(ours.value) == str(theirs.value)
+        assert_same_error(lambda: call(fm), theirs.value)
+        seen.add(next(p for p in BARE_EXCEPTION_TYPES if str(theirs.value).startswith(p)))
+    assert seen == set(BARE_EXCEPTION_TYPES)
+
+
+def test_error_comparison_is_exact() -> None:
+    """The helper fails on a different exception type: ValueError for
+    TypeError, an unmapped bare Exception, or a changed message."""
+    with pytest.raises(AssertionError):
+        assert_same_error(lambda: fm.iou([[1, 2]], [[1, 2]], [0]), ValueError("x"))
+    with pytest.raises(AssertionError):
+        assert_same_error(lambda: (_ for _ in ()).throw(TypeError("list input can be bounding box (Nx4) "
+                                                                   "or RLEs ([RLE])")),
+                          Exception("numpy ndarray input is only for *bounding boxes* and ..."))
+    with pytest.raises(AssertionError):
+        assert_same_error(lambda: (_ for _ in ()).throw(TypeError("another message")),
+                          Exception("input type is not supported."))
+    with pytest.raises(AssertionError, match="no documented mapping"):
+        assert_same_error(lambda: None, Exception("something new"))

@@ -86,6 +86,13 @@ def test_area_bbox_empty() -> None:
     e = fastrle.empty(10, 12)
     assert e == rles[2] and isinstance(e["counts"], str)
     assert fastrle.area(e) == 0
+    # empty masks written with zero-length foreground runs: still all zeros
+    # (fastrle.mask.toBbox keeps pycocotools' wrapped widths for these instead)
+    for counts in ([120, 0], [0, 0, 120], [50, 0, 70, 0]):
+        z = {"size": [10, 12], "counts": counts}
+        np.testing.assert_array_equal(fastrle.bbox(z), [0, 0, 0, 0])
+        np.testing.assert_array_equal(fastrle.bbox([z, rles[1]]), [[0, 0, 0, 0], [11, 9, 1, 1]])
+        assert fastrle.area(z) == 0
 
 
 def test_out_torch_tensor() -> None:

@@ -71,6 +71,21 @@ def test_instances_polygons_and_crowds() -> None:
     assert (polys, crowds) == (830, 9)
 
 
+def box_iou_oracle(dt: np.ndarray, gt: np.ndarray, crowd: list) -> np.ndarray:
+    """COCO box IoU written out per pair: intersection over union, or over
+    the dt box's area where the gt is a crowd region."""
+    out = np.zeros((len(dt), len(gt)))
+    for i, (dx, dy, dw, dh) in enumerate(dt):
+        for j, (gx, gy, gw, gh) in enumerate(gt):
+            iw = min(dx + dw, gx + gw) - max(dx, gx)
+            ih = min(dy + dh, gy + gh) - max(dy, gy)
+            if iw <= 0 or ih <= 0:
+                continue
+            inter = iw * ih
+            out[i, j] = inter / (dw * dh if crowd[j] else dw * dh + gw * gh - inter)
+    return out
+
+
 def test_box_iou_from_real_annotations() -> None:
     anns = load(INSTANCES)["annotations"][:60]
     boxes = np.array([a["bbox"] for a in anns], np.float64)
@@ -95,6 +110,34 @@ def test_fixture_is_unchanged(name: str) -> None:
         assert hashlib.sha256(f.read()).hexdigest() == FIXTURE_SHA256[name]
     with open(os.path.join(DATA, "SOURCES.md"), encoding="utf-8") as f:
         assert FIXTURE_SHA256[name] in f.read()
+
+
+def test_box_iou_crowd_rule_on_real_crowds() -> None:
+    """Each real crowd box against the boxes of its own image, which overlap
+    it: crowd IoU divides by the dt area, so it differs from plain IoU."""
+    anns = load(INSTANCES)["annotations"]
+    crowds = [a for a in anns if a["iscrowd"]]
+    assert len(crowds) == 9
+    checked = 0
+    for c in crowds:
+        dt = np.array([a["bbox"] for a in anns if a["image_id"] == c["image_id"] and not a["iscrowd"]],
+                      np.float64).reshape(-1, 4)
+        if len(dt) == 0:
+            continue
+        other = dt[:1]  # a non-crowd gt next to the crowd one
+        gt = np.concatenate([np.array([c["bbox"]], np.float64), other])
+        want = box_iou_oracle(dt, gt, [1, 0])
+        got = check_same("iou", dt, gt, [1, 0])
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+        np.testing.assert_array_equal(fm.iou(dt, gt, [1, 0]), got)
+        plain = box_iou_oracle(dt, gt, [0, 0])
+        overlap = want[:, 0] > 0
+        # the crowd rule matters here: over the dt area, not the union (the
+        # two agree only where the crowd box lies inside the dt box)
+        assert (want[overlap, 0] >= plain[overlap, 0]).all()
+        checked += int((want[overlap, 0] > plain[overlap, 0]).sum())
+        np.testing.assert_array_equal(want[:, 1], plain[:, 1])
+    assert checked >= 20, checked
 
 
 def test_area_of_more_than_255_masks() -> None:

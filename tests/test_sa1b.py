@@ -44,6 +44,14 @@ def ref_decode(obj, idx=None):
     return np.stack([pm.decode(anns[i]["segmentation"]) for i in idx])
 
 
+def best(obj, k, key="predicted_iou", among=None):
+    """The top-k oracle, from the JSON itself with sorted() and explicit
+    (descending value, file index) keys: ties in file order."""
+    anns = obj["annotations"]
+    cand = range(len(anns)) if among is None else among
+    return sorted(cand, key=lambda i: (-anns[i][key], i))[:k]
+
+
 def write_json(tmp_path, obj, jpeg=True):
     p = tmp_path / f"sa_{obj['image']['image_id']}.json"
     p.write_text(json.dumps(obj))
@@ -122,22 +130,103 @@ def test_decode_matches_pycocotools(objs):
 def test_top_k_and_indices(objs):
     obj = objs[2]
     ann = sa1b.load(obj)
-    ious = np.array([a["predicted_iou"] for a in obj["annotations"]])
-    best = list(np.argsort(-ious, kind="stable")[:5])
-    np.testing.assert_array_equal(ann.order(top_k=5), best)
-    np.testing.assert_array_equal(ann.decode(top_k=5), ref_decode(obj, best))
-    by_area = list(np.argsort(-ann.areas, kind="stable")[:3])
+    top5 = best(obj, 5)
+    np.testing.assert_array_equal(ann.order(top_k=5), top5)
+    np.testing.assert_array_equal(ann.decode(top_k=5), ref_decode(obj, top5))
+    by_area = best(obj, 3, "area")
     np.testing.assert_array_equal(ann.decode(top_k=3, sort_by="area"), ref_decode(obj, by_area))
+    by_stab = best(obj, 4, "stability_score")
+    np.testing.assert_array_equal(ann.decode(top_k=4, sort_by="stability_score"), ref_decode(obj, by_stab))
     np.testing.assert_array_equal(ann.decode(indices=[4, 0, 7]), ref_decode(obj, [4, 0, 7]))
     # top_k ranks within the given indices
     sub = [1, 2, 3]
-    want = [sub[i] for i in np.argsort(-ious[sub], kind="stable")[:2]]
-    np.testing.assert_array_equal(ann.order(indices=sub, top_k=2), want)
+    np.testing.assert_array_equal(ann.order(indices=sub, top_k=2), best(obj, 2, among=sub))
     assert len(ann.decode(top_k=100)) == 30
     with pytest.raises(ValueError, match="sort_by"):
         ann.decode(top_k=2, sort_by="bogus")
     with pytest.raises(IndexError):
         ann.decode(indices=[30])
+
+
+# Hand-made image for the ranking rules: six 8x10 masks (row bands, all
+# different) whose keys tie on purpose. Expected orders below are written out
+# by hand: descending key, ties in file order.
+TIED_ROWS = [(0, 3), (0, 5), (1, 6), (7, 8), (1, 8), (3, 8)]   # rows [a, b) x all 10 columns
+TIED_IOU = [0.5, 0.9, 0.7, 0.9, 0.5, 0.9]
+TIED_STABILITY = [0.8, 0.1, 0.95, 0.3, 0.95, 0.2]
+TIED_AREA = [30, 50, 50, 10, 70, 50]
+
+
+@pytest.fixture(scope="module")
+def tied():
+    masks = np.zeros((6, 8, 10), np.uint8)
+    for i, (a, b) in enumerate(TIED_ROWS):
+        masks[i, a:b] = 1
+    assert masks.reshape(6, -1).sum(1).tolist() == TIED_AREA
+    obj = make_sa1b_dict(fastrle.encode(masks), image_id=9, seed=9)
+    for a, iou, st in zip(obj["annotations"], TIED_IOU, TIED_STABILITY):
+        a["predicted_iou"], a["stability_score"] = iou, st
+    return obj, masks
+
+
+@pytest.mark.parametrize("sort_by,top_k,want", [
+    ("predicted_iou", 4, [1, 3, 5, 2]),          # 0.9 x3 in file order, then 0.7
+    ("predicted_iou", 6, [1, 3, 5, 2, 0, 4]),
+    ("predicted_iou", 1, [1]),
+    ("stability_score", 3, [2, 4, 0]),           # 0.95 x2 in file order, then 0.8
+    ("stability_score", 6, [2, 4, 0, 3, 5, 1]),
+    ("area", 4, [4, 1, 2, 5]),                   # 70, then 50 x3 in file order
+    ("area", 6, [4, 1, 2, 5, 0, 3]),
+    (None, 3, [0, 1, 2]),                        # no ranking: file order
+    (None, 9, [0, 1, 2, 3, 4, 5]),
+    ("predicted_iou", 0, []),
+])
+def test_top_k_ties_in_file_order(tied, sort_by, top_k, want):
+    obj, masks = tied
+    ann = sa1b.load(obj)
+    got = ann.order(top_k=top_k, sort_by=sort_by)
+    assert got.dtype == np.int64 and got.tolist() == want
+    np.testing.assert_array_equal(ann.decode(top_k=top_k, sort_by=sort_by), masks[want])
+    if sort_by is not None:
+        assert best(obj, top_k, sort_by) == want  # the sorted() oracle agrees
+    chunks = [(i.copy(), m.copy()) for i, m in ann.iter_chunks(2, top_k=top_k, sort_by=sort_by)]
+    assert [int(x) for i, _ in chunks for x in i] == want
+    if want:
+        np.testing.assert_array_equal(np.concatenate([m for _, m in chunks]), masks[want])
+
+
+@pytest.mark.parametrize("indices,sort_by,top_k,want", [
+    ([5, 2, 0], "predicted_iou", 2, [5, 2]),     # unsorted candidates, distinct keys
+    ([0, 3, 2], "stability_score", 2, [2, 0]),
+    ([3, 4, 1], "area", 2, [4, 1]),
+    ([2, 0, 4], "area", 3, [4, 2, 0]),
+    ([5, 0, 3], None, 2, [5, 0]),                # sort_by=None keeps the given order
+    ([-1, -6], None, 2, [5, 0]),                 # negative indices count from the end
+    ([True, False, True, True, False, True], "predicted_iou", 2, [3, 5]),  # a boolean mask
+    ([4, 1, 3], None, None, [4, 1, 3]),          # no top_k: the indices as given
+])
+def test_top_k_within_unsorted_indices(tied, indices, sort_by, top_k, want):
+    obj, masks = tied
+    ann = sa1b.load(obj)
+    sel = np.array(indices)
+    assert ann.order(indices=sel, top_k=top_k, sort_by=sort_by).tolist() == want
+    np.testing.assert_array_equal(ann.decode(indices=sel, top_k=top_k, sort_by=sort_by), masks[want])
+
+
+def test_dataset_and_decoder_rank_by_the_chosen_key(tmp_path, tied):
+    obj, masks = tied
+    d = tmp_path / "tied"
+    d.mkdir()
+    p = write_json(d, obj, jpeg=False)
+    for sort_by, k, want in (("predicted_iou", 4, [1, 3, 5, 2]), ("stability_score", 3, [2, 4, 0]),
+                             ("area", 2, [4, 1]), (None, 2, [0, 1])):
+        it = sa1b.SA1BDataset(d, max_masks=k, sort_by=sort_by, format="numpy", image="none")[0]
+        assert it["indices"].tolist() == want
+        np.testing.assert_array_equal(it["masks"], masks[want])
+        np.testing.assert_array_equal(it["predicted_ious"], np.array(TIED_IOU)[want])
+        r = sa1b.SA1BMaskDecoder(max_masks=k, sort_by=sort_by)(p)
+        assert r.indices.tolist() == want
+        np.testing.assert_array_equal(r.masks, masks[want])
 
 
 def test_select(objs):
@@ -173,8 +262,8 @@ def test_iter_chunks_reuses_one_buffer(objs):
     np.testing.assert_array_equal(np.concatenate([m for _, m in seen]), ref_decode(obj))
     buf = np.empty((4, H, W), np.uint8)
     got = [(i.copy(), m.copy()) for i, m in ann.iter_chunks(4, buf, top_k=6)]
-    np.testing.assert_array_equal(np.concatenate([i for i, _ in got]), ann.order(top_k=6))
-    np.testing.assert_array_equal(np.concatenate([m for _, m in got]), ref_decode(obj, ann.order(top_k=6)))
+    np.testing.assert_array_equal(np.concatenate([i for i, _ in got]), best(obj, 6))
+    np.testing.assert_array_equal(np.concatenate([m for _, m in got]), ref_decode(obj, best(obj, 6)))
     with pytest.raises(ValueError, match="shape"):
         next(ann.iter_chunks(5, buf))
 
@@ -388,8 +477,8 @@ def test_dataset_numpy(data_dir, objs):
     assert items[0]["image"] == _jpeg(1) and items[1]["image"] is None and items[2]["image"] == _jpeg(3)
     for it, obj in zip(items, objs):
         ann = sa1b.load(obj)
-        idx = ann.order(top_k=5)
-        np.testing.assert_array_equal(it["indices"], idx)
+        idx = best(obj, 5)
+        np.testing.assert_array_equal(it["indices"], np.array(idx, np.int64).reshape(-1))
         np.testing.assert_array_equal(it["masks"], ref_decode(obj, idx))
         np.testing.assert_array_equal(it["bboxes"], ann.bboxes[idx])
         np.testing.assert_array_equal(it["predicted_ious"], ann.predicted_ious[idx])
@@ -429,8 +518,7 @@ def test_dataset_with_dataloader(data_dir, objs):
     assert [it["image_id"] for it in items] == [1, 2, 3]
     for it, obj in zip(items, objs):
         assert isinstance(it["masks"], torch.Tensor) and it["masks"].dtype == torch.uint8
-        idx = sa1b.load(obj).order(top_k=4)
-        np.testing.assert_array_equal(it["masks"].numpy(), ref_decode(obj, idx))
+        np.testing.assert_array_equal(it["masks"].numpy(), ref_decode(obj, best(obj, 4)))
     one = next(iter(DataLoader(ds, batch_size=None, num_workers=0)))
     assert one["masks"].shape == (4, H, W)
 
@@ -446,7 +534,8 @@ def test_mask_decoder_top_k_and_lru_by_bytes(tmp_path, objs):
     one = 3 * H * W  # bytes of one result with max_masks=3
     dec = sa1b.SA1BMaskDecoder(max_masks=3, cache_decoded=2 * one)
     r0 = dec(paths[0])
-    np.testing.assert_array_equal(r0.masks, ref_decode(objs[0], sa1b.load(objs[0]).order(top_k=3)))
+    np.testing.assert_array_equal(r0.masks, ref_decode(objs[0], best(objs[0], 3)))
+    np.testing.assert_array_equal(r0.indices, best(objs[0], 3))
     assert not r0.masks.flags.writeable
     assert dec(paths[0]) is r0 and dec.cache_info()["hits"] == 1
     dec(paths[1])

@@ -7,7 +7,6 @@ per-thread iteration count (default 1500, so 12000 operations per test; -m slow 
 from __future__ import annotations
 
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -117,24 +116,15 @@ def test_native_pool_large_batches_concurrently():
 
 
 def test_gil_is_released_during_decode():
-    """A second Python thread makes progress while a big decode runs."""
+    """A second Python thread makes progress inside one big pooled decode
+    (not just between calls): see common.ticks_inside."""
+    from common import gil_holding_ticks, ticks_inside
+
     ms = np.stack([make_mask("random", 1500, 1000, i) for i in range(6)])
     rles = fastrle.encode(ms)
-    ticks = []
-    stop = threading.Event()
-
-    def ticker():
-        while not stop.is_set():
-            ticks.append(1)
-            stop.wait(0.0005)
-
-    t = threading.Thread(target=ticker)
-    t.start()
-    try:
-        for _ in range(3):
-            fastrle.decode(rles, threads=1)
-    finally:
-        stop.set()
-        t.join(10)
-    assert not t.is_alive()
-    assert len(ticks) > 3
+    out = np.empty_like(ms)
+    fastrle.decode(rles, out=out, threads=4)
+    held = gil_holding_ticks(0.05)
+    ticks, secs = max(ticks_inside(lambda: fastrle.decode(rles, out=out, threads=4)) for _ in range(3))
+    np.testing.assert_array_equal(out, ms)
+    assert ticks >= held + 5, (ticks, held, secs)

@@ -1,11 +1,13 @@
 """The GIL is released while decoding, and concurrent calls stay correct."""
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
+import pytest
 
-from common import pyc_decode_c
+from common import gil_holding_ticks, pyc_decode_c, ticks_inside
 
 import fastrle
 from fastrle import synthetic
@@ -59,3 +61,79 @@ def test_native_thread_counts_agree() -> None:
         enc = fastrle.encode(ref, threads=t)
         assert [e["counts"] for e in enc] == [r["counts"] if isinstance(r["counts"], str)
                                               else r["counts"].decode() for r in rles]
+
+
+# --- the GIL is released *during* each long call ---------------------------------------
+
+def _scaled(make, target: float = 0.15, cap: int = 64):
+    """make(n) -> a call of n units; pick n so that one call takes ~target s."""
+    import time
+
+    probe = make(2)
+    probe()  # warm: first-touch page faults would inflate the estimate
+    t0 = time.perf_counter()
+    probe()
+    one = (time.perf_counter() - t0) / 2
+    return make(max(1, min(cap, int(target / max(one, 1e-6)) + 1)))
+
+
+def _random_rles(n: int, size: int = 1000) -> list:
+    from _fuzzlib import make_mask
+
+    r = fastrle.encode(make_mask("random", size, size, 1))  # ~0.5 M runs: slow to decode
+    return [r] * n
+
+
+def _gil_cases():
+    def dec(n):
+        rles = _random_rles(n)
+        out = np.empty((n, 1000, 1000), np.uint8)
+        return lambda: fastrle.decode(rles, out=out, threads=1)
+
+    def ragged(n):
+        s = _random_rles(1)[0]["counts"].encode()
+        data, offs = s, np.array([0, len(s)])
+        idx = np.zeros(n, np.int64)
+        out = np.empty((n, 1000, 1000), np.uint8)
+        return lambda: fastrle.decode_ragged(data, offs, 1000, 1000, out=out, indices=idx, threads=1)
+
+    def enc(n):
+        from _fuzzlib import make_mask
+
+        ms = np.stack([make_mask("random", 1000, 1000, 1)] * n)
+        return lambda: fastrle.encode(ms, threads=1)
+
+    def dropin(n):
+        import fastrle.mask as fm
+
+        rles = [{"size": r["size"], "counts": r["counts"].encode()} for r in _random_rles(n)]
+        return lambda: fm.decode(rles)
+
+    return {"decode": dec, "decode_ragged": ragged, "encode": enc, "mask.decode": dropin}
+
+
+@pytest.mark.parametrize("name", list(_gil_cases()))
+def test_gil_released_inside_one_call(name: str) -> None:
+    """A ticker thread keeps running inside a single ~150 ms call. With the GIL
+    held (e.g. `with nogil:` dropped in _core.pyx) it gets no tick in the
+    middle of the call, as inside sum() over a range; released, it gets one
+    per ~0.5 ms (common.ticks_inside)."""
+    call = _scaled(_gil_cases()[name])
+    held = gil_holding_ticks(0.15)
+    best = (0, 0.0)
+    for _ in range(3):  # a busy machine may starve the ticker once
+        best = max(best, ticks_inside(call))
+        if best[0] >= held + 10:
+            break
+    ticks, secs = best
+    assert secs > 0.03, f"the call took {secs:.3f} s: too short to measure"
+    assert ticks >= held + 10, (f"{name}: only {ticks} ticks of another thread inside a {secs * 1e3:.0f} ms "
+                                f"call (a GIL-holding call allows {held}): the GIL is not released")
+
+
+def test_ticker_baseline_sees_a_held_gil() -> None:
+    """The method can fail: a call that holds the GIL for 150 ms lets the
+    ticker in only at its edges, which ticks_inside leaves out."""
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        pytest.skip("free-threaded build: no GIL to hold")
+    assert gil_holding_ticks(0.15) == 0
