@@ -574,3 +574,15 @@ def test_cuda_device_raises_when_unavailable(objs):
         sa1b.SA1BMaskDecoder(device="cuda")(ann)
     with pytest.raises(ValueError, match="device"):
         ann.decode(device="tpu")
+
+
+def test_top_k_ties_follow_the_order_of_unsorted_indices():
+    """Ties keep the candidates' order, which `indices` sets (hand-written expectations)."""
+    obj = make_sa1b_dict(synthetic.sa1b_like(5, H, W, seed=7), image_id=9, seed=7)
+    for a, p in zip(obj["annotations"], [0.5, 0.9, 0.5, 0.9, 0.7]):
+        a["predicted_iou"] = p
+    ann = sa1b.load(obj)
+    assert ann.order(top_k=5).tolist() == [1, 3, 4, 0, 2]
+    assert ann.order(indices=[3, 2, 1, 0], top_k=4).tolist() == [3, 1, 2, 0]
+    assert ann.order(indices=[2, 4, 0], top_k=2).tolist() == [4, 2]
+    assert ann.order(indices=[0, 2, 3, 1], top_k=4, sort_by=None).tolist() == [0, 2, 3, 1]

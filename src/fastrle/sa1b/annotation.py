@@ -313,8 +313,9 @@ class SA1BAnnotation:
 
         ``indices`` (a boolean mask or index array) restricts and orders the
         candidates; ``top_k`` then keeps the k best by ``sort_by`` (one of
-        :data:`SORT_KEYS`, descending, ties in file order; None keeps the
-        order). ``sort_by`` only matters when ``top_k`` is given.
+        :data:`SORT_KEYS`, descending; None keeps the order). Ties keep the
+        candidates' order: file order without ``indices``, the order of
+        ``indices`` with it. ``sort_by`` only matters when ``top_k`` is given.
         """
         idx = np.arange(len(self), dtype=np.int64) if indices is None else self._index_array(indices)
         if top_k is None:
