@@ -224,6 +224,7 @@ def _mask_counts(seg: Any, img: Optional[Dict[str, Any]]) -> Tuple[Optional[str]
 def _index_rows(source: str, blocks: Any, features: bool, problems: List[Problem],
                 res: SourceResult) -> Dict[str, list]:
     cols: Dict[str, list] = {n: [] for n in index_schema(features).names}
+    where: List[int] = []  # each row's annotation index, for problems found later
     for block in blocks:
         res.images += _count_images(block)
         for i, ann in enumerate(block.anns):
@@ -273,13 +274,14 @@ def _index_rows(source: str, blocks: Any, features: bool, problems: List[Problem
                 p = None
             cols["point_coords"].append(p)
             cols["counts"].append(counts)
+            where.append(i)
             res.masks += 1
     if features:
-        _centroids(cols, problems)
+        _centroids(cols, where, problems)
     return cols
 
 
-def _centroids(cols: Dict[str, list], problems: List[Problem]) -> None:
+def _centroids(cols: Dict[str, list], where: List[int], problems: List[Problem]) -> None:
     """Fill centroid_x/centroid_y from the runs, grouped by mask size."""
     from .. import features
 
@@ -297,8 +299,7 @@ def _centroids(cols: Dict[str, list], problems: List[Problem]) -> None:
             cx[rows[k]], cy[rows[k]] = x, y
         for k, why in bad:
             r = rows[k]
-            problems.append(Problem("malformed", cols["image_id"][r], None,
-                                    f"counts of annotation id {cols['ann_id'][r]}: {why}"))
+            problems.append(Problem("malformed", cols["image_id"][r], where[r], f"invalid RLE: {why}"))
     cols["centroid_x"], cols["centroid_y"] = cx, cy
 
 
