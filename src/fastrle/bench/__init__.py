@@ -3,11 +3,13 @@
 - :mod:`.harness`: interleaved timing, results, the case registry, table/JSON/plot output;
 - :mod:`.core`: decode/encode cases a-f on SA-1B-like and COCO-size data;
 - :mod:`.sa1b`: SA-1B file-to-masks and spatial features (``fastrle bench --sa1b``);
+- :mod:`.jobs`: dataset jobs on Dask (``fastrle bench --case jobs``);
 - :mod:`.gpu`: GPU kernel timings (``fastrle bench --gpu``, needs a GPU and CuPy).
 
 Importing this package registers every CPU case group.
 """
 from . import core  # noqa: F401  (registers its cases)
+from . import jobs  # noqa: F401  (registers the Dask case, mode "jobs")
 from .harness import (CASES, BenchConfig, BenchData, CaseResult, Comparator, Ratio, Timing,
                       case_aliases, environment, format_table, modes, plot, register, run,
                       run_case, select_cases, time_interleaved, to_json_obj, unjudged)

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
-from .sources import expand_sources
+from .sources import Problem, expand_sources
 from .tasks import (ERRORS_DIR, SourceResult, index_schema, index_source, problems_table,
                     report_schema, validate_source)
 
@@ -103,7 +103,8 @@ class _Summary:
 
 @dataclass
 class IndexSummary(_Summary):
-    """What :func:`index` did. ``written``/``skipped``/``unreadable`` count sources."""
+    """What :func:`index` did. ``written``/``skipped``/``unreadable`` count sources
+    (``unreadable``: no part written, could not be opened or its task failed)."""
 
     out: str = ""
     written: int = 0
@@ -114,7 +115,7 @@ class IndexSummary(_Summary):
         """Human-readable summary."""
         lines = [f"index: {self.out}"] + self._lines()
         lines.append(f"parts written: {self.written}, skipped (already done): {self.skipped}, "
-                     f"unreadable (retried next run): {self.unreadable}")
+                     f"not indexed (unreadable or failed; retried next run): {self.unreadable}")
         lines.append(f"masks: {self.masks}, malformed entries: {self.malformed}, "
                      f"source errors: {self._count('source')}")
         return "\n".join(lines + self._tail())
@@ -221,7 +222,13 @@ def _run(fn: Any, items: List[str], kwargs: Dict[str, Any], client: Any, schedul
         try:
             # pure=False: a fresh key per job, so two jobs on one cluster never share results
             futs = c.map(fn, items, pure=False, **kwargs)
-            for fut, r in as_completed(futs, with_results=True):
+            source_of = {f.key: s for f, s in zip(futs, items)}
+            for fut in as_completed(futs):
+                try:
+                    r = fut.result()
+                except Exception as e:  # e.g. KilledWorker: it crashed every worker it ran on
+                    r = SourceResult(source_of[fut.key], "failed", problems=[Problem(
+                        "source", None, None, f"task failed: {type(e).__name__}: {e}")])
                 results[r.source] = r
                 prog.update(r)
         finally:
@@ -273,7 +280,7 @@ def index(sources: PathList, out: Union[str, "os.PathLike[str]"], *, client: Any
         s.masks += r.masks
         s.written += r.status == "written"
         s.skipped += r.status == "skipped"
-        s.unreadable += r.status == "unreadable"
+        s.unreadable += r.status in ("unreadable", "failed")
     return s
 
 

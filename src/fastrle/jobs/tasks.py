@@ -36,7 +36,9 @@ class SourceResult:
 
     ``status``: ``"written"`` (part written), ``"skipped"`` (an index part
     already existed), ``"checked"`` (validated), ``"unreadable"`` (could not
-    be opened; no part, so a rerun tries again).
+    be opened; no part, so a rerun tries again), ``"failed"`` (the task
+    itself failed, e.g. an unexpected error or a worker that died on it on
+    every try; no part).
     """
 
     source: str
@@ -318,6 +320,24 @@ def _write_atomic(table: Any, path: str) -> None:
         raise
 
 
+def _guarded(fn: Callable[..., SourceResult]) -> Callable[..., SourceResult]:
+    """Turn an unexpected error in a task into a ``"failed"`` result: one
+    source's trouble never fails the job."""
+    import functools
+
+    @functools.wraps(fn)
+    def run(source: str, *args: Any, **kwargs: Any) -> SourceResult:
+        t0 = time.perf_counter()
+        try:
+            return fn(source, *args, **kwargs)
+        except Exception as e:
+            return SourceResult(source, "failed", problems=[Problem(
+                "source", None, None, f"task failed: {type(e).__name__}: {e}")],
+                seconds=time.perf_counter() - t0)
+    return run
+
+
+@_guarded
 def index_source(source: str, out: str, features: bool = False, overwrite: bool = False) -> SourceResult:
     """Index one source into ``out/<part>`` (and ``out/_errors/<part>`` when it
     has problems). Skips a source whose part exists with the same columns,
@@ -413,6 +433,7 @@ def _flush(group: list, fm: Any, pm: Any, sink: _Sink) -> None:
                  [group[k][0] for k in keep], sink)
 
 
+@_guarded
 def validate_source(source: str) -> SourceResult:
     """Validate every mask of one source against pycocotools and its own
     ``area``/``bbox``. Never raises for bad data."""
