@@ -31,7 +31,7 @@ def client():
     """A real LocalCluster: 2 single-threaded worker processes."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                       timeout=TIMEOUT) as cluster, Client(cluster, timeout=TIMEOUT) as c:
         c.wait_for_workers(2, timeout=TIMEOUT)
         yield c
@@ -223,3 +223,22 @@ def test_progress_line_only_when_asked(client, ds, capsys):
     assert "\rfastrle validate: 3/3 sources" in err and "masks/s" in err
     jobs.validate(ds["sources"][:1], client=client)  # stderr is not a terminal here
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("order", ["F", "C", "strided"])
+def test_decode_comparison_sees_every_differing_pixel(order):
+    from fastrle.validate import _equal
+
+    rng = np.random.default_rng(0)
+    a = (rng.random((13, 7, 3)) < 0.5).astype(np.uint8)  # 273 bytes: an 8-byte body and a tail
+    if order == "F":
+        a = np.asfortranarray(a)
+    elif order == "strided":
+        a = np.asfortranarray(rng.random((13, 14, 3)) < 0.5).astype(np.uint8)[:, ::2]
+    assert _equal(a, a.copy(order="K"))
+    mem = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+    for k in (0, 100, a.size - 1):  # in memory order: the 8-byte body and the tail
+        b = a.copy(order="K")
+        b[np.unravel_index(k, a.shape, order=mem)] ^= 1
+        assert not _equal(a, b) and not _equal(b, a)
+    assert not _equal(a, a[:, :, :2])

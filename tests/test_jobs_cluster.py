@@ -71,6 +71,7 @@ def cluster(tmp_path_factory):
 
     try:
         spawn(_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                    "--dashboard-address", "127.0.0.1:0",
                     "--scheduler-file", sched_file), "scheduler")
         addr = _wait(lambda: os.path.exists(sched_file) and json.load(open(sched_file)).get("address"),
                      "the scheduler file")
@@ -176,7 +177,7 @@ def test_killing_a_worker_mid_run_loses_nothing(cluster, tmp_path):
     gate = str(root / "sa_gate.json")
     os.mkfifo(gate)
     payload = json.dumps(image(999, 12, seed=7)).encode()
-    assert len(payload) < 65536  # fits the pipe's buffer: one write, no reader needed yet
+    assert len(payload) < 65536  # fits the pipe buffer: one non-blocking write sends it all
     srcs.insert(3, gate)
 
     # the clean run, in this process

@@ -171,9 +171,10 @@ def _client(client: Any = None, scheduler: Optional[str] = None,
             yield c
         return
     n = workers or os.cpu_count() or 1
-    # processes: the decoders release the GIL, but JSON parsing does not
+    # processes: the decoders release the GIL, but JSON parsing does not.
+    # ":0": the scheduler's HTTP server on a free port, not a clash on 8787
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as c:
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
         yield c
 
 
@@ -217,7 +218,7 @@ def _run(fn: Any, items: List[str], kwargs: Dict[str, Any], client: Any, schedul
     with _client(client, scheduler, workers) as c:
         from distributed import as_completed
 
-        nworkers = len(c.scheduler_info().get("workers", {}))
+        nworkers = len(c.nthreads())
         prog = _Progress(what, len(items), progress)
         try:
             # pure=False: a fresh key per job, so two jobs on one cluster never share results

@@ -23,10 +23,9 @@ import numpy as np
 from .sources import Block, Problem, part_name, read_source
 
 __all__ = ["SourceResult", "index_source", "validate_source", "index_schema", "report_schema",
-           "ERRORS_DIR", "PIXEL_BUDGET"]
+           "ERRORS_DIR"]
 
 ERRORS_DIR = "_errors"  # per-source problem tables; the "_" keeps it out of the dataset
-PIXEL_BUDGET = 256 * 1024 * 1024  # decoded bytes per batch and library (validate)
 _BBOX_TOL = 1e-6
 
 
@@ -440,7 +439,7 @@ def validate_source(source: str) -> SourceResult:
     from pycocotools import mask as pm
 
     from .. import mask as fm
-    from ..validate import _to_compressed
+    from ..validate import PIXEL_BUDGET, _to_compressed
 
     t0 = time.perf_counter()
     res = SourceResult(source, "checked")
