@@ -487,7 +487,7 @@ def validate_source(source: str) -> SourceResult:
                     f_rle = p_rle = {"size": list(hw), "counts": c}
                 g = groups[hw]
                 g.append((label, f_rle, p_rle, ann))
-                if len(g) * max(1, hw[0] * hw[1]) >= PIXEL_BUDGET:
+                if len(g) >= max(1, PIXEL_BUDGET // max(1, hw[0] * hw[1])):  # as validate_files batches
                     _flush(g, fm, pm, sink)
                     groups[hw] = []
         for g in groups.values():
