@@ -33,7 +33,7 @@ if not sys.platform.startswith("linux"):
 from _jobs_data import image, make_dataset, shard_members, write_tar  # noqa: E402
 
 from fastrle import jobs  # noqa: E402
-from fastrle.jobs import index_source, part_name  # noqa: E402
+from fastrle.jobs import part_name  # noqa: E402
 
 TIMEOUT = 120  # seconds for any one wait: start-up, a job, a pipe
 
@@ -112,9 +112,13 @@ def _parts(out: str) -> dict:
 
 
 def _clean_run(sources, out, features=False):
-    """The same tasks, one after another in this process: the reference."""
-    for s in jobs.expand_sources(sources):
-        index_source(s, out, features=features)
+    """The reference: the same tasks one after another, no Dask, in a fresh
+    process (which also keeps this process's heap as the other tests expect)."""
+    code = ("import sys, json\nfrom fastrle.jobs import expand_sources, index_source\n"
+            "for s in expand_sources(json.loads(sys.argv[1])):\n"
+            "    index_source(s, sys.argv[2], features=sys.argv[3] == '1')\n")
+    subprocess.run([sys.executable, "-c", code, json.dumps(sources), out, "1" if features else "0"],
+                   check=True, timeout=TIMEOUT)
     return _parts(out)
 
 
@@ -180,7 +184,7 @@ def test_killing_a_worker_mid_run_loses_nothing(cluster, tmp_path):
     assert len(payload) < 65536  # fits the pipe buffer: one non-blocking write sends it all
     srcs.insert(3, gate)
 
-    # the clean run, in this process
+    # the clean run
     feeder = _feed(gate, payload)
     ref = _clean_run(srcs, str(tmp_path / "ref"), features=True)
     feeder.join(TIMEOUT)

@@ -25,9 +25,6 @@ def run_job(job: Callable[[], Any]) -> Any:
     raising for a missing Dask, an empty glob or an unreachable scheduler."""
     try:
         return job()
-    except ImportError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as e:  # no such glob/directory, scheduler unreachable
+    except (ImportError, ValueError, OSError) as e:  # no Dask; empty glob; scheduler unreachable
         print(f"error: {e}", file=sys.stderr)
         return 2
