@@ -32,8 +32,6 @@ import tempfile
 import time
 from typing import Any, Dict, List
 
-import numpy as np
-
 from .. import synthetic
 from . import harness as bench
 

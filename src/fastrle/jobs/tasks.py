@@ -249,17 +249,16 @@ def _index_rows(source: str, blocks: Any, features: bool, problems: List[Problem
             cols["source"].append(source)
             cols["image_id"].append(pid)
             cols["file_name"].append(fn if isinstance(fn, str) else None)
-            for col, key in (("ann_id", "id"),):
-                v = ann.get(key)
-                if v is not None and not _is_int(v):
-                    bad(f"field {key!r} must be an integer, got {_show(v)}")
-                    v = None
-                cols[col].append(v)
+            v = ann.get("id")
+            if v is not None and not _is_int(v):
+                bad(f"field 'id' must be an integer, got {_show(v)}")
+                v = None
+            cols["ann_id"].append(v)
             cols["height"].append(hw[0] if hw else None)
             cols["width"].append(hw[1] if hw else None)
             for key in ("area", "predicted_iou", "stability_score"):
                 v = ann.get(key)
-                if v is not None and not (_is_num(v)):
+                if v is not None and not _is_num(v):
                     bad(f"field {key!r} must be a number, got {_show(v)}")
                     v = None
                 cols[key].append(v)
