@@ -6,6 +6,7 @@ import gc
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -71,8 +72,28 @@ def _run(ops, n):
         ops[i % len(ops)]()
 
 
+def _in_fresh_process(body: str) -> None:
+    """Run this module's function ``body`` in a fresh interpreter. An RSS
+    measurement must not depend on earlier tests: free space they left in
+    this process's heap absorbs new allocations without growing RSS."""
+    tests = os.path.dirname(os.path.abspath(__file__))
+    code = f"import sys; sys.path.insert(0, {tests!r}); import test_leaks; test_leaks.{body}()"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    print(p.stdout)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+
+
 @pytest.mark.skipif(SANITIZED, reason="ASan's quarantine holds freed memory: RSS is not meaningful")
 def test_rss_flat_over_100k_calls():
+    _in_fresh_process("_rss_flat")
+
+
+def test_rss_check_detects_a_leak():
+    """The measurement can fail: a deliberate 100 B/call leak is caught."""
+    _in_fresh_process("_detects_leak")
+
+
+def _rss_flat():
     ops = _ops()
     _run(ops, 3 * len(ops) * 20)  # warm up caches, pools, numpy's allocator
     gc.collect()
@@ -90,21 +111,8 @@ def test_rss_flat_over_100k_calls():
     assert late < 4, f"RSS still growing: {late:.1f} MB over the last {3 * step} calls"
 
 
-def _release_free_heap() -> None:
-    """Hand free heap pages back to the OS (glibc malloc_trim), so that a new
-    allocation shows in RSS instead of reusing what earlier tests freed."""
-    import ctypes
-
-    libc = ctypes.CDLL(None)
-    if hasattr(libc, "malloc_trim"):  # glibc only
-        libc.malloc_trim(0)
-
-
-def test_rss_check_detects_a_leak():
-    """The measurement can fail: a deliberate 100 B/call leak is caught."""
+def _detects_leak():
     hoard = []
-    gc.collect()
-    _release_free_heap()
     before = rss_bytes()
     for _ in range(CALLS):
         hoard.append(bytes(100))

@@ -19,7 +19,10 @@ import numpy as np
 __all__ = ["Report", "iter_rles", "validate_files", "PIXEL_BUDGET"]
 
 # Bytes of decoded output per batch and library: bounds memory on huge files.
-PIXEL_BUDGET = 256 * 1024 * 1024
+# Small on purpose: fresh outputs of hundreds of MB cost more in page faults
+# than the decode itself (pycocotools at 1500x2250: 4.1 ms/mask in batches of
+# 4 masks, 9.4 ms/mask in batches of 9, more in larger ones).
+PIXEL_BUDGET = 16 * 1024 * 1024
 MAX_LISTED = 20  # mismatches printed in full; the rest are only counted
 
 
@@ -33,6 +36,10 @@ class Report:
     polygons: int = 0
     rejected_by_both: int = 0
     mismatches: list[str] = field(default_factory=list)
+
+    def problem(self, label: Any, reason: str) -> None:
+        """Record a mismatch found in the mask ``label``."""
+        self.mismatches.append(f"{label}: {reason}")
 
     @property
     def masks(self) -> int:
@@ -75,12 +82,31 @@ def _kind(seg: Any) -> str:
     return "polygon"
 
 
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """``np.array_equal`` for the decoders' uint8 outputs, 8 bytes at a time
+    when both share a contiguous layout (15x faster on SA-1B-size masks)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if not ((a.flags.f_contiguous and b.flags.f_contiguous)
+            or (a.flags.c_contiguous and b.flags.c_contiguous)):
+        return bool(np.array_equal(a, b))
+    x = a.ravel(order="K").view(np.uint8)  # views: no copy for contiguous arrays
+    y = b.ravel(order="K").view(np.uint8)
+    n = x.size - x.size % 8
+    return bool(np.array_equal(x[:n].view(np.uint64), y[:n].view(np.uint64))
+                and np.array_equal(x[n:], y[n:]))
+
+
 def _decode_pair(fm: ModuleType, pm: ModuleType, f_rles: list[dict], p_rles: list[dict],
-                 labels: list[str], rep: Report) -> None:
-    """Decode a same-size batch with both; on any error, retry mask by mask."""
+                 labels: list[Any], rep: Any) -> None:
+    """Decode a same-size batch with both; on any error, retry mask by mask.
+
+    ``rep`` records what is found: ``rep.problem(label, reason)`` and
+    ``rep.rejected_by_both`` (a :class:`Report`, or fastrle.jobs' per-source sink).
+    """
     try:
         a, b = fm.decode(f_rles), pm.decode(p_rles)
-        if a.shape == b.shape and np.array_equal(a, b):
+        if _equal(a, b):
             return
     except Exception:
         pass
@@ -96,22 +122,21 @@ def _decode_pair(fm: ModuleType, pm: ModuleType, f_rles: list[dict], p_rles: lis
         if isinstance(a, Exception) and isinstance(b, Exception):
             rep.rejected_by_both += 1
         elif isinstance(a, Exception):
-            rep.mismatches.append(f"{labels[0]}: fastrle raised {type(a).__name__}: {a}; "
-                                  "pycocotools decoded it (it does not reject every invalid RLE)")
+            rep.problem(labels[0], f"fastrle raised {type(a).__name__}: {a}; "
+                        "pycocotools decoded it (it does not reject every invalid RLE)")
         elif isinstance(b, Exception):
-            rep.mismatches.append(f"{labels[0]}: pycocotools raised {type(b).__name__}: {b}; "
-                                  "fastrle decoded it")
-        elif a.shape != b.shape or not np.array_equal(a, b):
+            rep.problem(labels[0], f"pycocotools raised {type(b).__name__}: {b}; fastrle decoded it")
+        elif not _equal(a, b):
             n = int(np.count_nonzero(a != b)) if a.shape == b.shape else -1
-            rep.mismatches.append(f"{labels[0]}: decoded masks differ "
-                                  + (f"in {n} pixels" if n >= 0 else f"in shape {a.shape} vs {b.shape}"))
+            rep.problem(labels[0], "decoded masks differ "
+                        + (f"in {n} pixels" if n >= 0 else f"in shape {a.shape} vs {b.shape}"))
         return
     for i in range(len(f_rles)):
         _decode_pair(fm, pm, f_rles[i:i + 1], p_rles[i:i + 1], labels[i:i + 1], rep)
 
 
-def _to_compressed(fm: ModuleType, pm: ModuleType, label: str, seg: dict,
-                   rep: Report) -> tuple[dict, dict] | None:
+def _to_compressed(fm: ModuleType, pm: ModuleType, label: Any, seg: dict,
+                   rep: Any) -> tuple[dict, dict] | None:
     """Run frPyObjects on an uncompressed RLE with both; compare the results."""
     h, w = seg["size"]
     out = []
@@ -126,10 +151,10 @@ def _to_compressed(fm: ModuleType, pm: ModuleType, label: str, seg: dict,
             rep.rejected_by_both += 1
         else:
             who, e = ("fastrle", a) if isinstance(a, Exception) else ("pycocotools", b)
-            rep.mismatches.append(f"{label}: frPyObjects: only {who} raised {type(e).__name__}: {e}")
+            rep.problem(label, f"frPyObjects: only {who} raised {type(e).__name__}: {e}")
         return None
     if a["counts"] != b["counts"] or list(a["size"]) != list(b["size"]):
-        rep.mismatches.append(f"{label}: frPyObjects gives different compressed counts")
+        rep.problem(label, "frPyObjects gives different compressed counts")
     return a, b
 
 

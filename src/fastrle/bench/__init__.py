@@ -5,6 +5,7 @@
 - :mod:`.transforms`: fused resize / roi_align / packed decode (``--mode transforms``);
 - :mod:`.sa1b`: SA-1B file-to-masks and spatial features (``fastrle bench --sa1b``);
 - :mod:`.overlay`: fastrle.viz.overlay vs the show_anns recipe (``--case overlay``);
+- :mod:`.jobs`: dataset jobs on Dask (``fastrle bench --case jobs``);
 - :mod:`.gpu`: GPU kernel timings (``fastrle bench --gpu``, needs a GPU and CuPy).
 
 Importing this package registers every CPU case group.
@@ -12,6 +13,7 @@ Importing this package registers every CPU case group.
 from . import core  # noqa: F401  (registers its cases)
 from . import overlay  # noqa: F401  (registers the overlay case)
 from . import transforms  # noqa: F401  (registers resize, roi, packed)
+from . import jobs  # noqa: F401  (registers the Dask case, mode "jobs")
 from .harness import (CASES, BenchConfig, BenchData, CaseResult, Comparator, Ratio, Timing,
                       case_aliases, environment, format_table, modes, plot, register, run,
                       run_case, select_cases, time_interleaved, to_json_obj, unjudged)

@@ -20,7 +20,7 @@ from typing import IO, Any, Iterator, List, Optional, Tuple, Union
 
 from .annotation import SA1BAnnotation, SA1BFormatError, load
 
-__all__ = ["ShardError", "iter_shard", "index_shard", "read_range", "ShardEntry"]
+__all__ = ["ShardError", "iter_shard", "iter_json_members", "index_shard", "read_range", "ShardEntry"]
 
 ShardSource = Union[str, "os.PathLike[str]", IO[bytes]]
 ShardEntry = Tuple[str, Optional[Tuple[int, int]], Optional[Tuple[int, int]]]
@@ -163,6 +163,28 @@ def iter_shard(src: ShardSource, *, images: bool = True
                 jpeg, ann = None, None
         if ann is not None:
             yield ann.image_id, jpeg, ann
+    finally:
+        tf.close()
+        if own is not None:
+            own.close()
+
+
+def iter_json_members(src: ShardSource) -> Iterator[Tuple[str, bytes]]:
+    """Yield ``(member name, raw bytes)`` for every ``.json`` member of a shard,
+    unparsed, so a caller can survive one malformed JSON and go on with the next.
+
+    JPEG payloads are skipped by seeking when the shard is an uncompressed
+    file, read and discarded otherwise.
+
+    Raises:
+        ShardError when the damage of a truncated or corrupt shard is reached;
+        the members before it have been yielded.
+    """
+    tf, own, name = _open(src, seek_ok=True)
+    try:
+        for m in _members(tf, name):
+            if m.isfile() and _split(m.name)[1] == ".json":
+                yield m.name, _read_member(tf, m, name)
     finally:
         tf.close()
         if own is not None:
