@@ -4,8 +4,8 @@ The native API decodes straight into C-contiguous (N, H, W) buffers with the
 GIL released and work spread over threads; ``fastrle.mask`` is a drop-in for
 ``pycocotools.mask``.
 """
-from ._core import RLEError
+from ._core import RLEError, RLEKeyError
 from .api import area, bbox, decode, decode_ragged, empty, encode
 
 __version__ = "0.1.0"
-__all__ = ["RLEError", "area", "bbox", "decode", "decode_ragged", "empty", "encode", "__version__"]
+__all__ = ["RLEError", "RLEKeyError", "area", "bbox", "decode", "decode_ragged", "empty", "encode", "__version__"]

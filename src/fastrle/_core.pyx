@@ -78,6 +78,21 @@ class RLEError(ValueError):
         self.index = index
 
 
+class RLEKeyError(RLEError, KeyError):
+    """An RLE dict without its ``counts`` or ``size`` field. Both an RLEError
+    (so a ValueError) and a KeyError, which is what pycocotools raises:
+    ``except KeyError`` and ``except ValueError`` handlers both catch it.
+    ``key`` is the missing field."""
+
+    def __init__(self, message, index=None, key=None):
+        super().__init__(message, index)
+        self.key = key
+
+    # KeyError's str() is the repr of its argument (quotes and all); the
+    # message reads better as it is
+    __str__ = ValueError.__str__
+
+
 def default_threads():
     """Number of CPUs this process may run on."""
     return frle_default_threads()
@@ -185,7 +200,7 @@ def sources(object rles, bint same_size=True):
             size = r["size"]
             counts = r["counts"]
         except KeyError as exc:
-            raise ValueError(f"mask {i}: RLE dict has no {exc.args[0]!r} field") from None
+            raise RLEKeyError(f"mask {i}: RLE dict has no {exc.args[0]!r} field", i, exc.args[0]) from None
         try:
             if len(size) != 2:
                 raise ValueError

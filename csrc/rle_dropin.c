@@ -1,0 +1,312 @@
+/* Batch operations behind fastrle.mask; see rle_dropin.h. */
+#define _GNU_SOURCE
+#include "rle_dropin.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rle_features.h"
+
+#define FRLE_MAX_THREADS 64
+
+typedef struct {
+  frle_range_fn fn;
+  void *ctx;
+  int64_t b, e;
+  int tid;
+} pf_arg;
+
+static void *pf_run(void *a) {
+  pf_arg *p = (pf_arg *)a;
+  p->fn(p->ctx, p->b, p->e, p->tid);
+  return NULL;
+}
+
+void frle_parallel_for(int64_t n, int nthreads, frle_range_fn fn, void *ctx) {
+  pthread_t th[FRLE_MAX_THREADS];
+  pf_arg args[FRLE_MAX_THREADS];
+  int ok[FRLE_MAX_THREADS];
+  int i;
+  if (n <= 0) return;
+  if (nthreads <= 0) nthreads = frle_default_threads();
+  if (nthreads > n) nthreads = (int)n;
+  if (nthreads > FRLE_MAX_THREADS) nthreads = FRLE_MAX_THREADS;
+  if (nthreads <= 1) { fn(ctx, 0, n, 0); return; }
+  for (i = 0; i < nthreads; i++) {
+    args[i].fn = fn; args[i].ctx = ctx; args[i].tid = i;
+    args[i].b = n * i / nthreads; args[i].e = n * (i + 1) / nthreads;
+  }
+  for (i = 1; i < nthreads; i++) ok[i] = pthread_create(&th[i], NULL, pf_run, &args[i]) == 0;
+  pf_run(&args[0]);
+  for (i = 1; i < nthreads; i++) {
+    if (ok[i]) pthread_join(th[i], NULL);
+    else pf_run(&args[i]); /* no thread to be had: do its share here */
+  }
+}
+
+/* ---- parsing ---- */
+
+typedef struct {
+  const frle_src *src;
+  const uint64_t *hw;
+  int strict;
+  uint32_t *out;
+  const int64_t *offs;
+  int64_t *m;
+  frle_error err[FRLE_MAX_THREADS]; /* per range: its first failure, code 0 if none */
+} parse_ctx;
+
+static int parse_one(const frle_src *s, uint64_t hw, int strict, uint32_t *dst, int64_t *m,
+                     frle_error *err) {
+  uint64_t sum = 0;
+  int64_t j;
+  if (s->str) return frle_parse(s->str, s->len, hw, strict, dst, m, err);
+  for (j = 0; j < s->m; j++) sum += dst[j] = s->cnts[j];
+  *m = s->m;
+  if (strict && sum != hw) {
+    err->pos = s->m; err->value = (int64_t)sum;
+    return sum < hw ? FRLE_ERR_SUM_SHORT : FRLE_ERR_SUM_LONG;
+  }
+  return FRLE_OK;
+}
+
+static void parse_range(void *vctx, int64_t b, int64_t e, int tid) {
+  parse_ctx *c = (parse_ctx *)vctx;
+  int64_t i;
+  for (i = b; i < e; i++) {
+    frle_error *err = &c->err[tid];
+    int rc = parse_one(&c->src[i], c->hw[i], c->strict, c->out + c->offs[i], &c->m[i], err);
+    if (rc != FRLE_OK) { err->code = rc; err->index = i; return; }
+  }
+}
+
+int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int strict,
+                    uint32_t *out, const int64_t *offs, int64_t *m, int nthreads,
+                    frle_error *err) {
+  parse_ctx *c = (parse_ctx *)calloc(1, sizeof(parse_ctx));
+  int i, rc = FRLE_OK;
+  if (!c) { err->code = FRLE_ERR_NOMEM; err->index = 0; return FRLE_ERR_NOMEM; }
+  c->src = src; c->hw = hw; c->strict = strict; c->out = out; c->offs = offs; c->m = m;
+  frle_parallel_for(n, nthreads, parse_range, c);
+  /* ranges are in index order: the first range with a failure has the lowest index */
+  for (i = 0; i < FRLE_MAX_THREADS; i++) {
+    if (c->err[i].code != FRLE_OK) { *err = c->err[i]; rc = err->code; break; }
+  }
+  free(c);
+  return rc;
+}
+
+/* ---- boxes ---- */
+
+typedef struct {
+  const uint32_t *const *cnts;
+  const int64_t *m;
+  const uint64_t *h, *w;
+  double *bb;
+} bbox_ctx;
+
+static void bbox_range(void *vctx, int64_t b, int64_t e, int tid) {
+  bbox_ctx *c = (bbox_ctx *)vctx;
+  int64_t i;
+  (void)tid;
+  for (i = b; i < e; i++) frle_bbox_coco(c->cnts[i], c->m[i], c->h[i], c->w[i], c->bb + 4 * i);
+}
+
+void frle_bbox_coco_many(const uint32_t *const *cnts, const int64_t *m, const uint64_t *h,
+                         const uint64_t *w, int64_t n, double *bb, int nthreads) {
+  bbox_ctx c;
+  c.cnts = cnts; c.m = m; c.h = h; c.w = w; c.bb = bb;
+  frle_parallel_for(n, nthreads, bbox_range, &c);
+}
+
+/* ---- IoU ---- */
+
+typedef struct {
+  const frle_runs *dt, *gt;
+  const uint8_t *crowd;
+  double *o;
+  const double *db, *gb;    /* pycocotools boxes, for its prefilter */
+  const frle_fg *df, *gf;   /* foreground intervals (NULL: walk the runs) */
+  const uint64_t *da, *ga;  /* areas */
+} iou_ctx;
+
+static void iou_range(void *vctx, int64_t b, int64_t e, int tid) {
+  iou_ctx *c = (iou_ctx *)vctx;
+  int64_t md = c->dt->n, g, d;
+  (void)tid;
+  for (g = b; g < e; g++) {
+    const double *G = c->gb + 4 * g;
+    int crowd = c->crowd != NULL && c->crowd[g];
+    for (d = 0; d < md; d++) {
+      const double *D = c->db + 4 * d;
+      double wd, ht;
+      uint64_t it, un;
+      double *o = c->o + g * md + d;
+      *o = 0;
+      /* pycocotools' box prefilter: its box IoU is > 0 exactly when the
+       * boxes overlap (boxes of masks have positive sides), and every such
+       * value is then replaced; so only the overlap test is needed */
+      wd = (D[2] + D[0] < G[2] + G[0] ? D[2] + D[0] : G[2] + G[0]) - (D[0] > G[0] ? D[0] : G[0]);
+      if (wd <= 0) continue;
+      ht = (D[3] + D[1] < G[3] + G[1] ? D[3] + D[1] : G[3] + G[1]) - (D[1] > G[1] ? D[1] : G[1]);
+      if (ht <= 0) continue;
+      if (c->dt->h[d] != c->gt->h[g] || c->dt->w[d] != c->gt->w[g]) { *o = -1; continue; }
+      if (c->df) {
+        it = frle_fg_boxes_meet(&c->df[d], &c->gf[g]) ? frle_fg_overlap(&c->df[d], &c->gf[g], c->dt->h[d]) : 0;
+        un = c->da[d] + c->ga[g] - it;
+      } else {
+        frle_inter_union(c->dt->cnts[d], c->dt->m[d], c->gt->cnts[g], c->gt->m[g], &it, &un);
+      }
+      if (it == 0) un = 1;
+      else if (crowd) un = c->df ? c->da[d] : frle_area(c->dt->cnts[d], c->dt->m[d]);
+      *o = (double)(uint32_t)it / (double)(uint32_t)un;
+    }
+  }
+}
+
+/* Foreground interval lists of all masks of one side: one allocation. */
+static uint32_t *build_fg(const frle_runs *r, frle_fg *f, uint64_t *area) {
+  int64_t i, cap = 0, used = 0;
+  uint32_t *buf;
+  for (i = 0; i < r->n; i++) cap += r->m[i] / 2 + 1;
+  buf = (uint32_t *)malloc((size_t)(2 * cap) * sizeof(uint32_t));
+  if (!buf) return NULL;
+  for (i = 0; i < r->n; i++) {
+    area[i] = frle_fg_build(r->cnts[i], r->m[i], r->h[i], buf + used, buf + cap + used, &f[i]);
+    used += f[i].k;
+  }
+  return buf;
+}
+
+int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscrowd,
+                  double *o, int nthreads) {
+  iou_ctx c;
+  int64_t md = dt->n, ng = gt->n, runs = 0, i;
+  double *boxes = (double *)malloc((size_t)(4 * (md + ng) + 1) * sizeof(double));
+  frle_fg *fg = NULL;
+  uint64_t *areas = NULL;
+  uint32_t *dbuf = NULL, *gbuf = NULL;
+  int rc = FRLE_ERR_NOMEM;
+  memset(&c, 0, sizeof(c));
+  if (!boxes) return rc;
+  frle_bbox_coco_many(dt->cnts, dt->m, dt->h, dt->w, md, boxes, 1);
+  frle_bbox_coco_many(gt->cnts, gt->m, gt->h, gt->w, ng, boxes + 4 * md, 1);
+  c.dt = dt; c.gt = gt; c.crowd = iscrowd; c.o = o; c.db = boxes; c.gb = boxes + 4 * md;
+  for (i = 0; i < md; i++) runs += dt->m[i];
+  for (i = 0; i < ng; i++) runs += gt->m[i];
+  /* a pair costs its two run lengths walked in step; the interval lists cost
+   * one pass per mask and then only the shared columns per pair: worth it
+   * once masks take part in several pairs */
+  if (md > 1 && ng > 1) {
+    fg = (frle_fg *)malloc((size_t)(md + ng) * sizeof(frle_fg));
+    areas = (uint64_t *)malloc((size_t)(md + ng) * sizeof(uint64_t));
+    if (!fg || !areas) goto done;
+    dbuf = build_fg(dt, fg, areas);
+    gbuf = build_fg(gt, fg + md, areas + md);
+    if (!dbuf || !gbuf) goto done;
+    c.df = fg; c.gf = fg + md; c.da = areas; c.ga = areas + md;
+  }
+  (void)runs;
+  frle_parallel_for(ng, nthreads, iou_range, &c);
+  rc = FRLE_OK;
+done:
+  free(boxes); free(fg); free(areas); free(dbuf); free(gbuf);
+  return rc;
+}
+
+/* ---- merge ---- */
+
+static inline void bits_set(uint64_t *b, uint64_t s, uint64_t e) {
+  uint64_t ws, we, ms, me, k;
+  if (s >= e) return;
+  ws = s >> 6; we = (e - 1) >> 6;
+  ms = ~0ull << (s & 63); me = ~0ull >> (63 - ((e - 1) & 63));
+  if (ws == we) { b[ws] |= ms & me; return; }
+  b[ws] |= ms;
+  for (k = ws + 1; k < we; k++) b[k] = ~0ull;
+  b[we] |= me;
+}
+
+static inline void bits_clear(uint64_t *b, uint64_t s, uint64_t e) {
+  uint64_t ws, we, ms, me, k;
+  if (s >= e) return;
+  ws = s >> 6; we = (e - 1) >> 6;
+  ms = ~0ull << (s & 63); me = ~0ull >> (63 - ((e - 1) & 63));
+  if (ws == we) { b[ws] &= ~(ms & me); return; }
+  b[ws] &= ~ms;
+  for (k = ws + 1; k < we; k++) b[k] = 0;
+  b[we] &= ~me;
+}
+
+/* Runs of a bitmap of hw bits: the canonical runs (a leading 0 when pixel 0
+ * is set, no other empty run), which is what pycocotools' merge gives for
+ * valid input. Returns m, or -1 when out of memory. */
+static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, uint32_t **out) {
+  uint64_t nw = (hw + 63) / 64, k, last = 0, carry = 0;
+  int64_t m = 0, cnt = 0;
+  uint32_t *o;
+  for (k = 0; k < nw; k++) {
+    uint64_t t = b[k] ^ ((b[k] << 1) | carry);
+    carry = b[k] >> 63;
+    cnt += __builtin_popcountll(t);
+  }
+  o = (uint32_t *)malloc((size_t)(cnt + 1) * sizeof(uint32_t));
+  if (!o) return -1;
+  carry = 0;
+  for (k = 0; k < nw; k++) {
+    uint64_t t = b[k] ^ ((b[k] << 1) | carry);
+    carry = b[k] >> 63;
+    while (t) {
+      uint64_t p = k * 64 + (uint64_t)__builtin_ctzll(t);
+      o[m++] = (uint32_t)(p - last);
+      last = p;
+      t &= t - 1;
+    }
+  }
+  o[m++] = (uint32_t)(hw - last);
+  *out = o;
+  return m;
+}
+
+static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw,
+                            int intersect, uint32_t **out) {
+  uint64_t nw = (hw + 63) / 64;
+  uint64_t *b = (uint64_t *)malloc((size_t)nw * sizeof(uint64_t));
+  int64_t i, j, r;
+  if (!b) return -1;
+  memset(b, intersect ? 0xFF : 0, (size_t)nw * sizeof(uint64_t));
+  if (intersect && (hw & 63)) b[nw - 1] = ~0ull >> (64 - (hw & 63)); /* bits past hw stay 0 */
+  for (i = 0; i < n; i++) {
+    const uint32_t *c = cnts[i];
+    uint64_t pos = 0;
+    /* union: set the foreground runs; intersection: clear the background */
+    for (j = 0; j < m[i]; j++) {
+      uint64_t e = pos + c[j];
+      if ((j & 1) != intersect) {
+        if (intersect) bits_clear(b, pos, e); else bits_set(b, pos, e);
+      }
+      pos = e;
+    }
+  }
+  r = bitmap_runs(b, hw, out);
+  free(b);
+  return r;
+}
+
+int64_t frle_merge_many(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw,
+                        int intersect, uint32_t **out) {
+  int64_t i, total = 0, r;
+  uint32_t *o;
+  *out = NULL;
+  for (i = 0; i < n; i++) total += m[i];
+  /* pairwise merges cost about n * total / 2 steps; the bitmap hw / 64 words
+   * a few times over plus one pass over the runs */
+  if (n >= 3 && hw > 0 && hw / 64 < (uint64_t)(n / 2) * (uint64_t)total)
+    return merge_bitmap(cnts, m, n, hw, intersect != 0, out);
+  o = (uint32_t *)malloc((size_t)(total + n + 1) * sizeof(uint32_t));
+  if (!o) return -1;
+  r = frle_merge(cnts, m, n, intersect, o);
+  if (r < 0) { free(o); return -1; }
+  *out = o;
+  return r;
+}
