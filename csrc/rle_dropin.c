@@ -245,9 +245,12 @@ static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, uint32_t **out) {
   uint64_t nw = (hw + 63) / 64, k, last = 0, carry = 0;
   int64_t m = 0, cnt = 0;
   uint32_t *o;
+  /* transitions at bits past hw (the last pixel set, then padding) are not runs */
+  uint64_t tail = (hw & 63) ? ~0ull >> (64 - (hw & 63)) : ~0ull;
   for (k = 0; k < nw; k++) {
     uint64_t t = b[k] ^ ((b[k] << 1) | carry);
     carry = b[k] >> 63;
+    if (k == nw - 1) t &= tail;
     cnt += __builtin_popcountll(t);
   }
   o = (uint32_t *)malloc((size_t)(cnt + 1) * sizeof(uint32_t));
@@ -256,6 +259,7 @@ static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, uint32_t **out) {
   for (k = 0; k < nw; k++) {
     uint64_t t = b[k] ^ ((b[k] << 1) | carry);
     carry = b[k] >> 63;
+    if (k == nw - 1) t &= tail;
     while (t) {
       uint64_t p = k * 64 + (uint64_t)__builtin_ctzll(t);
       o[m++] = (uint32_t)(p - last);
