@@ -50,17 +50,21 @@ typedef struct {
   int64_t n;
 } crossings;
 
+/* pycocotools computes xd = (xi + .5) / 5 - .5 and keeps the point when xd
+ * is an integer in [0, w-1]; then y = ceil(clamp((yi + .5) / 5 - .5, 0, h)).
+ * (xi + .5) / 5 - .5 is q + {-.4, -.2, 0, .2, .4} for xi = 5q + {0..4}, far
+ * from the rounding error, so it is an integer exactly when xi = 5q + 2, and
+ * then equals q = (xi - 2) / 5. Likewise for y. Integer arithmetic gives the
+ * same points without a division per boundary point. */
 static inline void cross_point(crossings *c, int u, int v) {
-  const double scale = 5;
   if (c->have && u != c->pu) {
-    double xd = (double)(u < c->pu ? u : u - 1), yd;
-    xd = (xd + .5) / scale - .5;
-    if (floor(xd) == xd && xd >= 0 && xd <= (double)(c->w - 1)) {
-      yd = (double)(v < c->pv ? v : c->pv);
-      yd = (yd + .5) / scale - .5;
-      if (yd < 0) yd = 0; else if (yd > (double)c->h) yd = (double)c->h;
-      yd = ceil(yd);
-      c->a[c->n++] = (uint32_t)(int)xd * (uint32_t)c->h + (uint32_t)(int)yd;
+    int64_t xi = u < c->pu ? u : (int64_t)u - 1;
+    if ((xi - 2) % 5 == 0 && xi >= 2 && (uint64_t)((xi - 2) / 5) <= c->w - 1) {
+      int64_t yi = v < c->pv ? v : c->pv, yq;
+      if (yi < 2) yq = 0;
+      else if (yi - 2 > 5 * (int64_t)c->h) yq = (int64_t)c->h;
+      else yq = (yi + 2) / 5; /* ceil((yi - 2) / 5) */
+      c->a[c->n++] = (uint32_t)((xi - 2) / 5) * (uint32_t)c->h + (uint32_t)yq;
     }
   }
   c->pu = u; c->pv = v; c->have = 1;

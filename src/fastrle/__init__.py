@@ -6,6 +6,7 @@ GIL released and work spread over threads; ``fastrle.mask`` is a drop-in for
 """
 from ._core import RLEError, RLEKeyError
 from .api import area, bbox, decode, decode_ragged, empty, encode
+from .compat import patch_pycocotools
 
 __version__ = "0.1.0"
-__all__ = ["RLEError", "RLEKeyError", "area", "bbox", "decode", "decode_ragged", "empty", "encode", "__version__"]
+__all__ = ["RLEError", "RLEKeyError", "area", "bbox", "decode", "decode_ragged", "empty", "encode", "patch_pycocotools", "__version__"]

@@ -2,12 +2,14 @@
 
 - :mod:`.harness`: interleaved timing, results, the case registry, table/JSON/plot output;
 - :mod:`.core`: decode/encode cases a-f on SA-1B-like and COCO-size data;
+- :mod:`.percall`: the drop-in per call and COCOeval (``fastrle bench --mode dropin``);
 - :mod:`.sa1b`: SA-1B file-to-masks and spatial features (``fastrle bench --sa1b``);
 - :mod:`.gpu`: GPU kernel timings (``fastrle bench --gpu``, needs a GPU and CuPy).
 
 Importing this package registers every CPU case group.
 """
 from . import core  # noqa: F401  (registers its cases)
+from . import percall  # noqa: F401  (registers the drop-in cases)
 from .harness import (CASES, BenchConfig, BenchData, CaseResult, Comparator, Ratio, Timing,
                       case_aliases, environment, format_table, modes, plot, register, run,
                       run_case, select_cases, time_interleaved, to_json_obj, unjudged)
