@@ -126,7 +126,7 @@ typedef struct {
   const uint8_t *crowd;
   double *o;
   const double *db, *gb;    /* pycocotools boxes, for its prefilter */
-  const frle_fg *df, *gf;   /* foreground intervals (NULL: walk the runs) */
+  const frle_fg *df, *gf;   /* foreground intervals */
   const uint64_t *da, *ga;  /* areas */
 } iou_ctx;
 
@@ -151,67 +151,68 @@ static void iou_range(void *vctx, int64_t b, int64_t e, int tid) {
       ht = (D[3] + D[1] < G[3] + G[1] ? D[3] + D[1] : G[3] + G[1]) - (D[1] > G[1] ? D[1] : G[1]);
       if (ht <= 0) continue;
       if (c->dt->h[d] != c->gt->h[g] || c->dt->w[d] != c->gt->w[g]) { *o = -1; continue; }
-      if (c->df) {
-        it = frle_fg_boxes_meet(&c->df[d], &c->gf[g]) ? frle_fg_overlap(&c->df[d], &c->gf[g], c->dt->h[d]) : 0;
-        un = c->da[d] + c->ga[g] - it;
-      } else {
-        frle_inter_union(c->dt->cnts[d], c->dt->m[d], c->gt->cnts[g], c->gt->m[g], &it, &un);
-      }
+      it = frle_fg_overlap(&c->df[d], &c->gf[g], c->dt->h[d]);
+      /* |d OR g| = |d| + |g| - |d AND g|: the runs of both sum to h*w */
+      un = crowd ? c->da[d] : c->da[d] + c->ga[g] - it;
       if (it == 0) un = 1;
-      else if (crowd) un = c->df ? c->da[d] : frle_area(c->dt->cnts[d], c->dt->m[d]);
       *o = (double)(uint32_t)it / (double)(uint32_t)un;
     }
   }
 }
 
-/* Foreground interval lists of all masks of one side: one allocation. */
-static uint32_t *build_fg(const frle_runs *r, frle_fg *f, uint64_t *area) {
-  int64_t i, cap = 0, used = 0;
-  uint32_t *buf;
+static int64_t fg_capacity(const frle_runs *r) {
+  int64_t i, cap = 0;
   for (i = 0; i < r->n; i++) cap += r->m[i] / 2 + 1;
-  buf = (uint32_t *)malloc((size_t)(2 * cap) * sizeof(uint32_t));
-  if (!buf) return NULL;
+  return cap;
+}
+
+/* Foreground interval lists of all masks of one side into s/e (room for
+ * fg_capacity). The column range comes from the box (pycocotools' box is the
+ * tight box of a valid non-empty mask), so the pass needs no division. */
+static void build_fg(const frle_runs *r, const double *bb, uint32_t *s, uint32_t *e, frle_fg *f,
+                     uint64_t *area) {
+  int64_t i, j;
   for (i = 0; i < r->n; i++) {
-    area[i] = frle_fg_build(r->cnts[i], r->m[i], r->h[i], buf + used, buf + cap + used, &f[i]);
-    used += f[i].k;
+    const uint32_t *c = r->cnts[i];
+    uint64_t pos = 0, a = 0;
+    int64_t k = 0;
+    for (j = 0; j + 1 < r->m[i]; j += 2) {
+      uint64_t st = pos + c[j], len = c[j + 1];
+      pos = st + len;
+      if (!len) continue;
+      s[k] = (uint32_t)st; e[k] = (uint32_t)pos; k++;
+      a += len;
+    }
+    f[i].s = s; f[i].e = e; f[i].k = k;
+    f[i].x0 = k ? (uint64_t)bb[4 * i] : 0;
+    f[i].x1 = k ? (uint64_t)(bb[4 * i] + bb[4 * i + 2]) - 1 : 0;
+    f[i].y0 = f[i].y1 = 0; /* unused: the prefilter has compared the boxes */
+    area[i] = a;
+    s += k; e += k;
   }
-  return buf;
 }
 
 int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscrowd,
                   double *o, int nthreads) {
   iou_ctx c;
-  int64_t md = dt->n, ng = gt->n, runs = 0, i;
-  double *boxes = (double *)malloc((size_t)(4 * (md + ng) + 1) * sizeof(double));
-  frle_fg *fg = NULL;
-  uint64_t *areas = NULL;
-  uint32_t *dbuf = NULL, *gbuf = NULL;
-  int rc = FRLE_ERR_NOMEM;
-  memset(&c, 0, sizeof(c));
-  if (!boxes) return rc;
+  int64_t md = dt->n, ng = gt->n, cd = fg_capacity(dt), cg = fg_capacity(gt), nm = md + ng;
+  /* one block: boxes, interval lists, areas, interval bounds */
+  char *block = (char *)malloc((size_t)nm * (4 * sizeof(double) + sizeof(frle_fg) + sizeof(uint64_t))
+                               + (size_t)(cd + cg) * 2 * sizeof(uint32_t) + 1);
+  double *boxes = (double *)block;
+  frle_fg *fg = (frle_fg *)(boxes + 4 * nm);
+  uint64_t *areas = (uint64_t *)(fg + nm);
+  uint32_t *bounds = (uint32_t *)(areas + nm);
+  if (!block) return FRLE_ERR_NOMEM;
   frle_bbox_coco_many(dt->cnts, dt->m, dt->h, dt->w, md, boxes, 1);
   frle_bbox_coco_many(gt->cnts, gt->m, gt->h, gt->w, ng, boxes + 4 * md, 1);
+  build_fg(dt, boxes, bounds, bounds + cd, fg, areas);
+  build_fg(gt, boxes + 4 * md, bounds + 2 * cd, bounds + 2 * cd + cg, fg + md, areas + md);
   c.dt = dt; c.gt = gt; c.crowd = iscrowd; c.o = o; c.db = boxes; c.gb = boxes + 4 * md;
-  for (i = 0; i < md; i++) runs += dt->m[i];
-  for (i = 0; i < ng; i++) runs += gt->m[i];
-  /* a pair costs its two run lengths walked in step; the interval lists cost
-   * one pass per mask and then only the shared columns per pair: worth it
-   * once masks take part in several pairs */
-  if (md > 1 && ng > 1) {
-    fg = (frle_fg *)malloc((size_t)(md + ng) * sizeof(frle_fg));
-    areas = (uint64_t *)malloc((size_t)(md + ng) * sizeof(uint64_t));
-    if (!fg || !areas) goto done;
-    dbuf = build_fg(dt, fg, areas);
-    gbuf = build_fg(gt, fg + md, areas + md);
-    if (!dbuf || !gbuf) goto done;
-    c.df = fg; c.gf = fg + md; c.da = areas; c.ga = areas + md;
-  }
-  (void)runs;
+  c.df = fg; c.gf = fg + md; c.da = areas; c.ga = areas + md;
   frle_parallel_for(ng, nthreads, iou_range, &c);
-  rc = FRLE_OK;
-done:
-  free(boxes); free(fg); free(areas); free(dbuf); free(gbuf);
-  return rc;
+  free(block);
+  return FRLE_OK;
 }
 
 /* ---- merge ---- */

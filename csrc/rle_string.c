@@ -87,13 +87,24 @@ int64_t frle_to_string(const uint32_t *cnts, int64_t m, char *s) {
   int64_t i, p = 0;
   for (i = 0; i < m; i++) {
     int64_t x = (int64_t)cnts[i];
-    int more = 1;
+    uint64_t mag;
+    int nb, k, j;
     if (i > 2) x -= (int64_t)cnts[i - 2];
-    while (more) {
-      int c = (int)(x & 0x1f);
-      x >>= 5; /* arithmetic shift keeps the sign */
-      more = (c & 0x10) ? x != -1 : x != 0;
-      if (more) c |= 0x20;
+    /* chunks: the fewest 5-bit groups that hold x in two's complement (the
+     * last chunk's bit 4 is the sign), which is where pycocotools' loop
+     * stops; one or two chunks nearly always, written without a loop */
+    mag = (uint64_t)(x ^ (x >> 63));
+    nb = mag ? 65 - __builtin_clzll(mag) : 1;
+    k = (nb + 4) / 5;
+    if (k <= 2) {
+      s[p] = (char)(((x & 0x1f) | (k == 2 ? 0x20 : 0)) + 48);
+      s[p + 1] = (char)(((x >> 5) & 0x1f) + 48); /* overwritten next when k == 1 */
+      p += k;
+      continue;
+    }
+    for (j = 0; j < k; j++) {
+      int c = (int)((x >> (5 * j)) & 0x1f);
+      if (j + 1 < k) c |= 0x20;
       s[p++] = (char)(c + 48);
     }
   }

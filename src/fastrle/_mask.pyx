@@ -21,6 +21,7 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport fabs, isfinite
 from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
 
 import numpy as np
 cimport numpy as cnp
@@ -158,24 +159,26 @@ cdef class _Batch:
     cdef list keep
 
     def __dealloc__(self):
-        free(self.src); free(self.h); free(self.w); free(self.hw)
-        free(self.offs); free(self.m); free(self.arena); free(self.ptrs)
+        free(self.src)  # one block holds every per-mask array
+        free(self.arena)
 
     cdef int collect(self, list rles) except -1:
         """1 when every item is a plain RLE dict, else 0."""
         cdef int64_t n = len(rles), i, total = 0
         cdef PyObject *counts
+        cdef char *block
         self.n = n
-        self.src = <frle_src *>malloc(n * sizeof(frle_src) + 1)
-        self.h = <uint64_t *>malloc(n * sizeof(uint64_t) + 1)
-        self.w = <uint64_t *>malloc(n * sizeof(uint64_t) + 1)
-        self.hw = <uint64_t *>malloc(n * sizeof(uint64_t) + 1)
-        self.offs = <int64_t *>malloc(n * sizeof(int64_t) + 1)
-        self.m = <int64_t *>malloc(n * sizeof(int64_t) + 1)
-        self.ptrs = <const uint32_t **>malloc(n * sizeof(uint32_t *) + 1)
-        if (self.src == NULL or self.h == NULL or self.w == NULL or self.hw == NULL
-                or self.offs == NULL or self.m == NULL or self.ptrs == NULL):
+        block = <char *>malloc(n * (sizeof(frle_src) + 3 * sizeof(uint64_t) + 2 * sizeof(int64_t)
+                                    + sizeof(uint32_t *)) + 1)
+        if block == NULL:
             raise MemoryError()
+        self.src = <frle_src *>block
+        self.h = <uint64_t *>(block + n * sizeof(frle_src))
+        self.w = self.h + n
+        self.hw = self.w + n
+        self.offs = <int64_t *>(self.hw + n)
+        self.m = self.offs + n
+        self.ptrs = <const uint32_t **>(self.m + n)
         self.keep = [None] * n  # the count strings stay alive while the GIL is released
         for i in range(n):
             if i >= PyList_GET_SIZE(rles) or not _fast_rle(
@@ -234,34 +237,31 @@ cdef bytes _string(const uint32_t *cnts, int64_t m):
             free(s)
 
 
-cdef class _One:
-    """One plain RLE dict, parsed into a small stack-like buffer."""
-    cdef uint32_t stack[256]
-    cdef uint32_t *cnts
-    cdef int64_t m
-    cdef uint64_t h, w, hw
-
-    def __dealloc__(self):
-        if self.cnts != self.stack:
-            free(self.cnts)
+cdef struct _OneRle:
+    uint32_t *cnts   # the caller's buffer, or malloc'd when the counts need more
+    int64_t m
+    uint64_t h, w, hw
 
 
-cdef _One _one(object r, bint strict):
-    cdef _One o = _One()
+# counts parsed on the C stack: most COCO masks have fewer runs
+DEF ONE_CAP = 1024
+
+
+cdef int _one(object r, bint strict, uint32_t *buf, _OneRle *o) except -1:
+    """Parse one plain RLE dict into buf (ONE_CAP counts) or a malloc'd
+    buffer (the caller frees o.cnts when it is not buf): 1, or 0 to decline.
+    The GIL is held throughout, so the counts object stays alive."""
     cdef frle_src s
     cdef frle_error err
     cdef PyObject *counts
-    o.cnts = o.stack
-    # the GIL is held from here to the parse, so the counts stay alive
+    o.cnts = buf
     if not _fast_rle(r, &s, &o.h, &o.w, &o.hw, &counts):
-        return None
-    if s.len > 256:
+        return 0
+    if s.len > ONE_CAP:
         o.cnts = <uint32_t *>malloc(s.len * sizeof(uint32_t))
         if o.cnts == NULL:
             raise MemoryError()
-    if frle_parse(s.str, s.len, o.hw, strict, o.cnts, &o.m, &err) != FRLE_OK:
-        return None
-    return o
+    return frle_parse(s.str, s.len, o.hw, strict, o.cnts, &o.m, &err) == FRLE_OK
 
 
 def area(object rles):
@@ -269,13 +269,17 @@ def area(object rles):
     array), or None for the general path."""
     cdef uint32_t a
     cdef int64_t i
-    cdef _One o
+    cdef uint32_t buf[ONE_CAP]
+    cdef _OneRle o
     cdef _Batch b
     if PyDict_CheckExact(rles):
-        o = _one(rles, False)
-        if o is None:
-            return None
-        a = <uint32_t>frle_area(o.cnts, o.m)
+        try:
+            if not _one(rles, False, buf, &o):
+                return None
+            a = <uint32_t>frle_area(o.cnts, o.m)
+        finally:
+            if o.cnts != buf:
+                free(o.cnts)
         return PyArray_Scalar(&a, _U32, None)
     b = _batch(rles, False)
     if b is None:
@@ -292,17 +296,23 @@ def area(object rles):
 def toBbox(object rles):
     """pycocotools' toBbox of a dict ((4,) float64) or a non-empty list
     ((n, 4)), or None for the general path."""
-    cdef _One o
+    cdef uint32_t buf[ONE_CAP]
+    cdef _OneRle o
     cdef _Batch b
     cdef cnp.npy_intp dims[2]
     cdef int threads
+    cdef double bb4[4]
     if PyDict_CheckExact(rles):
-        o = _one(rles, False)
-        if o is None:
-            return None
+        try:
+            if not _one(rles, False, buf, &o):
+                return None
+            frle_bbox_coco(o.cnts, o.m, o.h, o.w, bb4)
+        finally:
+            if o.cnts != buf:
+                free(o.cnts)
         dims[0] = 4
         out = cnp.PyArray_EMPTY(1, dims, cnp.NPY_DOUBLE, 0)
-        frle_bbox_coco(o.cnts, o.m, o.h, o.w, <double *>cnp.PyArray_DATA(out))
+        memcpy(cnp.PyArray_DATA(out), bb4, sizeof(bb4))
         return out
     b = _batch(rles, False)
     if b is None:
@@ -320,16 +330,20 @@ def toBbox(object rles):
 def merge(object rles, bint intersect):
     """pycocotools' merge of a non-empty list of dicts, or None."""
     cdef _Batch b
-    cdef _One o
+    cdef uint32_t buf[ONE_CAP]
+    cdef _OneRle o
     cdef int64_t i, m
     cdef uint32_t *cnts = NULL
     if type(rles) is not list or len(rles) == 0:
         return None
     if len(rles) == 1:
-        o = _one(rles[0], False)
-        if o is None:
-            return None
-        return {"size": [o.h, o.w], "counts": _string(o.cnts, o.m)}
+        try:
+            if not _one(rles[0], False, buf, &o):
+                return None
+            return {"size": [o.h, o.w], "counts": _string(o.cnts, o.m)}
+        finally:
+            if o.cnts != buf:
+                free(o.cnts)
     b = _Batch()
     if not b.collect(rles):
         return None
@@ -371,16 +385,17 @@ cdef int _crowd(object pyiscrowd, int64_t n, uint8_t *out) except -1:
 
 
 def iou(object dt, object gt, object pyiscrowd):
-    """pycocotools' iou of two non-empty lists of RLE dicts, (m, n) float64
-    in Fortran order, or None for the general path."""
-    cdef _Batch bd, bg
+    """pycocotools' iou of two lists of RLE dicts: (m, n) float64 in Fortran
+    order, ``[]`` when a side is empty (after the other side is checked, as
+    pycocotools does), or None for the general path."""
+    cdef _Batch bd = None, bg = None
     cdef frle_runs rd, rg
     cdef cnp.npy_intp dims[2]
     cdef int rc, threads
     cdef uint8_t crowd_stack[64]
     cdef uint8_t *crowd
     cdef double *o
-    if type(dt) is not list or type(gt) is not list or len(dt) == 0 or len(gt) == 0:
+    if type(dt) is not list or type(gt) is not list:
         return None
     cdef int64_t ng = len(gt)
     crowd = &crowd_stack[0] if ng <= 64 else <uint8_t *>malloc(ng)
@@ -389,12 +404,16 @@ def iou(object dt, object gt, object pyiscrowd):
     try:
         if not _crowd(pyiscrowd, ng, crowd):
             return None
-        bd = _batch(dt, True)
-        if bd is None:
-            return None
-        bg = _batch(gt, True)
-        if bg is None:
-            return None
+        if len(dt):
+            bd = _batch(dt, True)
+            if bd is None:
+                return None
+        if ng:
+            bg = _batch(gt, True)
+            if bg is None:
+                return None
+        if bd is None or bg is None:
+            return []
         rd.cnts = bd.ptrs; rd.m = bd.m; rd.h = bd.h; rd.w = bd.w; rd.n = bd.n
         rg.cnts = bg.ptrs; rg.m = bg.m; rg.h = bg.h; rg.w = bg.w; rg.n = bg.n
         dims[0] = bd.n
@@ -409,7 +428,7 @@ def iou(object dt, object gt, object pyiscrowd):
             raise MemoryError()
         return out
     finally:
-        if crowd != crowd_stack:
+        if crowd != &crowd_stack[0]:
             free(crowd)
 
 
@@ -453,18 +472,39 @@ cdef int _hw(object h, object w, uint64_t *hv, uint64_t *wv) except -1:
             and frle_check_size(hv[0], wv[0], &hw) == FRLE_OK)
 
 
+cdef int _array_xy(object p, double *xy, int64_t k) except -1:
+    """Coordinates of a 1-D float64 array (detectron2 passes polygons so) -> 1,
+    checked as mask.py checks them; 0 otherwise."""
+    cdef cnp.ndarray a = p
+    cdef int64_t i, st = a.strides[0]
+    cdef char *base = <char *>cnp.PyArray_DATA(a)
+    cdef double v
+    for i in range(k):
+        v = (<double *>(base + i * st))[0]
+        if not isfinite(v) or not fabs(v) < _MAX_COORD:
+            return 0
+        xy[i] = v
+    return 1
+
+
+cdef inline bint _plain_array(object p):
+    return (type(p) is np.ndarray and (<cnp.ndarray>p).descr.type_num == cnp.NPY_DOUBLE
+            and (<cnp.ndarray>p).ndim == 1)
+
+
 def fr_polys(object polys, object h, object w):
-    """pycocotools' frPyObjects of a list of polygons (lists of numbers):
-    one RLE dict each, or None for the general path."""
+    """pycocotools' frPyObjects of a list of polygons (lists of numbers, or
+    1-D float64 arrays): one RLE dict each, or None for the general path."""
     cdef uint64_t hv, wv
     cdef int64_t i, k, n
     cdef double stack[512]
     cdef double *xy
+    cdef int ok
     if not _hw(h, w, &hv, &wv) or type(polys) is not list:
         return None
     n = len(polys)
     for i in range(n):  # all checked before any work, as the general path raises first
-        if type(polys[i]) is not list:
+        if type(polys[i]) is not list and not _plain_array(polys[i]):
             return None
     out = []
     for i in range(n):
@@ -474,11 +514,12 @@ def fr_polys(object polys, object h, object w):
         if xy == NULL:
             raise MemoryError()
         try:
-            if not _poly_xy(p, xy, k):
+            ok = _poly_xy(p, xy, k) if type(p) is list else _array_xy(p, xy, k)
+            if not ok:
                 return None
             out.append(_poly_rle(xy, k, hv, wv))
         finally:
-            if xy != stack:
+            if xy != &stack[0]:
                 free(xy)
     return out
 

@@ -26,7 +26,9 @@ from typing import Any, Dict, List, Union
 
 import numpy as np
 
-from . import _core, _mask
+from . import _core
+from ._mask import area as _fast_area, fr_bbox as _fast_fr_bbox, fr_polys as _fast_fr_polys, \
+    iou as _fast_iou, merge as _fast_merge, toBbox as _fast_toBbox
 from .api import _decode_sources, _resolve_threads, check_size
 
 __all__ = ["encode", "decode", "area", "toBbox", "iou", "merge", "frPyObjects"]
@@ -102,7 +104,7 @@ def decode(rleObjs: Union[RLE, List[RLE]]) -> np.ndarray:
 
 def area(rleObjs: Union[RLE, List[RLE]]) -> Union[np.uint32, np.ndarray]:
     """Foreground pixel counts: uint32 array for a list, np.uint32 for a dict."""
-    fast = _mask.area(rleObjs)
+    fast = _fast_area(rleObjs)
     if fast is not None:
         return fast
     if type(rleObjs) == list:
@@ -112,7 +114,7 @@ def area(rleObjs: Union[RLE, List[RLE]]) -> Union[np.uint32, np.ndarray]:
 
 def toBbox(rleObjs: Union[RLE, List[RLE]]) -> np.ndarray:
     """Boxes [x, y, w, h] float64: (N, 4) for a list, (4,) for a dict."""
-    fast = _mask.toBbox(rleObjs)
+    fast = _fast_toBbox(rleObjs)
     if fast is not None:
         return fast
     if type(rleObjs) == list:
@@ -127,7 +129,7 @@ def merge(rleObjs: List[RLE], intersect: Any = 0) -> RLE:
     ``{'size': [0, 0], 'counts': b''}``. Many masks are merged through a
     bitmap, which gives pycocotools' runs without its pairwise passes.
     """
-    fast = _mask.merge(rleObjs, bool(intersect))
+    fast = _fast_merge(rleObjs, intersect)
     if fast is not None:
         return fast
     src = _sources(rleObjs, False)
@@ -186,7 +188,7 @@ def iou(dt: Any, gt: Any, pyiscrowd: Any) -> Union[np.ndarray, list]:
     pycocotools); ``[]`` if either side is empty. RLE intersections are run
     sweeps over the columns two masks share, on threads for large batches.
     """
-    fast = _mask.iou(dt, gt, pyiscrowd)
+    fast = _fast_iou(dt, gt, pyiscrowd)
     if fast is not None:
         return fast
     iscrowd = np.array(pyiscrowd, dtype=np.uint8)
@@ -234,7 +236,7 @@ def _frBbox(bb: Any, h: Any, w: Any) -> List[RLE]:
         raise ValueError(f"Buffer dtype mismatch, expected 'double_t' but got '{bb.dtype}'")
     if bb.ndim != 2:
         raise ValueError(f"Buffer has wrong number of dimensions (expected 2, got {bb.ndim})")
-    fast = _mask.fr_bbox(bb, h, w)
+    fast = _fast_fr_bbox(bb, h, w)
     if fast is not None:
         return fast
     h, w = _siz(h), _siz(w)
@@ -247,7 +249,7 @@ def _frBbox(bb: Any, h: Any, w: Any) -> List[RLE]:
 
 
 def _frPoly(poly: Any, h: Any, w: Any) -> List[RLE]:
-    fast = _mask.fr_polys(poly, h, w)
+    fast = _fast_fr_polys(poly, h, w)
     if fast is not None:
         return fast
     h, w = _siz(h), _siz(w)

@@ -185,6 +185,48 @@ def _quiet() -> contextlib.AbstractContextManager:
     return contextlib.redirect_stdout(io.StringIO())
 
 
+class _Recorder:
+    """Stands in for ``maskUtils`` in pycocotools.coco and .cocoeval during one
+    evaluation: forwards every call to pycocotools.mask and records it, so the
+    mask part of COCOeval can be replayed on either library."""
+
+    def __init__(self, pm: Any) -> None:
+        self.calls: List[Tuple[str, tuple]] = []
+        for name in ("encode", "decode", "area", "toBbox", "iou", "merge", "frPyObjects"):
+            setattr(self, name, self._forward(name, getattr(pm, name)))
+
+    def _forward(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            self.calls.append((name, args))
+            return fn(*args)
+        return call
+
+
+def record_mask_calls(run: "_EvalRun", pm: Any, holders: List[Any]) -> List[Tuple[str, tuple]]:
+    """Every pycocotools.mask call that one COCOeval segm run makes (loadRes's
+    area and toBbox, annToRLE's frPyObjects and merge, computeIoU's iou)."""
+    rec = _Recorder(pm)
+    saved = [(m, m.maskUtils) for m in holders]
+    try:
+        for m in holders:
+            m.maskUtils = rec
+        run.setup()
+        run.full()
+    finally:
+        for m, v in saved:
+            m.maskUtils = v
+    return rec.calls
+
+
+def replay(calls: List[Tuple[str, tuple]], mod: Any) -> Callable[[], None]:
+    fns = [(getattr(mod, name), args) for name, args in calls]
+
+    def run() -> None:
+        for fn, args in fns:
+            fn(*args)
+    return run
+
+
 class _EvalRun:
     """One COCOeval segm run on fresh copies of the real files. ``setup``
     (untimed) builds the ground-truth COCO object from the parsed JSON, since
@@ -203,20 +245,6 @@ class _EvalRun:
             g.dataset = copy.deepcopy(self.gt_ds)
             g.createIndex()
         self.gt, self.dets = g, copy.deepcopy(self.res)
-
-    def mask_part(self) -> None:
-        """loadRes (area, toBbox), _prepare (annToRLE of every annotation) and
-        computeIoU of every image and category: the mask calls of evaluate()."""
-        with self.patch(), _quiet():
-            dt = self.gt.loadRes(self.dets)
-            e = self.eval_cls(self.gt, dt, "segm")
-            p = e.params
-            p.imgIds = list(np.unique(p.imgIds))
-            p.catIds = list(np.unique(p.catIds))
-            e._prepare()
-            for i in p.imgIds:
-                for c in p.catIds:
-                    e.computeIoU(i, c)
 
     def full(self) -> None:
         """What a user runs: loadRes, evaluate, accumulate, summarize."""
@@ -240,16 +268,22 @@ def case_cocoeval(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     res = d.cached("cocoeval.res", lambda: json.loads((root / RES_FILE).read_text()))
     notes = [f"{RES_FILE} ({len(res)} segm results) against {GT_FILE} ({len(gt_ds['annotations'])} "
              "annotations); setup (untimed) rebuilds the ground truth COCO from parsed JSON",
-             "mask part = loadRes + COCOeval._prepare (annToRLE) + computeIoU of every image/category",
              f"pycocotools {_version('pycocotools')}"]
     runs: Dict[str, _EvalRun] = {
         "stock": _EvalRun(gt_ds, res, coco.COCO, ceval.COCOeval),
         "fastrle": _EvalRun(gt_ds, res, coco.COCO, ceval.COCOeval, fr.patch_pycocotools),
     }
-    comps = []
+    pm, fm = _import("pycocotools.mask"), _import("fastrle.mask")
+    calls = d.cached("cocoeval.calls", lambda: record_mask_calls(runs["stock"], pm, [coco, ceval]))
+    counts: Dict[str, int] = {}
+    for name, _ in calls:
+        counts[name] = counts.get(name, 0) + 1
+    notes.append("mask part = the " + str(len(calls)) + " mask calls of one evaluation, recorded and replayed ("
+                 + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + ")")
+    comps = [Comparator("mask:stock", "pycocotools.mask: the mask calls of COCOeval", replay(calls, pm)),
+             Comparator("mask:fastrle", "fastrle.mask: the same calls", replay(calls, fm))]
     for key, label in (("stock", "pycocotools COCOeval"), ("fastrle", "COCOeval + fastrle.patch_pycocotools()")):
         r = runs[key]
-        comps.append(Comparator(f"mask:{key}", f"{label}: mask part", r.mask_part, r.setup))
         comps.append(Comparator(f"eval:{key}", f"{label}: loadRes+evaluate+accumulate+summarize", r.full, r.setup))
     fce = _import("faster_coco_eval")
     if fce is not None:
