@@ -84,6 +84,8 @@ cdef extern from "rle_dropin.h" nogil:
 
 cdef object _SIZE = "size"
 cdef object _COUNTS = "counts"
+cdef object _TRUE = True
+cdef object _FALSE = False
 cdef cnp.dtype _U32 = np.dtype(np.uint32)
 
 # Batches with at least this many count characters are parsed on threads,
@@ -373,9 +375,9 @@ cdef int _crowd(object pyiscrowd, int64_t n, uint8_t *out) except -1:
         return 0
     for i in range(n):
         x = <PyObject *>PyList_GET_ITEM(pyiscrowd, i)
-        if x == <PyObject *>True:
+        if x == <PyObject *>_TRUE:
             out[i] = 1
-        elif x == <PyObject *>False:
+        elif x == <PyObject *>_FALSE:
             out[i] = 0
         elif _dim(x, &v) and v <= 255:
             out[i] = <uint8_t>v

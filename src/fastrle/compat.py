@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from . import mask as _fmask
 
-__all__ = ["patch_pycocotools", "PycocotoolsPatch", "pycocotools_patched"]
+__all__ = ["patch_pycocotools", "unpatch_pycocotools", "PycocotoolsPatch", "pycocotools_patched"]
 
 FUNCTIONS = ("encode", "decode", "area", "toBbox", "iou", "merge", "frPyObjects")
 # modules that hold ``from . import mask as maskUtils``
@@ -82,7 +82,8 @@ class PycocotoolsPatch:
         pycocotools gets its own functions again."""
         global _active
         with _lock:
-            if not self._live:
+            if not self._live or _active == 0:  # taken back already, or by unpatch_pycocotools()
+                self._live = False
                 return
             self._live = False
             _active -= 1
@@ -128,6 +129,15 @@ def patch_pycocotools() -> PycocotoolsPatch:
             _apply()
         _active += 1
     return PycocotoolsPatch()
+
+
+def unpatch_pycocotools() -> None:
+    """Give pycocotools its own functions back now, whatever calls of
+    :func:`patch_pycocotools` are still in force (a no-op when none is)."""
+    global _active
+    with _lock:
+        _active = 0
+        _undo()
 
 
 def pycocotools_patched() -> bool:
