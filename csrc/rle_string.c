@@ -42,6 +42,9 @@ int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
                uint32_t *cnts, int64_t *m_out, frle_error *err) {
   int64_t p = 0, m = 0;
   uint64_t sum = 0;
+  /* the counts one and two back, in registers: reading cnts[m-2] back from
+   * memory would put a store-to-load forwarding delay on every count */
+  uint32_t back1 = 0, back2 = 0;
   *m_out = 0;
   while (p < len) {
     /* (unsigned) ch - 48 > 63 catches both ends of '0'..'o' in one test */
@@ -64,7 +67,7 @@ int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
     } else if (c & 0x10) {
       x |= ~(uint64_t)0 << 5;
     }
-    if (m > 2) x += cnts[m - 2];
+    if (m > 2) x += back2;
     if (strict) {
       int64_t v = (int64_t)x;
       if (v < 0) return fail(err, FRLE_ERR_NEGATIVE, m, v);
@@ -73,6 +76,8 @@ int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
       if (sum > hw) return fail(err, FRLE_ERR_SUM_LONG, m, (int64_t)sum);
     }
     cnts[m++] = (uint32_t)x; /* !strict: wraps mod 2^32 like pycocotools */
+    back2 = back1;
+    back1 = (uint32_t)x;
   }
   *m_out = m;
   if (strict && sum != hw) return fail(err, FRLE_ERR_SUM_SHORT, m, (int64_t)sum);

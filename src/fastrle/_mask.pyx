@@ -43,27 +43,8 @@ cdef extern from "Python.h":
 cdef extern from "numpy/arrayobject.h":
     object PyArray_Scalar(void *data, cnp.dtype descr, object base)
 
-cdef extern from "rle.h" nogil:
-    ctypedef struct frle_error:
-        int code
-        int64_t index
-        int64_t pos
-        int64_t value
-    ctypedef struct frle_src:
-        const char *str
-        int64_t len
-        const uint32_t *cnts
-        int64_t m
-    int FRLE_OK
-    int frle_check_size(uint64_t h, uint64_t w, uint64_t *hw)
-    int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
-                   uint32_t *cnts, int64_t *m, frle_error *err)
-    int64_t frle_string_bound(int64_t m)
-    int64_t frle_to_string(const uint32_t *cnts, int64_t m, char *s)
-    uint64_t frle_area(const uint32_t *cnts, int64_t m)
-    void frle_bbox_coco(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, double *bb)
-    int frle_from_poly(const double *xy, int64_t k, uint64_t h, uint64_t w,
-                       uint32_t **cnts, int64_t *m)
+from ._crle cimport (FRLE_OK, frle_area, frle_bbox_coco, frle_check_size, frle_error, frle_from_poly,
+                    frle_parse, frle_src, frle_string_bound, frle_to_string)
 
 cdef extern from "rle_dropin.h" nogil:
     int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int strict,
