@@ -69,9 +69,11 @@ cdef object _TRUE = True
 cdef object _FALSE = False
 cdef cnp.dtype _U32 = np.dtype(np.uint32)
 
-# Batches with at least this many count characters are parsed on threads,
-# with the GIL released: below it, starting threads costs more than it saves.
-cdef int64_t _THREAD_MIN_CHARS = 1 << 16
+# Batches with at least this many count characters (about a millisecond of
+# parsing) are parsed on threads, with the GIL released. Below it a second
+# thread saves less than it risks: on a busy machine, waiting for a core to
+# run it can take longer than the whole call.
+cdef int64_t _THREAD_MIN_CHARS = 1 << 20
 # (int)(5 * x + .5) in the rasteriser must not overflow a C int (as mask.py)
 cdef double _MAX_COORD = (2.0 ** 31 - 1) / 5 - 1
 
