@@ -111,15 +111,23 @@ def test_iou_empty_sides():
     check_same("iou", [], [], [])
 
 
-def test_iou_large_batch_on_threads():
-    """100 SA-1B-like masks: the threaded run-sweep path, bit for bit."""
-    rles = synthetic.sa1b_like(40, 300, 450, seed=3)
-    crowd = [i % 3 == 0 for i in range(len(rles))]
-    check_same("iou", rles, rles, crowd)
-    check_same("area", rles)
-    check_same("toBbox", rles)
-    check_same("merge", rles)
-    check_same("merge", rles, 1)
+@pytest.mark.parametrize("thread_min_chars", [0, 1 << 20])
+def test_large_batches_threaded_and_not(thread_min_chars):
+    """SA-1B-like masks through the threaded parse and IoU, bit for bit."""
+    old = _mask._set_thread_min_chars(thread_min_chars)
+    try:
+        rles = synthetic.sa1b_like(40, 300, 450, seed=3)
+        crowd = [i % 3 == 0 for i in range(len(rles))]
+        check_same("iou", rles, rles, crowd)
+        check_same("area", rles)
+        check_same("toBbox", rles)
+        check_same("merge", rles)
+        check_same("merge", rles, 1)
+        bad = rles[:7] + [{"size": rles[0]["size"], "counts": rles[7]["counts"][:-3]}] + rles[8:]
+        with pytest.raises(ValueError, match="mask 7"):
+            fm.iou(bad, rles, crowd)
+    finally:
+        _mask._set_thread_min_chars(old)
 
 
 # --- declined inputs: the general path answers -----------------------------------------

@@ -78,6 +78,14 @@ cdef int64_t _THREAD_MIN_CHARS = 1 << 20
 cdef double _MAX_COORD = (2.0 ** 31 - 1) / 5 - 1
 
 
+def _set_thread_min_chars(int64_t n):
+    """Set the threading threshold (tests drive the threaded paths with small
+    batches); returns the previous value."""
+    global _THREAD_MIN_CHARS
+    old, _THREAD_MIN_CHARS = _THREAD_MIN_CHARS, n
+    return old
+
+
 cdef inline int _dim(PyObject *v, uint64_t *out):
     """An exact int in 0..2^32-1 -> 1; anything else -> 0 (no exception)."""
     cdef int overflow = 0
