@@ -241,22 +241,15 @@ static inline void bits_clear(uint64_t *b, uint64_t s, uint64_t e) {
 
 /* Runs of a bitmap of hw bits: the canonical runs (a leading 0 when pixel 0
  * is set, no other empty run), which is what pycocotools' merge gives for
- * valid input. Returns m, or -1 when out of memory. */
-static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, uint32_t **out) {
+ * valid input. cap bounds the runs: a union or intersection changes value
+ * only where one of its inputs does. Returns m, or -1 when out of memory. */
+static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, int64_t cap, uint32_t **out) {
   uint64_t nw = (hw + 63) / 64, k, last = 0, carry = 0;
-  int64_t m = 0, cnt = 0;
-  uint32_t *o;
   /* transitions at bits past hw (the last pixel set, then padding) are not runs */
   uint64_t tail = (hw & 63) ? ~0ull >> (64 - (hw & 63)) : ~0ull;
-  for (k = 0; k < nw; k++) {
-    uint64_t t = b[k] ^ ((b[k] << 1) | carry);
-    carry = b[k] >> 63;
-    if (k == nw - 1) t &= tail;
-    cnt += __builtin_popcountll(t);
-  }
-  o = (uint32_t *)malloc((size_t)(cnt + 1) * sizeof(uint32_t));
+  int64_t m = 0;
+  uint32_t *o = (uint32_t *)malloc((size_t)(cap + 1) * sizeof(uint32_t));
   if (!o) return -1;
-  carry = 0;
   for (k = 0; k < nw; k++) {
     uint64_t t = b[k] ^ ((b[k] << 1) | carry);
     carry = b[k] >> 63;
@@ -277,7 +270,7 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
                             int intersect, uint32_t **out) {
   uint64_t nw = (hw + 63) / 64;
   uint64_t *b = (uint64_t *)malloc((size_t)nw * sizeof(uint64_t));
-  int64_t i, j, r;
+  int64_t i, j, r, cap = 1;
   if (!b) return -1;
   memset(b, intersect ? 0xFF : 0, (size_t)nw * sizeof(uint64_t));
   if (intersect && (hw & 63)) b[nw - 1] = ~0ull >> (64 - (hw & 63)); /* bits past hw stay 0 */
@@ -293,7 +286,8 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
       pos = e;
     }
   }
-  r = bitmap_runs(b, hw, out);
+  for (i = 0; i < n; i++) cap += m[i];
+  r = bitmap_runs(b, hw, cap, out);
   free(b);
   return r;
 }
