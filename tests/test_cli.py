@@ -35,7 +35,8 @@ def test_bench_quick_json_is_valid(quick_json):
     data = json.loads(text)
     assert set(data) == {"environment", "config", "cases"}
     assert data["config"]["quick"] is True and data["config"]["repeats"] >= 5
-    assert [c["case"] for c in data["cases"]] == list(bench.CASES)
+    # cases registered outside mode "all" (e.g. the dropin group) run only when asked for
+    assert [c["case"] for c in data["cases"]] == bench.modes()["all"]
     for c in data["cases"]:
         assert set(c) >= {"case", "id", "title", "timings", "ratios", "notes", "verified"}
         assert c["timings"], c["case"]
