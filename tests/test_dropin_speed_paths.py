@@ -279,6 +279,19 @@ def test_bbox_fast_path(n, h, w, seed):
         check_same("frPyObjects", bb.round(1).tolist()[0], h, w)
 
 
+def test_swapped_byte_order_arrays():
+    """Big-endian float64 is still float64 to numpy: the fast path must not
+    read its bytes as native doubles."""
+    poly = np.array([1.5, 2, 30, 4, 20, 30.25, 3, 25])
+    for h, w in [(40, 50), (7, 9)]:
+        want = pm.frPyObjects([poly.tolist()], h, w)
+        assert_same(fm.frPyObjects([poly.astype(">f8")], h, w), want)
+        bb = np.array([[1.5, 2, 20, 10]]).astype(">f8")
+        for mod in (pm, fm):  # a box array must be native float64 in both
+            with pytest.raises(ValueError):
+                mod.frPyObjects(bb, h, w)
+
+
 def test_non_finite_coordinates_still_raise():
     for bad in ([0, 0, np.nan, 1, 2, 2], [0, 0, np.inf, 1, 2, 2], [0, 0, 1e12, 1, 2, 2]):
         with pytest.raises(ValueError):

@@ -480,9 +480,12 @@ cdef int _array_xy(object p, double *xy, int64_t k) except -1:
     return 1
 
 
-cdef inline bint _plain_array(object p):
+cdef inline bint _plain_doubles(object p, int ndim):
+    """A float64 array of ndim dimensions whose elements can be read in place
+    (native byte order, aligned)."""
     return (type(p) is np.ndarray and (<cnp.ndarray>p).descr.type_num == cnp.NPY_DOUBLE
-            and (<cnp.ndarray>p).ndim == 1)
+            and (<cnp.ndarray>p).ndim == ndim and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>p)
+            and cnp.PyArray_ISALIGNED(<cnp.ndarray>p))
 
 
 def fr_polys(object polys, object h, object w):
@@ -497,7 +500,7 @@ def fr_polys(object polys, object h, object w):
         return None
     n = len(polys)
     for i in range(n):  # all checked before any work, as the general path raises first
-        if type(polys[i]) is not list and not _plain_array(polys[i]):
+        if type(polys[i]) is not list and not _plain_doubles(polys[i], 1):
             return None
     out = []
     for i in range(n):
@@ -525,10 +528,10 @@ def fr_bbox(object bb, object h, object w):
     cdef double x, y, xe, ye
     cdef int64_t i, j, n, s0, s1
     cdef char *base
-    if type(bb) is not np.ndarray or not _hw(h, w, &hv, &wv):
+    if not _plain_doubles(bb, 2) or not _hw(h, w, &hv, &wv):
         return None
     cdef cnp.ndarray a = bb
-    if a.descr.type_num != cnp.NPY_DOUBLE or a.ndim != 2 or a.shape[1] < 4:
+    if a.shape[1] < 4:
         return None
     n = a.shape[0]
     s0 = a.strides[0]
