@@ -128,34 +128,48 @@ typedef struct {
   const double *db, *gb;    /* pycocotools boxes, for its prefilter */
   const frle_fg *df, *gf;   /* foreground intervals */
   const uint64_t *da, *ga;  /* areas */
+  int self;                 /* dt and gt are the same masks */
 } iou_ctx;
+
+/* pycocotools' value for an intersection of it pixels: uint32 arithmetic,
+ * |d AND g| / |d OR g|, or / |d| for a crowd g, and 0 for no intersection.
+ * (|d OR g| = |d| + |g| - |d AND g|: the runs of both sum to h*w.) */
+static inline double iou_value(uint64_t it, uint64_t ad, uint64_t ag, int crowd) {
+  uint64_t un = crowd ? ad : ad + ag - it;
+  if (it == 0) un = 1;
+  return (double)(uint32_t)it / (double)(uint32_t)un;
+}
 
 static void iou_range(void *vctx, int64_t b, int64_t e, int tid) {
   iou_ctx *c = (iou_ctx *)vctx;
-  int64_t md = c->dt->n, g, d;
+  int64_t md = c->dt->n, v, g, d, dend;
   (void)tid;
-  for (g = b; g < e; g++) {
-    const double *G = c->gb + 4 * g;
-    int crowd = c->crowd != NULL && c->crowd[g];
-    for (d = 0; d < md; d++) {
+  for (v = b; v < e; v++) {
+    const double *G;
+    /* self: pair (d, g) for d <= g gives both cells; columns alternate
+     * from both ends so that contiguous ranges hold equal work */
+    g = !c->self ? v : (v & 1) ? md - 1 - v / 2 : v / 2;
+    G = c->gb + 4 * g;
+    dend = c->self ? g + 1 : md;
+    for (d = 0; d < dend; d++) {
       const double *D = c->db + 4 * d;
-      double wd, ht;
-      uint64_t it, un;
-      double *o = c->o + g * md + d;
-      *o = 0;
+      double wd, ht, val = 0, mirror = 0;
       /* pycocotools' box prefilter: its box IoU is > 0 exactly when the
        * boxes overlap (boxes of masks have positive sides), and every such
        * value is then replaced; so only the overlap test is needed */
       wd = (D[2] + D[0] < G[2] + G[0] ? D[2] + D[0] : G[2] + G[0]) - (D[0] > G[0] ? D[0] : G[0]);
-      if (wd <= 0) continue;
       ht = (D[3] + D[1] < G[3] + G[1] ? D[3] + D[1] : G[3] + G[1]) - (D[1] > G[1] ? D[1] : G[1]);
-      if (ht <= 0) continue;
-      if (c->dt->h[d] != c->gt->h[g] || c->dt->w[d] != c->gt->w[g]) { *o = -1; continue; }
-      it = frle_fg_overlap(&c->df[d], &c->gf[g], c->dt->h[d]);
-      /* |d OR g| = |d| + |g| - |d AND g|: the runs of both sum to h*w */
-      un = crowd ? c->da[d] : c->da[d] + c->ga[g] - it;
-      if (it == 0) un = 1;
-      *o = (double)(uint32_t)it / (double)(uint32_t)un;
+      if (wd > 0 && ht > 0) {
+        if (c->dt->h[d] != c->gt->h[g] || c->dt->w[d] != c->gt->w[g]) {
+          val = mirror = -1;
+        } else {
+          uint64_t it = frle_fg_overlap(&c->df[d], &c->gf[g], c->dt->h[d]);
+          val = iou_value(it, c->da[d], c->ga[g], c->crowd != NULL && c->crowd[g]);
+          mirror = iou_value(it, c->da[g], c->ga[d], c->crowd != NULL && c->crowd[d]);
+        }
+      }
+      c->o[g * md + d] = val;
+      if (c->self) c->o[d * md + g] = mirror; /* (dt g, gt d); d == g writes the same cell twice */
     }
   }
 }
@@ -195,7 +209,9 @@ static void build_fg(const frle_runs *r, const double *bb, uint32_t *s, uint32_t
 int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscrowd,
                   double *o, int nthreads) {
   iou_ctx c;
-  int64_t md = dt->n, ng = gt->n, cd = fg_capacity(dt), cg = fg_capacity(gt), nm = md + ng;
+  int self = dt == gt;
+  int64_t md = dt->n, ng = self ? 0 : gt->n, cd = fg_capacity(dt), cg = self ? 0 : fg_capacity(gt);
+  int64_t nm = md + ng;
   /* one block: boxes, interval lists, areas, interval bounds */
   char *block = (char *)malloc((size_t)nm * (4 * sizeof(double) + sizeof(frle_fg) + sizeof(uint64_t))
                                + (size_t)(cd + cg) * 2 * sizeof(uint32_t) + 1);
@@ -205,12 +221,15 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
   uint32_t *bounds = (uint32_t *)(areas + nm);
   if (!block) return FRLE_ERR_NOMEM;
   frle_bbox_coco_many(dt->cnts, dt->m, dt->h, dt->w, md, boxes, 1);
-  frle_bbox_coco_many(gt->cnts, gt->m, gt->h, gt->w, ng, boxes + 4 * md, 1);
   build_fg(dt, boxes, bounds, bounds + cd, fg, areas);
-  build_fg(gt, boxes + 4 * md, bounds + 2 * cd, bounds + 2 * cd + cg, fg + md, areas + md);
+  if (!self) { /* the same masks on both sides are prepared once */
+    frle_bbox_coco_many(gt->cnts, gt->m, gt->h, gt->w, ng, boxes + 4 * md, 1);
+    build_fg(gt, boxes + 4 * md, bounds + 2 * cd, bounds + 2 * cd + cg, fg + md, areas + md);
+  }
   c.dt = dt; c.gt = gt; c.crowd = iscrowd; c.o = o; c.db = boxes; c.gb = boxes + 4 * md;
-  c.df = fg; c.gf = fg + md; c.da = areas; c.ga = areas + md;
-  frle_parallel_for(ng, nthreads, iou_range, &c);
+  c.df = fg; c.gf = fg + md; c.da = areas; c.ga = areas + md; c.self = self;
+  if (self) { c.gb = boxes; c.gf = fg; c.ga = areas; }
+  frle_parallel_for(self ? md : gt->n, nthreads, iou_range, &c);
   free(block);
   return FRLE_OK;
 }

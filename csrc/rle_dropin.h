@@ -45,7 +45,8 @@ typedef struct {
  * boxes do not overlap, -1 where they do and the sizes differ, else
  * |d AND g| / |d OR g| (|d AND g| / |d| for a crowd g), with pycocotools'
  * uint32 arithmetic. The intersections are run sweeps over the columns both
- * masks span. Returns FRLE_OK or FRLE_ERR_NOMEM (o then untouched). */
+ * masks span. dt == gt (the same frle_runs) prepares the masks once and
+ * walks each pair once. Returns FRLE_OK or FRLE_ERR_NOMEM (o then untouched). */
 int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscrowd,
                   double *o, int nthreads);
 

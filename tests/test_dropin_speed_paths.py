@@ -102,6 +102,11 @@ def test_iou_with_crowd_and_mixed_sizes(case):
     check_same("iou", gt, dt, [0] * len(dt))
     check_same("iou", dt[:1], gt[:1], crowd[:1])
     assert _mask.iou(dt, gt, crowd) is not None
+    # one list on both sides (prepared once, each pair walked once), mixed sizes
+    both = dt + gt
+    crowd_both = [i % 2 for i in range(len(both))]
+    check_same("iou", both, both, crowd_both)
+    check_same("iou", both, list(both), crowd_both)
 
 
 def test_iou_empty_sides():

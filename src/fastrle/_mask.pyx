@@ -388,6 +388,7 @@ def iou(object dt, object gt, object pyiscrowd):
     cdef uint8_t crowd_stack[64]
     cdef uint8_t *crowd
     cdef double *o
+    cdef bint self_iou
     if type(dt) is not list or type(gt) is not list:
         return None
     cdef int64_t ng = len(gt)
@@ -402,13 +403,14 @@ def iou(object dt, object gt, object pyiscrowd):
             if bd is None:
                 return None
         if ng:
-            bg = _batch(gt, True)
+            bg = bd if gt is dt else _batch(gt, True)  # iou(rles, rles, ...): parse once
             if bg is None:
                 return None
         if bd is None or bg is None:
             return []
         rd.cnts = bd.ptrs; rd.m = bd.m; rd.h = bd.h; rd.w = bd.w; rd.n = bd.n
         rg.cnts = bg.ptrs; rg.m = bg.m; rg.h = bg.h; rg.w = bg.w; rg.n = bg.n
+        self_iou = bg is bd
         dims[0] = bd.n
         dims[1] = bg.n
         out = cnp.PyArray_EMPTY(2, dims, cnp.NPY_DOUBLE, 1)  # Fortran, as pycocotools
@@ -416,7 +418,7 @@ def iou(object dt, object gt, object pyiscrowd):
         threads = 0 if (bd.chars + bg.chars) * min(bd.n, bg.n) >= (1 << 20) and bg.n > 1 else 1
         o = <double *>cnp.PyArray_DATA(out)
         with nogil:
-            rc = frle_iou_runs(&rd, &rg, crowd, o, threads)
+            rc = frle_iou_runs(&rd, &rd if self_iou else &rg, crowd, o, threads)
         if rc != FRLE_OK:
             raise MemoryError()
         return out
