@@ -38,9 +38,13 @@ static int bad_byte(const char *s, int64_t p, frle_error *err) {
   return ch == 0 ? fail(err, FRLE_ERR_NUL, p, 0) : fail(err, FRLE_ERR_CHAR, p, ch);
 }
 
-int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
-               uint32_t *cnts, int64_t *m_out, frle_error *err) {
+/* canonical (may be NULL): set to whether frle_to_string of the result gives
+ * s back, that is every varint has the fewest chunks for its value and no
+ * count wrapped. */
+static inline int parse_impl(const char *s, int64_t len, uint64_t hw, int strict,
+                             uint32_t *cnts, int64_t *m_out, frle_error *err, int *canonical) {
   int64_t p = 0, m = 0;
+  int canon = 1;
   uint64_t sum = 0;
   /* the counts one and two back, in registers: reading cnts[m-2] back from
    * memory would put a store-to-load forwarding delay on every count */
@@ -51,10 +55,10 @@ int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
     uint64_t c = (uint64_t)(unsigned char)s[p] - 48u, x;
     int64_t start = p;
     if (c > 63) return bad_byte(s, p, err);
+    int k = 1;
     x = c & 0x1f;
     p++;
     if (c & 0x20) { /* more chunks: rare for SA-1B and COCO counts */
-      int k = 1;
       do {
         if (p >= len) return fail(err, FRLE_ERR_TRUNCATED, start, 0);
         c = (uint64_t)(unsigned char)s[p] - 48u;
@@ -66,6 +70,12 @@ int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
       if (c & 0x10) x |= ~(uint64_t)0 << (5 * k); /* sign-extend */
     } else if (c & 0x10) {
       x |= ~(uint64_t)0 << 5;
+    }
+    if (canonical) {
+      int64_t d = (int64_t)x, v = d + (m > 2 ? (int64_t)back2 : 0);
+      uint64_t mag = (uint64_t)(d ^ (d >> 63));
+      int nb = mag ? 65 - __builtin_clzll(mag) : 1;
+      if ((nb + 4) / 5 != k || v < 0 || v > 0xFFFFFFFFll) canon = 0;
     }
     if (m > 2) x += back2;
     if (strict) {
@@ -80,8 +90,19 @@ int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
     back1 = (uint32_t)x;
   }
   *m_out = m;
+  if (canonical) *canonical = canon;
   if (strict && sum != hw) return fail(err, FRLE_ERR_SUM_SHORT, m, (int64_t)sum);
   return FRLE_OK;
+}
+
+int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
+               uint32_t *cnts, int64_t *m_out, frle_error *err) {
+  return parse_impl(s, len, hw, strict, cnts, m_out, err, NULL);
+}
+
+int frle_parse_canonical(const char *s, int64_t len, uint64_t hw, int strict,
+                         uint32_t *cnts, int64_t *m_out, frle_error *err, int *canonical) {
+  return parse_impl(s, len, hw, strict, cnts, m_out, err, canonical);
 }
 
 int64_t frle_string_bound(int64_t m) {

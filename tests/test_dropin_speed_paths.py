@@ -72,6 +72,18 @@ def test_merge_bitmap_path_edges():
                 check_same("merge", [rles[i] for i in idx], inter)
 
 
+def test_merge_of_one_rewrites_non_canonical_counts():
+    """merge([r]) may hand back r's own string only when writing the counts
+    again would give it: not for padded varints or wrapped counts."""
+    cases = [b"S0", b"0S0", b"1o?", b"0oooooo1", b"2", b"", b"13", "13", b"6O1", b"0P1"]
+    for c in cases:
+        for h, w in [(1, 3), (2, 3), (3, 1)]:
+            r = {"size": [h, w], "counts": c}
+            check_same("merge", [r])
+    r = {"size": [1, 3], "counts": b"3"}
+    assert fm.merge([r])["counts"] == b"3"
+
+
 def test_merge_size_mismatch_and_empty_list():
     a = rles_of(np.ones((1, 3, 4), np.uint8))[0]
     b = rles_of(np.ones((1, 4, 3), np.uint8))[0]

@@ -22,6 +22,8 @@ cdef extern from "rle.h" nogil:
     int frle_check_size(uint64_t h, uint64_t w, uint64_t *hw)
     int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
                    uint32_t *cnts, int64_t *m, frle_error *err)
+    int frle_parse_canonical(const char *s, int64_t len, uint64_t hw, int strict,
+                             uint32_t *cnts, int64_t *m, frle_error *err, int *canonical)
     int64_t frle_string_bound(int64_t m)
     int64_t frle_to_string(const uint32_t *cnts, int64_t m, char *s)
     uint64_t frle_area(const uint32_t *cnts, int64_t m)

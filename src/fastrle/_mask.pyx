@@ -44,7 +44,7 @@ cdef extern from "numpy/arrayobject.h":
     object PyArray_Scalar(void *data, cnp.dtype descr, object base)
 
 from ._crle cimport (FRLE_OK, frle_area, frle_bbox_coco, frle_check_size, frle_error, frle_from_poly,
-                    frle_parse, frle_src, frle_string_bound, frle_to_string)
+                    frle_parse, frle_parse_canonical, frle_src, frle_string_bound, frle_to_string)
 
 cdef extern from "rle_dropin.h" nogil:
     int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int strict,
@@ -234,26 +234,31 @@ cdef struct _OneRle:
     uint32_t *cnts   # the caller's buffer, or malloc'd when the counts need more
     int64_t m
     uint64_t h, w, hw
+    PyObject *counts # borrowed: the dict's counts (str or bytes)
+    int canonical    # writing the counts again would give that same string
 
 
 # counts parsed on the C stack: most COCO masks have fewer runs
 DEF ONE_CAP = 1024
 
 
-cdef int _one(object r, bint strict, uint32_t *buf, _OneRle *o) except -1:
+cdef int _one(object r, bint strict, uint32_t *buf, _OneRle *o, bint canon=False) except -1:
     """Parse one plain RLE dict into buf (ONE_CAP counts) or a malloc'd
     buffer (the caller frees o.cnts when it is not buf): 1, or 0 to decline.
+    canon: also find whether the counts string is canonical (o.canonical).
     The GIL is held throughout, so the counts object stays alive."""
     cdef frle_src s
     cdef frle_error err
-    cdef PyObject *counts
     o.cnts = buf
-    if not _fast_rle(r, &s, &o.h, &o.w, &o.hw, &counts):
+    if not _fast_rle(r, &s, &o.h, &o.w, &o.hw, &o.counts):
         return 0
     if s.len > ONE_CAP:
         o.cnts = <uint32_t *>malloc(s.len * sizeof(uint32_t))
         if o.cnts == NULL:
             raise MemoryError()
+    o.canonical = 0
+    if canon:  # only merge asks: the check costs a little on every count
+        return frle_parse_canonical(s.str, s.len, o.hw, strict, o.cnts, &o.m, &err, &o.canonical) == FRLE_OK
     return frle_parse(s.str, s.len, o.hw, strict, o.cnts, &o.m, &err) == FRLE_OK
 
 
@@ -331,8 +336,17 @@ def merge(object rles, bint intersect):
         return None
     if len(rles) == 1:
         try:
-            if not _one(rles[0], False, buf, &o):
+            if not _one(rles[0], False, buf, &o, True):
                 return None
+            if o.canonical:
+                # merge of one mask writes its counts again: when that gives the
+                # same string, the string is the result (bytes are immutable)
+                if PyBytes_CheckExact(o.counts):
+                    counts = <object>o.counts
+                else:
+                    counts = PyBytes_FromStringAndSize(<const char *>PyUnicode_DATA(o.counts),
+                                                       PyUnicode_GET_LENGTH(o.counts))
+                return {"size": [o.h, o.w], "counts": counts}
             return {"size": [o.h, o.w], "counts": _string(o.cnts, o.m)}
         finally:
             if o.cnts != buf:
