@@ -72,6 +72,12 @@ int frle_check_size(uint64_t h, uint64_t w, uint64_t *hw_out);
 int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
                uint32_t *cnts, int64_t *m, frle_error *err);
 
+/* frle_parse, and *canonical = whether frle_to_string of the counts gives
+ * s[0..len) back (fewest chunks per varint, no count wrapped), so that a
+ * caller can reuse the string instead of writing it again. */
+int frle_parse_canonical(const char *s, int64_t len, uint64_t hw, int strict,
+                         uint32_t *cnts, int64_t *m, frle_error *err, int *canonical);
+
 /* Upper bound of the string length frle_to_string writes, without the NUL. */
 int64_t frle_string_bound(int64_t m);
 

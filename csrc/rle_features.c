@@ -45,14 +45,6 @@ void frle_moments(const uint32_t *arena, const int64_t *offsets, int64_t n, uint
   }
 }
 
-/* A mask as sorted, disjoint foreground intervals [s, e) of linear
- * (column-major) positions, plus its bounding box in columns and rows. */
-typedef struct {
-  const uint32_t *s, *e;
-  int64_t k;
-  uint64_t x0, x1, y0, y1; /* inclusive; k == 0 means empty */
-} fg_list;
-
 /* First interval whose end lies beyond pos (binary search). */
 static int64_t first_after(const uint32_t *e, int64_t k, uint64_t pos) {
   int64_t lo = 0, hi = k;
@@ -63,7 +55,7 @@ static int64_t first_after(const uint32_t *e, int64_t k, uint64_t pos) {
   return lo;
 }
 
-static uint64_t overlap(const fg_list *a, const fg_list *b, uint64_t h) {
+uint64_t frle_fg_overlap(const frle_fg *a, const frle_fg *b, uint64_t h) {
   /* Only the columns both boxes share can hold common pixels. */
   uint64_t cx0 = a->x0 > b->x0 ? a->x0 : b->x0;
   uint64_t cx1 = a->x1 < b->x1 ? a->x1 : b->x1;
@@ -79,6 +71,39 @@ static uint64_t overlap(const fg_list *a, const fg_list *b, uint64_t h) {
   return acc;
 }
 
+int frle_fg_boxes_meet(const frle_fg *a, const frle_fg *b) {
+  return a->k && b->k && a->x0 <= b->x1 && b->x0 <= a->x1 && a->y0 <= b->y1 && b->y0 <= a->y1;
+}
+
+uint64_t frle_fg_build(const uint32_t *c, int64_t m, uint64_t h, uint32_t *starts, uint32_t *ends,
+                       frle_fg *f) {
+  uint64_t pos = 0, a = 0;
+  f->s = starts;
+  f->e = ends;
+  f->k = 0;
+  f->y0 = h; f->y1 = 0;
+  for (int64_t k = 0; k < m; k++) {
+    uint64_t len = c[k];
+    if ((k & 1) && len) {
+      uint64_t e = pos + len;
+      starts[f->k] = (uint32_t)pos;
+      ends[f->k] = (uint32_t)e;
+      f->k++;
+      a += len;
+      uint64_t c0 = pos / h, c1 = (e - 1) / h, r0 = pos % h, r1 = (e - 1) % h;
+      if (c0 != c1) { r0 = 0; r1 = h - 1; } /* spans a column break: all rows */
+      if (r0 < f->y0) f->y0 = r0;
+      if (r1 > f->y1) f->y1 = r1;
+    }
+    pos += len;
+  }
+  if (f->k) {
+    f->x0 = f->s[0] / h;
+    f->x1 = (f->e[f->k - 1] - 1) / h;
+  }
+  return a;
+}
+
 int frle_intersections(const uint32_t *arena, const int64_t *offsets, int64_t n,
                        uint64_t h, uint64_t w, uint64_t *inter) {
   (void)w;
@@ -88,7 +113,7 @@ int frle_intersections(const uint32_t *arena, const int64_t *offsets, int64_t n,
   uint64_t cap = (uint64_t)total / 2 + (uint64_t)n + 1;
   uint32_t *starts = malloc(cap * sizeof(uint32_t));
   uint32_t *ends = malloc(cap * sizeof(uint32_t));
-  fg_list *fl = malloc((size_t)n * sizeof(fg_list));
+  frle_fg *fl = malloc((size_t)n * sizeof(frle_fg));
   uint64_t *area = malloc((size_t)n * sizeof(uint64_t));
   if (!starts || !ends || !fl || !area) {
     free(starts); free(ends); free(fl); free(area);
@@ -96,44 +121,16 @@ int frle_intersections(const uint32_t *arena, const int64_t *offsets, int64_t n,
   }
   uint64_t used = 0;
   for (int64_t i = 0; i < n; i++) {
-    const uint32_t *c = arena + offsets[i];
-    int64_t m = offsets[i + 1] - offsets[i];
-    fg_list *f = &fl[i];
-    f->s = starts + used;
-    f->e = ends + used;
-    f->k = 0;
-    f->y0 = h; f->y1 = 0;
-    uint64_t pos = 0, a = 0;
-    for (int64_t k = 0; k < m; k++) {
-      uint64_t len = c[k];
-      if ((k & 1) && len) {
-        uint64_t e = pos + len;
-        starts[used + f->k] = (uint32_t)pos;
-        ends[used + f->k] = (uint32_t)e;
-        f->k++;
-        a += len;
-        uint64_t c0 = pos / h, c1 = (e - 1) / h, r0 = pos % h, r1 = (e - 1) % h;
-        if (c0 != c1) { r0 = 0; r1 = h - 1; } /* spans a column break: all rows */
-        if (r0 < f->y0) f->y0 = r0;
-        if (r1 > f->y1) f->y1 = r1;
-      }
-      pos += len;
-    }
-    if (f->k) {
-      f->x0 = f->s[0] / h;
-      f->x1 = (f->e[f->k - 1] - 1) / h;
-    }
-    used += (uint64_t)f->k;
-    area[i] = a;
+    area[i] = frle_fg_build(arena + offsets[i], offsets[i + 1] - offsets[i], h, starts + used,
+                            ends + used, &fl[i]);
+    used += (uint64_t)fl[i].k;
   }
   for (int64_t i = 0; i < n; i++) {
     inter[i * n + i] = area[i];
     for (int64_t j = i + 1; j < n; j++) {
-      const fg_list *a = &fl[i], *b = &fl[j];
       uint64_t v = 0;
       /* Bounding-box prefilter: disjoint boxes share no pixel. */
-      if (a->k && b->k && a->x0 <= b->x1 && b->x0 <= a->x1 && a->y0 <= b->y1 && b->y0 <= a->y1)
-        v = overlap(a, b, h);
+      if (frle_fg_boxes_meet(&fl[i], &fl[j])) v = frle_fg_overlap(&fl[i], &fl[j], h);
       inter[i * n + j] = v;
       inter[j * n + i] = v;
     }

@@ -11,21 +11,44 @@ uint64_t frle_area(const uint32_t *cnts, int64_t m) {
   return a;
 }
 
+/* x / d for uint32 x and a fixed d, by one multiply: with M = ceil(2^64 / d),
+ * floor(x * M / 2^64) is exact for every x < 2^32 (the error term x * (M*d -
+ * 2^64) stays below 2^64). Boxes need two divisions per foreground run, and
+ * a hardware divide costs several times more. */
+typedef struct { uint64_t mul; uint32_t d; } divu32;
+
+static inline divu32 divu32_init(uint32_t d) {
+  divu32 v;
+  v.d = d;
+  v.mul = d > 1 ? UINT64_MAX / d + 1 : 0;
+  return v;
+}
+
+static inline uint32_t divu32_q(divu32 v, uint32_t x) {
+#ifdef __SIZEOF_INT128__
+  return v.d > 1 ? (uint32_t)(((unsigned __int128)x * v.mul) >> 64) : x;
+#else
+  return x / v.d;
+#endif
+}
+
 static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w64,
                       int coco, double bb[4]) {
   /* uint32 arithmetic on purpose: pycocotools' results, wraps included */
   uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0, cc = 0;
   int64_t j, any = 0;
+  divu32 dh;
   m = (m / 2) * 2;
   /* h == 0: no pixel can exist (pycocotools divides by zero here) */
   if (m == 0 || h == 0) { bb[0] = bb[1] = bb[2] = bb[3] = 0; return; }
+  dh = divu32_init(h);
   for (j = 0; j < m; j++) {
     uint32_t start = cc, ys_, xs_, ye_, xe_;
     cc += cnts[j];
     if (j % 2 == 0 || cnts[j] == 0) continue;
     any = 1;
-    ys_ = start % h; xs_ = (start - ys_) / h;
-    ye_ = (cc - 1) % h; xe_ = (cc - 1 - ye_) / h;
+    xs_ = divu32_q(dh, start); ys_ = start - xs_ * h;
+    xe_ = divu32_q(dh, cc - 1); ye_ = (cc - 1) - xe_ * h;
     if (xs_ < xs) xs = xs_;
     if (xe_ > xe) xe = xe_;
     if (xs_ < xe_) { ys = 0; ye = h - 1; }

@@ -2,12 +2,14 @@
 
 The native API decodes straight into C-contiguous (N, H, W) buffers with the
 GIL released and work spread over threads; ``fastrle.mask`` is a drop-in for
-``pycocotools.mask``.
+``pycocotools.mask``, and ``patch_pycocotools()`` routes code written for
+pycocotools through it.
 """
-from ._core import RLEError
+from ._core import RLEError, RLEKeyError
 from .api import area, bbox, decode, decode_ragged, empty, encode
+from .compat import patch_pycocotools, unpatch_pycocotools
 from .transforms import roi_align
 
 __version__ = "0.1.0"
-__all__ = ["RLEError", "area", "bbox", "decode", "decode_ragged", "empty", "encode", "roi_align",
-           "__version__"]
+__all__ = ["RLEError", "RLEKeyError", "area", "bbox", "decode", "decode_ragged", "empty", "encode",
+           "patch_pycocotools", "unpatch_pycocotools", "roi_align", "__version__"]

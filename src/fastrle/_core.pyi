@@ -8,6 +8,10 @@ class RLEError(ValueError):
     index: Optional[int]
     def __init__(self, message: str, index: Optional[int] = ...) -> None: ...
 
+class RLEKeyError(RLEError, KeyError):
+    key: Any
+    def __init__(self, message: str, index: Optional[int] = ..., key: Any = ...) -> None: ...
+
 class Sources:
     n: int
     keep: List[Any]

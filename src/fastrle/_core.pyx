@@ -28,46 +28,7 @@ cdef extern from "sys/mman.h" nogil:
     void *MAP_FAILED
     int MADV_HUGEPAGE
 
-cdef extern from "rle.h" nogil:
-    ctypedef struct frle_error:
-        int code
-        int64_t index
-        int64_t pos
-        int64_t value
-    ctypedef struct frle_src:
-        const char *str
-        int64_t len
-        const uint32_t *cnts
-        int64_t m
-    ctypedef struct frle_scratch:
-        pass
-    int FRLE_OK, FRLE_ERR_CHAR, FRLE_ERR_NUL, FRLE_ERR_TRUNCATED, FRLE_ERR_VARINT_LONG
-    int FRLE_ERR_NEGATIVE, FRLE_ERR_RUN_TOO_BIG, FRLE_ERR_SUM_SHORT, FRLE_ERR_SUM_LONG
-    int FRLE_ERR_SIZE, FRLE_ERR_NOMEM, FRLE_ERR_THREAD
-    const char *frle_strerror(int code)
-    int frle_check_size(uint64_t h, uint64_t w, uint64_t *hw)
-    int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
-                   uint32_t *cnts, int64_t *m, frle_error *err)
-    int64_t frle_string_bound(int64_t m)
-    int64_t frle_to_string(const uint32_t *cnts, int64_t m, char *s)
-    uint64_t frle_area(const uint32_t *cnts, int64_t m)
-    void frle_bbox_coco(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, double *bb)
-    void frle_bbox(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, double *bb)
-    int64_t frle_merge(const uint32_t *const *cnts, const int64_t *m, int64_t n,
-                       int intersect, uint32_t *out)
-    void frle_inter_union(const uint32_t *a, int64_t ma, const uint32_t *b, int64_t mb,
-                          uint64_t *inter, uint64_t *uni)
-    void frle_bbox_iou(const double *dt, const double *gt, int64_t md, int64_t ng,
-                       const uint8_t *iscrowd, double *o)
-    int frle_from_poly(const double *xy, int64_t k, uint64_t h, uint64_t w,
-                       uint32_t **cnts, int64_t *m)
-    int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
-                          uint8_t *out, char order, int zeroed, int nthreads,
-                          frle_error *err)
-    int frle_encode_batch(const uint8_t *base, int64_t n, uint64_t h, uint64_t w,
-                          int64_t mask_stride, int64_t row_stride, int colmajor, int nonzero,
-                          char **strs, int64_t *lens, int nthreads, frle_error *err)
-    int frle_default_threads()
+from ._crle cimport *
 
 
 class RLEError(ValueError):
@@ -76,6 +37,21 @@ class RLEError(ValueError):
     def __init__(self, message, index=None):
         super().__init__(message)
         self.index = index
+
+
+class RLEKeyError(RLEError, KeyError):
+    """An RLE dict without its ``counts`` or ``size`` field. Both an RLEError
+    (so a ValueError) and a KeyError, which is what pycocotools raises:
+    ``except KeyError`` and ``except ValueError`` handlers both catch it.
+    ``key`` is the missing field."""
+
+    def __init__(self, message, index=None, key=None):
+        super().__init__(message, index)
+        self.key = key
+
+    # KeyError's str() is the repr of its argument (quotes and all); the
+    # message reads better as it is
+    __str__ = ValueError.__str__
 
 
 def default_threads():
@@ -200,7 +176,7 @@ def sources(object rles, bint same_size=True):
             size = r["size"]
             counts = r["counts"]
         except KeyError as exc:
-            raise ValueError(f"mask {i}: RLE dict has no {exc.args[0]!r} field") from None
+            raise RLEKeyError(f"mask {i}: RLE dict has no {exc.args[0]!r} field", i, exc.args[0]) from None
         try:
             if len(size) != 2:
                 raise ValueError

@@ -9,7 +9,15 @@ Where pycocotools returns uninitialised memory, reads out of bounds or hangs,
 this module raises ``ValueError`` instead (see the README's list of
 deliberate differences). Errors that pycocotools raises as a bare
 ``Exception`` are raised here as ``TypeError``/``ValueError`` with the same
-message, so ``except Exception`` code keeps working.
+message, so ``except Exception`` code keeps working. A dict without
+``counts`` or ``size`` raises :class:`fastrle.RLEKeyError`, both a KeyError
+(as in pycocotools) and a ValueError.
+
+Every function first tries its fast path in ``fastrle._mask``, which handles
+plain input (dicts with a two-int ``size`` and str/bytes ``counts``, polygons
+as lists of numbers, float64 box arrays) in C with no numpy temporaries. On
+anything else, or on invalid input, the fast path declines and the general
+path below runs: it accepts the same inputs and raises the errors.
 """
 from __future__ import annotations
 
@@ -19,6 +27,8 @@ from typing import Any, Dict, List, Union
 import numpy as np
 
 from . import _core
+from ._mask import area as _fast_area, fr_bbox as _fast_fr_bbox, fr_polys as _fast_fr_polys, \
+    iou as _fast_iou, merge as _fast_merge, toBbox as _fast_toBbox
 from .api import _decode_sources, _resolve_threads, check_size
 
 __all__ = ["encode", "decode", "area", "toBbox", "iou", "merge", "frPyObjects"]
@@ -39,12 +49,14 @@ def _runs(rleObjs: Any, strict: bool) -> Any:
 def _encode3(bimask: Any) -> List[RLE]:
     if not isinstance(bimask, np.ndarray):
         raise TypeError(f"Argument 'mask' has incorrect type (expected numpy.ndarray, got {type(bimask).__name__})")
+    # the layout first, as pycocotools reports it: C-order float masks are a
+    # common mistake and its message names the layout
+    if not bimask.flags.f_contiguous:
+        raise ValueError("ndarray is not Fortran contiguous")
     if bimask.dtype not in (np.uint8, np.bool_):
         raise ValueError(f"Buffer dtype mismatch, expected 'uint8_t' but got '{bimask.dtype}'")
     if bimask.ndim != 3:
         raise ValueError(f"Buffer has wrong number of dimensions (expected 3, got {bimask.ndim})")
-    if not bimask.flags.f_contiguous:
-        raise ValueError("ndarray is not Fortran contiguous")
     h, w, n = bimask.shape
     check_size(h, w)
     a = bimask.view(np.uint8).transpose(2, 1, 0)  # (n, w, h) C-contiguous: column-major masks
@@ -92,6 +104,9 @@ def decode(rleObjs: Union[RLE, List[RLE]]) -> np.ndarray:
 
 def area(rleObjs: Union[RLE, List[RLE]]) -> Union[np.uint32, np.ndarray]:
     """Foreground pixel counts: uint32 array for a list, np.uint32 for a dict."""
+    fast = _fast_area(rleObjs)
+    if fast is not None:
+        return fast
     if type(rleObjs) == list:
         return _core.area(_runs(rleObjs, False)).astype(np.uint32)
     return area([rleObjs])[0]
@@ -99,6 +114,9 @@ def area(rleObjs: Union[RLE, List[RLE]]) -> Union[np.uint32, np.ndarray]:
 
 def toBbox(rleObjs: Union[RLE, List[RLE]]) -> np.ndarray:
     """Boxes [x, y, w, h] float64: (N, 4) for a list, (4,) for a dict."""
+    fast = _fast_toBbox(rleObjs)
+    if fast is not None:
+        return fast
     if type(rleObjs) == list:
         return _core.bbox(_runs(rleObjs, False), True)
     return toBbox([rleObjs])[0]
@@ -108,8 +126,12 @@ def merge(rleObjs: List[RLE], intersect: Any = 0) -> RLE:
     """Union (or intersection with ``intersect``) of RLEs as one dict.
 
     Like pycocotools, masks of different sizes give
-    ``{'size': [0, 0], 'counts': b''}``.
+    ``{'size': [0, 0], 'counts': b''}``. Many masks are merged through a
+    bitmap, which gives pycocotools' runs without its pairwise passes.
     """
+    fast = _fast_merge(rleObjs, intersect)
+    if fast is not None:
+        return fast
     src = _sources(rleObjs, False)
     n = src.n
     if n == 0:
@@ -163,8 +185,12 @@ def iou(dt: Any, gt: Any, pyiscrowd: Any) -> Union[np.ndarray, list]:
     Both are lists of RLE dicts, or both boxes ((N, 4) array or list of
     [x, y, w, h]). ``pyiscrowd[j]`` marks gt j as a crowd region: IoU is then
     |dt ∩ gt| / |dt|. -1 where sizes differ (after a bbox prefilter, as in
-    pycocotools); ``[]`` if either side is empty.
+    pycocotools); ``[]`` if either side is empty. RLE intersections are run
+    sweeps over the columns two masks share, on threads for large batches.
     """
+    fast = _fast_iou(dt, gt, pyiscrowd)
+    if fast is not None:
+        return fast
     iscrowd = np.array(pyiscrowd, dtype=np.uint8)
     if iscrowd.ndim != 1:
         raise ValueError(f"Buffer has wrong number of dimensions (expected 1, got {iscrowd.ndim})")
@@ -210,6 +236,9 @@ def _frBbox(bb: Any, h: Any, w: Any) -> List[RLE]:
         raise ValueError(f"Buffer dtype mismatch, expected 'double_t' but got '{bb.dtype}'")
     if bb.ndim != 2:
         raise ValueError(f"Buffer has wrong number of dimensions (expected 2, got {bb.ndim})")
+    fast = _fast_fr_bbox(bb, h, w)
+    if fast is not None:
+        return fast
     h, w = _siz(h), _siz(w)
     out = []
     for x, y, bw, bh in bb[:, :4] if bb.shape[1] >= 4 else np.zeros((0, 4)):
@@ -220,6 +249,9 @@ def _frBbox(bb: Any, h: Any, w: Any) -> List[RLE]:
 
 
 def _frPoly(poly: Any, h: Any, w: Any) -> List[RLE]:
+    fast = _fast_fr_polys(poly, h, w)
+    if fast is not None:
+        return fast
     h, w = _siz(h), _siz(w)
     out = []
     for p in poly:

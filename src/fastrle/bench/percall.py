@@ -1,0 +1,318 @@
+"""Drop-in cases of ``fastrle bench`` (mode ``dropin``): ``--case percall cocoeval``.
+
+========= ==== ===================================================================
+name      id   what
+========= ==== ===================================================================
+percall   g    every ``fastrle.mask`` function on one COCO annotation, and on 100
+               SA-1B-like masks, vs pycocotools, faster-coco-eval and hotcoco
+cocoeval  h    COCOeval segm on the real files in tests/data: stock, with
+               ``fastrle.patch_pycocotools()``, and faster-coco-eval
+========= ==== ===================================================================
+
+Every comparator is called the way its users call it, from the same dicts
+(its parse included). The real COCO files are looked up in
+``$FASTRLE_COCO_DATA`` or the clone's ``tests/data``; without them percall
+uses a synthetic COCO-size polygon and cocoeval is skipped.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .harness import BenchData, CaseSpec, Comparator, _import, _skip_note, _version, register
+
+GT_FILE = "coco_instances_val2014_100.json"
+RES_FILE = "cocoapi_instances_val2014_fakesegm100_results.json"
+# (one annotation) pycocotools / fastrle must be >= 1 for each; batch targets below
+BATCH_TARGETS = {"iou": 10.0, "merge": 5.0, "area": 3.0, "toBbox": 3.0}
+
+
+def data_dir() -> Optional[Path]:
+    """The folder with the real COCO files, or None."""
+    for cand in (os.environ.get("FASTRLE_COCO_DATA"), Path(__file__).resolve().parents[3] / "tests" / "data"):
+        if cand and (Path(cand) / GT_FILE).is_file() and (Path(cand) / RES_FILE).is_file():
+            return Path(cand)
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values, types, dtypes, shapes and memory order (bytes counts included)."""
+    if isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape
+                and a.flags.f_contiguous == b.flags.f_contiguous and np.array_equal(a, b))
+    if isinstance(b, dict):
+        return isinstance(a, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in b)
+    if isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def one_annotation(d: BenchData) -> Tuple[Any, int, int, str]:
+    """(polygons, h, w, where from): the first polygon annotation of a 480x640
+    image in the real COCO file, else a synthetic one."""
+    def load() -> Tuple[Any, int, int, str]:
+        root = data_dir()
+        if root is not None:
+            ds = json.loads((root / GT_FILE).read_text())
+            imgs = {i["id"]: i for i in ds["images"]}
+            for a in ds["annotations"]:
+                im = imgs[a["image_id"]]
+                if isinstance(a["segmentation"], list) and (im["height"], im["width"]) == (480, 640):
+                    return (a["segmentation"], 480, 640,
+                            f"annotation {a['id']} of {GT_FILE} ({len(a['segmentation'])} polygon(s), "
+                            f"{sum(len(p) for p in a['segmentation']) // 2} points, 480x640)")
+        rng = np.random.default_rng(0)
+        t = np.sort(rng.uniform(0, 2 * np.pi, 40))
+        r = rng.uniform(60, 120, 40)
+        poly = np.stack([320 + r * np.cos(t), 240 + r * np.sin(t)], 1).ravel().round(2).tolist()
+        return [poly], 480, 640, "a synthetic 40-point polygon on 480x640 (real COCO file not found)"
+    return d.cached("percall.one", load)
+
+
+def _mask_libs() -> List[Tuple[str, Any, str]]:
+    """(key, module, label) of every pycocotools-style mask module installed."""
+    out = []
+    for key, mod in (("fastrle", "fastrle.mask"), ("pycocotools", "pycocotools.mask"),
+                     ("faster-coco-eval", "faster_coco_eval.core.mask"), ("hotcoco", "hotcoco.mask")):
+        m = _import(mod)
+        if m is not None:
+            dist = mod.split(".")[0]
+            out.append((key, m, f"{mod} {_version(dist) or ''}".strip()))
+    return out
+
+
+def _calls(poly: Any, h: int, w: int, ref: Any) -> Dict[str, Tuple[str, Callable[[Any], Any]]]:
+    """name -> (call as written, fn(module)) on one annotation."""
+    rle = ref.merge(ref.frPyObjects(poly, h, w))
+    box = np.array([ref.toBbox(rle)], np.double)
+    dense = np.asfortranarray(ref.decode(rle))
+    return {
+        "frPyObjects(polygons)": ("frPyObjects(polys, h, w)", lambda m: m.frPyObjects(poly, h, w)),
+        "frPyObjects(bbox)": ("frPyObjects(np (1,4) float64, h, w)", lambda m: m.frPyObjects(box, h, w)),
+        "merge": ("merge([rle])", lambda m: m.merge([rle])),
+        "area": ("area(rle)", lambda m: m.area(rle)),
+        "toBbox": ("toBbox(rle)", lambda m: m.toBbox(rle)),
+        "iou": ("iou([rle], [rle], [0])", lambda m: m.iou([rle], [rle], [0])),
+        "decode": ("decode(rle)", lambda m: m.decode(rle)),
+        "encode": ("encode(F-order (H,W) uint8)", lambda m: m.encode(dense)),
+    }
+
+
+def _batch_calls(rles: List[dict]) -> Dict[str, Tuple[str, Callable[[Any], Any]]]:
+    crowd = [0] * len(rles)
+    return {
+        "iou": ("iou(rles, rles, [0]*100)", lambda m: m.iou(rles, rles, crowd)),
+        "merge": ("merge(rles)", lambda m: m.merge(rles)),
+        "area": ("area(rles)", lambda m: m.area(rles)),
+        "toBbox": ("toBbox(rles)", lambda m: m.toBbox(rles)),
+        "decode": ("decode(rles)", lambda m: m.decode(rles)),
+    }
+
+
+def case_percall(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
+    """g. Every fastrle.mask function per call vs pycocotools and peers."""
+    libs = _mask_libs()
+    by_key = {k: (m, label) for k, m, label in libs}
+    notes: List[str] = []
+    if "fastrle" not in by_key or "pycocotools" not in by_key:
+        return [], [], [_skip_note("fastrle.mask or pycocotools.mask")], None
+    ref = by_key["pycocotools"][0]
+    poly, h, w, where = one_annotation(d)
+    one = _calls(poly, h, w, ref)
+    batch = _batch_calls(d.rles)
+    c = d.cfg
+    notes.append(f"one annotation: {where}")
+    notes.append(f"batch: {len(d.rles)} SA-1B-like masks of {c.h}x{c.w} (str counts, as in SA-1B JSON); "
+                 "encode of SA-1B masks is case `encode`")
+    notes.append("versions: " + "; ".join(label for _, _, label in libs))
+    comps: List[Comparator] = []
+    checks: List[Tuple[str, Callable[[], bool]]] = []
+    skipped: List[str] = []
+    for group, calls in (("", one), ("100 ", batch)):
+        for name, (text, fn) in calls.items():
+            want = fn(ref)
+            for key, m, label in libs:
+                ck = f"{group}{name}:{key}"
+                try:
+                    got = fn(m)
+                except Exception as e:  # a peer without this input form
+                    skipped.append(f"{label} {group}{text}: {type(e).__name__}")
+                    continue
+                if key == "fastrle":
+                    checks.append((ck, lambda fn=fn, m=m, want=want: _same(fn(m), want)))
+                elif not _same(got, want):
+                    # peers may return other types (lists, str counts): timed, not compared
+                    notes.append(f"{label}: {group}{text} returns another form than pycocotools")
+                comps.append(Comparator(ck, f"{label.split()[0]}.{group}{text}",
+                                        lambda fn=fn, m=m: fn(m)))
+    if skipped:
+        notes.append("not timed (raised on this input): " + "; ".join(skipped))
+    bad = [k for k, chk in checks if not chk()]
+    notes.append("fastrle.mask == pycocotools.mask (values, types, dtypes, order, bytes): "
+                 + ("all equal" if not bad else "MISMATCH in " + ", ".join(bad)))
+
+    def verify() -> Optional[bool]:
+        return not bad and all(chk() for _, chk in checks)
+
+    keys = {cp.key for cp in comps}
+    ratios = []
+    for name in one:
+        ratios.append((f"1 ann {name}: pycocotools / fastrle", f"{name}:pycocotools", f"{name}:fastrle",
+                       ">=", 1.0))
+    for name in batch:
+        ratios.append((f"100 {name}: pycocotools / fastrle", f"100 {name}:pycocotools", f"100 {name}:fastrle",
+                       ">=" if name in BATCH_TARGETS else "", BATCH_TARGETS.get(name)))
+    for peer in ("faster-coco-eval", "hotcoco"):
+        for group, calls in (("", one), ("100 ", batch)):
+            for name in calls:
+                if f"{group}{name}:{peer}" in keys:
+                    ratios.append((f"{group or '1 ann '}{name}: {peer} / fastrle", f"{group}{name}:{peer}",
+                                   f"{group}{name}:fastrle", "", None))
+    return comps, ratios, notes, verify
+
+
+# --- COCOeval ---------------------------------------------------------------------
+
+
+def _quiet() -> contextlib.AbstractContextManager:
+    return contextlib.redirect_stdout(io.StringIO())
+
+
+class _Recorder:
+    """Stands in for ``maskUtils`` in pycocotools.coco and .cocoeval during one
+    evaluation: forwards every call to pycocotools.mask and records it, so the
+    mask part of COCOeval can be replayed on either library."""
+
+    def __init__(self, pm: Any) -> None:
+        self.calls: List[Tuple[str, tuple]] = []
+        for name in ("encode", "decode", "area", "toBbox", "iou", "merge", "frPyObjects"):
+            setattr(self, name, self._forward(name, getattr(pm, name)))
+
+    def _forward(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            self.calls.append((name, args))
+            return fn(*args)
+        return call
+
+
+def record_mask_calls(run: "_EvalRun", pm: Any, holders: List[Any]) -> List[Tuple[str, tuple]]:
+    """Every pycocotools.mask call that one COCOeval segm run makes (loadRes's
+    area and toBbox, annToRLE's frPyObjects and merge, computeIoU's iou)."""
+    rec = _Recorder(pm)
+    saved = [(m, m.maskUtils) for m in holders]
+    try:
+        for m in holders:
+            m.maskUtils = rec
+        run.setup()
+        run.full()
+    finally:
+        for m, v in saved:
+            m.maskUtils = v
+    return rec.calls
+
+
+def replay(calls: List[Tuple[str, tuple]], mod: Any) -> Callable[[], None]:
+    fns = [(getattr(mod, name), args) for name, args in calls]
+
+    def run() -> None:
+        for fn, args in fns:
+            fn(*args)
+    return run
+
+
+class _EvalRun:
+    """One COCOeval segm run on fresh copies of the real files. ``setup``
+    (untimed) builds the ground-truth COCO object from the parsed JSON, since
+    COCOeval writes RLEs into it; the timed call does the rest."""
+
+    def __init__(self, gt_ds: dict, res: list, coco_cls: Any, eval_cls: Any,
+                 patch: Callable[[], Any] = contextlib.nullcontext) -> None:
+        self.gt_ds, self.res, self.coco_cls, self.eval_cls, self.patch = gt_ds, res, coco_cls, eval_cls, patch
+        self.gt: Any = None
+        self.dets: Any = None
+        self.stats: Any = None
+
+    def setup(self) -> None:
+        with _quiet():
+            g = self.coco_cls()
+            g.dataset = copy.deepcopy(self.gt_ds)
+            g.createIndex()
+        self.gt, self.dets = g, copy.deepcopy(self.res)
+
+    def full(self) -> None:
+        """What a user runs: loadRes, evaluate, accumulate, summarize."""
+        with self.patch(), _quiet():
+            dt = self.gt.loadRes(self.dets)
+            e = self.eval_cls(self.gt, dt, "segm")
+            e.evaluate()
+            e.accumulate()
+            e.summarize()
+        self.stats = np.array(e.stats)
+
+
+def case_cocoeval(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
+    """h. COCOeval segm: stock, patched with fastrle, faster-coco-eval."""
+    root = data_dir()
+    coco, ceval, fr = _import("pycocotools.coco"), _import("pycocotools.cocoeval"), _import("fastrle")
+    if root is None or coco is None or ceval is None or fr is None:
+        why = "real COCO files (tests/data or $FASTRLE_COCO_DATA)" if root is None else "pycocotools"
+        return [], [], [_skip_note(why)], None
+    gt_ds = d.cached("cocoeval.gt", lambda: json.loads((root / GT_FILE).read_text()))
+    res = d.cached("cocoeval.res", lambda: json.loads((root / RES_FILE).read_text()))
+    notes = [f"{RES_FILE} ({len(res)} segm results) against {GT_FILE} ({len(gt_ds['annotations'])} "
+             "annotations); setup (untimed) rebuilds the ground truth COCO from parsed JSON",
+             f"pycocotools {_version('pycocotools')}"]
+    runs: Dict[str, _EvalRun] = {
+        "stock": _EvalRun(gt_ds, res, coco.COCO, ceval.COCOeval),
+        "fastrle": _EvalRun(gt_ds, res, coco.COCO, ceval.COCOeval, fr.patch_pycocotools),
+    }
+    pm, fm = _import("pycocotools.mask"), _import("fastrle.mask")
+    calls = d.cached("cocoeval.calls", lambda: record_mask_calls(runs["stock"], pm, [coco, ceval]))
+    counts: Dict[str, int] = {}
+    for name, _ in calls:
+        counts[name] = counts.get(name, 0) + 1
+    notes.append("mask part = the " + str(len(calls)) + " mask calls of one evaluation, recorded and replayed ("
+                 + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + ")")
+    comps = [Comparator("mask:stock", "pycocotools.mask: the mask calls of COCOeval", replay(calls, pm)),
+             Comparator("mask:fastrle", "fastrle.mask: the same calls", replay(calls, fm))]
+    for key, label in (("stock", "pycocotools COCOeval"), ("fastrle", "COCOeval + fastrle.patch_pycocotools()")):
+        r = runs[key]
+        comps.append(Comparator(f"eval:{key}", f"{label}: loadRes+evaluate+accumulate+summarize", r.full, r.setup))
+    fce = _import("faster_coco_eval")
+    if fce is not None:
+        r = _EvalRun(gt_ds, res, fce.COCO, fce.COCOeval_faster)
+        runs["faster-coco-eval"] = r
+        notes.append(f"faster-coco-eval {_version('faster_coco_eval')}: its own COCO and COCOeval_faster")
+        comps.append(Comparator("eval:faster-coco-eval", "faster-coco-eval: loadRes+evaluate+accumulate+summarize",
+                                r.full, r.setup))
+    else:
+        notes.append(_skip_note("faster-coco-eval"))
+
+    # the stats of every evaluator, computed once here (the timed runs print nothing)
+    for r in runs.values():
+        r.setup()
+        r.full()
+    ref = runs["stock"].stats
+    equal = {k: bool(np.array_equal(r.stats, ref)) for k, r in runs.items() if k != "stock"}
+    notes.append("12 stats equal to stock: " + ", ".join(f"{k} {v}" for k, v in equal.items()))
+
+    def verify() -> Optional[bool]:
+        return equal["fastrle"]
+
+    ratios = [("mask part: stock / fastrle", "mask:stock", "mask:fastrle", ">=", 3.0),
+              ("evaluation: stock / fastrle", "eval:stock", "eval:fastrle", ">=", 1.0),
+              ("evaluation: faster-coco-eval / fastrle", "eval:faster-coco-eval", "eval:fastrle", "", None)]
+    return comps, ratios, notes, verify
+
+
+register("percall", "g", "fastrle.mask per call: one COCO annotation, 100 SA-1B-like masks", case_percall,
+         modes=("dropin",))
+register("cocoeval", "h", "COCOeval segm on the real files: stock, patched, faster-coco-eval", case_cocoeval,
+         modes=("dropin",))

@@ -1,0 +1,317 @@
+"""The fast paths of fastrle.mask (fastrle._mask) against pycocotools.
+
+Every fast path must give pycocotools' result to the bit, and must decline
+(fall back to the general path, which raises the right error) on anything
+else: these tests drive each path with generated input and with inputs that
+must be declined, and check the error compatibility of missing keys.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fastrle
+from fastrle import _mask, synthetic
+from fastrle import mask as fm
+
+from common import assert_same, check_same, pycoco as pm, to_f
+from strategies import masks
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def rles_of(m: np.ndarray) -> list:
+    return pm.encode(to_f(m))
+
+
+@st.composite
+def rle_lists(draw, max_side: int = 40, max_n: int = 6, as_str: bool = False) -> list:
+    out = rles_of(draw(masks(max_side=max_side, max_n=max_n)))
+    if as_str or draw(st.booleans()):
+        out = [{"size": r["size"], "counts": r["counts"].decode()} for r in out]
+    return out
+
+
+# --- one dict vs a list, area / toBbox / merge / decode --------------------------
+
+
+@SETTINGS
+@given(rle_lists())
+def test_single_dict_and_list_paths_match_pycocotools(rles):
+    for r in rles:
+        for name in ("area", "toBbox", "decode"):
+            check_same(name, r)
+        check_same("merge", [r])
+    for name in ("area", "toBbox", "decode"):
+        check_same(name, rles)
+    # the fast path itself answers (declining would hide a slow fast path)
+    assert _mask.area(rles[0]) is not None and _mask.toBbox(rles) is not None
+
+
+@SETTINGS
+@given(rle_lists(max_n=8), st.sampled_from([0, 1, True, False, 2]))
+def test_merge_many_and_intersect(rles, intersect):
+    check_same("merge", rles, intersect)
+    assert _mask.merge(rles, bool(intersect)) is not None
+
+
+def test_merge_bitmap_path_edges():
+    """n >= 3 masks go through the bitmap: full, empty, first/last pixel set,
+    sizes that are and are not multiples of 64 bits."""
+    for h, w in [(1, 1), (8, 8), (7, 9), (64, 1), (1, 65), (33, 31)]:
+        full = np.ones((h, w), np.uint8)
+        empty = np.zeros((h, w), np.uint8)
+        first = empty.copy(); first[0, 0] = 1
+        last = empty.copy(); last[-1, -1] = 1
+        ms = np.stack([full, empty, first, last, 1 - first, 1 - last])
+        rles = rles_of(ms)
+        for idx in ([0, 1, 2], [2, 3, 1], [2, 3, 4, 5], [4, 5, 0], [1, 1, 1], [0, 0, 0, 0]):
+            for inter in (0, 1):
+                check_same("merge", [rles[i] for i in idx], inter)
+
+
+def test_merge_of_one_rewrites_non_canonical_counts():
+    """merge([r]) may hand back r's own string only when writing the counts
+    again would give it: not for padded varints or wrapped counts."""
+    cases = [b"S0", b"0S0", b"1o?", b"0oooooo1", b"2", b"", b"13", "13", b"6O1", b"0P1"]
+    for c in cases:
+        for h, w in [(1, 3), (2, 3), (3, 1)]:
+            r = {"size": [h, w], "counts": c}
+            check_same("merge", [r])
+    r = {"size": [1, 3], "counts": b"3"}
+    assert fm.merge([r])["counts"] == b"3"
+
+
+def test_merge_size_mismatch_and_empty_list():
+    a = rles_of(np.ones((1, 3, 4), np.uint8))[0]
+    b = rles_of(np.ones((1, 4, 3), np.uint8))[0]
+    check_same("merge", [a, b, a])
+    check_same("merge", [])
+
+
+# --- iou ----------------------------------------------------------------------------
+
+
+@st.composite
+def iou_case(draw):
+    m = draw(masks(max_side=30, max_n=6))
+    dt = rles_of(m)
+    gt = rles_of(draw(masks(max_side=30, max_n=6)))
+    # some gts of dt's size, so that most pairs are compared and some are -1
+    if draw(st.booleans()):
+        gt = gt + rles_of(m[::-1])
+    crowd = draw(st.lists(st.sampled_from([0, 1, True, False, 3]), min_size=len(gt), max_size=len(gt)))
+    return dt, gt, crowd
+
+
+@SETTINGS
+@given(iou_case())
+def test_iou_with_crowd_and_mixed_sizes(case):
+    dt, gt, crowd = case
+    check_same("iou", dt, gt, crowd)
+    check_same("iou", gt, dt, [0] * len(dt))
+    check_same("iou", dt[:1], gt[:1], crowd[:1])
+    assert _mask.iou(dt, gt, crowd) is not None
+    # one list on both sides (prepared once, each pair walked once), mixed sizes
+    both = dt + gt
+    crowd_both = [i % 2 for i in range(len(both))]
+    check_same("iou", both, both, crowd_both)
+    check_same("iou", both, list(both), crowd_both)
+
+
+def test_iou_empty_sides():
+    r = rles_of(np.ones((2, 5, 5), np.uint8))
+    check_same("iou", [], r, [0, 0])
+    check_same("iou", r, [], [])
+    check_same("iou", [], [], [])
+
+
+@pytest.mark.parametrize("thread_min_chars", [0, 1 << 20])
+def test_large_batches_threaded_and_not(thread_min_chars):
+    """SA-1B-like masks through the threaded parse and IoU, bit for bit."""
+    old = _mask._set_thread_min_chars(thread_min_chars)
+    try:
+        rles = synthetic.sa1b_like(40, 300, 450, seed=3)
+        crowd = [i % 3 == 0 for i in range(len(rles))]
+        check_same("iou", rles, rles, crowd)
+        check_same("area", rles)
+        check_same("toBbox", rles)
+        check_same("merge", rles)
+        check_same("merge", rles, 1)
+        bad = rles[:7] + [{"size": rles[0]["size"], "counts": rles[7]["counts"][:-3]}] + rles[8:]
+        with pytest.raises(ValueError, match="mask 7"):
+            fm.iou(bad, rles, crowd)
+    finally:
+        _mask._set_thread_min_chars(old)
+
+
+# --- declined inputs: the general path answers -----------------------------------------
+
+
+def test_inputs_the_fast_path_declines_still_match():
+    m = np.zeros((3, 4, 5), np.uint8); m[0, 1:3, 2:4] = 1; m[2, :, 0] = 1
+    rles = rles_of(m)
+    r = rles[0]
+    uncompressed = pm.frPyObjects({"size": [4, 5], "counts": [5, 2, 2, 2, 9]}, 4, 5)
+    variants = [
+        {"size": (4, 5), "counts": r["counts"]},                           # tuple size: fast
+        {"size": [np.int64(4), np.int32(5)], "counts": r["counts"]},       # numpy ints: general
+        uncompressed,
+    ]
+
+    class D(dict):
+        pass
+
+    variants.append(D(r))
+    for v in variants:
+        for name in ("area", "toBbox"):
+            try:
+                check_same(name, v)
+            except TypeError:  # pycocotools and fastrle may disagree on exotic types
+                pass
+        ours, theirs = fm.area([v, r]), pm.area([dict(v), r]) if not isinstance(v, D) else pm.area([v, r])
+        assert_same(ours, theirs)
+
+
+def test_fast_path_declines_invalid_and_general_path_raises():
+    bad = [{"size": [2, 2], "counts": b"!!"}, {"size": [-1, 2], "counts": b"0"},
+           {"size": [2], "counts": b"4"}, {"size": [2, 2], "counts": "é"},
+           {"size": [2, 2], "counts": b"0R"}]  # truncated varint
+    for b in bad:
+        assert _mask.area(b) is None and _mask.toBbox(b) is None
+        assert _mask.merge([b], False) is None and _mask.iou([b], [b], [0]) is None
+        for f in (fm.area, fm.toBbox, fm.decode):
+            with pytest.raises((ValueError, TypeError)):
+                f(b)
+    # runs that do not sum to h*w: area/toBbox/merge of one keep pycocotools'
+    # lenient arithmetic; iou and merge of several need valid masks
+    short = {"size": [2, 2], "counts": b"3"}
+    for name in ("area", "toBbox"):
+        check_same(name, short)
+    check_same("merge", [short])
+    assert _mask.iou([short], [short], [0]) is None and _mask.merge([short, short], False) is None
+    for call in (lambda: fm.iou([short], [short], [0]), lambda: fm.merge([short, short]),
+                 lambda: fm.decode(short)):
+        with pytest.raises(ValueError):
+            call()
+
+
+# --- missing keys: KeyError and ValueError at once ------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["counts", "size"])
+def test_missing_key_is_keyerror_and_valueerror(missing):
+    r = {"size": [2, 2], "counts": b"04"}
+    del r[missing]
+    calls = [lambda: fm.area(r), lambda: fm.toBbox(r), lambda: fm.decode(r), lambda: fm.decode([r]),
+             lambda: fm.merge([r, r]), lambda: fm.iou([r], [r], [0]), lambda: fastrle.decode(r),
+             lambda: fastrle.area([r])]
+    for call in calls:
+        for kind in (KeyError, ValueError, fastrle.RLEError, fastrle.RLEKeyError):
+            with pytest.raises(kind):
+                call()
+        with pytest.raises(KeyError) as info:
+            call()
+        # readable, not KeyError's repr of the message
+        assert str(info.value) == f"mask 0: RLE dict has no {missing!r} field"
+        assert info.value.key == missing and info.value.index == 0
+        # pycocotools raises a KeyError here too
+        with pytest.raises(KeyError):
+            pm.area(r) if missing == "counts" else pm.merge([r, r])
+
+
+def test_encode_reports_layout_before_dtype_like_pycocotools():
+    for arr in (np.zeros((3, 3, 2)), np.zeros((3, 3, 2), np.int32), np.zeros((3, 3)),
+                np.zeros((3, 3, 2), np.uint8), np.asfortranarray(np.zeros((3, 3, 2)))):
+        with pytest.raises(ValueError) as theirs:
+            pm.encode(arr)
+        with pytest.raises(ValueError) as ours:
+            fm.encode(arr)
+        if "Fortran" in str(theirs.value):
+            assert str(ours.value) == str(theirs.value)
+        else:
+            assert "dtype" in str(ours.value)
+
+
+# --- frPyObjects: polygons and boxes ---------------------------------------------------------
+
+
+@st.composite
+def polygons(draw):
+    h, w = draw(st.integers(0, 120)), draw(st.integers(0, 120))
+    npoly = draw(st.integers(1, 3))
+    polys = []
+    for _ in range(npoly):
+        k = draw(st.integers(3, 25))
+        kind = draw(st.sampled_from(["free", "flat", "steep", "int"]))
+        seed = draw(st.integers(0, 2**31))
+        r = np.random.default_rng(seed)
+        xy = np.empty(2 * k)
+        xy[0::2] = r.uniform(-10, w + 10, k)
+        xy[1::2] = r.uniform(-10, h + 10, k)
+        if kind == "flat":
+            xy[1::2] = xy[1] + r.normal(0, 2, k)
+        elif kind == "steep":
+            xy[0::2] = xy[0] + r.normal(0, 2, k)
+        elif kind == "int":
+            xy = xy.round()
+        polys.append(xy.round(draw(st.integers(0, 3))).tolist())
+    return polys, h, w
+
+
+@settings(max_examples=300, deadline=None)
+@given(polygons())
+def test_polygon_rasteriser_matches_pycocotools(case):
+    polys, h, w = case
+    check_same("frPyObjects", polys, h, w)
+    check_same("frPyObjects", polys[0], h, w)
+    # detectron2 hands polygons over as float64 arrays
+    assert_same(fm.frPyObjects([np.array(p) for p in polys], h, w), pm.frPyObjects(polys, h, w))
+    assert _mask.fr_polys(polys, h, w) is not None
+
+
+def test_polygon_large_image_and_long_edges():
+    r = np.random.default_rng(5)
+    for _ in range(40):
+        h, w = int(r.integers(500, 3000)), int(r.integers(500, 3000))
+        k = int(r.integers(3, 60))
+        xy = np.empty(2 * k)
+        xy[0::2] = r.uniform(-100, w + 100, k)
+        xy[1::2] = r.uniform(-100, h + 100, k)
+        check_same("frPyObjects", [xy.tolist()], h, w)
+
+
+@SETTINGS
+@given(st.integers(0, 6), st.integers(1, 60), st.integers(1, 60), st.integers(0, 2**31))
+def test_bbox_fast_path(n, h, w, seed):
+    # pycocotools reads the array's memory as C-contiguous rows of 4: only
+    # such arrays have a defined meaning there
+    r = np.random.default_rng(seed)
+    bb = np.ascontiguousarray(np.c_[r.uniform(-5, 60, (n, 2)), r.uniform(0, 40, (n, 2))])
+    check_same("frPyObjects", bb, h, w)
+    assert _mask.fr_bbox(bb, h, w) is not None
+    if n:
+        check_same("frPyObjects", bb.round(1).tolist()[0], h, w)
+
+
+def test_swapped_byte_order_arrays():
+    """Big-endian float64 is still float64 to numpy: the fast path must not
+    read its bytes as native doubles."""
+    poly = np.array([1.5, 2, 30, 4, 20, 30.25, 3, 25])
+    for h, w in [(40, 50), (7, 9)]:
+        want = pm.frPyObjects([poly.tolist()], h, w)
+        assert_same(fm.frPyObjects([poly.astype(">f8")], h, w), want)
+        bb = np.array([[1.5, 2, 20, 10]]).astype(">f8")
+        for mod in (pm, fm):  # a box array must be native float64 in both
+            with pytest.raises(ValueError):
+                mod.frPyObjects(bb, h, w)
+
+
+def test_non_finite_coordinates_still_raise():
+    for bad in ([0, 0, np.nan, 1, 2, 2], [0, 0, np.inf, 1, 2, 2], [0, 0, 1e12, 1, 2, 2]):
+        with pytest.raises(ValueError):
+            fm.frPyObjects([bad], 10, 10)
+        with pytest.raises(ValueError):
+            fm.frPyObjects(np.array([bad[:4]], np.double), 10, 10)
