@@ -109,7 +109,33 @@ def _gil_cases():
         rles = [{"size": r["size"], "counts": r["counts"].encode()} for r in _random_rles(n)]
         return lambda: fm.decode(rles)
 
-    return {"decode": dec, "decode_ragged": ragged, "encode": enc, "mask.decode": dropin}
+    def _dropin_rles(n):
+        return [{"size": r["size"], "counts": r["counts"].encode()} for r in _random_rles(n)]
+
+    # fastrle.mask's fast paths (_mask.pyx): batches of over 2^20 count
+    # characters are parsed with the GIL released, then iou/merge run in C
+    # without it. Each unit is whole 1000x1000 masks of ~0.5 M runs.
+    def dropin_area(n):  # mostly the threaded parse
+        import fastrle.mask as fm
+
+        rles = _dropin_rles(4 * n)
+        return lambda: fm.area(rles)
+
+    def dropin_iou(n):  # n run sweeps against one gt (not the self-iou path: linear in n)
+        import fastrle.mask as fm
+
+        rles = _dropin_rles(n)
+        gt = rles[:1]
+        return lambda: fm.iou(rles, gt, [0])
+
+    def dropin_merge(n):  # the bitmap merge (3 or more masks)
+        import fastrle.mask as fm
+
+        rles = _dropin_rles(2 * n)
+        return lambda: fm.merge(rles)
+
+    return {"decode": dec, "decode_ragged": ragged, "encode": enc, "mask.decode": dropin,
+            "mask.area": dropin_area, "mask.iou": dropin_iou, "mask.merge": dropin_merge}
 
 
 @pytest.mark.parametrize("name", list(_gil_cases()))
