@@ -41,6 +41,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from typing import Dict, List, Optional, Tuple
 
@@ -526,6 +527,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of each test selection")
     ap.add_argument("--min-score", type=float, default=90.0)
     ap.add_argument("--keep", action="store_true", help="keep the scratch copies (printed)")
+    ap.add_argument("--first", help="comma-separated ids or prefixes to run before the others "
+                                    "(e.g. the mutants of a spot just edited)")
     ap.add_argument("--results", help="JSON file of per-mutant results: earlier results there are kept for "
                                       "mutants this run does not rerun, and the report covers them all "
                                       "(run the set in parts, or rerun survivors after adding a test)")
@@ -555,25 +558,38 @@ def main(argv: Optional[List[str]] = None) -> int:
             ws.check_import()
             workspaces.append(ws)
         print(f"built in {time.monotonic() - t_start:.0f} s", flush=True)
-        if not args.no_baseline:
-            sels = sorted({m.tests for m in mutants})
-            for sel in sels:
-                verdict, secs, tail = workspaces[0].pytest(sel, args.timeout)
-                print(f"baseline {' '.join(os.path.basename(t) for t in sel)}: {verdict} ({secs:.0f} s)",
-                      flush=True)
-                if verdict != "pass":
-                    print(tail)
-                    raise SystemExit("the unmutated tree fails its tests: fix that first")
+        # Each test selection first runs unmutated (its baseline), just before
+        # the first mutant that uses it: a selection that fails unmutated would
+        # "kill" every mutant. Its mutants are then not run, and no report is written.
+        baselines: Dict[Tuple[str, ...], Tuple[str, float, str]] = {}
+        lock = threading.Lock()
+
+        def run_one(ws: Workspace, m: Mutant) -> Result:
+            if not args.no_baseline:
+                with lock:
+                    b = baselines.get(m.tests)
+                    if b is None:
+                        b = baselines[m.tests] = ws.pytest(m.tests, args.timeout)
+                        print(f"baseline {' '.join(os.path.basename(t) for t in m.tests)}: {b[0]} ({b[1]:.0f} s)",
+                              flush=True)
+                        if b[0] != "pass":
+                            print(b[2], flush=True)
+                if b[0] != "pass":
+                    return Result(m, "error", 0.0, "its tests fail unmutated")
+            return run_mutant(ws, m, args.timeout)
+
         results: List[Optional[Result]] = [None] * len(mutants)
         free = list(workspaces)
+        first = [k.strip() for k in (args.first or "").split(",") if k.strip()]
+        queue = list(enumerate(mutants))
+        queue.sort(key=lambda im: not any(im[1].id == k or im[1].id.startswith(k) for k in first))
         with concurrent.futures.ThreadPoolExecutor(jobs) as ex:
             pending = {}
-            queue = list(enumerate(mutants))
             while queue or pending:
                 while queue and free:
                     i, m = queue.pop(0)
                     ws = free.pop()
-                    pending[ex.submit(run_mutant, ws, m, args.timeout)] = (i, ws)
+                    pending[ex.submit(run_one, ws, m)] = (i, ws)
                 done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
                 for f in done:
                     i, ws = pending.pop(f)
@@ -582,6 +598,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                     results[i] = r
                     print(f"[{sum(x is not None for x in results):3d}/{len(mutants)}] {r.mutant.id:24s} "
                           f"{r.status:8s} {r.seconds:5.0f} s  {r.detail}", flush=True)
+        failing = [sel for sel, b in baselines.items() if b[0] != "pass"]
+        if failing:
+            raise SystemExit("the unmutated tree fails these test selections (fix that first): "
+                             + "; ".join(" ".join(sel) for sel in failing))
     finally:
         if args.keep:
             print("scratch copies kept in", tmp)
