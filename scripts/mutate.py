@@ -610,16 +610,18 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     res = [r for r in results if r is not None]
     elapsed = time.monotonic() - t_start
-    partial = bool(args.only)
+    partial, parts = bool(args.only), 1
     if args.results:
-        res, elapsed, partial = _merge_results(args.results, res, elapsed, jobs)
+        res, elapsed, parts, partial = _merge_results(args.results, res, elapsed)
     killed, total, pct = score(res)
     tab = table(res)
     survivors = [r.mutant.id for r in res if r.status == "survived"]
     errors = [r.mutant.id for r in res if r.status == "error"]
     summary = (f"**Mutation score: {killed}/{total} killed ({pct:.1f}%)**, {len(survivors)} survived"
                + (f", {len(errors)} did not build (not counted)" if errors else "")
-               + f"; {elapsed / 60:.1f} min of runs with --jobs {jobs}.")
+               + f"; {elapsed / 60:.1f} min with --jobs {jobs}"
+               + (f", in {parts} runs merged through --results (survivors rerun after a test was added)"
+                  if parts > 1 else "") + ".")
     print()
     print(tab)
     print()
@@ -635,28 +637,31 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.no_report and not partial:
         when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         surv = "\n".join(notes) if notes else "None."
+        commit = _commit(args.report)
         with open(args.report, "w") as f:
-            f.write(REPORT_HEAD.format(when=when, commit=_commit(), summary=summary, table=tab, survivors=surv))
+            f.write(REPORT_HEAD.format(when=when, commit=commit, summary=summary, table=tab, survivors=surv))
         print("report written to", os.path.relpath(args.report, ROOT))
     elif partial and not args.no_report:
         print("not every mutant has a result: no report written (run the rest with the same --results)")
     return 0 if pct >= args.min_score else 1
 
 
-def _commit() -> str:
-    """The commit the tree is at, and whether the tree has uncommitted edits."""
+def _commit(report: str) -> str:
+    """The commit the tree is at, and whether the tree has uncommitted edits
+    (other than to the report itself)."""
     def git(*a: str) -> str:
         return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     head = git("rev-parse", "--short=12", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    rel = os.path.relpath(report, ROOT)
+    dirty = [ln for ln in git("status", "--porcelain", "--untracked-files=no").splitlines() if ln[3:] != rel]
     return f"`{head}`" + (" plus uncommitted edits" if dirty else "")
 
 
-def _merge_results(path: str, res: List[Result], elapsed: float, jobs: int) -> Tuple[List[Result], float, bool]:
+def _merge_results(path: str, res: List[Result], elapsed: float) -> Tuple[List[Result], float, int, bool]:
     """Merge this run's results into the JSON file at path (results of
     mutants whose text or tests changed since are dropped); return every
-    known result in MUTANTS order, the summed run time, and whether some
-    mutant has none."""
+    known result in MUTANTS order, the summed run time, the number of runs
+    merged, and whether some mutant has none."""
     import json
 
     old: Dict[str, dict] = {}
@@ -664,20 +669,22 @@ def _merge_results(path: str, res: List[Result], elapsed: float, jobs: int) -> T
     if os.path.exists(path):
         with open(path) as f:
             data = json.load(f)
-        old, spent = data.get("results", {}), data.get("seconds", 0.0)
+        old, spent, parts = data.get("results", {}), data.get("seconds", 0.0), data.get("parts", 0)
+    else:
+        parts = 0
     for r in res:
         m = r.mutant
         old[m.id] = {"status": r.status, "seconds": r.seconds, "detail": r.detail,
                      "key": [m.path, m.old, m.new, list(m.tests)]}
     spent += elapsed
     with open(path, "w") as f:
-        json.dump({"results": old, "seconds": spent}, f, indent=1)
+        json.dump({"results": old, "seconds": spent, "parts": parts + 1}, f, indent=1)
     merged = []
     for m in MUTANTS:
         o = old.get(m.id)
         if o and o["key"] == [m.path, m.old, m.new, list(m.tests)]:
             merged.append(Result(m, o["status"], o["seconds"], o["detail"]))
-    return merged, spent, len(merged) < len(MUTANTS)
+    return merged, spent, parts + 1, len(merged) < len(MUTANTS)
 
 
 REPORT_HEAD = """# Mutation testing report
