@@ -653,7 +653,8 @@ def _commit(report: str) -> str:
         return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     head = git("rev-parse", "--short=12", "HEAD") or "unknown"
     rel = os.path.relpath(report, ROOT)
-    dirty = [ln for ln in git("status", "--porcelain", "--untracked-files=no").splitlines() if ln[3:] != rel]
+    dirty = [ln for ln in git("status", "--porcelain", "--untracked-files=no").splitlines()
+             if ln.split(None, 1)[-1] != rel]
     return f"`{head}`" + (" plus uncommitted edits" if dirty else "")
 
 
