@@ -175,6 +175,51 @@ def test_inputs_the_fast_path_declines_still_match():
         assert_same(ours, theirs)
 
 
+def _declined(r: dict) -> dict:
+    """r with numpy-int sizes: the fast paths decline it and mask.py's general
+    path (with _core) answers; pycocotools takes such sizes too."""
+    return {"size": [np.int64(r["size"][0]), np.int64(r["size"][1])], "counts": r["counts"]}
+
+
+@pytest.mark.parametrize("path", ["fast", "general"])
+def test_both_paths_on_sizes_differing_in_one_side_crowds_and_wraps(path):
+    """Each function on both paths against pycocotools: the fast path with
+    plain dicts, the general path (mask.py and _core) with the same masks as
+    dicts the fast path declines (numpy-int sizes). Crowd IoU, -1 for sizes
+    that differ in one side only, no gt, merge of sizes that differ in one
+    side, and area/toBbox with pycocotools' uint32 wrap and zero-length
+    foreground runs."""
+    from _fuzzlib import ref_to_string
+
+    form = (lambda r: r) if path == "fast" else _declined
+    rng = np.random.default_rng(5)
+    rles = rles_of((rng.random((4, 6, 7)) < 0.4).astype(np.uint8))
+    taller = rles_of(np.ones((1, 7, 7), np.uint8))[0]  # differs in h only
+    wider = rles_of(np.ones((1, 6, 8), np.uint8))[0]   # differs in w only
+    dt = [form(r) for r in rles]
+    gt = [form(r) for r in rles[::-1] + [taller, wider]]
+    assert (_mask.iou(dt, gt, [0] * len(gt)) is None) == (path == "general")
+    for crowd in ([0] * 6, [1, 0, 1, 0, 1, 0], [0, 1, 1, 0, 1, 1]):
+        got = check_same("iou", dt, gt, crowd)
+        assert (got == -1).sum() == 8 and (got > 0).sum() >= 12  # both mismatches hit, most pairs compared
+        check_same("iou", gt, gt, crowd)
+    check_same("iou", dt, [], [])
+    check_same("iou", [], gt, [0] * 6)
+    for other in (taller, wider):
+        check_same("merge", [dt[0], form(other)])
+        check_same("merge", [dt[0], form(other)], 1)
+        check_same("merge", [dt[0], dt[1], form(other)])
+    check_same("merge", dt)
+    check_same("merge", dt[:2], 1)
+    # pycocotools' arithmetic: a wrapped run, a run past 2^32, zero-length foreground runs
+    for cnts in ([2, 3, 1, -2], [0, 2**32 + 4, 2], [3, 0, 3], [0, 0, 6], [6]):
+        r = form({"size": [2, 3], "counts": ref_to_string(cnts)})
+        assert (_mask.area(r) is None) == (path == "general")
+        for name in ("area", "toBbox"):
+            check_same(name, r)
+            check_same(name, [r, r])
+
+
 def test_fast_path_declines_invalid_and_general_path_raises():
     bad = [{"size": [2, 2], "counts": b"!!"}, {"size": [-1, 2], "counts": b"0"},
            {"size": [2], "counts": b"4"}, {"size": [2, 2], "counts": "é"},

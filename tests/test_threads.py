@@ -109,7 +109,34 @@ def _gil_cases():
         rles = [{"size": r["size"], "counts": r["counts"].encode()} for r in _random_rles(n)]
         return lambda: fm.decode(rles)
 
-    return {"decode": dec, "decode_ragged": ragged, "encode": enc, "mask.decode": dropin}
+    def _dropin_rles(n, size=1000):
+        return [{"size": r["size"], "counts": r["counts"].encode()} for r in _random_rles(n, size)]
+
+    # fastrle.mask's fast paths (_mask.pyx). Parsing takes the GIL off only
+    # for batches of over 2^20 count characters; iou and merge then run in C
+    # without it. So that a GIL held by iou or merge alone is seen, their C
+    # part must fill the middle of the call: here it costs 10-25x the parse.
+    def dropin_area(n):  # 4n masks of ~0.5 M runs: nearly all threaded parse
+        import fastrle.mask as fm
+
+        rles = _dropin_rles(4 * n)
+        return lambda: fm.area(rles)
+
+    def dropin_iou(n):  # 960n run sweeps for 8n + 120 parses (160x160 masks, ~12 K runs)
+        import fastrle.mask as fm
+
+        rles = _dropin_rles(8 * n + 120, 160)
+        dt, gt = rles[120:], rles[:120]
+        return lambda: fm.iou(dt, gt, [0] * 120)
+
+    def dropin_merge(n):  # the bitmap merge of 64n tall boxes: ~0.8 M words set each, 1.8 K runs parsed
+        import fastrle.mask as fm
+
+        box = fm.frPyObjects(np.array([[50.0, 500.0, 900.0, 59000.0]]), 60000, 1000)[0]
+        return lambda: fm.merge([box] * (64 * n))
+
+    return {"decode": dec, "decode_ragged": ragged, "encode": enc, "mask.decode": dropin,
+            "mask.area": dropin_area, "mask.iou": dropin_iou, "mask.merge": dropin_merge}
 
 
 @pytest.mark.parametrize("name", list(_gil_cases()))
