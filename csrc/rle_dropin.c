@@ -165,7 +165,9 @@ static void iou_range(void *vctx, int64_t b, int64_t e, int tid) {
         } else {
           uint64_t it = frle_fg_overlap(&c->df[d], &c->gf[g], c->dt->h[d]);
           val = iou_value(it, c->da[d], c->ga[g], c->crowd != NULL && c->crowd[g]);
-          mirror = iou_value(it, c->da[g], c->ga[d], c->crowd != NULL && c->crowd[d]);
+          /* the mirrored cell exists only when dt and gt are the same masks:
+           * otherwise d and g index different sides (and iscrowd is gt's) */
+          if (c->self) mirror = iou_value(it, c->da[g], c->ga[d], c->crowd != NULL && c->crowd[d]);
         }
       }
       c->o[g * md + d] = val;
