@@ -59,6 +59,11 @@ typedef struct {
 /* Human-readable text for a status code (static storage). */
 const char *frle_strerror(int code);
 
+/* Which parse kernel frle_parse uses on this CPU: "avx512", "sse41" or
+ * "scalar". The environment variable FRLE_ISA (scalar, sse41, avx512), read
+ * once, caps the choice. */
+const char *frle_parse_isa(void);
+
 /* Checks h*w against FRLE_MAX_PIXELS without overflow. */
 int frle_check_size(uint64_t h, uint64_t w, uint64_t *hw_out);
 

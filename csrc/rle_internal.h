@@ -39,4 +39,16 @@ typedef int (*frle_mask_fn)(void *ctx, int64_t i, const uint32_t *cnts, int64_t 
 int frle_batch_apply(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
                      frle_mask_fn fn, void *ctx, int nthreads, frle_error *err);
 
+/* The vector parse behind frle_parse (rle_parse_simd.c): 1 when it parsed
+ * s into cnts[0 .. *m) and every check passed; 0 when the caller must run
+ * the scalar parse (an error anywhere, or no vector kernel), with cnts then
+ * partly written. */
+int frle_parse_fast(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m);
+
+/* One kernel by level, for tests: as frle_parse_fast, or -1 where this CPU
+ * or build lacks the kernel. */
+enum { FRLE_ISA_SCALAR = 0, FRLE_ISA_SSE41 = 1, FRLE_ISA_AVX512 = 2 };
+int frle_parse_fast_isa(int level, const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts,
+                        int64_t *m);
+
 #endif

@@ -42,17 +42,23 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
   /* h == 0: no pixel can exist (pycocotools divides by zero here) */
   if (m == 0 || h == 0) { bb[0] = bb[1] = bb[2] = bb[3] = 0; return; }
   dh = divu32_init(h);
-  for (j = 0; j < m; j++) {
-    uint32_t start = cc, ys_, xs_, ye_, xe_;
-    cc += cnts[j];
-    if (j % 2 == 0 || cnts[j] == 0) continue;
+  /* one (background, foreground) pair a step; selects, not branches, since
+   * whether a run spans columns follows the shape */
+  for (j = 1; j < m; j += 2) {
+    uint32_t start = cc + cnts[j - 1], n = cnts[j], end, xs_, ys_, xe_, ye_;
+    int span;
+    cc = start + n;
+    if (n == 0) continue;
     any = 1;
+    end = cc - 1;
     xs_ = divu32_q(dh, start); ys_ = start - xs_ * h;
-    xe_ = divu32_q(dh, cc - 1); ye_ = (cc - 1) - xe_ * h;
-    if (xs_ < xs) xs = xs_;
-    if (xe_ > xe) xe = xe_;
-    if (xs_ < xe_) { ys = 0; ye = h - 1; }
-    else { if (ys_ < ys) ys = ys_; if (ye_ > ye) ye = ye_; }
+    xe_ = divu32_q(dh, end); ye_ = end - xe_ * h;
+    span = xs_ < xe_;
+    if (span) { ys_ = 0; ye_ = h - 1; }
+    xs = xs_ < xs ? xs_ : xs;
+    xe = xe_ > xe ? xe_ : xe;
+    ys = ys_ < ys ? ys_ : ys;
+    ye = ye_ > ye ? ye_ : ye;
   }
   if (!any && !coco) { bb[0] = bb[1] = bb[2] = bb[3] = 0; return; }
   bb[0] = xs; bb[2] = (uint32_t)(xe - xs + 1);

@@ -51,6 +51,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # mutant costs seconds; -x stops at the first failure.
 T_PARSE = ["tests/test_c_core.py", "tests/test_invalid.py", "tests/test_mask_dropin.py",
            "tests/test_fuzz_malformed.py"]
+# the vector parse kernels: the C test runs each against the scalar parse
+T_SIMD = ["tests/test_c_core.py", "tests/test_parse_kernels.py", "tests/test_invalid.py"]
 T_DECODE = ["tests/test_c_core.py", "tests/test_native.py", "tests/test_mask_dropin.py",
             "tests/test_fuzz_differential.py"]
 T_OPS = ["tests/test_c_core.py", "tests/test_mask_dropin.py", "tests/test_real_data.py",
@@ -98,6 +100,7 @@ S, D, O = "csrc/rle_string.c", "csrc/rle_decode.c", "csrc/rle_ops.c"
 PYX, MASK, API, ANN = "src/fastrle/_core.pyx", "src/fastrle/mask.py", "src/fastrle/api.py", \
     "src/fastrle/sa1b/annotation.py"
 KP, KE = "csrc/kernels/rle_parse.cuh", "csrc/kernels/rle_expand.cuh"
+SP = "csrc/rle_parse_simd.c"
 DI, F, MPYX = "csrc/rle_dropin.c", "csrc/rle_features.c", "src/fastrle/_mask.pyx"
 X, R = "csrc/rle_transform.c", "csrc/rle_render.c"
 
@@ -130,6 +133,28 @@ MUTANTS: List[Mutant] = [
        "the writer delta-codes count 2", T_PARSE),
     _m("write-chunks", S, "k = (nb + 4) / 5;\n    if (k <= 2) {", "k = (nb + 5) / 5;\n    if (k <= 2) {",
        "off-by-one", "the writer pads values whose sign bit ends a chunk", T_PARSE),
+    # --- the vector parse kernels (csrc/rle_parse_simd.c)
+    _m("simd-avx-sign3", SP, "s14 = _mm512_set1_epi16(0x4000)", "s14 = _mm512_set1_epi16(0x2000)", "constant",
+       "AVX-512: 3-char varints sign-extend from the wrong bit", T_SIMD),
+    _m("simd-sse-sign3", SP, "_mm_set1_epi16(0x4200)", "_mm_set1_epi16(0x4000)", "constant",
+       "SSE4.1: 3-char varints sign-extend from the wrong bit", T_SIMD),
+    _m("simd-avx-3char", SP, "v = _mm512_mask_add_epi16(v, k01, v,", "v = _mm512_mask_add_epi16(v, k0, v,", "logic",
+       "AVX-512: a 2-char varint takes a third chunk", T_SIMD),
+    _m("simd-avx-ahead", SP, "bad = _mm256_or_si256(bad, _mm256_or_si256(c0, c2));",
+       "bad = _mm256_or_si256(bad, c0);", "logic",
+       "AVX-512: the 2 bytes read past the last block go unchecked", T_SIMD),
+    _m("simd-sse-ahead", SP, "bad = _mm_or_si128(bad, _mm_or_si128(c0, c2));", "bad = _mm_or_si128(bad, c0);",
+       "logic", "SSE4.1: the 2 bytes read past the last block go unchecked", T_SIMD),
+    _m("simd-avx-carry", SP, "carry = term >> 31;", "carry = 1;", "logic",
+       "AVX-512: a varint crossing blocks is read twice", T_SIMD),
+    _m("simd-avx-long", SP, "uint32_t lng = starts & k01 & k2;", "uint32_t lng = starts & k01 & k2 & 0;", "logic",
+       "AVX-512: 4+ char varints are not patched", T_SIMD),
+    _m("simd-avx-prefix", SP, "back = _mm512_permutexvar_epi32(last2, v);", "back = _mm512_permutexvar_epi32(last2, back);",
+       "logic", "AVX-512: the prefix sum carries stale counts", T_SIMD),
+    _m("simd-sse-prefix", SP, "_MM_SHUFFLE(3, 2, 3, 2)", "_MM_SHUFFLE(2, 3, 2, 3)", "swapped",
+       "SSE4.1: the prefix sum carries even and odd counts swapped", T_SIMD),
+    _m("simd-sum", SP, "return !strict || sum == hw;", "return !strict || sum <= hw;", "comparison",
+       "strict accepts counts that sum short of h*w", T_SIMD),
     # --- the row-span writer (csrc/rle_decode.c)
     _m("decode-col-end", D, "uint64_t ce = (x + 1) * h;", "uint64_t ce = (x + 2) * h;", "off-by-one",
        "does not split runs at column ends", T_DECODE),
@@ -158,7 +183,7 @@ MUTANTS: List[Mutant] = [
     # --- the ops on runs (csrc/rle_ops.c): toBbox, merge of two, box IoU, general-path IoU
     _m("ops-area-start", O, "for (j = 1; j < m; j += 2) a += cnts[j];",
        "for (j = 0; j < m; j += 2) a += cnts[j];", "off-by-one", "area counts background", T_OPS),
-    _m("ops-bbox-cross", O, "if (xs_ < xe_) { ys = 0; ye = h - 1; }", "if (xs_ <= xe_) { ys = 0; ye = h - 1; }",
+    _m("ops-bbox-cross", O, "span = xs_ < xe_;", "span = xs_ <= xe_;",
        "comparison", "a run inside one column spans all rows", T_OPS),
     _m("ops-bbox-width", O, "bb[2] = (uint32_t)(xe - xs + 1);", "bb[2] = (uint32_t)(xe - xs);",
        "off-by-one", "box width one short", T_OPS),

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "../rle.h"
 #include "../rle_transform.h"
+#include "../rle_internal.h"
 
 static int failures = 0;
 #define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fprintf(stderr, "\n"); } } while (0)
@@ -179,6 +180,92 @@ static void test_transform(uint64_t h, uint64_t w, uint64_t oh, uint64_t ow) {
   free(f); free(c); free(cnts); free(out); free(ref);
 }
 
+/* A random string: valid counts written by frle_to_string (deltas of every
+ * width: 1-3 chars mostly, some 4-7), then maybe damaged. */
+static char *random_counts_string(int64_t *len, uint64_t *sum) {
+  int64_t m = (int64_t)(rnd() % 400), i;
+  uint32_t *c = malloc(sizeof(uint32_t) * (size_t)(m + 1));
+  char *s, *out;
+  *sum = 0;
+  for (i = 0; i < m; i++) {
+    uint64_t r = rnd(), kind = r % 16;
+    uint32_t base = i >= 2 ? c[i - 2] : 0;
+    int64_t d = kind < 8 ? (int64_t)(r >> 8) % 24 - 12 : kind < 12 ? (int64_t)(r >> 8) % 1000 - 500
+              : kind < 15 ? (int64_t)(r >> 8) % 30000 - 15000 : (int64_t)((r >> 8) % 5000000);
+    int64_t v = (int64_t)base + d;
+    c[i] = (uint32_t)(v < 0 ? -v : v);
+    *sum += c[i];
+  }
+  s = malloc((size_t)frle_string_bound(m) + 1);
+  *len = frle_to_string(c, m, s);
+  free(c);
+  /* damage: a flipped byte, a bad byte, a cut, a long run of continuations */
+  if (*len && rnd() % 4 == 0) {
+    int64_t p = (int64_t)(rnd() % (uint64_t)*len);
+    switch (rnd() % 4) {
+      case 0: s[p] = (char)(48 + rnd() % 64); break;
+      case 1: s[p] = (char)(rnd() % 256); break;
+      case 2: *len = p; break;
+      default: { int64_t k = 1 + (int64_t)(rnd() % 14); for (; k && p < *len; k--, p++) s[p] = (char)(48 + 32 + rnd() % 32); }
+    }
+  }
+  out = malloc((size_t)*len + 1); /* exactly len bytes (+1 for empty): sanitizers see over-reads */
+  memcpy(out, s, (size_t)*len);
+  free(s);
+  return out;
+}
+
+/* Every vector parse kernel this CPU runs gives the scalar parse's counts,
+ * and declines exactly the input the scalar parse rejects. */
+static void test_parse_kernels(void) {
+  int it, lvl, strict, ran[3] = {0, 0, 0};
+  for (it = 0; it < 20000; it++) {
+    int64_t len, ms, mf, i;
+    uint64_t sum, hw;
+    char *s = random_counts_string(&len, &sum);
+    uint32_t *ref = malloc(sizeof(uint32_t) * (size_t)(len + 1));
+    uint32_t *got = malloc(sizeof(uint32_t) * (size_t)(len + 8));
+    frle_error err;
+    int canon, rs, rf;
+    hw = sum + (it % 7 == 0 ? (rnd() % 3) - 1 : 0);
+    for (strict = 0; strict < 2; strict++) {
+      rs = frle_parse_canonical(s, len, hw, strict, ref, &ms, &err, &canon); /* always scalar */
+      for (lvl = FRLE_ISA_SSE41; lvl <= FRLE_ISA_AVX512; lvl++) {
+        for (i = 0; i < len + 8; i++) got[i] = 0xA5A5A5A5u;
+        rf = frle_parse_fast_isa(lvl, s, len, hw, strict, got, &mf);
+        if (rf < 0) continue;
+        ran[lvl]++;
+        CHECK(rf == (rs == FRLE_OK) || (strict && hw >= 0x7fffffffull && rf == 0),
+              "kernel %d strict %d: fast %d, scalar %d (len %lld)", lvl, strict, rf, rs, (long long)len);
+        if (rf == 1)
+          CHECK(mf == ms && !memcmp(got, ref, sizeof(uint32_t) * (size_t)ms),
+                "kernel %d strict %d: counts differ (len %lld)", lvl, strict, (long long)len);
+        for (i = len; i < len + 8; i++) CHECK(got[i] == 0xA5A5A5A5u, "kernel %d wrote past len", lvl);
+      }
+      /* frle_parse, whatever kernel it picked, reports the scalar's result */
+      CHECK(frle_parse(s, len, hw, strict, got, &mf, &err) == rs, "frle_parse status");
+      if (rs == FRLE_OK) CHECK(mf == ms && !memcmp(got, ref, sizeof(uint32_t) * (size_t)ms), "frle_parse counts");
+    }
+    free(s); free(ref); free(got);
+  }
+  /* a bad byte at every offset, alone or as the 2nd or 3rd char of a varint
+   * (where a block's read-ahead and the resume after the last block meet) */
+  for (it = 0; it < 3 * 130; it++) {
+    int64_t len = 40 + it / 3 % 10 * 9, p = (it / 3) % len, mf, k;
+    char *s = malloc((size_t)len);
+    uint32_t *got = malloc(sizeof(uint32_t) * (size_t)len);
+    memset(s, '1', (size_t)len);
+    for (k = 0; k < it % 3 && p + k < len; k++) s[p + k] = 'Q'; /* 0x21: a continued chunk of 1 */
+    if (p + k < len) s[p + k] = (char)(k == 1 ? 0 : k == 2 ? '~' : '/');
+    for (strict = 0; strict < 2; strict++)
+      for (lvl = FRLE_ISA_SSE41; lvl <= FRLE_ISA_AVX512; lvl++)
+        CHECK(frle_parse_fast_isa(lvl, s, len, (uint64_t)len, strict, got, &mf) <= 0,
+              "kernel %d accepted a bad byte at %lld of %lld", lvl, (long long)(p + k), (long long)len);
+    free(s); free(got);
+  }
+  printf("parse kernels: in use %s; sse41 ran %d, avx512 ran %d\n", frle_parse_isa(), ran[1], ran[2]);
+}
+
 int main(void) {
   uint64_t sizes[][2] = {{1, 1}, {1, 17}, {17, 1}, {2, 2}, {3, 5}, {64, 64}, {65, 63}, {100, 300}, {480, 640}, {1500, 2250}};
   size_t i;
@@ -187,6 +274,7 @@ int main(void) {
     for (style = 0; style < 3; style++) test_roundtrip(sizes[i][0], sizes[i][1], style);
   for (i = 0; i < 200; i++) test_roundtrip(1 + rnd() % 70, 1 + rnd() % 70, (int)(rnd() % 3));
   test_errors();
+  test_parse_kernels();
   for (i = 0; i < 150; i++) {
     uint64_t h = 1 + rnd() % 40, w = 1 + rnd() % 40;
     test_transform(h, w, 1 + rnd() % 60, 1 + rnd() % 60);

@@ -59,6 +59,12 @@ def default_threads():
     return frle_default_threads()
 
 
+def parse_isa():
+    """The parse kernel in use on this CPU: ``"avx512"``, ``"sse41"`` or
+    ``"scalar"`` (the environment variable ``FRLE_ISA``, read once, caps it)."""
+    return frle_parse_isa().decode()
+
+
 cdef str _describe(frle_error *e):
     cdef int c = e.code
     msg = frle_strerror(c).decode()

@@ -19,6 +19,7 @@ cdef extern from "rle.h" nogil:
     int FRLE_ERR_NEGATIVE, FRLE_ERR_RUN_TOO_BIG, FRLE_ERR_SUM_SHORT, FRLE_ERR_SUM_LONG
     int FRLE_ERR_SIZE, FRLE_ERR_NOMEM, FRLE_ERR_THREAD
     const char *frle_strerror(int code)
+    const char *frle_parse_isa()
     int frle_check_size(uint64_t h, uint64_t w, uint64_t *hw)
     int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
                    uint32_t *cnts, int64_t *m, frle_error *err)

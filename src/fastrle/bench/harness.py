@@ -459,6 +459,9 @@ def environment() -> dict[str, Any]:
     env["loadavg"] = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
     for mod in COMPARATOR_MODULES:
         env[mod] = _version(mod)
+    fr = _fastrle()
+    if fr is not None:
+        env["fastrle parse kernel"] = fr._core.parse_isa()
     return env
 
 

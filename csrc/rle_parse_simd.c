@@ -1,0 +1,333 @@
+/*
+ * Vector parse of compressed counts strings (the fast path of frle_parse).
+ *
+ * Pass 1 reads the string in blocks of bytes. A varint starts after each
+ * byte without the 0x20 continuation bit, so the start positions of a block
+ * come from one mask, with no walk from varint to varint. At every byte the
+ * value of a varint of up to 3 chars starting there is computed in 16-bit
+ * lanes; the lanes at start positions are packed to the front and widened
+ * to int32 deltas. Varints of 4 or more chars (rare: only deltas of 2^14 and
+ * more) are patched afterwards by a scalar decode.
+ * Pass 2 turns deltas into counts (cnts[i] += cnts[i-2] for i > 2) as a
+ * stride-2 prefix sum, and for strict parses checks that they sum to h*w.
+ *
+ * Any irregularity (a bad byte, truncation, an overlong varint, a strict
+ * check failing, h*w of 2^31 or more) makes the fast path give up: the caller
+ * then runs the scalar parse, which finds and reports the exact error. The
+ * fast path only ever writes cnts[0 .. len), as the scalar parse may.
+ *
+ * Kernels: AVX-512 VBMI2 (packing with vpcompressw), SSE4.1 (packing with a
+ * pshufb table), chosen at run time. FRLE_ISA=scalar|sse41|avx512 caps the
+ * choice (tests run every kernel on one machine).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rle.h"
+#include "rle_internal.h"
+
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__SSE2__) /* not: a portable-fallback test build */
+#include <immintrin.h>
+#define FRLE_SIMD_PARSE 1
+#endif
+
+/* Scalar decode of the one varint at s[p] (bounds: len): *d gets its value
+ * (sign-extended), returns the position after it, or -1 on any error. */
+static int64_t varint_at(const char *s, int64_t p, int64_t len, int64_t *d) {
+  uint64_t x = 0, c;
+  int k = 0;
+  do {
+    if (p >= len || k == 12) return -1;
+    c = (uint64_t)(unsigned char)s[p] - 48u;
+    if (c > 63) return -1;
+    x |= (c & 0x1f) << (5 * k);
+    p++; k++;
+  } while (c & 0x20);
+  if (c & 0x10) x |= ~(uint64_t)0 << (5 * k);
+  *d = (int64_t)x;
+  return p;
+}
+
+/* Store one delta; strict deltas must fit int32 (pass 2's arithmetic). */
+static inline int put_delta(uint32_t *cnts, int64_t i, int64_t d, int strict) {
+  if (strict && (d < INT32_MIN || d > INT32_MAX)) return 0;
+  cnts[i] = (uint32_t)d;
+  return 1;
+}
+
+/* Deltas of the varints starting at s[p], up to len, from index m on. */
+static int tail(const char *s, int64_t p, int64_t len, int strict, uint32_t *cnts, int64_t *m) {
+  int64_t d;
+  while (p < len) {
+    p = varint_at(s, p, len, &d);
+    if (p < 0 || !put_delta(cnts, *m, d, strict)) return 0;
+    (*m)++;
+  }
+  return 1;
+}
+
+/* Where the first varint starting at or after q begins, for a block loop
+ * that stopped at q: carry says s[q-1] ended a varint; otherwise the varint
+ * holding s[q-1] ends at the next byte without a continuation bit (checked
+ * already: the block loop validated 2 bytes past q, patch_long the whole of
+ * a longer varint). -1 where the string ends first. */
+static int64_t resume_at(const char *s, int64_t q, int64_t len, int carry) {
+  if (carry) return q;
+  while (((unsigned char)s[q - 1] - 48u) & 0x20)
+    if (q++ >= len) return -1;
+  return q;
+}
+
+/* Patch the 4+ char varints starting at block offsets in lng (a bit mask of
+ * the block's starts), given the block's start mask and first count index. */
+static int patch_long(const char *s, int64_t q, int64_t len, uint64_t starts, uint64_t lng,
+                      int64_t mbase, int strict, uint32_t *cnts) {
+  while (lng) {
+    int b = __builtin_ctzll(lng);
+    int64_t d, idx = mbase + __builtin_popcountll(starts & ((1ull << b) - 1));
+    int64_t e = varint_at(s, q + b, len, &d);
+    if (e < 0 || !put_delta(cnts, idx, d, strict)) return 0;
+    lng &= lng - 1;
+  }
+  return 1;
+}
+
+/* Pass 2, scalar part: counts from deltas over [i, m), and their sum. */
+static void prefix_scalar(uint32_t *c, int64_t i, int64_t m, uint64_t *sum) {
+  for (; i < m; i++) {
+    if (i > 2) c[i] += c[i - 2];
+    *sum += c[i];
+  }
+}
+
+/* Strict: the uint32 counts, summed in 64 bits, must make h*w. That alone
+ * proves every count is exact: then each is at most h*w < 2^31, and by
+ * induction each true value (a count plus an int32 delta) lies within
+ * (-2^31, 2^32), where a wrapped uint32 of at most h*w can only be itself. */
+static int finish(int strict, uint64_t hw, uint64_t sum) {
+  return !strict || sum == hw;
+}
+
+#ifdef FRLE_SIMD_PARSE
+
+/* ---- SSE4.1 ------------------------------------------------------------- */
+
+/* pack_tbl[k]: pshufb control moving the 16-bit lanes at the set bits of k
+ * to the front. */
+static uint8_t pack_tbl[256][16];
+
+static void init_pack_tbl(void) {
+  int k, j, o;
+  for (k = 0; k < 256; k++) {
+    for (j = 0, o = 0; j < 8; j++)
+      if (k & (1 << j)) { pack_tbl[k][2 * o] = (uint8_t)(2 * j); pack_tbl[k][2 * o + 1] = (uint8_t)(2 * j + 1); o++; }
+    for (; o < 8; o++) pack_tbl[k][2 * o] = pack_tbl[k][2 * o + 1] = 0x80;
+  }
+}
+
+/* Values of the varints (up to 3 chars) starting at each of 8 positions:
+ * w01 lanes hold c[p] | c[p+1] << 8, w2 lanes c[p+2] (chars minus 48). */
+__attribute__((target("sse4.1"))) static inline __m128i cand_sse(__m128i w01, __m128i w2) {
+  const __m128i k20 = _mm_set1_epi16(0x20), k2020 = _mm_set1_epi16(0x2020);
+  __m128i m2 = _mm_cmpeq_epi16(_mm_and_si128(w01, k20), k20);
+  __m128i m3 = _mm_cmpeq_epi16(_mm_and_si128(w01, k2020), k2020);
+  __m128i v = _mm_and_si128(w01, _mm_set1_epi16(0x1f));
+  v = _mm_or_si128(v, _mm_and_si128(_mm_srli_epi16(w01, 3), _mm_and_si128(m2, _mm_set1_epi16(0x3e0))));
+  v = _mm_or_si128(v, _mm_and_si128(_mm_slli_epi16(w2, 10), _mm_and_si128(m3, _mm_set1_epi16(0x7c00))));
+  /* the sign bit: bit 4, 9 or 14 for 1, 2 or 3 chars */
+  __m128i sb = _mm_xor_si128(_mm_set1_epi16(0x10), _mm_and_si128(m2, _mm_set1_epi16(0x210)));
+  sb = _mm_xor_si128(sb, _mm_and_si128(m3, _mm_set1_epi16(0x4200)));
+  return _mm_sub_epi16(_mm_xor_si128(v, sb), sb);
+}
+
+/* Pack the lanes of v at the bits of k (8 bits) to cnts + m as int32. */
+__attribute__((target("sse4.1"))) static inline void pack8(__m128i v, unsigned k, uint32_t *out) {
+  __m128i p = _mm_shuffle_epi8(v, _mm_loadu_si128((const __m128i *)pack_tbl[k]));
+  _mm_storeu_si128((__m128i *)out, _mm_cvtepi16_epi32(p));
+  _mm_storeu_si128((__m128i *)(out + 4), _mm_cvtepi16_epi32(_mm_srli_si128(p, 8)));
+}
+
+__attribute__((target("sse4.1,popcnt")))
+static int parse_sse41(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m_out) {
+  const __m128i k48 = _mm_set1_epi8(48), zero = _mm_setzero_si128();
+  __m128i bad = zero;
+  int64_t q = 0, m = 0, p0, i;
+  unsigned carry = 1;
+  uint64_t sum = 0;
+  /* pass 1: 16 bytes a block; a block reads 2 bytes past itself */
+  for (; q + 18 <= len; q += 16) {
+    __m128i c0 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(s + q)), k48);
+    __m128i c1 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(s + q + 1)), k48);
+    __m128i c2 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(s + q + 2)), k48);
+    bad = _mm_or_si128(bad, _mm_or_si128(c0, c2));
+    /* bit 5 to bit 7 of each byte, for movemask */
+    unsigned k0 = (unsigned)_mm_movemask_epi8(_mm_slli_epi16(c0, 2));
+    unsigned k1 = (unsigned)_mm_movemask_epi8(_mm_slli_epi16(c1, 2));
+    unsigned k2 = (unsigned)_mm_movemask_epi8(_mm_slli_epi16(c2, 2));
+    unsigned term = ~k0 & 0xffffu;
+    unsigned starts = ((term << 1) | carry) & 0xffffu;
+    unsigned lng = starts & k0 & k1 & k2;
+    int64_t mbase = m;
+    carry = term >> 15;
+    pack8(cand_sse(_mm_unpacklo_epi8(c0, c1), _mm_unpacklo_epi8(c2, zero)), starts & 0xff, cnts + m);
+    m += __builtin_popcount(starts & 0xff);
+    pack8(cand_sse(_mm_unpackhi_epi8(c0, c1), _mm_unpackhi_epi8(c2, zero)), starts >> 8, cnts + m);
+    m += __builtin_popcount(starts >> 8);
+    if (lng && !patch_long(s, q, len, starts, lng, mbase, strict, cnts)) return 0;
+  }
+  /* bytes outside '0'..'o' have bit 6 or 7 set after the subtraction */
+  if (_mm_movemask_epi8(_mm_or_si128(bad, _mm_slli_epi16(bad, 1)))) return 0;
+  p0 = q ? resume_at(s, q, len, (int)carry) : 0;
+  if (p0 < 0 || !tail(s, p0, len, strict, cnts, &m)) return 0;
+  /* pass 2: 4 counts a step; lanes i..i+3 add the two counts before i */
+  i = m < 3 ? m : 3;
+  prefix_scalar(cnts, 0, i, &sum);
+  if (m >= 7) {
+    __m128i back = _mm_set_epi32((int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1]);
+    __m128i vsum = zero;
+    for (; i + 4 <= m; i += 4) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(cnts + i));
+      v = _mm_add_epi32(_mm_add_epi32(v, _mm_slli_si128(v, 8)), back);
+      back = _mm_shuffle_epi32(v, _MM_SHUFFLE(3, 2, 3, 2));
+      _mm_storeu_si128((__m128i *)(cnts + i), v);
+      vsum = _mm_add_epi64(vsum, _mm_add_epi64(_mm_unpacklo_epi32(v, zero), _mm_unpackhi_epi32(v, zero)));
+    }
+    sum += (uint64_t)_mm_cvtsi128_si64(vsum) + (uint64_t)_mm_extract_epi64(vsum, 1);
+  }
+  prefix_scalar(cnts, i, m, &sum);
+  *m_out = m;
+  return finish(strict, hw, sum);
+}
+
+/* ---- AVX-512 (BW, VL, VBMI2) -------------------------------------------- */
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt,bmi2")))
+
+T512 static int parse_avx512(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts,
+                             int64_t *m_out) {
+  const __m256i k48 = _mm256_set1_epi8(48), k20 = _mm256_set1_epi8(0x20);
+  const __m512i k1f = _mm512_set1_epi16(0x1f), k3e0 = _mm512_set1_epi16(0x3e0);
+  const __m512i k7c00 = _mm512_set1_epi16(0x7c00), s4 = _mm512_set1_epi16(0x10);
+  const __m512i s9 = _mm512_set1_epi16(0x200), s14 = _mm512_set1_epi16(0x4000);
+  __m256i bad = _mm256_setzero_si256();
+  int64_t q = 0, m = 0, p0, i;
+  uint64_t carry = 1, sum = 0;
+  /* pass 1: 32 bytes a block; a block reads 2 bytes past itself */
+  for (; q + 34 <= len; q += 32) {
+    __m256i c0 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + q)), k48);
+    __m256i c1 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + q + 1)), k48);
+    __m256i c2 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + q + 2)), k48);
+    bad = _mm256_or_si256(bad, _mm256_or_si256(c0, c2));
+    __mmask32 k0 = _mm256_test_epi8_mask(c0, k20), k1 = _mm256_test_epi8_mask(c1, k20);
+    __mmask32 k2 = _mm256_test_epi8_mask(c2, k20), k01 = k0 & k1;
+    uint64_t term = (uint32_t)~k0;
+    uint32_t starts = (uint32_t)((term << 1) | carry);
+    uint32_t lng = starts & k01 & k2;
+    int64_t mbase = m;
+    carry = term >> 31;
+    __m512i w0 = _mm512_cvtepu8_epi16(c0), w1 = _mm512_cvtepu8_epi16(c1);
+    __m512i w2 = _mm512_cvtepu8_epi16(c2);
+    /* the varint (up to 3 chars) starting at each byte: fields do not
+     * overlap, so add works as or */
+    __m512i v = _mm512_and_si512(w0, k1f);
+    v = _mm512_mask_add_epi16(v, k0, v, _mm512_and_si512(_mm512_slli_epi16(w1, 5), k3e0));
+    v = _mm512_mask_add_epi16(v, k01, v, _mm512_and_si512(_mm512_slli_epi16(w2, 10), k7c00));
+    __m512i sb = _mm512_mask_mov_epi16(_mm512_mask_mov_epi16(s4, k0, s9), k01, s14);
+    v = _mm512_sub_epi16(_mm512_xor_si512(v, sb), sb);
+    __m512i p = _mm512_maskz_compress_epi16(starts, v);
+    _mm512_storeu_si512((void *)(cnts + m), _mm512_cvtepi16_epi32(_mm512_castsi512_si256(p)));
+    _mm512_storeu_si512((void *)(cnts + m + 16), _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(p, 1)));
+    m += __builtin_popcount(starts);
+    if (lng && !patch_long(s, q, len, starts, lng, mbase, strict, cnts)) return 0;
+  }
+  if (_mm256_movemask_epi8(_mm256_or_si256(bad, _mm256_slli_epi16(bad, 1)))) return 0;
+  p0 = q ? resume_at(s, q, len, (int)carry) : 0;
+  if (p0 < 0 || !tail(s, p0, len, strict, cnts, &m)) return 0;
+  /* pass 2: 16 counts a step, a stride-2 prefix sum in 3 shifted adds */
+  i = m < 3 ? m : 3;
+  prefix_scalar(cnts, 0, i, &sum);
+  if (m >= 19) {
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i last2 = _mm512_set_epi32(15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14);
+    __m512i back = _mm512_set_epi32((int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1], (int)cnts[2],
+                                    (int)cnts[1], (int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1],
+                                    (int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1], (int)cnts[2],
+                                    (int)cnts[1]);
+    __m512i vsum = z;
+    for (; i + 16 <= m; i += 16) {
+      __m512i v = _mm512_loadu_si512((const void *)(cnts + i));
+      v = _mm512_add_epi32(v, _mm512_alignr_epi32(v, z, 14));
+      v = _mm512_add_epi32(v, _mm512_alignr_epi32(v, z, 12));
+      v = _mm512_add_epi32(v, _mm512_alignr_epi32(v, z, 8));
+      v = _mm512_add_epi32(v, back);
+      back = _mm512_permutexvar_epi32(last2, v);
+      _mm512_storeu_si512((void *)(cnts + i), v);
+      vsum = _mm512_add_epi64(vsum, _mm512_cvtepu32_epi64(_mm512_castsi512_si256(v)));
+      vsum = _mm512_add_epi64(vsum, _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(v, 1)));
+    }
+    sum += (uint64_t)_mm512_reduce_add_epi64(vsum);
+  }
+  prefix_scalar(cnts, i, m, &sum);
+  *m_out = m;
+  return finish(strict, hw, sum);
+}
+
+#endif /* FRLE_SIMD_PARSE */
+
+typedef int (*parse_fn)(const char *, int64_t, uint64_t, int, uint32_t *, int64_t *);
+
+/* The kernel of a level (FRLE_ISA_*), or NULL where this CPU or build lacks it. */
+static parse_fn kernel_of(int level) {
+#ifdef FRLE_SIMD_PARSE
+  __builtin_cpu_init();
+  if (level == FRLE_ISA_AVX512 && __builtin_cpu_supports("avx512f") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("popcnt") &&
+      __builtin_cpu_supports("bmi2"))
+    return parse_avx512;
+  if (level == FRLE_ISA_SSE41 && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("popcnt"))
+    return parse_sse41;
+#endif
+  (void)level;
+  return NULL;
+}
+
+static const char *const isa_names[] = {"scalar", "sse41", "avx512"};
+static int isa_level = -1; /* the level in use; set once */
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+
+static void pick(void) {
+  const char *cap = getenv("FRLE_ISA");
+  int lim = FRLE_ISA_AVX512, l;
+  for (l = 0; cap && l <= FRLE_ISA_AVX512; l++)
+    if (!strcmp(cap, isa_names[l])) lim = l;
+#ifdef FRLE_SIMD_PARSE
+  init_pack_tbl();
+#endif
+  for (l = lim; l > FRLE_ISA_SCALAR && !kernel_of(l); l--) {}
+  isa_level = l;
+}
+
+static int level(void) {
+  pthread_once(&isa_once, pick);
+  return isa_level;
+}
+
+int frle_parse_fast_isa(int lvl, const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts,
+                        int64_t *m) {
+  parse_fn f;
+  level(); /* the SSE4.1 kernel's table */
+  f = kernel_of(lvl);
+  if (!f) return -1;
+  if (strict && hw >= 0x7fffffffull) return 0; /* pass 2 compares in 31 bits */
+  return f(s, len, hw, strict, cnts, m);
+}
+
+int frle_parse_fast(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m) {
+  int l = level();
+  return l == FRLE_ISA_SCALAR ? 0 : frle_parse_fast_isa(l, s, len, hw, strict, cnts, m);
+}
+
+const char *frle_parse_isa(void) {
+  return isa_names[level()];
+}
