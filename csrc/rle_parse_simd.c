@@ -104,6 +104,18 @@ static void prefix_scalar(uint32_t *c, int64_t i, int64_t m, uint64_t *sum) {
  * proves every count is exact: then each is at most h*w < 2^31, and by
  * induction each true value (a count plus an int32 delta) lies within
  * (-2^31, 2^32), where a wrapped uint32 of at most h*w can only be itself. */
+/* After a block loop that stopped at q: the varints left, then pass 2's
+ * first counts (those before any delta). Returns where pass 2 goes on, or
+ * -1 to give up. */
+static int64_t after_blocks(const char *s, int64_t q, int64_t len, int carry, int strict, uint32_t *cnts,
+                            int64_t *m, uint64_t *sum) {
+  int64_t p = q ? resume_at(s, q, len, carry) : 0, i;
+  if (p < 0 || !tail(s, p, len, strict, cnts, m)) return -1;
+  i = *m < 3 ? *m : 3;
+  prefix_scalar(cnts, 0, i, sum);
+  return i;
+}
+
 static int finish(int strict, uint64_t hw, uint64_t sum) {
   return !strict || sum == hw;
 }
@@ -151,7 +163,7 @@ __attribute__((target("sse4.1,popcnt")))
 static int parse_sse41(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m_out) {
   const __m128i k48 = _mm_set1_epi8(48), zero = _mm_setzero_si128();
   __m128i bad = zero;
-  int64_t q = 0, m = 0, p0, i;
+  int64_t q = 0, m = 0, i;
   unsigned carry = 1;
   uint64_t sum = 0;
   /* pass 1: 16 bytes a block; a block reads 2 bytes past itself */
@@ -177,11 +189,8 @@ static int parse_sse41(const char *s, int64_t len, uint64_t hw, int strict, uint
   }
   /* bytes outside '0'..'o' have bit 6 or 7 set after the subtraction */
   if (_mm_movemask_epi8(_mm_or_si128(bad, _mm_slli_epi16(bad, 1)))) return 0;
-  p0 = q ? resume_at(s, q, len, (int)carry) : 0;
-  if (p0 < 0 || !tail(s, p0, len, strict, cnts, &m)) return 0;
+  if ((i = after_blocks(s, q, len, (int)carry, strict, cnts, &m, &sum)) < 0) return 0;
   /* pass 2: 4 counts a step; lanes i..i+3 add the two counts before i */
-  i = m < 3 ? m : 3;
-  prefix_scalar(cnts, 0, i, &sum);
   if (m >= 7) {
     __m128i back = _mm_set_epi32((int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1]);
     __m128i vsum = zero;
@@ -210,7 +219,7 @@ T512 static int parse_avx512(const char *s, int64_t len, uint64_t hw, int strict
   const __m512i k7c00 = _mm512_set1_epi16(0x7c00), s4 = _mm512_set1_epi16(0x10);
   const __m512i s9 = _mm512_set1_epi16(0x200), s14 = _mm512_set1_epi16(0x4000);
   __m256i bad = _mm256_setzero_si256();
-  int64_t q = 0, m = 0, p0, i;
+  int64_t q = 0, m = 0, i;
   uint64_t carry = 1, sum = 0;
   /* pass 1: 32 bytes a block; a block reads 2 bytes past itself */
   for (; q + 34 <= len; q += 32) {
@@ -241,11 +250,8 @@ T512 static int parse_avx512(const char *s, int64_t len, uint64_t hw, int strict
     if (lng && !patch_long(s, q, len, starts, lng, mbase, strict, cnts)) return 0;
   }
   if (_mm256_movemask_epi8(_mm256_or_si256(bad, _mm256_slli_epi16(bad, 1)))) return 0;
-  p0 = q ? resume_at(s, q, len, (int)carry) : 0;
-  if (p0 < 0 || !tail(s, p0, len, strict, cnts, &m)) return 0;
+  if ((i = after_blocks(s, q, len, (int)carry, strict, cnts, &m, &sum)) < 0) return 0;
   /* pass 2: 16 counts a step, a stride-2 prefix sum in 3 shifted adds */
-  i = m < 3 ? m : 3;
-  prefix_scalar(cnts, 0, i, &sum);
   if (m >= 19) {
     const __m512i z = _mm512_setzero_si512();
     const __m512i last2 = _mm512_set_epi32(15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14);

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import importlib
 import os
 import platform
@@ -144,6 +145,9 @@ def time_interleaved(comps: list[Comparator], repeats: int, min_sample_s: float 
             n = numbers[c.key]
             if c.setup:
                 c.setup()
+                # a setup that allocates (COCOeval's copies) would otherwise leave a
+                # cyclic-GC pass to land inside one comparator's timed call or another's
+                gc.collect()
             t0 = time.perf_counter()
             for _ in range(n):
                 c.fn()
