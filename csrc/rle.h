@@ -59,8 +59,8 @@ typedef struct {
 /* Human-readable text for a status code (static storage). */
 const char *frle_strerror(int code);
 
-/* Which parse kernel frle_parse uses on this CPU: "avx512", "sse41" or
- * "scalar". The environment variable FRLE_ISA (scalar, sse41, avx512), read
+/* Which parse kernel frle_parse uses on this CPU: "avx512", "avx2", "sse41"
+ * or "scalar". The environment variable FRLE_ISA (one of those names), read
  * once, caps the choice. */
 const char *frle_parse_isa(void);
 

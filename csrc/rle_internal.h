@@ -47,7 +47,7 @@ int frle_parse_fast(const char *s, int64_t len, uint64_t hw, int strict, uint32_
 
 /* One kernel by level, for tests: as frle_parse_fast, or -1 where this CPU
  * or build lacks the kernel. */
-enum { FRLE_ISA_SCALAR = 0, FRLE_ISA_SSE41 = 1, FRLE_ISA_AVX512 = 2 };
+enum { FRLE_ISA_SCALAR = 0, FRLE_ISA_SSE41 = 1, FRLE_ISA_AVX2 = 2, FRLE_ISA_AVX512 = 3 };
 int frle_parse_fast_isa(int level, const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts,
                         int64_t *m);
 

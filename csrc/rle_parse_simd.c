@@ -16,9 +16,10 @@
  * then runs the scalar parse, which finds and reports the exact error. The
  * fast path only ever writes cnts[0 .. len), as the scalar parse may.
  *
- * Kernels: AVX-512 VBMI2 (packing with vpcompressw), SSE4.1 (packing with a
- * pshufb table), chosen at run time. FRLE_ISA=scalar|sse41|avx512 caps the
- * choice (tests run every kernel on one machine).
+ * Kernels: AVX-512 VBMI2 (packing with vpcompressw), AVX2 and SSE4.1
+ * (packing with a pshufb table), chosen at run time.
+ * FRLE_ISA=scalar|sse41|avx2|avx512 caps the choice (tests run every kernel
+ * on one machine).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -208,6 +209,94 @@ static int parse_sse41(const char *s, int64_t len, uint64_t hw, int strict, uint
   return finish(strict, hw, sum);
 }
 
+/* ---- AVX2 --------------------------------------------------------------- */
+
+#define T256 __attribute__((target("avx2,popcnt")))
+
+/* cand_sse on both 128-bit halves */
+T256 static inline __m256i cand_avx2(__m256i w01, __m256i w2) {
+  const __m256i k20 = _mm256_set1_epi16(0x20), k2020 = _mm256_set1_epi16(0x2020);
+  __m256i m2 = _mm256_cmpeq_epi16(_mm256_and_si256(w01, k20), k20);
+  __m256i m3 = _mm256_cmpeq_epi16(_mm256_and_si256(w01, k2020), k2020);
+  __m256i v = _mm256_and_si256(w01, _mm256_set1_epi16(0x1f));
+  v = _mm256_or_si256(v, _mm256_and_si256(_mm256_srli_epi16(w01, 3), _mm256_and_si256(m2, _mm256_set1_epi16(0x3e0))));
+  v = _mm256_or_si256(v, _mm256_and_si256(_mm256_slli_epi16(w2, 10), _mm256_and_si256(m3, _mm256_set1_epi16(0x7c00))));
+  __m256i sb = _mm256_xor_si256(_mm256_set1_epi16(0x10), _mm256_and_si256(m2, _mm256_set1_epi16(0x210)));
+  sb = _mm256_xor_si256(sb, _mm256_and_si256(m3, _mm256_set1_epi16(0x4200)));
+  return _mm256_sub_epi16(_mm256_xor_si256(v, sb), sb);
+}
+
+/* Pack the lanes of one 128-bit half (8 positions, start bits k) to out as int32. */
+T256 static inline void pack8_avx2(__m128i p, uint32_t *out) {
+  _mm256_storeu_si256((__m256i *)out, _mm256_cvtepi16_epi32(p));
+}
+
+T256 static int parse_avx2(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m_out) {
+  const __m256i k48 = _mm256_set1_epi8(48), zero = _mm256_setzero_si256();
+  __m256i bad = zero;
+  int64_t q = 0, m = 0, i;
+  uint64_t carry = 1, sum = 0;
+  /* pass 1: 32 bytes a block; a block reads 2 bytes past itself */
+  for (; q + 34 <= len; q += 32) {
+    __m256i c0 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + q)), k48);
+    __m256i c1 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + q + 1)), k48);
+    __m256i c2 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + q + 2)), k48);
+    bad = _mm256_or_si256(bad, _mm256_or_si256(c0, c2));
+    uint32_t k0 = (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(c0, 2));
+    uint32_t k1 = (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(c1, 2));
+    uint32_t k2 = (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(c2, 2));
+    uint64_t term = (uint32_t)~k0;
+    uint32_t starts = (uint32_t)((term << 1) | carry);
+    uint32_t lng = starts & k0 & k1 & k2;
+    unsigned s0 = starts & 0xff, s1 = (starts >> 8) & 0xff, s2 = (starts >> 16) & 0xff, s3 = starts >> 24;
+    int64_t mbase = m;
+    carry = term >> 31;
+    /* unpack works within 128-bit halves: lo holds positions 0-7 and 16-23,
+     * hi 8-15 and 24-31 */
+    __m256i lo = cand_avx2(_mm256_unpacklo_epi8(c0, c1), _mm256_unpacklo_epi8(c2, zero));
+    __m256i hi = cand_avx2(_mm256_unpackhi_epi8(c0, c1), _mm256_unpackhi_epi8(c2, zero));
+    lo = _mm256_shuffle_epi8(lo, _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)pack_tbl[s0])),
+        _mm_loadu_si128((const __m128i *)pack_tbl[s2]), 1));
+    hi = _mm256_shuffle_epi8(hi, _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)pack_tbl[s1])),
+        _mm_loadu_si128((const __m128i *)pack_tbl[s3]), 1));
+    pack8_avx2(_mm256_castsi256_si128(lo), cnts + m);
+    m += __builtin_popcount(s0);
+    pack8_avx2(_mm256_castsi256_si128(hi), cnts + m);
+    m += __builtin_popcount(s1);
+    pack8_avx2(_mm256_extracti128_si256(lo, 1), cnts + m);
+    m += __builtin_popcount(s2);
+    pack8_avx2(_mm256_extracti128_si256(hi, 1), cnts + m);
+    m += __builtin_popcount(s3);
+    if (lng && !patch_long(s, q, len, starts, lng, mbase, strict, cnts)) return 0;
+  }
+  if (_mm256_movemask_epi8(_mm256_or_si256(bad, _mm256_slli_epi16(bad, 1)))) return 0;
+  if ((i = after_blocks(s, q, len, (int)carry, strict, cnts, &m, &sum)) < 0) return 0;
+  /* pass 2: 8 counts a step; shifts by 2 and 4 lanes cross the halves */
+  if (m >= 11) {
+    const __m256i last2 = _mm256_set_epi32(7, 6, 7, 6, 7, 6, 7, 6);
+    __m256i back = _mm256_set_epi32((int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1], (int)cnts[2],
+                                    (int)cnts[1], (int)cnts[2], (int)cnts[1]);
+    __m256i vsum = zero;
+    for (; i + 8 <= m; i += 8) {
+      __m256i v = _mm256_loadu_si256((const __m256i *)(cnts + i));
+      v = _mm256_add_epi32(v, _mm256_alignr_epi8(v, _mm256_permute2x128_si256(v, v, 0x08), 8));
+      v = _mm256_add_epi32(v, _mm256_permute2x128_si256(v, v, 0x08));
+      v = _mm256_add_epi32(v, back);
+      back = _mm256_permutevar8x32_epi32(v, last2);
+      _mm256_storeu_si256((__m256i *)(cnts + i), v);
+      vsum = _mm256_add_epi64(vsum, _mm256_cvtepu32_epi64(_mm256_castsi256_si128(v)));
+      vsum = _mm256_add_epi64(vsum, _mm256_cvtepu32_epi64(_mm256_extracti128_si256(v, 1)));
+    }
+    __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(vsum), _mm256_extracti128_si256(vsum, 1));
+    sum += (uint64_t)_mm_cvtsi128_si64(s2) + (uint64_t)_mm_extract_epi64(s2, 1);
+  }
+  prefix_scalar(cnts, i, m, &sum);
+  *m_out = m;
+  return finish(strict, hw, sum);
+}
+
 /* ---- AVX-512 (BW, VL, VBMI2) -------------------------------------------- */
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt,bmi2")))
@@ -291,6 +380,8 @@ static parse_fn kernel_of(int level) {
       __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("popcnt") &&
       __builtin_cpu_supports("bmi2"))
     return parse_avx512;
+  if (level == FRLE_ISA_AVX2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
+    return parse_avx2;
   if (level == FRLE_ISA_SSE41 && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("popcnt"))
     return parse_sse41;
 #endif
@@ -298,7 +389,7 @@ static parse_fn kernel_of(int level) {
   return NULL;
 }
 
-static const char *const isa_names[] = {"scalar", "sse41", "avx512"};
+static const char *const isa_names[] = {"scalar", "sse41", "avx2", "avx512"};
 static int isa_level = -1; /* the level in use; set once */
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 

@@ -153,6 +153,11 @@ MUTANTS: List[Mutant] = [
        "logic", "AVX-512: the prefix sum carries stale counts", T_SIMD),
     _m("simd-sse-prefix", SP, "_MM_SHUFFLE(3, 2, 3, 2)", "_MM_SHUFFLE(2, 3, 2, 3)", "swapped",
        "SSE4.1: the prefix sum carries even and odd counts swapped", T_SIMD),
+    _m("simd-avx2-pack", SP, "_mm_loadu_si128((const __m128i *)pack_tbl[s2]), 1));",
+       "_mm_loadu_si128((const __m128i *)pack_tbl[s0]), 1));", "swapped",
+       "AVX2: positions 16-23 are packed by the start mask of 0-7", T_SIMD),
+    _m("simd-avx2-prefix", SP, "v = _mm256_add_epi32(v, _mm256_permute2x128_si256(v, v, 0x08));\n      v = _mm256_add_epi32(v, back);",
+       "v = _mm256_add_epi32(v, back);", "logic", "AVX2: the prefix sum skips its 4-lane step", T_SIMD),
     _m("simd-sum", SP, "return !strict || sum == hw;", "return !strict || sum <= hw;", "comparison",
        "strict accepts counts that sum short of h*w", T_SIMD),
     # --- the row-span writer (csrc/rle_decode.c)

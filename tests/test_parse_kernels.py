@@ -1,4 +1,4 @@
-"""Every parse kernel (FRLE_ISA=scalar, sse41, avx512) gives the same
+"""Every parse kernel (FRLE_ISA=scalar, sse41, avx2, avx512) gives the same
 results and the same errors, through the public API, on SA-1B-like and
 damaged count strings. The kernel is picked once per process, so each runs
 in a subprocess."""
@@ -65,8 +65,8 @@ def _run(isa: str) -> dict:
 
 
 def test_parse_isa_reports_a_kernel() -> None:
-    assert _core.parse_isa() in ("scalar", "sse41", "avx512")
-    assert fastrle._core.parse_isa() == _core.parse_isa()
+    assert _core.parse_isa() in ("scalar", "sse41", "avx2", "avx512")
+    assert fastrle.parse_isa() == _core.parse_isa()
 
 
 def test_every_kernel_agrees_with_scalar() -> None:
@@ -75,10 +75,10 @@ def test_every_kernel_agrees_with_scalar() -> None:
     errors = sum(1 for row in ref["results"] for cell in row if cell[0] == "err")
     assert errors > 20, "the damaged strings should produce errors"
     seen = {"scalar"}
-    for isa in ("sse41", "avx512"):
+    for isa in ("sse41", "avx2", "avx512"):
         got = _run(isa)
         seen.add(got["isa"])
-        assert got["isa"] in ("scalar", "sse41", "avx512")
+        assert got["isa"] in ("scalar", "sse41", "avx2", "avx512")
         for i, (a, b) in enumerate(zip(got["results"], ref["results"])):
             assert a == b, f"FRLE_ISA={isa} (kernel {got['isa']}): case {i} differs"
     if len(seen) == 1:

@@ -218,7 +218,7 @@ static char *random_counts_string(int64_t *len, uint64_t *sum) {
 /* Every vector parse kernel this CPU runs gives the scalar parse's counts,
  * and declines exactly the input the scalar parse rejects. */
 static void test_parse_kernels(void) {
-  int it, lvl, strict, ran[3] = {0, 0, 0};
+  int it, lvl, strict, ran[4] = {0, 0, 0, 0};
   for (it = 0; it < 20000; it++) {
     int64_t len, ms, mf, i;
     uint64_t sum, hw;
@@ -263,7 +263,8 @@ static void test_parse_kernels(void) {
               "kernel %d accepted a bad byte at %lld of %lld", lvl, (long long)(p + k), (long long)len);
     free(s); free(got);
   }
-  printf("parse kernels: in use %s; sse41 ran %d, avx512 ran %d\n", frle_parse_isa(), ran[1], ran[2]);
+  printf("parse kernels: in use %s; sse41 ran %d, avx2 ran %d, avx512 ran %d\n", frle_parse_isa(), ran[1],
+         ran[2], ran[3]);
 }
 
 int main(void) {

@@ -5,11 +5,11 @@ GIL released and work spread over threads; ``fastrle.mask`` is a drop-in for
 ``pycocotools.mask``, and ``patch_pycocotools()`` routes code written for
 pycocotools through it.
 """
-from ._core import RLEError, RLEKeyError
+from ._core import RLEError, RLEKeyError, parse_isa
 from .api import area, bbox, decode, decode_ragged, empty, encode
 from .compat import patch_pycocotools, unpatch_pycocotools
 from .transforms import roi_align
 
 __version__ = "0.1.0"
 __all__ = ["RLEError", "RLEKeyError", "area", "bbox", "decode", "decode_ragged", "empty", "encode",
-           "patch_pycocotools", "unpatch_pycocotools", "roi_align", "__version__"]
+           "parse_isa", "patch_pycocotools", "unpatch_pycocotools", "roi_align", "__version__"]

@@ -60,8 +60,9 @@ def default_threads():
 
 
 def parse_isa():
-    """The parse kernel in use on this CPU: ``"avx512"``, ``"sse41"`` or
-    ``"scalar"`` (the environment variable ``FRLE_ISA``, read once, caps it)."""
+    """The count-string parse kernel in use on this CPU: ``"avx512"``,
+    ``"avx2"``, ``"sse41"`` or ``"scalar"``. The environment variable
+    ``FRLE_ISA`` (one of those names), read once per process, caps it."""
     return frle_parse_isa().decode()
 
 

@@ -465,7 +465,7 @@ def environment() -> dict[str, Any]:
         env[mod] = _version(mod)
     fr = _fastrle()
     if fr is not None:
-        env["fastrle parse kernel"] = fr._core.parse_isa()
+        env["fastrle parse kernel"] = fr.parse_isa()
     return env
 
 
