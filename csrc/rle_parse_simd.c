@@ -138,20 +138,22 @@ static void init_pack_tbl(void) {
   }
 }
 
-/* Values of the varints (up to 3 chars) starting at each of 8 positions:
- * w01 lanes hold c[p] | c[p+1] << 8, w2 lanes c[p+2] (chars minus 48). */
-__attribute__((target("sse4.1"))) static inline __m128i cand_sse(__m128i w01, __m128i w2) {
-  const __m128i k20 = _mm_set1_epi16(0x20), k2020 = _mm_set1_epi16(0x2020);
-  __m128i m2 = _mm_cmpeq_epi16(_mm_and_si128(w01, k20), k20);
-  __m128i m3 = _mm_cmpeq_epi16(_mm_and_si128(w01, k2020), k2020);
-  __m128i v = _mm_and_si128(w01, _mm_set1_epi16(0x1f));
-  v = _mm_or_si128(v, _mm_and_si128(_mm_srli_epi16(w01, 3), _mm_and_si128(m2, _mm_set1_epi16(0x3e0))));
-  v = _mm_or_si128(v, _mm_and_si128(_mm_slli_epi16(w2, 10), _mm_and_si128(m3, _mm_set1_epi16(0x7c00))));
-  /* the sign bit: bit 4, 9 or 14 for 1, 2 or 3 chars */
-  __m128i sb = _mm_xor_si128(_mm_set1_epi16(0x10), _mm_and_si128(m2, _mm_set1_epi16(0x210)));
-  sb = _mm_xor_si128(sb, _mm_and_si128(m3, _mm_set1_epi16(0x4200)));
-  return _mm_sub_epi16(_mm_xor_si128(v, sb), sb);
-}
+/* Values of the varints (up to 3 chars) starting at each position, one
+ * 16-bit lane a position: w01 lanes hold c[p] | c[p+1] << 8, w2 lanes c[p+2]
+ * (chars minus 48). Written once with GCC vector extensions, for 8 lanes
+ * (SSE4.1) and 16 (AVX2). */
+typedef uint16_t u16x8 __attribute__((vector_size(16)));
+typedef uint16_t u16x16 __attribute__((vector_size(32)));
+#define DEFINE_CAND(name, T, V, attr)                                            \
+  attr static inline V name(V w01_, V w2_) {                                     \
+    T w01 = (T)w01_, w2 = (T)w2_;                                                \
+    T m2 = (T)((w01 & 0x20) == 0x20), m3 = (T)((w01 & 0x2020) == 0x2020);        \
+    T v = (w01 & 0x1f) | ((w01 >> 3) & m2 & 0x3e0) | ((w2 << 10) & m3 & 0x7c00); \
+    /* the sign bit: bit 4, 9 or 14 for 1, 2 or 3 chars */                      \
+    T sb = 0x10 ^ (m2 & 0x210) ^ (m3 & 0x4200);                                  \
+    return (V)((v ^ sb) - sb);                                                   \
+  }
+DEFINE_CAND(cand_sse, u16x8, __m128i, __attribute__((target("sse4.1"))))
 
 /* Pack the lanes of v at the bits of k (8 bits) to cnts + m as int32. */
 __attribute__((target("sse4.1"))) static inline void pack8(__m128i v, unsigned k, uint32_t *out) {
@@ -213,18 +215,7 @@ static int parse_sse41(const char *s, int64_t len, uint64_t hw, int strict, uint
 
 #define T256 __attribute__((target("avx2,popcnt")))
 
-/* cand_sse on both 128-bit halves */
-T256 static inline __m256i cand_avx2(__m256i w01, __m256i w2) {
-  const __m256i k20 = _mm256_set1_epi16(0x20), k2020 = _mm256_set1_epi16(0x2020);
-  __m256i m2 = _mm256_cmpeq_epi16(_mm256_and_si256(w01, k20), k20);
-  __m256i m3 = _mm256_cmpeq_epi16(_mm256_and_si256(w01, k2020), k2020);
-  __m256i v = _mm256_and_si256(w01, _mm256_set1_epi16(0x1f));
-  v = _mm256_or_si256(v, _mm256_and_si256(_mm256_srli_epi16(w01, 3), _mm256_and_si256(m2, _mm256_set1_epi16(0x3e0))));
-  v = _mm256_or_si256(v, _mm256_and_si256(_mm256_slli_epi16(w2, 10), _mm256_and_si256(m3, _mm256_set1_epi16(0x7c00))));
-  __m256i sb = _mm256_xor_si256(_mm256_set1_epi16(0x10), _mm256_and_si256(m2, _mm256_set1_epi16(0x210)));
-  sb = _mm256_xor_si256(sb, _mm256_and_si256(m3, _mm256_set1_epi16(0x4200)));
-  return _mm256_sub_epi16(_mm256_xor_si256(v, sb), sb);
-}
+DEFINE_CAND(cand_avx2, u16x16, __m256i, T256)
 
 /* Pack the lanes of one 128-bit half (8 positions, start bits k) to out as int32. */
 T256 static inline void pack8_avx2(__m128i p, uint32_t *out) {

@@ -136,8 +136,8 @@ MUTANTS: List[Mutant] = [
     # --- the vector parse kernels (csrc/rle_parse_simd.c)
     _m("simd-avx-sign3", SP, "s14 = _mm512_set1_epi16(0x4000)", "s14 = _mm512_set1_epi16(0x2000)", "constant",
        "AVX-512: 3-char varints sign-extend from the wrong bit", T_SIMD),
-    _m("simd-sse-sign3", SP, "_mm_set1_epi16(0x4200)", "_mm_set1_epi16(0x4000)", "constant",
-       "SSE4.1: 3-char varints sign-extend from the wrong bit", T_SIMD),
+    _m("simd-sse-sign3", SP, "T sb = 0x10 ^ (m2 & 0x210) ^ (m3 & 0x4200);", "T sb = 0x10 ^ (m2 & 0x210) ^ (m3 & 0x4000);",
+       "constant", "SSE4.1 and AVX2: 3-char varints sign-extend from the wrong bit", T_SIMD),
     _m("simd-avx-3char", SP, "v = _mm512_mask_add_epi16(v, k01, v,", "v = _mm512_mask_add_epi16(v, k0, v,", "logic",
        "AVX-512: a 2-char varint takes a third chunk", T_SIMD),
     _m("simd-avx-ahead", SP, "bad = _mm256_or_si256(bad, _mm256_or_si256(c0, c2));\n    __mmask32",

@@ -8,14 +8,9 @@ fastrle.viz.
 from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t
 from libc.string cimport memset
 
+from ._crle cimport FRLE_ERR_NOMEM, FRLE_ERR_SUM_LONG, FRLE_ERR_SUM_SHORT, FRLE_OK, frle_error, frle_strerror
+
 cdef extern from "rle.h" nogil:
-    ctypedef struct frle_error:
-        int code
-        int64_t index
-        int64_t pos
-        int64_t value
-    int FRLE_OK, FRLE_ERR_NOMEM, FRLE_ERR_SUM_SHORT, FRLE_ERR_SUM_LONG
-    const char *frle_strerror(int code)
     int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *order, int64_t k,
                     uint64_t h, uint64_t w, const uint8_t *colors, int alpha, int contour_width,
                     uint8_t *img, int nthreads, frle_error *err)

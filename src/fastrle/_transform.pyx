@@ -15,15 +15,7 @@ from ._core import raise_error
 
 cnp.import_array()
 
-cdef extern from "rle.h" nogil:
-    ctypedef struct frle_error:
-        int code
-        int64_t index
-        int64_t pos
-        int64_t value
-    ctypedef struct frle_src:
-        pass
-    int FRLE_OK
+from ._crle cimport FRLE_OK, frle_error, frle_src
 
 cdef extern from "rle_transform.h" nogil:
     int FRLE_NEAREST, FRLE_NEAREST_EXACT, FRLE_AREA

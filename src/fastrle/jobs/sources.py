@@ -136,6 +136,16 @@ def _block_from_obj(obj: Any, where: str, problems: List[Problem]) -> Optional[B
     return None
 
 
+def _parse_block(data: bytes, where: str, problems: List[Problem]) -> Optional[Block]:
+    """The block of one JSON document, or None with a problem reported."""
+    try:
+        obj = _loads(data)
+    except (ValueError, TypeError) as e:
+        problems.append(Problem("source", None, None, f"{where}: invalid JSON: {e}"))
+        return None
+    return _block_from_obj(obj, where, problems)
+
+
 def read_source(path: str, problems: List[Problem]) -> Iterator[Block]:
     """Yield the blocks of one source; append every problem met to ``problems``.
 
@@ -147,13 +157,7 @@ def read_source(path: str, problems: List[Problem]) -> Iterator[Block]:
     name = os.path.basename(path)
     if source_kind(path) == "json":
         with open(path, "rb") as f:
-            data = f.read()
-        try:
-            obj = _loads(data)
-        except (ValueError, TypeError) as e:
-            problems.append(Problem("source", None, None, f"{name}: invalid JSON: {e}"))
-            return
-        b = _block_from_obj(obj, name, problems)
+            b = _parse_block(f.read(), name, problems)
         if b is not None:
             yield b
         return
@@ -162,12 +166,7 @@ def read_source(path: str, problems: List[Problem]) -> Iterator[Block]:
     open(path, "rb").close()  # unreadable: OSError for the caller, before any row
     try:
         for member, data in iter_json_members(path):
-            try:
-                obj = _loads(data)
-            except (ValueError, TypeError) as e:
-                problems.append(Problem("source", None, None, f"{member}: invalid JSON: {e}"))
-                continue
-            b = _block_from_obj(obj, member, problems)
+            b = _parse_block(data, member, problems)
             if b is not None:
                 yield b
     except ShardError as e:

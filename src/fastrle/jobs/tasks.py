@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -222,60 +222,67 @@ def _mask_counts(seg: Any, img: Optional[Dict[str, Any]]) -> Tuple[Optional[str]
     return None, None, f"segmentation must be an RLE object or polygons, got {_show(seg)}"
 
 
+def _annotations(blocks: Any, res: SourceResult, problems: List[Problem]) -> Iterator[Tuple[Any, int, dict]]:
+    """(block, index in the block, annotation) for every annotation that is an
+    object; counts the blocks' images into ``res`` and reports the others."""
+    for block in blocks:
+        res.images += _count_images(block)
+        for i, ann in enumerate(block.anns):
+            if isinstance(ann, dict):
+                yield block, i, ann
+            else:
+                problems.append(Problem("malformed", _block_id(block), i,
+                                        f"annotation must be an object, got {_show(ann)}"))
+
+
 def _index_rows(source: str, blocks: Any, features: bool, problems: List[Problem],
                 res: SourceResult) -> Dict[str, list]:
     cols: Dict[str, list] = {n: [] for n in index_schema(features).names}
     where: List[int] = []  # each row's annotation index, for problems found later
-    for block in blocks:
-        res.images += _count_images(block)
-        for i, ann in enumerate(block.anns):
-            if not isinstance(ann, dict):
-                problems.append(Problem("malformed", _block_id(block), i,
-                                        f"annotation must be an object, got {_show(ann)}"))
-                continue
-            iid, img = _block_image(block, ann)
-            if not _is_int(iid):
-                problems.append(Problem("malformed", None, i, f"field 'image_id' must be an integer, got {_show(iid)}"))
-                iid = None
-            pid = int(iid) if iid is not None else None
+    for block, i, ann in _annotations(blocks, res, problems):
+        iid, img = _block_image(block, ann)
+        if not _is_int(iid):
+            problems.append(Problem("malformed", None, i, f"field 'image_id' must be an integer, got {_show(iid)}"))
+            iid = None
+        pid = int(iid) if iid is not None else None
 
-            def bad(what: str, pid: Optional[int] = pid, i: int = i) -> None:
-                problems.append(Problem("malformed", pid, i, what))
+        def bad(what: str, pid: Optional[int] = pid, i: int = i) -> None:
+            problems.append(Problem("malformed", pid, i, what))
 
-            counts, hw, why = _mask_counts(ann.get("segmentation"), img)
-            if why:
-                bad(why)
-            fn = img.get("file_name") if img else None
-            cols["source"].append(source)
-            cols["image_id"].append(pid)
-            cols["file_name"].append(fn if isinstance(fn, str) else None)
-            v = ann.get("id")
-            if v is not None and not _is_int(v):
-                bad(f"field 'id' must be an integer, got {_show(v)}")
+        counts, hw, why = _mask_counts(ann.get("segmentation"), img)
+        if why:
+            bad(why)
+        fn = img.get("file_name") if img else None
+        cols["source"].append(source)
+        cols["image_id"].append(pid)
+        cols["file_name"].append(fn if isinstance(fn, str) else None)
+        v = ann.get("id")
+        if v is not None and not _is_int(v):
+            bad(f"field 'id' must be an integer, got {_show(v)}")
+            v = None
+        cols["ann_id"].append(v)
+        cols["height"].append(hw[0] if hw else None)
+        cols["width"].append(hw[1] if hw else None)
+        for key in ("area", "predicted_iou", "stability_score"):
+            v = ann.get(key)
+            if v is not None and not _is_num(v):
+                bad(f"field {key!r} must be a number, got {_show(v)}")
                 v = None
-            cols["ann_id"].append(v)
-            cols["height"].append(hw[0] if hw else None)
-            cols["width"].append(hw[1] if hw else None)
-            for key in ("area", "predicted_iou", "stability_score"):
-                v = ann.get(key)
-                if v is not None and not _is_num(v):
-                    bad(f"field {key!r} must be a number, got {_show(v)}")
-                    v = None
-                cols[key].append(v)
-            b = ann.get("bbox")
-            if b is not None and not _bbox4(b):
-                bad(f"field 'bbox' must be [x, y, w, h] finite numbers, got {_show(b)}")
-                b = None
-            for k, col in enumerate(("bbox_x", "bbox_y", "bbox_w", "bbox_h")):
-                cols[col].append(b[k] if b is not None else None)
-            p = ann.get("point_coords")
-            if p is not None and not _points(p):
-                bad(f"field 'point_coords' must be a list of [x, y] numbers, got {_show(p)}")
-                p = None
-            cols["point_coords"].append(p)
-            cols["counts"].append(counts)
-            where.append(i)
-            res.masks += 1
+            cols[key].append(v)
+        b = ann.get("bbox")
+        if b is not None and not _bbox4(b):
+            bad(f"field 'bbox' must be [x, y, w, h] finite numbers, got {_show(b)}")
+            b = None
+        for k, col in enumerate(("bbox_x", "bbox_y", "bbox_w", "bbox_h")):
+            cols[col].append(b[k] if b is not None else None)
+        p = ann.get("point_coords")
+        if p is not None and not _points(p):
+            bad(f"field 'point_coords' must be a list of [x, y] numbers, got {_show(p)}")
+            p = None
+        cols["point_coords"].append(p)
+        cols["counts"].append(counts)
+        where.append(i)
+        res.masks += 1
     if features:
         _centroids(cols, where, problems)
     return cols
@@ -446,49 +453,43 @@ def validate_source(source: str) -> SourceResult:
     sink = _Sink(problems)
     groups: Dict[Tuple[int, int], list] = defaultdict(list)
     try:
-        for block in read_source(source, problems):
-            res.images += _count_images(block)
-            for i, ann in enumerate(block.anns):
-                if not isinstance(ann, dict):
-                    problems.append(Problem("malformed", _block_id(block), i,
-                                            f"annotation must be an object, got {_show(ann)}"))
+        for block, i, ann in _annotations(read_source(source, problems), res, problems):
+            iid, _ = _block_image(block, ann)
+            label = (int(iid) if _is_int(iid) else None, i)
+            seg = ann.get("segmentation")
+            if isinstance(seg, list):
+                res.polygons += 1
+                continue
+            if not isinstance(seg, dict):
+                why = "missing field 'segmentation'" if seg is None else \
+                    f"segmentation must be an RLE object or polygons, got {_show(seg)}"
+                problems.append(Problem("malformed", label[0], i, why))
+                continue
+            hw = _size(seg)
+            c = seg.get("counts")
+            if hw is None or not isinstance(c, (str, bytes, list)):
+                why = (f"segmentation.size must be [h, w] non-negative integers, got {_show(seg.get('size'))}"
+                       if hw is None else f"segmentation.counts must be a string or a list of ints, got {_show(c)}")
+                problems.append(Problem("malformed", label[0], i, why))
+                continue
+            res.masks += 1
+            if isinstance(c, list):
+                before = sink.rejected_by_both
+                pair = _to_compressed(fm, pm, label, seg, sink)
+                if pair is None:
+                    if sink.rejected_by_both > before:  # both reject it: malformed
+                        sink.rejected_by_both = before
+                        problems.append(Problem("malformed", label[0], i,
+                                                f"invalid uncompressed RLE: {_fr_reason(fm, seg, hw)}"))
                     continue
-                iid, _ = _block_image(block, ann)
-                label = (int(iid) if _is_int(iid) else None, i)
-                seg = ann.get("segmentation")
-                if isinstance(seg, list):
-                    res.polygons += 1
-                    continue
-                if not isinstance(seg, dict):
-                    why = "missing field 'segmentation'" if seg is None else \
-                        f"segmentation must be an RLE object or polygons, got {_show(seg)}"
-                    problems.append(Problem("malformed", label[0], i, why))
-                    continue
-                hw = _size(seg)
-                c = seg.get("counts")
-                if hw is None or not isinstance(c, (str, bytes, list)):
-                    why = (f"segmentation.size must be [h, w] non-negative integers, got {_show(seg.get('size'))}"
-                           if hw is None else f"segmentation.counts must be a string or a list of ints, got {_show(c)}")
-                    problems.append(Problem("malformed", label[0], i, why))
-                    continue
-                res.masks += 1
-                if isinstance(c, list):
-                    before = sink.rejected_by_both
-                    pair = _to_compressed(fm, pm, label, seg, sink)
-                    if pair is None:
-                        if sink.rejected_by_both > before:  # both reject it: malformed
-                            sink.rejected_by_both = before
-                            problems.append(Problem("malformed", label[0], i,
-                                                    f"invalid uncompressed RLE: {_fr_reason(fm, seg, hw)}"))
-                        continue
-                    f_rle, p_rle = pair
-                else:
-                    f_rle = p_rle = {"size": list(hw), "counts": c}
-                g = groups[hw]
-                g.append((label, f_rle, p_rle, ann))
-                if len(g) >= max(1, PIXEL_BUDGET // max(1, hw[0] * hw[1])):  # as validate_files batches
-                    _flush(g, fm, pm, sink)
-                    groups[hw] = []
+                f_rle, p_rle = pair
+            else:
+                f_rle = p_rle = {"size": list(hw), "counts": c}
+            g = groups[hw]
+            g.append((label, f_rle, p_rle, ann))
+            if len(g) >= max(1, PIXEL_BUDGET // max(1, hw[0] * hw[1])):  # as validate_files batches
+                _flush(g, fm, pm, sink)
+                groups[hw] = []
         for g in groups.values():
             _flush(g, fm, pm, sink)
     except OSError as e:
