@@ -650,8 +650,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     summary = (f"**Mutation score: {killed}/{total} killed ({pct:.1f}%)**, {len(survivors)} survived"
                + (f", {len(errors)} did not build (not counted)" if errors else "")
                + f"; {elapsed / 60:.1f} min with --jobs {jobs}"
-               + (f", in {parts} runs merged through --results (survivors rerun after a test was added)"
-                  if parts > 1 else "") + ".")
+               + (f", in {parts} runs merged through --results (a later run's result for a mutant replaces"
+                  " an earlier one)" if parts > 1 else "") + ".")
     print()
     print(tab)
     print()
