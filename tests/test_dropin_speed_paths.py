@@ -360,3 +360,87 @@ def test_non_finite_coordinates_still_raise():
             fm.frPyObjects([bad], 10, 10)
         with pytest.raises(ValueError):
             fm.frPyObjects(np.array([bad[:4]], np.double), 10, 10)
+
+
+# --- encode, decode and uncompressed RLE on the fast path ---------------------------
+
+
+@SETTINGS
+@given(masks(max_side=30, max_n=5), st.sampled_from(["uint8", "bool", "values"]))
+def test_encode_fast_path(m, kind):
+    """F-order uint8/bool (H, W, N) and (H, W) arrays are encoded in C with no
+    layers; a run boundary is any change of byte value, as in pycocotools."""
+    f = to_f(m)
+    if kind == "bool":
+        f = f.astype(bool)
+    elif kind == "values":
+        f = np.asfortranarray(f * np.arange(f.size, dtype=np.uint8).reshape(f.shape, order="F"))
+    check_same("encode", f)
+    check_same("encode", np.asfortranarray(f[:, :, 0]))
+    assert _mask.encode(f) is not None and _mask.encode(np.asfortranarray(f[:, :, 0])) is not None
+
+
+def test_encode_fast_path_declines_what_it_does_not_handle():
+    f = to_f(np.ones((2, 3, 4), np.uint8))
+    assert _mask.encode(np.ascontiguousarray(f)) is None             # C order: general path raises
+    assert _mask.encode(f.astype(np.float64)) is None                # dtype: general path raises
+    assert _mask.encode(np.zeros((0, 3, 1), np.uint8, order="F")) is None
+    assert _mask.encode(np.zeros((1, 1, 1, 1), np.uint8)) is None
+    assert _mask.encode(f.tolist()) is None
+    for x in (np.ascontiguousarray(f), f.astype(np.float64), np.zeros((0, 3, 1), np.uint8, order="F"),
+              np.ascontiguousarray(f[:, :, 0])):
+        check_same("encode", x)
+
+
+@SETTINGS
+@given(rle_lists(max_side=30, max_n=5))
+def test_decode_fast_path(rles):
+    check_same("decode", rles)
+    check_same("decode", rles[0])
+    assert _mask.decode(rles) is not None and _mask.decode(rles[0]) is not None
+
+
+def test_decode_fast_path_declines_what_it_does_not_handle():
+    a = rles_of(np.ones((2, 3, 4), np.uint8))
+    b = rles_of(np.ones((2, 4, 3), np.uint8))
+    bad = {"size": [3, 4], "counts": b"5"}                             # sums short of h*w
+    assert _mask.decode([a[0], b[0]]) is None                          # mixed sizes: general path raises
+    assert _mask.decode([a[0], bad]) is None
+    assert _mask.decode([]) is None
+    assert _mask.decode(_declined(a[0])) is None
+    with pytest.raises(ValueError, match="mask 1"):
+        fm.decode([a[0], bad])
+    assert_same(fm.decode(_declined(a[0])), pm.decode(a[0]))
+
+
+@SETTINGS
+@given(st.lists(st.lists(st.integers(0, 40), max_size=12), min_size=1, max_size=4),
+       st.integers(1, 9), st.integers(1, 9))
+def test_uncompressed_fast_path(counts, h, w):
+    objs = [{"size": [h, w], "counts": c} for c in counts]
+    check_same("frPyObjects", objs, h, w)
+    check_same("frPyObjects", objs[0], h, w)
+    assert _mask.fr_uncompressed(objs, h, w) is not None
+
+
+def test_uncompressed_fast_path_declines_what_it_does_not_handle():
+    u = {"size": [2, 3], "counts": [1, 2, 3]}
+    for objs in ([{"size": [2, 3], "counts": [1, -2, 3]}], [{"size": [2, 3], "counts": [1, 2**32]}],
+                 [{"size": [2, 3], "counts": np.array([1, 2, 3])}], [{"size": (2, 3), "counts": [6]}],
+                 [{"size": [2, 3], "counts": [1.5, 4.5]}], [u, {"size": [2, 3]}]):
+        assert _mask.fr_uncompressed(objs, 2, 3) is None
+        check_same("frPyObjects", objs, 2, 3)
+    assert _mask.fr_uncompressed([u], 2.0, 3) is None
+
+
+def test_polygon_fast_path_takes_numpy_scalars():
+    """list(array) gives np.float64 items (a float subclass), and lists of
+    np.float32 or np.int64 scalars are common too: np.array(p, np.double),
+    pycocotools' conversion, reads each as its value, and so does the fast path."""
+    xy = np.array([1.5, 2.25, 30.0, 4.0, 28.7, 25.2, 3.1, 20.0])
+    for p in (list(xy), list(xy.astype(np.float32)), list(xy.astype(np.int64)), list(xy.astype(np.float16)),
+              [bool(v % 2) for v in range(8)], [1, 2.5, np.float32(30), 4, np.int16(28), 25, 3, 20]):
+        check_same("frPyObjects", [p], 32, 40)
+        assert _mask.fr_polys([p], 32, 40) is not None
+    for p in ([1.0, 2.0, "30", 4.0, 28.0, 25.0], [1.0, 2.0, 3 + 0j, 4.0, 28.0, 25.0], [1.0, 2.0, None, 4.0, 5.0, 6.0]):
+        assert _mask.fr_polys([p], 32, 40) is None

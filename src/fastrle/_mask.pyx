@@ -34,6 +34,8 @@ cdef extern from "Python.h":
     bint PyTuple_CheckExact(PyObject *o)
     bint PyLong_CheckExact(PyObject *o)
     bint PyFloat_CheckExact(PyObject *o)
+    bint PyFloat_Check(PyObject *o)
+    bint PyLong_Check(PyObject *o)
     bint PyBytes_CheckExact(PyObject *o)
     bint PyUnicode_CheckExact(PyObject *o)
     bint PyUnicode_IS_COMPACT_ASCII(PyObject *o)
@@ -43,8 +45,9 @@ cdef extern from "Python.h":
 cdef extern from "numpy/arrayobject.h":
     object PyArray_Scalar(void *data, cnp.dtype descr, object base)
 
-from ._crle cimport (FRLE_OK, frle_area, frle_bbox_coco, frle_check_size, frle_error, frle_from_poly,
-                    frle_parse, frle_parse_canonical, frle_src, frle_string_bound, frle_to_string)
+from ._crle cimport (FRLE_OK, frle_area, frle_bbox_coco, frle_check_size, frle_decode_batch,
+                    frle_encode_batch, frle_error, frle_from_poly, frle_parse, frle_parse_canonical, frle_src,
+                    frle_string_bound, frle_to_string)
 
 cdef extern from "rle_dropin.h" nogil:
     int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int strict,
@@ -68,12 +71,17 @@ cdef object _COUNTS = "counts"
 cdef object _TRUE = True
 cdef object _FALSE = False
 cdef cnp.dtype _U32 = np.dtype(np.uint32)
+cdef tuple _NP_REAL = (np.floating, np.integer)
 
 # Batches with at least this many count characters (about a millisecond of
 # parsing) are parsed on threads, with the GIL released. Below it a second
 # thread saves less than it risks: on a busy machine, waiting for a core to
 # run it can take longer than the whole call.
 cdef int64_t _THREAD_MIN_CHARS = 1 << 20
+# Outputs (decode) and inputs (encode) of fewer bytes run on the calling
+# thread with the GIL held, as api._resolve_threads decides for the general
+# path; larger ones go there (threads; the layers cost nothing at that size).
+cdef int64_t _SMALL_BYTES = 8 << 20
 # (int)(5 * x + .5) in the rasteriser must not overflow a C int (as mask.py)
 cdef double _MAX_COORD = (2.0 ** 31 - 1) / 5 - 1
 
@@ -155,8 +163,9 @@ cdef class _Batch:
         free(self.src)  # one block holds every per-mask array
         free(self.arena)
 
-    cdef int collect(self, list rles) except -1:
-        """1 when every item is a plain RLE dict, else 0."""
+    cdef int collect(self, list rles, bint arena=True) except -1:
+        """1 when every item is a plain RLE dict, else 0. arena: make room
+        to parse into (decode_batch parses on its own)."""
         cdef int64_t n = len(rles), i, total = 0
         cdef PyObject *counts
         cdef char *block
@@ -181,6 +190,8 @@ cdef class _Batch:
             self.offs[i] = total
             total += self.src[i].len  # at most one count per character
         self.chars = total
+        if not arena:
+            return 1
         self.arena = <uint32_t *>malloc(total * sizeof(uint32_t) + 1)
         if self.arena == NULL:
             raise MemoryError()
@@ -257,7 +268,10 @@ cdef int _one(object r, bint strict, uint32_t *buf, _OneRle *o, bint canon=False
         if o.cnts == NULL:
             raise MemoryError()
     o.canonical = 0
-    if canon:  # only merge asks: the check costs a little on every count
+    # only merge asks, for a string it may hand back as it is. The check runs
+    # in the scalar parse: from 48 chars on, frle_parse's vector kernel and
+    # writing the string again cost less (0.18 against 0.24 ns per char).
+    if canon and s.len < 48:
         return frle_parse_canonical(s.str, s.len, o.hw, strict, o.cnts, &o.m, &err, &o.canonical) == FRLE_OK
     return frle_parse(s.str, s.len, o.hw, strict, o.cnts, &o.m, &err) == FRLE_OK
 
@@ -442,20 +456,24 @@ def iou(object dt, object gt, object pyiscrowd):
 
 
 cdef int _poly_xy(object p, double *xy, int64_t k) except -1:
-    """Coordinates of a list of k exact floats/ints into xy -> 1, checked
-    as mask.py checks them; anything else -> 0."""
+    """Coordinates of a list of k floats/ints into xy -> 1, checked as
+    mask.py checks them; anything else -> 0. Subclasses (np.float64 from
+    list(array), bool) and NumPy's real scalars count: their value as a
+    double is what np.array(p, np.double), pycocotools' conversion, gives."""
     cdef int64_t i
     cdef PyObject *x
     cdef double v
     for i in range(k):
         x = <PyObject *>PyList_GET_ITEM(p, i)
-        if PyFloat_CheckExact(x):
+        if PyFloat_Check(x):
             v = PyFloat_AS_DOUBLE(<object>x)
-        elif PyLong_CheckExact(x):
+        elif PyLong_Check(x):
             try:
                 v = PyLong_AsDouble(<object>x)
             except OverflowError:
                 return 0
+        elif isinstance(<object>x, _NP_REAL):  # np.float32, np.int64: as np.array converts them
+            v = float(<object>x)
         else:
             return 0
         if not isfinite(v) or not fabs(v) < _MAX_COORD:
@@ -565,4 +583,136 @@ def fr_bbox(object bb, object h, object w):
             if not isfinite(xy[j]) or not fabs(xy[j]) < _MAX_COORD:
                 return None
         out.append(_poly_rle(xy, 8, hv, wv))
+    return out
+
+
+def encode(object bimask):
+    """pycocotools' encode of a Fortran-contiguous uint8/bool (H, W) or
+    (H, W, N) array of under 8 MiB: a dict or a list of dicts; None for the
+    general path (other layouts, empty or large arrays)."""
+    cdef cnp.ndarray a
+    cdef int nd, rc
+    cdef int64_t h, w, n, i
+    cdef uint64_t hw
+    cdef char *strs_stack[16]
+    cdef int64_t lens_stack[16]
+    cdef char **strs
+    cdef int64_t *lens
+    cdef frle_error err
+    if type(bimask) is not np.ndarray:
+        return None
+    a = bimask
+    nd = a.ndim
+    if (nd != 2 and nd != 3) or not cnp.PyArray_IS_F_CONTIGUOUS(a) or \
+            (a.descr.type_num != cnp.NPY_UINT8 and a.descr.type_num != cnp.NPY_BOOL):
+        return None
+    h, w = a.shape[0], a.shape[1]
+    n = a.shape[2] if nd == 3 else 1
+    if h == 0 or w == 0 or n == 0 or frle_check_size(h, w, &hw) != FRLE_OK or <int64_t>hw * n >= _SMALL_BYTES:
+        return None
+    strs, lens = &strs_stack[0], &lens_stack[0]
+    if n > 16:
+        strs = <char **>malloc(n * sizeof(char *))
+        lens = <int64_t *>malloc(n * sizeof(int64_t))
+        if strs == NULL or lens == NULL:
+            free(strs); free(lens)
+            raise MemoryError()
+    try:
+        # colmajor: mask i is h*w bytes at i*h*w, as an F-order (H, W, N) array holds it
+        rc = frle_encode_batch(<const uint8_t *>cnp.PyArray_DATA(a), n, h, w, <int64_t>hw, 0, 1, 0,
+                               strs, lens, 1, &err)
+        if rc != FRLE_OK:
+            raise MemoryError()  # the only failure on one thread
+        try:
+            if nd == 2:
+                return {"size": [h, w], "counts": PyBytes_FromStringAndSize(strs[0], lens[0])}
+            return [{"size": [h, w], "counts": PyBytes_FromStringAndSize(strs[i], lens[i])} for i in range(n)]
+        finally:
+            for i in range(n):
+                free(strs[i])
+    finally:
+        if strs != &strs_stack[0]:
+            free(strs); free(lens)
+
+
+def decode(object rles):
+    """pycocotools' decode of a plain RLE dict ((H, W), Fortran order) or a
+    non-empty list of same-size plain dicts ((H, W, N)), of under 8 MiB of
+    output; None for the general path (which also raises the errors)."""
+    cdef bint one = PyDict_CheckExact(rles)
+    cdef list items
+    cdef _Batch b
+    cdef int64_t i
+    cdef frle_error err
+    cdef cnp.npy_intp dims[3]
+    if one:
+        items = [rles]
+    elif type(rles) is list and len(rles) > 0:
+        items = rles
+    else:
+        return None
+    b = _Batch()
+    if not b.collect(items, False):
+        return None
+    for i in range(1, b.n):
+        if b.h[i] != b.h[0] or b.w[i] != b.w[0]:
+            return None
+    if b.hw[0] == 0 or <int64_t>b.hw[0] * b.n >= _SMALL_BYTES:
+        return None
+    dims[0], dims[1], dims[2] = b.h[0], b.w[0], b.n
+    out = cnp.PyArray_EMPTY(3, dims, cnp.NPY_UINT8, 1)  # Fortran order
+    if frle_decode_batch(b.src, b.n, b.h[0], b.w[0], <uint8_t *>cnp.PyArray_DATA(out), b'F', 0, 1,
+                         &err) != FRLE_OK:
+        return None
+    return out[:, :, 0] if one else out
+
+
+cdef int _counts_u32(object c, uint32_t *out, int64_t m) except -1:
+    """A list of m exact ints in 0..2^32-1 (np.array(c, np.uint32) takes
+    them as they are) into out -> 1; anything else -> 0."""
+    cdef int64_t i
+    cdef uint64_t v
+    for i in range(m):
+        if not _dim(<PyObject *>PyList_GET_ITEM(c, i), &v):
+            return 0
+        out[i] = <uint32_t>v
+    return 1
+
+
+def fr_uncompressed(object objs, object h, object w):
+    """pycocotools' frPyObjects of a list of dicts with list counts (size
+    from each dict): one RLE dict each, or None for the general path."""
+    cdef uint64_t hv, wv, sh, sw
+    cdef uint32_t stack[256]
+    cdef uint32_t *c
+    cdef int64_t i, m
+    cdef PyObject *size
+    cdef PyObject *counts
+    if type(objs) is not list or not _dim(<PyObject *>h, &hv) or not _dim(<PyObject *>w, &wv):
+        return None
+    out = []
+    for r in objs:
+        if not PyDict_CheckExact(r):
+            return None
+        size = PyDict_GetItem(r, _SIZE)
+        counts = PyDict_GetItem(r, _COUNTS)
+        if size == NULL or counts == NULL or not PyList_CheckExact(counts):
+            return None
+        if PyList_CheckExact(size) and PyList_GET_SIZE(<object>size) == 2:
+            if not _dim(<PyObject *>PyList_GET_ITEM(<object>size, 0), &sh) or \
+                    not _dim(<PyObject *>PyList_GET_ITEM(<object>size, 1), &sw):
+                return None
+        else:
+            return None
+        m = PyList_GET_SIZE(<object>counts)
+        c = &stack[0] if m <= 256 else <uint32_t *>malloc(m * sizeof(uint32_t))
+        if c == NULL:
+            raise MemoryError()
+        try:
+            if not _counts_u32(<object>counts, c, m):
+                return None
+            out.append({"size": [sh, sw], "counts": _string(c, m)})
+        finally:
+            if c != &stack[0]:
+                free(c)
     return out

@@ -27,7 +27,8 @@ from typing import Any, Dict, List, Union
 import numpy as np
 
 from . import _core
-from ._mask import area as _fast_area, fr_bbox as _fast_fr_bbox, fr_polys as _fast_fr_polys, \
+from ._mask import area as _fast_area, decode as _fast_decode, encode as _fast_encode, \
+    fr_bbox as _fast_fr_bbox, fr_polys as _fast_fr_polys, fr_uncompressed as _fast_fr_uncompressed, \
     iou as _fast_iou, merge as _fast_merge, toBbox as _fast_toBbox
 from .api import _decode_sources, _resolve_threads, check_size
 
@@ -71,6 +72,9 @@ def encode(bimask: np.ndarray) -> Union[RLE, List[RLE], None]:
     Like pycocotools: C-ordered 3-D input raises ``ValueError: ndarray is not
     Fortran contiguous``; a run boundary is any change of byte value.
     """
+    fast = _fast_encode(bimask)
+    if fast is not None:
+        return fast
     if len(bimask.shape) == 3:
         return _encode3(bimask)
     elif len(bimask.shape) == 2:
@@ -97,6 +101,9 @@ def decode(rleObjs: Union[RLE, List[RLE]]) -> np.ndarray:
     the first one's size (pycocotools returns garbage otherwise; this raises
     ``ValueError``). Malformed counts raise ``ValueError`` naming the mask.
     """
+    fast = _fast_decode(rleObjs)
+    if fast is not None:
+        return fast
     if type(rleObjs) == list:
         return _decode_list(rleObjs)
     return _decode_list([rleObjs])[:, :, 0]
@@ -263,6 +270,9 @@ def _frPoly(poly: Any, h: Any, w: Any) -> List[RLE]:
 
 
 def _frUncompressedRLE(ucRles: List[Any], h: Any, w: Any) -> List[RLE]:
+    fast = _fast_fr_uncompressed(ucRles, h, w)
+    if fast is not None:
+        return fast
     _siz(h), _siz(w)
     out = []
     for r in ucRles:
