@@ -417,7 +417,8 @@ def test_decode_fast_path_declines_what_it_does_not_handle():
 @given(st.lists(st.lists(st.integers(0, 40), max_size=12), min_size=1, max_size=4),
        st.integers(1, 9), st.integers(1, 9))
 def test_uncompressed_fast_path(counts, h, w):
-    objs = [{"size": [h, w], "counts": c} for c in counts]
+    # each RLE keeps its own size; frPyObjects' h and w are only checked
+    objs = [{"size": [h + k, w], "counts": c} for k, c in enumerate(counts)]
     check_same("frPyObjects", objs, h, w)
     check_same("frPyObjects", objs[0], h, w)
     assert _mask.fr_uncompressed(objs, h, w) is not None
