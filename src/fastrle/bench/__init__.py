@@ -4,6 +4,7 @@
 - :mod:`.core`: decode/encode cases a-f on SA-1B-like and COCO-size data;
 - :mod:`.transforms`: fused resize / roi_align / packed decode (``--mode transforms``);
 - :mod:`.percall`: the drop-in per call and COCOeval (``fastrle bench --mode dropin``);
+- :mod:`.sweep`: the drop-in over sizes from 1x1 to 1500x2250 (``--case sweep``, mode dropin);
 - :mod:`.sa1b`: SA-1B file-to-masks and spatial features (``fastrle bench --sa1b``);
 - :mod:`.overlay`: fastrle.viz.overlay vs the show_anns recipe (``--case overlay``);
 - :mod:`.jobs`: dataset jobs on Dask (``fastrle bench --case jobs``);
@@ -16,6 +17,7 @@ from . import overlay  # noqa: F401  (registers the overlay case)
 from . import transforms  # noqa: F401  (registers resize, roi, packed)
 from . import jobs  # noqa: F401  (registers the Dask case, mode "jobs")
 from . import percall  # noqa: F401  (registers the drop-in cases)
+from . import sweep  # noqa: F401  (registers the size sweep, mode "dropin")
 from .harness import (CASES, BenchConfig, BenchData, CaseResult, Comparator, Ratio, Timing,
                       case_aliases, environment, format_table, modes, plot, register, run,
                       run_case, select_cases, time_interleaved, to_json_obj, unjudged)
