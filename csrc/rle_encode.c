@@ -12,21 +12,52 @@ static inline int all_nonzero(uint64_t v) {
   return ((v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull) == 0;
 }
 
+#if defined(__SSE2__)
+/* Bit k set where byte k of the 16 at q ends a run of value p: with r = p
+ * (value mode) or r = 0 (nonzero mode), a byte ends the run where it differs
+ * from r, except in a nonzero run, which ends where it equals r = 0. */
+static inline unsigned end_bits(const uint8_t *q, __m128i r, unsigned flip) {
+  return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)q), r)) ^ flip;
+}
+#endif
+
+/* The end of the run of value p that starts at j. Short runs end within the
+ * first 32 bytes; long ones (most of a COCO mask) are skipped 64 bytes a
+ * step, and the exact end is found from the compare bits, with no byte loop. */
+static inline uint64_t run_end(const uint8_t *mask, uint64_t j, uint64_t hw, uint8_t p, int nonzero) {
+#if defined(__SSE2__)
+  const __m128i r = _mm_set1_epi8((char)(nonzero ? 0 : p));
+  const unsigned flip = nonzero && p ? 0 : 0xFFFF;
+  unsigned b;
+  int k;
+  for (k = 0; k < 2 && j + 16 <= hw; k++, j += 16)
+    if ((b = end_bits(mask + j, r, flip)) != 0) return j + (unsigned)__builtin_ctz(b);
+  for (; j + 64 <= hw; j += 64) {
+    uint64_t b4 = (uint64_t)end_bits(mask + j, r, flip) | (uint64_t)end_bits(mask + j + 16, r, flip) << 16 |
+                  (uint64_t)end_bits(mask + j + 32, r, flip) << 32 | (uint64_t)end_bits(mask + j + 48, r, flip) << 48;
+    if (b4) return j + (uint64_t)__builtin_ctzll(b4);
+  }
+  for (; j + 16 <= hw; j += 16)
+    if ((b = end_bits(mask + j, r, flip)) != 0) return j + (unsigned)__builtin_ctz(b);
+#else
+  uint64_t v, rep = 0x0101010101010101ull * p;
+  for (; j + 8 <= hw; j += 8) {
+    memcpy(&v, mask + j, 8);
+    if (nonzero ? (p ? !all_nonzero(v) : !all_zero(v)) : v != rep) break;
+  }
+#endif
+  if (nonzero) while (j < hw && (mask[j] != 0) == p) j++;
+  else while (j < hw && mask[j] == p) j++;
+  return j;
+}
+
 int64_t frle_encode_colmajor(const uint8_t *mask, uint64_t hw, int nonzero,
                              uint32_t **cnts, int64_t *cap) {
   uint64_t j = 0, last = 0;
   int64_t m = 0;
   uint8_t p = 0;
   while (j < hw) {
-    /* skip 8 bytes at a time while they all continue the current run */
-    uint64_t v, rep = 0x0101010101010101ull * p;
-    while (j + 8 <= hw) {
-      memcpy(&v, mask + j, 8);
-      if (nonzero ? (p ? !all_nonzero(v) : !all_zero(v)) : v != rep) break;
-      j += 8;
-    }
-    if (nonzero) while (j < hw && (mask[j] != 0) == p) j++;
-    else while (j < hw && mask[j] == p) j++;
+    j = run_end(mask, j, hw, p, nonzero);
     if (j < hw) {
       /* grown as runs come: the worst case (hw + 1) can be gigabytes */
       if (m + 2 > *cap && !frle_grow((void **)cnts, cap, m + 2, sizeof(uint32_t))) return -1;
