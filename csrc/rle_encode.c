@@ -6,13 +6,13 @@
 #include <emmintrin.h>
 #endif
 
+#if !defined(__SSE2__)
 /* Word tests for the skip loop: all 8 bytes zero / all 8 nonzero. */
 static inline int all_zero(uint64_t v) { return v == 0; }
 static inline int all_nonzero(uint64_t v) {
   return ((v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull) == 0;
 }
-
-#if defined(__SSE2__)
+#else
 /* Bit k set where byte k of the 16 at q ends a run of value p: with r = p
  * (value mode) or r = 0 (nonzero mode), a byte ends the run where it differs
  * from r, except in a nonzero run, which ends where it equals r = 0. */
@@ -23,7 +23,8 @@ static inline unsigned end_bits(const uint8_t *q, __m128i r, unsigned flip) {
 
 /* The end of the run of value p that starts at j. Short runs end within the
  * first 32 bytes; long ones (most of a COCO mask) are skipped 64 bytes a
- * step, and the exact end is found from the compare bits, with no byte loop. */
+ * step with one test per step, and the exact end comes from the compare
+ * bits, with no byte loop. */
 static inline uint64_t run_end(const uint8_t *mask, uint64_t j, uint64_t hw, uint8_t p, int nonzero) {
 #if defined(__SSE2__)
   const __m128i r = _mm_set1_epi8((char)(nonzero ? 0 : p));
@@ -33,9 +34,18 @@ static inline uint64_t run_end(const uint8_t *mask, uint64_t j, uint64_t hw, uin
   for (k = 0; k < 2 && j + 16 <= hw; k++, j += 16)
     if ((b = end_bits(mask + j, r, flip)) != 0) return j + (unsigned)__builtin_ctz(b);
   for (; j + 64 <= hw; j += 64) {
-    uint64_t b4 = (uint64_t)end_bits(mask + j, r, flip) | (uint64_t)end_bits(mask + j + 16, r, flip) << 16 |
-                  (uint64_t)end_bits(mask + j + 32, r, flip) << 32 | (uint64_t)end_bits(mask + j + 48, r, flip) << 48;
-    if (b4) return j + (uint64_t)__builtin_ctzll(b4);
+    const __m128i *q = (const __m128i *)(mask + j);
+    __m128i e0 = _mm_cmpeq_epi8(_mm_loadu_si128(q), r), e1 = _mm_cmpeq_epi8(_mm_loadu_si128(q + 1), r);
+    __m128i e2 = _mm_cmpeq_epi8(_mm_loadu_si128(q + 2), r), e3 = _mm_cmpeq_epi8(_mm_loadu_si128(q + 3), r);
+    /* the run goes on while every compare is all ones (flip) or all zeros */
+    __m128i e = flip ? _mm_and_si128(_mm_and_si128(e0, e1), _mm_and_si128(e2, e3))
+                     : _mm_or_si128(_mm_or_si128(e0, e1), _mm_or_si128(e2, e3));
+    if ((unsigned)_mm_movemask_epi8(e) != flip) {
+      if ((b = (unsigned)_mm_movemask_epi8(e0) ^ flip) != 0) return j + (unsigned)__builtin_ctz(b);
+      if ((b = (unsigned)_mm_movemask_epi8(e1) ^ flip) != 0) return j + 16 + (unsigned)__builtin_ctz(b);
+      if ((b = (unsigned)_mm_movemask_epi8(e2) ^ flip) != 0) return j + 32 + (unsigned)__builtin_ctz(b);
+      return j + 48 + (unsigned)__builtin_ctz((unsigned)_mm_movemask_epi8(e3) ^ flip);
+    }
   }
   for (; j + 16 <= hw; j += 16)
     if ((b = end_bits(mask + j, r, flip)) != 0) return j + (unsigned)__builtin_ctz(b);

@@ -32,6 +32,8 @@
 #define FRLE_SIMD_PARSE 1
 #endif
 
+#ifdef FRLE_SIMD_PARSE /* the helpers of the vector kernels */
+
 /* Scalar decode of the one varint at s[p] (bounds: len): *d gets its value
  * (sign-extended), returns the position after it, or -1 on any error. */
 static int64_t varint_at(const char *s, int64_t p, int64_t len, int64_t *d) {
@@ -120,8 +122,6 @@ static int64_t after_blocks(const char *s, int64_t q, int64_t len, int carry, in
 static int finish(int strict, uint64_t hw, uint64_t sum) {
   return !strict || sum == hw;
 }
-
-#ifdef FRLE_SIMD_PARSE
 
 /* ---- SSE4.1 ------------------------------------------------------------- */
 

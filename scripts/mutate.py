@@ -188,8 +188,8 @@ MUTANTS: List[Mutant] = [
     _m("encode-skip-nonzero", "csrc/rle_encode.c", "const unsigned flip = nonzero && p ? 0 : 0xFFFF;",
        "const unsigned flip = nonzero ? 0 : 0xFFFF;", "logic",
        "the vector skip ends a run of zeros at the first zero (nonzero mode)", T_DECODE),
-    _m("encode-skip-ctz", "csrc/rle_encode.c", "(uint64_t)end_bits(mask + j + 48, r, flip) << 48;",
-       "(uint64_t)end_bits(mask + j + 48, r, flip) << 32;", "off-by-one",
+    _m("encode-skip-ctz", "csrc/rle_encode.c", "return j + 48 + (unsigned)__builtin_ctz(",
+       "return j + 32 + (unsigned)__builtin_ctz(", "off-by-one",
        "the 64-byte skip misplaces a run end in its last 16 bytes", T_DECODE),
     # --- the ops on runs (csrc/rle_ops.c): toBbox, merge of two, box IoU, general-path IoU
     _m("ops-area-start", O, "for (j = 1; j < m; j += 2) a += cnts[j];",
