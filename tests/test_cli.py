@@ -100,6 +100,22 @@ def test_ratio_status():
     assert harness._ratio(("", "x", "y", ">=", 1), med).value == 2.0
 
 
+def test_case_min_repeats(monkeypatch):
+    """A case's min_repeats raises the rounds, except under --quick."""
+    seen = []
+
+    def builder(d, stack):
+        return [bench.Comparator("a", "a", lambda: None)], [], [], None
+
+    monkeypatch.setitem(harness.CASES, "_probe", harness.CaseDef("z", "probe", builder, (), 9))
+    for cfg, want in ((harness.BenchConfig(repeats=3), 9), (harness.BenchConfig(repeats=12), 12),
+                      (harness.BenchConfig.quick_config(repeats=3), 3)):
+        res = harness.run_case("_probe", harness.BenchData(cfg))
+        seen.append(res.timings[0].repeats)
+        assert res.timings[0].repeats == want, seen
+    assert harness.CASES["cocoeval"].min_repeats == 15
+
+
 def test_python_dash_m_help():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     r = subprocess.run([sys.executable, "-m", "fastrle", "bench", "--help"], env=env,

@@ -270,6 +270,7 @@ class CaseDef:
     title: str
     builder: Builder
     modes: Tuple[str, ...]
+    min_repeats: int = 0  # at least this many rounds (outside --quick)
 
 
 # name -> CaseDef, in table order (registration order).
@@ -277,12 +278,14 @@ CASES: Dict[str, CaseDef] = {}
 
 
 def register(name: str, cid: str, title: str, builder: Builder,
-             modes: Sequence[str] = ("all",)) -> None:
+             modes: Sequence[str] = ("all",), min_repeats: int = 0) -> None:
     """Add a case. ``modes`` lists the ``--mode`` values that run it; a case
-    outside ``"all"`` runs only when named with ``--case``."""
+    outside ``"all"`` runs only when named with ``--case``. ``min_repeats``
+    raises the rounds of a case whose ratio is near 1 and whose samples are
+    long enough for the machine's noise to move the median."""
     if name in CASES:
         raise ValueError(f"bench case {name!r} registered twice")
-    CASES[name] = CaseDef(cid, title, builder, tuple(modes))
+    CASES[name] = CaseDef(cid, title, builder, tuple(modes), min_repeats)
 
 
 def case_aliases() -> Dict[str, List[str]]:
@@ -390,7 +393,8 @@ def run_case(name: str, data: BenchData, progress: Optional[_Progress] = None) -
     c = CASES[name]
     res = CaseResult(name, c.id, c.title)
     with contextlib.ExitStack() as stack:
-        measure(res, c.builder(data, stack), data.cfg.repeats, data.cfg.min_sample_s,
+        repeats = data.cfg.repeats if data.cfg.quick else max(data.cfg.repeats, c.min_repeats)
+        measure(res, c.builder(data, stack), repeats, data.cfg.min_sample_s,
                 progress.tick if progress else None)
     if name == "threads":
         res.notes.append(_threads_limit(res))
