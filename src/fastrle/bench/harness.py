@@ -502,6 +502,8 @@ def to_json_obj(results: Iterable[CaseResult], cfg: BenchConfig) -> dict[str, An
 def _fmt(v: float | None, digits: int = 3) -> str:
     if v is None:
         return "-"
+    if v < 0.1:  # per-call times of a few microseconds keep 3 significant digits
+        return f"{v:.3g}" if v > 0 else "0"
     return f"{v:.{digits}f}" if v < 10 else f"{v:.1f}"
 
 
