@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rle_features.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define FRLE_MAX_THREADS 64
 
@@ -238,25 +241,51 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
 
 /* ---- merge ---- */
 
+/* b[a..z) = v. Most spans are a few words (one run in one image column):
+ * a memset call, which compilers make of a plain loop, costs more there than
+ * the stores, so short spans take two to four overlapping 16-byte stores
+ * (100 SA-1B masks: the union's bitmap fills in 2/3 of the time). */
+static inline void words_fill(uint64_t *b, uint64_t a, uint64_t z, uint64_t v) {
+#if defined(__SSE2__)
+  const __m128i vv = _mm_set1_epi64x((long long)v);
+  uint64_t k;
+  if (z < a + 2) {
+    if (z > a) b[a] = v;
+  } else if (z <= a + 4) {
+    _mm_storeu_si128((__m128i *)(b + a), vv);
+    _mm_storeu_si128((__m128i *)(b + z - 2), vv);
+  } else {
+    for (k = a; k + 4 < z; k += 4) {
+      _mm_storeu_si128((__m128i *)(b + k), vv);
+      _mm_storeu_si128((__m128i *)(b + k + 2), vv);
+    }
+    _mm_storeu_si128((__m128i *)(b + z - 4), vv);
+    _mm_storeu_si128((__m128i *)(b + z - 2), vv);
+  }
+#else
+  for (; a < z; a++) b[a] = v;
+#endif
+}
+
 static inline void bits_set(uint64_t *b, uint64_t s, uint64_t e) {
-  uint64_t ws, we, ms, me, k;
+  uint64_t ws, we, ms, me;
   if (s >= e) return;
   ws = s >> 6; we = (e - 1) >> 6;
   ms = ~0ull << (s & 63); me = ~0ull >> (63 - ((e - 1) & 63));
   if (ws == we) { b[ws] |= ms & me; return; }
   b[ws] |= ms;
-  for (k = ws + 1; k < we; k++) b[k] = ~0ull;
+  words_fill(b, ws + 1, we, ~0ull);
   b[we] |= me;
 }
 
 static inline void bits_clear(uint64_t *b, uint64_t s, uint64_t e) {
-  uint64_t ws, we, ms, me, k;
+  uint64_t ws, we, ms, me;
   if (s >= e) return;
   ws = s >> 6; we = (e - 1) >> 6;
   ms = ~0ull << (s & 63); me = ~0ull >> (63 - ((e - 1) & 63));
   if (ws == we) { b[ws] &= ~(ms & me); return; }
   b[ws] &= ~ms;
-  for (k = ws + 1; k < we; k++) b[k] = 0;
+  words_fill(b, ws + 1, we, 0);
   b[we] &= ~me;
 }
 

@@ -230,6 +230,11 @@ MUTANTS: List[Mutant] = [
        "off-by-one", "the bitmap merge sees a transition past the last pixel", T_DROPIN),
     _m("dropin-bitmap-parity", DI, "if ((j & 1) != intersect) {", "if ((j & 1) == intersect) {", "comparison",
        "the bitmap merge sets background runs", T_DROPIN),
+    _m("dropin-fill-short", DI, "} else if (z <= a + 4) {", "} else if (z <= a + 5) {", "off-by-one",
+       "the bitmap merge leaves the middle word of a 5-word span unfilled", T_DROPIN),
+    _m("dropin-fill-tail", DI, "_mm_storeu_si128((__m128i *)(b + z - 4), vv);",
+       "_mm_storeu_si128((__m128i *)(b + z - 3), vv);", "off-by-one",
+       "the bitmap merge fills one word past a long span", T_DROPIN),
     # --- the Cython glue (src/fastrle/_core.pyx)
     _m("pyx-decode-nogil", PYX, "    with nogil:\n        rc = frle_decode_batch(",
        "    if True:\n        rc = frle_decode_batch(", "nogil", "decode keeps the GIL", T_GLUE),
