@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional
+from typing import Any, Dict, Iterator, List, Optional, cast
 
 import numpy as np
 
@@ -150,7 +150,8 @@ def document(obj: Any) -> Document:
     raise AnnotationFormatError("not a COCO annotation/results file or SA-1B image file")
 
 
-class Record(NamedTuple):
+@dataclass(frozen=True)
+class Record:
     """One annotation of a :class:`Document`.
 
     ``index`` is its position in the file's (or image's) annotation list;
@@ -179,13 +180,14 @@ def records(doc: Document) -> Iterator[Record]:
             iid = doc.image.get("image_id") if doc.image is not None else None
             yield Record(doc.layout, i, iid, doc.image, None, None, None, None, None, ann)
             continue
+        img: Optional[Dict[str, Any]]
         if doc.image is not None:
             iid, img = doc.image.get("image_id"), doc.image
         else:
             iid = ann.get("image_id")
             img = doc.images.get(iid) if doc.images and is_int(iid) else None
-        h = img.get("height") if img else None
-        w = img.get("width") if img else None
+        h: Any = img.get("height") if img else None
+        w: Any = img.get("width") if img else None
         yield Record(doc.layout, i, iid, img, int(h) if is_int(h) else None, int(w) if is_int(w) else None,
                      ann.get("segmentation"), ann.get("area"), ann.get("bbox"), ann)
 
@@ -228,13 +230,13 @@ def to_rle(seg: Any, height: Optional[int] = None, width: Optional[int] = None) 
             if height is None or width is None:
                 raise ValueError("polygons need the image's height and width")
             if not seg:
-                return fm.frPyObjects([[]], height, width)[0]
-            return fm.merge(fm.frPyObjects(seg, height, width))
+                return cast(List[Dict[str, Any]], fm.encode(np.zeros((height, width, 1), np.uint8, order="F")))[0]
+            return fm.merge(cast(List[Dict[str, Any]], fm.frPyObjects(seg, height, width)))
         if kind == "uncompressed":
             sz = seg.get("size")
             if not (isinstance(sz, (list, tuple)) and len(sz) == 2):
                 raise ValueError(f"segmentation.size must be [h, w], got {show(sz)}")
-            return fm.frPyObjects(seg, sz[0], sz[1])
+            return cast(Dict[str, Any], fm.frPyObjects(seg, sz[0], sz[1]))
     except (IndexError, KeyError, OverflowError) as e:  # e.g. a polygon of fewer than 4 numbers
         raise ValueError(f"{kind}: {e}") from None
     if kind == "compressed":

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from typing import Any, Callable, Union
+from types import ModuleType
+from typing import Any, Callable, Optional, Union
 
 __all__ = ["JSONError", "loads", "dumps", "read_json", "json_backend", "atomic_write", "is_temp_name",
            "TEMP_SUFFIX"]
 
+_orjson: Optional[ModuleType]
 try:
     import orjson as _orjson
 except ImportError:  # pragma: no cover - depends on the environment

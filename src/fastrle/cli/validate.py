@@ -30,8 +30,9 @@ CHECKS = (
     "column and row; Segment Anything's batched_mask_to_box convention); [0, 0, 0, 0] for an "
     "empty mask in both. Polygons are counted and skipped (COCO gives them the polygon's own "
     "area and extent). (4) fields: a missing or ill-typed segmentation, size, counts, area or "
-    "bbox, or an SA-1B image block without integer image_id/width/height, is 'malformed'; a "
-    "file that cannot be read or parsed, or is none of the three layouts, is a 'source' error. "
+    "bbox, or an annotation that is not an object, is 'malformed'; an SA-1B image block "
+    "without non-negative integer image_id, width and height, a file that cannot be read or "
+    "parsed, or one of none of the three layouts, is a 'source' error. "
     "Exit 0: no problem at all; 1: any mismatch, malformed entry or source error; 2: usage "
     "error, or pycocotools (or, for the Dask mode, Dask) missing. See docs/validate.md.")
 

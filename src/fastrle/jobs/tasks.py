@@ -191,11 +191,11 @@ def _mask_counts(rec: an.Record) -> Tuple[Optional[str], Optional[Tuple[int, int
     if an.segmentation_kind(seg) == "polygon":  # polygons: need the image size
         if rec.height is None or rec.width is None:
             return None, None, None  # a polygon of an unknown image: counts stay null
-        hw = (rec.height, rec.width)
+        phw = (rec.height, rec.width)
         try:
-            return an.to_rle(seg, *hw)["counts"].decode("ascii"), hw, None
+            return an.to_rle(seg, *phw)["counts"].decode("ascii"), phw, None
         except (ValueError, TypeError) as e:
-            return None, hw, f"polygon: {e}"
+            return None, phw, f"polygon: {e}"
     hw, why = _rle_fields(seg)
     if why:
         return None, hw, why
@@ -444,8 +444,8 @@ def _to_compressed(fm: ModuleType, pm: ModuleType, label: Any, seg: dict,
         if isinstance(a, Exception) and isinstance(b, Exception):
             sink.rejected_by_both += 1
         else:
-            who, e = ("fastrle", a) if isinstance(a, Exception) else ("pycocotools", b)
-            sink.problem(label, f"frPyObjects: only {who} raised {type(e).__name__}: {e}")
+            who, err = ("fastrle", a) if isinstance(a, Exception) else ("pycocotools", b)
+            sink.problem(label, f"frPyObjects: only {who} raised {type(err).__name__}: {err}")
         return None
     if a["counts"] != b["counts"] or list(a["size"]) != list(b["size"]):
         sink.problem(label, "frPyObjects gives different compressed counts")
@@ -508,11 +508,16 @@ def validate_source(source: str, fm: Optional[ModuleType] = None,
     Polygons are counted and skipped. An RLE that fastrle rejects is a
     malformed entry and is never handed to pycocotools.
     """
-    if pm is None:
-        from pycocotools import mask as pm  # type: ignore[no-redef]
-    if fm is None:
-        from .. import mask as fm  # type: ignore[no-redef]
+    from .. import mask
 
+    if pm is None:
+        from pycocotools import mask as pm_default
+
+        pm = pm_default
+    return _validate(source, fm or mask, pm)
+
+
+def _validate(source: str, fm: ModuleType, pm: ModuleType) -> SourceResult:
     t0 = time.perf_counter()
     res = SourceResult(source, "checked")
     problems: List[Problem] = []
