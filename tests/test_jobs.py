@@ -227,7 +227,7 @@ def test_progress_line_only_when_asked(client, ds, capsys):
 
 @pytest.mark.parametrize("order", ["F", "C", "strided"])
 def test_decode_comparison_sees_every_differing_pixel(order):
-    from fastrle.validate import _equal
+    from fastrle.jobs.tasks import masks_equal as _equal
 
     rng = np.random.default_rng(0)
     a = (rng.random((13, 7, 3)) < 0.5).astype(np.uint8)  # 273 bytes: an 8-byte body and a tail

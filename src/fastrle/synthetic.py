@@ -205,14 +205,16 @@ def coco_like(n: int = 10, h: int = 480, w: int = 640, seed: int = 0,
 def sa1b_image_dict(rles: List[Dict[str, Any]], image_id: int = 1, seed: int = 0,
                    file_name: Optional[str] = None) -> Dict[str, Any]:
     """An SA-1B per-image object around ``rles`` (all of one size), with
-    plausible metadata: exact area and bbox, random predicted_iou and
-    stability_score, one point inside the box, the full-image crop box."""
+    plausible metadata: exact area and bbox (SA-1B's bbox convention, see
+    :mod:`fastrle.annotations`), random predicted_iou and stability_score,
+    one point inside the box, the full-image crop box."""
+    from .annotations import SA1B, expected_boxes
     from .api import area, bbox
 
     rng = np.random.default_rng(seed)
     h, w = (rles[0]["size"] if rles else (0, 0))
     areas = area(rles) if rles else np.zeros(0, np.int64)
-    boxes = bbox(rles) if rles else np.zeros((0, 4))
+    boxes = expected_boxes(SA1B, bbox(rles)) if rles else np.zeros((0, 4))
     anns = []
     for i, r in enumerate(rles):
         x, y, bw, bh = (float(v) for v in boxes[i])

@@ -109,7 +109,7 @@ def profile_per_mask(root: str, h: int = 1500, w: int = 2250, masks: int = 100,
     per["index task"] = _best(lambda: index_source(path, out, overwrite=True))
     per["index task --features"] = _best(lambda: index_source(path, out, features=True, overwrite=True))
     per["validate task"] = _best(lambda: validate_source(path), 1)
-    from ..validate import PIXEL_BUDGET, _equal
+    from ..jobs.tasks import PIXEL_BUDGET, masks_equal
 
     step = max(1, PIXEL_BUDGET // (h * w))  # masks per decode call, as the task batches them
     batches = [rles[s:s + step] for s in range(0, n, step)]
@@ -117,7 +117,7 @@ def profile_per_mask(root: str, h: int = 1500, w: int = 2250, masks: int = 100,
     per["fastrle area+bbox"] = _best(lambda: [(api.area(bt), api.bbox(bt)) for bt in batches])
     per["fastrle.mask.decode"] = _best(lambda: [fm.decode(bt) for bt in batches])
     per["pycocotools decode"] = _best(lambda: [pm.decode(bt) for bt in batches])
-    per["compare"] = _best(lambda: _equal(*pairs[0])) * len(batches)
+    per["compare"] = _best(lambda: masks_equal(*pairs[0])) * len(batches)
     return {k: v / n * 1e6 for k, v in per.items()}
 
 
