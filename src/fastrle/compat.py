@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import threading
 from types import ModuleType
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Tuple
 
 from . import mask as _fmask
 

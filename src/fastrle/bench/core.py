@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .harness import (WARM_NOTE, BenchData, CaseSpec, Comparator, _fastrle, _import, _memset,
-                      _skip_note, _touch, _version, register)
+from .harness import (BenchData, CaseSpec, Comparator, _fastrle, _import, _memset, _touch,
+                      _version, register)
 
 WARM_NOTE = "the warm buffer is rewritten (memset) before every timed call, untimed"
 

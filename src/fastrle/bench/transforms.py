@@ -108,7 +108,7 @@ def case_resize(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 
         for key, size, o in (("big", big, o_big), ("small", small, o_small)):
             comps.append(Comparator(
-                f"full+cv2-{key}", f"fastrle.decode(out=warm) + cv2.resize(INTER_NEAREST, dst=warm) per mask",
+                f"full+cv2-{key}", "fastrle.decode(out=warm) + cv2.resize(INTER_NEAREST, dst=warm) per mask",
                 lambda size=size, o=o: (fr.decode(d.rles, out=full, threads=1),
                                         cv2_each(o, size, cv2.INTER_NEAREST)), _touch(full)))
             ratios.append((f"full+cv2 {size} / fastrle", f"full+cv2-{key}", f"fastrle-{key}", ">=",
