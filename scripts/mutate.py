@@ -523,7 +523,7 @@ def run_mutant(ws: Workspace, m: Mutant, timeout: float) -> Result:
     killer = ""
     if verdict == "fail":
         for line in tail.splitlines():
-            if line.startswith("FAILED") or line.startswith("ERROR"):
+            if line.startswith(("FAILED", "ERROR")):
                 killer = line.split(" - ")[0].split(" ", 1)[1]
                 break
         killer = killer or tail.splitlines()[-1] if tail else killer

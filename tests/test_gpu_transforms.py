@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cuda_emu import emu  # noqa: E402
-from test_gpu_emulated import blobs, decode, encode, fake_gpu, lib  # noqa: E402,F401
+from cuda_emu import emu
+from test_gpu_emulated import blobs, decode, encode, fake_gpu, lib  # noqa: F401
 
 torch = pytest.importorskip("torch", reason="torch is the resize oracle")
 F = torch.nn.functional

@@ -64,7 +64,7 @@ def test_index_rows_equal_what_the_generator_wrote(indexed, ds):
         got = rows[name]
         want = [(o, i, a) for o in objs for i, a in enumerate(o["annotations"]) if isinstance(a, dict)]
         assert len(got) == len(want), name
-        for r, (o, i, a) in zip(got, want):
+        for r, (o, _i, a) in zip(got, want):
             img = o["image"]
             assert r["image_id"] == img["image_id"] and r["file_name"] == img["file_name"]
             assert r["ann_id"] == a["id"]

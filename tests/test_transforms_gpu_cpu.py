@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cuda_emu import emu  # noqa: E402
-from test_gpu_emulated import blobs, decode, fake_gpu, lib  # noqa: E402,F401
+from cuda_emu import emu
+from test_gpu_emulated import blobs, decode, fake_gpu, lib  # noqa: F401
 
-import fastrle  # noqa: E402
+import fastrle
 
 L = emu.launch_mod
 

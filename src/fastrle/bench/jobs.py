@@ -34,6 +34,7 @@ import os
 import tarfile
 import tempfile
 import time
+from functools import partial
 from typing import Any, Dict, List
 
 from .. import synthetic
@@ -129,9 +130,9 @@ def case_jobs(d: bench.BenchData, stack: contextlib.ExitStack) -> bench.CaseSpec
 
         from .. import jobs
     except ImportError:
-        return [], [], [bench._skip_note("dask[distributed] / pyarrow")], None
-    if bench._import("pycocotools.mask") is None:
-        return [], [], [bench._skip_note("pycocotools")], None
+        return [], [], [bench.skip_note("dask[distributed] / pyarrow")], None
+    if bench.import_or_none("pycocotools.mask") is None:
+        return [], [], [bench.skip_note("pycocotools")], None
     size = QUICK if d.cfg.quick else FULL
     root = stack.enter_context(tempfile.TemporaryDirectory(prefix="fastrle-jobs-"))
     t0 = time.perf_counter()
@@ -150,9 +151,9 @@ def case_jobs(d: bench.BenchData, stack: contextlib.ExitStack) -> bench.CaseSpec
     for k in (1, 2):
         c = clients[k]
         comps.append(bench.Comparator(f"index-{k}w", f"jobs.index(shards, out, overwrite=True), {k} worker(s)",
-                                      lambda c=c, k=k: jobs.index(srcs, outs[k], client=c, overwrite=True)))
+                                      partial(jobs.index, srcs, outs[k], client=c, overwrite=True)))
         comps.append(bench.Comparator(f"validate-{k}w", f"jobs.validate(shards), {k} worker(s)",
-                                      lambda c=c: jobs.validate(srcs, client=c)))
+                                      partial(jobs.validate, srcs, client=c)))
     ratios = [("index: 2 workers / 1 worker (throughput)", "index-1w", "index-2w", ">=", 1.6),
               ("validate: 2 workers / 1 worker (throughput)", "validate-1w", "validate-2w", ">=", 1.6)]
     notes.append(f"masks/s = {n} / median; cpu_count {os.cpu_count()}, loadavg "

@@ -124,7 +124,7 @@ class SA1BDataset:
         with Image.open(io.BytesIO(jpeg)) as im:
             im = im.convert("RGB")
             if self.output_size is not None:
-                im = im.resize((self.output_size[1], self.output_size[0]), Image.BILINEAR)
+                im = im.resize((self.output_size[1], self.output_size[0]), Image.Resampling.BILINEAR)
             arr = np.asarray(im)
         return to_output(arr, "torch") if self.format == "torch" else arr
 
