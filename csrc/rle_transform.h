@@ -42,12 +42,12 @@ enum { FRLE_NEAREST = 0, FRLE_NEAREST_EXACT = 1, FRLE_AREA = 2 };
  *     (torch's x86 AVX2/AVX512 build contracts s*a - 0.5f into one fma).
  * torch's nearest_idx special cases (out == in, out == 2*in) are only in the
  * small kernel, where the formula gives the same; the generic kernel has none,
- * so for in == out > 2^24 the map is not the identity, as in torch.
+ * so in == out is not the identity past 2^23 (nearest-exact) or 2^24 samples.
  * fmaf is done in double: the float product is exact there, and so is
  * subtracting 0.5 when the result is >= 0 (a negative one clamps to 0 either
- * way). Build without fp contraction (the small form must not be fused). The
- * products are >= 0, so the truncating casts are floorf. One function per
- * index: a GPU thread can call it. Pinned against torch 2.14.1. */
+ * way). The products are >= 0, so the truncating casts are floorf. One
+ * function per index: a GPU thread can call it. Pinned against torch 2.14.1
+ * (tests/test_nearest_rule.py). */
 static inline int64_t frle_nearest_src(int64_t dst, int64_t in, int64_t out, int exact, int small) {
   float s = (float)in / (float)out;
   int64_t src;
