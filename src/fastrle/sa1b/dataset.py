@@ -26,8 +26,8 @@ def resize_nearest(masks: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     ``SA1BDataset(output_size=size)`` decodes straight from the runs."""
     oh, ow = size
     n, h, w = masks.shape
-    rows = nearest_map(h, oh, "nearest-exact")
-    cols = nearest_map(w, ow, "nearest-exact")
+    rows = nearest_map(h, oh, "nearest-exact", other_size=ow)
+    cols = nearest_map(w, ow, "nearest-exact", other_size=oh)
     return masks[:, rows[:, None], cols[None, :]]
 
 
