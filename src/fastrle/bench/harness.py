@@ -157,7 +157,7 @@ def time_interleaved(comps: list[Comparator], repeats: int, min_sample_s: float 
     return {k: (v, numbers[k]) for k, v in samples.items()}
 
 
-def _import(name: str) -> ModuleType | None:
+def try_import(name: str) -> ModuleType | None:
     """Import ``name`` or return None (comparator not installed)."""
     try:
         return importlib.import_module(name)
@@ -165,17 +165,18 @@ def _import(name: str) -> ModuleType | None:
         return None
 
 
-def _fastrle() -> ModuleType | None:
+def fastrle_module() -> ModuleType | None:
     """fastrle with its core built, else None."""
-    mod = _import("fastrle")
+    mod = try_import("fastrle")
     return mod if mod is not None and hasattr(mod, "decode") else None
 
 
-def _memset(buf: np.ndarray) -> None:
+def memset_buffer(buf: np.ndarray) -> None:
+    """Zero ``buf`` with libc memset (the bench's fill baseline)."""
     ctypes.memset(buf.ctypes.data, 0, buf.nbytes)
 
 
-def _touch(buf: np.ndarray) -> Callable[[], None]:
+def touch_buffer(buf: np.ndarray) -> Callable[[], None]:
     """Untimed setup that rewrites ``buf`` so it is resident before a timed call.
 
     On VMs the host may reclaim pages that sat idle while another comparator
@@ -223,7 +224,7 @@ class BenchData:
     @cached_property
     def ref_c(self) -> np.ndarray | None:
         """Reference decode, C-order (N,H,W), for verification."""
-        pm = _import("pycocotools.mask")
+        pm = try_import("pycocotools.mask")
         if pm is None:
             return None
         return np.ascontiguousarray(pm.decode(self.rles).transpose(2, 0, 1))
@@ -258,7 +259,8 @@ CaseSpec = Tuple[List[Comparator], List[RatioSpec], List[str], Optional[Callable
 Builder = Callable[[BenchData, contextlib.ExitStack], CaseSpec]
 
 
-def _skip_note(what: str) -> str:
+def skip_note(what: str) -> str:
+    """The note for a comparator that is not installed."""
     return f"{what} not installed: skipped"
 
 
@@ -335,7 +337,7 @@ class _Progress:
     def __init__(self, enabled: bool) -> None:
         self.enabled, self.bar = enabled, None
         if enabled:
-            tqdm = getattr(_import("tqdm"), "tqdm", None)
+            tqdm = getattr(try_import("tqdm"), "tqdm", None)
             if tqdm is not None:
                 self.bar = tqdm(file=sys.stderr, unit="call", leave=False)
 
@@ -466,8 +468,8 @@ def environment() -> dict[str, Any]:
     # Other processes skew every timing; the load average says how much.
     env["loadavg"] = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
     for mod in COMPARATOR_MODULES:
-        env[mod] = _version(mod)
-    fr = _fastrle()
+        env[mod] = version_of(mod)
+    fr = fastrle_module()
     if fr is not None:
         env["fastrle parse kernel"] = fr.parse_isa()
     return env
@@ -479,11 +481,11 @@ COMPARATOR_MODULES = ("fastrle", "pycocotools", "rlemasklib", "hotcoco", "faster
 _DIST = {"cv2": "opencv-python-headless", "faster_coco_eval": "faster-coco-eval"}
 
 
-def _version(mod: str) -> Optional[str]:
+def version_of(mod: str) -> Optional[str]:
     """Installed version of comparator ``mod``, or None when it is not importable."""
     from importlib import metadata
 
-    if _import(mod) is None:
+    if try_import(mod) is None:
         return None
     for dist in (_DIST.get(mod, mod), mod):
         try:

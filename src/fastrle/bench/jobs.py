@@ -129,9 +129,9 @@ def case_jobs(d: bench.BenchData, stack: contextlib.ExitStack) -> bench.CaseSpec
 
         from .. import jobs
     except ImportError:
-        return [], [], [bench._skip_note("dask[distributed] / pyarrow")], None
-    if bench._import("pycocotools.mask") is None:
-        return [], [], [bench._skip_note("pycocotools")], None
+        return [], [], [bench.skip_note("dask[distributed] / pyarrow")], None
+    if bench.try_import("pycocotools.mask") is None:
+        return [], [], [bench.skip_note("pycocotools")], None
     size = QUICK if d.cfg.quick else FULL
     root = stack.enter_context(tempfile.TemporaryDirectory(prefix="fastrle-jobs-"))
     t0 = time.perf_counter()

@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from .._args import size_ok
 from .sources import Block, Problem, part_name, read_source
 
 __all__ = ["SourceResult", "index_source", "validate_source", "index_schema", "report_schema",
@@ -122,7 +123,7 @@ def _points(v: Any) -> bool:
 def _size(seg: Any) -> Optional[Tuple[int, int]]:
     sz = seg.get("size")
     if isinstance(sz, (list, tuple)) and len(sz) == 2 and _is_int(sz[0]) and _is_int(sz[1]) \
-            and sz[0] >= 0 and sz[1] >= 0:
+            and size_ok(int(sz[0]), int(sz[1])):
         return int(sz[0]), int(sz[1])
     return None
 
@@ -195,7 +196,7 @@ def _mask_counts(seg: Any, img: Optional[Dict[str, Any]]) -> Tuple[Optional[str]
     if isinstance(seg, dict):
         hw = _size(seg)
         if hw is None:
-            return None, None, f"segmentation.size must be [h, w] non-negative integers, got {_show(seg.get('size'))}"
+            return None, None, f"segmentation.size must be [h, w] non-negative integers with h*w <= 2^32-1, got {_show(seg.get('size'))}"
         c = seg.get("counts")
         if isinstance(c, str):
             return c, hw, None
@@ -468,7 +469,7 @@ def validate_source(source: str) -> SourceResult:
             hw = _size(seg)
             c = seg.get("counts")
             if hw is None or not isinstance(c, (str, bytes, list)):
-                why = (f"segmentation.size must be [h, w] non-negative integers, got {_show(seg.get('size'))}"
+                why = (f"segmentation.size must be [h, w] non-negative integers with h*w <= 2^32-1, got {_show(seg.get('size'))}"
                        if hw is None else f"segmentation.counts must be a string or a list of ints, got {_show(c)}")
                 problems.append(Problem("malformed", label[0], i, why))
                 continue

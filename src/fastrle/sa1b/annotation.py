@@ -26,6 +26,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 import numpy as np
 
 from .. import _core, api
+from .._args import out_array, size_ok
 
 __all__ = ["SA1BAnnotation", "SA1BFormatError", "load", "from_dict", "json_backend", "SORT_KEYS"]
 
@@ -216,6 +217,9 @@ def _image_info(obj: Any) -> Dict[str, Any]:
         v = img[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             _fail(f"image.{key}", None, "a non-negative integer", v)
+    if not size_ok(img["height"], img["width"]):
+        raise SA1BFormatError(f"sa1b: image: size {img['height']}x{img['width']} has more than 2^32-1 "
+                              f"pixels, the most a uint32 run can hold", "image.height")
     if not isinstance(obj["annotations"], list):
         _fail("annotations", None, "a list", obj["annotations"])
     return img
@@ -446,7 +450,7 @@ class SA1BAnnotation:
             raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
         idx = self.order(indices, top_k, sort_by)
         shape = (int(chunk_size), self.height, self.width)
-        buf = np.empty(shape, np.uint8) if out is None else api._out_array(out)
+        buf = np.empty(shape, np.uint8) if out is None else out_array(out)
         if buf.shape != shape or buf.dtype not in (np.uint8, np.bool_) or not buf.flags.c_contiguous:
             raise ValueError(f"out must be a C-contiguous uint8 array of shape {shape}, "
                              f"got {buf.dtype} {buf.shape}")
