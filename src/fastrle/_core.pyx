@@ -152,8 +152,8 @@ def counts_array(object counts, int64_t i):
         if a.dtype.kind == "i" and a.min() < 0:
             j = int(np.argmax(a < 0))
             raise RLEError(f"mask {i}: run length is negative: run {j} is {int(a[j])}", i)
-        if a.max() > 0xFFFFFFFF:
-            j = int(np.argmax(a > 0xFFFFFFFF))
+        if a.max() > MAX_PIXELS:  # a run is at most a whole mask
+            j = int(np.argmax(a > MAX_PIXELS))
             raise RLEError(f"mask {i}: run length does not fit in uint32: run {j} is {int(a[j])}", i)
     return np.ascontiguousarray(a, dtype=np.uint32)
 
