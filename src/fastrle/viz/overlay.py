@@ -20,7 +20,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from .. import _core, _render
-from .._args import as_list, is_table, resolve_threads
+from .._args import as_list, check_out, is_table, out_array, resolve_threads
 from .image import load_image
 from .palette import palette
 
@@ -112,8 +112,9 @@ def overlay(image: Any, rles: Any, *, colors: Any = None, alpha: float = 0.35,
             index) or "index".
         top_k: keep the k masks with the highest predicted_iou (an
             SA1BAnnotation) or the k largest (a list).
-        out: optional (H, W, 3) uint8 C-contiguous array to draw into (it
-            may be ``image`` itself, to draw in place).
+        out: optional (H, W, 3) uint8 C-contiguous array (or torch CPU
+            tensor) to draw into (it may be ``image`` itself, to draw in
+            place); returned.
         threads: threads for the drawing; None picks by image size.
 
     The exact rules are in the module docstring. Every mask is validated
@@ -137,11 +138,11 @@ def overlay(image: Any, rles: Any, *, colors: Any = None, alpha: float = 0.35,
     idx = draw_order(areas, order, top_k, scores)
     cols = _colors(colors, runs.n)
     nthreads = resolve_threads(threads, h * w * 3)
+    result = out
     if out is None:
-        out = np.empty((h, w, 3), np.uint8)
-    elif not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.shape != (h, w, 3) \
-            or not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError(f"out must be a writable C-contiguous ({h}, {w}, 3) uint8 array")
+        result = out = np.empty((h, w, 3), np.uint8)
+    else:  # the decoders' out rule, C-contiguous (fastrle._args.check_out)
+        out = check_out(out_array(out), (h, w, 3), (np.uint8,), what=" for the overlay image", strided=False)
     # everything is validated: only now is out written
     if img is None:
         out.fill(0)
@@ -149,4 +150,4 @@ def overlay(image: Any, rles: Any, *, colors: Any = None, alpha: float = 0.35,
               and img.strides == out.strides):
         np.copyto(out, img)
     _render.render(runs.arena, runs.offsets, idx, cols, out, a, cw, nthreads)
-    return out
+    return result
