@@ -231,7 +231,7 @@ def check_out(arr: Any, shape: Tuple[int, ...], dtypes: Sequence[Any] = MASK_DTY
     ends the messages (e.g. ``" for roi_align"``).
     """
     dt = np.dtype(arr.dtype)
-    if dt not in [np.dtype(d) for d in dtypes]:
+    if dt not in dtypes:  # a dtype equals its scalar type too (np.float32)
         names = " or ".join(str(np.dtype(d)) for d in dtypes)
         raise TypeError(f"out must have dtype {names}{what}, got {dt}")
     got = tuple(arr.shape)
