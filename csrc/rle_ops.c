@@ -107,19 +107,21 @@ void frle_bbox_coco_many(const uint32_t *const *cnts, const int64_t *m, const ui
 
 /* ---- pycocotools' box prefilter (bbIou) ---- */
 
-/* fmin and fmax as glibc gives them (NaN operands included), without a call
- * per pair: the zero's sign they may differ in cancels out below. */
-static inline double dmin(double a, double b) { return a <= b ? a : a > b ? b : fmin(a, b); }
-static inline double dmax(double a, double b) { return a >= b ? a : a < b ? b : fmax(a, b); }
-
 /* Whether bbIou goes on past its overlap test for boxes D and G ([x, y, w,
- * h]); then *in = the area they share. The one home of the rule for both
- * box IoU and the mask IoU's prefilter. */
-static inline int boxes_meet(const double *D, const double *G, double *in) {
+ * h]); then *in = the area they share. The one home of the rule, for box
+ * IoU (mn, mx = fmin, fmax, as pycocotools, NaN included) and for the mask
+ * IoU's prefilter (plain compares: boxes of masks hold no NaN, and the
+ * zero's sign fmin may differ in cancels out). */
+typedef double (*minmax_fn)(double, double);
+static inline double min_num(double a, double b) { return a < b ? a : b; }
+static inline double max_num(double a, double b) { return a > b ? a : b; }
+
+static inline int boxes_meet(const double *D, const double *G, minmax_fn mn, minmax_fn mx,
+                             double *in) {
   double wd, ht;
-  wd = dmin(D[2] + D[0], G[2] + G[0]) - dmax(D[0], G[0]);
+  wd = mn(D[2] + D[0], G[2] + G[0]) - mx(D[0], G[0]);
   if (wd <= 0) return 0;
-  ht = dmin(D[3] + D[1], G[3] + G[1]) - dmax(D[1], G[1]);
+  ht = mn(D[3] + D[1], G[3] + G[1]) - mx(D[1], G[1]);
   if (ht <= 0) return 0;
   *in = wd * ht;
   return 1;
@@ -136,7 +138,7 @@ void frle_bbox_iou(const double *dt, const double *gt, int64_t md, int64_t ng,
       const double *D = dt + d * 4;
       double da = D[2] * D[3], in, un;
       o[g * md + d] = 0;
-      if (!boxes_meet(D, G, &in)) continue;
+      if (!boxes_meet(D, G, fmin, fmax, &in)) continue;
       un = crowd ? da : da + ga - in;
       o[g * md + d] = in / un;
     }
@@ -180,7 +182,7 @@ static void iou_range(void *vctx, int64_t b, int64_t e, int tid) {
       double in, val = 0, mirror = 0;
       /* pycocotools' box prefilter: where bbIou gives a value, rleIou
        * replaces it; elsewhere the cell stays 0 */
-      if (boxes_meet(D, G, &in)) {
+      if (boxes_meet(D, G, min_num, max_num, &in)) {
         if (c->dt->h[d] != c->gt->h[g] || c->dt->w[d] != c->gt->w[g]) {
           val = mirror = -1;
         } else {
