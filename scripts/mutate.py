@@ -61,7 +61,8 @@ T_OPS = ["tests/test_c_core.py", "tests/test_mask_dropin.py", "tests/test_real_d
 T_DROPIN = ["tests/test_dropin_speed_paths.py", "tests/test_mask_dropin.py", "tests/test_real_data.py",
             "tests/test_fuzz_differential.py"]
 T_GLUE = ["tests/test_threads.py", "tests/test_native.py", "tests/test_mask_dropin.py",
-          "tests/test_real_data.py", "tests/test_invalid.py", "tests/test_dropin_speed_paths.py"]
+          "tests/test_real_data.py", "tests/test_invalid.py", "tests/test_dropin_speed_paths.py",
+          "tests/test_ops_one_home.py"]
 T_MPYX_GIL = ["tests/test_threads.py"]
 T_MASK = ["tests/test_mask_dropin.py", "tests/test_dropin_speed_paths.py", "tests/test_real_data.py",
           "tests/test_fuzz_differential.py", "tests/test_fuzz_malformed.py", "tests/test_invalid.py"]

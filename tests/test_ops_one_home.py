@@ -65,6 +65,21 @@ def test_general_path_iou_matches_fast_path():
     assert_same(fm.iou(dt, gt, crowd), want, "fast iou")
 
 
+def test_general_path_iou_reads_each_side_height():
+    """A 4x6 mask and a 6x4 one whose boxes only touch: 0, not -1. Read with
+    the other side's height, the boxes would overlap (and give -1)."""
+    d = np.zeros((4, 6), np.uint8, order="F")
+    d.T.flat[:8] = 1  # columns 0 and 1
+    g = np.zeros((6, 4), np.uint8, order="F")
+    g.T.flat[4] = 1   # row 4 of column 0: below d's box
+    dt, gt = [pm.encode(d)], [pm.encode(g)]
+    gen = [{"size": [np.int64(r["size"][0]), np.int64(r["size"][1])], "counts": r["counts"]} for r in dt + gt]
+    want = pm.iou(dt, gt, [0])
+    assert want.tolist() == [[0.0]]
+    assert_same(fm.iou(gen[:1], gen[1:], [0]), want, "general iou")
+    assert_same(fm.iou(dt, gt, [0]), want, "fast iou")
+
+
 def _uncompressed(r: dict) -> dict:
     """The list counts of an RLE dict (the runs of its decoded mask)."""
     flat = pm.decode(r).flatten(order="F")
