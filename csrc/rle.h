@@ -137,17 +137,37 @@ void frle_bbox_coco(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, dou
 /* Tight box [x, y, w, h]; all zeros for an empty mask. */
 void frle_bbox(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, double bb[4]);
 
-/* Merge n masks of equal size by union (intersect=0) or intersection, with
- * pycocotools' exact output runs. out needs (sum of all m) + n entries.
- * Returns the number of runs written, or -1 when out of memory. */
-int64_t frle_merge(const uint32_t *const *cnts, const int64_t *m, int64_t n,
-                   int intersect, uint32_t *out);
+/* pycocotools rleToBbox of n masks (see frle_bbox_coco): bb is (n, 4). */
+void frle_bbox_coco_many(const uint32_t *const *cnts, const int64_t *m, const uint64_t *h,
+                         const uint64_t *w, int64_t n, double *bb, int nthreads);
 
-/* Intersection and union counts of two masks of the same size. */
-void frle_inter_union(const uint32_t *a, int64_t ma, const uint32_t *b, int64_t mb,
-                      uint64_t *inter, uint64_t *uni);
+/* One side of an IoU: n masks of parsed counts with their sizes. */
+typedef struct {
+  const uint32_t *const *cnts;
+  const int64_t *m;
+  const uint64_t *h, *w;
+  int64_t n;
+} frle_runs;
 
-/* pycocotools bbIou: o[g*md + d], boxes as [x, y, w, h]. */
+/* pycocotools rleIou on strictly parsed masks: o[g*dt.n + d] is 0 where the
+ * boxes do not overlap (pycocotools' bbIou prefilter), -1 where they do and
+ * the sizes differ, else |d AND g| / |d OR g| (|d AND g| / |d| for a crowd
+ * g), with pycocotools' uint32 arithmetic. The intersections are run sweeps
+ * over the columns both masks span. dt == gt (the same frle_runs) prepares
+ * the masks once and walks each pair once. iscrowd may be NULL (no crowd).
+ * Returns FRLE_OK or FRLE_ERR_NOMEM (o then untouched). */
+int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscrowd,
+                  double *o, int nthreads);
+
+/* pycocotools merge: the union (or intersection) of n masks of hw pixels,
+ * with its exact runs; *out gets a malloc'd array (free()). n >= 2 needs
+ * strictly parsed masks; one mask's counts are copied as they are. Many
+ * masks go through a bitmap of hw bits, a few through pairwise run merges.
+ * Returns the number of runs, or -1 when out of memory. */
+int64_t frle_merge_many(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw,
+                        int intersect, uint32_t **out);
+
+/* pycocotools bbIou: o[g*md + d], boxes as [x, y, w, h]; iscrowd may be NULL. */
 void frle_bbox_iou(const double *dt, const double *gt, int64_t md, int64_t ng,
                    const uint8_t *iscrowd, double *o);
 
@@ -158,7 +178,17 @@ void frle_bbox_iou(const double *dt, const double *gt, int64_t md, int64_t ng,
 int frle_from_poly(const double *xy, int64_t k, uint64_t h, uint64_t w,
                    uint32_t **cnts, int64_t *m);
 
-/* ---- batches with threads (rle_batch.c) ---- */
+/* ---- batches with threads (rle_batch.c, rle_dropin.c) ---- */
+
+/* The batch parse: n masks, src[i] (a string, or given counts, which are
+ * copied) into out + offs[i] (room for src[i].len, or src[i].m, counts); m[i]
+ * gets the count. hw[i] is mask i's h*w (already checked). strict as in
+ * frle_parse; for given counts, strict checks their sum. On failure returns
+ * the code of the lowest failing mask index, err filled (err->index = that
+ * index). */
+int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int strict,
+                    uint32_t *out, const int64_t *offs, int64_t *m, int nthreads,
+                    frle_error *err);
 
 /* Validate every mask, then write all n masks of h x w into out:
  * order 'C' gives (n, h, w) C-contiguous; 'F' gives pycocotools' (h, w, n)

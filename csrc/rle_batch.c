@@ -116,34 +116,8 @@ static int run_job(job *jb, const phase_fn *phases, int nphase, int nthreads, fr
   return rc;
 }
 
-static int phase_parse(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_error *err) {
-  int64_t i;
-  (void)scr;
-  for (i = b; i < e; i++) {
-    const frle_src *s = &jb->src[i];
-    int rc;
-    err->index = i;
-    if (s->str) {
-      rc = frle_parse(s->str, s->len, jb->hw, 1, jb->arena + jb->offsets[i], &jb->m[i], err);
-      if (rc != FRLE_OK) return rc;
-    } else {
-      /* counts given: check the sum; they are used where they are */
-      uint64_t sum = 0;
-      int64_t j;
-      for (j = 0; j < s->m; j++) sum += s->cnts[j];
-      if (sum != jb->hw) {
-        err->pos = s->m; err->value = (int64_t)sum;
-        return sum < jb->hw ? FRLE_ERR_SUM_SHORT : FRLE_ERR_SUM_LONG;
-      }
-      jb->m[i] = s->m;
-    }
-  }
-  return FRLE_OK;
-}
-
 static const uint32_t *counts_of(const job *jb, int64_t i) {
-  const frle_src *s = &jb->src[i];
-  return s->str ? jb->arena + jb->offsets[i] : s->cnts;
+  return jb->arena + jb->offsets[i];
 }
 
 static int phase_write(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_error *err) {
@@ -172,17 +146,17 @@ static int phase_apply(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_er
   return FRLE_OK;
 }
 
-/* Parse and validate every mask into an arena, then run `second` over all
- * masks: the shared body of frle_decode_batch and frle_batch_apply. */
+/* Parse and validate every mask into an arena (the batch parse,
+ * frle_parse_many), then run `second` over all masks: the shared body of
+ * frle_decode_batch and frle_batch_apply. */
 static int parse_then(job *jb, const frle_src *src, int64_t n, uint64_t h, uint64_t w,
                       phase_fn second, int nthreads, frle_error *err) {
-  phase_fn phases[2];
   int64_t i, total = 0, *offsets = NULL, *m = NULL;
+  uint64_t *hws = NULL;
   uint32_t *arena = NULL;
   int rc;
   uint64_t hw;
 
-  phases[0] = phase_parse; phases[1] = second;
   if (n == 0) return FRLE_OK;
   if (frle_check_size(h, w, &hw) != FRLE_OK) {
     err->code = FRLE_ERR_SIZE; err->index = 0; err->pos = 0; err->value = 0;
@@ -190,21 +164,25 @@ static int parse_then(job *jb, const frle_src *src, int64_t n, uint64_t h, uint6
   }
   offsets = (int64_t *)malloc((size_t)n * sizeof(int64_t));
   m = (int64_t *)malloc((size_t)n * sizeof(int64_t));
+  hws = (uint64_t *)malloc((size_t)n * sizeof(uint64_t));
   for (i = 0; i < n; i++) {
-    if (!offsets) break;
+    if (!offsets || !hws) break;
     offsets[i] = total;
-    if (src[i].str) total += src[i].len; /* at most one count per char */
+    hws[i] = hw;
+    total += src[i].str ? src[i].len : src[i].m; /* a string: at most one count per char */
   }
   arena = (uint32_t *)malloc((size_t)(total ? total : 1) * sizeof(uint32_t));
-  if (!offsets || !m || !arena) {
+  if (!offsets || !m || !hws || !arena) {
     err->code = rc = FRLE_ERR_NOMEM; err->index = 0;
   } else {
-    /* strings are parsed into the arena; given counts are used in place */
-    jb->src = src; jb->n = n; jb->h = h; jb->w = w; jb->hw = hw;
-    jb->offsets = offsets; jb->arena = arena; jb->m = m;
-    rc = run_job(jb, phases, 2, nthreads, err);
+    rc = frle_parse_many(src, hws, n, 1, arena, offsets, m, nthreads, err);
+    if (rc == FRLE_OK) {
+      jb->src = src; jb->n = n; jb->h = h; jb->w = w; jb->hw = hw;
+      jb->offsets = offsets; jb->arena = arena; jb->m = m;
+      rc = run_job(jb, &second, 1, nthreads, err);
+    }
   }
-  free(offsets); free(m); free(arena);
+  free(offsets); free(m); free(hws); free(arena);
   return rc;
 }
 

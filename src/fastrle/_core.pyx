@@ -11,7 +11,7 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset
+from libc.string cimport memcpy, memmove, memset
 
 import numpy as np
 cimport numpy as cnp
@@ -392,43 +392,37 @@ cdef class Runs:
 
 
 def parse(Sources s, bint strict, int64_t index_base=0):
-    """Parse every mask of `s` into a Runs table. strict: every run valid and
-    summing to h*w; else pycocotools' wrapping arithmetic (syntax checked)."""
+    """Parse every mask of `s` into a Runs table (the C batch parse,
+    frle_parse_many). strict: every run valid and summing to h*w; else
+    pycocotools' wrapping arithmetic (syntax checked)."""
     cdef Runs r = Runs()
-    cdef int64_t n = s.n, i, total = 0, m
+    cdef int64_t n = s.n, i, total = 0, bad = n, pos = 0
     cdef frle_error err
-    cdef uint64_t hw
     cdef int rc
     offs = np.empty(n + 1, np.int64)
-    cdef int64_t[::1] ov = offs
+    ms = np.empty(max(n, 1), np.int64)
+    hws = np.empty(max(n, 1), np.uint64)
+    cdef int64_t[::1] ov = offs, mv = ms
+    cdef uint64_t[::1] hwv = hws
     cdef int64_t[::1] hv = s.heights, wv = s.widths
     for i in range(n):
-        ov[i] = total
+        ov[i] = total  # room for each mask's counts: at most one per char
         total += s.src[i].len if s.src[i].str != NULL else s.src[i].m
+        if bad == n and frle_check_size(hv[i], wv[i], &hwv[i]) != FRLE_OK:
+            bad = i
     arena = np.empty(max(total, 1), np.uint32)
     cdef uint32_t[::1] av = arena
-    cdef uint32_t *base = &av[0]
-    cdef int64_t pos = 0
-    for i in range(n):
-        if frle_check_size(hv[i], wv[i], &hw) != FRLE_OK:
-            raise ValueError(f"mask {i + index_base}: size {hv[i]}x{wv[i]} has more than 2^32-1 pixels")
+    # the masks before a bad size first: the error of the lowest index wins
+    rc = frle_parse_many(s.src, &hwv[0], bad, strict, &av[0], &ov[0], &mv[0], 1, &err)
+    if rc != FRLE_OK:
+        _raise(&err, index_base)
+    if bad < n:
+        raise ValueError(f"mask {bad + index_base}: size {hv[bad]}x{wv[bad]} has more than 2^32-1 pixels")
+    for i in range(n):  # close the gaps: mask i's counts follow mask i-1's
+        if pos != ov[i]:
+            memmove(&av[pos], &av[ov[i]], mv[i] * sizeof(uint32_t))
         ov[i] = pos
-        err.index = i
-        if s.src[i].str != NULL:
-            rc = frle_parse(s.src[i].str, s.src[i].len, hw, strict, base + pos, &m, &err)
-            if rc != FRLE_OK:
-                err.index = i
-                _raise(&err, index_base)
-        else:
-            m = s.src[i].m
-            for k in range(m):
-                base[pos + k] = s.src[i].cnts[k]
-            if strict:
-                sm = int(np.sum(arena[pos:pos + m], dtype=np.uint64))
-                if sm != hw:
-                    raise RLEError(f"mask {i + index_base}: counts sum to {sm}, expected h*w = {hw}",
-                                   i + index_base)
-        pos += m
+        pos += mv[i]
     ov[n] = pos
     r.arena = arena
     r.offsets = offs
@@ -466,69 +460,83 @@ def bbox(Runs r, bint coco):
     return out
 
 
-def merge(Runs r, bint intersect):
-    """Merged counts (uint32) of all masks of r, pycocotools' run for run."""
-    cdef int64_t n = r.n, i, m
+cdef class _RunsView:
+    """A Runs table as the C ops take it (frle_runs): a pointer and a count
+    per mask."""
+    cdef frle_runs v
+    cdef const uint32_t **ptrs
+    cdef int64_t *ms
+    cdef object keep
+
+    def __dealloc__(self):
+        free(self.ptrs)
+        free(self.ms)
+
+
+cdef _RunsView _view(Runs r):
+    cdef _RunsView rv = _RunsView()
+    cdef int64_t i, n = r.n
     cdef const uint32_t[::1] a = r.arena
     cdef const int64_t[::1] off = r.offsets
-    cdef const uint32_t **ptrs = <const uint32_t **>malloc(max(n, 1) * sizeof(uint32_t *))
-    cdef int64_t *ms = <int64_t *>malloc(max(n, 1) * sizeof(int64_t))
-    if ptrs == NULL or ms == NULL:
-        free(ptrs); free(ms)
+    cdef const int64_t[::1] hv = r.heights, wv = r.widths
+    rv.keep = r
+    rv.ptrs = <const uint32_t **>malloc(max(n, 1) * sizeof(uint32_t *))
+    rv.ms = <int64_t *>malloc(max(n, 1) * sizeof(int64_t))
+    if rv.ptrs == NULL or rv.ms == NULL:
         raise MemoryError()
-    out = np.empty(a.shape[0] + n + 1, np.uint32)
-    cdef uint32_t[::1] o = out
-    try:
-        for i in range(n):
-            ptrs[i] = &a[off[i]]
-            ms[i] = off[i + 1] - off[i]
-        with nogil:
-            m = frle_merge(ptrs, ms, n, intersect, &o[0])
-        if m < 0:
-            raise MemoryError()
-        return out[:m].copy()
-    finally:
-        free(ptrs)
-        free(ms)
+    for i in range(n):
+        rv.ptrs[i] = &a[off[i]]
+        rv.ms[i] = off[i + 1] - off[i]
+    rv.v.cnts = rv.ptrs
+    rv.v.m = rv.ms
+    rv.v.n = n
+    if n:  # sizes are checked (0..2^32-1): int64 reads as uint64
+        rv.v.h = <const uint64_t *>&hv[0]
+        rv.v.w = <const uint64_t *>&wv[0]
+    return rv
 
 
-def iou_rle(Runs dt, Runs gt, const uint8_t[::1] iscrowd):
-    """pycocotools rleIou: boxes first, runs only where boxes overlap; -1 for
-    a size mismatch there; crowd IoU = |dt∩gt|/|dt|. Returns (m, n) float64."""
-    cdef int64_t m = dt.n, n = gt.n, d, g
-    cdef uint64_t it, un
-    db = bbox(dt, True)
-    gb = bbox(gt, True)
-    o = np.zeros(m * n, np.float64)
-    cdef double[::1] ov = o
-    cdef double[:, ::1] dbv = db, gbv = gb
-    cdef const uint32_t[::1] da = dt.arena, ga = gt.arena
-    cdef const int64_t[::1] do = dt.offsets, go = gt.offsets
-    cdef const int64_t[::1] dh = dt.heights, dw = dt.widths, gh = gt.heights, gw = gt.widths
-    cdef const uint8_t *crowd = &iscrowd[0] if iscrowd.shape[0] else NULL
-    cdef double wd, ht
+def merge(Runs r, bint intersect):
+    """pycocotools' merge of all masks of r (frle_merge_many, as the fast
+    path): merged counts (uint32). The masks have r's first size; two or
+    more need a strict parse."""
+    cdef _RunsView rv = _view(r)
+    cdef uint64_t hw = <uint64_t>r.heights[0] * <uint64_t>r.widths[0] if r.n else 0
+    cdef uint32_t *cnts = NULL
+    cdef int64_t m
     with nogil:
-        for g in range(n):
-            for d in range(m):
-                # pycocotools' box prefilter: its box IoU is > 0 exactly when
-                # the boxes overlap (boxes of masks have positive sides), and
-                # every such value is then replaced; skip computing it
-                wd = min(dbv[d, 2] + dbv[d, 0], gbv[g, 2] + gbv[g, 0]) - max(dbv[d, 0], gbv[g, 0])
-                if wd <= 0:
-                    continue
-                ht = min(dbv[d, 3] + dbv[d, 1], gbv[g, 3] + gbv[g, 1]) - max(dbv[d, 1], gbv[g, 1])
-                if ht <= 0:
-                    continue
-                if dh[d] != gh[g] or dw[d] != gw[g]:
-                    ov[g * m + d] = -1
-                    continue
-                frle_inter_union(&da[do[d]], do[d + 1] - do[d], &ga[go[g]], go[g + 1] - go[g], &it, &un)
-                if it == 0:
-                    un = 1
-                elif crowd != NULL and crowd[g]:
-                    un = frle_area(&da[do[d]], do[d + 1] - do[d])
-                ov[g * m + d] = <double>(<uint32_t>it) / <double>(<uint32_t>un)
-    return o.reshape((m, n), order="F")
+        m = frle_merge_many(rv.v.cnts, rv.v.m, rv.v.n, hw, intersect, &cnts)
+    if m < 0:
+        raise MemoryError()
+    try:
+        out = np.empty(m, np.uint32)
+        if m:
+            memcpy(cnp.PyArray_DATA(out), cnts, m * sizeof(uint32_t))
+        return out
+    finally:
+        free(cnts)
+
+
+def iou_rle(Runs dt, Runs gt, const uint8_t[::1] iscrowd, int threads=1):
+    """pycocotools rleIou of strictly parsed masks (frle_iou_runs, as the
+    fast path): boxes first, runs only where boxes overlap; -1 for a size
+    mismatch there; crowd IoU = |dt∩gt|/|dt|. iscrowd: one flag per gt, or
+    empty for none. Returns (m, n) float64 in Fortran order."""
+    cdef int64_t m = dt.n, n = gt.n
+    cdef int rc
+    if iscrowd.shape[0] and iscrowd.shape[0] != n:
+        raise ValueError(f"iscrowd has {iscrowd.shape[0]} flags for {n} gt masks")
+    cdef const uint8_t *crowd = &iscrowd[0] if iscrowd.shape[0] else NULL
+    o = np.zeros((m, n), np.float64, order="F")
+    if m == 0 or n == 0:
+        return o
+    cdef _RunsView vd = _view(dt), vg = _view(gt)
+    cdef double *ov = <double *>cnp.PyArray_DATA(o)
+    with nogil:
+        rc = frle_iou_runs(&vd.v, &vg.v, crowd, ov, threads)
+    if rc != FRLE_OK:
+        raise MemoryError()
+    return o
 
 
 def bbox_iou(const double[:, ::1] dt, const double[:, ::1] gt, const uint8_t[::1] iscrowd):

@@ -30,14 +30,25 @@ cdef extern from "rle.h" nogil:
     uint64_t frle_area(const uint32_t *cnts, int64_t m)
     void frle_bbox_coco(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, double *bb)
     void frle_bbox(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, double *bb)
-    int64_t frle_merge(const uint32_t *const *cnts, const int64_t *m, int64_t n,
-                       int intersect, uint32_t *out)
-    void frle_inter_union(const uint32_t *a, int64_t ma, const uint32_t *b, int64_t mb,
-                          uint64_t *inter, uint64_t *uni)
+    void frle_bbox_coco_many(const uint32_t *const *cnts, const int64_t *m, const uint64_t *h,
+                             const uint64_t *w, int64_t n, double *bb, int nthreads)
+    ctypedef struct frle_runs:
+        const uint32_t *const *cnts
+        const int64_t *m
+        const uint64_t *h
+        const uint64_t *w
+        int64_t n
+    int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscrowd,
+                      double *o, int nthreads)
+    int64_t frle_merge_many(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw,
+                            int intersect, uint32_t **out)
     void frle_bbox_iou(const double *dt, const double *gt, int64_t md, int64_t ng,
                        const uint8_t *iscrowd, double *o)
     int frle_from_poly(const double *xy, int64_t k, uint64_t h, uint64_t w,
                        uint32_t **cnts, int64_t *m)
+    int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int strict,
+                        uint32_t *out, const int64_t *offs, int64_t *m, int nthreads,
+                        frle_error *err)
     int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
                           uint8_t *out, char order, int zeroed, int nthreads,
                           frle_error *err)

@@ -47,26 +47,10 @@ cdef extern from "Python.h":
 cdef extern from "numpy/arrayobject.h":
     object PyArray_Scalar(void *data, cnp.dtype descr, object base)
 
-from ._crle cimport (FRLE_OK, frle_area, frle_bbox_coco, frle_check_size, frle_decode_batch,
-                    frle_encode_batch, frle_error, frle_from_poly, frle_parse, frle_parse_canonical, frle_src,
+from ._crle cimport (FRLE_OK, frle_area, frle_bbox_coco, frle_bbox_coco_many, frle_check_size,
+                    frle_decode_batch, frle_encode_batch, frle_error, frle_from_poly, frle_iou_runs,
+                    frle_merge_many, frle_parse, frle_parse_canonical, frle_parse_many, frle_runs, frle_src,
                     frle_string_bound, frle_to_string)
-
-cdef extern from "rle_dropin.h" nogil:
-    int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int strict,
-                        uint32_t *out, const int64_t *offs, int64_t *m, int nthreads,
-                        frle_error *err)
-    void frle_bbox_coco_many(const uint32_t *const *cnts, const int64_t *m, const uint64_t *h,
-                             const uint64_t *w, int64_t n, double *bb, int nthreads)
-    ctypedef struct frle_runs:
-        const uint32_t *const *cnts
-        const int64_t *m
-        const uint64_t *h
-        const uint64_t *w
-        int64_t n
-    int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscrowd,
-                      double *o, int nthreads)
-    int64_t frle_merge_many(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw,
-                            int intersect, uint32_t **out)
 
 cdef object _SIZE = "size"
 cdef object _COUNTS = "counts"
