@@ -408,7 +408,9 @@ class Workspace:
         os.makedirs(self.obj, exist_ok=True)
         import numpy as np
         self.cc = (sysconfig.get_config_var("CC") or "cc").split()
-        self.cflags = ["-fPIC", "-O3", "-std=c99", "-ffp-contract=off", "-fno-strict-aliasing", "-w",
+        with open(os.path.join(base, "build_flags.txt")) as f:  # the build's one flag list
+            flags = [ln.strip() for ln in f if ln.strip().startswith("-")]
+        self.cflags = ["-fPIC", *flags, "-w",
                        "-DNPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION", "-I" + os.path.join(base, "csrc"),
                        "-I" + np.get_include(), "-I" + sysconfig.get_paths()["include"]]
         self.suffix = sysconfig.get_config_var("EXT_SUFFIX")
