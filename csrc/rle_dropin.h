@@ -9,16 +9,12 @@
 
 #include <stdint.h>
 #include "rle.h"
+#include "rle_platform.h" /* frle_parallel_for, FRLE_MAX_THREADS */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* fn(ctx, begin, end, tid) over [0, n) split into nthreads contiguous ranges
- * (nthreads <= 0: all CPUs); the caller's thread runs range 0, and a range
- * whose thread cannot start runs on the caller's thread too. */
-typedef void (*frle_range_fn)(void *ctx, int64_t begin, int64_t end, int tid);
-void frle_parallel_for(int64_t n, int nthreads, frle_range_fn fn, void *ctx);
 
 /* Parse n masks: src[i] (a string, or given counts, which are copied) into
  * out + offs[i] (room for src[i].len, or src[i].m, counts); m[i] gets the
