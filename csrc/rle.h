@@ -60,8 +60,9 @@ typedef struct {
 const char *frle_strerror(int code);
 
 /* Which parse kernel frle_parse uses on this CPU: "avx512", "avx2", "sse41"
- * or "scalar". The environment variable FRLE_ISA (one of those names), read
- * once, caps the choice. */
+ * or "scalar". The environment variable FRLE_ISA (one of those names) caps
+ * this and every other kernel's choice (rle_dispatch.h); it is read once per
+ * copy of the core, i.e. once per extension module that links it. */
 const char *frle_parse_isa(void);
 
 /* Checks h*w against FRLE_MAX_PIXELS without overflow. */

@@ -3,6 +3,7 @@
 #define FASTRLE_RLE_INTERNAL_H
 
 #include "rle.h"
+#include "rle_dispatch.h"
 
 /* Per-thread work memory, grown on demand and reused across masks, so the
  * hot loop never calls malloc for masks of a size already seen. */
@@ -45,10 +46,13 @@ int frle_batch_apply(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
  * partly written. */
 int frle_parse_fast(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m);
 
-/* One kernel by level, for tests: as frle_parse_fast, or -1 where this CPU
- * or build lacks the kernel. */
-enum { FRLE_ISA_SCALAR = 0, FRLE_ISA_SSE41 = 1, FRLE_ISA_AVX2 = 2, FRLE_ISA_AVX512 = 3 };
+/* One kernel by level (FRLE_ISA_*, rle_dispatch.h), for tests: as
+ * frle_parse_fast, or -1 where this CPU or build lacks the kernel. */
 int frle_parse_fast_isa(int level, const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts,
                         int64_t *m);
+
+/* The decode's line fill in use (rle_decode.c): "avx512", "avx2", "sse2",
+ * or "scalar" in a build without SSE2. */
+const char *frle_fill_isa(void);
 
 #endif

@@ -309,10 +309,37 @@ static void test_thread_fallback(void) {
   free(cnts); free(seen); free(masks); free(ref); free(got);
 }
 
-int main(void) {
+static int isa_level_of(const char *name) {
+  if (!strcmp(name, "avx512")) return 3;
+  if (!strcmp(name, "avx2")) return 2;
+  if (!strcmp(name, "sse41")) return 1;
+  return 0; /* scalar; the fill's "sse2" is its baseline */
+}
+
+/* FRLE_ISA caps every kernel: the parse kernel and the decode's line fill. */
+static void test_isa_cap(void) {
+  const char *cap = getenv("FRLE_ISA"), *parse = frle_parse_isa(), *fill = frle_fill_isa();
+  printf("kernels: parse %s, decode fill %s (FRLE_ISA=%s)\n", parse, fill, cap ? cap : "");
+  if (!cap) return;
+  CHECK(isa_level_of(parse) <= isa_level_of(cap), "parse kernel %s above FRLE_ISA=%s", parse, cap);
+  CHECK(isa_level_of(fill) <= isa_level_of(cap), "decode fill %s above FRLE_ISA=%s", fill, cap);
+  if (!strcmp(cap, "scalar")) {
+    CHECK(!strcmp(parse, "scalar"), "FRLE_ISA=scalar: parse kernel %s", parse);
+    CHECK(!strcmp(fill, "sse2") || !strcmp(fill, "scalar"), "FRLE_ISA=scalar: decode fill %s", fill);
+  }
+}
+
+/* test_core --kernels: only the FRLE_ISA check (run once per FRLE_ISA value). */
+int main(int argc, char **argv) {
   uint64_t sizes[][2] = {{1, 1}, {1, 17}, {17, 1}, {2, 2}, {3, 5}, {64, 64}, {65, 63}, {100, 300}, {480, 640}, {1500, 2250}};
   size_t i;
   int style;
+  test_isa_cap();
+  if (argc > 1 && !strcmp(argv[1], "--kernels")) {
+    if (failures) { fprintf(stderr, "%d failures\n", failures); return 1; }
+    printf("test_core --kernels: all passed\n");
+    return 0;
+  }
   for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
     for (style = 0; style < 3; style++) test_roundtrip(sizes[i][0], sizes[i][1], style);
   for (i = 0; i < 200; i++) test_roundtrip(1 + rnd() % 70, 1 + rnd() % 70, (int)(rnd() % 3));
