@@ -102,7 +102,7 @@ PYX, MASK, API, ANN = "src/fastrle/_core.pyx", "src/fastrle/mask.py", "src/fastr
 KP, KE = "csrc/kernels/rle_parse.cuh", "csrc/kernels/rle_expand.cuh"
 SP = "csrc/rle_parse_simd.c"
 DI, F, MPYX = "csrc/rle_dropin.c", "csrc/rle_features.c", "src/fastrle/_mask.pyx"
-X, R = "csrc/rle_transform.c", "csrc/rle_render.c"
+X, R = "csrc/rle_resize.c", "csrc/rle_render.c"
 
 MUTANTS: List[Mutant] = [
     # --- the parser and writer (csrc/rle_string.c)
@@ -361,7 +361,7 @@ MUTANTS: List[Mutant] = [
        "the resize/flip kernel advances a run one pixel late", T_KEXPAND),
     _m("kexpand-bit-order", KE, "(little ? j : 7 - j)", "(little ? 7 - j : j)", "swapped",
        "resize/flip packed output in the wrong bit order", T_KEXPAND),
-    # --- fused transforms (csrc/rle_transform.c) and overlays (csrc/rle_render.c)
+    # --- fused resizes (csrc/rle_resize.c) and overlays (csrc/rle_render.c)
     _m("xform-first-of", X, "while (o < out && map[o] < x) o++;", "while (o < out && map[o] <= x) o++;",
        "comparison", "the inverse index map is one output row late", T_XFORM),
     _m("xform-run-end", X, "x1 = (e - 1) / h; y1 = e - x1 * h;", "x1 = (e - 1) / h; y1 = e - x1 * h - 1;",
