@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rle_features.h"
+#include "rle_platform.h" /* frle_parallel_for, FRLE_MAX_THREADS */
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif

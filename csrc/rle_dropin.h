@@ -9,7 +9,6 @@
 
 #include <stdint.h>
 #include "rle.h"
-#include "rle_platform.h" /* frle_parallel_for, FRLE_MAX_THREADS */
 
 #ifdef __cplusplus
 extern "C" {

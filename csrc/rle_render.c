@@ -35,7 +35,6 @@ typedef struct {
   uint8_t *img;
   mask_spans *ms;
   int64_t next; /* phase 1: next mask position to take */
-  int nthreads;
 } render_job;
 
 /* out = A ∩ B for sorted, disjoint x0,x1 pair lists. out needs na+nb
@@ -249,8 +248,7 @@ int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *or
 
   /* a thread per 64K pixels at most: starting one costs more than that */
   nthreads = frle_thread_count(nthreads, (int64_t)(jb.hw >> 16));
-  jb.nthreads = frle_thread_count(nthreads, k);
-  frle_parallel_for(jb.nthreads, jb.nthreads, prepare_range, &jb);
+  frle_parallel_for(frle_thread_count(nthreads, k), nthreads, prepare_range, &jb);
   for (pos = 0; pos < k; pos++) { /* the first failure in draw order */
     if (jb.ms[pos].rc != FRLE_OK) {
       rc = jb.ms[pos].rc;
