@@ -60,8 +60,9 @@ typedef struct {
 const char *frle_strerror(int code);
 
 /* Which parse kernel frle_parse uses on this CPU: "avx512", "avx2", "sse41"
- * or "scalar". The environment variable FRLE_ISA (one of those names), read
- * once, caps the choice. */
+ * or "scalar". The environment variable FRLE_ISA (one of those names) caps
+ * this and every other kernel's choice (rle_dispatch.h); it is read once per
+ * copy of the core, i.e. once per extension module that links it. */
 const char *frle_parse_isa(void);
 
 /* Checks h*w against FRLE_MAX_PIXELS without overflow. */
@@ -178,7 +179,7 @@ void frle_bbox_iou(const double *dt, const double *gt, int64_t md, int64_t ng,
 int frle_from_poly(const double *xy, int64_t k, uint64_t h, uint64_t w,
                    uint32_t **cnts, int64_t *m);
 
-/* ---- batches with threads (rle_batch.c, rle_dropin.c) ---- */
+/* ---- batches with threads (rle_batch.c, rle_parse_batch.c) ---- */
 
 /* The batch parse: n masks, src[i] (a string, or given counts, which are
  * copied) into out + offs[i] (room for src[i].len, or src[i].m, counts); m[i]

@@ -1,25 +1,8 @@
 /* Batches: validate every mask first, then write, on a few threads. */
-#define _GNU_SOURCE
-#include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "rle_internal.h"
-
-int frle_default_threads(void) {
-#ifdef CPU_COUNT
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    int n = CPU_COUNT(&set);
-    if (n > 0) return n;
-  }
-#endif
-  {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-  }
-}
+#include "rle_platform.h"
 
 typedef struct job job;
 typedef int (*phase_fn)(job *jb, int64_t begin, int64_t end, frle_scratch *scr, frle_error *err);
@@ -41,78 +24,58 @@ struct job {
   char **strs;
   int64_t *lens;
   phase_fn phase;
-  int nthreads;
+  struct worker *wk; /* one per thread (run_job) */
   /* frle_batch_apply */
   frle_mask_fn fn;
   void *ctx;
 };
 
-typedef struct {
-  job *jb;
-  int tid;
+typedef struct worker {
   frle_scratch *scr;
   frle_error err;
   int rc;
 } worker;
 
-static void *run_worker(void *arg) {
-  worker *wk = (worker *)arg;
-  job *jb = wk->jb;
-  int64_t b = jb->n * wk->tid / jb->nthreads, e = jb->n * (wk->tid + 1) / jb->nthreads;
+/* One thread's range of masks in the current phase; its scratch memory
+ * stays with its slot from phase to phase. */
+static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
+  job *jb = (job *)ctx;
+  worker *wk = &jb->wk[tid];
   if (!wk->scr) wk->scr = frle_scratch_new();
   wk->rc = wk->scr ? jb->phase(jb, b, e, wk->scr, &wk->err) : FRLE_ERR_NOMEM;
-  return NULL;
 }
 
 /* Runs phases[] over masks [0, n) split into contiguous ranges, one per
- * thread (the caller's thread is one of them). Each phase is a fork and a
- * join, so no phase starts before the previous one has finished everywhere:
- * nothing is written before every mask has been validated. On failure it
- * reports the error of the lowest mask index, independent of scheduling. */
+ * thread (frle_parallel_for). Each phase is a fork and a join, so no phase
+ * starts before the previous one has finished everywhere: nothing is
+ * written before every mask has been validated. On failure it reports the
+ * error of the lowest mask index, independent of scheduling. */
 static int run_job(job *jb, const phase_fn *phases, int nphase, int nthreads, frle_error *err) {
-  worker stack_w[8];
-  pthread_t stack_t[8];
-  char stack_ok[8];
-  worker *wk = stack_w;
-  pthread_t *th = stack_t;
-  char *ok = stack_ok;
+  worker one;
   int i, p, rc = FRLE_OK;
   int64_t best = -1;
 
-  if (nthreads <= 0) nthreads = frle_default_threads();
-  if (nthreads > jb->n) nthreads = (int)(jb->n > 0 ? jb->n : 1);
-  if (nthreads > 256) nthreads = 256;
-  if (nthreads > 8) {
-    wk = (worker *)calloc((size_t)nthreads, sizeof(worker));
-    th = (pthread_t *)calloc((size_t)nthreads, sizeof(pthread_t));
-    ok = (char *)calloc((size_t)nthreads, 1);
-    if (!wk || !th || !ok) {
-      free(wk); free(th); free(ok);
-      wk = stack_w; th = stack_t; ok = stack_ok; nthreads = 8;
-    }
-  }
-  jb->nthreads = nthreads;
-  memset(wk, 0, sizeof(worker) * (size_t)nthreads);
-  for (i = 0; i < nthreads; i++) { wk[i].jb = jb; wk[i].tid = i; wk[i].err.index = -1; }
+  nthreads = frle_thread_count(nthreads, jb->n);
+  jb->wk = nthreads > 1 ? (worker *)calloc((size_t)nthreads, sizeof(worker)) : NULL;
+  if (!jb->wk) { jb->wk = &one; nthreads = 1; } /* no memory for more: one thread */
+  memset(jb->wk, 0, sizeof(worker) * (size_t)nthreads);
+  for (i = 0; i < nthreads; i++) jb->wk[i].err.index = -1;
 
   for (p = 0; p < nphase && rc == FRLE_OK; p++) {
     jb->phase = phases[p];
-    for (i = 1; i < nthreads; i++) ok[i] = pthread_create(&th[i], NULL, run_worker, &wk[i]) == 0;
-    run_worker(&wk[0]);
-    for (i = 1; i < nthreads; i++) {
-      if (ok[i]) pthread_join(th[i], NULL);
-      else run_worker(&wk[i]); /* no thread to be had: do its share here */
-    }
+    frle_parallel_for(jb->n, nthreads, run_range, jb);
     for (i = 0; i < nthreads; i++) {
-      if (wk[i].rc != FRLE_OK && (best < 0 || wk[i].err.index < best)) {
-        best = wk[i].err.index;
-        *err = wk[i].err;
-        err->code = rc = wk[i].rc;
+      worker *wk = &jb->wk[i];
+      if (wk->rc != FRLE_OK && (best < 0 || wk->err.index < best)) {
+        best = wk->err.index;
+        *err = wk->err;
+        err->code = rc = wk->rc;
       }
     }
   }
-  for (i = 0; i < nthreads; i++) frle_scratch_free(wk[i].scr);
-  if (wk != stack_w) { free(wk); free(th); free(ok); }
+  for (i = 0; i < nthreads; i++) frle_scratch_free(jb->wk[i].scr);
+  if (jb->wk != &one) free(jb->wk);
+  jb->wk = NULL;
   return rc;
 }
 

@@ -8,30 +8,6 @@
 #include <emmintrin.h>
 #endif
 
-int frle_grow(void **buf, int64_t *cap, int64_t n, size_t elem) {
-  int64_t c;
-  void *p;
-  if (n <= *cap) return 1;
-  c = *cap ? *cap : 64;
-  while (c < n) c *= 2;
-  p = realloc(*buf, (size_t)c * elem);
-  if (!p) return 0;
-  *buf = p;
-  *cap = c;
-  return 1;
-}
-
-frle_scratch *frle_scratch_new(void) {
-  return (frle_scratch *)calloc(1, sizeof(frle_scratch));
-}
-
-void frle_scratch_free(frle_scratch *s) {
-  if (!s) return;
-  free(s->seg); free(s->ev); free(s->row); free(s->tr); free(s->pos);
-  free(s->aux); free(s->rcnt); free(s->rseg);
-  free(s);
-}
-
 /* Foreground runs of zeroed column-major decode; most are short, and a call
  * to memset costs more than the stores for them. */
 static inline void fill_ones(uint8_t *p, uint32_t n) {
@@ -72,9 +48,8 @@ static void line_fill_sse2(uint8_t *a, uint8_t *end, uint8_t v) {
   }
 }
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#ifdef FRLE_X86_KERNELS
 #include <immintrin.h>
-#define FRLE_DISPATCH 1
 __attribute__((target("avx2"))) static void line_fill_avx2(uint8_t *a, uint8_t *end, uint8_t v) {
   __m256i x = _mm256_set1_epi8((char)v);
   for (; a < end; a += 64) {
@@ -89,11 +64,12 @@ __attribute__((target("avx512f"))) static void line_fill_avx512(uint8_t *a, uint
 }
 #endif
 
+/* rle_dispatch.c's choice (FRLE_ISA caps it). */
 static line_fill_fn pick_line_fill(void) {
-#ifdef FRLE_DISPATCH
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return line_fill_avx512;
-  if (__builtin_cpu_supports("avx2")) return line_fill_avx2;
+#ifdef FRLE_X86_KERNELS
+  int l = frle_fill_level();
+  if (l == FRLE_ISA_AVX512) return line_fill_avx512;
+  if (l == FRLE_ISA_AVX2) return line_fill_avx2;
 #endif
   return line_fill_sse2;
 }
@@ -101,19 +77,27 @@ static line_fill_fn pick_line_fill(void) {
 static line_fill_fn line_fill_impl; /* set once; racing first calls pick the same */
 
 static inline void line_fill(uint8_t *a, uint8_t *end, uint8_t v) {
-#ifdef FRLE_DISPATCH
   line_fill_fn f = __atomic_load_n(&line_fill_impl, __ATOMIC_RELAXED);
   if (!f) {
     f = pick_line_fill();
     __atomic_store_n(&line_fill_impl, f, __ATOMIC_RELAXED);
   }
-#else
-  line_fill_fn f = line_fill_impl;
-  if (!f) line_fill_impl = f = pick_line_fill();
-#endif
   f(a, end, v);
 }
 #endif
+
+const char *frle_fill_isa(void) {
+#if defined(__SSE2__)
+  line_fill_fn f = pick_line_fill();
+#ifdef FRLE_X86_KERNELS
+  if (f == line_fill_avx512) return "avx512";
+  if (f == line_fill_avx2) return "avx2";
+#endif
+  return f == line_fill_sse2 ? "sse2" : "?";
+#else
+  return "scalar";
+#endif
+}
 
 /* Writes every byte of [lo, hi) in address order, one span at a time.
  * Whole cache lines go out with non-temporal stores, so the output costs one

@@ -31,7 +31,7 @@ int frle_intersections(const uint32_t *arena, const int64_t *offsets, int64_t n,
                        uint64_t h, uint64_t w, uint64_t *inter);
 
 /* Building blocks of frle_intersections, shared with the drop-in's IoU
- * (rle_dropin.c). A mask as sorted, disjoint foreground intervals [s, e) of
+ * (rle_ops.c). A mask as sorted, disjoint foreground intervals [s, e) of
  * linear (column-major) positions, plus its bounding box in columns and rows
  * (inclusive; k == 0 means empty and the box is meaningless). */
 typedef struct {

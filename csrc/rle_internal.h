@@ -3,25 +3,8 @@
 #define FASTRLE_RLE_INTERNAL_H
 
 #include "rle.h"
-
-/* Per-thread work memory, grown on demand and reused across masks, so the
- * hot loop never calls malloc for masks of a size already seen. */
-struct frle_scratch {
-  uint32_t *seg;   int64_t seg_cap;   /* column segments: x, y0, y1 triples */
-  uint32_t *ev;    int64_t ev_cap;    /* transition intervals: x, ya, yb */
-  int64_t  *row;   int64_t row_cap;   /* per-row offsets into tr (h+1) */
-  uint32_t *tr;    int64_t tr_cap;    /* transition columns, grouped by row */
-  uint64_t *pos;   int64_t pos_cap;   /* encode: boundary positions */
-  uint64_t ylo, yhi;                  /* rows holding transitions */
-  uint8_t  *aux;   int64_t aux_cap;   /* transforms: bytes of work memory */
-  uint32_t *rcnt;  int64_t rcnt_cap;  /* transforms: runs of the resized mask */
-  uint32_t *rseg;  int64_t rseg_cap;  /* transforms: one column's segments */
-};
-
-/* Make *buf hold at least n elements of size elem; returns 0 on failure. */
-int frle_grow(void **buf, int64_t *cap, int64_t n, size_t elem);
-
-#define FRLE_GROW(ptr, cap, n) frle_grow((void **)&(ptr), &(cap), (n), sizeof(*(ptr)))
+#include "rle_dispatch.h"
+#include "rle_scratch.h"
 
 /* Row spans of one validated mask (runs sum to h*w), without writing it:
  * afterwards rows [scr->ylo, scr->yhi) hold foreground (ylo == yhi: none),
@@ -45,10 +28,13 @@ int frle_batch_apply(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
  * partly written. */
 int frle_parse_fast(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m);
 
-/* One kernel by level, for tests: as frle_parse_fast, or -1 where this CPU
- * or build lacks the kernel. */
-enum { FRLE_ISA_SCALAR = 0, FRLE_ISA_SSE41 = 1, FRLE_ISA_AVX2 = 2, FRLE_ISA_AVX512 = 3 };
+/* One kernel by level (FRLE_ISA_*, rle_dispatch.h), for tests: as
+ * frle_parse_fast, or -1 where this CPU or build lacks the kernel. */
 int frle_parse_fast_isa(int level, const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts,
                         int64_t *m);
+
+/* The decode's line fill in use (rle_decode.c): "avx512", "avx2", "sse2",
+ * or "scalar" in a build without SSE2. */
+const char *frle_fill_isa(void);
 
 #endif

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rle.h"
-#include "rle_dropin.h"   /* frle_parallel_for */
+#include "rle_platform.h" /* frle_parallel_for */
 #include "rle_features.h" /* frle_fg, frle_fg_overlap */
 #if defined(__SSE2__)
 #include <emmintrin.h>

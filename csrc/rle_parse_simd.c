@@ -18,16 +18,16 @@
  *
  * Kernels: AVX-512 VBMI2 (packing with vpcompressw), AVX2 and SSE4.1
  * (packing with a pshufb table), chosen at run time.
- * FRLE_ISA=scalar|sse41|avx2|avx512 caps the choice (tests run every kernel
- * on one machine).
+ * rle_dispatch.c picks the kernel (FRLE_ISA caps it).
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "rle.h"
 #include "rle_internal.h"
 
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__SSE2__) /* not: a portable-fallback test build */
+#include "rle_platform.h"
+
+#ifdef FRLE_X86_KERNELS /* not: a portable-fallback test build */
 #include <immintrin.h>
 #define FRLE_SIMD_PARSE 1
 #endif
@@ -364,58 +364,35 @@ typedef int (*parse_fn)(const char *, int64_t, uint64_t, int, uint32_t *, int64_
 
 /* The kernel of a level (FRLE_ISA_*), or NULL where this CPU or build lacks it. */
 static parse_fn kernel_of(int level) {
+  if (!frle_parse_kernel_ok(level)) return NULL;
 #ifdef FRLE_SIMD_PARSE
-  __builtin_cpu_init();
-  if (level == FRLE_ISA_AVX512 && __builtin_cpu_supports("avx512f") &&
-      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("popcnt") &&
-      __builtin_cpu_supports("bmi2"))
-    return parse_avx512;
-  if (level == FRLE_ISA_AVX2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt"))
-    return parse_avx2;
-  if (level == FRLE_ISA_SSE41 && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("popcnt"))
-    return parse_sse41;
+  if (level == FRLE_ISA_AVX512) return parse_avx512;
+  if (level == FRLE_ISA_AVX2) return parse_avx2;
+  if (level == FRLE_ISA_SSE41) return parse_sse41;
 #endif
-  (void)level;
   return NULL;
 }
 
-static const char *const isa_names[] = {"scalar", "sse41", "avx2", "avx512"};
-static int isa_level = -1; /* the level in use; set once */
-static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
-
-static void pick(void) {
-  const char *cap = getenv("FRLE_ISA");
-  int lim = FRLE_ISA_AVX512, l;
-  for (l = 0; cap && l <= FRLE_ISA_AVX512; l++)
-    if (!strcmp(cap, isa_names[l])) lim = l;
 #ifdef FRLE_SIMD_PARSE
-  init_pack_tbl();
+static frle_once_t tbl_once = FRLE_ONCE_INIT; /* the SSE4.1/AVX2 kernels' table */
 #endif
-  for (l = lim; l > FRLE_ISA_SCALAR && !kernel_of(l); l--) {}
-  isa_level = l;
-}
-
-static int level(void) {
-  pthread_once(&isa_once, pick);
-  return isa_level;
-}
 
 int frle_parse_fast_isa(int lvl, const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts,
                         int64_t *m) {
-  parse_fn f;
-  level(); /* the SSE4.1 kernel's table */
-  f = kernel_of(lvl);
+  parse_fn f = kernel_of(lvl);
   if (!f) return -1;
+#ifdef FRLE_SIMD_PARSE
+  frle_once(&tbl_once, init_pack_tbl);
+#endif
   if (strict && hw >= 0x7fffffffull) return 0; /* pass 2 compares in 31 bits */
   return f(s, len, hw, strict, cnts, m);
 }
 
 int frle_parse_fast(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m) {
-  int l = level();
+  int l = frle_parse_level();
   return l == FRLE_ISA_SCALAR ? 0 : frle_parse_fast_isa(l, s, len, hw, strict, cnts, m);
 }
 
 const char *frle_parse_isa(void) {
-  return isa_names[level()];
+  return frle_isa_name(frle_parse_level());
 }

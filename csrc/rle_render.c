@@ -9,11 +9,10 @@
  *     order, then every mask's contour in draw order. A pixel belongs to one
  *     band, so it sees the masks in exactly the single-thread order.
  * Nothing is written to the image before phase 1 has succeeded for all. */
-#define _GNU_SOURCE
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "rle_internal.h"
+#include "rle_platform.h"
 
 /* One mask's spans: row ylo+r's fill spans are xs[off[r]..off[r+1]) and its
  * contour spans cxs[coff[r]..coff[r+1]), as x0,x1 pairs ([x0, x1)). */
@@ -36,7 +35,6 @@ typedef struct {
   uint8_t *img;
   mask_spans *ms;
   int64_t next; /* phase 1: next mask position to take */
-  int nthreads;
 } render_job;
 
 /* out = A ∩ B for sorted, disjoint x0,x1 pair lists. out needs na+nb
@@ -214,38 +212,16 @@ static void phase_draw(render_job *jb, uint64_t y0, uint64_t y1) {
   }
 }
 
-typedef struct {
-  render_job *jb;
-  int phase, tid;
-} render_worker;
-
-static void *render_main(void *arg) {
-  render_worker *wk = (render_worker *)arg;
-  render_job *jb = wk->jb;
-  if (wk->phase == 1) {
-    phase_prepare(jb);
-  } else {
-    uint64_t y0 = jb->h * (uint64_t)wk->tid / (uint64_t)jb->nthreads;
-    uint64_t y1 = jb->h * (uint64_t)(wk->tid + 1) / (uint64_t)jb->nthreads;
-    phase_draw(jb, y0, y1);
-  }
-  return NULL;
+/* Phase 1 on one thread (its range is its slot: threads take masks as they
+ * come); phase 2 on one band of rows [y0, y1). */
+static void prepare_range(void *ctx, int64_t b, int64_t e, int tid) {
+  (void)b; (void)e; (void)tid;
+  phase_prepare((render_job *)ctx);
 }
 
-/* Runs one phase on jb->nthreads threads (the caller's is one of them); a
- * thread that cannot be started has its share done here. */
-static void run_phase(render_job *jb, int phase) {
-  render_worker wk[64];
-  pthread_t th[64];
-  char ok[64];
-  int i, nt = jb->nthreads;
-  for (i = 0; i < nt; i++) { wk[i].jb = jb; wk[i].phase = phase; wk[i].tid = i; }
-  for (i = 1; i < nt; i++) ok[i] = pthread_create(&th[i], NULL, render_main, &wk[i]) == 0;
-  render_main(&wk[0]);
-  for (i = 1; i < nt; i++) {
-    if (ok[i]) pthread_join(th[i], NULL);
-    else render_main(&wk[i]);
-  }
+static void draw_range(void *ctx, int64_t y0, int64_t y1, int tid) {
+  (void)tid;
+  phase_draw((render_job *)ctx, (uint64_t)y0, (uint64_t)y1);
 }
 
 int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *order, int64_t k,
@@ -270,12 +246,9 @@ int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *or
   jb.ms = (mask_spans *)calloc((size_t)k, sizeof(mask_spans));
   if (!jb.ms) { err->code = FRLE_ERR_NOMEM; err->index = order[0]; return FRLE_ERR_NOMEM; }
 
-  if (nthreads <= 0) nthreads = frle_default_threads();
-  if (nthreads > 64) nthreads = 64;
   /* a thread per 64K pixels at most: starting one costs more than that */
-  if ((uint64_t)nthreads > (jb.hw >> 16)) nthreads = jb.hw >> 16 ? (int)(jb.hw >> 16) : 1;
-  jb.nthreads = nthreads > k ? (int)k : nthreads;
-  run_phase(&jb, 1);
+  nthreads = frle_thread_count(nthreads, (int64_t)(jb.hw >> 16));
+  frle_parallel_for(frle_thread_count(nthreads, k), nthreads, prepare_range, &jb);
   for (pos = 0; pos < k; pos++) { /* the first failure in draw order */
     if (jb.ms[pos].rc != FRLE_OK) {
       rc = jb.ms[pos].rc;
@@ -286,8 +259,7 @@ int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *or
   if (rc == FRLE_OK && h && w) {
     /* bands of at least 16 rows: fewer threads for small images */
     int64_t most = (int64_t)(h / 16) > 0 ? (int64_t)(h / 16) : 1;
-    jb.nthreads = nthreads > most ? (int)most : nthreads;
-    run_phase(&jb, 2);
+    frle_parallel_for((int64_t)h, frle_thread_count(nthreads, most), draw_range, &jb);
   }
   for (pos = 0; pos < k; pos++) {
     free(jb.ms[pos].off); free(jb.ms[pos].coff); free(jb.ms[pos].xs); free(jb.ms[pos].cxs);

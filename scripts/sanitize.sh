@@ -19,8 +19,7 @@ mkdir -p "$TMP/repo"
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$TMP/repo"
 
 echo "== C core test under ASan+UBSan"
-make -s -C "$TMP/repo/csrc" test BUILD="$TMP/cbuild" CC="$CC" \
-  CFLAGS="-std=c99 -Wall -Wextra -ffp-contract=off $SAN"
+make -s -C "$TMP/repo/csrc" test BUILD="$TMP/cbuild" CC="$CC" EXTRA_CFLAGS="$SAN"
 
 echo "== build the extension with ASan+UBSan"
 (cd "$TMP/repo" && CC="$CC" FASTRLE_CFLAGS="$SAN" FASTRLE_LDFLAGS="-fsanitize=address,undefined" \

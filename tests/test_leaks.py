@@ -124,7 +124,7 @@ def _detects_leak():
 def test_valgrind_memcheck_c_core():
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "csrc"), f"BUILD={tmp}",
-                        "CFLAGS=-O1 -g -std=c99 -Wall -Wextra -ffp-contract=off", f"{tmp}/test_core"],
+                        "EXTRA_CFLAGS=-O1 -g", f"{tmp}/test_core"],  # after build_flags.txt
                        check=True, capture_output=True, timeout=300)
         p = subprocess.run(["valgrind", "--tool=memcheck", "--error-exitcode=99", "--leak-check=full",
                             "--errors-for-leak-kinds=definite,indirect,possible", "--track-origins=yes",

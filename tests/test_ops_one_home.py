@@ -1,5 +1,5 @@
 """pycocotools' IoU, merge, box prefilter and the batch parse each have one
-C implementation (csrc/rle_ops.c, frle_parse_many in csrc/rle_dropin.c),
+C implementation (csrc/rle_ops.c, frle_parse_many in csrc/rle_parse_batch.c),
 behind both paths of fastrle.mask. These tests pin the cases a second,
 "equivalent" formula would get wrong: NaN, infinite and signed-zero boxes
 (bit for bit, NaN signs included), many masks merged through the general

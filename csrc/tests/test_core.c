@@ -7,6 +7,7 @@
 #include "../rle.h"
 #include "../rle_transform.h"
 #include "../rle_internal.h"
+#include "../rle_platform.h"
 
 static int failures = 0;
 #define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fprintf(stderr, "\n"); } } while (0)
@@ -268,14 +269,83 @@ static void test_parse_kernels(void) {
          ran[2], ran[3]);
 }
 
-int main(void) {
+static void mark_range(void *ctx, int64_t b, int64_t e, int tid) {
+  int *seen = (int *)ctx;
+  (void)tid;
+  for (; b < e; b++) seen[b]++;
+}
+
+/* Threads that cannot start: their ranges run on the caller's thread, so
+ * every index is visited once and a batch decodes to the 1-thread bytes. */
+static void test_thread_fallback(void) {
+  enum { N = 1000, K = 37, H = 23, W = 19 };
+  int limits[] = {-1, 0, 1, 3}, *seen = calloc(N, sizeof(int)), li, i, nt;
+  uint8_t *masks = malloc((size_t)K * H * W), *ref = malloc((size_t)K * H * W), *got = malloc((size_t)K * H * W);
+  uint32_t **cnts = calloc(K, sizeof(uint32_t *));
+  frle_src src[K];
+  frle_error err;
+  for (i = 0; i < K; i++) {
+    int64_t cap = 0;
+    random_mask(masks + (size_t)i * H * W, H, W, i % 3);
+    src[i].str = NULL; src[i].len = 0;
+    src[i].m = frle_encode_colmajor(masks + (size_t)i * H * W, H * W, 1, &cnts[i], &cap);
+    src[i].cnts = cnts[i];
+  }
+  CHECK(frle_thread_count(0, 5) >= 1 && frle_thread_count(1000, 5) == 5 && frle_thread_count(1000, 100000) == FRLE_MAX_THREADS
+        && frle_thread_count(3, 0) == 1, "frle_thread_count");
+  CHECK(frle_decode_batch(src, K, H, W, ref, 'C', 0, 1, &err) == FRLE_OK, "batch rc (1 thread)");
+  for (li = 0; li < 4; li++) {
+    frle_threads_fail_after(limits[li]);
+    for (nt = 1; nt <= 9; nt += 4) {
+      memset(seen, 0, N * sizeof(int));
+      frle_parallel_for(N, nt, mark_range, seen);
+      for (i = 0; i < N; i++) if (seen[i] != 1) { CHECK(0, "index %d run %d times (limit %d, %d threads)", i, seen[i], limits[li], nt); break; }
+      memset(got, 0xA5, (size_t)K * H * W);
+      CHECK(frle_decode_batch(src, K, H, W, got, 'C', 0, nt, &err) == FRLE_OK, "batch rc");
+      CHECK(!memcmp(got, ref, (size_t)K * H * W), "batch with threads failing to start (limit %d, %d threads)", limits[li], nt);
+    }
+  }
+  frle_threads_fail_after(-1);
+  for (i = 0; i < K; i++) free(cnts[i]);
+  free(cnts); free(seen); free(masks); free(ref); free(got);
+}
+
+static int isa_level_of(const char *name) {
+  if (!strcmp(name, "avx512")) return 3;
+  if (!strcmp(name, "avx2")) return 2;
+  if (!strcmp(name, "sse41")) return 1;
+  return 0; /* scalar; the fill's "sse2" is its baseline */
+}
+
+/* FRLE_ISA caps every kernel: the parse kernel and the decode's line fill. */
+static void test_isa_cap(void) {
+  const char *cap = getenv("FRLE_ISA"), *parse = frle_parse_isa(), *fill = frle_fill_isa();
+  printf("kernels: parse %s, decode fill %s (FRLE_ISA=%s)\n", parse, fill, cap ? cap : "");
+  if (!cap) return;
+  CHECK(isa_level_of(parse) <= isa_level_of(cap), "parse kernel %s above FRLE_ISA=%s", parse, cap);
+  CHECK(isa_level_of(fill) <= isa_level_of(cap), "decode fill %s above FRLE_ISA=%s", fill, cap);
+  if (!strcmp(cap, "scalar")) {
+    CHECK(!strcmp(parse, "scalar"), "FRLE_ISA=scalar: parse kernel %s", parse);
+    CHECK(!strcmp(fill, "sse2") || !strcmp(fill, "scalar"), "FRLE_ISA=scalar: decode fill %s", fill);
+  }
+}
+
+/* test_core --kernels: only the FRLE_ISA check (run once per FRLE_ISA value). */
+int main(int argc, char **argv) {
   uint64_t sizes[][2] = {{1, 1}, {1, 17}, {17, 1}, {2, 2}, {3, 5}, {64, 64}, {65, 63}, {100, 300}, {480, 640}, {1500, 2250}};
   size_t i;
   int style;
+  test_isa_cap();
+  if (argc > 1 && !strcmp(argv[1], "--kernels")) {
+    if (failures) { fprintf(stderr, "%d failures\n", failures); return 1; }
+    printf("test_core --kernels: all passed\n");
+    return 0;
+  }
   for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
     for (style = 0; style < 3; style++) test_roundtrip(sizes[i][0], sizes[i][1], style);
   for (i = 0; i < 200; i++) test_roundtrip(1 + rnd() % 70, 1 + rnd() % 70, (int)(rnd() % 3));
   test_errors();
+  test_thread_fallback();
   test_parse_kernels();
   for (i = 0; i < 150; i++) {
     uint64_t h = 1 + rnd() % 40, w = 1 + rnd() % 40;

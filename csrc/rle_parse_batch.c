@@ -1,48 +1,11 @@
-/* The fork/join runner and the batch parse (frle_parse_many, rle.h); see
- * rle_dropin.h. */
+/* The batch parse of many masks (frle_parse_many, rle.h): compressed strings
+ * or given counts with their sum check, on threads. */
 #define _GNU_SOURCE
-#include "rle_dropin.h"
+#include "rle.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define FRLE_MAX_THREADS 64
-
-typedef struct {
-  frle_range_fn fn;
-  void *ctx;
-  int64_t b, e;
-  int tid;
-} pf_arg;
-
-static void *pf_run(void *a) {
-  pf_arg *p = (pf_arg *)a;
-  p->fn(p->ctx, p->b, p->e, p->tid);
-  return NULL;
-}
-
-void frle_parallel_for(int64_t n, int nthreads, frle_range_fn fn, void *ctx) {
-  pthread_t th[FRLE_MAX_THREADS];
-  pf_arg args[FRLE_MAX_THREADS];
-  int ok[FRLE_MAX_THREADS];
-  int i;
-  if (n <= 0) return;
-  if (nthreads <= 0) nthreads = frle_default_threads();
-  if (nthreads > n) nthreads = (int)n;
-  if (nthreads > FRLE_MAX_THREADS) nthreads = FRLE_MAX_THREADS;
-  if (nthreads <= 1) { fn(ctx, 0, n, 0); return; }
-  for (i = 0; i < nthreads; i++) {
-    args[i].fn = fn; args[i].ctx = ctx; args[i].tid = i;
-    args[i].b = n * i / nthreads; args[i].e = n * (i + 1) / nthreads;
-  }
-  for (i = 1; i < nthreads; i++) ok[i] = pthread_create(&th[i], NULL, pf_run, &args[i]) == 0;
-  pf_run(&args[0]);
-  for (i = 1; i < nthreads; i++) {
-    if (ok[i]) pthread_join(th[i], NULL);
-    else pf_run(&args[i]); /* no thread to be had: do its share here */
-  }
-}
+#include "rle_platform.h" /* frle_parallel_for, FRLE_MAX_THREADS */
 
 /* ---- parsing ---- */
 

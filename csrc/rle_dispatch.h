@@ -1,0 +1,48 @@
+/*
+ * CPU dispatch: which vector kernel each hot loop uses, decided once per
+ * process from the CPU's features (rle_platform.c) and the environment
+ * variable FRLE_ISA=scalar|sse41|avx2|avx512, which caps every kernel's
+ * level (the parse kernels and the decode's line fill alike), so tests can
+ * run each level on one machine. Kernels are picked at run time, never by
+ * build flags (no -march).
+ */
+#ifndef FASTRLE_RLE_DISPATCH_H
+#define FASTRLE_RLE_DISPATCH_H
+
+/* Builds with the x86 vector kernels (GCC/Clang on x86-64 with SSE2; a build
+ * with -mno-sse2 tests the portable fallbacks). */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__SSE2__)
+#define FRLE_X86_KERNELS 1
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Kernel levels, in order: a level's kernel runs only where the CPU has its
+ * features and FRLE_ISA allows that level. */
+enum { FRLE_ISA_SCALAR = 0, FRLE_ISA_SSE41 = 1, FRLE_ISA_AVX2 = 2, FRLE_ISA_AVX512 = 3 };
+
+/* "scalar", "sse41", "avx2" or "avx512". */
+const char *frle_isa_name(int level);
+
+/* The level FRLE_ISA names (read once per process), or FRLE_ISA_AVX512
+ * when it is unset or names no level. */
+int frle_isa_cap(void);
+
+/* Whether this build and CPU run the parse kernel of `level` (> scalar). */
+int frle_parse_kernel_ok(int level);
+
+/* The parse kernel in use: the highest level up to frle_isa_cap() that
+ * frle_parse_kernel_ok, else FRLE_ISA_SCALAR. */
+int frle_parse_level(void);
+
+/* The decode's non-temporal line fill in use: FRLE_ISA_AVX512 (avx512f),
+ * FRLE_ISA_AVX2, or FRLE_ISA_SCALAR for the baseline (SSE2 stores, plain
+ * stores in a build without SSE2), capped by frle_isa_cap() too. */
+int frle_fill_level(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTRLE_RLE_DISPATCH_H */

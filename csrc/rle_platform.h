@@ -1,0 +1,66 @@
+/*
+ * The platform layer: threads, CPU count, run-once and CPU features. The only
+ * file of the C core that calls the OS or compiler-specific CPU probes
+ * (pthreads, sysconf, sched_getaffinity, __builtin_cpu_supports); a port to
+ * another OS or compiler replaces rle_platform.c and nothing else.
+ */
+#ifndef FASTRLE_RLE_PLATFORM_H
+#define FASTRLE_RLE_PLATFORM_H
+
+#include <stdint.h>
+#include <pthread.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The most threads one call runs on: the one cap of every threaded C call. */
+#define FRLE_MAX_THREADS 256
+
+/* The CPUs this process may run on (its affinity set), at least 1. The
+ * thread count a call gets for nthreads <= 0. (Declared in rle.h too.) */
+int frle_default_threads(void);
+
+/* The threads a call over n items gets: nthreads <= 0 means
+ * frle_default_threads(); then at most n, at most FRLE_MAX_THREADS, at
+ * least 1. frle_thread_count(frle_thread_count(t, n), n) is the same count. */
+int frle_thread_count(int nthreads, int64_t n);
+
+/* fn(ctx, begin, end, tid) over [0, n) split into k = frle_thread_count(
+ * nthreads, n) contiguous ranges, range tid being [n*tid/k, n*(tid+1)/k),
+ * each run once. The caller's thread runs range 0, and a range whose thread
+ * cannot start runs on the caller's thread after range 0: fewer threads,
+ * same result. Returns when every range has finished. */
+typedef void (*frle_range_fn)(void *ctx, int64_t begin, int64_t end, int tid);
+void frle_parallel_for(int64_t n, int nthreads, frle_range_fn fn, void *ctx);
+
+/* Testing: make every thread start after the first `started` of each
+ * frle_parallel_for call fail (< 0: no limit, the default). Not for
+ * concurrent use with other threaded calls. */
+void frle_threads_fail_after(int started);
+
+/* Run fn exactly once per process per flag, whichever thread comes first;
+ * the others wait until it has returned. */
+typedef pthread_once_t frle_once_t;
+#define FRLE_ONCE_INIT PTHREAD_ONCE_INIT
+void frle_once(frle_once_t *flag, void (*fn)(void));
+
+/* CPU features, probed once. frle_cpu_has(FRLE_CPU_x) is 0 for every
+ * feature on a CPU or compiler this file cannot probe. */
+enum {
+  FRLE_CPU_SSE41 = 1 << 0,
+  FRLE_CPU_POPCNT = 1 << 1,
+  FRLE_CPU_AVX2 = 1 << 2,
+  FRLE_CPU_BMI2 = 1 << 3,
+  FRLE_CPU_AVX512F = 1 << 4,
+  FRLE_CPU_AVX512BW = 1 << 5,
+  FRLE_CPU_AVX512VL = 1 << 6,
+  FRLE_CPU_AVX512VBMI2 = 1 << 7
+};
+/* 1 when the CPU has every feature of the mask `features`. */
+int frle_cpu_has(unsigned features);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTRLE_RLE_PLATFORM_H */

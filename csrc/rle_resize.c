@@ -1,0 +1,343 @@
+/* Resizes fused into decode (see rle_transform.h): each mask goes from
+ * its runs straight to the output the model wants, never through the dense
+ * full-resolution mask.
+ *
+ * nearest modes: the source runs are resampled through the row and column
+ * index maps into the runs of the output mask (column-major at oh x ow),
+ * whose row spans (rle_decode.c's transposition, at output size) are then
+ * written one output row at a time, in address order. Cost: the source
+ * runs, the output's outline and one pass over the output; column-wise
+ * stores (which alias in the caches at power-of-two row strides) are never
+ * made. Flips and bit-packing happen as the rows are written.
+ * area accumulates exact integer coverage column by column. roi_align is in
+ * rle_roi.c; the nearest index maps in rle_transform.c. */
+#include <stdlib.h>
+#include <string.h>
+#include "rle_internal.h"
+#include "rle_transform.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Copy a row assembled in cache to the output with non-temporal stores, so
+ * the output lines are written without being read first (one pass of DRAM
+ * writes, as in rle_decode.c). Short rows and the unaligned ends take plain
+ * stores. Callers fence (stream_done) before the output is read. */
+static void stream_row(uint8_t *dst, const uint8_t *src, size_t n) {
+#if defined(__SSE2__)
+  size_t head = (size_t)((64 - ((uintptr_t)dst & 63)) & 63), i;
+  if (n >= head + 64) { /* whole lines only: a partly streamed line costs a read */
+    memcpy(dst, src, head);
+    for (i = head; i + 64 <= n; i += 64) {
+      _mm_stream_si128((__m128i *)(dst + i), _mm_loadu_si128((const __m128i *)(src + i)));
+      _mm_stream_si128((__m128i *)(dst + i + 16), _mm_loadu_si128((const __m128i *)(src + i + 16)));
+      _mm_stream_si128((__m128i *)(dst + i + 32), _mm_loadu_si128((const __m128i *)(src + i + 32)));
+      _mm_stream_si128((__m128i *)(dst + i + 48), _mm_loadu_si128((const __m128i *)(src + i + 48)));
+    }
+    memcpy(dst + i, src + i, n - i);
+    return;
+  }
+#endif
+  memcpy(dst, src, n);
+}
+
+static inline void stream_done(void) {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
+/* first[x] = the first output index whose source index is >= x, for x in
+ * [0, in]: a source span [a, b) covers output [first[a], first[b]). The map
+ * is non-decreasing, so this is its inverse. */
+static void first_of(const int64_t *map, int64_t out, int64_t in, int64_t *first) {
+  int64_t x, o = 0;
+  for (x = 0; x <= in; x++) {
+    while (o < out && map[o] < x) o++;
+    first[x] = o;
+  }
+}
+
+typedef struct {
+  const frle_xform *x;
+  uint64_t h, w;
+  const int64_t *rmap, *cmap;      /* nearest: source row/col per output row/col */
+  const int64_t *rfirst, *cfirst;  /* their inverses, h+1 and w+1 entries */
+  int identity;                    /* both maps are the identity */
+  int64_t rowbytes;
+} dctx;
+
+/* Bits [lo, hi) of one byte, 0 <= lo < hi <= 8, column c at bit 7-c (big)
+ * or c (little). */
+static inline uint8_t bmask(unsigned lo, unsigned hi, int little) {
+  if (little) return (uint8_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
+  return (uint8_t)((0xFFu >> lo) & (0xFFu << (8 - hi)));
+}
+
+static inline void set_bits(uint8_t *row, uint64_t c0, uint64_t c1, int little) {
+  uint64_t b0 = c0 >> 3, b1 = c1 >> 3;
+  unsigned l0 = (unsigned)(c0 & 7), l1 = (unsigned)(c1 & 7);
+  if (b0 == b1) { row[b0] |= bmask(l0, l1, little); return; }
+  if (l0) { row[b0] |= bmask(l0, 8, little); b0++; }
+  if (b1 > b0) memset(row + b0, 0xFF, (size_t)(b1 - b0));
+  if (l1) row[b1] |= bmask(0, l1, little);
+}
+
+static inline void fill_row(const frle_xform *x, uint8_t *row, uint64_t c0, uint64_t c1) {
+  if (x->flip_h) { uint64_t t = c0; c0 = x->ow - c1; c1 = x->ow - t; }
+  if (x->packed) set_bits(row, c0, c1, x->little);
+  else if (c1 - c0 == 1) row[c0] = 1;
+  else memset(row + c0, 1, (size_t)(c1 - c0));
+}
+
+/* One packed row from its sorted spans tr[0..nt) (x0, x1 pairs): every
+ * byte is written once, in order, with no read-modify-write of a byte just
+ * stored. Mirrored spans (flip_h) are taken in reverse, which keeps them
+ * sorted. */
+static void pack_row(const frle_xform *x, uint8_t *row, size_t rb, const uint32_t *tr, int64_t nt) {
+  size_t cur = 0;       /* the byte being assembled */
+  unsigned acc = 0;
+  int64_t k;
+  for (k = 0; k + 1 < nt; k += 2) {
+    uint64_t a, b;
+    size_t ba, bb;
+    if (x->flip_h) { a = x->ow - tr[nt - 1 - k]; b = x->ow - tr[nt - 2 - k]; }
+    else { a = tr[k]; b = tr[k + 1]; }
+    if (a >= b) continue;
+    ba = (size_t)(a >> 3); bb = (size_t)(b >> 3);
+    if (ba > cur) {
+      row[cur] = (uint8_t)acc;
+      if (ba > cur + 1) memset(row + cur + 1, 0, ba - cur - 1);
+      cur = ba; acc = 0;
+    }
+    if (ba == bb) { acc |= bmask((unsigned)(a & 7), (unsigned)(b & 7), x->little); continue; }
+    row[cur] = (uint8_t)(acc | bmask((unsigned)(a & 7), 8, x->little));
+    if (bb > ba + 1) memset(row + ba + 1, 0xFF, bb - ba - 1);
+    cur = bb;
+    acc = (b & 7) ? bmask(0, (unsigned)(b & 7), x->little) : 0;
+  }
+  if (cur < rb) {
+    row[cur] = (uint8_t)acc;
+    if (rb > cur + 1) memset(row + cur + 1, 0, rb - cur - 1);
+  }
+}
+
+/* The runs of the resized mask, built from the source runs: column-major
+ * counts over oh x ow (starting with background, as COCO's). Source column
+ * sx is output columns [cf[sx], cf[sx+1]), and its segment of rows [y0, y1)
+ * is output rows [rf[y0], rf[y1]). Columns come in increasing order, so the
+ * output runs do too; a source column's segments are gathered, then copied
+ * to each of its output columns (several when upscaling). */
+typedef struct {
+  uint32_t *cnt; int64_t ncnt, cap;   /* output counts */
+  uint64_t cur;                       /* output position the counts reach */
+  uint32_t *seg; int64_t nseg, segcap; /* current source column: r0, r1 pairs */
+  int fail;
+} resampler;
+
+static inline void rs_fg(resampler *q, uint64_t p0, uint64_t p1) {
+  if (p0 >= p1) return;
+  if (q->ncnt && p0 == q->cur) { q->cnt[q->ncnt - 1] += (uint32_t)(p1 - p0); q->cur = p1; return; }
+  if (!FRLE_GROW(q->cnt, q->cap, q->ncnt + 3)) { q->fail = 1; return; }
+  q->cnt[q->ncnt++] = (uint32_t)(p0 - q->cur);
+  q->cnt[q->ncnt++] = (uint32_t)(p1 - p0);
+  q->cur = p1;
+}
+
+static inline void rs_seg(resampler *q, uint64_t r0, uint64_t r1) {
+  if (r0 >= r1) return;
+  if (q->nseg && q->seg[q->nseg - 1] == r0) { q->seg[q->nseg - 1] = (uint32_t)r1; return; }
+  if (!FRLE_GROW(q->seg, q->segcap, q->nseg + 2)) { q->fail = 1; return; }
+  q->seg[q->nseg++] = (uint32_t)r0;
+  q->seg[q->nseg++] = (uint32_t)r1;
+}
+
+static void rs_column(resampler *q, const dctx *c, uint64_t sx) {
+  uint64_t ox, oh = c->x->oh;
+  int64_t k;
+  for (ox = (uint64_t)c->cfirst[sx]; ox < (uint64_t)c->cfirst[sx + 1]; ox++)
+    for (k = 0; k < q->nseg; k += 2) rs_fg(q, ox * oh + q->seg[k], ox * oh + q->seg[k + 1]);
+  q->nseg = 0;
+}
+
+static int resample(const dctx *c, const uint32_t *cnts, int64_t m, frle_scratch *scr, int64_t *mout) {
+  const int64_t *rf = c->rfirst, *cf = c->cfirst;
+  uint64_t h = c->h, oh = c->x->oh, pos = 0, sx = 0;
+  int64_t j;
+  int have = 0;
+  resampler q;
+  q.cnt = scr->rcnt; q.cap = scr->rcnt_cap;
+  q.ncnt = 0; q.cur = 0;
+  q.seg = scr->rseg; q.segcap = scr->rseg_cap; q.nseg = 0;
+  q.fail = 0;
+  for (j = 1; j < m && !q.fail; j += 2) {
+    uint64_t s = pos + cnts[j - 1], e = s + cnts[j], x0, x1, y0, y1;
+    pos = e;
+    if (s == e) continue;
+    x0 = s / h; y0 = s - x0 * h;
+    x1 = (e - 1) / h; y1 = e - x1 * h;
+    if (have && sx != x0) rs_column(&q, c, sx);
+    sx = x0; have = 1;
+    if (x0 == x1) { rs_seg(&q, rf[y0], rf[y1]); continue; }
+    rs_seg(&q, rf[y0], oh);
+    rs_column(&q, c, x0);
+    /* whole source columns x0+1 .. x1-1: one span of whole output columns */
+    rs_fg(&q, cf[x0 + 1] * oh, cf[x1] * oh);
+    sx = x1;
+    rs_seg(&q, 0, rf[y1]);
+  }
+  if (have && !q.fail) rs_column(&q, c, sx);
+  if (!q.fail && FRLE_GROW(q.cnt, q.cap, q.ncnt + 1)) q.cnt[q.ncnt++] = (uint32_t)(oh * c->x->ow - q.cur);
+  else q.fail = 1;
+  /* hand the (possibly grown) buffers back to the scratch */
+  scr->rcnt = q.cnt; scr->rcnt_cap = q.cap;
+  scr->rseg = q.seg; scr->rseg_cap = q.segcap;
+  *mout = q.ncnt;
+  return q.fail ? FRLE_ERR_NOMEM : FRLE_OK;
+}
+
+/* nearest: resample the runs to the output grid, find its row spans, and
+ * write each output row once, in order: assembled in a row buffer in cache,
+ * then streamed out. With zeroed, only rows with foreground are written. */
+static int write_nearest(const dctx *c, const uint32_t *cnts, int64_t m, frle_scratch *scr, uint8_t *base) {
+  const frle_xform *x = c->x;
+  uint64_t r;
+  int64_t m2;
+  size_t rb = (size_t)c->rowbytes;
+  uint8_t *row, *zero;
+  int rc = FRLE_OK;
+  const uint32_t *rc2 = cnts;
+  m2 = m;
+  if (!c->identity) { /* full size (packed, flipped, strided): the runs as they are */
+    rc = resample(c, cnts, m, scr, &m2);
+    rc2 = scr->rcnt;
+  }
+  if (rc != FRLE_OK) return rc;
+  rc = frle_row_transitions(rc2, m2, x->oh, x->ow, scr);
+  if (rc != FRLE_OK) return rc;
+  if (!FRLE_GROW(scr->aux, scr->aux_cap, (int64_t)(2 * rb))) return FRLE_ERR_NOMEM;
+  row = scr->aux; zero = row + rb;
+  memset(zero, 0, rb);
+  for (r = 0; r < x->oh; r++) {
+    uint8_t *p = base + (int64_t)(x->flip_v ? x->oh - 1 - r : r) * x->row_stride;
+    int64_t t, t1;
+    if (r < scr->ylo || r >= scr->yhi) {
+      if (!x->zeroed) stream_row(p, zero, rb);
+      continue;
+    }
+    t = r == scr->ylo ? 0 : scr->row[r - 1];
+    t1 = scr->row[r];
+    if (x->packed) {
+      pack_row(x, row, rb, scr->tr + t, t1 - t);
+    } else {
+      memset(row, 0, rb);
+      for (; t + 1 < t1; t += 2) fill_row(x, row, scr->tr[t], scr->tr[t + 1]);
+    }
+    stream_row(p, row, rb);
+  }
+  stream_done();
+  return FRLE_OK;
+}
+
+/* area: coverage in exact integers. With one source pixel oh units tall
+ * and ow units wide, an output cell is h units tall and w wide, so a
+ * pixel's overlap with a cell is ovy * ovx units and a cell holds h*w: the
+ * sum over its foreground pixels, divided once, is the exact fraction.
+ * Output row oy takes the source rows it overlaps (at most h/oh + 2), each
+ * row's spans add their overlap to an accumulator per output column, and
+ * the row goes out as float32, streamed. */
+static int write_area(const dctx *c, const uint32_t *cnts, int64_t m, frle_scratch *scr, uint8_t *base) {
+  const frle_xform *x = c->x;
+  uint64_t h = c->h, w = c->w, oh = x->oh, ow = x->ow, oy;
+  size_t rb = (size_t)c->rowbytes;
+  double inv = 1.0 / ((double)h * (double)w);
+  uint64_t *acc;
+  float *row, *zero;
+  int rc = frle_row_transitions(cnts, m, h, w, scr);
+  if (rc != FRLE_OK) return rc;
+  if (!FRLE_GROW(scr->aux, scr->aux_cap, (int64_t)(ow * sizeof(uint64_t) + 2 * rb))) return FRLE_ERR_NOMEM;
+  acc = (uint64_t *)scr->aux;
+  row = (float *)(acc + ow);
+  zero = row + ow;
+  memset(acc, 0, ow * sizeof(uint64_t));
+  memset(zero, 0, rb);
+  for (oy = 0; oy < oh; oy++) {
+    uint8_t *p = base + (int64_t)(x->flip_v ? oh - 1 - oy : oy) * x->row_stride;
+    uint64_t ya = oy * h / oh, yb = ((oy + 1) * h - 1) / oh, y, lo = ow, hi = 0, ox;
+    if (ya < scr->ylo) ya = scr->ylo;
+    if (yb >= scr->yhi) yb = scr->yhi - 1;
+    for (y = ya; scr->yhi > 0 && y <= yb; y++) {
+      uint64_t ra = y * oh, rb2 = ra + oh, ca = oy * h, cb = ca + h;
+      uint64_t ovy = (rb2 < cb ? rb2 : cb) - (ra > ca ? ra : ca);
+      int64_t t = y == scr->ylo ? 0 : scr->row[y - 1], t1 = scr->row[y];
+      for (; t + 1 < t1; t += 2) {
+        uint64_t ua = (uint64_t)scr->tr[t] * ow, ub = (uint64_t)scr->tr[t + 1] * ow;
+        uint64_t oxa = ua / w, oxb = (ub - 1) / w;
+        if (ua >= ub) continue;
+        if (oxa < lo) lo = oxa;
+        if (oxb + 1 > hi) hi = oxb + 1;
+        if (oxa == oxb) { acc[oxa] += ovy * (ub - ua); continue; }
+        acc[oxa] += ovy * ((oxa + 1) * w - ua);
+        for (ox = oxa + 1; ox < oxb; ox++) acc[ox] += ovy * w;
+        acc[oxb] += ovy * (ub - oxb * w);
+      }
+    }
+    if (lo >= hi) {
+      if (!x->zeroed) stream_row(p, (const uint8_t *)zero, rb);
+      continue;
+    }
+    memset(row, 0, rb);
+    for (ox = lo; ox < hi; ox++) {
+      row[x->flip_h ? ow - 1 - ox : ox] = (float)((double)acc[ox] * inv);
+      acc[ox] = 0;
+    }
+    stream_row(p, (const uint8_t *)row, rb);
+  }
+  stream_done();
+  return FRLE_OK;
+}
+
+static int transform_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m,
+                         frle_scratch *scr, frle_error *err) {
+  const dctx *c = (const dctx *)vctx;
+  uint8_t *base = c->x->out + i * c->x->mask_stride;
+  (void)err;
+  if (c->x->oh == 0 || c->x->ow == 0) return FRLE_OK;
+  if (c->x->mode == FRLE_AREA) return write_area(c, cnts, m, scr, base);
+  return write_nearest(c, cnts, m, scr, base);
+}
+
+int frle_decode_transform(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
+                          const frle_xform *x, int nthreads, frle_error *err) {
+  dctx c;
+  int64_t *maps = NULL;
+  int rc;
+  if (n == 0) return FRLE_OK;
+  memset(&c, 0, sizeof(c));
+  c.x = x; c.h = h; c.w = w;
+  c.rowbytes = x->mode == FRLE_AREA ? (int64_t)(x->ow * sizeof(float))
+             : x->packed ? (int64_t)((x->ow + 7) / 8) : (int64_t)x->ow;
+  if (x->mode != FRLE_AREA && h && w && x->oh && x->ow) {
+    int exact = x->mode == FRLE_NEAREST_EXACT;
+    maps = (int64_t *)malloc((size_t)(x->oh + x->ow + h + w + 2) * sizeof(int64_t));
+    if (!maps) {
+      err->code = FRLE_ERR_NOMEM; err->index = 0;
+      return FRLE_ERR_NOMEM;
+    }
+    c.rmap = maps; c.cmap = maps + x->oh;
+    c.rfirst = c.cmap + x->ow; c.cfirst = c.rfirst + h + 1;
+    frle_nearest_map((int64_t)h, (int64_t)x->oh, (int64_t)x->ow, exact, (int64_t *)c.rmap);
+    frle_nearest_map((int64_t)w, (int64_t)x->ow, (int64_t)x->oh, exact, (int64_t *)c.cmap);
+    first_of(c.rmap, (int64_t)x->oh, (int64_t)h, (int64_t *)c.rfirst);
+    first_of(c.cmap, (int64_t)x->ow, (int64_t)w, (int64_t *)c.cfirst);
+    c.identity = x->oh == h && x->ow == w;
+    {
+      uint64_t k;
+      for (k = 0; c.identity && k < h; k++) c.identity = c.rmap[k] == (int64_t)k;
+      for (k = 0; c.identity && k < w; k++) c.identity = c.cmap[k] == (int64_t)k;
+    }
+  }
+  rc = frle_batch_apply(src, n, h, w, transform_one, &c, nthreads, err);
+  free(maps);
+  return rc;
+}
