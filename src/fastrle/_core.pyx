@@ -31,27 +31,9 @@ cdef extern from "sys/mman.h" nogil:
 from ._crle cimport *
 
 
-class RLEError(ValueError):
-    """A malformed RLE. ``index`` is the mask's position in the input batch."""
+from ._status cimport raise_code, raise_status
 
-    def __init__(self, message, index=None):
-        super().__init__(message)
-        self.index = index
-
-
-class RLEKeyError(RLEError, KeyError):
-    """An RLE dict without its ``counts`` or ``size`` field. Both an RLEError
-    (so a ValueError) and a KeyError, which is what pycocotools raises:
-    ``except KeyError`` and ``except ValueError`` handlers both catch it.
-    ``key`` is the missing field."""
-
-    def __init__(self, message, index=None, key=None):
-        super().__init__(message, index)
-        self.key = key
-
-    # KeyError's str() is the repr of its argument (quotes and all); the
-    # message reads better as it is
-    __str__ = ValueError.__str__
+from .errors import RLEError, RLEKeyError  # re-exported: fastrle._core.RLEError keeps working
 
 
 def default_threads():
@@ -64,39 +46,6 @@ def parse_isa():
     ``"avx2"``, ``"sse41"`` or ``"scalar"``. The environment variable
     ``FRLE_ISA`` (one of those names), read once per process, caps it."""
     return frle_parse_isa().decode()
-
-
-cdef str _describe(frle_error *e):
-    cdef int c = e.code
-    msg = frle_strerror(c).decode()
-    if c in (FRLE_ERR_CHAR,):
-        return f"{msg}: byte {e.value} at offset {e.pos} of counts"
-    if c in (FRLE_ERR_NUL, FRLE_ERR_TRUNCATED, FRLE_ERR_VARINT_LONG):
-        return f"{msg} (at offset {e.pos} of counts)"
-    if c in (FRLE_ERR_NEGATIVE, FRLE_ERR_RUN_TOO_BIG):
-        return f"{msg}: run {e.pos} is {e.value}"
-    if c == FRLE_ERR_SUM_SHORT:
-        return f"{msg}: they sum to {e.value}"
-    if c == FRLE_ERR_SUM_LONG:
-        return f"{msg}: they reach {e.value} at run {e.pos}"
-    return msg
-
-
-cdef object _raise(frle_error *e, int64_t index_base=0, str prefix=""):
-    if e.code == FRLE_ERR_NOMEM:
-        raise MemoryError("fastrle: out of memory")
-    idx = e.index + index_base
-    raise RLEError(f"{prefix}mask {idx}: {_describe(e)}", idx)
-
-
-def raise_error(int code, int64_t index, int64_t pos, int64_t value):
-    """Raise the exception for a C error record (for other glue modules)."""
-    cdef frle_error e
-    e.code = code
-    e.index = index
-    e.pos = pos
-    e.value = value
-    _raise(&e)
 
 
 cdef class Sources:
@@ -147,10 +96,10 @@ def counts_array(object counts, int64_t i):
     if a.size:
         if a.dtype.kind == "i" and a.min() < 0:
             j = int(np.argmax(a < 0))
-            raise RLEError(f"mask {i}: run length is negative: run {j} is {int(a[j])}", i)
+            raise_code(FRLE_ERR_NEGATIVE, i, j, int(a[j]))
         if a.max() > 0xFFFFFFFF:
             j = int(np.argmax(a > 0xFFFFFFFF))
-            raise RLEError(f"mask {i}: run length does not fit in uint32: run {j} is {int(a[j])}", i)
+            raise_code(FRLE_ERR_RUN_TOO_BIG, i, j, int(a[j]))
     return np.ascontiguousarray(a, dtype=np.uint32)
 
 
@@ -286,7 +235,7 @@ def decode_into(Sources s, object out, int64_t h, int64_t w, str order, bint zer
     with nogil:
         rc = frle_decode_batch(s.src, s.n, h, w, dst, o, zeroed, threads, &err)
     if rc != FRLE_OK:
-        _raise(&err, index_base)
+        raise_status(&err, index_base)
 
 
 cdef class _MappedBuffer:
@@ -368,7 +317,7 @@ def encode_batch(object masks, bint colmajor, bint nonzero, int threads, bint as
         rc = frle_encode_batch(base, n, h, w, ms, rs, colmajor, nonzero, strs, lens, threads, &err)
     try:
         if rc != FRLE_OK:
-            _raise(&err)
+            raise_status(&err)
         if as_str:
             return [PyUnicode_DecodeASCII(strs[i], lens[i], NULL) for i in range(n)]
         return [PyBytes_FromStringAndSize(strs[i], lens[i]) for i in range(n)]
@@ -416,16 +365,15 @@ def parse(Sources s, bint strict, int64_t index_base=0):
             rc = frle_parse(s.src[i].str, s.src[i].len, hw, strict, base + pos, &m, &err)
             if rc != FRLE_OK:
                 err.index = i
-                _raise(&err, index_base)
+                raise_status(&err, index_base)
         else:
             m = s.src[i].m
             for k in range(m):
                 base[pos + k] = s.src[i].cnts[k]
             if strict:
                 sm = int(np.sum(arena[pos:pos + m], dtype=np.uint64))
-                if sm != hw:
-                    raise RLEError(f"mask {i + index_base}: counts sum to {sm}, expected h*w = {hw}",
-                                   i + index_base)
+                if sm != hw:  # as the C core's batch check reports it
+                    raise_code(FRLE_ERR_SUM_SHORT if sm < hw else FRLE_ERR_SUM_LONG, i + index_base, m, sm)
         pos += m
     ov[n] = pos
     r.arena = arena

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import time
 import uuid
 from collections import defaultdict
@@ -20,6 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from ..errors import RLEError
 from .sources import Block, Problem, part_name, read_source
 
 __all__ = ["SourceResult", "index_source", "validate_source", "index_schema", "report_schema",
@@ -127,11 +127,10 @@ def _size(seg: Any) -> Optional[Tuple[int, int]]:
     return None
 
 
-_MASK_PREFIX = re.compile(r"^mask \d+: ")
-
-
 def _rle_reason(e: Exception) -> str:
-    return _MASK_PREFIX.sub("", str(e))
+    """The problem text of a decoding error: an RLEError's ``detail`` (its
+    message without the mask prefix; ``.reason`` names the kind), else str(e)."""
+    return e.detail if isinstance(e, RLEError) else str(e)
 
 
 def _good_subset(n: int, fn: Callable[[List[int]], Any]) -> Tuple[List[int], Any, List[Tuple[int, str]]]:
@@ -140,8 +139,6 @@ def _good_subset(n: int, fn: Callable[[List[int]], Any]) -> Tuple[List[int], Any
     ``fn`` raises ``RLEError`` whose ``.index`` is the position in the list it
     was given. Returns (kept indices, fn's result on them, [(index, reason)]).
     """
-    from .._core import RLEError
-
     keep = list(range(n))
     bad: List[Tuple[int, str]] = []
     while True:
