@@ -65,7 +65,7 @@ class GPUUnavailableError(RuntimeError):
 
 class Status(NamedTuple):
     """One C core status: its reason name, the C core's text for it
-    (``frle_strerror``) and the detail that follows, formatted with the
+    (csrc/rle_string.c) and the detail that follows, formatted with the
     ``frle_error`` fields ``pos`` and ``value``."""
 
     reason: str
