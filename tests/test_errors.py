@@ -30,7 +30,8 @@ CASES = {
     "bad_char_high": (b"<p", "bad_char", "character outside '0'..'o' (48..111): byte 112 at offset 1 of counts"),
     "nul": (b"\x00", "nul", "NUL byte inside counts (at offset 0 of counts)"),
     "truncated": (b"P", "truncated", "counts string ends inside a varint (truncated) (at offset 0 of counts)"),
-    "varint_too_long": (b"P" * 12 + b"0", "varint_too_long", "varint longer than 12 characters (at offset 0 of counts)"),
+    "varint_too_long": (b"P" * 12 + b"0", "varint_too_long",
+                        "varint longer than 12 characters (at offset 0 of counts)"),
     "negative_run": (b"O", "negative_run", "run length is negative: run 0 is -1"),
     "negative_list": ([1, -1], "negative_run", "run length is negative: run 1 is -1"),
     "run_too_big": (b"PPPPPP4", "run_too_big", "run length does not fit in uint32: run 0 is 4294967296"),
@@ -185,14 +186,15 @@ def test_reexports_and_classes():
 def test_one_home_for_the_mapping():
     """Exception classes live in errors.py; C statuses become exceptions in
     _status.pyx only (the other glue modules cimport it)."""
-    homes = {"class RLEError": set(), "frle_strerror": set(), "class GPUUnavailableError": set()}
+    homes: dict[str, set[str]] = {"class RLEError": set(), "frle_strerror": set(),
+                                  "class GPUUnavailableError": set()}
     for p in sorted(SRC.rglob("*")):
         if p.suffix not in (".py", ".pyx", ".pxd"):
             continue
         text = p.read_text()
-        for key in homes:
+        for key, where in homes.items():
             if key in text:
-                homes[key].add(p.relative_to(SRC).as_posix())
+                where.add(p.relative_to(SRC).as_posix())
     assert homes["class RLEError"] == {"errors.py"}
     assert homes["class GPUUnavailableError"] == {"errors.py"}
     assert homes["frle_strerror"] == {"_crle.pxd", "_status.pyx"}

@@ -1,10 +1,11 @@
 """Types of the Cython glue (src/fastrle/_core.pyx)."""
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
 
-from .errors import RLEError as RLEError, RLEKeyError as RLEKeyError
+from .errors import RLEError as RLEError
+from .errors import RLEKeyError as RLEKeyError
 
 class Sources:
     n: int
