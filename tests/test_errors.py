@@ -204,3 +204,22 @@ def test_one_home_for_the_mapping():
             assert not re.search(r"raise (RLEError|ValueError)\(f?\"mask \{(err|e)\.", text), p.name
     tasks = (SRC / "jobs" / "tasks.py").read_text()
     assert "_MASK_PREFIX" not in tasks and "re.compile" not in tasks
+
+
+def test_render_raises_through_the_one_mapping():
+    # _render.render draws a runs table it does not parse; a table whose mask
+    # does not sum to h*w gets the batch check's error (main: a plain ValueError
+    # without the sum)
+    from fastrle import _render
+
+    arena = np.array([12, 2, 3, 13], np.uint32)  # mask 0: 12; mask 1: 5; mask 2: 13
+    offsets = np.array([0, 1, 3, 4], np.int64)
+    colors = np.zeros((3, 3), np.uint8)
+    img = np.zeros((3, 4, 3), np.uint8)
+    for order, index, reason, detail in (
+            ([0, 1, 2], 1, "sum_short", "counts sum to less than h*w: they sum to 5"),
+            ([2, 1], 2, "sum_long", "counts sum to more than h*w: they reach 13 at run 1")):
+        with pytest.raises(fastrle.RLEError) as info:
+            _render.render(arena, offsets, np.array(order, np.int64), colors, img, 100, 1, 1)
+        assert (info.value.index, info.value.reason, str(info.value)) == (index, reason, f"mask {index}: {detail}")
+    assert not img.any()  # validated before drawing
