@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .._pyrle import counts_to_string
-from ..errors import RLEError, code_of
+from ..errors import STATUSES, RLEError, code_of
 from ..errors import status_error as _status_exception
 
 #: Kernel sources, concatenated in this order into one compilation unit.
@@ -41,7 +41,7 @@ KERNEL_FILES = ("rle_parse.cuh", "rle_expand.cuh")
 #: and the reason (:data:`fastrle.errors.STATUSES`) of the C core's status for
 #: the same fault; 1 is a NUL byte too.
 STATUS_OK = 0
-STATUS_REASONS = {
+STATUS_REASONS: dict[int, str] = {
     1: "bad_char",
     2: "truncated",
     3: "negative_run",
@@ -50,6 +50,7 @@ STATUS_REASONS = {
     6: "sum_long",
     7: "varint_too_long",
 }
+_REASONS = {s.reason for s in STATUSES}
 #: Int64 words per mask in the meta buffer: status, run count, error offset.
 META_STRIDE = 3
 #: Columns one warp of ``fastrle_expand`` writes per row (FASTRLE_TILE_GROUPS
@@ -511,13 +512,14 @@ def status_error(meta: np.ndarray, rles: Any) -> Exception | None:
     cpu = cpu_error(rles)
     if cpu is not None:
         return cpu
-    # the CPU accepts what the kernels rejected (a bug in one of them): say what the GPU saw
+    # no CPU core, or it accepts what the kernels rejected (a bug in one of
+    # them): say what the kernels saw, without the C core's run/sum details
     i = int(bad[0])
     code, pos = int(meta[i, 0]), int(meta[i, 2])
-    reason = STATUS_REASONS.get(code)
-    if reason is None:
-        return RLEError(f"mask {i}: unknown GPU parse status {code}", i, "unknown")
-    return _status_exception(code_of(reason), i, pos, 0)
+    reason = STATUS_REASONS.get(code, "unknown")
+    text = STATUSES[code_of(reason)].text if reason in _REASONS else "unknown status"
+    detail = f"{text} (GPU parse status {code} at character {pos})"
+    return RLEError(f"mask {i}: {detail}", i, reason, detail)
 
 
 def validate_out(arr: Any, shape: tuple[int, ...]) -> None:
