@@ -47,9 +47,10 @@ static inline void stream_done(void) {
 #endif
 }
 
-void frle_nearest_map(int64_t in, int64_t out, int exact, int64_t *map) {
+void frle_nearest_map(int64_t in, int64_t out, int64_t other, int exact, int64_t *map) {
   int64_t i;
-  for (i = 0; i < out; i++) map[i] = frle_nearest_src(i, in, out, exact);
+  int small = frle_nearest_small(out, other);
+  for (i = 0; i < out; i++) map[i] = frle_nearest_src(i, in, out, exact, small);
 }
 
 /* first[x] = the first output index whose source index is >= x, for x in
@@ -331,8 +332,8 @@ int frle_decode_transform(const frle_src *src, int64_t n, uint64_t h, uint64_t w
     }
     c.rmap = maps; c.cmap = maps + x->oh;
     c.rfirst = c.cmap + x->ow; c.cfirst = c.rfirst + h + 1;
-    frle_nearest_map((int64_t)h, (int64_t)x->oh, exact, (int64_t *)c.rmap);
-    frle_nearest_map((int64_t)w, (int64_t)x->ow, exact, (int64_t *)c.cmap);
+    frle_nearest_map((int64_t)h, (int64_t)x->oh, (int64_t)x->ow, exact, (int64_t *)c.rmap);
+    frle_nearest_map((int64_t)w, (int64_t)x->ow, (int64_t)x->oh, exact, (int64_t *)c.cmap);
     first_of(c.rmap, (int64_t)x->oh, (int64_t)h, (int64_t *)c.rfirst);
     first_of(c.cmap, (int64_t)x->ow, (int64_t)w, (int64_t *)c.cfirst);
     c.identity = x->oh == h && x->ow == w;

@@ -5,8 +5,9 @@
  *
  * Semantics (the GPU kernels mirror them bit for bit):
  *  - nearest, nearest-exact: output pixel (oy, ox) is source pixel
- *    (map(oy, h, oh), map(ox, w, ow)), with map = frle_nearest_src below
- *    (torch.nn.functional.interpolate's index arithmetic, float32 included).
+ *    (map(oy, h, oh), map(ox, w, ow)), with map = frle_nearest_map below
+ *    (torch.nn.functional.interpolate's index arithmetic, float32 included;
+ *    the GPU uploads the same maps, computed on the host).
  *  - area (downscaling only): the exact fraction of output cell
  *    [oy*h/oh, (oy+1)*h/oh) x [ox*w/ow, (ox+1)*w/ow) covered by foreground,
  *    as float32 (computed exactly in integers, rounded once).
@@ -27,44 +28,52 @@ extern "C" {
 enum { FRLE_NEAREST = 0, FRLE_NEAREST_EXACT = 1, FRLE_AREA = 2 };
 
 /* Source index of output index dst when resizing in -> out samples, as
- * torch 2.x's CPU upsample kernels compute it for float32/uint8 masks, with
- * s = (float)in / (float)out in float32:
- *  nearest:       min((int64)floorf((float)dst * s), in-1)   (this also
- *                 gives torch's out == in and out == 2*in special cases)
- *  nearest-exact: a = (float)dst + 0.5f; r = max(s*a - 0.5f, 0);
- *                 min((int64)floorf((float)((double)r + 0.5)), in-1)
- * where torch's x86 build evaluates s*a - 0.5f as one fused multiply-add
- * (one rounding) when out >= 128 and as two float32 roundings below that.
- * The two differ only where (dst + 0.5) * in / out is within an ulp of an
- * integer; the threshold was pinned against torch 2.14 (no tie exists for
- * 124 <= out <= 140, so any threshold there agrees). A GPU port must keep
- * both forms exact: no contraction in the unfused one (__fmul_rn,
- * __fsub_rn), and the fused one as fmaf or in double as here (the float
- * product is exact in double, and so is subtracting 0.5 when the result is
- * >= 0; a negative result clamps to 0 either way). The products are >= 0,
- * so the truncating casts are floorf. One function per index: a GPU thread
- * can call it. */
-static inline int64_t frle_nearest_src(int64_t dst, int64_t in, int64_t out, int exact) {
+ * torch 2.x's CPU interpolate computes it for float32/uint8 masks (uint8
+ * indices are computed in float32), with s = (float)in / (float)out in
+ * float32 (torch's compute_scales_value when given size=, not scale_factor):
+ *  nearest:       min((int64)floorf((float)dst * s), in-1)
+ *  nearest-exact: torch has two kernels, chosen per call (see
+ *  frle_nearest_small), and they round differently:
+ *   small (channels-last kernel, nearest_exact_idx in UpSample.h):
+ *     min((int64)floorf((float)(((double)dst + 0.5) * (double)s)), in-1)
+ *   generic (HelperInterpNearestExact in UpSampleKernel.cpp):
+ *     a = (float)dst + 0.5f; r = max(fmaf(s, a, -0.5f), 0);
+ *     min((int64)floorf((float)((double)r + 0.5)), in-1)
+ *     (torch's x86 AVX2/AVX512 build contracts s*a - 0.5f into one fma).
+ * torch's nearest_idx special cases (out == in, out == 2*in) are only in the
+ * small kernel, where the formula gives the same; the generic kernel has none,
+ * so in == out is not the identity past 2^23 (nearest-exact) or 2^24 samples.
+ * fmaf is done in double: the float product is exact there, and so is
+ * subtracting 0.5 when the result is >= 0 (a negative one clamps to 0 either
+ * way). The products are >= 0, so the truncating casts are floorf. One
+ * function per index: a GPU thread can call it. Pinned against torch 2.14.1
+ * (tests/test_nearest_rule.py). */
+static inline int64_t frle_nearest_src(int64_t dst, int64_t in, int64_t out, int exact, int small) {
   float s = (float)in / (float)out;
   int64_t src;
-  if (exact) {
-    float a = (float)dst + 0.5f, r;
-    if (out >= 128) {
-      r = (float)((double)s * (double)a - 0.5);
-    } else {
-      float b = s * a;
-      r = b - 0.5f;
-    }
+  if (!exact) {
+    src = (int64_t)((float)dst * s);
+  } else if (small) {
+    src = (int64_t)(float)(((double)dst + 0.5) * (double)s);
+  } else {
+    float a = (float)dst + 0.5f;
+    float r = (float)((double)s * (double)a - 0.5);
     if (r < 0.0f) r = 0.0f;
     src = (int64_t)(float)((double)r + 0.5);
-  } else {
-    src = (int64_t)((float)dst * s);
   }
   return src < in - 1 ? src : in - 1;
 }
 
-/* map[i] = frle_nearest_src(i, in, out, exact) for i in [0, out). */
-void frle_nearest_map(int64_t in, int64_t out, int exact, int64_t *map);
+/* Which nearest-exact kernel torch's 2-D CPU interpolate takes for an
+ * oh x ow output of a C < 4 channel batch (masks are (N, 1, H, W)): the
+ * channels-last one when oh + ow <= 128, else the generic one
+ * (_use_vectorized_kernel_cond_2d in UpSampleKernel.cpp). */
+static inline int frle_nearest_small(int64_t oh, int64_t ow) { return oh + ow <= 128; }
+
+/* map[i] = frle_nearest_src(i, in, out, exact, frle_nearest_small(out, other))
+ * for i in [0, out): the index map of one axis of a 2-D resize whose other
+ * axis has other output samples. */
+void frle_nearest_map(int64_t in, int64_t out, int64_t other, int exact, int64_t *map);
 
 /* Where and how frle_decode_transform writes. Mask i's output row r
  * starts at out + i*mask_stride + r*row_stride (bytes; any strides, so the

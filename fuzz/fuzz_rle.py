@@ -70,7 +70,8 @@ def TestOneInput(data):
     if form == 2:
         exp = []
         for c in counts:
-            ok = 0 <= h <= 0xFFFFFFFF and 0 <= w <= 0xFFFFFFFF and all(0 <= v <= 0xFFFFFFFF for v in c) and sum(c) == h * w
+            ok = (0 <= h <= 0xFFFFFFFF and 0 <= w <= 0xFFFFFFFF and all(0 <= v <= 0xFFFFFFFF for v in c)
+                  and sum(c) == h * w)
             exp.append(list(c) if ok else None)
     else:
         exp = [_expect(s, h, w) for s in strs]

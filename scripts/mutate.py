@@ -368,6 +368,12 @@ MUTANTS: List[Mutant] = [
        "off-by-one", "resampled runs end one source row early", T_XFORM),
     _m("xform-bitorder", X, "if (little) return (uint8_t)", "if (!little) return (uint8_t)", "swapped",
        "packed decode in the wrong bit order", T_XFORM),
+    _m("xform-nearest-switch", X, "int small = frle_nearest_small(out, other);",
+       "int small = frle_nearest_small(out, 0);", "logic",
+       "nearest-exact picks torch's kernel from one axis, not oh + ow", T_XFORM + ["tests/test_nearest_rule.py"]),
+    _m("xform-nearest-rounding", X, "map[i] = frle_nearest_src(i, in, out, exact, small);",
+       "map[i] = frle_nearest_src(i, in, out, exact, !small);", "swapped",
+       "nearest-exact rounds as torch's other kernel", T_XFORM + ["tests/test_nearest_rule.py"]),
     _m("render-erosion-top", R, "if (r >= (int64_t)cw && r + (int64_t)cw < nrows) {",
        "if (r > (int64_t)cw && r + (int64_t)cw < nrows) {", "off-by-one",
        "contours: a mask's row cw is drawn as all contour", T_RENDER),
@@ -523,7 +529,7 @@ def run_mutant(ws: Workspace, m: Mutant, timeout: float) -> Result:
     killer = ""
     if verdict == "fail":
         for line in tail.splitlines():
-            if line.startswith("FAILED") or line.startswith("ERROR"):
+            if line.startswith(("FAILED", "ERROR")):
                 killer = line.split(" - ")[0].split(" ", 1)[1]
                 break
         killer = killer or tail.splitlines()[-1] if tail else killer

@@ -164,9 +164,9 @@ def test_validate_good_files(tmp_path, capsys):
     results.write_text(json.dumps([{"image_id": 1, "score": 0.5, "segmentation": r} for r in rles]))
     assert cli.main(["validate", str(coco), str(sa1b), str(results)]) == 0
     out = capsys.readouterr().out
-    assert "files: 3" in out
-    assert "masks checked: 17 (compressed 16, uncompressed 1)" in out
-    assert "polygons skipped: 1" in out and "mismatches: 0" in out
+    assert "sources: 3 (0 with errors)" in out and "in process (no Dask)" in out
+    assert "masks checked: 17, polygons skipped: 1" in out
+    assert "mismatches: 0, malformed entries: 0, source errors: 0" in out
 
 
 def test_validate_detects_mismatch(tmp_path, monkeypatch, capsys):
@@ -183,13 +183,14 @@ def test_validate_detects_mismatch(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(fm, "decode", flipped)
     assert cli.main(["validate", str(coco)]) == 1
     out = capsys.readouterr().out
-    assert "decoded masks differ in 1 pixels" in out and "id=" in out
+    assert "decoded masks differ in 1 pixels" in out and "image 1 annotation 0: mismatch" in out
 
 
 def test_validate_flags_truncated_counts(tmp_path, capsys):
     # Dropping the last run makes the counts sum to less than h*w. pycocotools
     # decodes that into uninitialised memory without complaint; fastrle must
-    # reject it, and validate must report the disagreement (exit 1).
+    # reject it, and validate must report it as malformed (exit 1), never hand it
+    # to pycocotools.
     rles = synthetic.coco_like(6, 40, 50, seed=2)
     # Drop the whole last varint (chars after the previous terminator, one
     # without the 0x20 "more" bit), so the string stays well-formed.
@@ -202,7 +203,8 @@ def test_validate_flags_truncated_counts(tmp_path, capsys):
     f.write_text(json.dumps([{"segmentation": r} for r in rles[:i] + [bad] + rles[i + 1:]]))
     assert cli.main(["validate", str(f)]) == 1
     out = capsys.readouterr().out
-    assert "mismatches: 1" in out and f"results[{i}]" in out and "fastrle raised" in out
+    assert "mismatches: 0, malformed entries: 1" in out
+    assert f"annotation {i}: malformed: invalid RLE" in out
 
 
 def test_validate_reports_one_sided_error(tmp_path):
@@ -222,8 +224,9 @@ def test_validate_reports_one_sided_error(tmp_path):
             return pm.decode(rs)
 
     rep = validate.validate_files([str(f)], fm=Picky, pm=pm)
-    assert len(rep.mismatches) == 1 and "[2]" in rep.mismatches[0]
-    assert "fastrle raised ValueError" in rep.mismatches[0]
+    assert rep.mismatches == 1 and not rep.ok
+    [(_, p)] = rep.problems
+    assert p.kind == "mismatch" and p.index == 2 and "fastrle raised ValueError" in p.reason
 
 
 def test_validate_without_pycocotools(tmp_path, monkeypatch, capsys):
@@ -235,9 +238,15 @@ def test_validate_without_pycocotools(tmp_path, monkeypatch, capsys):
 
 
 def test_validate_unreadable_file(tmp_path, capsys):
+    # a file that cannot be parsed, or is no known layout, is a source error:
+    # exit 1, as in the Dask mode (a usage error is 2)
     f = tmp_path / "x.json"
     f.write_text("{not json")
-    assert cli.main(["validate", str(f)]) == 2
+    assert cli.main(["validate", str(f)]) == 1
+    assert "source errors: 1" in capsys.readouterr().out
     g = tmp_path / "y.json"
     g.write_text(json.dumps({"foo": 1}))
-    assert cli.main(["validate", str(g)]) == 2
+    assert cli.main(["validate", str(g)]) == 1
+    out = capsys.readouterr().out
+    assert "source errors: 1" in out and "not a COCO annotation/results file" in out
+    assert cli.main(["validate", str(tmp_path / "nothing*.json")]) == 2  # a glob matching nothing

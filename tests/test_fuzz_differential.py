@@ -96,7 +96,7 @@ def _same(f_call, p_call):
     Exceptions to the TypeError/ValueError the README documents)."""
     try:
         want = p_call()
-    except Exception as e:  # noqa: BLE001 - compared exactly
+    except Exception as e:
         assert_same_error(f_call, e)
         return
     got = f_call()

@@ -423,7 +423,7 @@ def test_frpyobjects_errors_like_pycocotools():
     for c in cases:
         try:
             expected = c(pm)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             with pytest.raises(type(e)):
                 c(fm)
         else:  # NumPy 1 wraps out-of-range counts into uint32 silently; so must we

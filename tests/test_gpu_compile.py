@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cuda_emu.emu import import_fastrle_module, kernel_signatures, launch_mod, type_code  # noqa: E402
+from cuda_emu.emu import import_fastrle_module, kernel_signatures, launch_mod, type_code
 
 parse_ptxas = import_fastrle_module("bench.gpu_sass").parse_ptxas
 

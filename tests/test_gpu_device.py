@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cuda_emu.emu import import_fastrle_module  # noqa: E402
+from cuda_emu.emu import import_fastrle_module
 
 gpu = import_fastrle_module("gpu.api")
 L = import_fastrle_module("gpu.launch")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cuda_emu import emu  # noqa: E402
+from cuda_emu import emu
 
 mask_api = pytest.importorskip("pycocotools.mask", reason="pycocotools is the oracle")
 L = emu.launch_mod

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cuda_emu import emu  # noqa: E402
-from test_gpu_emulated import blobs, decode, encode, fake_gpu, lib  # noqa: E402,F401
+from cuda_emu import emu
+from test_gpu_emulated import blobs, decode, encode, fake_gpu, lib  # noqa: F401
 
 torch = pytest.importorskip("torch", reason="torch is the resize oracle")
 F = torch.nn.functional
@@ -37,12 +37,15 @@ def torch_reference(masks: np.ndarray, size, mode: str, flip, packed: bool, bito
 @pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
 def test_index_maps_match_torch(n_in, n_out, mode):
     """The host maps give torch's source indices for uint8 input (masks): a
-    ramp of indices in base 256 over 3 uint8 channels, interpolated.  (float64
+    ramp of indices in base 256 over 3 uint8 channels, interpolated in 2-D
+    as masks are (torch's 1-D kernel rounds nearest-exact differently).  (float64
     tensors take a double-precision path in torch and differ for large sizes.)"""
     idx = np.arange(n_in)
     ramp = np.stack([(idx >> 16) & 255, (idx >> 8) & 255, idx & 255]).astype(np.uint8)
-    r = F.interpolate(torch.from_numpy(ramp)[None], size=n_out, mode=mode)[0].numpy().astype(np.int64)
-    np.testing.assert_array_equal(L.nearest_map(n_in, n_out, mode), (r[0] << 16) | (r[1] << 8) | r[2])
+    r = F.interpolate(torch.from_numpy(ramp)[None, :, None], size=(1, n_out), mode=mode)[0, :, 0]
+    r = r.numpy().astype(np.int64)
+    got = L.Transform(1, n_out, mode).maps(1, n_in)[1:1 + n_out]
+    np.testing.assert_array_equal(got, (r[0] << 16) | (r[1] << 8) | r[2])
 
 
 SIZES = [(1, 1), (1, 9), (9, 1), (3, 7), (7, 3), (40, 100), (61, 17), (5, 300)]

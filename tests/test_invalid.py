@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common import pycoco, to_f
+from common import pycoco
 
 import fastrle
 import fastrle.mask as fm

@@ -64,7 +64,7 @@ def test_index_rows_equal_what_the_generator_wrote(indexed, ds):
         got = rows[name]
         want = [(o, i, a) for o in objs for i, a in enumerate(o["annotations"]) if isinstance(a, dict)]
         assert len(got) == len(want), name
-        for r, (o, i, a) in zip(got, want):
+        for r, (o, _i, a) in zip(got, want):
             img = o["image"]
             assert r["image_id"] == img["image_id"] and r["file_name"] == img["file_name"]
             assert r["ann_id"] == a["id"]
@@ -227,7 +227,7 @@ def test_progress_line_only_when_asked(client, ds, capsys):
 
 @pytest.mark.parametrize("order", ["F", "C", "strided"])
 def test_decode_comparison_sees_every_differing_pixel(order):
-    from fastrle.validate import _equal
+    from fastrle.jobs.tasks import masks_equal as _equal
 
     rng = np.random.default_rng(0)
     a = (rng.random((13, 7, 3)) < 0.5).astype(np.uint8)  # 273 bytes: an 8-byte body and a tail

@@ -30,10 +30,10 @@ pytest.importorskip("pycocotools")
 if not sys.platform.startswith("linux"):
     pytest.skip("the worker-kill test finds the worker through /proc", allow_module_level=True)
 
-from _jobs_data import image, make_dataset, shard_members, write_tar  # noqa: E402
+from _jobs_data import image, make_dataset, shard_members, write_tar
 
-from fastrle import jobs  # noqa: E402
-from fastrle.jobs import part_name  # noqa: E402
+from fastrle import jobs
+from fastrle.jobs import part_name
 
 TIMEOUT = 120  # seconds for any one wait: start-up, a job, a pipe
 

@@ -36,7 +36,7 @@ def _pm_safe(rle):
 
 
 def _ref_bbox(cnts, h):
-    xs, ys, xe, ye, pos, any_ = None, None, None, None, 0, False
+    pos = 0
     boxes = []
     for j, c in enumerate(cnts):
         if j % 2 and c:

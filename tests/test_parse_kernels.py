@@ -1,7 +1,8 @@
 """Every parse kernel (FRLE_ISA=scalar, sse41, avx2, avx512) gives the same
 results and the same errors, through the public API, on SA-1B-like and
-damaged count strings. The kernel is picked once per process, so each runs
-in a subprocess."""
+damaged count strings. Each extension module picks its kernel once, on its first
+parse (every extension holds its own copy of the C core's choice), so each
+kernel runs in a subprocess."""
 from __future__ import annotations
 
 import json

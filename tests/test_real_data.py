@@ -34,7 +34,7 @@ def by_size(rles: list) -> dict:
 def test_results_file_all_functions() -> None:
     rles = [d["segmentation"] for d in load(RESULTS)]
     assert len(rles) == 734
-    for size, group in by_size(rles).items():
+    for group in by_size(rles).values():
         check_same("decode", group)
         check_same("area", group[:255])  # pycocotools overflows beyond 255 (below)
         check_same("toBbox", group)

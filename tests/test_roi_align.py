@@ -93,7 +93,7 @@ def test_real_files():
     pm = pytest.importorskip("pycocotools.mask")
     from test_transforms import real_rles
 
-    for (h, w), rles in sorted(real_rles().items(), key=lambda kv: -len(kv[1]))[:8]:
+    for _size, rles in sorted(real_rles().items(), key=lambda kv: -len(kv[1]))[:8]:
         dense = np.ascontiguousarray(pm.decode(rles).transpose(2, 0, 1))
         bb = fastrle.bbox(rles)
         boxes = np.concatenate([bb[:, :2], bb[:, :2] + bb[:, 2:]], 1)

@@ -110,7 +110,10 @@ def test_load_all_source_kinds(tmp_path, objs):
 
 
 def test_json_module_fallback(monkeypatch, objs):
-    monkeypatch.setattr(sa1b.annotation, "_loads", json.loads)
+    from fastrle import fileio
+
+    monkeypatch.setattr(fileio, "_orjson", None)  # the one JSON backend choice, in fastrle.fileio
+    assert sa1b.json_backend() == "json"
     ann = sa1b.load(json.dumps(objs[2]).encode())
     check_meta(ann, objs[2])
     np.testing.assert_array_equal(ann.decode(), ref_decode(objs[2]))

@@ -24,7 +24,7 @@ TIMEOUT = 300
 def _inputs(seed):
     r = np.random.default_rng(seed)
     sets = []
-    for k in range(6):
+    for _ in range(6):
         h, w = int(r.integers(1, 90)), int(r.integers(1, 90))
         n = int(r.integers(1, 6))
         ms = np.stack([make_mask(MASK_KINDS[int(r.integers(0, len(MASK_KINDS)))], h, w, int(r.integers(0, 2**31)))

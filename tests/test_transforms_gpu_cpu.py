@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cuda_emu import emu  # noqa: E402
-from test_gpu_emulated import blobs, decode, fake_gpu, lib  # noqa: E402,F401
+from cuda_emu import emu
+from test_gpu_emulated import blobs, decode, fake_gpu, lib  # noqa: F401
 
-import fastrle  # noqa: E402
+import fastrle
 
 L = emu.launch_mod
 
@@ -38,12 +38,66 @@ def test_cpu_index_map_reader_can_tell_maps_apart():
 PAIRS = [(1500, 1024), (2250, 1024), (1500, 683), (2250, 1536), (1024, 1024), (1024, 256),
          (300, 700), (700, 300), (127, 128), (128, 127), (255, 128), (129, 257), (1, 300), (300, 1)]
 PAIRS += [tuple(int(v) for v in p) for p in np.random.default_rng(0).integers(1, 5000, (120, 2))]
+# pairs where the GPU's old numpy map differed from the C rule (issue 19)
+PAIRS += [(2, 141), (2, 159), (4, 166), (14, 287), (2, 41)]
+
+
+def gpu_col_map(n_in: int, n_out: int, mode: str) -> np.ndarray:
+    """The column map the GPU path uploads for a (1, n_in) -> (1, n_out) resize."""
+    return L.Transform(1, n_out, mode).maps(1, n_in)[1:1 + n_out].astype(np.int64)
 
 
 @pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
 def test_gpu_host_maps_equal_cpu_maps(mode):
-    bad = [(a, b) for a, b in PAIRS if not np.array_equal(L.nearest_map(a, b, mode), cpu_index_map(a, b, mode))]
+    bad = [(a, b) for a, b in PAIRS if not np.array_equal(gpu_col_map(a, b, mode), cpu_index_map(a, b, mode))]
     assert not bad, f"{mode}: GPU and CPU index maps differ for {bad[:10]}"
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_gpu_host_maps_are_the_c_rule(mode):
+    """Both axes of 2-D outputs on both sides of torch's oh + ow = 128 kernel
+    switch, out sizes 1..300: Transform.maps is nearest_map (the C rule).
+    (tests/test_nearest_rule.py checks both against torch for every pair.)"""
+    from fastrle.transforms import nearest_map
+
+    bad = []
+    for a in range(1, 301, 7):
+        for b in range(1, 301):
+            for other in (1, 128 - b, 129 - b):
+                if other < 1:
+                    continue
+                got = L.Transform(b, other, mode).maps(a, 3)[:b + other]
+                want = np.concatenate([nearest_map(a, b, mode, other_size=other),
+                                       nearest_map(3, other, mode, other_size=b)])
+                if not np.array_equal(got, want):
+                    bad.append((a, b, other))
+    assert not bad, f"{mode}: GPU maps are not the C rule's for {bad[:10]}"
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_same_size_takes_the_fast_kernels_only_where_torch_maps_are_the_identity(mode):
+    """Past 2**23 (nearest-exact) or 2**24 (nearest) samples torch's float32
+    index map for in == out is not the identity; the CPU follows it, so the
+    GPU must not take its identity (plain decode) kernels there."""
+    assert L.Transform(1500, 2250, mode).is_identity(1500, 2250)
+    n = 2**24 + 3
+    from fastrle.transforms import nearest_map
+
+    assert not np.array_equal(nearest_map(n, n, mode), np.arange(n))
+    assert not L.Transform(1, n, mode).is_identity(1, n)
+    assert not L.Transform(n, 1, mode).is_identity(n, 1)
+
+
+@pytest.mark.parametrize("size", [(1, 141), (100, 41), (87, 41), (3, 287)])
+def test_issue19_small_source_upscaled_gpu_equals_cpu(lib, size):
+    """A 1x2 mask [0, 1] upscaled: the GPU (emulated) gives the CPU's mask,
+    which is torch's (column 70 of 141 is 1; the old GPU map said 0)."""
+    rles = fastrle.encode(np.array([[[0, 1]]], np.uint8))
+    want = fastrle.decode(rles, size=size, mode="nearest-exact")
+    if size == (1, 141):
+        assert want[0, 0, 70] == 1
+    got = decode(lib, rles, size=size, mode="nearest-exact")
+    np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])

@@ -152,8 +152,9 @@ static void test_transform(uint64_t h, uint64_t w, uint64_t oh, uint64_t ow) {
                 CHECK(got - v < 1e-5 && v - got < 1e-5, "area %llux%llu->%llux%llu", (unsigned long long)h,
                       (unsigned long long)w, (unsigned long long)oh, (unsigned long long)ow);
               } else {
-                uint8_t want = c[frle_nearest_src((int64_t)ry, (int64_t)h, (int64_t)oh, mode)
-                                 * w + frle_nearest_src((int64_t)qx, (int64_t)w, (int64_t)ow, mode)];
+                int small = frle_nearest_small((int64_t)oh, (int64_t)ow);
+                uint8_t want = c[frle_nearest_src((int64_t)ry, (int64_t)h, (int64_t)oh, mode, small)
+                                 * w + frle_nearest_src((int64_t)qx, (int64_t)w, (int64_t)ow, mode, small)];
                 uint8_t got = packed ? (uint8_t)((row[q >> 3] >> (xf.little ? (q & 7) : 7 - (q & 7))) & 1)
                                      : row[q];
                 CHECK(got == want, "nearest mode %d flip %d packed %d", mode, flip, packed);

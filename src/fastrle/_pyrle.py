@@ -2,12 +2,12 @@
 and the synthetic data generator (no compiled core needed)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable
 
 __all__ = ["counts_to_string"]
 
 
-def counts_to_string(counts: Sequence[int]) -> bytes:
+def counts_to_string(counts: Iterable[int]) -> bytes:
     """Compress a list of run lengths like pycocotools' ``rleToString``."""
     out = bytearray()
     cnts = [int(c) for c in counts]

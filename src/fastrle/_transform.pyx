@@ -26,7 +26,9 @@ cdef extern from "rle_transform.h" nogil:
         int zeroed
         uint8_t *out
         int64_t mask_stride, row_stride
-    void frle_nearest_map(int64_t inp, int64_t out, int exact, int64_t *map)
+    void frle_nearest_map(int64_t inp, int64_t out, int64_t other, int exact, int64_t *map)
+    int64_t frle_nearest_src(int64_t dst, int64_t inp, int64_t out, int exact, int small)
+    int frle_nearest_small(int64_t oh, int64_t ow)
     int frle_decode_transform(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
                               const frle_xform *x, int nthreads, frle_error *err)
     int frle_roi_align(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
@@ -37,14 +39,32 @@ cdef extern from "rle_transform.h" nogil:
 MODES = {"nearest": 0, "nearest-exact": 1, "area": 2}
 
 
-def nearest_map(int64_t in_size, int64_t out_size, bint exact):
-    """Source index of each of out_size output indices (int64), torch's rule."""
-    if in_size < 1 or out_size < 0:
-        raise ValueError(f"sizes must be in >= 1 and out >= 0, got {in_size} and {out_size}")
+def nearest_map(int64_t in_size, int64_t out_size, bint exact, int64_t other_size=1):
+    """Source index of each of out_size output indices (int64), torch's rule
+    for one axis of a 2-D resize whose other output side is other_size."""
+    if in_size < 1 or out_size < 0 or other_size < 0:
+        raise ValueError(f"sizes must be in >= 1, out >= 0 and other >= 0, "
+                         f"got {in_size}, {out_size} and {other_size}")
     m = np.empty(out_size, np.int64)
     cdef int64_t[::1] mv = m
     if out_size:
-        frle_nearest_map(in_size, out_size, exact, &mv[0])
+        frle_nearest_map(in_size, out_size, other_size, exact, &mv[0])
+    return m
+
+
+def nearest_src(int64_t in_size, int64_t out_size, bint exact, int64_t other_size, const int64_t[::1] dst):
+    """nearest_map(in_size, out_size, exact, other_size)[dst], without the map."""
+    if in_size < 1 or out_size < 0 or other_size < 0:
+        raise ValueError(f"sizes must be in >= 1, out >= 0 and other >= 0, "
+                         f"got {in_size}, {out_size} and {other_size}")
+    m = np.empty(dst.shape[0], np.int64)
+    cdef int64_t[::1] mv = m
+    cdef Py_ssize_t i
+    cdef int small = frle_nearest_small(out_size, other_size)
+    for i in range(dst.shape[0]):
+        if dst[i] < 0 or dst[i] >= out_size:
+            raise ValueError(f"index {dst[i]} is outside [0, {out_size})")
+        mv[i] = frle_nearest_src(dst[i], in_size, out_size, exact, small)
     return m
 
 

@@ -102,9 +102,9 @@ def decode(rles, out=None, *, size=None, mode="nearest", flip=None, packed=False
             with no allocation; it is returned.
         size: (H2, W2) output size (positive ints); None keeps (H, W).
         mode: ``"nearest"`` (uint8; exactly ``torch.nn.functional.interpolate(
-            mode="nearest")``, float32 index arithmetic and its out == in and
-            out == 2*in special cases included), ``"nearest-exact"`` (uint8;
-            torch's ``"nearest-exact"``) or ``"area"`` (float32, downscaling
+            mode="nearest")`` of the (N, 1, H, W) batch, float32 index
+            arithmetic included, any side up to 2**32 - 1), ``"nearest-exact"``
+            (uint8; torch's ``"nearest-exact"``, likewise) or ``"area"`` (float32, downscaling
             only: the exact fraction of each output cell covered by
             foreground, which is cv2 ``INTER_AREA`` of the 0/1 mask). The
             source index rule is :func:`fastrle.transforms.nearest_map`.

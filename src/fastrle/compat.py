@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import threading
 from types import ModuleType
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Tuple
 
 from . import mask as _fmask
 
@@ -26,6 +26,7 @@ __all__ = ["patch_pycocotools", "unpatch_pycocotools", "PycocotoolsPatch", "pyco
 FUNCTIONS = ("encode", "decode", "area", "toBbox", "iou", "merge", "frPyObjects")
 # modules that hold ``from . import mask as maskUtils``
 _HOLDERS = ("pycocotools.coco", "pycocotools.cocoeval")
+_HOLDER_NAME = "maskUtils"
 
 _lock = threading.Lock()
 _active = 0  # patches in force: the originals come back when this drops to 0
@@ -53,9 +54,9 @@ def _apply() -> None:
         _saved.append((pm, f, getattr(pm, f)))
         setattr(pm, f, getattr(_fmask, f))
     for mod in holders:
-        if hasattr(mod, "maskUtils"):
-            _saved.append((mod, "maskUtils", mod.maskUtils))
-            mod.maskUtils = _fmask
+        if hasattr(mod, _HOLDER_NAME):
+            _saved.append((mod, _HOLDER_NAME, getattr(mod, _HOLDER_NAME)))
+            setattr(mod, _HOLDER_NAME, _fmask)
 
 
 def _undo() -> None:

@@ -13,7 +13,7 @@ RLE counts are computed straight from the blob's bounding region, so the full
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Literal, Optional, overload
+from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, overload
 
 import numpy as np
 
@@ -28,7 +28,7 @@ RLE = dict[str, Any]
 # --- compressed-string encoding -------------------------------------------
 
 
-def counts_to_string(counts: np.ndarray | list[int]) -> str:
+def counts_to_string(counts: Iterable[int]) -> str:
     """Encode run counts as a COCO compressed string (pure Python, as
     pycocotools' ``rleToString``), for when no compiled encoder is present."""
     return _counts_to_string(counts).decode("ascii")
@@ -141,6 +141,9 @@ def blob_masks(n: int, h: int, w: int, seed: int, *, area_range: tuple[float, fl
 @overload
 def blob_masks(n: int, h: int, w: int, seed: int, *, area_range: tuple[float, float],
                dense: Literal[True]) -> tuple[list[RLE], np.ndarray]: ...
+@overload
+def blob_masks(n: int, h: int, w: int, seed: int, *, area_range: tuple[float, float],
+               dense: bool) -> list[RLE] | tuple[list[RLE], np.ndarray]: ...
 
 
 def blob_masks(n: int, h: int, w: int, seed: int, *, area_range: tuple[float, float],
@@ -175,8 +178,19 @@ def blob_masks(n: int, h: int, w: int, seed: int, *, area_range: tuple[float, fl
         all_counts.append(_region_counts(local, y0, x0, h, w))
         if stack is not None:
             stack[i, y0:y0 + bh, x0:x0 + bw] = local
-    rles = [{"size": [h, w], "counts": s} for s in _compressor()(all_counts, h, w)]
-    return (rles, stack) if dense else rles
+    rles: list[RLE] = [{"size": [h, w], "counts": s} for s in _compressor()(all_counts, h, w)]
+    return (rles, stack) if stack is not None else rles
+
+
+@overload
+def sa1b_like(n: int = ..., h: int = ..., w: int = ..., seed: int = ...,
+              dense: Literal[False] = ...) -> list[RLE]: ...
+@overload
+def sa1b_like(n: int = ..., h: int = ..., w: int = ..., seed: int = ..., *,
+              dense: Literal[True]) -> tuple[list[RLE], np.ndarray]: ...
+@overload
+def sa1b_like(n: int = ..., h: int = ..., w: int = ..., seed: int = ...,
+              dense: bool = ...) -> list[RLE] | tuple[list[RLE], np.ndarray]: ...
 
 
 def sa1b_like(n: int = 100, h: int = 1500, w: int = 2250, seed: int = 0,
@@ -188,6 +202,17 @@ def sa1b_like(n: int = 100, h: int = 1500, w: int = 2250, seed: int = 0,
     With ``dense=True`` returns ``(rles, masks)`` with masks (N, H, W) bool.
     """
     return blob_masks(n, h, w, seed, area_range=(1e-4, 0.42), dense=dense)
+
+
+@overload
+def coco_like(n: int = ..., h: int = ..., w: int = ..., seed: int = ...,
+              dense: Literal[False] = ...) -> list[RLE]: ...
+@overload
+def coco_like(n: int = ..., h: int = ..., w: int = ..., seed: int = ..., *,
+              dense: Literal[True]) -> tuple[list[RLE], np.ndarray]: ...
+@overload
+def coco_like(n: int = ..., h: int = ..., w: int = ..., seed: int = ...,
+              dense: bool = ...) -> list[RLE] | tuple[list[RLE], np.ndarray]: ...
 
 
 def coco_like(n: int = 10, h: int = 480, w: int = 640, seed: int = 0,
@@ -205,14 +230,16 @@ def coco_like(n: int = 10, h: int = 480, w: int = 640, seed: int = 0,
 def sa1b_image_dict(rles: List[Dict[str, Any]], image_id: int = 1, seed: int = 0,
                    file_name: Optional[str] = None) -> Dict[str, Any]:
     """An SA-1B per-image object around ``rles`` (all of one size), with
-    plausible metadata: exact area and bbox, random predicted_iou and
-    stability_score, one point inside the box, the full-image crop box."""
+    plausible metadata: exact area and bbox (SA-1B's bbox convention, see
+    :mod:`fastrle.annotations`), random predicted_iou and stability_score,
+    one point inside the box, the full-image crop box."""
+    from .annotations import SA1B, expected_boxes
     from .api import area, bbox
 
     rng = np.random.default_rng(seed)
     h, w = (rles[0]["size"] if rles else (0, 0))
-    areas = area(rles) if rles else np.zeros(0, np.int64)
-    boxes = bbox(rles) if rles else np.zeros((0, 4))
+    areas = np.asarray(area(rles)) if rles else np.zeros(0, np.int64)
+    boxes = expected_boxes(SA1B, bbox(rles)) if rles else np.zeros((0, 4))
     anns = []
     for i, r in enumerate(rles):
         x, y, bw, bh = (float(v) for v in boxes[i])
@@ -242,7 +269,7 @@ def jpeg_bytes(h: int, w: int, seed: int = 0, quality: int = 85) -> bytes:
         raise ImportError("writing JPEGs needs Pillow: pip install Pillow") from e
     rng = np.random.default_rng(seed)
     small = rng.integers(0, 256, (max(1, h // 32), max(1, w // 32), 3), dtype=np.uint8)
-    img = Image.fromarray(small).resize((w, h), Image.BILINEAR)
+    img = Image.fromarray(small).resize((w, h), Image.Resampling.BILINEAR)
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=quality)
     return buf.getvalue()

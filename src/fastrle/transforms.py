@@ -7,14 +7,16 @@ builds the full-resolution dense mask.
 
 Semantics (``fastrle.gpu.decode`` follows them bit for bit):
 
-- ``mode="nearest"``: output pixel (oy, ox) is source pixel
-  (src(oy, H, H2), src(ox, W, W2)), torch's ``interpolate(mode="nearest")``
-  on a float32 or uint8 batch: ``src(d, n, m) = min(int(floorf(float32(d) * s)), n - 1)``
-  with ``s = float32(n) / float32(m)`` (this includes torch's m == n and m == 2n cases).
-- ``mode="nearest-exact"``: ``a = float32(d) + 0.5f``, ``r = max(s * a - 0.5f, 0)``,
-  ``src = min(int(floorf(float32(r + 0.5))), n - 1)``, where ``s * a - 0.5f`` is
-  rounded once (fused multiply-add) when m >= 128 and twice below, as torch
-  2.x's x86 CPU kernel computes it. See ``csrc/rle_transform.h``.
+- ``mode="nearest"`` / ``"nearest-exact"``: output pixel (oy, ox) is source
+  pixel (rows[oy], cols[ox]) with ``rows = nearest_map(H, H2, mode, other_size=W2)``
+  and ``cols = nearest_map(W, W2, mode, other_size=H2)``: torch's
+  ``interpolate(size=(H2, W2), mode=...)`` on an (N, 1, H, W) uint8 or float32
+  batch, exactly, for every side up to 2**32 - 1. With ``s = float32(n) / float32(m)``:
+  nearest is ``min(floorf(float32(d) * s), n - 1)``; nearest-exact is
+  ``min(floorf(float32((d + 0.5) * double(s))), n - 1)`` when H2 + W2 <= 128
+  (torch's channels-last kernel) and ``r = max(fmaf(s, float32(d) + 0.5f, -0.5f), 0)``,
+  ``min(floorf(float32(r + 0.5)), n - 1)`` above (its generic kernel). The rule
+  is ``frle_nearest_src`` in ``csrc/rle_transform.h``; the GPU uploads its maps.
 - ``mode="area"`` (H2 <= H and W2 <= W): the exact fraction of each output
   cell covered by foreground, float32.
 - ``flip``: ``"h"`` mirrors the output's columns, ``"v"`` its rows.
@@ -39,13 +41,23 @@ FLIPS = (None, "h", "v", "hv")
 _MAX_GRID = 1 << 20
 
 
-def nearest_map(in_size: int, out_size: int, mode: str = "nearest") -> np.ndarray:
+def nearest_map(in_size: int, out_size: int, mode: str = "nearest", *, other_size: int = 1,
+                index: Any = None) -> np.ndarray:
     """Source index (int64) of each output index when resizing ``in_size``
     samples to ``out_size`` with ``mode`` ``"nearest"`` or ``"nearest-exact"``:
-    exactly torch's ``interpolate`` index arithmetic (see the module doc)."""
+    exactly torch's ``interpolate`` index arithmetic (see the module doc).
+
+    ``other_size`` is the output size of the other axis of the 2-D resize
+    (torch picks its nearest-exact kernel by their sum); the default 1 gives
+    the map of a (1, out_size) resize. ``index`` (integers in [0, out_size))
+    asks for those entries of the map only, for sides too long to list. This
+    is the one home of the rule: the CPU decode and the GPU's maps use it."""
     if mode not in ("nearest", "nearest-exact"):
         raise ValueError(f"mode must be 'nearest' or 'nearest-exact', got {mode!r}")
-    return _transform.nearest_map(operator.index(in_size), operator.index(out_size), mode == "nearest-exact")
+    args = (operator.index(in_size), operator.index(out_size), mode == "nearest-exact", operator.index(other_size))
+    if index is None:
+        return _transform.nearest_map(*args)
+    return _transform.nearest_src(*args, np.ascontiguousarray(index, np.int64).ravel())
 
 
 def _positive_int(v: Any, what: str) -> int:

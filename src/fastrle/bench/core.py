@@ -25,34 +25,28 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .harness import (WARM_NOTE, BenchData, CaseSpec, Comparator, _fastrle, _import, _memset,
-                      _skip_note, _touch, _version, register)
-
-WARM_NOTE = "the warm buffer is rewritten (memset) before every timed call, untimed"
-
-
-def _skip_note(what: str) -> str:
-    return f"{what} not installed: skipped"
+from .harness import (WARM_NOTE, BenchData, CaseSpec, Comparator, fastrle_or_none, import_or_none, memset,
+                      skip_note, touch, version_of, register)
 
 
 def case_warm(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """a. Decode into a warm buffer, single thread, vs memset and pycocotools."""
-    fr, pm = _fastrle(), _import("pycocotools.mask")
+    fr, pm = fastrle_or_none(), import_or_none("pycocotools.mask")
     comps, notes = [], ["memset = ctypes.memset over the same bytes (libc, single thread)",
                         WARM_NOTE]
     if fr:
         comps.append(Comparator("fastrle", "fastrle.decode(rles, out=warm, threads=1)",
-                                lambda: fr.decode(d.rles, out=d.warm, threads=1), _touch(d.warm)))
+                                lambda: fr.decode(d.rles, out=d.warm, threads=1), touch(d.warm)))
     else:
-        notes.append(_skip_note("fastrle core"))
-    comps.append(Comparator("memset", "ctypes.memset(warm, 0, nbytes)", lambda: _memset(d.warm),
-                            _touch(d.warm)))
+        notes.append(skip_note("fastrle core"))
+    comps.append(Comparator("memset", "ctypes.memset(warm, 0, nbytes)", lambda: memset(d.warm),
+                            touch(d.warm)))
     if pm:
         comps.append(Comparator(
             "pycocotools", "np.ascontiguousarray(pycocotools.mask.decode(rles).transpose(2,0,1))",
             lambda: np.ascontiguousarray(pm.decode(d.rles).transpose(2, 0, 1))))
     else:
-        notes.append(_skip_note("pycocotools"))
+        notes.append(skip_note("pycocotools"))
 
     def verify() -> bool | None:
         if not fr or d.ref_c is None:
@@ -66,20 +60,20 @@ def case_warm(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 
 def case_zeroed(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """b. zeroed=True (foreground only) vs full decode vs rlemasklib.decode_into."""
-    fr, rl = _fastrle(), _import("rlemasklib")
+    fr, rl = fastrle_or_none(), import_or_none("rlemasklib")
     comps, notes = [], ["the zeroed buffer is re-zeroed (memset) before every call, untimed",
                         WARM_NOTE]
-    zero = lambda: _memset(d.zero_buf)  # noqa: E731
+    zero = lambda: memset(d.zero_buf)  # noqa: E731
     if fr:
         comps.append(Comparator("fastrle-zeroed", "fastrle.decode(rles, out=zeroed, zeroed=True, threads=1)",
                                 lambda: fr.decode(d.rles, out=d.zero_buf, zeroed=True, threads=1), zero))
         comps.append(Comparator("fastrle-full", "fastrle.decode(rles, out=warm, threads=1)",
-                                lambda: fr.decode(d.rles, out=d.warm, threads=1), _touch(d.warm)))
+                                lambda: fr.decode(d.rles, out=d.warm, threads=1), touch(d.warm)))
     else:
-        notes.append(_skip_note("fastrle core"))
+        notes.append(skip_note("fastrle core"))
     if rl:
         buf = d.zero_buf
-        ver = _version("rlemasklib")
+        ver = version_of("rlemasklib")
 
         def rl_dicts() -> None:
             # What a user holding dicts runs: the parse is part of the cost, as it is for fastrle.
@@ -97,7 +91,7 @@ def case_zeroed(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
         comps.append(Comparator("rlemasklib-decode-only", f"rlemasklib {ver}: decode_into only "
                                 "(RLEMask objects prebuilt, untimed)", rl_decode_only, zero))
     else:
-        notes.append(_skip_note("rlemasklib"))
+        notes.append(skip_note("rlemasklib"))
 
     def verify() -> bool | None:
         if not fr or d.ref_c is None:
@@ -113,27 +107,27 @@ def case_zeroed(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 
 def case_threads(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """c. threads=T vs threads=1, next to a T-thread memset."""
-    fr, t = _fastrle(), d.cfg.threads
+    fr, t = fastrle_or_none(), d.cfg.threads
     pool = stack.enter_context(ThreadPoolExecutor(t))
     flat = d.warm.reshape(-1)
     chunks = [c for c in np.array_split(flat, t) if c.size]
 
     def memset_t() -> None:
-        list(pool.map(_memset, chunks))
+        list(pool.map(memset, chunks))
 
     comps, notes = [], [f"memset-{t}t = ctypes.memset on {t} equal chunks in {t} Python threads "
                         "(ctypes releases the GIL)", f"os.cpu_count() = {os.cpu_count()}", WARM_NOTE]
     if fr:
         comps.append(Comparator("fastrle-1t", "fastrle.decode(rles, out=warm, threads=1)",
-                                lambda: fr.decode(d.rles, out=d.warm, threads=1), _touch(d.warm)))
+                                lambda: fr.decode(d.rles, out=d.warm, threads=1), touch(d.warm)))
         comps.append(Comparator(f"fastrle-{t}t", f"fastrle.decode(rles, out=warm, threads={t})",
-                                lambda: fr.decode(d.rles, out=d.warm, threads=t), _touch(d.warm)))
+                                lambda: fr.decode(d.rles, out=d.warm, threads=t), touch(d.warm)))
     else:
-        notes.append(_skip_note("fastrle core"))
-    comps.append(Comparator("memset-1t", "ctypes.memset(warm), 1 thread", lambda: _memset(d.warm),
-                            _touch(d.warm)))
+        notes.append(skip_note("fastrle core"))
+    comps.append(Comparator("memset-1t", "ctypes.memset(warm), 1 thread", lambda: memset(d.warm),
+                            touch(d.warm)))
     comps.append(Comparator(f"memset-{t}t", f"ctypes.memset(warm), {t} threads", memset_t,
-                            _touch(d.warm)))
+                            touch(d.warm)))
 
     def verify() -> bool | None:
         if not fr or d.ref_c is None:
@@ -148,17 +142,17 @@ def case_threads(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 
 def case_fresh(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """d. Output allocated per call (page faults included) vs pycocotools."""
-    fr, pm = _fastrle(), _import("pycocotools.mask")
+    fr, pm = fastrle_or_none(), import_or_none("pycocotools.mask")
     comps, notes = [], ["both allocate their output per call; pycocotools' is F-order (H,W,N), "
                         "not transposed"]
     if fr:
         comps.append(Comparator("fastrle", "fastrle.decode(rles)", lambda: fr.decode(d.rles)))
     else:
-        notes.append(_skip_note("fastrle core"))
+        notes.append(skip_note("fastrle core"))
     if pm:
         comps.append(Comparator("pycocotools", "pycocotools.mask.decode(rles)", lambda: pm.decode(d.rles)))
     else:
-        notes.append(_skip_note("pycocotools"))
+        notes.append(skip_note("pycocotools"))
 
     def verify() -> bool | None:
         if not fr or d.ref_c is None:
@@ -170,7 +164,7 @@ def case_fresh(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 
 def case_coco(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """e. COCO-size images: per-call overhead dominates."""
-    fr, fm, pm = _fastrle(), _import("fastrle.mask"), _import("pycocotools.mask")
+    fr, fm, pm = fastrle_or_none(), import_or_none("fastrle.mask"), import_or_none("pycocotools.mask")
     c = d.cfg
     rles = d.coco_rles
     warm = np.ones((len(rles), c.coco_h, c.coco_w), np.uint8)
@@ -180,13 +174,13 @@ def case_coco(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
         comps.append(Comparator("fastrle-warm", "fastrle.decode(rles, out=warm)",
                                 lambda: fr.decode(rles, out=warm)))
     else:
-        notes.append(_skip_note("fastrle core"))
+        notes.append(skip_note("fastrle core"))
     if fm is not None and hasattr(fm, "decode"):
         comps.append(Comparator("fastrle.mask", "fastrle.mask.decode(rles)", lambda: fm.decode(rles)))
     if pm:
         comps.append(Comparator("pycocotools", "pycocotools.mask.decode(rles)", lambda: pm.decode(rles)))
     else:
-        notes.append(_skip_note("pycocotools"))
+        notes.append(skip_note("pycocotools"))
 
     def verify() -> bool | None:
         if not (fr and pm):
@@ -200,16 +194,16 @@ def case_coco(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 
 def case_dropin(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """f. The drop-in module on the SA-1B image: same call, same F-order output."""
-    fm, pm = _import("fastrle.mask"), _import("pycocotools.mask")
+    fm, pm = import_or_none("fastrle.mask"), import_or_none("pycocotools.mask")
     comps, notes = [], []
     if fm is not None and hasattr(fm, "decode"):
         comps.append(Comparator("fastrle.mask", "fastrle.mask.decode(rles)", lambda: fm.decode(d.rles)))
     else:
-        notes.append(_skip_note("fastrle.mask"))
+        notes.append(skip_note("fastrle.mask"))
     if pm:
         comps.append(Comparator("pycocotools", "pycocotools.mask.decode(rles)", lambda: pm.decode(d.rles)))
     else:
-        notes.append(_skip_note("pycocotools"))
+        notes.append(skip_note("pycocotools"))
 
     def verify() -> bool | None:
         if fm is None or not hasattr(fm, "decode") or d.ref_c is None:
@@ -222,26 +216,26 @@ def case_dropin(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 
 def case_encode(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """f. Encode a C-order (N,H,W) bool stack; peers get the layout they need."""
-    fr, pm, hm = _fastrle(), _import("pycocotools.mask"), _import("hotcoco.mask")
+    fr, pm, hm = fastrle_or_none(), import_or_none("pycocotools.mask"), import_or_none("hotcoco.mask")
     m = d.dense_c
     comps, notes = [], [f"{m.shape[0]} masks of {m.shape[1]}x{m.shape[2]}, C-order bool; "
                         "the layout conversion each peer needs is timed"]
     if fr:
         comps.append(Comparator("fastrle", "fastrle.encode(masks)", lambda: fr.encode(m)))
     else:
-        notes.append(_skip_note("fastrle core"))
+        notes.append(skip_note("fastrle core"))
     if pm:
         # pycocotools wants uint8 in Fortran order: a bool->uint8 view is free.
         comps.append(Comparator(
             "pycocotools", "pycocotools.mask.encode(np.asfortranarray(masks.transpose(1,2,0)).view(uint8))",
             lambda: pm.encode(np.asfortranarray(m.transpose(1, 2, 0)).view(np.uint8))))
     else:
-        notes.append(_skip_note("pycocotools"))
+        notes.append(skip_note("pycocotools"))
     if hm is not None and hasattr(hm, "encode"):
         comps.append(Comparator("hotcoco", "hotcoco.mask.encode(masks.transpose(1,2,0))",
                                 lambda: hm.encode(m.transpose(1, 2, 0))))
     else:
-        notes.append(_skip_note("hotcoco"))
+        notes.append(skip_note("hotcoco"))
 
     def verify() -> bool | None:
         if not (fr and pm):
@@ -258,7 +252,7 @@ def case_encode(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 
 def case_iou(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """f. IoU matrix of dt x gt RLEs on small images."""
-    fm, pm = _import("fastrle.mask"), _import("pycocotools.mask")
+    fm, pm = import_or_none("fastrle.mask"), import_or_none("pycocotools.mask")
     dt, gt = d.iou_pair
     crowd = [0] * len(gt)
     c = d.cfg
@@ -267,12 +261,12 @@ def case_iou(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
         comps.append(Comparator("fastrle.mask", "fastrle.mask.iou(dt, gt, iscrowd)",
                                 lambda: fm.iou(dt, gt, crowd)))
     else:
-        notes.append(_skip_note("fastrle.mask"))
+        notes.append(skip_note("fastrle.mask"))
     if pm:
         comps.append(Comparator("pycocotools", "pycocotools.mask.iou(dt, gt, iscrowd)",
                                 lambda: pm.iou(dt, gt, crowd)))
     else:
-        notes.append(_skip_note("pycocotools"))
+        notes.append(skip_note("pycocotools"))
 
     def verify() -> bool | None:
         if fm is None or not hasattr(fm, "iou") or pm is None:

@@ -297,7 +297,7 @@ def format_reports(reports: list[KernelReport], arch: str, compiler: str) -> str
         lines.append(f"{r.name:24s} {r.registers:4d} {r.spill_stores + r.spill_loads:8d} "
                      f"{r.loop_instrs or 0:10d} {r.loop_bytes or 0:7d} {bpi:>12s}  {r.loop_what} {span}")
     parse = next((r for r in reports if r.name == "fastrle_parse_warp" and r.loop_instrs), None)
-    if parse:
+    if parse and parse.loop_instrs:
         chars = 32 * parse.chars_per_lane
         per_char = parse.loop_instrs / chars
         # One warp issues at most one instruction per clock: a floor on its time.

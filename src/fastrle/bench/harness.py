@@ -19,7 +19,6 @@ import platform
 import statistics
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from types import ModuleType
@@ -33,6 +32,9 @@ __all__ = [
     "BenchConfig", "BenchData", "Timing", "Ratio", "CaseResult", "Comparator", "CASES",
     "register", "case_aliases", "modes", "select_cases", "run", "run_case", "time_interleaved",
     "format_table", "to_json_obj", "plot", "environment", "unjudged",
+    # for the case modules
+    "WARM_NOTE", "RatioSpec", "CaseSpec", "import_or_none", "fastrle_or_none", "memset", "touch",
+    "calls", "skip_note", "version_of",
 ]
 
 # --- result types -------------------------------------------------------------
@@ -99,7 +101,7 @@ class BenchConfig:
     @classmethod
     def quick_config(cls, **overrides: Any) -> "BenchConfig":
         """Tiny sizes that run in a couple of seconds (smoke tests, CI)."""
-        base = dict(h=150, w=225, masks=10, repeats=5, coco_h=48, coco_w=64,
+        base: Dict[str, Any] = dict(h=150, w=225, masks=10, repeats=5, coco_h=48, coco_w=64,
                     coco_masks=5, encode_masks=5, iou_n=10, iou_size=20,
                     min_sample_s=0.001, quick=True)
         base.update(overrides)
@@ -157,7 +159,7 @@ def time_interleaved(comps: list[Comparator], repeats: int, min_sample_s: float 
     return {k: (v, numbers[k]) for k, v in samples.items()}
 
 
-def _import(name: str) -> ModuleType | None:
+def import_or_none(name: str) -> ModuleType | None:
     """Import ``name`` or return None (comparator not installed)."""
     try:
         return importlib.import_module(name)
@@ -165,24 +167,37 @@ def _import(name: str) -> ModuleType | None:
         return None
 
 
-def _fastrle() -> ModuleType | None:
+def fastrle_or_none() -> ModuleType | None:
     """fastrle with its core built, else None."""
-    mod = _import("fastrle")
+    mod = import_or_none("fastrle")
     return mod if mod is not None and hasattr(mod, "decode") else None
 
 
-def _memset(buf: np.ndarray) -> None:
+def memset(buf: np.ndarray) -> None:
+    """Zero ``buf`` with libc's memset, one thread: the bandwidth floor comparator."""
     ctypes.memset(buf.ctypes.data, 0, buf.nbytes)
 
 
-def _touch(buf: np.ndarray) -> Callable[[], None]:
+def calls(*fns: Callable[[], Any]) -> Callable[[], None]:
+    """One timed call that runs ``fns`` in order (say, a decode, then a peer's resize)."""
+    def run() -> None:
+        for fn in fns:
+            fn()
+
+    return run
+
+
+def touch(buf: np.ndarray) -> Callable[[], None]:
     """Untimed setup that rewrites ``buf`` so it is resident before a timed call.
 
     On VMs the host may reclaim pages that sat idle while another comparator
     ran (seen here: a 9 ms decode jumping to 20-900 ms after a 1 s
     pycocotools call); rewriting keeps "warm" meaning warm for everyone.
     """
-    return lambda: ctypes.memset(buf.ctypes.data, 1, buf.nbytes)
+    def setup() -> None:
+        ctypes.memset(buf.ctypes.data, 1, buf.nbytes)
+
+    return setup
 
 
 # --- data -------------------------------------------------------------------------
@@ -223,7 +238,7 @@ class BenchData:
     @cached_property
     def ref_c(self) -> np.ndarray | None:
         """Reference decode, C-order (N,H,W), for verification."""
-        pm = _import("pycocotools.mask")
+        pm = import_or_none("pycocotools.mask")
         if pm is None:
             return None
         return np.ascontiguousarray(pm.decode(self.rles).transpose(2, 0, 1))
@@ -254,11 +269,13 @@ class BenchData:
 
 WARM_NOTE = "the warm buffer is rewritten (memset) before every timed call, untimed"
 RatioSpec = Tuple[str, str, str, str, Optional[float]]
-CaseSpec = Tuple[List[Comparator], List[RatioSpec], List[str], Optional[Callable[[], Optional[bool]]]]
+# Sequence, not List: a builder's list of (..., float) specs is a valid Sequence[RatioSpec].
+CaseSpec = Tuple[List[Comparator], Sequence[RatioSpec], List[str], Optional[Callable[[], Optional[bool]]]]
 Builder = Callable[[BenchData, contextlib.ExitStack], CaseSpec]
 
 
-def _skip_note(what: str) -> str:
+def skip_note(what: str) -> str:
+    """The note a case adds when comparator ``what`` is missing."""
     return f"{what} not installed: skipped"
 
 
@@ -335,7 +352,7 @@ class _Progress:
     def __init__(self, enabled: bool) -> None:
         self.enabled, self.bar = enabled, None
         if enabled:
-            tqdm = getattr(_import("tqdm"), "tqdm", None)
+            tqdm = getattr(import_or_none("tqdm"), "tqdm", None)
             if tqdm is not None:
                 self.bar = tqdm(file=sys.stderr, unit="call", leave=False)
 
@@ -361,7 +378,7 @@ def _ratio(spec: RatioSpec, med: dict[str, float]) -> Ratio:
     if num not in med or den not in med or med[den] <= 0:
         return Ratio(label, None, op, target, "SKIP")
     v = med[num] / med[den]
-    if not op:
+    if not op or target is None:
         return Ratio(label, v, op, target, "INFO")
     ok = v >= target if op == ">=" else v <= target
     return Ratio(label, v, op, target, "PASS" if ok else "FAIL")
@@ -466,8 +483,8 @@ def environment() -> dict[str, Any]:
     # Other processes skew every timing; the load average says how much.
     env["loadavg"] = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
     for mod in COMPARATOR_MODULES:
-        env[mod] = _version(mod)
-    fr = _fastrle()
+        env[mod] = version_of(mod)
+    fr = fastrle_or_none()
     if fr is not None:
         env["fastrle parse kernel"] = fr.parse_isa()
     return env
@@ -479,11 +496,11 @@ COMPARATOR_MODULES = ("fastrle", "pycocotools", "rlemasklib", "hotcoco", "faster
 _DIST = {"cv2": "opencv-python-headless", "faster_coco_eval": "faster-coco-eval"}
 
 
-def _version(mod: str) -> Optional[str]:
+def version_of(mod: str) -> Optional[str]:
     """Installed version of comparator ``mod``, or None when it is not importable."""
     from importlib import metadata
 
-    if _import(mod) is None:
+    if import_or_none(mod) is None:
         return None
     for dist in (_DIST.get(mod, mod), mod):
         try:
@@ -545,7 +562,7 @@ def plot(results: list[CaseResult], path: str) -> None:
     for ax, r in zip(axes[:, 0], results):
         ts = [t for t in r.timings if t.median_ms is not None]
         names = [t.key for t in ts]
-        vals = [t.median_ms for t in ts]
+        vals = [t.median_ms for t in r.timings if t.median_ms is not None]
         colors = ["tab:orange" if k.startswith("fastrle") else "tab:gray" for k in names]
         ax.barh(names, vals, color=colors)
         for y, v in enumerate(vals):

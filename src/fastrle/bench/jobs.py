@@ -34,6 +34,7 @@ import os
 import tarfile
 import tempfile
 import time
+from functools import partial
 from typing import Any, Dict, List
 
 from .. import synthetic
@@ -109,7 +110,7 @@ def profile_per_mask(root: str, h: int = 1500, w: int = 2250, masks: int = 100,
     per["index task"] = _best(lambda: index_source(path, out, overwrite=True))
     per["index task --features"] = _best(lambda: index_source(path, out, features=True, overwrite=True))
     per["validate task"] = _best(lambda: validate_source(path), 1)
-    from ..validate import PIXEL_BUDGET, _equal
+    from ..jobs.tasks import PIXEL_BUDGET, masks_equal
 
     step = max(1, PIXEL_BUDGET // (h * w))  # masks per decode call, as the task batches them
     batches = [rles[s:s + step] for s in range(0, n, step)]
@@ -117,7 +118,7 @@ def profile_per_mask(root: str, h: int = 1500, w: int = 2250, masks: int = 100,
     per["fastrle area+bbox"] = _best(lambda: [(api.area(bt), api.bbox(bt)) for bt in batches])
     per["fastrle.mask.decode"] = _best(lambda: [fm.decode(bt) for bt in batches])
     per["pycocotools decode"] = _best(lambda: [pm.decode(bt) for bt in batches])
-    per["compare"] = _best(lambda: _equal(*pairs[0])) * len(batches)
+    per["compare"] = _best(lambda: masks_equal(*pairs[0])) * len(batches)
     return {k: v / n * 1e6 for k, v in per.items()}
 
 
@@ -129,9 +130,9 @@ def case_jobs(d: bench.BenchData, stack: contextlib.ExitStack) -> bench.CaseSpec
 
         from .. import jobs
     except ImportError:
-        return [], [], [bench._skip_note("dask[distributed] / pyarrow")], None
-    if bench._import("pycocotools.mask") is None:
-        return [], [], [bench._skip_note("pycocotools")], None
+        return [], [], [bench.skip_note("dask[distributed] / pyarrow")], None
+    if bench.import_or_none("pycocotools.mask") is None:
+        return [], [], [bench.skip_note("pycocotools")], None
     size = QUICK if d.cfg.quick else FULL
     root = stack.enter_context(tempfile.TemporaryDirectory(prefix="fastrle-jobs-"))
     t0 = time.perf_counter()
@@ -150,9 +151,9 @@ def case_jobs(d: bench.BenchData, stack: contextlib.ExitStack) -> bench.CaseSpec
     for k in (1, 2):
         c = clients[k]
         comps.append(bench.Comparator(f"index-{k}w", f"jobs.index(shards, out, overwrite=True), {k} worker(s)",
-                                      lambda c=c, k=k: jobs.index(srcs, outs[k], client=c, overwrite=True)))
+                                      partial(jobs.index, srcs, outs[k], client=c, overwrite=True)))
         comps.append(bench.Comparator(f"validate-{k}w", f"jobs.validate(shards), {k} worker(s)",
-                                      lambda c=c: jobs.validate(srcs, client=c)))
+                                      partial(jobs.validate, srcs, client=c)))
     ratios = [("index: 2 workers / 1 worker (throughput)", "index-1w", "index-2w", ">=", 1.6),
               ("validate: 2 workers / 1 worker (throughput)", "validate-1w", "validate-2w", ">=", 1.6)]
     notes.append(f"masks/s = {n} / median; cpu_count {os.cpu_count()}, loadavg "

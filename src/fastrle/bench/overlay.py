@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List
 
 import numpy as np
 
-from .harness import BenchData, CaseSpec, Comparator, _fastrle, _import, _skip_note, _version, register
+from .harness import BenchData, CaseSpec, Comparator, fastrle_or_none, import_or_none, skip_note, version_of, register
 
 __all__ = ["numpy_overlay", "erode"]
 
@@ -68,7 +68,7 @@ def numpy_overlay(image: np.ndarray, anns: List[Dict[str, Any]], decode: Callabl
 
 def case_overlay(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """v. Overlay of an SA-1B-like image: runs in C vs decode + numpy blending."""
-    fr, pm = _fastrle(), _import("pycocotools.mask")
+    fr, pm = fastrle_or_none(), import_or_none("pycocotools.mask")
     rles = d.rles
     c = d.cfg
     image = d.cached("overlay_image", lambda: np.random.default_rng(c.seed).integers(
@@ -77,13 +77,13 @@ def case_overlay(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
              f"{CONTOUR_WIDTH} px; numpy = sort by area, decode each mask, paint (integer formula), "
              "contours as mask & ~erosion, all on the full image"]
     comps: List[Comparator] = []
-    viz = _import("fastrle.viz")
+    viz = import_or_none("fastrle.viz")
     if fr is None or viz is None:
-        return [], [], notes + [_skip_note("fastrle core")], None
+        return [], [], notes + [skip_note("fastrle core")], None
     from ..api import area
 
     colors = viz.palette(len(rles))
-    areas = area(rles)
+    areas = np.asarray(area(rles))
     anns = [{"segmentation": r, "area": int(areas[i])} for i, r in enumerate(rles)]
     out = np.empty_like(image)
     kw = dict(alpha=ALPHA, contour_width=CONTOUR_WIDTH)
@@ -96,12 +96,12 @@ def case_overlay(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     ratios = [("fastrle-dense / fastrle", "fastrle-dense", "fastrle", ">=", 5.0),
               ("fastrle / fastrle-threads", "fastrle", "fastrle-threads", "", None)]
     if pm:
-        comps.append(Comparator("pycocotools", f"pycocotools {_version('pycocotools')}: per mask "
+        comps.append(Comparator("pycocotools", f"pycocotools {version_of('pycocotools')}: per mask "
                                 "pycocotools.mask.decode(rle) + numpy blending",
                                 lambda: numpy_overlay(image, anns, pm.decode, colors)))
         ratios.insert(0, ("pycocotools / fastrle", "pycocotools", "fastrle", ">=", 20.0))
     else:
-        notes.append(_skip_note("pycocotools"))
+        notes.append(skip_note("pycocotools"))
 
     def verify() -> bool:
         got = viz.overlay(image, rles, **kw)

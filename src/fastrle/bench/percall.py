@@ -21,12 +21,13 @@ import copy
 import io
 import json
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .harness import BenchData, CaseSpec, Comparator, _import, _skip_note, _version, register
+from .harness import BenchData, CaseSpec, Comparator, RatioSpec, import_or_none, skip_note, version_of, register
 
 GT_FILE = "coco_instances_val2014_100.json"
 RES_FILE = "cocoapi_instances_val2014_fakesegm100_results.json"
@@ -42,15 +43,20 @@ def data_dir() -> Optional[Path]:
     return None
 
 
-def _same(a: Any, b: Any) -> bool:
+def gives(fn: Callable[[Any], Any], lib: Any, want: Any) -> bool:
+    """``fn(lib)`` equals ``want`` by :func:`same_result` (a deferred check)."""
+    return same_result(fn(lib), want)
+
+
+def same_result(a: Any, b: Any) -> bool:
     """Equal values, types, dtypes, shapes and memory order (bytes counts included)."""
     if isinstance(b, np.ndarray):
         return (isinstance(a, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape
                 and a.flags.f_contiguous == b.flags.f_contiguous and np.array_equal(a, b))
     if isinstance(b, dict):
-        return isinstance(a, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in b)
+        return isinstance(a, dict) and a.keys() == b.keys() and all(same_result(a[k], b[k]) for k in b)
     if isinstance(b, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return type(a) is type(b) and len(a) == len(b) and all(same_result(x, y) for x, y in zip(a, b))
     return type(a) is type(b) and a == b
 
 
@@ -81,10 +87,10 @@ def _mask_libs() -> List[Tuple[str, Any, str]]:
     out = []
     for key, mod in (("fastrle", "fastrle.mask"), ("pycocotools", "pycocotools.mask"),
                      ("faster-coco-eval", "faster_coco_eval.core.mask"), ("hotcoco", "hotcoco.mask")):
-        m = _import(mod)
+        m = import_or_none(mod)
         if m is not None:
             dist = mod.split(".")[0]
-            out.append((key, m, f"{mod} {_version(dist) or ''}".strip()))
+            out.append((key, m, f"{mod} {version_of(dist) or ''}".strip()))
     return out
 
 
@@ -122,7 +128,7 @@ def case_percall(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     by_key = {k: (m, label) for k, m, label in libs}
     notes: List[str] = []
     if "fastrle" not in by_key or "pycocotools" not in by_key:
-        return [], [], [_skip_note("fastrle.mask or pycocotools.mask")], None
+        return [], [], [skip_note("fastrle.mask or pycocotools.mask")], None
     ref = by_key["pycocotools"][0]
     poly, h, w, where = one_annotation(d)
     one = _calls(poly, h, w, ref)
@@ -146,12 +152,12 @@ def case_percall(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
                     skipped.append(f"{label} {group}{text}: {type(e).__name__}")
                     continue
                 if key == "fastrle":
-                    checks.append((ck, lambda fn=fn, m=m, want=want: _same(fn(m), want)))
-                elif not _same(got, want):
+                    checks.append((ck, partial(gives, fn, m, want)))
+                elif not same_result(got, want):
                     # peers may return other types (lists, str counts): timed, not compared
                     notes.append(f"{label}: {group}{text} returns another form than pycocotools")
                 comps.append(Comparator(ck, f"{label.split()[0]}.{group}{text}",
-                                        lambda fn=fn, m=m: fn(m)))
+                                        partial(fn, m)))
     if skipped:
         notes.append("not timed (raised on this input): " + "; ".join(skipped))
     bad = [k for k, chk in checks if not chk()]
@@ -162,7 +168,7 @@ def case_percall(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
         return not bad and all(chk() for _, chk in checks)
 
     keys = {cp.key for cp in comps}
-    ratios = []
+    ratios: List[RatioSpec] = []
     for name in one:
         ratios.append((f"1 ann {name}: pycocotools / fastrle", f"{name}:pycocotools", f"{name}:fastrle",
                        ">=", 1.0))
@@ -260,20 +266,21 @@ class _EvalRun:
 def case_cocoeval(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """h. COCOeval segm: stock, patched with fastrle, faster-coco-eval."""
     root = data_dir()
-    coco, ceval, fr = _import("pycocotools.coco"), _import("pycocotools.cocoeval"), _import("fastrle")
+    coco, ceval = import_or_none("pycocotools.coco"), import_or_none("pycocotools.cocoeval")
+    fr = import_or_none("fastrle")
     if root is None or coco is None or ceval is None or fr is None:
         why = "real COCO files (tests/data or $FASTRLE_COCO_DATA)" if root is None else "pycocotools"
-        return [], [], [_skip_note(why)], None
+        return [], [], [skip_note(why)], None
     gt_ds = d.cached("cocoeval.gt", lambda: json.loads((root / GT_FILE).read_text()))
     res = d.cached("cocoeval.res", lambda: json.loads((root / RES_FILE).read_text()))
     notes = [f"{RES_FILE} ({len(res)} segm results) against {GT_FILE} ({len(gt_ds['annotations'])} "
              "annotations); setup (untimed) rebuilds the ground truth COCO from parsed JSON",
-             f"pycocotools {_version('pycocotools')}"]
+             f"pycocotools {version_of('pycocotools')}"]
     runs: Dict[str, _EvalRun] = {
         "stock": _EvalRun(gt_ds, res, coco.COCO, ceval.COCOeval),
         "fastrle": _EvalRun(gt_ds, res, coco.COCO, ceval.COCOeval, fr.patch_pycocotools),
     }
-    pm, fm = _import("pycocotools.mask"), _import("fastrle.mask")
+    pm, fm = import_or_none("pycocotools.mask"), import_or_none("fastrle.mask")
     calls = d.cached("cocoeval.calls", lambda: record_mask_calls(runs["stock"], pm, [coco, ceval]))
     counts: Dict[str, int] = {}
     for name, _ in calls:
@@ -285,15 +292,15 @@ def case_cocoeval(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     for key, label in (("stock", "pycocotools COCOeval"), ("fastrle", "COCOeval + fastrle.patch_pycocotools()")):
         r = runs[key]
         comps.append(Comparator(f"eval:{key}", f"{label}: loadRes+evaluate+accumulate+summarize", r.full, r.setup))
-    fce = _import("faster_coco_eval")
+    fce = import_or_none("faster_coco_eval")
     if fce is not None:
         r = _EvalRun(gt_ds, res, fce.COCO, fce.COCOeval_faster)
         runs["faster-coco-eval"] = r
-        notes.append(f"faster-coco-eval {_version('faster_coco_eval')}: its own COCO and COCOeval_faster")
+        notes.append(f"faster-coco-eval {version_of('faster_coco_eval')}: its own COCO and COCOeval_faster")
         comps.append(Comparator("eval:faster-coco-eval", "faster-coco-eval: loadRes+evaluate+accumulate+summarize",
                                 r.full, r.setup))
     else:
-        notes.append(_skip_note("faster-coco-eval"))
+        notes.append(skip_note("faster-coco-eval"))
 
     # the stats of every evaluator, computed once here (the timed runs print nothing)
     for r in runs.values():

@@ -144,7 +144,7 @@ def case_sa1b(d: SA1BBenchData) -> bench.CaseSpec:
     """s1. File to (N,H,W) masks, end to end."""
     from .. import sa1b
 
-    pm = bench._import("pycocotools.mask")
+    pm = bench.import_or_none("pycocotools.mask")
     t, path = d.cfg.threads, d.path
     comps = [
         bench.Comparator("fastrle", f"sa1b.load(path).decode(out=warm, threads={t})",
@@ -162,7 +162,7 @@ def case_sa1b(d: SA1BBenchData) -> bench.CaseSpec:
             "recipe", "json.load + [pycocotools.mask.decode(seg) for each] + np.stack",
             lambda: _common_recipe(path, pm)))
     else:
-        notes.append(bench._skip_note("pycocotools"))
+        notes.append(bench.skip_note("pycocotools"))
 
     def verify() -> Optional[bool]:
         got = sa1b.load(path).decode(out=d.warm, threads=t)

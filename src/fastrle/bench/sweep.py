@@ -15,12 +15,13 @@ ratio with the target pycocotools / fastrle >= 1.
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .harness import BenchData, CaseSpec, Comparator, _import, _skip_note, register
-from .percall import _same
+from .harness import BenchData, CaseSpec, Comparator, import_or_none, skip_note, register
+from .percall import gives
 
 # (h, w, counts of masks); the largest size stops at 10 masks (34 MB of output)
 GRID = [(1, 1, (1, 100)), (10, 10, (1, 100)), (100, 100, (1, 100)), (480, 640, (1, 100)),
@@ -64,9 +65,9 @@ def _calls(pm: Any, n: int, h: int, w: int, rng: np.random.Generator) -> Dict[st
 
 def case_sweep(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """s. Every fastrle.mask function vs pycocotools over sizes and batch lengths."""
-    fm, pm = _import("fastrle.mask"), _import("pycocotools.mask")
+    fm, pm = import_or_none("fastrle.mask"), import_or_none("pycocotools.mask")
     if fm is None or pm is None:
-        return [], [], [_skip_note("fastrle.mask or pycocotools.mask")], None
+        return [], [], [skip_note("fastrle.mask or pycocotools.mask")], None
     rng = np.random.default_rng(d.cfg.seed)
     comps: List[Comparator] = []
     ratios: List[Tuple[str, str, str, str, Optional[float]]] = []
@@ -76,9 +77,9 @@ def case_sweep(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
             for name, fn in _calls(pm, n, h, w, rng).items():
                 tag = f"{name} {h}x{w} n={n}"
                 want = fn(pm)
-                checks.append((tag, lambda fn=fn, want=want: _same(fn(fm), want)))
-                comps.append(Comparator(f"{tag}:fastrle", f"fastrle.mask.{tag}", lambda fn=fn: fn(fm)))
-                comps.append(Comparator(f"{tag}:pycocotools", f"pycocotools.mask.{tag}", lambda fn=fn: fn(pm)))
+                checks.append((tag, partial(gives, fn, fm, want)))
+                comps.append(Comparator(f"{tag}:fastrle", f"fastrle.mask.{tag}", partial(fn, fm)))
+                comps.append(Comparator(f"{tag}:pycocotools", f"pycocotools.mask.{tag}", partial(fn, pm)))
                 ratios.append((f"{tag}: pycocotools / fastrle", f"{tag}:pycocotools", f"{tag}:fastrle", ">=", 1.0))
     bad = [t for t, chk in checks if not chk()]
     notes = ["masks: a box each, 2% of pixels flipped; polygons: 10 random points; counts as users pass them "

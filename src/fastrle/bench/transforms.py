@@ -27,12 +27,13 @@ does (torch interpolate, np.packbits, roi_align on ``.float()``), except
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from typing import Any, List, Tuple
 
 import numpy as np
 
-from .harness import (WARM_NOTE, BenchData, CaseSpec, Comparator, _fastrle, _import, _skip_note,
-                      _touch, _version, register)
+from .harness import (WARM_NOTE, BenchData, CaseSpec, Comparator, calls, fastrle_or_none, import_or_none, skip_note,
+                      touch, version_of, register)
 
 
 def _sizes(d: BenchData) -> Tuple[Tuple[int, int], Tuple[int, int]]:
@@ -46,11 +47,11 @@ def _sizes(d: BenchData) -> Tuple[Tuple[int, int], Tuple[int, int]]:
 
 def _one_thread(stack: contextlib.ExitStack, notes: List[str]) -> Tuple[Any, Any]:
     """torch and cv2 (when installed) limited to one thread for the case."""
-    torch, cv2 = _import("torch"), _import("cv2")
+    torch, cv2 = import_or_none("torch"), import_or_none("cv2")
     for what, mod, get, put in (("torch", torch, "get_num_threads", "set_num_threads"),
                                 ("opencv (cv2)", cv2, "getNumThreads", "setNumThreads")):
         if mod is None:
-            notes.append(_skip_note(what))
+            notes.append(skip_note(what))
             continue
         stack.callback(getattr(mod, put), getattr(mod, get)())
         getattr(mod, put)(1)
@@ -68,7 +69,7 @@ def _warm(d: BenchData, key: str, shape: Tuple[int, ...], dtype: Any) -> np.ndar
 
 def case_resize(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """g. decode(size=) vs full decode + dense resize."""
-    fr, pm = _fastrle(), _import("pycocotools.mask")
+    fr, pm = fastrle_or_none(), import_or_none("pycocotools.mask")
     notes = [WARM_NOTE]
     torch, cv2 = _one_thread(stack, notes)
     big, small = _sizes(d)
@@ -76,7 +77,7 @@ def case_resize(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     comps: List[Comparator] = []
     ratios: List[Tuple[str, str, str, str, Any]] = []
     if not fr:
-        return comps, ratios, notes + [_skip_note("fastrle core")], None
+        return comps, ratios, notes + [skip_note("fastrle core")], None
     o_big = _warm(d, "tf_big", (n,) + big, np.uint8)
     o_small = _warm(d, "tf_small", (n,) + small, np.uint8)
     o_area = _warm(d, "tf_area", (n,) + big, np.float32)
@@ -85,11 +86,11 @@ def case_resize(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     sh, sw = small
     comps += [
         Comparator("fastrle-big", f"fastrle.decode(rles, out=warm, size={big}, threads=1)",
-                   lambda: fr.decode(d.rles, out=o_big, size=big, threads=1), _touch(o_big)),
+                   lambda: fr.decode(d.rles, out=o_big, size=big, threads=1), touch(o_big)),
         Comparator("fastrle-small", f"fastrle.decode(rles, out=warm, size={small}, threads=1)",
-                   lambda: fr.decode(d.rles, out=o_small, size=small, threads=1), _touch(o_small)),
+                   lambda: fr.decode(d.rles, out=o_small, size=small, threads=1), touch(o_small)),
         Comparator("fastrle-area", f"fastrle.decode(rles, out=warm, size={big}, mode='area', threads=1)",
-                   lambda: fr.decode(d.rles, out=o_area, size=big, mode="area", threads=1), _touch(o_area)),
+                   lambda: fr.decode(d.rles, out=o_area, size=big, mode="area", threads=1), touch(o_area)),
     ]
     if torch is not None:
         F = torch.nn.functional
@@ -97,8 +98,8 @@ def case_resize(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
         for key, size in (("big", big), ("small", small)):
             comps.append(Comparator(
                 f"full+torch-{key}", f"fastrle.decode(out=warm) + torch interpolate(batch, {size}, 'nearest')",
-                lambda size=size: (fr.decode(d.rles, out=full, threads=1),
-                                   F.interpolate(tfull, size=size, mode="nearest")), _touch(full)))
+                calls(partial(fr.decode, d.rles, out=full, threads=1),
+                      partial(F.interpolate, tfull, size=size, mode="nearest")), touch(full)))
             ratios.append((f"full+torch {size} / fastrle", f"full+torch-{key}", f"fastrle-{key}", ">=",
                            5.0 if key == "big" else 10.0))
     if cv2 is not None:
@@ -108,9 +109,9 @@ def case_resize(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 
         for key, size, o in (("big", big, o_big), ("small", small, o_small)):
             comps.append(Comparator(
-                f"full+cv2-{key}", f"fastrle.decode(out=warm) + cv2.resize(INTER_NEAREST, dst=warm) per mask",
-                lambda size=size, o=o: (fr.decode(d.rles, out=full, threads=1),
-                                        cv2_each(o, size, cv2.INTER_NEAREST)), _touch(full)))
+                f"full+cv2-{key}", "fastrle.decode(out=warm) + cv2.resize(INTER_NEAREST, dst=warm) per mask",
+                calls(partial(fr.decode, d.rles, out=full, threads=1),
+                      partial(cv2_each, o, size, cv2.INTER_NEAREST)), touch(full)))
             ratios.append((f"full+cv2 {size} / fastrle", f"full+cv2-{key}", f"fastrle-{key}", ">=",
                            5.0 if key == "big" else 10.0))
 
@@ -120,7 +121,7 @@ def case_resize(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
                 cv2.resize(full[i].astype(np.float32), (bw, bh), dst=o_area[i], interpolation=cv2.INTER_AREA)
 
         comps.append(Comparator("full+cv2-area", "fastrle.decode(out=warm) + cv2.resize(float32, INTER_AREA) "
-                                "per mask", area_each, _touch(full)))
+                                "per mask", area_each, touch(full)))
         ratios.append((f"full+cv2 INTER_AREA {big} / fastrle", "full+cv2-area", "fastrle-area", ">=", 5.0))
         if pm:
             def pycoco_cv2() -> None:
@@ -129,10 +130,10 @@ def case_resize(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
                     cv2.resize(m, (bw, bh), interpolation=cv2.INTER_NEAREST)
 
             comps.append(Comparator("pycocotools+cv2", f"pycocotools.mask.decode(rle) + cv2.resize per mask "
-                                    f"(pycocotools {_version('pycocotools')})", pycoco_cv2))
+                                    f"(pycocotools {version_of('pycocotools')})", pycoco_cv2))
             ratios.append((f"pycocotools+cv2 {big} / fastrle", "pycocotools+cv2", "fastrle-big", ">=", 50.0))
         else:
-            notes.append(_skip_note("pycocotools"))
+            notes.append(skip_note("pycocotools"))
     notes.append("the target is against the fastest dense resize: both torch and cv2 lines must pass")
 
     def verify() -> bool | None:
@@ -153,15 +154,19 @@ def case_resize(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     return comps, ratios, notes, verify
 
 
+def _tv_roi_align(tvo: Any, torch: Any, full: np.ndarray, rois: Any, sr: int) -> Any:
+    return tvo.roi_align(torch.from_numpy(full)[:, None].float(), rois, 28, 1.0, sr)
+
+
 def case_roi(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """g. roi_align 28x28 over each mask's own box vs full decode + torchvision."""
-    fr, tvo = _fastrle(), _import("torchvision.ops")
+    fr, tvo = fastrle_or_none(), import_or_none("torchvision.ops")
     notes = [WARM_NOTE, "boxes: each mask's own tight box (x1, y1, x2, y2)"]
     torch, _ = _one_thread(stack, notes)
     comps: List[Comparator] = []
     ratios: List[Tuple[str, str, str, str, Any]] = []
     if not fr:
-        return comps, ratios, notes + [_skip_note("fastrle core")], None
+        return comps, ratios, notes + [skip_note("fastrle core")], None
     n = len(d.rles)
     bb = fr.bbox(d.rles)
     boxes = np.concatenate([bb[:, :2], bb[:, :2] + bb[:, 2:]], 1).astype(np.float32)
@@ -170,22 +175,22 @@ def case_roi(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     for sr in (2, -1):
         comps.append(Comparator(f"fastrle-sr{sr}", f"fastrle.roi_align(rles, boxes, 28, sampling_ratio={sr}, "
                                 "out=warm, threads=1)",
-                                lambda sr=sr: fr.roi_align(d.rles, boxes, 28, sampling_ratio=sr, out=out, threads=1),
-                                _touch(out)))
+                                partial(fr.roi_align, d.rles, boxes, 28, sampling_ratio=sr, out=out, threads=1),
+                                touch(out)))
     if torch is not None and tvo is not None:
         rois = torch.cat([torch.arange(n, dtype=torch.float32)[:, None], torch.from_numpy(boxes)], 1)
-        notes.append(f"torchvision {_version('torchvision')}: roi_align(dense[:, None].float(), rois, 28, 1.0, sr); "
+        notes.append(f"torchvision {version_of('torchvision')}: roi_align(dense[:, None].float(), rois, 28, 1.0, sr); "
                      "rois carry the batch index i of mask i")
         for sr in (2, -1):
             comps.append(Comparator(
                 f"full+tv-sr{sr}", f"fastrle.decode(out=warm) + torchvision roi_align(.float(), sampling_ratio={sr})",
-                lambda sr=sr: (fr.decode(d.rles, out=full, threads=1),
-                               tvo.roi_align(torch.from_numpy(full)[:, None].float(), rois, 28, 1.0, sr)),
-                _touch(full)))
+                calls(partial(fr.decode, d.rles, out=full, threads=1),
+                      partial(_tv_roi_align, tvo, torch, full, rois, sr)),
+                touch(full)))
             ratios.append((f"full+torchvision / fastrle, sampling_ratio={sr}", f"full+tv-sr{sr}", f"fastrle-sr{sr}",
                            ">=", 5.0))
     else:
-        notes.append(_skip_note("torch/torchvision"))
+        notes.append(skip_note("torch/torchvision"))
 
     def verify() -> bool | None:
         if torch is None or tvo is None:
@@ -204,21 +209,21 @@ def case_roi(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 
 def case_packed(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """g. packed=True at full size vs full decode + np.packbits and vs full decode."""
-    fr = _fastrle()
+    fr = fastrle_or_none()
     notes = [WARM_NOTE, "np.packbits allocates its output (it has no out=)"]
     comps: List[Comparator] = []
     if not fr:
-        return comps, [], notes + [_skip_note("fastrle core")], None
+        return comps, [], notes + [skip_note("fastrle core")], None
     n, h, w = len(d.rles), d.cfg.h, d.cfg.w
     out = _warm(d, "tf_packed", (n, h, (w + 7) // 8), np.uint8)
     full = d.warm
     comps += [
         Comparator("fastrle-packed", "fastrle.decode(rles, out=warm, packed=True, threads=1)",
-                   lambda: fr.decode(d.rles, out=out, packed=True, threads=1), _touch(out)),
+                   lambda: fr.decode(d.rles, out=out, packed=True, threads=1), touch(out)),
         Comparator("fastrle-full", "fastrle.decode(rles, out=warm, threads=1)",
-                   lambda: fr.decode(d.rles, out=full, threads=1), _touch(full)),
+                   lambda: fr.decode(d.rles, out=full, threads=1), touch(full)),
         Comparator("full+packbits", "fastrle.decode(out=warm) + np.packbits(axis=-1)",
-                   lambda: np.packbits(fr.decode(d.rles, out=full, threads=1), axis=-1), _touch(full)),
+                   lambda: np.packbits(fr.decode(d.rles, out=full, threads=1), axis=-1), touch(full)),
     ]
     ratios = [("full+packbits / packed", "full+packbits", "fastrle-packed", ">=", 3.0),
               ("full decode / packed", "fastrle-full", "fastrle-packed", ">=", 1.0)]

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import math
 import os
 import sys
 import tarfile
-import tempfile
 from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from .. import annotations as an
+from .. import fileio
 from ._args import positive
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
@@ -65,9 +65,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def _load_json(path: str) -> Any:
     try:
-        with open(path, "rb") as f:
-            return json.loads(f.read())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        return fileio.read_json(path)
+    except fileio.JSONError as e:
         raise ShowError(f"{path}: not a JSON file ({e})") from None
 
 
@@ -102,20 +101,13 @@ def _shard_items(path: str, image_id: Optional[str]) -> Iterator[Item]:
 
 def _coco_rle(seg: Any, h: int, w: int, i: int) -> Any:
     """One COCO segmentation as a compressed RLE dict (pycocotools' annToRLE)."""
-    from .. import mask as fm
-
     try:
-        if isinstance(seg, list):  # polygons: one RLE each, merged
-            if not seg:
-                return fm.encode(np.zeros((h, w, 1), np.uint8, order="F"))[0]
-            return fm.merge(fm.frPyObjects(seg, h, w))
-        if isinstance(seg, dict) and isinstance(seg.get("counts"), list):
-            return fm.frPyObjects(seg, seg["size"][0], seg["size"][1])
-    except (TypeError, ValueError, KeyError, IndexError, OverflowError) as e:
+        return an.to_rle(seg, h, w)
+    except (TypeError, ValueError) as e:
+        if an.segmentation_kind(seg) is None:
+            raise ShowError(f"mask {i}: segmentation must be polygons or an RLE dict, "
+                            f"got {type(seg).__name__}") from None
         raise ShowError(f"mask {i}: malformed segmentation: {e}") from None
-    if isinstance(seg, dict):
-        return seg
-    raise ShowError(f"mask {i}: segmentation must be polygons or an RLE dict, got {type(seg).__name__}")
 
 
 def _image_size(image: Optional[str]) -> Optional[Tuple[int, int]]:
@@ -170,11 +162,13 @@ def _one(args: argparse.Namespace) -> Item:
                             if args.image_id is not None else f"shard {src} holds no SA-1B images")
         return (args.image or it[0]), it[1], it[2]
     obj = _load_json(src)
-    if isinstance(obj, dict) and isinstance(obj.get("image"), dict) and "annotations" in obj:
+    try:
+        layout = an.document(obj).layout
+    except an.AnnotationFormatError:
+        raise ShowError(f"{src}: not an SA-1B JSON, a COCO annotation file or a COCO results file") from None
+    if layout == an.SA1B:
         return _sa1b_json(src, obj, args)
-    if isinstance(obj, list) or (isinstance(obj, dict) and "annotations" in obj and "images" in obj):
-        return _coco(src, obj, args)
-    raise ShowError(f"{src}: not an SA-1B JSON, a COCO annotation file or a COCO results file")
+    return _coco(src, obj, args)
 
 
 def _grid_items(args: argparse.Namespace) -> List[Item]:
@@ -187,7 +181,7 @@ def _grid_items(args: argparse.Namespace) -> List[Item]:
 
         for path in sorted(glob.glob(os.path.join(src, "*.json"))):
             obj = _load_json(path)
-            if not (isinstance(obj, dict) and isinstance(obj.get("image"), dict)):
+            if not (isinstance(obj, dict) and "image" in obj):
                 continue  # not an SA-1B per-image file
             ann = from_dict(obj)
             items.append((_sibling_image(path, ann), ann, str(ann.image_id)))
@@ -239,22 +233,10 @@ def _sheet(pics: List[np.ndarray]) -> np.ndarray:
 
 
 def _write(pic: np.ndarray, path: str, fmt: str) -> None:
-    """Write under a temporary name in the same folder, then rename."""
+    """Write the picture atomically: a failed run leaves no partial file."""
     from ..viz import save_image
 
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=d)
-    os.close(fd)
-    try:
-        save_image(pic, tmp, fmt)
-        mask = os.umask(0)  # mkstemp makes 0600; give the file the usual mode
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    fileio.atomic_write(path, lambda tmp: save_image(pic, tmp, fmt))
 
 
 def run(args: argparse.Namespace) -> int:

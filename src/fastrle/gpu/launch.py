@@ -33,6 +33,7 @@ import numpy as np
 from .._pyrle import counts_to_string
 from ..errors import STATUSES, RLEError, code_of
 from ..errors import status_error as _status_exception
+from ..transforms import nearest_map
 
 #: Kernel sources, concatenated in this order into one compilation unit.
 KERNEL_FILES = ("rle_parse.cuh", "rle_expand.cuh")
@@ -346,52 +347,25 @@ class Transform:
     bitorder: str = "big"
 
     def is_identity(self, h: int, w: int) -> bool:
-        return (self.oh, self.ow) == (h, w) and not self.flip and self.bitorder == "big"
+        if (self.oh, self.ow) != (h, w) or self.flip or self.bitorder != "big":
+            return False
+        # torch's float32 index arithmetic is not the identity on long sides
+        return all(np.array_equal(nearest_map(n, n, self.mode, other_size=o), np.arange(n))
+                   for n, o in ((h, w), (w, h)))
 
     def maps(self, h: int, w: int) -> np.ndarray:
         """Source row of every output row, source column of every output
         column (flips applied), then for each source row s in 0..h the first
         output row whose source row is >= s (uint32); computed once per call
         on the host."""
-        rows = nearest_map(h, self.oh, self.mode)
-        cols = nearest_map(w, self.ow, self.mode)
+        rows = nearest_map(h, self.oh, self.mode, other_size=self.ow)  # the C rule, as the CPU
+        cols = nearest_map(w, self.ow, self.mode, other_size=self.oh)
         inv = np.searchsorted(rows, np.arange(h + 1), side="left")  # rows is non-decreasing
         if "v" in self.flip:
             rows = rows[::-1]
         if "h" in self.flip:
             cols = cols[::-1]
         return np.concatenate([rows, cols, inv]).astype(np.uint32)
-
-
-def nearest_map(n_in: int, n_out: int, mode: str) -> np.ndarray:
-    """Source index of each of ``n_out`` outputs, bit-identical to torch's CPU
-    ``nearest_idx`` / ``nearest_exact_idx`` (ATen/native/UpSample.h):
-
-    * scale = (float)in / out, in float32;
-    * nearest: out == in -> identity, out == 2*in -> dst >> 1 (torch's special
-      cases), else min(floorf((float)dst * scale), in - 1);
-    * nearest-exact: min(floorf((dst + 0.5) * scale), in - 1), where torch
-      forms ``(dst + 0.5) * scale`` in double and floorf rounds it to float.
-
-    This is what torch computes for uint8 and float32 tensors (masks are
-    uint8); float64 tensors take a double-precision path and can differ by
-    one for sizes above ~10^4.
-    """
-    dst = np.arange(n_out, dtype=np.int64)
-    if n_out == 0:
-        return dst
-    scale = np.float32(n_in) / np.float32(n_out)
-    if mode == "nearest":
-        if n_out == n_in:
-            return dst
-        if n_out == 2 * n_in:
-            return dst >> 1
-        src = np.floor(dst.astype(np.float32) * scale)
-    elif mode == "nearest-exact":
-        src = np.floor(((dst.astype(np.float64) + 0.5) * np.float64(scale)).astype(np.float32))
-    else:
-        raise ValueError(f"mode must be 'nearest' or 'nearest-exact', not {mode!r}")
-    return np.minimum(src.astype(np.int64), n_in - 1)
 
 
 def make_transform(h: int, w: int, size: Any, mode: str, flip: Any, packed: bool,

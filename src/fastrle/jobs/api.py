@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
+from .. import fileio
 from .sources import Problem, expand_sources
 from .tasks import (ERRORS_DIR, SourceResult, index_schema, index_source, problems_table,
                     report_schema, validate_source)
@@ -89,8 +90,9 @@ class _Summary:
 
     def _lines(self) -> List[str]:
         errs = self.source_errors
+        where = f"workers: {self.workers}" if self.workers else "in process (no Dask)"
         lines = [f"sources: {self.sources} ({len(errs)} with errors), images: {self.images}, "
-                 f"workers: {self.workers}, {self.seconds:.1f} s ({self.masks_per_s:,.0f} masks/s)"]
+                 f"{where}, {self.seconds:.1f} s ({self.masks_per_s:,.0f} masks/s)"]
         return lines
 
     def _tail(self) -> List[str]:
@@ -126,6 +128,16 @@ class ValidateSummary(_Summary):
     """What :func:`validate` found; ``ok`` is True when there is no problem at all."""
 
     polygons: int = 0
+
+    @classmethod
+    def of(cls, results: List[SourceResult], seconds: float, workers: int) -> "ValidateSummary":
+        """The summary of per-source results (``workers`` 0: run in this process)."""
+        s = cls(sources=len(results), seconds=seconds, workers=workers, results=results)
+        for r in results:
+            s.images += r.images
+            s.masks += r.masks
+            s.polygons += r.polygons
+        return s
 
     @property
     def mismatches(self) -> int:
@@ -270,7 +282,7 @@ def index(sources: PathList, out: Union[str, "os.PathLike[str]"], *, client: Any
     os.makedirs(os.path.join(out, ERRORS_DIR), exist_ok=True)
     for d in (out, os.path.join(out, ERRORS_DIR)):  # leftovers of killed writers
         for n in os.listdir(d):
-            if n.startswith(".tmp-"):
+            if fileio.is_temp_name(n):
                 with contextlib.suppress(OSError):
                     os.remove(os.path.join(d, n))
     res, secs, nw = _run(index_source, items, dict(out=out, features=features, overwrite=overwrite),
@@ -288,7 +300,9 @@ def index(sources: PathList, out: Union[str, "os.PathLike[str]"], *, client: Any
 def validate(sources: PathList, *, client: Any = None, scheduler: Optional[str] = None,
              workers: Optional[int] = None, progress: Optional[bool] = None) -> ValidateSummary:
     """Check every mask of a dataset: fastrle's decode against pycocotools' bit
-    for bit, and ``area``/``bbox`` against the file's own fields.
+    for bit, and ``area``/``bbox`` against the file's own fields under the
+    file's convention (docs/validate.md). The same check, counts and verdict
+    as :func:`fastrle.validate.validate_files`, which runs without Dask.
 
     ``sources``, ``client``, ``scheduler``, ``workers`` and ``progress`` are
     as for :func:`index`. Workers need pycocotools. An RLE that fastrle
@@ -302,12 +316,7 @@ def validate(sources: PathList, *, client: Any = None, scheduler: Optional[str] 
     require_dask()
     items = _sources(sources)
     res, secs, nw = _run(validate_source, items, {}, client, scheduler, workers, progress, "validate")
-    s = ValidateSummary(sources=len(items), seconds=secs, workers=nw, results=res)
-    for r in res:
-        s.images += r.images
-        s.masks += r.masks
-        s.polygons += r.polygons
-    return s
+    return ValidateSummary.of(res, secs, nw)
 
 
 def _parts(path: str, sub: str = "") -> List[str]:

@@ -14,21 +14,15 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 import os
 import re
-from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional
+from typing import Iterator, List, NamedTuple, Optional
+
+from .. import fileio
+from ..annotations import Document, document
 
 __all__ = ["Problem", "Block", "expand_sources", "source_kind", "part_name", "read_source",
            "SHARD_SUFFIXES"]
-
-try:  # the fastest JSON parser installed; both return plain dicts and lists
-    import orjson as _orjson
-
-    _loads = _orjson.loads
-except ImportError:  # pragma: no cover - depends on the environment
-    _loads = json.loads
 
 SHARD_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -50,18 +44,9 @@ class Problem(NamedTuple):
     reason: str
 
 
-@dataclass
-class Block:
-    """Annotations read from one SA-1B image or one COCO file.
-
-    ``image`` is the SA-1B ``"image"`` object (None for COCO files, whose
-    annotations carry their own ``image_id``); ``images`` maps COCO image ids
-    to their image objects (annotation files only).
-    """
-
-    anns: List[Any]
-    image: Optional[Dict[str, Any]] = None
-    images: Optional[Dict[Any, Dict[str, Any]]] = None
+Block = Document
+"""Annotations read from one SA-1B image or one COCO file: a
+:class:`fastrle.annotations.Document`."""
 
 
 def source_kind(path: str) -> str:
@@ -111,39 +96,14 @@ def part_name(source: str) -> str:
     return f"part-{stem}-{h}.parquet"
 
 
-def _image_id(v: Any) -> Optional[int]:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-
-def _block_from_obj(obj: Any, where: str, problems: List[Problem]) -> Optional[Block]:
-    """The block of one parsed JSON document, or None (a problem recorded)."""
-    if isinstance(obj, list):  # COCO results file
-        return Block(obj)
-    if isinstance(obj, dict) and isinstance(obj.get("annotations"), list):
-        if "image" in obj:  # SA-1B per-image file
-            img = obj["image"]
-            if not isinstance(img, dict):
-                problems.append(Problem("source", None, None, f"{where}: 'image' must be an object"))
-                return None
-            return Block(obj["annotations"], image=img)
-        images = obj.get("images")
-        table = {}
-        if isinstance(images, list):
-            table = {im.get("id"): im for im in images if isinstance(im, dict)}
-        return Block(obj["annotations"], images=table)
-    problems.append(Problem("source", None, None,
-                            f"{where}: not a COCO annotation/results file or SA-1B image file"))
-    return None
-
-
 def _parse_block(data: bytes, where: str, problems: List[Problem]) -> Optional[Block]:
     """The block of one JSON document, or None with a problem reported."""
     try:
-        obj = _loads(data)
-    except (ValueError, TypeError) as e:
-        problems.append(Problem("source", None, None, f"{where}: invalid JSON: {e}"))
+        return document(fileio.loads(data))
+    except ValueError as e:  # invalid JSON, an unknown layout, a bad SA-1B image block
+        what = str(e) if not isinstance(e, fileio.JSONError) else f"invalid JSON: {e}"
+        problems.append(Problem("source", None, None, f"{where}: {what}"))
         return None
-    return _block_from_obj(obj, where, problems)
 
 
 def read_source(path: str, problems: List[Problem]) -> Iterator[Block]:

@@ -10,8 +10,9 @@ An SA-1B per-image JSON looks like::
 
 :func:`load` turns one into an :class:`SA1BAnnotation`: every counts string
 in one ``bytes`` buffer with int64 offsets, and the metadata as numpy arrays,
-so decoding never builds a per-mask dict. orjson (or msgspec) parses the JSON
-when installed, else the ``json`` module.
+so decoding never builds a per-mask dict. The JSON is parsed by
+:func:`fastrle.fileio.loads` (orjson when installed, else ``json``) and the
+image block checked by :func:`fastrle.annotations.sa1b_image`.
 
 Shard streaming lives in :mod:`fastrle.sa1b.shard`, the torch-style dataset
 in :mod:`fastrle.sa1b.dataset` and the caching decoder in
@@ -19,31 +20,15 @@ in :mod:`fastrle.sa1b.dataset` and the caching decoder in
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .. import _core, api
+from .. import _core, api, fileio
+from ..annotations import SA1BFormatError, sa1b_image
 
 __all__ = ["SA1BAnnotation", "SA1BFormatError", "load", "from_dict", "json_backend", "SORT_KEYS"]
-
-# Pick the fastest JSON parser installed; all return plain dicts and lists.
-try:
-    import orjson as _orjson
-
-    _loads = _orjson.loads
-    _BACKEND = "orjson"
-except ImportError:  # pragma: no cover - depends on the environment
-    try:
-        import msgspec.json as _msgspec_json
-
-        _loads = _msgspec_json.decode
-        _BACKEND = "msgspec"
-    except ImportError:
-        _loads = json.loads
-        _BACKEND = "json"
 
 SORT_KEYS = ("predicted_iou", "stability_score", "area")
 """Fields ``sort_by`` accepts; masks are ranked by them in descending order."""
@@ -52,22 +37,8 @@ Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Dict[str, 
 
 
 def json_backend() -> str:
-    """Name of the JSON parser in use: ``"orjson"``, ``"msgspec"`` or ``"json"``."""
-    return _BACKEND
-
-
-class SA1BFormatError(ValueError):
-    """A missing or malformed field in an SA-1B file.
-
-    ``field`` names the field (``"bbox"``, ``"segmentation.counts"``, ...) and
-    ``index`` the annotation's position in ``"annotations"`` (None for the
-    image block or the top level).
-    """
-
-    def __init__(self, message: str, field: Optional[str] = None, index: Optional[int] = None):
-        super().__init__(message)
-        self.field = field
-        self.index = index
+    """Name of the JSON parser in use: ``"orjson"`` or ``"json"``."""
+    return fileio.json_backend()
 
 
 def _where(index: Optional[int]) -> str:
@@ -199,26 +170,6 @@ def _segmentations(anns: List[Any], h: int, w: int) -> Tuple[bytes, np.ndarray]:
     offs = np.zeros(n + 1, np.int64)
     np.cumsum(lens, out=offs[1:])
     return data, offs
-
-
-def _image_info(obj: Any) -> Dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise SA1BFormatError(f"sa1b: the file must hold a JSON object, got {type(obj).__name__}")
-    for key in ("image", "annotations"):
-        if key not in obj:
-            raise SA1BFormatError(f"sa1b: missing top-level field {key!r}", key)
-    img = obj["image"]
-    if not isinstance(img, dict):
-        _fail("image", None, "an object", img)
-    for key in ("image_id", "width", "height"):
-        if key not in img:
-            raise SA1BFormatError(f"sa1b: image: missing field {key!r}", f"image.{key}")
-        v = img[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            _fail(f"image.{key}", None, "a non-negative integer", v)
-    if not isinstance(obj["annotations"], list):
-        _fail("annotations", None, "a list", obj["annotations"])
-    return img
 
 
 # --- the annotation object ----------------------------------------------------------
@@ -488,7 +439,7 @@ def from_dict(obj: Dict[str, Any]) -> SA1BAnnotation:
         for anything missing or malformed. Counts strings are checked when
         decoded (RLEError naming the annotation), not here.
     """
-    img = _image_info(obj)
+    img = sa1b_image(obj)
     anns = obj["annotations"]
     h, w = img["height"], img["width"]
     data, offs = _segmentations(anns, h, w)
@@ -533,7 +484,7 @@ def load(src: Source) -> SA1BAnnotation:
         return from_dict(src)
     text = _read(src)
     try:
-        obj = _loads(text)
-    except (ValueError, TypeError) as e:  # orjson.JSONDecodeError is a ValueError
+        obj = fileio.loads(text)
+    except (ValueError, TypeError) as e:
         raise SA1BFormatError(f"sa1b: not valid JSON: {e}") from e
     return from_dict(obj)

@@ -26,8 +26,8 @@ def resize_nearest(masks: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     ``SA1BDataset(output_size=size)`` decodes straight from the runs."""
     oh, ow = size
     n, h, w = masks.shape
-    rows = nearest_map(h, oh, "nearest-exact")
-    cols = nearest_map(w, ow, "nearest-exact")
+    rows = nearest_map(h, oh, "nearest-exact", other_size=ow)
+    cols = nearest_map(w, ow, "nearest-exact", other_size=oh)
     return masks[:, rows[:, None], cols[None, :]]
 
 
@@ -124,7 +124,7 @@ class SA1BDataset:
         with Image.open(io.BytesIO(jpeg)) as im:
             im = im.convert("RGB")
             if self.output_size is not None:
-                im = im.resize((self.output_size[1], self.output_size[0]), Image.BILINEAR)
+                im = im.resize((self.output_size[1], self.output_size[0]), Image.Resampling.BILINEAR)
             arr = np.asarray(im)
         return to_output(arr, "torch") if self.format == "torch" else arr
 

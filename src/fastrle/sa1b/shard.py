@@ -23,8 +23,9 @@ from .annotation import SA1BAnnotation, SA1BFormatError, load
 __all__ = ["ShardError", "iter_shard", "iter_json_members", "index_shard", "read_range", "ShardEntry"]
 
 ShardSource = Union[str, "os.PathLike[str]", IO[bytes]]
-ShardEntry = Tuple[str, Optional[Tuple[int, int]], Optional[Tuple[int, int]]]
-"""``(stem, (json offset, size) or None, (jpeg offset, size) or None)``."""
+ShardEntry = Tuple[str, Tuple[int, int], Optional[Tuple[int, int]]]
+"""``(stem, (json offset, size), (jpeg offset, size) or None)``: index_shard lists only
+stems that have a JSON."""
 
 
 class ShardError(ValueError):
@@ -46,10 +47,12 @@ class _RecordingTarInfo(tarfile.TarInfo):
 
 def _check_end(tf: tarfile.TarFile, name: str) -> None:
     stop = getattr(tf, "_fastrle_stop", None)
-    if isinstance(stop, tarfile.EOFHeaderError):
+    # EOFHeaderError and its siblings are tarfile's own but undocumented (typeshed omits them).
+    if isinstance(stop, tarfile.EOFHeaderError):  # type: ignore[attr-defined]
         return
-    why = {tarfile.EmptyHeaderError: "the data ends without the end-of-archive block",
-           tarfile.TruncatedHeaderError: "the data ends inside a member header"}.get(type(stop))
+    why = {tarfile.EmptyHeaderError: "the data ends without the end-of-archive block",  # type: ignore[attr-defined]
+           tarfile.TruncatedHeaderError: "the data ends inside a member header",  # type: ignore[attr-defined]
+           }.get(type(stop))
     if why is None:
         why = f"bad header ({stop})" if stop is not None else "the archive ends early"
     raise ShardError(f"{name}: truncated or corrupt tar shard at byte {tf.offset}: {why}")
@@ -95,7 +98,7 @@ def _members(tf: tarfile.TarFile, name: str) -> Iterator[tarfile.TarInfo]:
         if m is None:
             break
         # tarfile keeps every TarInfo it has seen; drop them so memory stays flat.
-        tf.members.clear()
+        tf.members.clear()  # type: ignore[attr-defined]  # undocumented, as above
         yield m
     _check_end(tf, name)
 
@@ -193,7 +196,7 @@ def iter_json_members(src: ShardSource) -> Iterator[Tuple[str, bytes]]:
 
 def index_shard(path: Union[str, "os.PathLike[str]"]) -> List[ShardEntry]:
     """Where each JSON and JPEG lies in an uncompressed tar shard, for random
-    access: a list of ``(stem, (offset, size) | None, (offset, size) | None)``
+    access: a list of ``(stem, (offset, size), (offset, size) | None)``
     for the JSON and the JPEG, in archive order, one per stem with a JSON.
 
     Only headers are read (payloads are skipped by seeking). Raises
