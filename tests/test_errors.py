@@ -18,7 +18,7 @@ from fastrle import errors
 from fastrle.viz import overlay
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_gpu_emulated import fake_gpu, lib  # noqa: E402,F401  (fixtures: fastrle.gpu over the emulator)
+from test_gpu_emulated import fake_gpu, lib  # noqa: F401  (fixtures: fastrle.gpu over the emulator)
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "fastrle"
 GOOD = {"size": [3, 4], "counts": b"<"}  # one run of 12 = h*w
@@ -83,7 +83,7 @@ def test_cpu_entry_points(entry, case):
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_gpu_raises_the_cpu_error(fake_gpu, case):  # noqa: F811
+def test_gpu_raises_the_cpu_error(fake_gpu, case):
     gpu, cupy = fake_gpu
     counts, reason, detail = CASES[case]
     rles = [GOOD, {"size": [3, 4], "counts": counts}, GOOD]
@@ -95,7 +95,7 @@ def test_gpu_raises_the_cpu_error(fake_gpu, case):  # noqa: F811
         assert (e.index, e.reason, str(e)) == (1, reason, f"mask 1: {detail}")
 
 
-def test_gpu_ragged_raises_the_cpu_error(fake_gpu):  # noqa: F811
+def test_gpu_ragged_raises_the_cpu_error(fake_gpu):
     gpu, _ = fake_gpu
     data = b"<" + b"<1" + b"<"
     with pytest.raises(fastrle.RLEError) as info:
@@ -107,7 +107,7 @@ def test_gpu_ragged_raises_the_cpu_error(fake_gpu):  # noqa: F811
     assert str(cpu.value) == str(info.value)
 
 
-def test_gpu_mixed_batch_names_the_cpu_mask(fake_gpu):  # noqa: F811
+def test_gpu_mixed_batch_names_the_cpu_mask(fake_gpu):
     # mask 1 a bad string, mask 2 a list with a bad sum: the CPU checks in
     # index order and names mask 1 (main's GPU checked lists first: mask 2)
     gpu, _ = fake_gpu
@@ -121,7 +121,7 @@ def test_gpu_mixed_batch_names_the_cpu_mask(fake_gpu):  # noqa: F811
         (1, "bad_char", "mask 1: character outside '0'..'o' (48..111): byte 47 at offset 0 of counts")
 
 
-def test_gpu_mixed_sizes_and_missing_key_like_the_cpu(fake_gpu):  # noqa: F811
+def test_gpu_mixed_sizes_and_missing_key_like_the_cpu(fake_gpu):
     gpu, _ = fake_gpu
     for rles in ([GOOD, {"size": [4, 3], "counts": b"<"}],
                  [GOOD, {"size": [3, 4]}],
@@ -138,7 +138,7 @@ def test_gpu_mixed_sizes_and_missing_key_like_the_cpu(fake_gpu):  # noqa: F811
 
 
 @pytest.mark.parametrize("bad", [b"/", b"1", [1, 2]])
-def test_gpu_error_leaves_out_untouched(fake_gpu, bad):  # noqa: F811
+def test_gpu_error_leaves_out_untouched(fake_gpu, bad):
     # main's GPU wrote the good masks into out before it raised
     gpu, cupy = fake_gpu
     rles = [GOOD, GOOD, {"size": [3, 4], "counts": bad}, GOOD]
