@@ -103,6 +103,7 @@ KP, KE = "csrc/kernels/rle_parse.cuh", "csrc/kernels/rle_expand.cuh"
 SP = "csrc/rle_parse_simd.c"
 DI, F, MPYX = "csrc/rle_dropin.c", "csrc/rle_features.c", "src/fastrle/_mask.pyx"
 X, R = "csrc/rle_transform.c", "csrc/rle_render.c"
+ARGS = "src/fastrle/_args.py"
 
 MUTANTS: List[Mutant] = [
     # --- the parser and writer (csrc/rle_string.c)
@@ -296,15 +297,15 @@ MUTANTS: List[Mutant] = [
        "return [{\"size\": [w, h], \"counts\": c} for c in counts]", "swapped",
        "encode swaps h and w in size", T_MASK),
     # --- the native API (src/fastrle/api.py)
-    _m("api-threads-zero", API, "if threads < 1:", "if threads < 0:", "off-by-one",
+    _m("api-threads-zero", ARGS, "if threads < 1:", "if threads < 0:", "off-by-one",
        "threads=0 accepted", T_API),
     _m("api-fresh-zeroed", API, "return np.empty(nbytes, np.uint8), False", "return np.empty(nbytes, np.uint8), True",
        "logic", "small fresh outputs are assumed zero", T_API),
-    _m("api-readonly", API, "if not arr.flags.writeable:", "if False:", "logic",
+    _m("api-readonly", ARGS, "if not getattr(arr.flags, \"writeable\", True):", "if False:", "logic",
        "read-only out accepted", T_API),
     _m("api-bbox-coco", API, "b = _core.bbox(runs, False)", "b = _core.bbox(runs, True)", "logic",
        "native bbox with pycocotools' quirks", T_API),
-    _m("api-check-size", API, "if h * w > 0xFFFFFFFF or", "if h * w >= 0xFFFFFFFF or", "comparison",
+    _m("api-check-size", ARGS, "if h * w > MAX_PIXELS or", "if h * w >= MAX_PIXELS or", "comparison",
        "a 2^32-1 pixel mask is rejected", T_API),
     _m("api-decode-hw", API, "h, w = (int(src.heights[0]), int(src.widths[0])) if n else (0, 0)",
        "h, w = (int(src.widths[0]), int(src.heights[0])) if n else (0, 0)", "swapped",

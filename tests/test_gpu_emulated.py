@@ -242,11 +242,11 @@ def test_bad_arguments(lib):
     rles = encode(np.zeros((2, 4, 5), np.uint8))
     with pytest.raises(ValueError, match="differs"):
         decode(lib, [rles[0], {"size": [5, 4], "counts": rles[1]["counts"]}])
-    with pytest.raises(ValueError, match="2\\^32-1|2\\*\\*32"):  # the CPU's message; the GPU's without the core
+    with pytest.raises(ValueError, match="2\\^32-1"):
         decode(lib, [{"size": [65536, 65536], "counts": b"0"}])
     with pytest.raises(ValueError, match="shape"):
         decode(lib, rles, out=np.zeros((2, 5, 4), np.uint8))
-    with pytest.raises(ValueError, match="uint8"):
+    with pytest.raises(TypeError, match="uint8"):  # the CPU's class (fastrle._args.check_out)
         decode(lib, rles, out=np.zeros((2, 4, 5), np.int32))
     with pytest.raises(ValueError, match="C-contiguous"):
         decode(lib, rles, out=np.zeros((2, 5, 4), np.uint8).transpose(0, 2, 1))

@@ -274,7 +274,9 @@ def test_argument_errors(tmp_path):
                     (dict(contour_width=0), ValueError), (dict(order="size"), ValueError),
                     (dict(top_k=-1), ValueError), (dict(colors=np.zeros((2, 3), np.uint8)), ValueError),
                     (dict(colors=np.full((3, 3), 300)), TypeError),
-                    (dict(out=np.zeros((20, 30, 3), np.float32)), ValueError),
+                    (dict(out=np.zeros((20, 30, 3), np.float32)), TypeError),
+                    (dict(out=np.zeros((20, 31, 3), np.uint8)), ValueError),
+                    (dict(out=np.zeros((20, 30, 4), np.uint8)[:, :, :3]), ValueError),
                     (dict(threads=0), ValueError)]:
         with pytest.raises(exc):
             viz.overlay(img, rles, **kw)

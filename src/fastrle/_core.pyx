@@ -7,6 +7,7 @@ into exceptions that name the mask. Policy (which checks, which layout,
 pycocotools quirks) lives in api.py and mask.py.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t
 from libc.stdlib cimport malloc, free
@@ -30,6 +31,10 @@ cdef extern from "sys/mman.h" nogil:
 
 from ._crle cimport *
 
+from ._args import MAX_PIXELS, differing_size, mask_size
+
+# fastrle._args holds the size rule; a copy for the per-mask fast path
+cdef int64_t _MAX_DIM = MAX_PIXELS
 
 from ._status cimport raise_code, raise_status
 
@@ -67,17 +72,15 @@ cdef class Sources:
         return <size_t>self.src
 
 
-cdef inline int64_t _as_dim(object v, int64_t i, str name) except -2:
-    try:
-        d = int(v)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
-        raise TypeError(f"mask {i}: size[{name}] must be an integer, got {v!r}") from None
-    if d != v and not isinstance(v, (int, np.integer)):
-        raise TypeError(f"mask {i}: size[{name}] must be an integer, got {v!r}")
-    if d < 0:
-        raise ValueError(f"mask {i}: size has a negative {name}: {d}")
-    if d > 0xFFFFFFFF:
-        raise ValueError(f"mask {i}: size {name} {d} exceeds 2^32-1")
+cdef inline int64_t _as_dim(object v) except -2:
+    """An exact int in 0.._MAX_DIM, else -1 (the caller asks _args.mask_size)."""
+    cdef int overflow = 0
+    cdef long long d
+    if type(v) is not int:
+        return -1
+    d = PyLong_AsLongLongAndOverflow(v, &overflow)
+    if overflow or d < 0 or d > _MAX_DIM:
+        return -1
     return d
 
 
@@ -97,8 +100,8 @@ def counts_array(object counts, int64_t i):
         if a.dtype.kind == "i" and a.min() < 0:
             j = int(np.argmax(a < 0))
             raise_code(FRLE_ERR_NEGATIVE, i, j, int(a[j]))
-        if a.max() > 0xFFFFFFFF:
-            j = int(np.argmax(a > 0xFFFFFFFF))
+        if a.max() > MAX_PIXELS:  # a run is at most a whole mask
+            j = int(np.argmax(a > MAX_PIXELS))
             raise_code(FRLE_ERR_RUN_TOO_BIG, i, j, int(a[j]))
     return np.ascontiguousarray(a, dtype=np.uint32)
 
@@ -133,17 +136,15 @@ def sources(object rles, bint same_size=True):
             counts = r["counts"]
         except KeyError as exc:
             raise RLEKeyError(f"mask {i}: RLE dict has no {exc.args[0]!r} field", i, exc.args[0]) from None
-        try:
-            if len(size) != 2:
-                raise ValueError
-            h, w = size
-        except (TypeError, ValueError):
-            raise ValueError(f"mask {i}: 'size' must be [height, width], got {size!r}") from None
-        hv[i] = _as_dim(h, i, "height")
-        wv[i] = _as_dim(w, i, "width")
+        if type(size) is list and len(<list>size) == 2:
+            hv[i] = _as_dim((<list>size)[0])
+            wv[i] = _as_dim((<list>size)[1])
+        else:
+            hv[i] = wv[i] = -1
+        if hv[i] < 0 or wv[i] < 0:  # not two plain ints in range: the full rule, and its errors
+            hv[i], wv[i] = mask_size(size, i)
         if same_size and i and (hv[i] != hv[0] or wv[i] != wv[0]):
-            raise ValueError(f"mask {i}: size {[hv[i], wv[i]]} differs from mask 0's "
-                             f"size {[hv[0], wv[0]]}; all masks in one call must have the same size")
+            raise differing_size(i, hv[i], wv[i], hv[0], wv[0])
         if isinstance(counts, str):
             p = PyUnicode_AsUTF8AndSize(counts, &ln)
             keep.append(counts)

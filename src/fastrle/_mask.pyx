@@ -26,6 +26,8 @@ from libc.string cimport memcpy
 import numpy as np
 cimport numpy as cnp
 
+from ._args import MAX_PIXELS, MAX_POLY_COORD, THREAD_MIN_BYTES, THREAD_MIN_CHARS
+
 cnp.import_array()
 
 cdef extern from "Python.h":
@@ -74,17 +76,16 @@ cdef object _FALSE = False
 cdef cnp.dtype _U32 = np.dtype(np.uint32)
 cdef tuple _NP_REAL = (np.floating, np.integer)
 
-# Batches with at least this many count characters (about a millisecond of
-# parsing) are parsed on threads, with the GIL released. Below it a second
-# thread saves less than it risks: on a busy machine, waiting for a core to
-# run it can take longer than the whole call.
-cdef int64_t _THREAD_MIN_CHARS = 1 << 20
+# Thresholds and limits live in fastrle._args; cdef copies for the C-level paths.
+# Batches with at least THREAD_MIN_CHARS count characters are parsed on
+# threads, with the GIL released.
+cdef int64_t _THREAD_MIN_CHARS = THREAD_MIN_CHARS
 # Outputs (decode) and inputs (encode) of fewer bytes run on the calling
-# thread with the GIL held, as api._resolve_threads decides for the general
+# thread with the GIL held, as _args.resolve_threads decides for the general
 # path; larger ones go there (threads; the layers cost nothing at that size).
-cdef int64_t _SMALL_BYTES = 8 << 20
-# (int)(5 * x + .5) in the rasteriser must not overflow a C int (as mask.py)
-cdef double _MAX_COORD = (2.0 ** 31 - 1) / 5 - 1
+cdef int64_t _SMALL_BYTES = THREAD_MIN_BYTES
+cdef int64_t _MAX_DIM = MAX_PIXELS
+cdef double _MAX_COORD = MAX_POLY_COORD
 
 
 def _set_thread_min_chars(int64_t n):
@@ -96,13 +97,13 @@ def _set_thread_min_chars(int64_t n):
 
 
 cdef inline int _dim(PyObject *v, uint64_t *out):
-    """An exact int in 0..2^32-1 -> 1; anything else -> 0 (no exception)."""
+    """An exact int in 0.._MAX_DIM -> 1; anything else -> 0 (no exception)."""
     cdef int overflow = 0
     cdef long long d
     if not PyLong_CheckExact(v):
         return 0
     d = PyLong_AsLongLongAndOverflow(<object>v, &overflow)
-    if overflow or d < 0 or d > 0xFFFFFFFF:
+    if overflow or d < 0 or d > _MAX_DIM:
         return 0
     out[0] = <uint64_t>d
     return 1
@@ -444,7 +445,7 @@ def iou(object dt, object gt, object pyiscrowd):
         dims[1] = bg.n
         out = cnp.PyArray_EMPTY(2, dims, cnp.NPY_DOUBLE, 1)  # Fortran, as pycocotools
         # threads pay off once the pairs hold enough runs to walk
-        threads = 0 if (bd.chars + bg.chars) * min(bd.n, bg.n) >= (1 << 20) and bg.n > 1 else 1
+        threads = 0 if (bd.chars + bg.chars) * min(bd.n, bg.n) >= _THREAD_MIN_CHARS and bg.n > 1 else 1
         o = <double *>cnp.PyArray_DATA(out)
         with nogil:
             rc = frle_iou_runs(&rd, &rd if self_iou else &rg, crowd, o, threads)

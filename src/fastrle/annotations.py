@@ -31,6 +31,8 @@ from typing import Any, Dict, Iterator, List, Optional, cast
 
 import numpy as np
 
+from ._args import size_ok
+
 __all__ = ["COCO", "COCO_RESULTS", "SA1B", "LAYOUTS", "AnnotationFormatError", "SA1BFormatError",
            "Document", "Record", "document", "records", "sa1b_image", "segmentation_kind",
            "to_rle", "expected_boxes", "is_int", "is_number", "is_box", "show"]
@@ -104,6 +106,9 @@ def sa1b_image(obj: Any) -> Dict[str, Any]:
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise SA1BFormatError(f"sa1b: image: field 'image.{key}' must be a non-negative integer, "
                                   f"got {show(v)}", f"image.{key}")
+    if not size_ok(img["height"], img["width"]):
+        raise SA1BFormatError(f"sa1b: image: size {img['height']}x{img['width']} has more than 2^32-1 "
+                              f"pixels, the most a uint32 run can hold", "image.height")
     if not isinstance(obj["annotations"], list):
         raise SA1BFormatError(f"sa1b: image: field 'annotations' must be a list, got "
                               f"{show(obj['annotations'])}", "annotations")

@@ -7,63 +7,14 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union, overload
 import numpy as np
 
 from . import _core, transforms
+from ._args import MASK_DTYPES, MMAP_MIN_BYTES, as_list, bitorder_arg, check_out, check_size, out_array, resolve_threads
 
 RLE = Dict[str, Any]
 """A COCO RLE dict: ``{"size": [h, w], "counts": str | bytes | list[int]}``."""
 
-# Below this many output bytes one thread wins: starting threads costs more.
-_THREAD_MIN_BYTES = 8 << 20
-# Above this, fresh output comes from zero pages (see _fresh_output).
-_MMAP_MIN_BYTES = 8 << 20
-
-
-def _resolve_threads(threads: Optional[int], nbytes: int) -> int:
-    if threads is None:
-        return _core.default_threads() if nbytes >= _THREAD_MIN_BYTES else 1
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
-        raise TypeError(f"threads must be a positive int or None, got {threads!r}")
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    return int(min(threads, 1024))  # the C core caps it lower anyway
-
-
-def _as_list(rles: Any, what: str = "rles") -> List[Any]:
-    if isinstance(rles, list):
-        return rles
-    if isinstance(rles, (tuple, np.ndarray)) or hasattr(rles, "__len__") and hasattr(rles, "__getitem__"):
-        if isinstance(rles, (str, bytes, Mapping)):
-            raise TypeError(f"{what} must be an RLE dict or a list of RLE dicts, got {type(rles).__name__}")
-        return list(rles)
-    raise TypeError(f"{what} must be an RLE dict or a list of RLE dicts, got {type(rles).__name__}")
-
-
-def _out_array(out: Any) -> np.ndarray:
-    """A numpy view of a caller's buffer, never a copy."""
-    if isinstance(out, np.ndarray):
-        return out
-    mod = type(out).__module__ or ""
-    if mod.startswith("torch"):
-        if getattr(out, "device", None) is not None and out.device.type != "cpu":
-            raise TypeError(f"out is a torch tensor on {out.device}; use fastrle.gpu.decode for device tensors")
-        return out.detach().numpy()  # shares memory
-    try:
-        return np.asarray(memoryview(out))
-    except TypeError:
-        raise TypeError(f"out must be a numpy array, a torch CPU tensor or a writable buffer, "
-                        f"got {type(out).__name__}") from None
-
-
 def _check_out(out: Any, shape: tuple) -> np.ndarray:
-    """Validate a caller's output buffer; returns it as a flat uint8 view."""
-    arr = _out_array(out)
-    if arr.dtype not in (np.uint8, np.bool_):
-        raise TypeError(f"out must have dtype uint8 or bool, got {arr.dtype}")
-    if arr.shape != shape:
-        raise ValueError(f"out has shape {arr.shape}, expected {shape}")
-    if not arr.flags.c_contiguous:
-        raise ValueError("out must be C-contiguous")
-    if not arr.flags.writeable:
-        raise ValueError("out is read-only")
+    """Validate a caller's C-contiguous output buffer; returns it as a flat uint8 view."""
+    arr = check_out(out_array(out), shape)
     return arr.reshape(-1).view(np.uint8)
 
 
@@ -71,7 +22,7 @@ def _fresh_output(nbytes: int) -> tuple:
     """(flat buffer, zeroed) for a new result. Large results come from fresh
     anonymous pages: they are zero already, so only foreground is written,
     and with hugepage advice a first touch faults 2 MiB instead of 4 KiB."""
-    if nbytes >= _MMAP_MIN_BYTES:
+    if nbytes >= MMAP_MIN_BYTES:
         return _core.zeroed_pages(nbytes), True
     return np.empty(nbytes, np.uint8), False
 
@@ -131,51 +82,45 @@ def decode(rles, out=None, *, size=None, mode="nearest", flip=None, packed=False
         byte of ``out`` is written.
     """
     single = isinstance(rles, Mapping)
-    lst = [rles] if single else _as_list(rles)
+    lst = [rles] if single else as_list(rles)
     src = _core.sources(lst)
     n = len(lst)
     if n == 0 and size is None and flip is None and not packed and mode == "nearest":
+        bitorder_arg(bitorder)
         if out is not None:
-            arr = _out_array(out)
+            arr = out_array(out)
             if arr.ndim != 3 or arr.shape[0] != 0:
                 raise ValueError(f"out has shape {arr.shape}, expected (0, H, W) for no masks")
             return out
         return np.zeros((0, 0, 0), np.uint8)
     h, w = (int(src.heights[0]), int(src.widths[0])) if n else (0, 0)
     shape = (h, w) if single else (n, h, w)
-    if _plain(size, mode, flip, packed, out, shape):
-        return _decode_sources(src, shape, h, w, out, threads, zeroed)
+    if _plain(size, mode, flip, packed, bitorder, out, shape):
+        return decode_sources(src, shape, h, w, out, threads, zeroed)
     return transforms.decode_transformed(src, single, h, w, out, size, mode, flip, packed, bitorder,
                                          threads, zeroed)
 
 
-def _plain(size: Any, mode: str, flip: Any, packed: bool, out: Any, shape: tuple) -> bool:
-    """True when decode needs no transform: the full-size, C-contiguous path."""
+def _plain(size: Any, mode: str, flip: Any, packed: bool, bitorder: str, out: Any, shape: tuple) -> bool:
+    """True when decode needs no transform: the full-size, C-contiguous path.
+    The transform path checks every option; here only bitorder is left."""
     if size is not None or flip is not None or packed or mode != "nearest":
         return False
+    bitorder_arg(bitorder)
     if out is None:
         return True
-    arr = _out_array(out)
+    arr = out_array(out)
     # a strided view of the right shape goes through the transform path
-    return not (arr.shape == shape and arr.dtype in (np.uint8, np.bool_) and not arr.flags.c_contiguous)
+    return not (arr.shape == shape and arr.dtype in MASK_DTYPES and not arr.flags.c_contiguous)
 
 
-def check_size(h: int, w: int) -> None:
-    """ValueError unless an h x w mask fits uint32 counts (checked before any
-    allocation, so a huge size is an error, not a MemoryError)."""
-    if h < 0 or w < 0:
-        raise ValueError(f"mask size {h}x{w} is negative")
-    if h * w > 0xFFFFFFFF or h > 0xFFFFFFFF or w > 0xFFFFFFFF:
-        raise ValueError(f"mask size {h}x{w} has more than 2^32-1 pixels, the most a uint32 run can hold")
-
-
-def _decode_sources(src: Any, shape: tuple, h: int, w: int, out: Any, threads: Optional[int],
-                    zeroed: bool, order: str = "C") -> Any:
+def decode_sources(src: Any, shape: tuple, h: int, w: int, out: Any, threads: Optional[int],
+                   zeroed: bool, order: str = "C") -> Any:
     """Decode validated sources into `out`, or into a fresh array of `shape`
     (order "F": pycocotools' column-major (H, W, N); only for fresh output)."""
     check_size(h, w)
     nbytes = src.n * h * w
-    nthreads = _resolve_threads(threads, nbytes)
+    nthreads = resolve_threads(threads, nbytes)
     if out is None:
         flat, zeroed = _fresh_output(nbytes)
         result = flat.reshape(shape, order=order)
@@ -206,8 +151,8 @@ def decode_ragged(data: Union[bytes, bytearray, memoryview, np.ndarray], offsets
     h, w = operator.index(h), operator.index(w)
     check_size(h, w)
     src = _core.sources_ragged(np.ascontiguousarray(buf), offs, h, w, indices)
-    if _plain(size, mode, flip, packed, out, (src.n, h, w)):
-        return _decode_sources(src, (src.n, h, w), h, w, out, threads, zeroed)
+    if _plain(size, mode, flip, packed, bitorder, out, (src.n, h, w)):
+        return decode_sources(src, (src.n, h, w), h, w, out, threads, zeroed)
     return transforms.decode_transformed(src, False, h, w, out, size, mode, flip, packed, bitorder,
                                          threads, zeroed)
 
@@ -228,7 +173,7 @@ def encode_counts(arr3: np.ndarray, *, nonzero: bool, as_str: bool, threads: Opt
     """Counts strings of an (N, H, W) uint8/bool array in any memory order."""
     a = arr3.view(np.uint8) if arr3.dtype == np.bool_ else arr3
     n, h, w = a.shape
-    nthreads = _resolve_threads(threads, n * h * w)
+    nthreads = resolve_threads(threads, n * h * w)
     if h and w and (a.strides[2] == 1 or w == 1):
         return _core.encode_batch(a, False, nonzero, nthreads, as_str)
     if h and w and (a.strides[1] == 1 or h == 1) and (a.strides[2] == h or w == 1):
@@ -261,7 +206,7 @@ def encode(masks: Any, *, threads: Optional[int] = None) -> Union[RLE, List[RLE]
 
 def _runs(rles: Any, strict: bool = True):
     single = isinstance(rles, Mapping)
-    lst = [rles] if single else _as_list(rles)
+    lst = [rles] if single else as_list(rles)
     return single, _core.parse(_core.sources(lst, same_size=False), strict)
 
 

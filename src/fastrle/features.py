@@ -19,19 +19,19 @@ from typing import Any, Tuple
 import numpy as np
 
 from . import _core, _features
-from .api import _as_list
+from ._args import as_list, is_table
 
 __all__ = ["areas", "centroids", "intersections", "containment", "iou_matrix"]
 
 
 def _runs(rles: Any) -> Tuple[np.ndarray, np.ndarray, int, int]:
     """(arena, offsets, h, w) of validated counts, from dicts or a ragged table."""
-    if hasattr(rles, "counts_data") and hasattr(rles, "counts_offsets"):
+    if is_table(rles):
         h, w = int(rles.height), int(rles.width)
         buf = np.frombuffer(rles.counts_data, np.uint8)
         src = _core.sources_ragged(buf, np.ascontiguousarray(rles.counts_offsets, np.int64), h, w)
     else:
-        lst = [rles] if isinstance(rles, dict) else _as_list(rles)
+        lst = [rles] if isinstance(rles, dict) else as_list(rles)
         src = _core.sources(lst, same_size=True)
         h = int(src.heights[0]) if src.n else 0
         w = int(src.widths[0]) if src.n else 0

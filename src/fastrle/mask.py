@@ -30,7 +30,8 @@ from . import _core
 from ._mask import area as _fast_area, decode as _fast_decode, encode as _fast_encode, \
     fr_bbox as _fast_fr_bbox, fr_polys as _fast_fr_polys, fr_uncompressed as _fast_fr_uncompressed, \
     iou as _fast_iou, merge as _fast_merge, toBbox as _fast_toBbox
-from .api import _decode_sources, _resolve_threads, check_size
+from ._args import MAX_POLY_COORD, check_size, resolve_threads
+from .api import decode_sources
 
 __all__ = ["encode", "decode", "area", "toBbox", "iou", "merge", "frPyObjects"]
 
@@ -61,7 +62,7 @@ def _encode3(bimask: Any) -> List[RLE]:
     h, w, n = bimask.shape
     check_size(h, w)
     a = bimask.view(np.uint8).transpose(2, 1, 0)  # (n, w, h) C-contiguous: column-major masks
-    counts = _core.encode_batch(a, True, False, _resolve_threads(None, h * w * n), False)
+    counts = _core.encode_batch(a, True, False, resolve_threads(None, h * w * n), False)
     return [{"size": [h, w], "counts": c} for c in counts]
 
 
@@ -89,7 +90,7 @@ def _decode_list(rleObjs: List[Any]) -> Any:
     src = _sources(rleObjs, True)
     h, w = int(src.heights[0]), int(src.widths[0])
     try:
-        return _decode_sources(src, (h, w, src.n), h, w, None, None, False, order="F")
+        return decode_sources(src, (h, w, src.n), h, w, None, None, False, order="F")
     except _core.RLEError as e:
         raise e.with_context("Invalid RLE mask representation: ") from None
 
@@ -223,15 +224,13 @@ def _siz(v: Any) -> int:
     return i
 
 
-# (int)(5 * x + .5) in the rasteriser must not overflow a C int
-_MAX_COORD = (2**31 - 1) / 5 - 1
 
 
 def _poly_counts(xy: np.ndarray, h: int, w: int) -> np.ndarray:
     """Runs of one polygon; coordinates pycocotools would turn into undefined
     behaviour (NaN, inf, beyond a C int after 5x upsampling) raise instead."""
-    if xy.size and not (np.isfinite(xy).all() and np.abs(xy).max() < _MAX_COORD):
-        raise ValueError(f"polygon coordinates must be finite and below {_MAX_COORD:.0f} in magnitude")
+    if xy.size and not (np.isfinite(xy).all() and np.abs(xy).max() < MAX_POLY_COORD):
+        raise ValueError(f"polygon coordinates must be finite and below {MAX_POLY_COORD:.0f} in magnitude")
     check_size(h, w)
     return _core.from_poly(xy, h, w)
 

@@ -26,16 +26,19 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Mapping
 from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from . import _transform
+from . import _core, _transform
+from ._args import (FLIPS, MASK_DTYPES, MODES, as_list, check_out, check_size, out_array, resolve_threads,
+                    size_arg, transform_args)
 
 __all__ = ["MODES", "FLIPS", "nearest_map", "check_size_arg", "decode_transformed", "roi_align"]
 
-MODES = ("nearest", "nearest-exact", "area")
-FLIPS = (None, "h", "v", "hv")
+#: The one size-pair rule (fastrle._args.size_arg), under its old public name here.
+check_size_arg = size_arg
 # roi_align with sampling_ratio <= 0 samples ceil(bin size) points per bin and
 # axis (torchvision's rule); above this many the box is rejected, not ground on.
 _MAX_GRID = 1 << 20
@@ -60,50 +63,11 @@ def nearest_map(in_size: int, out_size: int, mode: str = "nearest", *, other_siz
     return _transform.nearest_src(*args, np.ascontiguousarray(index, np.int64).ravel())
 
 
-def _positive_int(v: Any, what: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"{what} must be an int, got {v!r}")
-    if v < 1:
-        raise ValueError(f"{what} must be positive, got {v}")
-    if v > 0xFFFFFFFF:
-        raise ValueError(f"{what} {v} exceeds 2^32-1")
-    return int(v)
-
-
-def check_size_arg(size: Any, what: str = "size") -> Tuple[int, int]:
-    """(H2, W2) from a pair of positive ints; TypeError/ValueError otherwise."""
-    if isinstance(size, (str, bytes)) or not isinstance(size, (tuple, list, np.ndarray)) or len(size) != 2:
-        raise TypeError(f"{what} must be a pair of ints (height, width), got {size!r}")
-    oh, ow = (_positive_int(v, f"{what}[{k}]") for k, v in enumerate(size))
-    if oh * ow > 0xFFFFFFFF:
-        raise ValueError(f"{what} {oh}x{ow} has more than 2^32-1 pixels")
-    return oh, ow
-
-
-def _flip_arg(flip: Any) -> Tuple[bool, bool]:
-    if flip not in FLIPS:
-        raise ValueError(f"flip must be None, 'h', 'v' or 'hv', got {flip!r}")
-    return flip is not None and "h" in flip, flip is not None and "v" in flip
-
-
-def _out_view(out: Any, shape: Tuple[int, ...], dtype: Any, what: str) -> np.ndarray:
+def _out_view(out: Any, shape: Tuple[int, ...], dtype: Any, what: str = "") -> np.ndarray:
     """A numpy view of a caller's buffer of ``shape`` whose last axis is
     contiguous (other strides free: a corner of a padded batch buffer)."""
-    from .api import _out_array  # api imports this module lazily; no cycle at import time
-
-    arr = _out_array(out)
-    want = np.dtype(dtype)
-    ok = arr.dtype == want or (want == np.uint8 and arr.dtype == np.bool_)
-    if not ok:
-        raise TypeError(f"out must have dtype {'uint8 or bool' if want == np.uint8 else want} "
-                        f"for {what}, got {arr.dtype}")
-    if arr.shape != shape:
-        raise ValueError(f"out has shape {arr.shape}, expected {shape} for {what}")
-    if shape[-1] > 1 and arr.strides[-1] != arr.itemsize:
-        raise ValueError("out must be C-contiguous along its last axis (a stride of one element there; "
-                         "other strides are free)")
-    if not arr.flags.writeable:
-        raise ValueError("out is read-only")
+    dtypes = MASK_DTYPES if np.dtype(dtype) == np.uint8 else (dtype,)
+    arr = check_out(out_array(out), shape, dtypes, what=what)
     return arr.view(np.uint8) if arr.dtype == np.bool_ else arr
 
 
@@ -111,41 +75,22 @@ def decode_transformed(src: Any, single: bool, h: int, w: int, out: Any, size: A
                        flip: Any, packed: bool, bitorder: str, threads: Optional[int],
                        zeroed: bool) -> Any:
     """fastrle.decode's transformed path on validated sources (see there)."""
-    from .api import _resolve_threads, check_size
-
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    flip_h, flip_v = _flip_arg(flip)
-    if bitorder not in ("big", "little"):
-        raise ValueError(f"bitorder must be 'big' or 'little', got {bitorder!r}")
-    packed = bool(packed)
-    if packed and mode == "area":
-        raise ValueError("packed=True needs binary output: use mode 'nearest' or 'nearest-exact', not 'area'")
-    check_size(h, w)
-    oh, ow = (h, w) if size is None else check_size_arg(size)
-    if size is not None and src.n and (h == 0 or w == 0):
-        raise ValueError(f"cannot resize masks of size {h}x{w}: they have no pixels")
-    if mode == "area" and src.n and (oh > h or ow > w):
-        raise ValueError(f"mode='area' only downscales: size {oh}x{ow} is larger than the masks' {h}x{w} "
-                         f"on some side; use mode='nearest' to upscale")
+    t = transform_args(h, w, src.n, size, mode, flip, packed, bitorder)
     n = src.n
-    last = (ow + 7) // 8 if packed else ow
-    dtype = np.float32 if mode == "area" else np.uint8
-    shape3 = (n, oh, last)
-    what = f"size={size!r}, mode={mode!r}, packed={packed}"
+    shape3 = (n, t.oh, t.last)
     if out is None:
         zeroed = False  # a promise about out: nothing to promise about a fresh array
-        arr = np.empty(shape3, dtype)
+        arr = np.empty(shape3, t.dtype)
         result = arr[0] if single else arr
     else:
-        arr = _out_view(out, shape3[1:] if single else shape3, dtype, what)
+        arr = _out_view(out, shape3[1:] if single else shape3, t.dtype)
         if single:
             arr = arr[None]
         result = out
     if n:
-        nthreads = _resolve_threads(threads, n * h * w)
-        _transform.decode_transform(src, arr, h, w, oh, ow, mode, flip_h, flip_v, packed,
-                                    bitorder == "little", bool(zeroed), nthreads)
+        nthreads = resolve_threads(threads, n * h * w)
+        _transform.decode_transform(src, arr, h, w, t.oh, t.ow, t.mode, t.flip_h, t.flip_v, t.packed,
+                                    t.little, bool(zeroed), nthreads)
     return result
 
 
@@ -221,16 +166,11 @@ def roi_align(rles: Any, boxes: Any, output_size: Any, *, spatial_scale: float =
         that are not (N, 4) or not finite, a bad output_size or out (wrong
         dtype: TypeError). Nothing is written to ``out`` on error.
     """
-    from collections.abc import Mapping
-
-    from . import _core
-    from .api import _as_list, _resolve_threads, check_size
-
     single = isinstance(rles, Mapping)
-    lst = [rles] if single else _as_list(rles)
+    lst = [rles] if single else as_list(rles)
     if isinstance(output_size, (int, np.integer)) and not isinstance(output_size, bool):
         output_size = (output_size, output_size)
-    ph, pw = check_size_arg(output_size, "output_size")
+    ph, pw = size_arg(output_size, "output_size")
     if isinstance(sampling_ratio, bool) or not isinstance(sampling_ratio, (int, np.integer)):
         raise TypeError(f"sampling_ratio must be an int, got {sampling_ratio!r}")
     if not -(1 << 31) <= sampling_ratio < (1 << 31):
@@ -254,11 +194,11 @@ def roi_align(rles: Any, boxes: Any, output_size: Any, *, spatial_scale: float =
         arr = np.empty(shape, np.float32)
         result = arr[0] if single else arr
     else:
-        arr = _out_view(out, shape[1:] if single else shape, np.float32, "roi_align")
+        arr = _out_view(out, shape[1:] if single else shape, np.float32, " for roi_align")
         if single:
             arr = arr[None]
         result = out
     if n:
         _transform.roi_align(src, h, w, b, scale, int(sampling_ratio), bool(aligned), arr,
-                             _resolve_threads(threads, n * h * w))
+                             resolve_threads(threads, n * h * w))
     return result

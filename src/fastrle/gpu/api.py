@@ -295,13 +295,16 @@ def decode(
             ``counts`` may also be an uncompressed list of run lengths.
         out: optional destination: a CuPy array, or any CUDA array exposing
             ``__cuda_array_interface__`` or DLPack (a torch CUDA tensor).  It
-            must be uint8, C-contiguous and of the output shape.
+            must be uint8 or bool, C-contiguous and of the output shape (the
+            CPU's rule, ``fastrle._args.check_out``; strided views raise
+            NotImplementedError here).
         stream: CuPy stream, torch CUDA stream or raw ``cudaStream_t``; the
             current CuPy stream by default.  All work is queued on it.
         check: if true, wait for the parse kernels and, before anything is
             written, raise what :func:`fastrle.decode` raises for the same
-            input (``fastrle.RLEError`` naming the first malformed mask).  If false, nothing synchronises; masks
-            with malformed counts come out as all zeros.
+            input (``fastrle.RLEError`` naming the first malformed mask).  If
+            false, nothing synchronises; masks with malformed counts come out
+            as all zeros.
         packed: return bits packed along the width as
             ``np.packbits(masks, axis=-1, bitorder=bitorder)``, shape
             (N, H, ceil(W/8)).
@@ -309,11 +312,15 @@ def decode(
             ``torch.nn.functional.interpolate(masks, size=(H2, W2), mode=mode)``
             (its CPU index arithmetic: float32 scale ``in / out``, and for
             ``"nearest"`` torch's exact and 2x special cases).
-        mode: ``"nearest"`` or ``"nearest-exact"``.
+        mode: ``"nearest"`` or ``"nearest-exact"`` (``"area"`` raises
+            NotImplementedError: use :func:`fastrle.decode`).
         flip: ``None``, ``"h"`` (mirror columns), ``"v"`` (rows) or ``"hv"``,
             applied to the (resized) output.
-        bitorder: ``"big"`` (``np.packbits`` default) or ``"little"``; only
-            with ``packed=True``.
+        bitorder: ``"big"`` (``np.packbits`` default) or ``"little"``; used
+            with ``packed=True``, checked always.
+
+    Arguments follow :func:`fastrle.decode`'s rules (``fastrle._args``):
+    the same inputs are accepted and rejected with the same messages.
 
     Returns:
         ``(N, H, W)`` uint8 (0/1) C-contiguous (``(N, H2, W2)`` when resized),
@@ -324,6 +331,9 @@ def decode(
         fastrle.RLEError: malformed counts (strings only with ``check=True``),
             with the CPU decoder's ``index``, ``reason`` and message.
         ValueError: bad size, differing sizes, bad ``out``.
+        TypeError: a size or ``out`` dtype of the wrong type, as on the CPU.
+        NotImplementedError: ``mode="area"`` or a strided ``out`` view, which
+            the CPU takes and the GPU does not yet.
     """
     cp = _require_gpu()
     backend = _CupyBackend(cp, _as_stream(cp, stream))

@@ -24,12 +24,14 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import itertools
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .._args import check_out, check_size, differing_size, mask_size, size_ok, transform_args
 from .._pyrle import counts_to_string
 from ..errors import STATUSES, RLEError, code_of
 from ..errors import status_error as _status_exception
@@ -214,7 +216,8 @@ def pack_rles(rles: Any) -> Batch:
 
     ``rles`` is one dict or a sequence of dicts with ``size`` ``[h, w]`` and
     ``counts`` as bytes/str (compressed) or a list of ints (uncompressed).
-    All masks must share one size, and ``h*w < 2**32``.  Uncompressed counts
+    All masks must share one size, with ``h*w <= 2**32 - 1`` (the size rules
+    are :mod:`fastrle._args`', as for :func:`fastrle.decode`).  Uncompressed counts
     go through the CPU core's validation (:func:`_list_counts`), so they fail
     with the same exception types and messages as :func:`fastrle.decode`.
     """
@@ -233,6 +236,7 @@ def pack_rles(rles: Any) -> Batch:
 
 
 def _pack_checked(items: Sequence[Any], single: bool) -> Batch:
+    """:func:`pack_rles` for any batch, checking every field on the way."""
     h = w = 0
     first: Any = None  # mask 0's size object: equal sizes skip the slow check
     parts: list[bytes] = []
@@ -245,17 +249,11 @@ def _pack_checked(items: Sequence[Any], single: bool) -> Batch:
         except (KeyError, TypeError, IndexError):
             raise TypeError(f"mask {i}: expected a dict with 'size' and 'counts'") from None
         if i == 0 or size != first:
-            if len(size) != 2:
-                raise ValueError(f"mask {i}: size must be [h, w], got {size!r}")
-            hi, wi = int(size[0]), int(size[1])
-            if hi < 0 or wi < 0:
-                raise ValueError(f"mask {i}: negative size {size!r}")
+            hi, wi = mask_size(size, i)
             if i == 0:
                 h, w, first = hi, wi, size
-                if h * w >= 2**32:
-                    raise ValueError(f"mask size {h}x{w}: the GPU decoder needs h*w < 2**32")
             elif (hi, wi) != (h, w):
-                raise ValueError(f"mask {i}: size {[hi, wi]} differs from mask 0's {[h, w]}")
+                raise differing_size(i, hi, wi, h, w)
         t = type(counts)
         if t is bytes:
             append(counts)
@@ -268,6 +266,7 @@ def _pack_checked(items: Sequence[Any], single: bool) -> Batch:
             append(bytes(counts) if not isinstance(counts, str) else counts.encode("utf-8"))
         else:
             raise TypeError(f"mask {i}: counts must be bytes, str or a list of ints")
+    check_size(h, w)
     if lists:
         for i, s in _list_counts(lists, h * w):
             parts[i] = s
@@ -294,7 +293,7 @@ def _pack_fast(items: Sequence[Any], single: bool) -> Batch | None:
     if type(first) is not list or len(first) != 2 or sizes.count(first) != n:
         return None
     h, w = first
-    if type(h) is not int or type(w) is not int or h < 0 or w < 0 or h * w >= 2**32:
+    if type(h) is not int or type(w) is not int or not size_ok(h, w):
         return None
     kinds = set(map(type, counts))
     if kinds == {str}:
@@ -369,30 +368,14 @@ class Transform:
 
 
 def make_transform(h: int, w: int, size: Any, mode: str, flip: Any, packed: bool,
-                   bitorder: str) -> Transform | None:
-    """Validate the transform options; ``None`` for the plain decode."""
+                   bitorder: str, n: int = 1) -> Transform | None:
+    """Validate the transform options with :func:`fastrle._args.transform_args`
+    (the CPU's rule: ``n`` masks of h x w); ``None`` for the plain decode."""
     if size is None and flip is None and mode == "nearest" and bitorder == "big":
         return None  # the common call: nothing to check
-    if mode not in ("nearest", "nearest-exact"):
-        raise ValueError(f"mode must be 'nearest' or 'nearest-exact', not {mode!r}")
-    if flip is None:
-        flip = ""
-    if flip not in ("", "h", "v", "hv", "vh"):
-        raise ValueError(f"flip must be None, 'h', 'v' or 'hv', not {flip!r}")
-    if bitorder not in ("big", "little"):
-        raise ValueError(f"bitorder must be 'big' or 'little', not {bitorder!r}")
-    if size is None:
-        oh, ow = h, w
-    else:
-        try:
-            oh, ow = (int(v) for v in size)
-        except (TypeError, ValueError):
-            raise TypeError(f"size must be (height, width), not {size!r}") from None
-        if oh < 0 or ow < 0 or oh >= 2**31 or ow >= 2**31:
-            raise ValueError(f"size {size!r}: each side must be in 0..2**31-1")
-        if (oh, ow) != (h, w) and oh * ow and not h * w:
-            raise ValueError(f"cannot resize an empty {h}x{w} mask to {oh}x{ow}")
-    t = Transform(oh, ow, mode, "hv" if flip == "vh" else flip, bitorder if packed else "big")
+    a = transform_args(h, w, n, size, mode, flip, packed, bitorder, area="fastrle.gpu.decode")
+    flips = ("h" if a.flip_h else "") + ("v" if a.flip_v else "")
+    t = Transform(a.oh, a.ow, a.mode, flips, "little" if a.packed and a.little else "big")
     return None if t.is_identity(h, w) else t
 
 
@@ -497,13 +480,10 @@ def status_error(meta: np.ndarray, rles: Any) -> Exception | None:
 
 
 def validate_out(arr: Any, shape: tuple[int, ...]) -> None:
-    """Raise if a caller-provided output array has the wrong layout."""
-    if tuple(arr.shape) != shape:
-        raise ValueError(f"out has shape {tuple(arr.shape)}, expected {shape}")
-    if np.dtype(arr.dtype) != np.uint8:
-        raise ValueError(f"out must be uint8, not {arr.dtype}")
-    if not arr.flags.c_contiguous:
-        raise ValueError("out must be C-contiguous")
+    """Raise if a caller-provided output array is not one that
+    :func:`fastrle.decode` takes (:func:`fastrle._args.check_out`), or is a
+    strided view, which the GPU kernels do not write yet (NotImplementedError)."""
+    check_out(arr, shape, strided="fastrle.gpu.decode")
 
 
 def pack_ragged(data: Any, offsets: Any, h: int, w: int, indices: Any = None) -> Batch:
@@ -512,11 +492,10 @@ def pack_ragged(data: Any, offsets: Any, h: int, w: int, indices: Any = None) ->
     Already packed, so nothing is copied unless ``indices`` reorders."""
     chars = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8)
     offs = np.ascontiguousarray(offsets, dtype=np.int64)
-    h, w = int(h), int(w)
+    h, w = operator.index(h), operator.index(w)
     if offs.ndim != 1 or len(offs) < 1:
         raise ValueError("offsets must be one-dimensional with at least one entry")
-    if h < 0 or w < 0 or h * w >= 2**32:
-        raise ValueError(f"mask size {h}x{w}: the GPU decoder needs h*w < 2**32")
+    check_size(h, w)
     if offs[0] < 0 or np.any(np.diff(offs) < 0) or offs[-1] > len(chars):
         raise ValueError("offsets must be non-decreasing and inside the data buffer")
     if indices is not None:
@@ -560,7 +539,7 @@ def decode_with(
     """
     config = config or _DEFAULT_CONFIG
     batch = rles if isinstance(rles, Batch) else pack_rles(rles)
-    transform = make_transform(batch.h, batch.w, size, mode, flip, packed, bitorder)
+    transform = make_transform(batch.h, batch.w, size, mode, flip, packed, bitorder, batch.n)
     if transform is None:
         shape = batch.out_shape(packed)
     else:

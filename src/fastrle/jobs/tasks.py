@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import annotations as an
 from .. import fileio
+from .._args import size_ok
 from ..errors import RLEError
 from .sources import Block, Problem, part_name, read_source
 
@@ -115,7 +116,7 @@ def _points(v: Any) -> bool:
 def _size(seg: Any) -> Optional[Tuple[int, int]]:
     sz = seg.get("size")
     if isinstance(sz, (list, tuple)) and len(sz) == 2 and _is_int(sz[0]) and _is_int(sz[1]) \
-            and sz[0] >= 0 and sz[1] >= 0:
+            and size_ok(int(sz[0]), int(sz[1])):
         return int(sz[0]), int(sz[1])
     return None
 
@@ -167,7 +168,7 @@ def _rle_fields(seg: Any) -> Tuple[Optional[Tuple[int, int]], Optional[str]]:
                       f"segmentation must be an RLE object or polygons, got {_show(seg)}")
     hw = _size(seg)
     if hw is None:
-        return None, f"segmentation.size must be [h, w] non-negative integers, got {_show(seg.get('size'))}"
+        return None, f"segmentation.size must be [h, w] non-negative integers with h*w <= 2^32-1, got {_show(seg.get('size'))}"
     if an.segmentation_kind(seg) is None:
         return hw, f"segmentation.counts must be a string or a list of ints, got {_show(seg.get('counts'))}"
     return hw, None

@@ -26,6 +26,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 import numpy as np
 
 from .. import _core, api, fileio
+from .._args import out_array
 from ..annotations import SA1BFormatError, sa1b_image
 
 __all__ = ["SA1BAnnotation", "SA1BFormatError", "load", "from_dict", "json_backend", "SORT_KEYS"]
@@ -397,7 +398,7 @@ class SA1BAnnotation:
             raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
         idx = self.order(indices, top_k, sort_by)
         shape = (int(chunk_size), self.height, self.width)
-        buf = np.empty(shape, np.uint8) if out is None else api._out_array(out)
+        buf = np.empty(shape, np.uint8) if out is None else out_array(out)
         if buf.shape != shape or buf.dtype not in (np.uint8, np.bool_) or not buf.flags.c_contiguous:
             raise ValueError(f"out must be a C-contiguous uint8 array of shape {shape}, "
                              f"got {buf.dtype} {buf.shape}")

@@ -20,7 +20,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from .. import _core, _render
-from ..api import _as_list, _resolve_threads
+from .._args import as_list, check_out, is_table, out_array, resolve_threads
 from .image import load_image
 from .palette import palette
 
@@ -29,17 +29,12 @@ __all__ = ["overlay", "draw_order"]
 ORDERS = ("area", "index")
 
 
-def _is_table(rles: Any) -> bool:
-    """An SA1BAnnotation-like ragged table (counts_data, counts_offsets, height, width)."""
-    return hasattr(rles, "counts_data") and hasattr(rles, "counts_offsets")
-
-
 def _table(rles: Any, size: Optional[Tuple[int, int]]) -> Tuple[Any, int, int]:
     """Parsed, validated runs of every mask, and the canvas size (h, w).
 
     Every mask must have the size ``size`` (the image's) when given, else
     the first mask's. Errors name the mask index."""
-    if _is_table(rles):
+    if is_table(rles):
         h, w = int(rles.height), int(rles.width)
         if size is not None and (h, w) != size and len(rles.counts_offsets) > 1:
             raise ValueError(f"mask 0: size [{h}, {w}] differs from the image's size "
@@ -47,7 +42,7 @@ def _table(rles: Any, size: Optional[Tuple[int, int]]) -> Tuple[Any, int, int]:
         buf = np.frombuffer(rles.counts_data, np.uint8)
         src = _core.sources_ragged(buf, np.ascontiguousarray(rles.counts_offsets, np.int64), h, w)
     else:
-        lst = [rles] if isinstance(rles, dict) else _as_list(rles)
+        lst = [rles] if isinstance(rles, dict) else as_list(rles)
         src = _core.sources(lst, same_size=False)
         if src.n == 0 and size is None:
             raise ValueError("no masks and no image: the canvas size is unknown")
@@ -117,8 +112,9 @@ def overlay(image: Any, rles: Any, *, colors: Any = None, alpha: float = 0.35,
             index) or "index".
         top_k: keep the k masks with the highest predicted_iou (an
             SA1BAnnotation) or the k largest (a list).
-        out: optional (H, W, 3) uint8 C-contiguous array to draw into (it
-            may be ``image`` itself, to draw in place).
+        out: optional (H, W, 3) uint8 C-contiguous array (or torch CPU
+            tensor) to draw into (it may be ``image`` itself, to draw in
+            place); returned.
         threads: threads for the drawing; None picks by image size.
 
     The exact rules are in the module docstring. Every mask is validated
@@ -138,15 +134,15 @@ def overlay(image: Any, rles: Any, *, colors: Any = None, alpha: float = 0.35,
     img = None if image is None else load_image(image)
     runs, h, w = _table(rles, None if img is None else (int(img.shape[0]), int(img.shape[1])))
     areas = _core.area(runs)
-    scores = np.asarray(rles.predicted_ious) if _is_table(rles) and hasattr(rles, "predicted_ious") else None
+    scores = np.asarray(rles.predicted_ious) if is_table(rles) and hasattr(rles, "predicted_ious") else None
     idx = draw_order(areas, order, top_k, scores)
     cols = _colors(colors, runs.n)
-    nthreads = _resolve_threads(threads, h * w * 3)
+    nthreads = resolve_threads(threads, h * w * 3)
+    result = out
     if out is None:
-        out = np.empty((h, w, 3), np.uint8)
-    elif not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.shape != (h, w, 3) \
-            or not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError(f"out must be a writable C-contiguous ({h}, {w}, 3) uint8 array")
+        result = out = np.empty((h, w, 3), np.uint8)
+    else:  # the decoders' out rule, C-contiguous (fastrle._args.check_out)
+        out = check_out(out_array(out), (h, w, 3), (np.uint8,), what=" for the overlay image", strided=False)
     # everything is validated: only now is out written
     if img is None:
         out.fill(0)
@@ -154,4 +150,4 @@ def overlay(image: Any, rles: Any, *, colors: Any = None, alpha: float = 0.35,
               and img.strides == out.strides):
         np.copyto(out, img)
     _render.render(runs.arena, runs.offsets, idx, cols, out, a, cw, nthreads)
-    return out
+    return result

@@ -6,7 +6,8 @@ from typing import Any, List, Optional
 import numpy as np
 
 from ..api import encode
-from .overlay import _is_table, overlay
+from .._args import is_table
+from .overlay import overlay
 
 __all__ = ["show_anns"]
 
@@ -24,7 +25,7 @@ def _as_rles(anns: Any) -> Any:
     """RLE dicts from SAM mask records (``segmentation`` a bool array or an
     RLE dict), COCO annotations with RLE segmentations, or plain RLE dicts;
     an SA1BAnnotation passes through."""
-    if _is_table(anns):
+    if is_table(anns):
         return anns
     out: List[Any] = []
     for i, a in enumerate(anns):
@@ -41,7 +42,7 @@ def _as_rles(anns: Any) -> Any:
 
 
 def _size(rles: Any) -> Optional[tuple]:
-    if _is_table(rles):
+    if is_table(rles):
         return int(rles.height), int(rles.width)
     if rles:
         return int(rles[0]["size"][0]), int(rles[0]["size"][1])
