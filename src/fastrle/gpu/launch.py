@@ -449,9 +449,12 @@ def cpu_error(rles: Any) -> Exception | None:
         return None
     try:
         if isinstance(rles, Batch):
+            check_size(rles.h, rles.w)
             src = _core.sources_ragged(rles.chars, rles.offsets, rles.h, rles.w)
         else:
             src = _core.sources([rles] if isinstance(rles, Mapping) else list(rles))
+            if src.n:  # as fastrle.decode: the size rule, then the counts in index order
+                check_size(int(src.heights[0]), int(src.widths[0]))
         _core.parse(src, True)
     except (TypeError, ValueError) as exc:
         return exc
