@@ -205,6 +205,23 @@ def test_coco_fields_use_tobbox(tmp_path):
     assert rc == 1 and counts[1].startswith("mismatches: 1,") and "(toBbox)" in problems[0]
 
 
+def test_coco_crowd_fields_are_not_compared(tmp_path):
+    """A COCO dataset's crowd RLE keeps the annotation tool's area and box (real
+    val2014 ones differ from the mask); a non-crowd RLE of the same file is checked."""
+    rle = _results_obj()[0]["segmentation"]
+    h, w = rle["size"]
+    doc = {"images": [{"id": 1, "height": h, "width": w}], "categories": [{"id": 1, "name": "x"}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": rle, "iscrowd": 1,
+                            "area": 12345, "bbox": [0, 0, 1, 1]},
+                           {"id": 2, "image_id": 1, "category_id": 1, "segmentation": rle, "iscrowd": 0,
+                            "area": 12345, "bbox": COCO_BOX}]}
+    f = tmp_path / "coco.json"
+    f.write_bytes(fileio.dumps(doc))
+    rc, counts, problems = _validate([str(f)])
+    assert rc == 1 and counts[1].startswith("mismatches: 1,"), problems
+    assert len(problems) == 1 and "area: the file says 12345" in problems[0]
+
+
 @pytest.fixture(scope="module")
 def scheduler():
     """A real LocalCluster of one single-threaded worker process (as test_jobs.py starts one)."""
@@ -233,9 +250,10 @@ def test_one_verdict_in_every_mode(scheduler, tmp_path):
     for mode, got in runs.items():
         assert got == first, mode
     rc, counts, problems = first
-    # the 9 crowd RLEs of the real COCO file: 8 areas and 9 boxes differ from toBbox
-    assert rc == 1 and counts == ["masks checked: 745, polygons skipped: 830",
-                                  "mismatches: 17, malformed entries: 0, source errors: 0"]
+    # the 9 crowd RLEs of the real COCO file carry the annotation tool's area and box
+    # (8 areas and 9 boxes differ from the mask): not compared, so a clean verdict
+    assert rc == 0 and counts == ["masks checked: 745, polygons skipped: 830",
+                                  "mismatches: 0, malformed entries: 0, source errors: 0"], problems
     assert not any("sa_7.json" in p for p in problems)
 
 

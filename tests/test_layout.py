@@ -236,8 +236,6 @@ def test_no_module_level_import_cycle() -> None:
     assert _find_cycle(graph) is None
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: api <-> transforms through transforms' lazy "
-                   "imports of api helpers; fixed by the _args/errors moves (remove this mark then)")
 def test_no_import_cycle_lazy_imports_included() -> None:
     """A function-level import runs on first call: a cycle through it is a cycle."""
     graph = {m: _targets(m, module_level_only=False) for m in MODULES}

@@ -17,7 +17,10 @@ Conventions for the ``area`` and ``bbox`` a file gives for an RLE mask
   pycocotools' ``toBbox``: ``[x0, y0, x1 - x0 + 1, y1 - y0 + 1]`` with x1, y1
   the last foreground column and row (``[0, 0, 0, 0]`` for an empty mask).
   Polygon annotations are not compared: COCO gives them the polygon's own
-  area and extent, not the rasterised mask's.
+  area and extent, not the rasterised mask's. Nor are a COCO dataset's crowd
+  RLEs (``iscrowd: 1``): their area and box come from the annotation tool
+  (in COCO val2014, boxes in the last-pixel convention and areas up to 13%
+  larger than the mask).
 - SA-1B: ``area`` is the pixel count (Segment Anything's ``area_from_rle``)
   and ``bbox`` is ``[x0, y0, x1 - x0, y1 - y0]``, one less in width and
   height than ``toBbox`` (``batched_mask_to_box`` then ``box_xyxy_to_xywh``

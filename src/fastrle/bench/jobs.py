@@ -95,17 +95,17 @@ def profile_per_mask(root: str, h: int = 1500, w: int = 2250, masks: int = 100,
     from .. import api
     from .. import mask as fm
     from ..jobs import index_source, validate_source
-    from ..jobs.sources import _loads
+    from ..fileio import loads
     from ..sa1b.shard import iter_json_members
 
     path = write_shards(root, 1, images, masks, h, w, distinct=1, seed=5)[0]
     n = images * masks
     raw = [d for _, d in iter_json_members(path)]
-    objs = [_loads(d) for d in raw]
+    objs = [loads(d) for d in raw]
     rles = [a["segmentation"] for o in objs for a in o["annotations"]]
     per = {}
     per["read"] = _best(lambda: [d for _, d in iter_json_members(path)])
-    per["parse"] = _best(lambda: [_loads(d) for d in raw])
+    per["parse"] = _best(lambda: [loads(d) for d in raw])
     out = os.path.join(root, "idx")
     per["index task"] = _best(lambda: index_source(path, out, overwrite=True))
     per["index task --features"] = _best(lambda: index_source(path, out, features=True, overwrite=True))
