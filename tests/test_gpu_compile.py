@@ -95,7 +95,7 @@ def test_constants_match_kernels() -> None:
     defines = {m.group(1): int(m.group(2)) for m in re.finditer(r"#define (FASTRLE_\w+) (\d+)", src)}
     codes = {v: k for k, v in defines.items() if k.startswith("FASTRLE_ST_")}
     assert codes[0] == "FASTRLE_ST_OK"
-    assert set(codes) - {0} == set(launch_mod.STATUS_MESSAGES)
+    assert set(codes) - {0} == set(launch_mod.STATUS_REASONS)
     assert defines["FASTRLE_META_STRIDE"] == launch_mod.META_STRIDE
     flags = {k: v for k, v in defines.items() if k.startswith("FASTRLE_FLAG_")}
     assert flags == {"FASTRLE_FLAG_PACKED": launch_mod.MAP_PACKED, "FASTRLE_FLAG_LITTLE": launch_mod.MAP_LITTLE,

@@ -5,7 +5,8 @@ GIL released and work spread over threads; ``fastrle.mask`` is a drop-in for
 ``pycocotools.mask``, and ``patch_pycocotools()`` routes code written for
 pycocotools through it.
 """
-from ._core import RLEError, RLEKeyError, parse_isa
+from ._core import parse_isa
+from .errors import RLEError, RLEKeyError
 from .api import area, bbox, decode, decode_ragged, empty, encode
 from .compat import patch_pycocotools, unpatch_pycocotools
 from .transforms import roi_align

@@ -1,16 +1,11 @@
 """Types of the Cython glue (src/fastrle/_core.pyx)."""
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
 
-class RLEError(ValueError):
-    index: Optional[int]
-    def __init__(self, message: str, index: Optional[int] = ...) -> None: ...
-
-class RLEKeyError(RLEError, KeyError):
-    key: Any
-    def __init__(self, message: str, index: Optional[int] = ..., key: Any = ...) -> None: ...
+from .errors import RLEError as RLEError
+from .errors import RLEKeyError as RLEKeyError
 
 class Sources:
     n: int
@@ -28,7 +23,6 @@ class Runs:
 
 def default_threads() -> int: ...
 def parse_isa() -> str: ...
-def raise_error(code: int, index: int, pos: int, value: int) -> None: ...
 def counts_array(counts: Any, i: int) -> npt.NDArray[np.uint32]: ...
 def sources(rles: Sequence[Any], same_size: bool = ...) -> Sources: ...
 def sources_ragged(data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], h: int, w: int,

@@ -36,28 +36,9 @@ from ._args import MAX_PIXELS, differing_size, mask_size
 # fastrle._args holds the size rule; a copy for the per-mask fast path
 cdef int64_t _MAX_DIM = MAX_PIXELS
 
+from ._status cimport raise_code, raise_status
 
-class RLEError(ValueError):
-    """A malformed RLE. ``index`` is the mask's position in the input batch."""
-
-    def __init__(self, message, index=None):
-        super().__init__(message)
-        self.index = index
-
-
-class RLEKeyError(RLEError, KeyError):
-    """An RLE dict without its ``counts`` or ``size`` field. Both an RLEError
-    (so a ValueError) and a KeyError, which is what pycocotools raises:
-    ``except KeyError`` and ``except ValueError`` handlers both catch it.
-    ``key`` is the missing field."""
-
-    def __init__(self, message, index=None, key=None):
-        super().__init__(message, index)
-        self.key = key
-
-    # KeyError's str() is the repr of its argument (quotes and all); the
-    # message reads better as it is
-    __str__ = ValueError.__str__
+from .errors import RLEError, RLEKeyError  # re-exported: fastrle._core.RLEError keeps working
 
 
 def default_threads():
@@ -70,39 +51,6 @@ def parse_isa():
     ``"avx2"``, ``"sse41"`` or ``"scalar"``. The environment variable
     ``FRLE_ISA`` (one of those names), read once per process, caps it."""
     return frle_parse_isa().decode()
-
-
-cdef str _describe(frle_error *e):
-    cdef int c = e.code
-    msg = frle_strerror(c).decode()
-    if c in (FRLE_ERR_CHAR,):
-        return f"{msg}: byte {e.value} at offset {e.pos} of counts"
-    if c in (FRLE_ERR_NUL, FRLE_ERR_TRUNCATED, FRLE_ERR_VARINT_LONG):
-        return f"{msg} (at offset {e.pos} of counts)"
-    if c in (FRLE_ERR_NEGATIVE, FRLE_ERR_RUN_TOO_BIG):
-        return f"{msg}: run {e.pos} is {e.value}"
-    if c == FRLE_ERR_SUM_SHORT:
-        return f"{msg}: they sum to {e.value}"
-    if c == FRLE_ERR_SUM_LONG:
-        return f"{msg}: they reach {e.value} at run {e.pos}"
-    return msg
-
-
-cdef object _raise(frle_error *e, int64_t index_base=0, str prefix=""):
-    if e.code == FRLE_ERR_NOMEM:
-        raise MemoryError("fastrle: out of memory")
-    idx = e.index + index_base
-    raise RLEError(f"{prefix}mask {idx}: {_describe(e)}", idx)
-
-
-def raise_error(int code, int64_t index, int64_t pos, int64_t value):
-    """Raise the exception for a C error record (for other glue modules)."""
-    cdef frle_error e
-    e.code = code
-    e.index = index
-    e.pos = pos
-    e.value = value
-    _raise(&e)
 
 
 cdef class Sources:
@@ -151,10 +99,10 @@ def counts_array(object counts, int64_t i):
     if a.size:
         if a.dtype.kind == "i" and a.min() < 0:
             j = int(np.argmax(a < 0))
-            raise RLEError(f"mask {i}: run length is negative: run {j} is {int(a[j])}", i)
+            raise_code(FRLE_ERR_NEGATIVE, i, j, int(a[j]))
         if a.max() > MAX_PIXELS:  # a run is at most a whole mask
             j = int(np.argmax(a > MAX_PIXELS))
-            raise RLEError(f"mask {i}: run length does not fit in uint32: run {j} is {int(a[j])}", i)
+            raise_code(FRLE_ERR_RUN_TOO_BIG, i, j, int(a[j]))
     return np.ascontiguousarray(a, dtype=np.uint32)
 
 
@@ -288,7 +236,7 @@ def decode_into(Sources s, object out, int64_t h, int64_t w, str order, bint zer
     with nogil:
         rc = frle_decode_batch(s.src, s.n, h, w, dst, o, zeroed, threads, &err)
     if rc != FRLE_OK:
-        _raise(&err, index_base)
+        raise_status(&err, index_base)
 
 
 cdef class _MappedBuffer:
@@ -370,7 +318,7 @@ def encode_batch(object masks, bint colmajor, bint nonzero, int threads, bint as
         rc = frle_encode_batch(base, n, h, w, ms, rs, colmajor, nonzero, strs, lens, threads, &err)
     try:
         if rc != FRLE_OK:
-            _raise(&err)
+            raise_status(&err)
         if as_str:
             return [PyUnicode_DecodeASCII(strs[i], lens[i], NULL) for i in range(n)]
         return [PyBytes_FromStringAndSize(strs[i], lens[i]) for i in range(n)]
@@ -415,7 +363,7 @@ def parse(Sources s, bint strict, int64_t index_base=0):
     # the masks before a bad size first: the error of the lowest index wins
     rc = frle_parse_many(s.src, &hwv[0], bad, strict, &av[0], &ov[0], &mv[0], 1, &err)
     if rc != FRLE_OK:
-        _raise(&err, index_base)
+        raise_status(&err, index_base)
     if bad < n:
         raise ValueError(f"mask {bad + index_base}: size {hv[bad]}x{wv[bad]} has more than 2^32-1 pixels")
     for i in range(n):  # close the gaps: mask i's counts follow mask i-1's

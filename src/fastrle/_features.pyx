@@ -6,6 +6,9 @@ counts); policy (empty masks, ratios) lives in fastrle.features.
 """
 from libc.stdint cimport int64_t, uint64_t, uint32_t
 
+from ._crle cimport FRLE_ERR_NOMEM
+from ._status cimport raise_code
+
 import numpy as np
 
 cdef extern from "rle_features.h" nogil:
@@ -49,6 +52,6 @@ def intersections(const uint32_t[::1] arena, const int64_t[::1] offsets, uint64_
     if n and h and w and arena.shape[0]:
         with nogil:
             rc = frle_intersections(&arena[0], &offsets[0], n, h, w, &iv[0, 0])
-    if rc != 0:
-        raise MemoryError("fastrle: out of memory computing intersections")
+    if rc != 0:  # -1: out of memory
+        raise_code(FRLE_ERR_NOMEM, None, 0, 0)
     return inter

@@ -47,6 +47,7 @@ cdef extern from "Python.h":
 cdef extern from "numpy/arrayobject.h":
     object PyArray_Scalar(void *data, cnp.dtype descr, object base)
 
+from ._status cimport raise_status
 from ._crle cimport (FRLE_OK, frle_area, frle_bbox_coco, frle_bbox_coco_many, frle_check_size,
                     frle_decode_batch, frle_encode_batch, frle_error, frle_from_poly, frle_iou_runs,
                     frle_merge_many, frle_parse, frle_parse_canonical, frle_parse_many, frle_runs, frle_src,
@@ -607,7 +608,7 @@ def encode(object bimask):
         rc = frle_encode_batch(<const uint8_t *>cnp.PyArray_DATA(a), n, h, w, <int64_t>hw, 0, 1, 0,
                                strs, lens, 1, &err)
         if rc != FRLE_OK:
-            raise MemoryError()  # the only failure on one thread
+            raise_status(&err)  # out of memory: the only failure on one thread
         try:
             if nd == 2:
                 return {"size": [h, w], "counts": PyBytes_FromStringAndSize(strs[0], lens[0])}

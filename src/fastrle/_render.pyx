@@ -8,7 +8,8 @@ fastrle.viz.
 from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t
 from libc.string cimport memset
 
-from ._crle cimport FRLE_ERR_NOMEM, FRLE_ERR_SUM_LONG, FRLE_ERR_SUM_SHORT, FRLE_OK, frle_error, frle_strerror
+from ._crle cimport FRLE_ERR_SUM_LONG, FRLE_ERR_SUM_SHORT, FRLE_OK, frle_error
+from ._status cimport raise_status
 
 cdef extern from "rle.h" nogil:
     int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *order, int64_t k,
@@ -51,7 +52,10 @@ def render(const uint32_t[::1] arena, const int64_t[::1] offsets, const int64_t[
     with nogil:
         rc = frle_render(&arena[0], &offsets[0], &order[0], k, h, w, &colors[0, 0], alpha,
                          contour_width, &img[0, 0, 0], threads, &err)
-    if rc == FRLE_ERR_NOMEM:
-        raise MemoryError("fastrle: out of memory drawing the overlay")
+    if rc == FRLE_ERR_SUM_SHORT or rc == FRLE_ERR_SUM_LONG:
+        # the core names the mask only; report its sum as the batch check does
+        i = err.index
+        err.pos = offsets[i + 1] - offsets[i]
+        err.value = sum(arena[offsets[i]:offsets[i + 1]])
     if rc != FRLE_OK:
-        raise ValueError(f"mask {err.index}: {frle_strerror(rc).decode()}")
+        raise_status(&err)

@@ -11,11 +11,10 @@ from libc.string cimport memset
 import numpy as np
 cimport numpy as cnp
 
-from ._core import raise_error
-
 cnp.import_array()
 
 from ._crle cimport FRLE_OK, frle_error, frle_src
+from ._status cimport raise_status
 
 cdef extern from "rle_transform.h" nogil:
     int FRLE_NEAREST, FRLE_NEAREST_EXACT, FRLE_AREA
@@ -38,10 +37,6 @@ cdef extern from "rle_transform.h" nogil:
                        int nthreads, frle_error *err)
 
 MODES = {"nearest": 0, "nearest-exact": 1, "area": 2}
-
-
-cdef object _raise(frle_error *e):
-    raise_error(e.code, e.index, e.pos, e.value)
 
 
 def nearest_map(int64_t in_size, int64_t out_size, bint exact, int64_t other_size=1):
@@ -116,7 +111,7 @@ def decode_transform(object s, cnp.ndarray out, int64_t h, int64_t w, int64_t oh
     with nogil:
         rc = frle_decode_transform(src, n, h, w, &x, threads, &err)
     if rc != FRLE_OK:
-        _raise(&err)
+        raise_status(&err)
 
 
 def roi_align(object s, int64_t h, int64_t w, const float[:, ::1] boxes, float spatial_scale,
@@ -143,4 +138,4 @@ def roi_align(object s, int64_t h, int64_t w, const float[:, ::1] boxes, float s
         rc = frle_roi_align(src, n, h, w, &boxes[0, 0], spatial_scale, sampling_ratio, aligned,
                             ph, pw, base, ms, rs, threads, &err)
     if rc != FRLE_OK:
-        _raise(&err)
+        raise_status(&err)

@@ -92,7 +92,7 @@ def _decode_list(rleObjs: List[Any]) -> Any:
     try:
         return decode_sources(src, (h, w, src.n), h, w, None, None, False, order="F")
     except _core.RLEError as e:
-        raise _core.RLEError(f"Invalid RLE mask representation: {e}", e.index) from None
+        raise e.with_context("Invalid RLE mask representation: ") from None
 
 
 def decode(rleObjs: Union[RLE, List[RLE]]) -> np.ndarray:

@@ -24,9 +24,10 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from ..errors import GPUUnavailableError, RLEError
 from . import launch as _launch
 
-__all__ = ["GPUUnavailableError", "available", "decode", "decode_ragged"]
+__all__ = ["GPUUnavailableError", "RLEError", "available", "decode", "decode_ragged"]
 
 RLE = Mapping[str, Any]
 
@@ -35,10 +36,6 @@ _lock = threading.Lock()
 _module: Any = None  # cupy.RawModule, built on first use
 _functions: dict[tuple[int, str], Any] = {}  # (device, kernel name) -> cupy function
 _device_ok = False
-
-
-class GPUUnavailableError(RuntimeError):
-    """No usable GPU: CuPy is not installed, or there is no driver or device."""
 
 
 def _import_cupy() -> Any:
@@ -303,9 +300,11 @@ def decode(
             NotImplementedError here).
         stream: CuPy stream, torch CUDA stream or raw ``cudaStream_t``; the
             current CuPy stream by default.  All work is queued on it.
-        check: if true, wait for the kernels and raise ``ValueError`` naming
-            the first malformed mask.  If false, nothing synchronises; masks
-            with malformed counts come out as all zeros.
+        check: if true, wait for the parse kernels and, before anything is
+            written, raise what :func:`fastrle.decode` raises for the same
+            input (``fastrle.RLEError`` naming the first malformed mask).  If
+            false, nothing synchronises; masks with malformed counts come out
+            as all zeros.
         packed: return bits packed along the width as
             ``np.packbits(masks, axis=-1, bitorder=bitorder)``, shape
             (N, H, ceil(W/8)).
@@ -329,8 +328,9 @@ def decode(
 
     Raises:
         GPUUnavailableError: CuPy, the NVIDIA driver or a CUDA device is missing.
-        ValueError: malformed input (bad size, differing sizes, bad ``out``,
-            and with ``check=True`` malformed counts strings).
+        fastrle.RLEError: malformed counts (strings only with ``check=True``),
+            with the CPU decoder's ``index``, ``reason`` and message.
+        ValueError: bad size, differing sizes, bad ``out``.
         TypeError: a size or ``out`` dtype of the wrong type, as on the CPU.
         NotImplementedError: ``mode="area"`` or a strided ``out`` view, which
             the CPU takes and the GPU does not yet.

@@ -4,7 +4,7 @@ Everything between the Python RLE objects and the kernels lives here:
 packing the ``counts`` strings into one byte buffer with int64 offsets,
 scratch sizing, grid/block planning (including chunking batches so grid y/z
 stay <= 65535), the kernels' argument types and turning per-mask status
-flags into ``ValueError``.  Two backends execute the plan: CuPy
+flags into the CPU decoder's exception (:func:`cpu_error`).  Two backends execute the plan: CuPy
 (``fastrle.gpu``) and the CPU emulator in ``tests/cuda_emu`` that runs the
 same kernel source, so the tests exercise this exact code path.
 
@@ -33,22 +33,27 @@ import numpy as np
 
 from .._args import check_out, check_size, differing_size, mask_size, size_ok, transform_args
 from .._pyrle import counts_to_string
+from ..errors import STATUSES, RLEError, code_of
+from ..errors import status_error as _status_exception
 from ..transforms import nearest_map
 
 #: Kernel sources, concatenated in this order into one compilation unit.
 KERNEL_FILES = ("rle_parse.cuh", "rle_expand.cuh")
 
-#: Status codes written by the parse kernels (FASTRLE_ST_* in rle_parse.cuh).
+#: Status codes written by the parse kernels (FASTRLE_ST_* in rle_parse.cuh)
+#: and the reason (:data:`fastrle.errors.STATUSES`) of the C core's status for
+#: the same fault; 1 is a NUL byte too.
 STATUS_OK = 0
-STATUS_MESSAGES = {
-    1: "invalid character (outside 48..111, or NUL)",
-    2: "truncated varint (string ends inside a count)",
-    3: "negative run length",
-    4: "run length does not fit in uint32 (>= 2**32)",
-    5: "run lengths sum to less than h*w",
-    6: "run lengths sum to more than h*w",
-    7: "varint longer than 12 characters",
+STATUS_REASONS: dict[int, str] = {
+    1: "bad_char",
+    2: "truncated",
+    3: "negative_run",
+    4: "run_too_big",
+    5: "sum_short",
+    6: "sum_long",
+    7: "varint_too_long",
 }
+_REASONS = {s.reason for s in STATUSES}
 #: Int64 words per mask in the meta buffer: status, run count, error offset.
 META_STRIDE = 3
 #: Columns one warp of ``fastrle_expand`` writes per row (FASTRLE_TILE_GROUPS
@@ -221,6 +226,17 @@ def pack_rles(rles: Any) -> Batch:
     fast = _pack_fast(items, single)
     if fast is not None:
         return fast
+    try:
+        return _pack_checked(items, single)
+    except (TypeError, ValueError):
+        cpu = cpu_error(items)  # the CPU's checks, in its order: the same mask and message
+        if cpu is None:
+            raise
+        raise cpu from None
+
+
+def _pack_checked(items: Sequence[Any], single: bool) -> Batch:
+    """:func:`pack_rles` for any batch, checking every field on the way."""
     h = w = 0
     first: Any = None  # mask 0's size object: equal sizes skip the slow check
     parts: list[bytes] = []
@@ -302,16 +318,14 @@ def _list_counts(lists: list[tuple[int, Any]], hw: int) -> list[tuple[int, bytes
     the C core's batch parse, each mask's runs must sum to h*w, with the
     C core's messages.  Raises ``TypeError`` or ``fastrle.RLEError``.
     """
-    from .._core import RLEError, counts_array  # the built CPU core, as fastrle.decode uses
+    from .._core import counts_array  # the built CPU core, as fastrle.decode uses
 
     arrays = [(i, counts_array(c, i)) for i, c in lists]
     out = []
     for i, a in arrays:
         total = int(a.sum(dtype=np.uint64))
-        if total < hw:
-            raise RLEError(f"mask {i}: counts sum to less than h*w: they sum to {total}", i)
-        if total > hw:
-            raise RLEError(f"mask {i}: counts sum to more than h*w: they reach {total} at run {len(a)}", i)
+        if total != hw:  # as the C core's batch check reports it
+            raise _status_exception(code_of("sum_short" if total < hw else "sum_long"), i, len(a), total)
         out.append((i, counts_to_string(a.tolist())))
     return out
 
@@ -424,17 +438,48 @@ def _plan(n: int, h: int, w: int, config: Config, packed: bool,
     return launches
 
 
-def status_error(meta: np.ndarray) -> ValueError | None:
-    """A ``ValueError`` naming the first malformed mask, or ``None``."""
+def cpu_error(rles: Any) -> Exception | None:
+    """The exception fastrle's CPU decoder raises for ``rles`` (RLE dicts, or
+    a :class:`Batch`), or ``None`` if it accepts them. The GPU's error paths
+    raise it, so both name the same mask with the same class, ``reason`` and
+    message (the CPU checks masks in index order)."""
+    try:
+        from .. import _core  # the built CPU core
+    except ImportError:  # loaded from the source tree without it (the emulator's tests)
+        return None
+    try:
+        if isinstance(rles, Batch):
+            check_size(rles.h, rles.w)
+            src = _core.sources_ragged(rles.chars, rles.offsets, rles.h, rles.w)
+        else:
+            src = _core.sources([rles] if isinstance(rles, Mapping) else list(rles))
+            if src.n:  # as fastrle.decode: the size rule, then the counts in index order
+                check_size(int(src.heights[0]), int(src.widths[0]))
+        _core.parse(src, True)
+    except (TypeError, ValueError) as exc:
+        return exc
+    return None
+
+
+def status_error(meta: np.ndarray, rles: Any) -> Exception | None:
+    """The exception for the parse kernels' status words ``meta`` of a batch
+    made from ``rles`` (as :func:`cpu_error` takes them), or ``None`` when
+    every mask parsed."""
     meta = np.asarray(meta).reshape(-1, META_STRIDE)
     bad = np.flatnonzero(meta[:, 0] != STATUS_OK)
     if len(bad) == 0:
         return None
+    cpu = cpu_error(rles)
+    if cpu is not None:
+        return cpu
+    # no CPU core, or it accepts what the kernels rejected (a bug in one of
+    # them): say what the kernels saw, without the C core's run/sum details
     i = int(bad[0])
     code, pos = int(meta[i, 0]), int(meta[i, 2])
-    reason = STATUS_MESSAGES.get(code, f"unknown status {code}")
-    more = f" ({len(bad) - 1} more malformed masks)" if len(bad) > 1 else ""
-    return ValueError(f"invalid RLE counts in mask {i}: {reason} at character {pos}{more}")
+    reason = STATUS_REASONS.get(code, "unknown")
+    text = STATUSES[code_of(reason)].text if reason in _REASONS else "unknown status"
+    detail = f"{text} (GPU parse status {code} at character {pos})"
+    return RLEError(f"mask {i}: {detail}", i, reason, detail)
 
 
 def validate_out(arr: Any, shape: tuple[int, ...]) -> None:
@@ -491,7 +536,9 @@ def decode_with(
     ``backend``; see :func:`fastrle.gpu.decode`.
 
     The backend queues everything on its stream; only ``check=True`` waits
-    (for the per-mask status words).
+    (for the per-mask status words), and a malformed mask then raises the
+    CPU decoder's exception (:func:`status_error`); a caller's ``out`` is
+    then left untouched (its status is read before the expansions).
     """
     config = config or _DEFAULT_CONFIG
     batch = rles if isinstance(rles, Batch) else pack_rles(rles)
@@ -505,17 +552,26 @@ def decode_with(
     if batch.n == 0:
         return result
     maps = transform.maps(batch.h, batch.w) if transform is not None else None
+    launches = plan_launches(batch, config, packed, transform)
+    # A caller's out is left untouched on error: its status is read between
+    # the parse and the expansions (one more wait); a fresh output is
+    # dropped on error, so its status is read once, after everything.
+    early = check and out is not None
     buffers = None
+    error = None
     try:  # the scratch goes back to the backend whatever happens
         buffers = backend.buffers(batch, maps)
         buffers["out"] = result
-        for launch in plan_launches(batch, config, packed, transform):
+        for k, launch in enumerate(launches):
             backend.launch(launch, buffers)
-        meta = backend.status(buffers) if check else None
+            if k == 0 and early:
+                error = status_error(backend.status(buffers), rles)
+                if error is not None:
+                    break
+        if check and error is None:
+            error = status_error(backend.status(buffers), rles)
     finally:
         backend.release(buffers)
-    if meta is not None:
-        err = status_error(meta)
-        if err is not None:
-            raise err
+    if error is not None:
+        raise error
     return result

@@ -10,7 +10,6 @@ produces exactly what a clean run does.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import numpy as np
 from .. import annotations as an
 from .. import fileio
 from .._args import size_ok
+from ..errors import RLEError
 from .sources import Block, Problem, part_name, read_source
 
 __all__ = ["SourceResult", "index_source", "validate_source", "index_schema", "report_schema",
@@ -121,11 +121,10 @@ def _size(seg: Any) -> Optional[Tuple[int, int]]:
     return None
 
 
-_MASK_PREFIX = re.compile(r"^mask \d+: ")
-
-
 def _rle_reason(e: Exception) -> str:
-    return _MASK_PREFIX.sub("", str(e))
+    """The problem text of a decoding error: an RLEError's ``detail`` (its
+    message without the mask prefix; ``.reason`` names the kind), else str(e)."""
+    return e.detail if isinstance(e, RLEError) else str(e)
 
 
 def _good_subset(n: int, fn: Callable[[List[int]], Any]) -> Tuple[List[int], Any, List[Tuple[int, str]]]:
@@ -134,8 +133,6 @@ def _good_subset(n: int, fn: Callable[[List[int]], Any]) -> Tuple[List[int], Any
     ``fn`` raises ``RLEError`` whose ``.index`` is the position in the list it
     was given. Returns (kept indices, fn's result on them, [(index, reason)]).
     """
-    from .._core import RLEError
-
     keep = list(range(n))
     bad: List[Tuple[int, str]] = []
     while True:

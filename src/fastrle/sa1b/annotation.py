@@ -358,7 +358,7 @@ class SA1BAnnotation:
             except _core.RLEError as e:  # name the mask by its index in the file
                 if e.index is not None and 0 <= e.index < len(idx):
                     k = int(idx[e.index])
-                    raise _core.RLEError(f"sa1b: annotation {k} (id {int(self.ids[k])}): {e}", k) from e
+                    raise e.with_context(f"sa1b: annotation {k} (id {int(self.ids[k])}): ", k) from e
                 raise
         if dev == "cuda" or dev.startswith("cuda:"):
             # only non-default transform arguments are passed on to the GPU decoder
