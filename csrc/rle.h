@@ -75,14 +75,13 @@ int frle_check_size(uint64_t h, uint64_t w, uint64_t *hw_out);
  * !strict: pycocotools arithmetic (mod 2^32, no sum check); the syntax is
  * still checked (chars, NUL, truncation), since pycocotools reads past the
  * end of the string there. */
-int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
-               uint32_t *cnts, int64_t *m, frle_error *err);
+int frle_parse(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m, frle_error *err);
 
 /* frle_parse, and *canonical = whether frle_to_string of the counts gives
  * s[0..len) back (fewest chunks per varint, no count wrapped), so that a
  * caller can reuse the string instead of writing it again. */
-int frle_parse_canonical(const char *s, int64_t len, uint64_t hw, int strict,
-                         uint32_t *cnts, int64_t *m, frle_error *err, int *canonical);
+int frle_parse_canonical(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m,
+                         frle_error *err, int *canonical);
 
 /* Upper bound of the string length frle_to_string writes, without the NUL. */
 int64_t frle_string_bound(int64_t m);
@@ -101,8 +100,8 @@ void frle_scratch_free(frle_scratch *s);
  * Row-major (C order, out[y*w + x]): runs are transposed to row spans.
  * If zeroed, out is known to be all zeros and only foreground is written;
  * otherwise every byte is written. Returns FRLE_OK or FRLE_ERR_NOMEM. */
-int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w,
-                         uint8_t *out, int zeroed, frle_scratch *scr);
+int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, uint8_t *out, int zeroed,
+                         frle_scratch *scr);
 
 /* Column-major (F order, out[x*h + y]): runs are written as they come. */
 void frle_decode_colmajor(const uint32_t *cnts, int64_t m, uint8_t *out, int zeroed);
@@ -114,16 +113,14 @@ void frle_decode_colmajor(const uint32_t *cnts, int64_t m, uint8_t *out, int zer
  * with nonzero, wherever zero/nonzero changes. *cnts is a malloc'd buffer
  * of *cap entries, grown with realloc as needed. Returns m, or -1 when out
  * of memory. */
-int64_t frle_encode_colmajor(const uint8_t *mask, uint64_t hw, int nonzero,
-                             uint32_t **cnts, int64_t *cap);
+int64_t frle_encode_colmajor(const uint8_t *mask, uint64_t hw, int nonzero, uint32_t **cnts, int64_t *cap);
 
 /* Encode a row-major (C order) h x w mask with row stride `stride` bytes.
  * nonzero: treat any nonzero byte as 1 (else pycocotools' value rule).
  * *cnts is a malloc'd buffer of *cap entries, grown with realloc as needed.
  * Returns m, or -1 when out of memory. */
-int64_t frle_encode_rowmajor(const uint8_t *mask, uint64_t h, uint64_t w, int64_t stride,
-                             int nonzero, uint32_t **cnts, int64_t *cap,
-                             frle_scratch *scr);
+int64_t frle_encode_rowmajor(const uint8_t *mask, uint64_t h, uint64_t w, int64_t stride, int nonzero, uint32_t **cnts,
+                             int64_t *cap, frle_scratch *scr);
 
 /* ---- operations on runs (rle_ops.c) ---- */
 
@@ -139,8 +136,8 @@ void frle_bbox_coco(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, dou
 void frle_bbox(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, double bb[4]);
 
 /* pycocotools rleToBbox of n masks (see frle_bbox_coco): bb is (n, 4). */
-void frle_bbox_coco_many(const uint32_t *const *cnts, const int64_t *m, const uint64_t *h,
-                         const uint64_t *w, int64_t n, double *bb, int nthreads);
+void frle_bbox_coco_many(const uint32_t *const *cnts, const int64_t *m, const uint64_t *h, const uint64_t *w, int64_t n,
+                         double *bb, int nthreads);
 
 /* One side of an IoU: n masks of parsed counts with their sizes. */
 typedef struct {
@@ -157,27 +154,24 @@ typedef struct {
  * over the columns both masks span. dt == gt (the same frle_runs) prepares
  * the masks once and walks each pair once. iscrowd may be NULL (no crowd).
  * Returns FRLE_OK or FRLE_ERR_NOMEM (o then untouched). */
-int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscrowd,
-                  double *o, int nthreads);
+int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscrowd, double *o, int nthreads);
 
 /* pycocotools merge: the union (or intersection) of n masks of hw pixels,
  * with its exact runs; *out gets a malloc'd array (free()). n >= 2 needs
  * strictly parsed masks; one mask's counts are copied as they are. Many
  * masks go through a bitmap of hw bits, a few through pairwise run merges.
  * Returns the number of runs, or -1 when out of memory. */
-int64_t frle_merge_many(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw,
-                        int intersect, uint32_t **out);
+int64_t frle_merge_many(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw, int intersect,
+                        uint32_t **out);
 
 /* pycocotools bbIou: o[g*md + d], boxes as [x, y, w, h]; iscrowd may be NULL. */
-void frle_bbox_iou(const double *dt, const double *gt, int64_t md, int64_t ng,
-                   const uint8_t *iscrowd, double *o);
+void frle_bbox_iou(const double *dt, const double *gt, int64_t md, int64_t ng, const uint8_t *iscrowd, double *o);
 
 /* ---- polygons and boxes (rle_poly.c) ---- */
 
 /* pycocotools rleFrPoly: k points xy[2k]; *cnts is malloc'd, *m set.
  * Returns FRLE_OK or FRLE_ERR_NOMEM. */
-int frle_from_poly(const double *xy, int64_t k, uint64_t h, uint64_t w,
-                   uint32_t **cnts, int64_t *m);
+int frle_from_poly(const double *xy, int64_t k, uint64_t h, uint64_t w, uint32_t **cnts, int64_t *m);
 
 /* ---- batches with threads (rle_batch.c, rle_parse_batch.c) ---- */
 
@@ -187,25 +181,22 @@ int frle_from_poly(const double *xy, int64_t k, uint64_t h, uint64_t w,
  * frle_parse; for given counts, strict checks their sum. On failure returns
  * the code of the lowest failing mask index, err filled (err->index = that
  * index). */
-int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int strict,
-                    uint32_t *out, const int64_t *offs, int64_t *m, int nthreads,
-                    frle_error *err);
+int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int strict, uint32_t *out, const int64_t *offs,
+                    int64_t *m, int nthreads, frle_error *err);
 
 /* Validate every mask, then write all n masks of h x w into out:
  * order 'C' gives (n, h, w) C-contiguous; 'F' gives pycocotools' (h, w, n)
  * Fortran layout (mask i at out + i*h*w, column-major). Nothing is written
  * unless every mask is valid. zeroed: out is all zeros already. */
-int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
-                      uint8_t *out, char order, int zeroed, int nthreads,
-                      frle_error *err);
+int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w, uint8_t *out, char order, int zeroed,
+                      int nthreads, frle_error *err);
 
 /* Encode n masks at base + i*mask_stride. colmajor: each mask is h*w
  * contiguous bytes in column-major order; else rows of w bytes at
  * row_stride. strs[i] gets a malloc'd NUL-terminated string (free with
  * free()), lens[i] its length. On failure every string is freed. */
-int frle_encode_batch(const uint8_t *base, int64_t n, uint64_t h, uint64_t w,
-                      int64_t mask_stride, int64_t row_stride, int colmajor, int nonzero,
-                      char **strs, int64_t *lens, int nthreads, frle_error *err);
+int frle_encode_batch(const uint8_t *base, int64_t n, uint64_t h, uint64_t w, int64_t mask_stride, int64_t row_stride,
+                      int colmajor, int nonzero, char **strs, int64_t *lens, int nthreads, frle_error *err);
 
 /* ---- overlays (rle_render.c) ---- */
 
@@ -220,9 +211,8 @@ int frle_encode_batch(const uint8_t *base, int64_t n, uint64_t h, uint64_t w,
  * in the same order. Every drawn mask is checked (runs sum to h*w) before
  * img is touched; err->index is then the failing mask i. Threads split the
  * rows into bands, so each pixel sees the masks in the given order. */
-int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *order, int64_t k,
-                uint64_t h, uint64_t w, const uint8_t *colors, int alpha, int contour_width,
-                uint8_t *img, int nthreads, frle_error *err);
+int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *order, int64_t k, uint64_t h, uint64_t w,
+                const uint8_t *colors, int alpha, int contour_width, uint8_t *img, int nthreads, frle_error *err);
 
 /* Number of threads the batch functions use for nthreads <= 0 (auto). */
 int frle_default_threads(void);

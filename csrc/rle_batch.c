@@ -57,7 +57,10 @@ static int run_job(job *jb, const phase_fn *phases, int nphase, int nthreads, fr
 
   nthreads = frle_thread_count(nthreads, jb->n);
   jb->wk = nthreads > 1 ? (worker *)calloc((size_t)nthreads, sizeof(worker)) : NULL;
-  if (!jb->wk) { jb->wk = &one; nthreads = 1; } /* no memory for more: one thread */
+  if (!jb->wk) {
+    jb->wk = &one;
+    nthreads = 1;
+  } /* no memory for more: one thread */
   memset(jb->wk, 0, sizeof(worker) * (size_t)nthreads);
   for (i = 0; i < nthreads; i++) jb->wk[i].err.index = -1;
 
@@ -79,9 +82,7 @@ static int run_job(job *jb, const phase_fn *phases, int nphase, int nthreads, fr
   return rc;
 }
 
-static const uint32_t *counts_of(const job *jb, int64_t i) {
-  return jb->arena + jb->offsets[i];
-}
+static const uint32_t *counts_of(const job *jb, int64_t i) { return jb->arena + jb->offsets[i]; }
 
 static int phase_write(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_error *err) {
   int64_t i;
@@ -112,8 +113,8 @@ static int phase_apply(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_er
 /* Parse and validate every mask into an arena (the batch parse,
  * frle_parse_many), then run `second` over all masks: the shared body of
  * frle_decode_batch and frle_batch_apply. */
-static int parse_then(job *jb, const frle_src *src, int64_t n, uint64_t h, uint64_t w,
-                      phase_fn second, int nthreads, frle_error *err) {
+static int parse_then(job *jb, const frle_src *src, int64_t n, uint64_t h, uint64_t w, phase_fn second, int nthreads,
+                      frle_error *err) {
   int64_t i, total = 0, *offsets = NULL, *m = NULL;
   uint64_t *hws = NULL;
   uint32_t *arena = NULL;
@@ -122,7 +123,10 @@ static int parse_then(job *jb, const frle_src *src, int64_t n, uint64_t h, uint6
 
   if (n == 0) return FRLE_OK;
   if (frle_check_size(h, w, &hw) != FRLE_OK) {
-    err->code = FRLE_ERR_SIZE; err->index = 0; err->pos = 0; err->value = 0;
+    err->code = FRLE_ERR_SIZE;
+    err->index = 0;
+    err->pos = 0;
+    err->value = 0;
     return FRLE_ERR_SIZE;
   }
   offsets = (int64_t *)malloc((size_t)n * sizeof(int64_t));
@@ -136,33 +140,45 @@ static int parse_then(job *jb, const frle_src *src, int64_t n, uint64_t h, uint6
   }
   arena = (uint32_t *)malloc((size_t)(total ? total : 1) * sizeof(uint32_t));
   if (!offsets || !m || !hws || !arena) {
-    err->code = rc = FRLE_ERR_NOMEM; err->index = 0;
+    err->code = rc = FRLE_ERR_NOMEM;
+    err->index = 0;
   } else {
     rc = frle_parse_many(src, hws, n, 1, arena, offsets, m, nthreads, err);
     if (rc == FRLE_OK) {
-      jb->src = src; jb->n = n; jb->h = h; jb->w = w; jb->hw = hw;
-      jb->offsets = offsets; jb->arena = arena; jb->m = m;
+      jb->src = src;
+      jb->n = n;
+      jb->h = h;
+      jb->w = w;
+      jb->hw = hw;
+      jb->offsets = offsets;
+      jb->arena = arena;
+      jb->m = m;
       rc = run_job(jb, &second, 1, nthreads, err);
     }
   }
-  free(offsets); free(m); free(hws); free(arena);
+  free(offsets);
+  free(m);
+  free(hws);
+  free(arena);
   return rc;
 }
 
-int frle_batch_apply(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
-                     frle_mask_fn fn, void *ctx, int nthreads, frle_error *err) {
+int frle_batch_apply(const frle_src *src, int64_t n, uint64_t h, uint64_t w, frle_mask_fn fn, void *ctx, int nthreads,
+                     frle_error *err) {
   job jb;
   memset(&jb, 0, sizeof(jb));
-  jb.fn = fn; jb.ctx = ctx;
+  jb.fn = fn;
+  jb.ctx = ctx;
   return parse_then(&jb, src, n, h, w, phase_apply, nthreads, err);
 }
 
-int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
-                      uint8_t *out, char order, int zeroed, int nthreads,
-                      frle_error *err) {
+int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w, uint8_t *out, char order, int zeroed,
+                      int nthreads, frle_error *err) {
   job jb;
   memset(&jb, 0, sizeof(jb));
-  jb.zeroed = zeroed; jb.order = order; jb.out = out;
+  jb.zeroed = zeroed;
+  jb.order = order;
+  jb.out = out;
   return parse_then(&jb, src, n, h, w, phase_write, nthreads, err);
 }
 
@@ -178,18 +194,23 @@ static int phase_encode(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_e
     } else {
       m = frle_encode_rowmajor(mk, jb->h, jb->w, jb->row_stride, jb->nonzero, &cnts, &cap, scr);
     }
-    if (m < 0) { rc = FRLE_ERR_NOMEM; break; }
+    if (m < 0) {
+      rc = FRLE_ERR_NOMEM;
+      break;
+    }
     jb->strs[i] = (char *)malloc((size_t)frle_string_bound(m) + 1);
-    if (!jb->strs[i]) { rc = FRLE_ERR_NOMEM; break; }
+    if (!jb->strs[i]) {
+      rc = FRLE_ERR_NOMEM;
+      break;
+    }
     jb->lens[i] = frle_to_string(cnts, m, jb->strs[i]);
   }
   free(cnts);
   return rc;
 }
 
-int frle_encode_batch(const uint8_t *base, int64_t n, uint64_t h, uint64_t w,
-                      int64_t mask_stride, int64_t row_stride, int colmajor, int nonzero,
-                      char **strs, int64_t *lens, int nthreads, frle_error *err) {
+int frle_encode_batch(const uint8_t *base, int64_t n, uint64_t h, uint64_t w, int64_t mask_stride, int64_t row_stride,
+                      int colmajor, int nonzero, char **strs, int64_t *lens, int nthreads, frle_error *err) {
   job jb;
   phase_fn phases[1] = {phase_encode};
   int rc;
@@ -197,14 +218,28 @@ int frle_encode_batch(const uint8_t *base, int64_t n, uint64_t h, uint64_t w,
   memset(&jb, 0, sizeof(jb));
   if (n == 0) return FRLE_OK;
   if (frle_check_size(h, w, &jb.hw) != FRLE_OK) {
-    err->code = FRLE_ERR_SIZE; err->index = 0; err->pos = 0; err->value = 0;
+    err->code = FRLE_ERR_SIZE;
+    err->index = 0;
+    err->pos = 0;
+    err->value = 0;
     return FRLE_ERR_SIZE;
   }
   for (i = 0; i < n; i++) strs[i] = NULL;
-  jb.n = n; jb.h = h; jb.w = w; jb.in = base;
-  jb.mask_stride = mask_stride; jb.row_stride = row_stride;
-  jb.colmajor = colmajor; jb.nonzero = nonzero; jb.strs = strs; jb.lens = lens;
+  jb.n = n;
+  jb.h = h;
+  jb.w = w;
+  jb.in = base;
+  jb.mask_stride = mask_stride;
+  jb.row_stride = row_stride;
+  jb.colmajor = colmajor;
+  jb.nonzero = nonzero;
+  jb.strs = strs;
+  jb.lens = lens;
   rc = run_job(&jb, phases, 1, nthreads, err);
-  if (rc != FRLE_OK) for (i = 0; i < n; i++) { free(strs[i]); strs[i] = NULL; }
+  if (rc != FRLE_OK)
+    for (i = 0; i < n; i++) {
+      free(strs[i]);
+      strs[i] = NULL;
+    }
   return rc;
 }

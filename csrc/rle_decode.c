@@ -11,8 +11,16 @@
 /* Foreground runs of zeroed column-major decode; most are short, and a call
  * to memset costs more than the stores for them. */
 static inline void fill_ones(uint8_t *p, uint32_t n) {
-  if (n >= 64) { memset(p, 1, n); return; }
-  while (n >= 8) { uint64_t v = 0x0101010101010101ull; memcpy(p, &v, 8); p += 8; n -= 8; }
+  if (n >= 64) {
+    memset(p, 1, n);
+    return;
+  }
+  while (n >= 8) {
+    uint64_t v = 0x0101010101010101ull;
+    memcpy(p, &v, 8);
+    p += 8;
+    n -= 8;
+  }
   while (n--) *p++ = 1;
 }
 
@@ -26,9 +34,12 @@ static inline void fill_small(uint8_t *p, uint64_t n, uint8_t v) {
     memcpy(e, &rep, 8);
   } else if (n >= 4) {
     uint32_t r4 = (uint32_t)rep;
-    memcpy(p, &r4, 4); memcpy(p + n - 4, &r4, 4);
+    memcpy(p, &r4, 4);
+    memcpy(p + n - 4, &r4, 4);
   } else if (n) {
-    p[0] = v; p[n / 2] = v; p[n - 1] = v;
+    p[0] = v;
+    p[n / 2] = v;
+    p[n - 1] = v;
   }
 }
 
@@ -123,7 +134,10 @@ typedef struct {
 #define FRLE_STREAM_MIN ((uint64_t)1 << 20)
 
 static inline void lw_init(line_writer *lw, uint8_t *lo, uint8_t *hi, int skip_zero) {
-  lw->lo = lo; lw->hi = hi; lw->line = NULL; lw->skip_zero = skip_zero;
+  lw->lo = lo;
+  lw->hi = hi;
+  lw->line = NULL;
+  lw->skip_zero = skip_zero;
   lw->stream = (uint64_t)(hi - lo) >= FRLE_STREAM_MIN;
 }
 
@@ -202,40 +216,67 @@ void frle_decode_colmajor(const uint32_t *cnts, int64_t m, uint8_t *out, int zer
 /* Emit the rows where exactly one of two sorted boundary lists is inside:
  * the parity of the merged boundaries. Each list holds y0,y1 pairs. Also
  * counts each interval into the per-row difference array. */
-static inline int64_t xor_intervals(const uint32_t *a, int64_t na, const uint32_t *b, int64_t nb,
-                                    uint32_t x, uint32_t *ev, int64_t ne, int64_t *row) {
+static inline int64_t xor_intervals(const uint32_t *a, int64_t na, const uint32_t *b, int64_t nb, uint32_t x,
+                                    uint32_t *ev, int64_t ne, int64_t *row) {
   int64_t i = 0, j = 0, k = 0;
   uint32_t open = 0;
   if (na == 2 && nb == 2) { /* one segment each: the common case in blobs */
     uint32_t a0 = a[0], a1 = a[1], b0 = b[0], b1 = b[1], lo0, hi0, lo1, hi1;
-    if (a1 <= b0 || b1 <= a0) { lo0 = a0; hi0 = a1; lo1 = b0; hi1 = b1; }
-    else {
-      lo0 = a0 < b0 ? a0 : b0; hi0 = a0 < b0 ? b0 : a0;
-      lo1 = a1 < b1 ? a1 : b1; hi1 = a1 < b1 ? b1 : a1;
+    if (a1 <= b0 || b1 <= a0) {
+      lo0 = a0;
+      hi0 = a1;
+      lo1 = b0;
+      hi1 = b1;
+    } else {
+      lo0 = a0 < b0 ? a0 : b0;
+      hi0 = a0 < b0 ? b0 : a0;
+      lo1 = a1 < b1 ? a1 : b1;
+      hi1 = a1 < b1 ? b1 : a1;
     }
-    if (hi0 > lo0) { ev[ne++] = x; ev[ne++] = lo0; ev[ne++] = hi0; row[lo0]++; row[hi0]--; }
-    if (hi1 > lo1) { ev[ne++] = x; ev[ne++] = lo1; ev[ne++] = hi1; row[lo1]++; row[hi1]--; }
+    if (hi0 > lo0) {
+      ev[ne++] = x;
+      ev[ne++] = lo0;
+      ev[ne++] = hi0;
+      row[lo0]++;
+      row[hi0]--;
+    }
+    if (hi1 > lo1) {
+      ev[ne++] = x;
+      ev[ne++] = lo1;
+      ev[ne++] = hi1;
+      row[lo1]++;
+      row[hi1]--;
+    }
     return ne;
   }
   if (nb == 0) { /* a column next to an empty one: its segments as they are */
     for (i = 0; i < na; i += 2) {
       if (a[i + 1] <= a[i]) continue;
-      ev[ne++] = x; ev[ne++] = a[i]; ev[ne++] = a[i + 1];
-      row[a[i]]++; row[a[i + 1]]--;
+      ev[ne++] = x;
+      ev[ne++] = a[i];
+      ev[ne++] = a[i + 1];
+      row[a[i]]++;
+      row[a[i + 1]]--;
     }
     return ne;
   }
   while (i < na || j < nb) {
     uint32_t y;
-    if (j >= nb || (i < na && a[i] <= b[j])) y = a[i++]; else y = b[j++];
+    if (j >= nb || (i < na && a[i] <= b[j])) y = a[i++];
+    else y = b[j++];
     if ((k++ & 1) == 0) open = y;
-    else if (y > open) { ev[ne++] = x; ev[ne++] = open; ev[ne++] = y; row[open]++; row[y]--; }
+    else if (y > open) {
+      ev[ne++] = x;
+      ev[ne++] = open;
+      ev[ne++] = y;
+      row[open]++;
+      row[y]--;
+    }
   }
   return ne;
 }
 
-int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w,
-                         frle_scratch *scr) {
+int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frle_scratch *scr) {
   int64_t j, nb = 0, ncol = 0, ne = 0, g, total;
   uint64_t pos = 0, y;
   uint32_t *bnd;
@@ -337,13 +378,14 @@ int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
       for (y = scr->ev[g + 1]; y < scr->ev[g + 2]; y++) scr->tr[row[y]++] = x;
     }
     /* row[y] now holds the end of row y, which is the start of row y+1 */
-    scr->ylo = y0; scr->yhi = y1;
+    scr->ylo = y0;
+    scr->yhi = y1;
   }
   return FRLE_OK;
 }
 
-int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w,
-                         uint8_t *out, int zeroed, frle_scratch *scr) {
+int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, uint8_t *out, int zeroed,
+                         frle_scratch *scr) {
   uint64_t y;
   int rc;
 

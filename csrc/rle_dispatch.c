@@ -14,12 +14,12 @@ const char *frle_isa_name(int level) {
 int frle_parse_kernel_ok(int level) {
 #ifdef FRLE_X86_KERNELS
   switch (level) {
-  case FRLE_ISA_SSE41: return frle_cpu_has(FRLE_CPU_SSE41 | FRLE_CPU_POPCNT);
-  case FRLE_ISA_AVX2: return frle_cpu_has(FRLE_CPU_AVX2 | FRLE_CPU_POPCNT);
-  case FRLE_ISA_AVX512:
-    return frle_cpu_has(FRLE_CPU_AVX512F | FRLE_CPU_AVX512BW | FRLE_CPU_AVX512VL | FRLE_CPU_AVX512VBMI2 |
-                        FRLE_CPU_POPCNT | FRLE_CPU_BMI2);
-  default: break;
+    case FRLE_ISA_SSE41: return frle_cpu_has(FRLE_CPU_SSE41 | FRLE_CPU_POPCNT);
+    case FRLE_ISA_AVX2: return frle_cpu_has(FRLE_CPU_AVX2 | FRLE_CPU_POPCNT);
+    case FRLE_ISA_AVX512:
+      return frle_cpu_has(FRLE_CPU_AVX512F | FRLE_CPU_AVX512BW | FRLE_CPU_AVX512VL | FRLE_CPU_AVX512VBMI2 |
+                          FRLE_CPU_POPCNT | FRLE_CPU_BMI2);
+    default: break;
   }
 #endif
   (void)level;

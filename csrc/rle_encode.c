@@ -9,9 +9,7 @@
 #if !defined(__SSE2__)
 /* Word tests for the skip loop: all 8 bytes zero / all 8 nonzero. */
 static inline int all_zero(uint64_t v) { return v == 0; }
-static inline int all_nonzero(uint64_t v) {
-  return ((v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull) == 0;
-}
+static inline int all_nonzero(uint64_t v) { return ((v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull) == 0; }
 #else
 /* Bit k set where byte k of the 16 at q ends a run of value p: with r = p
  * (value mode) or r = 0 (nonzero mode), a byte ends the run where it differs
@@ -56,13 +54,14 @@ static inline uint64_t run_end(const uint8_t *mask, uint64_t j, uint64_t hw, uin
     if (nonzero ? (p ? !all_nonzero(v) : !all_zero(v)) : v != rep) break;
   }
 #endif
-  if (nonzero) while (j < hw && (mask[j] != 0) == p) j++;
-  else while (j < hw && mask[j] == p) j++;
+  if (nonzero)
+    while (j < hw && (mask[j] != 0) == p) j++;
+  else
+    while (j < hw && mask[j] == p) j++;
   return j;
 }
 
-int64_t frle_encode_colmajor(const uint8_t *mask, uint64_t hw, int nonzero,
-                             uint32_t **cnts, int64_t *cap) {
+int64_t frle_encode_colmajor(const uint8_t *mask, uint64_t hw, int nonzero, uint32_t **cnts, int64_t *cap) {
   uint64_t j = 0, last = 0;
   int64_t m = 0;
   uint8_t p = 0;
@@ -107,9 +106,8 @@ static inline uint32_t diff_bits(const uint8_t *a, const uint8_t *b, uint64_t n,
  * pixel above them (or, in row 0, from the bottom of the previous column).
  * Scanning rows top to bottom reads the C-order input sequentially; the
  * boundaries are then bucketed by column, which keeps them sorted by y. */
-int64_t frle_encode_rowmajor(const uint8_t *mask, uint64_t h, uint64_t w, int64_t stride,
-                             int nonzero, uint32_t **cnts, int64_t *cap,
-                             frle_scratch *scr) {
+int64_t frle_encode_rowmajor(const uint8_t *mask, uint64_t h, uint64_t w, int64_t stride, int nonzero, uint32_t **cnts,
+                             int64_t *cap, frle_scratch *scr) {
   uint64_t y, x, hw = h * w;
   int64_t nb = 0, i, m = 0;
   uint64_t last = 0;
@@ -146,11 +144,10 @@ int64_t frle_encode_rowmajor(const uint8_t *mask, uint64_t h, uint64_t w, int64_
       /* Most of a mask equals the row above it: test 64 bytes per branch */
       for (; x + 64 <= w; x += 64) {
         const __m128i *pa = (const __m128i *)(row + x), *pb = (const __m128i *)(above + x);
-        __m128i e = _mm_and_si128(
-            _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(pa), _mm_loadu_si128(pb)),
-                          _mm_cmpeq_epi8(_mm_loadu_si128(pa + 1), _mm_loadu_si128(pb + 1))),
-            _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(pa + 2), _mm_loadu_si128(pb + 2)),
-                          _mm_cmpeq_epi8(_mm_loadu_si128(pa + 3), _mm_loadu_si128(pb + 3))));
+        __m128i e = _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(pa), _mm_loadu_si128(pb)),
+                                                _mm_cmpeq_epi8(_mm_loadu_si128(pa + 1), _mm_loadu_si128(pb + 1))),
+                                  _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(pa + 2), _mm_loadu_si128(pb + 2)),
+                                                _mm_cmpeq_epi8(_mm_loadu_si128(pa + 3), _mm_loadu_si128(pb + 3))));
         uint64_t k;
         if (_mm_movemask_epi8(e) == 0xFFFF) continue;
         if (!FRLE_GROW(scr->pos, scr->pos_cap, nb + 64)) return -1;

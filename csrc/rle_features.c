@@ -10,8 +10,8 @@ static uint64_t tri(uint64_t a, uint64_t b) {
   return (s % 2 == 0) ? (s / 2) * k : s * (k / 2);
 }
 
-void frle_moments(const uint32_t *arena, const int64_t *offsets, int64_t n, uint64_t h,
-                  uint64_t *area, uint64_t *sx, uint64_t *sy) {
+void frle_moments(const uint32_t *arena, const int64_t *offsets, int64_t n, uint64_t h, uint64_t *area, uint64_t *sx,
+                  uint64_t *sy) {
   for (int64_t i = 0; i < n; i++) {
     const uint32_t *c = arena + offsets[i];
     int64_t m = offsets[i + 1] - offsets[i];
@@ -50,7 +50,8 @@ static int64_t first_after(const uint32_t *e, int64_t k, uint64_t pos) {
   int64_t lo = 0, hi = k;
   while (lo < hi) {
     int64_t mid = lo + (hi - lo) / 2;
-    if (e[mid] <= pos) lo = mid + 1; else hi = mid;
+    if (e[mid] <= pos) lo = mid + 1;
+    else hi = mid;
   }
   return lo;
 }
@@ -66,7 +67,8 @@ uint64_t frle_fg_overlap(const frle_fg *a, const frle_fg *b, uint64_t h) {
     if (sa >= hi || sb >= hi) break;
     uint64_t s = sa > sb ? sa : sb, e = ea < eb ? ea : eb;
     if (e > s) acc += e - s;
-    if (ea < eb) i++; else j++;
+    if (ea < eb) i++;
+    else j++;
   }
   return acc;
 }
@@ -75,13 +77,13 @@ int frle_fg_boxes_meet(const frle_fg *a, const frle_fg *b) {
   return a->k && b->k && a->x0 <= b->x1 && b->x0 <= a->x1 && a->y0 <= b->y1 && b->y0 <= a->y1;
 }
 
-uint64_t frle_fg_build(const uint32_t *c, int64_t m, uint64_t h, uint32_t *starts, uint32_t *ends,
-                       frle_fg *f) {
+uint64_t frle_fg_build(const uint32_t *c, int64_t m, uint64_t h, uint32_t *starts, uint32_t *ends, frle_fg *f) {
   uint64_t pos = 0, a = 0;
   f->s = starts;
   f->e = ends;
   f->k = 0;
-  f->y0 = h; f->y1 = 0;
+  f->y0 = h;
+  f->y1 = 0;
   for (int64_t k = 0; k < m; k++) {
     uint64_t len = c[k];
     if ((k & 1) && len) {
@@ -91,7 +93,10 @@ uint64_t frle_fg_build(const uint32_t *c, int64_t m, uint64_t h, uint32_t *start
       f->k++;
       a += len;
       uint64_t c0 = pos / h, c1 = (e - 1) / h, r0 = pos % h, r1 = (e - 1) % h;
-      if (c0 != c1) { r0 = 0; r1 = h - 1; } /* spans a column break: all rows */
+      if (c0 != c1) {
+        r0 = 0;
+        r1 = h - 1;
+      } /* spans a column break: all rows */
       if (r0 < f->y0) f->y0 = r0;
       if (r1 > f->y1) f->y1 = r1;
     }
@@ -104,8 +109,8 @@ uint64_t frle_fg_build(const uint32_t *c, int64_t m, uint64_t h, uint32_t *start
   return a;
 }
 
-int frle_intersections(const uint32_t *arena, const int64_t *offsets, int64_t n,
-                       uint64_t h, uint64_t w, uint64_t *inter) {
+int frle_intersections(const uint32_t *arena, const int64_t *offsets, int64_t n, uint64_t h, uint64_t w,
+                       uint64_t *inter) {
   (void)w;
   if (n <= 0) return 0;
   int64_t total = offsets[n] - offsets[0];
@@ -116,13 +121,15 @@ int frle_intersections(const uint32_t *arena, const int64_t *offsets, int64_t n,
   frle_fg *fl = malloc((size_t)n * sizeof(frle_fg));
   uint64_t *area = malloc((size_t)n * sizeof(uint64_t));
   if (!starts || !ends || !fl || !area) {
-    free(starts); free(ends); free(fl); free(area);
+    free(starts);
+    free(ends);
+    free(fl);
+    free(area);
     return -1;
   }
   uint64_t used = 0;
   for (int64_t i = 0; i < n; i++) {
-    area[i] = frle_fg_build(arena + offsets[i], offsets[i + 1] - offsets[i], h, starts + used,
-                            ends + used, &fl[i]);
+    area[i] = frle_fg_build(arena + offsets[i], offsets[i + 1] - offsets[i], h, starts + used, ends + used, &fl[i]);
     used += (uint64_t)fl[i].k;
   }
   for (int64_t i = 0; i < n; i++) {
@@ -135,6 +142,9 @@ int frle_intersections(const uint32_t *arena, const int64_t *offsets, int64_t n,
       inter[j * n + i] = v;
     }
   }
-  free(starts); free(ends); free(fl); free(area);
+  free(starts);
+  free(ends);
+  free(fl);
+  free(area);
   return 0;
 }

@@ -11,16 +11,14 @@
  * and row y's span boundaries are scr->tr[start .. scr->row[y]), where start
  * is 0 for y == ylo and scr->row[y-1] otherwise: sorted x0,x1 pairs, each a
  * foreground span [x0, x1). Returns FRLE_OK or FRLE_ERR_NOMEM. */
-int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w,
-                         frle_scratch *scr);
+int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frle_scratch *scr);
 
 /* Batches of per-mask work: every mask is parsed and validated first (as in
  * frle_decode_batch), then fn(ctx, i, counts, m, scr, err) runs for each
  * mask i on nthreads threads. fn returns FRLE_OK or an error code. */
-typedef int (*frle_mask_fn)(void *ctx, int64_t i, const uint32_t *cnts, int64_t m,
-                            frle_scratch *scr, frle_error *err);
-int frle_batch_apply(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
-                     frle_mask_fn fn, void *ctx, int nthreads, frle_error *err);
+typedef int (*frle_mask_fn)(void *ctx, int64_t i, const uint32_t *cnts, int64_t m, frle_scratch *scr, frle_error *err);
+int frle_batch_apply(const frle_src *src, int64_t n, uint64_t h, uint64_t w, frle_mask_fn fn, void *ctx, int nthreads,
+                     frle_error *err);
 
 /* The vector parse behind frle_parse (rle_parse_simd.c): 1 when it parsed
  * s into cnts[0 .. *m) and every check passed; 0 when the caller must run
@@ -30,8 +28,7 @@ int frle_parse_fast(const char *s, int64_t len, uint64_t hw, int strict, uint32_
 
 /* One kernel by level (FRLE_ISA_*, rle_dispatch.h), for tests: as
  * frle_parse_fast, or -1 where this CPU or build lacks the kernel. */
-int frle_parse_fast_isa(int level, const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts,
-                        int64_t *m);
+int frle_parse_fast_isa(int level, const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m);
 
 /* The decode's line fill in use (rle_decode.c): "avx512", "avx2", "sse2",
  * or "scalar" in a build without SSE2. */

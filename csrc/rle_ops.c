@@ -24,7 +24,10 @@ uint64_t frle_area(const uint32_t *cnts, int64_t m) {
  * floor(x * M / 2^64) is exact for every x < 2^32 (the error term x * (M*d -
  * 2^64) stays below 2^64). Boxes need two divisions per foreground run, and
  * a hardware divide costs several times more. */
-typedef struct { uint64_t mul; uint32_t d; } divu32;
+typedef struct {
+  uint64_t mul;
+  uint32_t d;
+} divu32;
 
 static inline divu32 divu32_init(uint32_t d) {
   divu32 v;
@@ -41,15 +44,17 @@ static inline uint32_t divu32_q(divu32 v, uint32_t x) {
 #endif
 }
 
-static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w64,
-                      int coco, double bb[4]) {
+static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w64, int coco, double bb[4]) {
   /* uint32 arithmetic on purpose: pycocotools' results, wraps included */
   uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0, cc = 0;
   int64_t j, any = 0;
   divu32 dh;
   m = (m / 2) * 2;
   /* h == 0: no pixel can exist (pycocotools divides by zero here) */
-  if (m == 0 || h == 0) { bb[0] = bb[1] = bb[2] = bb[3] = 0; return; }
+  if (m == 0 || h == 0) {
+    bb[0] = bb[1] = bb[2] = bb[3] = 0;
+    return;
+  }
   dh = divu32_init(h);
   /* one (background, foreground) pair a step; selects, not branches, since
    * whether a run spans columns follows the shape */
@@ -60,18 +65,28 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
     if (n == 0) continue;
     any = 1;
     end = cc - 1;
-    xs_ = divu32_q(dh, start); ys_ = start - xs_ * h;
-    xe_ = divu32_q(dh, end); ye_ = end - xe_ * h;
+    xs_ = divu32_q(dh, start);
+    ys_ = start - xs_ * h;
+    xe_ = divu32_q(dh, end);
+    ye_ = end - xe_ * h;
     span = xs_ < xe_;
-    if (span) { ys_ = 0; ye_ = h - 1; }
+    if (span) {
+      ys_ = 0;
+      ye_ = h - 1;
+    }
     xs = xs_ < xs ? xs_ : xs;
     xe = xe_ > xe ? xe_ : xe;
     ys = ys_ < ys ? ys_ : ys;
     ye = ye_ > ye ? ye_ : ye;
   }
-  if (!any && !coco) { bb[0] = bb[1] = bb[2] = bb[3] = 0; return; }
-  bb[0] = xs; bb[2] = (uint32_t)(xe - xs + 1);
-  bb[1] = ys; bb[3] = (uint32_t)(ye - ys + 1);
+  if (!any && !coco) {
+    bb[0] = bb[1] = bb[2] = bb[3] = 0;
+    return;
+  }
+  bb[0] = xs;
+  bb[2] = (uint32_t)(xe - xs + 1);
+  bb[1] = ys;
+  bb[3] = (uint32_t)(ye - ys + 1);
 }
 
 void frle_bbox_coco(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, double bb[4]) {
@@ -98,10 +113,14 @@ static void bbox_range(void *vctx, int64_t b, int64_t e, int tid) {
   for (i = b; i < e; i++) frle_bbox_coco(c->cnts[i], c->m[i], c->h[i], c->w[i], c->bb + 4 * i);
 }
 
-void frle_bbox_coco_many(const uint32_t *const *cnts, const int64_t *m, const uint64_t *h,
-                         const uint64_t *w, int64_t n, double *bb, int nthreads) {
+void frle_bbox_coco_many(const uint32_t *const *cnts, const int64_t *m, const uint64_t *h, const uint64_t *w, int64_t n,
+                         double *bb, int nthreads) {
   bbox_ctx c;
-  c.cnts = cnts; c.m = m; c.h = h; c.w = w; c.bb = bb;
+  c.cnts = cnts;
+  c.m = m;
+  c.h = h;
+  c.w = w;
+  c.bb = bb;
   frle_parallel_for(n, nthreads, bbox_range, &c);
 }
 
@@ -116,8 +135,7 @@ typedef double (*minmax_fn)(double, double);
 static inline double min_num(double a, double b) { return a < b ? a : b; }
 static inline double max_num(double a, double b) { return a > b ? a : b; }
 
-static inline int boxes_meet(const double *D, const double *G, minmax_fn mn, minmax_fn mx,
-                             double *in) {
+static inline int boxes_meet(const double *D, const double *G, minmax_fn mn, minmax_fn mx, double *in) {
   double wd, ht;
   wd = mn(D[2] + D[0], G[2] + G[0]) - mx(D[0], G[0]);
   if (wd <= 0) return 0;
@@ -127,8 +145,7 @@ static inline int boxes_meet(const double *D, const double *G, minmax_fn mn, min
   return 1;
 }
 
-void frle_bbox_iou(const double *dt, const double *gt, int64_t md, int64_t ng,
-                   const uint8_t *iscrowd, double *o) {
+void frle_bbox_iou(const double *dt, const double *gt, int64_t md, int64_t ng, const uint8_t *iscrowd, double *o) {
   int64_t g, d;
   for (g = 0; g < ng; g++) {
     const double *G = gt + g * 4;
@@ -208,8 +225,7 @@ static int64_t fg_capacity(const frle_runs *r) {
 /* Foreground interval lists of all masks of one side into s/e (room for
  * fg_capacity). The column range comes from the box (pycocotools' box is the
  * tight box of a valid non-empty mask), so the pass needs no division. */
-static void build_fg(const frle_runs *r, const double *bb, uint32_t *s, uint32_t *e, frle_fg *f,
-                     uint64_t *area) {
+static void build_fg(const frle_runs *r, const double *bb, uint32_t *s, uint32_t *e, frle_fg *f, uint64_t *area) {
   int64_t i, j;
   for (i = 0; i < r->n; i++) {
     const uint32_t *c = r->cnts[i];
@@ -219,27 +235,31 @@ static void build_fg(const frle_runs *r, const double *bb, uint32_t *s, uint32_t
       uint64_t st = pos + c[j], len = c[j + 1];
       pos = st + len;
       if (!len) continue;
-      s[k] = (uint32_t)st; e[k] = (uint32_t)pos; k++;
+      s[k] = (uint32_t)st;
+      e[k] = (uint32_t)pos;
+      k++;
       a += len;
     }
-    f[i].s = s; f[i].e = e; f[i].k = k;
+    f[i].s = s;
+    f[i].e = e;
+    f[i].k = k;
     f[i].x0 = k ? (uint64_t)bb[4 * i] : 0;
     f[i].x1 = k ? (uint64_t)(bb[4 * i] + bb[4 * i + 2]) - 1 : 0;
     f[i].y0 = f[i].y1 = 0; /* unused: the prefilter has compared the boxes */
     area[i] = a;
-    s += k; e += k;
+    s += k;
+    e += k;
   }
 }
 
-int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscrowd,
-                  double *o, int nthreads) {
+int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscrowd, double *o, int nthreads) {
   iou_ctx c;
   int self = dt == gt;
   int64_t md = dt->n, ng = self ? 0 : gt->n, cd = fg_capacity(dt), cg = self ? 0 : fg_capacity(gt);
   int64_t nm = md + ng;
   /* one block: boxes, interval lists, areas, interval bounds */
-  char *block = (char *)malloc((size_t)nm * (4 * sizeof(double) + sizeof(frle_fg) + sizeof(uint64_t))
-                               + (size_t)(cd + cg) * 2 * sizeof(uint32_t) + 1);
+  char *block = (char *)malloc((size_t)nm * (4 * sizeof(double) + sizeof(frle_fg) + sizeof(uint64_t)) +
+                               (size_t)(cd + cg) * 2 * sizeof(uint32_t) + 1);
   double *boxes = (double *)block;
   frle_fg *fg = (frle_fg *)(boxes + 4 * nm);
   uint64_t *areas = (uint64_t *)(fg + nm);
@@ -251,9 +271,22 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
     frle_bbox_coco_many(gt->cnts, gt->m, gt->h, gt->w, ng, boxes + 4 * md, 1);
     build_fg(gt, boxes + 4 * md, bounds + 2 * cd, bounds + 2 * cd + cg, fg + md, areas + md);
   }
-  c.dt = dt; c.gt = gt; c.crowd = iscrowd; c.o = o; c.db = boxes; c.gb = boxes + 4 * md;
-  c.df = fg; c.gf = fg + md; c.da = areas; c.ga = areas + md; c.self = self;
-  if (self) { c.gb = boxes; c.gf = fg; c.ga = areas; }
+  c.dt = dt;
+  c.gt = gt;
+  c.crowd = iscrowd;
+  c.o = o;
+  c.db = boxes;
+  c.gb = boxes + 4 * md;
+  c.df = fg;
+  c.gf = fg + md;
+  c.da = areas;
+  c.ga = areas + md;
+  c.self = self;
+  if (self) {
+    c.gb = boxes;
+    c.gf = fg;
+    c.ga = areas;
+  }
   frle_parallel_for(self ? md : gt->n, nthreads, iou_range, &c);
   free(block);
   return FRLE_OK;
@@ -271,7 +304,11 @@ typedef struct {
 } cursor;
 
 static inline void cur_init(cursor *q, const uint32_t *c, int64_t m) {
-  q->c = c; q->m = m; q->k = 1; q->v = 0; q->left = m > 0 ? c[0] : 0;
+  q->c = c;
+  q->m = m;
+  q->k = 1;
+  q->v = 0;
+  q->left = m > 0 ? c[0] : 0;
 }
 
 /* pycocotools advances past one run per step, so an interior zero-length
@@ -280,25 +317,32 @@ static inline void cur_init(cursor *q, const uint32_t *c, int64_t m) {
  * first count may be 0 in what encoders write). */
 static inline void cur_take(cursor *q, uint64_t n) {
   q->left -= n;
-  while (!q->left && q->k < q->m) { q->left = q->c[q->k++]; q->v = !q->v; }
+  while (!q->left && q->k < q->m) {
+    q->left = q->c[q->k++];
+    q->v = !q->v;
+  }
 }
 
-static int64_t merge2(const uint32_t *a, int64_t ma, const uint32_t *b, int64_t mb,
-                      int intersect, uint32_t *out) {
+static int64_t merge2(const uint32_t *a, int64_t ma, const uint32_t *b, int64_t mb, int intersect, uint32_t *out) {
   cursor A, B;
   int64_t m = 0;
   uint64_t cc = 0, ct = 1;
   int v = 0, vp;
-  cur_init(&A, a, ma); cur_init(&B, b, mb);
+  cur_init(&A, a, ma);
+  cur_init(&B, b, mb);
   while (ct > 0) {
     uint64_t c = A.left < B.left ? A.left : B.left;
     int64_t ka = A.k, kb = B.k;
     cc += c;
-    cur_take(&A, c); cur_take(&B, c);
+    cur_take(&A, c);
+    cur_take(&B, c);
     ct = A.left + B.left;
     vp = v;
     v = intersect ? (A.v && B.v) : (A.v || B.v);
-    if (v != vp || ct == 0) { out[m++] = (uint32_t)cc; cc = 0; }
+    if (v != vp || ct == 0) {
+      out[m++] = (uint32_t)cc;
+      cc = 0;
+    }
     /* runs that disagree on the total would spin; valid input never does */
     if (c == 0 && ct > 0 && A.k == ka && B.k == kb) break;
   }
@@ -307,8 +351,7 @@ static int64_t merge2(const uint32_t *a, int64_t ma, const uint32_t *b, int64_t 
 
 /* Pairwise merges of n masks into out ((sum of all m) + n entries). Returns
  * the number of runs, or -1 when out of memory. */
-static int64_t merge_pairs(const uint32_t *const *cnts, const int64_t *m, int64_t n,
-                           int intersect, uint32_t *out) {
+static int64_t merge_pairs(const uint32_t *const *cnts, const int64_t *m, int64_t n, int intersect, uint32_t *out) {
   int64_t i, cur_m;
   if (n <= 0) return 0;
   cur_m = m[0];
@@ -360,9 +403,14 @@ static inline void words_fill(uint64_t *b, uint64_t a, uint64_t z, uint64_t v) {
 static inline void bits_set(uint64_t *b, uint64_t s, uint64_t e) {
   uint64_t ws, we, ms, me;
   if (s >= e) return;
-  ws = s >> 6; we = (e - 1) >> 6;
-  ms = ~0ull << (s & 63); me = ~0ull >> (63 - ((e - 1) & 63));
-  if (ws == we) { b[ws] |= ms & me; return; }
+  ws = s >> 6;
+  we = (e - 1) >> 6;
+  ms = ~0ull << (s & 63);
+  me = ~0ull >> (63 - ((e - 1) & 63));
+  if (ws == we) {
+    b[ws] |= ms & me;
+    return;
+  }
   b[ws] |= ms;
   words_fill(b, ws + 1, we, ~0ull);
   b[we] |= me;
@@ -371,9 +419,14 @@ static inline void bits_set(uint64_t *b, uint64_t s, uint64_t e) {
 static inline void bits_clear(uint64_t *b, uint64_t s, uint64_t e) {
   uint64_t ws, we, ms, me;
   if (s >= e) return;
-  ws = s >> 6; we = (e - 1) >> 6;
-  ms = ~0ull << (s & 63); me = ~0ull >> (63 - ((e - 1) & 63));
-  if (ws == we) { b[ws] &= ~(ms & me); return; }
+  ws = s >> 6;
+  we = (e - 1) >> 6;
+  ms = ~0ull << (s & 63);
+  me = ~0ull >> (63 - ((e - 1) & 63));
+  if (ws == we) {
+    b[ws] &= ~(ms & me);
+    return;
+  }
   b[ws] &= ~ms;
   words_fill(b, ws + 1, we, 0);
   b[we] &= ~me;
@@ -406,8 +459,8 @@ static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, int64_t cap, uint32_t
   return m;
 }
 
-static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw,
-                            int intersect, uint32_t **out) {
+static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw, int intersect,
+                            uint32_t **out) {
   uint64_t nw = (hw + 63) / 64;
   uint64_t *b = (uint64_t *)malloc((size_t)nw * sizeof(uint64_t));
   int64_t i, j, r, cap = 1;
@@ -421,7 +474,8 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
     for (j = 0; j < m[i]; j++) {
       uint64_t e = pos + c[j];
       if ((j & 1) != intersect) {
-        if (intersect) bits_clear(b, pos, e); else bits_set(b, pos, e);
+        if (intersect) bits_clear(b, pos, e);
+        else bits_set(b, pos, e);
       }
       pos = e;
     }
@@ -432,8 +486,8 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
   return r;
 }
 
-int64_t frle_merge_many(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw,
-                        int intersect, uint32_t **out) {
+int64_t frle_merge_many(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw, int intersect,
+                        uint32_t **out) {
   int64_t i, total = 0, r;
   uint32_t *o;
   *out = NULL;
@@ -445,7 +499,10 @@ int64_t frle_merge_many(const uint32_t *const *cnts, const int64_t *m, int64_t n
   o = (uint32_t *)malloc((size_t)(total + n + 1) * sizeof(uint32_t));
   if (!o) return -1;
   r = merge_pairs(cnts, m, n, intersect, o);
-  if (r < 0) { free(o); return -1; }
+  if (r < 0) {
+    free(o);
+    return -1;
+  }
   *out = o;
   return r;
 }

@@ -21,15 +21,15 @@ typedef struct {
 
 /* One mask: a string is parsed, given counts are copied (and, strict, their
  * sum checked: the one home of that check). */
-static int parse_one(const frle_src *s, uint64_t hw, int strict, uint32_t *dst, int64_t *m,
-                     frle_error *err) {
+static int parse_one(const frle_src *s, uint64_t hw, int strict, uint32_t *dst, int64_t *m, frle_error *err) {
   uint64_t sum = 0;
   int64_t j;
   if (s->str) return frle_parse(s->str, s->len, hw, strict, dst, m, err);
   for (j = 0; j < s->m; j++) sum += dst[j] = s->cnts[j];
   *m = s->m;
   if (strict && sum != hw) {
-    err->pos = s->m; err->value = (int64_t)sum;
+    err->pos = s->m;
+    err->value = (int64_t)sum;
     return sum < hw ? FRLE_ERR_SUM_SHORT : FRLE_ERR_SUM_LONG;
   }
   return FRLE_OK;
@@ -41,21 +41,37 @@ static void parse_range(void *vctx, int64_t b, int64_t e, int tid) {
   for (i = b; i < e; i++) {
     frle_error *err = &c->err[tid];
     int rc = parse_one(&c->src[i], c->hw[i], c->strict, c->out + c->offs[i], &c->m[i], err);
-    if (rc != FRLE_OK) { err->code = rc; err->index = i; return; }
+    if (rc != FRLE_OK) {
+      err->code = rc;
+      err->index = i;
+      return;
+    }
   }
 }
 
-int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int strict,
-                    uint32_t *out, const int64_t *offs, int64_t *m, int nthreads,
-                    frle_error *err) {
+int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int strict, uint32_t *out, const int64_t *offs,
+                    int64_t *m, int nthreads, frle_error *err) {
   parse_ctx *c = (parse_ctx *)calloc(1, sizeof(parse_ctx));
   int i, rc = FRLE_OK;
-  if (!c) { err->code = FRLE_ERR_NOMEM; err->index = 0; return FRLE_ERR_NOMEM; }
-  c->src = src; c->hw = hw; c->strict = strict; c->out = out; c->offs = offs; c->m = m;
+  if (!c) {
+    err->code = FRLE_ERR_NOMEM;
+    err->index = 0;
+    return FRLE_ERR_NOMEM;
+  }
+  c->src = src;
+  c->hw = hw;
+  c->strict = strict;
+  c->out = out;
+  c->offs = offs;
+  c->m = m;
   frle_parallel_for(n, nthreads, parse_range, c);
   /* ranges are in index order: the first range with a failure has the lowest index */
   for (i = 0; i < FRLE_MAX_THREADS; i++) {
-    if (c->err[i].code != FRLE_OK) { *err = c->err[i]; rc = err->code; break; }
+    if (c->err[i].code != FRLE_OK) {
+      *err = c->err[i];
+      rc = err->code;
+      break;
+    }
   }
   free(c);
   return rc;

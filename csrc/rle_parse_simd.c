@@ -44,7 +44,8 @@ static int64_t varint_at(const char *s, int64_t p, int64_t len, int64_t *d) {
     c = (uint64_t)(unsigned char)s[p] - 48u;
     if (c > 63) return -1;
     x |= (c & 0x1f) << (5 * k);
-    p++; k++;
+    p++;
+    k++;
   } while (c & 0x20);
   if (c & 0x10) x |= ~(uint64_t)0 << (5 * k);
   *d = (int64_t)x;
@@ -83,8 +84,8 @@ static int64_t resume_at(const char *s, int64_t q, int64_t len, int carry) {
 
 /* Patch the 4+ char varints starting at block offsets in lng (a bit mask of
  * the block's starts), given the block's start mask and first count index. */
-static int patch_long(const char *s, int64_t q, int64_t len, uint64_t starts, uint64_t lng,
-                      int64_t mbase, int strict, uint32_t *cnts) {
+static int patch_long(const char *s, int64_t q, int64_t len, uint64_t starts, uint64_t lng, int64_t mbase, int strict,
+                      uint32_t *cnts) {
   while (lng) {
     int b = __builtin_ctzll(lng);
     int64_t d, idx = mbase + __builtin_popcountll(starts & ((1ull << b) - 1));
@@ -110,8 +111,8 @@ static void prefix_scalar(uint32_t *c, int64_t i, int64_t m, uint64_t *sum) {
 /* After a block loop that stopped at q: the varints left, then pass 2's
  * first counts (those before any delta). Returns where pass 2 goes on, or
  * -1 to give up. */
-static int64_t after_blocks(const char *s, int64_t q, int64_t len, int carry, int strict, uint32_t *cnts,
-                            int64_t *m, uint64_t *sum) {
+static int64_t after_blocks(const char *s, int64_t q, int64_t len, int carry, int strict, uint32_t *cnts, int64_t *m,
+                            uint64_t *sum) {
   int64_t p = q ? resume_at(s, q, len, carry) : 0, i;
   if (p < 0 || !tail(s, p, len, strict, cnts, m)) return -1;
   i = *m < 3 ? *m : 3;
@@ -119,9 +120,7 @@ static int64_t after_blocks(const char *s, int64_t q, int64_t len, int carry, in
   return i;
 }
 
-static int finish(int strict, uint64_t hw, uint64_t sum) {
-  return !strict || sum == hw;
-}
+static int finish(int strict, uint64_t hw, uint64_t sum) { return !strict || sum == hw; }
 
 /* ---- SSE4.1 ------------------------------------------------------------- */
 
@@ -133,7 +132,11 @@ static void init_pack_tbl(void) {
   int k, j, o;
   for (k = 0; k < 256; k++) {
     for (j = 0, o = 0; j < 8; j++)
-      if (k & (1 << j)) { pack_tbl[k][2 * o] = (uint8_t)(2 * j); pack_tbl[k][2 * o + 1] = (uint8_t)(2 * j + 1); o++; }
+      if (k & (1 << j)) {
+        pack_tbl[k][2 * o] = (uint8_t)(2 * j);
+        pack_tbl[k][2 * o + 1] = (uint8_t)(2 * j + 1);
+        o++;
+      }
     for (; o < 8; o++) pack_tbl[k][2 * o] = pack_tbl[k][2 * o + 1] = 0x80;
   }
 }
@@ -144,14 +147,14 @@ static void init_pack_tbl(void) {
  * (SSE4.1) and 16 (AVX2). */
 typedef uint16_t u16x8 __attribute__((vector_size(16)));
 typedef uint16_t u16x16 __attribute__((vector_size(32)));
-#define DEFINE_CAND(name, T, V, attr)                                            \
-  attr static inline V name(V w01_, V w2_) {                                     \
-    T w01 = (T)w01_, w2 = (T)w2_;                                                \
-    T m2 = (T)((w01 & 0x20) == 0x20), m3 = (T)((w01 & 0x2020) == 0x2020);        \
-    T v = (w01 & 0x1f) | ((w01 >> 3) & m2 & 0x3e0) | ((w2 << 10) & m3 & 0x7c00); \
-    /* the sign bit: bit 4, 9 or 14 for 1, 2 or 3 chars */                      \
-    T sb = 0x10 ^ (m2 & 0x210) ^ (m3 & 0x4200);                                  \
-    return (V)((v ^ sb) - sb);                                                   \
+#define DEFINE_CAND(name, T, V, attr)                                                                                  \
+  attr static inline V name(V w01_, V w2_) {                                                                           \
+    T w01 = (T)w01_, w2 = (T)w2_;                                                                                      \
+    T m2 = (T)((w01 & 0x20) == 0x20), m3 = (T)((w01 & 0x2020) == 0x2020);                                              \
+    T v = (w01 & 0x1f) | ((w01 >> 3) & m2 & 0x3e0) | ((w2 << 10) & m3 & 0x7c00);                                       \
+    /* the sign bit: bit 4, 9 or 14 for 1, 2 or 3 chars */                                                             \
+    T sb = 0x10 ^ (m2 & 0x210) ^ (m3 & 0x4200);                                                                        \
+    return (V)((v ^ sb) - sb);                                                                                         \
   }
 DEFINE_CAND(cand_sse, u16x8, __m128i, __attribute__((target("sse4.1"))))
 
@@ -162,8 +165,8 @@ __attribute__((target("sse4.1"))) static inline void pack8(__m128i v, unsigned k
   _mm_storeu_si128((__m128i *)(out + 4), _mm_cvtepi16_epi32(_mm_srli_si128(p, 8)));
 }
 
-__attribute__((target("sse4.1,popcnt")))
-static int parse_sse41(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m_out) {
+__attribute__((target("sse4.1,popcnt"))) static int parse_sse41(const char *s, int64_t len, uint64_t hw, int strict,
+                                                                uint32_t *cnts, int64_t *m_out) {
   const __m128i k48 = _mm_set1_epi8(48), zero = _mm_setzero_si128();
   __m128i bad = zero;
   int64_t q = 0, m = 0, i;
@@ -246,12 +249,12 @@ T256 static int parse_avx2(const char *s, int64_t len, uint64_t hw, int strict, 
      * hi 8-15 and 24-31 */
     __m256i lo = cand_avx2(_mm256_unpacklo_epi8(c0, c1), _mm256_unpacklo_epi8(c2, zero));
     __m256i hi = cand_avx2(_mm256_unpackhi_epi8(c0, c1), _mm256_unpackhi_epi8(c2, zero));
-    lo = _mm256_shuffle_epi8(lo, _mm256_inserti128_si256(
-        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)pack_tbl[s0])),
-        _mm_loadu_si128((const __m128i *)pack_tbl[s2]), 1));
-    hi = _mm256_shuffle_epi8(hi, _mm256_inserti128_si256(
-        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)pack_tbl[s1])),
-        _mm_loadu_si128((const __m128i *)pack_tbl[s3]), 1));
+    lo = _mm256_shuffle_epi8(
+      lo, _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)pack_tbl[s0])),
+                                  _mm_loadu_si128((const __m128i *)pack_tbl[s2]), 1));
+    hi = _mm256_shuffle_epi8(
+      hi, _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)pack_tbl[s1])),
+                                  _mm_loadu_si128((const __m128i *)pack_tbl[s3]), 1));
     pack8_avx2(_mm256_castsi256_si128(lo), cnts + m);
     m += __builtin_popcount(s0);
     pack8_avx2(_mm256_castsi256_si128(hi), cnts + m);
@@ -267,8 +270,8 @@ T256 static int parse_avx2(const char *s, int64_t len, uint64_t hw, int strict, 
   /* pass 2: 8 counts a step; shifts by 2 and 4 lanes cross the halves */
   if (m >= 11) {
     const __m256i last2 = _mm256_set_epi32(7, 6, 7, 6, 7, 6, 7, 6);
-    __m256i back = _mm256_set_epi32((int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1], (int)cnts[2],
-                                    (int)cnts[1], (int)cnts[2], (int)cnts[1]);
+    __m256i back = _mm256_set_epi32((int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1],
+                                    (int)cnts[2], (int)cnts[1]);
     __m256i vsum = zero;
     for (; i + 8 <= m; i += 8) {
       __m256i v = _mm256_loadu_si256((const __m256i *)(cnts + i));
@@ -292,8 +295,7 @@ T256 static int parse_avx2(const char *s, int64_t len, uint64_t hw, int strict, 
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt,bmi2")))
 
-T512 static int parse_avx512(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts,
-                             int64_t *m_out) {
+T512 static int parse_avx512(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m_out) {
   const __m256i k48 = _mm256_set1_epi8(48), k20 = _mm256_set1_epi8(0x20);
   const __m512i k1f = _mm512_set1_epi16(0x1f), k3e0 = _mm512_set1_epi16(0x3e0);
   const __m512i k7c00 = _mm512_set1_epi16(0x7c00), s4 = _mm512_set1_epi16(0x10);
@@ -335,10 +337,9 @@ T512 static int parse_avx512(const char *s, int64_t len, uint64_t hw, int strict
   if (m >= 19) {
     const __m512i z = _mm512_setzero_si512();
     const __m512i last2 = _mm512_set_epi32(15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14);
-    __m512i back = _mm512_set_epi32((int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1], (int)cnts[2],
-                                    (int)cnts[1], (int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1],
-                                    (int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1], (int)cnts[2],
-                                    (int)cnts[1]);
+    __m512i back = _mm512_set_epi32((int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1],
+                                    (int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1],
+                                    (int)cnts[2], (int)cnts[1], (int)cnts[2], (int)cnts[1]);
     __m512i vsum = z;
     for (; i + 16 <= m; i += 16) {
       __m512i v = _mm512_loadu_si512((const void *)(cnts + i));
@@ -377,8 +378,7 @@ static parse_fn kernel_of(int level) {
 static frle_once_t tbl_once = FRLE_ONCE_INIT; /* the SSE4.1/AVX2 kernels' table */
 #endif
 
-int frle_parse_fast_isa(int lvl, const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts,
-                        int64_t *m) {
+int frle_parse_fast_isa(int lvl, const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m) {
   parse_fn f = kernel_of(lvl);
   if (!f) return -1;
 #ifdef FRLE_SIMD_PARSE
@@ -393,6 +393,4 @@ int frle_parse_fast(const char *s, int64_t len, uint64_t hw, int strict, uint32_
   return l == FRLE_ISA_SCALAR ? 0 : frle_parse_fast_isa(l, s, len, hw, strict, cnts, m);
 }
 
-const char *frle_parse_isa(void) {
-  return frle_isa_name(frle_parse_level());
-}
+const char *frle_parse_isa(void) { return frle_isa_name(frle_parse_level()); }

@@ -29,9 +29,7 @@ int frle_thread_count(int nthreads, int64_t n) {
 
 static int start_limit = -1; /* frle_threads_fail_after */
 
-void frle_threads_fail_after(int started) {
-  __atomic_store_n(&start_limit, started, __ATOMIC_RELAXED);
-}
+void frle_threads_fail_after(int started) { __atomic_store_n(&start_limit, started, __ATOMIC_RELAXED); }
 
 typedef struct {
   frle_range_fn fn;
@@ -53,11 +51,17 @@ void frle_parallel_for(int64_t n, int nthreads, frle_range_fn fn, void *ctx) {
   int i, k, limit;
   if (n <= 0) return;
   k = frle_thread_count(nthreads, n);
-  if (k <= 1) { fn(ctx, 0, n, 0); return; }
+  if (k <= 1) {
+    fn(ctx, 0, n, 0);
+    return;
+  }
   limit = __atomic_load_n(&start_limit, __ATOMIC_RELAXED);
   for (i = 0; i < k; i++) {
-    args[i].fn = fn; args[i].ctx = ctx; args[i].tid = i;
-    args[i].b = n * i / k; args[i].e = n * (i + 1) / k;
+    args[i].fn = fn;
+    args[i].ctx = ctx;
+    args[i].tid = i;
+    args[i].b = n * i / k;
+    args[i].e = n * (i + 1) / k;
   }
   for (i = 1; i < k; i++)
     ok[i] = (limit < 0 || i - 1 < limit) && pthread_create(&th[i], NULL, run_range, &args[i]) == 0;
@@ -68,9 +72,7 @@ void frle_parallel_for(int64_t n, int nthreads, frle_range_fn fn, void *ctx) {
   }
 }
 
-void frle_once(frle_once_t *flag, void (*fn)(void)) {
-  pthread_once(flag, fn);
-}
+void frle_once(frle_once_t *flag, void (*fn)(void)) { pthread_once(flag, fn); }
 
 static unsigned cpu_features;
 static frle_once_t cpu_once = FRLE_ONCE_INIT;

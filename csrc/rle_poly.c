@@ -27,15 +27,26 @@ static void sort_u32(uint32_t *a, int64_t n, uint32_t *tmp) {
     memset(cnt, 0, sizeof(cnt));
     for (i = 0; i < n; i++) {
       uint32_t v = a[i];
-      cnt[0][v & 255]++; cnt[1][(v >> 8) & 255]++; cnt[2][(v >> 16) & 255]++; cnt[3][v >> 24]++;
+      cnt[0][v & 255]++;
+      cnt[1][(v >> 8) & 255]++;
+      cnt[2][(v >> 16) & 255]++;
+      cnt[3][v >> 24]++;
     }
     for (pass = 0; pass < 4; pass++) {
       int64_t *c = cnt[pass], sum = 0;
       int sh = 8 * pass, b;
       if (c[(src[0] >> sh) & 255] == n) continue; /* one bucket: already in order */
-      for (b = 0; b < 256; b++) { int64_t t = c[b]; c[b] = sum; sum += t; }
+      for (b = 0; b < 256; b++) {
+        int64_t t = c[b];
+        c[b] = sum;
+        sum += t;
+      }
       for (i = 0; i < n; i++) dst[c[(src[i] >> sh) & 255]++] = src[i];
-      { uint32_t *t = src; src = dst; dst = t; }
+      {
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+      }
     }
     if (src != a) memcpy(a, src, (size_t)n * sizeof(uint32_t));
   }
@@ -44,8 +55,7 @@ static void sort_u32(uint32_t *a, int64_t n, uint32_t *tmp) {
 /* Sort a[0..n) (positions x*h + y, x = col[i]) by a counting sort on the
  * columns in [xmin, xmax], then insertion sort within each column.
  * Returns 0 when out of memory. */
-static int sort_by_column(uint32_t *a, const uint32_t *col, int64_t n, uint32_t xmin, uint32_t xmax,
-                          uint32_t *tmp) {
+static int sort_by_column(uint32_t *a, const uint32_t *col, int64_t n, uint32_t xmin, uint32_t xmax, uint32_t *tmp) {
   int64_t ncol = (int64_t)(xmax - xmin) + 2, i, j, c;
   int64_t stack[1024], *start = ncol <= 1024 ? stack : (int64_t *)malloc((size_t)ncol * sizeof(int64_t));
   if (!start) return 0;
@@ -98,16 +108,16 @@ static inline void emit_crossing(crossings *c, int64_t xi, int64_t yi) {
   c->a[c->n++] = x * (uint32_t)c->h + (uint32_t)yq;
 }
 
-static inline int column_ok(const crossings *c, int64_t xi) {
-  return xi >= 2 && (uint64_t)((xi - 2) / 5) <= c->w - 1;
-}
+static inline int column_ok(const crossings *c, int64_t xi) { return xi >= 2 && (uint64_t)((xi - 2) / 5) <= c->w - 1; }
 
 static inline void cross_point(crossings *c, int u, int v) {
   if (c->have && u != c->pu) {
     int64_t xi = u < c->pu ? u : (int64_t)u - 1;
     if ((xi - 2) % 5 == 0 && column_ok(c, xi)) emit_crossing(c, xi, v < c->pv ? v : c->pv);
   }
-  c->pu = u; c->pv = v; c->have = 1;
+  c->pu = u;
+  c->pv = v;
+  c->have = 1;
 }
 
 static inline int64_t mod5(int64_t x) {
@@ -115,8 +125,7 @@ static inline int64_t mod5(int64_t x) {
   return r < 0 ? r + 5 : r;
 }
 
-int frle_from_poly(const double *xy, int64_t k, uint64_t h64, uint64_t w64,
-                   uint32_t **cnts_out, int64_t *m_out) {
+int frle_from_poly(const double *xy, int64_t k, uint64_t h64, uint64_t w64, uint32_t **cnts_out, int64_t *m_out) {
   const double scale = 5;
   int64_t j, m = 0, np;
   int *x = NULL, *y = NULL;
@@ -124,7 +133,8 @@ int frle_from_poly(const double *xy, int64_t k, uint64_t h64, uint64_t w64,
   crossings cr;
   int rc = FRLE_ERR_NOMEM;
 
-  *cnts_out = NULL; *m_out = 0;
+  *cnts_out = NULL;
+  *m_out = 0;
   x = (int *)malloc(sizeof(int) * (size_t)(2 * k + 2));
   if (!x) goto done;
   y = x + k + 1;
@@ -142,16 +152,31 @@ int frle_from_poly(const double *xy, int64_t k, uint64_t h64, uint64_t w64,
   b = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(m + 1));
   if (!a || !b) goto done;
   tmp = a + m + 1;
-  cr.have = 0; cr.h = h64; cr.w = w64; cr.a = a; cr.col = tmp + m + 1; cr.n = 0; cr.pu = cr.pv = 0;
-  cr.xmin = UINT32_MAX; cr.xmax = 0;
+  cr.have = 0;
+  cr.h = h64;
+  cr.w = w64;
+  cr.a = a;
+  cr.col = tmp + m + 1;
+  cr.n = 0;
+  cr.pu = cr.pv = 0;
+  cr.xmin = UINT32_MAX;
+  cr.xmax = 0;
   /* the points of pycocotools' rleFrPoly, in its order, each paired with
    * the one before it (across edges too) as its downsampling pass does */
   for (j = 0; j < k; j++) {
     int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1], dx, dy, t, flip;
     double s;
-    dx = abs(xe - xs); dy = abs(ys - ye);
+    dx = abs(xe - xs);
+    dy = abs(ys - ye);
     flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
-    if (flip) { t = xs; xs = xe; xe = t; t = ys; ys = ye; ye = t; }
+    if (flip) {
+      t = xs;
+      xs = xe;
+      xe = t;
+      t = ys;
+      ys = ye;
+      ye = t;
+    }
     s = dx >= dy ? (double)(ye - ys) / dx : (double)(xe - xs) / dy;
     if (dx >= dy) {
       /* u moves by one column per point: of the pairs (point d-1, point d),
@@ -169,7 +194,8 @@ int frle_from_poly(const double *xy, int64_t k, uint64_t h64, uint64_t w64,
           if (column_ok(&cr, xi)) emit_crossing(&cr, xi, vp < vc ? vp : vc);
         }
         t = flip ? 0 : dx;
-        cr.pu = t + xs; cr.pv = (int)(ys + s * t + .5);
+        cr.pu = t + xs;
+        cr.pv = (int)(ys + s * t + .5);
       }
     } else {
       /* v moves by one row per point and u = (int)(xs + s*t + .5) by at
@@ -196,7 +222,8 @@ int frle_from_poly(const double *xy, int64_t k, uint64_t h64, uint64_t w64,
         }
       }
       t = flip ? 0 : dy;
-      cr.pu = (int)(xs + s * t + .5); cr.pv = t + ys;
+      cr.pu = (int)(xs + s * t + .5);
+      cr.pv = t + ys;
     }
   }
   /* runs from the sorted crossing positions */
@@ -212,18 +239,28 @@ int frle_from_poly(const double *xy, int64_t k, uint64_t h64, uint64_t w64,
   }
   {
     uint32_t p = 0;
-    for (j = 0; j < np; j++) { uint32_t t = a[j]; a[j] -= p; p = t; }
+    for (j = 0; j < np; j++) {
+      uint32_t t = a[j];
+      a[j] -= p;
+      p = t;
+    }
   }
   j = m = 0;
   b[m++] = a[j++];
   while (j < np) {
     if (a[j] > 0) b[m++] = a[j++];
-    else { j++; if (j < np) b[m - 1] += a[j++]; }
+    else {
+      j++;
+      if (j < np) b[m - 1] += a[j++];
+    }
   }
-  *cnts_out = b; b = NULL;
+  *cnts_out = b;
+  b = NULL;
   *m_out = m;
   rc = FRLE_OK;
 done:
-  free(x); free(a); free(b);
+  free(x);
+  free(a);
+  free(b);
   return rc;
 }

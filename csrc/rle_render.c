@@ -43,8 +43,12 @@ static int64_t intersect(const uint32_t *a, int64_t na, const uint32_t *b, int64
   int64_t i = 0, j = 0, n = 0;
   while (i < na && j < nb) {
     uint32_t lo = a[i] > b[j] ? a[i] : b[j], hi = a[i + 1] < b[j + 1] ? a[i + 1] : b[j + 1];
-    if (lo < hi) { out[n++] = lo; out[n++] = hi; }
-    if (a[i + 1] < b[j + 1]) i += 2; else j += 2;
+    if (lo < hi) {
+      out[n++] = lo;
+      out[n++] = hi;
+    }
+    if (a[i + 1] < b[j + 1]) i += 2;
+    else j += 2;
   }
   return n;
 }
@@ -55,7 +59,8 @@ static int64_t shrink(const uint32_t *s, int64_t n, uint32_t cw, uint32_t *out) 
   int64_t i, k = 0;
   for (i = 0; i < n; i += 2) {
     if ((uint64_t)s[i] + 2u * (uint64_t)cw < (uint64_t)s[i + 1]) {
-      out[k++] = s[i] + cw; out[k++] = s[i + 1] - cw;
+      out[k++] = s[i] + cw;
+      out[k++] = s[i + 1] - cw;
     }
   }
   return k;
@@ -95,7 +100,9 @@ static int build_contours(mask_spans *ms, uint32_t cw) {
       memcpy(e1, hx + hoff[lo], (size_t)ne * sizeof(uint32_t));
       for (q = lo + 1; q <= r + (int64_t)cw && ne; q++) {
         int64_t n2 = intersect(e1, ne, hx + hoff[q], hoff[q + 1] - hoff[q], e2);
-        uint32_t *t = e1; e1 = e2; e2 = t;
+        uint32_t *t = e1;
+        e1 = e2;
+        e2 = t;
         ne = n2;
       }
       e = e1;
@@ -106,17 +113,26 @@ static int build_contours(mask_spans *ms, uint32_t cw) {
     for (i = 0; i < ns; i += 2) {
       uint32_t cur = s[i], b = s[i + 1];
       while (j < ne && e[j] < b) {
-        if (e[j] > cur) { ms->cxs[ncx++] = cur; ms->cxs[ncx++] = e[j]; }
+        if (e[j] > cur) {
+          ms->cxs[ncx++] = cur;
+          ms->cxs[ncx++] = e[j];
+        }
         cur = e[j + 1];
         j += 2;
       }
-      if (cur < b) { ms->cxs[ncx++] = cur; ms->cxs[ncx++] = b; }
+      if (cur < b) {
+        ms->cxs[ncx++] = cur;
+        ms->cxs[ncx++] = b;
+      }
     }
     ms->coff[r + 1] = ncx;
   }
   rc = FRLE_OK;
 done:
-  free(hoff); free(hx); free(e1); free(e2);
+  free(hoff);
+  free(hx);
+  free(e1);
+  free(e2);
   return rc;
 }
 
@@ -135,7 +151,8 @@ static int prepare(render_job *jb, int64_t pos, frle_scratch *scr) {
   if (jb->hw == 0) return FRLE_OK;
   rc = frle_row_transitions(cnts, m, jb->h, jb->w, scr);
   if (rc != FRLE_OK) return rc;
-  ms->ylo = scr->ylo; ms->yhi = scr->yhi;
+  ms->ylo = scr->ylo;
+  ms->yhi = scr->yhi;
   nrows = (int64_t)(ms->yhi - ms->ylo);
   if (nrows == 0) return FRLE_OK;
   tot = scr->row[ms->yhi - 1];
@@ -206,7 +223,11 @@ static void phase_draw(render_job *jb, uint64_t y0, uint64_t y1) {
       uint8_t *line = jb->img + y * w * 3;
       for (t = ms->coff[r]; t < ms->coff[r + 1]; t += 2) {
         uint8_t *p = line + (uint64_t)ms->cxs[t] * 3, *e = line + (uint64_t)ms->cxs[t + 1] * 3;
-        for (; p < e; p += 3) { p[0] = c0; p[1] = c1; p[2] = c2; }
+        for (; p < e; p += 3) {
+          p[0] = c0;
+          p[1] = c1;
+          p[2] = c2;
+        }
       }
     }
   }
@@ -215,7 +236,9 @@ static void phase_draw(render_job *jb, uint64_t y0, uint64_t y1) {
 /* Phase 1 on one thread (its range is its slot: threads take masks as they
  * come); phase 2 on one band of rows [y0, y1). */
 static void prepare_range(void *ctx, int64_t b, int64_t e, int tid) {
-  (void)b; (void)e; (void)tid;
+  (void)b;
+  (void)e;
+  (void)tid;
   phase_prepare((render_job *)ctx);
 }
 
@@ -224,27 +247,39 @@ static void draw_range(void *ctx, int64_t y0, int64_t y1, int tid) {
   phase_draw((render_job *)ctx, (uint64_t)y0, (uint64_t)y1);
 }
 
-int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *order, int64_t k,
-                uint64_t h, uint64_t w, const uint8_t *colors, int alpha, int contour_width,
-                uint8_t *img, int nthreads, frle_error *err) {
+int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *order, int64_t k, uint64_t h, uint64_t w,
+                const uint8_t *colors, int alpha, int contour_width, uint8_t *img, int nthreads, frle_error *err) {
   render_job jb;
   int64_t pos;
   int rc = FRLE_OK;
 
   memset(&jb, 0, sizeof(jb));
-  err->code = FRLE_OK; err->index = -1; err->pos = 0; err->value = 0;
+  err->code = FRLE_OK;
+  err->index = -1;
+  err->pos = 0;
+  err->value = 0;
   if (frle_check_size(h, w, &jb.hw) != FRLE_OK) {
-    err->code = FRLE_ERR_SIZE; err->index = k ? order[0] : 0;
+    err->code = FRLE_ERR_SIZE;
+    err->index = k ? order[0] : 0;
     return FRLE_ERR_SIZE;
   }
   if (k <= 0) return FRLE_OK;
-  jb.arena = arena; jb.offsets = offsets; jb.order = order; jb.k = k;
-  jb.h = h; jb.w = w; jb.colors = colors;
+  jb.arena = arena;
+  jb.offsets = offsets;
+  jb.order = order;
+  jb.k = k;
+  jb.h = h;
+  jb.w = w;
+  jb.colors = colors;
   jb.alpha = alpha < 0 ? 0 : alpha > 255 ? 255 : alpha;
   jb.cw = contour_width < 0 ? 0 : contour_width;
   jb.img = img;
   jb.ms = (mask_spans *)calloc((size_t)k, sizeof(mask_spans));
-  if (!jb.ms) { err->code = FRLE_ERR_NOMEM; err->index = order[0]; return FRLE_ERR_NOMEM; }
+  if (!jb.ms) {
+    err->code = FRLE_ERR_NOMEM;
+    err->index = order[0];
+    return FRLE_ERR_NOMEM;
+  }
 
   /* a thread per 64K pixels at most: starting one costs more than that */
   nthreads = frle_thread_count(nthreads, (int64_t)(jb.hw >> 16));
@@ -252,7 +287,8 @@ int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *or
   for (pos = 0; pos < k; pos++) { /* the first failure in draw order */
     if (jb.ms[pos].rc != FRLE_OK) {
       rc = jb.ms[pos].rc;
-      err->code = rc; err->index = order[pos];
+      err->code = rc;
+      err->index = order[pos];
       break;
     }
   }
@@ -262,7 +298,10 @@ int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *or
     frle_parallel_for((int64_t)h, frle_thread_count(nthreads, most), draw_range, &jb);
   }
   for (pos = 0; pos < k; pos++) {
-    free(jb.ms[pos].off); free(jb.ms[pos].coff); free(jb.ms[pos].xs); free(jb.ms[pos].cxs);
+    free(jb.ms[pos].off);
+    free(jb.ms[pos].coff);
+    free(jb.ms[pos].xs);
+    free(jb.ms[pos].cxs);
   }
   free(jb.ms);
   return rc;

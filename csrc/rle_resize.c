@@ -77,14 +77,24 @@ static inline uint8_t bmask(unsigned lo, unsigned hi, int little) {
 static inline void set_bits(uint8_t *row, uint64_t c0, uint64_t c1, int little) {
   uint64_t b0 = c0 >> 3, b1 = c1 >> 3;
   unsigned l0 = (unsigned)(c0 & 7), l1 = (unsigned)(c1 & 7);
-  if (b0 == b1) { row[b0] |= bmask(l0, l1, little); return; }
-  if (l0) { row[b0] |= bmask(l0, 8, little); b0++; }
+  if (b0 == b1) {
+    row[b0] |= bmask(l0, l1, little);
+    return;
+  }
+  if (l0) {
+    row[b0] |= bmask(l0, 8, little);
+    b0++;
+  }
   if (b1 > b0) memset(row + b0, 0xFF, (size_t)(b1 - b0));
   if (l1) row[b1] |= bmask(0, l1, little);
 }
 
 static inline void fill_row(const frle_xform *x, uint8_t *row, uint64_t c0, uint64_t c1) {
-  if (x->flip_h) { uint64_t t = c0; c0 = x->ow - c1; c1 = x->ow - t; }
+  if (x->flip_h) {
+    uint64_t t = c0;
+    c0 = x->ow - c1;
+    c1 = x->ow - t;
+  }
   if (x->packed) set_bits(row, c0, c1, x->little);
   else if (c1 - c0 == 1) row[c0] = 1;
   else memset(row + c0, 1, (size_t)(c1 - c0));
@@ -101,16 +111,26 @@ static void pack_row(const frle_xform *x, uint8_t *row, size_t rb, const uint32_
   for (k = 0; k + 1 < nt; k += 2) {
     uint64_t a, b;
     size_t ba, bb;
-    if (x->flip_h) { a = x->ow - tr[nt - 1 - k]; b = x->ow - tr[nt - 2 - k]; }
-    else { a = tr[k]; b = tr[k + 1]; }
+    if (x->flip_h) {
+      a = x->ow - tr[nt - 1 - k];
+      b = x->ow - tr[nt - 2 - k];
+    } else {
+      a = tr[k];
+      b = tr[k + 1];
+    }
     if (a >= b) continue;
-    ba = (size_t)(a >> 3); bb = (size_t)(b >> 3);
+    ba = (size_t)(a >> 3);
+    bb = (size_t)(b >> 3);
     if (ba > cur) {
       row[cur] = (uint8_t)acc;
       if (ba > cur + 1) memset(row + cur + 1, 0, ba - cur - 1);
-      cur = ba; acc = 0;
+      cur = ba;
+      acc = 0;
     }
-    if (ba == bb) { acc |= bmask((unsigned)(a & 7), (unsigned)(b & 7), x->little); continue; }
+    if (ba == bb) {
+      acc |= bmask((unsigned)(a & 7), (unsigned)(b & 7), x->little);
+      continue;
+    }
     row[cur] = (uint8_t)(acc | bmask((unsigned)(a & 7), 8, x->little));
     if (bb > ba + 1) memset(row + ba + 1, 0xFF, bb - ba - 1);
     cur = bb;
@@ -129,16 +149,25 @@ static void pack_row(const frle_xform *x, uint8_t *row, size_t rb, const uint32_
  * output runs do too; a source column's segments are gathered, then copied
  * to each of its output columns (several when upscaling). */
 typedef struct {
-  uint32_t *cnt; int64_t ncnt, cap;   /* output counts */
+  uint32_t *cnt;
+  int64_t ncnt, cap;   /* output counts */
   uint64_t cur;                       /* output position the counts reach */
-  uint32_t *seg; int64_t nseg, segcap; /* current source column: r0, r1 pairs */
+  uint32_t *seg;
+  int64_t nseg, segcap; /* current source column: r0, r1 pairs */
   int fail;
 } resampler;
 
 static inline void rs_fg(resampler *q, uint64_t p0, uint64_t p1) {
   if (p0 >= p1) return;
-  if (q->ncnt && p0 == q->cur) { q->cnt[q->ncnt - 1] += (uint32_t)(p1 - p0); q->cur = p1; return; }
-  if (!FRLE_GROW(q->cnt, q->cap, q->ncnt + 3)) { q->fail = 1; return; }
+  if (q->ncnt && p0 == q->cur) {
+    q->cnt[q->ncnt - 1] += (uint32_t)(p1 - p0);
+    q->cur = p1;
+    return;
+  }
+  if (!FRLE_GROW(q->cnt, q->cap, q->ncnt + 3)) {
+    q->fail = 1;
+    return;
+  }
   q->cnt[q->ncnt++] = (uint32_t)(p0 - q->cur);
   q->cnt[q->ncnt++] = (uint32_t)(p1 - p0);
   q->cur = p1;
@@ -146,8 +175,14 @@ static inline void rs_fg(resampler *q, uint64_t p0, uint64_t p1) {
 
 static inline void rs_seg(resampler *q, uint64_t r0, uint64_t r1) {
   if (r0 >= r1) return;
-  if (q->nseg && q->seg[q->nseg - 1] == r0) { q->seg[q->nseg - 1] = (uint32_t)r1; return; }
-  if (!FRLE_GROW(q->seg, q->segcap, q->nseg + 2)) { q->fail = 1; return; }
+  if (q->nseg && q->seg[q->nseg - 1] == r0) {
+    q->seg[q->nseg - 1] = (uint32_t)r1;
+    return;
+  }
+  if (!FRLE_GROW(q->seg, q->segcap, q->nseg + 2)) {
+    q->fail = 1;
+    return;
+  }
   q->seg[q->nseg++] = (uint32_t)r0;
   q->seg[q->nseg++] = (uint32_t)r1;
 }
@@ -166,19 +201,29 @@ static int resample(const dctx *c, const uint32_t *cnts, int64_t m, frle_scratch
   int64_t j;
   int have = 0;
   resampler q;
-  q.cnt = scr->rcnt; q.cap = scr->rcnt_cap;
-  q.ncnt = 0; q.cur = 0;
-  q.seg = scr->rseg; q.segcap = scr->rseg_cap; q.nseg = 0;
+  q.cnt = scr->rcnt;
+  q.cap = scr->rcnt_cap;
+  q.ncnt = 0;
+  q.cur = 0;
+  q.seg = scr->rseg;
+  q.segcap = scr->rseg_cap;
+  q.nseg = 0;
   q.fail = 0;
   for (j = 1; j < m && !q.fail; j += 2) {
     uint64_t s = pos + cnts[j - 1], e = s + cnts[j], x0, x1, y0, y1;
     pos = e;
     if (s == e) continue;
-    x0 = s / h; y0 = s - x0 * h;
-    x1 = (e - 1) / h; y1 = e - x1 * h;
+    x0 = s / h;
+    y0 = s - x0 * h;
+    x1 = (e - 1) / h;
+    y1 = e - x1 * h;
     if (have && sx != x0) rs_column(&q, c, sx);
-    sx = x0; have = 1;
-    if (x0 == x1) { rs_seg(&q, rf[y0], rf[y1]); continue; }
+    sx = x0;
+    have = 1;
+    if (x0 == x1) {
+      rs_seg(&q, rf[y0], rf[y1]);
+      continue;
+    }
     rs_seg(&q, rf[y0], oh);
     rs_column(&q, c, x0);
     /* whole source columns x0+1 .. x1-1: one span of whole output columns */
@@ -190,8 +235,10 @@ static int resample(const dctx *c, const uint32_t *cnts, int64_t m, frle_scratch
   if (!q.fail && FRLE_GROW(q.cnt, q.cap, q.ncnt + 1)) q.cnt[q.ncnt++] = (uint32_t)(oh * c->x->ow - q.cur);
   else q.fail = 1;
   /* hand the (possibly grown) buffers back to the scratch */
-  scr->rcnt = q.cnt; scr->rcnt_cap = q.cap;
-  scr->rseg = q.seg; scr->rseg_cap = q.segcap;
+  scr->rcnt = q.cnt;
+  scr->rcnt_cap = q.cap;
+  scr->rseg = q.seg;
+  scr->rseg_cap = q.segcap;
   *mout = q.ncnt;
   return q.fail ? FRLE_ERR_NOMEM : FRLE_OK;
 }
@@ -216,7 +263,8 @@ static int write_nearest(const dctx *c, const uint32_t *cnts, int64_t m, frle_sc
   rc = frle_row_transitions(rc2, m2, x->oh, x->ow, scr);
   if (rc != FRLE_OK) return rc;
   if (!FRLE_GROW(scr->aux, scr->aux_cap, (int64_t)(2 * rb))) return FRLE_ERR_NOMEM;
-  row = scr->aux; zero = row + rb;
+  row = scr->aux;
+  zero = row + rb;
   memset(zero, 0, rb);
   for (r = 0; r < x->oh; r++) {
     uint8_t *p = base + (int64_t)(x->flip_v ? x->oh - 1 - r : r) * x->row_stride;
@@ -276,7 +324,10 @@ static int write_area(const dctx *c, const uint32_t *cnts, int64_t m, frle_scrat
         if (ua >= ub) continue;
         if (oxa < lo) lo = oxa;
         if (oxb + 1 > hi) hi = oxb + 1;
-        if (oxa == oxb) { acc[oxa] += ovy * (ub - ua); continue; }
+        if (oxa == oxb) {
+          acc[oxa] += ovy * (ub - ua);
+          continue;
+        }
         acc[oxa] += ovy * ((oxa + 1) * w - ua);
         for (ox = oxa + 1; ox < oxb; ox++) acc[ox] += ovy * w;
         acc[oxb] += ovy * (ub - oxb * w);
@@ -297,8 +348,7 @@ static int write_area(const dctx *c, const uint32_t *cnts, int64_t m, frle_scrat
   return FRLE_OK;
 }
 
-static int transform_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m,
-                         frle_scratch *scr, frle_error *err) {
+static int transform_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m, frle_scratch *scr, frle_error *err) {
   const dctx *c = (const dctx *)vctx;
   uint8_t *base = c->x->out + i * c->x->mask_stride;
   (void)err;
@@ -307,25 +357,31 @@ static int transform_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m,
   return write_nearest(c, cnts, m, scr, base);
 }
 
-int frle_decode_transform(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
-                          const frle_xform *x, int nthreads, frle_error *err) {
+int frle_decode_transform(const frle_src *src, int64_t n, uint64_t h, uint64_t w, const frle_xform *x, int nthreads,
+                          frle_error *err) {
   dctx c;
   int64_t *maps = NULL;
   int rc;
   if (n == 0) return FRLE_OK;
   memset(&c, 0, sizeof(c));
-  c.x = x; c.h = h; c.w = w;
+  c.x = x;
+  c.h = h;
+  c.w = w;
   c.rowbytes = x->mode == FRLE_AREA ? (int64_t)(x->ow * sizeof(float))
-             : x->packed ? (int64_t)((x->ow + 7) / 8) : (int64_t)x->ow;
+               : x->packed          ? (int64_t)((x->ow + 7) / 8)
+                                    : (int64_t)x->ow;
   if (x->mode != FRLE_AREA && h && w && x->oh && x->ow) {
     int exact = x->mode == FRLE_NEAREST_EXACT;
     maps = (int64_t *)malloc((size_t)(x->oh + x->ow + h + w + 2) * sizeof(int64_t));
     if (!maps) {
-      err->code = FRLE_ERR_NOMEM; err->index = 0;
+      err->code = FRLE_ERR_NOMEM;
+      err->index = 0;
       return FRLE_ERR_NOMEM;
     }
-    c.rmap = maps; c.cmap = maps + x->oh;
-    c.rfirst = c.cmap + x->ow; c.cfirst = c.rfirst + h + 1;
+    c.rmap = maps;
+    c.cmap = maps + x->oh;
+    c.rfirst = c.cmap + x->ow;
+    c.cfirst = c.rfirst + h + 1;
     frle_nearest_map((int64_t)h, (int64_t)x->oh, (int64_t)x->ow, exact, (int64_t *)c.rmap);
     frle_nearest_map((int64_t)w, (int64_t)x->ow, (int64_t)x->oh, exact, (int64_t *)c.cmap);
     first_of(c.rmap, (int64_t)x->oh, (int64_t)h, (int64_t *)c.rfirst);

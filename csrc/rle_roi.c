@@ -15,14 +15,19 @@ typedef struct {
   int64_t mask_stride, row_stride;
 } rctx;
 
-typedef struct { int64_t lo, hi; float wl, wh; int valid; } samp;
+typedef struct {
+  int64_t lo, hi;
+  float wl, wh;
+  int valid;
+} samp;
 
 /* One bilinear sample coordinate, torchvision's pre_calc_for_bilinear_interpolate
  * along one axis (size = height or width). */
 static inline samp axis_sample(float v, uint64_t size) {
   samp s;
   s.valid = !(v < -1.0 || v > (float)size);
-  s.lo = s.hi = 0; s.wl = s.wh = 0;
+  s.lo = s.hi = 0;
+  s.wl = s.wh = 0;
   if (!s.valid) return s;
   if (v <= 0) v = 0;
   s.lo = (int64_t)v;
@@ -46,13 +51,13 @@ static int64_t find_col(const int64_t *cols, int64_t n, int64_t x) {
   int64_t lo = 0, hi = n;
   while (lo < hi) {
     int64_t mid = (lo + hi) / 2;
-    if (cols[mid] < x) lo = mid + 1; else hi = mid;
+    if (cols[mid] < x) lo = mid + 1;
+    else hi = mid;
   }
   return lo;
 }
 
-static int roi_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m,
-                   frle_scratch *scr, frle_error *err) {
+static int roi_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m, frle_scratch *scr, frle_error *err) {
   const rctx *c = (const rctx *)vctx;
   const float *b = c->boxes + 4 * i;
   const int64_t PH = c->ph, PW = c->pw;
@@ -76,11 +81,14 @@ static int roi_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m,
   bh = rh / (float)PH;
   bw = rw / (float)PW;
   /* the Python layer bounds the grids, so these casts are defined */
-  if (c->sampling > 0) { gh = gw = c->sampling; }
-  else {
+  if (c->sampling > 0) {
+    gh = gw = c->sampling;
+  } else {
     float th = rh / (float)PH, tw = rw / (float)PW;
-    gh = (int64_t)th; if ((float)gh < th) gh++;
-    gw = (int64_t)tw; if ((float)gw < tw) gw++;
+    gh = (int64_t)th;
+    if ((float)gh < th) gh++;
+    gw = (int64_t)tw;
+    if ((float)gw < tw) gw++;
   }
   count = gh * gw > 1 ? gh * gw : 1;
   for (ph = 0; ph < PH; ph++) memset(base + ph * c->row_stride, 0, (size_t)PW * sizeof(float));
@@ -99,8 +107,8 @@ static int roi_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m,
   nxs = PW * gw;
   if (R0 < 0) return FRLE_OK;
   R = R1 - R0 + 1;
-  need = (size_t)nxs * (sizeof(samp) + 4 * sizeof(int64_t)) + (size_t)PH * (R + 1) * sizeof(double)
-       + (size_t)(2 * nxs) * PH * sizeof(double) + 64;
+  need = (size_t)nxs * (sizeof(samp) + 4 * sizeof(int64_t)) + (size_t)PH * (R + 1) * sizeof(double) +
+         (size_t)(2 * nxs) * PH * sizeof(double) + 64;
   if (!FRLE_GROW(scr->aux, scr->aux_cap, (int64_t)need)) return FRLE_ERR_NOMEM;
   P = (double *)scr->aux;
   v = P + PH * (R + 1);
@@ -138,7 +146,8 @@ static int roi_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m,
   if (k < ncols) qsort(cols, (size_t)ncols, sizeof(int64_t), cmp_i64);
   {
     int64_t u = 1;
-    for (k = 1; k < ncols; k++) if (cols[k] != cols[u - 1]) cols[u++] = cols[k];
+    for (k = 1; k < ncols; k++)
+      if (cols[k] != cols[u - 1]) cols[u++] = cols[k];
     ncols = u;
   }
   memset(v, 0, (size_t)ncols * PH * sizeof(double));
@@ -153,7 +162,8 @@ static int roi_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m,
       int64_t kk;
       pos = e;
       if (e <= next || s == e) continue;
-      x0 = s / h; x1 = (e - 1) / h;
+      x0 = s / h;
+      x1 = (e - 1) / h;
       while (kc < ncols && (uint64_t)cols[kc] < x0) kc++;
       if (kc == ncols) break;
       next = (uint64_t)cols[kc] * h;
@@ -164,7 +174,8 @@ static int roi_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m,
         if (a < R0) a = R0;
         if (bb > R1 + 1) bb = R1 + 1;
         if (a >= bb) continue;
-        a -= R0; bb -= R0;
+        a -= R0;
+        bb -= R0;
         for (ph = 0; ph < PH; ph++) vk[ph] += P[ph * (R + 1) + bb] - P[ph * (R + 1) + a];
       }
     }
@@ -191,13 +202,20 @@ static int roi_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m,
   return FRLE_OK;
 }
 
-int frle_roi_align(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
-                   const float *boxes, float spatial_scale, int sampling_ratio, int aligned,
-                   int64_t ph, int64_t pw, uint8_t *out, int64_t mask_stride, int64_t row_stride,
-                   int nthreads, frle_error *err) {
+int frle_roi_align(const frle_src *src, int64_t n, uint64_t h, uint64_t w, const float *boxes, float spatial_scale,
+                   int sampling_ratio, int aligned, int64_t ph, int64_t pw, uint8_t *out, int64_t mask_stride,
+                   int64_t row_stride, int nthreads, frle_error *err) {
   rctx c;
-  c.boxes = boxes; c.scale = spatial_scale; c.sampling = sampling_ratio; c.aligned = aligned;
-  c.ph = ph; c.pw = pw; c.h = h; c.w = w;
-  c.out = out; c.mask_stride = mask_stride; c.row_stride = row_stride;
+  c.boxes = boxes;
+  c.scale = spatial_scale;
+  c.sampling = sampling_ratio;
+  c.aligned = aligned;
+  c.ph = ph;
+  c.pw = pw;
+  c.h = h;
+  c.w = w;
+  c.out = out;
+  c.mask_stride = mask_stride;
+  c.row_stride = row_stride;
   return frle_batch_apply(src, n, h, w, roi_one, &c, nthreads, err);
 }

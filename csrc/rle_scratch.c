@@ -15,13 +15,17 @@ int frle_grow(void **buf, int64_t *cap, int64_t n, size_t elem) {
   return 1;
 }
 
-frle_scratch *frle_scratch_new(void) {
-  return (frle_scratch *)calloc(1, sizeof(frle_scratch));
-}
+frle_scratch *frle_scratch_new(void) { return (frle_scratch *)calloc(1, sizeof(frle_scratch)); }
 
 void frle_scratch_free(frle_scratch *s) {
   if (!s) return;
-  free(s->seg); free(s->ev); free(s->row); free(s->tr); free(s->pos);
-  free(s->aux); free(s->rcnt); free(s->rseg);
+  free(s->seg);
+  free(s->ev);
+  free(s->row);
+  free(s->tr);
+  free(s->pos);
+  free(s->aux);
+  free(s->rcnt);
+  free(s->rseg);
   free(s);
 }

@@ -10,15 +10,23 @@
 /* Per-thread work memory, grown on demand and reused across masks, so the
  * hot loop never calls malloc for masks of a size already seen. */
 struct frle_scratch {
-  uint32_t *seg;   int64_t seg_cap;   /* column segments: x, y0, y1 triples */
-  uint32_t *ev;    int64_t ev_cap;    /* transition intervals: x, ya, yb */
-  int64_t  *row;   int64_t row_cap;   /* per-row offsets into tr (h+1) */
-  uint32_t *tr;    int64_t tr_cap;    /* transition columns, grouped by row */
-  uint64_t *pos;   int64_t pos_cap;   /* encode: boundary positions */
+  uint32_t *seg;
+  int64_t seg_cap;   /* column segments: x, y0, y1 triples */
+  uint32_t *ev;
+  int64_t ev_cap;    /* transition intervals: x, ya, yb */
+  int64_t *row;
+  int64_t row_cap;   /* per-row offsets into tr (h+1) */
+  uint32_t *tr;
+  int64_t tr_cap;    /* transition columns, grouped by row */
+  uint64_t *pos;
+  int64_t pos_cap;   /* encode: boundary positions */
   uint64_t ylo, yhi;                  /* rows holding transitions */
-  uint8_t  *aux;   int64_t aux_cap;   /* transforms: bytes of work memory */
-  uint32_t *rcnt;  int64_t rcnt_cap;  /* transforms: runs of the resized mask */
-  uint32_t *rseg;  int64_t rseg_cap;  /* transforms: one column's segments */
+  uint8_t *aux;
+  int64_t aux_cap;   /* transforms: bytes of work memory */
+  uint32_t *rcnt;
+  int64_t rcnt_cap;  /* transforms: runs of the resized mask */
+  uint32_t *rseg;
+  int64_t rseg_cap;  /* transforms: one column's segments */
 };
 
 /* Make *buf hold at least n elements of size elem; returns 0 on failure. */

@@ -29,7 +29,11 @@ int frle_check_size(uint64_t h, uint64_t w, uint64_t *hw_out) {
 }
 
 static int fail(frle_error *err, int code, int64_t pos, int64_t value) {
-  if (err) { err->code = code; err->pos = pos; err->value = value; }
+  if (err) {
+    err->code = code;
+    err->pos = pos;
+    err->value = value;
+  }
   return code;
 }
 
@@ -42,8 +46,8 @@ static int bad_byte(const char *s, int64_t p, frle_error *err) {
 /* canonical (may be NULL): set to whether frle_to_string of the result gives
  * s back, that is every varint has the fewest chunks for its value and no
  * count wrapped. */
-static inline int parse_impl(const char *s, int64_t len, uint64_t hw, int strict,
-                             uint32_t *cnts, int64_t *m_out, frle_error *err, int *canonical) {
+static inline int parse_impl(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m_out,
+                             frle_error *err, int *canonical) {
   int64_t p = 0, m = 0;
   int canon = 1;
   uint64_t sum = 0;
@@ -66,7 +70,8 @@ static inline int parse_impl(const char *s, int64_t len, uint64_t hw, int strict
         if (c > 63) return bad_byte(s, p, err);
         if (k == 12) return fail(err, FRLE_ERR_VARINT_LONG, start, 0);
         x |= (c & 0x1f) << (5 * k);
-        p++; k++;
+        p++;
+        k++;
       } while (c & 0x20);
       if (c & 0x10) x |= ~(uint64_t)0 << (5 * k); /* sign-extend */
     } else if (c & 0x10) {
@@ -100,20 +105,17 @@ static inline int parse_impl(const char *s, int64_t len, uint64_t hw, int strict
  * kernels' blocks read 18 or 34 bytes. */
 #define FAST_MIN_LEN 48
 
-int frle_parse(const char *s, int64_t len, uint64_t hw, int strict,
-               uint32_t *cnts, int64_t *m_out, frle_error *err) {
+int frle_parse(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m_out, frle_error *err) {
   if (len >= FAST_MIN_LEN && frle_parse_fast(s, len, hw, strict, cnts, m_out)) return FRLE_OK;
   return parse_impl(s, len, hw, strict, cnts, m_out, err, NULL);
 }
 
-int frle_parse_canonical(const char *s, int64_t len, uint64_t hw, int strict,
-                         uint32_t *cnts, int64_t *m_out, frle_error *err, int *canonical) {
+int frle_parse_canonical(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m_out,
+                         frle_error *err, int *canonical) {
   return parse_impl(s, len, hw, strict, cnts, m_out, err, canonical);
 }
 
-int64_t frle_string_bound(int64_t m) {
-  return 7 * m; /* a delta of two uint32 needs at most 33 bits: 7 chunks */
-}
+int64_t frle_string_bound(int64_t m) { return 7 * m; /* a delta of two uint32 needs at most 33 bits: 7 chunks */ }
 
 int64_t frle_to_string(const uint32_t *cnts, int64_t m, char *s) {
   int64_t i, p = 0;

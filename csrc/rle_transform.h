@@ -92,17 +92,16 @@ typedef struct {
 /* Validate all n masks of h x w (nothing is written unless all are valid),
  * then write each transformed. area needs oh <= h and ow <= w; the other
  * fields must be consistent (the Python layer checks). */
-int frle_decode_transform(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
-                          const frle_xform *x, int nthreads, frle_error *err);
+int frle_decode_transform(const frle_src *src, int64_t n, uint64_t h, uint64_t w, const frle_xform *x, int nthreads,
+                          frle_error *err);
 
 /* torchvision.ops.roi_align of each mask (as one float channel) over its
  * box boxes[4i..4i+4) = x1, y1, x2, y2 (float32, finite), into float32
  * out + i*mask_stride + r*row_stride (bytes) for r < ph, ow = pw values per
  * row. Only the columns its sample points touch are looked at. */
-int frle_roi_align(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
-                   const float *boxes, float spatial_scale, int sampling_ratio, int aligned,
-                   int64_t ph, int64_t pw, uint8_t *out, int64_t mask_stride, int64_t row_stride,
-                   int nthreads, frle_error *err);
+int frle_roi_align(const frle_src *src, int64_t n, uint64_t h, uint64_t w, const float *boxes, float spatial_scale,
+                   int sampling_ratio, int aligned, int64_t ph, int64_t pw, uint8_t *out, int64_t mask_stride,
+                   int64_t row_stride, int nthreads, frle_error *err);
 
 #ifdef __cplusplus
 }

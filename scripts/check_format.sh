@@ -2,8 +2,8 @@
 # Check the C/C++/CUDA sources against .clang-format (csrc/, csrc/kernels/, tests/cuda_emu/):
 #   scripts/check_format.sh          exit 1 and name the files clang-format would change
 #   scripts/check_format.sh --fix    rewrite them in place (clang-format -i), then check
-# Also checks the 120-column limit, which .clang-format leaves to us (ColumnLimit: 0 keeps
-# hand-wrapped lines as written). clang-format's output differs between major versions:
+# Also checks the 120-column limit (clang-format keeps a few long tokens, such as strings).
+# clang-format's output differs between major versions:
 # use the one pinned in pyproject.toml's `lint` extra (pip install -e ".[lint]").
 set -euo pipefail
 cd "$(dirname "$0")/.."

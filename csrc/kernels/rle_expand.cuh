@@ -35,8 +35,8 @@
 // Number of e[0..n) that are <= p, i.e. the first k with e[k] > p, for 4
 // columns at once (their loads overlap instead of forming 4 dependent
 // chains).  Valid tables end with e[n-1] == h*w > p, so k < n.
-__device__ __forceinline__ void fastrle_find_runs4(const unsigned int* e, unsigned int n,
-                                                   const unsigned int* p, unsigned int* k)
+__device__ __forceinline__ void fastrle_find_runs4(const unsigned int* e, unsigned int n, const unsigned int* p,
+                                                   unsigned int* k)
 {
     unsigned int step = 1;
     while (step <= n / 2) step <<= 1;  // largest power of two <= n (n >= 1)
@@ -59,9 +59,8 @@ __device__ __forceinline__ unsigned int fastrle_span(unsigned int lo, unsigned i
 // Row mask of one column segment: bit r = pixel p + r for p + r < lim
 // (lim - p <= 32).  The cursor is run k = [st, en) with en > p on entry; it
 // is left on the run that reaches lim, ready for the next segment.
-__device__ __forceinline__ unsigned int fastrle_column_bits(const unsigned int* e, unsigned int* k,
-                                                            unsigned int* st, unsigned int* en,
-                                                            unsigned int p, unsigned int lim)
+__device__ __forceinline__ unsigned int fastrle_column_bits(const unsigned int* e, unsigned int* k, unsigned int* st,
+                                                            unsigned int* en, unsigned int p, unsigned int lim)
 {
     unsigned int bits = 0;
     for (;;) {
@@ -86,9 +85,8 @@ __device__ __forceinline__ unsigned int fastrle_column_bits(const unsigned int* 
 // are clipped to [0, w) byte by byte; otherwise no column is tested and all
 // offsets fit 32 bits.
 template <bool EDGE>
-__device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsigned int* o4,
-                                                   unsigned long long d, unsigned int w, long long g,
-                                                   int lane, int rows)
+__device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsigned int* o4, unsigned long long d,
+                                                   unsigned int w, long long g, int lane, int rows)
 {
     unsigned char* const lanep = (unsigned char*)(o4 + (g > 0 ? g : 0));
     unsigned int d32 = (unsigned int)d;
@@ -131,11 +129,10 @@ __device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsign
 // of a run are the output rows [inv[a], inv[b]).  One compare-and-or and two
 // table reads per run boundary, as in fastrle_column_bits.
 __device__ __forceinline__ unsigned int fastrle_column_bits_mapped(const unsigned int* e, unsigned int* k,
-                                                                   unsigned int* st, unsigned int* en,
-                                                                   unsigned int p, unsigned int lim,
-                                                                   unsigned int base,
-                                                                   const unsigned int* inv,
-                                                                   unsigned int ys, unsigned int rows)
+                                                                   unsigned int* st, unsigned int* en, unsigned int p,
+                                                                   unsigned int lim, unsigned int base,
+                                                                   const unsigned int* inv, unsigned int ys,
+                                                                   unsigned int rows)
 {
     unsigned int bits = 0;
     for (;;) {
@@ -160,11 +157,10 @@ __device__ __forceinline__ unsigned int fastrle_column_bits_mapped(const unsigne
 // reads source column cols[x] and output row y source row rows[y].  Columns
 // outside the output and bad masks are not live (their bits stay 0).
 template <bool MAPPED>
-__device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned int nr, bool ok,
-                                                 long long g, unsigned int ow, unsigned int h,
-                                                 unsigned int y0, const unsigned int* maps,
-                                                 unsigned int oh, unsigned int* k, unsigned int* st,
-                                                 unsigned int* en, bool* live, unsigned int* base)
+__device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned int nr, bool ok, long long g,
+                                                 unsigned int ow, unsigned int h, unsigned int y0,
+                                                 const unsigned int* maps, unsigned int oh, unsigned int* k,
+                                                 unsigned int* st, unsigned int* en, bool* live, unsigned int* base)
 {
     const unsigned int* rows = maps;     // source row of each output row
     const unsigned int* cols = maps + oh;  // source column of each output column
@@ -192,9 +188,8 @@ __device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned
 // 0x01010101 holds the 4 pixels of row ys + r as bytes.
 template <bool MAPPED>
 __device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned int* k, unsigned int* st,
-                                              unsigned int* en, const bool* live,
-                                              const unsigned int* base, unsigned int ys, int rows,
-                                              const unsigned int* maps, unsigned int oh,
+                                              unsigned int* en, const bool* live, const unsigned int* base,
+                                              unsigned int ys, int rows, const unsigned int* maps, unsigned int oh,
                                               unsigned int ow, unsigned int* q)
 {
     const unsigned int* rmap = maps;          // source row of each output row
@@ -206,8 +201,8 @@ __device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned in
         if (live[j]) {
             if (MAPPED) {
                 const unsigned int p = base[j] + rmap[ys], lim = base[j] + rmap[ys + rows - 1] + 1u;
-                b[j] = fastrle_column_bits_mapped(e, &k[j], &st[j], &en[j], p, lim, base[j], inv, ys,
-                                                  (unsigned int)rows);
+                b[j] =
+                    fastrle_column_bits_mapped(e, &k[j], &st[j], &en[j], p, lim, base[j], inv, ys, (unsigned int)rows);
             } else {
                 const unsigned int p = base[j] + ys;
                 b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], p, p + (unsigned int)rows);
@@ -226,8 +221,8 @@ __device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned in
 // Mask m's run-end table and run count; false for a malformed mask (its
 // output is all zeros).
 __device__ __forceinline__ bool fastrle_mask_runs(const unsigned int* ends, const long long* offs,
-                                                  const long long* meta, long long m,
-                                                  const unsigned int** e, unsigned int* nr)
+                                                  const long long* meta, long long m, const unsigned int** e,
+                                                  unsigned int* nr)
 {
     *e = ends + offs[m];
     *nr = (unsigned int)meta[FASTRLE_META_STRIDE * m + 1];
@@ -258,9 +253,8 @@ __device__ __forceinline__ int fastrle_slab_rows(unsigned int ys, unsigned int y
 
 template <bool MAPPED>
 __device__ __forceinline__ void fastrle_expand_body(const unsigned int* ends, const long long* offs,
-                                                    const long long* meta, unsigned char* out,
-                                                    const unsigned int* maps, unsigned int h,
-                                                    unsigned int oh, unsigned int ow, unsigned int band,
+                                                    const long long* meta, unsigned char* out, const unsigned int* maps,
+                                                    unsigned int h, unsigned int oh, unsigned int ow, unsigned int band,
                                                     long long mask_base)
 {
     const int lane = threadIdx.x & 31;
@@ -298,10 +292,10 @@ __device__ __forceinline__ void fastrle_expand_body(const unsigned int* ends, co
 }
 
 // uint8 output, out[m][y][x] in {0, 1}.  blockDim.x must be a multiple of 32.
-extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long long* offs,
-                                          const long long* meta, unsigned char* out, const unsigned int* maps,
-                                          unsigned int h, unsigned int w, unsigned int oh, unsigned int ow,
-                                          unsigned int band, unsigned int flags, long long mask_base)
+extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long long* offs, const long long* meta,
+                                          unsigned char* out, const unsigned int* maps, unsigned int h, unsigned int w,
+                                          unsigned int oh, unsigned int ow, unsigned int band, unsigned int flags,
+                                          long long mask_base)
 {
     (void)w;
 #ifndef FASTRLE_STEADY_STATE
@@ -326,9 +320,8 @@ extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long l
 template <bool MAPPED>
 __device__ __forceinline__ void fastrle_expand_packed_body(const unsigned int* ends, const long long* offs,
                                                            const long long* meta, unsigned char* out,
-                                                           const unsigned int* maps, unsigned int h,
-                                                           unsigned int oh, unsigned int ow,
-                                                           unsigned int band, bool little,
+                                                           const unsigned int* maps, unsigned int h, unsigned int oh,
+                                                           unsigned int ow, unsigned int band, bool little,
                                                            long long mask_base)
 {
     const int lane = threadIdx.x & 31;
@@ -368,10 +361,10 @@ __device__ __forceinline__ void fastrle_expand_packed_body(const unsigned int* e
     }
 }
 
-extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const long long* offs,
-                                                 const long long* meta, unsigned char* out, const unsigned int* maps,
-                                                 unsigned int h, unsigned int w, unsigned int oh, unsigned int ow,
-                                                 unsigned int band, unsigned int flags, long long mask_base)
+extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const long long* offs, const long long* meta,
+                                                 unsigned char* out, const unsigned int* maps, unsigned int h,
+                                                 unsigned int w, unsigned int oh, unsigned int ow, unsigned int band,
+                                                 unsigned int flags, long long mask_base)
 {
     (void)w;
     const bool little = flags & FASTRLE_FLAG_LITTLE;
@@ -386,8 +379,7 @@ extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const
 
 // Per-pixel cursor helpers, used by the resize/flip kernel.
 // First k in [0, n) with e[k] > p.  Valid tables end with e[n-1] == h*w > p.
-__device__ __forceinline__ unsigned int fastrle_find_run(const unsigned int* e, unsigned int n,
-                                                         unsigned int p)
+__device__ __forceinline__ unsigned int fastrle_find_run(const unsigned int* e, unsigned int n, unsigned int p)
 {
     unsigned int lo = 0, hi = n - 1;
     while (lo < hi) {
@@ -400,9 +392,8 @@ __device__ __forceinline__ unsigned int fastrle_find_run(const unsigned int* e, 
 
 // Cursor of column x at row y0: the run holding pixel (y0, x), and its end.
 // Columns outside the mask, or of a bad mask, stay in run 0 ending never.
-__device__ __forceinline__ void fastrle_cursor(const unsigned int* e, unsigned int nr, bool ok,
-                                               unsigned int x, unsigned int w, unsigned int h,
-                                               unsigned int y0, unsigned int* k,
+__device__ __forceinline__ void fastrle_cursor(const unsigned int* e, unsigned int nr, bool ok, unsigned int x,
+                                               unsigned int w, unsigned int h, unsigned int y0, unsigned int* k,
                                                unsigned int* next)
 {
     *k = 0;
@@ -424,12 +415,10 @@ __device__ __forceinline__ void fastrle_cursor(const unsigned int* e, unsigned i
 // vertical flip) and each column cursor only moves forward after one search.
 template <int NC>
 __device__ __forceinline__ void fastrle_expand_map_cols(const unsigned int* e, unsigned int nr, bool ok,
-                                                        const unsigned int* rows,
-                                                        const unsigned int* cols, unsigned int h,
-                                                        unsigned long long ow, unsigned long long x0,
-                                                        unsigned int y0, unsigned int y1, bool down,
-                                                        bool little, unsigned char* o,
-                                                        unsigned long long pitch,
+                                                        const unsigned int* rows, const unsigned int* cols,
+                                                        unsigned int h, unsigned long long ow, unsigned long long x0,
+                                                        unsigned int y0, unsigned int y1, bool down, bool little,
+                                                        unsigned char* o, unsigned long long pitch,
                                                         unsigned long long xo)
 {
     unsigned int base[NC], k[NC], next[NC];
@@ -461,10 +450,10 @@ __device__ __forceinline__ void fastrle_expand_map_cols(const unsigned int* e, u
     }
 }
 
-extern "C" __global__ void fastrle_expand_map(const unsigned int* ends, const long long* offs,
-                                              const long long* meta, unsigned char* out, const unsigned int* maps,
-                                              unsigned int h, unsigned int w, unsigned int oh, unsigned int ow,
-                                              unsigned int band, unsigned int flags, long long mask_base)
+extern "C" __global__ void fastrle_expand_map(const unsigned int* ends, const long long* offs, const long long* meta,
+                                              unsigned char* out, const unsigned int* maps, unsigned int h,
+                                              unsigned int w, unsigned int oh, unsigned int ow, unsigned int band,
+                                              unsigned int flags, long long mask_base)
 {
     const bool packed = flags & FASTRLE_FLAG_PACKED;
     const unsigned long long pitch = packed ? ((unsigned long long)ow + 7u) >> 3 : ow;
@@ -481,8 +470,6 @@ extern "C" __global__ void fastrle_expand_map(const unsigned int* ends, const lo
     const unsigned int* rows = maps;
     const unsigned int* cols = maps + oh;
     const bool down = flags & FASTRLE_FLAG_ROWS_DOWN, little = flags & FASTRLE_FLAG_LITTLE;
-    if (packed)
-        fastrle_expand_map_cols<8>(e, nr, ok, rows, cols, h, ow, 8u * xo, y0, y1, down, little, o, pitch, xo);
-    else
-        fastrle_expand_map_cols<1>(e, nr, ok, rows, cols, h, ow, xo, y0, y1, down, little, o, pitch, xo);
+    if (packed) fastrle_expand_map_cols<8>(e, nr, ok, rows, cols, h, ow, 8u * xo, y0, y1, down, little, o, pitch, xo);
+    else fastrle_expand_map_cols<1>(e, nr, ok, rows, cols, h, ow, xo, y0, y1, down, little, o, pitch, xo);
 }

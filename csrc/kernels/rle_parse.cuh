@@ -34,8 +34,8 @@
 #define FASTRLE_MAX_CHUNKS 12
 #define FASTRLE_META_STRIDE 3
 
-__device__ __forceinline__ void fastrle_write_meta(long long* meta, long long m, long long status,
-                                                   long long nruns, long long pos)
+__device__ __forceinline__ void fastrle_write_meta(long long* meta, long long m, long long status, long long nruns,
+                                                   long long pos)
 {
     meta[FASTRLE_META_STRIDE * m + 0] = status;
     meta[FASTRLE_META_STRIDE * m + 1] = nruns;
@@ -53,9 +53,8 @@ __device__ __forceinline__ int fastrle_count_status(long long cnt, long long sum
 
 // Reference parser: one thread per mask, a direct port of rleFrString with
 // strict checks.  Launch with any 1-D block; grid.x * block.x >= n.
-extern "C" __global__ void fastrle_parse_serial(const unsigned char* chars, const long long* offs,
-                                                unsigned int* ends, long long* meta,
-                                                long long n, unsigned long long hw_u)
+extern "C" __global__ void fastrle_parse_serial(const unsigned char* chars, const long long* offs, unsigned int* ends,
+                                                long long* meta, long long n, unsigned long long hw_u)
 {
     long long m = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (m >= n) return;
@@ -71,9 +70,15 @@ extern "C" __global__ void fastrle_parse_serial(const unsigned char* chars, cons
     long long sum = 0;
     for (long long j = 0; j < len; ++j) {
         int c = chars[b + j];
-        if (c < 48 || c > 111) { fastrle_write_meta(meta, m, FASTRLE_ST_BAD_CHAR, nr, j); return; }
+        if (c < 48 || c > 111) {
+            fastrle_write_meta(meta, m, FASTRLE_ST_BAD_CHAR, nr, j);
+            return;
+        }
         c -= 48;
-        if (k == FASTRLE_MAX_CHUNKS) { fastrle_write_meta(meta, m, FASTRLE_ST_VARINT_LONG, nr, j); return; }
+        if (k == FASTRLE_MAX_CHUNKS) {
+            fastrle_write_meta(meta, m, FASTRLE_ST_VARINT_LONG, nr, j);
+            return;
+        }
         x |= (unsigned long long)(c & 0x1f) << (5 * k);
         ++k;
         if (c & 0x20) continue;
@@ -82,7 +87,10 @@ extern "C" __global__ void fastrle_parse_serial(const unsigned char* chars, cons
         long long cnt = (long long)x + (nr > 2 ? prev2 : 0);
         sum += cnt;
         int st = fastrle_count_status(cnt, sum, hw);
-        if (st) { fastrle_write_meta(meta, m, st, nr, j); return; }
+        if (st) {
+            fastrle_write_meta(meta, m, st, nr, j);
+            return;
+        }
         out[nr] = (unsigned int)sum;
         prev2 = prev1;
         prev1 = cnt;
@@ -90,8 +98,14 @@ extern "C" __global__ void fastrle_parse_serial(const unsigned char* chars, cons
         x = 0;
         k = 0;
     }
-    if (k) { fastrle_write_meta(meta, m, FASTRLE_ST_TRUNCATED, nr, len); return; }
-    if (sum < hw) { fastrle_write_meta(meta, m, FASTRLE_ST_SHORT, nr, len); return; }
+    if (k) {
+        fastrle_write_meta(meta, m, FASTRLE_ST_TRUNCATED, nr, len);
+        return;
+    }
+    if (sum < hw) {
+        fastrle_write_meta(meta, m, FASTRLE_ST_SHORT, nr, len);
+        return;
+    }
     fastrle_write_meta(meta, m, FASTRLE_ST_OK, nr, len);
 }
 
@@ -121,9 +135,7 @@ __device__ __forceinline__ unsigned int fastrle_warp_scan32(unsigned int v, int 
 
 // v << s for any s (0 past 63): chunk counts of overlong varints can be large.
 __device__ __forceinline__ unsigned long long fastrle_shl(unsigned long long v, int s)
-{
-    return s < 64 ? v << s : 0ull;
-}
+{ return s < 64 ? v << s : 0ull; }
 
 #define FASTRLE_PARSE_CPL 16  // characters per lane per step of fastrle_parse_warp
 
@@ -141,9 +153,8 @@ __device__ __forceinline__ unsigned long long fastrle_shl(unsigned long long v, 
 // in string order wins, exactly as in fastrle_parse_serial.  All arithmetic
 // on values that may be garbage (past an error) is unsigned, so it wraps.
 // blockDim.x must be a multiple of 32.
-extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const long long* offs,
-                                              unsigned int* ends, long long* meta,
-                                              long long n, unsigned long long hw_u)
+extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const long long* offs, unsigned int* ends,
+                                              long long* meta, long long n, unsigned long long hw_u)
 {
     const unsigned FULL = 0xFFFFFFFFu;
     const int CPL = FASTRLE_PARSE_CPL;
@@ -195,7 +206,10 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
         int sk = 0;
 #pragma unroll
         for (int i = 0; i < CPL; ++i)
-            if (i > lastt && ((inm >> i) & 1u)) { sval |= (unsigned long long)(v[i] & 0x1fu) << (5 * sk); ++sk; }
+            if (i > lastt && ((inm >> i) & 1u)) {
+                sval |= (unsigned long long)(v[i] & 0x1fu) << (5 * sk);
+                ++sk;
+            }
         int sr = termm != 0;
 #pragma unroll
         for (int d = 1; d < 32; d <<= 1) {  // segmented scan: (left, me) -> me if I reset
@@ -211,7 +225,11 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
         unsigned long long xval = __shfl_up_sync(FULL, sval, 1);
         int xk = __shfl_up_sync(FULL, sk, 1);
         int xr = __shfl_up_sync(FULL, sr, 1);
-        if (lane == 0) { xval = 0; xk = 0; xr = 0; }
+        if (lane == 0) {
+            xval = 0;
+            xk = 0;
+            xr = 0;
+        }
         if (!xr) {  // no terminator earlier in this step: the step's carry comes first
             xval = carry_x | fastrle_shl(xval, 5 * carry_k);
             xk = carry_k + xk;
@@ -295,17 +313,19 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
 #ifdef FASTRLE_STEADY_STATE
         if (false)  // SASS accounting build only: valid strings never take this path
 #endif
-        if (big || (long long)sum > hw) {
+            if (big || (long long)sum > hw) {
 #pragma unroll
-            for (int i = 0; i < CPL; ++i) {
-                const long long c = (long long)xv[i];
-                const int st = c < 0 ? FASTRLE_ST_NEGATIVE : c > 0xFFFFFFFFLL ? FASTRLE_ST_OVERFLOW
-                             : (long long)endv[i] > hw ? FASTRLE_ST_LONG : FASTRLE_ST_OK;
-                const bool hit = ((valid >> i) & 1u) && st != FASTRLE_ST_OK && cerr == CPL;
-                cst = hit ? st : cst;
-                cerr = hit ? i : cerr;
+                for (int i = 0; i < CPL; ++i) {
+                    const long long c = (long long)xv[i];
+                    const int st = c < 0                     ? FASTRLE_ST_NEGATIVE
+                                   : c > 0xFFFFFFFFLL        ? FASTRLE_ST_OVERFLOW
+                                   : (long long)endv[i] > hw ? FASTRLE_ST_LONG
+                                                             : FASTRLE_ST_OK;
+                    const bool hit = ((valid >> i) & 1u) && st != FASTRLE_ST_OK && cerr == CPL;
+                    cst = hit ? st : cst;
+                    cerr = hit ? i : cerr;
+                }
             }
-        }
         const int first = cerr < serr ? cerr : serr;  // count errors sit before serr
         const int fst = cerr < serr ? cst : sst;
         const unsigned int emask = __ballot_sync(FULL, first < CPL);
@@ -318,8 +338,7 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
                 if ((wmask >> i) & 1u) ep[__popc(termm & ((1u << i) - 1u))] = (unsigned int)endv[i];
         }
         if (emask) {
-            if (lane == fl)
-                fastrle_write_meta(meta, m, fst, mi0 + __popc(valid & ((1u << first) - 1u)), j0 + first);
+            if (lane == fl) fastrle_write_meta(meta, m, fst, mi0 + __popc(valid & ((1u << first) - 1u)), j0 + first);
             return;  // warp-uniform
         }
         nr += (long long)__shfl_sync(FULL, fastrle_warp_scan32(tcount, lane), 31);
@@ -330,8 +349,13 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
         const unsigned long long lval = __shfl_sync(FULL, sval, 31);
         const int lk = __shfl_sync(FULL, sk, 31);
         const int lr = __shfl_sync(FULL, sr, 31);
-        if (lr) { carry_x = lval; carry_k = lk; }
-        else { carry_x |= fastrle_shl(lval, 5 * carry_k); carry_k += lk; }
+        if (lr) {
+            carry_x = lval;
+            carry_k = lk;
+        } else {
+            carry_x |= fastrle_shl(lval, 5 * carry_k);
+            carry_k += lk;
+        }
     }
     if (lane == 0) {
         if (carry_k) fastrle_write_meta(meta, m, FASTRLE_ST_TRUNCATED, nr, len);

@@ -10,10 +10,23 @@
 #include "../rle_platform.h"
 
 static int failures = 0;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fprintf(stderr, "\n"); } } while (0)
+#define CHECK(cond, ...)                                                                                               \
+  do {                                                                                                                 \
+    if (!(cond)) {                                                                                                     \
+      failures++;                                                                                                      \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                             \
+      fprintf(stderr, __VA_ARGS__);                                                                                    \
+      fprintf(stderr, "\n");                                                                                           \
+    }                                                                                                                  \
+  } while (0)
 
 static uint64_t rng = 88172645463325252ull;
-static uint64_t rnd(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
+static uint64_t rnd(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
 
 /* random blobby column-major mask: runs of random length */
 static void random_mask(uint8_t *f, uint64_t h, uint64_t w, int style) {
@@ -28,8 +41,11 @@ static void random_mask(uint8_t *f, uint64_t h, uint64_t w, int style) {
 }
 
 static void naive_decode(const uint32_t *c, int64_t m, uint8_t *f) {
-  uint64_t p = 0; int64_t j; uint32_t k;
-  for (j = 0; j < m; j++) for (k = 0; k < c[j]; k++) f[p++] = (uint8_t)(j & 1);
+  uint64_t p = 0;
+  int64_t j;
+  uint32_t k;
+  for (j = 0; j < m; j++)
+    for (k = 0; k < c[j]; k++) f[p++] = (uint8_t)(j & 1);
 }
 
 static void test_roundtrip(uint64_t h, uint64_t w, int style) {
@@ -51,13 +67,15 @@ static void test_roundtrip(uint64_t h, uint64_t w, int style) {
   naive_decode(cnts, m, back);
   CHECK(memcmp(f, back, hw) == 0, "colmajor encode/decode %llux%llu", (unsigned long long)h, (unsigned long long)w);
   /* row-major copy of f */
-  for (y = 0; y < h; y++) for (x = 0; x < w; x++) c[y * w + x] = f[x * h + y];
+  for (y = 0; y < h; y++)
+    for (x = 0; x < w; x++) c[y * w + x] = f[x * h + y];
   m2 = frle_encode_rowmajor(c, h, w, (int64_t)w, 0, &cnts2, &cap2, scr);
   CHECK(m2 == m && memcmp(cnts, cnts2, (size_t)m * 4) == 0, "rowmajor encode %llux%llu m=%lld m2=%lld",
         (unsigned long long)h, (unsigned long long)w, (long long)m, (long long)m2);
   memset(rm, 0xAB, hw);
   CHECK(frle_decode_rowmajor(cnts, m, h, w, rm, 0, scr) == FRLE_OK, "decode rc");
-  CHECK(memcmp(rm, c, hw) == 0, "rowmajor decode %llux%llu style %d", (unsigned long long)h, (unsigned long long)w, style);
+  CHECK(memcmp(rm, c, hw) == 0, "rowmajor decode %llux%llu style %d", (unsigned long long)h, (unsigned long long)w,
+        style);
   memset(rm, 0, hw);
   frle_decode_rowmajor(cnts, m, h, w, rm, 1, scr);
   CHECK(memcmp(rm, c, hw) == 0, "rowmajor zeroed decode");
@@ -66,17 +84,28 @@ static void test_roundtrip(uint64_t h, uint64_t w, int style) {
   parsed = malloc(sizeof(uint32_t) * (size_t)(len + 1));
   CHECK(frle_parse(s, len, hw, 1, parsed, &mp, &err) == FRLE_OK, "parse rc %d", err.code);
   CHECK(mp == m && memcmp(parsed, cnts, (size_t)m * 4) == 0, "string round trip");
-  free(f); free(c); free(back); free(rm); free(cnts); free(cnts2); free(parsed); free(s);
+  free(f);
+  free(c);
+  free(back);
+  free(rm);
+  free(cnts);
+  free(cnts2);
+  free(parsed);
+  free(s);
   frle_scratch_free(scr);
 }
 
 static int parse_code(const char *s, uint64_t hw) {
-  uint32_t cn[64]; int64_t m; frle_error err;
+  uint32_t cn[64];
+  int64_t m;
+  frle_error err;
   return frle_parse(s, (int64_t)strlen(s), hw, 1, cn, &m, &err);
 }
 
 static void test_errors(void) {
-  uint32_t cn[8]; int64_t m; frle_error err;
+  uint32_t cn[8];
+  int64_t m;
+  frle_error err;
   CHECK(parse_code("52", 7) == FRLE_OK, "valid");
   CHECK(parse_code("52", 8) == FRLE_ERR_SUM_SHORT, "short");
   CHECK(parse_code("52", 6) == FRLE_ERR_SUM_LONG, "long");
@@ -96,8 +125,14 @@ static void test_errors(void) {
     frle_src src[3];
     uint8_t out[3 * 6];
     memset(out, 7, sizeof(out));
-    src[0].str = "6"; src[0].len = 1; src[1].str = "5"; src[1].len = 1; src[2].str = "6"; src[2].len = 1;
-    CHECK(frle_decode_batch(src, 3, 2, 3, out, 'C', 0, 2, &err) == FRLE_ERR_SUM_SHORT && err.index == 1, "batch error index %lld", (long long)err.index);
+    src[0].str = "6";
+    src[0].len = 1;
+    src[1].str = "5";
+    src[1].len = 1;
+    src[2].str = "6";
+    src[2].len = 1;
+    CHECK(frle_decode_batch(src, 3, 2, 3, out, 'C', 0, 2, &err) == FRLE_ERR_SUM_SHORT && err.index == 1,
+          "batch error index %lld", (long long)err.index);
     for (m = 0; m < 18; m++) CHECK(out[m] == 7, "batch wrote before validating");
   }
 }
@@ -115,10 +150,13 @@ static void test_transform(uint64_t h, uint64_t w, uint64_t oh, uint64_t ow) {
   frle_src src[2];
   frle_error err;
   random_mask(f, h, w, (int)(rnd() % 3));
-  for (y = 0; y < h; y++) for (x = 0; x < w; x++) c[y * w + x] = f[x * h + y];
+  for (y = 0; y < h; y++)
+    for (x = 0; x < w; x++) c[y * w + x] = f[x * h + y];
   m = frle_encode_colmajor(f, hw, 0, &cnts, &cap);
   memset(src, 0, sizeof(src));
-  src[0].cnts = cnts; src[0].m = m; src[1] = src[0];
+  src[0].cnts = cnts;
+  src[0].m = m;
+  src[1] = src[0];
   for (mode = 0; mode < 3; mode++)
     for (flip = 0; flip < 4; flip++)
       for (packed = 0; packed < 2; packed++) {
@@ -126,9 +164,16 @@ static void test_transform(uint64_t h, uint64_t w, uint64_t oh, uint64_t ow) {
         uint64_t r, q;
         if (mode == FRLE_AREA && (packed || oh > h || ow > w)) continue;
         memset(&xf, 0, sizeof(xf));
-        xf.oh = oh; xf.ow = ow; xf.mode = mode; xf.flip_h = flip & 1; xf.flip_v = flip >> 1;
-        xf.packed = packed; xf.little = (int)(rnd() & 1);
-        xf.out = out; xf.mask_stride = (int64_t)oh * stride; xf.row_stride = stride;
+        xf.oh = oh;
+        xf.ow = ow;
+        xf.mode = mode;
+        xf.flip_h = flip & 1;
+        xf.flip_v = flip >> 1;
+        xf.packed = packed;
+        xf.little = (int)(rnd() & 1);
+        xf.out = out;
+        xf.mask_stride = (int64_t)oh * stride;
+        xf.row_stride = stride;
         memset(out, 0xA5, (size_t)(2 * oh * (uint64_t)stride));
         CHECK(frle_decode_transform(src, 2, h, w, &xf, 2, &err) == FRLE_OK, "transform rc");
         for (k = 0; k < 2; k++)
@@ -154,10 +199,9 @@ static void test_transform(uint64_t h, uint64_t w, uint64_t oh, uint64_t ow) {
                       (unsigned long long)w, (unsigned long long)oh, (unsigned long long)ow);
               } else {
                 int small = frle_nearest_small((int64_t)oh, (int64_t)ow);
-                uint8_t want = c[frle_nearest_src((int64_t)ry, (int64_t)h, (int64_t)oh, mode, small)
-                                 * w + frle_nearest_src((int64_t)qx, (int64_t)w, (int64_t)ow, mode, small)];
-                uint8_t got = packed ? (uint8_t)((row[q >> 3] >> (xf.little ? (q & 7) : 7 - (q & 7))) & 1)
-                                     : row[q];
+                uint8_t want = c[frle_nearest_src((int64_t)ry, (int64_t)h, (int64_t)oh, mode, small) * w +
+                                 frle_nearest_src((int64_t)qx, (int64_t)w, (int64_t)ow, mode, small)];
+                uint8_t got = packed ? (uint8_t)((row[q >> 3] >> (xf.little ? (q & 7) : 7 - (q & 7))) & 1) : row[q];
                 CHECK(got == want, "nearest mode %d flip %d packed %d", mode, flip, packed);
               }
             }
@@ -171,15 +215,28 @@ static void test_transform(uint64_t h, uint64_t w, uint64_t oh, uint64_t ow) {
     frle_xform xf;
     frle_src bad[2];
     memset(&xf, 0, sizeof(xf));
-    xf.oh = oh; xf.ow = ow; xf.out = out; xf.mask_stride = (int64_t)oh * stride; xf.row_stride = stride;
+    xf.oh = oh;
+    xf.ow = ow;
+    xf.out = out;
+    xf.mask_stride = (int64_t)oh * stride;
+    xf.row_stride = stride;
     bad[0] = src[0];
     memset(&bad[1], 0, sizeof(bad[1]));
-    bad[1].str = "0"; bad[1].len = 1;
+    bad[1].str = "0";
+    bad[1].len = 1;
     memset(out, 0xA5, (size_t)(2 * oh * (uint64_t)stride));
     CHECK(hw == 0 || frle_decode_transform(bad, 2, h, w, &xf, 2, &err) != FRLE_OK, "bad mask accepted");
-    for (k = 0; k < 2 * oh * (uint64_t)stride; k++) if (out[k] != 0xA5) { CHECK(0, "wrote before validating"); break; }
+    for (k = 0; k < 2 * oh * (uint64_t)stride; k++)
+      if (out[k] != 0xA5) {
+        CHECK(0, "wrote before validating");
+        break;
+      }
   }
-  free(f); free(c); free(cnts); free(out); free(ref);
+  free(f);
+  free(c);
+  free(cnts);
+  free(out);
+  free(ref);
 }
 
 /* A random string: valid counts written by frle_to_string (deltas of every
@@ -192,8 +249,10 @@ static char *random_counts_string(int64_t *len, uint64_t *sum) {
   for (i = 0; i < m; i++) {
     uint64_t r = rnd(), kind = r % 16;
     uint32_t base = i >= 2 ? c[i - 2] : 0;
-    int64_t d = kind < 8 ? (int64_t)(r >> 8) % 24 - 12 : kind < 12 ? (int64_t)(r >> 8) % 1000 - 500
-              : kind < 15 ? (int64_t)(r >> 8) % 30000 - 15000 : (int64_t)((r >> 8) % 5000000);
+    int64_t d = kind < 8    ? (int64_t)(r >> 8) % 24 - 12
+                : kind < 12 ? (int64_t)(r >> 8) % 1000 - 500
+                : kind < 15 ? (int64_t)(r >> 8) % 30000 - 15000
+                            : (int64_t)((r >> 8) % 5000000);
     int64_t v = (int64_t)base + d;
     c[i] = (uint32_t)(v < 0 ? -v : v);
     *sum += c[i];
@@ -208,7 +267,10 @@ static char *random_counts_string(int64_t *len, uint64_t *sum) {
       case 0: s[p] = (char)(48 + rnd() % 64); break;
       case 1: s[p] = (char)(rnd() % 256); break;
       case 2: *len = p; break;
-      default: { int64_t k = 1 + (int64_t)(rnd() % 14); for (; k && p < *len; k--, p++) s[p] = (char)(48 + 32 + rnd() % 32); }
+      default: {
+        int64_t k = 1 + (int64_t)(rnd() % 14);
+        for (; k && p < *len; k--, p++) s[p] = (char)(48 + 32 + rnd() % 32);
+      }
     }
   }
   out = malloc((size_t)*len + 1); /* exactly len bytes (+1 for empty): sanitizers see over-reads */
@@ -248,7 +310,9 @@ static void test_parse_kernels(void) {
       CHECK(frle_parse(s, len, hw, strict, got, &mf, &err) == rs, "frle_parse status");
       if (rs == FRLE_OK) CHECK(mf == ms && !memcmp(got, ref, sizeof(uint32_t) * (size_t)ms), "frle_parse counts");
     }
-    free(s); free(ref); free(got);
+    free(s);
+    free(ref);
+    free(got);
   }
   /* a bad byte at every offset, alone or as the 2nd or 3rd char of a varint
    * (where a block's read-ahead and the resume after the last block meet) */
@@ -263,10 +327,11 @@ static void test_parse_kernels(void) {
       for (lvl = FRLE_ISA_SSE41; lvl <= FRLE_ISA_AVX512; lvl++)
         CHECK(frle_parse_fast_isa(lvl, s, len, (uint64_t)len, strict, got, &mf) <= 0,
               "kernel %d accepted a bad byte at %lld of %lld", lvl, (long long)(p + k), (long long)len);
-    free(s); free(got);
+    free(s);
+    free(got);
   }
-  printf("parse kernels: in use %s; sse41 ran %d, avx2 ran %d, avx512 ran %d\n", frle_parse_isa(), ran[1],
-         ran[2], ran[3]);
+  printf("parse kernels: in use %s; sse41 ran %d, avx2 ran %d, avx512 ran %d\n", frle_parse_isa(), ran[1], ran[2],
+         ran[3]);
 }
 
 static void mark_range(void *ctx, int64_t b, int64_t e, int tid) {
@@ -287,27 +352,38 @@ static void test_thread_fallback(void) {
   for (i = 0; i < K; i++) {
     int64_t cap = 0;
     random_mask(masks + (size_t)i * H * W, H, W, i % 3);
-    src[i].str = NULL; src[i].len = 0;
+    src[i].str = NULL;
+    src[i].len = 0;
     src[i].m = frle_encode_colmajor(masks + (size_t)i * H * W, H * W, 1, &cnts[i], &cap);
     src[i].cnts = cnts[i];
   }
-  CHECK(frle_thread_count(0, 5) >= 1 && frle_thread_count(1000, 5) == 5 && frle_thread_count(1000, 100000) == FRLE_MAX_THREADS
-        && frle_thread_count(3, 0) == 1, "frle_thread_count");
+  CHECK(frle_thread_count(0, 5) >= 1 && frle_thread_count(1000, 5) == 5 &&
+          frle_thread_count(1000, 100000) == FRLE_MAX_THREADS && frle_thread_count(3, 0) == 1,
+        "frle_thread_count");
   CHECK(frle_decode_batch(src, K, H, W, ref, 'C', 0, 1, &err) == FRLE_OK, "batch rc (1 thread)");
   for (li = 0; li < 4; li++) {
     frle_threads_fail_after(limits[li]);
     for (nt = 1; nt <= 9; nt += 4) {
       memset(seen, 0, N * sizeof(int));
       frle_parallel_for(N, nt, mark_range, seen);
-      for (i = 0; i < N; i++) if (seen[i] != 1) { CHECK(0, "index %d run %d times (limit %d, %d threads)", i, seen[i], limits[li], nt); break; }
+      for (i = 0; i < N; i++)
+        if (seen[i] != 1) {
+          CHECK(0, "index %d run %d times (limit %d, %d threads)", i, seen[i], limits[li], nt);
+          break;
+        }
       memset(got, 0xA5, (size_t)K * H * W);
       CHECK(frle_decode_batch(src, K, H, W, got, 'C', 0, nt, &err) == FRLE_OK, "batch rc");
-      CHECK(!memcmp(got, ref, (size_t)K * H * W), "batch with threads failing to start (limit %d, %d threads)", limits[li], nt);
+      CHECK(!memcmp(got, ref, (size_t)K * H * W), "batch with threads failing to start (limit %d, %d threads)",
+            limits[li], nt);
     }
   }
   frle_threads_fail_after(-1);
   for (i = 0; i < K; i++) free(cnts[i]);
-  free(cnts); free(seen); free(masks); free(ref); free(got);
+  free(cnts);
+  free(seen);
+  free(masks);
+  free(ref);
+  free(got);
 }
 
 static int isa_level_of(const char *name) {
@@ -332,12 +408,16 @@ static void test_isa_cap(void) {
 
 /* test_core --kernels: only the FRLE_ISA check (run once per FRLE_ISA value). */
 int main(int argc, char **argv) {
-  uint64_t sizes[][2] = {{1, 1}, {1, 17}, {17, 1}, {2, 2}, {3, 5}, {64, 64}, {65, 63}, {100, 300}, {480, 640}, {1500, 2250}};
+  uint64_t sizes[][2] = {{1, 1},   {1, 17},  {17, 1},    {2, 2},     {3, 5},
+                         {64, 64}, {65, 63}, {100, 300}, {480, 640}, {1500, 2250}};
   size_t i;
   int style;
   test_isa_cap();
   if (argc > 1 && !strcmp(argv[1], "--kernels")) {
-    if (failures) { fprintf(stderr, "%d failures\n", failures); return 1; }
+    if (failures) {
+      fprintf(stderr, "%d failures\n", failures);
+      return 1;
+    }
     printf("test_core --kernels: all passed\n");
     return 0;
   }
@@ -355,7 +435,10 @@ int main(int argc, char **argv) {
   test_transform(1, 1, 1, 1);
   test_transform(1, 300, 1, 7);
   test_transform(300, 1, 300, 1);
-  if (failures) { fprintf(stderr, "%d failures\n", failures); return 1; }
+  if (failures) {
+    fprintf(stderr, "%d failures\n", failures);
+    return 1;
+  }
   printf("test_core: all passed\n");
   return 0;
 }

@@ -121,16 +121,16 @@ inline bool resume(Fiber* f)
 inline bool resumable(const Fiber& f)
 {
     switch (f.state) {
-    case READY: return true;
-    case WAIT_BARRIER: return g->bar_gen != f.wait_gen;
-    case WAIT_WARP: return g->warps[f.linear / 32].gen != f.wait_gen;
-    default: return false;
+        case READY: return true;
+        case WAIT_BARRIER: return g->bar_gen != f.wait_gen;
+        case WAIT_WARP: return g->warps[f.linear / 32].gen != f.wait_gen;
+        default: return false;
     }
 }
 
 // order: 0 in order, 1 reversed, 2 shuffled (threads within a block and blocks).
-inline int run_grid(dim3 grid, dim3 block, void (*fn)(void**), void** params, int order,
-                    unsigned int seed, std::string* err)
+inline int run_grid(dim3 grid, dim3 block, void (*fn)(void**), void** params, int order, unsigned int seed,
+                    std::string* err)
 {
     Launch L;
     L.grid = grid;
@@ -138,8 +138,14 @@ inline int run_grid(dim3 grid, dim3 block, void (*fn)(void**), void** params, in
     L.fn = fn;
     L.params = params;
     L.nthreads = block.x * block.y * block.z;
-    if (L.nthreads == 0 || L.nthreads > 1024) { *err = "bad block size"; return -1; }
-    if (grid.y > 65535 || grid.z > 65535 || grid.x > 0x7FFFFFFFu) { *err = "grid exceeds CUDA limits"; return -1; }
+    if (L.nthreads == 0 || L.nthreads > 1024) {
+        *err = "bad block size";
+        return -1;
+    }
+    if (grid.y > 65535 || grid.z > 65535 || grid.x > 0x7FFFFFFFu) {
+        *err = "grid exceeds CUDA limits";
+        return -1;
+    }
     L.fibers = std::vector<Fiber>(L.nthreads);
     for (unsigned int i = 0; i < L.nthreads; ++i) {
         Fiber& f = L.fibers[i];
@@ -183,7 +189,10 @@ inline int run_grid(dim3 grid, dim3 block, void (*fn)(void**), void** params, in
                 if (!resumable(f)) continue;
                 if (f.state != READY) f.state = READY;
                 progress = true;
-                if (!resume(&f)) { rc = -1; break; }
+                if (!resume(&f)) {
+                    rc = -1;
+                    break;
+                }
                 if (f.state == DONE) ++done;
             }
             if (rc == 0 && !progress) {
@@ -238,13 +247,15 @@ inline const long long* warp_exchange(unsigned int mask, long long val, int op)
 
 inline unsigned int lane_id() { return g->cur->linear % 32; }
 
-template <typename T> inline long long to_slot(T v)
+template <typename T>
+inline long long to_slot(T v)
 {
     long long s = 0;
     std::memcpy(&s, &v, sizeof(T));
     return s;
 }
-template <typename T> inline T from_slot(long long s)
+template <typename T>
+inline T from_slot(long long s)
 {
     T v;
     std::memcpy(&v, &s, sizeof(T));
@@ -259,10 +270,7 @@ template <typename T> inline T from_slot(long long s)
 #define gridDim (cuda_emu::g->grid)
 
 inline void __syncthreads() { cuda_emu::barrier(); }
-inline void __syncwarp(unsigned int mask = 0xFFFFFFFFu)
-{
-    cuda_emu::warp_exchange(mask, 0, cuda_emu::OP_SYNCWARP);
-}
+inline void __syncwarp(unsigned int mask = 0xFFFFFFFFu) { cuda_emu::warp_exchange(mask, 0, cuda_emu::OP_SYNCWARP); }
 
 inline unsigned int __ballot_sync(unsigned int mask, int pred)
 {
@@ -273,7 +281,8 @@ inline unsigned int __ballot_sync(unsigned int mask, int pred)
     return r & mask;
 }
 
-template <typename T> inline T __shfl_sync(unsigned int mask, T v, int src, int width = 32)
+template <typename T>
+inline T __shfl_sync(unsigned int mask, T v, int src, int width = 32)
 {
     const long long* s = cuda_emu::warp_exchange(mask, cuda_emu::to_slot(v), cuda_emu::OP_SHFL);
     unsigned int lane = cuda_emu::lane_id();
@@ -282,7 +291,8 @@ template <typename T> inline T __shfl_sync(unsigned int mask, T v, int src, int 
     return cuda_emu::from_slot<T>(s[i]);
 }
 
-template <typename T> inline T __shfl_up_sync(unsigned int mask, T v, unsigned int d, int width = 32)
+template <typename T>
+inline T __shfl_up_sync(unsigned int mask, T v, unsigned int d, int width = 32)
 {
     const long long* s = cuda_emu::warp_exchange(mask, cuda_emu::to_slot(v), cuda_emu::OP_SHFL_UP);
     unsigned int lane = cuda_emu::lane_id();
@@ -290,7 +300,8 @@ template <typename T> inline T __shfl_up_sync(unsigned int mask, T v, unsigned i
     return sub >= d ? cuda_emu::from_slot<T>(s[lane - d]) : v;
 }
 
-template <typename T> inline T __shfl_down_sync(unsigned int mask, T v, unsigned int d, int width = 32)
+template <typename T>
+inline T __shfl_down_sync(unsigned int mask, T v, unsigned int d, int width = 32)
 {
     const long long* s = cuda_emu::warp_exchange(mask, cuda_emu::to_slot(v), cuda_emu::OP_SHFL_DOWN);
     unsigned int lane = cuda_emu::lane_id();
@@ -319,6 +330,4 @@ inline unsigned int __funnelshift_rc(unsigned int lo, unsigned int hi, unsigned 
 }
 // Funnel shift left of hi:lo by shift mod 32; returns the high word.
 inline unsigned int __funnelshift_l(unsigned int lo, unsigned int hi, unsigned int shift)
-{
-    return (unsigned int)(((((unsigned long long)hi << 32) | lo) << (shift & 31)) >> 32);
-}
+{ return (unsigned int)(((((unsigned long long)hi << 32) | lo) << (shift & 31)) >> 32); }

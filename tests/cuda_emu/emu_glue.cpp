@@ -18,9 +18,8 @@ static std::string g_last_error;
 extern "C" const char* emu_last_error() { return g_last_error.c_str(); }
 
 // Run `name` over the grid; order 0 = in order, 1 = reversed, 2 = shuffled.
-extern "C" int emu_launch(const char* name, unsigned int gx, unsigned int gy, unsigned int gz,
-                          unsigned int bx, unsigned int by, unsigned int bz,
-                          unsigned long long shared_mem, void** params, int order,
+extern "C" int emu_launch(const char* name, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
+                          unsigned int by, unsigned int bz, unsigned long long shared_mem, void** params, int order,
                           unsigned int seed)
 {
     g_last_error.clear();
