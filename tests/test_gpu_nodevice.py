@@ -86,3 +86,26 @@ def test_real_cupy_without_gpu(fresh):
     assert info.value.__suppress_context__
     assert "Traceback" not in str(info.value)
     assert gpu.available() is False
+
+
+def test_kernel_read_from_package_data_through_one_part_joinpath(monkeypatch):
+    """On Python 3.9/3.10 a Traversable's joinpath takes one part (zip and
+    namespace readers): joinpath("kernels", name) raised TypeError there, the
+    package data was skipped and an installed wheel found no kernels."""
+    launch = import_fastrle_module("gpu.launch")
+
+    class Ref:
+        def __init__(self, parts):
+            self.parts = parts
+
+        def joinpath(self, child):  # one part, as 3.9's Traversable
+            return Ref(self.parts + (child,))
+
+        def is_file(self):
+            return self.parts == ("fastrle", "kernels", "only_in_package.cuh")
+
+        def read_text(self, encoding):
+            return "// from the package data"
+
+    monkeypatch.setattr(launch.importlib.resources, "files", lambda pkg: Ref((pkg,)))
+    assert launch._read_kernel("only_in_package.cuh") == "// from the package data"

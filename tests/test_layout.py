@@ -242,8 +242,6 @@ def test_no_import_cycle_lazy_imports_included() -> None:
     assert _find_cycle(graph) is None
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: 14 modules use other modules' underscore names; "
-                   "fixed by the helpers' moves to public homes (remove this mark then)")
 def test_no_module_uses_another_modules_underscore_names() -> None:
     bad = [b for m in sorted(MODULES) for b in _underscore_uses(m)]
     assert not bad, "\n".join(bad)

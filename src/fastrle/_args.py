@@ -17,10 +17,10 @@ from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["MAX_PIXELS", "THREAD_MIN_BYTES", "THREAD_MIN_CHARS", "MMAP_MIN_BYTES", "MAX_THREADS", "ALL_CPUS", "MAX_POLY_COORD",
-           "MODES", "FLIPS", "BITORDERS", "MASK_DTYPES", "check_size", "dim_arg", "mask_size", "differing_size", "size_ok", "positive_int",
-           "size_arg", "flip_arg", "mode_arg", "bitorder_arg", "Transform", "transform_args",
-           "out_array", "check_out", "as_list", "is_table", "resolve_threads"]
+__all__ = ["MAX_PIXELS", "THREAD_MIN_BYTES", "THREAD_MIN_CHARS", "MMAP_MIN_BYTES", "MAX_THREADS", "ALL_CPUS",
+           "MAX_POLY_COORD", "MODES", "FLIPS", "BITORDERS", "MASK_DTYPES", "check_size", "dim_arg", "mask_size",
+           "differing_size", "size_ok", "positive_int", "size_arg", "flip_arg", "mode_arg", "bitorder_arg",
+           "Transform", "transform_args", "out_array", "check_out", "as_list", "is_table", "resolve_threads"]
 
 #: The most pixels a mask may have, and the longest side: counts are uint32.
 MAX_PIXELS = 2**32 - 1

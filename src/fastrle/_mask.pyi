@@ -8,6 +8,11 @@ from typing import Any, Dict, List, Optional, Union
 import numpy as np
 import numpy.typing as npt
 
+from ._args import MAX_PIXELS as MAX_PIXELS
+from ._args import MAX_POLY_COORD as MAX_POLY_COORD
+from ._args import THREAD_MIN_BYTES as THREAD_MIN_BYTES
+from ._args import THREAD_MIN_CHARS as THREAD_MIN_CHARS
+
 def area(rles: Any) -> Optional[Union[np.uint32, npt.NDArray[np.uint32]]]: ...
 def toBbox(rles: Any) -> Optional[npt.NDArray[np.float64]]: ...
 def merge(rles: Any, intersect: bool) -> Optional[Dict[str, Any]]: ...

@@ -194,14 +194,16 @@ def encode(masks: Any, *, threads: Optional[int] = None) -> Union[RLE, List[RLE]
         byte-identical to pycocotools' for 0/1 masks.
     """
     arr = _mask_array(masks)
-    if arr.ndim == 2:
-        return encode(arr[None], threads=threads)[0]
+    one = arr.ndim == 2
+    if one:
+        arr = arr[None]
     if arr.ndim != 3:
         raise ValueError(f"masks must be (H, W) or (N, H, W), got shape {arr.shape}")
     n, h, w = arr.shape
     check_size(h, w)
     counts = encode_counts(arr, nonzero=True, as_str=True, threads=threads)
-    return [{"size": [h, w], "counts": c} for c in counts]
+    rles: List[RLE] = [{"size": [h, w], "counts": c} for c in counts]
+    return rles[0] if one else rles
 
 
 def _runs(rles: Any, strict: bool = True):

@@ -105,7 +105,7 @@ def decode(rleObjs: Union[RLE, List[RLE]]) -> np.ndarray:
     fast = _fast_decode(rleObjs)
     if fast is not None:
         return fast
-    if type(rleObjs) == list:
+    if type(rleObjs) is list:
         return _decode_list(rleObjs)
     return _decode_list([rleObjs])[:, :, 0]
 
@@ -115,9 +115,10 @@ def area(rleObjs: Union[RLE, List[RLE]]) -> Union[np.uint32, np.ndarray]:
     fast = _fast_area(rleObjs)
     if fast is not None:
         return fast
-    if type(rleObjs) == list:
+    if type(rleObjs) is list:
         return _core.area(_runs(rleObjs, False)).astype(np.uint32)
-    return area([rleObjs])[0]
+    # anything but exactly a list is one object, as in pycocotools
+    return _core.area(_runs([rleObjs], False)).astype(np.uint32)[0]
 
 
 def toBbox(rleObjs: Union[RLE, List[RLE]]) -> np.ndarray:
@@ -125,9 +126,9 @@ def toBbox(rleObjs: Union[RLE, List[RLE]]) -> np.ndarray:
     fast = _fast_toBbox(rleObjs)
     if fast is not None:
         return fast
-    if type(rleObjs) == list:
+    if type(rleObjs) is list:
         return _core.bbox(_runs(rleObjs, False), True)
-    return toBbox([rleObjs])[0]
+    return _core.bbox(_runs([rleObjs], False), True)[0]
 
 
 def merge(rleObjs: List[RLE], intersect: Any = 0) -> RLE:
@@ -156,16 +157,16 @@ def merge(rleObjs: List[RLE], intersect: Any = 0) -> RLE:
 def _iou_preproc(objs: Any) -> Any:
     if len(objs) == 0:
         return objs
-    if type(objs) == np.ndarray:
+    if type(objs) is np.ndarray:
         if len(objs.shape) == 1:
             objs = objs.reshape((objs[0], 1))
         if not len(objs.shape) == 2 or not objs.shape[1] == 4:
             raise ValueError("numpy ndarray input is only for *bounding boxes* and should have Nx4 dimension")
         return objs.astype(np.double)
-    if type(objs) == list:
-        isbox = np.all(np.array([(len(obj) == 4) and ((type(obj) == list) or (type(obj) == np.ndarray))
+    if type(objs) is list:
+        isbox = np.all(np.array([(len(obj) == 4) and ((type(obj) is list) or (type(obj) is np.ndarray))
                                  for obj in objs]))
-        isrle = np.all(np.array([type(obj) == dict for obj in objs]))
+        isrle = np.all(np.array([type(obj) is dict for obj in objs]))
         if isbox:
             objs = np.array(objs, dtype=np.double)
             if len(objs.shape) == 1:
@@ -174,7 +175,7 @@ def _iou_preproc(objs: Any) -> Any:
         if isrle:
             return _runs(objs, True)
         raise TypeError("list input can be bounding box (Nx4) or RLEs ([RLE])")
-    raise TypeError("unrecognized type.  The following type: RLEs (rle), np.ndarray (box), and list (box) are supported.")
+    raise TypeError("unrecognized type.  The following type: RLEs (rle), np.ndarray (box), and list (box) are supported.")  # noqa: E501 -- pycocotools' text, verbatim
 
 
 def _iou_len(obj: Any) -> int:
@@ -182,7 +183,7 @@ def _iou_len(obj: Any) -> int:
         return obj.n
     if len(obj) == 0:
         return 0
-    if type(obj) == np.ndarray:
+    if type(obj) is np.ndarray:
         return obj.shape[0]
     return 0
 
@@ -209,7 +210,7 @@ def iou(dt: Any, gt: Any, pyiscrowd: Any) -> Union[np.ndarray, list]:
     assert len(pyiscrowd) == n, "iou(iscrowd=) must have the same length as gt"
     if m == 0 or n == 0:
         return []
-    if not type(dt) == type(gt):
+    if type(dt) is not type(gt):
         raise TypeError("The dt and gt should have the same data type, either RLEs, list or np.ndarray")
     iscrowd = np.ascontiguousarray(iscrowd)
     if isinstance(dt, _core.Runs):
@@ -288,20 +289,21 @@ def frPyObjects(pyobj: Any, h: Any, w: Any) -> Union[RLE, List[RLE]]:
     list of polygons gives one RLE per polygon (not merged); a dict or list
     of dicts with list counts gives compressed RLE.
     """
-    if type(pyobj) == np.ndarray:
+    objs: Union[RLE, List[RLE]]
+    if type(pyobj) is np.ndarray:
         objs = _frBbox(pyobj, h, w)
-    elif type(pyobj) == list and len(pyobj[0]) == 4:
+    elif type(pyobj) is list and len(pyobj[0]) == 4:
         objs = _frBbox(pyobj, h, w)
-    elif type(pyobj) == list and len(pyobj[0]) > 4:
+    elif type(pyobj) is list and len(pyobj[0]) > 4:
         objs = _frPoly(pyobj, h, w)
-    elif type(pyobj) == list and type(pyobj[0]) == dict \
+    elif type(pyobj) is list and type(pyobj[0]) is dict \
             and "counts" in pyobj[0] and "size" in pyobj[0]:
         objs = _frUncompressedRLE(pyobj, h, w)
-    elif type(pyobj) == list and len(pyobj) == 4:
+    elif type(pyobj) is list and len(pyobj) == 4:
         objs = _frBbox([pyobj], h, w)[0]
-    elif type(pyobj) == list and len(pyobj) > 4:
+    elif type(pyobj) is list and len(pyobj) > 4:
         objs = _frPoly([pyobj], h, w)[0]
-    elif type(pyobj) == dict and "counts" in pyobj and "size" in pyobj:
+    elif type(pyobj) is dict and "counts" in pyobj and "size" in pyobj:
         objs = _frUncompressedRLE([pyobj], h, w)[0]
     else:
         raise TypeError("input type is not supported.")

@@ -60,7 +60,7 @@ def kernel_time(cp: Any, rles: list[dict], out: Any, packed: bool, parser: str,
     """Median ms from the first to the last kernel of a decode (upload excluded)."""
     from ..gpu import api as gpu, launch as _gpu_launch
 
-    class Timed(gpu._CupyBackend):
+    class Timed(gpu.CupyBackend):
         def launch(self, launch, buffers):
             if self.start is None:
                 self.start = cp.cuda.Event()

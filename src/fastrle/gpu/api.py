@@ -197,9 +197,13 @@ def _as_cupy(cp: Any, out: Any) -> Any:
                     "__cuda_array_interface__ or DLPack (e.g. a torch CUDA tensor)")
 
 
-class _CupyBackend:
+class CupyBackend:
     """Executes ``launch`` plans with CuPy on one stream, with scratch from
-    the per-device workspace pool."""
+    the per-device workspace pool.
+
+    Public for :mod:`fastrle.bench.gpu`, which subclasses it to time the
+    kernels; not user API, so not in ``__all__``.
+    """
 
     def __init__(self, cp: Any, stream: Any):
         self.cp = cp
@@ -208,6 +212,7 @@ class _CupyBackend:
         self.ws: _Workspace | None = None
 
     def output(self, out: Any, shape: tuple[int, ...]) -> Any:
+        """The uint8 output array: a new one, or ``out`` checked against ``shape``."""
         if out is None:
             with self.stream:
                 return self.cp.empty(shape, dtype=np.uint8)
@@ -216,6 +221,7 @@ class _CupyBackend:
         return arr
 
     def buffers(self, batch: _launch.Batch, maps: Any) -> dict[str, Any]:
+        """Take a workspace, upload the batch (and maps) and return the device views by name."""
         import cupyx
 
         cp, stream = self.cp, self.stream
@@ -248,15 +254,18 @@ class _CupyBackend:
         return dict(ws.views)
 
     def launch(self, launch: _launch.Launch, buffers: dict[str, Any]) -> None:
+        """Queue one kernel launch on the stream."""
         fn = _function(self.cp, self.device, launch.kernel)
         args = tuple([buffers[v] if ptr else v for ptr, v in launch.scalar_args()])
         with self.stream:
             fn(launch.grid, launch.block, args, shared_mem=launch.shared_mem)
 
     def status(self, buffers: dict[str, Any]) -> np.ndarray:
+        """Copy the kernels' status words to pinned host memory and wait for them."""
         import cupyx
 
         ws = self.ws
+        assert ws is not None, "status() reads the workspace that buffers() took"
         meta = buffers["meta"]
         if ws.meta_host is None or ws.meta_host.nbytes < meta.nbytes:
             ws.meta_host = cupyx.empty_pinned((_grow(meta.nbytes) // 8,), dtype=np.int64)
@@ -266,6 +275,7 @@ class _CupyBackend:
         return host
 
     def release(self, buffers: Any) -> None:
+        """Return the workspace to the pool, ready once the queued work is done."""
         ws, self.ws = self.ws, None
         if ws is None:
             return
@@ -336,7 +346,7 @@ def decode(
             the CPU takes and the GPU does not yet.
     """
     cp = _require_gpu()
-    backend = _CupyBackend(cp, _as_stream(cp, stream))
+    backend = CupyBackend(cp, _as_stream(cp, stream))
     return _launch.decode_with(backend, rles, out, check=check, packed=packed, size=size, mode=mode,
                                flip=flip, bitorder=bitorder)
 
@@ -367,6 +377,6 @@ def decode_ragged(
     """
     batch = _launch.pack_ragged(data, offsets, h, w, indices)
     cp = _require_gpu()
-    backend = _CupyBackend(cp, _as_stream(cp, stream))
+    backend = CupyBackend(cp, _as_stream(cp, stream))
     return _launch.decode_with(backend, batch, out, check=check, packed=packed, size=size, mode=mode,
                                flip=flip, bitorder=bitorder)

@@ -196,7 +196,7 @@ def kernel_source() -> str:
 def _read_kernel(name: str) -> str:
     try:
         root = (__package__ or "fastrle.gpu").rsplit(".", 1)[0]  # the top package: fastrle
-        ref = importlib.resources.files(root).joinpath("kernels", name)
+        ref = importlib.resources.files(root).joinpath("kernels").joinpath(name)  # one part per call before 3.11
         if ref.is_file():
             return ref.read_text(encoding="utf-8")
     except Exception:  # not installed as a package, or no package data: use the tree

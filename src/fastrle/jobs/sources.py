@@ -40,7 +40,8 @@ class Problem(NamedTuple):
 
     kind: str
     image_id: Optional[int]
-    index: Optional[int]
+    # shadows tuple.index, as intended: the report's column is "index" (Problem is public)
+    index: Optional[int]  # type: ignore[assignment]
     reason: str
 
 

@@ -168,7 +168,8 @@ def _rle_fields(seg: Any) -> Tuple[Optional[Tuple[int, int]], Optional[str]]:
                       f"segmentation must be an RLE object or polygons, got {_show(seg)}")
     hw = _size(seg)
     if hw is None:
-        return None, f"segmentation.size must be [h, w] non-negative integers with h*w <= 2^32-1, got {_show(seg.get('size'))}"
+        return None, ("segmentation.size must be [h, w] non-negative integers with h*w <= 2^32-1, "
+                      f"got {_show(seg.get('size'))}")
     if an.segmentation_kind(seg) is None:
         return hw, f"segmentation.counts must be a string or a list of ints, got {_show(seg.get('counts'))}"
     return hw, None
@@ -287,7 +288,11 @@ def _centroids(cols: Dict[str, list], where: List[int], problems: List[Problem])
             groups[(cols["height"][r], cols["width"][r])].append(r)
     for (h, w), rows in groups.items():
         rles = [{"size": [h, w], "counts": cols["counts"][r]} for r in rows]
-        keep, c, bad = _good_subset(len(rows), lambda ks: features.centroids([rles[k] for k in ks]))
+
+        def centroids_of(ks: List[int], rles: List[dict] = rles) -> Any:  # this group's rles, bound now
+            return features.centroids([rles[k] for k in ks])
+
+        keep, c, bad = _good_subset(len(rows), centroids_of)
         for k, (x, y) in zip(keep, c.tolist()):
             cx[rows[k]], cy[rows[k]] = x, y
         for k, why in bad:

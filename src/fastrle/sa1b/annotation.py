@@ -21,7 +21,7 @@ in :mod:`fastrle.sa1b.dataset` and the caching decoder in
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, NoReturn, Optional, Tuple, Union
 
 import numpy as np
 
@@ -46,7 +46,7 @@ def _where(index: Optional[int]) -> str:
     return "image" if index is None else f"annotation {index}"
 
 
-def _fail(field: str, index: Optional[int], what: str, value: Any = None, missing: bool = False) -> None:
+def _fail(field: str, index: Optional[int], what: str, value: Any = None, missing: bool = False) -> NoReturn:
     if missing:
         raise SA1BFormatError(f"sa1b: {_where(index)}: missing field {field!r}", field, index)
     shown = repr(value)
@@ -349,7 +349,7 @@ class SA1BAnnotation:
         """
         idx = self.order(indices, top_k, sort_by)
         dev = str(device)
-        xf = {"size": size, "mode": mode, "flip": flip, "packed": packed, "bitorder": bitorder}
+        xf: Dict[str, Any] = {"size": size, "mode": mode, "flip": flip, "packed": packed, "bitorder": bitorder}
         if dev == "cpu":
             try:
                 return api.decode_ragged(self.counts_data, self.counts_offsets, self.height,

@@ -138,10 +138,10 @@ def overlay(image: Any, rles: Any, *, colors: Any = None, alpha: float = 0.35,
     idx = draw_order(areas, order, top_k, scores)
     cols = _colors(colors, runs.n)
     nthreads = resolve_threads(threads, h * w * 3)
-    result = out
     if out is None:
         result = out = np.empty((h, w, 3), np.uint8)
     else:  # the decoders' out rule, C-contiguous (fastrle._args.check_out)
+        result = out
         out = check_out(out_array(out), (h, w, 3), (np.uint8,), what=" for the overlay image", strided=False)
     # everything is validated: only now is out written
     if img is None:
