@@ -176,6 +176,23 @@ def test_list_counts_fail_like_the_cpu_through_gpu_decode(fake_gpu):
     np.testing.assert_array_equal(np.asarray(gpu.decode(ok)), fastrle.decode(ok))
 
 
+def test_list_counts_among_strings_name_their_own_mask(fake_gpu):
+    # _list_counts checks only the list masks of a batch; its errors must name
+    # the mask's index in the whole batch (here 3), as the CPU's do
+    fastrle = pytest.importorskip("fastrle")
+    gpu, _ = fake_gpu
+    full = L.counts_to_string([600]).decode()
+    good = [{"size": [20, 30], "counts": full if k % 2 else [5, 590, 5]} for k in range(5)]
+    good[0]["counts"] = L.counts_to_string([7, 593])
+    np.testing.assert_array_equal(np.asarray(gpu.decode(good)), fastrle.decode(good))
+    bad = [dict(r) for r in good]
+    bad[3]["counts"] = [5, 594]  # sums to 599, not 600
+    cpu = _outcome(lambda: fastrle.decode(bad))
+    assert cpu[0] == "RLEError" and cpu[1].startswith("mask 3:")
+    assert _outcome(lambda: L.pack_rles(bad)) == cpu
+    assert _outcome(lambda: L._pack_checked(bad, False)) == cpu  # before pack_rles' CPU re-check
+
+
 def test_overlong_varint_has_its_own_message(lib):
     rles = [{"size": [3, 4], "counts": b"P" * 12 + b"0"}]
     with pytest.raises(ValueError, match=r"mask 0: varint longer than 12 characters \(at offset 0 of counts\)"):

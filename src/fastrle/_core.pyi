@@ -13,7 +13,6 @@ class Sources:
     keep: List[Any]
     heights: npt.NDArray[np.int64]
     widths: npt.NDArray[np.int64]
-    def address(self) -> int: ...
 
 class Runs:
     n: int

@@ -56,20 +56,11 @@ def parse_isa():
 cdef class Sources:
     """C views of the counts of a list of RLE dicts: char pointers into the
     callers' str/bytes objects, or uint32 arrays for uncompressed counts.
-    Holds references so the pointers stay valid while the GIL is released."""
-    cdef frle_src *src
-    cdef readonly int64_t n
-    cdef readonly object keep
-    cdef readonly object heights
-    cdef readonly object widths
+    Holds references so the pointers stay valid while the GIL is released.
+    Its attributes are declared in _core.pxd (other glue modules cimport it)."""
 
     def __dealloc__(self):
         free(self.src)
-
-    def address(self):
-        """Address of the frle_src array, for other glue modules (fastrle._transform).
-        Valid while this object lives."""
-        return <size_t>self.src
 
 
 cdef inline int64_t _as_dim(object v) except -2:

@@ -13,6 +13,7 @@ cimport numpy as cnp
 
 cnp.import_array()
 
+from ._core cimport Sources
 from ._crle cimport FRLE_OK, frle_error, frle_src
 from ._status cimport raise_status
 
@@ -80,7 +81,7 @@ cdef uint8_t *_base(cnp.ndarray out, int64_t n, int64_t rows, int64_t rowbytes) 
     return <uint8_t *>cnp.PyArray_DATA(out)
 
 
-def decode_transform(object s, cnp.ndarray out, int64_t h, int64_t w, int64_t oh, int64_t ow,
+def decode_transform(Sources s not None, cnp.ndarray out, int64_t h, int64_t w, int64_t oh, int64_t ow,
                      str mode, bint flip_h, bint flip_v, bint packed, bint little, bint zeroed,
                      int threads):
     """Validate every mask of `s` (a fastrle._core.Sources of h x w masks),
@@ -91,7 +92,7 @@ def decode_transform(object s, cnp.ndarray out, int64_t h, int64_t w, int64_t oh
     cdef frle_error err
     cdef int rc
     cdef int64_t n = s.n
-    cdef const frle_src *src = <const frle_src *><size_t>s.address()
+    cdef const frle_src *src = s.src
     cdef int64_t rowbytes = ow * 4 if mode == "area" else ((ow + 7) // 8 if packed else ow)
     if n == 0:
         return
@@ -114,7 +115,7 @@ def decode_transform(object s, cnp.ndarray out, int64_t h, int64_t w, int64_t oh
         raise_status(&err)
 
 
-def roi_align(object s, int64_t h, int64_t w, const float[:, ::1] boxes, float spatial_scale,
+def roi_align(Sources s not None, int64_t h, int64_t w, const float[:, ::1] boxes, float spatial_scale,
               int sampling_ratio, bint aligned, cnp.ndarray out, int threads):
     """torchvision roi_align of each mask of `s` over boxes[i] (float32
     (n, 4) x1, y1, x2, y2) into `out`, an (n, PH, PW) float32 view with a
@@ -122,7 +123,7 @@ def roi_align(object s, int64_t h, int64_t w, const float[:, ::1] boxes, float s
     cdef frle_error err
     cdef int rc
     cdef int64_t n = s.n
-    cdef const frle_src *src = <const frle_src *><size_t>s.address()
+    cdef const frle_src *src = s.src
     cdef int64_t ph = out.shape[1], pw = out.shape[2]
     cdef uint8_t *base
     cdef int64_t ms, rs

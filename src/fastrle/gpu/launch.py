@@ -27,14 +27,13 @@ import itertools
 import operator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 import numpy as np
 
 from .._args import check_out, check_size, differing_size, mask_size, size_ok, transform_args
-from .._pyrle import counts_to_string
+from .._pyrle import counts_to_string as counts_to_string  # re-exported: the tests build strings with it
 from ..errors import STATUSES, RLEError, code_of
-from ..errors import status_error as _status_exception
 from ..transforms import nearest_map
 
 #: Kernel sources, concatenated in this order into one compilation unit.
@@ -268,7 +267,7 @@ def _pack_checked(items: Sequence[Any], single: bool) -> Batch:
             raise TypeError(f"mask {i}: counts must be bytes, str or a list of ints")
     check_size(h, w)
     if lists:
-        for i, s in _list_counts(lists, h * w):
+        for i, s in _list_counts(lists, h, w, len(parts)):
             parts[i] = s
     lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
     offsets = np.zeros(len(parts) + 1, dtype=np.int64)
@@ -310,24 +309,26 @@ def _pack_fast(items: Sequence[Any], single: bool) -> Batch | None:
     return Batch(h=h, w=w, single=single, offsets=offsets, chars=np.frombuffer(data, dtype=np.uint8))
 
 
-def _list_counts(lists: list[tuple[int, Any]], hw: int) -> list[tuple[int, bytes]]:
-    """Uncompressed counts -> compressed strings, validated like the CPU path.
+def _list_counts(lists: list[tuple[int, Any]], h: int, w: int, n: int) -> list[tuple[int, bytes]]:
+    """Uncompressed counts (``(index, counts)`` of a batch of ``n`` h x w
+    masks) -> compressed strings, checked by the CPU decoder itself.
 
-    Types, negative and oversized runs go through ``fastrle._core.counts_array``
-    (the CPU decoder's own check, mask by mask in input order); then, like
-    the C core's batch parse, each mask's runs must sum to h*w, with the
-    C core's messages.  Raises ``TypeError`` or ``fastrle.RLEError``.
+    ``fastrle._core.sources`` checks types, negative and oversized runs and
+    the C core's batch parse checks that each mask's runs sum to h*w, mask by
+    mask in index order; the other masks of the batch stand in as one valid
+    run so that errors name the batch's own index.  Raises ``TypeError`` or
+    ``fastrle.RLEError``.
     """
-    from .._core import counts_array  # the built CPU core, as fastrle.decode uses
+    from .. import _core  # the built CPU core, as fastrle.decode uses
 
-    arrays = [(i, counts_array(c, i)) for i, c in lists]
-    out = []
-    for i, a in arrays:
-        total = int(a.sum(dtype=np.uint64))
-        if total != hw:  # as the C core's batch check reports it
-            raise _status_exception(code_of("sum_short" if total < hw else "sum_long"), i, len(a), total)
-        out.append((i, counts_to_string(a.tolist())))
-    return out
+    size = [h, w]
+    filler = {"size": size, "counts": _core.to_string(np.array([h * w], np.uint32))}
+    rles = [filler] * n
+    for i, c in lists:
+        rles[i] = {"size": size, "counts": c}
+    src = _core.sources(rles, same_size=False)
+    _core.parse(src, True)
+    return [(i, cast(bytes, _core.to_string(src.keep[i]))) for i, _ in lists]  # as_str=False: bytes
 
 
 def _ceil_div(a: int, b: int) -> int:
