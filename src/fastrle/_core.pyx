@@ -49,7 +49,7 @@ def default_threads():
 def parse_isa():
     """The count-string parse kernel in use on this CPU: ``"avx512"``,
     ``"avx2"``, ``"sse41"`` or ``"scalar"``. The environment variable
-    ``FRLE_ISA`` (one of those names), read once per process, caps it."""
+    ``FRLE_ISA`` (one of those names), read at first use once in each extension module, caps it."""
     return frle_parse_isa().decode()
 
 
