@@ -27,7 +27,7 @@ import itertools
 import operator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence, cast
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -328,7 +328,7 @@ def _list_counts(lists: list[tuple[int, Any]], h: int, w: int, n: int) -> list[t
         rles[i] = {"size": size, "counts": c}
     src = _core.sources(rles, same_size=False)
     _core.parse(src, True)
-    return [(i, cast(bytes, _core.to_string(src.keep[i]))) for i, _ in lists]  # as_str=False: bytes
+    return [(i, _core.to_string(src.keep[i])) for i, _ in lists]  # as_str=False: bytes
 
 
 def _ceil_div(a: int, b: int) -> int:
