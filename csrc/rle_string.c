@@ -81,13 +81,13 @@ static inline int parse_impl(const char *s, int64_t len, uint64_t hw, int strict
       int64_t d = (int64_t)x, v = d + (m > 2 ? (int64_t)back2 : 0);
       uint64_t mag = (uint64_t)(d ^ (d >> 63));
       int nb = mag ? 65 - __builtin_clzll(mag) : 1;
-      if ((nb + 4) / 5 != k || v < 0 || v > 0xFFFFFFFFll) canon = 0;
+      if ((nb + 4) / 5 != k || v < 0 || v > (int64_t)FRLE_MAX_PIXELS) canon = 0;
     }
     if (m > 2) x += back2;
     if (strict) {
       int64_t v = (int64_t)x;
       if (v < 0) return fail(err, FRLE_ERR_NEGATIVE, m, v);
-      if ((uint64_t)v > 0xFFFFFFFFull) return fail(err, FRLE_ERR_RUN_TOO_BIG, m, v);
+      if ((uint64_t)v > FRLE_MAX_PIXELS) return fail(err, FRLE_ERR_RUN_TOO_BIG, m, v);
       sum += (uint64_t)v;
       if (sum > hw) return fail(err, FRLE_ERR_SUM_LONG, m, (int64_t)sum);
     }
