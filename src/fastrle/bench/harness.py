@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy as np
 
 from .. import synthetic
+from ..optional import require
 
 __all__ = [
     "BenchConfig", "BenchData", "Timing", "Ratio", "CaseResult", "Comparator", "CASES",
@@ -550,12 +551,8 @@ def format_table(results: Iterable[CaseResult]) -> str:
 
 def plot(results: list[CaseResult], path: str) -> None:
     """Bar chart of median ms per comparator, one panel per case (needs matplotlib)."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")  # no display needed
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise RuntimeError("--plot needs matplotlib: pip install matplotlib") from e
+    require("matplotlib", "--plot").use("Agg")  # no display needed
+    plt = require("matplotlib.pyplot", "--plot")
     n = len(results)
     fig, axes = plt.subplots(n, 1, figsize=(9, 1.2 + 0.45 * sum(len(r.timings) for r in results) + 0.6 * n),
                              squeeze=False)
