@@ -34,7 +34,7 @@ __all__ = [
     "register", "case_aliases", "modes", "select_cases", "run", "run_case", "time_interleaved",
     "format_table", "to_json_obj", "plot", "environment", "unjudged",
     # for the case modules
-    "WARM_NOTE", "RatioSpec", "CaseSpec", "import_or_none", "fastrle_or_none", "memset", "touch",
+    "WARM_NOTE", "RatioSpec", "CaseSpec", "import_or_none", "fastrle_or_none", "memset", "touch", "faulted",
     "calls", "skip_note", "version_of",
 ]
 
@@ -188,6 +188,14 @@ def calls(*fns: Callable[[], Any]) -> Callable[[], None]:
     return run
 
 
+def faulted(shape: Tuple[int, ...], dtype: Any = np.uint8) -> np.ndarray:
+    """A new array of ones with every page touched now: first-touch page
+    faults are not what the cases time."""
+    buf = np.empty(shape, dtype)
+    buf.fill(1)
+    return buf
+
+
 def touch(buf: np.ndarray) -> Callable[[], None]:
     """Untimed setup that rewrites ``buf`` so it is resident before a timed call.
 
@@ -222,19 +230,13 @@ class BenchData:
         c = self.cfg
         return synthetic.sa1b_like(c.masks, c.h, c.w, seed=c.seed)
 
-    def _faulted(self) -> np.ndarray:
-        # Touch every page now: first-touch page faults are not what we time.
-        buf = np.empty((self.cfg.masks, self.cfg.h, self.cfg.w), np.uint8)
-        buf.fill(1)
-        return buf
-
     @cached_property
     def warm(self) -> np.ndarray:
-        return self._faulted()
+        return faulted((self.cfg.masks, self.cfg.h, self.cfg.w))
 
     @cached_property
     def zero_buf(self) -> np.ndarray:
-        return self._faulted()
+        return faulted((self.cfg.masks, self.cfg.h, self.cfg.w))
 
     @cached_property
     def ref_c(self) -> np.ndarray | None:
