@@ -234,7 +234,8 @@ def test_validate_without_pycocotools(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "pycocotools", None)
     monkeypatch.setitem(sys.modules, "pycocotools.mask", None)
     assert cli.main(["validate", str(coco)]) == 2
-    assert "pycocotools is not installed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "needs pycocotools, which is not installed" in err and "pip install pycocotools" in err
 
 
 def test_validate_unreadable_file(tmp_path, capsys):

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any, List, Tuple
 
 from . import mask as _fmask
+from .optional import require
 
 __all__ = ["patch_pycocotools", "unpatch_pycocotools", "PycocotoolsPatch", "pycocotools_patched"]
 
@@ -34,11 +35,7 @@ _saved: List[Tuple[ModuleType, str, Any]] = []
 
 
 def _import_pycocotools() -> Tuple[ModuleType, List[ModuleType]]:
-    try:
-        pm = importlib.import_module("pycocotools.mask")
-    except ImportError as e:
-        raise ImportError(f"patch_pycocotools() patches pycocotools, which is not installed "
-                          f"({e}): pip install pycocotools") from None
+    pm = require("pycocotools.mask", "patch_pycocotools()")
     holders = []
     for name in _HOLDERS:
         try:

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, overl
 import numpy as np
 
 from ._pyrle import counts_to_string as _counts_to_string
+from .optional import require
 
 __all__ = ["sa1b_like", "coco_like", "blob_masks", "counts_to_string", "sa1b_image_dict",
            "jpeg_bytes", "write_sa1b_shard"]
@@ -260,13 +261,10 @@ def sa1b_image_dict(rles: List[Dict[str, Any]], image_id: int = 1, seed: int = 0
 
 
 def jpeg_bytes(h: int, w: int, seed: int = 0, quality: int = 85) -> bytes:
-    """A smooth random RGB JPEG of ``h`` x ``w`` (needs Pillow: ``pip install Pillow``)."""
+    """A smooth random RGB JPEG of ``h`` x ``w`` (needs Pillow)."""
     import io
 
-    try:
-        from PIL import Image
-    except ImportError as e:
-        raise ImportError("writing JPEGs needs Pillow: pip install Pillow") from e
+    Image = require("PIL.Image", "writing JPEGs", extra="sa1b")
     rng = np.random.default_rng(seed)
     small = rng.integers(0, 256, (max(1, h // 32), max(1, w // 32), 3), dtype=np.uint8)
     img = Image.fromarray(small).resize((w, h), Image.Resampling.BILINEAR)

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import List, Optional, Sequence, Union
 
 from .jobs.api import ValidateSummary
+from .optional import require
 from .jobs.sources import expand_sources
 from .jobs.tasks import validate_source
 
@@ -37,7 +38,7 @@ def validate_files(paths: Union[str, "os.PathLike[str]", Sequence[Union[str, "os
         ValueError for a glob or directory that matches nothing.
     """
     if pm is None:
-        from pycocotools import mask as pm  # type: ignore[no-redef]
+        pm = require("pycocotools.mask", "fastrle.validate")
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     items: List[str] = expand_sources([os.fspath(p) for p in paths])

@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from ..optional import missing_message, require
+
 #: The longest counts string of one SA-1B-like image (100 masks of 1500x2250).
 LONGEST_STRING = 6329
 
@@ -211,11 +213,7 @@ def compile_cubin(source: str, arch: str, defines: tuple[str, ...], workdir: Pat
         if res.returncode:
             raise RuntimeError(f"nvcc failed:\n{res.stderr}")
         return cubin.read_bytes(), res.stdout + res.stderr, "nvcc"
-    try:
-        from cuda.bindings import nvrtc
-    except ImportError:
-        raise RuntimeError("neither nvcc nor NVRTC found: pip install 'fastrle[gpu-test]' "
-                           "(cuda-bindings, nvidia-cuda-nvrtc)") from None
+    nvrtc = require("cuda.bindings.nvrtc", "compiling the kernels without nvcc")
     try:
         err, prog = nvrtc.nvrtcCreateProgram(source.encode(), b"fastrle.cu", 0, [], [])
     except Exception as exc:  # the NVRTC shared library itself is missing
@@ -238,7 +236,7 @@ def compile_cubin(source: str, arch: str, defines: tuple[str, ...], workdir: Pat
 def disassemble(cubin: bytes, workdir: Path) -> str:
     tool = find_tool("cuobjdump")
     if tool is None:
-        raise RuntimeError("cuobjdump not found: pip install 'fastrle[gpu-test]' (nvidia-cuda-cuobjdump)")
+        raise RuntimeError(missing_message("cuobjdump", "reading SASS"))
     path = workdir / "sass.cubin"
     path.write_bytes(cubin)
     res = subprocess.run([tool, "-sass", str(path)], capture_output=True, text=True)
@@ -317,7 +315,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     try:
         reports, compiler = analyse(kernel_source(), args.arch)
-    except RuntimeError as exc:
+    except (RuntimeError, ImportError) as exc:  # ImportError: from optional.require
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_reports(reports, args.arch, compiler))

@@ -27,13 +27,14 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy as np
 
 from .. import synthetic
+from ..optional import require
 
 __all__ = [
     "BenchConfig", "BenchData", "Timing", "Ratio", "CaseResult", "Comparator", "CASES",
     "register", "case_aliases", "modes", "select_cases", "run", "run_case", "time_interleaved",
     "format_table", "to_json_obj", "plot", "environment", "unjudged",
     # for the case modules
-    "WARM_NOTE", "RatioSpec", "CaseSpec", "import_or_none", "fastrle_or_none", "memset", "touch",
+    "WARM_NOTE", "RatioSpec", "CaseSpec", "import_or_none", "fastrle_or_none", "memset", "touch", "faulted",
     "calls", "skip_note", "version_of",
 ]
 
@@ -187,6 +188,14 @@ def calls(*fns: Callable[[], Any]) -> Callable[[], None]:
     return run
 
 
+def faulted(shape: Tuple[int, ...], dtype: Any = np.uint8) -> np.ndarray:
+    """A new array of ones with every page touched now: first-touch page
+    faults are not what the cases time."""
+    buf = np.empty(shape, dtype)
+    buf.fill(1)
+    return buf
+
+
 def touch(buf: np.ndarray) -> Callable[[], None]:
     """Untimed setup that rewrites ``buf`` so it is resident before a timed call.
 
@@ -221,19 +230,13 @@ class BenchData:
         c = self.cfg
         return synthetic.sa1b_like(c.masks, c.h, c.w, seed=c.seed)
 
-    def _faulted(self) -> np.ndarray:
-        # Touch every page now: first-touch page faults are not what we time.
-        buf = np.empty((self.cfg.masks, self.cfg.h, self.cfg.w), np.uint8)
-        buf.fill(1)
-        return buf
-
     @cached_property
     def warm(self) -> np.ndarray:
-        return self._faulted()
+        return faulted((self.cfg.masks, self.cfg.h, self.cfg.w))
 
     @cached_property
     def zero_buf(self) -> np.ndarray:
-        return self._faulted()
+        return faulted((self.cfg.masks, self.cfg.h, self.cfg.w))
 
     @cached_property
     def ref_c(self) -> np.ndarray | None:
@@ -550,12 +553,8 @@ def format_table(results: Iterable[CaseResult]) -> str:
 
 def plot(results: list[CaseResult], path: str) -> None:
     """Bar chart of median ms per comparator, one panel per case (needs matplotlib)."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")  # no display needed
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise RuntimeError("--plot needs matplotlib: pip install matplotlib") from e
+    require("matplotlib", "--plot").use("Agg")  # no display needed
+    plt = require("matplotlib.pyplot", "--plot")
     n = len(results)
     fig, axes = plt.subplots(n, 1, figsize=(9, 1.2 + 0.45 * sum(len(r.timings) for r in results) + 0.6 * n),
                              squeeze=False)

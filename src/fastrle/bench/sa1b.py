@@ -129,9 +129,7 @@ class SA1BBenchData:
 
     @cached_property
     def warm(self) -> np.ndarray:
-        buf = np.empty((self.cfg.masks, self.cfg.h, self.cfg.w), np.uint8)
-        buf.fill(1)  # fault every page in now: page faults are not what we time
-        return buf
+        return bench.faulted((self.cfg.masks, self.cfg.h, self.cfg.w))
 
     @cached_property
     def dense(self) -> np.ndarray:

@@ -32,8 +32,8 @@ from typing import Any, List, Tuple
 
 import numpy as np
 
-from .harness import (WARM_NOTE, BenchData, CaseSpec, Comparator, calls, fastrle_or_none, import_or_none, skip_note,
-                      touch, version_of, register)
+from .harness import (WARM_NOTE, BenchData, CaseSpec, Comparator, calls, faulted, fastrle_or_none, import_or_none,
+                      skip_note, touch, version_of, register)
 
 
 def _sizes(d: BenchData) -> Tuple[Tuple[int, int], Tuple[int, int]]:
@@ -60,11 +60,7 @@ def _one_thread(stack: contextlib.ExitStack, notes: List[str]) -> Tuple[Any, Any
 
 
 def _warm(d: BenchData, key: str, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
-    def make() -> np.ndarray:
-        a = np.empty(shape, dtype)
-        a.fill(1)
-        return a
-    return d.cached(key, make)
+    return d.cached(key, partial(faulted, shape, dtype))
 
 
 def case_resize(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any, List
 
 from ..jobs.sources import SHARD_SUFFIXES
+from ..optional import require
 from ._jobs import add_cluster_options, run_job
 
 CHECKS = (
@@ -62,16 +62,6 @@ def dataset_mode(args: argparse.Namespace) -> bool:
                or (not os.path.exists(f) and any(c in f for c in "*?[")) for f in args.files)
 
 
-def _no_pycocotools() -> bool:
-    try:
-        import pycocotools.mask  # noqa: F401
-    except ImportError:
-        print("error: pycocotools is not installed; nothing to compare against "
-              "(pip install pycocotools)", file=sys.stderr)
-        return True
-    return False
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``validate``; 0 when nothing is wrong."""
     if dataset_mode(args):
@@ -80,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_dataset(args: argparse.Namespace) -> int:
-    if _no_pycocotools():
-        return 2
+    require("pycocotools.mask", "fastrle validate")  # run_job: the message, exit 2
     from .. import fileio, jobs
 
     s = jobs.validate(args.files, scheduler=args.scheduler, workers=args.workers)
@@ -95,8 +84,7 @@ def _run_dataset(args: argparse.Namespace) -> int:
 
 
 def _run_files(files: List[str]) -> int:
-    if _no_pycocotools():
-        return 2
+    require("pycocotools.mask", "fastrle validate")  # run_job: the message, exit 2
     from .. import validate
 
     s = validate.validate_files(files)

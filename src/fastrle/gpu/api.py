@@ -25,13 +25,13 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import GPUUnavailableError, RLEError
+from ..optional import require
 from . import launch as _launch
 
 __all__ = ["GPUUnavailableError", "RLEError", "available", "decode", "decode_ragged"]
 
 RLE = Mapping[str, Any]
 
-_CUPY_HINT = "pip install 'fastrle[gpu]' (CuPy for CUDA 13: cupy-cuda13x)"
 _lock = threading.Lock()
 _module: Any = None  # cupy.RawModule, built on first use
 _functions: dict[tuple[int, str], Any] = {}  # (device, kernel name) -> cupy function
@@ -40,11 +40,9 @@ _device_ok = False
 
 def _import_cupy() -> Any:
     try:
-        import cupy
-    except ImportError as exc:
-        raise GPUUnavailableError(f"fastrle.gpu needs CuPy, which is not installed ({exc}); "
-                                  f"{_CUPY_HINT}") from None
-    return cupy
+        return require("cupy", "fastrle.gpu")
+    except ImportError as exc:  # the gpu API's one error class for "cannot run here"
+        raise GPUUnavailableError(str(exc)) from None
 
 
 def _require_gpu() -> Any:
@@ -285,6 +283,12 @@ class CupyBackend:
             _pool.setdefault(self.device, []).append(ws)
 
 
+def _backend(stream: Any) -> CupyBackend:
+    """The CuPy backend on ``stream``; GPUUnavailableError without a GPU."""
+    cp = _require_gpu()
+    return CupyBackend(cp, _as_stream(cp, stream))
+
+
 def decode(
     rles: Union[RLE, Sequence[RLE]],
     out: Any = None,
@@ -345,9 +349,7 @@ def decode(
         NotImplementedError: ``mode="area"`` or a strided ``out`` view, which
             the CPU takes and the GPU does not yet.
     """
-    cp = _require_gpu()
-    backend = CupyBackend(cp, _as_stream(cp, stream))
-    return _launch.decode_with(backend, rles, out, check=check, packed=packed, size=size, mode=mode,
+    return _launch.decode_with(_backend(stream), rles, out, check=check, packed=packed, size=size, mode=mode,
                                flip=flip, bitorder=bitorder)
 
 
@@ -376,7 +378,5 @@ def decode_ragged(
     (N, H, W).
     """
     batch = _launch.pack_ragged(data, offsets, h, w, indices)
-    cp = _require_gpu()
-    backend = CupyBackend(cp, _as_stream(cp, stream))
-    return _launch.decode_with(backend, batch, out, check=check, packed=packed, size=size, mode=mode,
+    return _launch.decode_with(_backend(stream), batch, out, check=check, packed=packed, size=size, mode=mode,
                                flip=flip, bitorder=bitorder)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 from .. import fileio
+from ..optional import install_hint, require
 from .sources import Problem, expand_sources
 from .tasks import (ERRORS_DIR, SourceResult, index_schema, index_source, problems_table,
                     report_schema, validate_source)
@@ -24,21 +25,14 @@ from .tasks import (ERRORS_DIR, SourceResult, index_schema, index_source, proble
 __all__ = ["index", "validate", "read_index", "read_errors", "IndexSummary", "ValidateSummary",
            "require_dask", "DASK_HINT"]
 
-DASK_HINT = "pip install 'fastrle[dask]'  (installs dask[distributed] and pyarrow)"
+DASK_HINT = install_hint("distributed")
 PathList = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
 
 
 def require_dask() -> None:
     """Raise ImportError saying what to install when Dask or pyarrow is missing."""
-    missing = []
     for mod in ("distributed", "pyarrow"):
-        try:
-            __import__(mod)
-        except ImportError:
-            missing.append(mod)
-    if missing:
-        raise ImportError(f"fastrle index/validate on a cluster needs {' and '.join(missing)}: "
-                          f"{DASK_HINT}")
+        require(mod, "fastrle index/validate on a cluster")
 
 
 # --- summaries ----------------------------------------------------------------------

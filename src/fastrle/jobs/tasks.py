@@ -22,6 +22,7 @@ from .. import annotations as an
 from .. import fileio
 from .._args import size_ok
 from ..errors import RLEError
+from ..optional import require
 from .sources import Block, Problem, part_name, read_source
 
 __all__ = ["SourceResult", "index_source", "validate_source", "index_schema", "report_schema",
@@ -518,9 +519,7 @@ def validate_source(source: str, fm: Optional[ModuleType] = None,
     from .. import mask
 
     if pm is None:
-        from pycocotools import mask as pm_default
-
-        pm = pm_default
+        pm = require("pycocotools.mask", "fastrle validate")
     return _validate(source, fm or mask, pm)
 
 

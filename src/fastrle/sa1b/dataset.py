@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..optional import require
 from ..transforms import MODES, nearest_map
 from .annotation import load
 from .decoder import to_output
@@ -119,7 +120,7 @@ class SA1BDataset:
     def _image(self, jpeg: Optional[bytes]) -> Any:
         if self.image != "decode" or jpeg is None:
             return jpeg
-        from PIL import Image  # optional: only for image="decode"
+        Image = require("PIL.Image", 'image="decode"', extra="sa1b")  # only imported when asked for
 
         with Image.open(io.BytesIO(jpeg)) as im:
             im = im.convert("RGB")

@@ -8,6 +8,7 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from ..optional import require
 from ..transforms import MODES, check_size_arg
 from .annotation import SA1BAnnotation, load
 
@@ -36,7 +37,7 @@ def to_output(arr: Any, output: str) -> Any:
     if output == "array":
         return arr
     if output == "torch":
-        import torch  # optional: only imported when asked for
+        torch = require("torch", 'output="torch"')  # only imported when asked for
 
         if isinstance(arr, np.ndarray):
             return torch.from_numpy(arr)

@@ -7,17 +7,14 @@ from typing import Any
 
 import numpy as np
 
+from ..optional import require
+
 __all__ = ["load_image", "save_image", "pillow"]
 
 
 def pillow() -> Any:
     """The ``PIL.Image`` module, or an ImportError that says what to install."""
-    try:
-        from PIL import Image
-    except ImportError as e:  # pragma: no cover - Pillow is in the test environment
-        raise ImportError("reading and writing image files needs Pillow: "
-                          "pip install Pillow (or pip install 'fastrle[viz]')") from e
-    return Image
+    return require("PIL.Image", "reading and writing image files")
 
 
 def load_image(src: Any) -> np.ndarray:

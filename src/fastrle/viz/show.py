@@ -7,18 +7,10 @@ import numpy as np
 
 from ..api import encode
 from .._args import is_table
+from ..optional import require
 from .overlay import overlay
 
 __all__ = ["show_anns"]
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - matplotlib is in the test environment
-        raise ImportError("show_anns needs matplotlib: pip install matplotlib "
-                          "(or pip install 'fastrle[viz]')") from e
-    return plt
 
 
 def _as_rles(anns: Any) -> Any:
@@ -74,7 +66,7 @@ def show_anns(anns: Any, ax: Any = None, **overlay_kwargs: Any) -> Any:
     Other keyword arguments go to :func:`fastrle.viz.overlay`. Returns the
     ``AxesImage``. Needs matplotlib.
     """
-    plt = _pyplot()
+    plt = require("matplotlib.pyplot", "show_anns")
     if ax is None:
         ax = plt.gca()
     rles = _as_rles(anns)
