@@ -122,13 +122,7 @@ static int parse_then(job *jb, const frle_src *src, int64_t n, uint64_t h, uint6
   uint64_t hw;
 
   if (n == 0) return FRLE_OK;
-  if (frle_check_size(h, w, &hw) != FRLE_OK) {
-    err->code = FRLE_ERR_SIZE;
-    err->index = 0;
-    err->pos = 0;
-    err->value = 0;
-    return FRLE_ERR_SIZE;
-  }
+  if (frle_check_size(h, w, &hw) != FRLE_OK) return frle_fail(err, FRLE_ERR_SIZE, 0);
   offsets = (int64_t *)malloc((size_t)n * sizeof(int64_t));
   m = (int64_t *)malloc((size_t)n * sizeof(int64_t));
   hws = (uint64_t *)malloc((size_t)n * sizeof(uint64_t));
@@ -140,8 +134,7 @@ static int parse_then(job *jb, const frle_src *src, int64_t n, uint64_t h, uint6
   }
   arena = (uint32_t *)malloc((size_t)(total ? total : 1) * sizeof(uint32_t));
   if (!offsets || !m || !hws || !arena) {
-    err->code = rc = FRLE_ERR_NOMEM;
-    err->index = 0;
+    rc = frle_fail(err, FRLE_ERR_NOMEM, 0);
   } else {
     rc = frle_parse_many(src, hws, n, 1, arena, offsets, m, nthreads, err);
     if (rc == FRLE_OK) {
@@ -217,13 +210,7 @@ int frle_encode_batch(const uint8_t *base, int64_t n, uint64_t h, uint64_t w, in
   int64_t i;
   memset(&jb, 0, sizeof(jb));
   if (n == 0) return FRLE_OK;
-  if (frle_check_size(h, w, &jb.hw) != FRLE_OK) {
-    err->code = FRLE_ERR_SIZE;
-    err->index = 0;
-    err->pos = 0;
-    err->value = 0;
-    return FRLE_ERR_SIZE;
-  }
+  if (frle_check_size(h, w, &jb.hw) != FRLE_OK) return frle_fail(err, FRLE_ERR_SIZE, 0);
   for (i = 0; i < n; i++) strs[i] = NULL;
   jb.n = n;
   jb.h = h;

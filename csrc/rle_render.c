@@ -254,15 +254,8 @@ int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *or
   int rc = FRLE_OK;
 
   memset(&jb, 0, sizeof(jb));
-  err->code = FRLE_OK;
-  err->index = -1;
-  err->pos = 0;
-  err->value = 0;
-  if (frle_check_size(h, w, &jb.hw) != FRLE_OK) {
-    err->code = FRLE_ERR_SIZE;
-    err->index = k ? order[0] : 0;
-    return FRLE_ERR_SIZE;
-  }
+  frle_fail(err, FRLE_OK, -1); /* no failure yet */
+  if (frle_check_size(h, w, &jb.hw) != FRLE_OK) return frle_fail(err, FRLE_ERR_SIZE, k ? order[0] : 0);
   if (k <= 0) return FRLE_OK;
   jb.arena = arena;
   jb.offsets = offsets;
@@ -275,11 +268,7 @@ int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *or
   jb.cw = contour_width < 0 ? 0 : contour_width;
   jb.img = img;
   jb.ms = (mask_spans *)calloc((size_t)k, sizeof(mask_spans));
-  if (!jb.ms) {
-    err->code = FRLE_ERR_NOMEM;
-    err->index = order[0];
-    return FRLE_ERR_NOMEM;
-  }
+  if (!jb.ms) return frle_fail(err, FRLE_ERR_NOMEM, order[0]);
 
   /* a thread per 64K pixels at most: starting one costs more than that */
   nthreads = frle_thread_count(nthreads, (int64_t)(jb.hw >> 16));
