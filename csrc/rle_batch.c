@@ -158,20 +158,13 @@ static int parse_then(job *jb, const frle_src *src, int64_t n, uint64_t h, uint6
 
 int frle_batch_apply(const frle_src *src, int64_t n, uint64_t h, uint64_t w, frle_mask_fn fn, void *ctx, int nthreads,
                      frle_error *err) {
-  job jb;
-  memset(&jb, 0, sizeof(jb));
-  jb.fn = fn;
-  jb.ctx = ctx;
+  job jb = {.fn = fn, .ctx = ctx};
   return parse_then(&jb, src, n, h, w, phase_apply, nthreads, err);
 }
 
 int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w, uint8_t *out, char order, int zeroed,
                       int nthreads, frle_error *err) {
-  job jb;
-  memset(&jb, 0, sizeof(jb));
-  jb.zeroed = zeroed;
-  jb.order = order;
-  jb.out = out;
+  job jb = {.zeroed = zeroed, .order = order, .out = out};
   return parse_then(&jb, src, n, h, w, phase_write, nthreads, err);
 }
 
@@ -204,24 +197,22 @@ static int phase_encode(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_e
 
 int frle_encode_batch(const uint8_t *base, int64_t n, uint64_t h, uint64_t w, int64_t mask_stride, int64_t row_stride,
                       int colmajor, int nonzero, char **strs, int64_t *lens, int nthreads, frle_error *err) {
-  job jb;
+  job jb = {.n = n,
+            .h = h,
+            .w = w,
+            .in = base,
+            .mask_stride = mask_stride,
+            .row_stride = row_stride,
+            .colmajor = colmajor,
+            .nonzero = nonzero,
+            .strs = strs,
+            .lens = lens};
   phase_fn phases[1] = {phase_encode};
   int rc;
   int64_t i;
-  memset(&jb, 0, sizeof(jb));
   if (n == 0) return FRLE_OK;
   if (frle_check_size(h, w, &jb.hw) != FRLE_OK) return frle_fail(err, FRLE_ERR_SIZE, 0);
   for (i = 0; i < n; i++) strs[i] = NULL;
-  jb.n = n;
-  jb.h = h;
-  jb.w = w;
-  jb.in = base;
-  jb.mask_stride = mask_stride;
-  jb.row_stride = row_stride;
-  jb.colmajor = colmajor;
-  jb.nonzero = nonzero;
-  jb.strs = strs;
-  jb.lens = lens;
   rc = run_job(&jb, phases, 1, nthreads, err);
   if (rc != FRLE_OK)
     for (i = 0; i < n; i++) {
