@@ -122,13 +122,7 @@ static int parse_then(job *jb, const frle_src *src, int64_t n, uint64_t h, uint6
   uint64_t hw;
 
   if (n == 0) return FRLE_OK;
-  if (frle_check_size(h, w, &hw) != FRLE_OK) {
-    err->code = FRLE_ERR_SIZE;
-    err->index = 0;
-    err->pos = 0;
-    err->value = 0;
-    return FRLE_ERR_SIZE;
-  }
+  if (frle_check_size(h, w, &hw) != FRLE_OK) return frle_fail(err, FRLE_ERR_SIZE, 0);
   offsets = (int64_t *)malloc((size_t)n * sizeof(int64_t));
   m = (int64_t *)malloc((size_t)n * sizeof(int64_t));
   hws = (uint64_t *)malloc((size_t)n * sizeof(uint64_t));
@@ -140,8 +134,7 @@ static int parse_then(job *jb, const frle_src *src, int64_t n, uint64_t h, uint6
   }
   arena = (uint32_t *)malloc((size_t)(total ? total : 1) * sizeof(uint32_t));
   if (!offsets || !m || !hws || !arena) {
-    err->code = rc = FRLE_ERR_NOMEM;
-    err->index = 0;
+    rc = frle_fail(err, FRLE_ERR_NOMEM, 0);
   } else {
     rc = frle_parse_many(src, hws, n, 1, arena, offsets, m, nthreads, err);
     if (rc == FRLE_OK) {
@@ -165,20 +158,13 @@ static int parse_then(job *jb, const frle_src *src, int64_t n, uint64_t h, uint6
 
 int frle_batch_apply(const frle_src *src, int64_t n, uint64_t h, uint64_t w, frle_mask_fn fn, void *ctx, int nthreads,
                      frle_error *err) {
-  job jb;
-  memset(&jb, 0, sizeof(jb));
-  jb.fn = fn;
-  jb.ctx = ctx;
+  job jb = {.fn = fn, .ctx = ctx};
   return parse_then(&jb, src, n, h, w, phase_apply, nthreads, err);
 }
 
 int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w, uint8_t *out, char order, int zeroed,
                       int nthreads, frle_error *err) {
-  job jb;
-  memset(&jb, 0, sizeof(jb));
-  jb.zeroed = zeroed;
-  jb.order = order;
-  jb.out = out;
+  job jb = {.zeroed = zeroed, .order = order, .out = out};
   return parse_then(&jb, src, n, h, w, phase_write, nthreads, err);
 }
 
@@ -211,30 +197,22 @@ static int phase_encode(job *jb, int64_t b, int64_t e, frle_scratch *scr, frle_e
 
 int frle_encode_batch(const uint8_t *base, int64_t n, uint64_t h, uint64_t w, int64_t mask_stride, int64_t row_stride,
                       int colmajor, int nonzero, char **strs, int64_t *lens, int nthreads, frle_error *err) {
-  job jb;
+  job jb = {.n = n,
+            .h = h,
+            .w = w,
+            .in = base,
+            .mask_stride = mask_stride,
+            .row_stride = row_stride,
+            .colmajor = colmajor,
+            .nonzero = nonzero,
+            .strs = strs,
+            .lens = lens};
   phase_fn phases[1] = {phase_encode};
   int rc;
   int64_t i;
-  memset(&jb, 0, sizeof(jb));
   if (n == 0) return FRLE_OK;
-  if (frle_check_size(h, w, &jb.hw) != FRLE_OK) {
-    err->code = FRLE_ERR_SIZE;
-    err->index = 0;
-    err->pos = 0;
-    err->value = 0;
-    return FRLE_ERR_SIZE;
-  }
+  if (frle_check_size(h, w, &jb.hw) != FRLE_OK) return frle_fail(err, FRLE_ERR_SIZE, 0);
   for (i = 0; i < n; i++) strs[i] = NULL;
-  jb.n = n;
-  jb.h = h;
-  jb.w = w;
-  jb.in = base;
-  jb.mask_stride = mask_stride;
-  jb.row_stride = row_stride;
-  jb.colmajor = colmajor;
-  jb.nonzero = nonzero;
-  jb.strs = strs;
-  jb.lens = lens;
   rc = run_job(&jb, phases, 1, nthreads, err);
   if (rc != FRLE_OK)
     for (i = 0; i < n; i++) {

@@ -213,6 +213,17 @@ void frle_decode_colmajor(const uint32_t *cnts, int64_t m, uint8_t *out, int zer
   lw_done(&lw);
 }
 
+/* Appends the interval y0 .. y1-1 of column x to ev (x, y0, y1) and counts
+ * it into the per-row difference array. Returns the new ne. */
+static inline int64_t put_interval(uint32_t *ev, int64_t ne, int64_t *row, uint32_t x, uint32_t y0, uint32_t y1) {
+  ev[ne] = x;
+  ev[ne + 1] = y0;
+  ev[ne + 2] = y1;
+  row[y0]++;
+  row[y1]--;
+  return ne + 3;
+}
+
 /* Emit the rows where exactly one of two sorted boundary lists is inside:
  * the parity of the merged boundaries. Each list holds y0,y1 pairs. Also
  * counts each interval into the per-row difference array. */
@@ -233,30 +244,13 @@ static inline int64_t xor_intervals(const uint32_t *a, int64_t na, const uint32_
       lo1 = a1 < b1 ? a1 : b1;
       hi1 = a1 < b1 ? b1 : a1;
     }
-    if (hi0 > lo0) {
-      ev[ne++] = x;
-      ev[ne++] = lo0;
-      ev[ne++] = hi0;
-      row[lo0]++;
-      row[hi0]--;
-    }
-    if (hi1 > lo1) {
-      ev[ne++] = x;
-      ev[ne++] = lo1;
-      ev[ne++] = hi1;
-      row[lo1]++;
-      row[hi1]--;
-    }
+    if (hi0 > lo0) ne = put_interval(ev, ne, row, x, lo0, hi0);
+    if (hi1 > lo1) ne = put_interval(ev, ne, row, x, lo1, hi1);
     return ne;
   }
   if (nb == 0) { /* a column next to an empty one: its segments as they are */
     for (i = 0; i < na; i += 2) {
-      if (a[i + 1] <= a[i]) continue;
-      ev[ne++] = x;
-      ev[ne++] = a[i];
-      ev[ne++] = a[i + 1];
-      row[a[i]]++;
-      row[a[i + 1]]--;
+      if (a[i + 1] > a[i]) ne = put_interval(ev, ne, row, x, a[i], a[i + 1]);
     }
     return ne;
   }
@@ -265,13 +259,7 @@ static inline int64_t xor_intervals(const uint32_t *a, int64_t na, const uint32_
     if (j >= nb || (i < na && a[i] <= b[j])) y = a[i++];
     else y = b[j++];
     if ((k++ & 1) == 0) open = y;
-    else if (y > open) {
-      ev[ne++] = x;
-      ev[ne++] = open;
-      ev[ne++] = y;
-      row[open]++;
-      row[y]--;
-    }
+    else if (y > open) ne = put_interval(ev, ne, row, x, open, y);
   }
   return ne;
 }

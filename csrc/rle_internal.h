@@ -20,6 +20,16 @@ typedef int (*frle_mask_fn)(void *ctx, int64_t i, const uint32_t *cnts, int64_t 
 int frle_batch_apply(const frle_src *src, int64_t n, uint64_t h, uint64_t w, frle_mask_fn fn, void *ctx, int nthreads,
                      frle_error *err);
 
+/* A failure of mask `index` with no position or value (size, memory, or a
+ * code handed up) into *err; returns code. */
+static inline int frle_fail(frle_error *err, int code, int64_t index) {
+  err->code = code;
+  err->index = index;
+  err->pos = 0;
+  err->value = 0;
+  return code;
+}
+
 /* The vector parse behind frle_parse (rle_parse_simd.c): 1 when it parsed
  * s into cnts[0 .. *m) and every check passed; 0 when the caller must run
  * the scalar parse (an error anywhere, or no vector kernel), with cnts then

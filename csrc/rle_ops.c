@@ -115,12 +115,7 @@ static void bbox_range(void *vctx, int64_t b, int64_t e, int tid) {
 
 void frle_bbox_coco_many(const uint32_t *const *cnts, const int64_t *m, const uint64_t *h, const uint64_t *w, int64_t n,
                          double *bb, int nthreads) {
-  bbox_ctx c;
-  c.cnts = cnts;
-  c.m = m;
-  c.h = h;
-  c.w = w;
-  c.bb = bb;
+  bbox_ctx c = {.cnts = cnts, .m = m, .h = h, .w = w, .bb = bb};
   frle_parallel_for(n, nthreads, bbox_range, &c);
 }
 
@@ -400,23 +395,11 @@ static inline void words_fill(uint64_t *b, uint64_t a, uint64_t z, uint64_t v) {
 #endif
 }
 
-static inline void bits_set(uint64_t *b, uint64_t s, uint64_t e) {
-  uint64_t ws, we, ms, me;
-  if (s >= e) return;
-  ws = s >> 6;
-  we = (e - 1) >> 6;
-  ms = ~0ull << (s & 63);
-  me = ~0ull >> (63 - ((e - 1) & 63));
-  if (ws == we) {
-    b[ws] |= ms & me;
-    return;
-  }
-  b[ws] |= ms;
-  words_fill(b, ws + 1, we, ~0ull);
-  b[we] |= me;
-}
+/* Sets (set != 0) or clears the bits of mask in *w. */
+static inline void word_put(uint64_t *w, uint64_t mask, int set) { *w = set ? *w | mask : *w & ~mask; }
 
-static inline void bits_clear(uint64_t *b, uint64_t s, uint64_t e) {
+/* Sets (set != 0) or clears bits s .. e-1 of b. */
+static inline void bits_put(uint64_t *b, uint64_t s, uint64_t e, int set) {
   uint64_t ws, we, ms, me;
   if (s >= e) return;
   ws = s >> 6;
@@ -424,12 +407,12 @@ static inline void bits_clear(uint64_t *b, uint64_t s, uint64_t e) {
   ms = ~0ull << (s & 63);
   me = ~0ull >> (63 - ((e - 1) & 63));
   if (ws == we) {
-    b[ws] &= ~(ms & me);
+    word_put(b + ws, ms & me, set);
     return;
   }
-  b[ws] &= ~ms;
-  words_fill(b, ws + 1, we, 0);
-  b[we] &= ~me;
+  word_put(b + ws, ms, set);
+  words_fill(b, ws + 1, we, set ? ~0ull : 0);
+  word_put(b + we, me, set);
 }
 
 /* Runs of a bitmap of hw bits: the canonical runs (a leading 0 when pixel 0
@@ -474,8 +457,8 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
     for (j = 0; j < m[i]; j++) {
       uint64_t e = pos + c[j];
       if ((j & 1) != intersect) {
-        if (intersect) bits_clear(b, pos, e);
-        else bits_set(b, pos, e);
+        if (intersect) bits_put(b, pos, e, 0); /* a constant each: two inlined copies, as fast as before */
+        else bits_put(b, pos, e, 1);
       }
       pos = e;
     }

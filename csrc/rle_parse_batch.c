@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "rle_internal.h" /* frle_fail */
 #include "rle_platform.h" /* frle_parallel_for, FRLE_MAX_THREADS */
 
 /* ---- parsing ---- */
@@ -53,11 +54,7 @@ int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int stri
                     int64_t *m, int nthreads, frle_error *err) {
   parse_ctx *c = (parse_ctx *)calloc(1, sizeof(parse_ctx));
   int i, rc = FRLE_OK;
-  if (!c) {
-    err->code = FRLE_ERR_NOMEM;
-    err->index = 0;
-    return FRLE_ERR_NOMEM;
-  }
+  if (!c) return frle_fail(err, FRLE_ERR_NOMEM, 0);
   c->src = src;
   c->hw = hw;
   c->strict = strict;

@@ -122,6 +122,16 @@ static int64_t after_blocks(const char *s, int64_t q, int64_t len, int carry, in
 
 static int finish(int strict, uint64_t hw, uint64_t sum) { return !strict || sum == hw; }
 
+/* The varint starts of a block of `bits` bytes (16 or 32), from k0 (bit b:
+ * byte b has the continuation bit): the bytes after one without it, and
+ * byte 0 when the block before ended a varint (*carry, then set for the
+ * next block). */
+static inline uint32_t block_starts(uint32_t k0, int bits, uint64_t *carry) {
+  uint64_t all = (1ull << bits) - 1, term = ~(uint64_t)k0 & all, starts = ((term << 1) | *carry) & all;
+  *carry = term >> (bits - 1);
+  return (uint32_t)starts;
+}
+
 /* ---- SSE4.1 ------------------------------------------------------------- */
 
 /* pack_tbl[k]: pshufb control moving the 16-bit lanes at the set bits of k
@@ -158,6 +168,17 @@ typedef uint16_t u16x16 __attribute__((vector_size(32)));
   }
 DEFINE_CAND(cand_sse, u16x8, __m128i, __attribute__((target("sse4.1"))))
 
+/* The block's bytes from s, s + 1 and s + 2, less '0'; bad collects c0 | c2,
+ * which between them hold every byte the block reads. */
+__attribute__((target("sse4.1"), always_inline)) static inline void load3_sse(const char *s, __m128i *c0, __m128i *c1,
+                                                                              __m128i *c2, __m128i *bad) {
+  const __m128i k48 = _mm_set1_epi8(48);
+  *c0 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)s), k48);
+  *c1 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(s + 1)), k48);
+  *c2 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(s + 2)), k48);
+  *bad = _mm_or_si128(*bad, _mm_or_si128(*c0, *c2));
+}
+
 /* Pack the lanes of v at the bits of k (8 bits) to cnts + m as int32. */
 __attribute__((target("sse4.1"))) static inline void pack8(__m128i v, unsigned k, uint32_t *out) {
   __m128i p = _mm_shuffle_epi8(v, _mm_loadu_si128((const __m128i *)pack_tbl[k]));
@@ -167,26 +188,20 @@ __attribute__((target("sse4.1"))) static inline void pack8(__m128i v, unsigned k
 
 __attribute__((target("sse4.1,popcnt"))) static int parse_sse41(const char *s, int64_t len, uint64_t hw, int strict,
                                                                 uint32_t *cnts, int64_t *m_out) {
-  const __m128i k48 = _mm_set1_epi8(48), zero = _mm_setzero_si128();
-  __m128i bad = zero;
+  const __m128i zero = _mm_setzero_si128();
+  __m128i bad = zero, c0, c1, c2;
   int64_t q = 0, m = 0, i;
-  unsigned carry = 1;
-  uint64_t sum = 0;
+  uint64_t carry = 1, sum = 0;
   /* pass 1: 16 bytes a block; a block reads 2 bytes past itself */
   for (; q + 18 <= len; q += 16) {
-    __m128i c0 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(s + q)), k48);
-    __m128i c1 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(s + q + 1)), k48);
-    __m128i c2 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(s + q + 2)), k48);
-    bad = _mm_or_si128(bad, _mm_or_si128(c0, c2));
+    load3_sse(s + q, &c0, &c1, &c2, &bad);
     /* bit 5 to bit 7 of each byte, for movemask */
     unsigned k0 = (unsigned)_mm_movemask_epi8(_mm_slli_epi16(c0, 2));
     unsigned k1 = (unsigned)_mm_movemask_epi8(_mm_slli_epi16(c1, 2));
     unsigned k2 = (unsigned)_mm_movemask_epi8(_mm_slli_epi16(c2, 2));
-    unsigned term = ~k0 & 0xffffu;
-    unsigned starts = ((term << 1) | carry) & 0xffffu;
+    unsigned starts = block_starts(k0, 16, &carry);
     unsigned lng = starts & k0 & k1 & k2;
     int64_t mbase = m;
-    carry = term >> 15;
     pack8(cand_sse(_mm_unpacklo_epi8(c0, c1), _mm_unpacklo_epi8(c2, zero)), starts & 0xff, cnts + m);
     m += __builtin_popcount(starts & 0xff);
     pack8(cand_sse(_mm_unpackhi_epi8(c0, c1), _mm_unpackhi_epi8(c2, zero)), starts >> 8, cnts + m);
@@ -220,31 +235,36 @@ __attribute__((target("sse4.1,popcnt"))) static int parse_sse41(const char *s, i
 
 DEFINE_CAND(cand_avx2, u16x16, __m256i, T256)
 
+/* load3_sse for 32-byte blocks (the AVX2 and AVX-512 kernels). */
+__attribute__((target("avx2"), always_inline)) static inline void load3_avx(const char *s, __m256i *c0, __m256i *c1,
+                                                                            __m256i *c2, __m256i *bad) {
+  const __m256i k48 = _mm256_set1_epi8(48);
+  *c0 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)s), k48);
+  *c1 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + 1)), k48);
+  *c2 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + 2)), k48);
+  *bad = _mm256_or_si256(*bad, _mm256_or_si256(*c0, *c2));
+}
+
 /* Pack the lanes of one 128-bit half (8 positions, start bits k) to out as int32. */
 T256 static inline void pack8_avx2(__m128i p, uint32_t *out) {
   _mm256_storeu_si256((__m256i *)out, _mm256_cvtepi16_epi32(p));
 }
 
 T256 static int parse_avx2(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m_out) {
-  const __m256i k48 = _mm256_set1_epi8(48), zero = _mm256_setzero_si256();
-  __m256i bad = zero;
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i bad = zero, c0, c1, c2;
   int64_t q = 0, m = 0, i;
   uint64_t carry = 1, sum = 0;
   /* pass 1: 32 bytes a block; a block reads 2 bytes past itself */
   for (; q + 34 <= len; q += 32) {
-    __m256i c0 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + q)), k48);
-    __m256i c1 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + q + 1)), k48);
-    __m256i c2 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + q + 2)), k48);
-    bad = _mm256_or_si256(bad, _mm256_or_si256(c0, c2));
+    load3_avx(s + q, &c0, &c1, &c2, &bad);
     uint32_t k0 = (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(c0, 2));
     uint32_t k1 = (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(c1, 2));
     uint32_t k2 = (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(c2, 2));
-    uint64_t term = (uint32_t)~k0;
-    uint32_t starts = (uint32_t)((term << 1) | carry);
+    uint32_t starts = block_starts(k0, 32, &carry);
     uint32_t lng = starts & k0 & k1 & k2;
     unsigned s0 = starts & 0xff, s1 = (starts >> 8) & 0xff, s2 = (starts >> 16) & 0xff, s3 = starts >> 24;
     int64_t mbase = m;
-    carry = term >> 31;
     /* unpack works within 128-bit halves: lo holds positions 0-7 and 16-23,
      * hi 8-15 and 24-31 */
     __m256i lo = cand_avx2(_mm256_unpacklo_epi8(c0, c1), _mm256_unpacklo_epi8(c2, zero));
@@ -296,26 +316,21 @@ T256 static int parse_avx2(const char *s, int64_t len, uint64_t hw, int strict, 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt,bmi2")))
 
 T512 static int parse_avx512(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m_out) {
-  const __m256i k48 = _mm256_set1_epi8(48), k20 = _mm256_set1_epi8(0x20);
+  const __m256i k20 = _mm256_set1_epi8(0x20);
   const __m512i k1f = _mm512_set1_epi16(0x1f), k3e0 = _mm512_set1_epi16(0x3e0);
   const __m512i k7c00 = _mm512_set1_epi16(0x7c00), s4 = _mm512_set1_epi16(0x10);
   const __m512i s9 = _mm512_set1_epi16(0x200), s14 = _mm512_set1_epi16(0x4000);
-  __m256i bad = _mm256_setzero_si256();
+  __m256i bad = _mm256_setzero_si256(), c0, c1, c2;
   int64_t q = 0, m = 0, i;
   uint64_t carry = 1, sum = 0;
   /* pass 1: 32 bytes a block; a block reads 2 bytes past itself */
   for (; q + 34 <= len; q += 32) {
-    __m256i c0 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + q)), k48);
-    __m256i c1 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + q + 1)), k48);
-    __m256i c2 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + q + 2)), k48);
-    bad = _mm256_or_si256(bad, _mm256_or_si256(c0, c2));
+    load3_avx(s + q, &c0, &c1, &c2, &bad);
     __mmask32 k0 = _mm256_test_epi8_mask(c0, k20), k1 = _mm256_test_epi8_mask(c1, k20);
     __mmask32 k2 = _mm256_test_epi8_mask(c2, k20), k01 = k0 & k1;
-    uint64_t term = (uint32_t)~k0;
-    uint32_t starts = (uint32_t)((term << 1) | carry);
+    uint32_t starts = block_starts(k0, 32, &carry);
     uint32_t lng = starts & k01 & k2;
     int64_t mbase = m;
-    carry = term >> 31;
     __m512i w0 = _mm512_cvtepu8_epi16(c0), w1 = _mm512_cvtepu8_epi16(c1);
     __m512i w2 = _mm512_cvtepu8_epi16(c2);
     /* the varint (up to 3 chars) starting at each byte: fields do not

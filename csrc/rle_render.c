@@ -249,37 +249,24 @@ static void draw_range(void *ctx, int64_t y0, int64_t y1, int tid) {
 
 int frle_render(const uint32_t *arena, const int64_t *offsets, const int64_t *order, int64_t k, uint64_t h, uint64_t w,
                 const uint8_t *colors, int alpha, int contour_width, uint8_t *img, int nthreads, frle_error *err) {
-  render_job jb;
+  render_job jb = {.arena = arena,
+                   .offsets = offsets,
+                   .order = order,
+                   .k = k,
+                   .h = h,
+                   .w = w,
+                   .colors = colors,
+                   .alpha = alpha < 0 ? 0 : (alpha > 255 ? 255 : alpha),
+                   .cw = contour_width < 0 ? 0 : contour_width,
+                   .img = img};
   int64_t pos;
   int rc = FRLE_OK;
 
-  memset(&jb, 0, sizeof(jb));
-  err->code = FRLE_OK;
-  err->index = -1;
-  err->pos = 0;
-  err->value = 0;
-  if (frle_check_size(h, w, &jb.hw) != FRLE_OK) {
-    err->code = FRLE_ERR_SIZE;
-    err->index = k ? order[0] : 0;
-    return FRLE_ERR_SIZE;
-  }
+  frle_fail(err, FRLE_OK, -1); /* no failure yet */
+  if (frle_check_size(h, w, &jb.hw) != FRLE_OK) return frle_fail(err, FRLE_ERR_SIZE, k ? order[0] : 0);
   if (k <= 0) return FRLE_OK;
-  jb.arena = arena;
-  jb.offsets = offsets;
-  jb.order = order;
-  jb.k = k;
-  jb.h = h;
-  jb.w = w;
-  jb.colors = colors;
-  jb.alpha = alpha < 0 ? 0 : alpha > 255 ? 255 : alpha;
-  jb.cw = contour_width < 0 ? 0 : contour_width;
-  jb.img = img;
   jb.ms = (mask_spans *)calloc((size_t)k, sizeof(mask_spans));
-  if (!jb.ms) {
-    err->code = FRLE_ERR_NOMEM;
-    err->index = order[0];
-    return FRLE_ERR_NOMEM;
-  }
+  if (!jb.ms) return frle_fail(err, FRLE_ERR_NOMEM, order[0]);
 
   /* a thread per 64K pixels at most: starting one costs more than that */
   nthreads = frle_thread_count(nthreads, (int64_t)(jb.hw >> 16));

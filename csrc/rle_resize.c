@@ -373,11 +373,7 @@ int frle_decode_transform(const frle_src *src, int64_t n, uint64_t h, uint64_t w
   if (x->mode != FRLE_AREA && h && w && x->oh && x->ow) {
     int exact = x->mode == FRLE_NEAREST_EXACT;
     maps = (int64_t *)malloc((size_t)(x->oh + x->ow + h + w + 2) * sizeof(int64_t));
-    if (!maps) {
-      err->code = FRLE_ERR_NOMEM;
-      err->index = 0;
-      return FRLE_ERR_NOMEM;
-    }
+    if (!maps) return frle_fail(err, FRLE_ERR_NOMEM, 0);
     c.rmap = maps;
     c.cmap = maps + x->oh;
     c.rfirst = c.cmap + x->ow;

@@ -205,17 +205,16 @@ static int roi_one(void *vctx, int64_t i, const uint32_t *cnts, int64_t m, frle_
 int frle_roi_align(const frle_src *src, int64_t n, uint64_t h, uint64_t w, const float *boxes, float spatial_scale,
                    int sampling_ratio, int aligned, int64_t ph, int64_t pw, uint8_t *out, int64_t mask_stride,
                    int64_t row_stride, int nthreads, frle_error *err) {
-  rctx c;
-  c.boxes = boxes;
-  c.scale = spatial_scale;
-  c.sampling = sampling_ratio;
-  c.aligned = aligned;
-  c.ph = ph;
-  c.pw = pw;
-  c.h = h;
-  c.w = w;
-  c.out = out;
-  c.mask_stride = mask_stride;
-  c.row_stride = row_stride;
+  rctx c = {.boxes = boxes,
+            .scale = spatial_scale,
+            .sampling = sampling_ratio,
+            .aligned = aligned,
+            .ph = ph,
+            .pw = pw,
+            .h = h,
+            .w = w,
+            .out = out,
+            .mask_stride = mask_stride,
+            .row_stride = row_stride};
   return frle_batch_apply(src, n, h, w, roi_one, &c, nthreads, err);
 }

@@ -229,6 +229,11 @@ __device__ __forceinline__ bool fastrle_mask_runs(const unsigned int* ends, cons
     return meta[FASTRLE_META_STRIDE * m] == FASTRLE_ST_OK;
 }
 
+// End of the band of `band` rows from y0 < oh: min(y0 + band, oh), without
+// overflowing 32 bits.
+__device__ __forceinline__ unsigned int fastrle_band_end(unsigned int y0, unsigned int band, unsigned int oh)
+{ return (oh - y0 < band) ? oh : y0 + band; }
+
 // Rows of the slab starting at ys in a band ending at y1.
 __device__ __forceinline__ int fastrle_slab_rows(unsigned int ys, unsigned int y1)
 {
@@ -263,7 +268,7 @@ __device__ __forceinline__ void fastrle_expand_body(const unsigned int* ends, co
     const unsigned int y0 = blockIdx.y * band;
     // Idle warps leave at once: the tile's first word starts at 4(g0+1) - phase.
     if (4 * (g0 + 1) - 3 >= (long long)ow || y0 >= oh) return;  // warp-uniform
-    const unsigned int y1 = (oh - y0 < band) ? oh : y0 + band;
+    const unsigned int y1 = fastrle_band_end(y0, band, oh);
     const long long m = mask_base + blockIdx.z;
     const unsigned int* e;
     unsigned int nr;
@@ -330,7 +335,7 @@ __device__ __forceinline__ void fastrle_expand_packed_body(const unsigned int* e
     const unsigned long long wb = ((unsigned long long)ow + 7u) >> 3;
     const unsigned int y0 = blockIdx.y * band;
     if ((unsigned long long)tile * 16u >= wb || y0 >= oh) return;  // warp-uniform
-    const unsigned int y1 = (oh - y0 < band) ? oh : y0 + band;
+    const unsigned int y1 = fastrle_band_end(y0, band, oh);
     const long long m = mask_base + blockIdx.z;
     const unsigned int* e;
     unsigned int nr;
@@ -461,7 +466,7 @@ extern "C" __global__ void fastrle_expand_map(const unsigned int* ends, const lo
     const unsigned int y0 = blockIdx.y * band;
     if (y0 >= oh || xo >= pitch) return;  // no barriers in this kernel
     (void)w;
-    const unsigned int y1 = (oh - y0 < band) ? oh : y0 + band;
+    const unsigned int y1 = fastrle_band_end(y0, band, oh);
     const long long m = mask_base + blockIdx.z;
     const unsigned int* e;
     unsigned int nr;
