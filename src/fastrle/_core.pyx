@@ -35,6 +35,8 @@ from ._args import MAX_PIXELS, differing_size, mask_size
 
 # fastrle._args holds the size rule; a copy for the per-mask fast path
 cdef int64_t _MAX_DIM = MAX_PIXELS
+if MAX_PIXELS != FRLE_MAX_PIXELS:  # the Python rule and the C core's are one limit
+    raise ImportError(f"fastrle._args.MAX_PIXELS {MAX_PIXELS} != the C core's FRLE_MAX_PIXELS {FRLE_MAX_PIXELS}")
 
 from ._status cimport raise_code, raise_status
 

@@ -15,6 +15,7 @@ cdef extern from "rle.h" nogil:
         int64_t m
     ctypedef struct frle_scratch:
         pass
+    unsigned long long FRLE_MAX_PIXELS
     int FRLE_OK, FRLE_ERR_CHAR, FRLE_ERR_NUL, FRLE_ERR_TRUNCATED, FRLE_ERR_VARINT_LONG
     int FRLE_ERR_NEGATIVE, FRLE_ERR_RUN_TOO_BIG, FRLE_ERR_SUM_SHORT, FRLE_ERR_SUM_LONG
     int FRLE_ERR_SIZE, FRLE_ERR_NOMEM, FRLE_ERR_THREAD
