@@ -44,9 +44,10 @@ def main() -> int:
     ap.add_argument("b", help="the candidate tree (built in place)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--noise", type=float, default=0.15, help="flag |B/A - 1| above this")
-    ap.add_argument("bench", nargs=argparse.REMAINDER, help="-- then arguments for fastrle bench")
-    args = ap.parse_args()
-    bench_args = [x for x in args.bench if x != "--"]
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = ap.parse_args(argv[:cut])
+    bench_args = argv[cut + 1:]  # after --: arguments for fastrle bench
     runs: Dict[str, List[Dict[Key, float]]] = {"a": [], "b": []}
     for r in range(args.rounds):
         for side in ("a", "b"):
