@@ -17,8 +17,11 @@ typedef struct {
   uint32_t *out;
   const int64_t *offs;
   int64_t *m;
-  frle_error err[FRLE_MAX_THREADS]; /* per range: its first failure, code 0 if none */
+  frle_error *err; /* per range: its first failure, code 0 if none */
 } parse_ctx;
+
+/* Ranges whose errors live on the stack: a call on one mask costs no allocation. */
+#define PARSE_LOCAL_RANGES 8
 
 /* One mask: a string is parsed, given counts are copied (and, strict, their
  * sum checked: the one home of that check). */
@@ -52,24 +55,21 @@ static void parse_range(void *vctx, int64_t b, int64_t e, int tid) {
 
 int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int strict, uint32_t *out, const int64_t *offs,
                     int64_t *m, int nthreads, frle_error *err) {
-  parse_ctx *c = (parse_ctx *)calloc(1, sizeof(parse_ctx));
-  int i, rc = FRLE_OK;
-  if (!c) return frle_fail(err, FRLE_ERR_NOMEM, 0);
-  c->src = src;
-  c->hw = hw;
-  c->strict = strict;
-  c->out = out;
-  c->offs = offs;
-  c->m = m;
-  frle_parallel_for(n, nthreads, parse_range, c);
+  frle_error local[PARSE_LOCAL_RANGES];
+  parse_ctx c = {.src = src, .hw = hw, .strict = strict, .out = out, .offs = offs, .m = m, .err = local};
+  int i, k = frle_thread_count(nthreads, n), rc = FRLE_OK;
+  if (k > PARSE_LOCAL_RANGES && !(c.err = (frle_error *)malloc((size_t)k * sizeof(frle_error))))
+    return frle_fail(err, FRLE_ERR_NOMEM, 0);
+  for (i = 0; i < k; i++) c.err[i].code = FRLE_OK;
+  frle_parallel_for(n, k, parse_range, &c);
   /* ranges are in index order: the first range with a failure has the lowest index */
-  for (i = 0; i < FRLE_MAX_THREADS; i++) {
-    if (c->err[i].code != FRLE_OK) {
-      *err = c->err[i];
+  for (i = 0; i < k; i++) {
+    if (c.err[i].code != FRLE_OK) {
+      *err = c.err[i];
       rc = err->code;
       break;
     }
   }
-  free(c);
+  if (c.err != local) free(c.err);
   return rc;
 }
