@@ -242,6 +242,8 @@ MUTANTS: List[Mutant] = [
        "boxes that only touch pass the box prefilter (mask and box IoU)", T_DROPIN),
     _m("parse-given-sum", DI, "if (strict && sum != hw) {", "if (strict && sum > hw) {", "comparison",
        "the batch parse accepts given (list) counts that sum short of h*w", T_GLUE),
+    _m("parse-err-slot0", DI, "if (c.err[i].code != FRLE_OK) {", "if (c.err[i].code != FRLE_OK && i > 0) {",
+       "logic", "the batch parse drops the first range's error", T_GLUE),
     # --- the Cython glue (src/fastrle/_core.pyx)
     _m("pyx-decode-nogil", PYX, "    with nogil:\n        rc = frle_decode_batch(",
        "    if True:\n        rc = frle_decode_batch(", "nogil", "decode keeps the GIL", T_GLUE),
