@@ -167,11 +167,6 @@ class Transform(NamedTuple):
         """The output's dtype: float32 for ``"area"``, else uint8."""
         return np.dtype(np.float32) if self.mode == "area" else np.dtype(np.uint8)
 
-    def is_plain(self, h: int, w: int) -> bool:
-        """True when the output is the h x w mask itself: no resize, flip or packing."""
-        return (self.oh, self.ow) == (h, w) and self.mode != "area" and not (
-            self.flip_h or self.flip_v or self.packed)
-
 
 def transform_args(h: int, w: int, n: int, size: Any, mode: Any, flip: Any, packed: Any,
                    bitorder: Any, *, area: Union[bool, str] = True) -> Transform:
