@@ -1,0 +1,354 @@
+/*
+ * pycocotools' COCOeval.evaluateImg and .accumulate (2.0.11) in C. Each loop
+ * follows cocoeval.py statement by statement; the comments quote the line
+ * they stand for where the float64 order matters.
+ */
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rle.h"
+#include "rle_eval.h"
+#include "rle_platform.h" /* frle_parallel_for */
+
+/* numpy's less-than for floats: NaN sorts after every number. */
+static inline int np_lt(double a, double b) { return a < b || (b != b && a == a); }
+
+/* Stable: the merge takes from the left run on ties, as numpy's mergesort. */
+void frle_argsort_desc(int64_t *idx, int64_t n, const double *key, int64_t *tmp) {
+  int64_t width, i;
+  if (n < 2) return;
+  for (i = 1; i < n && n <= 16; i++) { /* insertion sort: stable */
+    int64_t v = idx[i], j = i;
+    while (j > 0 && np_lt(-key[v], -key[idx[j - 1]])) {
+      idx[j] = idx[j - 1];
+      j--;
+    }
+    idx[j] = v;
+  }
+  if (n <= 16) return;
+  for (width = 1; width < n; width *= 2) {
+    for (i = 0; i < n; i += 2 * width) {
+      int64_t a = i, am = i + width < n ? i + width : n, b = am, bm = i + 2 * width < n ? i + 2 * width : n, o = i;
+      while (a < am && b < bm) tmp[o++] = np_lt(-key[idx[b]], -key[idx[a]]) ? idx[b++] : idx[a++];
+      while (a < am) tmp[o++] = idx[a++];
+      while (b < bm) tmp[o++] = idx[b++];
+    }
+    memcpy(idx, tmp, (size_t)n * sizeof(int64_t));
+  }
+}
+
+/* ---- evaluate ---- */
+
+typedef struct {
+  frle_eval *ev;
+  int status;
+} eval_ctx;
+
+/* per-thread scratch, sized for the largest pair of the range */
+typedef struct {
+  int64_t *tmp, *gtind;
+  uint8_t *ig, *igs, *crowd;
+  double *gtm, *dbox, *gbox;
+  const uint32_t **dc, **gc;
+  int64_t *dm, *gm;
+  uint64_t *dh, *dw, *gh, *gw;
+} eval_scratch;
+
+static int iou_pair(const frle_eval *ev, int64_t p, int64_t D, int64_t G, eval_scratch *s) {
+  const int64_t *di = ev->dt_idx + ev->dt_off[p], *gi = ev->gt_idx + ev->gt_off[p];
+  double *o = ev->iou + ev->iou_off[p];
+  int64_t j;
+  if (ev->boxes) {
+    for (j = 0; j < D; j++) memcpy(s->dbox + 4 * j, ev->dt_box + 4 * di[j], 4 * sizeof(double));
+    for (j = 0; j < G; j++) memcpy(s->gbox + 4 * j, ev->gt_box + 4 * gi[j], 4 * sizeof(double));
+    frle_bbox_iou(s->dbox, s->gbox, D, G, s->crowd, o);
+    return FRLE_OK;
+  } else {
+    frle_runs rd, rg;
+    for (j = 0; j < D; j++) {
+      int64_t k = di[j];
+      s->dc[j] = ev->dt_arena + ev->dt_offs[k];
+      s->dm[j] = ev->dt_offs[k + 1] - ev->dt_offs[k];
+      s->dh[j] = (uint64_t)ev->dt_h[k];
+      s->dw[j] = (uint64_t)ev->dt_w[k];
+    }
+    for (j = 0; j < G; j++) {
+      int64_t k = gi[j];
+      s->gc[j] = ev->gt_arena + ev->gt_offs[k];
+      s->gm[j] = ev->gt_offs[k + 1] - ev->gt_offs[k];
+      s->gh[j] = (uint64_t)ev->gt_h[k];
+      s->gw[j] = (uint64_t)ev->gt_w[k];
+    }
+    rd.cnts = s->dc;
+    rd.m = s->dm;
+    rd.h = s->dh;
+    rd.w = s->dw;
+    rd.n = D;
+    rg.cnts = s->gc;
+    rg.m = s->gm;
+    rg.h = s->gh;
+    rg.w = s->gw;
+    rg.n = G;
+    return frle_iou_runs(&rd, &rg, s->crowd, o, 1);
+  }
+}
+
+static int eval_pair(const frle_eval *ev, int64_t p, eval_scratch *s) {
+  int64_t g0 = ev->gt_off[p], G = ev->gt_off[p + 1] - g0, d0 = ev->dt_off[p], Dall = ev->dt_off[p + 1] - d0;
+  int64_t D = ev->dt_n[p], T = ev->T, a, t, d, j, k;
+  const int64_t *gi = ev->gt_idx + g0, *di = ev->dt_idx + d0;
+  const double *o = ev->iou + ev->iou_off[p];
+  if (G == 0 && Dall == 0) return FRLE_OK; /* evaluateImg returns None */
+  /* inds = np.argsort([-d['score'] for d in dt], kind='mergesort'); dt[0:maxDet] */
+  frle_argsort_desc(ev->dt_idx + d0, Dall, ev->dt_score, s->tmp);
+  for (j = 0; j < G; j++) s->crowd[j] = ev->gt_crowd[gi[j]];
+  if (D > 0 && G > 0) {
+    int rc = iou_pair(ev, p, D, G, s);
+    if (rc != FRLE_OK) return rc;
+  }
+  for (a = 0; a < ev->A; a++) {
+    double lo = ev->area_rng[2 * a], hi = ev->area_rng[2 * a + 1];
+    int32_t *mt = ev->match + ev->match_off[p] + a * T * D;
+    for (j = 0; j < T * D; j++) mt[j] = -1;
+    /* g['_ignore'] = g['ignore'] or (g['area'] < aRng[0] or g['area'] > aRng[1]) */
+    for (j = 0; j < G; j++) {
+      double ar = ev->gt_area[gi[j]];
+      s->ig[j] = ev->gt_ign[gi[j]] || ar < lo || ar > hi;
+    }
+    /* gtind = np.argsort(_ignore, kind='mergesort'): 0s then 1s, each in order */
+    k = 0;
+    for (j = 0; j < G; j++)
+      if (!s->ig[j]) s->gtind[k++] = j;
+    for (j = 0; j < G; j++)
+      if (s->ig[j]) s->gtind[k++] = j;
+    for (j = 0; j < G; j++) s->igs[j] = s->ig[s->gtind[j]];
+    if (D == 0 || G == 0) continue; /* len(ious) == 0 */
+    for (t = 0; t < T; t++) {
+      double thr = ev->iou_thrs[t], cap = 1 - 1e-10;
+      for (j = 0; j < G; j++) s->gtm[j] = 0;
+      for (d = 0; d < D; d++) {
+        double iou = cap < thr ? cap : thr; /* min([t, 1-1e-10]) */
+        int64_t m = -1;
+        for (j = 0; j < G; j++) {
+          int64_t gl = s->gtind[j];
+          double v;
+          if (s->gtm[j] > 0 && !s->crowd[gl]) continue;
+          if (m > -1 && s->igs[m] == 0 && s->igs[j] == 1) break;
+          v = o[gl * D + d];
+          if (v < iou) continue;
+          iou = v;
+          m = j;
+        }
+        if (m == -1) continue;
+        s->gtm[m] = ev->dt_id[di[d]];
+        mt[t * D + d] = (int32_t)s->gtind[m];
+      }
+    }
+  }
+  return FRLE_OK;
+}
+
+static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
+  eval_ctx *c = (eval_ctx *)vctx;
+  const frle_eval *ev = c->ev;
+  int64_t p, maxg = 1, maxd = 1;
+  eval_scratch s;
+  char *block;
+  size_t off = 0;
+  (void)tid;
+  for (p = b; p < e; p++) {
+    int64_t g = ev->gt_off[p + 1] - ev->gt_off[p], d = ev->dt_off[p + 1] - ev->dt_off[p];
+    if (g > maxg) maxg = g;
+    if (d > maxd) maxd = d;
+  }
+  block = (char *)malloc((size_t)maxd * (sizeof(int64_t) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) +
+                         (size_t)maxg * (sizeof(int64_t) + 3 + sizeof(double) + 4 * sizeof(double) +
+                                         sizeof(void *) + 3 * 8) +
+                         64);
+  if (!block) {
+    c->status = FRLE_ERR_NOMEM;
+    return;
+  }
+#define TAKE(field, type, count)         \
+  s.field = (type *)(void *)(block + off); \
+  off += (size_t)(count) * sizeof(type);
+  TAKE(tmp, int64_t, maxd)
+  TAKE(dbox, double, 4 * maxd)
+  TAKE(dc, const uint32_t *, maxd)
+  TAKE(dm, int64_t, maxd)
+  TAKE(dh, uint64_t, maxd)
+  TAKE(dw, uint64_t, maxd)
+  TAKE(gtind, int64_t, maxg)
+  TAKE(gtm, double, maxg)
+  TAKE(gbox, double, 4 * maxg)
+  TAKE(gc, const uint32_t *, maxg)
+  TAKE(gm, int64_t, maxg)
+  TAKE(gh, uint64_t, maxg)
+  TAKE(gw, uint64_t, maxg)
+  TAKE(ig, uint8_t, maxg)
+  TAKE(igs, uint8_t, maxg)
+  TAKE(crowd, uint8_t, maxg)
+#undef TAKE
+  for (p = b; p < e; p++) {
+    int rc = eval_pair(ev, p, &s);
+    if (rc != FRLE_OK) {
+      c->status = rc;
+      break;
+    }
+  }
+  free(block);
+}
+
+int frle_eval_run(frle_eval *ev, int nthreads) {
+  eval_ctx c;
+  c.ev = ev;
+  c.status = FRLE_OK;
+  frle_parallel_for(ev->npairs, nthreads, eval_range, &c);
+  return c.status;
+}
+
+/* ---- accumulate ---- */
+
+typedef struct {
+  const frle_accum *ac;
+  int status;
+} accum_ctx;
+
+/* len(x[0:s]) for a list of n items */
+static inline int64_t slice_len(int64_t n, int64_t s) {
+  if (s < 0) s = n + s < 0 ? 0 : n + s;
+  return s < n ? s : n;
+}
+
+static inline int gt_ignored(const frle_eval *ev, int64_t g, int64_t a) {
+  double ar = ev->gt_area[g];
+  return ev->gt_ign[g] || ar < ev->area_rng[2 * a] || ar > ev->area_rng[2 * a + 1];
+}
+
+/* one (k, a, m) cell of the loops */
+static int accum_cell(const frle_accum *ac, int64_t kp, int64_t ap, int64_t mp) {
+  const frle_eval *ev = ac->ev;
+  int64_t k0 = ac->k_list[kp], a0 = ac->a_list[ap], maxdet = ac->m_list[mp], T = ev->T, R = ac->R;
+  int64_t I0 = ac->I0, AI = ac->A0 * ac->I0, n_el = 0, npig = 0, x, t, r, nd;
+  int64_t *pair, *dloc, *idx, *tmp, *area;
+  double *score, *rc, *pr;
+  char *block;
+  /* E = [evalImgs[Nk + Na + i] for i in i_list], None dropped */
+  for (x = 0; x < ac->ni; x++) {
+    int64_t n = k0 * AI + a0 * I0 + ac->i_list[x], p = (n / AI) * I0 + n % I0;
+    if (ac->present[p]) n_el += slice_len(ev->dt_n[p], maxdet);
+  }
+  block = (char *)malloc((size_t)(n_el + 1) * (5 * sizeof(int64_t) + 3 * sizeof(double)));
+  if (!block) return FRLE_ERR_NOMEM;
+  pair = (int64_t *)(void *)block;
+  dloc = pair + n_el + 1;
+  idx = dloc + n_el + 1;
+  tmp = idx + n_el + 1;
+  area = tmp + n_el + 1;
+  score = (double *)(void *)(area + n_el + 1);
+  rc = score + n_el + 1;
+  pr = rc + n_el + 1;
+  nd = 0;
+  {
+    int any = 0;
+    for (x = 0; x < ac->ni; x++) {
+      int64_t n = k0 * AI + a0 * I0 + ac->i_list[x], p = (n / AI) * I0 + n % I0, aa = (n % AI) / I0, d, j;
+      int64_t take;
+      if (!ac->present[p]) continue;
+      any = 1;
+      take = slice_len(ev->dt_n[p], maxdet);
+      for (d = 0; d < take; d++) { /* np.concatenate([e['dtScores'][0:maxDet] for e in E]) */
+        pair[nd] = p;
+        dloc[nd] = d;
+        area[nd] = aa;
+        score[nd] = ev->dt_score[ev->dt_idx[ev->dt_off[p] + d]];
+        idx[nd] = nd;
+        nd++;
+      }
+      for (j = ev->gt_off[p]; j < ev->gt_off[p + 1]; j++) npig += !gt_ignored(ev, ev->gt_idx[j], aa);
+    }
+    if (!any || npig == 0) { /* len(E) == 0, or npig == 0: continue */
+      free(block);
+      return FRLE_OK;
+    }
+  }
+  /* inds = np.argsort(-dtScores, kind='mergesort') */
+  frle_argsort_desc(idx, nd, score, tmp);
+  for (t = 0; t < T; t++) {
+    int64_t tp = 0, fp = 0, s;
+    int64_t out_r = ((t * ac->K + kp) * ac->A + ap) * ac->M + mp;
+    for (s = 0; s < nd; s++) {
+      int64_t e = idx[s], p = pair[e], d = dloc[e], D = ev->dt_n[p];
+      int32_t m = ev->match[ev->match_off[p] + (area[e] * T + t) * D + d];
+      double dtm = 0;
+      int ig = 0;
+      if (m >= 0) {
+        int64_t g = ev->gt_idx[ev->gt_off[p] + m];
+        dtm = ev->gt_id[g];
+        ig = gt_ignored(ev, g, area[e]);
+      }
+      if (dtm == 0 && !ig) { /* np.logical_and(dtm == 0, a): unmatched dt outside the area range */
+        double ar = ev->dt_area[ev->dt_idx[ev->dt_off[p] + d]];
+        ig = ar < ev->area_rng[2 * area[e]] || ar > ev->area_rng[2 * area[e] + 1];
+      }
+      if (!ig) {
+        if (dtm != 0)
+          tp++;
+        else
+          fp++;
+      }
+      /* rc = tp / npig; pr = tp / (fp + tp + np.spacing(1)) */
+      rc[s] = (double)tp / (double)npig;
+      pr[s] = (double)tp / ((double)fp + (double)tp + DBL_EPSILON);
+    }
+    ac->recall[out_r] = nd ? rc[nd - 1] : 0;
+    for (s = nd - 1; s > 0; s--)
+      if (pr[s] > pr[s - 1]) pr[s - 1] = pr[s];
+    for (r = 0; r < R; r++) {
+      int64_t o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
+      ac->precision[o] = 0;
+      ac->scores[o] = 0;
+    }
+    for (r = 0; r < R; r++) {
+      /* np.searchsorted(rc, p.recThrs, side='left'); an index past the end
+       * raises IndexError, which ends the loop (the rest stay 0) */
+      double v = ac->rec_thrs[r];
+      int64_t lo = 0, hi = nd, o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
+      while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (np_lt(rc[mid], v))
+          lo = mid + 1;
+        else
+          hi = mid;
+      }
+      if (lo >= nd) break;
+      ac->precision[o] = pr[lo];
+      ac->scores[o] = score[idx[lo]];
+    }
+  }
+  free(block);
+  return FRLE_OK;
+}
+
+static void accum_range(void *vctx, int64_t b, int64_t e, int tid) {
+  accum_ctx *c = (accum_ctx *)vctx;
+  const frle_accum *ac = c->ac;
+  int64_t j;
+  (void)tid;
+  for (j = b; j < e; j++) {
+    int64_t mp = j % ac->nm, ap = (j / ac->nm) % ac->na, kp = j / (ac->nm * ac->na);
+    int rc = accum_cell(ac, kp, ap, mp);
+    if (rc != FRLE_OK) {
+      c->status = rc;
+      return;
+    }
+  }
+}
+
+int frle_accumulate(const frle_accum *ac, int nthreads) {
+  accum_ctx c;
+  c.ac = ac;
+  c.status = FRLE_OK;
+  frle_parallel_for(ac->nk * ac->na * ac->nm, nthreads, accum_range, &c);
+  return c.status;
+}

@@ -1,0 +1,75 @@
+/*
+ * pycocotools' COCOeval loops (evaluateImg and accumulate, 2.0.11) in C: the
+ * same float64 operations in the same order, so that every array equals
+ * pycocotools' to the bit. The IoUs come from rle_ops.c (frle_iou_runs,
+ * frle_bbox_iou). No Python headers; glue in src/fastrle/_eval.pyx.
+ */
+#ifndef FASTRLE_RLE_EVAL_H
+#define FASTRLE_RLE_EVAL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One evaluation. A pair is one (category, image) cell of pycocotools'
+ * evalImgs (pair = k * I + i); its gts and dts are index lists into the
+ * per-annotation arrays, in pycocotools' list order. */
+typedef struct {
+  int64_t npairs, T, A, maxdet;
+  const double *iou_thrs; /* T */
+  const double *area_rng; /* A x 2: [lo, hi] */
+  /* pair p: gts gt_idx[gt_off[p] .. gt_off[p+1]), dts dt_idx[dt_off[p] .. dt_off[p+1]) */
+  const int64_t *gt_off, *gt_idx, *dt_off;
+  int64_t *dt_idx;      /* evaluate sorts each pair's dts by score (np.argsort(-score, kind='mergesort')) */
+  const int64_t *dt_n;  /* min(dts of the pair, maxdet): the dts kept */
+  const double *gt_area, *gt_id, *dt_area, *dt_id, *dt_score;
+  const uint8_t *gt_crowd; /* int(iscrowd) != 0 */
+  const uint8_t *gt_ign;   /* gt['ignore'] is truthy */
+  /* IoU inputs: boxes (n x 4) when boxes != 0, else parsed masks */
+  int boxes;
+  const double *gt_box, *dt_box;
+  const uint32_t *gt_arena, *dt_arena;
+  const int64_t *gt_offs, *dt_offs;  /* counts of mask j: arena[offs[j] .. offs[j+1]) */
+  const int64_t *gt_h, *gt_w, *dt_h, *dt_w;
+  /* outputs: IoUs of pair p at iou + iou_off[p] (dt_n x G, Fortran order, as
+   * pycocotools' iou); matches at match + match_off[p], A x T x dt_n: the
+   * gt (its position in the pair's list) each dt matched, or -1 */
+  const int64_t *iou_off, *match_off;
+  double *iou;
+  int32_t *match;
+} frle_eval;
+
+/* evaluate(): computeIoU and evaluateImg for every pair and area range, on
+ * threads. Returns FRLE_OK or FRLE_ERR_NOMEM. */
+int frle_eval_run(frle_eval *ev, int nthreads);
+
+/* accumulate(): pycocotools' loops over k_list x a_list x m_list (m_list
+ * holds maxDet values), reading evalImgs[k0*A0*I0 + a0*I0 + i] for i in
+ * i_list (every such index < K0*A0*I0: the caller checks). present[p]: the
+ * pair's evalImgs entry is not None. Writes precision and scores (T x R x K
+ * x A x M, C order) and recall (T x K x A x M), which hold -1 on entry.
+ * Returns FRLE_OK or FRLE_ERR_NOMEM. */
+typedef struct {
+  const frle_eval *ev;
+  const uint8_t *present;
+  int64_t I0, A0;
+  int64_t nk, na, nm, ni;
+  const int64_t *k_list, *a_list, *m_list, *i_list;
+  int64_t R;
+  const double *rec_thrs;
+  int64_t K, A, M;
+  double *precision, *recall, *scores;
+} frle_accum;
+
+int frle_accumulate(const frle_accum *ac, int nthreads);
+
+/* numpy's stable argsort of -key (kind='mergesort'; NaN last), of n
+ * indices idx into key, in place; tmp has room for n. */
+void frle_argsort_desc(int64_t *idx, int64_t n, const double *key, int64_t *tmp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTRLE_RLE_EVAL_H */

@@ -1,0 +1,257 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Glue for csrc/rle_eval.c: pycocotools' evaluateImg and accumulate in C.
+
+fastrle.cocoeval packs one evaluation into flat arrays (per annotation, and
+per (category, image) pair as offsets into index lists) and calls
+:func:`evaluate` then :func:`accumulate`; both release the GIL. The arrays'
+meaning is documented in csrc/rle_eval.h.
+"""
+from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, int32_t
+
+from ._crle cimport FRLE_OK, FRLE_ERR_NOMEM
+from ._status cimport raise_code
+
+cdef extern from "rle_eval.h" nogil:
+    ctypedef struct frle_eval:
+        int64_t npairs, T, A, maxdet
+        const double *iou_thrs
+        const double *area_rng
+        const int64_t *gt_off
+        const int64_t *gt_idx
+        const int64_t *dt_off
+        int64_t *dt_idx
+        const int64_t *dt_n
+        const double *gt_area
+        const double *gt_id
+        const double *dt_area
+        const double *dt_id
+        const double *dt_score
+        const uint8_t *gt_crowd
+        const uint8_t *gt_ign
+        int boxes
+        const double *gt_box
+        const double *dt_box
+        const uint32_t *gt_arena
+        const uint32_t *dt_arena
+        const int64_t *gt_offs
+        const int64_t *dt_offs
+        const int64_t *gt_h
+        const int64_t *gt_w
+        const int64_t *dt_h
+        const int64_t *dt_w
+        const int64_t *iou_off
+        const int64_t *match_off
+        double *iou
+        int32_t *match
+    ctypedef struct frle_accum:
+        const frle_eval *ev
+        const uint8_t *present
+        int64_t I0, A0, nk, na, nm, ni
+        const int64_t *k_list
+        const int64_t *a_list
+        const int64_t *m_list
+        const int64_t *i_list
+        int64_t R
+        const double *rec_thrs
+        int64_t K, A, M
+        double *precision
+        double *recall
+        double *scores
+    int frle_eval_run(frle_eval *ev, int nthreads)
+    int frle_accumulate(const frle_accum *ac, int nthreads)
+
+
+cdef void _check_offsets(const int64_t[::1] off, int64_t n, int64_t total, str what) except *:
+    cdef int64_t i
+    if off.shape[0] != n + 1 or off[0] != 0 or off[n] > total:
+        raise ValueError(f"{what}: offsets do not fit")
+    for i in range(n):
+        if off[i + 1] < off[i]:
+            raise ValueError(f"{what}: offsets must be non-decreasing")
+
+
+cdef void _check_index(const int64_t[::1] idx, int64_t n, str what) except *:
+    cdef int64_t i
+    for i in range(idx.shape[0]):
+        if idx[i] < 0 or idx[i] >= n:
+            raise ValueError(f"{what}: index {idx[i]} out of range")
+
+
+cdef class Evaluation:
+    """One evaluation's arrays (see csrc/rle_eval.h, frle_eval); holds
+    references to them for as long as it lives."""
+    cdef frle_eval ev
+    cdef list keep
+    cdef readonly bint done
+
+    def __init__(self, const double[::1] iou_thrs, const double[:, ::1] area_rng, int64_t maxdet,
+                 const int64_t[::1] gt_off, const int64_t[::1] gt_idx, const int64_t[::1] dt_off,
+                 int64_t[::1] dt_idx, const int64_t[::1] dt_n,
+                 const double[::1] gt_area, const double[::1] gt_id, const uint8_t[::1] gt_crowd,
+                 const uint8_t[::1] gt_ign, const double[::1] dt_area, const double[::1] dt_id,
+                 const double[::1] dt_score, object gt_geom, object dt_geom,
+                 const int64_t[::1] iou_off, const int64_t[::1] match_off, double[::1] iou, int32_t[::1] match):
+        """gt_geom/dt_geom: a float64 (n, 4) box array, or a tuple (arena,
+        offsets, heights, widths) of a fastrle._core.Runs table."""
+        cdef int64_t npairs = gt_off.shape[0] - 1, ng = gt_area.shape[0], nd = dt_area.shape[0], p
+        cdef int64_t T = iou_thrs.shape[0], A = area_rng.shape[0]
+        if npairs < 0 or dt_off.shape[0] != npairs + 1 or dt_n.shape[0] != npairs \
+                or iou_off.shape[0] != npairs + 1 or match_off.shape[0] != npairs + 1:
+            raise ValueError("per-pair arrays differ in length")
+        if area_rng.shape[1] != 2:
+            raise ValueError("area_rng must be (A, 2)")
+        if gt_id.shape[0] != ng or gt_crowd.shape[0] != ng or gt_ign.shape[0] != ng \
+                or dt_id.shape[0] != nd or dt_score.shape[0] != nd:
+            raise ValueError("per-annotation arrays differ in length")
+        _check_offsets(gt_off, npairs, gt_idx.shape[0], "gt")
+        _check_offsets(dt_off, npairs, dt_idx.shape[0], "dt")
+        _check_index(gt_idx, ng, "gt")
+        _check_index(dt_idx, nd, "dt")
+        for p in range(npairs):
+            if dt_n[p] < 0 or dt_n[p] > dt_off[p + 1] - dt_off[p]:
+                raise ValueError("dt_n out of range")
+            if iou_off[p + 1] - iou_off[p] != dt_n[p] * (gt_off[p + 1] - gt_off[p]) \
+                    or match_off[p + 1] - match_off[p] != A * T * dt_n[p]:
+                raise ValueError("output offsets do not fit")
+        if iou_off[0] != 0 or match_off[0] != 0 or iou.shape[0] < iou_off[npairs] \
+                or match.shape[0] < match_off[npairs]:
+            raise ValueError("output arrays too small")
+        self.keep = [iou_thrs.base, area_rng.base, gt_off.base, gt_idx.base, dt_off.base, dt_idx.base,
+                     dt_n.base, gt_area.base, gt_id.base, gt_crowd.base, gt_ign.base, dt_area.base,
+                     dt_id.base, dt_score.base, gt_geom, dt_geom, iou_off.base, match_off.base, iou.base,
+                     match.base]
+        ev = &self.ev
+        ev.npairs = npairs
+        ev.T = T
+        ev.A = A
+        ev.maxdet = maxdet
+        ev.iou_thrs = &iou_thrs[0] if T else NULL
+        ev.area_rng = &area_rng[0, 0] if A else NULL
+        ev.gt_off = &gt_off[0]
+        ev.gt_idx = &gt_idx[0] if gt_idx.shape[0] else NULL
+        ev.dt_off = &dt_off[0]
+        ev.dt_idx = &dt_idx[0] if dt_idx.shape[0] else NULL
+        ev.dt_n = &dt_n[0] if npairs else NULL
+        ev.gt_area = &gt_area[0] if ng else NULL
+        ev.gt_id = &gt_id[0] if ng else NULL
+        ev.gt_crowd = &gt_crowd[0] if ng else NULL
+        ev.gt_ign = &gt_ign[0] if ng else NULL
+        ev.dt_area = &dt_area[0] if nd else NULL
+        ev.dt_id = &dt_id[0] if nd else NULL
+        ev.dt_score = &dt_score[0] if nd else NULL
+        ev.iou_off = &iou_off[0]
+        ev.match_off = &match_off[0]
+        ev.iou = &iou[0] if iou.shape[0] else NULL
+        ev.match = &match[0] if match.shape[0] else NULL
+        if isinstance(gt_geom, tuple):
+            ev.boxes = 0
+            self._runs(gt_geom, ng, True)
+            self._runs(dt_geom, nd, False)
+        else:
+            ev.boxes = 1
+            self._boxes(gt_geom, ng, True)
+            self._boxes(dt_geom, nd, False)
+        self.done = False
+
+    cdef _boxes(self, const double[:, ::1] b, int64_t n, bint gt):
+        if b.shape[0] != n or (n and b.shape[1] != 4):
+            raise ValueError("boxes must be (n, 4)")
+        if gt:
+            self.ev.gt_box = &b[0, 0] if n else NULL
+        else:
+            self.ev.dt_box = &b[0, 0] if n else NULL
+
+    cdef _runs(self, tuple runs, int64_t n, bint gt):
+        cdef const uint32_t[::1] arena = runs[0]
+        cdef const int64_t[::1] offs = runs[1]
+        cdef const int64_t[::1] hs = runs[2]
+        cdef const int64_t[::1] ws = runs[3]
+        if hs.shape[0] != n or ws.shape[0] != n:
+            raise ValueError("runs: sizes differ in length")
+        _check_offsets(offs, n, arena.shape[0], "runs")
+        if gt:
+            self.ev.gt_arena = &arena[0]
+            self.ev.gt_offs = &offs[0]
+            self.ev.gt_h = &hs[0] if n else NULL
+            self.ev.gt_w = &ws[0] if n else NULL
+        else:
+            self.ev.dt_arena = &arena[0]
+            self.ev.dt_offs = &offs[0]
+            self.ev.dt_h = &hs[0] if n else NULL
+            self.ev.dt_w = &ws[0] if n else NULL
+
+    def run(self, int threads=0):
+        """evaluate(): sort each pair's dts, compute its IoUs and its matches
+        for every area range and IoU threshold (once; later calls do nothing)."""
+        cdef int rc
+        if self.done:
+            return
+        with nogil:
+            rc = frle_eval_run(&self.ev, threads)
+        if rc != FRLE_OK:
+            raise_code(FRLE_ERR_NOMEM, None, 0, 0)
+        self.done = True
+
+    def accumulate(self, const uint8_t[::1] present, int64_t I0, int64_t A0, const int64_t[::1] k_list,
+                   const int64_t[::1] a_list, const int64_t[::1] m_list, const int64_t[::1] i_list,
+                   const double[::1] rec_thrs, double[:, :, :, :, ::1] precision,
+                   double[:, :, :, ::1] recall, double[:, :, :, :, ::1] scores, int threads=0):
+        """accumulate()'s loops into precision, scores (T, R, K, A, M) and
+        recall (T, K, A, M), which hold -1 on entry."""
+        cdef frle_accum ac
+        cdef int rc
+        cdef int64_t x, nk = k_list.shape[0], na = a_list.shape[0], nm = m_list.shape[0], ni = i_list.shape[0]
+        cdef int64_t K = precision.shape[2], A = precision.shape[3], M = precision.shape[4]
+        cdef int64_t R = rec_thrs.shape[0], T = self.ev.T, K0
+        if not self.done:
+            raise RuntimeError("evaluate first")
+        if present.shape[0] != self.ev.npairs or I0 <= 0 or A0 != self.ev.A or self.ev.npairs % I0:
+            raise ValueError("present/I0/A0 do not fit the evaluation")
+        K0 = self.ev.npairs // I0
+        if precision.shape[0] != T or precision.shape[1] != R or scores.shape[0] != T or scores.shape[1] != R \
+                or scores.shape[2] != K or scores.shape[3] != A or scores.shape[4] != M \
+                or recall.shape[0] != T or recall.shape[1] != K or recall.shape[2] != A or recall.shape[3] != M:
+            raise ValueError("output shapes do not fit")
+        if nk > K or na > A or nm > M:
+            raise ValueError("more loop entries than output cells")
+        cdef int64_t kmax = 0, amax = 0, imax = 0
+        for x in range(nk):
+            if k_list[x] < 0:
+                raise ValueError("negative category index")
+            kmax = max(kmax, k_list[x])
+        for x in range(na):
+            if a_list[x] < 0:
+                raise ValueError("negative area index")
+            amax = max(amax, a_list[x])
+        for x in range(ni):
+            if i_list[x] < 0:
+                raise ValueError("negative image index")
+            imax = max(imax, i_list[x])
+        if nk and na and ni and kmax * A0 * I0 + amax * I0 + imax >= K0 * A0 * I0:
+            raise IndexError("list index out of range")  # as evalImgs[Nk + Na + i] would
+        ac.ev = &self.ev
+        ac.present = &present[0] if present.shape[0] else NULL
+        ac.I0 = I0
+        ac.A0 = A0
+        ac.nk = nk
+        ac.na = na
+        ac.nm = nm
+        ac.ni = ni
+        ac.k_list = &k_list[0] if nk else NULL
+        ac.a_list = &a_list[0] if na else NULL
+        ac.m_list = &m_list[0] if nm else NULL
+        ac.i_list = &i_list[0] if ni else NULL
+        ac.R = R
+        ac.rec_thrs = &rec_thrs[0] if R else NULL
+        ac.K = K
+        ac.A = A
+        ac.M = M
+        ac.precision = &precision[0, 0, 0, 0, 0] if precision.size else NULL
+        ac.recall = &recall[0, 0, 0, 0] if recall.size else NULL
+        ac.scores = &scores[0, 0, 0, 0, 0] if scores.size else NULL
+        if nk * na * nm * ni == 0 or T == 0:
+            return
+        with nogil:
+            rc = frle_accumulate(&ac, threads)
+        if rc != FRLE_OK:
+            raise_code(FRLE_ERR_NOMEM, None, 0, 0)

@@ -1,0 +1,374 @@
+"""pycocotools' COCOeval with its loops in C: :class:`COCOeval`.
+
+The same class, constructor, ``params``, methods and attributes as
+``pycocotools.cocoeval.COCOeval`` (2.0.11), and the same results to the bit
+for ``iouType`` ``"segm"`` and ``"bbox"``: ``evaluate`` (computeIoU and
+evaluateImg) and ``accumulate`` run in C (csrc/rle_eval.c), on threads, with
+the GIL released. ``"keypoints"`` runs pycocotools' own Python code. ::
+
+    from fastrle.cocoeval import COCOeval    # was: from pycocotools.cocoeval import COCOeval
+    E = COCOeval(coco_gt, coco_dt, "segm")
+    E.evaluate(); E.accumulate(); E.summarize()
+
+Loading (``COCO``, ``loadRes``, ``annToRLE``) stays pycocotools'. ``evalImgs``
+and ``ious`` are built from the C results when first read, equal to
+pycocotools' (same keys, values, numpy dtypes and layouts).
+Needs pycocotools (``pip install pycocotools``).
+"""
+from __future__ import annotations
+
+import copy
+import datetime
+import operator
+import time
+from collections import defaultdict
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from . import _core, _eval
+from .optional import require
+
+_stock = require("pycocotools.cocoeval", "fastrle.cocoeval")
+
+__all__ = ["COCOeval", "Params"]
+
+# pycocotools' parameter class, unchanged: the same defaults and attributes
+Params = _stock.Params
+
+_NATIVE_TYPES = ("segm", "bbox")
+
+
+def _stock_annToRLE() -> Any:
+    try:
+        return require("pycocotools.coco", "fastrle.cocoeval").COCO.annToRLE
+    except ImportError:  # pycocotools.coco needs matplotlib: no stock COCO to compare with
+        return None
+
+
+def _to_mask(anns: List[dict], coco: Any) -> None:
+    """pycocotools' ``_prepare._toMask``: ann['segmentation'] = coco.annToRLE(ann).
+    pycocotools' own annToRLE returns a compressed RLE dict as it is, so
+    that call is skipped for those."""
+    stock = getattr(type(coco), "annToRLE", None) is _stock_annToRLE()
+    for ann in anns:
+        segm = ann["segmentation"]
+        if stock and type(segm) is dict and type(segm.get("counts")) in (str, bytes):
+            continue
+        ann["segmentation"] = coco.annToRLE(ann)
+
+
+def _slice_len(n: np.ndarray, s: int) -> np.ndarray:
+    """len(x[0:s]) for lists of lengths n."""
+    if s < 0:
+        return np.maximum(n + s, 0)
+    return np.minimum(n, s)
+
+
+def _floats(anns: List[dict], key: str) -> np.ndarray:
+    return np.array([a[key] for a in anns], dtype=np.float64).reshape(len(anns))
+
+
+class _Group:
+    """One side's annotations grouped by (category, image) pair: ``idx``
+    indexes ``anns`` pair by pair, ``off`` (npairs + 1) bounds each pair."""
+
+    def __init__(self, anns: List[dict], img_pos: Dict[Any, int], cat_pos: Dict[Any, List[int]],
+                 I: int, J: int, use_cats: bool) -> None:
+        rows: List[int] = []
+        keys: List[int] = []
+        for n, a in enumerate(anns):
+            i = img_pos.get(a["image_id"])
+            js = cat_pos.get(a["category_id"])
+            if i is None or js is None:
+                continue
+            for j in js:  # useCats=0 with a category listed twice: the annotation comes twice
+                rows.append(n)
+                keys.append(j * I + i if use_cats else i * J + j)
+        key = np.array(keys, dtype=np.int64)
+        order = np.argsort(key, kind="stable")
+        row = np.array(rows, dtype=np.int64)[order]
+        pair = key[order] if use_cats else key[order] // max(J, 1)
+        used, self.idx = np.unique(row, return_inverse=True)
+        self.idx = self.idx.astype(np.int64).reshape(-1)
+        self.anns = [anns[n] for n in used.tolist()]
+        npairs = (J if use_cats else 1) * I
+        self.off = np.zeros(npairs + 1, np.int64)
+        np.cumsum(np.bincount(pair, minlength=npairs), out=self.off[1:])
+
+
+class _Native:
+    """What one native evaluate() leaves: its arrays and the C evaluation."""
+
+    def __init__(self, p: Any, gts: _Group, dts: _Group, cat_ids: List[Any]) -> None:
+        self.img_ids = list(p.imgIds)
+        self.cat_ids = cat_ids
+        self.area_rng = list(p.areaRng)
+        self.max_det = p.maxDets[-1]
+        self.T = len(p.iouThrs)
+        self.A = len(p.areaRng)
+        self.I = len(self.img_ids)
+        self.gts, self.dts = gts, dts
+        g, d = gts.anns, dts.anns
+        self.gt_area = _floats(g, "area")
+        self.gt_id = _floats(g, "id")
+        self.gt_crowd = np.array([int(a["iscrowd"]) != 0 for a in g], dtype=np.uint8).reshape(len(g))
+        self.gt_ign = np.array([bool(a["ignore"]) for a in g], dtype=np.uint8).reshape(len(g))
+        self.dt_area = _floats(d, "area")
+        self.dt_id = _floats(d, "id")
+        self.dt_score = _floats(d, "score")
+        if p.iouType == "segm":
+            geom = tuple(self._runs([a["segmentation"] for a in side]) for side in (g, d))
+        else:
+            geom = tuple(np.array([a["bbox"] for a in side], dtype=np.float64).reshape(len(side), 4)
+                         for side in (g, d))
+        self.G = np.diff(gts.off)
+        dall = np.diff(dts.off)
+        self.present = ((self.G > 0) | (dall > 0)).astype(np.uint8)
+        self.dt_n = _slice_len(dall, self.max_det).astype(np.int64)
+        self.iou_off = np.zeros(len(self.G) + 1, np.int64)
+        np.cumsum(self.dt_n * self.G, out=self.iou_off[1:])
+        self.match_off = np.zeros(len(self.G) + 1, np.int64)
+        np.cumsum(self.A * self.T * self.dt_n, out=self.match_off[1:])
+        self.iou = np.empty(int(self.iou_off[-1]), np.float64)
+        self.match = np.empty(int(self.match_off[-1]), np.int32)
+        self.dt_idx = dts.idx.copy()  # sorted by score, pair by pair, by the C evaluation
+        self.ev = _eval.Evaluation(
+            np.asarray(p.iouThrs, dtype=np.float64).reshape(self.T),
+            np.asarray(p.areaRng, dtype=np.float64).reshape(self.A, 2), self.max_det,
+            gts.off, gts.idx, dts.off, self.dt_idx, self.dt_n, self.gt_area, self.gt_id, self.gt_crowd,
+            self.gt_ign, self.dt_area, self.dt_id, self.dt_score, geom[0], geom[1],
+            self.iou_off, self.match_off, self.iou, self.match)
+
+    @staticmethod
+    def _runs(rles: List[Any]) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        r = _core.parse(_core.sources(rles, same_size=False), True)
+        return (r.arena, r.offsets, r.heights, r.widths)
+
+    # --- pycocotools' attributes, built on demand -----------------------------------------
+    def ious(self) -> Dict[Tuple[Any, Any], Any]:
+        out: Dict[Tuple[Any, Any], Any] = {}
+        for i, img in enumerate(self.img_ids):
+            for k, cat in enumerate(self.cat_ids):
+                p = k * self.I + i
+                D, G = int(self.dt_n[p]), int(self.G[p])
+                if D == 0 or G == 0:
+                    out[img, cat] = []
+                else:
+                    out[img, cat] = self.iou[self.iou_off[p]:self.iou_off[p + 1]].reshape((D, G), order="F")
+        return out
+
+    def eval_imgs(self) -> List[Optional[dict]]:
+        out: List[Optional[dict]] = []
+        gts, dts, T = self.gts, self.dts, self.T
+        for k, cat in enumerate(self.cat_ids):
+            for a, rng in enumerate(self.area_rng):
+                lo, hi = float(rng[0]), float(rng[1])  # as the C side compares them
+                for i, img in enumerate(self.img_ids):
+                    p = k * self.I + i
+                    if not self.present[p]:
+                        out.append(None)
+                        continue
+                    out.append(self._entry(p, a, lo, hi, img, cat, rng, gts, dts, T))
+        return out
+
+    def _entry(self, p: int, a: int, lo: float, hi: float, img: Any, cat: Any, rng: Any,
+               gts: _Group, dts: _Group, T: int) -> dict:
+        gi = gts.idx[gts.off[p]:gts.off[p + 1]]
+        D = int(self.dt_n[p])
+        di = self.dt_idx[dts.off[p]:dts.off[p] + D]
+        ga = self.gt_area[gi]
+        ig = ((self.gt_ign[gi] != 0) | (ga < lo) | (ga > hi)).astype(np.int64)
+        gtind = np.argsort(ig, kind="mergesort")
+        G = len(gi)
+        mt = self.match[self.match_off[p] + a * T * D:self.match_off[p] + (a + 1) * T * D].reshape(T, D)
+        matched = mt >= 0
+        safe = np.where(matched, mt, 0)
+        gid = self.gt_id[gi]
+        dtm = np.where(matched, gid[safe] if G else 0.0, 0.0).astype(np.float64).reshape(T, D)
+        inv = np.empty(G, np.int64)
+        inv[gtind] = np.arange(G)
+        gtm = np.zeros((T, G))
+        did = self.dt_id[di]
+        for t in range(T):
+            for d in np.flatnonzero(matched[t]).tolist():  # in order: the last dt wins a crowd
+                gtm[t, inv[mt[t, d]]] = did[d]
+        dig = np.where(matched, ig[safe] if G else 0, 0).astype(bool)
+        da = self.dt_area[di]
+        out_a = ((da < lo) | (da > hi)).reshape(1, D)
+        dt_ig = np.logical_or(dig, np.logical_and(dtm == 0, np.repeat(out_a, T, 0)))
+        g_anns = [gts.anns[j] for j in gi[gtind].tolist()]
+        d_anns = [dts.anns[j] for j in di.tolist()]
+        return {
+            "image_id": img,
+            "category_id": cat,
+            "aRng": rng,
+            "maxDet": self.max_det,
+            "dtIds": [d["id"] for d in d_anns],
+            "gtIds": [g["id"] for g in g_anns],
+            "dtMatches": dtm,
+            "gtMatches": gtm,
+            "dtScores": [d["score"] for d in d_anns],
+            "gtIgnore": np.array(ig[gtind].tolist()),
+            "dtIgnore": dt_ig,
+        }
+
+
+_LAZY = object()  # evalImgs / ious not built yet: the C results hold them
+
+
+class COCOeval(_stock.COCOeval):  # type: ignore[misc,name-defined]
+    """``pycocotools.cocoeval.COCOeval`` with ``evaluate`` and ``accumulate``
+    in C (segm and bbox), the same results to the bit.
+
+    ``threads``: threads for evaluate and accumulate (0, the default: one
+    per CPU). Everything else is pycocotools': ``Params``, ``summarize``,
+    ``computeIoU``, ``evaluateImg``, and the whole of ``"keypoints"``.
+    ``evalImgs`` and ``ious`` are built on first read. Assigning
+    ``evalImgs`` (as torchvision's merge of processes does) makes
+    ``accumulate`` read that list with pycocotools' code.
+    """
+
+    threads: int = 0
+
+    def __init__(self, cocoGt: Any = None, cocoDt: Any = None, iouType: str = "segm") -> None:
+        self._native: Optional[_Native] = None
+        self._evalImgs_v: Any = defaultdict(list)
+        self._evalImgs_own = False
+        self._ious_v: Any = {}
+        super().__init__(cocoGt, cocoDt, iouType)
+
+    # evalImgs and ious: pycocotools' attributes, built from the C results when read
+    @property
+    def evalImgs(self) -> Any:
+        """pycocotools' per (category, area range, image) results list."""
+        if self._evalImgs_v is _LAZY:
+            assert self._native is not None
+            self._evalImgs_v = self._native.eval_imgs()
+        return self._evalImgs_v
+
+    @evalImgs.setter
+    def evalImgs(self, value: Any) -> None:
+        self._evalImgs_v = value
+        self._evalImgs_own = value is _LAZY  # a list assigned from outside: accumulate reads it
+
+    @property
+    def ious(self) -> Any:
+        """pycocotools' {(imgId, catId): IoU matrix} dict."""
+        if self._ious_v is _LAZY:
+            assert self._native is not None
+            self._ious_v = self._native.ious()
+        return self._ious_v
+
+    @ious.setter
+    def ious(self, value: Any) -> None:
+        self._ious_v = value
+
+    def evaluate(self) -> None:
+        """Run per image evaluation (pycocotools' evaluate, in C for segm and bbox)."""
+        p = self.params
+        if p.useSegm is None and p.iouType not in _NATIVE_TYPES:
+            self._native = None
+            return super().evaluate()
+        tic = time.time()
+        print("Running per image evaluation...")
+        if p.useSegm is not None:
+            p.iouType = "segm" if p.useSegm == 1 else "bbox"
+            print("useSegm (deprecated) is not None. Running {} evaluation".format(p.iouType))
+        print("Evaluate annotation type *{}*".format(p.iouType))
+        p.imgIds = list(np.unique(p.imgIds))
+        if p.useCats:
+            p.catIds = list(np.unique(p.catIds))
+        p.maxDets = sorted(p.maxDets)
+        self.params = p
+        self._native = None
+        self._native = self._prepare_native(p)
+        self._native.ev.run(self.threads)
+        self.ious = _LAZY
+        self.evalImgs = _LAZY
+        self._paramsEval = copy.deepcopy(self.params)
+        toc = time.time()
+        print("DONE (t={:0.2f}s).".format(toc - tic))
+
+    def _prepare_native(self, p: Any) -> _Native:
+        """pycocotools' _prepare (the same annotations, _toMask and ignore
+        flags), grouped into index arrays instead of per-pair dicts."""
+        gt_coco, dt_coco = self.cocoGt, self.cocoDt
+        if p.useCats:
+            gts = gt_coco.loadAnns(gt_coco.getAnnIds(imgIds=p.imgIds, catIds=p.catIds))
+            dts = dt_coco.loadAnns(dt_coco.getAnnIds(imgIds=p.imgIds, catIds=p.catIds))
+        else:
+            gts = gt_coco.loadAnns(gt_coco.getAnnIds(imgIds=p.imgIds))
+            dts = dt_coco.loadAnns(dt_coco.getAnnIds(imgIds=p.imgIds))
+        if p.iouType == "segm":
+            _to_mask(gts, gt_coco)
+            _to_mask(dts, dt_coco)
+        for gt in gts:
+            gt["ignore"] = gt["ignore"] if "ignore" in gt else 0
+            gt["ignore"] = "iscrowd" in gt and gt["iscrowd"]
+        self._gts = defaultdict(list)  # pycocotools' per-pair dicts are not built
+        self._dts = defaultdict(list)
+        self.evalImgs = defaultdict(list)
+        self.eval = {}
+        p.maxDets[-1]  # IndexError for no maxDets, as pycocotools
+        cats = list(p.catIds)
+        img_pos = {img: i for i, img in enumerate(p.imgIds)}
+        cat_pos: Dict[Any, List[int]] = {}
+        for j, c in enumerate(cats):
+            cat_pos.setdefault(c, []).append(j)
+        I, J, use = len(p.imgIds), len(cats), bool(p.useCats)
+        return _Native(p, _Group(gts, img_pos, cat_pos, I, J, use), _Group(dts, img_pos, cat_pos, I, J, use),
+                       cats if use else [-1])
+
+    def accumulate(self, p: Any = None) -> None:
+        """Accumulate per image results into self.eval (pycocotools'
+        accumulate, in C after a native evaluate)."""
+        st = self._native
+        q = self.params if p is None else p
+        _pe = self._paramsEval
+        if (st is None or not self._evalImgs_own
+                or len(q.iouThrs) != st.T or len(_pe.imgIds) != st.I or len(_pe.areaRng) != st.A):
+            return super().accumulate(p)
+        try:
+            for m in q.maxDets:
+                operator.index(m)
+        except TypeError:
+            return super().accumulate(p)
+        print("Accumulating evaluation results...")
+        tic = time.time()
+        if len(st.cat_ids) * st.A * st.I == 0:
+            print("Please run evaluate() first")
+        p = q
+        p.catIds = p.catIds if p.useCats == 1 else [-1]
+        T = len(p.iouThrs)
+        R = len(p.recThrs)
+        K = len(p.catIds) if p.useCats else 1
+        A = len(p.areaRng)
+        M = len(p.maxDets)
+        precision = -np.ones((T, R, K, A, M))
+        recall = -np.ones((T, K, A, M))
+        scores = -np.ones((T, R, K, A, M))
+        catIds = _pe.catIds if _pe.useCats else [-1]
+        setK = set(catIds)
+        setA = set(map(tuple, _pe.areaRng))
+        setM = set(_pe.maxDets)
+        setI = set(_pe.imgIds)
+        k_list = [n for n, k in enumerate(p.catIds) if k in setK]
+        m_list = [operator.index(m) for n, m in enumerate(p.maxDets) if m in setM]
+        a_list = [n for n, a in enumerate(map(lambda x: tuple(x), p.areaRng)) if a in setA]
+        i_list = [n for n, i in enumerate(p.imgIds) if i in setI]
+        i64 = np.int64
+        st.ev.accumulate(st.present, st.I, st.A, np.array(k_list, i64), np.array(a_list, i64),
+                         np.array(m_list, i64), np.array(i_list, i64),
+                         np.asarray(p.recThrs, dtype=np.float64).reshape(R), precision, recall, scores,
+                         self.threads)
+        self.eval = {
+            "params": p,
+            "counts": [T, R, K, A, M],
+            "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+            "precision": precision,
+            "recall": recall,
+            "scores": scores,
+        }
+        toc = time.time()
+        print("DONE (t={:0.2f}s).".format(toc - tic))
