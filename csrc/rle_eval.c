@@ -161,16 +161,15 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
     if (g > maxg) maxg = g;
     if (d > maxd) maxd = d;
   }
-  block = (char *)malloc((size_t)maxd * (sizeof(int64_t) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) +
-                         (size_t)maxg * (sizeof(int64_t) + 3 + sizeof(double) + 4 * sizeof(double) +
-                                         sizeof(void *) + 3 * 8) +
-                         64);
+  block = (char *)malloc(
+    (size_t)maxd * (sizeof(int64_t) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) +
+    (size_t)maxg * (sizeof(int64_t) + 3 + sizeof(double) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) + 64);
   if (!block) {
     c->status = FRLE_ERR_NOMEM;
     return;
   }
-#define TAKE(field, type, count)         \
-  s.field = (type *)(void *)(block + off); \
+#define TAKE(field, type, count)                                                                                       \
+  s.field = (type *)(void *)(block + off);                                                                             \
   off += (size_t)(count) * sizeof(type);
   TAKE(tmp, int64_t, maxd)
   TAKE(dbox, double, 4 * maxd)
@@ -292,10 +291,8 @@ static int accum_cell(const frle_accum *ac, int64_t kp, int64_t ap, int64_t mp) 
         ig = ar < ev->area_rng[2 * area[e]] || ar > ev->area_rng[2 * area[e] + 1];
       }
       if (!ig) {
-        if (dtm != 0)
-          tp++;
-        else
-          fp++;
+        if (dtm != 0) tp++;
+        else fp++;
       }
       /* rc = tp / npig; pr = tp / (fp + tp + np.spacing(1)) */
       rc[s] = (double)tp / (double)npig;
@@ -316,10 +313,8 @@ static int accum_cell(const frle_accum *ac, int64_t kp, int64_t ap, int64_t mp) 
       int64_t lo = 0, hi = nd, o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
       while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (np_lt(rc[mid], v))
-          lo = mid + 1;
-        else
-          hi = mid;
+        if (np_lt(rc[mid], v)) lo = mid + 1;
+        else hi = mid;
       }
       if (lo >= nd) break;
       ac->precision[o] = pr[lo];

@@ -74,7 +74,7 @@ class _Group:
     indexes ``anns`` pair by pair, ``off`` (npairs + 1) bounds each pair."""
 
     def __init__(self, anns: List[dict], img_pos: Dict[Any, int], cat_pos: Dict[Any, List[int]],
-                 I: int, J: int, use_cats: bool) -> None:
+                 n_img: int, n_cat: int, use_cats: bool) -> None:
         rows: List[int] = []
         keys: List[int] = []
         for n, a in enumerate(anns):
@@ -84,15 +84,15 @@ class _Group:
                 continue
             for j in js:  # useCats=0 with a category listed twice: the annotation comes twice
                 rows.append(n)
-                keys.append(j * I + i if use_cats else i * J + j)
+                keys.append(j * n_img + i if use_cats else i * n_cat + j)
         key = np.array(keys, dtype=np.int64)
         order = np.argsort(key, kind="stable")
         row = np.array(rows, dtype=np.int64)[order]
-        pair = key[order] if use_cats else key[order] // max(J, 1)
+        pair = key[order] if use_cats else key[order] // max(n_cat, 1)
         used, self.idx = np.unique(row, return_inverse=True)
         self.idx = self.idx.astype(np.int64).reshape(-1)
         self.anns = [anns[n] for n in used.tolist()]
-        npairs = (J if use_cats else 1) * I
+        npairs = (n_cat if use_cats else 1) * n_img
         self.off = np.zeros(npairs + 1, np.int64)
         np.cumsum(np.bincount(pair, minlength=npairs), out=self.off[1:])
 
@@ -117,6 +117,7 @@ class _Native:
         self.dt_area = _floats(d, "area")
         self.dt_id = _floats(d, "id")
         self.dt_score = _floats(d, "score")
+        geom: Tuple[Any, ...]
         if p.iouType == "segm":
             geom = tuple(self._runs([a["segmentation"] for a in side]) for side in (g, d))
         else:
@@ -217,7 +218,7 @@ class _Native:
 _LAZY = object()  # evalImgs / ious not built yet: the C results hold them
 
 
-class COCOeval(_stock.COCOeval):  # type: ignore[misc,name-defined]
+class COCOeval(_stock.COCOeval):  # type: ignore[name-defined]
     """``pycocotools.cocoeval.COCOeval`` with ``evaluate`` and ``accumulate``
     in C (segm and bbox), the same results to the bit.
 
@@ -230,6 +231,8 @@ class COCOeval(_stock.COCOeval):  # type: ignore[misc,name-defined]
     """
 
     threads: int = 0
+    params: Any
+    _paramsEval: Any
 
     def __init__(self, cocoGt: Any = None, cocoDt: Any = None, iouType: str = "segm") -> None:
         self._native: Optional[_Native] = None
@@ -266,7 +269,7 @@ class COCOeval(_stock.COCOeval):  # type: ignore[misc,name-defined]
 
     def evaluate(self) -> None:
         """Run per image evaluation (pycocotools' evaluate, in C for segm and bbox)."""
-        p = self.params
+        p: Any = self.params
         if p.useSegm is None and p.iouType not in _NATIVE_TYPES:
             self._native = None
             return super().evaluate()
@@ -306,19 +309,19 @@ class COCOeval(_stock.COCOeval):  # type: ignore[misc,name-defined]
         for gt in gts:
             gt["ignore"] = gt["ignore"] if "ignore" in gt else 0
             gt["ignore"] = "iscrowd" in gt and gt["iscrowd"]
-        self._gts = defaultdict(list)  # pycocotools' per-pair dicts are not built
-        self._dts = defaultdict(list)
+        self._gts: Any = defaultdict(list)  # pycocotools' per-pair dicts are not built
+        self._dts: Any = defaultdict(list)
         self.evalImgs = defaultdict(list)
-        self.eval = {}
+        self.eval: Dict[str, Any] = {}
         p.maxDets[-1]  # IndexError for no maxDets, as pycocotools
         cats = list(p.catIds)
         img_pos = {img: i for i, img in enumerate(p.imgIds)}
         cat_pos: Dict[Any, List[int]] = {}
         for j, c in enumerate(cats):
             cat_pos.setdefault(c, []).append(j)
-        I, J, use = len(p.imgIds), len(cats), bool(p.useCats)
-        return _Native(p, _Group(gts, img_pos, cat_pos, I, J, use), _Group(dts, img_pos, cat_pos, I, J, use),
-                       cats if use else [-1])
+        n_img, n_cat, use = len(p.imgIds), len(cats), bool(p.useCats)
+        return _Native(p, _Group(gts, img_pos, cat_pos, n_img, n_cat, use),
+                       _Group(dts, img_pos, cat_pos, n_img, n_cat, use), cats if use else [-1])
 
     def accumulate(self, p: Any = None) -> None:
         """Accumulate per image results into self.eval (pycocotools'
@@ -358,10 +361,11 @@ class COCOeval(_stock.COCOeval):  # type: ignore[misc,name-defined]
         a_list = [n for n, a in enumerate(map(lambda x: tuple(x), p.areaRng)) if a in setA]
         i_list = [n for n, i in enumerate(p.imgIds) if i in setI]
         i64 = np.int64
-        st.ev.accumulate(st.present, st.I, st.A, np.array(k_list, i64), np.array(a_list, i64),
-                         np.array(m_list, i64), np.array(i_list, i64),
-                         np.asarray(p.recThrs, dtype=np.float64).reshape(R), precision, recall, scores,
-                         self.threads)
+        if len(st.cat_ids) * st.A * st.I:  # else some list is empty: no cell to fill
+            st.ev.accumulate(st.present, st.I, st.A, np.array(k_list, i64), np.array(a_list, i64),
+                             np.array(m_list, i64), np.array(i_list, i64),
+                             np.asarray(p.recThrs, dtype=np.float64).reshape(R), precision, recall, scores,
+                             self.threads)
         self.eval = {
             "params": p,
             "counts": [T, R, K, A, M],
