@@ -24,6 +24,7 @@ DATA = Path(__file__).parent / "data"
 GT = DATA / "coco_instances_val2014_100.json"
 RES = DATA / "cocoapi_instances_val2014_fakesegm100_results.json"
 ORIGINALS = {name: getattr(pm, name) for name in compat.FUNCTIONS}
+STOCK_COCOEVAL = cocoeval_mod.COCOeval
 
 
 @pytest.fixture(autouse=True)
@@ -32,16 +33,20 @@ def unpatched():
     yield
     compat.unpatch_pycocotools()  # a failing test must not leave pycocotools patched for the others
     assert all(getattr(pm, n) is f for n, f in ORIGINALS.items())
+    assert cocoeval_mod.COCOeval is STOCK_COCOEVAL
 
 
 def is_patched() -> bool:
+    from fastrle import cocoeval
     return (all(getattr(pm, n) is getattr(fm, n) for n in compat.FUNCTIONS)
-            and coco_mod.maskUtils is fm and cocoeval_mod.maskUtils is fm)
+            and coco_mod.maskUtils is fm and cocoeval_mod.maskUtils is fm
+            and cocoeval_mod.COCOeval is cocoeval.COCOeval)
 
 
 def is_original() -> bool:
     return (all(getattr(pm, n) is f for n, f in ORIGINALS.items())
-            and coco_mod.maskUtils is pm and cocoeval_mod.maskUtils is pm)
+            and coco_mod.maskUtils is pm and cocoeval_mod.maskUtils is pm
+            and cocoeval_mod.COCOeval is STOCK_COCOEVAL)
 
 
 def test_context_manager_patches_and_restores():
@@ -105,34 +110,83 @@ def evaluate(gt_ds, res):
     return e, dt
 
 
+def same_arrays(a, b):
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
 def test_cocoeval_segm_identical_when_patched():
+    from fastrle import cocoeval
     gt_ds, res = json.loads(GT.read_text()), json.loads(RES.read_text())
     stock, dt0 = evaluate(gt_ds, res)
+    assert type(stock) is STOCK_COCOEVAL
     calls = []
     with fastrle.patch_pycocotools():
-        real_iou = fm.iou
-        cocoeval_mod.maskUtils = type(sys)("spy")  # count that fastrle really runs
+        real_area = fm.area
+        coco_mod.maskUtils = type(sys)("spy")  # count that loadRes really runs fastrle
         for n in compat.FUNCTIONS:
-            setattr(cocoeval_mod.maskUtils, n, getattr(fm, n))
-        cocoeval_mod.maskUtils.iou = lambda *a: calls.append(1) or real_iou(*a)
+            setattr(coco_mod.maskUtils, n, getattr(fm, n))
+        coco_mod.maskUtils.area = lambda *a: calls.append(1) or real_area(*a)
         try:
             ours, dt1 = evaluate(gt_ds, res)
         finally:
-            cocoeval_mod.maskUtils = fm
-    assert calls, "COCOeval did not call fastrle.mask.iou"
-    assert np.array_equal(ours.stats, stock.stats)
+            coco_mod.maskUtils = fm
+    assert calls, "loadRes did not call fastrle.mask.area"
+    assert type(ours) is cocoeval.COCOeval and isinstance(ours, STOCK_COCOEVAL)
+    assert same_arrays(ours.stats, stock.stats)
+    for k in ("precision", "recall", "scores"):
+        assert same_arrays(ours.eval[k], stock.eval[k]), k
     assert stock.ious.keys() == ours.ious.keys()
     for k in stock.ious:
         a, b = stock.ious[k], ours.ious[k]
         if isinstance(a, list):
             assert isinstance(b, list) and len(a) == len(b) == 0
         else:
-            assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), k
+            assert same_arrays(a, b), k
     # loadRes' area and bbox of the results come from the mask functions
     for a in dt0.dataset["annotations"]:
         b = dt1.anns[a["id"]]
         assert a["area"] == b["area"] and type(a["area"]) is type(b["area"])
         assert list(a["bbox"]) == list(b["bbox"])
+
+
+def test_torchvision_coco_eval_pattern():
+    """torchvision's references/detection/coco_eval.py: evaluate, reshape
+    evalImgs, assign the merged list back, accumulate (that list is read)."""
+    gt_ds, res = json.loads(GT.read_text()), json.loads(RES.read_text())
+
+    def tv_eval():
+        with quiet():
+            gt = coco_mod.COCO()
+            gt.dataset = copy.deepcopy(gt_ds)
+            gt.createIndex()
+            E = cocoeval_mod.COCOeval(cocoGt=gt, iouType="segm")  # as CocoEvaluator
+            E.cocoDt = gt.loadRes(copy.deepcopy(res))
+            E.params.imgIds = list(sorted(gt.getImgIds()))
+            E.evaluate()
+            imgs = np.asarray(E.evalImgs).reshape(-1, len(E.params.areaRng), len(E.params.imgIds))
+            ids, idx = np.unique(E.params.imgIds, return_index=True)
+            E.evalImgs = list(imgs[..., idx].flatten())
+            E.params.imgIds = list(ids)
+            E._paramsEval = copy.deepcopy(E.params)
+            E.accumulate()
+            E.summarize()
+        return E
+
+    stock = tv_eval()
+    with fastrle.patch_pycocotools():
+        ours = tv_eval()
+    assert type(ours) is not STOCK_COCOEVAL
+    for k in ("precision", "recall", "scores"):
+        assert same_arrays(ours.eval[k], stock.eval[k]), k
+    assert same_arrays(ours.stats, stock.stats)
+
+
+def test_name_bound_before_patch_keeps_stock():
+    from pycocotools.cocoeval import COCOeval as bound
+    with fastrle.patch_pycocotools():
+        from pycocotools.cocoeval import COCOeval as late
+        assert bound is STOCK_COCOEVAL and late is not STOCK_COCOEVAL and issubclass(late, STOCK_COCOEVAL)
+    assert cocoeval_mod.COCOeval is STOCK_COCOEVAL
 
 
 def gt_polygons():

@@ -4,7 +4,9 @@ Third-party code (COCOeval, torchvision's and detectron2's dataset code, ...)
 calls ``pycocotools.mask`` itself. One call swaps the seven mask functions
 for fastrle's drop-in (:mod:`fastrle.mask`), which gives the same results to
 the bit, faster, and raises clear errors where pycocotools would return
-garbage. ::
+garbage; and ``pycocotools.cocoeval.COCOeval`` for
+:class:`fastrle.cocoeval.COCOeval`, whose loops run in C with the same
+results to the bit. ::
 
     import fastrle
     fastrle.patch_pycocotools()            # for good
@@ -28,6 +30,8 @@ FUNCTIONS = ("encode", "decode", "area", "toBbox", "iou", "merge", "frPyObjects"
 # modules that hold ``from . import mask as maskUtils``
 _HOLDERS = ("pycocotools.coco", "pycocotools.cocoeval")
 _HOLDER_NAME = "maskUtils"
+# the class pycocotools.cocoeval gets: fastrle.cocoeval.COCOeval
+_EVAL_MODULE, _EVAL_NAME = "pycocotools.cocoeval", "COCOeval"
 
 _lock = threading.Lock()
 _active = 0  # patches in force: the originals come back when this drops to 0
@@ -54,6 +58,11 @@ def _apply() -> None:
         if hasattr(mod, _HOLDER_NAME):
             _saved.append((mod, _HOLDER_NAME, getattr(mod, _HOLDER_NAME)))
             setattr(mod, _HOLDER_NAME, _fmask)
+        if mod.__name__ == _EVAL_MODULE and hasattr(mod, _EVAL_NAME):
+            from . import cocoeval  # subclasses the class it replaces: imported before the swap
+
+            _saved.append((mod, _EVAL_NAME, getattr(mod, _EVAL_NAME)))
+            setattr(mod, _EVAL_NAME, cocoeval.COCOeval)
 
 
 def _undo() -> None:
@@ -102,12 +111,15 @@ def patch_pycocotools() -> PycocotoolsPatch:
     """Make code that uses pycocotools run its mask functions on fastrle.
 
     Replaces ``encode, decode, area, toBbox, iou, merge, frPyObjects`` in
-    ``pycocotools.mask`` with :mod:`fastrle.mask`'s, and points the
+    ``pycocotools.mask`` with :mod:`fastrle.mask`'s, points the
     ``maskUtils`` names held by ``pycocotools.coco`` and
-    ``pycocotools.cocoeval`` at :mod:`fastrle.mask`. So ``COCO.loadRes``,
-    ``COCO.annToRLE``, ``COCOeval`` and any code that calls
-    ``pycocotools.mask.<function>`` at call time use fastrle. (A name bound
-    earlier with ``from pycocotools.mask import decode`` keeps the original.)
+    ``pycocotools.cocoeval`` at :mod:`fastrle.mask`, and replaces
+    ``pycocotools.cocoeval.COCOeval`` with :class:`fastrle.cocoeval.COCOeval`
+    (a subclass of it). So ``COCO.loadRes``, ``COCO.annToRLE``, ``COCOeval``
+    and any code that calls ``pycocotools.mask.<function>`` or
+    ``pycocotools.cocoeval.COCOeval`` at call time use fastrle. (A name bound
+    earlier with ``from pycocotools.mask import decode`` or ``from
+    pycocotools.cocoeval import COCOeval`` keeps the original.)
 
     Idempotent: patching twice is patching once. Used as a context manager,
     it restores the originals on exit::
