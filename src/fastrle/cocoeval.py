@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from . import _core, _eval
+from .annotations import segmentation_kind, to_rle
 from .optional import require
 
 _stock = require("pycocotools.cocoeval", "fastrle.cocoeval")
@@ -48,13 +49,21 @@ def _stock_annToRLE() -> Any:
 
 def _to_mask(anns: List[dict], coco: Any) -> None:
     """pycocotools' ``_prepare._toMask``: ann['segmentation'] = coco.annToRLE(ann).
-    pycocotools' own annToRLE returns a compressed RLE dict as it is, so
-    that call is skipped for those."""
+    When ``annToRLE`` is pycocotools' own, its work is done by
+    :func:`fastrle.annotations.to_rle` (fastrle.mask: the same RLEs to the
+    bit) and a compressed RLE is left as it is; anything it would treat
+    differently (no polygon at all) still goes to ``annToRLE``."""
     stock = getattr(type(coco), "annToRLE", None) is _stock_annToRLE()
     for ann in anns:
         segm = ann["segmentation"]
-        if stock and type(segm) is dict and type(segm.get("counts")) in (str, bytes):
-            continue
+        if stock:
+            kind = segmentation_kind(segm)
+            if kind == "compressed":
+                continue
+            if kind == "uncompressed" or (kind == "polygon" and segm):
+                img = coco.imgs[ann["image_id"]]
+                ann["segmentation"] = to_rle(segm, img["height"], img["width"])
+                continue
         ann["segmentation"] = coco.annToRLE(ann)
 
 
@@ -348,9 +357,9 @@ class COCOeval(_stock.COCOeval):  # type: ignore[name-defined]
         K = len(p.catIds) if p.useCats else 1
         A = len(p.areaRng)
         M = len(p.maxDets)
-        precision = -np.ones((T, R, K, A, M))
-        recall = -np.ones((T, K, A, M))
-        scores = -np.ones((T, R, K, A, M))
+        precision = np.full((T, R, K, A, M), -1.0)  # -np.ones, in one pass
+        recall = np.full((T, K, A, M), -1.0)
+        scores = np.full((T, R, K, A, M), -1.0)
         catIds = _pe.catIds if _pe.useCats else [-1]
         setK = set(catIds)
         setA = set(map(tuple, _pe.areaRng))
