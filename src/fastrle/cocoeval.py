@@ -41,10 +41,36 @@ _NATIVE_TYPES = ("segm", "bbox")
 
 
 def _stock_annToRLE() -> Any:
+    stock = _stock_coco()
+    return None if stock is None else stock.annToRLE
+
+
+def _stock_coco() -> Any:
     try:
-        return require("pycocotools.coco", "fastrle.cocoeval").COCO.annToRLE
-    except ImportError:  # pycocotools.coco needs matplotlib: no stock COCO to compare with
+        return require("pycocotools.coco", "fastrle.cocoeval").COCO
+    except ImportError:  # pycocotools.coco needs matplotlib
         return None
+
+
+def _load_anns(coco: Any, img_ids: List[Any], cat_ids: List[Any]) -> List[dict]:
+    """``coco.loadAnns(coco.getAnnIds(imgIds=img_ids, catIds=cat_ids))``, as
+    pycocotools' COCO gives them, with the category test on a set instead of
+    a list (the same answer for hashable ids)."""
+    stock = _stock_coco()
+    if stock is None or type(coco).getAnnIds is not stock.getAnnIds or type(coco).loadAnns is not stock.loadAnns:
+        return list(coco.loadAnns(coco.getAnnIds(imgIds=img_ids, catIds=cat_ids)))
+    if len(img_ids) == 0:
+        anns = coco.dataset["annotations"]
+    else:
+        anns = [a for i in img_ids if i in coco.imgToAnns for a in coco.imgToAnns[i]]
+    if len(cat_ids):
+        try:
+            keep = set(cat_ids)
+            anns = [a for a in anns if a["category_id"] in keep]
+        except TypeError:  # an unhashable id: pycocotools' own list test
+            return list(coco.loadAnns(coco.getAnnIds(imgIds=img_ids, catIds=cat_ids)))
+    table = coco.anns
+    return [table[a["id"]] for a in anns]
 
 
 def _to_mask(anns: List[dict], coco: Any) -> None:
@@ -57,6 +83,8 @@ def _to_mask(anns: List[dict], coco: Any) -> None:
     for ann in anns:
         segm = ann["segmentation"]
         if stock:
+            if type(segm) is dict and type(segm.get("counts")) in (str, bytes):
+                continue  # compressed: annToRLE returns it as it is
             kind = segmentation_kind(segm)
             if kind == "compressed":
                 continue
@@ -78,25 +106,57 @@ def _floats(anns: List[dict], key: str) -> np.ndarray:
     return np.array([a[key] for a in anns], dtype=np.float64).reshape(len(anns))
 
 
+def _int_positions(values: List[Any], table: List[Any]) -> Optional[np.ndarray]:
+    """Where each value sits in ``table`` (-1: absent), when every value and
+    table entry is an int and the table has no duplicates; else None."""
+    vals, tab = np.array(values), np.array(table)
+    if vals.ndim != 1 or tab.ndim != 1 or (len(vals) and vals.dtype.kind not in "iu") \
+            or (len(tab) and tab.dtype.kind not in "iu"):
+        return None
+    order = np.argsort(tab, kind="stable")
+    st = tab[order]
+    if len(st) > 1 and not (st[1:] > st[:-1]).all():
+        return None
+    if not len(st):
+        return np.full(len(vals), -1, np.int64)
+    pos = np.minimum(np.searchsorted(st, vals), len(st) - 1)
+    return np.where(st[pos] == vals, order[pos], -1).astype(np.int64)
+
+
 class _Group:
     """One side's annotations grouped by (category, image) pair: ``idx``
     indexes ``anns`` pair by pair, ``off`` (npairs + 1) bounds each pair."""
 
-    def __init__(self, anns: List[dict], img_pos: Dict[Any, int], cat_pos: Dict[Any, List[int]],
-                 n_img: int, n_cat: int, use_cats: bool) -> None:
-        rows: List[int] = []
-        keys: List[int] = []
-        for n, a in enumerate(anns):
-            i = img_pos.get(a["image_id"])
-            js = cat_pos.get(a["category_id"])
-            if i is None or js is None:
-                continue
-            for j in js:  # useCats=0 with a category listed twice: the annotation comes twice
-                rows.append(n)
-                keys.append(j * n_img + i if use_cats else i * n_cat + j)
-        key = np.array(keys, dtype=np.int64)
+    def __init__(self, anns: List[dict], img_ids: List[Any], cat_ids: List[Any], use_cats: bool) -> None:
+        n_img, n_cat = len(img_ids), len(cat_ids)
+        ip = _int_positions([a["image_id"] for a in anns], img_ids)
+        jp = _int_positions([a["category_id"] for a in anns], cat_ids) if ip is not None else None
+        if ip is not None and jp is not None:  # plain int ids, no category listed twice
+            rows_a = np.flatnonzero((ip >= 0) & (jp >= 0))
+            i, j = ip[rows_a], jp[rows_a]
+            keys_a = j * n_img + i if use_cats else i * n_cat + j
+        else:
+            img_pos = {img: k for k, img in enumerate(img_ids)}
+            cat_pos: Dict[Any, List[int]] = {}
+            for k, c in enumerate(cat_ids):
+                cat_pos.setdefault(c, []).append(k)
+            rows: List[int] = []
+            keys: List[int] = []
+            for n, a in enumerate(anns):
+                ii = img_pos.get(a["image_id"])
+                js = cat_pos.get(a["category_id"])
+                if ii is None or js is None:
+                    continue
+                for jj in js:  # useCats=0 with a category listed twice: the annotation comes twice
+                    rows.append(n)
+                    keys.append(jj * n_img + ii if use_cats else ii * n_cat + jj)
+            rows_a, keys_a = np.array(rows, dtype=np.int64), np.array(keys, dtype=np.int64)
+        self._build(anns, rows_a, keys_a, n_img, n_cat, use_cats)
+
+    def _build(self, anns: List[dict], rows: np.ndarray, key: np.ndarray, n_img: int, n_cat: int,
+               use_cats: bool) -> None:
         order = np.argsort(key, kind="stable")
-        row = np.array(rows, dtype=np.int64)[order]
+        row = rows[order]
         pair = key[order] if use_cats else key[order] // max(n_cat, 1)
         used, self.idx = np.unique(row, return_inverse=True)
         self.idx = self.idx.astype(np.int64).reshape(-1)
@@ -306,12 +366,9 @@ class COCOeval(_stock.COCOeval):  # type: ignore[name-defined]
         """pycocotools' _prepare (the same annotations, _toMask and ignore
         flags), grouped into index arrays instead of per-pair dicts."""
         gt_coco, dt_coco = self.cocoGt, self.cocoDt
-        if p.useCats:
-            gts = gt_coco.loadAnns(gt_coco.getAnnIds(imgIds=p.imgIds, catIds=p.catIds))
-            dts = dt_coco.loadAnns(dt_coco.getAnnIds(imgIds=p.imgIds, catIds=p.catIds))
-        else:
-            gts = gt_coco.loadAnns(gt_coco.getAnnIds(imgIds=p.imgIds))
-            dts = dt_coco.loadAnns(dt_coco.getAnnIds(imgIds=p.imgIds))
+        cat_filter = p.catIds if p.useCats else []
+        gts = _load_anns(gt_coco, p.imgIds, cat_filter)
+        dts = _load_anns(dt_coco, p.imgIds, cat_filter)
         if p.iouType == "segm":
             _to_mask(gts, gt_coco)
             _to_mask(dts, dt_coco)
@@ -323,14 +380,9 @@ class COCOeval(_stock.COCOeval):  # type: ignore[name-defined]
         self.evalImgs = defaultdict(list)
         self.eval: Dict[str, Any] = {}
         p.maxDets[-1]  # IndexError for no maxDets, as pycocotools
-        cats = list(p.catIds)
-        img_pos = {img: i for i, img in enumerate(p.imgIds)}
-        cat_pos: Dict[Any, List[int]] = {}
-        for j, c in enumerate(cats):
-            cat_pos.setdefault(c, []).append(j)
-        n_img, n_cat, use = len(p.imgIds), len(cats), bool(p.useCats)
-        return _Native(p, _Group(gts, img_pos, cat_pos, n_img, n_cat, use),
-                       _Group(dts, img_pos, cat_pos, n_img, n_cat, use), cats if use else [-1])
+        cats, use = list(p.catIds), bool(p.useCats)
+        imgs = list(p.imgIds)
+        return _Native(p, _Group(gts, imgs, cats, use), _Group(dts, imgs, cats, use), cats if use else [-1])
 
     def accumulate(self, p: Any = None) -> None:
         """Accumulate per image results into self.eval (pycocotools'

@@ -6,7 +6,11 @@ name      id   what
 percall   g    every ``fastrle.mask`` function on one COCO annotation, and on 100
                SA-1B-like masks, vs pycocotools, faster-coco-eval and hotcoco
 cocoeval  h    COCOeval segm on the real files in tests/data: stock, with
-               ``fastrle.patch_pycocotools()``, and faster-coco-eval
+               ``fastrle.patch_pycocotools()``, fastrle.cocoeval.COCOeval,
+               ultrafast-pycocotools, hotcoco and faster-coco-eval
+cocoeval- i    (mode ``large``) a val2017-scale segm evaluation generated from
+val2017        the real files: each evaluator once in a fresh process, its
+               arrays checked against stock, its time and peak memory
 ========= ==== ===================================================================
 
 Every comparator is called the way its users call it, from the same dicts
@@ -244,6 +248,7 @@ class _EvalRun:
         self.gt: Any = None
         self.dets: Any = None
         self.stats: Any = None
+        self.arrays: Dict[str, np.ndarray] = {}
 
     def setup(self) -> None:
         with _quiet():
@@ -261,14 +266,37 @@ class _EvalRun:
             e.accumulate()
             e.summarize()
         self.stats = np.array(e.stats)
+        self.arrays = {k: np.asarray(e.eval[k]) for k in EVAL_ARRAYS if k in e.eval}
+
+
+EVAL_ARRAYS = ("precision", "recall", "scores")
+
+
+def same_arrays(a: Dict[str, np.ndarray], b: Dict[str, np.ndarray]) -> bool:
+    """precision, recall and scores byte for byte (dtype and shape included)."""
+    return all(k in a and a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and a[k].tobytes() == b[k].tobytes()
+               for k in EVAL_ARRAYS)
+
+
+def eval_peers() -> List[Tuple[str, str, str, str]]:
+    """(key, module, COCO attribute, COCOeval attribute) of the installed
+    evaluators other than pycocotools and fastrle."""
+    out = []
+    for key, mod, coco_name, eval_name in (("ultrafast", "ultrafast_pycocotools", "COCO", "COCOeval"),
+                                           ("hotcoco", "hotcoco", "COCO", "COCOeval"),
+                                           ("faster-coco-eval", "faster_coco_eval", "COCO", "COCOeval_faster")):
+        if import_or_none(mod) is not None:
+            out.append((key, mod, coco_name, eval_name))
+    return out
 
 
 def case_cocoeval(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
-    """h. COCOeval segm: stock, patched with fastrle, faster-coco-eval."""
+    """h. COCOeval segm: stock, patched with fastrle, fastrle's evaluator, and the peers."""
     root = data_dir()
     coco, ceval = import_or_none("pycocotools.coco"), import_or_none("pycocotools.cocoeval")
     fr = import_or_none("fastrle")
-    if root is None or coco is None or ceval is None or fr is None:
+    fce_mod = import_or_none("fastrle.cocoeval")
+    if root is None or coco is None or ceval is None or fr is None or fce_mod is None:
         why = "real COCO files (tests/data or $FASTRLE_COCO_DATA)" if root is None else "pycocotools"
         return [], [], [skip_note(why)], None
     gt_ds = d.cached("cocoeval.gt", lambda: json.loads((root / GT_FILE).read_text()))
@@ -276,51 +304,269 @@ def case_cocoeval(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     notes = [f"{RES_FILE} ({len(res)} segm results) against {GT_FILE} ({len(gt_ds['annotations'])} "
              "annotations); setup (untimed) rebuilds the ground truth COCO from parsed JSON",
              f"pycocotools {version_of('pycocotools')}"]
+    stock_cls = ceval.COCOeval
     runs: Dict[str, _EvalRun] = {
-        "stock": _EvalRun(gt_ds, res, coco.COCO, ceval.COCOeval),
-        "fastrle": _EvalRun(gt_ds, res, coco.COCO, ceval.COCOeval, fr.patch_pycocotools),
+        "stock": _EvalRun(gt_ds, res, coco.COCO, stock_cls),
+        # patched: pycocotools.cocoeval.COCOeval is looked up after the patch: fastrle's
+        "patched": _EvalRun(gt_ds, res, coco.COCO, lambda *a: ceval.COCOeval(*a), fr.patch_pycocotools),
+        "fastrle": _EvalRun(gt_ds, res, coco.COCO, fce_mod.COCOeval),
     }
     pm, fm = import_or_none("pycocotools.mask"), import_or_none("fastrle.mask")
     calls = d.cached("cocoeval.calls", lambda: record_mask_calls(runs["stock"], pm, [coco, ceval]))
     counts: Dict[str, int] = {}
     for name, _ in calls:
         counts[name] = counts.get(name, 0) + 1
-    notes.append("mask part = the " + str(len(calls)) + " mask calls of one evaluation, recorded and replayed ("
-                 + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + ")")
+    notes.append("mask part = the " + str(len(calls)) + " mask calls of one stock evaluation, recorded and "
+                 "replayed (" + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + ")")
     comps = [Comparator("mask:stock", "pycocotools.mask: the mask calls of COCOeval", replay(calls, pm)),
              Comparator("mask:fastrle", "fastrle.mask: the same calls", replay(calls, fm))]
-    for key, label in (("stock", "pycocotools COCOeval"), ("fastrle", "COCOeval + fastrle.patch_pycocotools()")):
+    labels = {"stock": "pycocotools COCOeval", "patched": "fastrle.patch_pycocotools() + pycocotools' names",
+              "fastrle": "fastrle.cocoeval.COCOeval (loadRes: pycocotools')"}
+    for key in ("stock", "patched", "fastrle"):
         r = runs[key]
-        comps.append(Comparator(f"eval:{key}", f"{label}: loadRes+evaluate+accumulate+summarize", r.full, r.setup))
-    fce = import_or_none("faster_coco_eval")
-    if fce is not None:
-        r = _EvalRun(gt_ds, res, fce.COCO, fce.COCOeval_faster)
-        runs["faster-coco-eval"] = r
-        notes.append(f"faster-coco-eval {version_of('faster_coco_eval')}: its own COCO and COCOeval_faster")
-        comps.append(Comparator("eval:faster-coco-eval", "faster-coco-eval: loadRes+evaluate+accumulate+summarize",
+        comps.append(Comparator(f"eval:{key}", f"{labels[key]}: loadRes+evaluate+accumulate+summarize",
                                 r.full, r.setup))
-    else:
-        notes.append(skip_note("faster-coco-eval"))
+    peers = eval_peers()
+    for key, mod, coco_name, eval_name in peers:
+        m = import_or_none(mod)
+        r = _EvalRun(gt_ds, res, getattr(m, coco_name), getattr(m, eval_name))
+        runs[key] = r
+        notes.append(f"{key} {version_of(mod)}: its own COCO and {eval_name}")
+        comps.append(Comparator(f"eval:{key}", f"{key}: loadRes+evaluate+accumulate+summarize", r.full, r.setup))
+    for missing in {"ultrafast", "hotcoco", "faster-coco-eval"} - {p[0] for p in peers}:
+        notes.append(skip_note(missing))
 
-    # the stats of every evaluator, computed once here (the timed runs print nothing)
+    # every evaluator's results, computed once here (the timed runs print nothing)
     for r in runs.values():
         r.setup()
         r.full()
-    ref = runs["stock"].stats
-    equal = {k: bool(np.array_equal(r.stats, ref)) for k, r in runs.items() if k != "stock"}
-    notes.append("12 stats equal to stock: " + ", ".join(f"{k} {v}" for k, v in equal.items()))
+    ref = runs["stock"]
+    stats_eq = {k: bool(np.array_equal(r.stats, ref.stats)) for k, r in runs.items() if k != "stock"}
+    arrays_eq = {k: same_arrays(r.arrays, ref.arrays) for k, r in runs.items() if k != "stock"}
+    notes.append("12 stats equal to stock: " + ", ".join(f"{k} {v}" for k, v in stats_eq.items()))
+    notes.append("precision, recall, scores byte-equal to stock: "
+                 + ", ".join(f"{k} {v}" for k, v in arrays_eq.items()))
 
     def verify() -> Optional[bool]:
-        return equal["fastrle"]
+        return stats_eq["fastrle"] and arrays_eq["fastrle"] and arrays_eq["patched"]
 
     ratios = [("mask part: stock / fastrle", "mask:stock", "mask:fastrle", ">=", 3.0),
-              ("evaluation: stock / fastrle", "eval:stock", "eval:fastrle", ">=", 1.0),
+              ("evaluation: stock / fastrle", "eval:stock", "eval:fastrle", ">=", 5.0),
+              ("evaluation: stock / patched", "eval:stock", "eval:patched", ">=", 5.0),
+              ("evaluation: ultrafast / fastrle", "eval:ultrafast", "eval:fastrle", ">=", 1.0),
+              ("evaluation: hotcoco / fastrle", "eval:hotcoco", "eval:fastrle", ">=", 1.0),
               ("evaluation: faster-coco-eval / fastrle", "eval:faster-coco-eval", "eval:fastrle", "", None)]
     return comps, ratios, notes, verify
 
 
+# --- a val2017-scale evaluation -----------------------------------------------------
+#
+# Generated from the real files, deterministically: image c of n copies real
+# image c % 100 (its size, and its ground truth less one annotation in 8: about
+# 36,700 for 5,000 images, as val2017's 36,781); each real result of that image
+# gives 20 results, its mask shifted by dx columns and dy rows (a shift of
+# dx*h + dy pixels of the column-major runs, taken from the final background
+# run), its score scaled by 1 - 0.045 k, and for k >= 15 another category
+# (false positives elsewhere). 734 real results x 50 copies x 20 = 734,000
+# results (val2017: 724,953). Written once as JSON under $FASTRLE_BENCH_CACHE
+# (default ~/.cache/fastrle/bench).
+
+VAL_IMAGES = 5000
+VAL_JITTERS = 20
+VAL_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """Where generated bench data is kept."""
+    return Path(os.environ.get("FASTRLE_BENCH_CACHE") or Path.home() / ".cache" / "fastrle" / "bench")
+
+
+def val2017_like(root: Path, n_images: int = VAL_IMAGES) -> Tuple[dict, List[dict]]:
+    """The ground truth dataset and results list of the val2017-scale case
+    (see above), made from the real files in ``root``."""
+    from .. import _core  # counts <-> strings
+
+    gt = json.loads((root / GT_FILE).read_text())
+    res = json.loads((root / RES_FILE).read_text())
+    cats = sorted(c["id"] for c in gt["categories"])
+    by_img: Dict[int, List[dict]] = {}
+    for a in gt["annotations"]:
+        by_img.setdefault(a["image_id"], []).append(a)
+    res_by_img: Dict[int, List[Tuple[dict, np.ndarray]]] = {}
+    for r in res:
+        runs = _core.parse(_core.sources([r["segmentation"]], same_size=False), True)
+        res_by_img.setdefault(r["image_id"], []).append((r, np.array(runs.arena[: runs.offsets[1]], np.uint32)))
+    images, anns, results = [], [], []
+    aid = 1
+    for c in range(n_images):
+        src = gt["images"][c % len(gt["images"])]
+        copy_no, new_id, h = c // len(gt["images"]), c + 1, src["height"]
+        images.append(dict(src, id=new_id))
+        for j, a in enumerate(by_img.get(src["id"], [])):
+            if (j + copy_no) % 8 == 7:
+                continue
+            anns.append(dict(a, id=aid, image_id=new_id))
+            aid += 1
+        for j, (r, cnts) in enumerate(res_by_img.get(src["id"], [])):
+            for k in range(VAL_JITTERS):
+                shift = ((k + copy_no) % 5) * h + (3 * k + j + copy_no) % 7
+                new = cnts
+                if len(cnts) % 2 == 1 and len(cnts) > 1 and cnts[-1] > shift > 0:
+                    new = cnts.copy()
+                    new[0] += shift
+                    new[-1] -= shift
+                cat = r["category_id"] if k < 15 else cats[(cats.index(r["category_id"]) + k) % len(cats)]
+                results.append({"image_id": new_id, "category_id": cat, "score": round(r["score"] * (1 - 0.045 * k), 6),
+                                "segmentation": {"size": r["segmentation"]["size"],
+                                                 "counts": _core.to_string(new, True)}})
+    return {"images": images, "annotations": anns, "categories": gt["categories"]}, results
+
+
+def val2017_files(root: Path, n_images: int) -> Tuple[Path, Path]:
+    """The case's JSON files in :func:`cache_dir`, generated when missing."""
+    base = cache_dir() / f"val2017like-v{VAL_VERSION}-{n_images}"
+    gt_path, res_path = Path(f"{base}-gt.json"), Path(f"{base}-results.json")
+    if not (gt_path.is_file() and res_path.is_file()):
+        gt, res = val2017_like(root, n_images)
+        gt_path.parent.mkdir(parents=True, exist_ok=True)
+        for path, obj in ((gt_path, gt), (res_path, res)):
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(obj))
+            tmp.replace(path)
+    return gt_path, res_path
+
+
+def _status_mb(field: str) -> float:
+    """A memory line of /proc/self/status in MB (VmRSS: now; VmHWM: the peak
+    of this process image, which unlike ru_maxrss does not carry the parent's
+    peak over the exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def eval_child(argv: List[str]) -> int:
+    """One evaluator, in its own process: ``key gt.json results.json out.npz``.
+    Loads both files (untimed), then times loadRes + evaluate + accumulate +
+    summarize; writes the arrays to out.npz and prints one JSON line with the
+    phase times (s) and memory (MB: resident before the timed part, peak)."""
+    import time
+
+    key, gt_path, res_path, out = argv
+    threads = None
+    if key.startswith("fastrle"):
+        from .. import cocoeval as fce_mod
+        threads = 1 if key.endswith("-1t") else 0
+        fce_mod.COCOeval.threads = threads
+    if key in ("stock", "patched") or key.startswith("fastrle"):
+        from pycocotools.coco import COCO
+        import pycocotools.cocoeval as ceval
+        eval_cls: Any = (lambda *a: ceval.COCOeval(*a)) if key == "patched" else (
+            fce_mod.COCOeval if key.startswith("fastrle") else ceval.COCOeval)
+        coco_cls: Any = COCO
+    else:
+        mod, coco_name, eval_name = {p[0]: p[1:] for p in eval_peers()}[key]
+        m = __import__(mod)
+        coco_cls, eval_cls = getattr(m, coco_name), getattr(m, eval_name)
+    with _quiet():
+        gt = coco_cls(str(gt_path))
+    results = json.loads(Path(res_path).read_text())
+    if key == "patched":
+        from .. import patch_pycocotools
+        patch_pycocotools()
+    rss0 = _status_mb("VmRSS")
+    t = [time.perf_counter()]
+    with _quiet():
+        dt = gt.loadRes(results)
+        t.append(time.perf_counter())
+        e = eval_cls(gt, dt, "segm")
+        e.evaluate()
+        t.append(time.perf_counter())
+        e.accumulate()
+        t.append(time.perf_counter())
+        e.summarize()
+        t.append(time.perf_counter())
+    peak = _status_mb("VmHWM")
+    arrs: Dict[str, Any] = {k: np.asarray(e.eval[k]) for k in EVAL_ARRAYS if k in e.eval}
+    arrs["stats"] = np.asarray(e.stats)
+    np.savez(out, **arrs)
+    print(json.dumps({"loadRes": t[1] - t[0], "evaluate": t[2] - t[1], "accumulate": t[3] - t[2],
+                      "summarize": t[4] - t[3], "total": t[4] - t[0], "rss_before_mb": rss0, "peak_mb": peak}))
+    return 0
+
+
+def run_child(key: str, gt_path: Path, res_path: Path, out: Path, timeout: float = 3600) -> Dict[str, Any]:
+    """:func:`eval_child` in a fresh interpreter; its JSON line, or {"error": ...}."""
+    import subprocess
+    import sys
+
+    from .. import __file__ as pkg_file
+    env = dict(os.environ)
+    src = str(Path(pkg_file).resolve().parents[1])
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    code = "import sys; from fastrle.bench.percall import eval_child; sys.exit(eval_child(sys.argv[1:]))"
+    try:
+        p = subprocess.run([sys.executable, "-c", code, key, str(gt_path), str(res_path), str(out)],
+                           capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if p.returncode != 0:
+        return {"error": (p.stderr.strip().splitlines() or ["exit " + str(p.returncode)])[-1]}
+    return dict(json.loads(p.stdout.strip().splitlines()[-1]))
+
+
+def case_cocoeval_val2017(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
+    """i. A val2017-scale segm evaluation: every evaluator once in a fresh
+    process, arrays checked against stock before any time is shown."""
+    import tempfile
+
+    root = data_dir()
+    if root is None or import_or_none("pycocotools.cocoeval") is None or import_or_none("fastrle.cocoeval") is None:
+        why = "real COCO files (tests/data or $FASTRLE_COCO_DATA)" if root is None else "pycocotools"
+        return [], [], [skip_note(why)], None
+    n = 100 if d.cfg.quick else VAL_IMAGES
+    gt_path, res_path = val2017_files(root, n)
+    keys = ["stock", "patched", "fastrle-1t", "fastrle"] + [p[0] for p in eval_peers()]
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+    out: Dict[str, Dict[str, Any]] = {}
+    arrays: Dict[str, Dict[str, np.ndarray]] = {}
+    for key in keys:
+        out[key] = run_child(key, gt_path, res_path, tmp / f"{key}.npz")
+        if "error" not in out[key]:
+            with np.load(tmp / f"{key}.npz") as z:
+                arrays[key] = {k: z[k] for k in z.files}
+    gt_n = len(json.loads(gt_path.read_text())["annotations"])
+    notes = [f"{n} images, {gt_n} ground truth, results: {res_path} (generated from the real files; "
+             "see percall.py); each evaluator once in a fresh process, after loading both files (untimed)"]
+    ref = arrays.get("stock")
+    equal = {k: ref is not None and k in arrays and same_arrays(arrays[k], ref)
+             and arrays[k]["stats"].tobytes() == ref["stats"].tobytes() for k in keys if k != "stock"}
+    notes.append("precision, recall, scores and stats byte-equal to stock: "
+                 + ", ".join(f"{k} {v}" for k, v in equal.items()))
+    stock_t = out["stock"].get("total")
+    for key in keys:
+        r = out[key]
+        if "error" in r:
+            notes.append(f"{key}: failed: {r['error']}")
+            continue
+        ratio = f", {stock_t / r['total']:.1f}x stock" if stock_t and key != "stock" else ""
+        notes.append(f"{key}: whole evaluation {r['total']:.2f} s (loadRes {r['loadRes']:.2f}, evaluate "
+                     f"{r['evaluate']:.2f}, accumulate {r['accumulate']:.2f}, summarize {r['summarize']:.2f})"
+                     f"{ratio}; memory {r['rss_before_mb']:.0f} MB before, peak {r['peak_mb']:.0f} MB"
+                     + ("" if equal.get(key, True) else "; RESULTS DIFFER FROM STOCK"))
+
+    def verify() -> Optional[bool]:
+        return equal.get("fastrle", False) and equal.get("fastrle-1t", False) and equal.get("patched", False)
+
+    return [], [], notes, verify
+
+
 register("percall", "g", "fastrle.mask per call: one COCO annotation, 100 SA-1B-like masks", case_percall,
          modes=("dropin",))
-# 15 rounds: the whole evaluation is only ~1.1x faster, and one round takes ~1 s
-register("cocoeval", "h", "COCOeval segm on the real files: stock, patched, faster-coco-eval", case_cocoeval,
+# 15 rounds: one round of every evaluator takes a few seconds under load
+register("cocoeval", "h", "COCOeval segm on the real files: stock, patched, fastrle, the peers", case_cocoeval,
          modes=("dropin",), min_repeats=15)
+register("cocoeval-val2017", "i", "COCOeval segm at val2017 scale (generated): every evaluator, time and memory",
+         case_cocoeval_val2017, modes=("large",))
