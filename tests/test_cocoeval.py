@@ -404,3 +404,14 @@ def test_accumulate_with_other_params():
             E.accumulate(p)
     for k in ("precision", "recall", "scores"):
         assert_same(f.eval[k], s.eval[k], k)
+
+
+def test_clear_error_without_pycocotools():
+    """Importing fastrle.cocoeval without pycocotools says what to install."""
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['pycocotools'] = None; sys.modules['pycocotools.cocoeval'] = None\n"
+            "try:\n    import fastrle.cocoeval\nexcept ImportError as e:\n    print('IE', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "PYTHONPATH": str(Path(fce.__file__).parents[1])})
+    assert out.stdout.startswith("IE fastrle.cocoeval needs pycocotools") and "pip install pycocotools" in out.stdout
