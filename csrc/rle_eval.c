@@ -41,10 +41,14 @@ void frle_argsort_desc(int64_t *idx, int64_t n, const double *key, int64_t *tmp)
 
 typedef struct {
   frle_eval *ev;
-  int status;
+  int status[FRLE_MAX_THREADS];    /* each range's first failure */
+  int64_t bad_pair[FRLE_MAX_THREADS];
+  int side[FRLE_MAX_THREADS];
+  frle_error err[FRLE_MAX_THREADS];
 } eval_ctx;
 
-/* per-thread scratch, sized for the largest pair of the range */
+/* per-thread scratch, sized for the largest pair of the range (the runs
+ * buffers grow as needed) */
 typedef struct {
   int64_t *tmp, *gtind;
   uint8_t *ig, *igs, *crowd;
@@ -52,9 +56,52 @@ typedef struct {
   const uint32_t **dc, **gc;
   int64_t *dm, *gm;
   uint64_t *dh, *dw, *gh, *gw;
+  frle_src *lsrc;
+  uint64_t *lhw;
+  int64_t *loffs;
+  uint32_t *runs[2];
+  int64_t runs_cap[2];
 } eval_scratch;
 
-static int iou_pair(const frle_eval *ev, int64_t p, int64_t D, int64_t G, eval_scratch *s) {
+/* Parse the n masks idx[0..n) of one side into s->runs[side]: c[j], m[j],
+ * h[j], w[j] describe mask j. On failure err->index is the mask's index on
+ * its side. */
+static int parse_side(const frle_src *src, const int64_t *hs, const int64_t *ws, const int64_t *idx, int64_t n,
+                      int side, eval_scratch *s, const uint32_t **c, int64_t *m, uint64_t *h, uint64_t *w,
+                      frle_error *err) {
+  int64_t j, total = 0;
+  int rc;
+  for (j = 0; j < n; j++) {
+    int64_t k = idx[j];
+    h[j] = (uint64_t)hs[k];
+    w[j] = (uint64_t)ws[k];
+    if (hs[k] < 0 || ws[k] < 0 || frle_check_size(h[j], w[j], &s->lhw[j]) != FRLE_OK) {
+      err->code = FRLE_ERR_SIZE;
+      err->index = k;
+      err->pos = 0;
+      err->value = 0;
+      return FRLE_ERR_SIZE;
+    }
+    s->lsrc[j] = src[k];
+    s->loffs[j] = total;
+    total += src[k].str ? src[k].len : src[k].m; /* at most one count per character */
+  }
+  if (total > s->runs_cap[side]) {
+    uint32_t *grown = (uint32_t *)realloc(s->runs[side], (size_t)total * sizeof(uint32_t));
+    if (!grown) return FRLE_ERR_NOMEM;
+    s->runs[side] = grown;
+    s->runs_cap[side] = total;
+  }
+  rc = frle_parse_many(s->lsrc, s->lhw, n, 1, s->runs[side], s->loffs, m, 1, err);
+  if (rc != FRLE_OK) {
+    err->index = idx[err->index];
+    return rc;
+  }
+  for (j = 0; j < n; j++) c[j] = s->runs[side] + s->loffs[j];
+  return FRLE_OK;
+}
+
+static int iou_pair(const frle_eval *ev, int64_t p, int64_t D, int64_t G, eval_scratch *s, int *side, frle_error *err) {
   const int64_t *di = ev->dt_idx + ev->dt_off[p], *gi = ev->gt_idx + ev->gt_off[p];
   double *o = ev->iou + ev->iou_off[p];
   int64_t j;
@@ -65,20 +112,13 @@ static int iou_pair(const frle_eval *ev, int64_t p, int64_t D, int64_t G, eval_s
     return FRLE_OK;
   } else {
     frle_runs rd, rg;
-    for (j = 0; j < D; j++) {
-      int64_t k = di[j];
-      s->dc[j] = ev->dt_arena + ev->dt_offs[k];
-      s->dm[j] = ev->dt_offs[k + 1] - ev->dt_offs[k];
-      s->dh[j] = (uint64_t)ev->dt_h[k];
-      s->dw[j] = (uint64_t)ev->dt_w[k];
-    }
-    for (j = 0; j < G; j++) {
-      int64_t k = gi[j];
-      s->gc[j] = ev->gt_arena + ev->gt_offs[k];
-      s->gm[j] = ev->gt_offs[k + 1] - ev->gt_offs[k];
-      s->gh[j] = (uint64_t)ev->gt_h[k];
-      s->gw[j] = (uint64_t)ev->gt_w[k];
-    }
+    int rc;
+    *side = 0;
+    rc = parse_side(ev->gt_src, ev->gt_h, ev->gt_w, gi, G, 0, s, s->gc, s->gm, s->gh, s->gw, err);
+    if (rc != FRLE_OK) return rc;
+    *side = 1;
+    rc = parse_side(ev->dt_src, ev->dt_h, ev->dt_w, di, D, 1, s, s->dc, s->dm, s->dh, s->dw, err);
+    if (rc != FRLE_OK) return rc;
     rd.cnts = s->dc;
     rd.m = s->dm;
     rd.h = s->dh;
@@ -93,7 +133,7 @@ static int iou_pair(const frle_eval *ev, int64_t p, int64_t D, int64_t G, eval_s
   }
 }
 
-static int eval_pair(const frle_eval *ev, int64_t p, eval_scratch *s) {
+static int eval_pair(const frle_eval *ev, int64_t p, eval_scratch *s, int *side, frle_error *err) {
   int64_t g0 = ev->gt_off[p], G = ev->gt_off[p + 1] - g0, d0 = ev->dt_off[p], Dall = ev->dt_off[p + 1] - d0;
   int64_t D = ev->dt_n[p], T = ev->T, a, t, d, j, k;
   const int64_t *gi = ev->gt_idx + g0, *di = ev->dt_idx + d0;
@@ -103,7 +143,7 @@ static int eval_pair(const frle_eval *ev, int64_t p, eval_scratch *s) {
   frle_argsort_desc(ev->dt_idx + d0, Dall, ev->dt_score, s->tmp);
   for (j = 0; j < G; j++) s->crowd[j] = ev->gt_crowd[gi[j]];
   if (D > 0 && G > 0) {
-    int rc = iou_pair(ev, p, D, G, s);
+    int rc = iou_pair(ev, p, D, G, s, side, err);
     if (rc != FRLE_OK) return rc;
   }
   for (a = 0; a < ev->A; a++) {
@@ -151,21 +191,23 @@ static int eval_pair(const frle_eval *ev, int64_t p, eval_scratch *s) {
 static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
   eval_ctx *c = (eval_ctx *)vctx;
   const frle_eval *ev = c->ev;
-  int64_t p, maxg = 1, maxd = 1;
+  int64_t p, maxg = 1, maxd = 1, maxn;
   eval_scratch s;
   char *block;
   size_t off = 0;
-  (void)tid;
   for (p = b; p < e; p++) {
     int64_t g = ev->gt_off[p + 1] - ev->gt_off[p], d = ev->dt_off[p + 1] - ev->dt_off[p];
     if (g > maxg) maxg = g;
     if (d > maxd) maxd = d;
   }
-  block = (char *)malloc(
-    (size_t)maxd * (sizeof(int64_t) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) +
-    (size_t)maxg * (sizeof(int64_t) + 3 + sizeof(double) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) + 64);
+  maxn = maxg > maxd ? maxg : maxd;
+  block =
+    (char *)malloc((size_t)maxd * (sizeof(int64_t) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) +
+                   (size_t)maxg * (sizeof(int64_t) + 3 + sizeof(double) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) +
+                   (size_t)maxn * (sizeof(frle_src) + 2 * 8) + 64);
   if (!block) {
-    c->status = FRLE_ERR_NOMEM;
+    c->status[tid] = FRLE_ERR_NOMEM;
+    c->bad_pair[tid] = b;
     return;
   }
 #define TAKE(field, type, count)                                                                                       \
@@ -184,26 +226,44 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
   TAKE(gm, int64_t, maxg)
   TAKE(gh, uint64_t, maxg)
   TAKE(gw, uint64_t, maxg)
+  TAKE(lsrc, frle_src, maxn)
+  TAKE(lhw, uint64_t, maxn)
+  TAKE(loffs, int64_t, maxn)
   TAKE(ig, uint8_t, maxg)
   TAKE(igs, uint8_t, maxg)
   TAKE(crowd, uint8_t, maxg)
 #undef TAKE
+  s.runs[0] = s.runs[1] = NULL;
+  s.runs_cap[0] = s.runs_cap[1] = 0;
   for (p = b; p < e; p++) {
-    int rc = eval_pair(ev, p, &s);
+    int rc = eval_pair(ev, p, &s, &c->side[tid], &c->err[tid]);
     if (rc != FRLE_OK) {
-      c->status = rc;
+      c->status[tid] = rc;
+      c->bad_pair[tid] = p;
       break;
     }
   }
+  free(s.runs[0]);
+  free(s.runs[1]);
   free(block);
 }
 
 int frle_eval_run(frle_eval *ev, int nthreads) {
-  eval_ctx c;
-  c.ev = ev;
-  c.status = FRLE_OK;
-  frle_parallel_for(ev->npairs, nthreads, eval_range, &c);
-  return c.status;
+  eval_ctx *c = (eval_ctx *)calloc(1, sizeof(eval_ctx));
+  int t, best = -1, rc;
+  if (!c) return FRLE_ERR_NOMEM;
+  c->ev = ev;
+  frle_parallel_for(ev->npairs, nthreads, eval_range, c);
+  for (t = 0; t < FRLE_MAX_THREADS; t++) /* the failure of the lowest pair */
+    if (c->status[t] != FRLE_OK && (best < 0 || c->bad_pair[t] < c->bad_pair[best])) best = t;
+  rc = best < 0 ? FRLE_OK : c->status[best];
+  if (best >= 0) {
+    ev->err = c->err[best];
+    ev->err.code = rc;
+    ev->err_side = c->side[best];
+  }
+  free(c);
+  return rc;
 }
 
 /* ---- accumulate ---- */

@@ -8,6 +8,7 @@
 #define FASTRLE_RLE_EVAL_H
 
 #include <stdint.h>
+#include "rle.h" /* frle_src, frle_error */
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,12 +28,18 @@ typedef struct {
   const double *gt_area, *gt_id, *dt_area, *dt_id, *dt_score;
   const uint8_t *gt_crowd; /* int(iscrowd) != 0 */
   const uint8_t *gt_ign;   /* gt['ignore'] is truthy */
-  /* IoU inputs: boxes (n x 4) when boxes != 0, else parsed masks */
+  /* IoU inputs: boxes (n x 4) when boxes != 0, else masks (strings or given
+   * counts, each h x w), parsed strictly pair by pair on the worker threads:
+   * no arena of every mask's runs */
   int boxes;
   const double *gt_box, *dt_box;
-  const uint32_t *gt_arena, *dt_arena;
-  const int64_t *gt_offs, *dt_offs;  /* counts of mask j: arena[offs[j] .. offs[j+1]) */
+  const frle_src *gt_src, *dt_src;
   const int64_t *gt_h, *gt_w, *dt_h, *dt_w;
+  /* out: on a mask that does not parse (or is too big), the error of the
+   * lowest pair, err.index the mask's index on its side, err_side 0 for gt
+   * and 1 for dt */
+  frle_error err;
+  int err_side;
   /* outputs: IoUs of pair p at iou + iou_off[p] (dt_n x G, Fortran order, as
    * pycocotools' iou); matches at match + match_off[p], A x T x dt_n: the
    * gt (its position in the pair's list) each dt matched, or -1 */
@@ -42,7 +49,7 @@ typedef struct {
 } frle_eval;
 
 /* evaluate(): computeIoU and evaluateImg for every pair and area range, on
- * threads. Returns FRLE_OK or FRLE_ERR_NOMEM. */
+ * threads. Returns FRLE_OK, FRLE_ERR_NOMEM, or a parse status (ev->err). */
 int frle_eval_run(frle_eval *ev, int nthreads);
 
 /* accumulate(): pycocotools' loops over k_list x a_list x m_list (m_list

@@ -415,3 +415,17 @@ def test_clear_error_without_pycocotools():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**__import__("os").environ, "PYTHONPATH": str(Path(fce.__file__).parents[1])})
     assert out.stdout.startswith("IE fastrle.cocoeval needs pycocotools") and "pip install pycocotools" in out.stdout
+
+
+def test_malformed_result_mask_names_the_annotation():
+    """pycocotools reads garbage from a malformed counts string; fastrle raises
+    RLEError naming the result annotation (a deliberate difference)."""
+    from fastrle.errors import RLEError
+    gt = small_gt()
+    res = res_for(gt)
+    res[3] = dict(res[3], segmentation=dict(res[3]["segmentation"], counts=res[3]["segmentation"]["counts"][:-3]))
+    g = make_coco(gt)
+    d = load_res(g, res)
+    E = fce.COCOeval(g, d, "segm")
+    with contextlib.redirect_stdout(io.StringIO()), pytest.raises(RLEError, match=r"^result annotation id 4 \(image"):
+        E.evaluate()

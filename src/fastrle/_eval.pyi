@@ -7,6 +7,8 @@ import numpy.typing as npt
 class Evaluation:
     @property
     def done(self) -> bool: ...
+    @property
+    def bad_side(self) -> int: ...
     def __init__(self, iou_thrs: npt.NDArray[np.float64], area_rng: npt.NDArray[np.float64], maxdet: int,
                  gt_off: npt.NDArray[np.int64], gt_idx: npt.NDArray[np.int64], dt_off: npt.NDArray[np.int64],
                  dt_idx: npt.NDArray[np.int64], dt_n: npt.NDArray[np.int64],

@@ -8,8 +8,9 @@ meaning is documented in csrc/rle_eval.h.
 """
 from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, int32_t
 
-from ._crle cimport FRLE_OK, FRLE_ERR_NOMEM
-from ._status cimport raise_code
+from ._core cimport Sources
+from ._crle cimport FRLE_OK, FRLE_ERR_NOMEM, frle_error, frle_src
+from ._status cimport raise_code, raise_status
 
 cdef extern from "rle_eval.h" nogil:
     ctypedef struct frle_eval:
@@ -31,10 +32,8 @@ cdef extern from "rle_eval.h" nogil:
         int boxes
         const double *gt_box
         const double *dt_box
-        const uint32_t *gt_arena
-        const uint32_t *dt_arena
-        const int64_t *gt_offs
-        const int64_t *dt_offs
+        const frle_src *gt_src
+        const frle_src *dt_src
         const int64_t *gt_h
         const int64_t *gt_w
         const int64_t *dt_h
@@ -43,6 +42,8 @@ cdef extern from "rle_eval.h" nogil:
         const int64_t *match_off
         double *iou
         int32_t *match
+        frle_error err
+        int err_side
     ctypedef struct frle_accum:
         const frle_eval *ev
         const uint8_t *present
@@ -83,6 +84,7 @@ cdef class Evaluation:
     cdef frle_eval ev
     cdef list keep
     cdef readonly bint done
+    cdef readonly int bad_side
 
     def __init__(self, const double[::1] iou_thrs, const double[:, ::1] area_rng, int64_t maxdet,
                  const int64_t[::1] gt_off, const int64_t[::1] gt_idx, const int64_t[::1] dt_off,
@@ -91,8 +93,8 @@ cdef class Evaluation:
                  const uint8_t[::1] gt_ign, const double[::1] dt_area, const double[::1] dt_id,
                  const double[::1] dt_score, object gt_geom, object dt_geom,
                  const int64_t[::1] iou_off, const int64_t[::1] match_off, double[::1] iou, int32_t[::1] match):
-        """gt_geom/dt_geom: a float64 (n, 4) box array, or a tuple (arena,
-        offsets, heights, widths) of a fastrle._core.Runs table."""
+        """gt_geom/dt_geom: a float64 (n, 4) box array, or the masks as a
+        fastrle._core.Sources (parsed, strictly, pair by pair in run())."""
         cdef int64_t npairs = gt_off.shape[0] - 1, ng = gt_area.shape[0], nd = dt_area.shape[0], p
         cdef int64_t T = iou_thrs.shape[0], A = area_rng.shape[0]
         if npairs < 0 or dt_off.shape[0] != npairs + 1 or dt_n.shape[0] != npairs \
@@ -143,7 +145,7 @@ cdef class Evaluation:
         ev.match_off = &match_off[0]
         ev.iou = &iou[0] if iou.shape[0] else NULL
         ev.match = &match[0] if match.shape[0] else NULL
-        if isinstance(gt_geom, tuple):
+        if isinstance(gt_geom, Sources):
             ev.boxes = 0
             self._runs(gt_geom, ng, True)
             self._runs(dt_geom, nd, False)
@@ -161,35 +163,33 @@ cdef class Evaluation:
         else:
             self.ev.dt_box = &b[0, 0] if n else NULL
 
-    cdef _runs(self, tuple runs, int64_t n, bint gt):
-        cdef const uint32_t[::1] arena = runs[0]
-        cdef const int64_t[::1] offs = runs[1]
-        cdef const int64_t[::1] hs = runs[2]
-        cdef const int64_t[::1] ws = runs[3]
-        if hs.shape[0] != n or ws.shape[0] != n:
-            raise ValueError("runs: sizes differ in length")
-        _check_offsets(offs, n, arena.shape[0], "runs")
+    cdef _runs(self, Sources src, int64_t n, bint gt):
+        cdef const int64_t[::1] hs = src.heights
+        cdef const int64_t[::1] ws = src.widths
+        if src.n != n or hs.shape[0] != n or ws.shape[0] != n:
+            raise ValueError("masks: counts differ in length")
         if gt:
-            self.ev.gt_arena = &arena[0]
-            self.ev.gt_offs = &offs[0]
+            self.ev.gt_src = src.src
             self.ev.gt_h = &hs[0] if n else NULL
             self.ev.gt_w = &ws[0] if n else NULL
         else:
-            self.ev.dt_arena = &arena[0]
-            self.ev.dt_offs = &offs[0]
+            self.ev.dt_src = src.src
             self.ev.dt_h = &hs[0] if n else NULL
             self.ev.dt_w = &ws[0] if n else NULL
 
     def run(self, int threads=0):
         """evaluate(): sort each pair's dts, compute its IoUs and its matches
-        for every area range and IoU threshold (once; later calls do nothing)."""
+        for every area range and IoU threshold (once; later calls do nothing).
+        A mask that does not parse raises RLEError with the mask's index on
+        its side; ``bad_side`` then says which side (0 gt, 1 dt)."""
         cdef int rc
         if self.done:
             return
         with nogil:
             rc = frle_eval_run(&self.ev, threads)
         if rc != FRLE_OK:
-            raise_code(FRLE_ERR_NOMEM, None, 0, 0)
+            self.bad_side = self.ev.err_side
+            raise_status(&self.ev.err)
         self.done = True
 
     def accumulate(self, const uint8_t[::1] present, int64_t I0, int64_t A0, const int64_t[::1] k_list,

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import _core, _eval
 from .annotations import segmentation_kind, to_rle
+from .errors import RLEError
 from .optional import require
 
 _stock = require("pycocotools.cocoeval", "fastrle.cocoeval")
@@ -211,9 +212,18 @@ class _Native:
             self.iou_off, self.match_off, self.iou, self.match)
 
     @staticmethod
-    def _runs(rles: List[Any]) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        r = _core.parse(_core.sources(rles, same_size=False), True)
-        return (r.arena, r.offsets, r.heights, r.widths)
+    def _runs(rles: List[Any]) -> Any:
+        return _core.sources(rles, same_size=False)  # parsed pair by pair, on threads, by the C side
+
+    def run(self, threads: int) -> None:
+        """The C evaluation; a mask that does not parse raises RLEError naming its annotation."""
+        try:
+            self.ev.run(threads)
+        except RLEError as e:
+            side = self.ev.bad_side
+            ann = (self.gts if side == 0 else self.dts).anns[e.index]
+            what = "ground truth" if side == 0 else "result"
+            raise e.with_context(f"{what} annotation id {ann.get('id')!r} (image {ann.get('image_id')!r}): ") from None
 
     # --- pycocotools' attributes, built on demand -----------------------------------------
     def ious(self) -> Dict[Tuple[Any, Any], Any]:
@@ -355,7 +365,7 @@ class COCOeval(_stock.COCOeval):  # type: ignore[name-defined]
         self.params = p
         self._native = None
         self._native = self._prepare_native(p)
-        self._native.ev.run(self.threads)
+        self._native.run(self.threads)
         self.ious = _LAZY
         self.evalImgs = _LAZY
         self._paramsEval = copy.deepcopy(self.params)
