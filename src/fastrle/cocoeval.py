@@ -221,7 +221,7 @@ class _Native:
             self.ev.run(threads)
         except RLEError as e:
             side = self.ev.bad_side
-            ann = (self.gts if side == 0 else self.dts).anns[e.index]
+            ann = (self.gts if side == 0 else self.dts).anns[e.index or 0]
             what = "ground truth" if side == 0 else "result"
             raise e.with_context(f"{what} annotation id {ann.get('id')!r} (image {ann.get('image_id')!r}): ") from None
 
