@@ -429,3 +429,38 @@ def test_malformed_result_mask_names_the_annotation():
     E = fce.COCOeval(g, d, "segm")
     with contextlib.redirect_stdout(io.StringIO()), pytest.raises(RLEError, match=r"^result annotation id 4 \(image"):
         E.evaluate()
+
+
+@pytest.mark.parametrize("kind", ["segm", "segm+bbox", "bbox", "polygons"])
+def test_loadres_same_as_pycocotools(kind):
+    """fastrle.cocoeval.loadRes (patch_pycocotools installs it): the same result COCO."""
+    res = copy.deepcopy(RES[:200])
+    if kind == "segm+bbox":  # results that bring their own box keep it
+        for r in res[::3]:
+            r["bbox"] = [1.0, 2.0, 3.0, 4.0]
+    elif kind == "bbox":
+        res = bbox_results()[:200]
+    elif kind == "polygons":  # not RLE dicts: result by result, as pycocotools
+        res = [dict(r, segmentation=[[10.0, 10.0, 40.0, 10.0, 40.0, 30.0]]) for r in res[:20]]
+    gt = make_coco(GT)
+    outs = []
+    for load in (coco_mod.COCO.loadRes, fce.loadRes):
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            try:
+                d = load(gt, copy.deepcopy(res))
+            except Exception as exc:  # the same exception from both
+                outs.append(type(exc))
+                continue
+        outs.append((d, lines(buf.getvalue())))
+    if not isinstance(outs[0], tuple):
+        assert outs[0] is outs[1]
+        return
+    (a, pa), (b, pb) = outs
+    assert pa == pb
+    assert a.dataset.keys() == b.dataset.keys()
+    for key in ("info", "images", "categories"):
+        assert a.dataset.get(key) == b.dataset.get(key)
+    assert len(a.dataset["annotations"]) == len(b.dataset["annotations"])
+    for x, y in zip(a.dataset["annotations"], b.dataset["annotations"]):
+        same(y, x, "ann")

@@ -30,12 +30,14 @@ FUNCTIONS = ("encode", "decode", "area", "toBbox", "iou", "merge", "frPyObjects"
 # modules that hold ``from . import mask as maskUtils``
 _HOLDERS = ("pycocotools.coco", "pycocotools.cocoeval")
 _HOLDER_NAME = "maskUtils"
-# the class pycocotools.cocoeval gets: fastrle.cocoeval.COCOeval
+# the class pycocotools.cocoeval gets: fastrle.cocoeval.COCOeval; and
+# pycocotools.coco.COCO.loadRes gets fastrle.cocoeval.loadRes
 _EVAL_MODULE, _EVAL_NAME = "pycocotools.cocoeval", "COCOeval"
+_COCO_MODULE, _COCO_CLASS, _LOADRES = "pycocotools.coco", "COCO", "loadRes"
 
 _lock = threading.Lock()
 _active = 0  # patches in force: the originals come back when this drops to 0
-_saved: List[Tuple[ModuleType, str, Any]] = []
+_saved: List[Tuple[Any, str, Any]] = []  # (module or class, name, original)
 
 
 def _import_pycocotools() -> Tuple[ModuleType, List[ModuleType]]:
@@ -63,6 +65,12 @@ def _apply() -> None:
 
             _saved.append((mod, _EVAL_NAME, getattr(mod, _EVAL_NAME)))
             setattr(mod, _EVAL_NAME, cocoeval.COCOeval)
+        if mod.__name__ == _COCO_MODULE and hasattr(getattr(mod, _COCO_CLASS, None), _LOADRES):
+            from . import cocoeval
+
+            cls = getattr(mod, _COCO_CLASS)
+            _saved.append((cls, _LOADRES, cls.__dict__[_LOADRES]))
+            setattr(cls, _LOADRES, cocoeval.loadRes)
 
 
 def _undo() -> None:
@@ -115,7 +123,8 @@ def patch_pycocotools() -> PycocotoolsPatch:
     ``maskUtils`` names held by ``pycocotools.coco`` and
     ``pycocotools.cocoeval`` at :mod:`fastrle.mask`, and replaces
     ``pycocotools.cocoeval.COCOeval`` with :class:`fastrle.cocoeval.COCOeval`
-    (a subclass of it). So ``COCO.loadRes``, ``COCO.annToRLE``, ``COCOeval``
+    (a subclass of it) and ``COCO.loadRes`` with :func:`fastrle.cocoeval.loadRes`
+    (the same results; segmentation areas and boxes in one batch). So ``COCO.loadRes``, ``COCO.annToRLE``, ``COCOeval``
     and any code that calls ``pycocotools.mask.<function>`` or
     ``pycocotools.cocoeval.COCOeval`` at call time use fastrle. (A name bound
     earlier with ``from pycocotools.mask import decode`` or ``from
