@@ -432,8 +432,9 @@ def test_malformed_result_mask_names_the_annotation():
 
 
 @pytest.mark.parametrize("kind", ["segm", "segm+bbox", "bbox", "polygons"])
-def test_loadres_same_as_pycocotools(kind):
+def test_loadres_same_as_pycocotools(kind, monkeypatch):
     """fastrle.cocoeval.loadRes (patch_pycocotools installs it): the same result COCO."""
+    monkeypatch.setattr(fce, "LOADRES_CHUNK", 7)  # several batches
     res = copy.deepcopy(RES[:200])
     if kind == "segm+bbox":  # results that bring their own box keep it
         for r in res[::3]:

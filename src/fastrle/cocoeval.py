@@ -96,6 +96,9 @@ def _to_mask(anns: List[dict], coco: Any) -> None:
         ann["segmentation"] = coco.annToRLE(ann)
 
 
+LOADRES_CHUNK = 8192  # results per batch of loadRes' area and toBbox
+
+
 def loadRes(self: Any, resFile: Any) -> Any:
     """pycocotools' ``COCO.loadRes`` (2.0.11), statement for statement, with
     the area and box of segmentation results computed in one batch by
@@ -143,9 +146,11 @@ def loadRes(self: Any, resFile: Any) -> Any:
         res.dataset["categories"] = copy.deepcopy(self.dataset["categories"])
         segs = [ann["segmentation"] for ann in anns]
         if all(type(g) is dict for g in segs):  # one batch: area(list)[i] is area(one), a np.uint32
-            areas: Any = fm.area(segs)
-            need = [i for i, ann in enumerate(anns) if "bbox" not in ann]
-            boxes: Any = fm.toBbox([segs[i] for i in need]) if need else None
+            # in chunks: each batch parses into an arena of its own (4 bytes per character)
+            n = LOADRES_CHUNK
+            areas: Any = np.concatenate([fm.area(segs[i:i + n]) for i in range(0, len(segs), n)])
+            need = [segs[i] for i, ann in enumerate(anns) if "bbox" not in ann]
+            boxes: Any = np.concatenate([fm.toBbox(need[i:i + n]) for i in range(0, len(need), n)]) if need else None
             k = 0
             for id, ann in enumerate(anns):  # the keys in pycocotools' order
                 ann["area"] = areas[id]
