@@ -284,101 +284,118 @@ static inline int gt_ignored(const frle_eval *ev, int64_t g, int64_t a) {
   return ev->gt_ign[g] || ar < ev->area_rng[2 * a] || ar > ev->area_rng[2 * a + 1];
 }
 
-/* one (k, a, m) cell of the loops */
-static int accum_cell(const frle_accum *ac, int64_t kp, int64_t ap, int64_t mp) {
+/* The cells (k, a, m) of one (k, a), every m. The stable sort of a subset
+ * is the full stable sort with the others left out, and each m keeps a
+ * prefix of every image's dts, so one sort serves every m. */
+static int accum_ka(const frle_accum *ac, int64_t kp, int64_t ap) {
   const frle_eval *ev = ac->ev;
-  int64_t k0 = ac->k_list[kp], a0 = ac->a_list[ap], maxdet = ac->m_list[mp], T = ev->T, R = ac->R;
-  int64_t I0 = ac->I0, AI = ac->A0 * ac->I0, n_el = 0, npig = 0, x, t, r, nd;
-  int64_t *pair, *dloc, *idx, *tmp, *area;
+  int64_t k0 = ac->k_list[kp], a0 = ac->a_list[ap], T = ev->T, R = ac->R;
+  int64_t I0 = ac->I0, AI = ac->A0 * ac->I0, n_el = 0, npig = 0, x, t, r, nd, mp;
+  int64_t *pair, *dloc, *idx, *tmp, *area, *sub;
   double *score, *rc, *pr;
   char *block;
-  /* E = [evalImgs[Nk + Na + i] for i in i_list], None dropped */
+  int any = 0;
+  /* E = [evalImgs[Nk + Na + i] for i in i_list], None dropped; room for the
+   * longest prefix any m keeps */
   for (x = 0; x < ac->ni; x++) {
-    int64_t n = k0 * AI + a0 * I0 + ac->i_list[x], p = (n / AI) * I0 + n % I0;
-    if (ac->present[p]) n_el += slice_len(ev->dt_n[p], maxdet);
+    int64_t n = k0 * AI + a0 * I0 + ac->i_list[x], p = (n / AI) * I0 + n % I0, most = 0;
+    if (!ac->present[p]) continue;
+    for (mp = 0; mp < ac->nm; mp++) {
+      int64_t take = slice_len(ev->dt_n[p], ac->m_list[mp]);
+      if (take > most) most = take;
+    }
+    n_el += most;
   }
-  block = (char *)malloc((size_t)(n_el + 1) * (5 * sizeof(int64_t) + 3 * sizeof(double)));
+  block = (char *)malloc((size_t)(n_el + 1) * (6 * sizeof(int64_t) + 3 * sizeof(double)));
   if (!block) return FRLE_ERR_NOMEM;
   pair = (int64_t *)(void *)block;
   dloc = pair + n_el + 1;
   idx = dloc + n_el + 1;
   tmp = idx + n_el + 1;
   area = tmp + n_el + 1;
-  score = (double *)(void *)(area + n_el + 1);
+  sub = area + n_el + 1;
+  score = (double *)(void *)(sub + n_el + 1);
   rc = score + n_el + 1;
   pr = rc + n_el + 1;
   nd = 0;
-  {
-    int any = 0;
-    for (x = 0; x < ac->ni; x++) {
-      int64_t n = k0 * AI + a0 * I0 + ac->i_list[x], p = (n / AI) * I0 + n % I0, aa = (n % AI) / I0, d, j;
-      int64_t take;
-      if (!ac->present[p]) continue;
-      any = 1;
-      take = slice_len(ev->dt_n[p], maxdet);
-      for (d = 0; d < take; d++) { /* np.concatenate([e['dtScores'][0:maxDet] for e in E]) */
-        pair[nd] = p;
-        dloc[nd] = d;
-        area[nd] = aa;
-        score[nd] = ev->dt_score[ev->dt_idx[ev->dt_off[p] + d]];
-        idx[nd] = nd;
-        nd++;
-      }
-      for (j = ev->gt_off[p]; j < ev->gt_off[p + 1]; j++) npig += !gt_ignored(ev, ev->gt_idx[j], aa);
+  for (x = 0; x < ac->ni; x++) {
+    int64_t n = k0 * AI + a0 * I0 + ac->i_list[x], p = (n / AI) * I0 + n % I0, aa = (n % AI) / I0, d, j;
+    int64_t most = 0;
+    if (!ac->present[p]) continue;
+    any = 1;
+    for (mp = 0; mp < ac->nm; mp++) {
+      int64_t take = slice_len(ev->dt_n[p], ac->m_list[mp]);
+      if (take > most) most = take;
     }
-    if (!any || npig == 0) { /* len(E) == 0, or npig == 0: continue */
-      free(block);
-      return FRLE_OK;
+    for (d = 0; d < most; d++) { /* np.concatenate([e['dtScores'][0:maxDet] for e in E]) */
+      pair[nd] = p;
+      dloc[nd] = d;
+      area[nd] = aa;
+      score[nd] = ev->dt_score[ev->dt_idx[ev->dt_off[p] + d]];
+      idx[nd] = nd;
+      nd++;
     }
+    for (j = ev->gt_off[p]; j < ev->gt_off[p + 1]; j++) npig += !gt_ignored(ev, ev->gt_idx[j], aa);
+  }
+  if (!any || npig == 0) { /* len(E) == 0, or npig == 0: continue (for every m) */
+    free(block);
+    return FRLE_OK;
   }
   /* inds = np.argsort(-dtScores, kind='mergesort') */
   frle_argsort_desc(idx, nd, score, tmp);
-  for (t = 0; t < T; t++) {
-    int64_t tp = 0, fp = 0, s;
-    int64_t out_r = ((t * ac->K + kp) * ac->A + ap) * ac->M + mp;
-    for (s = 0; s < nd; s++) {
-      int64_t e = idx[s], p = pair[e], d = dloc[e], D = ev->dt_n[p];
-      int32_t m = ev->match[ev->match_off[p] + (area[e] * T + t) * D + d];
-      double dtm = 0;
-      int ig = 0;
-      if (m >= 0) {
-        int64_t g = ev->gt_idx[ev->gt_off[p] + m];
-        dtm = ev->gt_id[g];
-        ig = gt_ignored(ev, g, area[e]);
-      }
-      if (dtm == 0 && !ig) { /* np.logical_and(dtm == 0, a): unmatched dt outside the area range */
-        double ar = ev->dt_area[ev->dt_idx[ev->dt_off[p] + d]];
-        ig = ar < ev->area_rng[2 * area[e]] || ar > ev->area_rng[2 * area[e] + 1];
-      }
-      if (!ig) {
-        if (dtm != 0) tp++;
-        else fp++;
-      }
-      /* rc = tp / npig; pr = tp / (fp + tp + np.spacing(1)) */
-      rc[s] = (double)tp / (double)npig;
-      pr[s] = (double)tp / ((double)fp + (double)tp + DBL_EPSILON);
+  for (mp = 0; mp < ac->nm; mp++) {
+    int64_t maxdet = ac->m_list[mp], ns = 0, s;
+    for (s = 0; s < nd; s++) { /* this m's dts, in the sorted order */
+      int64_t e = idx[s];
+      if (dloc[e] < slice_len(ev->dt_n[pair[e]], maxdet)) sub[ns++] = e;
     }
-    ac->recall[out_r] = nd ? rc[nd - 1] : 0;
-    for (s = nd - 1; s > 0; s--)
-      if (pr[s] > pr[s - 1]) pr[s - 1] = pr[s];
-    for (r = 0; r < R; r++) {
-      int64_t o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
-      ac->precision[o] = 0;
-      ac->scores[o] = 0;
-    }
-    for (r = 0; r < R; r++) {
-      /* np.searchsorted(rc, p.recThrs, side='left'); an index past the end
-       * raises IndexError, which ends the loop (the rest stay 0) */
-      double v = ac->rec_thrs[r];
-      int64_t lo = 0, hi = nd, o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
-      while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (np_lt(rc[mid], v)) lo = mid + 1;
-        else hi = mid;
+    for (t = 0; t < T; t++) {
+      int64_t tp = 0, fp = 0;
+      int64_t out_r = ((t * ac->K + kp) * ac->A + ap) * ac->M + mp;
+      for (s = 0; s < ns; s++) {
+        int64_t e = sub[s], p = pair[e], d = dloc[e], D = ev->dt_n[p];
+        int32_t m = ev->match[ev->match_off[p] + (area[e] * T + t) * D + d];
+        double dtm = 0;
+        int ig = 0;
+        if (m >= 0) {
+          int64_t g = ev->gt_idx[ev->gt_off[p] + m];
+          dtm = ev->gt_id[g];
+          ig = gt_ignored(ev, g, area[e]);
+        }
+        if (dtm == 0 && !ig) { /* np.logical_and(dtm == 0, a): unmatched dt outside the area range */
+          double ar = ev->dt_area[ev->dt_idx[ev->dt_off[p] + d]];
+          ig = ar < ev->area_rng[2 * area[e]] || ar > ev->area_rng[2 * area[e] + 1];
+        }
+        if (!ig) {
+          if (dtm != 0) tp++;
+          else fp++;
+        }
+        /* rc = tp / npig; pr = tp / (fp + tp + np.spacing(1)) */
+        rc[s] = (double)tp / (double)npig;
+        pr[s] = (double)tp / ((double)fp + (double)tp + DBL_EPSILON);
       }
-      if (lo >= nd) break;
-      ac->precision[o] = pr[lo];
-      ac->scores[o] = score[idx[lo]];
+      ac->recall[out_r] = ns ? rc[ns - 1] : 0;
+      for (s = ns - 1; s > 0; s--)
+        if (pr[s] > pr[s - 1]) pr[s - 1] = pr[s];
+      for (r = 0; r < R; r++) {
+        int64_t o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
+        ac->precision[o] = 0;
+        ac->scores[o] = 0;
+      }
+      for (r = 0; r < R; r++) {
+        /* np.searchsorted(rc, p.recThrs, side='left'); an index past the end
+         * raises IndexError, which ends the loop (the rest stay 0) */
+        double v = ac->rec_thrs[r];
+        int64_t lo = 0, hi = ns, o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
+        while (lo < hi) {
+          int64_t mid = lo + (hi - lo) / 2;
+          if (np_lt(rc[mid], v)) lo = mid + 1;
+          else hi = mid;
+        }
+        if (lo >= ns) break;
+        ac->precision[o] = pr[lo];
+        ac->scores[o] = score[sub[lo]];
+      }
     }
   }
   free(block);
@@ -391,8 +408,7 @@ static void accum_range(void *vctx, int64_t b, int64_t e, int tid) {
   int64_t j;
   (void)tid;
   for (j = b; j < e; j++) {
-    int64_t mp = j % ac->nm, ap = (j / ac->nm) % ac->na, kp = j / (ac->nm * ac->na);
-    int rc = accum_cell(ac, kp, ap, mp);
+    int rc = accum_ka(ac, j / ac->na, j % ac->na);
     if (rc != FRLE_OK) {
       c->status = rc;
       return;
@@ -404,6 +420,6 @@ int frle_accumulate(const frle_accum *ac, int nthreads) {
   accum_ctx c;
   c.ac = ac;
   c.status = FRLE_OK;
-  frle_parallel_for(ac->nk * ac->na * ac->nm, nthreads, accum_range, &c);
+  frle_parallel_for(ac->nk * ac->na, nthreads, accum_range, &c);
   return c.status;
 }
