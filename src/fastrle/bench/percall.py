@@ -451,7 +451,9 @@ def _status_mb(field: str) -> float:
 
 
 def eval_child(argv: List[str]) -> int:
-    """One evaluator, in its own process: ``key gt.json results.json out.npz``.
+    """One evaluator, in its own process: ``key gt.json results.json out.npz``
+    (key: stock, patched, fastrle (fastrle.cocoeval's loadRes and COCOeval),
+    fastrle-1t (the same on one thread), or a peer of :func:`eval_peers`).
     Loads both files (untimed), then times loadRes + evaluate + accumulate +
     summarize; writes the arrays to out.npz and prints one JSON line with the
     phase times (s) and memory (MB: resident before the timed part, peak)."""
@@ -482,7 +484,8 @@ def eval_child(argv: List[str]) -> int:
     rss0 = _status_mb("VmRSS")
     t = [time.perf_counter()]
     with _quiet():
-        dt = gt.loadRes(results)
+        # fastrle.cocoeval's users call its loadRes (what patch_pycocotools installs)
+        dt = fce_mod.loadRes(gt, results) if key.startswith("fastrle") else gt.loadRes(results)
         t.append(time.perf_counter())
         e = eval_cls(gt, dt, "segm")
         e.evaluate()
