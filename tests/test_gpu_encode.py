@@ -1,0 +1,314 @@
+"""``fastrle.gpu.encode``: the encode kernels under the CPU emulator.
+
+The kernels (``csrc/kernels/rle_encode.cuh``, as ``kernel_source()`` hands
+them to CuPy) run through ``fastrle.gpu.encode.encode_with`` -- the host code
+the GPU path uses -- with an emulator backend. pycocotools' ``mask.encode``
+is the oracle, byte for byte. Needs g++, not CuPy.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cuda_emu import emu
+
+mask_api = pytest.importorskip("pycocotools.mask", reason="pycocotools is the oracle")
+enc = emu.import_fastrle_module("gpu.encode")
+synthetic = emu.import_fastrle_module("synthetic")
+
+
+@pytest.fixture(scope="module")
+def lib():
+    if shutil.which("g++") is None:
+        pytest.skip("g++ not found")
+    return emu.build_emulator()
+
+
+class EmuEncodeBackend:
+    """``encode_with`` backend on the emulator: garbage-filled, guarded
+    scratch (``emu.EmuBackend``'s), and a count of device-to-host copies."""
+
+    def __init__(self, lib, order: int = emu.ORDER_NORMAL, seed: int = 0):
+        self.base = emu.EmuBackend(lib, order=order, seed=seed)
+        self.copies = 0
+        self.launches: list = []
+
+    def scratch(self, nbytes: int) -> np.ndarray:
+        return self.base._alloc((nbytes,), np.uint8)
+
+    def pointer(self, arr: np.ndarray) -> np.ndarray:
+        return arr  # the emulator passes arr.ctypes.data: element (0, 0, 0) of the view
+
+    def launch(self, launch, buffers) -> None:
+        self.launches.append(launch)
+        self.base.launch(launch, buffers)
+
+    def fetch(self, buffer: np.ndarray, nbytes: int) -> np.ndarray:
+        self.copies += 1
+        return buffer[:nbytes].copy()
+
+
+def gpu_encode(lib, masks, *, order=emu.ORDER_NORMAL, seed=0, **kw):
+    backend = EmuEncodeBackend(lib, order, seed)
+    out = enc.encode_with(backend, masks, **kw)
+    return out, backend
+
+
+def oracle(masks: np.ndarray, nonzero: bool = False) -> list[dict]:
+    """pycocotools' encode of (N, H, W) masks."""
+    m = np.asarray(masks)
+    m = (m != 0) if nonzero else m
+    return mask_api.encode(np.asfortranarray(m.transpose(1, 2, 0).astype(np.uint8)))
+
+
+def check(lib, masks: np.ndarray, **kw) -> None:
+    want = oracle(masks)
+    for order, seed in ((emu.ORDER_NORMAL, 0), (emu.ORDER_SHUFFLED, 3)):
+        got, backend = gpu_encode(lib, masks, order=order, seed=seed, **kw)
+        assert backend.copies == 1
+        assert [g["size"] for g in got] == [list(masks.shape[1:])] * len(masks)
+        assert [g["counts"] for g in got] == [r["counts"] for r in want]
+        assert all(type(g["counts"]) is bytes for g in got)
+
+
+def noise(rng, n, h, w, p=0.5):
+    return (rng.random((n, h, w)) < p).astype(np.uint8)
+
+
+SIZES = [(1, 1), (1, 7), (7, 1), (3, 7), (31, 33), (32, 32), (33, 65), (64, 129), (5, 300), (130, 3)]
+
+
+@pytest.mark.parametrize("h,w", SIZES)
+def test_noise_and_special_masks(lib, h, w):
+    rng = np.random.default_rng(h * 1000 + w)
+    masks = [noise(rng, 3, h, w), noise(rng, 2, h, w, 0.05), noise(rng, 2, h, w, 0.95),
+             np.zeros((1, h, w), np.uint8), np.ones((1, h, w), np.uint8)]
+    one = np.zeros((4, h, w), np.uint8)
+    one[0, 0, 0] = one[1, h - 1, w - 1] = one[2, h // 2, w // 2] = one[3, 0, w - 1] = 1
+    masks.append(one)
+    inv = 1 - one
+    masks.append(inv)
+    check(lib, np.concatenate(masks))
+
+
+def test_rows_columns_and_stripes(lib):
+    h, w = 40, 37
+    m = np.zeros((6, h, w), np.uint8)
+    m[0, 5, :] = 1          # one row
+    m[1, :, 6] = 1          # one column
+    m[2, :, ::2] = 1        # every other column: long equal counts
+    m[3, ::2, :] = 1        # every other row: counts of 1
+    m[4, :h // 2, :] = 1    # top half
+    m[5, :, w // 2:] = 1    # right half: one long run to the end
+    check(lib, m)
+
+
+def test_long_runs_and_big_deltas(lib):
+    # counts of every varint length, growing and shrinking (negative deltas)
+    h, w = 97, 411
+    flat = np.zeros(h * w, np.uint8)
+    pos, val = 0, 0
+    for run in [1, 0, 40, 3, 2000, 1, 1, 17000, 5, 31, 32, 33, 1023, 1024, 1025, 2, 9000]:
+        flat[pos:pos + run] = val
+        pos += run
+        val ^= 1
+    flat[pos:] = val
+    m = flat.reshape(w, h).T[None]  # column-major runs
+    check(lib, np.ascontiguousarray(m))
+
+
+def test_sa1b_like(lib):
+    _, dense = synthetic.sa1b_like(12, 75, 112, seed=7, dense=True)
+    check(lib, dense)  # bool
+    check(lib, dense.view(np.uint8))
+
+
+def test_many_masks_cross_warps(lib):
+    # more than 32 masks: the offsets scan carries across warp steps
+    rng = np.random.default_rng(5)
+    check(lib, noise(rng, 70, 6, 9, 0.3))
+
+
+def test_strided_inputs(lib):
+    rng = np.random.default_rng(11)
+    base = noise(rng, 5, 23, 41, 0.4)
+    want = oracle(base)
+    views = {
+        "fortran (N,H,W)": np.asfortranarray(base),
+        "per-mask column-major": np.ascontiguousarray(base.transpose(0, 2, 1)).transpose(0, 2, 1),
+        "sliced": np.pad(base, ((0, 2), (3, 1), (2, 5)))[:5, 3:26, 2:43],
+        "stepped": np.repeat(np.repeat(base, 2, axis=1), 3, axis=2)[:, ::2, ::3],
+    }
+    for name, v in views.items():
+        assert (v == base).all()
+        got, backend = gpu_encode(lib, v)
+        assert [g["counts"] for g in got] == [r["counts"] for r in want], name
+    flipped = base[::-1, ::-1, ::-1]
+    assert flipped.strides[1] < 0
+    got, _ = gpu_encode(lib, flipped)
+    assert [g["counts"] for g in got] == [r["counts"] for r in oracle(np.ascontiguousarray(flipped))]
+
+
+def test_layout_hwn_matches_pycocotools_input(lib):
+    rng = np.random.default_rng(2)
+    f = np.asfortranarray(noise(rng, 4, 19, 50, 0.2).transpose(1, 2, 0))  # pycocotools' (H, W, N)
+    want = mask_api.encode(f)
+    got, backend = gpu_encode(lib, f, layout="hwn")
+    assert [g["counts"] for g in got] == [r["counts"] for r in want]
+    assert [g["size"] for g in got] == [r["size"] for r in want]
+
+
+def test_torch_strides(lib):
+    torch = pytest.importorskip("torch")
+    t = (torch.rand(3, 20, 30, generator=torch.Generator().manual_seed(0)) > 0.6)
+    for v in (t, t.permute(0, 2, 1), t.transpose(1, 2).contiguous().transpose(1, 2), t[:, 2:, ::2]):
+        a = np.from_dlpack(v)  # the tensor's own strides, as DLPack hands them to CuPy
+        got, _ = gpu_encode(lib, a)
+        assert [g["counts"] for g in got] == [r["counts"] for r in oracle(np.ascontiguousarray(a))]
+
+
+def test_single_mask_gives_a_dict(lib):
+    m = np.zeros((5, 6), np.uint8)
+    m[1:3, 2:4] = 1
+    got, _ = gpu_encode(lib, m)
+    want = mask_api.encode(np.asfortranarray(m))
+    assert got == {"size": [5, 6], "counts": want["counts"]}
+
+
+def test_empty_sizes_and_batch(lib):
+    for h, w in ((0, 5), (5, 0), (0, 0)):
+        m = np.zeros((2, h, w), np.uint8)
+        got, _ = gpu_encode(lib, m)
+        want = oracle(m)
+        assert [g["counts"] for g in got] == [r["counts"] for r in want] == [b"0", b"0"]
+    got, backend = gpu_encode(lib, np.zeros((0, 4, 4), np.uint8))
+    assert got == [] and backend.copies == 0
+
+
+def test_values_other_than_0_1(lib):
+    rng = np.random.default_rng(9)
+    m = rng.choice(np.array([0, 1, 2, 255], np.uint8), size=(4, 13, 17), p=[0.5, 0.2, 0.2, 0.1])
+    m[0] = 0
+    m[0, 3:6, 4:9] = 7  # one blob of another value: still 0/1 after nonzero
+    # default: a boundary at any change of byte value, as pycocotools
+    got, _ = gpu_encode(lib, m)
+    assert [g["counts"] for g in got] == [r["counts"] for r in oracle(m)]
+    # nonzero=True: zero / nonzero, as fastrle.encode
+    got, _ = gpu_encode(lib, m, nonzero=True)
+    assert [g["counts"] for g in got] == [r["counts"] for r in oracle(m, nonzero=True)]
+    # int8 as its bytes, wider integers as nonzero (fastrle.encode's dtype rule)
+    got, _ = gpu_encode(lib, m.view(np.int8))
+    assert [g["counts"] for g in got] == [r["counts"] for r in oracle(m)]
+    got, _ = gpu_encode(lib, m.astype(np.int32) * 1000)
+    assert [g["counts"] for g in got] == [r["counts"] for r in oracle(m, nonzero=True)]
+
+
+def test_cpu_encode_agrees(lib):
+    """fastrle.encode (the CPU's nonzero rule) gives the same strings."""
+    fastrle = pytest.importorskip("fastrle")
+    try:
+        fastrle.encode(np.zeros((1, 1), np.uint8))
+    except Exception:
+        pytest.skip("compiled CPU core not built")
+    rng = np.random.default_rng(4)
+    m = noise(rng, 6, 29, 31, 0.3) * 3
+    got, _ = gpu_encode(lib, m, nonzero=True)
+    assert [g["counts"].decode() for g in got] == [r["counts"] for r in fastrle.encode(m)]
+
+
+def test_result_larger_than_guess_takes_a_second_copy(lib, monkeypatch):
+    monkeypatch.setattr(enc, "_chars_per_col", 0.0)
+    rng = np.random.default_rng(1)
+    m = noise(rng, 3, 70, 64)  # ~13k characters: more than the 4 KiB first guess
+    got, backend = gpu_encode(lib, m)
+    assert backend.copies == 2
+    assert [g["counts"] for g in got] == [r["counts"] for r in oracle(m)]
+    assert enc._chars_per_col > 0  # the next call sizes for it
+    got, backend = gpu_encode(lib, m)
+    assert backend.copies == 1
+
+
+def test_one_copy_and_the_launch_plan(lib):
+    rng = np.random.default_rng(0)
+    m = noise(rng, 3, 10, 300)
+    _, backend = gpu_encode(lib, m)
+    assert backend.copies == 1
+    names = [lc.kernel for lc in backend.launches]
+    assert names == ["fastrle_encode_cols", "fastrle_encode_scan", "fastrle_encode_len", "fastrle_encode_sum",
+                     "fastrle_encode_offs", "fastrle_encode_write"]
+    cols = backend.launches[0]
+    assert cols.grid == (3, 3, 1) and cols.block == (128, 1, 1)  # ceil(300 / 128) column blocks x 3 masks
+
+
+def test_masks_chunked_by_grid_y():
+    count, write = enc.plan_encode(65535 + 10, 2, 3, (6, 3, 1), 0, 4096)
+    cols = [lc for lc in count if lc.kernel == "fastrle_encode_cols"]
+    assert [(lc.grid[1], lc.args[-1]) for lc in cols] == [(65535, 0), (10, 65535)]
+    assert [lc.kernel for lc in write].count("fastrle_encode_write") == 2
+
+
+def test_errors_match_the_cpu_encode(lib):
+    fastrle = pytest.importorskip("fastrle")
+    cases = [np.zeros((2, 3), np.float32), np.zeros((2, 3, 4, 5), np.uint8), np.zeros(5, np.uint8)]
+    for bad in cases:
+        with pytest.raises((TypeError, ValueError)) as cpu:
+            fastrle.encode(bad)
+        with pytest.raises(type(cpu.value)) as gpu:
+            gpu_encode(lib, bad)
+        assert str(gpu.value) == str(cpu.value)
+    # too many pixels: a zero-stride view, nothing allocated or launched
+    big = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), (1, 2**16, 2**16 + 1), (0, 0, 0))
+    with pytest.raises(ValueError, match="2\\^32-1") as gpu:
+        _, backend = gpu_encode(lib, big)
+    with pytest.raises(ValueError, match="layout"):
+        gpu_encode(lib, np.zeros((1, 2, 2), np.uint8), layout="nwh")
+    with pytest.raises(ValueError, match=r"\(H, W, N\)"):
+        gpu_encode(lib, np.zeros((2, 2, 2, 2), np.uint8), layout="hwn")
+
+
+def test_kernel_source_lists_the_encode_kernels():
+    src = emu.launch_mod.kernel_source()
+    sigs = emu.kernel_signatures(src)
+    for name in ("fastrle_encode_cols", "fastrle_encode_scan", "fastrle_encode_len", "fastrle_encode_sum",
+                 "fastrle_encode_offs", "fastrle_encode_write"):
+        assert [emu.type_code(t) for t in sigs[name]] == list(emu.launch_mod.KERNEL_ARGS[name]), name
+
+
+SANITIZER_SCRIPT = r"""
+import sys
+sys.path.insert(0, {tests!r})
+import numpy as np
+from cuda_emu import emu
+import test_gpu_encode as t
+lib = emu.build_emulator(extra_flags=("-fsanitize={sanitizers}", "-fno-sanitize-recover=all",
+                                      "-fno-sanitize=vptr", "-fno-omit-frame-pointer"))
+rng = np.random.default_rng(3)
+for n, h, w in [(3, 33, 65), (2, 1, 40), (2, 40, 1), (1, 0, 5)]:
+    t.check(lib, t.noise(rng, n, h, w))
+_, dense = t.synthetic.sa1b_like(4, 40, 60, seed=1, dense=True)
+t.check(lib, dense)
+print("clean")
+"""
+
+
+def test_under_asan_and_ubsan():
+    gxx = shutil.which("g++")
+    if gxx is None:
+        pytest.skip("g++ not found")
+    env = dict(os.environ, UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
+               ASAN_OPTIONS="detect_leaks=0:detect_stack_use_after_return=0")
+    libasan = subprocess.run([gxx, "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    sanitizers = "undefined"
+    if os.path.isabs(libasan) and os.path.exists(libasan):
+        sanitizers = "address,undefined"
+        env["LD_PRELOAD"] = libasan
+    code = SANITIZER_SCRIPT.format(tests=str(Path(__file__).resolve().parent), sanitizers=sanitizers)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900)
+    assert res.returncode == 0 and "clean" in res.stdout, res.stderr[-3000:]
