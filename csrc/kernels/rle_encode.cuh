@@ -92,8 +92,7 @@ __device__ __forceinline__ FastrleEncState fastrle_enc_combine(FastrleEncState a
 }
 
 // Thread of (mask base + blockIdx.y, column blockIdx.x * blockDim.x + threadIdx.x).
-__device__ __forceinline__ bool fastrle_enc_thread(unsigned int w, long long base, long long* m,
-                                                   unsigned long long* x)
+__device__ __forceinline__ bool fastrle_enc_thread(unsigned int w, long long base, long long* m, unsigned long long* x)
 {
     *m = base + blockIdx.y;
     *x = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -104,9 +103,7 @@ __device__ __forceinline__ bool fastrle_enc_thread(unsigned int w, long long bas
 __device__ __forceinline__ unsigned int fastrle_enc_before(const unsigned char* mask, long long mo, long long sh,
                                                            long long sw, unsigned int h, unsigned long long x,
                                                            unsigned int flags)
-{
-    return x ? fastrle_enc_px(mask, mo + (long long)(h - 1) * sh + (long long)(x - 1) * sw, flags) : 0u;
-}
+{ return x ? fastrle_enc_px(mask, mo + (long long)(h - 1) * sh + (long long)(x - 1) * sw, flags) : 0u; }
 
 extern "C" __global__ void fastrle_encode_cols(const unsigned char* mask, unsigned int* cols, long long sn,
                                                long long sh, long long sw, unsigned int h, unsigned int w,
@@ -217,8 +214,8 @@ __device__ __forceinline__ long long fastrle_enc_walk(const unsigned char* mask,
 }
 
 extern "C" __global__ void fastrle_encode_len(const unsigned char* mask, const unsigned int* cols, long long* clen,
-                                              long long sn, long long sh, long long sw, unsigned int h,
-                                              unsigned int w, unsigned int flags, long long base)
+                                              long long sn, long long sh, long long sw, unsigned int h, unsigned int w,
+                                              unsigned int flags, long long base)
 {
     long long m;
     unsigned long long x;
@@ -228,8 +225,8 @@ extern "C" __global__ void fastrle_encode_len(const unsigned char* mask, const u
 
 // One warp per mask: clen becomes each column's exclusive character offset
 // in the mask's string; mstate gets the string length, last count included.
-extern "C" __global__ void fastrle_encode_sum(long long* clen, long long* mstate, unsigned int w,
-                                              unsigned long long hw, long long n)
+extern "C" __global__ void fastrle_encode_sum(long long* clen, long long* mstate, unsigned int w, unsigned long long hw,
+                                              long long n)
 {
     const unsigned FULL = 0xFFFFFFFFu;
     const int lane = threadIdx.x & 31;
@@ -286,8 +283,8 @@ extern "C" __global__ void fastrle_encode_offs(const long long* mstate, long lon
 
 extern "C" __global__ void fastrle_encode_write(const unsigned char* mask, const unsigned int* cols,
                                                 const long long* clen, const long long* offs, unsigned char* chars,
-                                                long long cap, long long sn, long long sh, long long sw,
-                                                unsigned int h, unsigned int w, unsigned int flags, long long base)
+                                                long long cap, long long sn, long long sh, long long sw, unsigned int h,
+                                                unsigned int w, unsigned int flags, long long base)
 {
     long long m;
     unsigned long long x;
