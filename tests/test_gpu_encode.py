@@ -7,10 +7,12 @@ is the oracle, byte for byte. Needs g++, not CuPy.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -312,3 +314,151 @@ def test_under_asan_and_ubsan():
     code = SANITIZER_SCRIPT.format(tests=str(Path(__file__).resolve().parent), sanitizers=sanitizers)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900)
     assert res.returncode == 0 and "clean" in res.stdout, res.stderr[-3000:]
+
+
+# ------------------------------------------- the CuPy path, on a fake CuPy
+# CuPy replaced by a fake whose arrays are numpy arrays and whose kernels run
+# in the emulator: fastrle.gpu.encode, CupyEncodeBackend (pointers, pinned
+# copies, streams) and the bench run end to end without a GPU.
+
+class _FakeArr(np.ndarray):
+    @property
+    def data(self):
+        arr = self
+
+        class Ptr:
+            ptr = arr.ctypes.data
+
+            @staticmethod
+            def copy_to_host_async(dst, nbytes, stream=None):
+                assert nbytes <= arr.nbytes
+                ctypes.memmove(dst, arr.ctypes.data, nbytes)
+                fake_copies.append(nbytes)
+
+        return Ptr()
+
+    def get(self):
+        return np.asarray(self).copy()
+
+
+fake_copies: list[int] = []
+
+
+def _fake_cupy(lib):
+    L = emu.launch_mod
+
+    class Stream:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+        def record(self):
+            return types.SimpleNamespace(done=True, synchronize=lambda: None)
+
+        def wait_event(self, e):
+            pass
+
+        def synchronize(self):
+            pass
+
+    stream = Stream()
+
+    def get_function(name):
+        def run(grid, block, args, shared_mem=0):
+            holders = []
+            for code, v in zip(L.KERNEL_ARGS[name], args):
+                if code == "p":
+                    holders.append(ctypes.c_void_p(v.ctypes.data if isinstance(v, np.ndarray) else int(v)))
+                else:
+                    holders.append(emu._CTYPES[code](int(v)))
+            params = (ctypes.c_void_p * len(holders))(*[ctypes.addressof(h) for h in holders])
+            rc = lib.emu_launch(name.encode(), *grid, *block, shared_mem, params, emu.ORDER_SHUFFLED, 1)
+            assert rc == 0, lib.emu_last_error().decode()
+        return run
+
+    def empty(shape, dtype=np.uint8):
+        return np.full(shape, 0xCD, np.uint8).view(dtype).view(_FakeArr) if np.dtype(dtype).itemsize == 1 \
+            else np.empty(shape, dtype).view(_FakeArr)
+
+    cp = types.SimpleNamespace(
+        ndarray=_FakeArr, empty=empty, asarray=lambda a: np.asarray(a).view(_FakeArr),
+        from_dlpack=lambda a: np.from_dlpack(a).view(_FakeArr),
+        RawModule=lambda code, options=(): types.SimpleNamespace(get_function=get_function),
+        cuda=types.SimpleNamespace(
+            runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, getDevice=lambda: 0),
+            Stream=Stream, ExternalStream=Stream, get_current_stream=lambda: stream),
+        __version__="fake")
+    cupyx = types.SimpleNamespace(empty_pinned=lambda shape, dtype: np.zeros(shape, dtype))
+    return cp, cupyx
+
+
+@pytest.fixture
+def fake_gpu(lib, monkeypatch):
+    fastrle = pytest.importorskip("fastrle")
+    try:
+        import fastrle.gpu.api as gapi
+        fastrle.encode(np.zeros((1, 1), np.uint8))
+    except Exception:
+        pytest.skip("compiled fastrle not importable")
+    cp, cupyx = _fake_cupy(lib)
+    monkeypatch.setitem(sys.modules, "cupy", cp)
+    monkeypatch.setitem(sys.modules, "cupyx", cupyx)
+    monkeypatch.setattr(gapi, "_module", None)
+    monkeypatch.setattr(gapi, "_functions", {})
+    monkeypatch.setattr(gapi, "_device_ok", False)
+    monkeypatch.setattr(enc.CupyEncodeBackend, "_pinned", {})
+    fake_copies.clear()
+    return fastrle.gpu
+
+
+def test_cupy_path_end_to_end(fake_gpu):
+    rng = np.random.default_rng(8)
+    m = noise(rng, 4, 21, 45, 0.3)
+    dev = m.view(_FakeArr)
+    got = fake_gpu.encode(dev)
+    assert [g["counts"] for g in got] == [r["counts"] for r in oracle(m)]
+    assert len(fake_copies) == 1
+    got = fake_gpu.encode(dev.transpose(1, 2, 0), layout="hwn")  # strided, pycocotools' axes
+    assert [g["counts"] for g in got] == [r["counts"] for r in oracle(m)]
+    got = fake_gpu.encode(dev[2])
+    assert got["counts"] == oracle(m[2:3])[0]["counts"]
+    got = fake_gpu.encode((m.astype(np.int16) * 300).view(_FakeArr))  # nonzero, on the "device"
+    assert [g["counts"] for g in got] == [r["counts"] for r in oracle(m)]
+    with pytest.raises(TypeError, match="on the GPU"):
+        fake_gpu.encode(m)  # a numpy array: use fastrle.encode
+
+
+def test_bench_runs_on_the_fake_gpu(fake_gpu, capsys):
+    bench = emu.import_fastrle_module("bench.gpu_encode")
+    rc = bench.main(["--masks", "3", "--height", "30", "--width", "41", "--repeat", "1", "--warmup", "0",
+                     "--strict"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert "device-to-host copies per gpu.encode call: 1 (target 1) -> PASS" in out.out
+    assert ".cpu() + pycocotools.mask.encode" in out.out
+
+
+def test_sam_reference_matches_pycocotools():
+    torch = pytest.importorskip("torch")
+    bench = emu.import_fastrle_module("bench.gpu_encode")
+    rng = np.random.default_rng(6)
+    m = noise(rng, 5, 17, 23, 0.3)
+    m[0] = 0
+    m[1] = 1
+    m[2, 0, 0] = 1
+    got = [bench.sam_coco_encode_rle(r) for r in bench.sam_mask_to_rle_pytorch(torch.from_numpy(m.astype(bool)))]
+    assert [g["counts"].encode() for g in got] == [r["counts"] for r in oracle(m)]
+
+
+def test_no_cupy_raises_gpu_unavailable(monkeypatch):
+    fastrle = pytest.importorskip("fastrle")
+    try:
+        import fastrle.gpu.api as gapi
+    except ImportError:
+        pytest.skip("compiled fastrle not importable")
+    monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy -> ImportError
+    monkeypatch.setattr(gapi, "_device_ok", False)
+    with pytest.raises(fastrle.gpu.GPUUnavailableError, match="CuPy"):
+        fastrle.gpu.encode(np.zeros((1, 2, 2), np.uint8))
