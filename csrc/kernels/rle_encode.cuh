@@ -19,7 +19,8 @@
 // so one thread per (mask, column) finds them walking down its column, and
 // adjacent threads read adjacent bytes of a C-order mask.
 //   1. fastrle_encode_cols   per column: boundary count and its last three
-//                            boundaries;
+//                            boundaries (3 and 6 skip columns without any:
+//                            most of a mask's columns are empty);
 //   2. fastrle_encode_scan   one warp per mask: exclusive scan of (1) over the
 //                            columns: each column's first boundary index and
 //                            the three boundaries before it; mask totals;
@@ -105,8 +106,8 @@ __device__ __forceinline__ unsigned int fastrle_enc_before(const unsigned char* 
                                                            unsigned int flags)
 { return x ? fastrle_enc_px(mask, mo + (long long)(h - 1) * sh + (long long)(x - 1) * sw, flags) : 0u; }
 
-extern "C" __global__ void fastrle_encode_cols(const unsigned char* mask, unsigned int* cols, long long sn,
-                                               long long sh, long long sw, unsigned int h, unsigned int w,
+extern "C" __global__ void fastrle_encode_cols(const unsigned char* mask, unsigned int* cols, long long* clen,
+                                               long long sn, long long sh, long long sw, unsigned int h, unsigned int w,
                                                unsigned int flags, long long base)
 {
     long long m;
@@ -131,6 +132,7 @@ extern "C" __global__ void fastrle_encode_cols(const unsigned char* mask, unsign
     c[1] = p1;
     c[2] = p2;
     c[3] = p3;
+    clen[(unsigned long long)m * w + x] = k;  // a column without boundaries is not walked again
 }
 
 // One warp per mask; blockDim.x a multiple of 32.  Replaces each column's
@@ -220,7 +222,9 @@ extern "C" __global__ void fastrle_encode_len(const unsigned char* mask, const u
     long long m;
     unsigned long long x;
     if (!fastrle_enc_thread(w, base, &m, &x)) return;
-    clen[(unsigned long long)m * w + x] = fastrle_enc_walk(mask, cols, sn, sh, sw, h, w, flags, m, x, 0, 0, 0);
+    long long* c = clen + (unsigned long long)m * w + x;
+    if (*c == 0) return;  // no boundaries (fastrle_encode_cols): no characters
+    *c = fastrle_enc_walk(mask, cols, sn, sh, sw, h, w, flags, m, x, 0, 0, 0);
 }
 
 // One warp per mask: clen becomes each column's exclusive character offset
@@ -282,13 +286,17 @@ extern "C" __global__ void fastrle_encode_offs(const long long* mstate, long lon
 }
 
 extern "C" __global__ void fastrle_encode_write(const unsigned char* mask, const unsigned int* cols,
-                                                const long long* clen, const long long* offs, unsigned char* chars,
-                                                long long cap, long long sn, long long sh, long long sw, unsigned int h,
-                                                unsigned int w, unsigned int flags, long long base)
+                                                const long long* clen, const long long* mstate, const long long* offs,
+                                                unsigned char* chars, long long cap, long long sn, long long sh,
+                                                long long sw, unsigned int h, unsigned int w, unsigned int flags,
+                                                long long base)
 {
     long long m;
     unsigned long long x;
     if (!fastrle_enc_thread(w, base, &m, &x)) return;
+    const unsigned long long at = (unsigned long long)m * w + x;
+    const long long next = x + 1 < w ? (long long)cols[4 * (at + 1)] : mstate[FASTRLE_ENC_MSTRIDE * m];
+    if (next == (long long)cols[4 * at]) return;  // no boundaries: no characters
     const long long pos = offs[m] + clen[(unsigned long long)m * w + x];
     fastrle_enc_walk(mask, cols, sn, sh, sw, h, w, flags, m, x, chars, pos, cap);
 }

@@ -86,7 +86,7 @@ def plan_encode(n: int, h: int, w: int, strides: Tuple[int, int, int], flags: in
     chunks = [(base, min(MAX_GRID_Y, n - base)) for base in range(0, n, MAX_GRID_Y)] if gx else []
     for base, gy in chunks:
         count.append(Launch("fastrle_encode_cols", (gx, gy, 1), block,
-                            ("mask", "cols", sn, sh, sw, h, w, flags, base)))
+                            ("mask", "cols", "clen", sn, sh, sw, h, w, flags, base)))
     count.append(Launch("fastrle_encode_scan", per_mask_warp, block, ("cols", "mstate", w, n)))
     for base, gy in chunks:
         count.append(Launch("fastrle_encode_len", (gx, gy, 1), block,
@@ -95,7 +95,8 @@ def plan_encode(n: int, h: int, w: int, strides: Tuple[int, int, int], flags: in
     write.append(Launch("fastrle_encode_offs", (1, 1, 1), (32, 1, 1), ("mstate", "offs", "chars", cap, hw, n)))
     for base, gy in chunks:
         write.append(Launch("fastrle_encode_write", (gx, gy, 1), block,
-                            ("mask", "cols", "clen", "offs", "chars", cap, sn, sh, sw, h, w, flags, base)))
+                            ("mask", "cols", "clen", "mstate", "offs", "chars", cap, sn, sh, sw, h, w, flags,
+                             base)))
     return count, write
 
 
