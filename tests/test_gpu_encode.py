@@ -70,13 +70,31 @@ def oracle(masks: np.ndarray, nonzero: bool = False) -> list[dict]:
     return mask_api.encode(np.asfortranarray(m.transpose(1, 2, 0).astype(np.uint8)))
 
 
+def banded(min_rows: int):
+    """Cut every column into bands of ``min_rows`` rows or more (``enc.bands``)."""
+    class Ctx:
+        def __enter__(self):
+            self.saved = enc.PARALLEL_THREADS, enc.MIN_BAND_ROWS
+            enc.PARALLEL_THREADS, enc.MIN_BAND_ROWS = 1 << 40, min_rows
+
+        def __exit__(self, *a):
+            enc.PARALLEL_THREADS, enc.MIN_BAND_ROWS = self.saved
+    return Ctx()
+
+
 def check(lib, masks: np.ndarray, **kw) -> None:
     want = oracle(masks)
-    for order, seed in ((emu.ORDER_NORMAL, 0), (emu.ORDER_SHUFFLED, 3)):
-        got, backend = gpu_encode(lib, masks, order=order, seed=seed, **kw)
+    runs = [(emu.ORDER_NORMAL, 0, None), (emu.ORDER_SHUFFLED, 3, None), (emu.ORDER_SHUFFLED, 4, 1),
+            (emu.ORDER_NORMAL, 0, 3)]
+    for order, seed, min_rows in runs:
+        if min_rows is None:
+            got, backend = gpu_encode(lib, masks, order=order, seed=seed, **kw)
+        else:  # bands of rows: one row per thread, or 3 and a shorter last band
+            with banded(min_rows):
+                got, backend = gpu_encode(lib, masks, order=order, seed=seed, **kw)
         assert backend.copies == 1
         assert [g["size"] for g in got] == [list(masks.shape[1:])] * len(masks)
-        assert [g["counts"] for g in got] == [r["counts"] for r in want]
+        assert [g["counts"] for g in got] == [r["counts"] for r in want], (order, min_rows)
         assert all(type(g["counts"]) is bytes for g in got)
 
 
@@ -264,6 +282,23 @@ def test_one_copy_and_the_launch_plan(lib):
                      "fastrle_encode_offs", "fastrle_encode_write"]
     cols = backend.launches[0]
     assert cols.grid == (3, 3, 1) and cols.block == (128, 1, 1)  # ceil(300 / 128) column blocks x 3 masks
+
+
+def test_bands():
+    assert enc.bands(100, 1500, 2250) == (1, 1500)  # 225,000 columns: enough threads
+    assert enc.bands(2, 1500, 100) == (23, 66)       # 200 columns: bands of >= 64 rows
+    assert enc.bands(2, 100, 100) == (1, 100)        # too short to cut
+    nb, rows = enc.bands(1, 1000, 1)
+    assert nb * rows >= 1000 and (nb - 1) * rows < 1000 and rows >= enc.MIN_BAND_ROWS
+
+
+def test_banded_launch_geometry(lib):
+    rng = np.random.default_rng(12)
+    m = noise(rng, 2, 300, 5, 0.5)
+    got, backend = gpu_encode(lib, m)
+    cols = backend.launches[0]
+    assert cols.args[8:10] == (4, 75) and cols.grid == (1, 2, 1)  # 4 bands of 75 rows: 20 threads per mask
+    assert [g["counts"] for g in got] == [r["counts"] for r in oracle(m)]
 
 
 def test_masks_chunked_by_grid_y():

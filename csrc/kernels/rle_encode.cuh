@@ -16,26 +16,27 @@
 //
 // The work is split by column: the boundaries of column x are its pixels
 // that differ from the pixel above (row 0: from the bottom of column x-1),
-// so one thread per (mask, column) finds them walking down its column, and
-// adjacent threads read adjacent bytes of a C-order mask.
-//   1. fastrle_encode_cols   per column: boundary count and its last three
-//                            boundaries (3 and 6 skip columns without any:
+// so one thread per segment (a column, or a band of rows of one when the
+// batch has few columns) finds them walking down, and adjacent threads read
+// adjacent bytes of a C-order mask.
+//   1. fastrle_encode_cols   per segment: boundary count and its last three
+//                            boundaries (3 and 6 skip segments without any:
 //                            most of a mask's columns are empty);
 //   2. fastrle_encode_scan   one warp per mask: exclusive scan of (1) over the
-//                            columns: each column's first boundary index and
+//                            segments: each one's first boundary index and
 //                            the three boundaries before it; mask totals;
-//   3. fastrle_encode_len    per column: characters of its counts;
+//   3. fastrle_encode_len    per segment: characters of its counts;
 //   4. fastrle_encode_sum    one warp per mask: exclusive scan of (3), plus
 //                            the last count c_k: the mask's string length;
 //   5. fastrle_encode_offs   one warp: string offsets of all masks, and the
 //                            last count's characters of each;
-//   6. fastrle_encode_write  per column: the characters of its counts.
+//   6. fastrle_encode_write  per segment: the characters of its counts.
 // The result, offs[0..n] (int64) followed by the characters, is one buffer,
 // so one device-to-host copy fetches it.  Characters at or past `cap` are
 // not written (the host sizes `cap`; a short buffer is grown and 5-6 rerun).
 //
-// Scratch: cols = 4 uint32 per (mask, column), clen = 1 int64 per (mask,
-// column), mstate = FASTRLE_ENC_MSTRIDE int64 per mask.
+// Scratch: cols = 4 uint32 per (mask, segment), clen = 1 int64 per (mask,
+// segment), mstate = FASTRLE_ENC_MSTRIDE int64 per mask.
 
 #define FASTRLE_ENC_NONZERO 1u
 #define FASTRLE_ENC_NONE 0xFFFFFFFFu  // no boundary (p < h*w <= 2^32-1)
@@ -68,7 +69,7 @@ __device__ __forceinline__ int fastrle_enc_count(unsigned long long i, long long
     }
 }
 
-// The boundaries before a column, as fastrle_encode_scan leaves them:
+// The boundaries before a segment, as fastrle_encode_scan leaves them:
 // index of its first boundary and the (up to) three before it.
 struct FastrleEncState {
     unsigned int k, p1, p2, p3;  // p1 is the latest; FASTRLE_ENC_NONE if none
@@ -92,32 +93,55 @@ __device__ __forceinline__ FastrleEncState fastrle_enc_combine(FastrleEncState a
     return r;
 }
 
-// Thread of (mask base + blockIdx.y, column blockIdx.x * blockDim.x + threadIdx.x).
-__device__ __forceinline__ bool fastrle_enc_thread(unsigned int w, long long base, long long* m, unsigned long long* x)
+// A segment: rows [y0, y1) of column x of mask m, the part of one thread.
+// Columns are cut into nb bands of `rows` rows (nb = 1 unless the batch has
+// too few columns to fill the GPU); segment s = x * nb + band, so segments
+// are in p order, and of nseg = w * nb per mask.
+struct FastrleEncSeg {
+    long long m;
+    unsigned long long x, y0, y1, s, nseg;
+};
+
+// The segment of this thread: mask base + blockIdx.y, and t = blockIdx.x *
+// blockDim.x + threadIdx.x with x = t % w, band = t / w (adjacent threads,
+// adjacent columns: a warp reads 32 adjacent bytes of a C-order row).
+__device__ __forceinline__ bool fastrle_enc_seg(unsigned int h, unsigned int w, unsigned int nb, unsigned int rows,
+                                                long long base, FastrleEncSeg* g)
 {
-    *m = base + blockIdx.y;
-    *x = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
-    return *x < w;
+    g->m = base + blockIdx.y;
+    g->nseg = (unsigned long long)w * nb;
+    const unsigned long long t = (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= g->nseg) return false;
+    g->x = t % w;
+    const unsigned long long band = t / w;
+    g->y0 = band * rows;
+    g->y1 = g->y0 + rows < h ? g->y0 + rows : h;
+    g->s = g->x * nb + band;
+    return true;
 }
 
-// The pixel before column x's row 0 in p order (0 before pixel 0).
-__device__ __forceinline__ unsigned int fastrle_enc_before(const unsigned char* mask, long long mo, long long sh,
-                                                           long long sw, unsigned int h, unsigned long long x,
+// The pixel before the segment's first in p order (0 before pixel 0): the
+// one above it, or the bottom of the previous column.
+__device__ __forceinline__ unsigned int fastrle_enc_before(const unsigned char* mask, long long sn, long long sh,
+                                                           long long sw, unsigned int h, const FastrleEncSeg& g,
                                                            unsigned int flags)
-{ return x ? fastrle_enc_px(mask, mo + (long long)(h - 1) * sh + (long long)(x - 1) * sw, flags) : 0u; }
+{
+    const long long mo = g.m * sn;
+    if (g.y0) return fastrle_enc_px(mask, mo + (long long)(g.y0 - 1) * sh + (long long)g.x * sw, flags);
+    return g.x ? fastrle_enc_px(mask, mo + (long long)(h - 1) * sh + (long long)(g.x - 1) * sw, flags) : 0u;
+}
 
 extern "C" __global__ void fastrle_encode_cols(const unsigned char* mask, unsigned int* cols, long long* clen,
                                                long long sn, long long sh, long long sw, unsigned int h, unsigned int w,
-                                               unsigned int flags, long long base)
+                                               unsigned int nb, unsigned int rows, unsigned int flags, long long base)
 {
-    long long m;
-    unsigned long long x;
-    if (!fastrle_enc_thread(w, base, &m, &x)) return;
-    const long long mo = m * sn + (long long)x * sw;
-    unsigned int prev = fastrle_enc_before(mask, m * sn, sh, sw, h, x, flags);
-    const unsigned long long p0 = x * h;
+    FastrleEncSeg g;
+    if (!fastrle_enc_seg(h, w, nb, rows, base, &g)) return;
+    const long long mo = g.m * sn + (long long)g.x * sw;
+    unsigned int prev = fastrle_enc_before(mask, sn, sh, sw, h, g, flags);
+    const unsigned long long p0 = g.x * h;
     unsigned int k = 0, p1 = FASTRLE_ENC_NONE, p2 = FASTRLE_ENC_NONE, p3 = FASTRLE_ENC_NONE;
-    for (unsigned long long y = 0; y < h; ++y) {
+    for (unsigned long long y = g.y0; y < g.y1; ++y) {
         const unsigned int v = fastrle_enc_px(mask, mo + (long long)y * sh, flags);
         if (v != prev) {
             ++k;
@@ -127,29 +151,31 @@ extern "C" __global__ void fastrle_encode_cols(const unsigned char* mask, unsign
         }
         prev = v;
     }
-    unsigned int* c = cols + 4 * ((unsigned long long)m * w + x);
+    const unsigned long long at = (unsigned long long)g.m * g.nseg + g.s;
+    unsigned int* c = cols + 4 * at;
     c[0] = k;
     c[1] = p1;
     c[2] = p2;
     c[3] = p3;
-    clen[(unsigned long long)m * w + x] = k;  // a column without boundaries is not walked again
+    clen[at] = k;  // a segment without boundaries is not walked again
 }
 
-// One warp per mask; blockDim.x a multiple of 32.  Replaces each column's
+// One warp per mask; blockDim.x a multiple of 32.  Replaces each segment's
 // (count, last three) by the state before it, and writes the mask's k and
 // last three boundaries to mstate.
-extern "C" __global__ void fastrle_encode_scan(unsigned int* cols, long long* mstate, unsigned int w, long long n)
+extern "C" __global__ void fastrle_encode_scan(unsigned int* cols, long long* mstate, unsigned long long nseg,
+                                               long long n)
 {
     const unsigned FULL = 0xFFFFFFFFu;
     const int lane = threadIdx.x & 31;
     const long long m = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     if (m >= n) return;  // warp-uniform
     FastrleEncState carry = {0u, FASTRLE_ENC_NONE, FASTRLE_ENC_NONE, FASTRLE_ENC_NONE};
-    for (unsigned long long x0 = 0; x0 < w; x0 += 32) {
+    for (unsigned long long x0 = 0; x0 < nseg; x0 += 32) {
         const unsigned long long x = x0 + lane;
-        unsigned int* c = cols + 4 * ((unsigned long long)m * w + x);
+        unsigned int* c = cols + 4 * ((unsigned long long)m * nseg + x);
         FastrleEncState s = {0u, FASTRLE_ENC_NONE, FASTRLE_ENC_NONE, FASTRLE_ENC_NONE};
-        if (x < w) s = {c[0], c[1], c[2], c[3]};
+        if (x < nseg) s = {c[0], c[1], c[2], c[3]};
         for (int d = 1; d < 32; d <<= 1) {  // inclusive scan over the lanes
             FastrleEncState u;
             u.k = __shfl_up_sync(FULL, s.k, d);
@@ -164,7 +190,7 @@ extern "C" __global__ void fastrle_encode_scan(unsigned int* cols, long long* ms
         e.p2 = __shfl_up_sync(FULL, s.p2, 1);
         e.p3 = __shfl_up_sync(FULL, s.p3, 1);
         e = lane ? fastrle_enc_combine(carry, e) : carry;
-        if (x < w) {
+        if (x < nseg) {
             c[0] = e.k;
             c[1] = e.p1;
             c[2] = e.p2;
@@ -186,21 +212,21 @@ extern "C" __global__ void fastrle_encode_scan(unsigned int* cols, long long* ms
     }
 }
 
-// Walk column x, calling the count writer for each boundary: `s` null
-// counts characters, else writes them from `pos`.  Returns the characters.
+// Walk a segment: with `s` null, count the characters of its counts, else
+// write them from `pos`.  Returns the characters.
 __device__ __forceinline__ long long fastrle_enc_walk(const unsigned char* mask, const unsigned int* cols, long long sn,
-                                                      long long sh, long long sw, unsigned int h, unsigned int w,
-                                                      unsigned int flags, long long m, unsigned long long x,
-                                                      unsigned char* s, long long pos, long long cap)
+                                                      long long sh, long long sw, unsigned int h,
+                                                      const FastrleEncSeg& g, unsigned int flags, unsigned char* s,
+                                                      long long pos, long long cap)
 {
-    const unsigned int* c = cols + 4 * ((unsigned long long)m * w + x);
+    const unsigned int* c = cols + 4 * ((unsigned long long)g.m * g.nseg + g.s);
     unsigned long long i = c[0];  // index of the next boundary
     long long b1 = c[1] == FASTRLE_ENC_NONE ? 0 : (long long)c[1], b2 = c[2], b3 = c[3];
-    const long long mo = m * sn + (long long)x * sw;
-    unsigned int prev = fastrle_enc_before(mask, m * sn, sh, sw, h, x, flags);
-    const long long p0 = (long long)(x * h);
+    const long long mo = g.m * sn + (long long)g.x * sw;
+    unsigned int prev = fastrle_enc_before(mask, sn, sh, sw, h, g, flags);
+    const long long p0 = (long long)(g.x * h);
     long long nc = 0;
-    for (unsigned long long y = 0; y < h; ++y) {
+    for (unsigned long long y = g.y0; y < g.y1; ++y) {
         const unsigned int v = fastrle_enc_px(mask, mo + (long long)y * sh, flags);
         if (v != prev) {
             const long long b0 = p0 + (long long)y;
@@ -217,37 +243,36 @@ __device__ __forceinline__ long long fastrle_enc_walk(const unsigned char* mask,
 
 extern "C" __global__ void fastrle_encode_len(const unsigned char* mask, const unsigned int* cols, long long* clen,
                                               long long sn, long long sh, long long sw, unsigned int h, unsigned int w,
-                                              unsigned int flags, long long base)
+                                              unsigned int nb, unsigned int rows, unsigned int flags, long long base)
 {
-    long long m;
-    unsigned long long x;
-    if (!fastrle_enc_thread(w, base, &m, &x)) return;
-    long long* c = clen + (unsigned long long)m * w + x;
+    FastrleEncSeg g;
+    if (!fastrle_enc_seg(h, w, nb, rows, base, &g)) return;
+    long long* c = clen + (unsigned long long)g.m * g.nseg + g.s;
     if (*c == 0) return;  // no boundaries (fastrle_encode_cols): no characters
-    *c = fastrle_enc_walk(mask, cols, sn, sh, sw, h, w, flags, m, x, 0, 0, 0);
+    *c = fastrle_enc_walk(mask, cols, sn, sh, sw, h, g, flags, 0, 0, 0);
 }
 
-// One warp per mask: clen becomes each column's exclusive character offset
+// One warp per mask: clen becomes each segment's exclusive character offset
 // in the mask's string; mstate gets the string length, last count included.
-extern "C" __global__ void fastrle_encode_sum(long long* clen, long long* mstate, unsigned int w, unsigned long long hw,
-                                              long long n)
+extern "C" __global__ void fastrle_encode_sum(long long* clen, long long* mstate, unsigned long long nseg,
+                                              unsigned long long hw, long long n)
 {
     const unsigned FULL = 0xFFFFFFFFu;
     const int lane = threadIdx.x & 31;
     const long long m = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     if (m >= n) return;  // warp-uniform
     long long carry = 0;
-    for (unsigned long long x0 = 0; x0 < w; x0 += 32) {
+    for (unsigned long long x0 = 0; x0 < nseg; x0 += 32) {
         const unsigned long long x = x0 + lane;
-        long long* c = clen + (unsigned long long)m * w + x;
-        long long v = x < w ? *c : 0;
+        long long* c = clen + (unsigned long long)m * nseg + x;
+        long long v = x < nseg ? *c : 0;
         for (int d = 1; d < 32; d <<= 1) {
             const long long u = __shfl_up_sync(FULL, v, d);
             if (lane >= d) v += u;
         }
         long long e = __shfl_up_sync(FULL, v, 1);
         if (lane == 0) e = 0;
-        if (x < w) *c = carry + e;
+        if (x < nseg) *c = carry + e;
         carry += __shfl_sync(FULL, v, 31);
     }
     if (lane == 0) {
@@ -288,15 +313,13 @@ extern "C" __global__ void fastrle_encode_offs(const long long* mstate, long lon
 extern "C" __global__ void fastrle_encode_write(const unsigned char* mask, const unsigned int* cols,
                                                 const long long* clen, const long long* mstate, const long long* offs,
                                                 unsigned char* chars, long long cap, long long sn, long long sh,
-                                                long long sw, unsigned int h, unsigned int w, unsigned int flags,
-                                                long long base)
+                                                long long sw, unsigned int h, unsigned int w, unsigned int nb,
+                                                unsigned int rows, unsigned int flags, long long base)
 {
-    long long m;
-    unsigned long long x;
-    if (!fastrle_enc_thread(w, base, &m, &x)) return;
-    const unsigned long long at = (unsigned long long)m * w + x;
-    const long long next = x + 1 < w ? (long long)cols[4 * (at + 1)] : mstate[FASTRLE_ENC_MSTRIDE * m];
+    FastrleEncSeg g;
+    if (!fastrle_enc_seg(h, w, nb, rows, base, &g)) return;
+    const unsigned long long at = (unsigned long long)g.m * g.nseg + g.s;
+    const long long next = g.s + 1 < g.nseg ? (long long)cols[4 * (at + 1)] : mstate[FASTRLE_ENC_MSTRIDE * g.m];
     if (next == (long long)cols[4 * at]) return;  // no boundaries: no characters
-    const long long pos = offs[m] + clen[(unsigned long long)m * w + x];
-    fastrle_enc_walk(mask, cols, sn, sh, sw, h, w, flags, m, x, chars, pos, cap);
+    fastrle_enc_walk(mask, cols, sn, sh, sw, h, g, flags, chars, offs[g.m] + clen[at], cap);
 }

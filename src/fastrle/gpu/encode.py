@@ -28,7 +28,7 @@ from .._args import check_size, mask_dtype_rule, masks_ndim
 from . import api
 from .launch import Launch
 
-__all__ = ["LAYOUTS", "encode", "encode_with", "plan_encode", "CupyEncodeBackend"]
+__all__ = ["LAYOUTS", "bands", "encode", "encode_with", "plan_encode", "CupyEncodeBackend"]
 
 RLE = Dict[str, Any]
 
@@ -38,9 +38,14 @@ LAYOUTS = ("nhw", "hwn")
 FLAG_NONZERO = 1
 #: int64 words per mask of the kernels' per-mask state (FASTRLE_ENC_MSTRIDE).
 MSTATE_STRIDE = 5
-#: Threads per block of the per-column kernels; masks per launch (grid y).
+#: Threads per block of the per-segment kernels; masks per launch (grid y).
 BLOCK = 128
 MAX_GRID_Y = 65535
+#: A batch with fewer columns than this (one thread each) cuts its columns
+#: into bands of rows, down to MIN_BAND_ROWS rows, to have about this many
+#: threads: about half of what an H100 holds at once.
+PARALLEL_THREADS = 1 << 17
+MIN_BAND_ROWS = 64
 
 # Characters per (mask, column) that the result buffer is sized for at
 # first; raised to the largest ratio seen, so a second copy (a result larger
@@ -53,50 +58,63 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def scratch_layout(n: int, w: int) -> Tuple[int, Dict[str, Tuple[int, int, Any]]]:
-    """Byte layout of the scratch of n masks of w columns: total size and,
-    per buffer, (offset, element count, dtype); each piece 8-byte aligned."""
+def bands(n: int, h: int, w: int) -> Tuple[int, int]:
+    """(bands per column, rows per band) for n h x w masks: one band unless
+    n*w columns are too few threads (:data:`PARALLEL_THREADS`)."""
+    cols = n * w
+    if cols == 0 or cols >= PARALLEL_THREADS or h < 2 * MIN_BAND_ROWS:
+        return 1, max(h, 1)
+    nb = min(h // MIN_BAND_ROWS, _ceil_div(PARALLEL_THREADS, cols))
+    rows = _ceil_div(h, nb)
+    return _ceil_div(h, rows), rows
+
+
+def scratch_layout(n: int, nseg: int) -> Tuple[int, Dict[str, Tuple[int, int, Any]]]:
+    """Byte layout of the scratch of n masks of nseg segments each: total
+    size and, per buffer, (offset, element count, dtype); each piece 8-byte
+    aligned."""
     o_cols = 0
-    o_clen = o_cols + 16 * n * w
-    o_ms = o_clen + 8 * n * w
+    o_clen = o_cols + 16 * n * nseg
+    o_ms = o_clen + 8 * n * nseg
     total = o_ms + 8 * MSTATE_STRIDE * n
     return max(total, 8), {
-        "cols": (o_cols, 4 * n * w, np.uint32),
-        "clen": (o_clen, n * w, np.int64),
+        "cols": (o_cols, 4 * n * nseg, np.uint32),
+        "clen": (o_clen, n * nseg, np.int64),
         "mstate": (o_ms, MSTATE_STRIDE * n, np.int64),
     }
 
 
 @functools.lru_cache(maxsize=256)
-def plan_encode(n: int, h: int, w: int, strides: Tuple[int, int, int], flags: int,
-                cap: int) -> Tuple[List[Launch], List[Launch]]:
-    """The launches for n h x w masks with byte strides ``(sn, sh, sw)``:
-    those that find the boundaries and string lengths, and those that write
-    the offsets and strings into a result of ``cap`` characters (rerun alone
-    into a larger result). Empty masks (h*w == 0) have no columns to walk."""
+def plan_encode(n: int, h: int, w: int, strides: Tuple[int, int, int], flags: int, cap: int,
+                nb: int = 1, rows: int = 0) -> Tuple[List[Launch], List[Launch]]:
+    """The launches for n h x w masks with byte strides ``(sn, sh, sw)``,
+    columns cut in ``nb`` bands of ``rows`` rows (:func:`bands`; 0: h): those
+    that find the boundaries and string lengths, and those that write the
+    offsets and strings into a result of ``cap`` characters (rerun alone
+    into a larger result). Empty masks (h*w == 0) have nothing to walk."""
     hw = h * w
     if hw == 0:
         h = w = 0
+    rows = rows or max(h, 1)
     sn, sh, sw = strides
-    gx = _ceil_div(w, BLOCK)
+    nseg = w * nb
+    gx = _ceil_div(nseg, BLOCK)
     per_mask_warp = (_ceil_div(n, BLOCK // 32), 1, 1)
     block = (BLOCK, 1, 1)
     count: List[Launch] = []
     write: List[Launch] = []
     chunks = [(base, min(MAX_GRID_Y, n - base)) for base in range(0, n, MAX_GRID_Y)] if gx else []
+    geom = (sn, sh, sw, h, w, nb, rows, flags)
     for base, gy in chunks:
-        count.append(Launch("fastrle_encode_cols", (gx, gy, 1), block,
-                            ("mask", "cols", "clen", sn, sh, sw, h, w, flags, base)))
-    count.append(Launch("fastrle_encode_scan", per_mask_warp, block, ("cols", "mstate", w, n)))
+        count.append(Launch("fastrle_encode_cols", (gx, gy, 1), block, ("mask", "cols", "clen", *geom, base)))
+    count.append(Launch("fastrle_encode_scan", per_mask_warp, block, ("cols", "mstate", nseg, n)))
     for base, gy in chunks:
-        count.append(Launch("fastrle_encode_len", (gx, gy, 1), block,
-                            ("mask", "cols", "clen", sn, sh, sw, h, w, flags, base)))
-    count.append(Launch("fastrle_encode_sum", per_mask_warp, block, ("clen", "mstate", w, hw, n)))
+        count.append(Launch("fastrle_encode_len", (gx, gy, 1), block, ("mask", "cols", "clen", *geom, base)))
+    count.append(Launch("fastrle_encode_sum", per_mask_warp, block, ("clen", "mstate", nseg, hw, n)))
     write.append(Launch("fastrle_encode_offs", (1, 1, 1), (32, 1, 1), ("mstate", "offs", "chars", cap, hw, n)))
     for base, gy in chunks:
         write.append(Launch("fastrle_encode_write", (gx, gy, 1), block,
-                            ("mask", "cols", "clen", "mstate", "offs", "chars", cap, sn, sh, sw, h, w, flags,
-                             base)))
+                            ("mask", "cols", "clen", "mstate", "offs", "chars", cap, *geom, base)))
     return count, write
 
 
@@ -142,8 +160,9 @@ def encode_with(backend: Any, masks: Any, *, layout: str = "nhw",
     strides = tuple(int(s) for s in arr.strides)
     flags = FLAG_NONZERO if nonzero else 0
     cap = _cap_for(n, w)
-    count, write = plan_encode(n, h, w, strides, flags, cap)
-    total, layout_ = scratch_layout(n, w if h * w else 0)
+    nb, rows = bands(n, h, w) if h * w else (1, 1)
+    count, write = plan_encode(n, h, w, strides, flags, cap, nb, rows)
+    total, layout_ = scratch_layout(n, w * nb if h * w else 0)
     scratch = backend.scratch(total)
     buffers = {name: scratch[o:o + np.dtype(dt).itemsize * k].view(dt) for name, (o, k, dt) in layout_.items()}
     buffers["mask"] = backend.pointer(arr)
@@ -162,7 +181,7 @@ def encode_with(backend: Any, masks: Any, *, layout: str = "nhw",
         if used <= cap:
             break
         cap = max(1 << 12, 1 << (used - 1).bit_length())  # rare: the result outgrew the guess
-        write = plan_encode(n, h, w, strides, flags, cap)[1]
+        write = plan_encode(n, h, w, strides, flags, cap, nb, rows)[1]
     _note_size(n, w, used)
     data = host[head:head + used].tobytes()
     ends = offs.tolist()

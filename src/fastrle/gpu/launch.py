@@ -72,13 +72,13 @@ KERNEL_ARGS: dict[str, tuple[str, ...]] = {
     "fastrle_expand_packed": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
     "fastrle_expand_map": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
     # fastrle.gpu.encode (rle_encode.cuh; planned in gpu/encode.py)
-    "fastrle_encode_cols": ("p", "p", "p", "i64", "i64", "i64", "u32", "u32", "u32", "i64"),
-    "fastrle_encode_scan": ("p", "p", "u32", "i64"),
-    "fastrle_encode_len": ("p", "p", "p", "i64", "i64", "i64", "u32", "u32", "u32", "i64"),
-    "fastrle_encode_sum": ("p", "p", "u32", "u64", "i64"),
+    "fastrle_encode_cols": ("p", "p", "p", "i64", "i64", "i64", "u32", "u32", "u32", "u32", "u32", "i64"),
+    "fastrle_encode_scan": ("p", "p", "u64", "i64"),
+    "fastrle_encode_len": ("p", "p", "p", "i64", "i64", "i64", "u32", "u32", "u32", "u32", "u32", "i64"),
+    "fastrle_encode_sum": ("p", "p", "u64", "u64", "i64"),
     "fastrle_encode_offs": ("p", "p", "p", "i64", "u64", "i64"),
-    "fastrle_encode_write": ("p", "p", "p", "p", "p", "p", "i64", "i64", "i64", "i64", "u32", "u32", "u32",
-                             "i64"),
+    "fastrle_encode_write": ("p", "p", "p", "p", "p", "p", "i64", "i64", "i64", "i64", "u32", "u32", "u32", "u32",
+                             "u32", "i64"),
 }
 SCALAR_DTYPES = {"u32": np.uint32, "i64": np.int64, "u64": np.uint64}
 
