@@ -107,7 +107,7 @@ def main(argv: List[str] | None = None) -> int:
     rles, masks = synthetic.sa1b_like(n, h, w, args.seed, dense=True)
     dev = cp.asarray(masks)  # bool (N, H, W), C order
     sync = cp.cuda.get_current_stream().synchronize
-    print(f"# GPU encode: {n} masks of {h}x{w} (bool, C order, {masks.nbytes / 1e6:.0f} MB on the device)")
+    print(f"# GPU encode: {n} masks of {h}x{w} (bool, C order, {masks.nbytes / 1e6:.1f} MB on the device)")
 
     want_b = _counts(rles)
     got = encode_with(backend, dev)
@@ -168,9 +168,9 @@ def main(argv: List[str] | None = None) -> int:
         rows.append(("segment-anything mask_to_rle_pytorch", wall_ms(sam, max(2, args.repeat // 4), 1, tsync)))
 
     base = rows[0][1]
-    print(f"{'what':40s} {'ms':>9s} {'x gpu.encode':>13s}")
+    print(f"{'what':40s} {'ms':>9s} {'time / gpu.encode':>18s}")
     for name, ms in rows:
-        print(f"{name:40s} {ms:9.3f} {ms / base:13.1f}")
+        print(f"{name:40s} {ms:9.3f} {ms / base:17.1f}x")
     ok = copies == 1
     print(f"device-to-host copies per gpu.encode call: {copies} (target 1) -> {'PASS' if ok else 'MISS'}")
     return 1 if args.strict and not ok else 0
