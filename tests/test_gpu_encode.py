@@ -1,7 +1,7 @@
 """``fastrle.gpu.encode``: the encode kernels under the CPU emulator.
 
 The kernels (``csrc/kernels/rle_encode.cuh``, as ``kernel_source()`` hands
-them to CuPy) run through ``fastrle.gpu.encode.encode_with`` -- the host code
+them to CuPy) run through ``fastrle.gpu.encoder.encode_with`` -- the host code
 the GPU path uses -- with an emulator backend. pycocotools' ``mask.encode``
 is the oracle, byte for byte. Needs g++, not CuPy.
 """
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cuda_emu import emu
 
 mask_api = pytest.importorskip("pycocotools.mask", reason="pycocotools is the oracle")
-enc = emu.import_fastrle_module("gpu.encode")
+enc = emu.import_fastrle_module("gpu.encoder")
 synthetic = emu.import_fastrle_module("synthetic")
 
 

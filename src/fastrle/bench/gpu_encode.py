@@ -95,7 +95,7 @@ def main(argv: List[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from .. import gpu, synthetic
-    from ..gpu.encode import CupyEncodeBackend, encode_with  # the module (gpu.encode is the function)
+    from ..gpu.encoder import CupyEncodeBackend, encode_with
 
     try:
         backend = CupyEncodeBackend()

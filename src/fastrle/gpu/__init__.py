@@ -8,6 +8,6 @@
 Importing this package never touches CUDA.
 """
 from .api import GPUUnavailableError, available, decode, decode_ragged
-from .encode import encode
+from .encoder import encode
 
 __all__ = ["GPUUnavailableError", "available", "decode", "decode_ragged", "encode"]

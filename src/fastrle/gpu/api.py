@@ -290,7 +290,7 @@ def _backend(stream: Any) -> CupyBackend:
 
 
 def cupy_backend(stream: Any = None) -> CupyBackend:
-    """The CuPy backend on ``stream`` (for :mod:`fastrle.gpu.encode`);
+    """The CuPy backend on ``stream`` (for :mod:`fastrle.gpu.encoder`);
     GPUUnavailableError without a GPU."""
     return _backend(stream)
 

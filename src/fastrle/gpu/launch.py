@@ -71,7 +71,7 @@ KERNEL_ARGS: dict[str, tuple[str, ...]] = {
     "fastrle_expand": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
     "fastrle_expand_packed": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
     "fastrle_expand_map": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
-    # fastrle.gpu.encode (rle_encode.cuh; planned in gpu/encode.py)
+    # fastrle.gpu.encode (rle_encode.cuh; planned in gpu/encoder.py)
     "fastrle_encode_cols": ("p", "p", "p", "i64", "i64", "i64", "u32", "u32", "u32", "u32", "u32", "i64"),
     "fastrle_encode_scan": ("p", "p", "u64", "i64"),
     "fastrle_encode_len": ("p", "p", "p", "i64", "i64", "i64", "u32", "u32", "u32", "u32", "u32", "i64"),
