@@ -289,6 +289,12 @@ def _backend(stream: Any) -> CupyBackend:
     return CupyBackend(cp, _as_stream(cp, stream))
 
 
+def cupy_backend(stream: Any = None) -> CupyBackend:
+    """The CuPy backend on ``stream`` (for :mod:`fastrle.gpu.encoder`);
+    GPUUnavailableError without a GPU."""
+    return _backend(stream)
+
+
 def decode(
     rles: Union[RLE, Sequence[RLE]],
     out: Any = None,

@@ -37,7 +37,7 @@ from ..errors import STATUSES, RLEError, code_of
 from ..transforms import nearest_map
 
 #: Kernel sources, concatenated in this order into one compilation unit.
-KERNEL_FILES = ("rle_parse.cuh", "rle_expand.cuh")
+KERNEL_FILES = ("rle_parse.cuh", "rle_expand.cuh", "rle_encode.cuh")
 
 #: Status codes written by the parse kernels (FASTRLE_ST_* in rle_parse.cuh)
 #: and the reason (:data:`fastrle.errors.STATUSES`) of the C core's status for
@@ -71,6 +71,14 @@ KERNEL_ARGS: dict[str, tuple[str, ...]] = {
     "fastrle_expand": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
     "fastrle_expand_packed": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
     "fastrle_expand_map": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
+    # fastrle.gpu.encode (rle_encode.cuh; planned in gpu/encoder.py)
+    "fastrle_encode_cols": ("p", "p", "p", "i64", "i64", "i64", "u32", "u32", "u32", "u32", "u32", "i64"),
+    "fastrle_encode_scan": ("p", "p", "u64", "i64"),
+    "fastrle_encode_len": ("p", "p", "p", "i64", "i64", "i64", "u32", "u32", "u32", "u32", "u32", "i64"),
+    "fastrle_encode_sum": ("p", "p", "u64", "u64", "i64"),
+    "fastrle_encode_offs": ("p", "p", "p", "i64", "u64", "i64"),
+    "fastrle_encode_write": ("p", "p", "p", "p", "p", "p", "i64", "i64", "i64", "i64", "u32", "u32", "u32", "u32",
+                             "u32", "i64"),
 }
 SCALAR_DTYPES = {"u32": np.uint32, "i64": np.int64, "u64": np.uint64}
 
