@@ -106,11 +106,11 @@ def diagonal(rng):
 
 
 def checker(rng):
-    """Checkerboards of k x l cells (k = l = 1: one component for 8, all apart for 4)."""
+    """Checkerboards of k x j cells (k = j = 1: one component for 8, all apart for 4)."""
     h, w = _size(rng)
-    k, l = (1, 1) if rng.random() < 0.5 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    k, j = (1, 1) if rng.random() < 0.5 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
     yy, xx = np.mgrid[:h, :w]
-    return ((yy // k + xx // l) % 2 == int(rng.integers(0, 2))).astype(np.uint8)
+    return ((yy // k + xx // j) % 2 == int(rng.integers(0, 2))).astype(np.uint8)
 
 
 def border(rng):
