@@ -388,7 +388,7 @@ def test_threads_equal(n):
     rles = [rle_of(m) for m in masks]
     one = fastrle.components(rles, threads=1)
     s1, c1 = fastrle.remove_small_regions(rles, 3, "holes", threads=1)
-    for t in (2, 3, 5, 8):
+    for t in (None, 2, 3, 5, 8):
         many = fastrle.components(rles, threads=t)
         for a, b in zip(one, many):
             assert a.rles == b.rles and a.stats.tobytes() == b.stats.tobytes()
