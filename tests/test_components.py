@@ -435,3 +435,20 @@ def test_glue_runs_table_from_core():
     (stats, cents, strs), = _components.components(r.arena, r.offsets, r.heights, r.widths, 4, 1)
     assert stats.tolist() == [[0, 0, 3, 3, 6], [0, 0, 1, 1, 1], [1, 1, 1, 1, 1], [2, 2, 1, 1, 1]]
     assert len(strs) == 3
+
+
+def test_bench_case_verifies():
+    """``fastrle bench --case components`` at quick sizes: its check passes and every comparator runs."""
+    import contextlib
+
+    from fastrle import bench
+
+    with contextlib.ExitStack() as stack:
+        comps, ratios, notes, verify = bench.CASES["components"].builder(
+            bench.BenchData(bench.BenchConfig.quick_config()), stack)
+    assert verify is not None and verify() is True
+    keys = {c.key for c in comps}
+    assert {"fastrle", "fastrle-threads", "dense-cv2", "fastrle-rsr", "sam-rsr"} <= keys
+    assert all(r[1] in keys and r[2] in keys for r in ratios)
+    for c in comps:
+        c.fn()
