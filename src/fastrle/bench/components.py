@@ -86,6 +86,15 @@ def case_components(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     dec_name = f"pycocotools {version_of('pycocotools')}" if pm else "fastrle.decode"
     encode = pm.encode if pm else None
 
+    # cv2 labels big images on its own threads; the single-thread comparators pin it to one
+    stack.callback(cv2.setNumThreads, cv2.getNumThreads())
+
+    def on_threads(n: int, fn: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            cv2.setNumThreads(n)
+            return fn()
+        return run
+
     def dense_cc() -> None:
         for r in rles:
             cv2.connectedComponentsWithStats(decode(r), connectivity=8)
@@ -109,20 +118,22 @@ def case_components(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
         Comparator("fastrle-threads", f"fastrle.components(rles, threads={c.threads})",
                    lambda: geo.components(rles, threads=c.threads)),
         Comparator("dense-cv2", f"per mask {dec_name} decode + cv2.connectedComponentsWithStats "
-                   f"(cv2 {cv2.__version__}, its own threads)", dense_cc),
+                   f"(cv2 {cv2.__version__}, 1 thread)", on_threads(1, dense_cc)),
+        Comparator("dense-cv2-threads", f"the same, cv2 on {c.threads} threads", on_threads(c.threads, dense_cc)),
         Comparator("fastrle-rsr", "fastrle.remove_small_regions(holes), then (islands), threads=1",
                    lambda: cleanup(1)),
         Comparator("fastrle-rsr-threads", f"the same, threads={c.threads}", lambda: cleanup(c.threads)),
-        Comparator("sam-rsr", f"per mask {dec_name} decode + SAM's remove_small_regions (holes, islands)",
-                   lambda: _sam_cleanup(cv2, decode, rles)),
+        Comparator("sam-rsr", f"per mask {dec_name} decode + SAM's remove_small_regions (holes, islands), "
+                   "cv2 on 1 thread", on_threads(1, lambda: _sam_cleanup(cv2, decode, rles))),
     ]
     ratios = [("decode + cv2 / fastrle", "dense-cv2", "fastrle", ">=", 10.0),
+              ("decode + cv2, threads / fastrle-threads", "dense-cv2-threads", "fastrle-threads", "", None),
               ("fastrle / fastrle-threads", "fastrle", "fastrle-threads", "", None),
               ("SAM formula / fastrle", "sam-rsr", "fastrle-rsr", ">=", 10.0),
               ("fastrle rsr / fastrle-rsr-threads", "fastrle-rsr", "fastrle-rsr-threads", "", None)]
     if pm:
-        comps.append(Comparator("dense-cv2-rles", f"the same + {dec_name} encode of each component (fastrle's "
-                                "output)", dense_cc_rles))
+        comps.append(Comparator("dense-cv2-rles", f"decode + cv2 (1 thread) + {dec_name} encode of each "
+                                "component (fastrle's output)", on_threads(1, dense_cc_rles)))
         ratios.insert(1, ("decode + cv2 + encode / fastrle", "dense-cv2-rles", "fastrle", "", None))
     else:
         notes.append(skip_note("pycocotools (fastrle.decode stands in)"))
@@ -152,9 +163,9 @@ def case_components(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
                 ok &= g.num_labels == n and g.stats.tobytes() == stats.tobytes()
                 ok &= g.centroids.tobytes() == cents.tobytes()
                 if encode is not None:
-                    ref = [encode(np.asfortranarray((lab == k).astype(np.uint8)))["counts"].decode()
-                           for k in range(1, n)]
-                    ok &= [x["counts"] for x in g.rles] == ref
+                    want = [encode(np.asfortranarray((lab == k).astype(np.uint8)))["counts"].decode()
+                            for k in range(1, n)]
+                    ok &= [x["counts"] for x in g.rles] == want
             out, _ = cleanup(threads)
             for g, ref in zip(out, _sam_cleanup(cv2, decode, rles)):
                 ok &= bool(np.array_equal(fr.decode(g).astype(bool), ref))
