@@ -289,7 +289,7 @@ def test_result_type_and_helpers():
     assert c.bboxes.dtype == np.float64 and c.bboxes.tolist() == [[0, 0, 3, 2], [5, 4, 1, 1]]
     assert np.array_equal(c.bboxes, fastrle.bbox(c.rles)) and np.array_equal(c.areas, fastrle.area(c.rles))
     assert stats.dtype == np.int32 and cents.dtype == np.float64
-    assert fastrle.components is fastrle.geometry.components
+    assert fastrle.components is fastrle.geometry.components is fastrle.geometry.regions.components
 
 
 def test_empty_and_full_by_hand():

@@ -4,7 +4,7 @@ Anything's remove_small_regions on a table of parsed runs.
 
 Inputs are the arena/offsets/heights/widths of a ``fastrle._core.Runs``
 table (validated counts); policy (argument checks, result types) lives in
-fastrle.geometry.components.
+fastrle.geometry.regions.
 """
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t
