@@ -20,6 +20,8 @@
 /* cv2's chain codes: 0 right, then counter-clockwise (y grows down). */
 static const int DX[8] = {1, 1, 0, -1, -1, -1, 0, 1};
 static const int DY[8] = {0, -1, -1, -1, 0, 1, 1, 1};
+/* the chain code of a unit move, by (dy + 1) * 3 + dx + 1 */
+static const int CODE[9] = {3, 2, 1, 4, -1, 0, 5, 6, 7};
 
 typedef struct {
   int32_t parent, first_child, prev, next, ctable_next;
@@ -39,6 +41,8 @@ typedef struct {
   int64_t pts_cap, npts; /* x, y pairs in the crop */
   int32_t *aux;
   int64_t aux_cap; /* output walk: a stack and the index map */
+  int32_t *opts;
+  int64_t opts_cap; /* pixel outlines, x, y pairs of corners */
   int rc;
   int64_t bad;
 } cworker;
@@ -215,6 +219,87 @@ static int start_border(cworker *wk, const crop *c, scan_state *st, int32_t x, i
   return FRLE_OK;
 }
 
+/* Pixel outlines. A border keeps the background on its right (the search
+ * turns counter-clockwise from the way back), so for a move in direction d
+ * the outline passes corner EXIT[d] of the pixel left, the same point as
+ * corner ENTRY[d] of the pixel reached. Corners of pixel (x, y), counter-
+ * clockwise on screen: 0 (x, y), 1 (x, y+1), 2 (x+1, y+1), 3 (x+1, y), in
+ * units where pixel (x, y) spans [x, x+1) x [y, y+1). */
+static const int EXIT[8] = {2, 3, 3, 0, 0, 1, 1, 2};
+static const int ENTRY[8] = {1, 1, 2, 2, 3, 3, 0, 0};
+static const int CX[4] = {0, 0, 1, 1};
+static const int CY[4] = {0, 1, 1, 0};
+
+static int dir_of(const int32_t *p, const int32_t *q) { return CODE[(q[1] - p[1] + 1) * 3 + (q[0] - p[0] + 1)]; }
+
+static int put_corner(cworker *wk, int64_t *n, int32_t x, int32_t y) {
+  if (2 * *n + 2 > wk->opts_cap && !FRLE_GROW(wk->opts, wk->opts_cap, 2 * *n + 2)) return 0;
+  wk->opts[2 * *n] = x;
+  wk->opts[2 * *n + 1] = y;
+  (*n)++;
+  return 1;
+}
+
+/* Every ring's points (unit moves) become its pixel outline; simple keeps
+ * only the corners where the outline turns. */
+static int to_outlines(cworker *wk, int simple) {
+  int64_t i, k, n = 0;
+  for (i = 1; i < wk->nnodes; i++) {
+    cnode *nd = &wk->nodes[i];
+    const int32_t *p = wk->pts + 2 * nd->p0;
+    int64_t np = nd->np, first = n;
+    for (k = 0; k < np; k++) {
+      const int32_t *cur = p + 2 * k;
+      int a, cnt, j;
+      if (np == 1) {
+        a = 0;
+        cnt = 4;
+      } else {
+        int din = dir_of(p + 2 * ((k + np - 1) % np), cur), dout = dir_of(cur, p + 2 * ((k + 1) % np));
+        a = ENTRY[din];
+        cnt = (EXIT[dout] - a) & 3;
+        if (cnt == 0 && dout == ((din + 4) & 7)) cnt = 4; /* the tip of a spike: all round */
+      }
+      for (j = 0; j < cnt; j++) {
+        int c = (a + j) & 3;
+        if (!put_corner(wk, &n, cur[0] + CX[c], cur[1] + CY[c])) return FRLE_ERR_NOMEM;
+      }
+    }
+    if (simple && n - first > 2) { /* drop corners on a straight line (the outline is rectilinear) */
+      int64_t m = n - first, out = first;
+      int32_t *q = wk->opts + 2 * first;
+      int32_t lx = q[2 * (m - 1)], ly = q[2 * (m - 1) + 1];
+      int32_t x0 = q[0], y0 = q[1];
+      for (k = 0; k < m; k++) {
+        int32_t cx = q[2 * k], cy = q[2 * k + 1];
+        int32_t nx = k + 1 < m ? q[2 * k + 2] : x0, ny = k + 1 < m ? q[2 * k + 3] : y0;
+        int straight =
+          (cx - lx) * (ny - cy) - (cy - ly) * (nx - cx) == 0 && (cx - lx) * (nx - cx) + (cy - ly) * (ny - cy) > 0;
+        lx = cx;
+        ly = cy;
+        if (!straight) {
+          wk->opts[2 * out] = cx;
+          wk->opts[2 * out + 1] = cy;
+          out++;
+        }
+      }
+      n = out;
+    }
+    nd->p0 = first;
+    nd->np = n - first;
+  }
+  { /* the outlines become the points */
+    int32_t *t = wk->pts;
+    int64_t tc = wk->pts_cap;
+    wk->pts = wk->opts;
+    wk->pts_cap = wk->opts_cap;
+    wk->opts = t;
+    wk->opts_cap = tc;
+    wk->npts = n;
+  }
+  return FRLE_OK;
+}
+
 /* The tree in pre-order, children newest first (cv2's output order), into
  * out, with the points moved back to mask coordinates. */
 static int emit(cworker *wk, int32_t ox, int32_t oy, frle_rings *out) {
@@ -274,7 +359,7 @@ static int emit(cworker *wk, int32_t ox, int32_t oy, frle_rings *out) {
 }
 
 static int one_mask(cworker *wk, const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, int mode, int approx,
-                    frle_rings *out) {
+                    int outline, frle_rings *out) {
   frle_scratch *scr = wk->scr;
   uint64_t y, ylo, yhi, xmin = UINT64_MAX, xmax = 0;
   int64_t start, bw, bh, W2, H2, k;
@@ -315,7 +400,7 @@ static int one_mask(cworker *wk, const uint32_t *cnts, int64_t m, uint64_t h, ui
   wk->nodes[0].bw = (int32_t)W2;
   wk->nodes[0].bh = (int32_t)H2;
   st.mode = mode;
-  st.direct = approx == FRLE_APPROX_NONE;
+  st.direct = approx == FRLE_APPROX_NONE || outline;
   st.nbd = 2;
   for (k = 0; k < 128; k++) st.ctable[k] = -1;
 
@@ -353,6 +438,7 @@ static int one_mask(cworker *wk, const uint32_t *cnts, int64_t m, uint64_t h, ui
       }
     }
   }
+  if (outline && (rc = to_outlines(wk, approx == FRLE_APPROX_SIMPLE)) != FRLE_OK) return rc;
   return emit(wk, (int32_t)xmin - 1, (int32_t)ylo - 1, out);
 }
 
@@ -367,7 +453,7 @@ typedef struct {
   const uint32_t *arena;
   const int64_t *offsets;
   const uint64_t *h, *w;
-  int mode, approx;
+  int mode, approx, outline;
   frle_rings *out;
   cworker *wk;
 } cjob;
@@ -380,7 +466,7 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
   if (!wk->scr) wk->scr = frle_scratch_new();
   for (i = b; i < e; i++) {
     int rc = wk->scr ? one_mask(wk, jb->arena + jb->offsets[i], jb->offsets[i + 1] - jb->offsets[i], jb->h[i], jb->w[i],
-                                jb->mode, jb->approx, &jb->out[i])
+                                jb->mode, jb->approx, jb->outline, &jb->out[i])
                      : FRLE_ERR_NOMEM;
     if (rc != FRLE_OK) {
       frle_rings_free(&jb->out[i]);
@@ -392,7 +478,7 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
 }
 
 int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
-                  int mode, int approx, int nthreads, frle_rings *out, frle_error *err) {
+                  int mode, int approx, int outline, int nthreads, frle_rings *out, frle_error *err) {
   cjob jb;
   cworker one;
   int t, nt, rc = FRLE_OK;
@@ -413,6 +499,7 @@ int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t 
   jb.w = w;
   jb.mode = mode;
   jb.approx = approx;
+  jb.outline = outline;
   jb.out = out;
   frle_parallel_for(n, nt, run_range, &jb);
   for (t = 0; t < nt; t++) {
@@ -426,6 +513,7 @@ int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t 
     free(wk->nodes);
     free(wk->pts);
     free(wk->aux);
+    free(wk->opts);
   }
   if (jb.wk != &one) free(jb.wk);
   if (rc != FRLE_OK) {

@@ -23,6 +23,10 @@ typedef struct {
   int64_t nrings;
 } frle_rings;
 
+/* With outline, each ring is instead its pixel outline: the corners of
+ * the boundary between the ring's pixels and the background they face, in
+ * the ring's orientation, as integers: (X, Y) is the top-left corner of
+ * pixel (X, Y); with FRLE_APPROX_SIMPLE only the corners where it turns. */
 /* The rings of masks i in [0, n): counts arena + offsets[i] .. offsets[i+1]
  * (parsed and validated: the counts sum to h[i] * w[i]), on nthreads
  * threads. out[0 .. n) is written; free each with frle_rings_free. Returns
@@ -30,7 +34,7 @@ typedef struct {
  * int32) or FRLE_ERR_NOMEM with err naming the lowest failing mask, and then
  * nothing is left allocated in out. */
 int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
-                  int mode, int approx, int nthreads, frle_rings *out, frle_error *err);
+                  int mode, int approx, int outline, int nthreads, frle_rings *out, frle_error *err);
 
 void frle_rings_free(frle_rings *r);
 

@@ -10,7 +10,8 @@ from .errors import RLEError, RLEKeyError
 from .api import area, bbox, decode, decode_ragged, empty, encode
 from .compat import patch_pycocotools, unpatch_pycocotools
 from .transforms import roi_align
+from .geometry import to_polygons
 
 __version__ = "0.1.0"
 __all__ = ["RLEError", "RLEKeyError", "area", "bbox", "decode", "decode_ragged", "empty", "encode",
-           "parse_isa", "patch_pycocotools", "unpatch_pycocotools", "roi_align", "__version__"]
+           "parse_isa", "patch_pycocotools", "unpatch_pycocotools", "roi_align", "to_polygons", "__version__"]

@@ -10,5 +10,6 @@ APPROX_NONE: int
 APPROX_SIMPLE: int
 
 def contours(arena: npt.NDArray[np.uint32], offsets: npt.NDArray[np.int64], heights: npt.NDArray[np.int64],
-             widths: npt.NDArray[np.int64], mode: int, approx: int, threads: int
+             widths: npt.NDArray[np.int64], mode: int, approx: int, outline: bool,
+             threads: int
              ) -> List[Tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32]]]: ...

@@ -23,7 +23,7 @@ cdef extern from "rle_contour.h" nogil:
         int32_t *hier
         int64_t nrings
     int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h,
-                      const uint64_t *w, int64_t n, int mode, int approx, int nthreads,
+                      const uint64_t *w, int64_t n, int mode, int approx, int outline, int nthreads,
                       frle_rings *out, frle_error *err)
     void frle_rings_free(frle_rings *r)
 
@@ -34,11 +34,13 @@ APPROX_SIMPLE = FRLE_APPROX_SIMPLE
 
 
 def contours(const uint32_t[::1] arena, const int64_t[::1] offsets, const int64_t[::1] heights,
-             const int64_t[::1] widths, int mode, int approx, int threads):
+             const int64_t[::1] widths, int mode, int approx, bint outline, int threads):
     """Per mask of the table, a tuple (points, offsets, hierarchy): the
     rings' points as one (P, 2) int32 array of x, y; ring r is
     points[offsets[r]:offsets[r+1]]; hierarchy is (R, 4) int32, cv2's
-    next, previous, first child, parent. Raises RLEError for counts that do
+    next, previous, first child, parent. outline: each ring's pixel
+    outline instead, corners as integers ((X, Y): pixel (X, Y)'s top-left
+    corner). Raises RLEError for counts that do
     not sum to h*w, naming the mask."""
     cdef int64_t n = offsets.shape[0] - 1, i, j, k, nr, np_
     cdef uint64_t s
@@ -76,7 +78,7 @@ def contours(const uint32_t[::1] arena, const int64_t[::1] offsets, const int64_
         with nogil:
             rc = frle_contours(&arena[0] if arena.shape[0] else NULL, &offsets[0],
                                <const uint64_t *>&heights[0], <const uint64_t *>&widths[0],
-                               n, mode, approx, threads, out, &err)
+                               n, mode, approx, outline, threads, out, &err)
         if rc != FRLE_OK:
             raise_status(&err, 0)
         res = []
