@@ -93,6 +93,11 @@ def _bridge(outer: np.ndarray, holes: List[np.ndarray]) -> np.ndarray:
 def _one(pts: np.ndarray, offs: np.ndarray, hier: np.ndarray, fmt: str, bridge: bool, min_area: float) -> Rings:
     if fmt == "coco":
         pts = pts - 0.5  # corner (X, Y) of the C core is the point (X - 0.5, Y - 0.5)
+        if not min_area and not (bridge and (hier[:, 3] >= 0).any()):
+            # the common case: one list for the mask, sliced (a tolist per ring costs more)
+            flat = pts.ravel().tolist()
+            o = (2 * offs).tolist()
+            return Rings([flat[o[r]:o[r + 1]] for r in range(len(o) - 1)], hier, hier[:, 3].copy())
     rings: List[np.ndarray] = [pts[offs[r]:offs[r + 1]] for r in range(len(offs) - 1)]
     parents = hier[:, 3].copy()
     if min_area > 0 and rings:
