@@ -456,25 +456,47 @@ typedef struct {
   int mode, approx, outline;
   frle_rings *out;
   cworker *wk;
+  const int64_t *order; /* masks by falling run count, or NULL: in index order */
+  int64_t n, next;      /* the next place in order a thread takes */
+  int failed;
 } cjob;
 
+/* Each thread takes the next mask until none is left, biggest first, so
+ * one big mask at the end of a range does not leave the other threads idle
+ * (frle_parallel_for's ranges only say how many takers there are). */
 static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
   cjob *jb = (cjob *)ctx;
   cworker *wk = &jb->wk[tid];
-  int64_t i;
+  (void)b;
+  (void)e;
   wk->rc = FRLE_OK;
   if (!wk->scr) wk->scr = frle_scratch_new();
-  for (i = b; i < e; i++) {
-    int rc = wk->scr ? one_mask(wk, jb->arena + jb->offsets[i], jb->offsets[i + 1] - jb->offsets[i], jb->h[i], jb->w[i],
-                                jb->mode, jb->approx, jb->outline, &jb->out[i])
-                     : FRLE_ERR_NOMEM;
+  for (;;) {
+    int64_t k = __atomic_fetch_add(&jb->next, 1, __ATOMIC_RELAXED), i;
+    int rc;
+    if (k >= jb->n || __atomic_load_n(&jb->failed, __ATOMIC_RELAXED)) return;
+    i = jb->order ? jb->order[k] : k;
+    rc = wk->scr ? one_mask(wk, jb->arena + jb->offsets[i], jb->offsets[i + 1] - jb->offsets[i], jb->h[i], jb->w[i],
+                            jb->mode, jb->approx, jb->outline, &jb->out[i])
+                 : FRLE_ERR_NOMEM;
     if (rc != FRLE_OK) {
       frle_rings_free(&jb->out[i]);
       wk->rc = rc;
       wk->bad = i;
+      __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
       return;
     }
   }
+}
+
+typedef struct {
+  int64_t m, i;
+} by_runs;
+
+static int more_runs_first(const void *a, const void *b) {
+  const by_runs *x = (const by_runs *)a, *y = (const by_runs *)b;
+  if (x->m != y->m) return x->m > y->m ? -1 : 1;
+  return x->i < y->i ? -1 : (x->i > y->i);
 }
 
 int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
@@ -486,6 +508,8 @@ int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t 
 
   if (n <= 0) return FRLE_OK;
   memset(out, 0, (size_t)n * sizeof(*out));
+  for (i = 0; i < n; i++) /* points are int32: the lowest index with a side too long */
+    if (h[i] > INT32_MAX - 2 || w[i] > INT32_MAX - 2) return frle_fail(err, FRLE_ERR_SIZE, i);
   nt = frle_thread_count(nthreads, n);
   jb.wk = nt > 1 ? (cworker *)calloc((size_t)nt, sizeof(cworker)) : NULL;
   if (!jb.wk) {
@@ -501,7 +525,24 @@ int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t 
   jb.approx = approx;
   jb.outline = outline;
   jb.out = out;
+  jb.n = n;
+  jb.next = 0;
+  jb.failed = 0;
+  jb.order = NULL;
+  int64_t *order = NULL;
+  by_runs *tmp = nt > 1 ? (by_runs *)malloc((size_t)n * sizeof(by_runs)) : NULL;
+  if (tmp && (order = (int64_t *)malloc((size_t)n * sizeof(int64_t))) != NULL) {
+    for (i = 0; i < n; i++) {
+      tmp[i].m = offsets[i + 1] - offsets[i];
+      tmp[i].i = i;
+    }
+    qsort(tmp, (size_t)n, sizeof(by_runs), more_runs_first);
+    for (i = 0; i < n; i++) order[i] = tmp[i].i;
+    jb.order = order;
+  }
+  free(tmp);
   frle_parallel_for(n, nt, run_range, &jb);
+  free(order);
   for (t = 0; t < nt; t++) {
     cworker *wk = &jb.wk[t];
     if (wk->rc != FRLE_OK && (bad < 0 || wk->bad < bad)) {

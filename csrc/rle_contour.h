@@ -30,9 +30,9 @@ typedef struct {
 /* The rings of masks i in [0, n): counts arena + offsets[i] .. offsets[i+1]
  * (parsed and validated: the counts sum to h[i] * w[i]), on nthreads
  * threads. out[0 .. n) is written; free each with frle_rings_free. Returns
- * FRLE_OK, or FRLE_ERR_SIZE (a side longer than 2^31 - 2: points are
- * int32) or FRLE_ERR_NOMEM with err naming the lowest failing mask, and then
- * nothing is left allocated in out. */
+ * FRLE_OK, or FRLE_ERR_SIZE (a side longer than 2^31 - 3: points are
+ * int32; the lowest such mask) or FRLE_ERR_NOMEM (a mask that failed), with
+ * err naming the mask, and then nothing is left allocated in out. */
 int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
                   int mode, int approx, int outline, int nthreads, frle_rings *out, frle_error *err);
 

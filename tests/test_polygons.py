@@ -330,3 +330,15 @@ def test_repeated_calls_leave_rss_flat():
         once()
     gc.collect()
     assert rss_bytes() - r0 < 8 << 20
+
+
+def test_side_too_long_for_int32_points():
+    """Points are int32, as cv2's: a side of 2^31 - 2 is refused, naming the
+    mask; 2^31 - 3 works (and its rings are written by hand)."""
+    ok = {"size": [1, 2**31 - 3], "counts": [2**31 - 4, 1]}
+    got = to_polygons(ok, format="cv2")
+    assert [r.tolist() for r in got.rings] == [[[2**31 - 4, 0]]]
+    long = {"size": [1, 2**31 - 2], "counts": [2**31 - 2]}
+    with pytest.raises(ValueError) as e:
+        to_polygons([ok, long])
+    assert getattr(e.value, "index", None) == 1
