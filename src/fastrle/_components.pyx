@@ -16,7 +16,7 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-from ._crle cimport FRLE_OK, frle_error
+from ._crle cimport FRLE_OK, frle_check_size, frle_error
 from ._status cimport raise_status
 
 cdef extern from "rle_components.h" nogil:
@@ -39,6 +39,7 @@ cdef extern from "rle_components.h" nogil:
 cdef int64_t _check(const uint32_t[::1] arena, const int64_t[::1] offsets,
                     const int64_t[::1] heights, const int64_t[::1] widths) except -1:
     cdef int64_t n = offsets.shape[0] - 1, i
+    cdef uint64_t hw
     if n < 0:
         raise ValueError("offsets must have at least one entry")
     if heights.shape[0] != n or widths.shape[0] != n:
@@ -48,7 +49,7 @@ cdef int64_t _check(const uint32_t[::1] arena, const int64_t[::1] offsets,
     for i in range(n):
         if offsets[i + 1] < offsets[i]:
             raise ValueError("offsets must be non-decreasing")
-        if heights[i] < 0 or widths[i] < 0 or (widths[i] and heights[i] > 0xFFFFFFFF // widths[i]):
+        if heights[i] < 0 or widths[i] < 0 or frle_check_size(heights[i], widths[i], &hw) != FRLE_OK:
             raise ValueError(f"mask {i}: size {heights[i]}x{widths[i]} is negative or has more than 2^32-1 pixels")
     return n
 

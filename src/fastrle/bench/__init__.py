@@ -7,6 +7,7 @@
 - :mod:`.sweep`: the drop-in over sizes from 1x1 to 1500x2250 (``--case sweep``, mode dropin);
 - :mod:`.sa1b`: SA-1B file-to-masks and spatial features (``fastrle bench --sa1b``);
 - :mod:`.overlay`: fastrle.viz.overlay vs the show_anns recipe (``--case overlay``);
+- :mod:`.geometry`: fastrle.to_polygons vs decode + cv2.findContours (``--case geometry``);
 - :mod:`.jobs`: dataset jobs on Dask (``fastrle bench --case jobs``);
 - :mod:`.components`: components and SAM's small-region cleanup (``--case components``, mode geometry);
 - :mod:`.gpu`: GPU kernel timings (``fastrle bench --gpu``, needs a GPU and CuPy).
@@ -15,6 +16,7 @@ Importing this package registers every CPU case group.
 """
 from . import core  # noqa: F401  (registers its cases)
 from . import overlay  # noqa: F401  (registers the overlay case)
+from . import geometry  # noqa: F401  (registers the geometry case)
 from . import transforms  # noqa: F401  (registers resize, roi, packed)
 from . import jobs  # noqa: F401  (registers the Dask case, mode "jobs")
 from . import percall  # noqa: F401  (registers the drop-in cases)
