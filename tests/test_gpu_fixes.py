@@ -74,14 +74,20 @@ def test_uint8_width_near_2_32(lib):
 # ------------------------------------- bug 2: signed overflow in the warp scan
 
 UB_STRING = b"0" + b"o" * 12 + b"0" * 17  # the issue's input
+# issue 21, finding 2: a lane of 16 continuation chunks shifted a chunk by 5 * 15
+# bits in round 1a of the warp parser (UB; UBSan reports it)
+SHIFT_STRING = b"P" * 16 + b"0"
 
 
 def test_warp_scan_overflow_string_status(lib):
-    for hw in (1, 12, 2**32 - 1):
-        meta, _, _ = run_parse(lib, [UB_STRING], hw, "warp")
-        ref, _, _ = run_parse(lib, [UB_STRING], hw, "serial")
-        assert tuple(meta[0]) == tuple(ref[0])
-        assert meta[0, 0] != 0
+    for s in (UB_STRING, SHIFT_STRING, b"0" + SHIFT_STRING, b"P" * 15 + b"0"):
+        for hw in (1, 12, 2**32 - 1):
+            meta, _, _ = run_parse(lib, [s], hw, "warp")
+            ref, _, _ = run_parse(lib, [s], hw, "serial")
+            assert tuple(meta[0]) == tuple(ref[0])
+            assert meta[0, 0] != 0
+    meta, _, _ = run_parse(lib, [SHIFT_STRING], 12, "warp")
+    assert tuple(meta[0]) == (7, 0, 12)  # varint_too_long at its 13th character
 
 
 SANITIZER_SCRIPT = r"""
@@ -92,11 +98,11 @@ from cuda_emu import emu
 import test_gpu_emulated as t
 lib = emu.build_emulator(extra_flags=("-fsanitize={sanitizers}", "-fno-sanitize-recover=all",
                                       "-fno-sanitize=vptr", "-fno-omit-frame-pointer"))
-s = {string!r}
-for hw in (1, 12, 2**32 - 1):
-    for parser in ("warp", "serial"):
-        for order in (0, 2):
-            meta, _, _ = t.run_parse(lib, [s, s[:7], s + s], hw, parser, order=order)
+for s in {strings!r}:
+    for hw in (1, 12, 2**32 - 1):
+        for parser in ("warp", "serial"):
+            for order in (0, 2):
+                meta, _, _ = t.run_parse(lib, [s, s[:7], s + s], hw, parser, order=order)
 rng = np.random.default_rng(1)
 for n, h, w in [(2, 37, 248), (1, 70, 251), (2, 5, 1001), (1, 3, 7)]:
     m = t.blobs(rng, n, h, w)
@@ -112,8 +118,8 @@ print("clean")
 
 
 def test_kernels_under_ubsan_and_asan():
-    """Parse on the issue's string and every expand kernel under UBSan (signed
-    overflow aborts) and, when libasan can be preloaded, ASan."""
+    """Parse on the issues' strings and every expand kernel under UBSan (signed
+    overflow and shifts past 63 abort) and, when libasan can be preloaded, ASan."""
     gxx = shutil.which("g++")
     if gxx is None:
         pytest.skip("g++ not found")
@@ -124,7 +130,7 @@ def test_kernels_under_ubsan_and_asan():
     if os.path.isabs(libasan) and os.path.exists(libasan):
         sanitizers = "address,undefined"
         env["LD_PRELOAD"] = libasan  # python itself is not instrumented
-    code = SANITIZER_SCRIPT.format(tests=str(Path(__file__).resolve().parent), string=UB_STRING,
+    code = SANITIZER_SCRIPT.format(tests=str(Path(__file__).resolve().parent), strings=[UB_STRING, SHIFT_STRING],
                                    sanitizers=sanitizers)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900)
     assert res.returncode == 0 and "clean" in res.stdout, res.stderr[-3000:]

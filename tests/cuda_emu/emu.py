@@ -76,7 +76,8 @@ _CTYPES = {
 def kernel_signatures(source: str) -> dict[str, list[str]]:
     """Parameter C types of every ``extern "C" __global__`` kernel in ``source``."""
     sigs = {}
-    for m in re.finditer(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)', source):
+    bounds = r"(?:__launch_bounds__\s*\([^)]*\)\s*)?"  # between `void` and the name, as CUDA documents
+    for m in re.finditer(r'extern\s+"C"\s+__global__\s+void\s+' + bounds + r"(\w+)\s*\(([^)]*)\)", source):
         params = []
         for p in m.group(2).split(","):
             p = " ".join(p.split())

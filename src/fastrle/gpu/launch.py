@@ -63,6 +63,12 @@ TILE_ROWS = 32
 #: CUDA limits on the grid.
 MAX_GRID_X = 2**31 - 1
 MAX_GRID_YZ = 65535
+#: Most threads per block :class:`Config` takes: the parse kernels'
+#: ``__launch_bounds__`` (FASTRLE_PARSE_MAX_BLOCK in rle_parse.cuh), and
+#: CUDA's limit for the expand kernels.  ``fastrle bench --gpu-sass`` checks
+#: that each kernel's registers let a block of its limit launch (:func:`max_block`).
+PARSE_MAX_BLOCK = 256
+EXPAND_MAX_BLOCK = 1024
 
 #: Argument types per kernel: "p" device pointer, else a scalar C type.
 KERNEL_ARGS: dict[str, tuple[str, ...]] = {
@@ -87,12 +93,22 @@ class Config:
     def __post_init__(self) -> None:
         if self.parser not in ("warp", "serial"):
             raise ValueError(f"parser must be 'warp' or 'serial', not {self.parser!r}")
-        if not 32 <= self.parse_block <= 1024 or self.parse_block % 32:
-            raise ValueError("parse_block must be a multiple of 32 in 32..1024")
-        if not 32 <= self.expand_block <= 1024 or self.expand_block % 32:
-            raise ValueError("expand_block must be a multiple of 32 in 32..1024")
+        if not 32 <= self.parse_block <= PARSE_MAX_BLOCK or self.parse_block % 32:
+            raise ValueError(f"parse_block must be a multiple of 32 in 32..{PARSE_MAX_BLOCK}")
+        if not 32 <= self.expand_block <= EXPAND_MAX_BLOCK or self.expand_block % 32:
+            raise ValueError(f"expand_block must be a multiple of 32 in 32..{EXPAND_MAX_BLOCK}")
         if self.band_rows < 1:
             raise ValueError("band_rows must be >= 1")
+
+
+def max_block(kernel: str) -> int | None:
+    """The most threads per block :class:`Config` lets ``kernel`` launch with
+    (``None`` for a kernel it does not configure)."""
+    if kernel.startswith("fastrle_parse_"):
+        return PARSE_MAX_BLOCK
+    if kernel.startswith("fastrle_expand"):
+        return EXPAND_MAX_BLOCK
+    return None
 
 
 @dataclass(frozen=True)
