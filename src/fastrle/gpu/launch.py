@@ -354,7 +354,9 @@ def _ceil_div(a: int, b: int) -> int:
 @dataclass(frozen=True)
 class Transform:
     """Resize (nearest / nearest-exact, as ``torch.nn.functional.interpolate``),
-    flip and bit order of the output; the identity takes the fast kernels."""
+    flip and bit order of the output.  Only a resize (or torch's same-size map
+    where it is not the identity) and flips need index maps (:meth:`mapped`);
+    the bit order alone is a flag of the plain kernels."""
 
     oh: int
     ow: int
@@ -362,34 +364,64 @@ class Transform:
     flip: str = ""  # "", "h", "v" or "hv"
     bitorder: str = "big"
 
+    def mapped(self, h: int, w: int) -> bool:
+        """Whether h x w masks go through :meth:`maps`: a flip, another size,
+        or a same-size map of torch's that is not the identity (long sides)."""
+        return bool(self.flip) or (self.oh, self.ow) != (h, w) or not _identity_maps(h, w, self.mode)
+
     def is_identity(self, h: int, w: int) -> bool:
-        if (self.oh, self.ow) != (h, w) or self.flip or self.bitorder != "big":
-            return False
-        # torch's float32 index arithmetic is not the identity on long sides
-        return all(np.array_equal(nearest_map(n, n, self.mode, other_size=o), np.arange(n))
-                   for n, o in ((h, w), (w, h)))
+        """The plain decode of h x w masks: no map, no flip, big bit order."""
+        return self.bitorder == "big" and not self.mapped(h, w)
 
     def maps(self, h: int, w: int) -> np.ndarray:
         """Source row of every output row, source column of every output
         column (flips applied), then for each source row s in 0..h the first
-        output row whose source row is >= s (uint32); computed once per call
-        on the host."""
-        rows = nearest_map(h, self.oh, self.mode, other_size=self.ow)  # the C rule, as the CPU
-        cols = nearest_map(w, self.ow, self.mode, other_size=self.oh)
-        inv = np.searchsorted(rows, np.arange(h + 1), side="left")  # rows is non-decreasing
-        if "v" in self.flip:
-            rows = rows[::-1]
-        if "h" in self.flip:
-            cols = cols[::-1]
-        return np.concatenate([rows, cols, inv]).astype(np.uint32)
+        output row whose source row is >= s (uint32, read-only); computed once
+        per (shape, transform) and cached."""
+        return _maps(h, w, self.oh, self.ow, self.mode, self.flip)
+
+
+@functools.lru_cache(maxsize=64)
+def _identity_maps(h: int, w: int, mode: str) -> bool:
+    # torch's float32 index arithmetic is not the identity on long sides
+    return all(np.array_equal(nearest_map(n, n, mode, other_size=o), np.arange(n)) for n, o in ((h, w), (w, h)))
+
+
+@functools.lru_cache(maxsize=64)
+def _maps(h: int, w: int, oh: int, ow: int, mode: str, flip: str) -> np.ndarray:
+    rows = nearest_map(h, oh, mode, other_size=ow)  # the C rule, as the CPU
+    cols = nearest_map(w, ow, mode, other_size=oh)
+    inv = np.searchsorted(rows, np.arange(h + 1), side="left")  # rows is non-decreasing
+    if "v" in flip:
+        rows = rows[::-1]
+    if "h" in flip:
+        cols = cols[::-1]
+    maps = np.concatenate([rows, cols, inv]).astype(np.uint32)
+    maps.flags.writeable = False  # shared by every call of this shape
+    return maps
 
 
 def make_transform(h: int, w: int, size: Any, mode: str, flip: Any, packed: bool,
                    bitorder: str, n: int = 1) -> Transform | None:
     """Validate the transform options with :func:`fastrle._args.transform_args`
-    (the CPU's rule: ``n`` masks of h x w); ``None`` for the plain decode."""
+    (the CPU's rule: ``n`` masks of h x w); ``None`` for the plain decode.
+    Results for arguments of exact built-in types are cached (a bool is not
+    taken for an int: ``(True, 3)`` is a TypeError, never ``(1, 3)``'s plan)."""
     if size is None and flip is None and mode == "nearest" and bitorder == "big":
         return None  # the common call: nothing to check
+    exact = (type(mode) is str and type(bitorder) is str and type(packed) is bool
+             and (flip is None or type(flip) is str)
+             and (size is None or type(size) is tuple and len(size) == 2
+                  and type(size[0]) is int and type(size[1]) is int))
+    if exact:
+        return _make_transform(h, w, size, mode, flip, packed, bitorder, n > 0)
+    return _make_transform.__wrapped__(h, w, size, mode, flip, packed, bitorder, n)
+
+
+@functools.lru_cache(maxsize=256)
+def _make_transform(h: int, w: int, size: Any, mode: str, flip: Any, packed: bool, bitorder: str,
+                    n: int) -> Transform | None:
+    # n: a mask count, or whether there is any (all transform_args looks at)
     a = transform_args(h, w, n, size, mode, flip, packed, bitorder, area="fastrle.gpu.decode")
     flips = ("h" if a.flip_h else "") + ("v" if a.flip_v else "")
     t = Transform(a.oh, a.ow, a.mode, flips, "little" if a.packed and a.little else "big")
@@ -427,8 +459,9 @@ def _plan(n: int, h: int, w: int, config: Config, packed: bool,
     oh, ow, flags, maps = h, w, 0, "meta"  # "meta": any valid pointer; maps is not read
     kernel = "fastrle_expand_packed" if packed else "fastrle_expand"
     if transform is not None:
-        oh, ow, maps = transform.oh, transform.ow, "maps"
         flags = MAP_LITTLE if packed and transform.bitorder == "little" else 0
+    if transform is not None and transform.mapped(h, w):
+        oh, ow, maps = transform.oh, transform.ow, "maps"
         if "v" in transform.flip:  # rows walked bottom-up: the per-pixel map kernel
             kernel = "fastrle_expand_map"
             flags |= (MAP_PACKED if packed else 0) | MAP_ROWS_DOWN
@@ -568,7 +601,7 @@ def decode_with(
     result = backend.output(out, shape)
     if batch.n == 0:
         return result
-    maps = transform.maps(batch.h, batch.w) if transform is not None else None
+    maps = transform.maps(batch.h, batch.w) if transform is not None and transform.mapped(batch.h, batch.w) else None
     launches = plan_launches(batch, config, packed, transform)
     # A caller's out is left untouched on error: its status is read between
     # the parse and the expansions (one more wait); a fresh output is
