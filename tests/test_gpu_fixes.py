@@ -392,3 +392,145 @@ def test_parse_accounting_build_is_the_same_parser_on_valid_strings():
     np.testing.assert_array_equal(meta, ref_meta)
     assert (meta[:, 0] == 0).all()
     np.testing.assert_array_equal(ends, ref_ends)
+
+
+# ------------------- issue 21, finding 4: the CPU's arguments, errors and out
+
+
+def _cpu():
+    return pytest.importorskip("fastrle")  # the CPU decoder to compare with
+
+
+@pytest.mark.parametrize("kw", [dict(size=(0, 5)), dict(size=(2.5, 3)), dict(size=(True, 3)), dict(flip="vh"),
+                                dict(flip=""), dict(bitorder="x"), dict(bitorder="x", packed=True),
+                                dict(mode="area", packed=True), dict(size=[7, 9], mode="nearest-exact", flip="hv"),
+                                dict(bitorder="little"), dict(mode="bilinear")], ids=repr)
+def test_transform_arguments_as_the_cpu(lib, kw):
+    fastrle = _cpu()
+    rles = encode(blobs(np.random.default_rng(9), 2, 12, 20))
+    cpu = _outcome(lambda: fastrle.decode(rles, **kw))
+    gpu = _outcome(lambda: decode(lib, rles, **kw))
+    assert gpu == cpu
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_padded_out_views_as_the_cpu(lib, packed):
+    """out=buf[:, :H, :W] (a contiguous last axis, other strides free) is
+    taken as the CPU takes it; the padding is not written."""
+    fastrle = _cpu()
+    rng = np.random.default_rng(21)
+    masks = blobs(rng, 3, 37, 250)
+    rles = encode(masks)
+    last = (250 + 7) // 8 if packed else 250
+    want = np.packbits(masks, axis=-1) if packed else masks
+    for dtype in (np.uint8, np.bool_):
+        cpu_buf = np.full((4, 40, last + 5), 7, np.uint8).view(dtype) if dtype is np.uint8 else \
+            np.zeros((4, 40, last + 5), np.bool_)
+        if packed and dtype is np.bool_:
+            continue
+        gpu_buf = cpu_buf.copy()
+        fastrle.decode(rles, out=cpu_buf[:3, :37, :last], packed=packed)
+        backend = emu.EmuBackend(lib)
+        got = L.decode_with(backend, rles, out=gpu_buf[:3, :37, :last], packed=packed)
+        assert got.base is not None and np.shares_memory(got, gpu_buf)
+        np.testing.assert_array_equal(gpu_buf, cpu_buf)  # the padding too
+        np.testing.assert_array_equal(gpu_buf[:3, :37, :last].view(np.uint8), want)
+        assert backend.copies == 1
+    with pytest.raises(ValueError, match="last axis"):
+        decode(lib, rles, out=np.zeros((3, 250, 37), np.uint8).transpose(0, 2, 1))
+
+
+def test_bad_string_leaves_a_padded_out_untouched_and_waits_once(lib):
+    fastrle = _cpu()
+    rng = np.random.default_rng(22)
+    rles = encode(blobs(rng, 3, 37, 250))
+    bad = rles[:1] + [{"size": [37, 250], "counts": b"P" * 16 + b"0"}] + rles[2:]
+    for out in (np.full((3, 37, 250), 7, np.uint8), np.full((3, 40, 256), 7, np.uint8)[:, :37, :250]):
+        before = out.copy()
+        backend = emu.EmuBackend(lib)
+        with pytest.raises(fastrle.RLEError) as gpu_err:
+            L.decode_with(backend, bad, out=out)
+        with pytest.raises(fastrle.RLEError) as cpu_err:
+            fastrle.decode(bad, out=np.zeros((3, 37, 250), np.uint8))
+        assert (gpu_err.value.index, gpu_err.value.reason, str(gpu_err.value)) == \
+            (cpu_err.value.index, cpu_err.value.reason, str(cpu_err.value)) == \
+            (1, "varint_too_long", "mask 1: varint longer than 12 characters (at offset 0 of counts)")
+        np.testing.assert_array_equal(out, before)
+        assert [lc.kernel for lc in backend.launches] == ["fastrle_parse_warp"]  # nothing expanded
+        good = emu.EmuBackend(lib)
+        L.decode_with(good, rles, out=out)
+        assert good.status_reads == 1  # the old code read (and waited for) the status twice
+
+
+def test_mixed_batches_name_the_cpus_mask(lib):
+    """List counts and strings in one batch: the first bad mask in the CPU's
+    order (frle_parse_many: by index), whatever kind each is."""
+    fastrle = _cpu()
+    good = L.counts_to_string([3, 4, 5])
+    cases = [
+        (good, b"1", good, [20]),        # a bad string before a bad list
+        (good, [20], good, b"1"),        # a bad list before a bad string
+        ([5, 7], [1.5, 10.5], b"1", good),  # a list of the wrong type after a good one
+        (b"P" * 16 + b"0", [13], good, good),
+    ]
+    for counts in cases:
+        rles = [{"size": [3, 4], "counts": c} for c in counts]
+        cpu = _outcome(lambda: fastrle.decode(rles))  # noqa: B023
+        assert cpu[0] != "ok"
+        assert _outcome(lambda: decode(lib, rles)) == cpu  # noqa: B023
+
+
+def test_check_true_waits_once_for_the_parse_only(fake_gpu):
+    """One wait per call with check=True (out= or not), for the parse's status
+    copy: the expansion is still queued when decode returns."""
+    gpu, cupy = fake_gpu
+    rng = np.random.default_rng(23)
+    masks = blobs(rng, 3, 30, 40)
+    rles = encode(masks)
+    gpu.decode(rles).get()  # warm
+    out = cupy.empty((3, 30, 40), np.uint8)
+    for kw in ({}, {"out": out}, {"packed": True}, {"size": (20, 50), "flip": "h"}):
+        before = cupy.device.syncs
+        got = gpu.decode(rles, **kw)
+        assert cupy.device.syncs == before + 1, kw
+        if "out" not in kw:
+            assert cupy.device.queue, "the expansion was waited for"
+        got = got.get()
+        if not kw or "out" in kw:
+            np.testing.assert_array_equal(got, masks)
+    # events are created once per workspace and re-recorded
+    (ws,) = gpu._pool[0]
+    events = {id(s[1]) for s in ws.staging} | {id(ws.ready)} | {id(st.event) for st in ws.statuses}
+    for _ in range(3):
+        gpu.decode(rles).get()
+    (ws,) = gpu._pool[0]
+    assert {id(s[1]) for s in ws.staging} | {id(ws.ready)} | {id(st.event) for st in ws.statuses} == events
+
+
+def test_deferred_check_raises_at_the_next_call(fake_gpu):
+    fastrle = _cpu()
+    gpu, cupy = fake_gpu
+    rng = np.random.default_rng(24)
+    masks = blobs(rng, 3, 30, 40)
+    rles = encode(masks)
+    bad = rles[:2] + [{"size": [30, 40], "counts": b"1"}]
+    gpu.decode(rles).get()
+    before = cupy.device.syncs
+    got = gpu.decode(bad, check="deferred")
+    assert cupy.device.syncs == before  # nothing waited, nothing raised yet
+    cupy.cuda.get_current_stream().synchronize()
+    assert not got[2].any() and (got[0] == masks[0]).all()
+    with pytest.raises(fastrle.RLEError) as err:
+        gpu.decode(rles)  # the next call raises the earlier call's error
+    cpu = _outcome(lambda: fastrle.decode(bad))
+    assert err.value.index == 2 and err.value.reason == "sum_short"
+    assert str(err.value) == "deferred check of an earlier call: " + cpu[1]
+    gpu.decode(rles).get()  # raised once
+    gpu.decode(bad, check="deferred")
+    with pytest.raises(fastrle.RLEError, match="^deferred check of an earlier call: mask 2: "):
+        gpu.check_deferred()  # on demand: waits
+    gpu.check_deferred()
+    gpu.decode(rles, check="deferred")
+    gpu.check_deferred()  # a good call: nothing
+    with pytest.raises(ValueError, match="check must be"):
+        gpu.decode(rles, check="later")

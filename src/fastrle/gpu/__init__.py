@@ -6,6 +6,6 @@
 
 Importing this package never touches CUDA.
 """
-from .api import GPUUnavailableError, available, decode, decode_ragged
+from .api import GPUUnavailableError, available, check_deferred, decode, decode_ragged
 
-__all__ = ["GPUUnavailableError", "available", "decode", "decode_ragged"]
+__all__ = ["GPUUnavailableError", "available", "check_deferred", "decode", "decode_ragged"]
