@@ -534,3 +534,36 @@ def test_deferred_check_raises_at_the_next_call(fake_gpu):
     gpu.check_deferred()  # a good call: nothing
     with pytest.raises(ValueError, match="check must be"):
         gpu.decode(rles, check="later")
+
+
+def test_one_pass_packing_matches_the_checking_path():
+    """fastrle._gpupack.pack_counts (the compiled fast path of pack_rles) gives
+    the checking path's batch, and leaves every irregular batch to it."""
+    gp = pytest.importorskip("fastrle._gpupack")
+    good = [{"size": [3, 4], "counts": c} for c in ("6", "1;1", "0<", "")]
+    for rles in (good, [dict(r, counts=r["counts"].encode()) for r in good], good[:1],
+                 [{"size": [3, 4], "counts": "é0"}]):
+        h_w, offsets, chars = gp.pack_counts(rles)
+        ref = L._pack_checked(rles, False)
+        assert list(h_w) == [ref.h, ref.w]
+        np.testing.assert_array_equal(offsets, ref.offsets)
+        np.testing.assert_array_equal(chars, ref.chars)
+        b = L.pack_rles(rles)
+        np.testing.assert_array_equal(b.chars, ref.chars)
+    irregular = [
+        [],
+        good[:2] + [{"size": [3, 5], "counts": "6"}],                  # another size
+        good[:2] + [{"size": (3, 4), "counts": "6"}],                  # a tuple size
+        [{"size": [3.0, 4], "counts": "6"}],                           # not ints
+        good[:2] + [{"size": [3, 4], "counts": b"6"}],                 # str and bytes mixed
+        good[:2] + [{"size": [3, 4], "counts": [12]}],                 # a list of counts
+        good[:2] + [{"size": [3, 4]}],                                 # no counts
+        good[:2] + [[("size", [3, 4]), ("counts", "6")]],              # not a dict
+        [{"size": [3, 4], "counts": bytearray(b"6")}],                 # not exact bytes
+    ]
+    for rles in irregular:
+        assert gp.pack_counts(rles) is None, rles
+    # lone surrogates: the CPU's error, through the checking path
+    fastrle = _cpu()
+    bad = [{"size": [3, 4], "counts": "\udc80"}]
+    assert _outcome(lambda: L.pack_rles(bad)) == _outcome(lambda: fastrle.decode(bad))

@@ -300,6 +300,13 @@ _SIZE = operator.itemgetter("size")
 _COUNTS = operator.itemgetter("counts")
 
 
+_pack_counts: Any
+try:
+    from .._gpupack import pack_counts as _pack_counts  # compiled: one pass, one copy
+except ImportError:  # the source tree without its build (the emulator's tests)
+    _pack_counts = None
+
+
 def _pack_fast(items: Sequence[Any], single: bool) -> Batch | None:
     """:func:`pack_rles` for the common batch: dicts of one size, all counts
     ``str`` (ASCII) or all ``bytes``.  C-level loops only (a few µs for 100
@@ -307,6 +314,17 @@ def _pack_fast(items: Sequence[Any], single: bool) -> Batch | None:
     n = len(items)
     if n == 0:
         return None
+    if _pack_counts is not None:
+        try:
+            packed = _pack_counts(items if type(items) is list else list(items))
+        except ValueError:  # a str that is not valid UTF-8 (lone surrogates): the checking path says so
+            return None
+        if packed is None:
+            return None
+        (h, w), offsets, chars = packed
+        if not size_ok(h, w):
+            return None
+        return Batch(h=h, w=w, single=single, offsets=offsets, chars=chars)
     try:
         sizes = list(map(_SIZE, items))
         counts = list(map(_COUNTS, items))
