@@ -30,7 +30,8 @@ import operator
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -240,7 +241,7 @@ def pack_rles(rles: Any) -> Batch:
     go through the CPU core's validation (:func:`_list_counts`), so they fail
     with the same exception types and messages as :func:`fastrle.decode`.
     """
-    single = isinstance(rles, Mapping)
+    single = type(rles) is dict or isinstance(rles, Mapping)
     items = (rles,) if single else rles if isinstance(rles, (list, tuple)) else list(rles)
     fast = _pack_fast(items, single)
     if fast is not None:
