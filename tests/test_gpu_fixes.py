@@ -113,6 +113,7 @@ for n, h, w in [(2, 37, 248), (1, 70, 251), (2, 5, 1001), (1, 3, 7)]:
             .shape == (n, h + 3, (2 * w + 6) // 8))
     assert (t.decode(lib, r, size=(h + 3, 2 * w - 1), flip="hv", packed=True, bitorder="little")
             .shape == (n, h + 3, (2 * w + 6) // 8))
+    assert t.decode(lib, r, size=(h // 2 + 1, w // 3 + 1), mode="area", flip="hv").shape == (n, h // 2 + 1, w // 3 + 1)
 print("clean")
 """
 
