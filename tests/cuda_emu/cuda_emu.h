@@ -25,6 +25,7 @@
 #define __host__
 #define __forceinline__ inline __attribute__((always_inline))
 #define __restrict__ __restrict
+#define __launch_bounds__(...)  // a register budget for ptxas: nothing to emulate
 
 struct dim3 {
     unsigned int x = 1, y = 1, z = 1;

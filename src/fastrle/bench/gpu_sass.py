@@ -30,8 +30,10 @@ How the hot loop is found (documented so the figure can be trusted):
   never enters (a string enters it at most once, then stops).  Registers and
   spills always come from the real build.
 
-Exit status 1 (so CI fails) on any spill or stack frame, or when
-``fastrle_expand`` is below :data:`EXPAND_TARGET` bytes per warp-instruction.
+Exit status 1 (so CI fails) on any spill or stack frame, on a kernel whose
+registers do not let it launch the largest block ``fastrle.gpu.launch.Config``
+allows it (:func:`threads_that_fit`), or when ``fastrle_expand`` is below
+:data:`EXPAND_TARGET` bytes per warp-instruction.
 """
 
 from __future__ import annotations
@@ -271,12 +273,32 @@ def analyse(source: str, arch: str = "sm_90") -> tuple[list[KernelReport], str]:
     return reports, compiler
 
 
+#: Registers of one SM (and the most one block may hold), sm_75 to sm_120.
+REGISTER_FILE = 65536
+
+
+def threads_that_fit(registers: int) -> int:
+    """The most threads (whole warps, at most 1024) one block can launch with
+    when each uses ``registers`` registers: a warp's registers are allocated
+    in units of 256 out of :data:`REGISTER_FILE`."""
+    per_warp = -(-max(registers, 1) * 32 // 256) * 256
+    return min(1024, 32 * (REGISTER_FILE // per_warp))
+
+
 def check(reports: list[KernelReport]) -> list[str]:
-    """Failures: spills, stack frames, expand below target or not found."""
+    """Failures: spills, stack frames, a block size that ``fastrle.gpu``'s
+    ``Config`` allows but the kernel's registers do not, expand below target
+    or not found."""
+    from ..gpu.launch import max_block
+
     bad = []
     for r in reports:
         if r.spill_stores or r.spill_loads or r.stack:
             bad.append(f"{r.name}: {r.spill_stores}/{r.spill_loads} B spill stores/loads, {r.stack} B stack")
+        limit = max_block(r.name)
+        if limit is not None and r.registers > 0 and threads_that_fit(r.registers) < limit:
+            bad.append(f"{r.name}: {r.registers} registers allow {threads_that_fit(r.registers)} threads per "
+                       f"block, but Config allows {limit}")
     exp = next((r for r in reports if r.name == "fastrle_expand"), None)
     if exp is None or exp.bytes_per_instr is None:
         bad.append("fastrle_expand: hot loop not found")

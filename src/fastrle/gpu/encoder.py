@@ -26,7 +26,7 @@ import numpy as np
 
 from .._args import check_size, mask_dtype_rule, masks_ndim
 from . import api
-from .launch import Launch
+from .launch import ENCODE_BLOCK, Launch
 
 __all__ = ["LAYOUTS", "bands", "encode", "encode_with", "plan_encode", "CupyEncodeBackend"]
 
@@ -39,7 +39,7 @@ FLAG_NONZERO = 1
 #: int64 words per mask of the kernels' per-mask state (FASTRLE_ENC_MSTRIDE).
 MSTATE_STRIDE = 5
 #: Threads per block of the per-segment kernels; masks per launch (grid y).
-BLOCK = 128
+BLOCK = ENCODE_BLOCK
 MAX_GRID_Y = 65535
 #: A batch with fewer columns than this (one thread each) cuts its columns
 #: into bands of rows, down to MIN_BAND_ROWS rows, to have about this many
