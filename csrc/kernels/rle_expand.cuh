@@ -244,6 +244,13 @@ __device__ __forceinline__ int fastrle_slab_rows(unsigned int ys, unsigned int y
 #endif
 }
 
+// Whether the slab at ys is the band's last.  The slab loops test this at
+// their end instead of `ys < y1` at their head: ys + 32 wraps 32 bits when y1
+// is within 32 rows of 2^32 (h = 2^32 - 1, w = 1), and the warp would start
+// again at row 0, forever.
+__device__ __forceinline__ bool fastrle_last_slab(unsigned int ys, unsigned int y1)
+{ return y1 - ys <= FASTRLE_TILE_ROWS; }
+
 // Bits of the `flags` argument of the expand kernels (MAP_* in fastrle/gpu/launch.py).
 #define FASTRLE_FLAG_PACKED 1     // fastrle_expand_map: packed output
 #define FASTRLE_FLAG_LITTLE 2     // packed bit order: first column in bit 0
@@ -286,13 +293,14 @@ __device__ __forceinline__ void fastrle_expand_body(const unsigned int* ends, co
     unsigned int k[4], st[4], en[4], base[4], q[4];
     bool live[4];
     fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, maps, oh, k, st, en, live, base);
-    for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
+    for (unsigned int ys = y0;; ys += FASTRLE_TILE_ROWS) {  // y0 < y1; see fastrle_last_slab
         const int rows = fastrle_slab_rows(ys, y1);
         fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
         const unsigned long long d = ph0 + (unsigned long long)ys * ow;
         if (edge) fastrle_store_rows<true>(q, o4, d, ow, g, lane, rows);
         else if (rows == FASTRLE_TILE_ROWS) fastrle_store_rows<false>(q, o4, d, ow, g, lane, FASTRLE_TILE_ROWS);
         else fastrle_store_rows<false>(q, o4, d, ow, g, lane, rows);
+        if (fastrle_last_slab(ys, y1)) break;
     }
 }
 
@@ -350,7 +358,7 @@ __device__ __forceinline__ void fastrle_expand_packed_body(const unsigned int* e
     unsigned int k[4], st[4], en[4], base[4], q[4];
     bool live[4];
     fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, maps, oh, k, st, en, live, base);
-    for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
+    for (unsigned int ys = y0;; ys += FASTRLE_TILE_ROWS) {  // y0 < y1; see fastrle_last_slab
         const int rows = fastrle_slab_rows(ys, y1);
         fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
         unsigned char* row = o + (unsigned long long)ys * wb;
@@ -363,6 +371,7 @@ __device__ __forceinline__ void fastrle_expand_packed_body(const unsigned int* e
             if (writer) *row = (unsigned char)(little ? nib | (right << 4) : (nib << 4) | right);
             row += wb;
         }
+        if (fastrle_last_slab(ys, y1)) break;
     }
 }
 

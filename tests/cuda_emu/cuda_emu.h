@@ -73,6 +73,8 @@ inline Launch* g = nullptr;
 // Test hook: run only blocks with blockIdx.x in [x_begin, x_end) of a grid
 // (a grid too large to emulate whole, e.g. a 2^32-wide mask's last columns).
 inline unsigned int block_x_begin = 0, block_x_end = 0xFFFFFFFFu;
+// ... and with blockIdx.y in [y_begin, y_end) (a 2^32-tall mask's last band).
+inline unsigned int block_y_begin = 0, block_y_end = 0xFFFFFFFFu;
 constexpr size_t kStackBytes = 128 * 1024;
 
 inline void yield_to_scheduler()
@@ -176,6 +178,7 @@ inline int run_grid(dim3 grid, dim3 block, void (*fn)(void**), void** params, in
         L.bidx.y = (unsigned int)((bi / grid.x) % grid.y);
         L.bidx.z = (unsigned int)(bi / ((unsigned long long)grid.x * grid.y));
         if (L.bidx.x < block_x_begin || L.bidx.x >= block_x_end) continue;
+        if (L.bidx.y < block_y_begin || L.bidx.y >= block_y_end) continue;
         for (unsigned int i = 0; i < L.nthreads; ++i) torder[i] = order == 1 ? L.nthreads - 1 - i : i;
         if (order == 2) std::shuffle(torder.begin(), torder.end(), rng);
         for (Fiber& f : L.fibers) f.state = READY;

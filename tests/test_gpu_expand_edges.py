@@ -1,0 +1,72 @@
+"""The expand kernels at the 2^32 edge of the row loops (issue 21, finding 1).
+
+A mask of (2**32 - 1) x 1 is legal (h*w < 2**32).  Its last row band starts
+within 32 rows of 2**32, so a 32-bit ``ys += 32`` wrapped to 0 and the warp
+started again at row 0, forever.  The emulator runs only the first and the
+last row band of the launch (``emu_set_block_window_y``), in a subprocess
+with a timeout: on the old kernels it never returns.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_gpu_emulated import lib  # noqa: E402,F401  (builds the emulator once, outside the timeout)
+
+TESTS = Path(__file__).resolve().parent
+
+SCRIPT = r"""
+import sys
+sys.path.insert(0, {tests!r})
+import numpy as np
+from cuda_emu import emu
+L = emu.launch_mod
+lib = emu.build_emulator()
+H = 2**32 - 1
+rle = {{"size": [H, 1], "counts": [5, 2**32 - 13, 4, 1, 2]}}
+packed = {packed}
+batch = L.pack_rles(rle)
+parse, expand = L.plan_launches(batch, L.Config(), packed)
+out = np.empty(H, np.uint8)  # only the pages of the two bands are touched
+backend = emu.EmuBackend(lib)
+bufs = backend.buffers(batch, None)
+bufs["out"] = out
+backend.launch(parse, bufs)
+assert bufs["meta"][0] == 0, bufs["meta"]
+band, gy = expand.args[9], expand.grid[1]
+assert (gy - 1) * band > 2**32 - 32 - band, (band, gy)  # the last band reaches the wrap
+first, last = out[:band], out[(gy - 1) * band:]
+first[:] = 0xCD
+last[:] = 0xCD
+for y in (0, gy - 1):
+    lib.emu_set_block_window_y(y, y + 1)
+    try:
+        backend.launch(expand, bufs)
+    finally:
+        lib.emu_set_block_window_y(0, 0xFFFFFFFF)
+one = 0x80 if packed else 1
+exp_first = np.full(band, one, np.uint8)
+exp_first[:5] = 0
+exp_last = np.full(len(last), one, np.uint8)
+exp_last[-7:] = [0, 0, 0, 0, one, 0, 0]  # rows 2**32 - 8 .. 2**32 - 2
+np.testing.assert_array_equal(first, exp_first)
+np.testing.assert_array_equal(last, exp_last)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_rows_near_2_32_end(lib, packed):  # noqa: F811
+    code = SCRIPT.format(tests=str(TESTS), packed=packed)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS.parent / "src"), os.environ.get("PYTHONPATH", "")]))
+    try:
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the expand of a (2**32 - 1) x 1 mask did not finish: the row loop wrapped")
+    assert res.returncode == 0 and "ok" in res.stdout, res.stdout + res.stderr
