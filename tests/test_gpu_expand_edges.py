@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -70,3 +71,29 @@ def test_rows_near_2_32_end(lib, packed):  # noqa: F811
     except subprocess.TimeoutExpired:
         pytest.fail("the expand of a (2**32 - 1) x 1 mask did not finish: the row loop wrapped")
     assert res.returncode == 0 and "ok" in res.stdout, res.stdout + res.stderr
+
+
+# --------------------- row ends, phases and mask boundaries of fastrle_expand
+
+@pytest.mark.parametrize("w", [4, 5, 6, 7, 9, 123, 124, 126, 127, 128, 129, 251, 253, 381])
+def test_row_ends_every_phase(lib, w):  # noqa: F811
+    """Words across row ends are written by the next row's tile 0 (its lane 0
+    holds the previous row's tail), row-end tiles use lane predicates, and the
+    mask's first and last rows go bytewise.  Every output phase (a buffer
+    offset of 0..3 bytes), bands of 32 rows, masks side by side, pycocotools
+    as the oracle; the bytes around the output must stay untouched."""
+    from test_gpu_emulated import decode, encode, reference
+
+    rng = np.random.default_rng(w)
+    h, n = 70, 3
+    masks = (rng.random((n, h, w)) < 0.5).astype(np.uint8)
+    masks[1] = 1  # full: every straddling word is all ones
+    masks[2, :, : w // 2] = 0
+    rles = encode(masks)
+    want = reference(rles)
+    for off in range(4):
+        buf = np.full(n * h * w + 8, 0xEE, np.uint8)
+        out = buf[off:off + n * h * w].reshape(n, h, w)
+        decode(lib, rles, out=out, band_rows=32)
+        np.testing.assert_array_equal(out, want, err_msg=f"w={w} offset={off}")
+        assert (buf[:off] == 0xEE).all() and (buf[off + n * h * w:] == 0xEE).all()

@@ -31,43 +31,27 @@
 
 #define FASTRLE_TILE_GROUPS 31  // column groups of 4 a warp tile writes
 #define FASTRLE_TILE_ROWS 32
+#define FASTRLE_LANE0_PREV_ROW 1  // tile 0's lane 0: previous row's last 4 columns (fastrle bench --gpu-sass reads it)
 
-// Number of e[0..n) that are <= p, i.e. the first k with e[k] > p, for 4
-// columns at once (their loads overlap instead of forming 4 dependent
-// chains).  Valid tables end with e[n-1] == h*w > p, so k < n.
-__device__ __forceinline__ void fastrle_find_runs4(const unsigned int* e, unsigned int n, const unsigned int* p,
-                                                   unsigned int* k)
-{
-    unsigned int step = 1;
-    while (step <= n / 2) step <<= 1;  // largest power of two <= n (n >= 1)
-#pragma unroll
-    for (int j = 0; j < 4; ++j) k[j] = 0;
-    for (; step; step >>= 1) {
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-            if (k[j] + step <= n && e[k[j] + step - 1] <= p[j]) k[j] += step;
-    }
-}
-
-// Bits [lo, hi) set; lo < 32, hi <= 32.
+// Bits [lo, hi) set; lo < 32, hi <= 32 (empty when lo >= hi): two funnel
+// shifts and an and.
 __device__ __forceinline__ unsigned int fastrle_span(unsigned int lo, unsigned int hi)
-{
-    const unsigned int below_hi = hi >= 32u ? 0xFFFFFFFFu : (1u << hi) - 1u;
-    return below_hi & ~((1u << lo) - 1u);
-}
+{ return __funnelshift_lc(0xFFFFFFFFu, 0u, hi) & (0xFFFFFFFFu << lo); }
 
 // Row mask of one column segment: bit r = pixel p + r for p + r < lim
-// (lim - p <= 32).  The cursor is run k = [st, en) with en > p on entry; it
-// is left on the run that reaches lim, ready for the next segment.
+// (lim - p <= 32).  The cursor is run k = [st, en); it may end at or before
+// p on entry (a band's first slab starts the lane's 4 columns at the run of
+// its first column), and is left on the run that reaches lim, ready for the
+// next segment.
 __device__ __forceinline__ unsigned int fastrle_column_bits(const unsigned int* e, unsigned int* k, unsigned int* st,
                                                             unsigned int* en, unsigned int p, unsigned int lim)
 {
     unsigned int bits = 0;
     for (;;) {
         if (*k & 1u) {
-            const unsigned int lo = *st > p ? *st - p : 0u;
-            const unsigned int hi = (*en < lim ? *en : lim) - p;
-            bits |= fastrle_span(lo, hi);
+            const unsigned int lo = (*st > p ? *st : p) - p;
+            const unsigned int c = *en < lim ? *en : lim;
+            bits |= fastrle_span(lo, (c > p ? c : p) - p);
         }
         if (*en >= lim) break;
         *st = *en;
@@ -76,19 +60,39 @@ __device__ __forceinline__ unsigned int fastrle_column_bits(const unsigned int* 
     return bits;
 }
 
+// p[i] = v, global memory, the address in one IMAD.WIDE.U32: C's p[i]
+// costs ptxas 4-5 instructions here (it splits p back into base and index).
+__device__ __forceinline__ void fastrle_store_word(unsigned int* p, unsigned int i, unsigned int v)
+{
+#ifdef __CUDA_ARCH__
+    asm volatile("{ .reg .u64 a; mad.wide.u32 a, %0, 4, %1; st.global.u32 [a], %2; }" ::"r"(i), "l"(p), "r"(v)
+                 : "memory");
+#else
+    p[i] = v;
+#endif
+}
+
 // Store rows [0, rows) of a slab.  q: the 4 transposed words; o4: the mask's
 // output rounded down to 4 bytes; d: byte offset of the slab's row 0 from o4
 // (its low 2 bits are the row's phase); g: this lane's column group.  The
 // lane writes bytes [4g - ph, 4g + 4 - ph) of each row: the aligned word
 // ending in its group, its left neighbour's last ph bytes then its own first
-// 4 - ph (one byte permute).  EDGE: the tile touches column 0 or w, so words
-// are clipped to [0, w) byte by byte; otherwise no column is tested and all
-// offsets fit 32 bits.
-template <bool EDGE>
+// 4 - ph (one funnel shift).  Lane 0 only supplies the neighbour word.
+// MODE 0: interior tile, full slab: no column is tested, offsets fit 32 bits.
+// MODE 1: as 0, but the lane writes its word only when ph >= t (t = 4g + 4 -
+//   w: the word ends inside the row; the word across a row end is written by
+//   the next row's tile 0, whose lane 0 holds this row's last 4 columns), and
+//   only rows < rows.
+// MODE 2: words clipped to [0, w) byte by byte (64-bit offsets): the mask's
+//   first and last row, resized tiles at a row end, huge masks.  With
+//   `wrap` (tile 0 with lane 0 on the previous row) a row's word also
+//   writes the previous row's tail, except in the mask's row 0 (ys + r).
+template <int MODE>
 __device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsigned int* o4, unsigned long long d,
-                                                   unsigned int w, long long g, int lane, int rows)
+                                                   unsigned int w, long long g, int t, int lane, int rows, bool wrap,
+                                                   unsigned int ys)
 {
-    unsigned char* const lanep = (unsigned char*)(o4 + (g > 0 ? g : 0));
+    unsigned int* const lanew = o4 + (g > 0 ? g : 0);
     unsigned int d32 = (unsigned int)d;
     // Funnel shifts use their amount mod 32, so 8 * offset (mod 2^32) gives
     // 8 * phase for free: one add per row instead of an and and a shift.
@@ -99,10 +103,10 @@ __device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsign
         if (r >= rows) break;  // rows == 32 is a constant on the hot path
         const unsigned int word = (q[r >> 3] >> (r & 7)) & 0x01010101u;
         const unsigned int left = __shfl_up_sync(0xFFFFFFFFu, word, 1);
-        if (!EDGE) {
+        if (MODE != 2) {
             // (word:left << 8ph) >> 32: left's last ph bytes, then word's first 4 - ph.
             const unsigned int v = __funnelshift_l(left, word, d8);
-            if (lane) *(unsigned int*)(lanep + (d32 & ~3u)) = v;
+            if (lane && (MODE == 0 || (int)(d32 & 3u) >= t)) fastrle_store_word(lanew, d32 >> 2, v);
             d32 += w;
             d8 += w8;
         } else {
@@ -110,12 +114,13 @@ __device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsign
             const unsigned int v = __funnelshift_l(left, word, 8u * ph);
             unsigned char* row = (unsigned char*)o4 + d;  // column 0 of the row
             const long long c = 4 * g - (long long)ph;   // first column of the word
-            if (lane && c >= 0 && c + 4 <= (long long)w) {
+            const long long cmin = wrap && ys + (unsigned int)r != 0u ? -4 : 0;
+            if (lane && c >= cmin && c + 4 <= (long long)w) {
                 *(unsigned int*)(row + c) = v;
             } else if (lane) {
 #pragma unroll
                 for (int b = 0; b < 4; ++b)
-                    if (c + b >= 0 && c + b < (long long)w) row[c + b] = (unsigned char)(v >> (8 * b));
+                    if (c + b >= cmin && c + b < (long long)w) row[c + b] = (unsigned char)(v >> (8 * b));
             }
             d += w;
         }
@@ -137,7 +142,8 @@ __device__ __forceinline__ unsigned int fastrle_column_bits_mapped(const unsigne
     unsigned int bits = 0;
     for (;;) {
         if (*k & 1u) {
-            const unsigned int sa = (*st > p ? *st : p) - base, sb = (*en < lim ? *en : lim) - base;
+            const unsigned int c = *en < lim ? *en : lim;  // the cursor may start behind p
+            const unsigned int sa = (*st > p ? *st : p) - base, sb = (c > p ? c : p) - base;
             if (sa < sb) {
                 const unsigned int ya = inv[sa], yb = inv[sb];
                 const unsigned int lo = ya > ys ? ya - ys : 0u;
@@ -152,34 +158,44 @@ __device__ __forceinline__ unsigned int fastrle_column_bits_mapped(const unsigne
     return bits;
 }
 
-// Cursors of a lane's 4 output columns 4g..4g+3 at output row y0: run
-// k = [st, en) and the column's first pixel `base`.  MAPPED: output column x
-// reads source column cols[x] and output row y source row rows[y].  Columns
-// outside the output and bad masks are not live (their bits stay 0).
+// Cursors of a lane's 4 output columns at output row y0: run k = [st, en)
+// and the column's first pixel `base`.  The columns are x0..x0+3; `shift`
+// rows up (base - shift: lane 0 of tile 0 holds the previous row's last 4
+// columns).  One binary search, for the first column: all 4 start at its run
+// and the first slab's walks bring columns 1..3 forward (they are h pixels
+// apart, a few run boundaries).  MAPPED: output column x reads source column
+// cols[x] and output row y source row rows[y].  Columns outside the output
+// and bad masks are not live (their bits stay 0).
 template <bool MAPPED>
-__device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned int nr, bool ok, long long g,
-                                                 unsigned int ow, unsigned int h, unsigned int y0,
+__device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned int nr, bool ok, long long x0,
+                                                 unsigned int shift, unsigned int ow, unsigned int h, unsigned int y0,
                                                  const unsigned int* maps, unsigned int oh, unsigned int* k,
                                                  unsigned int* st, unsigned int* en, bool* live, unsigned int* base)
 {
     const unsigned int* rows = maps;     // source row of each output row
     const unsigned int* cols = maps + oh;  // source column of each output column
-    unsigned int p[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-        const long long x = 4 * g + j;
+        const long long x = x0 + j;
         live[j] = ok && x >= 0 && x < (long long)ow;
-        base[j] = live[j] ? (MAPPED ? cols[x] : (unsigned int)x) * h : 0u;  // < h*w < 2^32
-        p[j] = live[j] ? base[j] + (MAPPED ? rows[y0] : y0) : 0u;
-        k[j] = st[j] = en[j] = 0;
+        base[j] = live[j] ? (MAPPED ? cols[x] : (unsigned int)x) * h - shift : 0u;  // < h*w < 2^32
     }
-    if (ok) fastrle_find_runs4(e, nr, p, k);
+    // Number of e[0..nr) that are <= p: the first kk with e[kk] > p (< nr:
+    // valid tables end with h*w > p).  live[0] is set whenever any is.
+    unsigned int kk = 0;
+    if (live[0]) {
+        const unsigned int p = base[0] + (MAPPED ? rows[y0] : y0);
+        unsigned int step = 1;
+        while (step <= nr / 2) step <<= 1;  // largest power of two <= nr (nr >= 1)
+        for (; step; step >>= 1)
+            if (kk + step <= nr && e[kk + step - 1] <= p) kk += step;
+    }
+    const unsigned int s0 = live[0] && kk ? e[kk - 1] : 0u, e0 = live[0] ? e[kk] : 0u;
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-        if (live[j]) {
-            st[j] = k[j] ? e[k[j] - 1] : 0u;
-            en[j] = e[k[j]];
-        }
+        k[j] = kk;
+        st[j] = s0;
+        en[j] = e0;
     }
 }
 
@@ -234,6 +250,14 @@ __device__ __forceinline__ bool fastrle_mask_runs(const unsigned int* ends, cons
 __device__ __forceinline__ unsigned int fastrle_band_end(unsigned int y0, unsigned int band, unsigned int oh)
 { return (oh - y0 < band) ? oh : y0 + band; }
 
+// SASS accounting builds (FASTRLE_STEADY_STATE, fastrle bench --gpu-sass)
+// keep one store path of the slab loop: FASTRLE_ACCOUNT_PATH 0 = interior
+// tiles' full slabs, 1 = row-end tiles and partial slabs (lane predicates),
+// 2 = words clipped bytewise (fastrle_store_rows' MODE).
+#if defined(FASTRLE_STEADY_STATE) && !defined(FASTRLE_ACCOUNT_PATH)
+#define FASTRLE_ACCOUNT_PATH 0
+#endif
+
 // Rows of the slab starting at ys in a band ending at y1.
 __device__ __forceinline__ int fastrle_slab_rows(unsigned int ys, unsigned int y1)
 {
@@ -284,22 +308,35 @@ __device__ __forceinline__ void fastrle_expand_body(const unsigned int* ends, co
     unsigned int* o4 = (unsigned int*)(o - ((unsigned long long)o & 3u));  // aligned down
     const unsigned long long ph0 = (unsigned long long)o & 3u;
     const long long g = g0 + lane;
-    // Interior tiles: every word inside [0, ow) for any phase, offsets < 2^32.
-    bool edge = tile == 0 || 4 * (g0 + 1 + FASTRLE_TILE_GROUPS) > (long long)ow ||
-                (unsigned long long)oh * ow + 4u > 0xFFFFFFFFull;
-#ifdef FASTRLE_STEADY_STATE
-    edge = false;  // SASS accounting build only (fastrle bench --gpu-sass): interior tiles
-#endif
+    // Offsets fit 32 bits (MODE 0 and 1), else every slab is clipped bytewise.
+    const bool big = (unsigned long long)oh * ow + 4u > 0xFFFFFFFFull;
+    const bool first = tile == 0, last = 4 * (g0 + 1 + FASTRLE_TILE_GROUPS) > (long long)ow;  // row start / end
+    // Lane 0 of tile 0 holds the previous row's last 4 columns, so the words
+    // across row ends are whole (FASTRLE_LANE0_PREV_ROW).
+    const bool prev = !MAPPED && !big && ow > 4u;
+    const bool lane0_prev = prev && first && lane == 0;
+    // Lane writes its word when ph >= t (MODE 1): -1 always, 4 never.
+    const long long t64 = 4 * g + 4 - (long long)ow;
+    const int t = lane == 0 ? 4 : (int)(t64 < -1 ? -1 : (t64 > 4 ? 4 : t64));
     unsigned int k[4], st[4], en[4], base[4], q[4];
     bool live[4];
-    fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, maps, oh, k, st, en, live, base);
+    fastrle_cursors4<MAPPED>(e, nr, ok, lane0_prev ? (long long)ow - 4 : 4 * g, lane0_prev ? 1u : 0u, ow, h, y0,
+                             maps, oh, k, st, en, live, base);
     for (unsigned int ys = y0;; ys += FASTRLE_TILE_ROWS) {  // y0 < y1; see fastrle_last_slab
         const int rows = fastrle_slab_rows(ys, y1);
         fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
         const unsigned long long d = ph0 + (unsigned long long)ys * ow;
-        if (edge) fastrle_store_rows<true>(q, o4, d, ow, g, lane, rows);
-        else if (rows == FASTRLE_TILE_ROWS) fastrle_store_rows<false>(q, o4, d, ow, g, lane, FASTRLE_TILE_ROWS);
-        else fastrle_store_rows<false>(q, o4, d, ow, g, lane, rows);
+        // Bytewise: the mask's first row in tile 0 (its first word starts
+        // before the mask), its last row in the last tile (no next row
+        // writes the word across the end), row ends without `prev`.
+        int mode = (big || ((first || last) && !prev) || (first && ys == 0) ||
+                    (last && ys + (unsigned int)rows == oh)) ? 2 : (last || rows != FASTRLE_TILE_ROWS) ? 1 : 0;
+#ifdef FASTRLE_STEADY_STATE
+        mode = FASTRLE_ACCOUNT_PATH;  // SASS accounting builds only (fastrle bench --gpu-sass)
+#endif
+        if (mode == 0) fastrle_store_rows<0>(q, o4, d, ow, g, t, lane, FASTRLE_TILE_ROWS, false, ys);
+        else if (mode == 1) fastrle_store_rows<1>(q, o4, d, ow, g, t, lane, rows, false, ys);
+        else fastrle_store_rows<2>(q, o4, d, ow, g, t, lane, rows, prev && first, ys);
         if (fastrle_last_slab(ys, y1)) break;
     }
 }
@@ -357,7 +394,7 @@ __device__ __forceinline__ void fastrle_expand_packed_body(const unsigned int* e
     const unsigned int fold = little ? 0x01020408u : 0x08040201u;
     unsigned int k[4], st[4], en[4], base[4], q[4];
     bool live[4];
-    fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, maps, oh, k, st, en, live, base);
+    fastrle_cursors4<MAPPED>(e, nr, ok, 4 * g, 0u, ow, h, y0, maps, oh, k, st, en, live, base);
     for (unsigned int ys = y0;; ys += FASTRLE_TILE_ROWS) {  // y0 < y1; see fastrle_last_slab
         const int rows = fastrle_slab_rows(ys, y1);
         fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);

@@ -331,6 +331,12 @@ inline unsigned int __funnelshift_rc(unsigned int lo, unsigned int hi, unsigned 
     const unsigned int s = shift < 32 ? shift : 32;
     return (unsigned int)((((unsigned long long)hi << 32) | lo) >> s);
 }
+// Funnel shift left of hi:lo by min(shift, 32); returns the high word.
+inline unsigned int __funnelshift_lc(unsigned int lo, unsigned int hi, unsigned int shift)
+{
+    const unsigned int s = shift < 32 ? shift : 32;
+    return (unsigned int)(((((unsigned long long)hi << 32) | lo) << s) >> 32);
+}
 // Funnel shift left of hi:lo by shift mod 32; returns the high word.
 inline unsigned int __funnelshift_l(unsigned int lo, unsigned int hi, unsigned int shift)
 { return (unsigned int)(((((unsigned long long)hi << 32) | lo) << (shift & 31)) >> 32); }

@@ -421,6 +421,8 @@ def _plan(n: int, h: int, w: int, config: Config, packed: bool,
     if oh * ow == 0:
         return launches
     band = max(config.band_rows, _ceil_div(oh, MAX_GRID_YZ))
+    if kernel != "fastrle_expand_map":
+        band = expand_band(oh, ow, n, packed, block, band)
     if kernel == "fastrle_expand_map":
         gx = _ceil_div(_ceil_div(ow, 8) if packed else ow, block)
     elif packed:
@@ -437,6 +439,21 @@ def _plan(n: int, h: int, w: int, config: Config, packed: bool,
         args = ("ends", "offs", "meta", "out", maps, h, w, oh, ow, band, flags, base)
         launches.append(Launch(kernel, (gx, gy, gz), (block, 1, 1), args))
     return launches
+
+
+#: Warps an expand launch keeps at least, where the rows allow: about 4 per
+#: scheduler of an H100 (132 SMs x 4), enough to keep its stores streaming.
+EXPAND_MIN_WARPS = 2048
+
+
+def expand_band(oh: int, ow: int, n: int, packed: bool, block: int, band: int) -> int:
+    """Rows per band of ``fastrle_expand(_packed)``: at least ``band``, and as
+    few bands as keep :data:`EXPAND_MIN_WARPS` warps busy.  A warp walks its
+    band's rows with its run cursors, so longer bands mean fewer cursor
+    searches (one per band); a multiple of TILE_ROWS."""
+    tiles = _ceil_div(_ceil_div(ow, 8), 16) if packed else _ceil_div(ow + 3, TILE_COLS)
+    bands = max(1, min(_ceil_div(EXPAND_MIN_WARPS, tiles * n), _ceil_div(oh, band)))
+    return _ceil_div(max(band, _ceil_div(oh, bands)), TILE_ROWS) * TILE_ROWS
 
 
 def cpu_error(rles: Any) -> Exception | None:
