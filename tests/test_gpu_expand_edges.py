@@ -41,12 +41,14 @@ bufs["out"] = out
 backend.launch(parse, bufs)
 assert bufs["meta"][0] == 0, bufs["meta"]
 band, gy = expand.args[9], expand.grid[1]
-assert (gy - 1) * band > 2**32 - 32 - band, (band, gy)  # the last band reaches the wrap
-first, last = out[:band], out[(gy - 1) * band:]
+nb = -(-H // band)
+per = gy // nb  # grid y = bands x phase classes (packed: 4 for 1-byte rows)
+assert nb * per == gy and (nb - 1) * band > 2**32 - 32 - band, (band, gy)  # the last band reaches the wrap
+first, last = out[:band], out[(nb - 1) * band:]
 first[:] = 0xCD
 last[:] = 0xCD
-for y in (0, gy - 1):
-    lib.emu_set_block_window_y(y, y + 1)
+for y in (0, (nb - 1) * per):
+    lib.emu_set_block_window_y(y, y + per)
     try:
         backend.launch(expand, bufs)
     finally:

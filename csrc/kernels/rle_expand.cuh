@@ -31,7 +31,21 @@
 
 #define FASTRLE_TILE_GROUPS 31  // column groups of 4 a warp tile writes
 #define FASTRLE_TILE_ROWS 32
+#define FASTRLE_PACKED_WORDS 1  // fastrle_expand_packed: words of bits, grid y = band * P + class
 #define FASTRLE_LANE0_PREV_ROW 1  // tile 0's lane 0: previous row's last 4 columns (fastrle bench --gpu-sass reads it)
+
+// e[i] of a run-end table, the address in one IMAD.WIDE.U32 (C's e[i] costs
+// ptxas 4 instructions: it adds i to the table's 64-bit offset first).
+__device__ __forceinline__ unsigned int fastrle_end(const unsigned int* e, unsigned int i)
+{
+#ifdef __CUDA_ARCH__
+    unsigned int v;
+    asm("{ .reg .u64 a; mad.wide.u32 a, %1, 4, %2; ld.global.nc.u32 %0, [a]; }" : "=r"(v) : "r"(i), "l"(e));
+    return v;
+#else
+    return e[i];
+#endif
+}
 
 // Bits [lo, hi) set; lo < 32, hi <= 32 (empty when lo >= hi): two funnel
 // shifts and an and.
@@ -55,7 +69,7 @@ __device__ __forceinline__ unsigned int fastrle_column_bits(const unsigned int* 
         }
         if (*en >= lim) break;
         *st = *en;
-        *en = e[++*k];
+        *en = fastrle_end(e, ++*k);
     }
     return bits;
 }
@@ -153,7 +167,7 @@ __device__ __forceinline__ unsigned int fastrle_column_bits_mapped(const unsigne
         }
         if (*en >= lim) break;
         *st = *en;
-        *en = e[++*k];
+        *en = fastrle_end(e, ++*k);
     }
     return bits;
 }
@@ -188,14 +202,14 @@ __device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned
         unsigned int step = 1;
         while (step <= nr / 2) step <<= 1;  // largest power of two <= nr (nr >= 1)
         for (; step; step >>= 1)
-            if (kk + step <= nr && e[kk + step - 1] <= p) kk += step;
+            if (kk + step <= nr && fastrle_end(e, kk + step - 1) <= p) kk += step;
     }
-    const unsigned int s0 = live[0] && kk ? e[kk - 1] : 0u, e0 = live[0] ? e[kk] : 0u;
+    const unsigned int s0 = live[0] && kk ? fastrle_end(e, kk - 1) : 0u, e0 = live[0] ? fastrle_end(e, kk) : 0u;
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-        k[j] = kk;
-        st[j] = s0;
-        en[j] = e0;
+    for (int j = 0; j < 4; ++j) {  // a column that is not live sits in background run 0, forever
+        k[j] = live[j] ? kk : 0u;
+        st[j] = live[j] ? s0 : 0u;
+        en[j] = live[j] ? e0 : 0xFFFFFFFFu;
     }
 }
 
@@ -213,16 +227,13 @@ __device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned in
     unsigned int b[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-        b[j] = 0;
-        if (live[j]) {
-            if (MAPPED) {
-                const unsigned int p = base[j] + rmap[ys], lim = base[j] + rmap[ys + rows - 1] + 1u;
-                b[j] =
-                    fastrle_column_bits_mapped(e, &k[j], &st[j], &en[j], p, lim, base[j], inv, ys, (unsigned int)rows);
-            } else {
-                const unsigned int p = base[j] + ys;
-                b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], p, p + (unsigned int)rows);
-            }
+        // Columns that are not live sit in run 0 (background) ending at 2^32 - 1: no bits, no walk.
+        if (MAPPED) {
+            const unsigned int p = base[j] + rmap[ys], lim = base[j] + rmap[ys + rows - 1] + 1u;
+            b[j] = fastrle_column_bits_mapped(e, &k[j], &st[j], &en[j], p, lim, base[j], inv, ys, (unsigned int)rows);
+        } else {
+            const unsigned int p = base[j] + ys;
+            b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], p, p + (unsigned int)rows);
         }
     }
     // 4x4 byte transpose (8 byte permutes).
@@ -412,6 +423,198 @@ __device__ __forceinline__ void fastrle_expand_packed_body(const unsigned int* e
     }
 }
 
+// (a & b) | (c & ~b): one LOP3 (ptxas splits the C expression in two).
+__device__ __forceinline__ unsigned int fastrle_select(unsigned int a, unsigned int b, unsigned int c)
+{
+#ifdef __CUDA_ARCH__
+    unsigned int r;
+    asm("lop3.b32 %0, %1, %2, %3, 0xE2;" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+#else
+    return (a & b) | (c & ~b);
+#endif
+}
+
+// Rows of one phase class: packed row y starts at byte ph0 + y * wb of the
+// mask's aligned output, so rows y = c (mod P) share the phase (ph0 + c * wb)
+// & 3, with P = 1, 2 or 4 as wb = 0, 2 or odd (mod 4).
+__device__ __forceinline__ unsigned int fastrle_packed_period(unsigned long long wb)
+{ return (wb & 3u) == 0 ? 1u : (wb & 1u) ? 4u : 2u; }
+
+// Row mask of one column segment, rows P apart: bit r = pixel p + P r
+// (r < rows; lim = p + P (rows - 1) + 1; P = 1 << sh).  As
+// fastrle_column_bits: one compare-and-or per run boundary, cursor run
+// k = [st, en) with en > p on entry, left on the run that reaches lim.
+__device__ __forceinline__ unsigned int fastrle_column_bits_strided(const unsigned int* e, unsigned int* k,
+                                                                    unsigned int* st, unsigned int* en,
+                                                                    unsigned int p, unsigned int lim, unsigned int sh)
+{
+    const unsigned int pm1 = (1u << sh) - 1u;
+    unsigned int bits = 0;
+    for (;;) {
+        if (*k & 1u) {
+            const unsigned int lo = (*st > p ? *st : p) - p;
+            const unsigned int hi = (*en < lim ? *en : lim) - p;
+            bits |= fastrle_span((lo + pm1) >> sh, (hi + pm1) >> sh);  // ceil: first row at or after
+        }
+        if (*en >= lim) break;
+        *st = *en;
+        *en = fastrle_end(e, ++*k);
+    }
+    return bits;
+}
+
+// Number of e[0..n) that are <= p, i.e. the first k with e[k] > p, for 4
+// columns at once (their loads overlap instead of forming 4 dependent
+// chains).  Valid tables end with e[n-1] == h*w > p, so k < n.
+__device__ __forceinline__ void fastrle_find_runs4(const unsigned int* e, unsigned int n, const unsigned int* p,
+                                                   unsigned int* k)
+{
+    unsigned int step = 1;
+    while (step <= n / 2) step <<= 1;  // largest power of two <= n (n >= 1)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) k[j] = 0;
+    for (; step; step >>= 1) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+            if (k[j] + step <= n && fastrle_end(e, k[j] + step - 1) <= p[j]) k[j] += step;
+    }
+}
+
+// Bit-packed output, identity size: words of bits.  A warp owns 4 aligned
+// 32-bit output words (16 bytes) of every row of one phase class
+// (fastrle_packed_period) in a band: word a of a row is bytes
+// [4a - ph, 4a - ph + 4) of the row, and lane l computes column 8(4a - ph) +
+// l of each (bits reversed within each byte for np.packbits' big order)
+// over 32 class rows, one compare-and-or per run boundary.  Four 32x32 bit
+// transposes across the warp (5 rounds of rotate, shuffle, merge) turn the
+// 4 column words into lane r's 4 row words of class row r: 4 aligned stores.
+// A word before column 0 holds the previous row's tail (those lanes read the
+// previous row: columns + 8 wb, one row up); a word past the row's end is
+// the next row's word 0 and is left to it.  Only the mask's first and last
+// rows, and rows of fewer than 4 bytes, store bytewise.
+// Grid: x = tiles of 4 words (blockDim.x / 32 per block), y = band * P +
+// class (bands of `band` rows, a multiple of 32 P), z = masks.
+__device__ __forceinline__ void fastrle_expand_packed_words(const unsigned int* ends, const long long* offs,
+                                                            const long long* meta, unsigned char* out,
+                                                            unsigned int h, unsigned int oh, unsigned int ow,
+                                                            unsigned int band, bool little, long long mask_base)
+{
+    const int lane = threadIdx.x & 31;
+    const long long tile = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    const unsigned long long wb = ((unsigned long long)ow + 7u) >> 3;  // 64-bit: ow + 7 wraps 32 bits
+    const unsigned int P = fastrle_packed_period(wb), sh = P == 1u ? 0u : P == 2u ? 1u : 2u;
+    const unsigned int cls = blockIdx.y % P, y0 = (blockIdx.y / P) * band;
+    if ((unsigned long long)(16 * tile) >= wb + 3u || y0 >= oh) return;  // warp-uniform
+    const unsigned int y1 = fastrle_band_end(y0, band, oh);
+    if (y1 - y0 <= cls) return;  // no row of this class (bands are multiples of P rows)
+    const unsigned int yc0 = y0 + cls;
+    const long long m = mask_base + blockIdx.z;
+    const unsigned int* e;
+    unsigned int nr;
+    const bool ok = fastrle_mask_runs(ends, offs, meta, m, &e, &nr);
+    unsigned char* o = out + m * (long long)oh * (long long)wb;
+    const unsigned long long ph0 = (unsigned long long)o & 3u;
+    unsigned char* o4 = o - ph0;  // aligned
+    const long long ph = (long long)((ph0 + cls * wb) & 3u);
+    const bool wide = wb >= 4u;  // a row's word 0 reaches back one row at most
+    // Cursors of the lane's column in each of the 4 words.
+    const int col = little ? lane : (lane & ~7) | (7 - (lane & 7));
+    unsigned int k[4], st[4], en[4], base[4], q[4], p[4];
+    bool live[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        long long x = 8 * (4 * (4 * tile + i) - ph) + col;
+        unsigned int shift = 0;
+        if (x < 0) {  // the previous row's tail
+            x += 8 * (long long)wb;
+            shift = 1;
+        }
+        live[i] = ok && x >= 0 && x < (long long)ow && (wide || !shift);
+        base[i] = live[i] ? (unsigned int)x * h - shift : 0u;  // x >= 8 when shift: no wrap
+        p[i] = base[i] + yc0;
+    }
+    if (ok) fastrle_find_runs4(e, nr, p, k);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {  // a column that is not live sits in background run 0, forever
+        st[i] = live[i] && k[i] ? fastrle_end(e, k[i] - 1) : 0u;
+        en[i] = live[i] ? fastrle_end(e, k[i]) : 0xFFFFFFFFu;
+        k[i] = live[i] ? k[i] : 0u;
+    }
+    // Transpose rounds: rotate by s towards the partner, swap, keep half.
+    unsigned int rot[5], keep[5];
+#pragma unroll
+    for (int b = 0; b < 5; ++b) {
+        const int s = 16 >> b;
+        const unsigned int mlo = b == 0 ? 0x0000FFFFu : b == 1 ? 0x00FF00FFu : b == 2 ? 0x0F0F0F0Fu
+                                 : b == 3 ? 0x33333333u : 0x55555555u;
+        rot[b] = (lane & s) ? (unsigned int)s : 32u - (unsigned int)s;
+        keep[b] = (lane & s) ? ~mlo : mlo;
+    }
+    // Per word (warp-uniform): first byte in the row (32 bits: wb < 2^29 + 1),
+    // whether the fast path stores it whole: inside the row, or holding the
+    // previous row's tail (then not in the mask's row 0); a word reaching past
+    // the row's end is the next row's word 0.
+    const int start0 = 16 * (int)tile - (int)ph;
+    bool whole[4], tail[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int s0 = start0 + 4 * i;
+        whole[i] = wide && s0 >= 0 && (unsigned long long)(s0 + 4) <= wb;
+        tail[i] = wide && s0 < 0;
+    }
+    for (unsigned int ys = yc0;; ys += FASTRLE_TILE_ROWS * P) {  // ys < y1; wrap-safe end below
+#ifdef FASTRLE_STEADY_STATE
+        const int rows = FASTRLE_TILE_ROWS;
+#else
+        const unsigned int left = (y1 - ys + P - 1u) >> sh;  // class rows left, >= 1
+        const int rows = left < FASTRLE_TILE_ROWS ? (int)left : FASTRLE_TILE_ROWS;
+#endif
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const unsigned int pi = base[i] + ys;
+            q[i] = fastrle_column_bits_strided(e, &k[i], &st[i], &en[i], pi, pi + ((unsigned int)(rows - 1) << sh) + 1u,
+                                               sh);
+        }
+#pragma unroll
+        for (int b = 0; b < 5; ++b) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const unsigned int z = __shfl_xor_sync(0xFFFFFFFFu, __funnelshift_l(q[i], q[i], rot[b]), 16 >> b);
+                q[i] = fastrle_select(q[i], keep[b], z);
+            }
+        }
+        // Lane r now holds row y = ys + P r, words 4 tile .. 4 tile + 3.
+        const unsigned int y = ys + ((unsigned int)lane << sh);
+        const unsigned long long d = ph0 + (unsigned long long)y * wb - (unsigned long long)ph;  // aligned
+        unsigned int* const wp = (unsigned int*)(o4 + d) + 4 * tile;
+        const bool valid = lane < rows, top = y == 0u;
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+            if (valid && (whole[i] || (tail[i] && !top))) wp[i] = q[i];
+#if !defined(FASTRLE_STEADY_STATE) || FASTRLE_ACCOUNT_PATH == 2
+        // The mask's first and last rows, and rows under 4 bytes: the bytes
+        // of the 4 words that lie inside the row.
+#if defined(FASTRLE_STEADY_STATE)
+        const bool slow = true;  // SASS accounting build of this path
+#else
+        const bool slow = valid && (top || y == oh - 1u || !wide);
+#endif
+        if (slow) {
+            unsigned char* const bp = (unsigned char*)wp;
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+                for (int c = 0; c < 4; ++c) {
+                    const int pos = start0 + 4 * i + c;
+                    if (pos >= 0 && (unsigned long long)pos < wb) bp[4 * i + c] = (unsigned char)(q[i] >> (8 * c));
+                }
+        }
+#endif
+        if (y1 - ys <= FASTRLE_TILE_ROWS * P) break;  // the class's last slab in the band
+    }
+}
+
 extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const long long* offs, const long long* meta,
                                                  unsigned char* out, const unsigned int* maps, unsigned int h,
                                                  unsigned int w, unsigned int oh, unsigned int ow, unsigned int band,
@@ -420,12 +623,13 @@ extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const
     (void)w;
     const bool little = flags & FASTRLE_FLAG_LITTLE;
 #ifndef FASTRLE_STEADY_STATE
-    if (flags & FASTRLE_FLAG_MAPPED) {
+    if (flags & FASTRLE_FLAG_MAPPED) {  // resized: bytes (fastrle_expand_packed_body), grid y = bands
         fastrle_expand_packed_body<true>(ends, offs, meta, out, maps, h, oh, ow, band, little, mask_base);
         return;
     }
 #endif
-    fastrle_expand_packed_body<false>(ends, offs, meta, out, maps, h, oh, ow, band, little, mask_base);
+    (void)maps;
+    fastrle_expand_packed_words(ends, offs, meta, out, h, oh, ow, band, little, mask_base);
 }
 
 // Per-pixel cursor helpers, used by the resize/flip kernel.

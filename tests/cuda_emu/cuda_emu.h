@@ -295,6 +295,16 @@ inline T __shfl_sync(unsigned int mask, T v, int src, int width = 32)
 }
 
 template <typename T>
+inline T __shfl_xor_sync(unsigned int mask, T v, int lane_mask, int width = 32)
+{
+    const long long* s = cuda_emu::warp_exchange(mask, cuda_emu::to_slot(v), cuda_emu::OP_SHFL);
+    unsigned int lane = cuda_emu::lane_id();
+    unsigned int i = lane ^ ((unsigned)lane_mask & (unsigned)(width - 1));
+    if (i >= cuda_emu::g->warps[cuda_emu::g->cur->linear / 32].size) i = lane;
+    return cuda_emu::from_slot<T>(s[i]);
+}
+
+template <typename T>
 inline T __shfl_up_sync(unsigned int mask, T v, unsigned int d, int width = 32)
 {
     const long long* s = cuda_emu::warp_exchange(mask, cuda_emu::to_slot(v), cuda_emu::OP_SHFL_UP);

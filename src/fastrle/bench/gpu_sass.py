@@ -378,6 +378,8 @@ def whole_launch(kernel: str, costs: dict[int, PathCosts], defines: dict[str, in
     from ..gpu import launch as L
 
     packed = kernel == "fastrle_expand_packed"
+    if packed and defines.get("FASTRLE_PACKED_WORDS", 0) == 1:
+        return _whole_packed_words(costs, defines, rles, ends)
     batch = L.pack_rles(rles)
     plan = [lc for lc in L.plan_launches(batch, L.Config(), packed) if lc.kernel == kernel]
     h, w = batch.h, batch.w
@@ -446,6 +448,67 @@ def whole_launch(kernel: str, costs: dict[int, PathCosts], defines: dict[str, in
                 if pth in costs:
                     parts["run walks"] += float(walks[path == pth].sum()) * costs[pth].walk
     return WholeLaunch(nbytes, parts)
+
+
+def _whole_packed_words(costs: dict[int, PathCosts], defines: dict[str, int], rles: list[Any],
+                        ends: list[np.ndarray]) -> WholeLaunch:
+    """:func:`whole_launch` for the words-of-bits ``fastrle_expand_packed``:
+    warps own 4 aligned output words of the rows of one phase class, lanes
+    one column of each (the previous row's tail before column 0), slabs of
+    32 class rows P apart; slow slabs (the mask's first or last row, rows
+    under 4 bytes) cost the bytewise build (path 2).  Outputs are assumed
+    4-byte aligned (CuPy allocations are)."""
+    from ..gpu import launch as L
+
+    batch = L.pack_rles(rles)
+    plan = [lc for lc in L.plan_launches(batch, L.Config(), True) if lc.kernel == "fastrle_expand_packed"]
+    h, ow = batch.h, batch.w
+    oh, wb = h, (ow + 7) // 8
+    P = 1 if wb % 4 == 0 else 2 if wb % 2 == 0 else 4
+    wide = wb >= 4
+    parts = {"idle warps": 0.0, "prologue+epilogue": 0.0, "cursor search": 0.0, "slabs path 0": 0.0,
+             "slabs path 2": 0.0, "run walks": 0.0}
+    c0 = costs[0]
+    rows_per_slab = defines["FASTRLE_TILE_ROWS"]
+    lane = np.arange(32)
+    for lc in plan:
+        gx, gy, gz = lc.grid
+        band = lc.args[9]
+        tiles = gx * (lc.block[0] // 32)
+        t = np.arange(tiles)
+        t = t[16 * t < wb + 3]
+        nbands = gy // P
+        for m in range(lc.args[11], lc.args[11] + gz):
+            e = ends[m]
+            steps = int(np.log2(len(e))) + 1
+            ph0 = (m * oh * wb) & 3
+            for b in range(nbands):
+                y0, y1 = b * band, min(b * band + band, oh)
+                for cls in range(P):
+                    if y1 - y0 <= cls:
+                        parts["idle warps"] += tiles * c0.idle
+                        continue
+                    parts["idle warps"] += (tiles - len(t)) * c0.idle
+                    parts["prologue+epilogue"] += len(t) * (c0.prologue + c0.epilogue)
+                    parts["cursor search"] += len(t) * steps * c0.search
+                    ph = (ph0 + cls * wb) & 3
+                    ys = np.arange(y0 + cls, y1, rows_per_slab * P)
+                    rows = np.minimum(-(-(y1 - ys) // P), rows_per_slab)
+                    slow = (ys == 0) | (ys + P * (rows - 1) >= oh - 1) | (not wide)
+                    for pth, sel in ((0, ~slow), (2, slow)):
+                        parts[f"slabs path {pth}"] += int(sel.sum()) * len(t) * costs[pth].slab
+                    x = 8 * (4 * (4 * t[:, None, None] + np.arange(4)[None, None, :]) - ph) + lane[None, :, None]
+                    shift = (x < 0).astype(np.int64)
+                    x = np.where(x < 0, x + 8 * wb, x)  # (T, 32, 4)
+                    live = (x >= 0) & (x < ow) & (wide | (shift == 0))
+                    p = x[None] * h - shift[None] + ys[:, None, None, None]
+                    lim = p + P * (rows[:, None, None, None] - 1) + 1
+                    inside = np.searchsorted(e, lim, "left") - np.searchsorted(e, p, "right")
+                    inside = np.where(live[None], np.maximum(inside, 0), 0)
+                    walks = inside.max(axis=2).sum(axis=2)  # (S, T)
+                    for pth, sel in ((0, ~slow), (2, slow)):
+                        parts["run walks"] += float(walks[sel].sum()) * costs[pth].walk
+    return WholeLaunch(batch.n * oh * wb, parts)
 
 
 def whole_reports(reports: list[KernelReport], source: str) -> None:

@@ -421,19 +421,10 @@ def _plan(n: int, h: int, w: int, config: Config, packed: bool,
     if oh * ow == 0:
         return launches
     band = max(config.band_rows, _ceil_div(oh, MAX_GRID_YZ))
-    if kernel != "fastrle_expand_map":
-        band = expand_band(oh, ow, n, packed, block, band)
     if kernel == "fastrle_expand_map":
-        gx = _ceil_div(_ceil_div(ow, 8) if packed else ow, block)
-    elif packed:
-        # A warp tile is 32 groups of 4 columns: 16 packed bytes per row.
-        band = _ceil_div(band, TILE_ROWS) * TILE_ROWS
-        gx = _ceil_div(_ceil_div(_ceil_div(ow, 8), 16), block // 32)
+        gx, gy = _ceil_div(_ceil_div(ow, 8) if packed else ow, block), _ceil_div(oh, band)
     else:
-        # Tile t writes from column 124t - 3 on (row phase), so ceil((ow + 3) / 124) tiles.
-        band = _ceil_div(band, TILE_ROWS) * TILE_ROWS
-        gx = _ceil_div(_ceil_div(ow + 3, TILE_COLS), block // 32)
-    gy = _ceil_div(oh, band)
+        band, gx, gy = expand_grid(oh, ow, n, packed, transform is not None, block, band)
     for base in range(0, n, MAX_GRID_YZ):
         gz = min(MAX_GRID_YZ, n - base)
         args = ("ends", "offs", "meta", "out", maps, h, w, oh, ow, band, flags, base)
@@ -446,14 +437,33 @@ def _plan(n: int, h: int, w: int, config: Config, packed: bool,
 EXPAND_MIN_WARPS = 2048
 
 
-def expand_band(oh: int, ow: int, n: int, packed: bool, block: int, band: int) -> int:
-    """Rows per band of ``fastrle_expand(_packed)``: at least ``band``, and as
-    few bands as keep :data:`EXPAND_MIN_WARPS` warps busy.  A warp walks its
-    band's rows with its run cursors, so longer bands mean fewer cursor
-    searches (one per band); a multiple of TILE_ROWS."""
-    tiles = _ceil_div(_ceil_div(ow, 8), 16) if packed else _ceil_div(ow + 3, TILE_COLS)
-    bands = max(1, min(_ceil_div(EXPAND_MIN_WARPS, tiles * n), _ceil_div(oh, band)))
-    return _ceil_div(max(band, _ceil_div(oh, bands)), TILE_ROWS) * TILE_ROWS
+def expand_grid(oh: int, ow: int, n: int, packed: bool, mapped: bool, block: int,
+                band: int) -> tuple[int, int, int]:
+    """(band, grid x, grid y) of ``fastrle_expand(_packed)`` for n masks of
+    oh x ow output, bands of at least ``band`` rows.
+
+    A warp walks its band's rows with its run cursors, so bands are as long
+    as keeps :data:`EXPAND_MIN_WARPS` warps busy (one cursor search per
+    band).  uint8: tile t writes from column 124t - 3 on (row phase), so
+    ceil((ow + 3) / 124) tiles.  Packed, resized: tiles of 16 bytes.  Packed,
+    identity size (words of bits): tiles of 4 aligned words of ceil(ow / 8)
+    + 3 bytes, and grid y = bands x P phase classes (P = 1, 2, 4 as the row's
+    bytes are 0, 2, odd mod 4), bands a multiple of 32 P rows.
+    """
+    wb = _ceil_div(ow, 8)
+    period = 1
+    if not packed:
+        tiles = _ceil_div(ow + 3, TILE_COLS)
+    elif mapped:
+        tiles = _ceil_div(wb, 16)
+    else:
+        tiles = _ceil_div(wb + 3, 16)
+        period = 1 if wb % 4 == 0 else 2 if wb % 2 == 0 else 4
+    unit = TILE_ROWS * period
+    band = max(band, _ceil_div(oh, MAX_GRID_YZ // period))
+    bands = max(1, min(_ceil_div(EXPAND_MIN_WARPS, tiles * n * period), _ceil_div(oh, band)))
+    band = _ceil_div(max(band, _ceil_div(oh, bands)), unit) * unit
+    return band, _ceil_div(tiles, block // 32), _ceil_div(oh, band) * period
 
 
 def cpu_error(rles: Any) -> Exception | None:
