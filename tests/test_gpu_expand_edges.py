@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_gpu_emulated import lib  # noqa: E402,F401  (builds the emulator once, outside the timeout)
+from test_gpu_emulated import lib  # noqa: F401  (builds the emulator once, outside the timeout)
 
 TESTS = Path(__file__).resolve().parent
 
@@ -65,7 +65,7 @@ print("ok")
 
 
 @pytest.mark.parametrize("packed", [False, True])
-def test_rows_near_2_32_end(lib, packed):  # noqa: F811
+def test_rows_near_2_32_end(lib, packed):
     code = SCRIPT.format(tests=str(TESTS), packed=packed)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS.parent / "src"), os.environ.get("PYTHONPATH", "")]))
     try:
@@ -78,7 +78,7 @@ def test_rows_near_2_32_end(lib, packed):  # noqa: F811
 # --------------------- row ends, phases and mask boundaries of fastrle_expand
 
 @pytest.mark.parametrize("w", [4, 5, 6, 7, 9, 123, 124, 126, 127, 128, 129, 251, 253, 381])
-def test_row_ends_every_phase(lib, w):  # noqa: F811
+def test_row_ends_every_phase(lib, w):
     """Words across row ends are written by the next row's tile 0 (its lane 0
     holds the previous row's tail), row-end tiles use lane predicates, and the
     mask's first and last rows go bytewise.  Every output phase (a buffer

@@ -79,7 +79,7 @@ def test_path_costs_from_sass():
         /*00c0*/                   EXIT ;
 """
     c = G.path_costs(G.parse_sass(sass)["k"])
-    assert c == G.PathCosts(slab=5, walk=3.0, search=3, prologue=3, epilogue=1, idle=2)
+    assert c == G.PathCosts(slab=5, walk=3.0, search=3, prologue=3, epilogue=1, idle=2, advance=0)
 
 
 def _tools_or_skip():

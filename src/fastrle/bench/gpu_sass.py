@@ -276,7 +276,8 @@ def analyse(source: str, arch: str = "sm_90") -> tuple[list[KernelReport], str]:
             rep.loop_bytes = nbytes(d) if nbytes else None
             rep.chars_per_lane = d.get("FASTRLE_PARSE_CPL", 1) if name == "fastrle_parse_warp" else 1
         if name in WHOLE_KERNELS:
-            rep.costs = {p: path_costs(sass_p.get(name, [])) for p, sass_p in paths.items()}
+            costs = {p: path_costs(sass_p.get(name, [])) for p, sass_p in paths.items()}
+            rep.costs = {p: c for p, c in costs.items() if c is not None} if costs.get(0) else None
         reports.append(rep)
     return reports, compiler
 
@@ -308,6 +309,13 @@ class PathCosts:
     prologue: int  # straight-line code before the hot loop (outside the search loops)
     epilogue: int  # from the hot loop's exit to the EXIT
     idle: int  # a warp with no columns or rows: up to the first EXIT
+    advance: int = 0  # the run-walk loops' cursor advances (in ``slab``; run once per boundary)
+
+    @property
+    def slab_base(self) -> int:
+        """A slab whose column segments hold no run boundary: each run-walk
+        loop runs its check once and does not advance."""
+        return self.slab - self.advance
 
 
 def path_costs(instrs: list[Instr]) -> Optional[PathCosts]:
@@ -328,7 +336,17 @@ def path_costs(instrs: list[Instr]) -> Optional[PathCosts]:
     walks = [span_length(instrs, lp) for lp in inner]
     return PathCosts(slab=span_length(instrs, span), walk=sum(walks) / len(walks) if walks else 0.0,
                      search=sum(span_length(instrs, lp) for lp in before), prologue=prologue,
-                     epilogue=end + 1, idle=first_exit + 1)
+                     epilogue=end + 1, idle=first_exit + 1,
+                     advance=sum(advance_length(instrs, lp) for lp in inner))
+
+
+def advance_length(instrs: list[Instr], loop: tuple[int, int]) -> int:
+    """Instructions of a run-walk loop after its last exit branch (a branch
+    past the loop's end): the cursor advance, run only when the segment
+    holds another run boundary."""
+    body = [i for i in instrs if loop[0] <= i.addr <= loop[1] and i.opcode != "NOP"]
+    exits = [k for k, i in enumerate(body) if (i.branch_target() or 0) > loop[1]]
+    return len(body) - exits[-1] - 1 if exits else 0
 
 
 @dataclass
@@ -367,13 +385,15 @@ def whole_launch(kernel: str, costs: dict[int, PathCosts], defines: dict[str, in
     Per warp: an idle warp (no columns or rows) costs ``idle``.  A live warp
     costs ``prologue + epilogue``, ``search`` per step of its band-start
     cursor search (floor(log2(runs)) + 1 steps), then per 32-row slab the
-    ``slab`` cost of its path, plus ``walk`` per extra run boundary: the 4
-    unrolled run-walk loops diverge, so each costs the most boundaries that
-    any lane's column segment holds in that slab (SIMT: a loop runs until
-    its last lane leaves).  Boundaries are counted from the run-end tables,
-    with the kernel's own tile geometry.  A partial last slab is costed as a
-    full one (an upper bound).  Checks: an interior slab whose segments hold
-    no boundary costs exactly the hot-loop figure.
+    ``slab_base`` cost of its path (the hot loop less the cursor advances
+    of its run-walk loops), plus ``walk`` (a whole run-walk iteration) per
+    run boundary crossed: the 4 unrolled run-walk loops diverge, so each
+    costs the most boundaries that any lane's column segment holds in that
+    slab (SIMT: a loop runs until its last lane leaves).  Boundaries are
+    counted from the run-end tables, with the kernel's own tile geometry.  A
+    partial last slab is costed as a full one (an upper bound).  Check: an
+    interior slab whose segments hold one boundary each costs
+    ``slab_base + 4 walk`` >= the hot-loop figure.
     """
     from ..gpu import launch as L
 
@@ -423,7 +443,7 @@ def whole_launch(kernel: str, costs: dict[int, PathCosts], defines: dict[str, in
             steps = int(np.log2(len(e))) + 1
             parts["cursor search"] += len(t) * nbands * steps * c0.search
             for pth in (0, 1, 2):
-                parts[f"slabs path {pth}"] += int((path == pth).sum()) * costs[pth].slab if pth in costs else 0
+                parts[f"slabs path {pth}"] += int((path == pth).sum()) * costs[pth].slab_base if pth in costs else 0
             # run boundaries each lane's cursor walks over in each slab: those
             # in (p, p + rows), from the run holding p; in a band's first slab
             # the new kernels start all 4 columns at the first one's run
@@ -496,7 +516,7 @@ def _whole_packed_words(costs: dict[int, PathCosts], defines: dict[str, int], rl
                     rows = np.minimum(-(-(y1 - ys) // P), rows_per_slab)
                     slow = (ys == 0) | (ys + P * (rows - 1) >= oh - 1) | (not wide)
                     for pth, sel in ((0, ~slow), (2, slow)):
-                        parts[f"slabs path {pth}"] += int(sel.sum()) * len(t) * costs[pth].slab
+                        parts[f"slabs path {pth}"] += int(sel.sum()) * len(t) * costs[pth].slab_base
                     x = 8 * (4 * (4 * t[:, None, None] + np.arange(4)[None, None, :]) - ph) + lane[None, :, None]
                     shift = (x < 0).astype(np.int64)
                     x = np.where(x < 0, x + 8 * wb, x)  # (T, 32, 4)
@@ -516,8 +536,8 @@ def whole_reports(reports: list[KernelReport], source: str) -> None:
     d = _defines(source)
     rles, ends = sa1b_workload()
     for r in reports:
-        if r.name in WHOLE_KERNELS and r.costs and all(c is not None for c in r.costs.values()):
-            r.whole = whole_launch(r.name, r.costs, d, rles, ends)  # type: ignore[arg-type]
+        if r.name in WHOLE_KERNELS and r.costs:
+            r.whole = whole_launch(r.name, r.costs, d, rles, ends)
 
 
 def check(reports: list[KernelReport]) -> list[str]:
