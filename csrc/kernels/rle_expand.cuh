@@ -31,8 +31,8 @@
 
 #define FASTRLE_TILE_GROUPS 31  // column groups of 4 a warp tile writes
 #define FASTRLE_TILE_ROWS 32
-#define FASTRLE_PACKED_WORDS 1  // fastrle_expand_packed: words of bits, grid y = band * P + class
-#define FASTRLE_LANE0_PREV_ROW 1  // tile 0's lane 0: previous row's last 4 columns (fastrle bench --gpu-sass reads it)
+#define FASTRLE_PACKED_WORDS 1    // packed: words of bits, grid y = band * P + class
+#define FASTRLE_LANE0_PREV_ROW 1  // tile 0 lane 0: the previous row (read by --gpu-sass)
 
 // e[i] of a run-end table, the address in one IMAD.WIDE.U32 (C's e[i] costs
 // ptxas 4 instructions: it adds i to the table's 64-bit offset first).
@@ -175,9 +175,9 @@ __device__ __forceinline__ unsigned int fastrle_column_bits_mapped(const unsigne
 // Cursors of a lane's 4 output columns at output row y0: run k = [st, en)
 // and the column's first pixel `base`.  The columns are x0..x0+3; `shift`
 // rows up (base - shift: lane 0 of tile 0 holds the previous row's last 4
-// columns).  One binary search, for the first column: all 4 start at its run
-// and the first slab's walks bring columns 1..3 forward (they are h pixels
-// apart, a few run boundaries).  MAPPED: output column x reads source column
+// columns).  One binary search, for the first column (in source order): all
+// 4 start at its run and the first slab's walks bring the others forward
+// (they are h pixels apart, a few run boundaries).  MAPPED: output column x reads source column
 // cols[x] and output row y source row rows[y].  Columns outside the output
 // and bad masks are not live (their bits stay 0).
 template <bool MAPPED>
@@ -195,10 +195,17 @@ __device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned
         base[j] = live[j] ? (MAPPED ? cols[x] : (unsigned int)x) * h - shift : 0u;  // < h*w < 2^32
     }
     // Number of e[0..nr) that are <= p: the first kk with e[kk] > p (< nr:
-    // valid tables end with h*w > p).  live[0] is set whenever any is.
+    // valid tables end with h*w > p), for the lane's first pixel p (a flip
+    // reverses the source columns).  live[0] is set whenever any is.
     unsigned int kk = 0;
     if (live[0]) {
-        const unsigned int p = base[0] + (MAPPED ? rows[y0] : y0);
+        unsigned int p = base[0];
+        if (MAPPED) {
+#pragma unroll
+            for (int j = 1; j < 4; ++j)
+                if (live[j] && base[j] < p) p = base[j];
+        }
+        p += MAPPED ? rows[y0] : y0;
         unsigned int step = 1;
         while (step <= nr / 2) step <<= 1;  // largest power of two <= nr (nr >= 1)
         for (; step; step >>= 1)
@@ -331,8 +338,8 @@ __device__ __forceinline__ void fastrle_expand_body(const unsigned int* ends, co
     const int t = lane == 0 ? 4 : (int)(t64 < -1 ? -1 : (t64 > 4 ? 4 : t64));
     unsigned int k[4], st[4], en[4], base[4], q[4];
     bool live[4];
-    fastrle_cursors4<MAPPED>(e, nr, ok, lane0_prev ? (long long)ow - 4 : 4 * g, lane0_prev ? 1u : 0u, ow, h, y0,
-                             maps, oh, k, st, en, live, base);
+    fastrle_cursors4<MAPPED>(e, nr, ok, lane0_prev ? (long long)ow - 4 : 4 * g, lane0_prev ? 1u : 0u, ow, h, y0, maps,
+                             oh, k, st, en, live, base);
     for (unsigned int ys = y0;; ys += FASTRLE_TILE_ROWS) {  // y0 < y1; see fastrle_last_slab
         const int rows = fastrle_slab_rows(ys, y1);
         fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
@@ -340,8 +347,10 @@ __device__ __forceinline__ void fastrle_expand_body(const unsigned int* ends, co
         // Bytewise: the mask's first row in tile 0 (its first word starts
         // before the mask), its last row in the last tile (no next row
         // writes the word across the end), row ends without `prev`.
-        int mode = (big || ((first || last) && !prev) || (first && ys == 0) ||
-                    (last && ys + (unsigned int)rows == oh)) ? 2 : (last || rows != FASTRLE_TILE_ROWS) ? 1 : 0;
+        int mode = (big || ((first || last) && !prev) || (first && ys == 0) || (last && ys + (unsigned int)rows == oh))
+                       ? 2
+                   : (last || rows != FASTRLE_TILE_ROWS) ? 1
+                                                         : 0;
 #ifdef FASTRLE_STEADY_STATE
         mode = FASTRLE_ACCOUNT_PATH;  // SASS accounting builds only (fastrle bench --gpu-sass)
 #endif
@@ -446,8 +455,8 @@ __device__ __forceinline__ unsigned int fastrle_packed_period(unsigned long long
 // fastrle_column_bits: one compare-and-or per run boundary, cursor run
 // k = [st, en) with en > p on entry, left on the run that reaches lim.
 __device__ __forceinline__ unsigned int fastrle_column_bits_strided(const unsigned int* e, unsigned int* k,
-                                                                    unsigned int* st, unsigned int* en,
-                                                                    unsigned int p, unsigned int lim, unsigned int sh)
+                                                                    unsigned int* st, unsigned int* en, unsigned int p,
+                                                                    unsigned int lim, unsigned int sh)
 {
     const unsigned int pm1 = (1u << sh) - 1u;
     unsigned int bits = 0;
@@ -496,9 +505,9 @@ __device__ __forceinline__ void fastrle_find_runs4(const unsigned int* e, unsign
 // Grid: x = tiles of 4 words (blockDim.x / 32 per block), y = band * P +
 // class (bands of `band` rows, a multiple of 32 P), z = masks.
 __device__ __forceinline__ void fastrle_expand_packed_words(const unsigned int* ends, const long long* offs,
-                                                            const long long* meta, unsigned char* out,
-                                                            unsigned int h, unsigned int oh, unsigned int ow,
-                                                            unsigned int band, bool little, long long mask_base)
+                                                            const long long* meta, unsigned char* out, unsigned int h,
+                                                            unsigned int oh, unsigned int ow, unsigned int band,
+                                                            bool little, long long mask_base)
 {
     const int lane = threadIdx.x & 31;
     const long long tile = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
@@ -546,8 +555,11 @@ __device__ __forceinline__ void fastrle_expand_packed_words(const unsigned int* 
 #pragma unroll
     for (int b = 0; b < 5; ++b) {
         const int s = 16 >> b;
-        const unsigned int mlo = b == 0 ? 0x0000FFFFu : b == 1 ? 0x00FF00FFu : b == 2 ? 0x0F0F0F0Fu
-                                 : b == 3 ? 0x33333333u : 0x55555555u;
+        const unsigned int mlo = b == 0   ? 0x0000FFFFu
+                                 : b == 1 ? 0x00FF00FFu
+                                 : b == 2 ? 0x0F0F0F0Fu
+                                 : b == 3 ? 0x33333333u
+                                          : 0x55555555u;
         rot[b] = (lane & s) ? (unsigned int)s : 32u - (unsigned int)s;
         keep[b] = (lane & s) ? ~mlo : mlo;
     }
