@@ -18,11 +18,17 @@
 //   stores the 4-byte ALIGNED word of its row that ends in its group: a
 //   funnel shift of its word and its left neighbour's (one shuffle).  Lane 0
 //   only supplies the neighbour word, so a tile writes 31 groups (124
-//   columns) per row with one coalesced 4-byte store per lane.  Tiles that
-//   touch a row end take a byte-store path; interior tiles never test a
-//   column.
-// * The column cursors are found by 4 interleaved binary searches once per
-//   band of rows; warps whose tile lies past the last column exit at once.
+//   columns) per row with one coalesced 4-byte store per lane.  In tile 0,
+//   lane 0 holds the previous row's last 4 columns, so the word across a
+//   row end is whole; tiles at a row end skip it (a lane predicate).  Only a
+//   mask's first and last rows are stored byte by byte; interior tiles never
+//   test a column.
+// * A lane's cursors come from one binary search per band, and walk down the
+//   band's rows (bands are long: gpu/launch.py expand_grid); warps whose tile
+//   lies past the last column exit at once.
+//
+// fastrle_expand_packed (identity size) works on words of bits instead:
+// see fastrle_expand_packed_words.
 //
 // Grid: x = tiles (blockDim.x / 32 warps per block), y = row bands of `band`
 // rows (a multiple of 32), z = masks (mask = mask_base + blockIdx.z; the
@@ -380,7 +386,8 @@ extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long l
 
 // Bit-packed output in np.packbits order: out[m][y][xb], bit 7 of byte xb is
 // column 8*xb (bit 0 with FASTRLE_FLAG_LITTLE); padding bits past ow are
-// zero.  Same slabs as fastrle_expand, but a warp tile is 32 groups = 16
+// zero.  Resized output (FASTRLE_FLAG_MAPPED; the identity size takes
+// fastrle_expand_packed_words).  Same slabs as fastrle_expand, but a warp tile is 32 groups = 16
 // output bytes per row and needs no realignment: per row, each lane folds
 // its 4 pixel bytes into a nibble (one multiply), even lanes take their right
 // neighbour's nibble and store one byte, so a warp writes 16 contiguous

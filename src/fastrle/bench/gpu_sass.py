@@ -21,17 +21,28 @@ How the hot loop is found (documented so the figure can be trusted):
 * Its cost is the number of instructions in the span (``NOP`` excluded); the
   bytes are what one warp writes per iteration, from the kernel's constants
   (:data:`HOT_LOOPS`).
-* ``fastrle_expand`` has three paths inside its slab loop: interior tiles,
-  tiles touching column 0 or w, and a last partial slab.  For 1500x2250
-  about 9 in 10 slabs are interior and full, so the figure is taken from an
-  accounting build (``-DFASTRLE_STEADY_STATE``) that keeps only that path
-  (the packed expand likewise).  In ``fastrle_parse_warp`` that build drops
-  the count-by-count search for the first bad count, which a valid string
-  never enters (a string enters it at most once, then stops).  Registers and
-  spills always come from the real build.
+* ``fastrle_expand`` has several store paths inside its slab loop (interior
+  tiles, row-end tiles and partial slabs, bytewise words), so the hot-loop
+  figure is taken from an accounting build (``-DFASTRLE_STEADY_STATE``) that
+  keeps only the interior path (the packed expand likewise).  In
+  ``fastrle_parse_warp`` that build drops the count-by-count search for the
+  first bad count, which a valid string never enters (a string enters it at
+  most once, then stops).  Registers and spills always come from the real
+  build.
 
-Exit status 1 (so CI fails) on any spill or stack frame, or when
-``fastrle_expand`` is below :data:`EXPAND_TARGET` bytes per warp-instruction.
+The targets apply to the whole launch (:func:`whole_launch`): every warp of
+the grid the launch planner makes for 100 SA-1B-like masks of 1500x2250
+(:func:`sa1b_workload`), every path it takes.  Costs come from one
+accounting build per store path (``-DFASTRLE_ACCOUNT_PATH=0|1|2``,
+:func:`path_costs`): slab, run-walk iteration, search step, set-up, idle
+warp.  Counts come from the planner's grid and the masks' run-end tables:
+per warp and slab its path and, per unrolled run-walk loop, the most run
+boundaries any lane's column segment holds (SIMT).  Before/after figures
+and the check against an independent emulation: docs/gpu.md, Efficiency.
+
+Exit status 1 (so CI fails) on any spill or stack frame, when
+``fastrle_expand``'s hot loop is below :data:`EXPAND_TARGET` bytes per
+warp-instruction, or a whole launch below :data:`WHOLE_TARGETS`.
 """
 
 from __future__ import annotations
@@ -69,7 +80,7 @@ def _defines(src: str) -> dict[str, int]:
 HOT_LOOPS: dict[str, tuple[str, Optional[Callable[[dict[str, int]], int]]]] = {
     "fastrle_expand": ("32-row slab of a 124-column tile (interior, steady state)",
                        lambda d: 4 * d["FASTRLE_TILE_GROUPS"] * d["FASTRLE_TILE_ROWS"]),
-    "fastrle_expand_packed": ("32-row slab of a 128-column tile (packed bytes)",
+    "fastrle_expand_packed": ("32 rows x 4 aligned words of bits (128 columns)",
                               lambda d: 16 * d["FASTRLE_TILE_ROWS"]),
     "fastrle_expand_map": ("vertical flips, uint8: one output row, a column per lane (untuned)",
                            lambda d: 32),

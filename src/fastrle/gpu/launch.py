@@ -82,7 +82,7 @@ class Config:
     parser: str = "warp"  # "warp" (one warp per mask) or "serial" (one thread per mask)
     parse_block: int = 128
     expand_block: int = 128
-    band_rows: int = 128
+    band_rows: int = 128  # the fewest rows per band (expand_grid makes the expand's bands longer)
 
     def __post_init__(self) -> None:
         if self.parser not in ("warp", "serial"):
