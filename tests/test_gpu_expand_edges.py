@@ -99,3 +99,57 @@ def test_row_ends_every_phase(lib, w):
         decode(lib, rles, out=out, band_rows=32)
         np.testing.assert_array_equal(out, want, err_msg=f"w={w} offset={off}")
         assert (buf[:off] == 0xEE).all() and (buf[off + n * h * w:] == 0xEE).all()
+
+
+# ---------------- phase classes and row ends of the packed words-of-bits expand
+
+@pytest.mark.parametrize("w", [1, 7, 8, 9, 17, 24, 25, 31, 33, 40, 127, 129, 255, 263, 1031])
+def test_packed_words_every_phase(lib, w):
+    """Packed rows of ceil(w/8) = 0, 1, 2, 3 bytes mod 4 (1, 4, 2, 4 phase
+    classes), rows under 4 bytes (bytewise), words across row ends, every
+    buffer offset, both bit orders, bands of 32 P rows, masks side by side:
+    np.packbits of pycocotools' decode, and the bytes around stay untouched."""
+    from test_gpu_emulated import decode, encode, reference
+
+    rng = np.random.default_rng(1000 + w)
+    h, n = 75, 3
+    masks = (rng.random((n, h, w)) < 0.5).astype(np.uint8)
+    masks[1] = 1  # full: padding bits must stay 0
+    masks[2, : h // 3] = 0
+    rles = encode(masks)
+    ref = reference(rles)
+    wb = (w + 7) // 8
+    for bitorder in ("big", "little"):
+        want = np.packbits(ref, axis=-1, bitorder=bitorder)
+        for off in range(4):
+            buf = np.full(n * h * wb + 8, 0xEE, np.uint8)
+            out = buf[off:off + n * h * wb].reshape(n, h, wb)
+            decode(lib, rles, out=out, packed=True, bitorder=bitorder, band_rows=32)
+            np.testing.assert_array_equal(out, want, err_msg=f"w={w} offset={off} {bitorder}")
+            assert (buf[:off] == 0xEE).all() and (buf[off + n * h * wb:] == 0xEE).all()
+
+
+@pytest.mark.parametrize("w", [9, 33, 263])
+def test_packed_words_little_flag(lib, w):
+    """The words kernel's own little bit order (FASTRLE_FLAG_LITTLE without a
+    resize), launched by hand: the planner sends bitorder="little" through
+    the resized path today."""
+    from cuda_emu import emu
+    from test_gpu_emulated import encode, reference
+
+    L = emu.launch_mod
+    rng = np.random.default_rng(w)
+    masks = (rng.random((2, 70, w)) < 0.5).astype(np.uint8)
+    rles = encode(masks)
+    batch = L.pack_rles(rles)
+    parse, expand = L.plan_launches(batch, L.Config(band_rows=32), True)
+    args = list(expand.args)
+    args[10] = L.MAP_LITTLE
+    expand = L.Launch(expand.kernel, expand.grid, expand.block, tuple(args))
+    backend = emu.EmuBackend(lib, order=emu.ORDER_SHUFFLED, seed=w)
+    out = backend.output(None, batch.out_shape(True))
+    bufs = backend.buffers(batch, None)
+    bufs["out"] = out
+    backend.launch(parse, bufs)
+    backend.launch(expand, bufs)
+    np.testing.assert_array_equal(out, np.packbits(reference(rles), axis=-1, bitorder="little"))
