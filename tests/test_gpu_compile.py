@@ -129,4 +129,6 @@ def test_parse_block_limit_is_the_kernels_launch_bounds() -> None:
     for bad in (launch_mod.PARSE_MAX_BLOCK + 32, 384, 1024):
         with pytest.raises(ValueError, match="parse_block"):
             launch_mod.Config(parse_block=bad)
-    launch_mod.Config(expand_block=1024)
+    launch_mod.Config(expand_block=launch_mod.EXPAND_MAX_BLOCK)
+    with pytest.raises(ValueError, match="expand_block"):
+        launch_mod.Config(expand_block=launch_mod.EXPAND_MAX_BLOCK + 32)

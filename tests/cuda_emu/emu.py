@@ -142,6 +142,8 @@ def build_emulator(extra_flags: tuple[str, ...] = (), source: str | None = None)
     lib.emu_last_error.restype = ctypes.c_char_p
     lib.emu_set_block_window.restype = None
     lib.emu_set_block_window.argtypes = [ctypes.c_uint, ctypes.c_uint]
+    lib.emu_set_block_window_y.restype = None
+    lib.emu_set_block_window_y.argtypes = [ctypes.c_uint, ctypes.c_uint]
     return lib
 
 

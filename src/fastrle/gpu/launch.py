@@ -68,11 +68,12 @@ TILE_ROWS = 32
 MAX_GRID_X = 2**31 - 1
 MAX_GRID_YZ = 65535
 #: Most threads per block :class:`Config` takes: the parse kernels'
-#: ``__launch_bounds__`` (FASTRLE_PARSE_MAX_BLOCK in rle_parse.cuh), and
-#: CUDA's limit for the expand kernels.  ``fastrle bench --gpu-sass`` checks
-#: that each kernel's registers let a block of its limit launch (:func:`max_block`).
+#: ``__launch_bounds__`` (FASTRLE_PARSE_MAX_BLOCK in rle_parse.cuh), and 512
+#: for the expand kernels (the packed words kernel's 78 registers on sm_90 fit
+#: 800 threads, not 1024).  ``fastrle bench --gpu-sass`` checks that each
+#: kernel's registers let a block of its limit launch (:func:`max_block`).
 PARSE_MAX_BLOCK = 256
-EXPAND_MAX_BLOCK = 1024
+EXPAND_MAX_BLOCK = 512
 #: Threads per block of every encode kernel (fixed; planned in gpu/encoder.py).
 ENCODE_BLOCK = 128
 
@@ -103,7 +104,7 @@ class Config:
     parser: str = "warp"  # "warp" (one warp per mask) or "serial" (one thread per mask)
     parse_block: int = 128
     expand_block: int = 128
-    band_rows: int = 128
+    band_rows: int = 128  # the fewest rows per band (expand_grid makes the expand's bands longer)
 
     def __post_init__(self) -> None:
         if self.parser not in ("warp", "serial"):
@@ -526,16 +527,9 @@ def _plan(n: int, h: int, w: int, config: Config, packed: bool,
         return launches
     band = max(config.band_rows, _ceil_div(oh, MAX_GRID_YZ))
     if kernel == "fastrle_expand_map":
-        gx = _ceil_div(_ceil_div(ow, 8) if packed else ow, block)
-    elif packed:
-        # A warp tile is 32 groups of 4 columns: 16 packed bytes per row.
-        band = _ceil_div(band, TILE_ROWS) * TILE_ROWS
-        gx = _ceil_div(_ceil_div(_ceil_div(ow, 8), 16), block // 32)
+        gx, gy = _ceil_div(_ceil_div(ow, 8) if packed else ow, block), _ceil_div(oh, band)
     else:
-        # Tile t writes from column 124t - 3 on (row phase), so ceil((ow + 3) / 124) tiles.
-        band = _ceil_div(band, TILE_ROWS) * TILE_ROWS
-        gx = _ceil_div(_ceil_div(ow + 3, TILE_COLS), block // 32)
-    gy = _ceil_div(oh, band)
+        band, gx, gy = expand_grid(oh, ow, n, packed, bool(flags & MAP_MAPPED), block, band)
     for base in range(0, n, MAX_GRID_YZ):
         gz = min(MAX_GRID_YZ, n - base)
         args = ("ends", "offs", "meta", "out", maps, h, w, oh, ow, band, flags, base)
@@ -556,6 +550,38 @@ def _plan_area(n: int, h: int, w: int, block: int, t: Transform) -> list[Launch]
     return [Launch("fastrle_expand_area", (*grid_xy, min(MAX_GRID_YZ, n - base)), (block, 1, 1),
                    ("ends", "offs", "meta", "out", h, w, t.oh, t.ow, flags, base))
             for base in range(0, n, MAX_GRID_YZ)]
+#: Warps an expand launch keeps at least, where the rows allow: about 4 per
+#: scheduler of an H100 (132 SMs x 4), enough to keep its stores streaming.
+EXPAND_MIN_WARPS = 2048
+
+
+def expand_grid(oh: int, ow: int, n: int, packed: bool, mapped: bool, block: int,
+                band: int) -> tuple[int, int, int]:
+    """(band, grid x, grid y) of ``fastrle_expand(_packed)`` for n masks of
+    oh x ow output, bands of at least ``band`` rows.
+
+    A warp walks its band's rows with its run cursors, so bands are as long
+    as keeps :data:`EXPAND_MIN_WARPS` warps busy (one cursor search per
+    band).  uint8: tile t writes from column 124t - 3 on (row phase), so
+    ceil((ow + 3) / 124) tiles.  Packed, resized: tiles of 16 bytes.  Packed,
+    identity size (words of bits): tiles of 4 aligned words of ceil(ow / 8)
+    + 3 bytes, and grid y = bands x P phase classes (P = 1, 2, 4 as the row's
+    bytes are 0, 2, odd mod 4), bands a multiple of 32 P rows.
+    """
+    wb = _ceil_div(ow, 8)
+    period = 1
+    if not packed:
+        tiles = _ceil_div(ow + 3, TILE_COLS)
+    elif mapped:
+        tiles = _ceil_div(wb, 16)
+    else:
+        tiles = _ceil_div(wb + 3, 16)
+        period = 1 if wb % 4 == 0 else 2 if wb % 2 == 0 else 4
+    unit = TILE_ROWS * period
+    band = max(band, _ceil_div(oh, MAX_GRID_YZ // period))
+    bands = max(1, min(_ceil_div(EXPAND_MIN_WARPS, tiles * n * period), _ceil_div(oh, band)))
+    band = _ceil_div(max(band, _ceil_div(oh, bands)), unit) * unit
+    return band, _ceil_div(tiles, block // 32), _ceil_div(oh, band) * period
 
 
 def cpu_error(rles: Any) -> Exception | None:
