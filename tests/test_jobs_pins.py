@@ -306,9 +306,11 @@ def test_index_summary_numbers_and_cleanup(client, tmp_path, monkeypatch):
     os.makedirs(os.path.join(out, tasks.ERRORS_DIR))
     for d in (out, os.path.join(out, tasks.ERRORS_DIR)):  # leftovers of a killed writer
         open(os.path.join(d, ".part-x.parquet.0123.part"), "w").close()
-    s = jobs.index([coco, sa, str(tmp_path / "gone.json")], out, client=client)
-    assert (s.sources, s.images, s.masks, s.written, s.skipped, s.unreadable) == (3, 3, 8, 2, 0, 1)
-    assert s.malformed == 3 and len(s.source_errors) == 1  # without features no RLE is parsed
+    coco2 = write(tmp_path / "coco2.json", coco_doc())
+    s = jobs.index([coco, sa, str(tmp_path / "gone.json"), coco2], out, client=client)
+    # images: 2 + 1 + 0 + 2; masks: 5 + 3 + 0 + 5
+    assert (s.sources, s.images, s.masks, s.written, s.skipped, s.unreadable) == (4, 5, 13, 3, 0, 1)
+    assert s.malformed == 6 and len(s.source_errors) == 1  # without features no RLE is parsed
     assert not [n for d in (out, os.path.join(out, tasks.ERRORS_DIR)) for n in os.listdir(d)
                 if fileio.is_temp_name(n)]
     # a task that fails is counted with the unreadable ones
@@ -332,10 +334,11 @@ def test_cli_index_exit_codes_and_flags(client, tmp_path, capsys):
     assert "parts written: 1, skipped (already done): 0" in capsys.readouterr().out
     assert cli.main(["index", good, "-o", out, "--scheduler", addr, "--features"]) == 0
     assert jobs.read_index(out).column("centroid_x").to_pylist() == [0.0, 0.5]
+    capsys.readouterr()
     # partly bad: one source unreadable -> 1; the good one still has its part
     assert cli.main(["index", good, str(tmp_path / "gone.json"), "-o", out, "--scheduler", addr]) == 1
     text = capsys.readouterr().out
-    assert "not indexed (unreadable or failed; retried next run): 1" in text and "images: 1" in text
+    assert "not indexed (unreadable or failed; retried next run): 1" in text and "images: 1," in text
     # usage errors -> 2
     assert cli.main(["index", str(tmp_path / "none*.json"), "-o", out, "--scheduler", addr]) == 2
 
