@@ -111,8 +111,12 @@ def test_dataset_boxes_every_column_and_index_bounds(tmp_path):
 
 def test_resize_nearest_matches_torch_on_both_kernels():
     torch = pytest.importorskip("torch")
-    masks = (np.random.default_rng(5).random((2, 50, 60)) < 0.5).astype(np.uint8)
-    for size in ((100, 40), (40, 100), (30, 20), (7, 130)):  # oh + ow on both sides of 128
+    rng = np.random.default_rng(5)
+    wide, narrow = (rng.random((2, 50, 60)) < 0.5).astype(np.uint8), (rng.random((2, 50, 2)) < 0.5).astype(np.uint8)
+    # oh + ow on both sides of 128; width 2 -> 41 or 55 is where torch's two kernels differ
+    # (and 2 * ow <= 128 < oh + ow: the kernel must be picked from oh + ow)
+    for masks, size in ((wide, (100, 40)), (wide, (40, 100)), (wide, (30, 20)), (wide, (7, 130)),
+                        (narrow, (100, 41)), (narrow, (90, 55))):
         want = torch.nn.functional.interpolate(torch.from_numpy(masks)[:, None].float(), size=size,
                                                mode="nearest-exact")[:, 0].numpy().astype(np.uint8)
         assert np.array_equal(resize_nearest(masks, size), want), size
@@ -132,18 +136,21 @@ def test_annotation_index_bounds_both_ends():
 
 
 def test_shard_missing_extra_and_reordered_members(tmp_path):
-    d1, d2, d3 = doc(1), doc(2, seed=1), doc(3, seed=2)
+    d1, d2, d3, d4 = doc(1), doc(2, seed=1), doc(3, seed=2), doc(4, seed=3)
     members = [("sa_1.json", js(d1)), ("sa_1.jpg", b"J1"),   # JSON before its JPEG
                ("sa_2.json", js(d2)),                        # no JPEG
                ("sa_5.jpg", b"J5"),                          # no JSON
                ("notes.txt", b"x"),                          # extra member
-               ("sa_3.jpg", b"J3"), ("sa_3.JSON", js(d3))]   # upper-case extension
+               ("sa_3.jpg", b"J3"), ("sa_3.JSON", js(d3)),   # upper-case extension
+               ("sa_6.jpg", b"J6"), ("sa_4.json", js(d4))]   # a lone JPEG, then a lone JSON
     path = tar(tmp_path / "s.tar", members)
     got = [(iid, jpeg) for iid, jpeg, _ in iter_shard(path)]
-    assert got == [(1, b"J1"), (2, None), (3, b"J3")]
-    assert [iid for iid, _, _ in iter_shard(path, images=False)] == [1, 2, 3]
-    assert [n for n, _ in iter_json_members(path)] == ["sa_1.json", "sa_2.json", "sa_3.JSON"]
+    want = [(1, b"J1"), (2, None), (3, b"J3"), (4, None)]
+    assert got == want
+    assert [iid for iid, _, _ in iter_shard(path, images=False)] == [1, 2, 3, 4]
+    assert [n for n, _ in iter_json_members(path)] == ["sa_1.json", "sa_2.json", "sa_3.JSON", "sa_4.json"]
     idx = index_shard(path)
-    assert [(s, jp is None) for s, _, jp in idx] == [("sa_1", False), ("sa_2", True), ("sa_3", False)]
+    assert [(s, jp is None) for s, _, jp in idx] == [("sa_1", False), ("sa_2", True), ("sa_3", False),
+                                                     ("sa_4", True)]
     ds = SA1BDataset(path, format="numpy", image="bytes")
-    assert [(ds[i]["image_id"], ds[i]["image"]) for i in range(len(ds))] == [(1, b"J1"), (2, None), (3, b"J3")]
+    assert [(ds[i]["image_id"], ds[i]["image"]) for i in range(len(ds))] == want
