@@ -81,3 +81,14 @@ def test_cache_oracle_sees_a_stale_hit(tmp_path):
     p.write_text(json.dumps(d))
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime: the key cannot see it
     assert dec(str(p)).indices.tolist() == [0]  # stale, as a key without mtime would be on every edit
+
+
+def test_spec_writer_agrees_with_pycocotools_and_sees_a_missing_delta():
+    pm = pytest.importorskip("pycocotools.mask")
+    from test_generator_edges import spec_write
+
+    counts = [3, 40, 2, 900, 17, 38]
+    want = pm.frPyObjects({"size": [1000, 1], "counts": counts}, 1000, 1)["counts"].decode()
+    assert spec_write(counts) == want
+    no_delta = "".join(spec_write([c]) for c in counts)  # every count written alone: no deltas
+    assert no_delta != want
