@@ -103,7 +103,10 @@ def test_issue19_small_source_upscaled_gpu_equals_cpu(lib, size):
 @pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
 @pytest.mark.parametrize("flip", [None, "h", "v", "hv"])
 def test_gpu_decode_equals_cpu_decode(lib, mode, flip):
-    rng = np.random.default_rng(abs(hash((mode, flip))) % 2**32)
+    # a fixed seed per case (hash() of a str is salted per process: failures would not reproduce)
+    seed = 100 * ["nearest", "nearest-exact"].index(mode) + [None, "h", "v", "hv"].index(flip)
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
     masks = blobs(rng, 3, 150, 225)
     rles = fastrle.encode(masks)
     for size in [(150, 225), (300, 450), (64, 96), (129, 200), (47, 331)]:
