@@ -428,6 +428,7 @@ static void test_thread_fallback(void) {
     src[i].m = frle_encode_colmajor(masks + (size_t)i * H * W, H * W, 1, &cnts[i], &cap);
     src[i].cnts = cnts[i];
   }
+  printf("threads: default %d\n", frle_default_threads());
   CHECK(frle_thread_count(0, 5) >= 1 && frle_thread_count(1000, 5) == 5 &&
           frle_thread_count(1000, 100000) == FRLE_MAX_THREADS && frle_thread_count(3, 0) == 1,
         "frle_thread_count");
