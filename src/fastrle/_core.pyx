@@ -46,8 +46,10 @@ def default_threads():
 
 def parse_isa():
     """The count-string parse kernel in use on this CPU: ``"avx512"``,
-    ``"avx2"``, ``"sse41"`` or ``"scalar"``. The environment variable
-    ``FRLE_ISA`` (one of those names), read at first use once in each extension module, caps it."""
+    ``"avx2"``, ``"sse41"`` (x86-64), ``"neon"`` (AArch64) or ``"scalar"``. The
+    environment variable ``FRLE_ISA`` (one of those names), read at first use once in
+    each extension module, caps it (on AArch64 an x86 name caps to scalar; on x86-64
+    ``"neon"`` caps nothing)."""
     return frle_parse_isa().decode()
 
 
