@@ -390,7 +390,7 @@ static void run_range(void *vjob, int64_t b, int64_t e, int tid) {
   (void)e;
   memset(&wk, 0, sizeof(wk));
   for (;;) {
-    int64_t i = __atomic_fetch_add(&jb->next, 1, __ATOMIC_RELAXED);
+    int64_t i = frle_fetch_add64(&jb->next, 1);
     frle_error err = {0, i, 0, 0};
     int rc;
     if (i >= jb->n) break;

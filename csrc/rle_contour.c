@@ -472,9 +472,9 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
   wk->rc = FRLE_OK;
   if (!wk->scr) wk->scr = frle_scratch_new();
   for (;;) {
-    int64_t k = __atomic_fetch_add(&jb->next, 1, __ATOMIC_RELAXED), i;
+    int64_t k = frle_fetch_add64(&jb->next, 1), i;
     int rc;
-    if (k >= jb->n || __atomic_load_n(&jb->failed, __ATOMIC_RELAXED)) return;
+    if (k >= jb->n || frle_load_relaxed(&jb->failed)) return;
     i = jb->order ? jb->order[k] : k;
     rc = wk->scr ? one_mask(wk, jb->arena + jb->offsets[i], jb->offsets[i + 1] - jb->offsets[i], jb->h[i], jb->w[i],
                             jb->mode, jb->approx, jb->outline, &jb->out[i])
@@ -483,7 +483,7 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
       frle_rings_free(&jb->out[i]);
       wk->rc = rc;
       wk->bad = i;
-      __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
+      frle_store_relaxed(&jb->failed, 1);
       return;
     }
   }
