@@ -375,6 +375,17 @@ def _family_local(family: str, rng: np.random.Generator, i: int, n: int, h: int,
     raise ValueError(f"unknown shape family {family!r}; expected one of {', '.join(FAMILIES)}")
 
 
+@overload
+def family_masks(family: str, n: int = ..., h: int = ..., w: int = ..., seed: int = ...,
+                 dense: Literal[False] = ...) -> list[RLE]: ...
+@overload
+def family_masks(family: str, n: int = ..., h: int = ..., w: int = ..., seed: int = ..., *,
+                 dense: Literal[True]) -> tuple[list[RLE], np.ndarray]: ...
+@overload
+def family_masks(family: str, n: int = ..., h: int = ..., w: int = ..., seed: int = ...,
+                 dense: bool = ...) -> list[RLE] | tuple[list[RLE], np.ndarray]: ...
+
+
 def family_masks(family: str, n: int = 100, h: int = 1500, w: int = 2250, seed: int = 0,
                  dense: bool = False) -> list[RLE] | tuple[list[RLE], np.ndarray]:
     """``n`` masks of one shape family (one of :data:`FAMILIES`), SA-1B size by default.

@@ -320,7 +320,7 @@ def case_cocoeval(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 
 
 register("percall", "g", "fastrle.mask per call: one COCO annotation, 100 SA-1B-like masks", case_percall,
-         modes=("dropin",))
+         modes=("dropin",), per_family=True)
 # 15 rounds: the whole evaluation is only ~1.1x faster, and one round takes ~1 s
 register("cocoeval", "h", "COCOeval segm on the real files: stock, patched, faster-coco-eval", case_cocoeval,
          modes=("dropin",), min_repeats=15)

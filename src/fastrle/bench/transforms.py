@@ -235,4 +235,4 @@ for _name, _title, _builder in [
     ("roi", "SA-1B image, roi_align 28x28 over each mask's box, 1 thread", case_roi),
     ("packed", "SA-1B image, packed=True at full size, 1 thread", case_packed),
 ]:
-    register(_name, "g", _title, _builder, modes=("transforms",))
+    register(_name, "g", _title, _builder, modes=("transforms",), per_family=True)
