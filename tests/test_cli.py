@@ -280,3 +280,23 @@ def test_validate_unreadable_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "source errors: 1" in out and "not a COCO annotation/results file" in out
     assert cli.main(["validate", str(tmp_path / "nothing*.json")]) == 2  # a glob matching nothing
+
+
+def test_rival_agreement_and_fastest():
+    from fastrle.bench import percall
+
+    # agrees: same values in another form pass; other values do not
+    want = [{"size": [2, 3], "counts": b"14"}]
+    assert percall.agrees([{"size": [2, 3], "counts": "14"}], want)
+    assert not percall.agrees([{"size": [2, 3], "counts": "15"}], want)
+    assert percall.agrees([3, 4], np.array([3, 4], np.uint32))
+    assert not percall.agrees([3, 5], np.array([3, 4], np.uint32))
+    assert not percall.agrees(np.zeros((2, 2)), np.zeros((2, 3)))
+    assert percall.agrees(np.array([[0.5]]), np.array([[0.5 + 1e-12]]))
+    assert not percall.agrees(np.array([[0.5]]), np.array([[0.51]]))
+    # the fastest rival timed, by hand: hotcoco 2 ms beats pycocotools 5 ms; ultrafast was not timed
+    spec = percall.rival_ratios([("decode", "decode")], {"decode:fastrle", "decode:pycocotools", "decode:hotcoco"})
+    assert spec == [("decode: fastest rival / fastrle", "decode:pycocotools|decode:hotcoco", "decode:fastrle",
+                     ">=", 1.0)]
+    r = harness._ratio(spec[0], {"decode:fastrle": 4.0, "decode:pycocotools": 5.0, "decode:hotcoco": 2.0})
+    assert (r.value, r.pick, r.status) == (0.5, "hotcoco", "FAIL")

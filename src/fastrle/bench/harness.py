@@ -63,6 +63,7 @@ class Ratio:
     op: str                  # ">=", "<=", or "" for information only
     target: float | None
     status: str              # PASS, FAIL, SKIP or INFO
+    pick: str = ""           # for an "a|b" numerator: the one that was fastest
 
 
 @dataclass
@@ -273,7 +274,8 @@ class BenchData:
 
 # --- cases ------------------------------------------------------------------------
 # A case builder returns (comparators, ratio specs, notes, verify). A ratio spec
-# is (label, numerator key, denominator key, op, target); op "" = info only.
+# is (label, numerator key, denominator key, op, target); op "" = info only; a
+# numerator "a|b" is the fastest of a and b, named in the label.
 
 WARM_NOTE = "the warm buffer is rewritten (memset) before every timed call, untimed"
 RatioSpec = Tuple[str, str, str, str, Optional[float]]
@@ -386,13 +388,17 @@ class _Progress:
 
 def _ratio(spec: RatioSpec, med: dict[str, float]) -> Ratio:
     label, num, den, op, target = spec
+    if "|" in num:  # "a|b|c": the fastest of those timed (say, the fastest rival)
+        timed = [k for k in num.split("|") if k in med]
+        num = min(timed, key=med.__getitem__) if timed else ""
+    pick = num.rsplit(":", 1)[-1] if "|" in spec[1] else ""
     if num not in med or den not in med or med[den] <= 0:
         return Ratio(label, None, op, target, "SKIP")
     v = med[num] / med[den]
     if not op or target is None:
-        return Ratio(label, v, op, target, "INFO")
+        return Ratio(label, v, op, target, "INFO", pick)
     ok = v >= target if op == ">=" else v <= target
-    return Ratio(label, v, op, target, "PASS" if ok else "FAIL")
+    return Ratio(label, v, op, target, "PASS" if ok else "FAIL", pick)
 
 
 def measure(res: CaseResult, spec: CaseSpec, repeats: int, min_sample_s: float,
@@ -509,7 +515,7 @@ def format_worst(results: Iterable[CaseResult]) -> str:
     for case, x, fam, n in rows:
         tgt = f"{x.op} {x.target:g}" if x.op else "info"
         lines.append(f"   {case:<10} {x.label:<40} {_fmt(x.value, 2):>8}   {fam:<8} (of {n})   "
-                     f"target {tgt:<8} {x.status}")
+                     f"target {tgt:<8} {x.status}" + (f"  ({x.pick})" if x.pick else ""))
     return "\n".join(lines)
 
 
@@ -542,9 +548,10 @@ def environment() -> dict[str, Any]:
 
 
 # Distributions whose versions the table names (import name -> distribution).
-COMPARATOR_MODULES = ("fastrle", "pycocotools", "rlemasklib", "hotcoco", "faster_coco_eval",
-                      "torch", "torchvision", "cv2")
-_DIST = {"cv2": "opencv-python-headless", "faster_coco_eval": "faster-coco-eval"}
+COMPARATOR_MODULES = ("fastrle", "pycocotools", "rlemasklib", "hotcoco", "ultrafast_pycocotools",
+                      "faster_coco_eval", "torch", "torchvision", "cv2")
+_DIST = {"cv2": "opencv-python-headless", "faster_coco_eval": "faster-coco-eval",
+         "ultrafast_pycocotools": "ultrafast-pycocotools"}
 
 
 def version_of(mod: str) -> Optional[str]:
@@ -593,7 +600,8 @@ def format_table(results: Iterable[CaseResult]) -> str:
                          f"{t.repeats:>4}" + (f" x{t.number}" if t.number > 1 else ""))
         for x in r.ratios:
             tgt = f"{x.op} {x.target:g}" if x.op else "info"
-            lines.append(f"   ratio {x.label:<40} {_fmt(x.value, 2):>8}   target {tgt:<8} {x.status}")
+            lines.append(f"   ratio {x.label:<40} {_fmt(x.value, 2):>8}   target {tgt:<8} {x.status}"
+                         + (f"  ({x.pick})" if x.pick else ""))
         for n in r.notes:
             lines.append(f"   note: {n}")
         lines.append("")
