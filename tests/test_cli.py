@@ -87,8 +87,8 @@ def test_worst_by_family_by_hand():
     def res(fam, v1, v2):
         return bench.CaseResult("warm", "a", "t", family=fam, ratios=[
             bench.Ratio("lo-is-bad", v1, ">=", 1.0, "PASS"), bench.Ratio("hi-is-bad", v2, "<=", 1.5, "PASS")])
-    rows = harness.worst_by_family([res("blobs", 3.0, 1.2), res("stars", 2.0, 1.7), res("rings", 2.5, 1.1),
-                                    bench.CaseResult("coco", "e", "t", ratios=[bench.Ratio("x", 0.1, ">=", 1, "FAIL")])])
+    coco = bench.CaseResult("coco", "e", "t", ratios=[bench.Ratio("x", 0.1, ">=", 1, "FAIL")])
+    rows = harness.worst_by_family([res("blobs", 3.0, 1.2), res("stars", 2.0, 1.7), res("rings", 2.5, 1.1), coco])
     assert [(c, x.label, x.value, f, n) for c, x, f, n in rows] == [
         ("warm", "lo-is-bad", 2.0, "stars", 3), ("warm", "hi-is-bad", 1.7, "stars", 3)]
     assert "worst shape family per target" in harness.format_worst([res("blobs", 3.0, 1.2), res("stars", 2.0, 1.7)])
