@@ -24,6 +24,7 @@ def _masks(rng, n, h, w):
     m[3] = 1
     # m[4] stays empty
     m[5, :, ::3] = 1
+    m[6, 3:5, 1:] = 1  # empty rows above (3) and below (2): the bulk-cleared rows, flipped or not
     return m
 
 
@@ -45,7 +46,7 @@ def _flip(m, flip):
 def test_packed_words_match_packbits(w, bitorder, flip):
     rng = np.random.default_rng(w)
     h = 7
-    m = _masks(rng, 6, h, w)
+    m = _masks(rng, 7, h, w)
     rles = _rles(m)
     ref = np.packbits(_flip(m, flip), axis=-1, bitorder=bitorder)
     got = fastrle.decode(rles, packed=True, bitorder=bitorder, flip=flip)
@@ -62,9 +63,9 @@ def test_packed_words_match_packbits(w, bitorder, flip):
 def test_packed_words_into_a_strided_view(w):
     # rows of the view are 3 bytes apart from the next row's start: the gap bytes stay 0x5A
     rng = np.random.default_rng(1)
-    m = _masks(rng, 6, 5, w)
+    m = _masks(rng, 7, 5, w)
     rb = (w + 7) // 8
-    big = np.full((6, 5, rb + 3), 0x5A, np.uint8)
+    big = np.full((7, 5, rb + 3), 0x5A, np.uint8)
     fastrle.decode(_rles(m), out=big[:, :, :rb], packed=True)
     np.testing.assert_array_equal(big[:, :, :rb], np.packbits(m, axis=-1))
     assert (big[:, :, rb:] == 0x5A).all()
