@@ -38,6 +38,10 @@ BATCH_TARGETS = {"iou": 10.0, "merge": 5.0, "area": 3.0, "toBbox": 3.0}
 # the Rust drop-ins of issue 25: fastrle must be at least as fast as the fastest of
 # them and pycocotools on every call they have (and answer as pycocotools does)
 RIVALS = ("pycocotools", "hotcoco", "ultrafast")
+# comparator key -> its pycocotools-style mask module
+MASK_MODULES = {"fastrle": "fastrle.mask", "pycocotools": "pycocotools.mask",
+                "faster-coco-eval": "faster_coco_eval.core.mask", "hotcoco": "hotcoco.mask",
+                "ultrafast": "ultrafast_pycocotools.mask"}
 
 
 def agrees(got: Any, want: Any) -> bool:
@@ -124,9 +128,7 @@ def one_annotation(d: BenchData) -> Tuple[Any, int, int, str]:
 def _mask_libs() -> List[Tuple[str, Any, str]]:
     """(key, module, label) of every pycocotools-style mask module installed."""
     out = []
-    for key, mod in (("fastrle", "fastrle.mask"), ("pycocotools", "pycocotools.mask"),
-                     ("faster-coco-eval", "faster_coco_eval.core.mask"), ("hotcoco", "hotcoco.mask"),
-                     ("ultrafast", "ultrafast_pycocotools.mask")):
+    for key, mod in MASK_MODULES.items():
         m = import_or_none(mod)
         if m is not None:
             dist = mod.split(".")[0]

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from .harness import BenchData, CaseSpec, Comparator, import_or_none, skip_note, register
-from .percall import RIVALS, agrees, gives, rival_ratios
+from .percall import MASK_MODULES, RIVALS, agrees, gives, rival_ratios
 
 # (h, w, counts of masks); the largest size stops at 10 masks (34 MB of output)
 GRID = [(1, 1, (1, 100)), (10, 10, (1, 100)), (100, 100, (1, 100)), (480, 640, (1, 100)),
@@ -63,9 +63,6 @@ def _calls(pm: Any, n: int, h: int, w: int, rng: np.random.Generator) -> Dict[st
     }
 
 
-RIVAL_MODULES = {"hotcoco": "hotcoco.mask", "ultrafast": "ultrafast_pycocotools.mask"}
-
-
 def _rival_comps(tag: str, fn: Callable[[Any], Any], want: Any, rivals: List[Tuple[str, Any]],
                  differs: List[str]) -> List[Comparator]:
     """Comparators of the rivals that have this call and answer as pycocotools does;
@@ -89,7 +86,7 @@ def case_sweep(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     if fm is None or pm is None:
         return [], [], [skip_note("fastrle.mask or pycocotools.mask")], None
     rng = np.random.default_rng(d.cfg.seed)
-    rivals = [(r, m) for r, m in ((r, import_or_none(RIVAL_MODULES[r])) for r in RIVALS if r != "pycocotools")
+    rivals = [(r, m) for r, m in ((r, import_or_none(MASK_MODULES[r])) for r in RIVALS if r != "pycocotools")
               if m is not None]
     differs: List[str] = []
     comps: List[Comparator] = []
