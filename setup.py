@@ -5,6 +5,7 @@ import concurrent.futures
 import glob
 import os
 import shutil
+import sys
 
 import numpy as np
 from Cython.Build import cythonize
@@ -22,18 +23,38 @@ HEADERS = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, 
 PYX = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "src", "fastrle", "_*.pyx")))
 
 
-def read_flags(path=os.path.join(HERE, "build_flags.txt")):
-    """The compiler flags of build_flags.txt (lines starting with "-")."""
+def read_flags(section, path=os.path.join(HERE, "build_flags.txt")):
+    """The compiler flags of one section of build_flags.txt ("gcc" or "msvc")."""
+    flags, current = [], None
     with open(path) as f:
-        return [ln.strip() for ln in f if ln.strip().startswith("-")]
+        for ln in f:
+            ln = ln.strip()
+            if ln.startswith("[") and ln.endswith("]"):
+                current = ln[1:-1]
+            elif ln and not ln.startswith("#") and current == section:
+                flags.append(ln)
+    if not flags:
+        raise RuntimeError(f"build_flags.txt has no [{section}] flags")
+    return flags
 
 
-cflags = read_flags() + os.environ.get("FASTRLE_CFLAGS", "").split()
-ldflags = ["-lpthread"] + os.environ.get("FASTRLE_LDFLAGS", "").split()
+def compiler_flags(compiler_type):
+    """(compile flags of the C core and the extensions, extension link flags)
+    for a distutils compiler type: "msvc" takes the [msvc] section, every
+    other compiler (unix, mingw32, cygwin: GCC and Clang) the [gcc] one.
+    -lpthread only where POSIX threads are the platform's threads (not on
+    Windows, whose threads come from the Win32 API)."""
+    extra_c = os.environ.get("FASTRLE_CFLAGS", "").split()
+    extra_ld = os.environ.get("FASTRLE_LDFLAGS", "").split()
+    if compiler_type == "msvc":
+        return read_flags("msvc") + extra_c, extra_ld
+    threads = [] if sys.platform == "win32" else ["-lpthread"]
+    return read_flags("gcc") + extra_c, threads + extra_ld
+
+
 MACROS = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 
-CORE_LIB = ("fastrle_core", {"sources": CORE, "include_dirs": ["csrc"], "cflags": ["-fPIC"] + cflags,
-                             "obj_deps": {"": HEADERS}})
+CORE_LIB = ("fastrle_core", {"sources": CORE, "include_dirs": ["csrc"], "obj_deps": {"": HEADERS}})
 
 extensions = [
     Extension(
@@ -43,8 +64,6 @@ extensions = [
         depends=CORE + HEADERS,
         include_dirs=["csrc", np.get_include()],
         define_macros=MACROS,
-        extra_compile_args=cflags,
-        extra_link_args=ldflags,
     )
     for pyx in PYX
 ]
@@ -56,11 +75,15 @@ def newer_group(sources, target):
 
 
 class BuildClibParallel(build_clib):
-    """build_clib with the core's files compiled -j at a time (build_ext's -j)."""
+    """build_clib with the core's files compiled -j at a time (build_ext's -j),
+    with the flags of this compiler's build_flags.txt section."""
 
     def build_libraries(self, libraries):
         ext = self.distribution.get_command_obj("build_ext")
         jobs = ext.parallel if isinstance(ext.parallel, int) and ext.parallel > 1 else 1
+        cflags, _ = compiler_flags(self.compiler.compiler_type)
+        if self.compiler.compiler_type != "msvc":
+            cflags = ["-fPIC"] + cflags
         for name, info in libraries:
             sources = sorted(info["sources"])
             deps = info.get("obj_deps", {}).get("", [])
@@ -70,7 +93,7 @@ class BuildClibParallel(build_clib):
             def compile_one(src):
                 return self.compiler.compile([src], output_dir=self.build_temp,
                                              include_dirs=info.get("include_dirs"),
-                                             extra_postargs=info.get("cflags"), debug=self.debug)
+                                             extra_postargs=cflags, debug=self.debug)
 
             with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
                 list(pool.map(compile_one, stale))
@@ -78,11 +101,19 @@ class BuildClibParallel(build_clib):
 
 
 class BuildExtWithCore(build_ext):
-    """build_ext that builds the core library first (also for build_ext alone)."""
+    """build_ext that builds the core library first (also for build_ext alone),
+    and gives each extension its compiler's flags."""
 
     def run(self):
         self.run_command("build_clib")
         super().run()
+
+    def build_extensions(self):
+        cflags, ldflags = compiler_flags(self.compiler.compiler_type)
+        for e in self.extensions:
+            e.extra_compile_args = cflags
+            e.extra_link_args = ldflags
+        super().build_extensions()
 
 
 class BuildPyWithKernels(build_py):

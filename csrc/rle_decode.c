@@ -3,8 +3,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "rle_compat.h"
+#include "rle_dispatch.h"
 #include "rle_internal.h"
-#if defined(__SSE2__)
+#if defined(FRLE_SSE2)
 #include <emmintrin.h>
 #endif
 
@@ -43,12 +45,32 @@ static inline void fill_small(uint8_t *p, uint64_t n, uint8_t v) {
   }
 }
 
-#if defined(__SSE2__)
-/* Stream v over whole lines [a, end): one store instruction per line where
- * the CPU has AVX-512, since at memory speed the store port is the limit.
- * Picked at run time, so builds stay portable (no -march flags). */
-typedef void (*line_fill_fn)(uint8_t *a, uint8_t *end, uint8_t v);
+/* Non-temporal line stores: SSE2 (with AVX2 and AVX-512 line fills picked
+ * at run time) on x86, stnp on AArch64 (GCC/Clang; the NEON fill level);
+ * plain stores elsewhere. Picked at run time, so builds stay portable (no
+ * -march flags). */
+#if defined(FRLE_SSE2)
+#define LW_SSE2 1
+#elif defined(FRLE_NEON_KERNELS) && defined(FRLE_GNUC)
+#include <arm_neon.h>
+#define LW_NEON 1
+#endif
 
+/* The fill level rle_dispatch.c picked (FRLE_ISA caps it), cached: racing
+ * first calls store the same value. */
+static int fill_cached = -1;
+static inline int fill_level(void) {
+  int l = frle_load_relaxed(&fill_cached);
+  if (l < 0) {
+    l = frle_fill_level();
+    frle_store_relaxed(&fill_cached, l);
+  }
+  return l;
+}
+
+#if defined(LW_SSE2)
+/* Stream v over whole lines [a, end): one store instruction per line where
+ * the CPU has AVX-512, since at memory speed the store port is the limit. */
 static void line_fill_sse2(uint8_t *a, uint8_t *end, uint8_t v) {
   __m128i x = _mm_set1_epi8((char)v);
   for (; a < end; a += 64) {
@@ -61,7 +83,7 @@ static void line_fill_sse2(uint8_t *a, uint8_t *end, uint8_t v) {
 
 #ifdef FRLE_X86_KERNELS
 #include <immintrin.h>
-__attribute__((target("avx2"))) static void line_fill_avx2(uint8_t *a, uint8_t *end, uint8_t v) {
+FRLE_TARGET("avx2") static void line_fill_avx2(uint8_t *a, uint8_t *end, uint8_t v) {
   __m256i x = _mm256_set1_epi8((char)v);
   for (; a < end; a += 64) {
     _mm256_stream_si256((__m256i *)a, x);
@@ -69,42 +91,71 @@ __attribute__((target("avx2"))) static void line_fill_avx2(uint8_t *a, uint8_t *
   }
 }
 
-__attribute__((target("avx512f"))) static void line_fill_avx512(uint8_t *a, uint8_t *end, uint8_t v) {
+FRLE_TARGET("avx512f") static void line_fill_avx512(uint8_t *a, uint8_t *end, uint8_t v) {
   __m512i x = _mm512_set1_epi32((int)(0x01010101u * v));
   for (; a < end; a += 64) _mm512_stream_si512((__m512i *)a, x);
 }
 #endif
 
-/* rle_dispatch.c's choice (FRLE_ISA caps it). */
-static line_fill_fn pick_line_fill(void) {
-#ifdef FRLE_X86_KERNELS
-  int l = frle_fill_level();
-  if (l == FRLE_ISA_AVX512) return line_fill_avx512;
-  if (l == FRLE_ISA_AVX2) return line_fill_avx2;
-#endif
-  return line_fill_sse2;
-}
-
-static line_fill_fn line_fill_impl; /* set once; racing first calls pick the same */
+static inline int stream_ok(void) { return 1; }
 
 static inline void line_fill(uint8_t *a, uint8_t *end, uint8_t v) {
-  line_fill_fn f = __atomic_load_n(&line_fill_impl, __ATOMIC_RELAXED);
-  if (!f) {
-    f = pick_line_fill();
-    __atomic_store_n(&line_fill_impl, f, __ATOMIC_RELAXED);
-  }
-  f(a, end, v);
+#ifdef FRLE_X86_KERNELS
+  int l = fill_level();
+  if (l == FRLE_ISA_AVX512) line_fill_avx512(a, end, v);
+  else if (l == FRLE_ISA_AVX2) line_fill_avx2(a, end, v);
+  else
+#endif
+    line_fill_sse2(a, end, v);
 }
+
+static inline void stream_line(uint8_t *L, const uint8_t *buf) {
+  const __m128i *b = (const __m128i *)buf;
+  _mm_stream_si128((__m128i *)L, b[0]);
+  _mm_stream_si128((__m128i *)(L + 16), b[1]);
+  _mm_stream_si128((__m128i *)(L + 32), b[2]);
+  _mm_stream_si128((__m128i *)(L + 48), b[3]);
+}
+
+static inline void stream_fence(void) { _mm_sfence(); }
+
+#elif defined(LW_NEON)
+/* stnp: a store pair with a hint not to keep the line in cache. */
+static inline void stnp2(uint8_t *p, uint8x16_t x, uint8x16_t y) {
+  __asm__ volatile("stnp %q1, %q2, [%0]" : : "r"(p), "w"(x), "w"(y) : "memory");
+}
+
+/* FRLE_ISA=scalar (or any x86 name) turns the stnp stores off. */
+static inline int stream_ok(void) { return fill_level() == FRLE_ISA_NEON; }
+
+static inline void line_fill(uint8_t *a, uint8_t *end, uint8_t v) {
+  uint8x16_t x = vdupq_n_u8(v);
+  for (; a < end; a += 64) {
+    stnp2(a, x, x);
+    stnp2(a + 32, x, x);
+  }
+}
+
+static inline void stream_line(uint8_t *L, const uint8_t *b) {
+  stnp2(L, vld1q_u8(b), vld1q_u8(b + 16));
+  stnp2(L + 32, vld1q_u8(b + 32), vld1q_u8(b + 48));
+}
+
+/* order the stores before the caller's next (the threads' join orders them
+ * for other threads) */
+static inline void stream_fence(void) { __asm__ volatile("dmb ishst" : : : "memory"); }
+
 #endif
 
 const char *frle_fill_isa(void) {
-#if defined(__SSE2__)
-  line_fill_fn f = pick_line_fill();
-#ifdef FRLE_X86_KERNELS
-  if (f == line_fill_avx512) return "avx512";
-  if (f == line_fill_avx2) return "avx2";
-#endif
-  return f == line_fill_sse2 ? "sse2" : "?";
+#if defined(LW_SSE2)
+  switch (fill_level()) {
+    case FRLE_ISA_AVX512: return "avx512";
+    case FRLE_ISA_AVX2: return "avx2";
+    default: return "sse2";
+  }
+#elif defined(LW_NEON)
+  return stream_ok() ? "neon" : "scalar";
 #else
   return "scalar";
 #endif
@@ -121,8 +172,8 @@ typedef struct {
   uint8_t *line; /* aligned address of the line being assembled, or NULL */
   int skip_zero; /* output is zero already: leave whole zero lines alone */
   int stream;    /* non-temporal stores (see lw_init) */
-#if defined(__SSE2__)
-  __m128i buf[4];
+#if defined(LW_SSE2)
+  __m128i buf[4]; /* 16-byte aligned, for the stream stores */
 #else
   uint8_t buf[64];
 #endif
@@ -138,18 +189,19 @@ static inline void lw_init(line_writer *lw, uint8_t *lo, uint8_t *hi, int skip_z
   lw->hi = hi;
   lw->line = NULL;
   lw->skip_zero = skip_zero;
-  lw->stream = (uint64_t)(hi - lo) >= FRLE_STREAM_MIN;
+#if defined(LW_SSE2) || defined(LW_NEON)
+  lw->stream = (uint64_t)(hi - lo) >= FRLE_STREAM_MIN && stream_ok();
+#else
+  lw->stream = 0;
+#endif
 }
 
 static inline void lw_flush(line_writer *lw) {
   uint8_t *L = lw->line, *b = (uint8_t *)lw->buf;
   lw->line = NULL;
-#if defined(__SSE2__)
+#if defined(LW_SSE2) || defined(LW_NEON)
   if (lw->stream && L >= lw->lo && L + 64 <= lw->hi) {
-    _mm_stream_si128((__m128i *)L, lw->buf[0]);
-    _mm_stream_si128((__m128i *)(L + 16), lw->buf[1]);
-    _mm_stream_si128((__m128i *)(L + 32), lw->buf[2]);
-    _mm_stream_si128((__m128i *)(L + 48), lw->buf[3]);
+    stream_line(L, b);
     return;
   }
 #endif
@@ -165,12 +217,11 @@ static inline void lw_span(line_writer *lw, uint8_t *a, uint8_t *b, uint8_t v) {
     if (a == L && b - a >= 64) { /* whole lines; a >= lo, so they are ours */
       uint8_t *end = (uint8_t *)((uintptr_t)b & ~(uintptr_t)63);
       if (!(v == 0 && lw->skip_zero)) {
-#if defined(__SSE2__)
+#if defined(LW_SSE2) || defined(LW_NEON)
         if (lw->stream) line_fill(a, end, v);
-        else memset(a, v, (size_t)(end - a));
-#else
-        memset(a, v, (size_t)(end - a));
+        else
 #endif
+          memset(a, v, (size_t)(end - a));
       }
       a = end;
       continue;
@@ -186,8 +237,8 @@ static inline void lw_span(line_writer *lw, uint8_t *a, uint8_t *b, uint8_t v) {
 /* Non-temporal stores are weakly ordered: fence before others may read. */
 static inline void lw_done(line_writer *lw) {
   if (lw->line) lw_flush(lw);
-#if defined(__SSE2__)
-  _mm_sfence();
+#if defined(LW_SSE2) || defined(LW_NEON)
+  if (lw->stream) stream_fence();
 #endif
 }
 

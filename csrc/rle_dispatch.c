@@ -5,10 +5,10 @@
 #include <string.h>
 #include "rle_platform.h"
 
-static const char *const isa_names[] = {"scalar", "sse41", "avx2", "avx512"};
+static const char *const isa_names[] = {"scalar", "sse41", "avx2", "avx512", "neon"};
 
 const char *frle_isa_name(int level) {
-  return level >= FRLE_ISA_SCALAR && level <= FRLE_ISA_AVX512 ? isa_names[level] : "scalar";
+  return level >= FRLE_ISA_SCALAR && level <= FRLE_ISA_MAX ? isa_names[level] : "scalar";
 }
 
 int frle_parse_kernel_ok(int level) {
@@ -22,23 +22,29 @@ int frle_parse_kernel_ok(int level) {
     default: break;
   }
 #endif
+#ifdef FRLE_NEON_KERNELS
+  if (level == FRLE_ISA_NEON) return frle_cpu_has(FRLE_CPU_NEON);
+#endif
   (void)level;
   return 0;
 }
 
-static int cap = FRLE_ISA_AVX512, parse_level = FRLE_ISA_SCALAR, fill_level = FRLE_ISA_SCALAR;
+static int cap = FRLE_ISA_MAX, parse_level = FRLE_ISA_SCALAR, fill_level = FRLE_ISA_SCALAR;
 static frle_once_t pick_once = FRLE_ONCE_INIT;
 
 static void pick(void) {
   const char *env = getenv("FRLE_ISA");
   int l;
-  for (l = 0; env && l <= FRLE_ISA_AVX512; l++)
+  for (l = 0; env && l <= FRLE_ISA_MAX; l++)
     if (!strcmp(env, isa_names[l])) cap = l;
   for (l = cap; l > FRLE_ISA_SCALAR && !frle_parse_kernel_ok(l); l--) {}
   parse_level = l;
 #ifdef FRLE_X86_KERNELS
   if (cap >= FRLE_ISA_AVX512 && frle_cpu_has(FRLE_CPU_AVX512F)) fill_level = FRLE_ISA_AVX512;
   else if (cap >= FRLE_ISA_AVX2 && frle_cpu_has(FRLE_CPU_AVX2)) fill_level = FRLE_ISA_AVX2;
+#endif
+#ifdef FRLE_NEON_KERNELS
+  if (cap >= FRLE_ISA_NEON && frle_cpu_has(FRLE_CPU_NEON)) fill_level = FRLE_ISA_NEON;
 #endif
 }
 

@@ -1,7 +1,7 @@
 /*
  * CPU dispatch: which vector kernel each hot loop uses, decided once per
  * process from the CPU's features (rle_platform.c) and the environment
- * variable FRLE_ISA=scalar|sse41|avx2|avx512, which caps every kernel's
+ * variable FRLE_ISA=scalar|sse41|avx2|avx512|neon, which caps every kernel's
  * level (the parse kernels and the decode's line fill alike), so tests can
  * run each level on one machine. Kernels are picked at run time, never by
  * build flags (no -march).
@@ -9,10 +9,18 @@
 #ifndef FASTRLE_RLE_DISPATCH_H
 #define FASTRLE_RLE_DISPATCH_H
 
-/* Builds with the x86 vector kernels (GCC/Clang on x86-64 with SSE2; a build
- * with -mno-sse2 tests the portable fallbacks). */
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__SSE2__)
+#include "rle_compat.h"
+
+/* Builds with the x86 vector kernels: x86-64 with GCC/Clang (SSE2 on; a
+ * build with -mno-sse2 tests the portable fallbacks) or MSVC. */
+#if (defined(FRLE_GNUC) && defined(__x86_64__) && defined(__SSE2__)) || (defined(_MSC_VER) && defined(_M_X64))
 #define FRLE_X86_KERNELS 1
+#endif
+
+/* Builds with the NEON kernels: AArch64, any compiler (NEON is baseline
+ * there). -DFRLE_NO_NEON builds the portable fallbacks instead. */
+#if defined(FRLE_NEON) && !defined(FRLE_NO_NEON)
+#define FRLE_NEON_KERNELS 1
 #endif
 
 #ifdef __cplusplus
@@ -20,13 +28,15 @@ extern "C" {
 #endif
 
 /* Kernel levels, in order: a level's kernel runs only where the CPU has its
- * features and FRLE_ISA allows that level. */
-enum { FRLE_ISA_SCALAR = 0, FRLE_ISA_SSE41 = 1, FRLE_ISA_AVX2 = 2, FRLE_ISA_AVX512 = 3 };
+ * features and FRLE_ISA allows that level. NEON (AArch64) comes last, so an
+ * x86 name caps it to scalar and FRLE_ISA=neon caps nothing on x86. */
+enum { FRLE_ISA_SCALAR = 0, FRLE_ISA_SSE41 = 1, FRLE_ISA_AVX2 = 2, FRLE_ISA_AVX512 = 3, FRLE_ISA_NEON = 4 };
+#define FRLE_ISA_MAX FRLE_ISA_NEON
 
-/* "scalar", "sse41", "avx2" or "avx512". */
+/* "scalar", "sse41", "avx2", "avx512" or "neon". */
 const char *frle_isa_name(int level);
 
-/* The level FRLE_ISA names (read once per process), or FRLE_ISA_AVX512
+/* The level FRLE_ISA names (read once per process), or FRLE_ISA_MAX
  * when it is unset or names no level. */
 int frle_isa_cap(void);
 
@@ -38,8 +48,9 @@ int frle_parse_kernel_ok(int level);
 int frle_parse_level(void);
 
 /* The decode's non-temporal line fill in use: FRLE_ISA_AVX512 (avx512f),
- * FRLE_ISA_AVX2, or FRLE_ISA_SCALAR for the baseline (SSE2 stores, plain
- * stores in a build without SSE2), capped by frle_isa_cap() too. */
+ * FRLE_ISA_AVX2, FRLE_ISA_NEON (AArch64 stnp), or FRLE_ISA_SCALAR for the
+ * baseline (SSE2 stores on x86, plain stores elsewhere), capped by
+ * frle_isa_cap() too. */
 int frle_fill_level(void);
 
 #ifdef __cplusplus

@@ -30,7 +30,7 @@ static inline uint64_t run_end(const uint8_t *mask, uint64_t j, uint64_t hw, uin
   unsigned b;
   int k;
   for (k = 0; k < 2 && j + 16 <= hw; k++, j += 16)
-    if ((b = end_bits(mask + j, r, flip)) != 0) return j + (unsigned)__builtin_ctz(b);
+    if ((b = end_bits(mask + j, r, flip)) != 0) return j + (unsigned)frle_ctz32(b);
   for (; j + 64 <= hw; j += 64) {
     const __m128i *q = (const __m128i *)(mask + j);
     __m128i e0 = _mm_cmpeq_epi8(_mm_loadu_si128(q), r), e1 = _mm_cmpeq_epi8(_mm_loadu_si128(q + 1), r);
@@ -39,14 +39,14 @@ static inline uint64_t run_end(const uint8_t *mask, uint64_t j, uint64_t hw, uin
     __m128i e = flip ? _mm_and_si128(_mm_and_si128(e0, e1), _mm_and_si128(e2, e3))
                      : _mm_or_si128(_mm_or_si128(e0, e1), _mm_or_si128(e2, e3));
     if ((unsigned)_mm_movemask_epi8(e) != flip) {
-      if ((b = (unsigned)_mm_movemask_epi8(e0) ^ flip) != 0) return j + (unsigned)__builtin_ctz(b);
-      if ((b = (unsigned)_mm_movemask_epi8(e1) ^ flip) != 0) return j + 16 + (unsigned)__builtin_ctz(b);
-      if ((b = (unsigned)_mm_movemask_epi8(e2) ^ flip) != 0) return j + 32 + (unsigned)__builtin_ctz(b);
-      return j + 48 + (unsigned)__builtin_ctz((unsigned)_mm_movemask_epi8(e3) ^ flip);
+      if ((b = (unsigned)_mm_movemask_epi8(e0) ^ flip) != 0) return j + (unsigned)frle_ctz32(b);
+      if ((b = (unsigned)_mm_movemask_epi8(e1) ^ flip) != 0) return j + 16 + (unsigned)frle_ctz32(b);
+      if ((b = (unsigned)_mm_movemask_epi8(e2) ^ flip) != 0) return j + 32 + (unsigned)frle_ctz32(b);
+      return j + 48 + (unsigned)frle_ctz32((unsigned)_mm_movemask_epi8(e3) ^ flip);
     }
   }
   for (; j + 16 <= hw; j += 16)
-    if ((b = end_bits(mask + j, r, flip)) != 0) return j + (unsigned)__builtin_ctz(b);
+    if ((b = end_bits(mask + j, r, flip)) != 0) return j + (unsigned)frle_ctz32(b);
 #else
   uint64_t v, rep = 0x0101010101010101ull * p;
   for (; j + 8 <= hw; j += 8) {
@@ -154,7 +154,7 @@ int64_t frle_encode_rowmajor(const uint8_t *mask, uint64_t h, uint64_t w, int64_
         for (k = 0; k < 64; k += 16) {
           uint32_t bits = diff_bits(row + x + k, above + x + k, 16, nonzero);
           while (bits) {
-            unsigned b = (unsigned)__builtin_ctz(bits);
+            unsigned b = (unsigned)frle_ctz32(bits);
             scr->pos[nb++] = ((x + k + b) << 32) | y;
             bits &= bits - 1;
           }
@@ -167,7 +167,7 @@ int64_t frle_encode_rowmajor(const uint8_t *mask, uint64_t h, uint64_t w, int64_
         if (!bits) continue;
         if (!FRLE_GROW(scr->pos, scr->pos_cap, nb + 16)) return -1;
         while (bits) {
-          unsigned k = (unsigned)__builtin_ctz(bits);
+          unsigned k = (unsigned)frle_ctz32(bits);
           scr->pos[nb++] = ((x + k) << 32) | y;
           bits &= bits - 1;
         }

@@ -40,8 +40,8 @@ int frle_parse_fast(const char *s, int64_t len, uint64_t hw, int strict, uint32_
  * frle_parse_fast, or -1 where this CPU or build lacks the kernel. */
 int frle_parse_fast_isa(int level, const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m);
 
-/* The decode's line fill in use (rle_decode.c): "avx512", "avx2", "sse2",
- * or "scalar" in a build without SSE2. */
+/* The decode's line fill in use (rle_decode.c): "avx512", "avx2", "sse2"
+ * (x86), "neon" (AArch64 stnp), or "scalar" (plain stores). */
 const char *frle_fill_isa(void);
 
 #endif

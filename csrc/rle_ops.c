@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rle.h"
+#include "rle_compat.h"   /* frle_ctz64 */
 #include "rle_platform.h" /* frle_parallel_for */
 #include "rle_features.h" /* frle_fg, frle_fg_overlap */
 #if defined(__SSE2__)
@@ -431,7 +432,7 @@ static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, int64_t cap, uint32_t
     carry = b[k] >> 63;
     if (k == nw - 1) t &= tail;
     while (t) {
-      uint64_t p = k * 64 + (uint64_t)__builtin_ctzll(t);
+      uint64_t p = k * 64 + (uint64_t)frle_ctz64(t);
       o[m++] = (uint32_t)(p - last);
       last = p;
       t &= t - 1;

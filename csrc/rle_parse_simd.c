@@ -17,7 +17,9 @@
  * fast path only ever writes cnts[0 .. len), as the scalar parse may.
  *
  * Kernels: AVX-512 VBMI2 (packing with vpcompressw), AVX2 and SSE4.1
- * (packing with a pshufb table), chosen at run time.
+ * (packing with a pshufb table) on x86-64, NEON (the same table, with tbl)
+ * on AArch64, chosen at run time. Written with intrinsics only (no GCC
+ * vector extensions), so MSVC builds them too.
  * rle_dispatch.c picks the kernel (FRLE_ISA caps it).
  */
 #include <stdlib.h>
@@ -25,10 +27,15 @@
 #include "rle.h"
 #include "rle_internal.h"
 
+#include "rle_compat.h"
 #include "rle_platform.h"
 
 #ifdef FRLE_X86_KERNELS /* not: a portable-fallback test build */
 #include <immintrin.h>
+#define FRLE_SIMD_PARSE 1
+#endif
+#ifdef FRLE_NEON_KERNELS
+#include <arm_neon.h>
 #define FRLE_SIMD_PARSE 1
 #endif
 
@@ -87,8 +94,8 @@ static int64_t resume_at(const char *s, int64_t q, int64_t len, int carry) {
 static int patch_long(const char *s, int64_t q, int64_t len, uint64_t starts, uint64_t lng, int64_t mbase, int strict,
                       uint32_t *cnts) {
   while (lng) {
-    int b = __builtin_ctzll(lng);
-    int64_t d, idx = mbase + __builtin_popcountll(starts & ((1ull << b) - 1));
+    int b = frle_ctz64(lng);
+    int64_t d, idx = mbase + frle_popcount64(starts & ((1ull << b) - 1));
     int64_t e = varint_at(s, q + b, len, &d);
     if (e < 0 || !put_delta(cnts, idx, d, strict)) return 0;
     lng &= lng - 1;
@@ -132,10 +139,8 @@ static inline uint32_t block_starts(uint32_t k0, int bits, uint64_t *carry) {
   return (uint32_t)starts;
 }
 
-/* ---- SSE4.1 ------------------------------------------------------------- */
-
-/* pack_tbl[k]: pshufb control moving the 16-bit lanes at the set bits of k
- * to the front. */
+/* pack_tbl[k]: pshufb (tbl) control moving the 16-bit lanes at the set bits
+ * of k to the front; 0x80 zeroes a lane on both. */
 static uint8_t pack_tbl[256][16];
 
 static void init_pack_tbl(void) {
@@ -153,25 +158,33 @@ static void init_pack_tbl(void) {
 
 /* Values of the varints (up to 3 chars) starting at each position, one
  * 16-bit lane a position: w01 lanes hold c[p] | c[p+1] << 8, w2 lanes c[p+2]
- * (chars minus 48). Written once with GCC vector extensions, for 8 lanes
- * (SSE4.1) and 16 (AVX2). */
-typedef uint16_t u16x8 __attribute__((vector_size(16)));
-typedef uint16_t u16x16 __attribute__((vector_size(32)));
-#define DEFINE_CAND(name, T, V, attr)                                                                                  \
-  attr static inline V name(V w01_, V w2_) {                                                                           \
-    T w01 = (T)w01_, w2 = (T)w2_;                                                                                      \
-    T m2 = (T)((w01 & 0x20) == 0x20), m3 = (T)((w01 & 0x2020) == 0x2020);                                              \
-    T v = (w01 & 0x1f) | ((w01 >> 3) & m2 & 0x3e0) | ((w2 << 10) & m3 & 0x7c00);                                       \
+ * (chars minus 48). m2: the first char continues; m3: the second does too.
+ * Written once for 8 lanes (SSE4.1), 16 (AVX2) and 8 (NEON) by naming the
+ * operations. */
+#define DEFINE_CAND(name, V, attr, set1, and_, or_, xor_, sub, cmpeq, slli, srli)                                      \
+  attr static inline V name(V w01, V w2) {                                                                             \
+    const V k20 = set1(0x20), k2020 = set1(0x2020);                                                                    \
+    V m2 = cmpeq(and_(w01, k20), k20), m3 = cmpeq(and_(w01, k2020), k2020);                                            \
+    V v = or_(or_(and_(w01, set1(0x1f)), and_(and_(srli(w01, 3), m2), set1(0x3e0))),                                   \
+              and_(and_(slli(w2, 10), m3), set1(0x7c00)));                                                             \
     /* the sign bit: bit 4, 9 or 14 for 1, 2 or 3 chars */                                                             \
-    T sb = 0x10 ^ (m2 & 0x210) ^ (m3 & 0x4200);                                                                        \
-    return (V)((v ^ sb) - sb);                                                                                         \
+    V sb = xor_(xor_(set1(0x10), and_(m2, set1(0x210))), and_(m3, set1(0x4200)));                                      \
+    return sub(xor_(v, sb), sb);                                                                                       \
   }
-DEFINE_CAND(cand_sse, u16x8, __m128i, __attribute__((target("sse4.1"))))
+#endif /* FRLE_SIMD_PARSE */
+
+/* ---- SSE4.1 ------------------------------------------------------------- */
+
+#ifdef FRLE_X86_KERNELS
+
+#define SET1_128(x) _mm_set1_epi16((short)(x))
+DEFINE_CAND(cand_sse, __m128i, FRLE_TARGET("sse4.1"), SET1_128, _mm_and_si128, _mm_or_si128, _mm_xor_si128,
+            _mm_sub_epi16, _mm_cmpeq_epi16, _mm_slli_epi16, _mm_srli_epi16)
 
 /* The block's bytes from s, s + 1 and s + 2, less '0'; bad collects c0 | c2,
  * which between them hold every byte the block reads. */
-__attribute__((target("sse4.1"), always_inline)) static inline void load3_sse(const char *s, __m128i *c0, __m128i *c1,
-                                                                              __m128i *c2, __m128i *bad) {
+FRLE_TARGET("sse4.1")
+static FRLE_FORCE_INLINE void load3_sse(const char *s, __m128i *c0, __m128i *c1, __m128i *c2, __m128i *bad) {
   const __m128i k48 = _mm_set1_epi8(48);
   *c0 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)s), k48);
   *c1 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(s + 1)), k48);
@@ -180,14 +193,14 @@ __attribute__((target("sse4.1"), always_inline)) static inline void load3_sse(co
 }
 
 /* Pack the lanes of v at the bits of k (8 bits) to cnts + m as int32. */
-__attribute__((target("sse4.1"))) static inline void pack8(__m128i v, unsigned k, uint32_t *out) {
+FRLE_TARGET("sse4.1") static inline void pack8(__m128i v, unsigned k, uint32_t *out) {
   __m128i p = _mm_shuffle_epi8(v, _mm_loadu_si128((const __m128i *)pack_tbl[k]));
   _mm_storeu_si128((__m128i *)out, _mm_cvtepi16_epi32(p));
   _mm_storeu_si128((__m128i *)(out + 4), _mm_cvtepi16_epi32(_mm_srli_si128(p, 8)));
 }
 
-__attribute__((target("sse4.1,popcnt"))) static int parse_sse41(const char *s, int64_t len, uint64_t hw, int strict,
-                                                                uint32_t *cnts, int64_t *m_out) {
+FRLE_TARGET("sse4.1,popcnt")
+static int parse_sse41(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m_out) {
   const __m128i zero = _mm_setzero_si128();
   __m128i bad = zero, c0, c1, c2;
   int64_t q = 0, m = 0, i;
@@ -203,9 +216,9 @@ __attribute__((target("sse4.1,popcnt"))) static int parse_sse41(const char *s, i
     unsigned lng = starts & k0 & k1 & k2;
     int64_t mbase = m;
     pack8(cand_sse(_mm_unpacklo_epi8(c0, c1), _mm_unpacklo_epi8(c2, zero)), starts & 0xff, cnts + m);
-    m += __builtin_popcount(starts & 0xff);
+    m += frle_popcount32(starts & 0xff);
     pack8(cand_sse(_mm_unpackhi_epi8(c0, c1), _mm_unpackhi_epi8(c2, zero)), starts >> 8, cnts + m);
-    m += __builtin_popcount(starts >> 8);
+    m += frle_popcount32(starts >> 8);
     if (lng && !patch_long(s, q, len, starts, lng, mbase, strict, cnts)) return 0;
   }
   /* bytes outside '0'..'o' have bit 6 or 7 set after the subtraction */
@@ -231,13 +244,15 @@ __attribute__((target("sse4.1,popcnt"))) static int parse_sse41(const char *s, i
 
 /* ---- AVX2 --------------------------------------------------------------- */
 
-#define T256 __attribute__((target("avx2,popcnt")))
+#define T256 FRLE_TARGET("avx2,popcnt")
 
-DEFINE_CAND(cand_avx2, u16x16, __m256i, T256)
+#define SET1_256(x) _mm256_set1_epi16((short)(x))
+DEFINE_CAND(cand_avx2, __m256i, T256, SET1_256, _mm256_and_si256, _mm256_or_si256, _mm256_xor_si256, _mm256_sub_epi16,
+            _mm256_cmpeq_epi16, _mm256_slli_epi16, _mm256_srli_epi16)
 
 /* load3_sse for 32-byte blocks (the AVX2 and AVX-512 kernels). */
-__attribute__((target("avx2"), always_inline)) static inline void load3_avx(const char *s, __m256i *c0, __m256i *c1,
-                                                                            __m256i *c2, __m256i *bad) {
+FRLE_TARGET("avx2")
+static FRLE_FORCE_INLINE void load3_avx(const char *s, __m256i *c0, __m256i *c1, __m256i *c2, __m256i *bad) {
   const __m256i k48 = _mm256_set1_epi8(48);
   *c0 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)s), k48);
   *c1 = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(s + 1)), k48);
@@ -276,13 +291,13 @@ T256 static int parse_avx2(const char *s, int64_t len, uint64_t hw, int strict, 
       hi, _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)pack_tbl[s1])),
                                   _mm_loadu_si128((const __m128i *)pack_tbl[s3]), 1));
     pack8_avx2(_mm256_castsi256_si128(lo), cnts + m);
-    m += __builtin_popcount(s0);
+    m += frle_popcount32(s0);
     pack8_avx2(_mm256_castsi256_si128(hi), cnts + m);
-    m += __builtin_popcount(s1);
+    m += frle_popcount32(s1);
     pack8_avx2(_mm256_extracti128_si256(lo, 1), cnts + m);
-    m += __builtin_popcount(s2);
+    m += frle_popcount32(s2);
     pack8_avx2(_mm256_extracti128_si256(hi, 1), cnts + m);
-    m += __builtin_popcount(s3);
+    m += frle_popcount32(s3);
     if (lng && !patch_long(s, q, len, starts, lng, mbase, strict, cnts)) return 0;
   }
   if (_mm256_movemask_epi8(_mm256_or_si256(bad, _mm256_slli_epi16(bad, 1)))) return 0;
@@ -313,7 +328,7 @@ T256 static int parse_avx2(const char *s, int64_t len, uint64_t hw, int strict, 
 
 /* ---- AVX-512 (BW, VL, VBMI2) -------------------------------------------- */
 
-#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt,bmi2")))
+#define T512 FRLE_TARGET("avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt,bmi2")
 
 T512 static int parse_avx512(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m_out) {
   const __m256i k20 = _mm256_set1_epi8(0x20);
@@ -343,7 +358,7 @@ T512 static int parse_avx512(const char *s, int64_t len, uint64_t hw, int strict
     __m512i p = _mm512_maskz_compress_epi16(starts, v);
     _mm512_storeu_si512((void *)(cnts + m), _mm512_cvtepi16_epi32(_mm512_castsi512_si256(p)));
     _mm512_storeu_si512((void *)(cnts + m + 16), _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(p, 1)));
-    m += __builtin_popcount(starts);
+    m += frle_popcount32(starts);
     if (lng && !patch_long(s, q, len, starts, lng, mbase, strict, cnts)) return 0;
   }
   if (_mm256_movemask_epi8(_mm256_or_si256(bad, _mm256_slli_epi16(bad, 1)))) return 0;
@@ -374,23 +389,97 @@ T512 static int parse_avx512(const char *s, int64_t len, uint64_t hw, int strict
   return finish(strict, hw, sum);
 }
 
-#endif /* FRLE_SIMD_PARSE */
+#endif /* FRLE_X86_KERNELS */
+
+/* ---- NEON (AArch64) ----------------------------------------------------- */
+
+#ifdef FRLE_NEON_KERNELS
+
+DEFINE_CAND(cand_neon, uint16x8_t, , vdupq_n_u16, vandq_u16, vorrq_u16, veorq_u16, vsubq_u16, vceqq_u16, vshlq_n_u16,
+            vshrq_n_u16)
+
+/* Bit b: byte b of v has the continuation bit (0x20); w holds 1, 2, .., 128
+ * twice (NEON has no movemask). */
+static inline unsigned cont_bits(uint8x16_t v, uint8x16_t w) {
+  uint8x16_t t = vandq_u8(vtstq_u8(v, vdupq_n_u8(0x20)), w);
+  return (unsigned)vaddv_u8(vget_low_u8(t)) | ((unsigned)vaddv_u8(vget_high_u8(t)) << 8);
+}
+
+/* Pack the lanes of v at the bits of k (8 bits) to out as int32. */
+static inline void pack8_neon(uint16x8_t v, unsigned k, uint32_t *out) {
+  int16x8_t p = vreinterpretq_s16_u8(vqtbl1q_u8(vreinterpretq_u8_u16(v), vld1q_u8(pack_tbl[k])));
+  vst1q_u32(out, vreinterpretq_u32_s32(vmovl_s16(vget_low_s16(p))));
+  vst1q_u32(out + 4, vreinterpretq_u32_s32(vmovl_high_s16(p)));
+}
+
+/* parse_sse41's steps, with NEON's instructions. */
+static int parse_neon(const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m_out) {
+  static const uint8_t bitw[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+  const uint8x16_t zero = vdupq_n_u8(0), k48 = vdupq_n_u8(48), w = vld1q_u8(bitw);
+  uint8x16_t bad = zero;
+  int64_t q = 0, m = 0, i;
+  uint64_t carry = 1, sum = 0;
+  /* pass 1: 16 bytes a block; a block reads 2 bytes past itself */
+  for (; q + 18 <= len; q += 16) {
+    const uint8_t *b = (const uint8_t *)s + q;
+    uint8x16_t c0 = vsubq_u8(vld1q_u8(b), k48), c1 = vsubq_u8(vld1q_u8(b + 1), k48);
+    uint8x16_t c2 = vsubq_u8(vld1q_u8(b + 2), k48);
+    unsigned k0 = cont_bits(c0, w), k1 = cont_bits(c1, w), k2 = cont_bits(c2, w);
+    unsigned starts = block_starts(k0, 16, &carry);
+    unsigned lng = starts & k0 & k1 & k2;
+    int64_t mbase = m;
+    bad = vorrq_u8(bad, vorrq_u8(c0, c2));
+    pack8_neon(cand_neon(vreinterpretq_u16_u8(vzip1q_u8(c0, c1)), vreinterpretq_u16_u8(vzip1q_u8(c2, zero))),
+               starts & 0xff, cnts + m);
+    m += frle_popcount32(starts & 0xff);
+    pack8_neon(cand_neon(vreinterpretq_u16_u8(vzip2q_u8(c0, c1)), vreinterpretq_u16_u8(vzip2q_u8(c2, zero))),
+               starts >> 8, cnts + m);
+    m += frle_popcount32(starts >> 8);
+    if (lng && !patch_long(s, q, len, starts, lng, mbase, strict, cnts)) return 0;
+  }
+  /* bytes outside '0'..'o' have bit 6 or 7 set after the subtraction */
+  if (vmaxvq_u8(vandq_u8(bad, vdupq_n_u8(0xc0)))) return 0;
+  if ((i = after_blocks(s, q, len, (int)carry, strict, cnts, &m, &sum)) < 0) return 0;
+  /* pass 2: 4 counts a step; lanes i..i+3 add the two counts before i */
+  if (m >= 7) {
+    const uint32_t b0[4] = {cnts[1], cnts[2], cnts[1], cnts[2]};
+    const uint32x4_t z4 = vdupq_n_u32(0);
+    uint32x4_t back = vld1q_u32(b0);
+    uint64x2_t vsum = vdupq_n_u64(0);
+    for (; i + 4 <= m; i += 4) {
+      uint32x4_t v = vld1q_u32(cnts + i);
+      v = vaddq_u32(vaddq_u32(v, vextq_u32(z4, v, 2)), back);
+      back = vcombine_u32(vget_high_u32(v), vget_high_u32(v));
+      vst1q_u32(cnts + i, v);
+      vsum = vpadalq_u32(vsum, v);
+    }
+    sum += vaddvq_u64(vsum);
+  }
+  prefix_scalar(cnts, i, m, &sum);
+  *m_out = m;
+  return finish(strict, hw, sum);
+}
+
+#endif /* FRLE_NEON_KERNELS */
 
 typedef int (*parse_fn)(const char *, int64_t, uint64_t, int, uint32_t *, int64_t *);
 
 /* The kernel of a level (FRLE_ISA_*), or NULL where this CPU or build lacks it. */
 static parse_fn kernel_of(int level) {
   if (!frle_parse_kernel_ok(level)) return NULL;
-#ifdef FRLE_SIMD_PARSE
+#ifdef FRLE_X86_KERNELS
   if (level == FRLE_ISA_AVX512) return parse_avx512;
   if (level == FRLE_ISA_AVX2) return parse_avx2;
   if (level == FRLE_ISA_SSE41) return parse_sse41;
+#endif
+#ifdef FRLE_NEON_KERNELS
+  if (level == FRLE_ISA_NEON) return parse_neon;
 #endif
   return NULL;
 }
 
 #ifdef FRLE_SIMD_PARSE
-static frle_once_t tbl_once = FRLE_ONCE_INIT; /* the SSE4.1/AVX2 kernels' table */
+static frle_once_t tbl_once = FRLE_ONCE_INIT; /* the SSE4.1/AVX2/NEON kernels' table */
 #endif
 
 int frle_parse_fast_isa(int lvl, const char *s, int64_t len, uint64_t hw, int strict, uint32_t *cnts, int64_t *m) {

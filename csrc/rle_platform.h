@@ -1,14 +1,18 @@
 /*
- * The platform layer: threads, CPU count, run-once and CPU features. The only
- * file of the C core that calls the OS or compiler-specific CPU probes
- * (pthreads, sysconf, sched_getaffinity, __builtin_cpu_supports); a port to
- * another OS or compiler replaces rle_platform.c and nothing else.
+ * The platform layer: threads, CPU count, run-once, zeroed page-backed
+ * memory and CPU features. The only file of the C core that calls the OS
+ * (POSIX: pthreads, sysconf, sched_getaffinity, mmap; Windows: Win32
+ * threads, GetActiveProcessorCount, VirtualAlloc) or probes the CPU (cpuid,
+ * xgetbv). Compiler differences live in rle_compat.h.
  */
 #ifndef FASTRLE_RLE_PLATFORM_H
 #define FASTRLE_RLE_PLATFORM_H
 
+#include <stddef.h>
 #include <stdint.h>
+#ifndef _WIN32
 #include <pthread.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,9 +45,23 @@ void frle_threads_fail_after(int started);
 
 /* Run fn exactly once per process per flag, whichever thread comes first;
  * the others wait until it has returned. */
+#ifdef _WIN32
+typedef struct {
+  void *ptr; /* an INIT_ONCE (one pointer), without <windows.h> here */
+} frle_once_t;
+#define FRLE_ONCE_INIT {0}
+#else
 typedef pthread_once_t frle_once_t;
 #define FRLE_ONCE_INIT PTHREAD_ONCE_INIT
+#endif
 void frle_once(frle_once_t *flag, void (*fn)(void));
+
+/* n zeroed bytes (n > 0) in fresh pages, where the OS gives them: mmap with
+ * MADV_HUGEPAGE on Linux (first touches fault 2 MiB at a time), mmap on other
+ * POSIX systems, VirtualAlloc on Windows; calloc elsewhere. NULL when out of
+ * memory. Free with frle_free_zeroed(p, n), the same n. */
+void *frle_alloc_zeroed(size_t n);
+void frle_free_zeroed(void *p, size_t n);
 
 /* CPU features, probed once. frle_cpu_has(FRLE_CPU_x) is 0 for every
  * feature on a CPU or compiler this file cannot probe. */
@@ -55,7 +73,8 @@ enum {
   FRLE_CPU_AVX512F = 1 << 4,
   FRLE_CPU_AVX512BW = 1 << 5,
   FRLE_CPU_AVX512VL = 1 << 6,
-  FRLE_CPU_AVX512VBMI2 = 1 << 7
+  FRLE_CPU_AVX512VBMI2 = 1 << 7,
+  FRLE_CPU_NEON = 1 << 8 /* AArch64: always */
 };
 /* 1 when the CPU has every feature of the mask `features`. */
 int frle_cpu_has(unsigned features);

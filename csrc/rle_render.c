@@ -169,7 +169,7 @@ static int prepare(render_job *jb, int64_t pos, frle_scratch *scr) {
 static void phase_prepare(render_job *jb) {
   frle_scratch *scr = frle_scratch_new();
   for (;;) {
-    int64_t pos = __atomic_fetch_add(&jb->next, 1, __ATOMIC_RELAXED);
+    int64_t pos = frle_fetch_add64(&jb->next, 1);
     if (pos >= jb->k) break;
     jb->ms[pos].rc = scr ? prepare(jb, pos, scr) : FRLE_ERR_NOMEM;
   }

@@ -8,7 +8,8 @@
  * written one output row at a time, in address order. Cost: the source
  * runs, the output's outline and one pass over the output; column-wise
  * stores (which alias in the caches at power-of-two row strides) are never
- * made. Flips and bit-packing happen as the rows are written.
+ * made. Flips and bit-packing happen as the rows are written (packed rows
+ * a 64-bit word at a time, straight into the output).
  * area accumulates exact integer coverage column by column. roi_align is in
  * rle_roi.c; the nearest index maps in rle_transform.c. */
 #include <stdlib.h>
@@ -67,50 +68,111 @@ typedef struct {
   int64_t rowbytes;
 } dctx;
 
-/* Bits [lo, hi) of one byte, 0 <= lo < hi <= 8, column c at bit 7-c (big)
- * or c (little). */
-static inline uint8_t bmask(unsigned lo, unsigned hi, int little) {
-  if (little) return (uint8_t)(((1u << hi) - 1) & ~((1u << lo) - 1));
-  return (uint8_t)((0xFFu >> lo) & (0xFFu << (8 - hi)));
-}
-
-static inline void set_bits(uint8_t *row, uint64_t c0, uint64_t c1, int little) {
-  uint64_t b0 = c0 >> 3, b1 = c1 >> 3;
-  unsigned l0 = (unsigned)(c0 & 7), l1 = (unsigned)(c1 & 7);
-  if (b0 == b1) {
-    row[b0] |= bmask(l0, l1, little);
-    return;
-  }
-  if (l0) {
-    row[b0] |= bmask(l0, 8, little);
-    b0++;
-  }
-  if (b1 > b0) memset(row + b0, 0xFF, (size_t)(b1 - b0));
-  if (l1) row[b1] |= bmask(0, l1, little);
-}
-
 static inline void fill_row(const frle_xform *x, uint8_t *row, uint64_t c0, uint64_t c1) {
   if (x->flip_h) {
     uint64_t t = c0;
     c0 = x->ow - c1;
     c1 = x->ow - t;
   }
-  if (x->packed) set_bits(row, c0, c1, x->little);
-  else if (c1 - c0 == 1) row[c0] = 1;
+  if (c1 - c0 == 1) row[c0] = 1;
   else memset(row + c0, 1, (size_t)(c1 - c0));
 }
 
-/* One packed row from its sorted spans tr[0..nt) (x0, x1 pairs): every
- * byte is written once, in order, with no read-modify-write of a byte just
- * stored. Mirrored spans (flip_h) are taken in reverse, which keeps them
- * sorted. */
+/* Packed rows are written 64 pixels at a time: a word of all zeros or all
+ * ones between two span boundaries, a masked word where a boundary falls.
+ * Word i of a row is bytes [8i, 8i+8), pixel 8i+j at bit j of the
+ * little-endian word ("little"), or at bit 7-j%8 of its byte ("big": the
+ * bits of each byte reversed). The last word of a row may be partial.
+ * prefix[o][k] is pixels [0, k) of a word in order o (0 big, 1 little), so
+ * pixels [lo, hi) are prefix[o][hi] & ~prefix[o][lo]. */
+/* (generated; values as little-endian words) */
+/* clang-format off */
+static const uint64_t prefix[2][65] = {
+    {/* big */
+     0x0000000000000000ULL, 0x0000000000000080ULL, 0x00000000000000C0ULL,
+     0x00000000000000E0ULL, 0x00000000000000F0ULL, 0x00000000000000F8ULL,
+     0x00000000000000FCULL, 0x00000000000000FEULL, 0x00000000000000FFULL,
+     0x00000000000080FFULL, 0x000000000000C0FFULL, 0x000000000000E0FFULL,
+     0x000000000000F0FFULL, 0x000000000000F8FFULL, 0x000000000000FCFFULL,
+     0x000000000000FEFFULL, 0x000000000000FFFFULL, 0x000000000080FFFFULL,
+     0x0000000000C0FFFFULL, 0x0000000000E0FFFFULL, 0x0000000000F0FFFFULL,
+     0x0000000000F8FFFFULL, 0x0000000000FCFFFFULL, 0x0000000000FEFFFFULL,
+     0x0000000000FFFFFFULL, 0x0000000080FFFFFFULL, 0x00000000C0FFFFFFULL,
+     0x00000000E0FFFFFFULL, 0x00000000F0FFFFFFULL, 0x00000000F8FFFFFFULL,
+     0x00000000FCFFFFFFULL, 0x00000000FEFFFFFFULL, 0x00000000FFFFFFFFULL,
+     0x00000080FFFFFFFFULL, 0x000000C0FFFFFFFFULL, 0x000000E0FFFFFFFFULL,
+     0x000000F0FFFFFFFFULL, 0x000000F8FFFFFFFFULL, 0x000000FCFFFFFFFFULL,
+     0x000000FEFFFFFFFFULL, 0x000000FFFFFFFFFFULL, 0x000080FFFFFFFFFFULL,
+     0x0000C0FFFFFFFFFFULL, 0x0000E0FFFFFFFFFFULL, 0x0000F0FFFFFFFFFFULL,
+     0x0000F8FFFFFFFFFFULL, 0x0000FCFFFFFFFFFFULL, 0x0000FEFFFFFFFFFFULL,
+     0x0000FFFFFFFFFFFFULL, 0x0080FFFFFFFFFFFFULL, 0x00C0FFFFFFFFFFFFULL,
+     0x00E0FFFFFFFFFFFFULL, 0x00F0FFFFFFFFFFFFULL, 0x00F8FFFFFFFFFFFFULL,
+     0x00FCFFFFFFFFFFFFULL, 0x00FEFFFFFFFFFFFFULL, 0x00FFFFFFFFFFFFFFULL,
+     0x80FFFFFFFFFFFFFFULL, 0xC0FFFFFFFFFFFFFFULL, 0xE0FFFFFFFFFFFFFFULL,
+     0xF0FFFFFFFFFFFFFFULL, 0xF8FFFFFFFFFFFFFFULL, 0xFCFFFFFFFFFFFFFFULL,
+     0xFEFFFFFFFFFFFFFFULL, 0xFFFFFFFFFFFFFFFFULL,
+    },
+    {/* little */
+     0x0000000000000000ULL, 0x0000000000000001ULL, 0x0000000000000003ULL,
+     0x0000000000000007ULL, 0x000000000000000FULL, 0x000000000000001FULL,
+     0x000000000000003FULL, 0x000000000000007FULL, 0x00000000000000FFULL,
+     0x00000000000001FFULL, 0x00000000000003FFULL, 0x00000000000007FFULL,
+     0x0000000000000FFFULL, 0x0000000000001FFFULL, 0x0000000000003FFFULL,
+     0x0000000000007FFFULL, 0x000000000000FFFFULL, 0x000000000001FFFFULL,
+     0x000000000003FFFFULL, 0x000000000007FFFFULL, 0x00000000000FFFFFULL,
+     0x00000000001FFFFFULL, 0x00000000003FFFFFULL, 0x00000000007FFFFFULL,
+     0x0000000000FFFFFFULL, 0x0000000001FFFFFFULL, 0x0000000003FFFFFFULL,
+     0x0000000007FFFFFFULL, 0x000000000FFFFFFFULL, 0x000000001FFFFFFFULL,
+     0x000000003FFFFFFFULL, 0x000000007FFFFFFFULL, 0x00000000FFFFFFFFULL,
+     0x00000001FFFFFFFFULL, 0x00000003FFFFFFFFULL, 0x00000007FFFFFFFFULL,
+     0x0000000FFFFFFFFFULL, 0x0000001FFFFFFFFFULL, 0x0000003FFFFFFFFFULL,
+     0x0000007FFFFFFFFFULL, 0x000000FFFFFFFFFFULL, 0x000001FFFFFFFFFFULL,
+     0x000003FFFFFFFFFFULL, 0x000007FFFFFFFFFFULL, 0x00000FFFFFFFFFFFULL,
+     0x00001FFFFFFFFFFFULL, 0x00003FFFFFFFFFFFULL, 0x00007FFFFFFFFFFFULL,
+     0x0000FFFFFFFFFFFFULL, 0x0001FFFFFFFFFFFFULL, 0x0003FFFFFFFFFFFFULL,
+     0x0007FFFFFFFFFFFFULL, 0x000FFFFFFFFFFFFFULL, 0x001FFFFFFFFFFFFFULL,
+     0x003FFFFFFFFFFFFFULL, 0x007FFFFFFFFFFFFFULL, 0x00FFFFFFFFFFFFFFULL,
+     0x01FFFFFFFFFFFFFFULL, 0x03FFFFFFFFFFFFFFULL, 0x07FFFFFFFFFFFFFFULL,
+     0x0FFFFFFFFFFFFFFFULL, 0x1FFFFFFFFFFFFFFFULL, 0x3FFFFFFFFFFFFFFFULL,
+     0x7FFFFFFFFFFFFFFFULL, 0xFFFFFFFFFFFFFFFFULL,
+    }};
+/* clang-format on */
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define FRLE_WORD_LE(v) __builtin_bswap64(v) /* byte 0 in memory holds pixels 0-7 */
+#else
+#define FRLE_WORD_LE(v) (v)
+#endif
+
+static inline void put_word(uint8_t *row, size_t rb, size_t i, uint64_t v) {
+  size_t off = i * 8;
+  v = FRLE_WORD_LE(v);
+  if (off + 8 <= rb) memcpy(row + off, &v, 8);
+  else if (off < rb) memcpy(row + off, &v, rb - off); /* the row's partial last word */
+}
+
+static inline void fill_words(uint8_t *row, size_t rb, size_t i0, size_t i1, uint64_t v) {
+  size_t a = i0 * 8, b = i1 * 8 < rb ? i1 * 8 : rb;
+  if (b <= a) return;
+  if (b - a <= 32) { /* short gaps (many-span rows): word stores, no call */
+    for (; a + 8 <= b; a += 8) memcpy(row + a, &v, 8);
+    if (a < b) memcpy(row + a, &v, b - a);
+    return;
+  }
+  memset(row + a, (int)(v & 0xFF), b - a);
+}
+
+/* One packed row, written in place from its sorted spans tr[0..nt) (x0, x1
+ * pairs), every word once and in order. Mirrored spans (flip_h) are taken
+ * in reverse, which keeps them sorted. */
 static void pack_row(const frle_xform *x, uint8_t *row, size_t rb, const uint32_t *tr, int64_t nt) {
-  size_t cur = 0;       /* the byte being assembled */
-  unsigned acc = 0;
+  const uint64_t *pre = prefix[x->little ? 1 : 0];
+  size_t cur = 0; /* the word being assembled in acc */
+  uint64_t acc = 0;
   int64_t k;
   for (k = 0; k + 1 < nt; k += 2) {
     uint64_t a, b;
-    size_t ba, bb;
+    size_t wa, wb;
     if (x->flip_h) {
       a = x->ow - tr[nt - 1 - k];
       b = x->ow - tr[nt - 2 - k];
@@ -119,27 +181,25 @@ static void pack_row(const frle_xform *x, uint8_t *row, size_t rb, const uint32_
       b = tr[k + 1];
     }
     if (a >= b) continue;
-    ba = (size_t)(a >> 3);
-    bb = (size_t)(b >> 3);
-    if (ba > cur) {
-      row[cur] = (uint8_t)acc;
-      if (ba > cur + 1) memset(row + cur + 1, 0, ba - cur - 1);
-      cur = ba;
+    wa = (size_t)(a >> 6);
+    wb = (size_t)(b >> 6);
+    if (wa > cur) {
+      put_word(row, rb, cur, acc);
+      fill_words(row, rb, cur + 1, wa, 0);
+      cur = wa;
       acc = 0;
     }
-    if (ba == bb) {
-      acc |= bmask((unsigned)(a & 7), (unsigned)(b & 7), x->little);
+    if (wa == wb) {
+      acc |= pre[b & 63] & ~pre[a & 63];
       continue;
     }
-    row[cur] = (uint8_t)(acc | bmask((unsigned)(a & 7), 8, x->little));
-    if (bb > ba + 1) memset(row + ba + 1, 0xFF, bb - ba - 1);
-    cur = bb;
-    acc = (b & 7) ? bmask(0, (unsigned)(b & 7), x->little) : 0;
+    put_word(row, rb, cur, acc | ~pre[a & 63]);
+    fill_words(row, rb, wa + 1, wb, ~(uint64_t)0);
+    cur = wb;
+    acc = pre[b & 63];
   }
-  if (cur < rb) {
-    row[cur] = (uint8_t)acc;
-    if (rb > cur + 1) memset(row + cur + 1, 0, rb - cur - 1);
-  }
+  put_word(row, rb, cur, acc);
+  fill_words(row, rb, cur + 1, (rb + 7) / 8, 0);
 }
 
 /* The runs of the resized mask, built from the source runs: column-major
@@ -270,17 +330,19 @@ static int write_nearest(const dctx *c, const uint32_t *cnts, int64_t m, frle_sc
     uint8_t *p = base + (int64_t)(x->flip_v ? x->oh - 1 - r : r) * x->row_stride;
     int64_t t, t1;
     if (r < scr->ylo || r >= scr->yhi) {
-      if (!x->zeroed) stream_row(p, zero, rb);
+      if (x->zeroed) continue;
+      if (x->packed) memset(p, 0, rb); /* an eighth of the bytes: plain stores keep up */
+      else stream_row(p, zero, rb);
       continue;
     }
     t = r == scr->ylo ? 0 : scr->row[r - 1];
     t1 = scr->row[r];
-    if (x->packed) {
-      pack_row(x, row, rb, scr->tr + t, t1 - t);
-    } else {
-      memset(row, 0, rb);
-      for (; t + 1 < t1; t += 2) fill_row(x, row, scr->tr[t], scr->tr[t + 1]);
+    if (x->packed) { /* straight to the output, a word at a time */
+      pack_row(x, p, rb, scr->tr + t, t1 - t);
+      continue;
     }
+    memset(row, 0, rb);
+    for (; t + 1 < t1; t += 2) fill_row(x, row, scr->tr[t], scr->tr[t + 1]);
     stream_row(p, row, rb);
   }
   stream_done();

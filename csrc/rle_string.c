@@ -80,7 +80,7 @@ static inline int parse_impl(const char *s, int64_t len, uint64_t hw, int strict
     if (canonical) {
       int64_t d = (int64_t)x, v = d + (m > 2 ? (int64_t)back2 : 0);
       uint64_t mag = (uint64_t)(d ^ (d >> 63));
-      int nb = mag ? 65 - __builtin_clzll(mag) : 1;
+      int nb = mag ? 65 - frle_clz64(mag) : 1;
       if ((nb + 4) / 5 != k || v < 0 || v > (int64_t)FRLE_MAX_PIXELS) canon = 0;
     }
     if (m > 2) x += back2;
@@ -128,7 +128,7 @@ int64_t frle_to_string(const uint32_t *cnts, int64_t m, char *s) {
      * last chunk's bit 4 is the sign), which is where pycocotools' loop
      * stops; one or two chunks nearly always, written without a loop */
     mag = (uint64_t)(x ^ (x >> 63));
-    nb = mag ? 65 - __builtin_clzll(mag) : 1;
+    nb = mag ? 65 - frle_clz64(mag) : 1;
     k = (nb + 4) / 5;
     if (k <= 2) {
       s[p] = (char)(((x & 0x1f) | (k == 2 ? 0x20 : 0)) + 48);

@@ -1,11 +1,13 @@
 #!/usr/bin/env python
-"""Mutation testing for fastrle's hot spots.
+"""Mutation testing for fastrle: the hot spots and the rest of the package.
 
 Plants one-line bugs (mutants) in the parser, the row-span writer, the ops,
 the drop-in's batch ops (run-sweep IoU, bitmap merge), the Cython glue and
 the drop-in's fast paths (``_mask.pyx``), ``mask.py``, ``api.py``, the SA-1B
-ordering, both CUDA kernels, the fused transforms and the overlays, one at a
-time, and runs only the test files (or tests) that cover that spot.
+ordering, both CUDA kernels, the fused transforms and the overlays, and (issue
+24) in the CLI, the dataset jobs, the SA-1B utilities, the overlay policy,
+``compat.py`` and the transforms' Python layer, one at a time, and runs only
+the test files (or tests) that cover that spot.
 A mutant is *killed* when those tests fail (or hang past the timeout), and
 *survives* when they pass: then either a test is missing, or the mutant is
 equivalent (it cannot change any result) and is listed as such.
@@ -80,6 +82,15 @@ T_KEXPAND = ["tests/test_gpu_emulated.py", "tests/test_gpu_transforms.py",
              "tests/test_transforms_gpu_cpu.py"] + _GPU_FIXES
 T_XFORM = ["tests/test_transforms.py", "tests/test_transforms_gpu_cpu.py", "tests/test_roi_align.py"]
 T_RENDER = ["tests/test_viz.py"]
+# issue 24's areas: their behaviour pins first (fast, hand-written oracles), then
+# the older tests. test_jobs.py (a 2-process cluster, slow) is left out: the pins
+# run the same code in process and on an in-process cluster.
+T_CLI = ["tests/test_jobs_pins.py", "tests/test_show_pins.py", "tests/test_cli.py", "tests/test_cli_show.py"]
+T_JOBS = ["tests/test_jobs_pins.py", "tests/test_cli.py"]
+T_SA1B2 = ["tests/test_sa1b_pins.py", "tests/test_sa1b.py"]
+T_VIZ = ["tests/test_viz.py", "tests/test_show_pins.py", "tests/test_cli_show.py"]
+T_COMPAT = ["tests/test_patch_sequences.py", "tests/test_patch.py"]
+T_XPY = ["tests/test_transform_pins.py", "tests/test_transforms.py", "tests/test_args.py", "tests/test_roi_align.py"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +116,11 @@ SP = "csrc/rle_parse_simd.c"
 DI, F, MPYX = "csrc/rle_parse_batch.c", "csrc/rle_features.c", "src/fastrle/_mask.pyx"
 X, XT, R = "csrc/rle_resize.c", "csrc/rle_transform.c", "csrc/rle_render.c"
 ARGS = "src/fastrle/_args.py"
+CIX, CVA, CSH = "src/fastrle/cli/index.py", "src/fastrle/cli/validate.py", "src/fastrle/cli/show.py"
+TK, SRCS, JAPI = "src/fastrle/jobs/tasks.py", "src/fastrle/jobs/sources.py", "src/fastrle/jobs/api.py"
+DEC, DS, SHD = "src/fastrle/sa1b/decoder.py", "src/fastrle/sa1b/dataset.py", "src/fastrle/sa1b/shard.py"
+OV, PAL, CMP, XPY = "src/fastrle/viz/overlay.py", "src/fastrle/viz/palette.py", "src/fastrle/compat.py", \
+    "src/fastrle/transforms.py"
 
 MUTANTS: List[Mutant] = [
     # --- the parser and writer (csrc/rle_string.c)
@@ -138,7 +154,7 @@ MUTANTS: List[Mutant] = [
     # --- the vector parse kernels (csrc/rle_parse_simd.c)
     _m("simd-avx-sign3", SP, "s14 = _mm512_set1_epi16(0x4000)", "s14 = _mm512_set1_epi16(0x2000)", "constant",
        "AVX-512: 3-char varints sign-extend from the wrong bit", T_SIMD),
-    _m("simd-sse-sign3", SP, "T sb = 0x10 ^ (m2 & 0x210) ^ (m3 & 0x4200);", "T sb = 0x10 ^ (m2 & 0x210) ^ (m3 & 0x4000);",
+    _m("simd-sse-sign3", SP, "and_(m3, set1(0x4200)));", "and_(m3, set1(0x4000)));",
        "constant", "SSE4.1 and AVX2: 3-char varints sign-extend from the wrong bit", T_SIMD),
     _m("simd-avx-3char", SP, "v = _mm512_mask_add_epi16(v, k01, v,", "v = _mm512_mask_add_epi16(v, k0, v,", "logic",
        "AVX-512: a 2-char varint takes a third chunk", T_SIMD),
@@ -190,8 +206,8 @@ MUTANTS: List[Mutant] = [
     _m("encode-skip-nonzero", "csrc/rle_encode.c", "const unsigned flip = nonzero && p ? 0 : 0xFFFF;",
        "const unsigned flip = nonzero ? 0 : 0xFFFF;", "logic",
        "the vector skip ends a run of zeros at the first zero (nonzero mode)", T_DECODE),
-    _m("encode-skip-ctz", "csrc/rle_encode.c", "return j + 48 + (unsigned)__builtin_ctz(",
-       "return j + 32 + (unsigned)__builtin_ctz(", "off-by-one",
+    _m("encode-skip-ctz", "csrc/rle_encode.c", "return j + 48 + (unsigned)frle_ctz32(",
+       "return j + 32 + (unsigned)frle_ctz32(", "off-by-one",
        "the 64-byte skip misplaces a run end in its last 16 bytes", T_DECODE),
     # --- the ops on runs (csrc/rle_ops.c): toBbox, pairwise merge, box IoU and its prefilter
     _m("ops-area-start", O, "for (j = 1; j < m; j += 2) a += cnts[j];",
@@ -361,8 +377,8 @@ MUTANTS: List[Mutant] = [
     _m("kexpand-meta-field", KE, "return meta[FASTRLE_META_STRIDE * m] == FASTRLE_ST_OK;",
        "return meta[FASTRLE_META_STRIDE * m + 2] == FASTRLE_ST_OK;", "swapped",
        "expand reads the status from the position field", T_KEXPAND),
-    _m("kexpand-seg-start", KE, "const unsigned int lo = *st > p ? *st - p : 0u;",
-       "const unsigned int lo = *st > p ? *st - p + 1u : 0u;", "off-by-one",
+    _m("kexpand-seg-start", KE, "const unsigned int lo = (*st > p ? *st : p) - p;\n            const unsigned int c =",
+       "const unsigned int lo = (*st > p ? *st + 1u : p) - p;\n            const unsigned int c =", "off-by-one",
        "slab kernels start a run one row late", T_KEXPAND),
     _m("kexpand-fold", KE, "little ? 0x01020408u : 0x08040201u;", "little ? 0x08040201u : 0x01020408u;",
        "swapped", "packed slab output in the wrong bit order", T_KEXPAND),
@@ -378,7 +394,7 @@ MUTANTS: List[Mutant] = [
        "comparison", "the inverse index map is one output row late", T_XFORM),
     _m("xform-run-end", X, "y1 = e - x1 * h;", "y1 = e - x1 * h - 1;",
        "off-by-one", "resampled runs end one source row early", T_XFORM),
-    _m("xform-bitorder", X, "if (little) return (uint8_t)", "if (!little) return (uint8_t)", "swapped",
+    _m("xform-bitorder", X, "prefix[x->little ? 1 : 0];", "prefix[x->little ? 0 : 1];", "swapped",
        "packed decode in the wrong bit order", T_XFORM),
     _m("xform-nearest-switch", XT, "int small = frle_nearest_small(out, other);",
        "int small = frle_nearest_small(out, 0);", "logic",
@@ -392,6 +408,204 @@ MUTANTS: List[Mutant] = [
     _m("render-contour-colour", R, "const uint8_t *c = jb->colors + 3 * jb->order[pos];",
        "const uint8_t *c = jb->colors + 3 * pos;", "swapped",
        "contours take the colour of the draw position, not the mask", T_RENDER),
+    # ================= issue 24: the whole package, not only the hot spots =================
+    # --- the command line (src/fastrle/cli/)
+    _m("cli-index-exit", CIX, "return 1 if s.unreadable else 0", "return 1 if s.unreadable > 1 else 0",
+       "off-by-one", "fastrle index exits 0 when one source is unreadable", T_CLI),
+    _m("cli-index-overwrite", CIX, "overwrite=args.overwrite,", "overwrite=False,", "logic",
+       "fastrle index ignores --overwrite", T_CLI),
+    _m("cli-index-features", CIX, "features=args.features,", "features=False,", "logic",
+       "fastrle index ignores --features", T_CLI),
+    _m("cli-runjob-exit", "src/fastrle/cli/_jobs.py", "        return 2", "        return 1", "constant",
+       "a usage error (empty glob, no Dask) exits 1, not 2", T_CLI),
+    _m("cli-validate-exit", CVA, "s = validate.validate_files(files)\n    print(s.text())\n    return 0 if s.ok else 1",
+       "s = validate.validate_files(files)\n    print(s.text())\n    return 0 if not s.mismatches else 1", "logic",
+       "file-mode validate exits 0 with malformed entries or source errors", T_CLI),
+    _m("cli-validate-report-mode", CVA, "if args.scheduler or args.workers or args.report:",
+       "if args.scheduler or args.workers:", "logic", "--report alone keeps the in-process mode (no report written)",
+       T_CLI),
+    _m("cli-size-zero", "src/fastrle/cli/_args.py", "if h <= 0 or w <= 0:", "if h < 0 or w < 0:", "comparison",
+       "a size of 0xN is accepted", T_CLI),
+    _m("cli-positive-zero", "src/fastrle/cli/_args.py", "if v < 1:", "if v < 0:", "off-by-one",
+       "--top-k 0 (and other positive options) accepted", T_CLI),
+    _m("cli-show-atomic", CSH, "fileio.atomic_write(path, lambda tmp: save_image(pic, tmp, fmt))",
+       "save_image(pic, path, fmt)", "logic", "fastrle show writes in place: a failed save leaves a partial file",
+       T_CLI),
+    _m("cli-show-topk", CSH, "contour_width=args.contour_width, top_k=args.top_k)",
+       "contour_width=args.contour_width, top_k=None)", "logic", "fastrle show ignores --top-k", T_CLI),
+    _m("cli-show-cw", CSH, "contour_width=args.contour_width, top_k", "contour_width=1, top_k", "logic",
+       "fastrle show ignores --contour-width", T_CLI),
+    _m("cli-show-contours", CSH, "contours=not args.no_contours,", "contours=True,", "logic",
+       "fastrle show ignores --no-contours", T_CLI),
+    _m("cli-show-grid-k", CSH, "            if len(items) == k:\n                break\n    else:",
+       "            if len(items) == k + 1:\n                break\n    else:", "off-by-one",
+       "--grid K on a shard draws K+1 images", T_CLI),
+    _m("cli-show-shard-id", CSH, "if image_id is None or _same_id(iid, image_id):",
+       "if image_id is None or iid == image_id:", "logic",
+       "--image-id on a shard compares an int with a str (never matches)", T_CLI),
+    _m("cli-show-shard-image", CSH, "return (args.image or it[0]), it[1], it[2]", "return it[0], it[1], it[2]",
+       "logic", "--image is ignored for a shard", T_CLI),
+    _m("cli-show-exit", CSH, "        return 1\n    blank", "        return 2\n    blank", "constant",
+       "fastrle show exits 2 on bad input (its help says 1)", T_CLI),
+    _m("cli-show-coco-ann-id", CSH, "anns = [a for a in obj.get(\"annotations\") or [] if isinstance(a, dict)\n"
+       "                and _same_id(a.get(\"image_id\"), args.image_id)]",
+       "anns = [a for a in obj.get(\"annotations\") or [] if isinstance(a, dict)\n"
+       "                and _same_id(a.get(\"id\"), args.image_id)]", "swapped",
+       "fastrle show on a COCO file picks annotations by their own id, not image_id", T_CLI),
+    # --- dataset jobs (src/fastrle/jobs/)
+    _m("jobs-errors-after-part", TK,
+       "    if problems:\n        _write_parquet(problems_table(source, problems), errs)\n"
+       "    elif os.path.exists(errs):\n        os.remove(errs)\n    _write_parquet(pa.table(cols, schema=schema), part)",
+       "    _write_parquet(pa.table(cols, schema=schema), part)\n"
+       "    if problems:\n        _write_parquet(problems_table(source, problems), errs)\n"
+       "    elif os.path.exists(errs):\n        os.remove(errs)", "logic",
+       "the part is written before its errors file: a crash between them loses the problems on resume", T_JOBS),
+    _m("jobs-stale-errors", TK, "    elif os.path.exists(errs):\n        os.remove(errs)",
+       "    elif False:\n        os.remove(errs)", "logic",
+       "an old errors file stays after a clean re-index", T_JOBS),
+    _m("jobs-part-name", SRCS, "h = hashlib.sha1(os.path.abspath(source)", "h = hashlib.sha1(os.path.basename(source)",
+       "logic", "sources with one base name in two folders share a part", T_JOBS),
+    _m("jobs-images-count", TK, "return len({a.get(\"image_id\") for a in block.anns if isinstance(a, dict)})",
+       "return len([a.get(\"image_id\") for a in block.anns if isinstance(a, dict)])", "logic",
+       "a COCO file's images counted per annotation", T_JOBS),
+    _m("jobs-summary-images", JAPI, "        s.images += r.images\n        s.masks += r.masks\n        s.written",
+       "        s.images += 1\n        s.masks += r.masks\n        s.written", "logic",
+       "the index summary counts one image per source", T_JOBS),
+    _m("jobs-overwrite", TK, "if not overwrite and os.path.exists(part):", "if os.path.exists(part):", "logic",
+       "index_source ignores overwrite", T_JOBS),
+    _m("jobs-skip-schema", TK, "if meta.schema.to_arrow_schema().remove_metadata().equals(schema):",
+       "if meta.num_rows >= 0:", "logic", "a part without the feature columns counts as done for --features",
+       T_JOBS),
+    _m("jobs-skip-problems", TK, "res.problems = _problems_from_table(pq.read_table(errs))", "res.problems = []",
+       "logic", "a skipped source reports none of its recorded problems", T_JOBS),
+    _m("jobs-unreadable-part", TK,
+       "        res.seconds = time.perf_counter() - t0\n        return res\n    os.makedirs",
+       "        res.seconds = time.perf_counter() - t0\n    os.makedirs", "logic",
+       "an unreadable source gets an empty part (so a rerun never retries it)", T_JOBS),
+    _m("jobs-bbox-truncated", TK, "if b is not None and not an.is_box(b):", "if b is not None and not an.is_box(b[:4]):",
+       "logic", "a 5-number bbox is silently truncated to 4", T_JOBS),
+    _m("jobs-image-id-type", TK, "        if not _is_int(rec.image_id):", "        if rec.image_id is None:", "logic",
+       "a string image_id is not reported", T_JOBS),
+    _m("jobs-ann-id-type", TK, "if v is not None and not _is_int(v):", "if v is not None and not an.is_number(v):",
+       "logic", "a float annotation id is accepted", T_JOBS),
+    _m("jobs-points", TK, "isinstance(p, (list, tuple)) and len(p) == 2", "isinstance(p, (list, tuple)) and len(p) >= 2",
+       "comparison", "a 3-number point is accepted", T_JOBS),
+    _m("jobs-polygon-size", TK, "if rec.height is None or rec.width is None:", "if rec.height is None:", "logic",
+       "a polygon of an image without a width is reported instead of left null", T_JOBS),
+    _m("jobs-good-subset-index", TK, "bad.append((keep[k], _rle_reason(e)))", "bad.append((k, _rle_reason(e)))",
+       "logic", "after one bad RLE is dropped, the next is reported at the wrong index", T_JOBS),
+    _m("jobs-centroid-where", TK, "problems.append(Problem(\"malformed\", cols[\"image_id\"][r], where[r],",
+       "problems.append(Problem(\"malformed\", cols[\"image_id\"][r], r,", "swapped",
+       "a centroid problem names the row, not the annotation index", T_JOBS),
+    _m("jobs-expand-dedupe", SRCS, "seen.add(p)", "seen.add(a)", "logic",
+       "a source named twice (or by a folder and a path) is indexed twice", T_JOBS),
+    _m("jobs-expand-subdir", SRCS, "and os.path.isfile(os.path.join(a, n)))", ")", "logic",
+       "a folder named x.json inside a source folder becomes a source", T_JOBS),
+    _m("jobs-shard-error-dropped", SRCS, "problems.append(Problem(\"source\", None, None, str(e).replace(path, name)))",
+       "pass", "logic", "a truncated shard reports no source error", T_JOBS),
+    _m("jobs-shard-unreadable", SRCS, "    open(path, \"rb\").close()  # unreadable", "    # unreadable", "logic",
+       "a missing shard gets an empty part, not 'unreadable'", T_JOBS),
+    _m("jobs-temp-cleanup", JAPI, "for d in (out, os.path.join(out, ERRORS_DIR)):  # leftovers",
+       "for d in (out,):  # leftovers", "logic", "temporary files of killed writers stay in _errors/", T_JOBS),
+    _m("jobs-failed-count", JAPI, "s.unreadable += r.status in (\"unreadable\", \"failed\")",
+       "s.unreadable += r.status == \"unreadable\"", "logic", "a failed task is not counted (fastrle index exits 0)",
+       T_JOBS),
+    _m("jobs-validate-polygons", JAPI, "s.polygons += r.polygons", "s.polygons += r.masks", "swapped",
+       "the validate summary counts masks as polygons", T_JOBS),
+    _m("jobs-validate-ok", JAPI, "return not any(r.problems for r in self.results)", "return not self.mismatches",
+       "logic", "validate is ok with malformed entries and source errors", T_JOBS),
+    _m("jobs-bbox-tol", TK, "_BBOX_TOL = 1e-6", "_BBOX_TOL = 1e-3", "constant",
+       "a bbox off by 1e-4 passes", T_JOBS),
+    _m("jobs-area-int", TK, "elif float(a) != float(area):", "elif int(a) != area:", "logic",
+       "an area of 10.5 passes for 10 pixels", T_JOBS),
+    _m("jobs-flush-twice", TK, "                _flush(g, fm, pm, sink)\n                groups[hw] = []",
+       "                _flush(g, fm, pm, sink)", "logic",
+       "a full batch is checked again at the end (problems reported twice)", T_JOBS),
+    _m("jobs-retry-last", TK, "    for i in range(len(f_rles)):", "    for i in range(len(f_rles) - 1):", "off-by-one",
+       "the mask-by-mask retry skips a batch's last mask", T_JOBS),
+    # --- SA-1B utilities (src/fastrle/sa1b/)
+    _m("sa1b-cache-mtime", DEC, "key = (os.path.abspath(os.fspath(src)), st.st_mtime_ns, st.st_size)",
+       "key = (os.path.abspath(os.fspath(src)), 0, st.st_size)", "logic",
+       "the decoder cache serves stale masks after a same-size edit", T_SA1B2),
+    _m("sa1b-cache-evict", DEC, "while self._used > self.cache_bytes:", "if self._used > self.cache_bytes:",
+       "logic", "the cache evicts one entry where it must evict several", T_SA1B2),
+    _m("sa1b-cache-fits", DEC, "if size <= self.cache_bytes:", "if size < self.cache_bytes:", "comparison",
+       "a result of exactly the budget is not cached", T_SA1B2),
+    _m("sa1b-cache-lru", DEC, "            self._cache.move_to_end(key)\n", "", "logic",
+       "the cache evicts first-in, not least recently used", T_SA1B2),
+    _m("sa1b-ds-bbox-scale", DS, "boxes *= np.array([ow / max(ann.width, 1), oh / max(ann.height, 1)] * 2)",
+       "boxes *= np.array([ow / max(ann.width, 1), oh / max(ann.width, 1)] * 2)", "swapped",
+       "dataset boxes: y and h scaled by the width", T_SA1B2),
+    _m("sa1b-ds-index-neg", DS, "if not -n <= i < n:", "if not -n < i < n:", "off-by-one",
+       "dataset[-len] rejected", T_SA1B2),
+    _m("sa1b-index-jpg-only", SHD, "return [(s, js, jp) for s, (js, jp) in found.items() if js is not None]",
+       "return [(s, js, jp) for s, (js, jp) in found.items()]", "logic",
+       "index_shard lists a JPEG that has no JSON", T_SA1B2),
+    _m("sa1b-iter-jpeg-carry", SHD, "stem, jpeg, ann = s, None, None", "stem, ann = s, None", "logic",
+       "iter_shard gives a JSON without a JPEG the previous image's JPEG", T_SA1B2),
+    _m("sa1b-iter-lone-json", SHD, "if s != stem:  # pairs are adjacent: a new stem closes the last one\n"
+       "                if ann is not None:",
+       "if s != stem:  # pairs are adjacent: a new stem closes the last one\n"
+       "                if ann is not None and jpeg is not None:", "logic",
+       "iter_shard drops a JSON without a JPEG when another pair follows", T_SA1B2),
+    _m("sa1b-json-ext-case", SHD, "if m.isfile() and _split(m.name)[1] == \".json\":",
+       "if m.isfile() and m.name.endswith(\".json\"):", "logic",
+       "iter_json_members skips a .JSON member", T_SA1B2),
+    _m("sa1b-index-upper", ANN, "if (idx < -n).any() or (idx >= n).any():", "if (idx < -n).any() or (idx > n).any():",
+       "off-by-one", "index n accepted", T_SA1B2),
+    _m("sa1b-resize-other", DS, "cols = nearest_map(w, ow, \"nearest-exact\", other_size=oh)",
+       "cols = nearest_map(w, ow, \"nearest-exact\", other_size=ow)", "swapped",
+       "resize_nearest picks torch's kernel from the wrong axis", T_SA1B2),
+    # --- overlay policy (src/fastrle/viz/, csrc/rle_render.c)
+    _m("viz-topk-index-order", OV, "idx = np.sort(np.argsort(key, kind=\"stable\")[:int(top_k)]).astype(np.int64)",
+       "idx = np.argsort(key, kind=\"stable\")[:int(top_k)].astype(np.int64)", "logic",
+       "top_k with order='index' draws in score order", T_VIZ),
+    _m("viz-topk-unstable", OV, "np.argsort(key, kind=\"stable\")[:int(top_k)]", "np.argsort(key)[:int(top_k)]",
+       "logic", "top_k ties at the cut are not broken by index", T_VIZ),
+    _m("viz-order-unstable", OV, "idx = idx[np.argsort(-areas[idx], kind=\"stable\")]", "idx = idx[np.argsort(-areas[idx])]",
+       "logic", "equal areas are drawn in an unstable order", T_VIZ),
+    _m("viz-topk-scores", OV, "key = -np.asarray(scores, np.float64) if scores is not None else -areas",
+       "key = -areas", "logic", "top_k on an SA1BAnnotation keeps the largest, not the best predicted_iou", T_VIZ),
+    _m("viz-contour-width", OV, "cw = int(contour_width)", "cw = 1", "logic", "contour_width ignored", T_VIZ),
+    _m("viz-alpha-trunc", OV, "a = int(round(float(alpha) * 255))", "a = int(float(alpha) * 255)", "logic",
+       "alpha truncated, not rounded", T_VIZ),
+    _m("viz-colors-range", OV, "c.min() < 0 or c.max() > 255", "c.min() < 0 or c.max() > 256", "off-by-one",
+       "a colour of 256 wraps to 0", T_VIZ),
+    _m("viz-palette-sat", PAL, "np.where(np.arange(int(n)) % 2 == 0, 0.85, 0.6)",
+       "np.where(np.arange(int(n)) % 2 == 1, 0.85, 0.6)", "swapped", "palette saturations swapped", T_VIZ),
+    _m("render-band-split", R, "frle_parallel_for((int64_t)h, frle_thread_count(nthreads, most), draw_range, &jb);",
+       "{ int nt = frle_thread_count(nthreads, most); frle_parallel_for((int64_t)(h - h % nt), nt, draw_range, &jb); }",
+       "off-by-one", "the band split drops the last h % threads rows", T_VIZ),
+    # --- routing pycocotools through fastrle (src/fastrle/compat.py)
+    _m("compat-save-after-set", CMP, "_saved.append((pm, f, getattr(pm, f)))\n        setattr(pm, f, getattr(_fmask, f))",
+       "setattr(pm, f, getattr(_fmask, f))\n        _saved.append((pm, f, getattr(pm, f)))", "swapped",
+       "the patch saves fastrle's functions as the originals (undo restores nothing)", T_COMPAT),
+    _m("compat-restore-twice", CMP, "if not self._live or _active == 0:", "if _active == 0:", "logic",
+       "restoring one patch twice takes back another's", T_COMPAT),
+    _m("compat-undo-early", CMP, "            _active -= 1\n            if _active == 0:",
+       "            _active -= 1\n            if _active <= 1:", "comparison",
+       "the originals come back while a patch is still in force", T_COMPAT),
+    _m("compat-unpatch-count", CMP, "        _active = 0\n        _undo()", "        _undo()", "logic",
+       "unpatch_pycocotools leaves the count: pycocotools_patched() stays True", T_COMPAT),
+    _m("compat-holders", CMP, "_HOLDERS = (\"pycocotools.coco\", \"pycocotools.cocoeval\")", "_HOLDERS = (\"pycocotools.coco\",)",
+       "logic", "COCOeval's maskUtils is not patched", T_COMPAT),
+    # --- transforms' Python layer (src/fastrle/transforms.py, _args.py)
+    _m("xf-zeroed-fresh", XPY, "zeroed = False  # a promise about out", "pass  # a promise about out", "logic",
+       "zeroed=True without out trusts a fresh np.empty to be zero", T_XPY),
+    _m("xf-sampling-zero", XPY, "if sampling_ratio > 0 or not len(b):", "if sampling_ratio >= 0 or not len(b):",
+       "comparison", "sampling_ratio=0 skips the sampling-grid limit", T_XPY),
+    _m("args-size-pixels", ARGS, "if oh * ow > MAX_PIXELS:", "if oh * ow > MAX_PIXELS + 1:", "off-by-one",
+       "a size of 2^32 pixels accepted", T_XPY),
+    _m("args-strided-last", ARGS, "if shape[-1] > 1 and arr.strides[-1] != dt.itemsize:",
+       "if shape[-1] > 2 and arr.strides[-1] != dt.itemsize:", "off-by-one",
+       "an out with a strided last axis of 2 accepted", T_XPY),
+    _m("args-float-size", ARGS, "if d != v and not isinstance(v, (int, np.integer)):", "if False:", "logic",
+       "a size of 2.5 truncated to 2", T_XPY),
+    _m("args-area-upscale", ARGS, "if mode == \"area\" and n and (oh > h or ow > w):",
+       "if mode == \"area\" and n and (oh > h and ow > w):", "logic", "mode='area' upscaling one side accepted",
+       T_XPY),
+    _m("args-resize-empty", ARGS, "if size is not None and n and (h == 0 or w == 0):",
+       "if size is not None and n and (h == 0 and w == 0):", "logic", "resizing 0xW masks accepted", T_XPY),
 ]
 
 
@@ -413,12 +627,21 @@ class Workspace:
     """A scratch copy of the tree with per-file objects, so a mutant rebuilds
     only the file it touches."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, build: bool = True) -> None:
         self.dir = base
         for rel in _tree_files(ROOT):
             dst = os.path.join(base, rel)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             shutil.copy2(os.path.join(ROOT, rel), dst)
+        self.base_objs: Dict[str, str] = {}
+        if not build:  # only Python/.cuh mutants: the tree's own in-place build serves
+            self.suffix = sysconfig.get_config_var("EXT_SUFFIX")
+            built = glob.glob(os.path.join(ROOT, "src", "fastrle", "*" + self.suffix))
+            if not built:
+                raise SystemExit("no in-place build to reuse: run setup.py build_ext --inplace")
+            for so in built:
+                shutil.copy2(so, os.path.join(base, "src", "fastrle", os.path.basename(so)))
+            return
         emu_cache = os.path.join(ROOT, "tests", "cuda_emu", "_build")
         if os.path.isdir(emu_cache):  # baseline emulator build, keyed by source hash
             shutil.copytree(emu_cache, os.path.join(base, "tests", "cuda_emu", "_build"), dirs_exist_ok=True)
@@ -624,8 +847,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"building {jobs} scratch cop{'y' if jobs == 1 else 'ies'} under {tmp} ...", flush=True)
     workspaces = []
     try:
+        # no C or Cython mutant: reuse the tree's in-place build (seconds, not minutes)
+        build = any(m.path.endswith((".c", ".h", ".pyx", ".pxd")) for m in mutants)
         for j in range(jobs):
-            ws = Workspace(os.path.join(tmp, f"w{j}"))
+            ws = Workspace(os.path.join(tmp, f"w{j}"), build=build)
             ws.check_import()
             workspaces.append(ws)
         print(f"built in {time.monotonic() - t_start:.0f} s", flush=True)
@@ -761,10 +986,11 @@ def _merge_results(path: str, res: List[Result], elapsed: float) -> Tuple[List[R
 
 REPORT_HEAD = """# Mutation testing report
 
-Generated by `python scripts/mutate.py` on {when}, for commit {commit}. Rerun it whenever a hot spot
+Generated by `python scripts/mutate.py` on {when}, for commit {commit}. Rerun it whenever a spot
 changes (the parser, the row-span writer, the ops, `rle_parse_batch.c`, the `.pyx`
 glue and `_mask.pyx`, `mask.py`, `api.py`, the SA-1B ordering, the CUDA kernels,
-`rle_resize.c`, `rle_render.c`) and commit the new report.
+`rle_resize.c`, `rle_render.c`; and the CLI, `jobs/`, `sa1b/`, `viz/`, `compat.py`,
+`transforms.py`, `_args.py`) and commit the new report.
 Each mutant is one planted bug; it is *killed* when the tests of its hot spot
 fail (a hang past the timeout also counts as killed). `python scripts/mutate.py --list`
 shows them all, `--only ID[,ID]` reruns a few.

@@ -92,8 +92,8 @@ TABLE = [
     ("out-readonly", dict(out=_ro()), (ValueError, "out is read-only")),
 ]
 
-# The GPU lacks two CPU capabilities; it says so (NotImplementedError from
-# fastrle._args) where the CPU decodes.
+# Two CPU capabilities the GPU once lacked (NotImplementedError) and takes
+# since issue 21: both paths decode them, to the same values.
 GPU_LACKS = [
     ("mode-area", dict(mode="area", size=(2, 5)), (2, 2, 5),
      "fastrle.gpu.decode does not support mode='area' yet; use fastrle.decode (the CPU) for area resizing"),
@@ -166,9 +166,16 @@ def test_mask_sizes_one_rule(lib, name, rles, want):
 
 
 @pytest.mark.parametrize("name,kw,shape,msg", GPU_LACKS, ids=[t[0] for t in GPU_LACKS])
-def test_gpu_names_what_it_lacks(lib, name, kw, shape, msg):
+def test_gpu_takes_what_it_lacked(lib, name, kw, shape, msg):
     assert _outcome(lambda: cpu(RLES, **_copy(kw))) == (OK, shape)
-    assert _outcome(lambda: gpu(lib, RLES, **_copy(kw))) == (NotImplementedError, msg)
+    assert _outcome(lambda: gpu(lib, RLES, **_copy(kw))) == (OK, shape)
+    kw_cpu, kw_gpu = _copy(kw), _copy(kw)
+    if "out" in kw:  # fresh padded buffers, compared whole (the padding too)
+        kw_cpu["out"] = np.full((2, 6, 8), 3, np.uint8)[:, :4, :5]
+        kw_gpu["out"] = np.full((2, 6, 8), 3, np.uint8)[:, :4, :5]
+    np.testing.assert_array_equal(gpu(lib, RLES, **kw_gpu), cpu(RLES, **kw_cpu))
+    if "out" in kw:
+        np.testing.assert_array_equal(kw_gpu["out"].base, kw_cpu["out"].base)
 
 
 def test_ragged_sizes_one_rule():
@@ -256,7 +263,8 @@ def test_size_rule_edges():
 
 
 SRC = Path(fastrle.__file__).resolve().parent
-COMPILED = {"_core", "_mask", "_transform", "_render", "_features", "_pyrle", "_args"}
+# the compiled glue modules (every _*.pyx) and the private-by-name pure modules
+COMPILED = {p.stem for p in SRC.glob("_*.pyx")} | {"_pyrle", "_args"}
 
 
 def test_no_module_imports_another_modules_underscore_names():

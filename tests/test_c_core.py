@@ -20,6 +20,8 @@ X86 = platform.machine() in ("x86_64", "AMD64")
     None,
     pytest.param("-O2 -mno-sse2 -mno-avx",
                  marks=pytest.mark.skipif(not X86, reason="x86 flags")),
+    # rle_compat.h's plain-C bit scans and popcounts (compilers with no builtins)
+    "-DFRLE_PORTABLE_BUILTINS",
 ])
 def test_c_core(tmp_path, cflags) -> None:
     cmd = ["make", "-s", "-C", CSRC, "test", f"BUILD={tmp_path}"]

@@ -33,7 +33,7 @@ def test_bench_quick_json_is_valid(quick_json):
     rc, text = quick_json
     assert rc == 0
     data = json.loads(text)
-    assert set(data) == {"environment", "config", "cases"}
+    assert set(data) == {"environment", "config", "cases", "worst_family"}
     assert data["config"]["quick"] is True and data["config"]["repeats"] >= 5
     # the default mode runs every case registered for "all" (groups such as
     # "transforms" run with --mode or --case)
@@ -64,6 +64,35 @@ def test_bench_table_and_case_filter(capsys):
     out = capsys.readouterr().out
     assert "a. warm" in out and "f. iou" in out and "b. zeroed" not in out
     assert "target <= 1.5" in out and "targets:" in out
+
+
+def test_bench_families_and_worst(capsys):
+    assert cli.main(["bench", "--quick", "--json", "--no-progress", "--case", "a", "e",
+                     "--family", "stars", "noise"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    # warm reads the SA-1B-size masks: once per family; coco does not: once
+    assert [(c["case"], c["family"]) for c in data["cases"]] == [
+        ("warm", "stars"), ("coco", ""), ("warm", "noise")]
+    assert all(c["verified"] is True for c in data["cases"])
+    warm = [c for c in data["cases"] if c["case"] == "warm"]
+    for w in data["worst_family"]:
+        vals = {c["family"]: r["value"] for c in warm for r in c["ratios"] if r["label"] == w["label"]}
+        assert w["families"] == 2 and set(vals) == {"stars", "noise"}
+        # fastrle / memset (<=): the highest is the worst; pycocotools / fastrle (>=): the lowest
+        want = max(vals.values()) if w["op"] == "<=" else min(vals.values())
+        assert w["value"] == want and vals[w["family"]] == want
+
+
+def test_worst_by_family_by_hand():
+    def res(fam, v1, v2):
+        return bench.CaseResult("warm", "a", "t", family=fam, ratios=[
+            bench.Ratio("lo-is-bad", v1, ">=", 1.0, "PASS"), bench.Ratio("hi-is-bad", v2, "<=", 1.5, "PASS")])
+    coco = bench.CaseResult("coco", "e", "t", ratios=[bench.Ratio("x", 0.1, ">=", 1, "FAIL")])
+    rows = harness.worst_by_family([res("blobs", 3.0, 1.2), res("stars", 2.0, 1.7), res("rings", 2.5, 1.1), coco])
+    assert [(c, x.label, x.value, f, n) for c, x, f, n in rows] == [
+        ("warm", "lo-is-bad", 2.0, "stars", 3), ("warm", "hi-is-bad", 1.7, "stars", 3)]
+    assert "worst shape family per target" in harness.format_worst([res("blobs", 3.0, 1.2), res("stars", 2.0, 1.7)])
+    assert harness.format_worst([res("blobs", 3.0, 1.2)]) == ""  # one family: nothing to pick
 
 
 def test_bench_mode_selects_cases():
@@ -251,3 +280,23 @@ def test_validate_unreadable_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "source errors: 1" in out and "not a COCO annotation/results file" in out
     assert cli.main(["validate", str(tmp_path / "nothing*.json")]) == 2  # a glob matching nothing
+
+
+def test_rival_agreement_and_fastest():
+    from fastrle.bench import percall
+
+    # agrees: same values in another form pass; other values do not
+    want = [{"size": [2, 3], "counts": b"14"}]
+    assert percall.agrees([{"size": [2, 3], "counts": "14"}], want)
+    assert not percall.agrees([{"size": [2, 3], "counts": "15"}], want)
+    assert percall.agrees([3, 4], np.array([3, 4], np.uint32))
+    assert not percall.agrees([3, 5], np.array([3, 4], np.uint32))
+    assert not percall.agrees(np.zeros((2, 2)), np.zeros((2, 3)))
+    assert percall.agrees(np.array([[0.5]]), np.array([[0.5 + 1e-12]]))
+    assert not percall.agrees(np.array([[0.5]]), np.array([[0.51]]))
+    # the fastest rival timed, by hand: hotcoco 2 ms beats pycocotools 5 ms; ultrafast was not timed
+    spec = percall.rival_ratios([("decode", "decode")], {"decode:fastrle", "decode:pycocotools", "decode:hotcoco"})
+    assert spec == [("decode: fastest rival / fastrle", "decode:pycocotools|decode:hotcoco", "decode:fastrle",
+                     ">=", 1.0)]
+    r = harness._ratio(spec[0], {"decode:fastrle": 4.0, "decode:pycocotools": 5.0, "decode:hotcoco": 2.0})
+    assert (r.value, r.pick, r.status) == (0.5, "hotcoco", "FAIL")

@@ -56,8 +56,14 @@ def _run_cases(seed: int, n: int):
     return p.stdout
 
 
-def test_random_malformed_cases_subprocess():
-    seed = int(os.environ.get("FASTRLE_FUZZ_SEED", np.random.SeedSequence().entropy % 2**31))
+# Fixed seeds (a fresh entropy seed made failures unrepeatable); FASTRLE_FUZZ_SEED
+# picks another one, and every run prints the seed it used.
+FUZZ_SEEDS = (20261206,)
+
+
+@pytest.mark.parametrize("table_seed", FUZZ_SEEDS)
+def test_random_malformed_cases_subprocess(table_seed):
+    seed = int(os.environ.get("FASTRLE_FUZZ_SEED", table_seed))
     _run_cases(seed, BOUNDED)
 
 

@@ -19,7 +19,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cuda_emu.emu import import_fastrle_module, kernel_signatures, launch_mod, type_code
 
-parse_ptxas = import_fastrle_module("bench.gpu_sass").parse_ptxas
+gpu_sass = import_fastrle_module("bench.gpu_sass")
+parse_ptxas = gpu_sass.parse_ptxas
 
 ARCHS = ["sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_120"]
 KERNELS_DIR = Path(__file__).resolve().parents[1] / "csrc" / "kernels"
@@ -37,6 +38,9 @@ def _check_report(arch: str, info: dict[str, dict[str, int]]) -> None:
               f"{r['spill_stores']}/{r['spill_loads']} B spill stores/loads")
         assert r["spill_stores"] == 0 and r["spill_loads"] == 0, (arch, name, r)
         assert r["stack"] == 0, (arch, name, r)
+        # issue 21, finding 3: every block size Config allows must launch
+        limit = launch_mod.max_block(name)
+        assert limit is not None and gpu_sass.threads_that_fit(r["registers"]) >= limit, (arch, name, r)
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +107,28 @@ def test_constants_match_kernels() -> None:
                      "FASTRLE_FLAG_MAPPED": launch_mod.MAP_MAPPED}
     assert defines["FASTRLE_TILE_GROUPS"] == launch_mod.TILE_GROUPS
     assert defines["FASTRLE_TILE_ROWS"] == launch_mod.TILE_ROWS
+
+
+def test_threads_that_fit_the_register_file() -> None:
+    # the issue's figures: fastrle_parse_warp's 168 registers on sm_90 and 186 on sm_80
+    assert gpu_sass.threads_that_fit(168) == 384
+    assert gpu_sass.threads_that_fit(186) == 320
+    assert gpu_sass.threads_that_fit(255) == 256
+    assert gpu_sass.threads_that_fit(64) == 1024 and gpu_sass.threads_that_fit(48) == 1024
+    assert gpu_sass.threads_that_fit(65) == 896  # 72 registers a thread, in units of 8
+
+
+def test_parse_block_limit_is_the_kernels_launch_bounds() -> None:
+    src = launch_mod.kernel_source()
+    (limit,) = re.findall(r"#define FASTRLE_PARSE_MAX_BLOCK (\d+)", src)
+    assert int(limit) == launch_mod.PARSE_MAX_BLOCK
+    for name in ("fastrle_parse_warp", "fastrle_parse_serial"):
+        assert re.search(r"__launch_bounds__\(FASTRLE_PARSE_MAX_BLOCK\)\s+" + name + r"\(", src), name
+        assert launch_mod.max_block(name) == launch_mod.PARSE_MAX_BLOCK
+    launch_mod.Config(parse_block=launch_mod.PARSE_MAX_BLOCK)
+    for bad in (launch_mod.PARSE_MAX_BLOCK + 32, 384, 1024):
+        with pytest.raises(ValueError, match="parse_block"):
+            launch_mod.Config(parse_block=bad)
+    launch_mod.Config(expand_block=launch_mod.EXPAND_MAX_BLOCK)
+    with pytest.raises(ValueError, match="expand_block"):
+        launch_mod.Config(expand_block=launch_mod.EXPAND_MAX_BLOCK + 32)

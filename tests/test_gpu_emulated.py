@@ -438,7 +438,7 @@ def _fake_cupy(lib):
     _FakeDeviceArray.device = device
 
     class Event:
-        def __init__(self, seq=0):
+        def __init__(self, seq=0, **kwargs):
             self.seq = seq
 
         @property
@@ -459,8 +459,12 @@ def _fake_cupy(lib):
         def __exit__(self, *exc):
             return False
 
-        def record(self):
-            return Event(device.submit(lambda: None))
+        def record(self, event=None):
+            seq = device.submit(lambda: None)
+            if event is None:
+                return Event(seq)
+            event.seq = seq  # re-recorded, as cupy's Stream.record(event)
+            return event
 
         def wait_event(self, event):
             Stream.waits += 1  # one in-order queue: nothing else to do
@@ -486,7 +490,7 @@ def _fake_cupy(lib):
                         assert isinstance(a, (np.uint32, np.int64, np.uint64)), type(a)
                         holders.append(np.ctypeslib.as_ctypes_type(a.dtype)(a))
 
-                def run():
+                def run(args=args):  # args: the arrays live until the launch ran, as in CuPy's stream-ordered pool
                     params = (ctypes.c_void_p * len(holders))(*[ctypes.addressof(h) for h in holders])
                     assert lib.emu_launch(name.encode(), *grid, *block, shared_mem, params, 2, 0) == 0
 
@@ -496,11 +500,14 @@ def _fake_cupy(lib):
     def empty(shape, dtype=np.float64):
         return np.empty(shape, dtype).view(_FakeDeviceArray)
 
+    def copyto(dst, src, casting="same_kind"):
+        device.submit(lambda: np.copyto(dst, src, casting=casting))
+
     stream = Stream()
     runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, getDevice=lambda: 0)
     cuda = types.SimpleNamespace(runtime=runtime, Stream=Stream, ExternalStream=ExternalStream,
                                  Event=Event, get_current_stream=lambda: stream)
-    cupy = types.SimpleNamespace(ndarray=_FakeDeviceArray, cuda=cuda, RawModule=RawModule, empty=empty,
+    cupy = types.SimpleNamespace(ndarray=_FakeDeviceArray, cuda=cuda, RawModule=RawModule, empty=empty, copyto=copyto,
                                  asarray=lambda a: np.asarray(a).view(_FakeDeviceArray), device=device)
     cupyx = types.SimpleNamespace(empty_pinned=lambda shape, dtype: np.empty(shape, dtype))
     return cupy, cupyx
@@ -527,12 +534,13 @@ def test_cupy_backend_code_through_emulator(fake_gpu):
     masks = blobs(rng, 4, 45, 77)
     rles = encode(masks)
     assert gpu.available()
-    np.testing.assert_array_equal(gpu.decode(rles), masks)
-    np.testing.assert_array_equal(gpu.decode(rles, packed=True), np.packbits(masks, axis=-1))
-    np.testing.assert_array_equal(gpu.decode(rles[1]), masks[1])
+    # .get() waits for the stream: check=True waits for the parse only
+    np.testing.assert_array_equal(gpu.decode(rles).get(), masks)
+    np.testing.assert_array_equal(gpu.decode(rles, packed=True).get(), np.packbits(masks, axis=-1))
+    np.testing.assert_array_equal(gpu.decode(rles[1]).get(), masks[1])
     out = empty_out = cupy.empty((4, 45, 77), np.uint8)
     assert gpu.decode(rles, out=out, stream=types.SimpleNamespace(cuda_stream=0)) is empty_out
-    np.testing.assert_array_equal(out, masks)
+    np.testing.assert_array_equal(out.get(), masks)
     bad = rles[:2] + [{"size": [45, 77], "counts": b"1"}] + rles[3:]
     with pytest.raises(gpu.RLEError, match="mask 2: counts sum to less than h\\*w: they sum to 1$"):
         gpu.decode(bad)
@@ -543,8 +551,9 @@ def test_cupy_backend_code_through_emulator(fake_gpu):
     strs = [r["counts"] if isinstance(r["counts"], bytes) else r["counts"].encode() for r in rles]
     data = b"".join(strs)
     offsets = np.cumsum([0] + [len(x) for x in strs])
-    np.testing.assert_array_equal(gpu.decode_ragged(data, offsets, 45, 77), masks)
-    np.testing.assert_array_equal(gpu.decode_ragged(data, offsets, 45, 77, indices=[3, 0, 3]), masks[[3, 0, 3]])
+    np.testing.assert_array_equal(gpu.decode_ragged(data, offsets, 45, 77).get(), masks)
+    np.testing.assert_array_equal(gpu.decode_ragged(data, offsets, 45, 77, indices=[3, 0, 3]).get(),
+                                  masks[[3, 0, 3]])
     # a table whose mask 0 is bad ("1" sums to 1); selected second, it is output mask 1
     with pytest.raises(ValueError, match="mask 1"):
         gpu.decode_ragged(b"1" + data, [0, 1, 1 + len(strs[0])], 45, 77, indices=[1, 0])

@@ -74,14 +74,20 @@ def test_uint8_width_near_2_32(lib):
 # ------------------------------------- bug 2: signed overflow in the warp scan
 
 UB_STRING = b"0" + b"o" * 12 + b"0" * 17  # the issue's input
+# issue 21, finding 2: a lane of 16 continuation chunks shifted a chunk by 5 * 15
+# bits in round 1a of the warp parser (UB; UBSan reports it)
+SHIFT_STRING = b"P" * 16 + b"0"
 
 
 def test_warp_scan_overflow_string_status(lib):
-    for hw in (1, 12, 2**32 - 1):
-        meta, _, _ = run_parse(lib, [UB_STRING], hw, "warp")
-        ref, _, _ = run_parse(lib, [UB_STRING], hw, "serial")
-        assert tuple(meta[0]) == tuple(ref[0])
-        assert meta[0, 0] != 0
+    for s in (UB_STRING, SHIFT_STRING, b"0" + SHIFT_STRING, b"P" * 15 + b"0"):
+        for hw in (1, 12, 2**32 - 1):
+            meta, _, _ = run_parse(lib, [s], hw, "warp")
+            ref, _, _ = run_parse(lib, [s], hw, "serial")
+            assert tuple(meta[0]) == tuple(ref[0])
+            assert meta[0, 0] != 0
+    meta, _, _ = run_parse(lib, [SHIFT_STRING], 12, "warp")
+    assert tuple(meta[0]) == (7, 0, 12)  # varint_too_long at its 13th character
 
 
 SANITIZER_SCRIPT = r"""
@@ -92,11 +98,11 @@ from cuda_emu import emu
 import test_gpu_emulated as t
 lib = emu.build_emulator(extra_flags=("-fsanitize={sanitizers}", "-fno-sanitize-recover=all",
                                       "-fno-sanitize=vptr", "-fno-omit-frame-pointer"))
-s = {string!r}
-for hw in (1, 12, 2**32 - 1):
-    for parser in ("warp", "serial"):
-        for order in (0, 2):
-            meta, _, _ = t.run_parse(lib, [s, s[:7], s + s], hw, parser, order=order)
+for s in {strings!r}:
+    for hw in (1, 12, 2**32 - 1):
+        for parser in ("warp", "serial"):
+            for order in (0, 2):
+                meta, _, _ = t.run_parse(lib, [s, s[:7], s + s], hw, parser, order=order)
 rng = np.random.default_rng(1)
 for n, h, w in [(2, 37, 248), (1, 70, 251), (2, 5, 1001), (1, 3, 7)]:
     m = t.blobs(rng, n, h, w)
@@ -107,13 +113,14 @@ for n, h, w in [(2, 37, 248), (1, 70, 251), (2, 5, 1001), (1, 3, 7)]:
             .shape == (n, h + 3, (2 * w + 6) // 8))
     assert (t.decode(lib, r, size=(h + 3, 2 * w - 1), flip="hv", packed=True, bitorder="little")
             .shape == (n, h + 3, (2 * w + 6) // 8))
+    assert t.decode(lib, r, size=(h // 2 + 1, w // 3 + 1), mode="area", flip="hv").shape == (n, h // 2 + 1, w // 3 + 1)
 print("clean")
 """
 
 
 def test_kernels_under_ubsan_and_asan():
-    """Parse on the issue's string and every expand kernel under UBSan (signed
-    overflow aborts) and, when libasan can be preloaded, ASan."""
+    """Parse on the issues' strings and every expand kernel under UBSan (signed
+    overflow and shifts past 63 abort) and, when libasan can be preloaded, ASan."""
     gxx = shutil.which("g++")
     if gxx is None:
         pytest.skip("g++ not found")
@@ -124,7 +131,7 @@ def test_kernels_under_ubsan_and_asan():
     if os.path.isabs(libasan) and os.path.exists(libasan):
         sanitizers = "address,undefined"
         env["LD_PRELOAD"] = libasan  # python itself is not instrumented
-    code = SANITIZER_SCRIPT.format(tests=str(Path(__file__).resolve().parent), string=UB_STRING,
+    code = SANITIZER_SCRIPT.format(tests=str(Path(__file__).resolve().parent), strings=[UB_STRING, SHIFT_STRING],
                                    sanitizers=sanitizers)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900)
     assert res.returncode == 0 and "clean" in res.stdout, res.stderr[-3000:]
@@ -386,3 +393,178 @@ def test_parse_accounting_build_is_the_same_parser_on_valid_strings():
     np.testing.assert_array_equal(meta, ref_meta)
     assert (meta[:, 0] == 0).all()
     np.testing.assert_array_equal(ends, ref_ends)
+
+
+# ------------------- issue 21, finding 4: the CPU's arguments, errors and out
+
+
+def _cpu():
+    return pytest.importorskip("fastrle")  # the CPU decoder to compare with
+
+
+@pytest.mark.parametrize("kw", [dict(size=(0, 5)), dict(size=(2.5, 3)), dict(size=(True, 3)), dict(flip="vh"),
+                                dict(flip=""), dict(bitorder="x"), dict(bitorder="x", packed=True),
+                                dict(mode="area", packed=True), dict(size=[7, 9], mode="nearest-exact", flip="hv"),
+                                dict(bitorder="little"), dict(mode="bilinear")], ids=repr)
+def test_transform_arguments_as_the_cpu(lib, kw):
+    fastrle = _cpu()
+    rles = encode(blobs(np.random.default_rng(9), 2, 12, 20))
+    cpu = _outcome(lambda: fastrle.decode(rles, **kw))
+    gpu = _outcome(lambda: decode(lib, rles, **kw))
+    assert gpu == cpu
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_padded_out_views_as_the_cpu(lib, packed):
+    """out=buf[:, :H, :W] (a contiguous last axis, other strides free) is
+    taken as the CPU takes it; the padding is not written."""
+    fastrle = _cpu()
+    rng = np.random.default_rng(21)
+    masks = blobs(rng, 3, 37, 250)
+    rles = encode(masks)
+    last = (250 + 7) // 8 if packed else 250
+    want = np.packbits(masks, axis=-1) if packed else masks
+    for dtype in (np.uint8, np.bool_):
+        cpu_buf = np.full((4, 40, last + 5), 7, np.uint8).view(dtype) if dtype is np.uint8 else \
+            np.zeros((4, 40, last + 5), np.bool_)
+        if packed and dtype is np.bool_:
+            continue
+        gpu_buf = cpu_buf.copy()
+        fastrle.decode(rles, out=cpu_buf[:3, :37, :last], packed=packed)
+        backend = emu.EmuBackend(lib)
+        got = L.decode_with(backend, rles, out=gpu_buf[:3, :37, :last], packed=packed)
+        assert got.base is not None and np.shares_memory(got, gpu_buf)
+        np.testing.assert_array_equal(gpu_buf, cpu_buf)  # the padding too
+        np.testing.assert_array_equal(gpu_buf[:3, :37, :last].view(np.uint8), want)
+        assert backend.copies == 1
+    with pytest.raises(ValueError, match="last axis"):
+        decode(lib, rles, out=np.zeros((3, 250, 37), np.uint8).transpose(0, 2, 1))
+
+
+def test_bad_string_leaves_a_padded_out_untouched_and_waits_once(lib):
+    fastrle = _cpu()
+    rng = np.random.default_rng(22)
+    rles = encode(blobs(rng, 3, 37, 250))
+    bad = rles[:1] + [{"size": [37, 250], "counts": b"P" * 16 + b"0"}] + rles[2:]
+    for out in (np.full((3, 37, 250), 7, np.uint8), np.full((3, 40, 256), 7, np.uint8)[:, :37, :250]):
+        before = out.copy()
+        backend = emu.EmuBackend(lib)
+        with pytest.raises(fastrle.RLEError) as gpu_err:
+            L.decode_with(backend, bad, out=out)
+        with pytest.raises(fastrle.RLEError) as cpu_err:
+            fastrle.decode(bad, out=np.zeros((3, 37, 250), np.uint8))
+        assert (gpu_err.value.index, gpu_err.value.reason, str(gpu_err.value)) == \
+            (cpu_err.value.index, cpu_err.value.reason, str(cpu_err.value)) == \
+            (1, "varint_too_long", "mask 1: varint longer than 12 characters (at offset 0 of counts)")
+        np.testing.assert_array_equal(out, before)
+        assert [lc.kernel for lc in backend.launches] == ["fastrle_parse_warp"]  # nothing expanded
+        good = emu.EmuBackend(lib)
+        L.decode_with(good, rles, out=out)
+        assert good.status_reads == 1  # the old code read (and waited for) the status twice
+
+
+def test_mixed_batches_name_the_cpus_mask(lib):
+    """List counts and strings in one batch: the first bad mask in the CPU's
+    order (frle_parse_many: by index), whatever kind each is."""
+    fastrle = _cpu()
+    good = L.counts_to_string([3, 4, 5])
+    cases = [
+        (good, b"1", good, [20]),        # a bad string before a bad list
+        (good, [20], good, b"1"),        # a bad list before a bad string
+        ([5, 7], [1.5, 10.5], b"1", good),  # a list of the wrong type after a good one
+        (b"P" * 16 + b"0", [13], good, good),
+    ]
+    for counts in cases:
+        rles = [{"size": [3, 4], "counts": c} for c in counts]
+        cpu = _outcome(lambda: fastrle.decode(rles))  # noqa: B023
+        assert cpu[0] != "ok"
+        assert _outcome(lambda: decode(lib, rles)) == cpu  # noqa: B023
+
+
+def test_check_true_waits_once_for_the_parse_only(fake_gpu):
+    """One wait per call with check=True (out= or not), for the parse's status
+    copy: the expansion is still queued when decode returns."""
+    gpu, cupy = fake_gpu
+    rng = np.random.default_rng(23)
+    masks = blobs(rng, 3, 30, 40)
+    rles = encode(masks)
+    gpu.decode(rles).get()  # warm
+    out = cupy.empty((3, 30, 40), np.uint8)
+    for kw in ({}, {"out": out}, {"packed": True}, {"size": (20, 50), "flip": "h"}):
+        before = cupy.device.syncs
+        got = gpu.decode(rles, **kw)
+        assert cupy.device.syncs == before + 1, kw
+        if "out" not in kw:
+            assert cupy.device.queue, "the expansion was waited for"
+        got = got.get()
+        if not kw or "out" in kw:
+            np.testing.assert_array_equal(got, masks)
+    # events are created once per workspace and re-recorded
+    (ws,) = gpu._pool[0]
+    events = {id(s[1]) for s in ws.staging} | {id(ws.ready)} | {id(st.event) for st in ws.statuses}
+    for _ in range(3):
+        gpu.decode(rles).get()
+    (ws,) = gpu._pool[0]
+    assert {id(s[1]) for s in ws.staging} | {id(ws.ready)} | {id(st.event) for st in ws.statuses} == events
+
+
+def test_deferred_check_raises_at_the_next_call(fake_gpu):
+    fastrle = _cpu()
+    gpu, cupy = fake_gpu
+    rng = np.random.default_rng(24)
+    masks = blobs(rng, 3, 30, 40)
+    rles = encode(masks)
+    bad = rles[:2] + [{"size": [30, 40], "counts": b"1"}]
+    gpu.decode(rles).get()
+    before = cupy.device.syncs
+    got = gpu.decode(bad, check="deferred")
+    assert cupy.device.syncs == before  # nothing waited, nothing raised yet
+    cupy.cuda.get_current_stream().synchronize()
+    assert not got[2].any() and (got[0] == masks[0]).all()
+    with pytest.raises(fastrle.RLEError) as err:
+        gpu.decode(rles)  # the next call raises the earlier call's error
+    cpu = _outcome(lambda: fastrle.decode(bad))
+    assert err.value.index == 2 and err.value.reason == "sum_short"
+    assert str(err.value) == "deferred check of an earlier call: " + cpu[1]
+    gpu.decode(rles).get()  # raised once
+    gpu.decode(bad, check="deferred")
+    with pytest.raises(fastrle.RLEError, match="^deferred check of an earlier call: mask 2: "):
+        gpu.check_deferred()  # on demand: waits
+    gpu.check_deferred()
+    gpu.decode(rles, check="deferred")
+    gpu.check_deferred()  # a good call: nothing
+    with pytest.raises(ValueError, match="check must be"):
+        gpu.decode(rles, check="later")
+
+
+def test_one_pass_packing_matches_the_checking_path():
+    """fastrle._gpupack.pack_counts (the compiled fast path of pack_rles) gives
+    the checking path's batch, and leaves every irregular batch to it."""
+    gp = pytest.importorskip("fastrle._gpupack")
+    good = [{"size": [3, 4], "counts": c} for c in ("6", "1;1", "0<", "")]
+    for rles in (good, [dict(r, counts=r["counts"].encode()) for r in good], good[:1],
+                 [{"size": [3, 4], "counts": "é0"}]):
+        h_w, offsets, chars = gp.pack_counts(rles)
+        ref = L._pack_checked(rles, False)
+        assert list(h_w) == [ref.h, ref.w]
+        np.testing.assert_array_equal(offsets, ref.offsets)
+        np.testing.assert_array_equal(chars, ref.chars)
+        b = L.pack_rles(rles)
+        np.testing.assert_array_equal(b.chars, ref.chars)
+    irregular = [
+        [],
+        good[:2] + [{"size": [3, 5], "counts": "6"}],                  # another size
+        good[:2] + [{"size": (3, 4), "counts": "6"}],                  # a tuple size
+        [{"size": [3.0, 4], "counts": "6"}],                           # not ints
+        good[:2] + [{"size": [3, 4], "counts": b"6"}],                 # str and bytes mixed
+        good[:2] + [{"size": [3, 4], "counts": [12]}],                 # a list of counts
+        good[:2] + [{"size": [3, 4]}],                                 # no counts
+        good[:2] + [[("size", [3, 4]), ("counts", "6")]],              # not a dict
+        [{"size": [3, 4], "counts": bytearray(b"6")}],                 # not exact bytes
+    ]
+    for rles in irregular:
+        assert gp.pack_counts(rles) is None, rles
+    # lone surrogates: the CPU's error, through the checking path
+    fastrle = _cpu()
+    bad = [{"size": [3, 4], "counts": "\udc80"}]
+    assert _outcome(lambda: L.pack_rles(bad)) == _outcome(lambda: fastrle.decode(bad))

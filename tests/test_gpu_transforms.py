@@ -128,3 +128,54 @@ def test_wide_resizes_take_the_slab_kernels(lib, flip):
     plan = L.plan_launches(L.pack_rles(rles), L.Config(), False, L.make_transform(h, w, (50, 50), "nearest",
                                                                                    "h", False, "big"))
     assert plan[1].kernel == "fastrle_expand" and plan[1].args[10] & L.MAP_MAPPED
+
+
+class _CountingBackend(emu.EmuBackend):
+    """The emulator backend, recording what each call uploads as maps."""
+
+    def __init__(self, lib):
+        super().__init__(lib)
+        self.uploaded_maps: list = []
+
+    def buffers(self, batch, maps):
+        self.uploaded_maps.append(maps)
+        return super().buffers(batch, maps)
+
+
+def test_little_bitorder_at_the_same_size_needs_no_maps(lib):
+    """issue 21, finding 6: packed=True, bitorder="little" at the masks' own
+    size is a flag of the plain packed kernel: no maps built or uploaded, no
+    mapped kernel."""
+    rng = np.random.default_rng(61)
+    masks = blobs(rng, 3, 37, 250)
+    rles = encode(masks)
+    t = L.make_transform(37, 250, None, "nearest", None, True, "little", 3)
+    assert t is not None and not t.mapped(37, 250) and not t.is_identity(37, 250)
+    for size, mode in [(None, "nearest"), ((37, 250), "nearest"), ((37, 250), "nearest-exact")]:
+        plan = L.plan_launches(L.pack_rles(rles), L.Config(), True,
+                               L.make_transform(37, 250, size, mode, None, True, "little", 3))
+        assert [lc.kernel for lc in plan] == ["fastrle_parse_warp", "fastrle_expand_packed"]
+        assert plan[1].args[10] == L.MAP_LITTLE and plan[1].args[4] != "maps"
+        backend = _CountingBackend(lib)
+        got = L.decode_with(backend, rles, packed=True, bitorder="little", size=size, mode=mode)
+        assert backend.uploaded_maps == [None]
+        np.testing.assert_array_equal(got, np.packbits(masks, axis=-1, bitorder="little"))
+    # a resize still maps, little or big
+    backend = _CountingBackend(lib)
+    got = L.decode_with(backend, rles, packed=True, bitorder="little", size=(40, 250))
+    assert backend.uploaded_maps[0] is not None and backend.launches[1].args[10] == L.MAP_LITTLE | L.MAP_MAPPED
+    np.testing.assert_array_equal(got, torch_reference(masks, (40, 250), "nearest", None, True, "little"))
+
+
+def test_transform_maps_are_built_once_per_shape():
+    t = L.Transform(700, 900, "nearest-exact", "h")
+    a = t.maps(1500, 2250)
+    assert a is L.Transform(700, 900, "nearest-exact", "h").maps(1500, 2250)  # cached
+    assert not a.flags.writeable
+    assert a is not L.Transform(700, 900, "nearest-exact", "v").maps(1500, 2250)
+    # the same transform arguments give the same (cached) Transform; a bool is not taken for an int
+    assert L.make_transform(1500, 2250, (700, 900), "nearest", "h", False, "big", 3) is \
+        L.make_transform(1500, 2250, (700, 900), "nearest", "h", False, "big", 5)
+    L.make_transform(1500, 2250, (1, 3), "nearest", None, False, "big")
+    with pytest.raises(TypeError, match="must be an int"):
+        L.make_transform(1500, 2250, (True, 3), "nearest", None, False, "big")

@@ -30,11 +30,16 @@ STOCK_LOADRES = coco_mod.COCO.loadRes
 
 @pytest.fixture(autouse=True)
 def unpatched():
-    assert not compat.pycocotools_patched()
+    assert not compat.pycocotools_patched() and is_original()
     yield
+    left = compat.pycocotools_patched()
+    if not left:  # the count must be exactly 0, not negative: one patch patches, its restore restores
+        p = fastrle.patch_pycocotools()
+        took = is_patched()
+        p.restore()
+        assert took and is_original(), "the patch count is off"
     compat.unpatch_pycocotools()  # a failing test must not leave pycocotools patched for the others
-    assert all(getattr(pm, n) is f for n, f in ORIGINALS.items())
-    assert cocoeval_mod.COCOeval is STOCK_COCOEVAL and coco_mod.COCO.loadRes is STOCK_LOADRES
+    assert is_original()
 
 
 def is_patched() -> bool:

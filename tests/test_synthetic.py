@@ -94,3 +94,94 @@ def test_full_size_generation_is_fast():
     assert len(rles) == 100
     # Target is < 2 s on a 2-core machine; slack for a busy CI box.
     assert dt < 4.0, dt
+
+
+# --- shape families -------------------------------------------------------------
+# Each family's defining property is checked on the pycocotools decode of its
+# RLEs, by a computation that shares no code with the generator.
+
+FAM_N, FAM_H, FAM_W = 12, 300, 450
+
+
+@pytest.fixture(scope="module", params=synthetic.FAMILIES)
+def family(request):
+    f = request.param
+    rles, dense = synthetic.family_masks(f, FAM_N, FAM_H, FAM_W, seed=5, dense=True)
+    return f, rles, dense
+
+
+def _row_spans(m):
+    """Number of foreground spans in each row."""
+    p = np.zeros((m.shape[0], m.shape[1] + 1), np.int8)
+    p[:, 1:] = m
+    return (np.diff(p, axis=1) == 1).sum(axis=1)
+
+
+def test_family_valid_and_deterministic(family):
+    f, rles, dense = family
+    assert dense.shape == (FAM_N, FAM_H, FAM_W)
+    assert all(isinstance(r["counts"], str) and r["size"] == [FAM_H, FAM_W] for r in rles)
+    assert np.array_equal(pm.decode(rles).transpose(2, 0, 1), dense)
+    assert dense.reshape(FAM_N, -1).any(axis=1).all()
+    assert synthetic.family_masks(f, FAM_N, FAM_H, FAM_W, seed=5) == rles
+    assert synthetic.family_masks(f, FAM_N, FAM_H, FAM_W, seed=6) != rles
+
+
+def test_family_unknown():
+    with pytest.raises(ValueError, match="shape family"):
+        synthetic.family_masks("squares", 1, 10, 10)
+
+
+def test_stars_match_an_independent_fill():
+    cv2 = pytest.importorskip("cv2")
+    rles, dense = synthetic.family_masks("stars", FAM_N, FAM_H, FAM_W, seed=1, dense=True)
+    many = 0
+    for i, m in enumerate(dense):
+        xy = synthetic.star_vertices(np.random.default_rng((1, synthetic.FAMILIES.index("stars"), i)),
+                                     FAM_H, FAM_W)
+        assert 20 <= len(xy) <= 60 and len(xy) % 2 == 0
+        ref = np.zeros((FAM_H, FAM_W), np.uint8)
+        # cv2 fills at 1/256 px; shift by half a pixel to sample pixel centres like the generator
+        pts = np.round((xy - 0.5) * 256).astype(np.int32)
+        cv2.fillPoly(ref, [pts], 1, lineType=cv2.LINE_8, shift=8)
+        # the two fills may differ along the boundary only: under a pixel per unit of perimeter
+        perimeter = np.hypot(*(np.roll(xy, -1, axis=0) - xy).T).sum()
+        assert (m ^ (ref > 0)).sum() <= 0.75 * perimeter, i  # 0.4-0.5 seen
+        many += _row_spans(m).max() >= 3
+    # spikes: most stars have rows crossing three or more of them
+    assert many >= FAM_N // 2
+
+
+@pytest.mark.parametrize("f", ["stripes", "strokes"])
+def test_many_short_spans_per_row(f):
+    # half SA-1B size: at 300x450 the smallest boxes hold only a glyph or two
+    _, dense = synthetic.family_masks(f, 8, 750, 1125, seed=2, dense=True)
+    spans = np.stack([_row_spans(m) for m in dense])
+    assert spans.sum() / (spans > 0).sum() >= 5     # spans per occupied row
+    assert dense.sum() / spans.sum() <= 8           # mean span length in pixels
+
+
+def test_noise_density():
+    assert synthetic.noise_density(0, 10) == pytest.approx(0.01)
+    assert synthetic.noise_density(9, 10) == pytest.approx(0.90)
+    _, dense = synthetic.family_masks("noise", FAM_N, FAM_H, FAM_W, seed=3, dense=True)
+    for i, m in enumerate(dense):
+        ys, xs = np.nonzero(m)
+        box = m[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        p = 0.01 * 90 ** (i / (FAM_N - 1))
+        tol = 0.05 * p + 5 * np.sqrt(p * (1 - p) / box.size)
+        assert abs(box.mean() - p) < tol, (i, box.mean(), p)
+
+
+def test_rings_are_nested_annuli():
+    ndimage = pytest.importorskip("scipy.ndimage")
+    _, dense = synthetic.family_masks("rings", FAM_N, FAM_H, FAM_W, seed=4, dense=True)
+    for i, m in enumerate(dense):
+        k = 2 + i % 5
+        assert synthetic.ring_count(i) == k
+        assert ndimage.label(m)[1] == k  # 4-connected components
+        # nested: filling the holes of the outer ring covers every other ring
+        lab = ndimage.label(m)[0]
+        sizes = np.bincount(lab.ravel())[1:]
+        outer = lab == (np.argmax(sizes) + 1)
+        assert (ndimage.binary_fill_holes(outer) >= m).all()

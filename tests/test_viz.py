@@ -49,6 +49,36 @@ def ref_overlay(image, masks, colors, alpha=0.35, cw=1, order="area", keep=None)
     return img.astype(np.uint8)
 
 
+def best_k(keys, k):
+    """The documented top_k rule by hand: the k highest keys, ties to the lower index."""
+    return sorted(range(len(keys)), key=lambda i: (-float(keys[i]), i))[:k]
+
+
+def want_order(areas, order, top_k=None, scores=None):
+    """draw_order's rule written out with Python's sorted: keep top_k by scores
+    (else areas), back in index order; then "area" sorts by descending area, ties by index."""
+    idx = list(range(len(areas)))
+    if top_k is not None:
+        idx = sorted(best_k(areas if scores is None else scores, top_k))
+    if order == "area":
+        idx = sorted(idx, key=lambda i: (-int(areas[i]), i))
+    return idx
+
+
+def rect_masks(h, w, spec):
+    """Dense masks of the given (y0, y1, x0, x1) rectangles, and their RLEs
+    (pycocotools' encoder when it is installed: an outside oracle)."""
+    masks = np.zeros((len(spec), h, w), np.uint8)
+    for i, (y0, y1, x0, x1) in enumerate(spec):
+        masks[i, y0:y1, x0:x1] = 1
+    try:
+        from pycocotools import mask as pm
+        rles = [dict(r, counts=r["counts"].decode()) for r in pm.encode(np.asfortranarray(masks.transpose(1, 2, 0)))]
+    except ImportError:
+        rles = fastrle.encode(masks)
+    return masks, rles
+
+
 def rand_image(h, w, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
@@ -158,9 +188,9 @@ def col_runs(m):
 def test_top_k_list_keeps_largest():
     rles, masks = synthetic.sa1b_like(15, 60, 70, seed=4, dense=True)
     areas = masks.reshape(15, -1).sum(1)
-    keep = np.argsort(-areas, kind="stable")[:5]
+    keep = best_k(areas, 5)
     got = viz.overlay(rand_image(60, 70), rles, top_k=5)
-    want = ref_overlay(rand_image(60, 70), masks, viz.palette(15), keep=keep.tolist())
+    want = ref_overlay(rand_image(60, 70), masks, viz.palette(15), keep=keep)
     assert np.array_equal(got, want)
     assert np.array_equal(viz.overlay(None, rles, top_k=0), np.zeros((60, 70, 3), np.uint8))
 
@@ -168,9 +198,9 @@ def test_top_k_list_keeps_largest():
 def test_top_k_sa1b_uses_predicted_iou():
     rles, masks = synthetic.sa1b_like(12, 50, 60, seed=6, dense=True)
     ann = from_dict(synthetic.sa1b_image_dict(rles, seed=6))
-    keep = np.argsort(-ann.predicted_ious, kind="stable")[:4]
+    keep = best_k(ann.predicted_ious, 4)
     got = viz.overlay(None, ann, top_k=4, contour_width=2)
-    want = ref_overlay(np.zeros((50, 60, 3), np.uint8), masks, viz.palette(12), cw=2, keep=keep.tolist())
+    want = ref_overlay(np.zeros((50, 60, 3), np.uint8), masks, viz.palette(12), cw=2, keep=keep)
     assert np.array_equal(got, want)
     assert np.array_equal(viz.overlay(None, ann), viz.overlay(None, rles))
 
@@ -358,3 +388,76 @@ def test_python_threads_share_nothing():
     with ThreadPoolExecutor(4) as ex:
         outs = list(ex.map(lambda t: viz.overlay(img, rles, threads=t), [1, 2, 3, 4] * 2))
     assert all(np.array_equal(o, want) for o in outs)
+
+
+# --- the draw policy against oracles written by hand (issue 24) --------------------------
+
+# 48 masks whose areas take only 3 values (many ties, at every cut), and scores with ties
+TIE_AREAS = [(6, 4, 2)[(i * 7) % 3] for i in range(48)]
+
+
+def tie_masks():
+    spec = [(i // 8 * 6, i // 8 * 6 + TIE_AREAS[i] // 2, (i % 8) * 5, (i % 8) * 5 + 2) for i in range(48)]
+    return rect_masks(36, 40, spec)
+
+
+@pytest.mark.parametrize("order", ["area", "index"])
+@pytest.mark.parametrize("top_k", [None, 0, 1, 5, 16, 17, 47, 48, 60])
+def test_draw_order_every_order_and_ties_at_the_cut(order, top_k):
+    areas = np.array(TIE_AREAS)
+    scores = np.array([(0.5, 0.9, 0.9, 0.7)[i % 4] for i in range(48)])
+    assert viz.draw_order(areas, order, top_k).tolist() == want_order(areas, order, top_k)
+    assert viz.draw_order(areas, order, top_k, scores).tolist() == want_order(areas, order, top_k, scores)
+
+
+@pytest.mark.parametrize("order", ["area", "index"])
+@pytest.mark.parametrize("top_k", [None, 7, 20])
+def test_overlay_ties_against_the_painter(order, top_k):
+    masks, rles = tie_masks()
+    img = rand_image(36, 40, 5)
+    got = viz.overlay(img, rles, order=order, top_k=top_k, alpha=0.5)
+    keep = None if top_k is None else best_k(masks.reshape(48, -1).sum(1), top_k)
+    assert np.array_equal(got, ref_overlay(img, masks, viz.palette(48), 0.5, 1, order, keep))
+
+
+def test_hand_computed_two_masks():
+    # 1x3 image; mask 0 covers columns 0-1, mask 1 (smaller) column 1; alpha 1, no contours:
+    # order "area" draws 0 then 1 (1 on top), "index" also 0 then 1, top_k=1 keeps mask 0 only
+    masks, rles = rect_masks(1, 3, [(0, 1, 0, 2), (0, 1, 1, 2)])
+    cols = np.array([[10, 20, 30], [200, 100, 0]], np.uint8)
+    img = np.full((1, 3, 3), 50, np.uint8)
+    got = viz.overlay(img, rles, colors=cols, alpha=1.0, contours=False)
+    assert got.tolist() == [[[10, 20, 30], [200, 100, 0], [50, 50, 50]]]
+    got = viz.overlay(img, rles, colors=cols, alpha=1.0, contours=False, top_k=1, order="index")
+    assert got.tolist() == [[[10, 20, 30], [10, 20, 30], [50, 50, 50]]]
+    # alpha 0.5: a = round(127.5) = 128; (50 * 127 + 10 * 128 + 127) // 255 = 30
+    got = viz.overlay(img, rles[:1], colors=cols[:1], alpha=0.5, contours=False)
+    assert got[0, 0].tolist() == [(50 * 127 + c * 128 + 127) // 255 for c in (10, 20, 30)] == [30, 35, 40]
+    # colours must be 0..255
+    with pytest.raises(TypeError):
+        viz.overlay(img, rles, colors=np.array([[256, 0, 0], [0, 0, 0]]))
+
+
+def test_top_k_order_index_on_sa1b_scores():
+    # SA-1B: top_k by predicted_iou, drawn in index order with order="index"
+    masks, rles = rect_masks(20, 30, [(0, 10, 0, 10), (5, 15, 5, 15), (2, 20, 2, 28), (0, 4, 20, 30)])
+    d = synthetic.sa1b_image_dict(rles, seed=1)
+    for a, s in zip(d["annotations"], (0.5, 0.95, 0.7, 0.95)):
+        a["predicted_iou"] = s
+    ann = from_dict(d)
+    img = rand_image(20, 30, 2)
+    for order in ("area", "index"):
+        got = viz.overlay(img, ann, top_k=3, order=order, contour_width=2)
+        assert np.array_equal(got, ref_overlay(img, masks, viz.palette(4), cw=2, order=order, keep=[1, 3, 2]))
+
+
+@pytest.mark.parametrize("threads", [2, 3, 4])
+def test_band_split_with_heights_not_dividing_by_threads(threads):
+    # h*w >= threads * 2^16 and h >= 16 * threads, so every thread gets a band; 203 % t != 0
+    h, w = 203, 1000
+    assert h % threads
+    spec = [(0, h, 0, 300), (150, h, 200, 700), (h - 1, h, 0, w), (h - 3, h - 1, 990, w), (100, 190, 600, 900)]
+    masks, rles = rect_masks(h, w, spec)
+    img = rand_image(h, w, 3)
+    got = viz.overlay(img, rles, threads=threads, contour_width=2)
+    assert np.array_equal(got, ref_overlay(img, masks, viz.palette(len(spec)), cw=2))

@@ -18,11 +18,17 @@
 //   stores the 4-byte ALIGNED word of its row that ends in its group: a
 //   funnel shift of its word and its left neighbour's (one shuffle).  Lane 0
 //   only supplies the neighbour word, so a tile writes 31 groups (124
-//   columns) per row with one coalesced 4-byte store per lane.  Tiles that
-//   touch a row end take a byte-store path; interior tiles never test a
-//   column.
-// * The column cursors are found by 4 interleaved binary searches once per
-//   band of rows; warps whose tile lies past the last column exit at once.
+//   columns) per row with one coalesced 4-byte store per lane.  In tile 0,
+//   lane 0 holds the previous row's last 4 columns, so the word across a
+//   row end is whole; tiles at a row end skip it (a lane predicate).  Only a
+//   mask's first and last rows are stored byte by byte; interior tiles never
+//   test a column.
+// * A lane's cursors come from one binary search per band, and walk down the
+//   band's rows (bands are long: gpu/launch.py expand_grid); warps whose tile
+//   lies past the last column exit at once.
+//
+// fastrle_expand_packed (identity size) works on words of bits instead:
+// see fastrle_expand_packed_words.
 //
 // Grid: x = tiles (blockDim.x / 32 warps per block), y = row bands of `band`
 // rows (a multiple of 32), z = masks (mask = mask_base + blockIdx.z; the
@@ -31,49 +37,59 @@
 
 #define FASTRLE_TILE_GROUPS 31  // column groups of 4 a warp tile writes
 #define FASTRLE_TILE_ROWS 32
+#define FASTRLE_PACKED_WORDS 1    // packed: words of bits, grid y = band * P + class
+#define FASTRLE_LANE0_PREV_ROW 1  // tile 0 lane 0: the previous row (read by --gpu-sass)
 
-// Number of e[0..n) that are <= p, i.e. the first k with e[k] > p, for 4
-// columns at once (their loads overlap instead of forming 4 dependent
-// chains).  Valid tables end with e[n-1] == h*w > p, so k < n.
-__device__ __forceinline__ void fastrle_find_runs4(const unsigned int* e, unsigned int n, const unsigned int* p,
-                                                   unsigned int* k)
+// e[i] of a run-end table, the address in one IMAD.WIDE.U32 (C's e[i] costs
+// ptxas 4 instructions: it adds i to the table's 64-bit offset first).
+__device__ __forceinline__ unsigned int fastrle_end(const unsigned int* e, unsigned int i)
 {
-    unsigned int step = 1;
-    while (step <= n / 2) step <<= 1;  // largest power of two <= n (n >= 1)
-#pragma unroll
-    for (int j = 0; j < 4; ++j) k[j] = 0;
-    for (; step; step >>= 1) {
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-            if (k[j] + step <= n && e[k[j] + step - 1] <= p[j]) k[j] += step;
-    }
+#ifdef __CUDA_ARCH__
+    unsigned int v;
+    asm("{ .reg .u64 a; mad.wide.u32 a, %1, 4, %2; ld.global.nc.u32 %0, [a]; }" : "=r"(v) : "r"(i), "l"(e));
+    return v;
+#else
+    return e[i];
+#endif
 }
 
-// Bits [lo, hi) set; lo < 32, hi <= 32.
+// Bits [lo, hi) set; lo < 32, hi <= 32 (empty when lo >= hi): two funnel
+// shifts and an and.
 __device__ __forceinline__ unsigned int fastrle_span(unsigned int lo, unsigned int hi)
-{
-    const unsigned int below_hi = hi >= 32u ? 0xFFFFFFFFu : (1u << hi) - 1u;
-    return below_hi & ~((1u << lo) - 1u);
-}
+{ return __funnelshift_lc(0xFFFFFFFFu, 0u, hi) & (0xFFFFFFFFu << lo); }
 
 // Row mask of one column segment: bit r = pixel p + r for p + r < lim
-// (lim - p <= 32).  The cursor is run k = [st, en) with en > p on entry; it
-// is left on the run that reaches lim, ready for the next segment.
+// (lim - p <= 32).  The cursor is run k = [st, en); it may end at or before
+// p on entry (a band's first slab starts the lane's 4 columns at the run of
+// its first column), and is left on the run that reaches lim, ready for the
+// next segment.
 __device__ __forceinline__ unsigned int fastrle_column_bits(const unsigned int* e, unsigned int* k, unsigned int* st,
                                                             unsigned int* en, unsigned int p, unsigned int lim)
 {
     unsigned int bits = 0;
     for (;;) {
         if (*k & 1u) {
-            const unsigned int lo = *st > p ? *st - p : 0u;
-            const unsigned int hi = (*en < lim ? *en : lim) - p;
-            bits |= fastrle_span(lo, hi);
+            const unsigned int lo = (*st > p ? *st : p) - p;
+            const unsigned int c = *en < lim ? *en : lim;
+            bits |= fastrle_span(lo, (c > p ? c : p) - p);
         }
         if (*en >= lim) break;
         *st = *en;
-        *en = e[++*k];
+        *en = fastrle_end(e, ++*k);
     }
     return bits;
+}
+
+// p[i] = v, global memory, the address in one IMAD.WIDE.U32: C's p[i]
+// costs ptxas 4-5 instructions here (it splits p back into base and index).
+__device__ __forceinline__ void fastrle_store_word(unsigned int* p, unsigned int i, unsigned int v)
+{
+#ifdef __CUDA_ARCH__
+    asm volatile("{ .reg .u64 a; mad.wide.u32 a, %0, 4, %1; st.global.u32 [a], %2; }" ::"r"(i), "l"(p), "r"(v)
+                 : "memory");
+#else
+    p[i] = v;
+#endif
 }
 
 // Store rows [0, rows) of a slab.  q: the 4 transposed words; o4: the mask's
@@ -81,14 +97,22 @@ __device__ __forceinline__ unsigned int fastrle_column_bits(const unsigned int* 
 // (its low 2 bits are the row's phase); g: this lane's column group.  The
 // lane writes bytes [4g - ph, 4g + 4 - ph) of each row: the aligned word
 // ending in its group, its left neighbour's last ph bytes then its own first
-// 4 - ph (one byte permute).  EDGE: the tile touches column 0 or w, so words
-// are clipped to [0, w) byte by byte; otherwise no column is tested and all
-// offsets fit 32 bits.
-template <bool EDGE>
+// 4 - ph (one funnel shift).  Lane 0 only supplies the neighbour word.
+// MODE 0: interior tile, full slab: no column is tested, offsets fit 32 bits.
+// MODE 1: as 0, but the lane writes its word only when ph >= t (t = 4g + 4 -
+//   w: the word ends inside the row; the word across a row end is written by
+//   the next row's tile 0, whose lane 0 holds this row's last 4 columns), and
+//   only rows < rows.
+// MODE 2: words clipped to [0, w) byte by byte (64-bit offsets): the mask's
+//   first and last row, resized tiles at a row end, huge masks.  With
+//   `wrap` (tile 0 with lane 0 on the previous row) a row's word also
+//   writes the previous row's tail, except in the mask's row 0 (ys + r).
+template <int MODE>
 __device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsigned int* o4, unsigned long long d,
-                                                   unsigned int w, long long g, int lane, int rows)
+                                                   unsigned int w, long long g, int t, int lane, int rows, bool wrap,
+                                                   unsigned int ys)
 {
-    unsigned char* const lanep = (unsigned char*)(o4 + (g > 0 ? g : 0));
+    unsigned int* const lanew = o4 + (g > 0 ? g : 0);
     unsigned int d32 = (unsigned int)d;
     // Funnel shifts use their amount mod 32, so 8 * offset (mod 2^32) gives
     // 8 * phase for free: one add per row instead of an and and a shift.
@@ -99,10 +123,10 @@ __device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsign
         if (r >= rows) break;  // rows == 32 is a constant on the hot path
         const unsigned int word = (q[r >> 3] >> (r & 7)) & 0x01010101u;
         const unsigned int left = __shfl_up_sync(0xFFFFFFFFu, word, 1);
-        if (!EDGE) {
+        if (MODE != 2) {
             // (word:left << 8ph) >> 32: left's last ph bytes, then word's first 4 - ph.
             const unsigned int v = __funnelshift_l(left, word, d8);
-            if (lane) *(unsigned int*)(lanep + (d32 & ~3u)) = v;
+            if (lane && (MODE == 0 || (int)(d32 & 3u) >= t)) fastrle_store_word(lanew, d32 >> 2, v);
             d32 += w;
             d8 += w8;
         } else {
@@ -110,12 +134,13 @@ __device__ __forceinline__ void fastrle_store_rows(const unsigned int* q, unsign
             const unsigned int v = __funnelshift_l(left, word, 8u * ph);
             unsigned char* row = (unsigned char*)o4 + d;  // column 0 of the row
             const long long c = 4 * g - (long long)ph;   // first column of the word
-            if (lane && c >= 0 && c + 4 <= (long long)w) {
+            const long long cmin = wrap && ys + (unsigned int)r != 0u ? -4 : 0;
+            if (lane && c >= cmin && c + 4 <= (long long)w) {
                 *(unsigned int*)(row + c) = v;
             } else if (lane) {
 #pragma unroll
                 for (int b = 0; b < 4; ++b)
-                    if (c + b >= 0 && c + b < (long long)w) row[c + b] = (unsigned char)(v >> (8 * b));
+                    if (c + b >= cmin && c + b < (long long)w) row[c + b] = (unsigned char)(v >> (8 * b));
             }
             d += w;
         }
@@ -137,7 +162,8 @@ __device__ __forceinline__ unsigned int fastrle_column_bits_mapped(const unsigne
     unsigned int bits = 0;
     for (;;) {
         if (*k & 1u) {
-            const unsigned int sa = (*st > p ? *st : p) - base, sb = (*en < lim ? *en : lim) - base;
+            const unsigned int c = *en < lim ? *en : lim;  // the cursor may start behind p
+            const unsigned int sa = (*st > p ? *st : p) - base, sb = (c > p ? c : p) - base;
             if (sa < sb) {
                 const unsigned int ya = inv[sa], yb = inv[sb];
                 const unsigned int lo = ya > ys ? ya - ys : 0u;
@@ -147,39 +173,56 @@ __device__ __forceinline__ unsigned int fastrle_column_bits_mapped(const unsigne
         }
         if (*en >= lim) break;
         *st = *en;
-        *en = e[++*k];
+        *en = fastrle_end(e, ++*k);
     }
     return bits;
 }
 
-// Cursors of a lane's 4 output columns 4g..4g+3 at output row y0: run
-// k = [st, en) and the column's first pixel `base`.  MAPPED: output column x
-// reads source column cols[x] and output row y source row rows[y].  Columns
-// outside the output and bad masks are not live (their bits stay 0).
+// Cursors of a lane's 4 output columns at output row y0: run k = [st, en)
+// and the column's first pixel `base`.  The columns are x0..x0+3; `shift`
+// rows up (base - shift: lane 0 of tile 0 holds the previous row's last 4
+// columns).  One binary search, for the first column (in source order): all
+// 4 start at its run and the first slab's walks bring the others forward
+// (they are h pixels apart, a few run boundaries).  MAPPED: output column x reads source column
+// cols[x] and output row y source row rows[y].  Columns outside the output
+// and bad masks are not live (their bits stay 0).
 template <bool MAPPED>
-__device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned int nr, bool ok, long long g,
-                                                 unsigned int ow, unsigned int h, unsigned int y0,
+__device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned int nr, bool ok, long long x0,
+                                                 unsigned int shift, unsigned int ow, unsigned int h, unsigned int y0,
                                                  const unsigned int* maps, unsigned int oh, unsigned int* k,
                                                  unsigned int* st, unsigned int* en, bool* live, unsigned int* base)
 {
     const unsigned int* rows = maps;     // source row of each output row
     const unsigned int* cols = maps + oh;  // source column of each output column
-    unsigned int p[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-        const long long x = 4 * g + j;
+        const long long x = x0 + j;
         live[j] = ok && x >= 0 && x < (long long)ow;
-        base[j] = live[j] ? (MAPPED ? cols[x] : (unsigned int)x) * h : 0u;  // < h*w < 2^32
-        p[j] = live[j] ? base[j] + (MAPPED ? rows[y0] : y0) : 0u;
-        k[j] = st[j] = en[j] = 0;
+        base[j] = live[j] ? (MAPPED ? cols[x] : (unsigned int)x) * h - shift : 0u;  // < h*w < 2^32
     }
-    if (ok) fastrle_find_runs4(e, nr, p, k);
+    // Number of e[0..nr) that are <= p: the first kk with e[kk] > p (< nr:
+    // valid tables end with h*w > p), for the lane's first pixel p (a flip
+    // reverses the source columns).  live[0] is set whenever any is.
+    unsigned int kk = 0;
+    if (live[0]) {
+        unsigned int p = base[0];
+        if (MAPPED) {
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-        if (live[j]) {
-            st[j] = k[j] ? e[k[j] - 1] : 0u;
-            en[j] = e[k[j]];
+            for (int j = 1; j < 4; ++j)
+                if (live[j] && base[j] < p) p = base[j];
         }
+        p += MAPPED ? rows[y0] : y0;
+        unsigned int step = 1;
+        while (step <= nr / 2) step <<= 1;  // largest power of two <= nr (nr >= 1)
+        for (; step; step >>= 1)
+            if (kk + step <= nr && fastrle_end(e, kk + step - 1) <= p) kk += step;
+    }
+    const unsigned int s0 = live[0] && kk ? fastrle_end(e, kk - 1) : 0u, e0 = live[0] ? fastrle_end(e, kk) : 0u;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {  // a column that is not live sits in background run 0, forever
+        k[j] = live[j] ? kk : 0u;
+        st[j] = live[j] ? s0 : 0u;
+        en[j] = live[j] ? e0 : 0xFFFFFFFFu;
     }
 }
 
@@ -197,16 +240,13 @@ __device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned in
     unsigned int b[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-        b[j] = 0;
-        if (live[j]) {
-            if (MAPPED) {
-                const unsigned int p = base[j] + rmap[ys], lim = base[j] + rmap[ys + rows - 1] + 1u;
-                b[j] =
-                    fastrle_column_bits_mapped(e, &k[j], &st[j], &en[j], p, lim, base[j], inv, ys, (unsigned int)rows);
-            } else {
-                const unsigned int p = base[j] + ys;
-                b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], p, p + (unsigned int)rows);
-            }
+        // Columns that are not live sit in run 0 (background) ending at 2^32 - 1: no bits, no walk.
+        if (MAPPED) {
+            const unsigned int p = base[j] + rmap[ys], lim = base[j] + rmap[ys + rows - 1] + 1u;
+            b[j] = fastrle_column_bits_mapped(e, &k[j], &st[j], &en[j], p, lim, base[j], inv, ys, (unsigned int)rows);
+        } else {
+            const unsigned int p = base[j] + ys;
+            b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], p, p + (unsigned int)rows);
         }
     }
     // 4x4 byte transpose (8 byte permutes).
@@ -234,6 +274,14 @@ __device__ __forceinline__ bool fastrle_mask_runs(const unsigned int* ends, cons
 __device__ __forceinline__ unsigned int fastrle_band_end(unsigned int y0, unsigned int band, unsigned int oh)
 { return (oh - y0 < band) ? oh : y0 + band; }
 
+// SASS accounting builds (FASTRLE_STEADY_STATE, fastrle bench --gpu-sass)
+// keep one store path of the slab loop: FASTRLE_ACCOUNT_PATH 0 = interior
+// tiles' full slabs, 1 = row-end tiles and partial slabs (lane predicates),
+// 2 = words clipped bytewise (fastrle_store_rows' MODE).
+#if defined(FASTRLE_STEADY_STATE) && !defined(FASTRLE_ACCOUNT_PATH)
+#define FASTRLE_ACCOUNT_PATH 0
+#endif
+
 // Rows of the slab starting at ys in a band ending at y1.
 __device__ __forceinline__ int fastrle_slab_rows(unsigned int ys, unsigned int y1)
 {
@@ -243,6 +291,13 @@ __device__ __forceinline__ int fastrle_slab_rows(unsigned int ys, unsigned int y
     return (y1 - ys < FASTRLE_TILE_ROWS) ? (int)(y1 - ys) : FASTRLE_TILE_ROWS;
 #endif
 }
+
+// Whether the slab at ys is the band's last.  The slab loops test this at
+// their end instead of `ys < y1` at their head: ys + 32 wraps 32 bits when y1
+// is within 32 rows of 2^32 (h = 2^32 - 1, w = 1), and the warp would start
+// again at row 0, forever.
+__device__ __forceinline__ bool fastrle_last_slab(unsigned int ys, unsigned int y1)
+{ return y1 - ys <= FASTRLE_TILE_ROWS; }
 
 // Bits of the `flags` argument of the expand kernels (MAP_* in fastrle/gpu/launch.py).
 #define FASTRLE_FLAG_PACKED 1     // fastrle_expand_map: packed output
@@ -277,22 +332,38 @@ __device__ __forceinline__ void fastrle_expand_body(const unsigned int* ends, co
     unsigned int* o4 = (unsigned int*)(o - ((unsigned long long)o & 3u));  // aligned down
     const unsigned long long ph0 = (unsigned long long)o & 3u;
     const long long g = g0 + lane;
-    // Interior tiles: every word inside [0, ow) for any phase, offsets < 2^32.
-    bool edge = tile == 0 || 4 * (g0 + 1 + FASTRLE_TILE_GROUPS) > (long long)ow ||
-                (unsigned long long)oh * ow + 4u > 0xFFFFFFFFull;
-#ifdef FASTRLE_STEADY_STATE
-    edge = false;  // SASS accounting build only (fastrle bench --gpu-sass): interior tiles
-#endif
+    // Offsets fit 32 bits (MODE 0 and 1), else every slab is clipped bytewise.
+    const bool big = (unsigned long long)oh * ow + 4u > 0xFFFFFFFFull;
+    const bool first = tile == 0, last = 4 * (g0 + 1 + FASTRLE_TILE_GROUPS) > (long long)ow;  // row start / end
+    // Lane 0 of tile 0 holds the previous row's last 4 columns, so the words
+    // across row ends are whole (FASTRLE_LANE0_PREV_ROW).
+    const bool prev = !MAPPED && !big && ow > 4u;
+    const bool lane0_prev = prev && first && lane == 0;
+    // Lane writes its word when ph >= t (MODE 1): -1 always, 4 never.
+    const long long t64 = 4 * g + 4 - (long long)ow;
+    const int t = lane == 0 ? 4 : (int)(t64 < -1 ? -1 : (t64 > 4 ? 4 : t64));
     unsigned int k[4], st[4], en[4], base[4], q[4];
     bool live[4];
-    fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, maps, oh, k, st, en, live, base);
-    for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
+    fastrle_cursors4<MAPPED>(e, nr, ok, lane0_prev ? (long long)ow - 4 : 4 * g, lane0_prev ? 1u : 0u, ow, h, y0, maps,
+                             oh, k, st, en, live, base);
+    for (unsigned int ys = y0;; ys += FASTRLE_TILE_ROWS) {  // y0 < y1; see fastrle_last_slab
         const int rows = fastrle_slab_rows(ys, y1);
         fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
         const unsigned long long d = ph0 + (unsigned long long)ys * ow;
-        if (edge) fastrle_store_rows<true>(q, o4, d, ow, g, lane, rows);
-        else if (rows == FASTRLE_TILE_ROWS) fastrle_store_rows<false>(q, o4, d, ow, g, lane, FASTRLE_TILE_ROWS);
-        else fastrle_store_rows<false>(q, o4, d, ow, g, lane, rows);
+        // Bytewise: the mask's first row in tile 0 (its first word starts
+        // before the mask), its last row in the last tile (no next row
+        // writes the word across the end), row ends without `prev`.
+        int mode = (big || ((first || last) && !prev) || (first && ys == 0) || (last && ys + (unsigned int)rows == oh))
+                       ? 2
+                   : (last || rows != FASTRLE_TILE_ROWS) ? 1
+                                                         : 0;
+#ifdef FASTRLE_STEADY_STATE
+        mode = FASTRLE_ACCOUNT_PATH;  // SASS accounting builds only (fastrle bench --gpu-sass)
+#endif
+        if (mode == 0) fastrle_store_rows<0>(q, o4, d, ow, g, t, lane, FASTRLE_TILE_ROWS, false, ys);
+        else if (mode == 1) fastrle_store_rows<1>(q, o4, d, ow, g, t, lane, rows, false, ys);
+        else fastrle_store_rows<2>(q, o4, d, ow, g, t, lane, rows, prev && first, ys);
+        if (fastrle_last_slab(ys, y1)) break;
     }
 }
 
@@ -315,7 +386,8 @@ extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long l
 
 // Bit-packed output in np.packbits order: out[m][y][xb], bit 7 of byte xb is
 // column 8*xb (bit 0 with FASTRLE_FLAG_LITTLE); padding bits past ow are
-// zero.  Same slabs as fastrle_expand, but a warp tile is 32 groups = 16
+// zero.  Resized output (FASTRLE_FLAG_MAPPED; the identity size takes
+// fastrle_expand_packed_words).  Same slabs as fastrle_expand, but a warp tile is 32 groups = 16
 // output bytes per row and needs no realignment: per row, each lane folds
 // its 4 pixel bytes into a nibble (one multiply), even lanes take their right
 // neighbour's nibble and store one byte, so a warp writes 16 contiguous
@@ -349,8 +421,8 @@ __device__ __forceinline__ void fastrle_expand_packed_body(const unsigned int* e
     const unsigned int fold = little ? 0x01020408u : 0x08040201u;
     unsigned int k[4], st[4], en[4], base[4], q[4];
     bool live[4];
-    fastrle_cursors4<MAPPED>(e, nr, ok, g, ow, h, y0, maps, oh, k, st, en, live, base);
-    for (unsigned int ys = y0; ys < y1; ys += FASTRLE_TILE_ROWS) {
+    fastrle_cursors4<MAPPED>(e, nr, ok, 4 * g, 0u, ow, h, y0, maps, oh, k, st, en, live, base);
+    for (unsigned int ys = y0;; ys += FASTRLE_TILE_ROWS) {  // y0 < y1; see fastrle_last_slab
         const int rows = fastrle_slab_rows(ys, y1);
         fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
         unsigned char* row = o + (unsigned long long)ys * wb;
@@ -363,6 +435,202 @@ __device__ __forceinline__ void fastrle_expand_packed_body(const unsigned int* e
             if (writer) *row = (unsigned char)(little ? nib | (right << 4) : (nib << 4) | right);
             row += wb;
         }
+        if (fastrle_last_slab(ys, y1)) break;
+    }
+}
+
+// (a & b) | (c & ~b): one LOP3 (ptxas splits the C expression in two).
+__device__ __forceinline__ unsigned int fastrle_select(unsigned int a, unsigned int b, unsigned int c)
+{
+#ifdef __CUDA_ARCH__
+    unsigned int r;
+    asm("lop3.b32 %0, %1, %2, %3, 0xE2;" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+#else
+    return (a & b) | (c & ~b);
+#endif
+}
+
+// Rows of one phase class: packed row y starts at byte ph0 + y * wb of the
+// mask's aligned output, so rows y = c (mod P) share the phase (ph0 + c * wb)
+// & 3, with P = 1, 2 or 4 as wb = 0, 2 or odd (mod 4).
+__device__ __forceinline__ unsigned int fastrle_packed_period(unsigned long long wb)
+{ return (wb & 3u) == 0 ? 1u : (wb & 1u) ? 4u : 2u; }
+
+// Row mask of one column segment, rows P apart: bit r = pixel p + P r
+// (r < rows; lim = p + P (rows - 1) + 1; P = 1 << sh).  As
+// fastrle_column_bits: one compare-and-or per run boundary, cursor run
+// k = [st, en) with en > p on entry, left on the run that reaches lim.
+__device__ __forceinline__ unsigned int fastrle_column_bits_strided(const unsigned int* e, unsigned int* k,
+                                                                    unsigned int* st, unsigned int* en, unsigned int p,
+                                                                    unsigned int lim, unsigned int sh)
+{
+    const unsigned int pm1 = (1u << sh) - 1u;
+    unsigned int bits = 0;
+    for (;;) {
+        if (*k & 1u) {
+            const unsigned int lo = (*st > p ? *st : p) - p;
+            const unsigned int hi = (*en < lim ? *en : lim) - p;
+            bits |= fastrle_span((lo + pm1) >> sh, (hi + pm1) >> sh);  // ceil: first row at or after
+        }
+        if (*en >= lim) break;
+        *st = *en;
+        *en = fastrle_end(e, ++*k);
+    }
+    return bits;
+}
+
+// Number of e[0..n) that are <= p, i.e. the first k with e[k] > p, for 4
+// columns at once (their loads overlap instead of forming 4 dependent
+// chains).  Valid tables end with e[n-1] == h*w > p, so k < n.
+__device__ __forceinline__ void fastrle_find_runs4(const unsigned int* e, unsigned int n, const unsigned int* p,
+                                                   unsigned int* k)
+{
+    unsigned int step = 1;
+    while (step <= n / 2) step <<= 1;  // largest power of two <= n (n >= 1)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) k[j] = 0;
+    for (; step; step >>= 1) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+            if (k[j] + step <= n && fastrle_end(e, k[j] + step - 1) <= p[j]) k[j] += step;
+    }
+}
+
+// Bit-packed output, identity size: words of bits.  A warp owns 4 aligned
+// 32-bit output words (16 bytes) of every row of one phase class
+// (fastrle_packed_period) in a band: word a of a row is bytes
+// [4a - ph, 4a - ph + 4) of the row, and lane l computes column 8(4a - ph) +
+// l of each (bits reversed within each byte for np.packbits' big order)
+// over 32 class rows, one compare-and-or per run boundary.  Four 32x32 bit
+// transposes across the warp (5 rounds of rotate, shuffle, merge) turn the
+// 4 column words into lane r's 4 row words of class row r: 4 aligned stores.
+// A word before column 0 holds the previous row's tail (those lanes read the
+// previous row: columns + 8 wb, one row up); a word past the row's end is
+// the next row's word 0 and is left to it.  Only the mask's first and last
+// rows, and rows of fewer than 4 bytes, store bytewise.
+// Grid: x = tiles of 4 words (blockDim.x / 32 per block), y = band * P +
+// class (bands of `band` rows, a multiple of 32 P), z = masks.
+__device__ __forceinline__ void fastrle_expand_packed_words(const unsigned int* ends, const long long* offs,
+                                                            const long long* meta, unsigned char* out, unsigned int h,
+                                                            unsigned int oh, unsigned int ow, unsigned int band,
+                                                            bool little, long long mask_base)
+{
+    const int lane = threadIdx.x & 31;
+    const long long tile = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    const unsigned long long wb = ((unsigned long long)ow + 7u) >> 3;  // 64-bit: ow + 7 wraps 32 bits
+    const unsigned int P = fastrle_packed_period(wb), sh = P == 1u ? 0u : P == 2u ? 1u : 2u;
+    const unsigned int cls = blockIdx.y % P, y0 = (blockIdx.y / P) * band;
+    if ((unsigned long long)(16 * tile) >= wb + 3u || y0 >= oh) return;  // warp-uniform
+    const unsigned int y1 = fastrle_band_end(y0, band, oh);
+    if (y1 - y0 <= cls) return;  // no row of this class (bands are multiples of P rows)
+    const unsigned int yc0 = y0 + cls;
+    const long long m = mask_base + blockIdx.z;
+    const unsigned int* e;
+    unsigned int nr;
+    const bool ok = fastrle_mask_runs(ends, offs, meta, m, &e, &nr);
+    unsigned char* o = out + m * (long long)oh * (long long)wb;
+    const unsigned long long ph0 = (unsigned long long)o & 3u;
+    unsigned char* o4 = o - ph0;  // aligned
+    const long long ph = (long long)((ph0 + cls * wb) & 3u);
+    const bool wide = wb >= 4u;  // a row's word 0 reaches back one row at most
+    // Cursors of the lane's column in each of the 4 words.
+    const int col = little ? lane : (lane & ~7) | (7 - (lane & 7));
+    unsigned int k[4], st[4], en[4], base[4], q[4], p[4];
+    bool live[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        long long x = 8 * (4 * (4 * tile + i) - ph) + col;
+        unsigned int shift = 0;
+        if (x < 0) {  // the previous row's tail
+            x += 8 * (long long)wb;
+            shift = 1;
+        }
+        live[i] = ok && x >= 0 && x < (long long)ow && (wide || !shift);
+        base[i] = live[i] ? (unsigned int)x * h - shift : 0u;  // x >= 8 when shift: no wrap
+        p[i] = base[i] + yc0;
+    }
+    if (ok) fastrle_find_runs4(e, nr, p, k);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {  // a column that is not live sits in background run 0, forever
+        st[i] = live[i] && k[i] ? fastrle_end(e, k[i] - 1) : 0u;
+        en[i] = live[i] ? fastrle_end(e, k[i]) : 0xFFFFFFFFu;
+        k[i] = live[i] ? k[i] : 0u;
+    }
+    // Transpose rounds: rotate by s towards the partner, swap, keep half.
+    unsigned int rot[5], keep[5];
+#pragma unroll
+    for (int b = 0; b < 5; ++b) {
+        const int s = 16 >> b;
+        const unsigned int mlo = b == 0   ? 0x0000FFFFu
+                                 : b == 1 ? 0x00FF00FFu
+                                 : b == 2 ? 0x0F0F0F0Fu
+                                 : b == 3 ? 0x33333333u
+                                          : 0x55555555u;
+        rot[b] = (lane & s) ? (unsigned int)s : 32u - (unsigned int)s;
+        keep[b] = (lane & s) ? ~mlo : mlo;
+    }
+    // Per word (warp-uniform): first byte in the row (32 bits: wb < 2^29 + 1),
+    // whether the fast path stores it whole: inside the row, or holding the
+    // previous row's tail (then not in the mask's row 0); a word reaching past
+    // the row's end is the next row's word 0.
+    const int start0 = 16 * (int)tile - (int)ph;
+    bool whole[4], tail[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int s0 = start0 + 4 * i;
+        whole[i] = wide && s0 >= 0 && (unsigned long long)(s0 + 4) <= wb;
+        tail[i] = wide && s0 < 0;
+    }
+    for (unsigned int ys = yc0;; ys += FASTRLE_TILE_ROWS * P) {  // ys < y1; wrap-safe end below
+#ifdef FASTRLE_STEADY_STATE
+        const int rows = FASTRLE_TILE_ROWS;
+#else
+        const unsigned int left = (y1 - ys + P - 1u) >> sh;  // class rows left, >= 1
+        const int rows = left < FASTRLE_TILE_ROWS ? (int)left : FASTRLE_TILE_ROWS;
+#endif
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const unsigned int pi = base[i] + ys;
+            q[i] = fastrle_column_bits_strided(e, &k[i], &st[i], &en[i], pi, pi + ((unsigned int)(rows - 1) << sh) + 1u,
+                                               sh);
+        }
+#pragma unroll
+        for (int b = 0; b < 5; ++b) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const unsigned int z = __shfl_xor_sync(0xFFFFFFFFu, __funnelshift_l(q[i], q[i], rot[b]), 16 >> b);
+                q[i] = fastrle_select(q[i], keep[b], z);
+            }
+        }
+        // Lane r now holds row y = ys + P r, words 4 tile .. 4 tile + 3.
+        const unsigned int y = ys + ((unsigned int)lane << sh);
+        const unsigned long long d = ph0 + (unsigned long long)y * wb - (unsigned long long)ph;  // aligned
+        unsigned int* const wp = (unsigned int*)(o4 + d) + 4 * tile;
+        const bool valid = lane < rows, top = y == 0u;
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+            if (valid && (whole[i] || (tail[i] && !top))) wp[i] = q[i];
+#if !defined(FASTRLE_STEADY_STATE) || FASTRLE_ACCOUNT_PATH == 2
+        // The mask's first and last rows, and rows under 4 bytes: the bytes
+        // of the 4 words that lie inside the row.
+#if defined(FASTRLE_STEADY_STATE)
+        const bool slow = true;  // SASS accounting build of this path
+#else
+        const bool slow = valid && (top || y == oh - 1u || !wide);
+#endif
+        if (slow) {
+            unsigned char* const bp = (unsigned char*)wp;
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+                for (int c = 0; c < 4; ++c) {
+                    const int pos = start0 + 4 * i + c;
+                    if (pos >= 0 && (unsigned long long)pos < wb) bp[4 * i + c] = (unsigned char)(q[i] >> (8 * c));
+                }
+        }
+#endif
+        if (y1 - ys <= FASTRLE_TILE_ROWS * P) break;  // the class's last slab in the band
     }
 }
 
@@ -374,12 +642,13 @@ extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const
     (void)w;
     const bool little = flags & FASTRLE_FLAG_LITTLE;
 #ifndef FASTRLE_STEADY_STATE
-    if (flags & FASTRLE_FLAG_MAPPED) {
+    if (flags & FASTRLE_FLAG_MAPPED) {  // resized: bytes (fastrle_expand_packed_body), grid y = bands
         fastrle_expand_packed_body<true>(ends, offs, meta, out, maps, h, oh, ow, band, little, mask_base);
         return;
     }
 #endif
-    fastrle_expand_packed_body<false>(ends, offs, meta, out, maps, h, oh, ow, band, little, mask_base);
+    (void)maps;
+    fastrle_expand_packed_words(ends, offs, meta, out, h, oh, ow, band, little, mask_base);
 }
 
 // Per-pixel cursor helpers, used by the resize/flip kernel.

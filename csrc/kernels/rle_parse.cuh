@@ -18,7 +18,7 @@
 //
 // Validation is strict and stops at the first error in string order, so the
 // warp parser and the serial reference parser must agree on status *and*
-// position.  Keep the codes in sync with fastrle/_gpu_launch.py.
+// position.  Keep the codes in sync with fastrle/gpu/launch.py.
 
 #define FASTRLE_ST_OK 0
 #define FASTRLE_ST_BAD_CHAR 1   // character outside 48..111 (NUL included)
@@ -33,6 +33,11 @@
 // used for sign extension stays below 64.
 #define FASTRLE_MAX_CHUNKS 12
 #define FASTRLE_META_STRIDE 3
+// Most threads per block of either parse kernel (fastrle.gpu.launch.Config's
+// parse_block limit).  __launch_bounds__ makes ptxas keep the warp parser's
+// registers within what this many threads can get (65536 / 256 = 255, no
+// cap in practice: 168 on sm_90, 186 on sm_80), so any allowed block launches.
+#define FASTRLE_PARSE_MAX_BLOCK 256
 
 __device__ __forceinline__ void fastrle_write_meta(long long* meta, long long m, long long status, long long nruns,
                                                    long long pos)
@@ -53,8 +58,9 @@ __device__ __forceinline__ int fastrle_count_status(long long cnt, long long sum
 
 // Reference parser: one thread per mask, a direct port of rleFrString with
 // strict checks.  Launch with any 1-D block; grid.x * block.x >= n.
-extern "C" __global__ void fastrle_parse_serial(const unsigned char* chars, const long long* offs, unsigned int* ends,
-                                                long long* meta, long long n, unsigned long long hw_u)
+extern "C" __global__ void __launch_bounds__(FASTRLE_PARSE_MAX_BLOCK)
+    fastrle_parse_serial(const unsigned char* chars, const long long* offs, unsigned int* ends, long long* meta,
+                         long long n, unsigned long long hw_u)
 {
     long long m = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (m >= n) return;
@@ -153,8 +159,9 @@ __device__ __forceinline__ unsigned long long fastrle_shl(unsigned long long v, 
 // in string order wins, exactly as in fastrle_parse_serial.  All arithmetic
 // on values that may be garbage (past an error) is unsigned, so it wraps.
 // blockDim.x must be a multiple of 32.
-extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const long long* offs, unsigned int* ends,
-                                              long long* meta, long long n, unsigned long long hw_u)
+extern "C" __global__ void __launch_bounds__(FASTRLE_PARSE_MAX_BLOCK)
+    fastrle_parse_warp(const unsigned char* chars, const long long* offs, unsigned int* ends, long long* meta,
+                       long long n, unsigned long long hw_u)
 {
     const unsigned FULL = 0xFFFFFFFFu;
     const int CPL = FASTRLE_PARSE_CPL;
@@ -207,7 +214,11 @@ extern "C" __global__ void fastrle_parse_warp(const unsigned char* chars, const 
 #pragma unroll
         for (int i = 0; i < CPL; ++i)
             if (i > lastt && ((inm >> i) & 1u)) {
-                sval |= (unsigned long long)(v[i] & 0x1fu) << (5 * sk);
+                // sk <= i: only the 14th to 16th chunks of an open varint shift past
+                // 63 bits.  Such a varint is an error before any count uses its
+                // value, so those bits are don't-cares: wrap the shift (no UB).
+                const int sh = 5 * i < 64 ? 5 * sk : (5 * sk) & 63;
+                sval |= (unsigned long long)(v[i] & 0x1fu) << sh;
                 ++sk;
             }
         int sr = termm != 0;

@@ -8,6 +8,7 @@
 #include "../rle_transform.h"
 #include "../rle_internal.h"
 #include "../rle_platform.h"
+#include "../rle_compat.h"
 
 static int failures = 0;
 #define CHECK(cond, ...)                                                                                               \
@@ -282,7 +283,7 @@ static char *random_counts_string(int64_t *len, uint64_t *sum) {
 /* Every vector parse kernel this CPU runs gives the scalar parse's counts,
  * and declines exactly the input the scalar parse rejects. */
 static void test_parse_kernels(void) {
-  int it, lvl, strict, ran[4] = {0, 0, 0, 0};
+  int it, lvl, strict, ran[FRLE_ISA_MAX + 1] = {0};
   for (it = 0; it < 20000; it++) {
     int64_t len, ms, mf, i;
     uint64_t sum, hw;
@@ -294,7 +295,7 @@ static void test_parse_kernels(void) {
     hw = sum + (it % 7 == 0 ? (rnd() % 3) - 1 : 0);
     for (strict = 0; strict < 2; strict++) {
       rs = frle_parse_canonical(s, len, hw, strict, ref, &ms, &err, &canon); /* always scalar */
-      for (lvl = FRLE_ISA_SSE41; lvl <= FRLE_ISA_AVX512; lvl++) {
+      for (lvl = FRLE_ISA_SSE41; lvl <= FRLE_ISA_MAX; lvl++) {
         for (i = 0; i < len + 8; i++) got[i] = 0xA5A5A5A5u;
         rf = frle_parse_fast_isa(lvl, s, len, hw, strict, got, &mf);
         if (rf < 0) continue;
@@ -324,14 +325,84 @@ static void test_parse_kernels(void) {
     for (k = 0; k < it % 3 && p + k < len; k++) s[p + k] = 'Q'; /* 0x21: a continued chunk of 1 */
     if (p + k < len) s[p + k] = (char)(k == 1 ? 0 : k == 2 ? '~' : '/');
     for (strict = 0; strict < 2; strict++)
-      for (lvl = FRLE_ISA_SSE41; lvl <= FRLE_ISA_AVX512; lvl++)
+      for (lvl = FRLE_ISA_SSE41; lvl <= FRLE_ISA_MAX; lvl++)
         CHECK(frle_parse_fast_isa(lvl, s, len, (uint64_t)len, strict, got, &mf) <= 0,
               "kernel %d accepted a bad byte at %lld of %lld", lvl, (long long)(p + k), (long long)len);
     free(s);
     free(got);
   }
-  printf("parse kernels: in use %s; sse41 ran %d, avx2 ran %d, avx512 ran %d\n", frle_parse_isa(), ran[1], ran[2],
-         ran[3]);
+  printf("parse kernels: in use %s; sse41 ran %d, avx2 ran %d, avx512 ran %d, neon ran %d\n", frle_parse_isa(), ran[1],
+         ran[2], ran[3], ran[4]);
+#ifdef FRLE_NEON_KERNELS
+  /* AArch64 always has NEON: its kernel must have run, and be the one in use */
+  CHECK(ran[FRLE_ISA_NEON] > 0, "the NEON parse kernel never ran");
+  if (!getenv("FRLE_ISA")) CHECK(!strcmp(frle_parse_isa(), "neon"), "parse kernel in use: %s", frle_parse_isa());
+#endif
+}
+
+/* rle_compat.h's bit scans and popcounts (the builtins, MSVC's intrinsics
+ * or the plain-C versions, whichever this build has) against bit loops. */
+static void test_compat_bits(void) {
+  int it, b, ctz, clz, pop;
+  for (it = 0; it < 20000; it++) {
+    uint64_t x = rnd() >> (rnd() % 64);
+    if (it < 64) x = 1ull << it;
+    if (!x) continue;
+    for (ctz = 0; !((x >> ctz) & 1); ctz++) {}
+    for (clz = 0; !((x << clz) >> 63); clz++) {}
+    for (pop = 0, b = 0; b < 64; b++) pop += (int)((x >> b) & 1);
+    CHECK(frle_ctz64(x) == ctz && frle_clz64(x) == clz && frle_popcount64(x) == pop, "bits of %llx",
+          (unsigned long long)x);
+    if ((uint32_t)x) {
+      uint32_t y = (uint32_t)x;
+      for (ctz = 0; !((y >> ctz) & 1); ctz++) {}
+      for (pop = 0, b = 0; b < 32; b++) pop += (int)((y >> b) & 1);
+      CHECK(frle_ctz32(y) == ctz && frle_popcount32(y) == pop, "bits of %x", (unsigned)y);
+    }
+  }
+}
+
+/* Zeroed pages: zero, writable, for sizes around a page and a huge page. */
+static void test_alloc_zeroed(void) {
+  size_t sizes[] = {1, 4095, 4096, 4097, 100000, (size_t)3 << 20};
+  size_t i, k;
+  for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    uint8_t *p = frle_alloc_zeroed(sizes[i]);
+    size_t nz = 0;
+    CHECK(p != NULL, "frle_alloc_zeroed(%zu)", sizes[i]);
+    if (!p) continue;
+    for (k = 0; k < sizes[i]; k++) nz += p[k] != 0;
+    CHECK(nz == 0, "frle_alloc_zeroed(%zu): %zu non-zero bytes", sizes[i], nz);
+    memset(p, 0xA5, sizes[i]);
+    frle_free_zeroed(p, sizes[i]);
+  }
+  frle_free_zeroed(NULL, 0);
+}
+
+/* The cpuid probe against the compiler's own (GCC and Clang on x86). */
+static void test_cpu_probe(void) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  struct {
+    unsigned bit;
+    int has;
+    const char *name;
+  } f[] = {{FRLE_CPU_SSE41, __builtin_cpu_supports("sse4.1"), "sse4.1"},
+           {FRLE_CPU_POPCNT, __builtin_cpu_supports("popcnt"), "popcnt"},
+           {FRLE_CPU_AVX2, __builtin_cpu_supports("avx2"), "avx2"},
+           {FRLE_CPU_BMI2, __builtin_cpu_supports("bmi2"), "bmi2"},
+           {FRLE_CPU_AVX512F, __builtin_cpu_supports("avx512f"), "avx512f"},
+           {FRLE_CPU_AVX512BW, __builtin_cpu_supports("avx512bw"), "avx512bw"},
+           {FRLE_CPU_AVX512VL, __builtin_cpu_supports("avx512vl"), "avx512vl"},
+           {FRLE_CPU_AVX512VBMI2, __builtin_cpu_supports("avx512vbmi2"), "avx512vbmi2"}};
+  size_t i;
+  __builtin_cpu_init();
+  for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+    CHECK(frle_cpu_has(f[i].bit) == !!f[i].has, "cpuid probe: %s %d, compiler %d", f[i].name, frle_cpu_has(f[i].bit),
+          !!f[i].has);
+  CHECK(!frle_cpu_has(FRLE_CPU_NEON), "NEON on x86");
+#elif defined(__aarch64__) || defined(_M_ARM64)
+  CHECK(frle_cpu_has(FRLE_CPU_NEON), "no NEON on AArch64");
+#endif
 }
 
 static void mark_range(void *ctx, int64_t b, int64_t e, int tid) {
@@ -357,6 +428,7 @@ static void test_thread_fallback(void) {
     src[i].m = frle_encode_colmajor(masks + (size_t)i * H * W, H * W, 1, &cnts[i], &cap);
     src[i].cnts = cnts[i];
   }
+  printf("threads: default %d\n", frle_default_threads());
   CHECK(frle_thread_count(0, 5) >= 1 && frle_thread_count(1000, 5) == 5 &&
           frle_thread_count(1000, 100000) == FRLE_MAX_THREADS && frle_thread_count(3, 0) == 1,
         "frle_thread_count");
@@ -387,6 +459,7 @@ static void test_thread_fallback(void) {
 }
 
 static int isa_level_of(const char *name) {
+  if (!strcmp(name, "neon")) return 4;
   if (!strcmp(name, "avx512")) return 3;
   if (!strcmp(name, "avx2")) return 2;
   if (!strcmp(name, "sse41")) return 1;
@@ -397,6 +470,9 @@ static int isa_level_of(const char *name) {
 static void test_isa_cap(void) {
   const char *cap = getenv("FRLE_ISA"), *parse = frle_parse_isa(), *fill = frle_fill_isa();
   printf("kernels: parse %s, decode fill %s (FRLE_ISA=%s)\n", parse, fill, cap ? cap : "");
+#ifdef FRLE_NEON_KERNELS
+  if (!cap) CHECK(!strcmp(parse, "neon") && !strcmp(fill, "neon"), "AArch64: parse %s, fill %s", parse, fill);
+#endif
   if (!cap) return;
   CHECK(isa_level_of(parse) <= isa_level_of(cap), "parse kernel %s above FRLE_ISA=%s", parse, cap);
   CHECK(isa_level_of(fill) <= isa_level_of(cap), "decode fill %s above FRLE_ISA=%s", fill, cap);
@@ -425,6 +501,9 @@ int main(int argc, char **argv) {
     for (style = 0; style < 3; style++) test_roundtrip(sizes[i][0], sizes[i][1], style);
   for (i = 0; i < 200; i++) test_roundtrip(1 + rnd() % 70, 1 + rnd() % 70, (int)(rnd() % 3));
   test_errors();
+  test_compat_bits();
+  test_alloc_zeroed();
+  test_cpu_probe();
   test_thread_fallback();
   test_parse_kernels();
   for (i = 0; i < 150; i++) {

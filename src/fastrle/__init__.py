@@ -9,8 +9,10 @@ from ._core import parse_isa
 from .errors import RLEError, RLEKeyError
 from .api import area, bbox, decode, decode_ragged, empty, encode
 from .compat import patch_pycocotools, unpatch_pycocotools
+from .geometry import components, remove_small_regions, to_polygons
 from .transforms import roi_align
 
 __version__ = "0.1.0"
 __all__ = ["RLEError", "RLEKeyError", "area", "bbox", "decode", "decode_ragged", "empty", "encode",
-           "parse_isa", "patch_pycocotools", "unpatch_pycocotools", "roi_align", "__version__"]
+           "components", "remove_small_regions", "parse_isa", "patch_pycocotools", "unpatch_pycocotools",
+           "roi_align", "to_polygons", "__version__"]

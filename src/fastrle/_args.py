@@ -20,7 +20,8 @@ import numpy as np
 __all__ = ["MAX_PIXELS", "THREAD_MIN_BYTES", "THREAD_MIN_CHARS", "MMAP_MIN_BYTES", "MAX_THREADS", "ALL_CPUS",
            "MAX_POLY_COORD", "MODES", "FLIPS", "BITORDERS", "MASK_DTYPES", "check_size", "dim_arg", "mask_size",
            "differing_size", "size_ok", "positive_int", "size_arg", "flip_arg", "mode_arg", "bitorder_arg",
-           "Transform", "transform_args", "out_array", "check_out", "as_list", "is_table", "resolve_threads"]
+           "Transform", "transform_args", "out_array", "check_out", "as_list", "is_table", "resolve_threads",
+           "mask_dtype_rule", "masks_ndim"]
 
 #: The most pixels a mask may have, and the longest side: counts are uint32.
 MAX_PIXELS = 2**32 - 1
@@ -244,6 +245,28 @@ def check_out(arr: Any, shape: Tuple[int, ...], dtypes: Sequence[Any] = MASK_DTY
     if not getattr(arr.flags, "writeable", True):
         raise ValueError("out is read-only")
     return arr
+
+
+def mask_dtype_rule(dtype: Any) -> str:
+    """How ``encode`` (CPU and GPU) reads masks of ``dtype``: ``"bytes"``
+    (uint8, bool, and int8 as its bytes) or ``"nonzero"`` (other integers:
+    any nonzero value is foreground); TypeError for anything else."""
+    dt = np.dtype(dtype)
+    if dt in MASK_DTYPES or dt == np.int8:
+        return "bytes"
+    if dt.kind in "iu":
+        return "nonzero"
+    raise TypeError(f"masks must be bool or integer (uint8), got {dt}; convert with mask > threshold first")
+
+
+def masks_ndim(shape: Sequence[int], layout: str = "(N, H, W)") -> bool:
+    """Whether masks of ``shape`` are one (H, W) mask (True) or a batch in
+    ``layout`` (False); ValueError for any other number of dimensions."""
+    if len(shape) == 2:
+        return True
+    if len(shape) != 3:
+        raise ValueError(f"masks must be (H, W) or {layout}, got shape {tuple(shape)}")
+    return False
 
 
 def as_list(rles: Any, what: str = "rles") -> List[Any]:

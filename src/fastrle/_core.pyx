@@ -21,13 +21,9 @@ cnp.import_array()
 cdef extern from "Python.h":
     const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
 
-cdef extern from "sys/mman.h" nogil:
-    void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)
-    int munmap(void *addr, size_t length)
-    int madvise(void *addr, size_t length, int advice)
-    int PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS
-    void *MAP_FAILED
-    int MADV_HUGEPAGE
+cdef extern from "rle_platform.h" nogil:
+    void *frle_alloc_zeroed(size_t n)
+    void frle_free_zeroed(void *p, size_t n)
 
 from ._crle cimport *
 
@@ -50,8 +46,10 @@ def default_threads():
 
 def parse_isa():
     """The count-string parse kernel in use on this CPU: ``"avx512"``,
-    ``"avx2"``, ``"sse41"`` or ``"scalar"``. The environment variable
-    ``FRLE_ISA`` (one of those names), read at first use once in each extension module, caps it."""
+    ``"avx2"``, ``"sse41"`` (x86-64), ``"neon"`` (AArch64) or ``"scalar"``. The
+    environment variable ``FRLE_ISA`` (one of those names), read at first use once in
+    each extension module, caps it (on AArch64 an x86 name caps to scalar; on x86-64
+    ``"neon"`` caps nothing)."""
     return frle_parse_isa().decode()
 
 
@@ -233,9 +231,10 @@ def decode_into(Sources s, object out, int64_t h, int64_t w, str order, bint zer
 
 
 cdef class _MappedBuffer:
-    """Anonymous mmap memory exposed through the buffer protocol. The kernel
-    hands out zero pages, and MADV_HUGEPAGE lets first touches fault 2 MiB at
-    a time instead of 4 KiB."""
+    """Fresh zeroed pages from the C core's platform layer
+    (``frle_alloc_zeroed``: mmap with MADV_HUGEPAGE on Linux, mmap on macOS,
+    VirtualAlloc on Windows), exposed through the buffer protocol. The OS
+    hands out zero pages, so only foreground needs writing."""
     cdef void *ptr
     cdef size_t size
     cdef Py_ssize_t shape[1]
@@ -243,17 +242,15 @@ cdef class _MappedBuffer:
 
     def __cinit__(self, size_t size):
         self.size = size if size else 1
-        self.ptr = mmap(NULL, self.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        if self.ptr == MAP_FAILED:
-            self.ptr = NULL
+        self.ptr = frle_alloc_zeroed(self.size)
+        if self.ptr == NULL:
             raise MemoryError(f"could not map {size} bytes")
-        madvise(self.ptr, self.size, MADV_HUGEPAGE)
         self.shape[0] = size
         self.strides[0] = 1
 
     def __dealloc__(self):
         if self.ptr != NULL:
-            munmap(self.ptr, self.size)
+            frle_free_zeroed(self.ptr, self.size)
 
     def __getbuffer__(self, Py_buffer *view, int flags):
         view.buf = self.ptr

@@ -7,7 +7,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union, overload
 import numpy as np
 
 from . import _core, transforms
-from ._args import MASK_DTYPES, MMAP_MIN_BYTES, as_list, bitorder_arg, check_out, check_size, out_array, resolve_threads
+from ._args import MASK_DTYPES, MMAP_MIN_BYTES, as_list, bitorder_arg, check_out, check_size, mask_dtype_rule, \
+    masks_ndim, out_array, resolve_threads
 
 RLE = Dict[str, Any]
 """A COCO RLE dict: ``{"size": [h, w], "counts": str | bytes | list[int]}``."""
@@ -159,14 +160,9 @@ def decode_ragged(data: Union[bytes, bytearray, memoryview, np.ndarray], offsets
 
 def _mask_array(masks: Any) -> np.ndarray:
     arr = np.asarray(masks)
-    if arr.dtype in (np.uint8, np.bool_):
-        return arr
-    if arr.dtype == np.int8:
-        return arr.view(np.uint8)
-    if arr.dtype.kind in "iu":
+    if mask_dtype_rule(arr.dtype) == "nonzero":
         return arr != 0
-    raise TypeError(f"masks must be bool or integer (uint8), got {arr.dtype}; "
-                    f"convert with mask > threshold first")
+    return arr.view(np.uint8) if arr.dtype == np.int8 else arr
 
 
 def encode_counts(arr3: np.ndarray, *, nonzero: bool, as_str: bool, threads: Optional[int]) -> List[Any]:
@@ -194,11 +190,9 @@ def encode(masks: Any, *, threads: Optional[int] = None) -> Union[RLE, List[RLE]
         byte-identical to pycocotools' for 0/1 masks.
     """
     arr = _mask_array(masks)
-    one = arr.ndim == 2
+    one = masks_ndim(arr.shape)
     if one:
         arr = arr[None]
-    if arr.ndim != 3:
-        raise ValueError(f"masks must be (H, W) or (N, H, W), got shape {arr.shape}")
     n, h, w = arr.shape
     check_size(h, w)
     counts = encode_counts(arr, nonzero=True, as_str=True, threads=threads)

@@ -21,7 +21,8 @@ from ._pyrle import counts_to_string as _counts_to_string
 from .optional import require
 
 __all__ = ["sa1b_like", "coco_like", "blob_masks", "counts_to_string", "sa1b_image_dict",
-           "jpeg_bytes", "write_sa1b_shard"]
+           "jpeg_bytes", "write_sa1b_shard", "FAMILIES", "family_masks", "star_vertices",
+           "noise_density", "ring_count"]
 
 RLE = dict[str, Any]
 
@@ -223,6 +224,193 @@ def coco_like(n: int = 10, h: int = 480, w: int = 640, seed: int = 0,
     With ``dense=True`` returns ``(rles, masks)`` with masks (N, H, W) bool.
     """
     return blob_masks(n, h, w, seed, area_range=(1e-3, 0.3), dense=dense)
+
+
+# --- shape families ------------------------------------------------------------
+# Blobs flatter decoders that work per row span: their rows hold one or two
+# spans. The other families stress what blobs do not: many spans per row
+# (stars, stripes, strokes), long count strings (noise), nested boundaries
+# (rings). Each mask is drawn inside its own box; its RNG is seeded from
+# (seed, family, index), so one mask never depends on another's draws.
+
+FAMILIES = ("blobs", "stars", "stripes", "strokes", "noise", "rings")
+
+
+def _mask_rng(seed: int, family: str, i: int) -> np.random.Generator:
+    return np.random.default_rng((seed, FAMILIES.index(family), i))
+
+
+def _box(rng: np.random.Generator, h: int, w: int, area_range: tuple[float, float],
+         aspect: float = 0.6) -> tuple[int, int, int, int]:
+    """(y0, x0, bh, bw): a random box with log-uniform area inside (h, w)."""
+    lo, hi = np.log(area_range[0]), np.log(area_range[1])
+    area = float(np.exp(rng.uniform(lo, hi))) * h * w
+    a = float(np.exp(rng.uniform(-aspect, aspect)))
+    bh = int(np.clip(round(math.sqrt(area * a)), 4, h))
+    bw = int(np.clip(round(area / bh), 4, w))
+    return int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1)), bh, bw
+
+
+def star_vertices(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A star-like polygon's vertices, ``(k, 2)`` float (x, y), 20 <= k <= 60.
+
+    Outer and inner radii alternate around a centre, with jittered angles and
+    radii; the polygon lies inside the (h, w) image.
+    """
+    k = 2 * int(rng.integers(10, 31))
+    r_out = float(np.exp(rng.uniform(np.log(max(4.0, 0.03 * min(h, w))), np.log(0.5 * min(h, w)))))
+    cx = float(rng.uniform(r_out, w - r_out)) if w > 2 * r_out else w / 2
+    cy = float(rng.uniform(r_out, h - r_out)) if h > 2 * r_out else h / 2
+    ang = (np.arange(k) + rng.uniform(-0.3, 0.3, k)) * (2 * np.pi / k) + rng.uniform(0, 2 * np.pi)
+    rad = np.where(np.arange(k) % 2 == 0, r_out * rng.uniform(0.8, 1.0, k),
+                   r_out * float(rng.uniform(0.25, 0.6)) * rng.uniform(0.85, 1.0, k))
+    xy = np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], axis=1)
+    xy[:, 0] = np.clip(xy[:, 0], 0, w)
+    xy[:, 1] = np.clip(xy[:, 1], 0, h)
+    return xy
+
+
+def _fill_polygon(xy: np.ndarray, h: int, w: int) -> tuple[np.ndarray, int, int]:
+    """Even-odd fill of pixel centres: (local mask, y0, x0) over the polygon's box."""
+    x0, y0 = max(0, int(np.floor(xy[:, 0].min()))), max(0, int(np.floor(xy[:, 1].min())))
+    x1, y1 = min(w, int(np.ceil(xy[:, 0].max())) + 1), min(h, int(np.ceil(xy[:, 1].max())) + 1)
+    ys = np.arange(y0, y1) + 0.5
+    diff = np.zeros((y1 - y0, x1 - x0 + 1), np.int32)
+    a, b = xy, np.roll(xy, -1, axis=0)
+    for (ax, ay), (bx, by) in zip(a, b):
+        if ay == by:
+            continue
+        sel = (ys >= min(ay, by)) & (ys < max(ay, by))
+        rows = np.flatnonzero(sel)
+        cx = ax + (ys[rows] - ay) * (bx - ax) / (by - ay)
+        # pixel x is right of the crossing when x + 0.5 > cx
+        first = np.clip(np.floor(cx - 0.5).astype(np.int64) + 1 - x0, 0, x1 - x0)
+        np.add.at(diff, (rows, first), 1)
+    local = (np.cumsum(diff, axis=1)[:, :-1] & 1).astype(bool)
+    return local, y0, x0
+
+
+def _stripes(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, int, int]:
+    y0, x0, bh, bw = _box(rng, h, w, (1e-3, 0.2))
+    period = float(rng.uniform(3.0, 10.0))
+    width = float(rng.uniform(1.0, min(4.0, period - 1.0)))
+    theta = float(rng.uniform(-1.2, 1.2))  # mostly across rows: many spans per row
+    yy, xx = np.mgrid[0:bh, 0:bw].astype(np.float32)
+    u = xx * math.cos(theta) + yy * math.sin(theta)
+    return np.mod(u, period) < width, y0, x0
+
+
+def _strokes(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, int, int]:
+    """Lines of glyphs: 2-4 strokes each between points of a 3x5 grid."""
+    y0, x0, bh, bw = _box(rng, h, w, (1e-3, 0.15), aspect=1.2)
+    size = int(rng.integers(8, 25))  # glyph height in pixels
+    cw, ch = min(w, max(4, int(size * 0.6))), min(h, size)
+    bh, bw = max(bh, ch), max(bw, cw)  # room for one glyph at least
+    y0, x0 = min(y0, h - bh), min(x0, w - bw)
+    thick = max(1.0, size / 10)
+    local = np.zeros((bh, bw), bool)
+    yy, xx = np.mgrid[0:ch, 0:cw].astype(np.float32)
+    gx, gy = np.linspace(0.15, 0.85, 3) * cw, np.linspace(0.1, 0.9, 5) * ch
+    bank = np.zeros((32, ch, cw), bool)  # an alphabet, then text drawn from it
+    for g in bank:
+        for _ in range(int(rng.integers(2, 5))):
+            ax, bx = gx[rng.integers(0, 3, 2)]
+            ay, by = gy[rng.integers(0, 5, 2)]
+            dx, dy = bx - ax, by - ay
+            t = np.clip(((xx - ax) * dx + (yy - ay) * dy) / max(dx * dx + dy * dy, 1e-6), 0, 1)
+            g |= (xx - ax - t * dx) ** 2 + (yy - ay - t * dy) ** 2 <= thick * thick
+    lefts = np.arange(0, bw - cw + 1, int(cw * 1.25))
+    for top in range(0, bh - ch + 1, int(ch * 1.4)):
+        pick = rng.integers(-4, 32, lefts.size)  # negative: a space between words
+        for left, k in zip(lefts, pick):
+            if k >= 0:
+                local[top:top + ch, left:left + cw] = bank[k]
+    return local, y0, x0
+
+
+def noise_density(i: int, n: int) -> float:
+    """Foreground density of noise mask ``i`` of ``n``: geometric from 1% to 90%."""
+    return 0.01 * 90.0 ** (i / (n - 1)) if n > 1 else 0.3
+
+
+def _noise(rng: np.random.Generator, h: int, w: int, p: float) -> tuple[np.ndarray, int, int]:
+    y0, x0, bh, bw = _box(rng, h, w, (0.01, 0.1))
+    return rng.random((bh, bw), dtype=np.float32) < p, y0, x0
+
+
+def ring_count(i: int) -> int:
+    """Number of nested rings in rings mask ``i``: 2 to 6."""
+    return 2 + i % 5
+
+
+def _rings(rng: np.random.Generator, h: int, w: int, k: int) -> tuple[np.ndarray, int, int]:
+    """``k`` concentric elliptic annuli, each >= 2 px thick with >= 2 px gaps."""
+    r = float(np.exp(rng.uniform(np.log(8.0 * k), np.log(max(8.0 * k + 1, 0.45 * min(h, w))))))
+    ax, ay = r, r * float(rng.uniform(0.6, 1.0))
+    bw, bh = int(2 * ax) + 3, int(2 * ay) + 3
+    y0, x0 = int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1))
+    yy, xx = np.mgrid[0:bh, 0:bw].astype(np.float32)
+    d = np.sqrt(((xx + 0.5 - bw / 2) / ax) ** 2 + ((yy + 0.5 - bh / 2) / ay) ** 2) * r  # ~pixels
+    step = r / k
+    frac = float(rng.uniform(0.35, 0.65))  # ring thickness / step
+    # the ring j covers d in (r - (j+1)*step + (1-frac)*step, r - j*step]; tiny cores are rings too
+    ring = np.floor((r - d) / step)
+    inside = (r - d) - ring * step < frac * step
+    local = (d <= r) & inside & (ring < k)
+    return local, y0, x0
+
+
+def _family_local(family: str, rng: np.random.Generator, i: int, n: int, h: int,
+                  w: int) -> tuple[np.ndarray, int, int]:
+    if family == "stars":
+        return _fill_polygon(star_vertices(rng, h, w), h, w)
+    if family == "stripes":
+        return _stripes(rng, h, w)
+    if family == "strokes":
+        return _strokes(rng, h, w)
+    if family == "noise":
+        return _noise(rng, h, w, noise_density(i, n))
+    if family == "rings":
+        return _rings(rng, h, w, ring_count(i))
+    raise ValueError(f"unknown shape family {family!r}; expected one of {', '.join(FAMILIES)}")
+
+
+@overload
+def family_masks(family: str, n: int = ..., h: int = ..., w: int = ..., seed: int = ...,
+                 dense: Literal[False] = ...) -> list[RLE]: ...
+@overload
+def family_masks(family: str, n: int = ..., h: int = ..., w: int = ..., seed: int = ..., *,
+                 dense: Literal[True]) -> tuple[list[RLE], np.ndarray]: ...
+@overload
+def family_masks(family: str, n: int = ..., h: int = ..., w: int = ..., seed: int = ...,
+                 dense: bool = ...) -> list[RLE] | tuple[list[RLE], np.ndarray]: ...
+
+
+def family_masks(family: str, n: int = 100, h: int = 1500, w: int = 2250, seed: int = 0,
+                 dense: bool = False) -> list[RLE] | tuple[list[RLE], np.ndarray]:
+    """``n`` masks of one shape family (one of :data:`FAMILIES`), SA-1B size by default.
+
+    ``blobs`` is :func:`sa1b_like`. ``stars``: polygons of 20-60 vertices
+    (:func:`star_vertices`); ``stripes``: thin slanted stripes in a box;
+    ``strokes``: lines of text-like glyphs; ``noise``: salt noise in a box at
+    density :func:`noise_density` (1% to 90%); ``rings``: :func:`ring_count`
+    nested elliptic annuli. Equal arguments give identical output; with
+    ``dense=True`` returns ``(rles, masks)`` with masks (N, H, W) bool.
+    """
+    if family == "blobs":
+        return sa1b_like(n, h, w, seed, dense=dense)
+    if family not in FAMILIES:
+        raise ValueError(f"unknown shape family {family!r}; expected one of {', '.join(FAMILIES)}")
+    all_counts: list[np.ndarray] = []
+    stack = np.zeros((n, h, w), bool) if dense else None
+    for i in range(n):
+        local, y0, x0 = _family_local(family, _mask_rng(seed, family, i), i, n, h, w)
+        local = local[:h - y0, :w - x0]
+        all_counts.append(_region_counts(local, y0, x0, h, w))
+        if stack is not None:
+            stack[i, y0:y0 + local.shape[0], x0:x0 + local.shape[1]] = local
+    rles: list[RLE] = [{"size": [h, w], "counts": s} for s in _compressor()(all_counts, h, w)]
+    return (rles, stack) if stack is not None else rles
 
 
 # --- SA-1B files ------------------------------------------------------------

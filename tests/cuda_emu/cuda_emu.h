@@ -25,6 +25,7 @@
 #define __host__
 #define __forceinline__ inline __attribute__((always_inline))
 #define __restrict__ __restrict
+#define __launch_bounds__(...)  // a register budget for ptxas: nothing to emulate
 
 struct dim3 {
     unsigned int x = 1, y = 1, z = 1;
@@ -73,6 +74,8 @@ inline Launch* g = nullptr;
 // Test hook: run only blocks with blockIdx.x in [x_begin, x_end) of a grid
 // (a grid too large to emulate whole, e.g. a 2^32-wide mask's last columns).
 inline unsigned int block_x_begin = 0, block_x_end = 0xFFFFFFFFu;
+// ... and with blockIdx.y in [y_begin, y_end) (a 2^32-tall mask's last band).
+inline unsigned int block_y_begin = 0, block_y_end = 0xFFFFFFFFu;
 constexpr size_t kStackBytes = 128 * 1024;
 
 inline void yield_to_scheduler()
@@ -176,6 +179,7 @@ inline int run_grid(dim3 grid, dim3 block, void (*fn)(void**), void** params, in
         L.bidx.y = (unsigned int)((bi / grid.x) % grid.y);
         L.bidx.z = (unsigned int)(bi / ((unsigned long long)grid.x * grid.y));
         if (L.bidx.x < block_x_begin || L.bidx.x >= block_x_end) continue;
+        if (L.bidx.y < block_y_begin || L.bidx.y >= block_y_end) continue;
         for (unsigned int i = 0; i < L.nthreads; ++i) torder[i] = order == 1 ? L.nthreads - 1 - i : i;
         if (order == 2) std::shuffle(torder.begin(), torder.end(), rng);
         for (Fiber& f : L.fibers) f.state = READY;
@@ -292,6 +296,16 @@ inline T __shfl_sync(unsigned int mask, T v, int src, int width = 32)
 }
 
 template <typename T>
+inline T __shfl_xor_sync(unsigned int mask, T v, int lane_mask, int width = 32)
+{
+    const long long* s = cuda_emu::warp_exchange(mask, cuda_emu::to_slot(v), cuda_emu::OP_SHFL);
+    unsigned int lane = cuda_emu::lane_id();
+    unsigned int i = lane ^ ((unsigned)lane_mask & (unsigned)(width - 1));
+    if (i >= cuda_emu::g->warps[cuda_emu::g->cur->linear / 32].size) i = lane;
+    return cuda_emu::from_slot<T>(s[i]);
+}
+
+template <typename T>
 inline T __shfl_up_sync(unsigned int mask, T v, unsigned int d, int width = 32)
 {
     const long long* s = cuda_emu::warp_exchange(mask, cuda_emu::to_slot(v), cuda_emu::OP_SHFL_UP);
@@ -327,6 +341,12 @@ inline unsigned int __funnelshift_rc(unsigned int lo, unsigned int hi, unsigned 
 {
     const unsigned int s = shift < 32 ? shift : 32;
     return (unsigned int)((((unsigned long long)hi << 32) | lo) >> s);
+}
+// Funnel shift left of hi:lo by min(shift, 32); returns the high word.
+inline unsigned int __funnelshift_lc(unsigned int lo, unsigned int hi, unsigned int shift)
+{
+    const unsigned int s = shift < 32 ? shift : 32;
+    return (unsigned int)(((((unsigned long long)hi << 32) | lo) << s) >> 32);
 }
 // Funnel shift left of hi:lo by shift mod 32; returns the high word.
 inline unsigned int __funnelshift_l(unsigned int lo, unsigned int hi, unsigned int shift)

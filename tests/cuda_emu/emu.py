@@ -76,7 +76,8 @@ _CTYPES = {
 def kernel_signatures(source: str) -> dict[str, list[str]]:
     """Parameter C types of every ``extern "C" __global__`` kernel in ``source``."""
     sigs = {}
-    for m in re.finditer(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)', source):
+    bounds = r"(?:__launch_bounds__\s*\([^)]*\)\s*)?"  # between `void` and the name, as CUDA documents
+    for m in re.finditer(r'extern\s+"C"\s+__global__\s+void\s+' + bounds + r"(\w+)\s*\(([^)]*)\)", source):
         params = []
         for p in m.group(2).split(","):
             p = " ".join(p.split())
@@ -141,6 +142,8 @@ def build_emulator(extra_flags: tuple[str, ...] = (), source: str | None = None)
     lib.emu_last_error.restype = ctypes.c_char_p
     lib.emu_set_block_window.restype = None
     lib.emu_set_block_window.argtypes = [ctypes.c_uint, ctypes.c_uint]
+    lib.emu_set_block_window_y.restype = None
+    lib.emu_set_block_window_y.argtypes = [ctypes.c_uint, ctypes.c_uint]
     return lib
 
 
@@ -175,10 +178,10 @@ class EmuBackend:
         self._guarded.append(raw)
         return raw[self.GUARD:self.GUARD + nbytes].view(dtype).reshape(shape)
 
-    def output(self, out: Any, shape: tuple[int, ...]) -> np.ndarray:
+    def output(self, out: Any, shape: tuple[int, ...], dtype: Any = np.uint8) -> np.ndarray:
         if out is None:
-            return self._alloc(shape, np.uint8)
-        launch_mod.validate_out(out, shape)
+            return self._alloc(shape, dtype)
+        launch_mod.validate_out(out, shape, dtype)
         return out
 
     def buffers(self, batch: Any, maps: Any) -> dict[str, np.ndarray]:
@@ -195,6 +198,16 @@ class EmuBackend:
 
     def status(self, buffers: dict[str, np.ndarray]) -> np.ndarray:
         return buffers["meta"].copy()
+
+    def status_async(self, buffers: dict[str, np.ndarray]) -> Any:
+        """The status words as they are now (launches run synchronously here)."""
+        self.status_reads = getattr(self, "status_reads", 0) + 1
+        words = buffers["meta"].copy()
+        return types.SimpleNamespace(done=True, wait=lambda: words)
+
+    def copy(self, dst: np.ndarray, src: np.ndarray) -> None:
+        self.copies = getattr(self, "copies", 0) + 1
+        np.copyto(dst, src, casting="unsafe")
 
     def release(self, buffers: Any) -> None:
         pass

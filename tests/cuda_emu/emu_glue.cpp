@@ -43,3 +43,10 @@ extern "C" void emu_set_block_window(unsigned int begin, unsigned int end)
     cuda_emu::block_x_begin = begin;
     cuda_emu::block_x_end = end;
 }
+
+// The same for blockIdx.y (test hook).
+extern "C" void emu_set_block_window_y(unsigned int begin, unsigned int end)
+{
+    cuda_emu::block_y_begin = begin;
+    cuda_emu::block_y_end = end;
+}

@@ -5,60 +5,138 @@ host code -- packing, planning, workspace reuse, argument marshalling.
 
     python tests/cuda_emu/host_overhead.py [--profile]
 
-The fake's allocations are numpy ones, so only the ``out=`` rows are
-meaningful (an allocating call adds CuPy's pool allocation on a real GPU).
+Prints the median µs per call (wall and thread CPU time) into a caller's
+``out`` with ``check=False``, ``True`` and ``"deferred"``, and the Python
+function calls per call.  The
+fake's allocations are numpy ones, so only the ``out=`` rows are meaningful
+(an allocating call adds CuPy's pool allocation on a real GPU).  On a
+shared machine the medians carry its load: the 1-minute load average is
+printed with them.
 """
+from __future__ import annotations
+
+import os
 import statistics
 import sys
 import time
 import types
+from typing import Any, Callable
 
 import numpy as np
 
-from fastrle import synthetic
-from fastrle.gpu import api as gpu, launch as L
 
 class Ev:
     done = True
-    def synchronize(self): pass
+
+    def __init__(self, **kw: Any) -> None:
+        pass
+
+    def synchronize(self) -> None:
+        pass
+
+
 class Stream:
-    def __enter__(self): return self
-    def __exit__(self, *a): return False
-    def record(self): return Ev()
-    def wait_event(self, e): pass
-    def synchronize(self): pass
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *a: Any) -> bool:
+        return False
+
+    def record(self, event: Any = None) -> Any:
+        return event if event is not None else Ev()
+
+    def wait_event(self, e: Any) -> None:
+        pass
+
+    def synchronize(self) -> None:
+        pass
+
+
 class Arr(np.ndarray):
     @property
-    def data(self):
+    def data(self) -> Any:
         return types.SimpleNamespace(copy_from_host_async=lambda *a, **k: None,
                                      copy_to_host_async=lambda *a, **k: None, ptr=0)
+
+
 class Mod:
-    def __init__(self, code, options=()): pass
-    def get_function(self, name): return lambda grid, block, args, shared_mem=0: None
-stream = Stream()
-cp = types.SimpleNamespace(ndarray=Arr, RawModule=Mod, empty=lambda s, dtype=None: np.empty(s, dtype).view(Arr),
-    cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, getDevice=lambda: 0),
-                               Stream=Stream, ExternalStream=Stream, get_current_stream=lambda: stream))
-sys.modules["cupy"] = cp
-sys.modules["cupyx"] = types.SimpleNamespace(empty_pinned=lambda shape, dtype: np.zeros(shape, dtype))
-rles = synthetic.sa1b_like(100, 1500, 2250, 0)
-out = cp.empty((100, 1500, 2250), np.uint8)
-def t(f, n=2000):
-    for _ in range(50): f()
+    def __init__(self, code: str, options: Any = ()) -> None:
+        pass
+
+    def get_function(self, name: str) -> Callable[..., None]:
+        return lambda grid, block, args, shared_mem=0: None
+
+
+def install_fake_cupy() -> Any:
+    """Put the do-nothing CuPy into ``sys.modules``; returns it."""
+    stream = Stream()
+    cp = types.SimpleNamespace(
+        ndarray=Arr, RawModule=Mod, empty=lambda s, dtype=None: np.empty(s, dtype).view(Arr),
+        copyto=lambda dst, src, casting="same_kind": None,
+        cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, getDevice=lambda: 0),
+                                   Stream=Stream, ExternalStream=Stream, Event=Ev,
+                                   get_current_stream=lambda: stream))
+    sys.modules["cupy"] = cp  # type: ignore[assignment]
+    sys.modules["cupyx"] = types.SimpleNamespace(  # type: ignore[assignment]
+        empty_pinned=lambda shape, dtype: np.zeros(shape, dtype))
+    return cp
+
+
+def median_us(f: Callable[[], Any], n: int = 2000, clock: Callable[[], float] = time.perf_counter) -> float:
+    """Median µs per call of ``f`` on ``clock``: wall time, or
+    ``time.thread_time`` (this thread's CPU time: on a loaded machine it
+    leaves out the waits for a core, not the slower caches)."""
+    for _ in range(50):
+        f()
     ts = []
     for _ in range(n):
-        t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)
+        t0 = clock()
+        f()
+        ts.append(clock() - t0)
     return statistics.median(ts) * 1e6
-print(f"decode(out=, check=False): {t(lambda: gpu.decode(rles, out=out, check=False)):.1f} us")
-print(f"decode(out=, check=True):  {t(lambda: gpu.decode(rles, out=out)):.1f} us")
-print(f"pack_rles alone: {t(lambda: L.pack_rles(rles)):.1f} us")
-if "--profile" in sys.argv:
+
+
+def calls_per_call(f: Callable[[], Any], n: int = 100) -> float:
+    """Python-level function calls (cProfile's count, builtins included) per call of ``f``."""
     import cProfile
     import pstats
 
+    f()
     pr = cProfile.Profile()
     pr.enable()
-    for _ in range(3000):
-        gpu.decode(rles, out=out, check=False)
+    for _ in range(n):
+        f()
     pr.disable()
-    pstats.Stats(pr).sort_stats("tottime").print_stats(14)
+    return pstats.Stats(pr).total_calls / n  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    cp = install_fake_cupy()
+    from fastrle import synthetic
+    from fastrle.gpu import api as gpu
+    from fastrle.gpu import launch as L
+
+    rles = synthetic.sa1b_like(100, 1500, 2250, 0)
+    out = cp.empty((100, 1500, 2250), np.uint8)
+    print(f"load average (1 min) {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    for check in (False, True, "deferred"):
+        def f(check: Any = check) -> Any:
+            return gpu.decode(rles, out=out, check=check)
+        print(f"decode(out=, check={check!r}): {median_us(f):.1f} us wall, "
+              f"{median_us(f, clock=time.thread_time):.1f} us CPU, {calls_per_call(f):.0f} Python calls")
+    print(f"pack_rles alone: {median_us(lambda: L.pack_rles(rles)):.1f} us wall, "
+          f"{median_us(lambda: L.pack_rles(rles), clock=time.thread_time):.1f} us CPU")
+    if "--profile" in sys.argv:
+        import cProfile
+        import pstats
+
+        pr = cProfile.Profile()
+        pr.enable()
+        for _ in range(3000):
+            gpu.decode(rles, out=out, check=True)
+        pr.disable()
+        pstats.Stats(pr).sort_stats("tottime").print_stats(16)
+
+
+if __name__ == "__main__":
+    main()

@@ -289,4 +289,5 @@ for _name, _cid, _title, _builder in [
 ]:
     register(_name, _cid, _title, _builder,
              modes=("all", "warm") if _name in ("warm", "zeroed", "threads") else
-             ("all", "warm", "fresh") if _name == "coco" else ("all", "fresh"))
+             ("all", "warm", "fresh") if _name == "coco" else ("all", "fresh"),
+             per_family=_name not in ("coco", "iou"))

@@ -7,6 +7,8 @@ Reports, on generated masks (default: one SA-1B image, 100 masks of
   ``cupy`` ``fill(0)`` of the same output buffer (target: <= 2x fill);
 * end-to-end ``fastrle.gpu.decode`` time (host packing, upload, kernels,
   status check);
+* host time of one ``fastrle.gpu.decode(out=)`` call with ``check=False``,
+  ``"deferred"`` and ``True`` (the last includes the wait for the parse);
 * CPU ``fastrle.decode`` + host-to-device copy of the dense masks, and the
   speedup of the GPU path over it (target: >= 20x).
 
@@ -55,6 +57,22 @@ def wall_time(fn: Callable[[], Any], repeat: int, warmup: int, sync: Callable[[]
     return statistics.median(times)
 
 
+def host_time(fn: Callable[[], Any], repeat: int, warmup: int, sync: Callable[[], Any]) -> float:
+    """Median wall-clock microseconds of fn() alone: the device is synchronised
+    after each call, outside the timed span, so no call waits for an earlier
+    one's work (what fn() waits for itself, e.g. check=True's parse, counts)."""
+    for _ in range(warmup):
+        fn()
+        sync()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e6)
+        sync()
+    return statistics.median(times)
+
+
 def kernel_time(cp: Any, rles: list[dict], out: Any, packed: bool, parser: str,
                 repeat: int, warmup: int) -> float:
     """Median ms from the first to the last kernel of a decode (upload excluded)."""
@@ -72,7 +90,7 @@ def kernel_time(cp: Any, rles: list[dict], out: Any, packed: bool, parser: str,
     for i in range(warmup + repeat):
         backend = Timed(cp, cp.cuda.get_current_stream())
         backend.start = None
-        _gpu_launch.decode_with(backend, rles, out, check=False, packed=packed, config=config)
+        backend.run(rles, out, check=False, packed=packed, config=config)
         stop = cp.cuda.Event()
         stop.record(backend.stream)
         stop.synchronize()
@@ -136,9 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     sync = cp.cuda.get_current_stream().synchronize
     e2e = wall_time(lambda: gpu.decode(rles, out=out), args.repeat, args.warmup, sync)
     e2e_alloc = wall_time(lambda: gpu.decode(rles), args.repeat, args.warmup, sync)
-    # Host time of one call that does not wait (check=False): Python + launches.
-    host_us = wall_time(lambda: gpu.decode(rles, out=out, check=False), args.repeat, args.warmup,
-                        lambda: None) * 1e3
+    # Host time of one call: Python + launches (check=False, "deferred"), and
+    # with check=True the wait for the parse kernel's status too.
+    host_us: dict[Any, float] = {}
+    for check in (False, "deferred", True):
+        def call(c: Any = check) -> Any:
+            return gpu.decode(rles, out=out, check=c)
+        host_us[check] = host_time(call, max(args.repeat, 200), args.warmup, sync)
     sync()
 
     print(f"{'what':34s} {'ms':>9s} {'GB/s':>8s} {'x fill(0)':>10s}")
@@ -148,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:34s} {ms:9.3f} {b / ms / 1e6:8.0f} {ms / ref:10.2f}")
     print(f"{'gpu.decode end-to-end, out=':34s} {e2e:9.3f}")
     print(f"{'gpu.decode end-to-end, allocating':34s} {e2e_alloc:9.3f}")
-    print(f"host time per call, check=False: {host_us:.1f} us (target <= 30 us of Python)")
+    for check, us in host_us.items():
+        what = "Python + launches" if check is not True else "Python + launches + the wait for the parse"
+        print(f"host time per call, out=, check={check!r}: {us:.1f} us ({what}; target <= 30 us of Python)")
 
     ok = rows[0][1] <= 2 * fill
     print(f"target kernel <= 2x fill(0): {rows[0][1] / fill:.2f}x -> {'PASS' if ok else 'MISS'}")

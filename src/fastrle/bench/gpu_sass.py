@@ -21,17 +21,30 @@ How the hot loop is found (documented so the figure can be trusted):
 * Its cost is the number of instructions in the span (``NOP`` excluded); the
   bytes are what one warp writes per iteration, from the kernel's constants
   (:data:`HOT_LOOPS`).
-* ``fastrle_expand`` has three paths inside its slab loop: interior tiles,
-  tiles touching column 0 or w, and a last partial slab.  For 1500x2250
-  about 9 in 10 slabs are interior and full, so the figure is taken from an
-  accounting build (``-DFASTRLE_STEADY_STATE``) that keeps only that path
-  (the packed expand likewise).  In ``fastrle_parse_warp`` that build drops
-  the count-by-count search for the first bad count, which a valid string
-  never enters (a string enters it at most once, then stops).  Registers and
-  spills always come from the real build.
+* ``fastrle_expand`` has several store paths inside its slab loop (interior
+  tiles, row-end tiles and partial slabs, bytewise words), so the hot-loop
+  figure is taken from an accounting build (``-DFASTRLE_STEADY_STATE``) that
+  keeps only the interior path (the packed expand likewise).  In
+  ``fastrle_parse_warp`` that build drops the count-by-count search for the
+  first bad count, which a valid string never enters (a string enters it at
+  most once, then stops).  Registers and spills always come from the real
+  build.
 
-Exit status 1 (so CI fails) on any spill or stack frame, or when
-``fastrle_expand`` is below :data:`EXPAND_TARGET` bytes per warp-instruction.
+The targets apply to the whole launch (:func:`whole_launch`): every warp of
+the grid the launch planner makes for 100 SA-1B-like masks of 1500x2250
+(:func:`sa1b_workload`), every path it takes.  Costs come from one
+accounting build per store path (``-DFASTRLE_ACCOUNT_PATH=0|1|2``,
+:func:`path_costs`): slab, run-walk iteration, search step, set-up, idle
+warp.  Counts come from the planner's grid and the masks' run-end tables:
+per warp and slab its path and, per unrolled run-walk loop, the most run
+boundaries any lane's column segment holds (SIMT).  Before/after figures
+and the check against an independent emulation: docs/gpu.md, Efficiency.
+
+Exit status 1 (so CI fails) on any spill or stack frame, on a kernel whose
+registers do not let it launch the largest block ``fastrle.gpu.launch.Config``
+allows it (:func:`threads_that_fit`), when ``fastrle_expand``'s hot loop is
+below :data:`EXPAND_TARGET` bytes per warp-instruction, or a whole launch
+below :data:`WHOLE_TARGETS`.
 """
 
 from __future__ import annotations
@@ -45,7 +58,9 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
+
+import numpy as np
 
 from ..optional import missing_message, require
 
@@ -67,7 +82,7 @@ def _defines(src: str) -> dict[str, int]:
 HOT_LOOPS: dict[str, tuple[str, Optional[Callable[[dict[str, int]], int]]]] = {
     "fastrle_expand": ("32-row slab of a 124-column tile (interior, steady state)",
                        lambda d: 4 * d["FASTRLE_TILE_GROUPS"] * d["FASTRLE_TILE_ROWS"]),
-    "fastrle_expand_packed": ("32-row slab of a 128-column tile (packed bytes)",
+    "fastrle_expand_packed": ("32 rows x 4 aligned words of bits (128 columns)",
                               lambda d: 16 * d["FASTRLE_TILE_ROWS"]),
     "fastrle_expand_map": ("vertical flips, uint8: one output row, a column per lane (untuned)",
                            lambda d: 32),
@@ -107,6 +122,8 @@ class KernelReport:
     loop_what: str = ""
     loop_bytes: Optional[int] = None
     chars_per_lane: int = 1
+    costs: Optional[dict[int, "PathCosts"]] = None  # per store path (ACCOUNT_PATHS), whole-launch model
+    whole: Optional["WholeLaunch"] = None
 
     @property
     def bytes_per_instr(self) -> Optional[float]:
@@ -254,6 +271,10 @@ def analyse(source: str, arch: str = "sm_90") -> tuple[list[KernelReport], str]:
         sass = parse_sass(disassemble(cubin, work))
         steady_cubin, _, _ = compile_cubin(source, arch, ("FASTRLE_STEADY_STATE",), work)
         steady = parse_sass(disassemble(steady_cubin, work))
+        paths = {0: steady}
+        for path in ACCOUNT_PATHS[1:]:
+            cub, _, _ = compile_cubin(source, arch, ("FASTRLE_STEADY_STATE", f"FASTRLE_ACCOUNT_PATH={path}"), work)
+            paths[path] = parse_sass(disassemble(cub, work))
     reports = []
     for name, r in sorted(parse_ptxas(log).items()):
         rep = KernelReport(name, r.get("registers", -1), r.get("stack", -1),
@@ -267,21 +288,310 @@ def analyse(source: str, arch: str = "sm_90") -> tuple[list[KernelReport], str]:
             rep.loop_what = what or "innermost loop with a global store"
             rep.loop_bytes = nbytes(d) if nbytes else None
             rep.chars_per_lane = d.get("FASTRLE_PARSE_CPL", 1) if name == "fastrle_parse_warp" else 1
+        if name in WHOLE_KERNELS:
+            costs = {p: path_costs(sass_p.get(name, [])) for p, sass_p in paths.items()}
+            rep.costs = {p: c for p, c in costs.items() if c is not None} if costs.get(0) else None
         reports.append(rep)
     return reports, compiler
 
 
+#: Registers of one SM (and the most one block may hold), sm_75 to sm_120.
+REGISTER_FILE = 65536
+
+
+def threads_that_fit(registers: int) -> int:
+    """The most threads (whole warps, at most 1024) one block can launch with
+    when each uses ``registers`` registers: a warp's registers are allocated
+    in units of 256 out of :data:`REGISTER_FILE`."""
+    per_warp = -(-max(registers, 1) * 32 // 256) * 256
+    return min(1024, 32 * (REGISTER_FILE // per_warp))
+
+
+# --------------------------------------------------------------------------
+# Whole-launch accounting (the figure the targets apply to)
+
+#: Store paths of the expand kernels' slab loop, one accounting build each
+#: (FASTRLE_ACCOUNT_PATH in rle_expand.cuh, fastrle_store_rows' MODE): 0
+#: interior full slabs, 1 row-end tiles and partial slabs (lane predicates),
+#: 2 words clipped bytewise (fastrle_expand only; the packed kernel has one path).
+ACCOUNT_PATHS = (0, 1, 2)
+
+#: Kernels counted over a whole launch on the SA-1B-like workload.
+WHOLE_KERNELS = ("fastrle_expand", "fastrle_expand_packed")
+
+#: Whole-launch targets, output bytes per warp-instruction (issue 21).
+WHOLE_TARGETS = {"fastrle_expand": 7.0, "fastrle_expand_packed": 2.0}
+
+
+@dataclass
+class PathCosts:
+    """Warp-instruction costs of one accounting build of an expand kernel,
+    read off its SASS (see :func:`whole_launch`)."""
+
+    slab: int  # the hot loop: one slab, one pass through each run-walk loop
+    walk: float  # one more run boundary in a column segment: a run-walk loop's span (mean of the 4)
+    search: int  # one step of the band's cursor searches: the loops before the hot loop
+    prologue: int  # straight-line code before the hot loop (outside the search loops)
+    epilogue: int  # from the hot loop's exit to the EXIT
+    idle: int  # a warp with no columns or rows: up to the first EXIT
+    advance: int = 0  # the run-walk loops' cursor advances (in ``slab``; run once per boundary)
+
+    @property
+    def slab_base(self) -> int:
+        """A slab whose column segments hold no run boundary: each run-walk
+        loop runs its check once and does not advance."""
+        return self.slab - self.advance
+
+
+def path_costs(instrs: list[Instr]) -> Optional[PathCosts]:
+    """:class:`PathCosts` of a kernel's accounting build, or None without a hot loop."""
+    span = hot_loop(instrs)
+    if span is None:
+        return None
+    all_loops = loops(instrs)
+    inner = [lp for lp in all_loops if span[0] <= lp[0] and lp[1] <= span[1] and lp != span]
+    before = [lp for lp in all_loops if lp[1] < span[0]]
+    # nested loops before the head count once: keep the outermost
+    before = [lp for lp in before if not any(o != lp and o[0] <= lp[0] and lp[1] <= o[1] for o in before)]
+    counted = [i for i in instrs if i.opcode != "NOP"]
+    prologue = sum(1 for i in counted if i.addr < span[0] and not any(a <= i.addr <= b for a, b in before))
+    after = [i for i in counted if i.addr > span[1]]
+    end = next((k for k, i in enumerate(after) if i.text == "EXIT"), len(after) - 1)
+    first_exit = next((k for k, i in enumerate(counted) if i.opcode == "EXIT"), 0)
+    walks = [span_length(instrs, lp) for lp in inner]
+    return PathCosts(slab=span_length(instrs, span), walk=sum(walks) / len(walks) if walks else 0.0,
+                     search=sum(span_length(instrs, lp) for lp in before), prologue=prologue,
+                     epilogue=end + 1, idle=first_exit + 1,
+                     advance=sum(advance_length(instrs, lp) for lp in inner))
+
+
+def advance_length(instrs: list[Instr], loop: tuple[int, int]) -> int:
+    """Instructions of a run-walk loop after its last exit branch (a branch
+    past the loop's end): the cursor advance, run only when the segment
+    holds another run boundary."""
+    body = [i for i in instrs if loop[0] <= i.addr <= loop[1] and i.opcode != "NOP"]
+    exits = [k for k, i in enumerate(body) if (i.branch_target() or 0) > loop[1]]
+    return len(body) - exits[-1] - 1 if exits else 0
+
+
+@dataclass
+class WholeLaunch:
+    """Modelled warp-instructions of one expand launch, by part."""
+
+    nbytes: int
+    parts: dict[str, float]
+
+    @property
+    def instrs(self) -> float:
+        return sum(self.parts.values())
+
+    @property
+    def bytes_per_instr(self) -> float:
+        return self.nbytes / self.instrs if self.instrs else 0.0
+
+
+def sa1b_workload(n: int = 100, h: int = 1500, w: int = 2250) -> tuple[list[Any], list[np.ndarray]]:
+    """The SA-1B-like image (``fastrle.synthetic.sa1b_like``, seed 0): its RLEs
+    and each mask's run-end table (cumulative counts, as the parse kernels write it)."""
+    from .. import _core
+    from ..synthetic import sa1b_like
+
+    rles = sa1b_like(n, h, w, seed=0)
+    runs = _core.parse(_core.sources(rles), True)
+    o = runs.offsets
+    return rles, [np.cumsum(runs.arena[o[i]:o[i + 1]].astype(np.int64)) for i in range(runs.n)]
+
+
+def whole_launch(kernel: str, costs: dict[int, PathCosts], defines: dict[str, int], rles: list[Any],
+                 ends: list[np.ndarray]) -> WholeLaunch:
+    """Warp-instructions of one ``kernel`` launch over ``rles``: every warp of
+    the grid that the launch planner makes, every slab on the path it takes.
+
+    Per warp: an idle warp (no columns or rows) costs ``idle``.  A live warp
+    costs ``prologue + epilogue``, ``search`` per step of its band-start
+    cursor search (floor(log2(runs)) + 1 steps), then per 32-row slab the
+    ``slab_base`` cost of its path (the hot loop less the cursor advances
+    of its run-walk loops), plus ``walk`` (a whole run-walk iteration) per
+    run boundary crossed: the 4 unrolled run-walk loops diverge, so each
+    costs the most boundaries that any lane's column segment holds in that
+    slab (SIMT: a loop runs until its last lane leaves).  Boundaries are
+    counted from the run-end tables, with the kernel's own tile geometry.  A
+    partial last slab is costed as a full one (an upper bound).  Check: an
+    interior slab whose segments hold one boundary each costs
+    ``slab_base + 4 walk`` >= the hot-loop figure.
+    """
+    from ..gpu import launch as L
+
+    packed = kernel == "fastrle_expand_packed"
+    if packed and defines.get("FASTRLE_PACKED_WORDS", 0) == 1:
+        return _whole_packed_words(costs, defines, rles, ends)
+    batch = L.pack_rles(rles)
+    plan = [lc for lc in L.plan_launches(batch, L.Config(), packed) if lc.kernel == kernel]
+    h, w = batch.h, batch.w
+    oh, ow = h, w
+    nbytes = batch.n * oh * ((ow + 7) // 8 if packed else ow)
+    groups = 32 if packed else defines["FASTRLE_TILE_GROUPS"]
+    g_first = 0 if packed else -1  # lane 0's group in tile 0
+    prev_row = (not packed) and defines.get("FASTRLE_LANE0_PREV_ROW", 0) == 1
+    rows_per_slab = defines["FASTRLE_TILE_ROWS"]
+    big = oh * ow + 4 > 0xFFFFFFFF
+    parts = {"idle warps": 0.0, "prologue+epilogue": 0.0, "cursor search": 0.0, "slabs path 0": 0.0,
+             "slabs path 1": 0.0, "slabs path 2": 0.0, "run walks": 0.0}
+    c0 = costs[0]
+    for lc in plan:
+        gx, gy, gz = lc.grid
+        band = lc.args[9]
+        tiles = gx * (lc.block[0] // 32)
+        t = np.arange(tiles)
+        g0 = t * groups + g_first
+        live_tile = t * 16 < (ow + 7) // 8 if packed else 4 * (g0 + 1) - 3 < ow
+        t, g0 = t[live_tile], g0[live_tile]
+        slabs = np.arange(0, oh, rows_per_slab)
+        srows = np.minimum(oh - slabs, rows_per_slab)
+        band_start = slabs % band == 0
+        # the store path of every (slab, tile): FASTRLE_ACCOUNT_PATH's numbering
+        first, last = (t == 0)[None, :], (4 * (g0 + 1 + groups) > ow)[None, :]
+        ys, nrows = slabs[:, None], srows[:, None]
+        if packed:
+            path = np.zeros((len(slabs), len(t)), np.int64)
+        elif prev_row:
+            prev = ow > 4 and not big
+            slow = big | ((first | last) & (not prev)) | (first & (ys == 0)) | (last & (ys + nrows == oh))
+            path = np.where(slow, 2, np.where(last | (nrows != rows_per_slab), 1, 0))
+        else:
+            path = np.broadcast_to(np.where(first | last | big, 1, 0), (len(slabs), len(t)))
+        nbands = -(-oh // band)
+        for m in range(lc.args[11], lc.args[11] + gz):
+            e = ends[m]
+            parts["idle warps"] += (tiles * gy - len(t) * nbands) * c0.idle
+            parts["prologue+epilogue"] += len(t) * nbands * (c0.prologue + c0.epilogue)
+            steps = int(np.log2(len(e))) + 1
+            parts["cursor search"] += len(t) * nbands * steps * c0.search
+            for pth in (0, 1, 2):
+                parts[f"slabs path {pth}"] += int((path == pth).sum()) * costs[pth].slab_base if pth in costs else 0
+            # run boundaries each lane's cursor walks over in each slab: those
+            # in (p, p + rows), from the run holding p; in a band's first slab
+            # the new kernels start all 4 columns at the first one's run
+            lane = np.arange(32)
+            grp = g0[:, None] + lane[None, :]  # (T, 32)
+            x = 4 * grp[:, :, None] + np.arange(4)[None, None, :]  # (T, 32, 4)
+            shift = np.zeros(grp.shape, np.int64)
+            if prev_row and ow > 4 and not big:
+                tz = np.flatnonzero(t == 0)
+                x[tz, 0, :] = ow - 4 + np.arange(4)
+                shift[tz, 0] = 1
+            live = (x >= 0) & (x < ow)
+            p = x[None, :, :, :] * h + slabs[:, None, None, None] - shift[None, :, :, None]  # (S, T, 32, 4)
+            lim = p + srows[:, None, None, None]
+            lo = p
+            if prev_row:
+                lo = np.where(band_start[:, None, None, None], p[..., :1], p)
+            inside = np.searchsorted(e, lim, "left") - np.searchsorted(e, lo, "right")
+            inside = np.where(live[None], np.maximum(inside, 0), 0)
+            walks = inside.max(axis=2).sum(axis=2)  # (S, T): the slowest lane of each unrolled loop
+            for pth in (0, 1, 2):
+                if pth in costs:
+                    parts["run walks"] += float(walks[path == pth].sum()) * costs[pth].walk
+    return WholeLaunch(nbytes, parts)
+
+
+def _whole_packed_words(costs: dict[int, PathCosts], defines: dict[str, int], rles: list[Any],
+                        ends: list[np.ndarray]) -> WholeLaunch:
+    """:func:`whole_launch` for the words-of-bits ``fastrle_expand_packed``:
+    warps own 4 aligned output words of the rows of one phase class, lanes
+    one column of each (the previous row's tail before column 0), slabs of
+    32 class rows P apart; slow slabs (the mask's first or last row, rows
+    under 4 bytes) cost the bytewise build (path 2).  Outputs are assumed
+    4-byte aligned (CuPy allocations are)."""
+    from ..gpu import launch as L
+
+    batch = L.pack_rles(rles)
+    plan = [lc for lc in L.plan_launches(batch, L.Config(), True) if lc.kernel == "fastrle_expand_packed"]
+    h, ow = batch.h, batch.w
+    oh, wb = h, (ow + 7) // 8
+    P = 1 if wb % 4 == 0 else 2 if wb % 2 == 0 else 4
+    wide = wb >= 4
+    parts = {"idle warps": 0.0, "prologue+epilogue": 0.0, "cursor search": 0.0, "slabs path 0": 0.0,
+             "slabs path 2": 0.0, "run walks": 0.0}
+    c0 = costs[0]
+    rows_per_slab = defines["FASTRLE_TILE_ROWS"]
+    lane = np.arange(32)
+    for lc in plan:
+        gx, gy, gz = lc.grid
+        band = lc.args[9]
+        tiles = gx * (lc.block[0] // 32)
+        t = np.arange(tiles)
+        t = t[16 * t < wb + 3]
+        nbands = gy // P
+        for m in range(lc.args[11], lc.args[11] + gz):
+            e = ends[m]
+            steps = int(np.log2(len(e))) + 1
+            ph0 = (m * oh * wb) & 3
+            for b in range(nbands):
+                y0, y1 = b * band, min(b * band + band, oh)
+                for cls in range(P):
+                    if y1 - y0 <= cls:
+                        parts["idle warps"] += tiles * c0.idle
+                        continue
+                    parts["idle warps"] += (tiles - len(t)) * c0.idle
+                    parts["prologue+epilogue"] += len(t) * (c0.prologue + c0.epilogue)
+                    parts["cursor search"] += len(t) * steps * c0.search
+                    ph = (ph0 + cls * wb) & 3
+                    ys = np.arange(y0 + cls, y1, rows_per_slab * P)
+                    rows = np.minimum(-(-(y1 - ys) // P), rows_per_slab)
+                    slow = (ys == 0) | (ys + P * (rows - 1) >= oh - 1) | (not wide)
+                    for pth, sel in ((0, ~slow), (2, slow)):
+                        parts[f"slabs path {pth}"] += int(sel.sum()) * len(t) * costs[pth].slab_base
+                    x = 8 * (4 * (4 * t[:, None, None] + np.arange(4)[None, None, :]) - ph) + lane[None, :, None]
+                    shift = (x < 0).astype(np.int64)
+                    x = np.where(x < 0, x + 8 * wb, x)  # (T, 32, 4)
+                    live = (x >= 0) & (x < ow) & (wide | (shift == 0))
+                    p = x[None] * h - shift[None] + ys[:, None, None, None]
+                    lim = p + P * (rows[:, None, None, None] - 1) + 1
+                    inside = np.searchsorted(e, lim, "left") - np.searchsorted(e, p, "right")
+                    inside = np.where(live[None], np.maximum(inside, 0), 0)
+                    walks = inside.max(axis=2).sum(axis=2)  # (S, T)
+                    for pth, sel in ((0, ~slow), (2, slow)):
+                        parts["run walks"] += float(walks[sel].sum()) * costs[pth].walk
+    return WholeLaunch(batch.n * oh * wb, parts)
+
+
+def whole_reports(reports: list[KernelReport], source: str) -> None:
+    """Fill ``.whole`` of the expand kernels' reports (needs the built CPU core)."""
+    d = _defines(source)
+    rles, ends = sa1b_workload()
+    for r in reports:
+        if r.name in WHOLE_KERNELS and r.costs:
+            r.whole = whole_launch(r.name, r.costs, d, rles, ends)
+
+
 def check(reports: list[KernelReport]) -> list[str]:
-    """Failures: spills, stack frames, expand below target or not found."""
+    """Failures: spills, stack frames, a block size that ``fastrle.gpu``'s
+    ``Config`` allows but the kernel's registers do not, expand below target
+    or not found."""
+    from ..gpu.launch import max_block
+
     bad = []
     for r in reports:
         if r.spill_stores or r.spill_loads or r.stack:
             bad.append(f"{r.name}: {r.spill_stores}/{r.spill_loads} B spill stores/loads, {r.stack} B stack")
+        limit = max_block(r.name)
+        if limit is not None and r.registers > 0 and threads_that_fit(r.registers) < limit:
+            bad.append(f"{r.name}: {r.registers} registers allow {threads_that_fit(r.registers)} threads per "
+                       f"block, but Config allows {limit}")
     exp = next((r for r in reports if r.name == "fastrle_expand"), None)
     if exp is None or exp.bytes_per_instr is None:
         bad.append("fastrle_expand: hot loop not found")
     elif exp.bytes_per_instr < EXPAND_TARGET:
         bad.append(f"fastrle_expand: {exp.bytes_per_instr:.2f} B/warp-instruction < {EXPAND_TARGET}")
+    for r in reports:
+        target = WHOLE_TARGETS.get(r.name)
+        if target is None or r.costs is None:
+            continue  # reports made without the accounting builds (unit tests)
+        if r.whole is None:
+            bad.append(f"{r.name}: whole launch not counted")
+        elif r.whole.bytes_per_instr < target:
+            bad.append(f"{r.name}: whole launch {r.whole.bytes_per_instr:.2f} B/warp-instruction < {target}")
     return bad
 
 
@@ -294,6 +604,12 @@ def format_reports(reports: list[KernelReport], arch: str, compiler: str) -> str
         span = f"[{r.loop_span[0]:#x}, {r.loop_span[1]:#x}]" if r.loop_span else "none"
         lines.append(f"{r.name:24s} {r.registers:4d} {r.spill_stores + r.spill_loads:8d} "
                      f"{r.loop_instrs or 0:10d} {r.loop_bytes or 0:7d} {bpi:>12s}  {r.loop_what} {span}")
+    for r in reports:
+        if r.whole is not None:
+            parts = ", ".join(f"{k} {v / 1e6:.2f}" for k, v in r.whole.parts.items())
+            lines.append(f"whole launch {r.name}: {r.whole.instrs / 1e6:.2f} M warp-instructions for "
+                         f"{r.whole.nbytes / 1e6:.1f} MB = {r.whole.bytes_per_instr:.2f} B/warp-instruction "
+                         f"(target {WHOLE_TARGETS[r.name]}); M by part: {parts}")
     parse = next((r for r in reports if r.name == "fastrle_parse_warp" and r.loop_instrs), None)
     if parse and parse.loop_instrs:
         chars = 32 * parse.chars_per_lane
@@ -318,12 +634,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     except (RuntimeError, ImportError) as exc:  # ImportError: from optional.require
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    whole_reports(reports, kernel_source())
     print(format_reports(reports, args.arch, compiler))
     bad = check(reports)
     for b in bad:
         print(f"FAIL {b}")
     if not bad:
-        print(f"PASS: no spills; fastrle_expand >= {EXPAND_TARGET} B/warp-instruction")
+        print(f"PASS: no spills; fastrle_expand hot loop >= {EXPAND_TARGET} B/warp-instruction; whole launches "
+              + ", ".join(f"{k} >= {v}" for k, v in WHOLE_TARGETS.items()))
     return 1 if bad else 0
 
 

@@ -19,7 +19,7 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from types import ModuleType
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -32,7 +32,7 @@ from ..optional import require
 __all__ = [
     "BenchConfig", "BenchData", "Timing", "Ratio", "CaseResult", "Comparator", "CASES",
     "register", "case_aliases", "modes", "select_cases", "run", "run_case", "time_interleaved",
-    "format_table", "to_json_obj", "plot", "environment", "unjudged",
+    "format_table", "to_json_obj", "plot", "environment", "unjudged", "worst_by_family", "format_worst",
     # for the case modules
     "WARM_NOTE", "RatioSpec", "CaseSpec", "import_or_none", "fastrle_or_none", "memset", "touch", "faulted",
     "calls", "skip_note", "version_of",
@@ -63,6 +63,7 @@ class Ratio:
     op: str                  # ">=", "<=", or "" for information only
     target: float | None
     status: str              # PASS, FAIL, SKIP or INFO
+    pick: str = ""           # for an "a|b" numerator: the one that was fastest
 
 
 @dataclass
@@ -76,6 +77,7 @@ class CaseResult:
     ratios: list[Ratio] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     verified: bool | None = None  # fastrle output == reference, None if unchecked
+    family: str = ""  # shape family of the SA-1B-size masks, "" for a case that has none
 
 
 @dataclass
@@ -98,6 +100,10 @@ class BenchConfig:
     iou_size: int = 100
     min_sample_s: float = 0.02  # batch calls shorter than this per repeat
     quick: bool = False
+    # shape families (synthetic.FAMILIES) of the SA-1B-size masks: cases registered
+    # with per_family=True run once per family; the others once
+    families: list[str] = field(default_factory=lambda: ["blobs"])
+    family: str = "blobs"  # the family a BenchData is built for (set by run)
 
     @classmethod
     def quick_config(cls, **overrides: Any) -> "BenchConfig":
@@ -228,7 +234,7 @@ class BenchData:
     @cached_property
     def rles(self) -> list[dict]:
         c = self.cfg
-        return synthetic.sa1b_like(c.masks, c.h, c.w, seed=c.seed)
+        return synthetic.family_masks(c.family, c.masks, c.h, c.w, seed=c.seed)
 
     @cached_property
     def warm(self) -> np.ndarray:
@@ -250,7 +256,7 @@ class BenchData:
     def dense_c(self) -> np.ndarray:
         """(encode_masks, H, W) bool, C-order, for the encode case."""
         c = self.cfg
-        _, d = synthetic.sa1b_like(c.encode_masks, c.h, c.w, seed=c.seed + 1, dense=True)
+        _, d = synthetic.family_masks(c.family, c.encode_masks, c.h, c.w, seed=c.seed + 1, dense=True)
         return d
 
     @cached_property
@@ -268,7 +274,8 @@ class BenchData:
 
 # --- cases ------------------------------------------------------------------------
 # A case builder returns (comparators, ratio specs, notes, verify). A ratio spec
-# is (label, numerator key, denominator key, op, target); op "" = info only.
+# is (label, numerator key, denominator key, op, target); op "" = info only; a
+# numerator "a|b" is the fastest of a and b, named in the label.
 
 WARM_NOTE = "the warm buffer is rewritten (memset) before every timed call, untimed"
 RatioSpec = Tuple[str, str, str, str, Optional[float]]
@@ -291,6 +298,7 @@ class CaseDef:
     builder: Builder
     modes: Tuple[str, ...]
     min_repeats: int = 0  # at least this many rounds (outside --quick)
+    per_family: bool = False  # runs once per shape family of cfg.families
 
 
 # name -> CaseDef, in table order (registration order).
@@ -298,14 +306,16 @@ CASES: Dict[str, CaseDef] = {}
 
 
 def register(name: str, cid: str, title: str, builder: Builder,
-             modes: Sequence[str] = ("all",), min_repeats: int = 0) -> None:
+             modes: Sequence[str] = ("all",), min_repeats: int = 0, per_family: bool = False) -> None:
     """Add a case. ``modes`` lists the ``--mode`` values that run it; a case
     outside ``"all"`` runs only when named with ``--case``. ``min_repeats``
     raises the rounds of a case whose ratio is near 1 and whose samples are
-    long enough for the machine's noise to move the median."""
+    long enough for the machine's noise to move the median. ``per_family``
+    marks a case that reads the SA-1B-size masks (``BenchData.rles``,
+    ``dense_c``): it runs once per shape family asked for."""
     if name in CASES:
         raise ValueError(f"bench case {name!r} registered twice")
-    CASES[name] = CaseDef(cid, title, builder, tuple(modes), min_repeats)
+    CASES[name] = CaseDef(cid, title, builder, tuple(modes), min_repeats, per_family)
 
 
 def case_aliases() -> Dict[str, List[str]]:
@@ -378,13 +388,17 @@ class _Progress:
 
 def _ratio(spec: RatioSpec, med: dict[str, float]) -> Ratio:
     label, num, den, op, target = spec
+    if "|" in num:  # "a|b|c": the fastest of those timed (say, the fastest rival)
+        timed = [k for k in num.split("|") if k in med]
+        num = min(timed, key=med.__getitem__) if timed else ""
+    pick = num.rsplit(":", 1)[-1] if "|" in spec[1] else ""
     if num not in med or den not in med or med[den] <= 0:
         return Ratio(label, None, op, target, "SKIP")
     v = med[num] / med[den]
     if not op or target is None:
-        return Ratio(label, v, op, target, "INFO")
+        return Ratio(label, v, op, target, "INFO", pick)
     ok = v >= target if op == ">=" else v <= target
-    return Ratio(label, v, op, target, "PASS" if ok else "FAIL")
+    return Ratio(label, v, op, target, "PASS" if ok else "FAIL", pick)
 
 
 def measure(res: CaseResult, spec: CaseSpec, repeats: int, min_sample_s: float,
@@ -411,7 +425,7 @@ def measure(res: CaseResult, spec: CaseSpec, repeats: int, min_sample_s: float,
 def run_case(name: str, data: BenchData, progress: Optional[_Progress] = None) -> CaseResult:
     """Build, verify and time one registered case."""
     c = CASES[name]
-    res = CaseResult(name, c.id, c.title)
+    res = CaseResult(name, c.id, c.title, family=data.cfg.family if c.per_family else "")
     with contextlib.ExitStack() as stack:
         repeats = data.cfg.repeats if data.cfg.quick else max(data.cfg.repeats, c.min_repeats)
         measure(res, c.builder(data, stack), repeats, data.cfg.min_sample_s,
@@ -453,16 +467,56 @@ def _threads_limit(res: CaseResult) -> str:
 def run(cfg: BenchConfig, progress: bool = True) -> list[CaseResult]:
     """Run the selected cases and return their results, in table order."""
     names = select_cases(cfg)
-    data = BenchData(cfg)
+    for f in cfg.families:
+        if f not in synthetic.FAMILIES:
+            raise ValueError(f"unknown shape family {f!r}; choose from {list(synthetic.FAMILIES)}")
+    # (case, family): a per-family case once per family, the first family's data for the others
+    jobs = [(n, f) for f in cfg.families for n in names
+            if CASES[n].per_family or f == cfg.families[0]]
+    datas = {f: BenchData(replace(cfg, family=f)) for f in cfg.families}
     prog = _Progress(enabled=progress)
     out = []
     try:
-        for i, n in enumerate(names, 1):
-            prog.case(n, i, len(names))
-            out.append(run_case(n, data, prog))
+        for i, (n, f) in enumerate(jobs, 1):
+            prog.case(n if len(cfg.families) == 1 else f"{n} [{f}]", i, len(jobs))
+            out.append(run_case(n, datas[f], prog))
+            if all(j[1] != f for j in jobs[i:]):
+                datas.pop(f, None)  # frees this family's buffers (337 MB each at full size)
     finally:
         prog.close()
     return out
+
+
+def worst_by_family(results: Iterable[CaseResult]) -> List[Tuple[str, Ratio, str, int]]:
+    """Per (case, ratio label) of the per-family cases, the worst ratio over the families:
+    ``(case, ratio, family, families seen)``. Worst is the one furthest on the failing
+    side of its target (lowest for ``>=``, highest for ``<=``; lowest when info only)."""
+    groups: Dict[Tuple[str, str], List[Tuple[Ratio, str]]] = {}
+    for r in results:
+        if not r.family:
+            continue
+        for x in r.ratios:
+            if x.value is not None:
+                groups.setdefault((r.case, x.label), []).append((x, r.family))
+    out = []
+    for (case, _), rs in groups.items():
+        pick = max if rs[0][0].op == "<=" else min
+        x, fam = pick(rs, key=lambda t: t[0].value or 0.0)
+        out.append((case, x, fam, len(rs)))
+    return out
+
+
+def format_worst(results: Iterable[CaseResult]) -> str:
+    """The worst family per target, as a table; empty when only one family ran."""
+    rows = worst_by_family(results)
+    if not rows or max(n for *_, n in rows) < 2:
+        return ""
+    lines = ["worst shape family per target:"]
+    for case, x, fam, n in rows:
+        tgt = f"{x.op} {x.target:g}" if x.op else "info"
+        lines.append(f"   {case:<10} {x.label:<40} {_fmt(x.value, 2):>8}   {fam:<8} (of {n})   "
+                     f"target {tgt:<8} {x.status}" + (f"  ({x.pick})" if x.pick else ""))
+    return "\n".join(lines)
 
 
 def unjudged(results: list[CaseResult]) -> None:
@@ -494,9 +548,10 @@ def environment() -> dict[str, Any]:
 
 
 # Distributions whose versions the table names (import name -> distribution).
-COMPARATOR_MODULES = ("fastrle", "pycocotools", "rlemasklib", "hotcoco", "faster_coco_eval",
-                      "torch", "torchvision", "cv2")
-_DIST = {"cv2": "opencv-python-headless", "faster_coco_eval": "faster-coco-eval"}
+COMPARATOR_MODULES = ("fastrle", "pycocotools", "rlemasklib", "hotcoco", "ultrafast_pycocotools",
+                      "faster_coco_eval", "torch", "torchvision", "cv2")
+_DIST = {"cv2": "opencv-python-headless", "faster_coco_eval": "faster-coco-eval",
+         "ultrafast_pycocotools": "ultrafast-pycocotools"}
 
 
 def version_of(mod: str) -> Optional[str]:
@@ -515,8 +570,11 @@ def version_of(mod: str) -> Optional[str]:
 
 def to_json_obj(results: Iterable[CaseResult], cfg: BenchConfig) -> dict[str, Any]:
     """JSON-serialisable dict: ``{"environment", "config", "cases"}``."""
+    results = list(results)
     return {"environment": environment(), "config": asdict(cfg),
-            "cases": [asdict(r) for r in results]}
+            "cases": [asdict(r) for r in results],
+            "worst_family": [{"case": c, "family": f, "families": n, **asdict(x)}
+                             for c, x, f, n in worst_by_family(results)]}
 
 
 def _fmt(v: float | None, digits: int = 3) -> str:
@@ -533,7 +591,8 @@ def format_table(results: Iterable[CaseResult]) -> str:
     lines = []
     for r in results:
         v = {None: "", True: "  [output verified]", False: "  [OUTPUT MISMATCH]"}[r.verified]
-        lines.append(f"{r.id}. {r.case}: {r.title}{v}")
+        fam = f" [{r.family}]" if r.family else ""
+        lines.append(f"{r.id}. {r.case}{fam}: {r.title}{v}")
         width = max([len(t.name) for t in r.timings] + [20])
         lines.append(f"   {'comparator':<{width}}  {'median ms':>10}  {'min ms':>10}  {'reps':>4}")
         for t in r.timings:
@@ -541,10 +600,14 @@ def format_table(results: Iterable[CaseResult]) -> str:
                          f"{t.repeats:>4}" + (f" x{t.number}" if t.number > 1 else ""))
         for x in r.ratios:
             tgt = f"{x.op} {x.target:g}" if x.op else "info"
-            lines.append(f"   ratio {x.label:<40} {_fmt(x.value, 2):>8}   target {tgt:<8} {x.status}")
+            lines.append(f"   ratio {x.label:<40} {_fmt(x.value, 2):>8}   target {tgt:<8} {x.status}"
+                         + (f"  ({x.pick})" if x.pick else ""))
         for n in r.notes:
             lines.append(f"   note: {n}")
         lines.append("")
+    worst = format_worst(results)
+    if worst:
+        lines += [worst, ""]
     summary = [x.status for r in results for x in r.ratios]
     lines.append(f"targets: {summary.count('PASS')} PASS, {summary.count('FAIL')} FAIL, "
                  f"{summary.count('SKIP')} SKIP")

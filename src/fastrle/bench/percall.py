@@ -39,6 +39,49 @@ RES_FILE = "cocoapi_instances_val2014_fakesegm100_results.json"
 BATCH_TARGETS = {"iou": 10.0, "merge": 5.0, "area": 3.0, "toBbox": 3.0}
 
 
+# the Rust drop-ins of issue 25: fastrle must be at least as fast as the fastest of
+# them and pycocotools on every call they have (and answer as pycocotools does)
+RIVALS = ("pycocotools", "hotcoco", "ultrafast")
+# comparator key -> its pycocotools-style mask module
+MASK_MODULES = {"fastrle": "fastrle.mask", "pycocotools": "pycocotools.mask",
+                "faster-coco-eval": "faster_coco_eval.core.mask", "hotcoco": "hotcoco.mask",
+                "ultrafast": "ultrafast_pycocotools.mask"}
+
+
+def agrees(got: Any, want: Any) -> bool:
+    """``got`` holds pycocotools' answer ``want``, in any container form: bytes or str
+    counts, lists or arrays of any dtype and order; floats to 1e-9. Looser than
+    :func:`same_result`, which is the drop-in's own (exact) contract."""
+    if isinstance(want, (bytes, str)):
+        norm = (lambda v: v.decode() if isinstance(v, bytes) else v)  # noqa: E731
+        return isinstance(got, (bytes, str)) and norm(got) == norm(want)
+    if isinstance(want, dict):
+        return isinstance(got, dict) and all(k in got and agrees(got[k], want[k]) for k in want)
+    if isinstance(want, (list, tuple)) and want and isinstance(want[0], (dict, bytes, str, list, tuple)):
+        return isinstance(got, (list, tuple)) and len(got) == len(want) and all(map(agrees, got, want))
+    try:
+        a, b = np.asarray(got), np.asarray(want)
+    except Exception:
+        return False
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+        return bool(np.allclose(a, b, rtol=0, atol=1e-9))
+    return bool(np.array_equal(a, b))
+
+
+def rival_ratios(calls: List[Tuple[str, str]], keys: set) -> List[RatioSpec]:
+    """Per call ``(key, label)``, the fastest timed rival (:data:`RIVALS`) / fastrle
+    >= 1, from comparator keys ``"{key}:{lib}"``. A rival that differs from
+    pycocotools is left untimed by the case, so it cannot count as the fastest."""
+    out: List[RatioSpec] = []
+    for call, label in calls:
+        timed = [f"{call}:{r}" for r in RIVALS if f"{call}:{r}" in keys]
+        if timed and f"{call}:fastrle" in keys:
+            out.append((f"{label}: fastest rival / fastrle", "|".join(timed), f"{call}:fastrle", ">=", 1.0))
+    return out
+
+
 def data_dir() -> Optional[Path]:
     """The folder with the real COCO files, or None."""
     for cand in (os.environ.get("FASTRLE_COCO_DATA"), Path(__file__).resolve().parents[3] / "tests" / "data"):
@@ -89,8 +132,7 @@ def one_annotation(d: BenchData) -> Tuple[Any, int, int, str]:
 def _mask_libs() -> List[Tuple[str, Any, str]]:
     """(key, module, label) of every pycocotools-style mask module installed."""
     out = []
-    for key, mod in (("fastrle", "fastrle.mask"), ("pycocotools", "pycocotools.mask"),
-                     ("faster-coco-eval", "faster_coco_eval.core.mask"), ("hotcoco", "hotcoco.mask")):
+    for key, mod in MASK_MODULES.items():
         m = import_or_none(mod)
         if m is not None:
             dist = mod.split(".")[0]
@@ -145,6 +187,7 @@ def case_percall(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     comps: List[Comparator] = []
     checks: List[Tuple[str, Callable[[], bool]]] = []
     skipped: List[str] = []
+    differs: List[str] = []
     for group, calls in (("", one), ("100 ", batch)):
         for name, (text, fn) in calls.items():
             want = fn(ref)
@@ -157,13 +200,18 @@ def case_percall(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
                     continue
                 if key == "fastrle":
                     checks.append((ck, partial(gives, fn, m, want)))
+                elif not agrees(got, want):
+                    differs.append(f"{label} {group}{text}")
+                    continue  # a wrong answer is not timed: it must not pass for the fastest
                 elif not same_result(got, want):
-                    # peers may return other types (lists, str counts): timed, not compared
+                    # peers may return other types (lists, str counts): same values, timed
                     notes.append(f"{label}: {group}{text} returns another form than pycocotools")
                 comps.append(Comparator(ck, f"{label.split()[0]}.{group}{text}",
                                         partial(fn, m)))
     if skipped:
         notes.append("not timed (raised on this input): " + "; ".join(skipped))
+    if differs:
+        notes.append("differs from pycocotools, not timed: " + "; ".join(differs))
     bad = [k for k, chk in checks if not chk()]
     notes.append("fastrle.mask == pycocotools.mask (values, types, dtypes, order, bytes): "
                  + ("all equal" if not bad else "MISMATCH in " + ", ".join(bad)))
@@ -179,7 +227,9 @@ def case_percall(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     for name in batch:
         ratios.append((f"100 {name}: pycocotools / fastrle", f"100 {name}:pycocotools", f"100 {name}:fastrle",
                        ">=" if name in BATCH_TARGETS else "", BATCH_TARGETS.get(name)))
-    for peer in ("faster-coco-eval", "hotcoco"):
+    ratios += rival_ratios([(f"{g}{n}", f"{g or '1 ann '}{n}") for g, calls in (("", one), ("100 ", batch))
+                            for n in calls], keys)
+    for peer in ("faster-coco-eval", "hotcoco", "ultrafast"):
         for group, calls in (("", one), ("100 ", batch)):
             for name in calls:
                 if f"{group}{name}:{peer}" in keys:
@@ -570,7 +620,7 @@ def case_cocoeval_val2017(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec
 
 
 register("percall", "g", "fastrle.mask per call: one COCO annotation, 100 SA-1B-like masks", case_percall,
-         modes=("dropin",))
+         modes=("dropin",), per_family=True)
 # 15 rounds: one round of every evaluator takes a few seconds under load
 register("cocoeval", "h", "COCOeval segm on the real files: stock, patched, fastrle, the peers", case_cocoeval,
          modes=("dropin",), min_repeats=15)

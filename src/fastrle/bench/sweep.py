@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from .harness import BenchData, CaseSpec, Comparator, import_or_none, skip_note, register
-from .percall import gives
+from .percall import MASK_MODULES, RIVALS, agrees, gives, rival_ratios
 
 # (h, w, counts of masks); the largest size stops at 10 masks (34 MB of output)
 GRID = [(1, 1, (1, 100)), (10, 10, (1, 100)), (100, 100, (1, 100)), (480, 640, (1, 100)),
@@ -63,12 +63,32 @@ def _calls(pm: Any, n: int, h: int, w: int, rng: np.random.Generator) -> Dict[st
     }
 
 
+def _rival_comps(tag: str, fn: Callable[[Any], Any], want: Any, rivals: List[Tuple[str, Any]],
+                 differs: List[str]) -> List[Comparator]:
+    """Comparators of the rivals that have this call and answer as pycocotools does;
+    the others are listed in ``differs`` (or skipped, when the call raises)."""
+    out = []
+    for key, m in rivals:
+        try:
+            got = fn(m)
+        except Exception:  # no such function or input form
+            continue
+        if not agrees(got, want):
+            differs.append(f"{key} {tag}")
+            continue
+        out.append(Comparator(f"{tag}:{key}", f"{m.__name__}.{tag}", partial(fn, m)))
+    return out
+
+
 def case_sweep(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """s. Every fastrle.mask function vs pycocotools over sizes and batch lengths."""
     fm, pm = import_or_none("fastrle.mask"), import_or_none("pycocotools.mask")
     if fm is None or pm is None:
         return [], [], [skip_note("fastrle.mask or pycocotools.mask")], None
     rng = np.random.default_rng(d.cfg.seed)
+    rivals = [(r, m) for r, m in ((r, import_or_none(MASK_MODULES[r])) for r in RIVALS if r != "pycocotools")
+              if m is not None]
+    differs: List[str] = []
     comps: List[Comparator] = []
     ratios: List[Tuple[str, str, str, str, Optional[float]]] = []
     checks: List[Tuple[str, Callable[[], bool]]] = []
@@ -81,10 +101,15 @@ def case_sweep(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
                 comps.append(Comparator(f"{tag}:fastrle", f"fastrle.mask.{tag}", partial(fn, fm)))
                 comps.append(Comparator(f"{tag}:pycocotools", f"pycocotools.mask.{tag}", partial(fn, pm)))
                 ratios.append((f"{tag}: pycocotools / fastrle", f"{tag}:pycocotools", f"{tag}:fastrle", ">=", 1.0))
+                comps += _rival_comps(tag, fn, want, rivals, differs)
+    ratios += rival_ratios([(t, t) for t in dict.fromkeys(c.key.rsplit(":", 1)[0] for c in comps)],
+                           {c.key for c in comps})
     bad = [t for t, chk in checks if not chk()]
     notes = ["masks: a box each, 2% of pixels flipped; polygons: 10 random points; counts as users pass them "
              "(bytes from encode, str for area and merge)",
-             "fastrle.mask == pycocotools.mask on every input: " + ("yes" if not bad else "NO: " + ", ".join(bad))]
+             "fastrle.mask == pycocotools.mask on every input: " + ("yes" if not bad else "NO: " + ", ".join(bad)),
+             "rivals timed: " + (", ".join(r for r, _ in rivals) or "none installed")
+             + "; differs from pycocotools, not timed: " + ("; ".join(differs) or "none")]
 
     def verify() -> Optional[bool]:
         return not bad

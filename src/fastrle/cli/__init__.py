@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 # Subcommand modules, in help order.
-COMMANDS = ["bench", "index", "validate", "show"]
+COMMANDS = ["bench", "index", "validate", "show", "polygons"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ TARGETS_NOTE = ("note: targets are measured on this machine under its current lo
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``bench``."""
-    from .. import bench
+    from .. import bench, synthetic
 
     b = sub.add_parser("bench", help="compare fastrle with memset and its peers",
                        description="Time fastrle side by side with memset, pycocotools, rlemasklib "
@@ -33,6 +33,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    choices=list(bench.CASES) + sorted(set(aliases) - set(bench.CASES)),
                    help="run only these cases (overrides --mode): "
                         + ", ".join(f"{k} ({v.id})" for k, v in bench.CASES.items()))
+    b.add_argument("--family", nargs="+", metavar="NAME", default=["blobs"],
+                   choices=["all", *synthetic.FAMILIES],
+                   help="shape families of the SA-1B-size masks (default blobs; 'all' for every one): "
+                        + ", ".join(synthetic.FAMILIES) + "; the table adds the worst family per target")
     b.add_argument("--seed", type=int, default=0, help="synthetic data seed")
     b.add_argument("--json", action="store_true", help="print JSON instead of the table")
     b.add_argument("--plot", metavar="FILE.png", help="save a bar chart (needs matplotlib)")
@@ -45,7 +49,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="run the SA-1B end-to-end cases instead: read a per-image JSON file and "
                         "decode every mask, vs json.load + pycocotools + np.stack")
     g.add_argument("--gpu", action="store_true",
-                   help="time the GPU kernels and fastrle.gpu.decode (needs CuPy and a GPU)")
+                   help="time the GPU kernels, fastrle.gpu.decode and fastrle.gpu.encode (needs CuPy "
+                        "and a GPU)")
     g.add_argument("--gpu-sass", action="store_true",
                    help="static check, no GPU: compile the kernels for sm_90, count the hot-loop "
                         "SASS instructions per output byte, registers and spills; exit 1 on a "
@@ -61,7 +66,7 @@ def _progress_wanted(args: argparse.Namespace) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``bench``; 0 unless an output mismatched or (--strict) a target failed."""
-    from .. import bench
+    from .. import bench, synthetic
 
     if args.gpu_sass:
         from ..bench import gpu_sass
@@ -79,7 +84,12 @@ def run(args: argparse.Namespace) -> int:
             argv += ["--repeat", str(args.repeats)]
         if args.strict:
             argv.append("--strict")
-        return gpu_bench.main(argv)
+        rc = gpu_bench.main(argv)
+        if rc == 2:  # no GPU: said once
+            return rc
+        from ..bench import gpu_encode
+
+        return max(rc, gpu_encode.main(argv))
     over = {k: v for k, v in (("masks", args.masks), ("threads", args.threads),
                               ("repeats", args.repeats)) if v is not None}
     if args.size:
@@ -93,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
                     else sa1b_bench.SA1BBenchConfig(**over))
         results = sa1b_bench.run(cfg, progress=progress)
     else:
-        over.update(mode=args.mode, cases=args.case, seed=args.seed)
+        fams = list(synthetic.FAMILIES) if "all" in args.family else list(dict.fromkeys(args.family))
+        over.update(mode=args.mode, cases=args.case, seed=args.seed, families=fams)
         cfg = bench.BenchConfig.quick_config(**over) if args.quick else bench.BenchConfig(**over)
         results = bench.run(cfg, progress=progress)
     if args.quick:

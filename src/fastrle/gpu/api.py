@@ -28,14 +28,14 @@ from ..errors import GPUUnavailableError, RLEError
 from ..optional import require
 from . import launch as _launch
 
-__all__ = ["GPUUnavailableError", "RLEError", "available", "decode", "decode_ragged"]
+__all__ = ["GPUUnavailableError", "RLEError", "available", "check_deferred", "decode", "decode_ragged"]
 
 RLE = Mapping[str, Any]
 
 _lock = threading.Lock()
 _module: Any = None  # cupy.RawModule, built on first use
 _functions: dict[tuple[int, str], Any] = {}  # (device, kernel name) -> cupy function
-_device_ok = False
+_device_ok: Any = False  # the cupy module once a device was seen
 
 
 def _import_cupy() -> Any:
@@ -48,9 +48,9 @@ def _import_cupy() -> Any:
 def _require_gpu() -> Any:
     """Return the ``cupy`` module, or raise GPUUnavailableError saying what is missing."""
     global _device_ok
-    cp = _import_cupy()
     if _device_ok:
-        return cp
+        return _device_ok
+    cp = _import_cupy()
     runtime = cp.cuda.runtime
     try:
         count = runtime.getDeviceCount()
@@ -58,7 +58,7 @@ def _require_gpu() -> Any:
         raise GPUUnavailableError(_diagnose(cp, exc)) from None
     if count == 0:
         raise GPUUnavailableError("no CUDA device found (the NVIDIA driver sees no GPU)")
-    _device_ok = True
+    _device_ok = cp  # checked once per process: later calls skip the import and the device count
     return cp
 
 
@@ -120,10 +120,12 @@ class _Workspace:
     for), else another is used, so no call has to synchronise -- unless
     MAX_STAGING copies are all still queued, when the oldest is waited for.  ``ready`` is
     recorded after the last launch; a call on another stream waits for it on
-    the device before reusing ``dev``.
+    the device before reusing ``dev``.  Events are created once and
+    re-recorded.  ``statuses`` are pinned copies of the parse's status words,
+    each reused once it has been read (a deferred check holds one until then).
     """
 
-    __slots__ = ("dev", "retired", "staging", "meta_host", "ready", "stream", "views", "views_key",
+    __slots__ = ("dev", "retired", "staging", "statuses", "ready", "stream", "views", "views_key",
                  "views_dev")
 
     MAX_STAGING = 4
@@ -132,7 +134,7 @@ class _Workspace:
         self.dev: Any = None
         self.retired: list[tuple[Any, Any]] = []  # outgrown (buffer, last-use event)
         self.staging: list[list[Any]] = []  # [pinned buffer, event or None]
-        self.meta_host: Any = None
+        self.statuses: list[_Status] = []  # status copies, reused once read
         self.ready: Any = None
         self.stream: Any = None
         self.views: dict[str, Any] = {}
@@ -158,6 +160,30 @@ class _Workspace:
         slot = [cupyx.empty_pinned((_grow(nbytes),), dtype=np.uint8), None]
         self.staging.append(slot)
         return slot
+
+
+class _Status:
+    """The parse's status words on their way to pinned host memory, with the
+    event recorded after the copy (``fastrle.gpu.launch``'s status object)."""
+
+    __slots__ = ("host", "event", "busy", "n")
+
+    def __init__(self, cp: Any, cupyx: Any, nwords: int):
+        self.host = cupyx.empty_pinned((_grow(8 * nwords) // 8,), dtype=np.int64)
+        self.event = cp.cuda.Event(disable_timing=True)
+        self.busy = False
+        self.n = 0
+
+    @property
+    def done(self) -> bool:
+        return bool(self.event.done)
+
+    def wait(self) -> np.ndarray:
+        """Wait for the copy; the words (a copy: the pinned buffer is reused)."""
+        self.event.synchronize()
+        words = self.host[:self.n].copy()
+        self.busy = False
+        return words
 
 
 def _grow(nbytes: int) -> int:
@@ -209,13 +235,12 @@ class CupyBackend:
         self.device = cp.cuda.runtime.getDevice()
         self.ws: _Workspace | None = None
 
-    def output(self, out: Any, shape: tuple[int, ...]) -> Any:
-        """The uint8 output array: a new one, or ``out`` checked against ``shape``."""
+    def output(self, out: Any, shape: tuple[int, ...], dtype: Any = np.uint8) -> Any:
+        """The output array: a new one, or ``out`` checked against ``shape`` and ``dtype``."""
         if out is None:
-            with self.stream:
-                return self.cp.empty(shape, dtype=np.uint8)
+            return self.cp.empty(shape, dtype=dtype)  # on the current stream (run)
         arr = _as_cupy(self.cp, out)
-        _launch.validate_out(arr, shape)
+        _launch.validate_out(arr, shape, dtype)
         return arr
 
     def buffers(self, batch: _launch.Batch, maps: Any) -> dict[str, Any]:
@@ -237,12 +262,11 @@ class CupyBackend:
             ws.retired = [(b, e) for b, e in ws.retired if not e.done]
             if ws.dev is not None and ws.ready is not None:
                 ws.retired.append((ws.dev, ws.ready))
-            with stream:
-                ws.dev = cp.empty(_grow(total), dtype=np.uint8)
+            ws.dev = cp.empty(_grow(total), dtype=np.uint8)  # on the current stream (run)
         slot = ws.pinned(cupyx, upload)
         nup = _launch.fill_upload(slot[0], batch, maps)
         ws.dev.data.copy_from_host_async(slot[0].ctypes.data, nup, stream=stream)
-        slot[1] = stream.record()
+        slot[1] = stream.record(slot[1])  # refilled only once done: the event can be re-recorded
         key = (batch.n, len(batch.chars), nmaps)
         if ws.views_key != key or ws.views_dev is not ws.dev:  # views of the same layout are reused
             dev = ws.dev
@@ -252,32 +276,48 @@ class CupyBackend:
         return dict(ws.views)
 
     def launch(self, launch: _launch.Launch, buffers: dict[str, Any]) -> None:
-        """Queue one kernel launch on the stream."""
+        """Queue one kernel launch on the stream (current: see :meth:`run`)."""
         fn = _function(self.cp, self.device, launch.kernel)
         args = tuple([buffers[v] if ptr else v for ptr, v in launch.scalar_args()])
+        fn(launch.grid, launch.block, args, shared_mem=launch.shared_mem)
+
+    def run(self, rles: Any, out: Any, **kwargs: Any) -> Any:
+        """:func:`fastrle.gpu.launch.decode_with` on this backend, with its
+        stream made current once for the whole call."""
         with self.stream:
-            fn(launch.grid, launch.block, args, shared_mem=launch.shared_mem)
+            return _launch.decode_with(self, rles, out, **kwargs)
+
+    def status_async(self, buffers: dict[str, Any]) -> _Status:
+        """Queue a copy of the kernels' status words to pinned host memory
+        and an event after it; nothing waits here."""
+        ws = self.ws
+        assert ws is not None, "status_async() reads the workspace that buffers() took"
+        meta = buffers["meta"]
+        st = next((x for x in ws.statuses if not x.busy and x.host.size >= meta.size), None)
+        if st is None:
+            import cupyx
+
+            st = _Status(self.cp, cupyx, meta.size)
+            ws.statuses.append(st)
+        st.busy, st.n = True, meta.size
+        meta.data.copy_to_host_async(st.host.ctypes.data, meta.nbytes, stream=self.stream)
+        self.stream.record(st.event)
+        return st
 
     def status(self, buffers: dict[str, Any]) -> np.ndarray:
-        """Copy the kernels' status words to pinned host memory and wait for them."""
-        import cupyx
+        """The kernels' status words (waits for them)."""
+        return self.status_async(buffers).wait()
 
-        ws = self.ws
-        assert ws is not None, "status() reads the workspace that buffers() took"
-        meta = buffers["meta"]
-        if ws.meta_host is None or ws.meta_host.nbytes < meta.nbytes:
-            ws.meta_host = cupyx.empty_pinned((_grow(meta.nbytes) // 8,), dtype=np.int64)
-        host = ws.meta_host[:meta.size]
-        meta.data.copy_to_host_async(host.ctypes.data, meta.nbytes, stream=self.stream)
-        self.stream.synchronize()
-        return host
+    def copy(self, dst: Any, src: Any) -> None:
+        """Queue ``dst[...] = src`` (a padded ``out`` view from C-order scratch)."""
+        self.cp.copyto(dst, src, casting="unsafe")  # uint8 0/1 into a bool view too; the current stream
 
     def release(self, buffers: Any) -> None:
         """Return the workspace to the pool, ready once the queued work is done."""
         ws, self.ws = self.ws, None
         if ws is None:
             return
-        ws.ready = self.stream.record()
+        ws.ready = self.stream.record(ws.ready)
         ws.stream = self.stream
         with _pool_lock:
             _pool.setdefault(self.device, []).append(ws)
@@ -289,12 +329,18 @@ def _backend(stream: Any) -> CupyBackend:
     return CupyBackend(cp, _as_stream(cp, stream))
 
 
+def cupy_backend(stream: Any = None) -> CupyBackend:
+    """The CuPy backend on ``stream`` (for :mod:`fastrle.gpu.encoder`);
+    GPUUnavailableError without a GPU."""
+    return _backend(stream)
+
+
 def decode(
     rles: Union[RLE, Sequence[RLE]],
     out: Any = None,
     *,
     stream: Any = None,
-    check: bool = True,
+    check: Union[bool, str] = True,
     packed: bool = False,
     size: Any = None,
     mode: str = "nearest",
@@ -309,16 +355,21 @@ def decode(
             ``counts`` may also be an uncompressed list of run lengths.
         out: optional destination: a CuPy array, or any CUDA array exposing
             ``__cuda_array_interface__`` or DLPack (a torch CUDA tensor).  It
-            must be uint8 or bool, C-contiguous and of the output shape (the
-            CPU's rule, ``fastrle._args.check_out``; strided views raise
-            NotImplementedError here).
+            must be uint8 or bool, of the output shape, with a contiguous
+            last axis (the CPU's rule, ``fastrle._args.check_out``: a padded
+            view such as ``buf[:, :H, :W]`` is written through a scratch
+            output and one device copy).
         stream: CuPy stream, torch CUDA stream or raw ``cudaStream_t``; the
             current CuPy stream by default.  All work is queued on it.
-        check: if true, wait for the parse kernels and, before anything is
-            written, raise what :func:`fastrle.decode` raises for the same
-            input (``fastrle.RLEError`` naming the first malformed mask).  If
-            false, nothing synchronises; masks with malformed counts come out
-            as all zeros.
+        check: ``True``: wait for the parse kernel only (not the expansion)
+            and raise what :func:`fastrle.decode` raises for the same input
+            (``fastrle.RLEError`` naming the first malformed mask, same
+            ``index``, ``reason`` and message), with ``out`` untouched.
+            ``False``: nothing synchronises; malformed masks come out as
+            zeros.  ``"deferred"``: nothing synchronises either, and the
+            error, if any, is raised by a later call of this thread (once
+            its status has arrived) or by :func:`check_deferred`; ``out`` is
+            written as with ``False``.
         packed: return bits packed along the width as
             ``np.packbits(masks, axis=-1, bitorder=bitorder)``, shape
             (N, H, ceil(W/8)).
@@ -326,18 +377,20 @@ def decode(
             ``torch.nn.functional.interpolate(masks, size=(H2, W2), mode=mode)``
             (its CPU index arithmetic: float32 scale ``in / out``, and for
             ``"nearest"`` torch's exact and 2x special cases).
-        mode: ``"nearest"`` or ``"nearest-exact"`` (``"area"`` raises
-            NotImplementedError: use :func:`fastrle.decode`).
+        mode: ``"nearest"``, ``"nearest-exact"`` or ``"area"`` (OpenCV's
+            ``INTER_AREA``, downscaling only: float32 output, bit-identical
+            to :func:`fastrle.decode`'s; not with ``packed``).
         flip: ``None``, ``"h"`` (mirror columns), ``"v"`` (rows) or ``"hv"``,
             applied to the (resized) output.
         bitorder: ``"big"`` (``np.packbits`` default) or ``"little"``; used
-            with ``packed=True``, checked always.
+            with ``packed=True``, checked always (as :func:`fastrle.decode`).
 
     Arguments follow :func:`fastrle.decode`'s rules (``fastrle._args``):
     the same inputs are accepted and rejected with the same messages.
 
     Returns:
-        ``(N, H, W)`` uint8 (0/1) C-contiguous (``(N, H2, W2)`` when resized),
+        ``(N, H, W)`` uint8 (0/1) C-contiguous (``(N, H2, W2)`` when resized;
+        float32 for ``"area"``),
         or ``(H, W)`` for a single dict; ``out`` (as a CuPy view) when given.
 
     Raises:
@@ -346,11 +399,17 @@ def decode(
             with the CPU decoder's ``index``, ``reason`` and message.
         ValueError: bad size, differing sizes, bad ``out``.
         TypeError: a size or ``out`` dtype of the wrong type, as on the CPU.
-        NotImplementedError: ``mode="area"`` or a strided ``out`` view, which
-            the CPU takes and the GPU does not yet.
     """
-    return _launch.decode_with(_backend(stream), rles, out, check=check, packed=packed, size=size, mode=mode,
-                               flip=flip, bitorder=bitorder)
+    return _backend(stream).run(rles, out, check=check, packed=packed, size=size, mode=mode, flip=flip,
+                                bitorder=bitorder)
+
+
+def check_deferred(wait: bool = True) -> None:
+    """Raise the first error of this thread's earlier ``check="deferred"``
+    decodes (``fastrle.RLEError``, message prefixed ``"deferred check of an
+    earlier call: "``, ``index`` in that call), waiting for their statuses
+    (``wait=False``: only those that have arrived).  Each error is raised once."""
+    _launch.check_deferred(wait)
 
 
 def decode_ragged(
@@ -362,7 +421,7 @@ def decode_ragged(
     *,
     indices: Any = None,
     stream: Any = None,
-    check: bool = True,
+    check: Union[bool, str] = True,
     packed: bool = False,
     size: Any = None,
     mode: str = "nearest",
@@ -378,5 +437,5 @@ def decode_ragged(
     (N, H, W).
     """
     batch = _launch.pack_ragged(data, offsets, h, w, indices)
-    return _launch.decode_with(_backend(stream), batch, out, check=check, packed=packed, size=size, mode=mode,
-                               flip=flip, bitorder=bitorder)
+    return _backend(stream).run(batch, out, check=check, packed=packed, size=size, mode=mode, flip=flip,
+                                bitorder=bitorder)

@@ -10,12 +10,14 @@ same kernel source, so the tests exercise this exact code path.
 
 A backend provides:
 
-* ``output(out, shape)`` -> device array (validate ``out`` or allocate),
+* ``output(out, shape, dtype=uint8)`` -> device array (validate ``out`` or allocate),
 * ``buffers(batch, maps)`` -> dict of device arrays ``offs``, ``chars``,
   ``maps`` (uploaded) and ``ends``, ``meta`` (scratch), laid out by
   :func:`scratch_layout`,
 * ``launch(launch, buffers)`` runs one :class:`Launch` (queued, no wait),
-* ``status(buffers)`` -> the ``meta`` words as ``numpy`` (waits for them),
+* ``status_async(buffers)`` -> the ``meta`` words on their way to the host:
+  an object with ``done`` (a query) and ``wait()`` (-> ``numpy`` int64),
+* ``copy(dst, src)`` queues a device copy (a padded ``out`` view),
 * ``release(buffers)`` once every launch is queued (scratch reuse).
 """
 
@@ -25,9 +27,11 @@ import functools
 import importlib.resources
 import itertools
 import operator
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -37,7 +41,7 @@ from ..errors import STATUSES, RLEError, code_of
 from ..transforms import nearest_map
 
 #: Kernel sources, concatenated in this order into one compilation unit.
-KERNEL_FILES = ("rle_parse.cuh", "rle_expand.cuh")
+KERNEL_FILES = ("rle_parse.cuh", "rle_expand.cuh", "rle_area.cuh", "rle_encode.cuh")
 
 #: Status codes written by the parse kernels (FASTRLE_ST_* in rle_parse.cuh)
 #: and the reason (:data:`fastrle.errors.STATUSES`) of the C core's status for
@@ -63,6 +67,15 @@ TILE_ROWS = 32
 #: CUDA limits on the grid.
 MAX_GRID_X = 2**31 - 1
 MAX_GRID_YZ = 65535
+#: Most threads per block :class:`Config` takes: the parse kernels'
+#: ``__launch_bounds__`` (FASTRLE_PARSE_MAX_BLOCK in rle_parse.cuh), and 512
+#: for the expand kernels (the packed words kernel's 78 registers on sm_90 fit
+#: 800 threads, not 1024).  ``fastrle bench --gpu-sass`` checks that each
+#: kernel's registers let a block of its limit launch (:func:`max_block`).
+PARSE_MAX_BLOCK = 256
+EXPAND_MAX_BLOCK = 512
+#: Threads per block of every encode kernel (fixed; planned in gpu/encoder.py).
+ENCODE_BLOCK = 128
 
 #: Argument types per kernel: "p" device pointer, else a scalar C type.
 KERNEL_ARGS: dict[str, tuple[str, ...]] = {
@@ -71,6 +84,15 @@ KERNEL_ARGS: dict[str, tuple[str, ...]] = {
     "fastrle_expand": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
     "fastrle_expand_packed": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
     "fastrle_expand_map": ("p", "p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "u32", "i64"),
+    "fastrle_expand_area": ("p", "p", "p", "p", "u32", "u32", "u32", "u32", "u32", "i64"),
+    # fastrle.gpu.encode (rle_encode.cuh; planned in gpu/encoder.py)
+    "fastrle_encode_cols": ("p", "p", "p", "i64", "i64", "i64", "u32", "u32", "u32", "u32", "u32", "i64"),
+    "fastrle_encode_scan": ("p", "p", "u64", "i64"),
+    "fastrle_encode_len": ("p", "p", "p", "i64", "i64", "i64", "u32", "u32", "u32", "u32", "u32", "i64"),
+    "fastrle_encode_sum": ("p", "p", "u64", "u64", "i64"),
+    "fastrle_encode_offs": ("p", "p", "p", "i64", "u64", "i64"),
+    "fastrle_encode_write": ("p", "p", "p", "p", "p", "p", "i64", "i64", "i64", "i64", "u32", "u32", "u32", "u32",
+                             "u32", "i64"),
 }
 SCALAR_DTYPES = {"u32": np.uint32, "i64": np.int64, "u64": np.uint64}
 
@@ -82,17 +104,29 @@ class Config:
     parser: str = "warp"  # "warp" (one warp per mask) or "serial" (one thread per mask)
     parse_block: int = 128
     expand_block: int = 128
-    band_rows: int = 128
+    band_rows: int = 128  # the fewest rows per band (expand_grid makes the expand's bands longer)
 
     def __post_init__(self) -> None:
         if self.parser not in ("warp", "serial"):
             raise ValueError(f"parser must be 'warp' or 'serial', not {self.parser!r}")
-        if not 32 <= self.parse_block <= 1024 or self.parse_block % 32:
-            raise ValueError("parse_block must be a multiple of 32 in 32..1024")
-        if not 32 <= self.expand_block <= 1024 or self.expand_block % 32:
-            raise ValueError("expand_block must be a multiple of 32 in 32..1024")
+        if not 32 <= self.parse_block <= PARSE_MAX_BLOCK or self.parse_block % 32:
+            raise ValueError(f"parse_block must be a multiple of 32 in 32..{PARSE_MAX_BLOCK}")
+        if not 32 <= self.expand_block <= EXPAND_MAX_BLOCK or self.expand_block % 32:
+            raise ValueError(f"expand_block must be a multiple of 32 in 32..{EXPAND_MAX_BLOCK}")
         if self.band_rows < 1:
             raise ValueError("band_rows must be >= 1")
+
+
+def max_block(kernel: str) -> int | None:
+    """The most threads per block :class:`Config` lets ``kernel`` launch with
+    (``None`` for a kernel it does not configure)."""
+    if kernel.startswith("fastrle_parse_"):
+        return PARSE_MAX_BLOCK
+    if kernel.startswith("fastrle_expand"):
+        return EXPAND_MAX_BLOCK
+    if kernel.startswith("fastrle_encode_"):
+        return ENCODE_BLOCK
+    return None
 
 
 @dataclass(frozen=True)
@@ -220,7 +254,7 @@ def pack_rles(rles: Any) -> Batch:
     go through the CPU core's validation (:func:`_list_counts`), so they fail
     with the same exception types and messages as :func:`fastrle.decode`.
     """
-    single = isinstance(rles, Mapping)
+    single = type(rles) is dict or isinstance(rles, Mapping)
     items = (rles,) if single else rles if isinstance(rles, (list, tuple)) else list(rles)
     fast = _pack_fast(items, single)
     if fast is not None:
@@ -276,16 +310,38 @@ def _pack_checked(items: Sequence[Any], single: bool) -> Batch:
     return Batch(h=h, w=w, single=single, offsets=offsets, chars=chars)
 
 
+_SIZE = operator.itemgetter("size")
+_COUNTS = operator.itemgetter("counts")
+
+
+_pack_counts: Any
+try:
+    from .._gpupack import pack_counts as _pack_counts  # compiled: one pass, one copy
+except ImportError:  # the source tree without its build (the emulator's tests)
+    _pack_counts = None
+
+
 def _pack_fast(items: Sequence[Any], single: bool) -> Batch | None:
     """:func:`pack_rles` for the common batch: dicts of one size, all counts
-    ``str`` (or all ``bytes``), ASCII.  C-level loops only (a few µs for 100
+    ``str`` (ASCII) or all ``bytes``.  C-level loops only (a few µs for 100
     masks); ``None`` sends anything else to the checking loop."""
     n = len(items)
     if n == 0:
         return None
+    if _pack_counts is not None:
+        try:
+            packed = _pack_counts(items if type(items) is list else list(items))
+        except ValueError:  # a str that is not valid UTF-8 (lone surrogates): the checking path says so
+            return None
+        if packed is None:
+            return None
+        (h, w), offsets, chars = packed
+        if not size_ok(h, w):
+            return None
+        return Batch(h=h, w=w, single=single, offsets=offsets, chars=chars)
     try:
-        sizes = [r["size"] for r in items]
-        counts = [r["counts"] for r in items]
+        sizes = list(map(_SIZE, items))
+        counts = list(map(_COUNTS, items))
     except Exception:
         return None
     first = sizes[0]
@@ -294,17 +350,23 @@ def _pack_fast(items: Sequence[Any], single: bool) -> Batch | None:
     h, w = first
     if type(h) is not int or type(w) is not int or not size_ok(h, w):
         return None
-    kinds = set(map(type, counts))
-    if kinds == {str}:
-        data = "".join(counts).encode("utf-8")
-    elif kinds == {bytes}:
-        data = b"".join(counts)
-    else:
+    kind = type(counts[0])
+    try:  # join takes only its own type (TypeError otherwise); a str subclass is not exact
+        if kind is str:
+            joined = "".join(counts)
+            if not joined.isascii():  # char and byte offsets would differ
+                return None
+            data = joined.encode()
+        elif kind is bytes:
+            data = b"".join(counts)
+        else:
+            return None
+    except TypeError:
         return None
     offsets = np.empty(n + 1, dtype=np.int64)
     offsets[0] = 0
-    offsets[1:] = list(itertools.accumulate(map(len, counts)))
-    if offsets[-1] != len(data):  # non-ASCII str: char and byte offsets differ
+    offsets[1:] = np.fromiter(itertools.accumulate(map(len, counts)), np.int64, n)
+    if offsets[-1] != len(data):  # bytearray, memoryview or a str subclass among them
         return None
     return Batch(h=h, w=w, single=single, offsets=offsets, chars=np.frombuffer(data, dtype=np.uint8))
 
@@ -338,7 +400,9 @@ def _ceil_div(a: int, b: int) -> int:
 @dataclass(frozen=True)
 class Transform:
     """Resize (nearest / nearest-exact, as ``torch.nn.functional.interpolate``),
-    flip and bit order of the output; the identity takes the fast kernels."""
+    flip and bit order of the output.  Only a resize (or torch's same-size map
+    where it is not the identity) and flips need index maps (:meth:`mapped`);
+    the bit order alone is a flag of the plain kernels."""
 
     oh: int
     ow: int
@@ -346,35 +410,73 @@ class Transform:
     flip: str = ""  # "", "h", "v" or "hv"
     bitorder: str = "big"
 
-    def is_identity(self, h: int, w: int) -> bool:
-        if (self.oh, self.ow) != (h, w) or self.flip or self.bitorder != "big":
+    def mapped(self, h: int, w: int) -> bool:
+        """Whether h x w masks go through :meth:`maps`: a flip, another size,
+        or a same-size map of torch's that is not the identity (long sides).
+        ``"area"`` has its own kernel, without maps."""
+        if self.mode == "area":
             return False
-        # torch's float32 index arithmetic is not the identity on long sides
-        return all(np.array_equal(nearest_map(n, n, self.mode, other_size=o), np.arange(n))
-                   for n, o in ((h, w), (w, h)))
+        return bool(self.flip) or (self.oh, self.ow) != (h, w) or not _identity_maps(h, w, self.mode)
+
+    def is_identity(self, h: int, w: int) -> bool:
+        """The plain decode of h x w masks: no map, no flip, big bit order."""
+        return self.mode != "area" and self.bitorder == "big" and not self.mapped(h, w)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The output's dtype: float32 for ``"area"`` (a fraction per pixel), else uint8."""
+        return np.dtype(np.float32) if self.mode == "area" else np.dtype(np.uint8)
 
     def maps(self, h: int, w: int) -> np.ndarray:
         """Source row of every output row, source column of every output
         column (flips applied), then for each source row s in 0..h the first
-        output row whose source row is >= s (uint32); computed once per call
-        on the host."""
-        rows = nearest_map(h, self.oh, self.mode, other_size=self.ow)  # the C rule, as the CPU
-        cols = nearest_map(w, self.ow, self.mode, other_size=self.oh)
-        inv = np.searchsorted(rows, np.arange(h + 1), side="left")  # rows is non-decreasing
-        if "v" in self.flip:
-            rows = rows[::-1]
-        if "h" in self.flip:
-            cols = cols[::-1]
-        return np.concatenate([rows, cols, inv]).astype(np.uint32)
+        output row whose source row is >= s (uint32, read-only); computed once
+        per (shape, transform) and cached."""
+        return _maps(h, w, self.oh, self.ow, self.mode, self.flip)
+
+
+@functools.lru_cache(maxsize=64)
+def _identity_maps(h: int, w: int, mode: str) -> bool:
+    # torch's float32 index arithmetic is not the identity on long sides
+    return all(np.array_equal(nearest_map(n, n, mode, other_size=o), np.arange(n)) for n, o in ((h, w), (w, h)))
+
+
+@functools.lru_cache(maxsize=64)
+def _maps(h: int, w: int, oh: int, ow: int, mode: str, flip: str) -> np.ndarray:
+    rows = nearest_map(h, oh, mode, other_size=ow)  # the C rule, as the CPU
+    cols = nearest_map(w, ow, mode, other_size=oh)
+    inv = np.searchsorted(rows, np.arange(h + 1), side="left")  # rows is non-decreasing
+    if "v" in flip:
+        rows = rows[::-1]
+    if "h" in flip:
+        cols = cols[::-1]
+    maps = np.concatenate([rows, cols, inv]).astype(np.uint32)
+    maps.flags.writeable = False  # shared by every call of this shape
+    return maps
 
 
 def make_transform(h: int, w: int, size: Any, mode: str, flip: Any, packed: bool,
                    bitorder: str, n: int = 1) -> Transform | None:
     """Validate the transform options with :func:`fastrle._args.transform_args`
-    (the CPU's rule: ``n`` masks of h x w); ``None`` for the plain decode."""
+    (the CPU's rule: ``n`` masks of h x w); ``None`` for the plain decode.
+    Results for arguments of exact built-in types are cached (a bool is not
+    taken for an int: ``(True, 3)`` is a TypeError, never ``(1, 3)``'s plan)."""
     if size is None and flip is None and mode == "nearest" and bitorder == "big":
         return None  # the common call: nothing to check
-    a = transform_args(h, w, n, size, mode, flip, packed, bitorder, area="fastrle.gpu.decode")
+    exact = (type(mode) is str and type(bitorder) is str and type(packed) is bool
+             and (flip is None or type(flip) is str)
+             and (size is None or type(size) is tuple and len(size) == 2
+                  and type(size[0]) is int and type(size[1]) is int))
+    if exact:
+        return _make_transform(h, w, size, mode, flip, packed, bitorder, n > 0)
+    return _make_transform.__wrapped__(h, w, size, mode, flip, packed, bitorder, n)
+
+
+@functools.lru_cache(maxsize=256)
+def _make_transform(h: int, w: int, size: Any, mode: str, flip: Any, packed: bool, bitorder: str,
+                    n: int) -> Transform | None:
+    # n: a mask count, or whether there is any (all transform_args looks at)
+    a = transform_args(h, w, n, size, mode, flip, packed, bitorder)
     flips = ("h" if a.flip_h else "") + ("v" if a.flip_v else "")
     t = Transform(a.oh, a.ow, a.mode, flips, "little" if a.packed and a.little else "big")
     return None if t.is_identity(h, w) else t
@@ -408,11 +510,14 @@ def _plan(n: int, h: int, w: int, config: Config, packed: bool,
         raise ValueError(f"batch of {n} masks is too large for one launch")
     launches.append(Launch(kernel, (gx, 1, 1), (config.parse_block, 1, 1), parse_args))
     block = config.expand_block
+    if transform is not None and transform.mode == "area":
+        return launches + _plan_area(n, h, w, block, transform)
     oh, ow, flags, maps = h, w, 0, "meta"  # "meta": any valid pointer; maps is not read
     kernel = "fastrle_expand_packed" if packed else "fastrle_expand"
     if transform is not None:
-        oh, ow, maps = transform.oh, transform.ow, "maps"
         flags = MAP_LITTLE if packed and transform.bitorder == "little" else 0
+    if transform is not None and transform.mapped(h, w):
+        oh, ow, maps = transform.oh, transform.ow, "maps"
         if "v" in transform.flip:  # rows walked bottom-up: the per-pixel map kernel
             kernel = "fastrle_expand_map"
             flags |= (MAP_PACKED if packed else 0) | MAP_ROWS_DOWN
@@ -422,21 +527,61 @@ def _plan(n: int, h: int, w: int, config: Config, packed: bool,
         return launches
     band = max(config.band_rows, _ceil_div(oh, MAX_GRID_YZ))
     if kernel == "fastrle_expand_map":
-        gx = _ceil_div(_ceil_div(ow, 8) if packed else ow, block)
-    elif packed:
-        # A warp tile is 32 groups of 4 columns: 16 packed bytes per row.
-        band = _ceil_div(band, TILE_ROWS) * TILE_ROWS
-        gx = _ceil_div(_ceil_div(_ceil_div(ow, 8), 16), block // 32)
+        gx, gy = _ceil_div(_ceil_div(ow, 8) if packed else ow, block), _ceil_div(oh, band)
     else:
-        # Tile t writes from column 124t - 3 on (row phase), so ceil((ow + 3) / 124) tiles.
-        band = _ceil_div(band, TILE_ROWS) * TILE_ROWS
-        gx = _ceil_div(_ceil_div(ow + 3, TILE_COLS), block // 32)
-    gy = _ceil_div(oh, band)
+        band, gx, gy = expand_grid(oh, ow, n, packed, bool(flags & MAP_MAPPED), block, band)
     for base in range(0, n, MAX_GRID_YZ):
         gz = min(MAX_GRID_YZ, n - base)
         args = ("ends", "offs", "meta", "out", maps, h, w, oh, ow, band, flags, base)
         launches.append(Launch(kernel, (gx, gy, gz), (block, 1, 1), args))
     return launches
+
+
+#: Bits of fastrle_expand_area's ``flags`` (FASTRLE_AREA_* in rle_area.cuh).
+AREA_FLIP_H, AREA_FLIP_V = 1, 2
+
+
+def _plan_area(n: int, h: int, w: int, block: int, t: Transform) -> list[Launch]:
+    """``mode="area"``: a thread per output pixel, rows strided over grid y."""
+    if t.oh * t.ow == 0:
+        return []
+    flags = (AREA_FLIP_H if "h" in t.flip else 0) | (AREA_FLIP_V if "v" in t.flip else 0)
+    grid_xy = (_ceil_div(t.ow, block), min(t.oh, MAX_GRID_YZ))
+    return [Launch("fastrle_expand_area", (*grid_xy, min(MAX_GRID_YZ, n - base)), (block, 1, 1),
+                   ("ends", "offs", "meta", "out", h, w, t.oh, t.ow, flags, base))
+            for base in range(0, n, MAX_GRID_YZ)]
+#: Warps an expand launch keeps at least, where the rows allow: about 4 per
+#: scheduler of an H100 (132 SMs x 4), enough to keep its stores streaming.
+EXPAND_MIN_WARPS = 2048
+
+
+def expand_grid(oh: int, ow: int, n: int, packed: bool, mapped: bool, block: int,
+                band: int) -> tuple[int, int, int]:
+    """(band, grid x, grid y) of ``fastrle_expand(_packed)`` for n masks of
+    oh x ow output, bands of at least ``band`` rows.
+
+    A warp walks its band's rows with its run cursors, so bands are as long
+    as keeps :data:`EXPAND_MIN_WARPS` warps busy (one cursor search per
+    band).  uint8: tile t writes from column 124t - 3 on (row phase), so
+    ceil((ow + 3) / 124) tiles.  Packed, resized: tiles of 16 bytes.  Packed,
+    identity size (words of bits): tiles of 4 aligned words of ceil(ow / 8)
+    + 3 bytes, and grid y = bands x P phase classes (P = 1, 2, 4 as the row's
+    bytes are 0, 2, odd mod 4), bands a multiple of 32 P rows.
+    """
+    wb = _ceil_div(ow, 8)
+    period = 1
+    if not packed:
+        tiles = _ceil_div(ow + 3, TILE_COLS)
+    elif mapped:
+        tiles = _ceil_div(wb, 16)
+    else:
+        tiles = _ceil_div(wb + 3, 16)
+        period = 1 if wb % 4 == 0 else 2 if wb % 2 == 0 else 4
+    unit = TILE_ROWS * period
+    band = max(band, _ceil_div(oh, MAX_GRID_YZ // period))
+    bands = max(1, min(_ceil_div(EXPAND_MIN_WARPS, tiles * n * period), _ceil_div(oh, band)))
+    band = _ceil_div(max(band, _ceil_div(oh, bands)), unit) * unit
+    return band, _ceil_div(tiles, block // 32), _ceil_div(oh, band) * period
 
 
 def cpu_error(rles: Any) -> Exception | None:
@@ -483,11 +628,15 @@ def status_error(meta: np.ndarray, rles: Any) -> Exception | None:
     return RLEError(f"mask {i}: {detail}", i, reason, detail)
 
 
-def validate_out(arr: Any, shape: tuple[int, ...]) -> None:
-    """Raise if a caller-provided output array is not one that
-    :func:`fastrle.decode` takes (:func:`fastrle._args.check_out`), or is a
-    strided view, which the GPU kernels do not write yet (NotImplementedError)."""
-    check_out(arr, shape, strided="fastrle.gpu.decode")
+def validate_out(arr: Any, shape: tuple[int, ...], dtype: Any = np.uint8) -> None:
+    """Raise unless a caller-provided output array is one that
+    :func:`fastrle.decode` takes (:func:`fastrle._args.check_out`: uint8 or
+    bool masks, float32 for ``"area"``, the shape, a contiguous last axis,
+    other strides free)."""
+    if np.dtype(dtype) == np.uint8:
+        check_out(arr, shape)
+    else:
+        check_out(arr, shape, (dtype,))
 
 
 def pack_ragged(data: Any, offsets: Any, h: int, w: int, indices: Any = None) -> Batch:
@@ -520,12 +669,38 @@ def pack_ragged(data: Any, offsets: Any, h: int, w: int, indices: Any = None) ->
     return Batch(h=h, w=w, single=False, offsets=offs, chars=np.ascontiguousarray(chars))
 
 
+#: ``check=`` values of :func:`decode_with`: wait and raise in the call,
+#: never look, or raise at a later call (:func:`check_deferred`).
+CHECKS = (True, False, "deferred")
+
+_deferred = threading.local()  # .items: this thread's [(status, rles)], oldest first
+
+
+def check_deferred(wait: bool = True) -> None:
+    """Raise the first error of this thread's earlier ``check="deferred"``
+    decodes, then forget that call: an :class:`~fastrle.RLEError` whose
+    message starts with ``"deferred check of an earlier call: "``, with the
+    mask's index in that call.  ``wait=False`` looks only at statuses that
+    have arrived (each decode does that first); ``True`` waits for all."""
+    items = getattr(_deferred, "items", None)
+    while items:
+        status, rles = items[0]
+        if not wait and not status.done:
+            return
+        del items[0]
+        error = _status_of(status, rles)
+        if isinstance(error, RLEError):
+            raise error.with_context("deferred check of an earlier call: ") from None
+        if error is not None:
+            raise error
+
+
 def decode_with(
     backend: Any,
     rles: Any,
     out: Any = None,
     *,
-    check: bool = True,
+    check: bool | str = True,
     packed: bool = False,
     size: Any = None,
     mode: str = "nearest",
@@ -536,43 +711,70 @@ def decode_with(
     """Decode ``rles`` (RLE dicts, or a packed :class:`Batch`) on
     ``backend``; see :func:`fastrle.gpu.decode`.
 
-    The backend queues everything on its stream; only ``check=True`` waits
-    (for the per-mask status words), and a malformed mask then raises the
-    CPU decoder's exception (:func:`status_error`); a caller's ``out`` is
-    then left untouched (its status is read before the expansions).
+    The backend queues everything on its stream.  The parse runs first and
+    its status words are copied to the host behind an event
+    (``backend.status_async``).  ``check=True`` waits for that event only:
+    with a caller's ``out`` before queueing the expansions (so a malformed
+    mask raises the CPU decoder's exception, :func:`status_error`, with
+    ``out`` untouched), else after (the expansions run on while the host
+    checks).  ``"deferred"`` waits for nothing: a later call or
+    :func:`check_deferred` raises.  ``out`` views with padded strides are
+    written through a contiguous scratch output and one device copy.
     """
+    if isinstance(check, str):
+        if check != "deferred":
+            raise ValueError(f"check must be True, False or 'deferred', got {check!r}")
+    else:
+        check = bool(check)
+    if getattr(_deferred, "items", None):
+        check_deferred(wait=False)
     config = config or _DEFAULT_CONFIG
     batch = rles if isinstance(rles, Batch) else pack_rles(rles)
-    transform = make_transform(batch.h, batch.w, size, mode, flip, packed, bitorder, batch.n)
+    h, w = batch.h, batch.w
+    transform = make_transform(h, w, size, mode, flip, packed, bitorder, batch.n)
     if transform is None:
         shape = batch.out_shape(packed)
+        result = backend.output(out, shape)
     else:
         ow = _ceil_div(transform.ow, 8) if packed else transform.ow
         shape = (transform.oh, ow) if batch.single else (batch.n, transform.oh, ow)
-    result = backend.output(out, shape)
+        result = backend.output(out, shape, transform.dtype)
     if batch.n == 0:
         return result
-    maps = transform.maps(batch.h, batch.w) if transform is not None else None
-    launches = plan_launches(batch, config, packed, transform)
-    # A caller's out is left untouched on error: its status is read between
-    # the parse and the expansions (one more wait); a fresh output is
-    # dropped on error, so its status is read once, after everything.
-    early = check and out is not None
+    maps = transform.maps(h, w) if transform is not None and transform.mapped(h, w) else None
+    parse, *expands = plan_launches(batch, config, packed, transform)
     buffers = None
-    error = None
     try:  # the scratch goes back to the backend whatever happens
         buffers = backend.buffers(batch, maps)
-        buffers["out"] = result
-        for k, launch in enumerate(launches):
+        # the kernels write C order; a padded view gets a copy of it
+        buffers["out"] = target = (result if out is None or result.flags.c_contiguous
+                                   else backend.output(None, shape, result.dtype))
+        backend.launch(parse, buffers)
+        status = backend.status_async(buffers) if check else None
+        if check is True and out is not None:  # validate before expand, as the CPU does
+            _raise_status(status, rles)
+        for launch in expands:
             backend.launch(launch, buffers)
-            if k == 0 and early:
-                error = status_error(backend.status(buffers), rles)
-                if error is not None:
-                    break
-        if check and error is None:
-            error = status_error(backend.status(buffers), rles)
+        if target is not result:
+            backend.copy(result, target)
+        if check is True and out is None:
+            _raise_status(status, rles)
+        elif check == "deferred":
+            if not hasattr(_deferred, "items"):
+                _deferred.items = []
+            _deferred.items.append((status, rles))
     finally:
         backend.release(buffers)
+    return result
+
+
+def _status_of(status: Any, rles: Any) -> Exception | None:
+    """Wait for ``status`` (``backend.status_async``); :func:`status_error`."""
+    meta = status.wait()
+    return status_error(meta, rles) if meta[::META_STRIDE].any() else None  # one look on the good path
+
+
+def _raise_status(status: Any, rles: Any) -> None:
+    error = _status_of(status, rles)
     if error is not None:
         raise error
-    return result

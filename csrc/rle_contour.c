@@ -1,0 +1,565 @@
+/* Contours from runs; see rle_contour.h.
+ *
+ * Each mask's row spans (frle_row_transitions) are written into a crop of
+ * its bounding box with a one-pixel zero frame, per-thread scratch, and the
+ * border following runs there with OpenCV's rules (contours_new.cpp): the
+ * marks 1 (unvisited), nbd (visited), nbd | 0x80 (visited, right edge), the
+ * LNBD position, the 127-entry table of marks for finding a hole's parent,
+ * and the tree whose pre-order walk is cv2's output order. Borders start
+ * only at span starts (outer) and span ends (holes), so the raster scan
+ * walks the spans and looks at pixels inside a span only to find the LNBD
+ * mark there. Memory: the runs, the crop and the output; never the frame. */
+#include "rle_contour.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rle_internal.h"
+#include "rle_platform.h"
+
+/* cv2's chain codes: 0 right, then counter-clockwise (y grows down). */
+static const int DX[8] = {1, 1, 0, -1, -1, -1, 0, 1};
+static const int DY[8] = {0, -1, -1, -1, 0, 1, 1, 1};
+/* the chain code of a unit move, by (dy + 1) * 3 + dx + 1 */
+static const int CODE[9] = {3, 2, 1, 4, -1, 0, 5, 6, 7};
+
+typedef struct {
+  int32_t parent, first_child, prev, next, ctable_next;
+  int hole;
+  int32_t ox, oy;             /* start point in the crop */
+  int32_t bx, by, bw, bh;     /* bounding rect in the crop */
+  int64_t p0, np;             /* points in the worker's pts */
+} cnode;
+
+typedef struct {
+  frle_scratch *scr;
+  int8_t *img;
+  int64_t img_cap;
+  cnode *nodes;
+  int64_t nodes_cap, nnodes;
+  int32_t *pts;
+  int64_t pts_cap, npts; /* x, y pairs in the crop */
+  int32_t *aux;
+  int64_t aux_cap; /* output walk: a stack and the index map */
+  int32_t *opts;
+  int64_t opts_cap; /* pixel outlines, x, y pairs of corners */
+  int rc;
+  int64_t bad;
+} cworker;
+
+typedef struct {
+  int8_t *img;
+  int64_t step;
+  int64_t d[16]; /* pointer step of chain code s & 7 */
+} crop;
+
+static int put_pt(cworker *wk, int32_t x, int32_t y) {
+  if (2 * wk->npts + 2 > wk->pts_cap && !FRLE_GROW(wk->pts, wk->pts_cap, 2 * wk->npts + 2)) return 0;
+  wk->pts[2 * wk->npts] = x;
+  wk->pts[2 * wk->npts + 1] = y;
+  wk->npts++;
+  return 1;
+}
+
+/* Follows the border from (x, y), marking it with nbd, and records its
+ * points (all, or only where the direction changes) and bounding rect. */
+static int follow(cworker *wk, const crop *c, int32_t x, int32_t y, int8_t nbd, int hole, int direct, cnode *nd) {
+  int8_t *i0 = c->img + (int64_t)y * c->step + x, *i1, *i3, *i4 = NULL;
+  int32_t rx = x, ry = y, rx1 = x, ry1 = y;
+  int s_end = hole ? 0 : 4, s = s_end;
+  int8_t right = (int8_t)(nbd - 128); /* nbd | 0x80 */
+
+  nd->p0 = wk->npts;
+  do {
+    s = (s - 1) & 7;
+    i1 = i0 + c->d[s];
+  } while (*i1 == 0 && s != s_end);
+
+  if (s == s_end) { /* a single pixel */
+    *i0 = right;
+    if (!put_pt(wk, x, y)) return FRLE_ERR_NOMEM;
+  } else {
+    int prev_s = s ^ 4;
+    i3 = i0;
+    for (;;) {
+      s_end = s;
+      while (s < 15) {
+        ++s;
+        i4 = i3 + c->d[s];
+        if (*i4 != 0) break;
+      }
+      s &= 7;
+      if ((unsigned)(s - 1) < (unsigned)s_end) *i3 = right; /* its right neighbour is 0 */
+      else if (*i3 == 1) *i3 = nbd;
+      if (s != prev_s || direct) {
+        if (!put_pt(wk, x, y)) return FRLE_ERR_NOMEM;
+      }
+      if (s != prev_s) {
+        if (x < rx) rx = x;
+        else if (x > rx1) rx1 = x;
+        if (y < ry) ry = y;
+        else if (y > ry1) ry1 = y;
+      }
+      prev_s = s;
+      x += DX[s];
+      y += DY[s];
+      if (i4 == i0 && i3 == i1) break;
+      i3 = i4;
+      s = (s + 4) & 7;
+    }
+  }
+  nd->np = wk->npts - nd->p0;
+  nd->bx = rx;
+  nd->by = ry;
+  nd->bw = rx1 - rx + 1;
+  nd->bh = ry1 - ry + 1;
+  return FRLE_OK;
+}
+
+/* 1 when following the border that starts at i0 reaches stop as the last
+ * border met there in the raster scan (cv2's test for a hole's parent
+ * among borders that share a mark). */
+static int reaches(const crop *c, const int8_t *i0, const int8_t *stop, int hole) {
+  const int8_t *i1, *i3 = i0, *i4 = NULL;
+  int s_end = hole ? 0 : 4, s = s_end;
+  do {
+    s = (s - 1) & 7;
+    i1 = i0 + c->d[s];
+  } while (*i1 == 0 && s != s_end);
+  if (s == s_end) return i3 == stop;
+  for (;;) {
+    while (s < 15) {
+      ++s;
+      i4 = i3 + c->d[s];
+      if (*i4 != 0) break;
+    }
+    if (i3 == stop) {
+      int t = s;
+      if (!(*i3 & 0x80)) return 1;
+      for (;;) {
+        t = (t - 1) & 7;
+        if (i3[c->d[t]] != 0) break;
+        if (t == 0) return 1;
+      }
+    }
+    if (i4 == i0 && i3 == i1) break;
+    i3 = i4;
+    s = (s + 4) & 7;
+  }
+  return 0;
+}
+
+static int32_t new_node(cworker *wk) {
+  if (!FRLE_GROW(wk->nodes, wk->nodes_cap, wk->nnodes + 1)) return -1;
+  cnode *nd = &wk->nodes[wk->nnodes];
+  memset(nd, 0, sizeof(*nd));
+  nd->parent = nd->first_child = nd->prev = nd->next = nd->ctable_next = -1;
+  return (int32_t)wk->nnodes++;
+}
+
+static void add_child(cnode *nodes, int32_t parent, int32_t child) {
+  cnode *p = &nodes[parent], *ch = &nodes[child];
+  if (p->first_child != -1) {
+    nodes[p->first_child].prev = child;
+    ch->next = p->first_child;
+  }
+  p->first_child = child;
+  ch->parent = parent;
+  ch->prev = -1;
+}
+
+typedef struct {
+  int mode, direct;
+  int8_t nbd;
+  int32_t ctable[128];
+} scan_state;
+
+/* A border starts at (x, y) (a hole's at x - 1); lx is the LNBD column. */
+static int start_border(cworker *wk, const crop *c, scan_state *st, int32_t x, int32_t y, int32_t lx, int hole) {
+  int32_t parent = 0, k;
+  int simple = st->mode == FRLE_CONTOUR_EXTERNAL;
+  int8_t mark = 2;
+  int rc;
+
+  if (!simple && hole && lx > 0) {
+    int lval = c->img[(int64_t)y * c->step + lx] & 0x7F;
+    const int8_t *stop = c->img + (int64_t)y * c->step + lx;
+    int32_t res = -1, cur = st->ctable[lval];
+    while (cur != -1) {
+      const cnode *e = &wk->nodes[cur];
+      if (lx - e->bx < e->bw && y - e->by < e->bh) {
+        if (res != -1) {
+          const cnode *r = &wk->nodes[res];
+          if (reaches(c, c->img + (int64_t)r->oy * c->step + r->ox, stop, r->hole)) break;
+        }
+        res = cur;
+      }
+      cur = e->ctable_next;
+    }
+    parent = res < 0 ? 0 : res;
+    if (wk->nodes[parent].hole == hole) parent = wk->nodes[parent].parent != -1 ? wk->nodes[parent].parent : 0;
+  }
+  k = new_node(wk);
+  if (k < 0) return FRLE_ERR_NOMEM;
+  if (!simple) {
+    mark = st->nbd;
+    st->nbd = (int8_t)((st->nbd + 1) & 0x7F);
+    if (st->nbd == 0) st->nbd = 3;
+  }
+  wk->nodes[k].hole = hole;
+  wk->nodes[k].ox = x - hole;
+  wk->nodes[k].oy = y;
+  rc = follow(wk, c, x - hole, y, mark, hole, st->direct, &wk->nodes[k]);
+  if (rc != FRLE_OK) return rc;
+  if (!simple) {
+    wk->nodes[k].ctable_next = st->ctable[mark];
+    st->ctable[mark] = k;
+  }
+  add_child(wk->nodes, parent, k);
+  return FRLE_OK;
+}
+
+/* Pixel outlines. A border keeps the background on its right (the search
+ * turns counter-clockwise from the way back), so for a move in direction d
+ * the outline passes corner EXIT[d] of the pixel left, the same point as
+ * corner ENTRY[d] of the pixel reached. Corners of pixel (x, y), counter-
+ * clockwise on screen: 0 (x, y), 1 (x, y+1), 2 (x+1, y+1), 3 (x+1, y), in
+ * units where pixel (x, y) spans [x, x+1) x [y, y+1). */
+static const int EXIT[8] = {2, 3, 3, 0, 0, 1, 1, 2};
+static const int ENTRY[8] = {1, 1, 2, 2, 3, 3, 0, 0};
+static const int CX[4] = {0, 0, 1, 1};
+static const int CY[4] = {0, 1, 1, 0};
+
+static int dir_of(const int32_t *p, const int32_t *q) { return CODE[(q[1] - p[1] + 1) * 3 + (q[0] - p[0] + 1)]; }
+
+static int put_corner(cworker *wk, int64_t *n, int32_t x, int32_t y) {
+  if (2 * *n + 2 > wk->opts_cap && !FRLE_GROW(wk->opts, wk->opts_cap, 2 * *n + 2)) return 0;
+  wk->opts[2 * *n] = x;
+  wk->opts[2 * *n + 1] = y;
+  (*n)++;
+  return 1;
+}
+
+/* Every ring's points (unit moves) become its pixel outline; simple keeps
+ * only the corners where the outline turns. */
+static int to_outlines(cworker *wk, int simple) {
+  int64_t i, k, n = 0;
+  for (i = 1; i < wk->nnodes; i++) {
+    cnode *nd = &wk->nodes[i];
+    const int32_t *p = wk->pts + 2 * nd->p0;
+    int64_t np = nd->np, first = n;
+    for (k = 0; k < np; k++) {
+      const int32_t *cur = p + 2 * k;
+      int a, cnt, j;
+      if (np == 1) {
+        a = 0;
+        cnt = 4;
+      } else {
+        int din = dir_of(p + 2 * ((k + np - 1) % np), cur), dout = dir_of(cur, p + 2 * ((k + 1) % np));
+        a = ENTRY[din];
+        cnt = (EXIT[dout] - a) & 3;
+        if (cnt == 0 && dout == ((din + 4) & 7)) cnt = 4; /* the tip of a spike: all round */
+      }
+      for (j = 0; j < cnt; j++) {
+        int c = (a + j) & 3;
+        if (!put_corner(wk, &n, cur[0] + CX[c], cur[1] + CY[c])) return FRLE_ERR_NOMEM;
+      }
+    }
+    if (simple && n - first > 2) { /* drop corners on a straight line (the outline is rectilinear) */
+      int64_t m = n - first, out = first;
+      int32_t *q = wk->opts + 2 * first;
+      int32_t lx = q[2 * (m - 1)], ly = q[2 * (m - 1) + 1];
+      int32_t x0 = q[0], y0 = q[1];
+      for (k = 0; k < m; k++) {
+        int32_t cx = q[2 * k], cy = q[2 * k + 1];
+        int32_t nx = k + 1 < m ? q[2 * k + 2] : x0, ny = k + 1 < m ? q[2 * k + 3] : y0;
+        int straight =
+          (cx - lx) * (ny - cy) - (cy - ly) * (nx - cx) == 0 && (cx - lx) * (nx - cx) + (cy - ly) * (ny - cy) > 0;
+        lx = cx;
+        ly = cy;
+        if (!straight) {
+          wk->opts[2 * out] = cx;
+          wk->opts[2 * out + 1] = cy;
+          out++;
+        }
+      }
+      n = out;
+    }
+    nd->p0 = first;
+    nd->np = n - first;
+  }
+  { /* the outlines become the points */
+    int32_t *t = wk->pts;
+    int64_t tc = wk->pts_cap;
+    wk->pts = wk->opts;
+    wk->pts_cap = wk->opts_cap;
+    wk->opts = t;
+    wk->opts_cap = tc;
+    wk->npts = n;
+  }
+  return FRLE_OK;
+}
+
+/* The tree in pre-order, children newest first (cv2's output order), into
+ * out, with the points moved back to mask coordinates. */
+static int emit(cworker *wk, int32_t ox, int32_t oy, frle_rings *out) {
+  int64_t k = wk->nnodes, i, r = 0, sp = 0, total = 0;
+  int32_t *stack, *map;
+  if (!FRLE_GROW(wk->aux, wk->aux_cap, 2 * k + 2)) return FRLE_ERR_NOMEM;
+  stack = wk->aux;
+  map = wk->aux + k + 1;
+  for (i = 1; i < k; i++) total += wk->nodes[i].np;
+  out->nrings = k - 1;
+  out->off = (int64_t *)malloc((size_t)k * sizeof(int64_t));
+  out->xy = (int32_t *)malloc((size_t)(2 * total + 1) * sizeof(int32_t));
+  out->hier = (int32_t *)malloc((size_t)(4 * (k - 1) + 1) * sizeof(int32_t));
+  if (!out->off || !out->xy || !out->hier) return FRLE_ERR_NOMEM;
+  map[0] = -1;
+  stack[sp++] = 0;
+  int64_t pos = 0;
+  out->off[0] = 0;
+  while (sp) {
+    int32_t idx = stack[--sp], ch;
+    const cnode *nd = &wk->nodes[idx];
+    if (idx != 0) {
+      map[idx] = (int32_t)r;
+      for (i = 0; i < nd->np; i++) {
+        out->xy[2 * (pos + i)] = wk->pts[2 * (nd->p0 + i)] + ox;
+        out->xy[2 * (pos + i) + 1] = wk->pts[2 * (nd->p0 + i) + 1] + oy;
+      }
+      pos += nd->np;
+      out->off[++r] = pos;
+    }
+    ch = nd->first_child;
+    if (ch != -1) {
+      while (wk->nodes[ch].next != -1) ch = wk->nodes[ch].next;
+      for (; ch != -1; ch = wk->nodes[ch].prev) stack[sp++] = ch;
+    }
+  }
+  /* second walk, same order: the hierarchy rows through map */
+  r = 0;
+  stack[sp++] = 0;
+  while (sp) {
+    int32_t idx = stack[--sp], ch;
+    const cnode *nd = &wk->nodes[idx];
+    if (idx != 0) {
+      int32_t *hr = out->hier + 4 * r++;
+      hr[0] = nd->next < 0 ? -1 : map[nd->next];
+      hr[1] = nd->prev < 0 ? -1 : map[nd->prev];
+      hr[2] = nd->first_child < 0 ? -1 : map[nd->first_child];
+      hr[3] = nd->parent < 0 ? -1 : map[nd->parent];
+    }
+    ch = nd->first_child;
+    if (ch != -1) {
+      while (wk->nodes[ch].next != -1) ch = wk->nodes[ch].next;
+      for (; ch != -1; ch = wk->nodes[ch].prev) stack[sp++] = ch;
+    }
+  }
+  return FRLE_OK;
+}
+
+static int one_mask(cworker *wk, const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, int mode, int approx,
+                    int outline, frle_rings *out) {
+  frle_scratch *scr = wk->scr;
+  uint64_t y, ylo, yhi, xmin = UINT64_MAX, xmax = 0;
+  int64_t start, bw, bh, W2, H2, k;
+  scan_state st;
+  crop c;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  if (h > INT32_MAX - 2 || w > INT32_MAX - 2) return FRLE_ERR_SIZE;
+  rc = frle_row_transitions(cnts, m, h, w, scr);
+  if (rc != FRLE_OK) return rc;
+  ylo = scr->ylo;
+  yhi = scr->yhi;
+  for (y = ylo, start = 0; y < yhi; start = scr->row[y], y++) {
+    if (start == scr->row[y]) continue;
+    if (scr->tr[start] < xmin) xmin = scr->tr[start];
+    if (scr->tr[scr->row[y] - 1] > xmax) xmax = scr->tr[scr->row[y] - 1];
+  }
+  wk->nnodes = 0;
+  wk->npts = 0;
+  if (new_node(wk) < 0) return FRLE_ERR_NOMEM; /* the root: the frame's hole */
+  wk->nodes[0].hole = 1;
+  if (ylo == yhi) return emit(wk, 0, 0, out);
+
+  bw = (int64_t)(xmax - xmin);
+  bh = (int64_t)(yhi - ylo);
+  W2 = bw + 2;
+  H2 = bh + 2;
+  if (!FRLE_GROW(wk->img, wk->img_cap, W2 * H2)) return FRLE_ERR_NOMEM;
+  memset(wk->img, 0, (size_t)(W2 * H2));
+  for (y = ylo, start = 0; y < yhi; start = scr->row[y], y++) {
+    int8_t *row = wk->img + (int64_t)(y - ylo + 1) * W2 + 1 - (int64_t)xmin;
+    for (k = start; k < scr->row[y]; k += 2) memset(row + scr->tr[k], 1, scr->tr[k + 1] - scr->tr[k]);
+  }
+  c.img = wk->img;
+  c.step = W2;
+  for (k = 0; k < 16; k++) c.d[k] = DX[k & 7] + DY[k & 7] * W2;
+  wk->nodes[0].bw = (int32_t)W2;
+  wk->nodes[0].bh = (int32_t)H2;
+  st.mode = mode;
+  st.direct = approx == FRLE_APPROX_NONE || outline;
+  st.nbd = 2;
+  for (k = 0; k < 128; k++) st.ctable[k] = -1;
+
+  /* The raster scan, span by span (cv2's findNext): a border's start is an
+   * unvisited pixel after a 0 (outer) or a 0 after a pixel > 0 (hole); the
+   * LNBD column lx is the last place in the row where the scan met a
+   * visited pixel that differs from its left neighbour. */
+  for (y = ylo, start = 0; y < yhi; start = scr->row[y], y++) {
+    int32_t yy = (int32_t)(y - ylo + 1), lx = 0, x;
+    const int8_t *row = wk->img + (int64_t)yy * W2;
+    for (k = start; k < scr->row[y]; k += 2) {
+      int32_t a = (int32_t)(scr->tr[k] - xmin + 1), b = (int32_t)(scr->tr[k + 1] - xmin + 1);
+      if (row[a] == 1) {
+        if (!(mode == FRLE_CONTOUR_EXTERNAL && row[lx] > 0)) {
+          rc = start_border(wk, &c, &st, a, yy, lx, 0);
+          if (rc != FRLE_OK) return rc;
+          lx = a;
+        }
+      } else {
+        lx = a;
+      }
+      for (x = b - 1; x > a; x--)
+        if (row[x] != row[x - 1] && row[x] != 1) {
+          lx = x;
+          break;
+        }
+      /* cv2 scans up to its last column: no hole starts after it */
+      if (scr->tr[k + 1] < w && row[b - 1] >= 1) {
+        if (row[b - 1] != 1) lx = b - 1;
+        if (mode != FRLE_CONTOUR_EXTERNAL) {
+          rc = start_border(wk, &c, &st, b, yy, lx, 1);
+          if (rc != FRLE_OK) return rc;
+          lx = b - 1;
+        }
+      }
+    }
+  }
+  if (outline && (rc = to_outlines(wk, approx == FRLE_APPROX_SIMPLE)) != FRLE_OK) return rc;
+  return emit(wk, (int32_t)xmin - 1, (int32_t)ylo - 1, out);
+}
+
+void frle_rings_free(frle_rings *r) {
+  free(r->xy);
+  free(r->off);
+  free(r->hier);
+  memset(r, 0, sizeof(*r));
+}
+
+typedef struct {
+  const uint32_t *arena;
+  const int64_t *offsets;
+  const uint64_t *h, *w;
+  int mode, approx, outline;
+  frle_rings *out;
+  cworker *wk;
+  const int64_t *order; /* masks by falling run count, or NULL: in index order */
+  int64_t n, next;      /* the next place in order a thread takes */
+  int failed;
+} cjob;
+
+/* Each thread takes the next mask until none is left, biggest first, so
+ * one big mask at the end of a range does not leave the other threads idle
+ * (frle_parallel_for's ranges only say how many takers there are). */
+static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
+  cjob *jb = (cjob *)ctx;
+  cworker *wk = &jb->wk[tid];
+  (void)b;
+  (void)e;
+  wk->rc = FRLE_OK;
+  if (!wk->scr) wk->scr = frle_scratch_new();
+  for (;;) {
+    int64_t k = frle_fetch_add64(&jb->next, 1), i;
+    int rc;
+    if (k >= jb->n || frle_load_relaxed(&jb->failed)) return;
+    i = jb->order ? jb->order[k] : k;
+    rc = wk->scr ? one_mask(wk, jb->arena + jb->offsets[i], jb->offsets[i + 1] - jb->offsets[i], jb->h[i], jb->w[i],
+                            jb->mode, jb->approx, jb->outline, &jb->out[i])
+                 : FRLE_ERR_NOMEM;
+    if (rc != FRLE_OK) {
+      frle_rings_free(&jb->out[i]);
+      wk->rc = rc;
+      wk->bad = i;
+      frle_store_relaxed(&jb->failed, 1);
+      return;
+    }
+  }
+}
+
+typedef struct {
+  int64_t m, i;
+} by_runs;
+
+static int more_runs_first(const void *a, const void *b) {
+  const by_runs *x = (const by_runs *)a, *y = (const by_runs *)b;
+  if (x->m != y->m) return x->m > y->m ? -1 : 1;
+  return x->i < y->i ? -1 : (x->i > y->i);
+}
+
+int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
+                  int mode, int approx, int outline, int nthreads, frle_rings *out, frle_error *err) {
+  cjob jb;
+  cworker one;
+  int t, nt, rc = FRLE_OK;
+  int64_t bad = -1, i;
+
+  if (n <= 0) return FRLE_OK;
+  memset(out, 0, (size_t)n * sizeof(*out));
+  for (i = 0; i < n; i++) /* points are int32: the lowest index with a side too long */
+    if (h[i] > INT32_MAX - 2 || w[i] > INT32_MAX - 2) return frle_fail(err, FRLE_ERR_SIZE, i);
+  nt = frle_thread_count(nthreads, n);
+  jb.wk = nt > 1 ? (cworker *)calloc((size_t)nt, sizeof(cworker)) : NULL;
+  if (!jb.wk) {
+    jb.wk = &one;
+    nt = 1;
+  }
+  memset(jb.wk, 0, sizeof(cworker) * (size_t)nt);
+  jb.arena = arena;
+  jb.offsets = offsets;
+  jb.h = h;
+  jb.w = w;
+  jb.mode = mode;
+  jb.approx = approx;
+  jb.outline = outline;
+  jb.out = out;
+  jb.n = n;
+  jb.next = 0;
+  jb.failed = 0;
+  jb.order = NULL;
+  int64_t *order = NULL;
+  by_runs *tmp = nt > 1 ? (by_runs *)malloc((size_t)n * sizeof(by_runs)) : NULL;
+  if (tmp && (order = (int64_t *)malloc((size_t)n * sizeof(int64_t))) != NULL) {
+    for (i = 0; i < n; i++) {
+      tmp[i].m = offsets[i + 1] - offsets[i];
+      tmp[i].i = i;
+    }
+    qsort(tmp, (size_t)n, sizeof(by_runs), more_runs_first);
+    for (i = 0; i < n; i++) order[i] = tmp[i].i;
+    jb.order = order;
+  }
+  free(tmp);
+  frle_parallel_for(n, nt, run_range, &jb);
+  free(order);
+  for (t = 0; t < nt; t++) {
+    cworker *wk = &jb.wk[t];
+    if (wk->rc != FRLE_OK && (bad < 0 || wk->bad < bad)) {
+      bad = wk->bad;
+      rc = wk->rc;
+    }
+    frle_scratch_free(wk->scr);
+    free(wk->img);
+    free(wk->nodes);
+    free(wk->pts);
+    free(wk->aux);
+    free(wk->opts);
+  }
+  if (jb.wk != &one) free(jb.wk);
+  if (rc != FRLE_OK) {
+    for (i = 0; i < n; i++) frle_rings_free(&out[i]);
+    return frle_fail(err, rc, bad);
+  }
+  return FRLE_OK;
+}

@@ -1,0 +1,41 @@
+/* Contours of masks from their runs (rle_contour.c): the borders that
+ * OpenCV's findContours (Suzuki & Abe border following, OpenCV >= 4.9
+ * rules) finds on the decoded (h, w) mask, with the same points, order,
+ * start points, orientation and hierarchy. */
+#ifndef FASTRLE_RLE_CONTOUR_H
+#define FASTRLE_RLE_CONTOUR_H
+
+#include <stdint.h>
+#include "rle.h"
+
+/* Retrieval modes (cv2.RETR_EXTERNAL, cv2.RETR_CCOMP) and point rules
+ * (cv2.CHAIN_APPROX_NONE, cv2.CHAIN_APPROX_SIMPLE). */
+enum { FRLE_CONTOUR_EXTERNAL = 0, FRLE_CONTOUR_CCOMP = 1 };
+enum { FRLE_APPROX_NONE = 0, FRLE_APPROX_SIMPLE = 1 };
+
+/* The rings of one mask in cv2's output order. Ring r has the points
+ * xy[2*off[r] .. 2*off[r+1]) as x, y pairs, and hier[4*r .. 4*r+4) is cv2's
+ * hierarchy row: next, previous, first child, parent (-1: none). */
+typedef struct {
+  int32_t *xy;
+  int64_t *off; /* nrings + 1 entries */
+  int32_t *hier;
+  int64_t nrings;
+} frle_rings;
+
+/* With outline, each ring is instead its pixel outline: the corners of
+ * the boundary between the ring's pixels and the background they face, in
+ * the ring's orientation, as integers: (X, Y) is the top-left corner of
+ * pixel (X, Y); with FRLE_APPROX_SIMPLE only the corners where it turns. */
+/* The rings of masks i in [0, n): counts arena + offsets[i] .. offsets[i+1]
+ * (parsed and validated: the counts sum to h[i] * w[i]), on nthreads
+ * threads. out[0 .. n) is written; free each with frle_rings_free. Returns
+ * FRLE_OK, or FRLE_ERR_SIZE (a side longer than 2^31 - 3: points are
+ * int32; the lowest such mask) or FRLE_ERR_NOMEM (a mask that failed), with
+ * err naming the mask, and then nothing is left allocated in out. */
+int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
+                  int mode, int approx, int outline, int nthreads, frle_rings *out, frle_error *err);
+
+void frle_rings_free(frle_rings *r);
+
+#endif

@@ -1,0 +1,15 @@
+"""Type stub for the Cython glue of csrc/rle_contour.c (see _contours.pyx)."""
+from typing import List, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+EXTERNAL: int
+CCOMP: int
+APPROX_NONE: int
+APPROX_SIMPLE: int
+
+def contours(arena: npt.NDArray[np.uint32], offsets: npt.NDArray[np.int64], heights: npt.NDArray[np.int64],
+             widths: npt.NDArray[np.int64], mode: int, approx: int, outline: bool,
+             threads: int
+             ) -> List[Tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32]]]: ...

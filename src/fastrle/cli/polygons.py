@@ -1,0 +1,227 @@
+"""``fastrle polygons``: COCO / SA-1B masks to polygon annotations.
+
+SRC are SA-1B tar shards, SA-1B per-image JSONs, COCO annotation or results
+files, directories of them or globs (``fastrle.jobs.sources``). Each mask
+becomes its pixel outlines (:func:`fastrle.to_polygons`, ``format="coco"``)
+with every hole joined to its outer ring by a zero-width cut, one ring per
+connected component, so ``pycocotools.mask.frPyObjects`` gives the mask back
+exactly (``--mode external`` fills the holes instead).
+
+- ``--format coco`` (default): OUT is one JSON file, ``{"images": [...],
+  "annotations": [...], "categories": [...]}``: each annotation as read, its
+  ``segmentation`` replaced by the rings.
+- ``--format yolo``: OUT is a directory with one ``<image stem>.txt`` per
+  image, a line ``class x1 y1 x2 y2 ...`` per ring, coordinates divided by
+  the image's width and height (pixel corners, 0..1). The class is the
+  category's position in the sorted category ids (0 for SA-1B).
+
+Exit 0: written; 1: a source or an annotation could not be read (one line
+each on stderr, nothing written); 2: usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Dict, List, Optional, Tuple
+
+from .. import annotations as an
+from .. import fileio
+
+__all__ = ["add_parser", "run", "convert", "PolygonsError"]
+
+
+class PolygonsError(ValueError):
+    """Bad input for ``fastrle polygons``: one line per problem, exit 1."""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register ``polygons``."""
+    p = sub.add_parser(
+        "polygons", help="convert COCO/SA-1B masks into polygon annotations (COCO JSON or YOLO txt)",
+        description="Convert the masks of SA-1B shards / JSONs and COCO annotation or results files "
+                    "into polygons: each mask's pixel outlines, holes joined to their outer ring by "
+                    "a zero-width cut (one ring per component; pycocotools rasterises them back to "
+                    "the mask). --format coco: OUT is a JSON file; --format yolo: OUT is a "
+                    "directory, one normalised .txt per image. Exit 0: written; 1: bad input "
+                    "(nothing written); 2: usage error.")
+    p.add_argument("sources", nargs="+", metavar="SRC")
+    p.add_argument("-o", "--out", required=True, metavar="OUT",
+                   help="output JSON file (coco) or directory (yolo)")
+    p.add_argument("--format", choices=("coco", "yolo"), default="coco", help="output format (default coco)")
+    p.add_argument("--mode", choices=("ccomp", "external"), default="ccomp",
+                   help="ccomp (default): keep holes, bridged; external: outer rings only, holes filled")
+    p.add_argument("--approx", choices=("none", "simple"), default="simple",
+                   help="simple (default): only the corners where the outline turns; none: every corner")
+    p.add_argument("--min-area", type=float, default=0.0, metavar="A",
+                   help="drop rings of polygon area below A pixels (default 0: keep all)")
+    return p
+
+
+def _image_info(doc: Any, rec: Any) -> Tuple[Any, Optional[int], Optional[int], str]:
+    """(image id, height, width, file stem) of a record."""
+    img = rec.image or {}
+    name = img.get("file_name") if isinstance(img, dict) else None
+    stem = os.path.splitext(os.path.basename(name))[0] if isinstance(name, str) and name else str(rec.image_id)
+    return rec.image_id, rec.height, rec.width, stem
+
+
+def convert(sources: List[str], *, mode: str = "ccomp", approx: str = "simple",
+            min_area: float = 0.0) -> Dict[str, Any]:
+    """The polygons of every mask of ``sources``, as a COCO-style dict
+    (``images``, ``annotations``, ``categories``); each image also gets
+    ``height``/``width`` where known. Raises :class:`PolygonsError` naming
+    every source or annotation that could not be read."""
+    from ..geometry import to_polygons
+    from ..jobs.sources import Problem, expand_sources, read_source
+
+    problems: List[str] = []
+    images: Dict[Any, Dict[str, Any]] = {}
+    out_anns: List[Dict[str, Any]] = []
+    categories: Dict[Any, Any] = {}
+    for path in expand_sources(sources):
+        found: List[Problem] = []
+        name = os.path.basename(path)
+        try:
+            docs = list(read_source(path, found))
+        except OSError as e:
+            problems.append(f"{name}: cannot read: {e.strerror or e}")
+            continue
+        problems += [f"{name}: {p.reason}" for p in found]
+        for doc in docs:
+            recs = list(an.records(doc))
+            rles: List[Any] = []
+            keep: List[Any] = []
+            for rec in recs:
+                where = f"{name}: image {rec.image_id} annotation {rec.index}"
+                if not isinstance(rec.ann, dict):
+                    problems.append(f"{where}: not an object")
+                    continue
+                try:
+                    rle = an.to_rle(rec.segmentation, rec.height, rec.width)
+                except (TypeError, ValueError) as e:
+                    problems.append(f"{where}: {e}")
+                    continue
+                rles.append(rle)
+                keep.append(rec)
+            try:
+                polys = to_polygons(rles, mode=mode, approx=approx, min_area=min_area,
+                                    bridge_holes=mode == "ccomp")
+                assert isinstance(polys, list)
+            except ValueError as e:  # RLEError among them: names the mask
+                i = getattr(e, "index", None)
+                bad = keep[i] if isinstance(i, int) and 0 <= i < len(keep) else None
+                where = f"image {bad.image_id} annotation {bad.index}" if bad else "annotations"
+                problems.append(f"{name}: {where}: {getattr(e, 'detail', e)}")
+                continue
+            for rec, rle, poly in zip(keep, rles, polys):
+                iid, h, w, stem = _image_info(doc, rec)
+                if h is None or w is None:
+                    h, w = int(rle["size"][0]), int(rle["size"][1])
+                key = (name, iid) if doc.layout == an.SA1B else iid
+                if key not in images:
+                    info = dict(rec.image) if isinstance(rec.image, dict) else {"id": iid}
+                    info.setdefault("id", iid)
+                    info.setdefault("height", h)
+                    info.setdefault("width", w)
+                    info.setdefault("file_name", stem)
+                    images[key] = info
+                a = {k: v for k, v in rec.ann.items() if k != "segmentation"}
+                a.setdefault("image_id", iid)
+                a["segmentation"] = poly.rings
+                out_anns.append(a)
+            if doc.layout == an.COCO and doc.images is not None:
+                for im in doc.images.values():
+                    images.setdefault(im.get("id"), dict(im))
+        if any(d.layout == an.COCO for d in docs):
+            categories.update(_categories(path) or {})
+    if problems:
+        raise PolygonsError("\n".join(problems))
+    return {"images": list(images.values()), "annotations": out_anns,
+            "categories": [categories[k] for k in _sorted_ids(categories)]}
+
+
+def _sorted_ids(ids: Any) -> List[Any]:
+    """Ids in numeric order (string order when they are not all numbers)."""
+    try:
+        return sorted(ids)
+    except TypeError:
+        return sorted(ids, key=str)
+
+
+def _categories(path: str) -> Optional[Dict[Any, Any]]:
+    """A COCO dataset file's categories by id (None for other sources)."""
+    if not path.lower().endswith(".json"):
+        return None
+    try:
+        obj = fileio.read_json(path)
+    except (OSError, ValueError):
+        return None
+    cats = obj.get("categories") if isinstance(obj, dict) else None
+    if not isinstance(cats, list):
+        return None
+    return {c["id"]: c for c in cats if isinstance(c, dict) and "id" in c}
+
+
+def yolo_files(coco: Dict[str, Any]) -> Dict[str, str]:
+    """File name -> text of the YOLO segmentation labels of a :func:`convert` result."""
+    ids = _sorted_ids({a.get("category_id", 0) for a in coco["annotations"]} | {c["id"] for c in coco["categories"]})
+    cls = {c: i for i, c in enumerate(ids)}
+    by_image: Dict[Any, List[str]] = {}
+    sizes = {im["id"]: (im["height"], im["width"], im["file_name"]) for im in coco["images"]}
+    names: Dict[Any, str] = {}
+    for im in coco["images"]:
+        stem = os.path.splitext(os.path.basename(str(im["file_name"])))[0] or str(im["id"])
+        names[im["id"]] = stem + ".txt"
+        by_image.setdefault(im["id"], [])
+    for a in coco["annotations"]:
+        h, w, _ = sizes[a["image_id"]]
+        c = cls[a.get("category_id", 0)]
+        for ring in a["segmentation"]:
+            xy = [(v + 0.5) / (w if k % 2 == 0 else h) for k, v in enumerate(ring)]
+            by_image[a["image_id"]].append(f"{c} " + " ".join(f"{v:.6g}" for v in xy))
+    out: Dict[str, str] = {}
+    for iid, lines in by_image.items():
+        name = names[iid]
+        out[name] = out.get(name, "") + "".join(line + "\n" for line in lines)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``polygons``."""
+    if args.min_area < 0:
+        print("fastrle polygons: --min-area must be >= 0", file=sys.stderr)
+        return 2
+    if args.format == "yolo" and os.path.exists(args.out) and not os.path.isdir(args.out):
+        print(f"fastrle polygons: {args.out}: exists and is not a directory (--format yolo writes one "
+              ".txt per image into a directory)", file=sys.stderr)
+        return 2
+    try:
+        coco = convert(args.sources, mode=args.mode, approx=args.approx, min_area=args.min_area)
+    except PolygonsError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    except ValueError as e:  # a glob or directory with nothing in it
+        print(f"fastrle polygons: {e}", file=sys.stderr)
+        return 2
+    if args.format == "coco":
+        data = fileio.dumps(coco)
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                f.write(data)
+
+        fileio.atomic_write(args.out, write)
+        print(f"{len(coco['annotations'])} annotations of {len(coco['images'])} images -> {args.out}")
+        return 0
+    files = yolo_files(coco)
+    os.makedirs(args.out, exist_ok=True)
+    for name, text in files.items():
+        def write_txt(tmp: str, text: str = text) -> None:
+            with open(tmp, "w") as f:
+                f.write(text)
+
+        fileio.atomic_write(os.path.join(args.out, name), write_txt)
+    print(f"{len(coco['annotations'])} annotations of {len(files)} images -> {args.out}/")
+    return 0
