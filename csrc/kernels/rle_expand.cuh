@@ -258,11 +258,10 @@ __device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned in
             b[j] = fastrle_column_bits_mapped(e, &k[j], &st[j], &en[j], p, lim, base[j], inv, ys, (unsigned int)rows);
         } else {
             const unsigned int p = base[j] + ys, lim = p + (unsigned int)rows;
-            if (FLIP && lim < p) {  // see fastrle_unwrap
-                b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], fastrle_unwrap(p, lim, 1u), lim) << 1;
-            } else {
-                b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], p, lim);
-            }
+            // FLIP: only lane0_prev's last column (source column 0) wraps; selects, not a second walk
+            const bool wrap = FLIP && j == 3 && lim < p;
+            b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], wrap ? fastrle_unwrap(p, lim, 1u) : p, lim)
+                   << (wrap ? 1 : 0);
         }
     }
     // 4x4 byte transpose (8 byte permutes).
@@ -617,11 +616,11 @@ __device__ __forceinline__ void fastrle_expand_packed_words(const unsigned int* 
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
             const unsigned int pi = base[i] + ys, lim = pi + ((unsigned int)(rows - 1) << sh) + 1u;
-            if (FLIP && lim < pi) {
-                q[i] = fastrle_column_bits_strided(e, &k[i], &st[i], &en[i], fastrle_unwrap(pi, lim, P), lim, sh) << 1;
-            } else {
-                q[i] = fastrle_column_bits_strided(e, &k[i], &st[i], &en[i], pi, lim, sh);
-            }
+            // FLIP: only tile 0's word 0 holds a previous row's tail, which can wrap
+            const bool wrap = FLIP && i == 0 && lim < pi;
+            q[i] =
+                fastrle_column_bits_strided(e, &k[i], &st[i], &en[i], wrap ? fastrle_unwrap(pi, lim, P) : pi, lim, sh)
+                << (wrap ? 1 : 0);
         }
 #pragma unroll
         for (int b = 0; b < 5; ++b) {
