@@ -389,6 +389,9 @@ MUTANTS: List[Mutant] = [
        "the resize/flip kernel advances a run one pixel late", T_KEXPAND),
     _m("kexpand-bit-order", KE, "(little ? j : 7 - j)", "(little ? 7 - j : j)", "swapped",
        "resize/flip packed output in the wrong bit order", T_KEXPAND),
+    _m("kexpand-flip-unwrap", KE, "FLIP && j == 3 && lim < p;", "FLIP && j == 2 && lim < p;",
+       "constant", "flip=\"h\" uint8: the last column of the mask's first 31 rows from a wrapped segment",
+       ["tests/test_gpu_expand_edges.py::test_flip_h_own_size_plain_kernels"] + T_KEXPAND),
     # --- fused resizes (csrc/rle_resize.c) and overlays (csrc/rle_render.c)
     _m("xform-first-of", X, "while (o < out && map[o] < x) o++;", "while (o < out && map[o] <= x) o++;",
        "comparison", "the inverse index map is one output row late", T_XFORM),

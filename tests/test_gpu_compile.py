@@ -104,7 +104,7 @@ def test_constants_match_kernels() -> None:
     flags = {k: v for k, v in defines.items() if k.startswith("FASTRLE_FLAG_")}
     assert flags == {"FASTRLE_FLAG_PACKED": launch_mod.MAP_PACKED, "FASTRLE_FLAG_LITTLE": launch_mod.MAP_LITTLE,
                      "FASTRLE_FLAG_ROWS_DOWN": launch_mod.MAP_ROWS_DOWN,
-                     "FASTRLE_FLAG_MAPPED": launch_mod.MAP_MAPPED}
+                     "FASTRLE_FLAG_MAPPED": launch_mod.MAP_MAPPED, "FASTRLE_FLAG_FLIP_H": launch_mod.MAP_FLIP_H}
     assert defines["FASTRLE_TILE_GROUPS"] == launch_mod.TILE_GROUPS
     assert defines["FASTRLE_TILE_ROWS"] == launch_mod.TILE_ROWS
 

@@ -153,3 +153,77 @@ def test_packed_words_little_flag(lib, w):
     backend.launch(parse, bufs)
     backend.launch(expand, bufs)
     np.testing.assert_array_equal(out, np.packbits(reference(rles), axis=-1, bitorder="little"))
+
+
+# ------------- horizontal flip at the masks' own size: the plain kernels' flag
+
+def _cpu_flip_h(rles, packed=False, bitorder="big"):
+    """fastrle's CPU decode with flip="h" (None without the built core)."""
+    try:
+        import fastrle
+        return fastrle.decode(rles, flip="h", packed=packed, bitorder=bitorder)
+    except ImportError:
+        return None
+
+
+@pytest.mark.parametrize("w", [1, 3, 4, 5, 7, 9, 31, 33, 123, 124, 127, 129, 253, 263])
+def test_flip_h_own_size_plain_kernels(lib, w):
+    """issue 21, finding 6: flip="h" without a resize is FASTRLE_FLAG_FLIP_H
+    of fastrle_expand / fastrle_expand_packed: no maps built or uploaded.
+    Tile 0's lane 0 reads the previous row's last columns, which a flip makes
+    source column 0 (pixel -1 in the mask's row 0); column 0 is foreground
+    in row 0 here.  Every buffer offset, bands of 32 (P) rows, uint8 and
+    both bit orders: pycocotools' decode mirrored, and the CPU's flip="h"."""
+    from test_gpu_emulated import encode, reference
+    from test_gpu_transforms import _CountingBackend
+
+    from cuda_emu import emu
+
+    L = emu.launch_mod
+    rng = np.random.default_rng(2100 + w)
+    h, n = 70, 4
+    masks = (rng.random((n, h, w)) < 0.5).astype(np.uint8)
+    masks[1] = 1
+    masks[2, :, : (w + 1) // 2] = 0
+    masks[3] = 0
+    masks[3, :, 0] = 1  # only source column 0: the last output column
+    masks[:, 0, 0] = 1
+    rles = encode(masks)
+    want = np.ascontiguousarray(reference(rles)[..., ::-1])
+    cpu = _cpu_flip_h(rles)
+    if cpu is not None:
+        np.testing.assert_array_equal(cpu, want)
+    for packed, bitorder in [(False, "big"), (True, "big"), (True, "little")]:
+        exp = np.packbits(want, axis=-1, bitorder=bitorder) if packed else want
+        cpu = _cpu_flip_h(rles, packed, bitorder)
+        if cpu is not None:
+            np.testing.assert_array_equal(cpu, exp)
+        plan = L.plan_launches(L.pack_rles(rles), L.Config(), packed,
+                               L.make_transform(h, w, None, "nearest", "h", packed, bitorder, n))
+        assert [lc.kernel for lc in plan] == ["fastrle_parse_warp",
+                                              "fastrle_expand_packed" if packed else "fastrle_expand"]
+        flags = L.MAP_FLIP_H | (L.MAP_LITTLE if bitorder == "little" else 0)
+        assert plan[1].args[10] == flags and plan[1].args[4] != "maps"
+        pitch = exp.shape[-1]
+        for off in range(4):
+            backend = _CountingBackend(lib)
+            buf = np.full(n * h * pitch + 8, 0xEE, np.uint8)
+            out = buf[off:off + n * h * pitch].reshape(n, h, pitch)
+            L.decode_with(backend, rles, config=L.Config(band_rows=32), out=out, flip="h", packed=packed,
+                          bitorder=bitorder)
+            assert backend.uploaded_maps == [None]
+            assert [lc.args[10] for lc in backend.launches[1:]] == [flags]
+            np.testing.assert_array_equal(out, exp, err_msg=f"w={w} offset={off} packed={packed} {bitorder}")
+            assert (buf[:off] == 0xEE).all() and (buf[off + n * h * pitch:] == 0xEE).all()
+
+
+def test_flip_h_vertical_and_resized_still_map(lib):
+    """"v", "hv" and a resize with "h" keep their maps."""
+    from cuda_emu import emu
+
+    L = emu.launch_mod
+    for flip, size in [("v", None), ("hv", None), ("h", (40, 30))]:
+        t = L.make_transform(37, 25, size, "nearest", flip, False, "big", 1)
+        assert t is not None and t.mapped(37, 25)
+    t = L.make_transform(37, 25, None, "nearest", "h", False, "big", 1)
+    assert t is not None and not t.mapped(37, 25) and not t.is_identity(37, 25)

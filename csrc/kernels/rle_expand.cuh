@@ -184,9 +184,9 @@ __device__ __forceinline__ unsigned int fastrle_column_bits_mapped(const unsigne
 // columns).  One binary search, for the first column (in source order): all
 // 4 start at its run and the first slab's walks bring the others forward
 // (they are h pixels apart, a few run boundaries).  MAPPED: output column x reads source column
-// cols[x] and output row y source row rows[y].  Columns outside the output
-// and bad masks are not live (their bits stay 0).
-template <bool MAPPED>
+// cols[x] and output row y source row rows[y]; FLIP: source column ow-1-x.
+// Columns outside the output and bad masks are not live (their bits stay 0).
+template <bool MAPPED, bool FLIP>
 __device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned int nr, bool ok, long long x0,
                                                  unsigned int shift, unsigned int ow, unsigned int h, unsigned int y0,
                                                  const unsigned int* maps, unsigned int oh, unsigned int* k,
@@ -198,24 +198,28 @@ __device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned
     for (int j = 0; j < 4; ++j) {
         const long long x = x0 + j;
         live[j] = ok && x >= 0 && x < (long long)ow;
-        base[j] = live[j] ? (MAPPED ? cols[x] : (unsigned int)x) * h - shift : 0u;  // < h*w < 2^32
+        // < h*w < 2^32; FLIP: 0 - 1 for lane0_prev's source column 0 (fastrle_unwrap)
+        base[j] = live[j] ? (MAPPED ? cols[x] : FLIP ? ow - 1u - (unsigned int)x : (unsigned int)x) * h - shift : 0u;
     }
-    // Number of e[0..nr) that are <= p: the first kk with e[kk] > p (< nr:
-    // valid tables end with h*w > p), for the lane's first pixel p (a flip
-    // reverses the source columns).  live[0] is set whenever any is.
+    // Number of e[0..nr) that are < p1: the first kk with e[kk] >= p1 (< nr:
+    // valid tables end with h*w >= p1), for one past the lane's first pixel
+    // (a flip reverses the source columns, so search the smallest).  One past
+    // it: a flip's lane0_prev reads pixel -1 of source column 0 in the mask's
+    // row 0 (base 2^32 - 1), whose p1 is 0 (kk = 0, never past the table).
+    // live[0] is set whenever any is.
     unsigned int kk = 0;
     if (live[0]) {
-        unsigned int p = base[0];
-        if (MAPPED) {
+        unsigned int p1 = base[0] + 1u;
+        if (MAPPED || FLIP) {
 #pragma unroll
             for (int j = 1; j < 4; ++j)
-                if (live[j] && base[j] < p) p = base[j];
+                if (live[j] && base[j] + 1u < p1) p1 = base[j] + 1u;
         }
-        p += MAPPED ? rows[y0] : y0;
+        p1 += MAPPED ? rows[y0] : y0;
         unsigned int step = 1;
         while (step <= nr / 2) step <<= 1;  // largest power of two <= nr (nr >= 1)
         for (; step; step >>= 1)
-            if (kk + step <= nr && fastrle_end(e, kk + step - 1) <= p) kk += step;
+            if (kk + step <= nr && fastrle_end(e, kk + step - 1) < p1) kk += step;
     }
     const unsigned int s0 = live[0] && kk ? fastrle_end(e, kk - 1) : 0u, e0 = live[0] ? fastrle_end(e, kk) : 0u;
 #pragma unroll
@@ -226,10 +230,18 @@ __device__ __forceinline__ void fastrle_cursors4(const unsigned int* e, unsigned
     }
 }
 
+// A horizontal flip's lane that holds the previous row's tail reads source
+// column 0 one row up: in the mask's row 0 that is pixel p = 2^32 - 1, and
+// its segment [p, lim) wraps.  That row is never stored, so the segment's
+// bits come from its next row on (pixel p + step, bit 0 up to bit 1; lim
+// itself when the segment is that one row): a segment that does not wrap.
+__device__ __forceinline__ unsigned int fastrle_unwrap(unsigned int p, unsigned int lim, unsigned int step)
+{ return p + step < lim ? p + step : lim; }
+
 // The lane's 4 columns over output rows [ys, ys + rows), transposed: byte j
 // of q[i] is rows 8i..8i+7 of column 4g+j, so (q[r >> 3] >> (r & 7)) &
 // 0x01010101 holds the 4 pixels of row ys + r as bytes.
-template <bool MAPPED>
+template <bool MAPPED, bool FLIP>
 __device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned int* k, unsigned int* st,
                                               unsigned int* en, const bool* live, const unsigned int* base,
                                               unsigned int ys, int rows, const unsigned int* maps, unsigned int oh,
@@ -245,8 +257,11 @@ __device__ __forceinline__ void fastrle_slab4(const unsigned int* e, unsigned in
             const unsigned int p = base[j] + rmap[ys], lim = base[j] + rmap[ys + rows - 1] + 1u;
             b[j] = fastrle_column_bits_mapped(e, &k[j], &st[j], &en[j], p, lim, base[j], inv, ys, (unsigned int)rows);
         } else {
-            const unsigned int p = base[j] + ys;
-            b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], p, p + (unsigned int)rows);
+            const unsigned int p = base[j] + ys, lim = p + (unsigned int)rows;
+            // FLIP: only lane0_prev's last column (source column 0) wraps; selects, not a second walk
+            const bool wrap = FLIP && j == 3 && lim < p;
+            b[j] = fastrle_column_bits(e, &k[j], &st[j], &en[j], wrap ? fastrle_unwrap(p, lim, 1u) : p, lim)
+                   << (wrap ? 1 : 0);
         }
     }
     // 4x4 byte transpose (8 byte permutes).
@@ -304,6 +319,7 @@ __device__ __forceinline__ bool fastrle_last_slab(unsigned int ys, unsigned int 
 #define FASTRLE_FLAG_LITTLE 2     // packed bit order: first column in bit 0
 #define FASTRLE_FLAG_ROWS_DOWN 4  // fastrle_expand_map: walk bands bottom-up (vertical flip)
 #define FASTRLE_FLAG_MAPPED 8     // fastrle_expand(_packed): resized through `maps`
+#define FASTRLE_FLAG_FLIP_H 16    // fastrle_expand(_packed), identity size: column x is source column w-1-x
 
 // The expand kernels share one argument list.  maps (when
 // FASTRLE_FLAG_MAPPED, and always for fastrle_expand_map): source row of each
@@ -311,7 +327,7 @@ __device__ __forceinline__ bool fastrle_last_slab(unsigned int ys, unsigned int 
 // then for each source row s in 0..h the first output row whose source row
 // is >= s.  Without the flag, oh == h, ow == w and maps is not read.
 
-template <bool MAPPED>
+template <bool MAPPED, bool FLIP>
 __device__ __forceinline__ void fastrle_expand_body(const unsigned int* ends, const long long* offs,
                                                     const long long* meta, unsigned char* out, const unsigned int* maps,
                                                     unsigned int h, unsigned int oh, unsigned int ow, unsigned int band,
@@ -344,11 +360,11 @@ __device__ __forceinline__ void fastrle_expand_body(const unsigned int* ends, co
     const int t = lane == 0 ? 4 : (int)(t64 < -1 ? -1 : (t64 > 4 ? 4 : t64));
     unsigned int k[4], st[4], en[4], base[4], q[4];
     bool live[4];
-    fastrle_cursors4<MAPPED>(e, nr, ok, lane0_prev ? (long long)ow - 4 : 4 * g, lane0_prev ? 1u : 0u, ow, h, y0, maps,
-                             oh, k, st, en, live, base);
+    fastrle_cursors4<MAPPED, FLIP>(e, nr, ok, lane0_prev ? (long long)ow - 4 : 4 * g, lane0_prev ? 1u : 0u, ow, h, y0,
+                                   maps, oh, k, st, en, live, base);
     for (unsigned int ys = y0;; ys += FASTRLE_TILE_ROWS) {  // y0 < y1; see fastrle_last_slab
         const int rows = fastrle_slab_rows(ys, y1);
-        fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
+        fastrle_slab4<MAPPED, FLIP>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
         const unsigned long long d = ph0 + (unsigned long long)ys * ow;
         // Bytewise: the mask's first row in tile 0 (its first word starts
         // before the mask), its last row in the last tile (no next row
@@ -376,12 +392,16 @@ extern "C" __global__ void fastrle_expand(const unsigned int* ends, const long l
     (void)w;
 #ifndef FASTRLE_STEADY_STATE
     if (flags & FASTRLE_FLAG_MAPPED) {
-        fastrle_expand_body<true>(ends, offs, meta, out, maps, h, oh, ow, band, mask_base);
+        fastrle_expand_body<true, false>(ends, offs, meta, out, maps, h, oh, ow, band, mask_base);
+        return;
+    }
+    if (flags & FASTRLE_FLAG_FLIP_H) {
+        fastrle_expand_body<false, true>(ends, offs, meta, out, maps, h, oh, ow, band, mask_base);
         return;
     }
 #endif
     (void)flags;
-    fastrle_expand_body<false>(ends, offs, meta, out, maps, h, oh, ow, band, mask_base);
+    fastrle_expand_body<false, false>(ends, offs, meta, out, maps, h, oh, ow, band, mask_base);
 }
 
 // Bit-packed output in np.packbits order: out[m][y][xb], bit 7 of byte xb is
@@ -421,10 +441,10 @@ __device__ __forceinline__ void fastrle_expand_packed_body(const unsigned int* e
     const unsigned int fold = little ? 0x01020408u : 0x08040201u;
     unsigned int k[4], st[4], en[4], base[4], q[4];
     bool live[4];
-    fastrle_cursors4<MAPPED>(e, nr, ok, 4 * g, 0u, ow, h, y0, maps, oh, k, st, en, live, base);
+    fastrle_cursors4<MAPPED, false>(e, nr, ok, 4 * g, 0u, ow, h, y0, maps, oh, k, st, en, live, base);
     for (unsigned int ys = y0;; ys += FASTRLE_TILE_ROWS) {  // y0 < y1; see fastrle_last_slab
         const int rows = fastrle_slab_rows(ys, y1);
-        fastrle_slab4<MAPPED>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
+        fastrle_slab4<MAPPED, false>(e, k, st, en, live, base, ys, rows, maps, oh, ow, q);
         unsigned char* row = o + (unsigned long long)ys * wb;
 #pragma unroll
         for (int r = 0; r < FASTRLE_TILE_ROWS; ++r) {
@@ -482,7 +502,8 @@ __device__ __forceinline__ unsigned int fastrle_column_bits_strided(const unsign
 
 // Number of e[0..n) that are <= p, i.e. the first k with e[k] > p, for 4
 // columns at once (their loads overlap instead of forming 4 dependent
-// chains).  Valid tables end with e[n-1] == h*w > p, so k < n.
+// chains).  Valid tables end with e[n-1] == h*w > p, so k < n.  Compared
+// as e[k] < p + 1: p = 2^32 - 1 (fastrle_unwrap) gives k = 0.
 __device__ __forceinline__ void fastrle_find_runs4(const unsigned int* e, unsigned int n, const unsigned int* p,
                                                    unsigned int* k)
 {
@@ -493,7 +514,7 @@ __device__ __forceinline__ void fastrle_find_runs4(const unsigned int* e, unsign
     for (; step; step >>= 1) {
 #pragma unroll
         for (int j = 0; j < 4; ++j)
-            if (k[j] + step <= n && fastrle_end(e, k[j] + step - 1) <= p[j]) k[j] += step;
+            if (k[j] + step <= n && fastrle_end(e, k[j] + step - 1) < p[j] + 1u) k[j] += step;
     }
 }
 
@@ -510,7 +531,9 @@ __device__ __forceinline__ void fastrle_find_runs4(const unsigned int* e, unsign
 // the next row's word 0 and is left to it.  Only the mask's first and last
 // rows, and rows of fewer than 4 bytes, store bytewise.
 // Grid: x = tiles of 4 words (blockDim.x / 32 per block), y = band * P +
-// class (bands of `band` rows, a multiple of 32 P), z = masks.
+// class (bands of `band` rows, a multiple of 32 P), z = masks.  FLIP: column
+// x reads source column ow-1-x.
+template <bool FLIP>
 __device__ __forceinline__ void fastrle_expand_packed_words(const unsigned int* ends, const long long* offs,
                                                             const long long* meta, unsigned char* out, unsigned int h,
                                                             unsigned int oh, unsigned int ow, unsigned int band,
@@ -547,7 +570,8 @@ __device__ __forceinline__ void fastrle_expand_packed_words(const unsigned int* 
             shift = 1;
         }
         live[i] = ok && x >= 0 && x < (long long)ow && (wide || !shift);
-        base[i] = live[i] ? (unsigned int)x * h - shift : 0u;  // x >= 8 when shift: no wrap
+        const unsigned int sx = FLIP ? ow - 1u - (unsigned int)x : (unsigned int)x;
+        base[i] = live[i] ? sx * h - shift : 0u;  // no wrap (x >= 8 when shift) but FLIP's: fastrle_unwrap
         p[i] = base[i] + yc0;
     }
     if (ok) fastrle_find_runs4(e, nr, p, k);
@@ -591,9 +615,12 @@ __device__ __forceinline__ void fastrle_expand_packed_words(const unsigned int* 
 #endif
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-            const unsigned int pi = base[i] + ys;
-            q[i] = fastrle_column_bits_strided(e, &k[i], &st[i], &en[i], pi, pi + ((unsigned int)(rows - 1) << sh) + 1u,
-                                               sh);
+            const unsigned int pi = base[i] + ys, lim = pi + ((unsigned int)(rows - 1) << sh) + 1u;
+            // FLIP: only tile 0's word 0 holds a previous row's tail, which can wrap
+            const bool wrap = FLIP && i == 0 && lim < pi;
+            q[i] =
+                fastrle_column_bits_strided(e, &k[i], &st[i], &en[i], wrap ? fastrle_unwrap(pi, lim, P) : pi, lim, sh)
+                << (wrap ? 1 : 0);
         }
 #pragma unroll
         for (int b = 0; b < 5; ++b) {
@@ -646,9 +673,13 @@ extern "C" __global__ void fastrle_expand_packed(const unsigned int* ends, const
         fastrle_expand_packed_body<true>(ends, offs, meta, out, maps, h, oh, ow, band, little, mask_base);
         return;
     }
+    if (flags & FASTRLE_FLAG_FLIP_H) {
+        fastrle_expand_packed_words<true>(ends, offs, meta, out, h, oh, ow, band, little, mask_base);
+        return;
+    }
 #endif
     (void)maps;
-    fastrle_expand_packed_words(ends, offs, meta, out, h, oh, ow, band, little, mask_base);
+    fastrle_expand_packed_words<false>(ends, offs, meta, out, h, oh, ow, band, little, mask_base);
 }
 
 // Per-pixel cursor helpers, used by the resize/flip kernel.

@@ -401,8 +401,9 @@ def _ceil_div(a: int, b: int) -> int:
 class Transform:
     """Resize (nearest / nearest-exact, as ``torch.nn.functional.interpolate``),
     flip and bit order of the output.  Only a resize (or torch's same-size map
-    where it is not the identity) and flips need index maps (:meth:`mapped`);
-    the bit order alone is a flag of the plain kernels."""
+    where it is not the identity) and vertical flips need index maps
+    (:meth:`mapped`); the bit order and a horizontal flip at the masks' own
+    size are flags of the plain kernels."""
 
     oh: int
     ow: int
@@ -411,16 +412,16 @@ class Transform:
     bitorder: str = "big"
 
     def mapped(self, h: int, w: int) -> bool:
-        """Whether h x w masks go through :meth:`maps`: a flip, another size,
-        or a same-size map of torch's that is not the identity (long sides).
-        ``"area"`` has its own kernel, without maps."""
+        """Whether h x w masks go through :meth:`maps`: a vertical flip,
+        another size, or a same-size map of torch's that is not the identity
+        (long sides).  ``"area"`` has its own kernel, without maps."""
         if self.mode == "area":
             return False
-        return bool(self.flip) or (self.oh, self.ow) != (h, w) or not _identity_maps(h, w, self.mode)
+        return "v" in self.flip or (self.oh, self.ow) != (h, w) or not _identity_maps(h, w, self.mode)
 
     def is_identity(self, h: int, w: int) -> bool:
         """The plain decode of h x w masks: no map, no flip, big bit order."""
-        return self.mode != "area" and self.bitorder == "big" and not self.mapped(h, w)
+        return self.mode != "area" and self.bitorder == "big" and not self.flip and not self.mapped(h, w)
 
     @property
     def dtype(self) -> np.dtype:
@@ -483,7 +484,7 @@ def _make_transform(h: int, w: int, size: Any, mode: str, flip: Any, packed: boo
 
 
 #: Bits of the expand kernels' ``flags`` (FASTRLE_FLAG_* in rle_expand.cuh).
-MAP_PACKED, MAP_LITTLE, MAP_ROWS_DOWN, MAP_MAPPED = 1, 2, 4, 8
+MAP_PACKED, MAP_LITTLE, MAP_ROWS_DOWN, MAP_MAPPED, MAP_FLIP_H = 1, 2, 4, 8, 16
 
 
 def plan_launches(batch: Batch, config: Config, packed: bool,
@@ -523,6 +524,8 @@ def _plan(n: int, h: int, w: int, config: Config, packed: bool,
             flags |= (MAP_PACKED if packed else 0) | MAP_ROWS_DOWN
         else:
             flags |= MAP_MAPPED
+    elif transform is not None and transform.flip == "h":  # own size: the plain kernels, columns reversed
+        flags |= MAP_FLIP_H
     if oh * ow == 0:
         return launches
     band = max(config.band_rows, _ceil_div(oh, MAX_GRID_YZ))
