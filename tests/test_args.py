@@ -263,8 +263,9 @@ def test_size_rule_edges():
 
 
 SRC = Path(fastrle.__file__).resolve().parent
-# the compiled glue modules (every _*.pyx) and the private-by-name pure modules
-COMPILED = {p.stem for p in SRC.glob("_*.pyx")} | {"_pyrle", "_args"}
+# the compiled glue modules (their .pyi stubs ship with the package; the .pyx only in the
+# source tree) and the private-by-name pure modules
+COMPILED = {p.stem for p in SRC.glob("_*.pyi")} | {"_pyrle", "_args"}
 
 
 def test_no_module_imports_another_modules_underscore_names():
