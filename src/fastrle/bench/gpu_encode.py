@@ -19,26 +19,12 @@ Example::
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List
 
 import numpy as np
 
-
-def wall_ms(fn: Callable[[], Any], repeat: int, warmup: int, sync: Callable[[], Any]) -> float:
-    """Median wall-clock milliseconds of fn() followed by sync()."""
-    for _ in range(warmup):
-        fn()
-        sync()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+from .gpu import wall_time
 
 
 # segment-anything's mask_to_rle_pytorch, the reference GPU-to-RLE path:
@@ -119,7 +105,7 @@ def main(argv: List[str] | None = None) -> int:
     encode_with(backend, dev)
     copies = backend.copies  # a second call: a first one may have had to size the result buffer
     print(f"device-to-host copies: {first} in the first call, {copies} in the next")
-    rows = [("fastrle.gpu.encode (CuPy array)", wall_ms(lambda: gpu.encode(dev), args.repeat, args.warmup, sync))]
+    rows = [("fastrle.gpu.encode (CuPy array)", wall_time(lambda: gpu.encode(dev), args.repeat, args.warmup, sync))]
 
     torch: Any = None
     try:
@@ -136,7 +122,7 @@ def main(argv: List[str] | None = None) -> int:
             print("ERROR: fastrle.gpu.encode of a torch tensor differs", file=sys.stderr)
             return 1
         rows.append(("fastrle.gpu.encode (torch tensor)",
-                     wall_ms(lambda: gpu.encode(tdev), args.repeat, args.warmup, tsync)))
+                     wall_time(lambda: gpu.encode(tdev), args.repeat, args.warmup, tsync)))
     try:
         from pycocotools import mask as mask_utils
     except ImportError:
@@ -150,12 +136,12 @@ def main(argv: List[str] | None = None) -> int:
         if _counts(coco()) != want_b:
             print("ERROR: pycocotools differs from the generated strings", file=sys.stderr)
             return 1
-        rows.append((".cpu() + pycocotools.mask.encode", wall_ms(coco, max(2, args.repeat // 4), 1, sync)))
+        rows.append((".cpu() + pycocotools.mask.encode", wall_time(coco, max(2, args.repeat // 4), 1, sync)))
     try:
         from ..api import encode as cpu_encode
 
         rows.append((".cpu() + fastrle.encode (CPU)",
-                     wall_ms(lambda: cpu_encode(dev.get()), args.repeat, args.warmup, sync)))
+                     wall_time(lambda: cpu_encode(dev.get()), args.repeat, args.warmup, sync)))
     except ImportError as exc:
         print(f"CPU row skipped: fastrle.encode unavailable ({exc})")
     if torch is not None and mask_utils is not None:
@@ -165,7 +151,7 @@ def main(argv: List[str] | None = None) -> int:
         if _counts(sam()) != want_b:
             print("ERROR: segment-anything's path differs from the generated strings", file=sys.stderr)
             return 1
-        rows.append(("segment-anything mask_to_rle_pytorch", wall_ms(sam, max(2, args.repeat // 4), 1, tsync)))
+        rows.append(("segment-anything mask_to_rle_pytorch", wall_time(sam, max(2, args.repeat // 4), 1, tsync)))
 
     base = rows[0][1]
     print(f"{'what':40s} {'ms':>9s} {'time / gpu.encode':>18s}")
