@@ -97,6 +97,31 @@ FRLE_TARGET("avx512f") static void line_fill_avx512(uint8_t *a, uint8_t *end, ui
 }
 #endif
 
+/* Copy whole lines [a, end) from src (aligned as a) with stream stores. */
+static void line_copy_sse2(uint8_t *a, uint8_t *end, const uint8_t *src) {
+  for (; a < end; a += 64, src += 64) {
+    const __m128i *q = (const __m128i *)src;
+    _mm_stream_si128((__m128i *)a, _mm_load_si128(q));
+    _mm_stream_si128((__m128i *)(a + 16), _mm_load_si128(q + 1));
+    _mm_stream_si128((__m128i *)(a + 32), _mm_load_si128(q + 2));
+    _mm_stream_si128((__m128i *)(a + 48), _mm_load_si128(q + 3));
+  }
+}
+
+#ifdef FRLE_X86_KERNELS
+FRLE_TARGET("avx512f") static void line_copy_avx512(uint8_t *a, uint8_t *end, const uint8_t *src) {
+  for (; a < end; a += 64, src += 64) _mm512_stream_si512((__m512i *)a, _mm512_load_si512((const void *)src));
+}
+#endif
+
+static inline void line_copy(uint8_t *a, uint8_t *end, const uint8_t *src) {
+#ifdef FRLE_X86_KERNELS
+  if (fill_level() == FRLE_ISA_AVX512) line_copy_avx512(a, end, src);
+  else
+#endif
+    line_copy_sse2(a, end, src);
+}
+
 static inline int stream_ok(void) { return 1; }
 
 static inline void line_fill(uint8_t *a, uint8_t *end, uint8_t v) {
@@ -139,6 +164,10 @@ static inline void line_fill(uint8_t *a, uint8_t *end, uint8_t v) {
 static inline void stream_line(uint8_t *L, const uint8_t *b) {
   stnp2(L, vld1q_u8(b), vld1q_u8(b + 16));
   stnp2(L + 32, vld1q_u8(b + 32), vld1q_u8(b + 48));
+}
+
+static inline void line_copy(uint8_t *a, uint8_t *end, const uint8_t *src) {
+  for (; a < end; a += 64, src += 64) stream_line(a, src);
 }
 
 /* order the stores before the caller's next (the threads' join orders them
@@ -234,6 +263,32 @@ static inline void lw_span(line_writer *lw, uint8_t *a, uint8_t *b, uint8_t v) {
   }
 }
 
+/* Writes src's bytes to [a, b) in address order, as lw_span does with one
+ * value; src must be aligned as a modulo 64, so whole lines copy with
+ * aligned loads. */
+static inline void lw_copy(line_writer *lw, uint8_t *a, uint8_t *b, const uint8_t *src) {
+  while (a < b) {
+    uint8_t *L = (uint8_t *)((uintptr_t)a & ~(uintptr_t)63), *e;
+    if (a == L && b - a >= 64) {
+      uint8_t *end = (uint8_t *)((uintptr_t)b & ~(uintptr_t)63);
+#if defined(LW_SSE2) || defined(LW_NEON)
+      if (lw->stream) line_copy(a, end, src);
+      else
+#endif
+        memcpy(a, src, (size_t)(end - a));
+      src += end - a;
+      a = end;
+      continue;
+    }
+    lw->line = L;
+    e = b < L + 64 ? b : L + 64;
+    memcpy((uint8_t *)lw->buf + (a - L), src, (size_t)(e - a));
+    src += e - a;
+    a = e;
+    if (a == L + 64 || a == lw->hi) lw_flush(lw);
+  }
+}
+
 /* Non-temporal stores are weakly ordered: fence before others may read. */
 static inline void lw_done(line_writer *lw) {
   if (lw->line) lw_flush(lw);
@@ -264,15 +319,19 @@ void frle_decode_colmajor(const uint32_t *cnts, int64_t m, uint8_t *out, int zer
   lw_done(&lw);
 }
 
-/* Appends the interval y0 .. y1-1 of column x to ev (x, y0, y1) and counts
- * it into the per-row difference array. Returns the new ne. */
-static inline int64_t put_interval(uint32_t *ev, int64_t ne, int64_t *row, uint32_t x, uint32_t y0, uint32_t y1) {
+/* Appends the interval y0 .. y1-1 of column x to ev (x, y0, y1) when it is
+ * not empty, and counts it into the per-row difference array. Branch-free:
+ * whether boundaries of neighbouring columns coincide is data, not a
+ * pattern the branch predictor can learn. Returns the new ne. */
+static FRLE_FORCE_INLINE int64_t put_interval(uint32_t *ev, int64_t ne, int64_t *row, uint32_t x, uint32_t y0,
+                                              uint32_t y1) {
+  int64_t c = y1 > y0;
   ev[ne] = x;
   ev[ne + 1] = y0;
   ev[ne + 2] = y1;
-  row[y0]++;
-  row[y1]--;
-  return ne + 3;
+  row[y0] += c;
+  row[y1] -= c;
+  return ne + 3 * c;
 }
 
 /* Emit the rows where exactly one of two sorted boundary lists is inside:
@@ -280,37 +339,46 @@ static inline int64_t put_interval(uint32_t *ev, int64_t ne, int64_t *row, uint3
  * counts each interval into the per-row difference array. */
 static inline int64_t xor_intervals(const uint32_t *a, int64_t na, const uint32_t *b, int64_t nb, uint32_t x,
                                     uint32_t *ev, int64_t ne, int64_t *row) {
-  int64_t i = 0, j = 0, k = 0;
+  int64_t i = 0, j = 0;
   uint32_t open = 0;
+  int odd = 0;
   if (na == 2 && nb == 2) { /* one segment each: the common case in blobs */
-    uint32_t a0 = a[0], a1 = a[1], b0 = b[0], b1 = b[1], lo0, hi0, lo1, hi1;
-    if (a1 <= b0 || b1 <= a0) {
+    uint32_t a0 = a[0], a1 = a[1], b0 = b[0], b1 = b[1];
+    uint32_t lo0 = a0 < b0 ? a0 : b0, hi0 = a0 < b0 ? b0 : a0;
+    uint32_t lo1 = a1 < b1 ? a1 : b1, hi1 = a1 < b1 ? b1 : a1;
+    if (a1 <= b0 || b1 <= a0) { /* disjoint: each segment as it is */
       lo0 = a0;
       hi0 = a1;
       lo1 = b0;
       hi1 = b1;
-    } else {
-      lo0 = a0 < b0 ? a0 : b0;
-      hi0 = a0 < b0 ? b0 : a0;
-      lo1 = a1 < b1 ? a1 : b1;
-      hi1 = a1 < b1 ? b1 : a1;
     }
-    if (hi0 > lo0) ne = put_interval(ev, ne, row, x, lo0, hi0);
-    if (hi1 > lo1) ne = put_interval(ev, ne, row, x, lo1, hi1);
-    return ne;
+    ne = put_interval(ev, ne, row, x, lo0, hi0);
+    return put_interval(ev, ne, row, x, lo1, hi1);
   }
   if (nb == 0) { /* a column next to an empty one: its segments as they are */
-    for (i = 0; i < na; i += 2) {
-      if (a[i + 1] > a[i]) ne = put_interval(ev, ne, row, x, a[i], a[i + 1]);
-    }
+    for (i = 0; i < na; i += 2) ne = put_interval(ev, ne, row, x, a[i], a[i + 1]);
     return ne;
   }
-  while (i < na || j < nb) {
-    uint32_t y;
-    if (j >= nb || (i < na && a[i] <= b[j])) y = a[i++];
-    else y = b[j++];
-    if ((k++ & 1) == 0) open = y;
-    else if (y > open) ne = put_interval(ev, ne, row, x, open, y);
+  /* merge: the smaller head each step, picked without a branch */
+  while (i < na && j < nb) {
+    uint32_t ai = a[i], bj = b[j];
+    int ta = ai <= bj;
+    uint32_t y = ta ? ai : bj;
+    i += ta;
+    j += 1 - ta;
+    if (odd) ne = put_interval(ev, ne, row, x, open, y);
+    open = y;
+    odd ^= 1;
+  }
+  for (; i < na; i++) {
+    if (odd) ne = put_interval(ev, ne, row, x, open, a[i]);
+    open = a[i];
+    odd ^= 1;
+  }
+  for (; j < nb; j++) {
+    if (odd) ne = put_interval(ev, ne, row, x, open, b[j]);
+    open = b[j];
+    odd ^= 1;
   }
   return ne;
 }
@@ -318,21 +386,20 @@ static inline int64_t xor_intervals(const uint32_t *a, int64_t na, const uint32_
 int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frle_scratch *scr) {
   int64_t j, nb = 0, ncol = 0, ne = 0, g, total;
   uint64_t pos = 0, y;
-  uint32_t *bnd;
+  uint32_t *bnd, *seg, *ev, *tr;
   int64_t *row;
 
   scr->ylo = scr->yhi = 0;
-  (void)w;
   if (h == 1) { /* one row: its spans are the foreground runs themselves */
+    if (!FRLE_GROW(scr->tr, scr->tr_cap, m + 2) || !FRLE_GROW(scr->row, scr->row_cap, 2)) return FRLE_ERR_NOMEM;
+    tr = scr->tr;
     for (j = 1; j < m; j += 2) {
       uint64_t s = pos + cnts[j - 1], e = s + cnts[j];
       pos = e;
-      if (s == e) continue;
-      if (!FRLE_GROW(scr->tr, scr->tr_cap, nb + 2)) return FRLE_ERR_NOMEM;
-      scr->tr[nb++] = (uint32_t)s;
-      scr->tr[nb++] = (uint32_t)e;
+      tr[nb] = (uint32_t)s;
+      tr[nb + 1] = (uint32_t)e;
+      nb += 2 * (s != e);
     }
-    if (!FRLE_GROW(scr->row, scr->row_cap, 2)) return FRLE_ERR_NOMEM;
     scr->row[0] = nb;
     if (nb) scr->yhi = 1;
     return FRLE_OK;
@@ -340,57 +407,82 @@ int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
 
   /* 1. Foreground runs split at column ends: per column, sorted y0,y1
    *    boundary pairs in bnd[], and the columns that have any in seg[] as
-   *    (x, first boundary) pairs. */
-  for (j = 1; j < m; j += 2) {
-    uint64_t s = pos + cnts[j - 1], e = s + cnts[j];
-    pos = e;
-    while (s < e) {
-      uint64_t x = s / h, ys = s - x * h;
-      uint64_t ce = (x + 1) * h;
-      uint64_t se = e < ce ? e : ce;
-      if (!FRLE_GROW(scr->tr, scr->tr_cap, nb + 2)) return FRLE_ERR_NOMEM;
-      if (ncol == 0 || scr->seg[2 * (ncol - 1)] != (uint32_t)x) {
-        if (!FRLE_GROW(scr->seg, scr->seg_cap, 2 * ncol + 2)) return FRLE_ERR_NOMEM;
-        scr->seg[2 * ncol] = (uint32_t)x;
-        scr->seg[2 * ncol + 1] = (uint32_t)nb;
+   *    (x, first boundary) pairs. A run crossing k column ends makes k+1
+   *    segments, and all runs together cross at most w-1 column ends, so
+   *    the memory is reserved once. The column of a run start follows from
+   *    the last one without a division unless the run skipped a column. */
+  if (!FRLE_GROW(scr->tr, scr->tr_cap, 2 * (m / 2 + (int64_t)w) + 2) ||
+      !FRLE_GROW(scr->seg, scr->seg_cap, 2 * (int64_t)w + 2))
+    return FRLE_ERR_NOMEM;
+  bnd = scr->tr; /* boundaries live in tr until step 3 */
+  seg = scr->seg;
+  {
+    uint64_t x = 0, cs = 0; /* column of the last run start, and x * h */
+    for (j = 1; j < m; j += 2) {
+      uint64_t s = pos + cnts[j - 1], e = s + cnts[j], d;
+      pos = e;
+      if (s == e) continue;
+      d = s - cs;
+      if (d >= h) {
+        if (d < 2 * h) {
+          x++;
+          cs += h;
+        } else {
+          x = s / h;
+          cs = x * h;
+        }
+      }
+      if (ncol == 0 || seg[2 * ncol - 2] != (uint32_t)x) {
+        seg[2 * ncol] = (uint32_t)x;
+        seg[2 * ncol + 1] = (uint32_t)nb;
         ncol++;
       }
-      scr->tr[nb++] = (uint32_t)ys;
-      scr->tr[nb++] = (uint32_t)(ys + (se - s));
-      s = se;
+      bnd[nb] = (uint32_t)(s - cs);
+      while (e > cs + h) { /* the run goes on in the next column */
+        bnd[nb + 1] = (uint32_t)h;
+        nb += 2;
+        x++;
+        cs += h;
+        seg[2 * ncol] = (uint32_t)x;
+        seg[2 * ncol + 1] = (uint32_t)nb;
+        ncol++;
+        bnd[nb] = 0;
+      }
+      bnd[nb + 1] = (uint32_t)(e - cs);
+      nb += 2;
     }
   }
   if (ncol == 0) return FRLE_OK;
-  bnd = scr->tr; /* boundaries live in tr until step 3 */
 
   /* 2. Row transitions between neighbouring columns x-1 and x: the XOR of
    *    their segments, as intervals of rows (x, ya, yb), counted per row in
    *    a difference array. Columns go in order, so rows stay sorted by x. */
-  if (!FRLE_GROW(scr->row, scr->row_cap, (int64_t)h + 1)) return FRLE_ERR_NOMEM;
-  row = scr->row;
-  memset(row, 0, (h + 1) * sizeof(int64_t));
   /* worst case: every boundary, of both neighbours, starts an interval */
-  if (!FRLE_GROW(scr->ev, scr->ev_cap, 3 * (2 * nb + 4))) return FRLE_ERR_NOMEM;
+  if (!FRLE_GROW(scr->row, scr->row_cap, (int64_t)h + 1) || !FRLE_GROW(scr->ev, scr->ev_cap, 3 * (2 * nb + 4)))
+    return FRLE_ERR_NOMEM;
+  row = scr->row;
+  ev = scr->ev;
+  memset(row, 0, (h + 1) * sizeof(int64_t));
   {
     int64_t c;
     for (c = 0; c < ncol; c++) {
-      uint32_t x = scr->seg[2 * c];
-      int64_t cb = scr->seg[2 * c + 1], cn = (c + 1 < ncol ? scr->seg[2 * c + 3] : nb) - cb;
+      uint32_t x = seg[2 * c];
+      int64_t cb = seg[2 * c + 1], cn = (c + 1 < ncol ? (int64_t)seg[2 * c + 3] : nb) - cb;
       if (c > 0) {
-        uint32_t px = scr->seg[2 * c - 2];
-        int64_t pb = scr->seg[2 * c - 1], pn = cb - pb;
+        uint32_t px = seg[2 * c - 2];
+        int64_t pb = seg[2 * c - 1], pn = cb - pb;
         if (px + 1 == x) {
-          ne = xor_intervals(bnd + pb, pn, bnd + cb, cn, x, scr->ev, ne, row);
+          ne = xor_intervals(bnd + pb, pn, bnd + cb, cn, x, ev, ne, row);
           continue;
         }
-        ne = xor_intervals(bnd + pb, pn, NULL, 0, px + 1, scr->ev, ne, row);
+        ne = xor_intervals(bnd + pb, pn, NULL, 0, px + 1, ev, ne, row);
       }
-      ne = xor_intervals(bnd + cb, cn, NULL, 0, x, scr->ev, ne, row);
+      ne = xor_intervals(bnd + cb, cn, NULL, 0, x, ev, ne, row);
     }
     {
-      uint32_t px = scr->seg[2 * ncol - 2];
-      int64_t pb = scr->seg[2 * ncol - 1];
-      ne = xor_intervals(bnd + pb, nb - pb, NULL, 0, px + 1, scr->ev, ne, row);
+      uint32_t px = seg[2 * ncol - 2];
+      int64_t pb = seg[2 * ncol - 1];
+      ne = xor_intervals(bnd + pb, nb - pb, NULL, 0, px + 1, ev, ne, row);
     }
   }
 
@@ -400,8 +492,8 @@ int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
     uint64_t y0 = h, y1 = 0;
     int64_t run = 0;
     for (g = 0; g < ne; g += 3) {
-      if (scr->ev[g + 1] < y0) y0 = scr->ev[g + 1];
-      if (scr->ev[g + 2] > y1) y1 = scr->ev[g + 2];
+      if (ev[g + 1] < y0) y0 = ev[g + 1];
+      if (ev[g + 2] > y1) y1 = ev[g + 2];
     }
     total = 0;
     for (y = y0; y < y1; y++) { /* row[y] becomes the start of row y */
@@ -412,14 +504,300 @@ int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
       total += n;
     }
     if (!FRLE_GROW(scr->tr, scr->tr_cap, total)) return FRLE_ERR_NOMEM;
+    tr = scr->tr;
     for (g = 0; g < ne; g += 3) {
-      uint32_t x = scr->ev[g];
-      for (y = scr->ev[g + 1]; y < scr->ev[g + 2]; y++) scr->tr[row[y]++] = x;
+      uint32_t x = ev[g], ye = ev[g + 2];
+      for (y = ev[g + 1]; y < ye; y++) tr[row[y]++] = x;
     }
     /* row[y] now holds the end of row y, which is the start of row y+1 */
     scr->ylo = y0;
     scr->yhi = y1;
   }
+  return FRLE_OK;
+}
+
+/* Bit-band decode: its cost is set by the foreground's extent and the
+ * runs, not by the row spans, whose transpose (frle_row_transitions)
+ * dominates masks of many thin spans. The mask is first held as bits, one
+ * 64-bit word per (band of 64 rows, column), each column segment OR-ing a
+ * range of bits into the words of the bands it crosses. Then each band's
+ * 64x64 blocks that hold foreground are transposed to row words and
+ * expanded to bytes in a staging copy of the band (in L2), which the line
+ * writer copies out in address order; bands without foreground are plain
+ * zero lines. */
+#define BB_ROWS 64
+/* largest staging band (bytes): a core's L2 holds it */
+#define BB_STAGE_MAX ((uint64_t)512 << 10)
+/* largest mask (pixels): its bit copy, an eighth of it, stays in L2 or L3 */
+#define BB_PIXELS_MAX ((uint64_t)64 << 20)
+/* Without the AVX-512 block kernel a 64x64 transpose costs about 1,300
+ * scalar operations, and masks of few, long runs (blobs) decode faster
+ * through row spans: those take the bit path only below this many
+ * foreground pixels per run (measured on 1500x2250 masks). */
+#define BB_SCALAR_PX_PER_RUN 48
+
+/* a[i] bit j becomes a[j] bit i (a 64x64 bit matrix, in place): swap
+ * the off-diagonal blocks of halving size. */
+static void transpose64(uint64_t *a) {
+  uint64_t mk = 0x00000000FFFFFFFFull;
+  int j, k;
+  for (j = 32; j != 0; j >>= 1, mk ^= (mk << j)) {
+    for (k = 0; k < 64; k = ((k | j) + 1) & ~j) {
+      uint64_t t = ((a[k] >> j) ^ a[k | j]) & mk;
+      a[k] ^= t << j;
+      a[k | j] ^= t;
+    }
+  }
+}
+
+#ifdef FRLE_X86_KERNELS
+/* The 64 row words of a block, in the order bb_perm gives (rw[i] is row
+ * bb_perm[i]): a byte transpose within each register (vpermb), an 8x8 bit
+ * transpose within each word (gf2p8affineqb) and three rounds of unpacks. */
+FRLE_TARGET("avx512f,avx512bw,avx512vbmi,gfni")
+static void transpose64_avx512(const uint64_t *blk, uint64_t *rw) {
+  /* byte 8*yb + (7-l) of word group k takes byte 8*l + yb: the byte
+   * transpose, each word's bytes reversed for the affine step */
+  static const uint8_t idx[64] = {56, 48, 40, 32, 24, 16, 8,  0, 57, 49, 41, 33, 25, 17, 9,  1,
+                                  58, 50, 42, 34, 26, 18, 10, 2, 59, 51, 43, 35, 27, 19, 11, 3,
+                                  60, 52, 44, 36, 28, 20, 12, 4, 61, 53, 45, 37, 29, 21, 13, 5,
+                                  62, 54, 46, 38, 30, 22, 14, 6, 63, 55, 47, 39, 31, 23, 15, 7};
+  __m512i ix = _mm512_loadu_si512((const void *)idx);
+  __m512i unit = _mm512_set1_epi64((long long)0x8040201008040201ull);
+  __m512i q[8], a[8], b[8];
+  int k;
+  for (k = 0; k < 8; k++) {
+    __m512i z = _mm512_loadu_si512((const void *)(blk + 8 * k));
+    q[k] = _mm512_gf2p8affine_epi64_epi8(unit, _mm512_permutexvar_epi8(ix, z), 0);
+  }
+  for (k = 0; k < 4; k++) {
+    a[2 * k] = _mm512_unpacklo_epi8(q[2 * k], q[2 * k + 1]);
+    a[2 * k + 1] = _mm512_unpackhi_epi8(q[2 * k], q[2 * k + 1]);
+  }
+  /* a[2p + s1]: pair p, stage-1 half s1 */
+  for (k = 0; k < 2; k++) {
+    int s1;
+    for (s1 = 0; s1 < 2; s1++) {
+      __m512i x = a[4 * k + s1], y = a[4 * k + 2 + s1];
+      b[4 * k + 2 * s1] = _mm512_unpacklo_epi16(x, y);
+      b[4 * k + 2 * s1 + 1] = _mm512_unpackhi_epi16(x, y);
+    }
+  }
+  /* b[4h + 2 s1 + s2]: h = which four of the eight words */
+  for (k = 0; k < 4; k++) {
+    __m512i lo = _mm512_unpacklo_epi32(b[k], b[4 + k]), hi = _mm512_unpackhi_epi32(b[k], b[4 + k]);
+    _mm512_storeu_si512((void *)(rw + 16 * k), lo);
+    _mm512_storeu_si512((void *)(rw + 16 * k + 8), hi);
+  }
+}
+
+/* n <= 64 bytes at dst: 1 where row word v has a bit, else 0 */
+FRLE_TARGET("avx512f,avx512bw") static void expand_rows_avx512(uint8_t *st, uint64_t w, const uint64_t *rw,
+                                                                 const uint8_t *perm, uint64_t nr, uint32_t n,
+                                                                 int clear) {
+  __mmask64 keep = n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
+  __m512i one = _mm512_set1_epi8(clear ? 0 : 1);
+  int i;
+  for (i = 0; i < 64; i++) {
+    uint64_t v = rw[i];
+    if (v && perm[i] < nr)
+      _mm512_mask_storeu_epi8((void *)(st + perm[i] * w), keep,
+                              clear ? one : _mm512_maskz_mov_epi8(_cvtu64_mask64(v), one));
+  }
+}
+#endif
+
+/* row of rw[i] for each block kernel: the AVX-512 one's unpack order
+ * (word q of stored register f = 4 s1 + 2 s2 + s3 is row
+ * 16 (q >> 1) + 8 s1 + 4 s2 + 2 s3 + (q & 1)), and the identity */
+static uint8_t bb_perm_avx512[64], bb_perm_id[64];
+
+/* byte b as 8 bytes of its bits, lowest first (filled on first use) */
+static uint8_t expand_tab[256][8];
+static int expand_ready = 0;
+
+static void expand_init(void) {
+  int b, j;
+  if (frle_load_relaxed(&expand_ready)) return;
+  for (b = 0; b < 256; b++)
+    for (j = 0; j < 8; j++) expand_tab[b][j] = (uint8_t)((b >> j) & 1);
+  for (b = 0; b < 64; b++) {
+    /* stored register f (rw + 8 f) is unpack k's lo (f = 2k) or hi (2k+1),
+     * k = 2 s1 + s2; so s3 = f & 1, s2 = (f >> 1) & 1, s1 = f >> 2 */
+    int f = b >> 3, qw = b & 7;
+    bb_perm_avx512[b] = (uint8_t)(16 * (qw >> 1) + 8 * (f >> 2) + 4 * ((f >> 1) & 1) + 2 * (f & 1) + (qw & 1));
+    bb_perm_id[b] = (uint8_t)b;
+  }
+  frle_store_relaxed(&expand_ready, 1);
+}
+
+/* the n <= 64 bytes of row word v at dst, one byte per bit */
+static inline void expand_row(uint8_t *dst, uint64_t v, uint32_t n) {
+  uint32_t c;
+  if (n == 64) {
+    for (c = 0; c < 8; c++, v >>= 8) memcpy(dst + 8 * c, expand_tab[v & 0xff], 8);
+    return;
+  }
+  for (c = 0; c < n; c += 8, v >>= 8) memcpy(dst + c, expand_tab[v & 0xff], n - c < 8 ? n - c : 8);
+}
+
+/* The staging band, at least n bytes, all zero (its users clear what they
+ * write, so only grown memory is zeroed). 0 when out of memory. */
+static int stage_zeroed(frle_scratch *scr, int64_t n) {
+  if (!FRLE_GROW(scr->stage, scr->stage_cap, n)) return 0;
+  if (scr->stage_zero < scr->stage_cap) {
+    memset(scr->stage, 0, (size_t)scr->stage_cap);
+    scr->stage_zero = scr->stage_cap;
+  }
+  return 1;
+}
+
+/* One band's touched blocks: from band (column words, cleared as read) to
+ * row words in rows (at each block's first column) expanded into st (row
+ * stride w, nr rows); with clear, the bytes written so are zeroed again. */
+static void bb_blocks(uint64_t *band, const uint64_t *touched, uint64_t gw, uint64_t *rows, uint8_t *st, uint64_t w,
+                      uint64_t nr, int clear) {
+  uint64_t q;
+  int avx512 = 0;
+  const uint8_t *perm = bb_perm_id;
+#ifdef FRLE_X86_KERNELS
+  if (frle_bits_level() == FRLE_ISA_AVX512) {
+    avx512 = 1;
+    perm = bb_perm_avx512;
+  }
+#endif
+  for (q = 0; q < gw; q++) {
+    uint64_t tw = touched[q];
+    while (tw) {
+      uint64_t x0 = (q * 64 + (uint64_t)frle_ctz64(tw)) * 64, i;
+      uint32_t n = (uint32_t)(w - x0 < 64 ? w - x0 : 64);
+      uint64_t *rw = rows + x0;
+      tw &= tw - 1;
+      if (!clear) {
+#ifdef FRLE_X86_KERNELS
+        if (avx512) transpose64_avx512(band + x0, rw);
+        else
+#endif
+        {
+          memcpy(rw, band + x0, 64 * sizeof(uint64_t));
+          transpose64(rw);
+        }
+        memset(band + x0, 0, 64 * sizeof(uint64_t));
+      }
+#ifdef FRLE_X86_KERNELS
+      if (avx512) {
+        expand_rows_avx512(st + x0, w, rw, perm, nr, n, clear);
+        continue;
+      }
+#endif
+      for (i = 0; i < 64; i++) {
+        if (!rw[i] || perm[i] >= nr) continue;
+        if (clear) memset(st + perm[i] * w + x0, 0, n);
+        else expand_row(st + perm[i] * w + x0, rw[i], n);
+      }
+    }
+  }
+}
+
+/* Whether the bit-band decode is the faster one for this mask. Outputs
+ * under FRLE_STREAM_MIN (in cache) keep the row spans' plain stores. */
+static int bitband_pays(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w) {
+  uint64_t area = 0;
+  int64_t j;
+  if (h < 2 || w < 2 || h * w < FRLE_STREAM_MIN || h * w > BB_PIXELS_MAX || (uint64_t)BB_ROWS * w > BB_STAGE_MAX)
+    return 0;
+  if (frle_bits_level() != FRLE_ISA_SCALAR) return 1;
+  for (j = 1; j < m; j += 2) area += cnts[j];
+  return area < (uint64_t)BB_SCALAR_PX_PER_RUN * (uint64_t)(m / 2);
+}
+
+static int decode_bitband(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, uint8_t *out, int zeroed,
+                          frle_scratch *scr) {
+  uint64_t nbands = (h + BB_ROWS - 1) / BB_ROWS, ngroups = (w + 63) / 64, wpad = ngroups * 64;
+  uint64_t gw = (ngroups + 63) / 64; /* words of one band's touched-group bitmap */
+  uint64_t pos = 0, x = 0, cs = 0, b;
+  uint64_t *bits, *touched, *rows;
+  uint8_t *stage = NULL;
+  int64_t j;
+  line_writer lw;
+
+  expand_init();
+  /* bits: nbands * wpad column words (all zero between calls); bwork: the
+   * touched-group bitmaps of each band, then one block's 64 row words per
+   * group of a band */
+  if (!FRLE_GROW(scr->bits, scr->bits_cap, (int64_t)(nbands * wpad)) ||
+      !FRLE_GROW(scr->bwork, scr->bwork_cap, (int64_t)(nbands * gw + wpad)))
+    return FRLE_ERR_NOMEM;
+  bits = scr->bits;
+  touched = scr->bwork;
+  rows = touched + nbands * gw;
+  if (scr->bits_zero < scr->bits_cap) { /* grown: zero the new words once */
+    memset(bits + scr->bits_zero, 0, (size_t)(scr->bits_cap - scr->bits_zero) * sizeof(uint64_t));
+    scr->bits_zero = scr->bits_cap;
+  }
+  memset(touched, 0, nbands * gw * sizeof(uint64_t));
+
+  /* 1. the bits of every column segment */
+  for (j = 1; j < m; j += 2) {
+    uint64_t s = pos + cnts[j - 1], e = s + cnts[j], d;
+    pos = e;
+    if (s == e) continue;
+    d = s - cs;
+    if (d >= h) {
+      if (d < 2 * h) {
+        x++;
+        cs += h;
+      } else {
+        x = s / h;
+        cs = x * h;
+      }
+    }
+    for (;;) {
+      uint64_t ce = cs + h, se = e < ce ? e : ce, y0 = s - cs, y1 = se - cs;
+      uint64_t b0 = y0 / BB_ROWS, b1 = (y1 - 1) / BB_ROWS, t = (x >> 6);
+      uint64_t lo = ~0ull << (y0 % BB_ROWS), hi = ~0ull >> (63 - (y1 - 1) % BB_ROWS);
+      if (b0 == b1) {
+        bits[b0 * wpad + x] |= lo & hi;
+        touched[b0 * gw + (t >> 6)] |= 1ull << (t & 63);
+      } else {
+        bits[b0 * wpad + x] |= lo;
+        touched[b0 * gw + (t >> 6)] |= 1ull << (t & 63);
+        for (b = b0 + 1; b < b1; b++) {
+          bits[b * wpad + x] = ~0ull;
+          touched[b * gw + (t >> 6)] |= 1ull << (t & 63);
+        }
+        bits[b1 * wpad + x] |= hi;
+        touched[b1 * gw + (t >> 6)] |= 1ull << (t & 63);
+      }
+      if (e <= ce) break;
+      s = ce;
+      x++;
+      cs = ce;
+    }
+  }
+
+  if (!zeroed) {
+    if (!stage_zeroed(scr, (int64_t)(BB_ROWS * w) + 128)) return FRLE_ERR_NOMEM;
+    stage = scr->stage + ((64 - ((uintptr_t)scr->stage & 63)) & 63);
+    lw_init(&lw, out, out + h * w, 0);
+  }
+  /* 2. per band: transpose and expand each touched block, copy out, clear */
+  for (b = 0; b < nbands; b++) {
+    uint64_t y = b * BB_ROWS, nr = h - y < BB_ROWS ? h - y : BB_ROWS, q;
+    uint8_t *a = out + y * w, *st;
+    int any = 0;
+    for (q = 0; q < gw; q++) any |= touched[b * gw + q] != 0;
+    if (!any) {
+      if (!zeroed) lw_span(&lw, a, a + nr * w, 0);
+      continue;
+    }
+    st = zeroed ? a : stage + ((uintptr_t)a & 63);
+    bb_blocks(bits + b * wpad, touched + b * gw, gw, rows, st, w, nr, 0);
+    if (zeroed) continue;
+    lw_copy(&lw, a, a + nr * w, st);
+    bb_blocks(NULL, touched + b * gw, gw, rows, st, w, nr, 1); /* clear what was expanded */
+  }
+  if (!zeroed) lw_done(&lw);
   return FRLE_OK;
 }
 
@@ -432,6 +810,7 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
     frle_decode_colmajor(cnts, m, out, zeroed);
     return FRLE_OK;
   }
+  if (bitband_pays(cnts, m, h, w)) return decode_bitband(cnts, m, h, w, out, zeroed, scr);
   rc = frle_row_transitions(cnts, m, h, w, scr);
   if (rc != FRLE_OK) return rc;
   if (scr->ylo >= scr->yhi) { /* no foreground */

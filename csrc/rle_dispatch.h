@@ -53,6 +53,11 @@ int frle_parse_level(void);
  * frle_isa_cap() too. */
 int frle_fill_level(void);
 
+/* The decode's bit-block kernel (64x64 bit transpose and expansion to
+ * bytes): FRLE_ISA_AVX512 (avx512f, avx512bw, avx512vbmi and gfni) or
+ * FRLE_ISA_SCALAR, capped by frle_isa_cap(). */
+int frle_bits_level(void);
+
 #ifdef __cplusplus
 }
 #endif

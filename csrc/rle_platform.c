@@ -248,6 +248,8 @@ static void probe_cpu(void) {
       if (r[1] & (1u << 30)) f |= FRLE_CPU_AVX512BW;
       if (r[1] & (1u << 31)) f |= FRLE_CPU_AVX512VL;
       if (r[2] & (1u << 6)) f |= FRLE_CPU_AVX512VBMI2;
+      if (r[2] & (1u << 1)) f |= FRLE_CPU_AVX512VBMI;
+      if (r[2] & (1u << 8)) f |= FRLE_CPU_GFNI;
     }
   }
 #endif

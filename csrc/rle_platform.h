@@ -74,7 +74,9 @@ enum {
   FRLE_CPU_AVX512BW = 1 << 5,
   FRLE_CPU_AVX512VL = 1 << 6,
   FRLE_CPU_AVX512VBMI2 = 1 << 7,
-  FRLE_CPU_NEON = 1 << 8 /* AArch64: always */
+  FRLE_CPU_NEON = 1 << 8, /* AArch64: always */
+  FRLE_CPU_AVX512VBMI = 1 << 9,
+  FRLE_CPU_GFNI = 1 << 10 /* with the AVX-512 state: its EVEX forms */
 };
 /* 1 when the CPU has every feature of the mask `features`. */
 int frle_cpu_has(unsigned features);

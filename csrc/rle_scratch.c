@@ -27,5 +27,8 @@ void frle_scratch_free(frle_scratch *s) {
   free(s->aux);
   free(s->rcnt);
   free(s->rseg);
+  free(s->stage);
+  free(s->bits);
+  free(s->bwork);
   free(s);
 }

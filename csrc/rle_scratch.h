@@ -27,6 +27,14 @@ struct frle_scratch {
   int64_t rcnt_cap;  /* transforms: runs of the resized mask */
   uint32_t *rseg;
   int64_t rseg_cap;  /* transforms: one column's segments */
+  uint8_t *stage;
+  int64_t stage_cap;  /* decode: a band of output rows, expanded then copied out */
+  int64_t stage_zero; /* stage[0 .. stage_zero) is zero (its users clear what they write) */
+  uint64_t *bits;
+  int64_t bits_cap;  /* decode: the mask as bits, a word per (band of 64 rows, column) */
+  int64_t bits_zero; /* bits[0 .. bits_zero) are zero (the bit decode clears what it set) */
+  uint64_t *bwork;
+  int64_t bwork_cap; /* decode: per band, its touched blocks; one block's row words per group */
 };
 
 /* Make *buf hold at least n elements of size elem; returns 0 on failure. */

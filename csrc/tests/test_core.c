@@ -96,6 +96,48 @@ static void test_roundtrip(uint64_t h, uint64_t w, int style) {
   frle_scratch_free(scr);
 }
 
+/* Outputs of at least 1 MiB take the bit-band decode (or, without the
+ * AVX-512 block kernel, row spans for masks of long runs): sizes around its
+ * limits, bands and blocks cut short, against a naive transpose. Run once
+ * per FRLE_ISA cap, so the scalar and AVX-512 block kernels both run. */
+static void test_bitband(void) {
+  uint64_t sizes[][2] = {{1025, 1023}, {1088, 1000}, {1089, 963}, {257, 4096}, {130, 8192}, {129, 8193}, {2, 600000}};
+  size_t i;
+  int style;
+  frle_scratch *scr = frle_scratch_new();
+  for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    for (style = 0; style < 4; style++) {
+      uint64_t h = sizes[i][0], w = sizes[i][1], hw = h * w, y, x, k;
+      uint8_t *f = malloc(hw), *c = malloc(hw), *rm = malloc(hw);
+      uint32_t *cnts = NULL;
+      int64_t cap = 0, m;
+      if (style < 3) {
+        random_mask(f, h, w, style);
+      } else { /* full columns, a full band and one-pixel corners */
+        memset(f, 0, hw);
+        for (k = 0; k < hw; k++) f[k] = (k / h) % 5 == 0 || (k % h) / 64 == 1;
+        f[0] = f[hw - 1] = 1;
+      }
+      m = frle_encode_colmajor(f, hw, 0, &cnts, &cap);
+      for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) c[y * w + x] = f[x * h + y];
+      memset(rm, 0xAB, hw);
+      CHECK(frle_decode_rowmajor(cnts, m, h, w, rm, 0, scr) == FRLE_OK, "bitband decode rc");
+      CHECK(memcmp(rm, c, hw) == 0, "bitband decode %llux%llu style %d", (unsigned long long)h, (unsigned long long)w,
+            style);
+      memset(rm, 0, hw);
+      CHECK(frle_decode_rowmajor(cnts, m, h, w, rm, 1, scr) == FRLE_OK, "bitband zeroed rc");
+      CHECK(memcmp(rm, c, hw) == 0, "bitband zeroed decode %llux%llu style %d", (unsigned long long)h,
+            (unsigned long long)w, style);
+      free(f);
+      free(c);
+      free(rm);
+      free(cnts);
+    }
+  }
+  frle_scratch_free(scr);
+}
+
 static int parse_code(const char *s, uint64_t hw) {
   uint32_t cn[64];
   int64_t m;
@@ -482,13 +524,14 @@ static void test_isa_cap(void) {
   }
 }
 
-/* test_core --kernels: only the FRLE_ISA check (run once per FRLE_ISA value). */
+/* test_core --kernels: only the FRLE_ISA checks (run once per FRLE_ISA value). */
 int main(int argc, char **argv) {
   uint64_t sizes[][2] = {{1, 1},   {1, 17},  {17, 1},    {2, 2},     {3, 5},
                          {64, 64}, {65, 63}, {100, 300}, {480, 640}, {1500, 2250}};
   size_t i;
   int style;
   test_isa_cap();
+  test_bitband();
   if (argc > 1 && !strcmp(argv[1], "--kernels")) {
     if (failures) {
       fprintf(stderr, "%d failures\n", failures);

@@ -1,0 +1,61 @@
+"""Dense decode of outputs of 1 MiB and more, on each of its paths, against
+pycocotools: the bit-band decode (AVX-512 and scalar block kernels) and the
+row spans it falls back to (masks of long runs without AVX-512, stages wider
+than its limit, masks over its pixel limit). Every FRLE_ISA cap runs in a
+subprocess, since each extension picks its kernels once per process.
+
+The sizes cut bands (64 rows) and blocks (64 columns) short, and reach the
+stage's width limit (64 * w <= 512 KiB) from both sides; the shape
+families give many thin spans (stripes, strokes, noise) and few long ones
+(blobs), so both sides of the scalar path's choice run too."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+_PROBE = r"""
+import sys
+import numpy as np
+import pycocotools.mask as pm
+import fastrle
+from fastrle import synthetic
+
+sizes = [(1025, 1023), (1089, 963), (1088, 1000), (257, 4096), (128, 8192), (129, 8193), (1000, 1047)]
+checked = 0
+for k, (h, w) in enumerate(sizes):
+    for fam in synthetic.FAMILIES:
+        rles = synthetic.family_masks(fam, 2, h, w, seed=100 + k)
+        ref = np.ascontiguousarray(pm.decode(rles).transpose(2, 0, 1))
+        for threads in (1, 2):
+            got = fastrle.decode(rles, threads=threads)
+            assert np.array_equal(got, ref), (h, w, fam, threads, "fresh")
+        out = np.full(ref.shape, 7, np.uint8)
+        fastrle.decode(rles, out=out, threads=1)
+        assert np.array_equal(out, ref), (h, w, fam, "out")
+        out[:] = 0
+        fastrle.decode(rles, out=out, zeroed=True, threads=2)
+        assert np.array_equal(out, ref), (h, w, fam, "zeroed")
+        checked += len(rles)
+# full columns, a whole first band and single corner pixels (1-pixel runs at both ends)
+h, w = 1031, 1033
+f = np.zeros((h, w), np.uint8)
+f[:, ::5] = 1
+f[64:128, :] = 1
+f[0, 1] = f[h - 1, w - 2] = 1
+for m in (f, 1 - f, np.zeros_like(f), np.ones_like(f)):
+    r = pm.encode(np.asfortranarray(m))
+    assert np.array_equal(fastrle.decode(r), m)
+    checked += 1
+print(checked)
+"""
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512", "neon"])
+def test_big_outputs_match_pycocotools_on_every_kernel(isa: str) -> None:
+    env = dict(os.environ, FRLE_ISA=isa)
+    p = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert int(p.stdout.strip()) == 7 * 6 * 2 + 4
