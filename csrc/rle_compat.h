@@ -124,4 +124,12 @@ static __inline int64_t frle_fetch_add64(int64_t *p, int64_t v) {
 #error "rle_compat.h: no atomics for this compiler (add them here)"
 #endif
 
+/* A 64-bit word whose memory bytes are its low byte first (pixels 0-7 of a
+ * packed row in byte 0): a byte swap on big-endian hosts. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define FRLE_WORD_LE(v) __builtin_bswap64(v)
+#else
+#define FRLE_WORD_LE(v) (v)
+#endif
+
 #endif /* FASTRLE_RLE_COMPAT_H */

@@ -591,10 +591,12 @@ static void transpose64_avx512(const uint64_t *blk, uint64_t *rw) {
   }
 }
 
-/* n <= 64 bytes at dst: 1 where row word v has a bit, else 0 */
-FRLE_TARGET("avx512f,avx512bw") static void expand_rows_avx512(uint8_t *st, uint64_t w, const uint64_t *rw,
-                                                                 const uint8_t *perm, uint64_t nr, uint32_t n,
-                                                                 int clear) {
+/* A block's row words (rw[i] is row perm[i]; rows from nr on are not the
+ * band's) expanded at st + row * w: n <= 64 bytes each, 1 where the word
+ * has a bit, else 0. With clear, zeros over the same bytes instead. */
+FRLE_TARGET("avx512f,avx512bw")
+static void expand_rows_avx512(uint8_t *st, uint64_t w, const uint64_t *rw, const uint8_t *perm, uint64_t nr,
+                               uint32_t n, int clear) {
   __mmask64 keep = n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
   __m512i one = _mm512_set1_epi8(clear ? 0 : 1);
   int i;
@@ -652,40 +654,144 @@ static int stage_zeroed(frle_scratch *scr, int64_t n) {
   return 1;
 }
 
-/* One band's touched blocks: from band (column words, cleared as read) to
- * row words in rows (at each block's first column) expanded into st (row
- * stride w, nr rows); with clear, the bytes written so are zeroed again. */
-static void bb_blocks(uint64_t *band, const uint64_t *touched, uint64_t gw, uint64_t *rows, uint8_t *st, uint64_t w,
-                      uint64_t nr, int clear) {
-  uint64_t q;
-  int avx512 = 0;
-  const uint8_t *perm = bb_perm_id;
+/* The bits of one mask: nbands * wpad column words in bits (all zero
+ * between calls: each band's are cleared as they are transposed), and per
+ * band a bitmap of its touched groups of 64 columns (gw words each). */
+typedef struct {
+  uint64_t h, w, nbands, wpad, gw;
+  uint64_t *bits, *touched, *rows; /* rows: one block's 64 row words per group */
+  const uint8_t *perm;             /* rows[x0 + i] is row perm[i] of its block */
+  int avx512;
+} bitband;
+
+/* OR v into the word of (band b, column x), and mark its block touched. */
+static inline void bb_put(bitband *bb, uint64_t b, uint64_t x, uint64_t v) {
+  uint64_t t = x >> 6;
+  bb->bits[b * bb->wpad + x] |= v;
+  bb->touched[b * bb->gw + (t >> 6)] |= 1ull << (t & 63);
+}
+
+/* Step 1: OR every column segment's bits into the band words. */
+static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frle_scratch *scr, bitband *bb) {
+  uint64_t ngroups = (w + 63) / 64, pos = 0, x = 0, cs = 0, b;
+  uint64_t *bits, *touched, wpad, gw;
+  int64_t j;
+  expand_init();
+  bb->h = h;
+  bb->w = w;
+  bb->nbands = (h + BB_ROWS - 1) / BB_ROWS;
+  bb->wpad = wpad = ngroups * 64;
+  bb->gw = gw = (ngroups + 63) / 64;
+  bb->avx512 = 0;
+  bb->perm = bb_perm_id;
 #ifdef FRLE_X86_KERNELS
   if (frle_bits_level() == FRLE_ISA_AVX512) {
-    avx512 = 1;
-    perm = bb_perm_avx512;
+    bb->avx512 = 1;
+    bb->perm = bb_perm_avx512;
   }
 #endif
-  for (q = 0; q < gw; q++) {
-    uint64_t tw = touched[q];
+  if (!FRLE_GROW(scr->bits, scr->bits_cap, (int64_t)(bb->nbands * wpad)) ||
+      !FRLE_GROW(scr->bwork, scr->bwork_cap, (int64_t)(bb->nbands * gw + wpad)))
+    return FRLE_ERR_NOMEM;
+  bb->bits = bits = scr->bits;
+  bb->touched = touched = scr->bwork;
+  bb->rows = touched + bb->nbands * gw;
+  if (scr->bits_zero < scr->bits_cap) { /* grown: zero the new words once */
+    memset(bits + scr->bits_zero, 0, (size_t)(scr->bits_cap - scr->bits_zero) * sizeof(uint64_t));
+    scr->bits_zero = scr->bits_cap;
+  }
+  memset(touched, 0, bb->nbands * gw * sizeof(uint64_t));
+  {
+    /* pieces in one band collect in acc, the word (ab, ax), and go to
+     * memory when the word changes: an OR in memory per run would chain
+     * each run to the last through store forwarding */
+    uint64_t acc = 0, ab = 0, ax = 0;
+    for (j = 1; j < m; j += 2) {
+      uint64_t s = pos + cnts[j - 1], e = s + cnts[j], d;
+      pos = e;
+      if (s == e) continue;
+      d = s - cs;
+      if (d >= h) { /* the column of s, without a division unless a column was skipped */
+        if (d < 2 * h) {
+          x++;
+          cs += h;
+        } else {
+          x = s / h;
+          cs = x * h;
+        }
+      }
+      for (;;) {
+        uint64_t ce = cs + h, se = e < ce ? e : ce, y0 = s - cs, y1 = se - cs;
+        uint64_t b0 = y0 / BB_ROWS, b1 = (y1 - 1) / BB_ROWS;
+        uint64_t lo = ~0ull << (y0 % BB_ROWS), hi = ~0ull >> (63 - (y1 - 1) % BB_ROWS);
+        if (b0 == b1) {
+          if (b0 != ab || x != ax) {
+            if (acc) bb_put(bb, ab, ax, acc);
+            ab = b0;
+            ax = x;
+            acc = 0;
+          }
+          acc |= lo & hi;
+        } else {
+          bb_put(bb, b0, x, lo);
+          for (b = b0 + 1; b < b1; b++) bb_put(bb, b, x, ~0ull);
+          bb_put(bb, b1, x, hi);
+        }
+        if (e <= ce) break;
+        s = ce;
+        x++;
+        cs = ce;
+      }
+    }
+    if (acc) bb_put(bb, ab, ax, acc);
+  }
+  return FRLE_OK;
+}
+
+/* Whether band b has foreground. */
+static inline int bb_any(const bitband *bb, uint64_t b) {
+  uint64_t q;
+  for (q = 0; q < bb->gw; q++)
+    if (bb->touched[b * bb->gw + q]) return 1;
+  return 0;
+}
+
+/* Step 2: band b's touched blocks to row words (bb->rows), its column words
+ * cleared. */
+static void bb_transpose(bitband *bb, uint64_t b) {
+  uint64_t q, *band = bb->bits + b * bb->wpad;
+  for (q = 0; q < bb->gw; q++) {
+    uint64_t tw = bb->touched[b * bb->gw + q];
+    while (tw) {
+      uint64_t x0 = (q * 64 + (uint64_t)frle_ctz64(tw)) * 64;
+      tw &= tw - 1;
+#ifdef FRLE_X86_KERNELS
+      if (bb->avx512) transpose64_avx512(band + x0, bb->rows + x0);
+      else
+#endif
+      {
+        memcpy(bb->rows + x0, band + x0, 64 * sizeof(uint64_t));
+        transpose64(bb->rows + x0);
+      }
+      memset(band + x0, 0, 64 * sizeof(uint64_t));
+    }
+  }
+}
+
+/* Step 3 (bytes): band b's row words expanded into st (row stride w, the
+ * band's rows); with clear, the bytes written so are zeroed again. */
+static void bb_expand(const bitband *bb, uint64_t b, uint8_t *st, uint64_t nr, int clear) {
+  uint64_t q, w = bb->w;
+  for (q = 0; q < bb->gw; q++) {
+    uint64_t tw = bb->touched[b * bb->gw + q];
     while (tw) {
       uint64_t x0 = (q * 64 + (uint64_t)frle_ctz64(tw)) * 64, i;
       uint32_t n = (uint32_t)(w - x0 < 64 ? w - x0 : 64);
-      uint64_t *rw = rows + x0;
+      const uint64_t *rw = bb->rows + x0;
+      const uint8_t *perm = bb->perm;
       tw &= tw - 1;
-      if (!clear) {
 #ifdef FRLE_X86_KERNELS
-        if (avx512) transpose64_avx512(band + x0, rw);
-        else
-#endif
-        {
-          memcpy(rw, band + x0, 64 * sizeof(uint64_t));
-          transpose64(rw);
-        }
-        memset(band + x0, 0, 64 * sizeof(uint64_t));
-      }
-#ifdef FRLE_X86_KERNELS
-      if (avx512) {
+      if (bb->avx512) {
         expand_rows_avx512(st + x0, w, rw, perm, nr, n, clear);
         continue;
       }
@@ -699,9 +805,49 @@ static void bb_blocks(uint64_t *band, const uint64_t *touched, uint64_t gw, uint
   }
 }
 
+static int decode_bitband(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, uint8_t *out, int zeroed,
+                          frle_scratch *scr) {
+  bitband bb;
+  uint8_t *stage = NULL;
+  uint64_t b;
+  line_writer lw;
+  int rc = bb_build(cnts, m, h, w, scr, &bb);
+  if (rc != FRLE_OK) return rc;
+  if (!zeroed) {
+    if (!stage_zeroed(scr, (int64_t)(BB_ROWS * w) + 128)) return FRLE_ERR_NOMEM;
+    stage = scr->stage + ((64 - ((uintptr_t)scr->stage & 63)) & 63);
+    lw_init(&lw, out, out + h * w, 0);
+  }
+  for (b = 0; b < bb.nbands; b++) {
+    uint64_t y = b * BB_ROWS, nr = h - y < BB_ROWS ? h - y : BB_ROWS;
+    uint8_t *a = out + y * w, *st;
+    if (!bb_any(&bb, b)) {
+      if (!zeroed) lw_span(&lw, a, a + nr * w, 0);
+      continue;
+    }
+    /* zeroed: straight into the output; else into the stage, aligned as
+     * the output so whole lines copy out with aligned loads */
+    st = zeroed ? a : stage + ((uintptr_t)a & 63);
+    bb_transpose(&bb, b);
+    bb_expand(&bb, b, st, nr, 0);
+    if (zeroed) continue;
+    lw_copy(&lw, a, a + nr * w, st);
+    bb_expand(&bb, b, st, nr, 1);
+  }
+  if (!zeroed) lw_done(&lw);
+  return FRLE_OK;
+}
+
+/* byte-wise bit reversal of a word: np.packbits' big bit order */
+static inline uint64_t reverse_bits_in_bytes(uint64_t v) {
+  v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
+  v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
+  return ((v >> 4) & 0x0f0f0f0f0f0f0f0full) | ((v & 0x0f0f0f0f0f0f0f0full) << 4);
+}
+
 /* Whether the bit-band decode is the faster one for this mask. Outputs
  * under FRLE_STREAM_MIN (in cache) keep the row spans' plain stores. */
-static int bitband_pays(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w) {
+int frle_bits_pays(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w) {
   uint64_t area = 0;
   int64_t j;
   if (h < 2 || w < 2 || h * w < FRLE_STREAM_MIN || h * w > BB_PIXELS_MAX || (uint64_t)BB_ROWS * w > BB_STAGE_MAX)
@@ -711,93 +857,34 @@ static int bitband_pays(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w)
   return area < (uint64_t)BB_SCALAR_PX_PER_RUN * (uint64_t)(m / 2);
 }
 
-static int decode_bitband(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, uint8_t *out, int zeroed,
-                          frle_scratch *scr) {
-  uint64_t nbands = (h + BB_ROWS - 1) / BB_ROWS, ngroups = (w + 63) / 64, wpad = ngroups * 64;
-  uint64_t gw = (ngroups + 63) / 64; /* words of one band's touched-group bitmap */
-  uint64_t pos = 0, x = 0, cs = 0, b;
-  uint64_t *bits, *touched, *rows;
-  uint8_t *stage = NULL;
-  int64_t j;
-  line_writer lw;
-
-  expand_init();
-  /* bits: nbands * wpad column words (all zero between calls); bwork: the
-   * touched-group bitmaps of each band, then one block's 64 row words per
-   * group of a band */
-  if (!FRLE_GROW(scr->bits, scr->bits_cap, (int64_t)(nbands * wpad)) ||
-      !FRLE_GROW(scr->bwork, scr->bwork_cap, (int64_t)(nbands * gw + wpad)))
-    return FRLE_ERR_NOMEM;
-  bits = scr->bits;
-  touched = scr->bwork;
-  rows = touched + nbands * gw;
-  if (scr->bits_zero < scr->bits_cap) { /* grown: zero the new words once */
-    memset(bits + scr->bits_zero, 0, (size_t)(scr->bits_cap - scr->bits_zero) * sizeof(uint64_t));
-    scr->bits_zero = scr->bits_cap;
-  }
-  memset(touched, 0, nbands * gw * sizeof(uint64_t));
-
-  /* 1. the bits of every column segment */
-  for (j = 1; j < m; j += 2) {
-    uint64_t s = pos + cnts[j - 1], e = s + cnts[j], d;
-    pos = e;
-    if (s == e) continue;
-    d = s - cs;
-    if (d >= h) {
-      if (d < 2 * h) {
-        x++;
-        cs += h;
-      } else {
-        x = s / h;
-        cs = x * h;
-      }
-    }
-    for (;;) {
-      uint64_t ce = cs + h, se = e < ce ? e : ce, y0 = s - cs, y1 = se - cs;
-      uint64_t b0 = y0 / BB_ROWS, b1 = (y1 - 1) / BB_ROWS, t = (x >> 6);
-      uint64_t lo = ~0ull << (y0 % BB_ROWS), hi = ~0ull >> (63 - (y1 - 1) % BB_ROWS);
-      if (b0 == b1) {
-        bits[b0 * wpad + x] |= lo & hi;
-        touched[b0 * gw + (t >> 6)] |= 1ull << (t & 63);
-      } else {
-        bits[b0 * wpad + x] |= lo;
-        touched[b0 * gw + (t >> 6)] |= 1ull << (t & 63);
-        for (b = b0 + 1; b < b1; b++) {
-          bits[b * wpad + x] = ~0ull;
-          touched[b * gw + (t >> 6)] |= 1ull << (t & 63);
+int frle_decode_bits_packed(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, uint8_t *base, int64_t stride,
+                            int flip_v, int little, int zeroed, frle_scratch *scr) {
+  bitband bb;
+  uint64_t b, rb = (w + 7) / 8;
+  int rc = bb_build(cnts, m, h, w, scr, &bb);
+  if (rc != FRLE_OK) return rc;
+  for (b = 0; b < bb.nbands; b++) {
+    uint64_t y = b * BB_ROWS, nr = h - y < BB_ROWS ? h - y : BB_ROWS, r, q;
+    if (!zeroed) /* an eighth of the bytes: plain stores keep up */
+      for (r = 0; r < nr; r++) memset(base + (int64_t)(flip_v ? h - 1 - y - r : y + r) * stride, 0, rb);
+    if (!bb_any(&bb, b)) continue;
+    bb_transpose(&bb, b);
+    for (q = 0; q < bb.gw; q++) {
+      uint64_t tw = bb.touched[b * bb.gw + q];
+      while (tw) {
+        uint64_t x0 = (q * 64 + (uint64_t)frle_ctz64(tw)) * 64, i, nb = rb - x0 / 8 < 8 ? rb - x0 / 8 : 8;
+        const uint64_t *rw = bb.rows + x0;
+        tw &= tw - 1;
+        for (i = 0; i < 64; i++) {
+          uint64_t v = rw[i], yy = y + bb.perm[i];
+          if (!v || bb.perm[i] >= nr) continue;
+          if (!little) v = reverse_bits_in_bytes(v);
+          v = FRLE_WORD_LE(v);
+          memcpy(base + (int64_t)(flip_v ? h - 1 - yy : yy) * stride + x0 / 8, &v, (size_t)nb);
         }
-        bits[b1 * wpad + x] |= hi;
-        touched[b1 * gw + (t >> 6)] |= 1ull << (t & 63);
       }
-      if (e <= ce) break;
-      s = ce;
-      x++;
-      cs = ce;
     }
   }
-
-  if (!zeroed) {
-    if (!stage_zeroed(scr, (int64_t)(BB_ROWS * w) + 128)) return FRLE_ERR_NOMEM;
-    stage = scr->stage + ((64 - ((uintptr_t)scr->stage & 63)) & 63);
-    lw_init(&lw, out, out + h * w, 0);
-  }
-  /* 2. per band: transpose and expand each touched block, copy out, clear */
-  for (b = 0; b < nbands; b++) {
-    uint64_t y = b * BB_ROWS, nr = h - y < BB_ROWS ? h - y : BB_ROWS, q;
-    uint8_t *a = out + y * w, *st;
-    int any = 0;
-    for (q = 0; q < gw; q++) any |= touched[b * gw + q] != 0;
-    if (!any) {
-      if (!zeroed) lw_span(&lw, a, a + nr * w, 0);
-      continue;
-    }
-    st = zeroed ? a : stage + ((uintptr_t)a & 63);
-    bb_blocks(bits + b * wpad, touched + b * gw, gw, rows, st, w, nr, 0);
-    if (zeroed) continue;
-    lw_copy(&lw, a, a + nr * w, st);
-    bb_blocks(NULL, touched + b * gw, gw, rows, st, w, nr, 1); /* clear what was expanded */
-  }
-  if (!zeroed) lw_done(&lw);
   return FRLE_OK;
 }
 
@@ -810,7 +897,7 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
     frle_decode_colmajor(cnts, m, out, zeroed);
     return FRLE_OK;
   }
-  if (bitband_pays(cnts, m, h, w)) return decode_bitband(cnts, m, h, w, out, zeroed, scr);
+  if (frle_bits_pays(cnts, m, h, w)) return decode_bitband(cnts, m, h, w, out, zeroed, scr);
   rc = frle_row_transitions(cnts, m, h, w, scr);
   if (rc != FRLE_OK) return rc;
   if (scr->ylo >= scr->yhi) { /* no foreground */

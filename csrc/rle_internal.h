@@ -13,6 +13,17 @@
  * foreground span [x0, x1). Returns FRLE_OK or FRLE_ERR_NOMEM. */
 int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frle_scratch *scr);
 
+/* Whether the bit-band decode (rle_decode.c) is the faster one for a
+ * validated h x w mask of runs cnts[0..m). */
+int frle_bits_pays(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w);
+
+/* Packed rows of a validated h x w mask through the bit bands: row r's
+ * ceil(w/8) bytes, np.packbits' order (little: bit j of byte k is pixel
+ * 8k+j; else pixel 8k+7-j), at base + r' * stride, where r' is r (flip_v:
+ * h-1-r). zeroed: the rows are zero already. FRLE_OK or FRLE_ERR_NOMEM. */
+int frle_decode_bits_packed(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, uint8_t *base, int64_t stride,
+                            int flip_v, int little, int zeroed, frle_scratch *scr);
+
 /* Batches of per-mask work: every mask is parsed and validated first (as in
  * frle_decode_batch), then fn(ctx, i, counts, m, scr, err) runs for each
  * mask i on nthreads threads. fn returns FRLE_OK or an error code. */

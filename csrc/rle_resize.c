@@ -138,12 +138,6 @@ static const uint64_t prefix[2][65] = {
     }};
 /* clang-format on */
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#define FRLE_WORD_LE(v) __builtin_bswap64(v) /* byte 0 in memory holds pixels 0-7 */
-#else
-#define FRLE_WORD_LE(v) (v)
-#endif
-
 static inline void put_word(uint8_t *row, size_t rb, size_t i, uint64_t v) {
   size_t off = i * 8;
   v = FRLE_WORD_LE(v);
@@ -320,6 +314,8 @@ static int write_nearest(const dctx *c, const uint32_t *cnts, int64_t m, frle_sc
     rc2 = scr->rcnt;
   }
   if (rc != FRLE_OK) return rc;
+  if (x->packed && !x->flip_h && frle_bits_pays(rc2, m2, x->oh, x->ow)) /* packed rows are its row words */
+    return frle_decode_bits_packed(rc2, m2, x->oh, x->ow, base, x->row_stride, x->flip_v, x->little, x->zeroed, scr);
   rc = frle_row_transitions(rc2, m2, x->oh, x->ow, scr);
   if (rc != FRLE_OK) return rc;
   if (!FRLE_GROW(scr->aux, scr->aux_cap, (int64_t)(2 * rb))) return FRLE_ERR_NOMEM;

@@ -38,6 +38,16 @@ for k, (h, w) in enumerate(sizes):
         out[:] = 0
         fastrle.decode(rles, out=out, zeroed=True, threads=2)
         assert np.array_equal(out, ref), (h, w, fam, "zeroed")
+        for bitorder in ("big", "little"):
+            for flip in (None, "v", "h", "hv"):
+                want = ref[:, ::-1] if flip in ("v", "hv") else ref
+                want = want[:, :, ::-1] if flip in ("h", "hv") else want
+                want = np.packbits(want, axis=-1, bitorder=bitorder)
+                got = fastrle.decode(rles, packed=True, bitorder=bitorder, flip=flip, threads=2)
+                assert np.array_equal(got, want), (h, w, fam, "packed", bitorder, flip)
+            pk = np.full(want.shape, 0, np.uint8)
+            fastrle.decode(rles, out=pk, packed=True, bitorder=bitorder, zeroed=True)
+            assert np.array_equal(pk, np.packbits(ref, axis=-1, bitorder=bitorder)), (h, w, fam, "packed zeroed")
         checked += len(rles)
 # full columns, a whole first band and single corner pixels (1-pixel runs at both ends)
 h, w = 1031, 1033
