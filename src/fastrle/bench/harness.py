@@ -275,7 +275,8 @@ class BenchData:
 # --- cases ------------------------------------------------------------------------
 # A case builder returns (comparators, ratio specs, notes, verify). A ratio spec
 # is (label, numerator key, denominator key, op, target); op "" = info only; a
-# numerator "a|b" is the fastest of a and b, named in the label.
+# numerator "a|b" is the fastest of a and b, named in the label; a denominator
+# "@S" is a fixed time of S seconds (a rate target: work / rate).
 
 WARM_NOTE = "the warm buffer is rewritten (memset) before every timed call, untimed"
 RatioSpec = Tuple[str, str, str, str, Optional[float]]
@@ -392,6 +393,8 @@ def _ratio(spec: RatioSpec, med: dict[str, float]) -> Ratio:
         timed = [k for k in num.split("|") if k in med]
         num = min(timed, key=med.__getitem__) if timed else ""
     pick = num.rsplit(":", 1)[-1] if "|" in spec[1] else ""
+    if den.startswith("@"):
+        med = dict(med, **{den: float(den[1:])})
     if num not in med or den not in med or med[den] <= 0:
         return Ratio(label, None, op, target, "SKIP")
     v = med[num] / med[den]
@@ -490,7 +493,9 @@ def run(cfg: BenchConfig, progress: bool = True) -> list[CaseResult]:
 def worst_by_family(results: Iterable[CaseResult]) -> List[Tuple[str, Ratio, str, int]]:
     """Per (case, ratio label) of the per-family cases, the worst ratio over the families:
     ``(case, ratio, family, families seen)``. Worst is the one furthest on the failing
-    side of its target (lowest for ``>=``, highest for ``<=``; lowest when info only)."""
+    side of its target (lowest for ``>=``, highest for ``<=``; lowest when info only),
+    among the families where it is a target (a ratio may be one for some families and
+    information for others)."""
     groups: Dict[Tuple[str, str], List[Tuple[Ratio, str]]] = {}
     for r in results:
         if not r.family:
@@ -500,8 +505,9 @@ def worst_by_family(results: Iterable[CaseResult]) -> List[Tuple[str, Ratio, str
                 groups.setdefault((r.case, x.label), []).append((x, r.family))
     out = []
     for (case, _), rs in groups.items():
-        pick = max if rs[0][0].op == "<=" else min
-        x, fam = pick(rs, key=lambda t: t[0].value or 0.0)
+        pool = [t for t in rs if t[0].op] or rs
+        pick = max if pool[0][0].op == "<=" else min
+        x, fam = pick(pool, key=lambda t: t[0].value or 0.0)
         out.append((case, x, fam, len(rs)))
     return out
 
