@@ -8,7 +8,9 @@ geometry p    100 SA-1B-like 1500x2250 masks, RETR_CCOMP, CHAIN_APPROX_NONE:
               to_polygons(format="cv2") on 1 and on --threads threads vs
               per mask pycocotools.mask.decode + cv2.findContours; then, in
               child processes, 92 masks of 3024x4032 (roboflow's case):
-              seconds and peak RSS of each whole conversion
+              seconds and peak RSS of each whole conversion; and one
+              20000x20000 ring touching all four borders (its box is the
+              frame: 400 MB as bytes): seconds and peak RSS
 ======== ==== ================================================================
 
 ``verify`` checks that both give the same rings and hierarchy first.
@@ -27,9 +29,16 @@ import numpy as np
 
 from .harness import BenchData, CaseSpec, Comparator, fastrle_or_none, import_or_none, register, skip_note, version_of
 
-__all__ = ["reference_contours", "large_run", "LARGE_N", "LARGE_H", "LARGE_W"]
+__all__ = ["reference_contours", "large_run", "frame_ring", "LARGE_N", "LARGE_H", "LARGE_W", "RING_N"]
 
 LARGE_N, LARGE_H, LARGE_W = 92, 3024, 4032
+RING_N = 20000
+
+
+def frame_ring(n: int, t: int = 2) -> Dict[str, Any]:
+    """An n x n mask whose foreground is the t-pixel frame on all four
+    borders, as column-major counts: runs and border O(n), box n x n."""
+    return {"size": [n, n], "counts": [0, t * n + t] + [n - 2 * t, 2 * t] * (n - 2 * t - 1) + [n - 2 * t, t + t * n]}
 
 # One conversion in a fresh process: (seconds, peak RSS in bytes, RSS
 # before it); the RLEs come from a JSON file, read before the clock starts
@@ -142,6 +151,11 @@ def case_geometry(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
         else:
             notes.append(f"{LARGE_N} masks of {lh}x{lw}, {label}: {r[0]:.3f} s, peak RSS {r[1] / 1e6:.0f} MB "
                          f"for the process ({(r[1] - r[2]) / 1e6:.0f} MB above its RSS before the call)")
+    rn = RING_N if c.h >= 1500 else 2000
+    r = large_run("fastrle", [frame_ring(rn)], 1)
+    notes.append(f"a {rn}x{rn} ring touching all four borders (box {rn * rn / 1e6:.0f} MB as bytes), fastrle: "
+                 + ("the child process failed" if r is None else
+                    f"{r[0]:.3f} s, {(r[1] - r[2]) / 1e6:.1f} MB above the RSS before the call"))
 
     def verify() -> bool:
         ref = reference_contours(rles)
