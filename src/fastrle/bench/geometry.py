@@ -6,7 +6,8 @@ name     id   what
 ======== ==== ================================================================
 geometry p    100 SA-1B-like 1500x2250 masks, RETR_CCOMP, CHAIN_APPROX_NONE:
               to_polygons(format="cv2") on 1 and on --threads threads vs
-              per mask pycocotools.mask.decode + cv2.findContours; then, in
+              per mask pycocotools.mask.decode + cv2.findContours, and its
+              C core alone on 1 and --threads threads (info); then, in
               child processes, 92 masks of 3024x4032 (roboflow's case):
               seconds and peak RSS of each whole conversion; and one
               20000x20000 ring touching all four borders (its box is the
@@ -131,7 +132,21 @@ def case_geometry(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
         Comparator("fastrle-threads", f"the same, threads={c.threads}",
                    lambda: to_polygons(rles, mode="ccomp", format="cv2", threads=c.threads)),
     ]
-    ratios: List[Any] = [("fastrle / fastrle-threads", "fastrle", "fastrle-threads", ">=", 1.7)]
+    # the C core and its glue alone, on runs parsed once: what threads can
+    # speed up (to_polygons also parses and builds its Rings in Python, serially)
+    from .. import _contours, _core
+    runs = _core.parse(_core.sources(rles, same_size=False), True)
+
+    def core(th: int) -> Any:
+        return _contours.contours(runs.arena, runs.offsets, runs.heights, runs.widths, _contours.CCOMP,
+                                  _contours.APPROX_NONE, False, th)
+
+    comps += [Comparator("fastrle-core", "the C core alone (fastrle._contours.contours on parsed runs), threads=1",
+                         lambda: core(1)),
+              Comparator("fastrle-core-threads", f"the C core alone, threads={c.threads}",
+                         lambda: core(c.threads))]
+    ratios: List[Any] = [("fastrle / fastrle-threads", "fastrle", "fastrle-threads", ">=", 1.7),
+                         ("C core: 1 thread / threads", "fastrle-core", "fastrle-core-threads", "", None)]
     if pm is None or cv2 is None:
         notes.append(skip_note("pycocotools and OpenCV"))
         return comps, ratios, notes, None
