@@ -1,19 +1,29 @@
 /* Contours from runs; see rle_contour.h.
  *
- * Each mask's row spans (frle_row_transitions) are written into a crop of
- * its bounding box with a one-pixel zero frame, per-thread scratch, and the
- * border following runs there with OpenCV's rules (contours_new.cpp): the
- * marks 1 (unvisited), nbd (visited), nbd | 0x80 (visited, right edge), the
- * LNBD position, the 127-entry table of marks for finding a hole's parent,
- * and the tree whose pre-order walk is cv2's output order. Borders start
- * only at span starts (outer) and span ends (holes), so the raster scan
- * walks the spans and looks at pixels inside a span only to find the LNBD
- * mark there. Memory: the runs, the crop and the output; never the frame. */
+ * The border following runs with OpenCV's rules (contours_new.cpp) on a
+ * plane of pixel values in the coordinates of the mask's bounding box with
+ * a one-pixel zero frame: 0 (background), 1 (unvisited), nbd (visited),
+ * nbd | 0x80 (visited, right edge); with the LNBD position, the 127-entry
+ * table of marks for finding a hole's parent, and the tree whose pre-order
+ * walk is cv2's output order. Borders start only at span starts (outer) and
+ * span ends (holes), so the raster scan walks the spans (frle_row_transitions)
+ * and looks inside a span only for the LNBD mark.
+ *
+ * The plane is one of two stores, chosen per mask (use_crop):
+ * - crop: the bounding box as bytes (per-thread scratch), spans written in;
+ *   one byte load per pixel test, memory the box;
+ * - sparse: each row's spans cut into pieces, "edge" pieces (pixels with
+ *   background among their 8 neighbours, the only ones the tracer visits:
+ *   Suzuki's border points) holding one mark byte per pixel and "inner"
+ *   pieces (all 1); a pixel test is a search among its row's pieces from
+ *   the last one hit. Memory: the runs, the rows and the edge pixels
+ *   (at most the mask's perimeter in pixels); never the box. */
 #include "rle_contour.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "rle_compat.h"
 #include "rle_internal.h"
 #include "rle_platform.h"
 
@@ -43,15 +53,79 @@ typedef struct {
   int64_t aux_cap; /* output walk: a stack and the index map */
   int32_t *opts;
   int64_t opts_cap; /* pixel outlines, x, y pairs of corners */
+  int64_t *rs;
+  int64_t rs_cap; /* per row of the box: its spans' first and end offsets */
+  int64_t *rowp, *finger, *poff;
+  int64_t rowp_cap, finger_cap, poff_cap; /* the sparse store's rows and pieces */
+  int32_t *px0, *px1;
+  int64_t px0_cap, px1_cap;
+  int8_t *marks;
+  int64_t marks_cap;
+  uint32_t *iv;
+  int64_t iv_cap; /* one row's inner intervals */
   int rc;
   int64_t bad;
 } cworker;
 
+/* The pixel values of one mask; see the top of the file. Coordinates are
+ * those of the box with its frame: (x, y) in [0, W2) x [0, H2). */
 typedef struct {
-  int8_t *img;
+  int sparse;
+  int8_t *img; /* crop: W2 * H2 bytes */
   int64_t step;
-  int64_t d[16]; /* pointer step of chain code s & 7 */
-} crop;
+  int64_t d[16];            /* crop: index step of chain code s & 7 */
+  const int64_t *rowp;      /* sparse: row y's pieces are [rowp[y], rowp[y+1]) */
+  const int32_t *px0, *px1; /* piece [px0, px1) */
+  const int64_t *poff;      /* its first mark byte, or -1: inner (all 1) */
+  int8_t *marks;
+  int64_t *finger; /* per row, the last piece hit */
+  int8_t spare;    /* what a write outside the edge pieces lands on */
+  int off_edge;    /* such a write happened: redo the mask in a crop */
+} plane;
+
+/* The piece of row y holding x, or -1. */
+static inline int64_t piece_of(const plane *p, int32_t x, int32_t y) {
+  int64_t lo = p->rowp[y], hi = p->rowp[y + 1], f = p->finger[y], mid;
+  if (lo == hi) return -1;
+  if (x >= p->px0[f] && x < p->px1[f]) return f;
+  if (x >= p->px1[f]) {
+    lo = f + 1;
+    if (lo < hi && x < p->px1[lo]) return x >= p->px0[lo] ? (p->finger[y] = lo) : -1;
+  } else {
+    hi = f;
+  }
+  while (lo < hi) { /* the first piece ending after x */
+    mid = lo + (hi - lo) / 2;
+    if (p->px1[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == p->rowp[y + 1] || x < p->px0[lo]) return -1;
+  return p->finger[y] = lo;
+}
+
+/* Pixel (x, y), at index i of the crop. sp: the plane is sparse (a
+ * constant where the tracer is inlined, so each store gets its own loop). */
+static FRLE_FORCE_INLINE int8_t pget(const plane *p, int32_t x, int32_t y, int64_t i, int sp) {
+  int64_t k;
+  if (!sp) return p->img[i];
+  k = piece_of(p, x, y);
+  if (k < 0) return 0;
+  return p->poff[k] < 0 ? 1 : p->marks[p->poff[k] + x - p->px0[k]];
+}
+
+/* The value of a pixel the tracer visits, to read and write. */
+static FRLE_FORCE_INLINE int8_t *pref(plane *p, int32_t x, int32_t y, int64_t i, int sp) {
+  int64_t k;
+  if (!sp) return p->img + i;
+  k = piece_of(p, x, y);
+  if (k >= 0 && p->poff[k] >= 0) return p->marks + p->poff[k] + x - p->px0[k];
+  p->off_edge = 1; /* never for a border point; kept safe all the same */
+  p->spare = 1;
+  return &p->spare;
+}
+
+/* A pixel's index in the crop (unused for the sparse store). */
+static inline int64_t at(const plane *p, int32_t x, int32_t y) { return p->sparse ? 0 : (int64_t)y * p->step + x; }
 
 static int put_pt(cworker *wk, int32_t x, int32_t y) {
   if (2 * wk->npts + 2 > wk->pts_cap && !FRLE_GROW(wk->pts, wk->pts_cap, 2 * wk->npts + 2)) return 0;
@@ -62,9 +136,14 @@ static int put_pt(cworker *wk, int32_t x, int32_t y) {
 }
 
 /* Follows the border from (x, y), marking it with nbd, and records its
- * points (all, or only where the direction changes) and bounding rect. */
-static int follow(cworker *wk, const crop *c, int32_t x, int32_t y, int8_t nbd, int hole, int direct, cnode *nd) {
-  int8_t *i0 = c->img + (int64_t)y * c->step + x, *i1, *i3, *i4 = NULL;
+ * points (all, or only where the direction changes) and bounding rect.
+ * (xN, yN) are pixels i0, i1, i3, i4 of cv2's code, iN their crop indices. */
+static FRLE_FORCE_INLINE int follow_in(cworker *wk, plane *c, int32_t x, int32_t y, int8_t nbd, int hole, int direct,
+                                       cnode *nd, int sp) {
+  const int32_t x0 = x, y0 = y;
+  const int64_t i0 = at(c, x, y);
+  int32_t x1, y1, x3 = x, y3 = y, x4 = x, y4 = y;
+  int64_t i1, i3 = i0, i4 = i0;
   int32_t rx = x, ry = y, rx1 = x, ry1 = y;
   int s_end = hole ? 0 : 4, s = s_end;
   int8_t right = (int8_t)(nbd - 128); /* nbd | 0x80 */
@@ -72,25 +151,30 @@ static int follow(cworker *wk, const crop *c, int32_t x, int32_t y, int8_t nbd, 
   nd->p0 = wk->npts;
   do {
     s = (s - 1) & 7;
+    x1 = x0 + DX[s];
+    y1 = y0 + DY[s];
     i1 = i0 + c->d[s];
-  } while (*i1 == 0 && s != s_end);
+  } while (pget(c, x1, y1, i1, sp) == 0 && s != s_end);
 
   if (s == s_end) { /* a single pixel */
-    *i0 = right;
+    *pref(c, x0, y0, i0, sp) = right;
     if (!put_pt(wk, x, y)) return FRLE_ERR_NOMEM;
   } else {
     int prev_s = s ^ 4;
-    i3 = i0;
     for (;;) {
+      int8_t *v3;
       s_end = s;
       while (s < 15) {
         ++s;
+        x4 = x3 + DX[s & 7];
+        y4 = y3 + DY[s & 7];
         i4 = i3 + c->d[s];
-        if (*i4 != 0) break;
+        if (pget(c, x4, y4, i4, sp) != 0) break;
       }
       s &= 7;
-      if ((unsigned)(s - 1) < (unsigned)s_end) *i3 = right; /* its right neighbour is 0 */
-      else if (*i3 == 1) *i3 = nbd;
+      v3 = pref(c, x3, y3, i3, sp);
+      if ((unsigned)(s - 1) < (unsigned)s_end) *v3 = right; /* its right neighbour is 0 */
+      else if (*v3 == 1) *v3 = nbd;
       if (s != prev_s || direct) {
         if (!put_pt(wk, x, y)) return FRLE_ERR_NOMEM;
       }
@@ -103,7 +187,9 @@ static int follow(cworker *wk, const crop *c, int32_t x, int32_t y, int8_t nbd, 
       prev_s = s;
       x += DX[s];
       y += DY[s];
-      if (i4 == i0 && i3 == i1) break;
+      if (sp ? x4 == x0 && y4 == y0 && x3 == x1 && y3 == y1 : i4 == i0 && i3 == i1) break;
+      x3 = x4;
+      y3 = y4;
       i3 = i4;
       s = (s + 4) & 7;
     }
@@ -116,38 +202,59 @@ static int follow(cworker *wk, const crop *c, int32_t x, int32_t y, int8_t nbd, 
   return FRLE_OK;
 }
 
-/* 1 when following the border that starts at i0 reaches stop as the last
- * border met there in the raster scan (cv2's test for a hole's parent
- * among borders that share a mark). */
-static int reaches(const crop *c, const int8_t *i0, const int8_t *stop, int hole) {
-  const int8_t *i1, *i3 = i0, *i4 = NULL;
+static int follow(cworker *wk, plane *c, int32_t x, int32_t y, int8_t nbd, int hole, int direct, cnode *nd) {
+  if (c->sparse) return follow_in(wk, c, x, y, nbd, hole, direct, nd, 1);
+  return follow_in(wk, c, x, y, nbd, hole, direct, nd, 0);
+}
+
+/* 1 when following the border that starts at (x0, y0) reaches (sx, sy) as
+ * the last border met there in the raster scan (cv2's test for a hole's
+ * parent among borders that share a mark). */
+static FRLE_FORCE_INLINE int reaches_in(plane *c, int32_t x0, int32_t y0, int32_t sx, int32_t sy, int hole, int sp) {
+  const int64_t i0 = at(c, x0, y0);
+  int32_t x1, y1, x3 = x0, y3 = y0, x4 = x0, y4 = y0;
+  int64_t i1, i3 = i0, i4 = i0;
   int s_end = hole ? 0 : 4, s = s_end;
   do {
     s = (s - 1) & 7;
+    x1 = x0 + DX[s];
+    y1 = y0 + DY[s];
     i1 = i0 + c->d[s];
-  } while (*i1 == 0 && s != s_end);
-  if (s == s_end) return i3 == stop;
+  } while (pget(c, x1, y1, i1, sp) == 0 && s != s_end);
+  if (s == s_end) return x3 == sx && y3 == sy;
   for (;;) {
     while (s < 15) {
       ++s;
+      x4 = x3 + DX[s & 7];
+      y4 = y3 + DY[s & 7];
       i4 = i3 + c->d[s];
-      if (*i4 != 0) break;
+      if (pget(c, x4, y4, i4, sp) != 0) break;
     }
-    if (i3 == stop) {
+    if (x3 == sx && y3 == sy) {
       int t = s;
-      if (!(*i3 & 0x80)) return 1;
+      if (!(pget(c, x3, y3, i3, sp) & 0x80)) return 1;
       for (;;) {
         t = (t - 1) & 7;
-        if (i3[c->d[t]] != 0) break;
+        if (pget(c, x3 + DX[t], y3 + DY[t], i3 + c->d[t], sp) != 0) break;
         if (t == 0) return 1;
       }
     }
-    if (i4 == i0 && i3 == i1) break;
+    if (sp ? x4 == x0 && y4 == y0 && x3 == x1 && y3 == y1 : i4 == i0 && i3 == i1) break;
+    x3 = x4;
+    y3 = y4;
     i3 = i4;
     s = (s + 4) & 7;
   }
   return 0;
 }
+
+static int reaches(plane *c, int32_t x0, int32_t y0, int32_t sx, int32_t sy, int hole) {
+  if (c->sparse) return reaches_in(c, x0, y0, sx, sy, hole, 1);
+  return reaches_in(c, x0, y0, sx, sy, hole, 0);
+}
+
+/* A pixel of the scan (not the tracer): either store. */
+static int8_t pix(const plane *c, int32_t x, int32_t y) { return pget(c, x, y, at(c, x, y), c->sparse); }
 
 static int32_t new_node(cworker *wk) {
   if (!FRLE_GROW(wk->nodes, wk->nodes_cap, wk->nnodes + 1)) return -1;
@@ -175,22 +282,21 @@ typedef struct {
 } scan_state;
 
 /* A border starts at (x, y) (a hole's at x - 1); lx is the LNBD column. */
-static int start_border(cworker *wk, const crop *c, scan_state *st, int32_t x, int32_t y, int32_t lx, int hole) {
+static int start_border(cworker *wk, plane *c, scan_state *st, int32_t x, int32_t y, int32_t lx, int hole) {
   int32_t parent = 0, k;
   int simple = st->mode == FRLE_CONTOUR_EXTERNAL;
   int8_t mark = 2;
   int rc;
 
   if (!simple && hole && lx > 0) {
-    int lval = c->img[(int64_t)y * c->step + lx] & 0x7F;
-    const int8_t *stop = c->img + (int64_t)y * c->step + lx;
+    int lval = pix(c, lx, y) & 0x7F;
     int32_t res = -1, cur = st->ctable[lval];
     while (cur != -1) {
       const cnode *e = &wk->nodes[cur];
       if (lx - e->bx < e->bw && y - e->by < e->bh) {
         if (res != -1) {
           const cnode *r = &wk->nodes[res];
-          if (reaches(c, c->img + (int64_t)r->oy * c->step + r->ox, stop, r->hole)) break;
+          if (reaches(c, r->ox, r->oy, lx, y, r->hole)) break;
         }
         res = cur;
       }
@@ -358,14 +464,125 @@ static int emit(cworker *wk, int32_t ox, int32_t oy, frle_rings *out) {
   return FRLE_OK;
 }
 
+/* The store of a mask whose box with its frame is W2 x H2 and whose spans
+ * have ntr boundaries: the crop (faster) while it costs at most
+ * FRLE_CROP_BYTES, or at most FRLE_CROP_PER_BOUNDARY bytes per boundary of
+ * the spans; else the sparse store. */
+static int use_crop(int64_t W2, int64_t H2, int64_t ntr) {
+  int64_t bytes = W2 * H2;
+  return bytes <= FRLE_CROP_BYTES || bytes / FRLE_CROP_PER_BOUNDARY <= ntr;
+}
+
+/* The last x in (a, b), a span of row y, where the scan meets a visited
+ * pixel that differs from its left neighbour; -1 if none. */
+static int32_t lnbd_in_span(const plane *c, int32_t y, int32_t a, int32_t b) {
+  int32_t x;
+  if (!c->sparse) {
+    const int8_t *row = c->img + (int64_t)y * c->step;
+    for (x = b - 1; x > a; x--)
+      if (row[x] != row[x - 1] && row[x] != 1) return x;
+    return -1;
+  }
+  /* the pieces that cover the span, from its end: inner pieces are all 1 */
+  for (int64_t k = piece_of(c, b - 1, y); k >= c->rowp[y] && c->px1[k] > a + 1; k--) {
+    if (c->poff[k] < 0) continue;
+    const int8_t *m = c->marks + c->poff[k] - c->px0[k]; /* m[x]: pixel x */
+    int32_t lo = c->px0[k] > a + 1 ? c->px0[k] : a + 1;
+    for (x = c->px1[k] < b ? c->px1[k] - 1 : b - 1; x >= lo; x--) {
+      int8_t left;
+      if (m[x] == 1) continue;
+      if (x > c->px0[k]) left = m[x - 1];
+      else left = c->poff[k - 1] < 0 ? 1 : c->marks[c->poff[k - 1] + x - 1 - c->px0[k - 1]];
+      if (m[x] != left) return x;
+    }
+  }
+  return -1;
+}
+
+/* Cuts row spans into the sparse store's pieces (see the top of the file).
+ * Spans of row y are tr[rs[y] .. re[y]) (mask columns, minus xmin - 1 for
+ * the box's); rows 0 and H2 - 1 are the empty frame. */
+static int build_sparse(cworker *wk, const uint32_t *tr, const int64_t *rs, const int64_t *re, int64_t H2,
+                        int64_t xshift, plane *c) {
+  int64_t y, np = 0, nm = 0;
+  if (!FRLE_GROW(wk->rowp, wk->rowp_cap, H2 + 1) || !FRLE_GROW(wk->finger, wk->finger_cap, H2)) return FRLE_ERR_NOMEM;
+  wk->rowp[0] = 0;
+  for (y = 0; y < H2; y++) {
+    int64_t na, ni = 0, j = 0, k;
+    wk->finger[y] = np;
+    if (y == 0 || y == H2 - 1 || rs[y] == re[y]) {
+      wk->rowp[y + 1] = np;
+      continue;
+    }
+    /* inner pixels: all 8 neighbours foreground, i.e. [x-1, x+1] inside the
+     * spans of rows y-1, y and y+1: their intersection, shrunk by 1 */
+    na = re[y - 1] - rs[y - 1];
+    if (!FRLE_GROW(wk->iv, wk->iv_cap, 2 * (na + re[y] - rs[y] + re[y + 1] - rs[y + 1]) + 4)) return FRLE_ERR_NOMEM;
+    if (na && re[y + 1] > rs[y + 1]) {
+      const uint32_t *A = tr + rs[y - 1], *B = tr + rs[y], *C = tr + rs[y + 1];
+      int64_t nb = re[y] - rs[y], nc = re[y + 1] - rs[y + 1], ia = 0, ib = 0, ic = 0;
+      while (ia < na && ib < nb && ic < nc) {
+        uint32_t lo = A[ia], hi = A[ia + 1];
+        if (B[ib] > lo) lo = B[ib];
+        if (C[ic] > lo) lo = C[ic];
+        if (B[ib + 1] < hi) hi = B[ib + 1];
+        if (C[ic + 1] < hi) hi = C[ic + 1];
+        if ((int64_t)hi - (int64_t)lo > 2) {
+          wk->iv[2 * ni] = lo + 1;
+          wk->iv[2 * ni + 1] = hi - 1;
+          ni++;
+        }
+        /* drop the interval that ends first */
+        if (A[ia + 1] == hi) ia += 2;
+        else if (B[ib + 1] == hi) ib += 2;
+        else ic += 2;
+      }
+    }
+    for (k = rs[y]; k < re[y]; k += 2) {
+      uint32_t cur = tr[k], end = tr[k + 1];
+      for (;;) {
+        uint32_t e0 = j < ni && wk->iv[2 * j] < end ? wk->iv[2 * j] : end;
+        int64_t need = np + 2;
+        if (!FRLE_GROW(wk->px0, wk->px0_cap, need) || !FRLE_GROW(wk->px1, wk->px1_cap, need) ||
+            !FRLE_GROW(wk->poff, wk->poff_cap, need))
+          return FRLE_ERR_NOMEM;
+        if (e0 > cur) { /* edge pixels */
+          wk->px0[np] = (int32_t)(cur - xshift);
+          wk->px1[np] = (int32_t)(e0 - xshift);
+          wk->poff[np++] = nm;
+          nm += e0 - cur;
+        }
+        if (e0 == end) break;
+        wk->px0[np] = (int32_t)(e0 - xshift); /* inner pixels */
+        wk->px1[np] = (int32_t)(wk->iv[2 * j + 1] - xshift);
+        wk->poff[np++] = -1;
+        cur = wk->iv[2 * j + 1];
+        j++;
+      }
+    }
+    wk->rowp[y + 1] = np;
+  }
+  if (!FRLE_GROW(wk->marks, wk->marks_cap, nm + 1)) return FRLE_ERR_NOMEM;
+  memset(wk->marks, 1, (size_t)nm);
+  c->sparse = 1;
+  c->rowp = wk->rowp;
+  c->px0 = wk->px0;
+  c->px1 = wk->px1;
+  c->poff = wk->poff;
+  c->marks = wk->marks;
+  c->finger = wk->finger;
+  c->off_edge = 0;
+  return FRLE_OK;
+}
+
 static int one_mask(cworker *wk, const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, int mode, int approx,
-                    int outline, frle_rings *out) {
+                    int outline, int store, frle_rings *out) {
   frle_scratch *scr = wk->scr;
   uint64_t y, ylo, yhi, xmin = UINT64_MAX, xmax = 0;
   int64_t start, bw, bh, W2, H2, k;
   scan_state st;
-  crop c;
-  int rc;
+  plane c;
+  int rc, crop;
 
   memset(out, 0, sizeof(*out));
   if (h > INT32_MAX - 2 || w > INT32_MAX - 2) return FRLE_ERR_SIZE;
@@ -378,25 +595,40 @@ static int one_mask(cworker *wk, const uint32_t *cnts, int64_t m, uint64_t h, ui
     if (scr->tr[start] < xmin) xmin = scr->tr[start];
     if (scr->tr[scr->row[y] - 1] > xmax) xmax = scr->tr[scr->row[y] - 1];
   }
+  bw = (int64_t)(xmax - xmin);
+  bh = (int64_t)(yhi - ylo);
+  W2 = bw + 2;
+  H2 = bh + 2;
+  crop = store == FRLE_STORE_CROP || (store == FRLE_STORE_AUTO && use_crop(W2, H2, ylo == yhi ? 0 : scr->row[yhi - 1]));
+again:
   wk->nnodes = 0;
   wk->npts = 0;
   if (new_node(wk) < 0) return FRLE_ERR_NOMEM; /* the root: the frame's hole */
   wk->nodes[0].hole = 1;
   if (ylo == yhi) return emit(wk, 0, 0, out);
 
-  bw = (int64_t)(xmax - xmin);
-  bh = (int64_t)(yhi - ylo);
-  W2 = bw + 2;
-  H2 = bh + 2;
-  if (!FRLE_GROW(wk->img, wk->img_cap, W2 * H2)) return FRLE_ERR_NOMEM;
-  memset(wk->img, 0, (size_t)(W2 * H2));
+  memset(&c, 0, sizeof(c));
+  /* row y of the box (1 .. bh) has the spans tr[rs[y] .. re[y]) */
+  if (!FRLE_GROW(wk->rs, wk->rs_cap, 2 * H2)) return FRLE_ERR_NOMEM;
+  int64_t *rs = wk->rs, *re = wk->rs + H2;
+  rs[0] = re[0] = rs[H2 - 1] = re[H2 - 1] = 0;
   for (y = ylo, start = 0; y < yhi; start = scr->row[y], y++) {
-    int8_t *row = wk->img + (int64_t)(y - ylo + 1) * W2 + 1 - (int64_t)xmin;
-    for (k = start; k < scr->row[y]; k += 2) memset(row + scr->tr[k], 1, scr->tr[k + 1] - scr->tr[k]);
+    rs[y - ylo + 1] = start;
+    re[y - ylo + 1] = scr->row[y];
   }
-  c.img = wk->img;
-  c.step = W2;
-  for (k = 0; k < 16; k++) c.d[k] = DX[k & 7] + DY[k & 7] * W2;
+  if (crop) {
+    if (!FRLE_GROW(wk->img, wk->img_cap, W2 * H2)) return FRLE_ERR_NOMEM;
+    memset(wk->img, 0, (size_t)(W2 * H2));
+    for (y = 1; y <= (uint64_t)bh; y++) {
+      int8_t *row = wk->img + (int64_t)y * W2 + 1 - (int64_t)xmin;
+      for (k = rs[y]; k < re[y]; k += 2) memset(row + scr->tr[k], 1, scr->tr[k + 1] - scr->tr[k]);
+    }
+    c.img = wk->img;
+    c.step = W2;
+    for (k = 0; k < 16; k++) c.d[k] = DX[k & 7] + DY[k & 7] * W2;
+  } else if ((rc = build_sparse(wk, scr->tr, rs, re, H2, (int64_t)xmin - 1, &c)) != FRLE_OK) {
+    return rc;
+  }
   wk->nodes[0].bw = (int32_t)W2;
   wk->nodes[0].bh = (int32_t)H2;
   st.mode = mode;
@@ -408,13 +640,13 @@ static int one_mask(cworker *wk, const uint32_t *cnts, int64_t m, uint64_t h, ui
    * unvisited pixel after a 0 (outer) or a 0 after a pixel > 0 (hole); the
    * LNBD column lx is the last place in the row where the scan met a
    * visited pixel that differs from its left neighbour. */
-  for (y = ylo, start = 0; y < yhi; start = scr->row[y], y++) {
-    int32_t yy = (int32_t)(y - ylo + 1), lx = 0, x;
-    const int8_t *row = wk->img + (int64_t)yy * W2;
-    for (k = start; k < scr->row[y]; k += 2) {
+  for (y = 1; y <= (uint64_t)bh; y++) {
+    int32_t yy = (int32_t)y, lx = 0, x;
+    for (k = rs[y]; k < re[y]; k += 2) {
       int32_t a = (int32_t)(scr->tr[k] - xmin + 1), b = (int32_t)(scr->tr[k + 1] - xmin + 1);
-      if (row[a] == 1) {
-        if (!(mode == FRLE_CONTOUR_EXTERNAL && row[lx] > 0)) {
+      int8_t last;
+      if (pix(&c, a, yy) == 1) {
+        if (!(mode == FRLE_CONTOUR_EXTERNAL && pix(&c, lx, yy) > 0)) {
           rc = start_border(wk, &c, &st, a, yy, lx, 0);
           if (rc != FRLE_OK) return rc;
           lx = a;
@@ -422,14 +654,12 @@ static int one_mask(cworker *wk, const uint32_t *cnts, int64_t m, uint64_t h, ui
       } else {
         lx = a;
       }
-      for (x = b - 1; x > a; x--)
-        if (row[x] != row[x - 1] && row[x] != 1) {
-          lx = x;
-          break;
-        }
+      x = lnbd_in_span(&c, yy, a, b);
+      if (x >= 0) lx = x;
       /* cv2 scans up to its last column: no hole starts after it */
-      if (scr->tr[k + 1] < w && row[b - 1] >= 1) {
-        if (row[b - 1] != 1) lx = b - 1;
+      last = pix(&c, b - 1, yy);
+      if (scr->tr[k + 1] < w && last >= 1) {
+        if (last != 1) lx = b - 1;
         if (mode != FRLE_CONTOUR_EXTERNAL) {
           rc = start_border(wk, &c, &st, b, yy, lx, 1);
           if (rc != FRLE_OK) return rc;
@@ -437,6 +667,10 @@ static int one_mask(cworker *wk, const uint32_t *cnts, int64_t m, uint64_t h, ui
         }
       }
     }
+  }
+  if (c.off_edge) { /* cannot happen (the tracer visits border points only); if it did, the crop is right */
+    crop = 1;
+    goto again;
   }
   if (outline && (rc = to_outlines(wk, approx == FRLE_APPROX_SIMPLE)) != FRLE_OK) return rc;
   return emit(wk, (int32_t)xmin - 1, (int32_t)ylo - 1, out);
@@ -453,7 +687,7 @@ typedef struct {
   const uint32_t *arena;
   const int64_t *offsets;
   const uint64_t *h, *w;
-  int mode, approx, outline;
+  int mode, approx, outline, store;
   frle_rings *out;
   cworker *wk;
   const int64_t *order; /* masks by falling run count, or NULL: in index order */
@@ -477,7 +711,7 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
     if (k >= jb->n || frle_load_relaxed(&jb->failed)) return;
     i = jb->order ? jb->order[k] : k;
     rc = wk->scr ? one_mask(wk, jb->arena + jb->offsets[i], jb->offsets[i + 1] - jb->offsets[i], jb->h[i], jb->w[i],
-                            jb->mode, jb->approx, jb->outline, &jb->out[i])
+                            jb->mode, jb->approx, jb->outline, jb->store, &jb->out[i])
                  : FRLE_ERR_NOMEM;
     if (rc != FRLE_OK) {
       frle_rings_free(&jb->out[i]);
@@ -500,7 +734,7 @@ static int more_runs_first(const void *a, const void *b) {
 }
 
 int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
-                  int mode, int approx, int outline, int nthreads, frle_rings *out, frle_error *err) {
+                  int mode, int approx, int outline, int store, int nthreads, frle_rings *out, frle_error *err) {
   cjob jb;
   cworker one;
   int t, nt, rc = FRLE_OK;
@@ -524,6 +758,7 @@ int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t 
   jb.mode = mode;
   jb.approx = approx;
   jb.outline = outline;
+  jb.store = store;
   jb.out = out;
   jb.n = n;
   jb.next = 0;
@@ -555,6 +790,14 @@ int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t 
     free(wk->pts);
     free(wk->aux);
     free(wk->opts);
+    free(wk->rs);
+    free(wk->rowp);
+    free(wk->finger);
+    free(wk->poff);
+    free(wk->px0);
+    free(wk->px1);
+    free(wk->marks);
+    free(wk->iv);
   }
   if (jb.wk != &one) free(jb.wk);
   if (rc != FRLE_OK) {

@@ -13,6 +13,15 @@
 enum { FRLE_CONTOUR_EXTERNAL = 0, FRLE_CONTOUR_CCOMP = 1 };
 enum { FRLE_APPROX_NONE = 0, FRLE_APPROX_SIMPLE = 1 };
 
+/* Where the tracer keeps a mask's pixel values (the output is the same):
+ * AUTO chooses per mask (rle_contour.c, use_crop): CROP, the bounding box
+ * as bytes, while it is small or small for the mask's runs; else SPARSE,
+ * the row spans and a byte per pixel only for the pixels next to the
+ * background, memory proportional to the runs and the perimeter. */
+enum { FRLE_STORE_AUTO = 0, FRLE_STORE_CROP = 1, FRLE_STORE_SPARSE = 2 };
+#define FRLE_CROP_BYTES ((int64_t)1 << 22)
+#define FRLE_CROP_PER_BOUNDARY 64
+
 /* The rings of one mask in cv2's output order. Ring r has the points
  * xy[2*off[r] .. 2*off[r+1]) as x, y pairs, and hier[4*r .. 4*r+4) is cv2's
  * hierarchy row: next, previous, first child, parent (-1: none). */
@@ -29,12 +38,13 @@ typedef struct {
  * pixel (X, Y); with FRLE_APPROX_SIMPLE only the corners where it turns. */
 /* The rings of masks i in [0, n): counts arena + offsets[i] .. offsets[i+1]
  * (parsed and validated: the counts sum to h[i] * w[i]), on nthreads
- * threads. out[0 .. n) is written; free each with frle_rings_free. Returns
- * FRLE_OK, or FRLE_ERR_SIZE (a side longer than 2^31 - 3: points are
- * int32; the lowest such mask) or FRLE_ERR_NOMEM (a mask that failed), with
- * err naming the mask, and then nothing is left allocated in out. */
+ * threads, the pixel values in store (FRLE_STORE_*). out[0 .. n) is
+ * written; free each with frle_rings_free. Returns FRLE_OK, or
+ * FRLE_ERR_SIZE (a side longer than 2^31 - 3: points are int32; the lowest
+ * such mask) or FRLE_ERR_NOMEM (a mask that failed), with err naming the
+ * mask, and then nothing is left allocated in out. */
 int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
-                  int mode, int approx, int outline, int nthreads, frle_rings *out, frle_error *err);
+                  int mode, int approx, int outline, int store, int nthreads, frle_rings *out, frle_error *err);
 
 void frle_rings_free(frle_rings *r);
 

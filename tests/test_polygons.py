@@ -1,10 +1,17 @@
 """fastrle.to_polygons against cv2.findContours (the oracle) on generated
 masks, the pixel outlines and bridged rings against pycocotools'
-rasterisation, and hand-written expected rings."""
+rasterisation, and hand-written expected rings; both stores of the C core
+(the box as bytes, the sparse rows) against cv2, and the sparse one's
+memory on a frame-sized ring."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import fastrle
+from fastrle import _contours, _core
 from fastrle.geometry import ring_area, to_polygons
 
 cv2 = pytest.importorskip("cv2")
@@ -126,6 +133,104 @@ def test_equal_to_cv2_with_many_rings_and_marks_wrapping():
     for mode in MODES:
         for approx in APPROX:
             assert mismatches(masks, rles, mode, approx) == []
+
+
+def raw_contours(rles, mode, approx, outline, store, threads=1):
+    """The C core's rings with the pixel store forced (STORE_CROP / STORE_SPARSE)."""
+    runs = _core.parse(_core.sources(rles, same_size=False), True)
+    return _contours.contours(runs.arena, runs.offsets, runs.heights, runs.widths,
+                              {"external": _contours.EXTERNAL, "ccomp": _contours.CCOMP}[mode],
+                              {"none": _contours.APPROX_NONE, "simple": _contours.APPROX_SIMPLE}[approx],
+                              outline, threads, store)
+
+
+def store_mismatches(masks, rles, mode, approx, threads=1):
+    """Masks where the sparse store's rings differ from cv2's, or its pixel
+    outlines from the crop's."""
+    sp = raw_contours(rles, mode, approx, False, _contours.STORE_SPARSE, threads)
+    bad = []
+    for i, (m, (pts, offs, hier)) in enumerate(zip(masks, sp)):
+        cs, want = cv2_rings(m, mode, approx)
+        if not (len(cs) == len(offs) - 1 and np.array_equal(hier, want)
+                and all(np.array_equal(c, pts[offs[r]:offs[r + 1]]) for r, c in enumerate(cs))):
+            bad.append(i)
+    a = raw_contours(rles, mode, approx, True, _contours.STORE_SPARSE, threads)
+    b = raw_contours(rles, mode, approx, True, _contours.STORE_CROP, threads)
+    bad += [i for i, (x, y) in enumerate(zip(a, b)) if not all(np.array_equal(p, q) for p, q in zip(x, y))]
+    return bad
+
+
+@pytest.mark.parametrize("mode", ["external", "ccomp"])
+@pytest.mark.parametrize("approx", ["none", "simple"])
+def test_sparse_store_equal_to_cv2_on_generated_masks(generated, mode, approx):
+    """The store that keeps only the spans and the marks of edge pixels
+    (chosen for masks whose box is big for their runs) gives cv2's rings,
+    and the crop's outlines, on the 10,000 masks; and with marks wrapping."""
+    masks, rles = generated
+    assert store_mismatches(masks, rles, mode, approx, threads=2) == []
+    rng = np.random.default_rng(5)
+    many = [np.ascontiguousarray(rng.random((90, 110)) < p, np.uint8) for p in (0.3, 0.5, 0.7)]
+    assert store_mismatches(many, [rle_of(m) for m in many], mode, approx) == []
+
+
+def ring_rle(n, t):
+    """An n x n frame of thickness t: the square ring on every border, as
+    column-major counts written out by hand."""
+    return {"size": [n, n], "counts": [0, t * n + t] + [n - 2 * t, 2 * t] * (n - 2 * t - 1)
+            + [n - 2 * t, t + t * n]}
+
+
+def ring_by_hand(n):
+    """cv2's rings (RETR_CCOMP, CHAIN_APPROX_SIMPLE) of ring_rle(n, 2): the
+    outer square from (0, 0) counter-clockwise on screen; the hole from the
+    pixel left of its first one, clockwise, cutting each corner diagonally."""
+    outer = [[0, 0], [0, n - 1], [n - 1, n - 1], [n - 1, 0]]
+    hole = [[1, 2], [2, 1], [n - 3, 1], [n - 2, 2], [n - 2, n - 3], [n - 3, n - 2], [2, n - 2], [1, n - 3]]
+    return [outer, hole], [[-1, -1, 1, -1], [-1, -1, -1, 0]]
+
+
+def test_ring_on_every_border_by_hand():
+    for n in (7, 10, 31):
+        rle = ring_rle(n, 2)
+        m = np.ones((n, n), np.uint8)
+        m[2:-2, 2:-2] = 0
+        assert np.array_equal(pmask.decode(pmask.frPyObjects(rle, n, n)), m)
+        rings, hier = ring_by_hand(n)
+        cs, want = cv2_rings(m, "ccomp", "simple")
+        assert [c.tolist() for c in cs] == rings and want.tolist() == hier  # the hand-written rings are cv2's
+        for store in (_contours.STORE_CROP, _contours.STORE_SPARSE, _contours.STORE_AUTO):
+            pts, offs, h = raw_contours([rle], "ccomp", "simple", False, store)[0]
+            assert [pts[offs[r]:offs[r + 1]].tolist() for r in range(2)] == rings and h.tolist() == hier
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak RSS from /proc/self/status")
+def test_frame_sized_ring_in_little_memory():
+    """A 20000 x 20000 ring touching all four borders: its box is the frame
+    (400 MB as bytes), its runs and border a few MB. In a fresh process,
+    to_polygons' peak RSS grows by < 64 MB (the box as bytes: 400 MB), and
+    the rings are the hand-written ones."""
+    code = f"""
+import json, sys
+sys.path.insert(0, {os.path.dirname(__file__)!r})
+from test_polygons import ring_rle, ring_by_hand
+import fastrle
+rle = ring_rle(20000, 2)
+fastrle.to_polygons(ring_rle(64, 2))  # the modules and their first allocations
+def status(key):
+    with open("/proc/self/status") as f:
+        return next(int(v.split()[1]) for v in f if v.startswith(key + ":")) * 1024
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+before = status("VmRSS")
+got = fastrle.to_polygons(rle, mode="ccomp", approx="simple", format="cv2", threads=1)
+grew = status("VmHWM") - before
+rings, hier = ring_by_hand(20000)
+assert [r.tolist() for r in got.rings] == rings and got.hierarchy.tolist() == hier
+print(grew)
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert int(p.stdout.split()[-1]) < 64 << 20
 
 
 def test_large_sparse_mask_equal_to_cv2():

@@ -8,8 +8,11 @@ EXTERNAL: int
 CCOMP: int
 APPROX_NONE: int
 APPROX_SIMPLE: int
+STORE_AUTO: int
+STORE_CROP: int
+STORE_SPARSE: int
 
 def contours(arena: npt.NDArray[np.uint32], offsets: npt.NDArray[np.int64], heights: npt.NDArray[np.int64],
              widths: npt.NDArray[np.int64], mode: int, approx: int, outline: bool,
-             threads: int
+             threads: int, store: int = ...
              ) -> List[Tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32]]]: ...

@@ -17,13 +17,14 @@ import numpy as np
 
 cdef extern from "rle_contour.h" nogil:
     int FRLE_CONTOUR_EXTERNAL, FRLE_CONTOUR_CCOMP, FRLE_APPROX_NONE, FRLE_APPROX_SIMPLE
+    int FRLE_STORE_AUTO, FRLE_STORE_CROP, FRLE_STORE_SPARSE
     ctypedef struct frle_rings:
         int32_t *xy
         int64_t *off
         int32_t *hier
         int64_t nrings
     int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h,
-                      const uint64_t *w, int64_t n, int mode, int approx, int outline, int nthreads,
+                      const uint64_t *w, int64_t n, int mode, int approx, int outline, int store, int nthreads,
                       frle_rings *out, frle_error *err)
     void frle_rings_free(frle_rings *r)
 
@@ -31,17 +32,23 @@ EXTERNAL = FRLE_CONTOUR_EXTERNAL
 CCOMP = FRLE_CONTOUR_CCOMP
 APPROX_NONE = FRLE_APPROX_NONE
 APPROX_SIMPLE = FRLE_APPROX_SIMPLE
+STORE_AUTO = FRLE_STORE_AUTO
+STORE_CROP = FRLE_STORE_CROP
+STORE_SPARSE = FRLE_STORE_SPARSE
 
 
 def contours(const uint32_t[::1] arena, const int64_t[::1] offsets, const int64_t[::1] heights,
-             const int64_t[::1] widths, int mode, int approx, bint outline, int threads):
+             const int64_t[::1] widths, int mode, int approx, bint outline, int threads,
+             int store=FRLE_STORE_AUTO):
     """Per mask of the table, a tuple (points, offsets, hierarchy): the
     rings' points as one (P, 2) int32 array of x, y; ring r is
     points[offsets[r]:offsets[r+1]]; hierarchy is (R, 4) int32, cv2's
     next, previous, first child, parent. outline: each ring's pixel
     outline instead, corners as integers ((X, Y): pixel (X, Y)'s top-left
-    corner). Raises RLEError for counts that do
-    not sum to h*w, naming the mask."""
+    corner). store: where the tracer keeps the pixel values (STORE_AUTO:
+    chosen per mask; STORE_CROP, STORE_SPARSE: forced, for tests and
+    benchmarks); the result does not depend on it. Raises RLEError for
+    counts that do not sum to h*w, naming the mask."""
     cdef int64_t n = offsets.shape[0] - 1, i, j, k, nr, np_
     cdef uint64_t s
     cdef frle_error err
@@ -55,6 +62,8 @@ def contours(const uint32_t[::1] arena, const int64_t[::1] offsets, const int64_
         raise ValueError(f"unknown mode {mode}")
     if approx != FRLE_APPROX_NONE and approx != FRLE_APPROX_SIMPLE:
         raise ValueError(f"unknown approx {approx}")
+    if store != FRLE_STORE_AUTO and store != FRLE_STORE_CROP and store != FRLE_STORE_SPARSE:
+        raise ValueError(f"unknown store {store}")
     if n and (offsets[0] < 0 or offsets[n] > arena.shape[0]):
         raise ValueError("offsets point outside the arena")
     for i in range(n):
@@ -78,7 +87,7 @@ def contours(const uint32_t[::1] arena, const int64_t[::1] offsets, const int64_
         with nogil:
             rc = frle_contours(&arena[0] if arena.shape[0] else NULL, &offsets[0],
                                <const uint64_t *>&heights[0], <const uint64_t *>&widths[0],
-                               n, mode, approx, outline, threads, out, &err)
+                               n, mode, approx, outline, store, threads, out, &err)
         if rc != FRLE_OK:
             raise_status(&err, 0)
         res = []

@@ -6,9 +6,12 @@ name     id   what
 ======== ==== ================================================================
 geometry p    100 SA-1B-like 1500x2250 masks, RETR_CCOMP, CHAIN_APPROX_NONE:
               to_polygons(format="cv2") on 1 and on --threads threads vs
-              per mask pycocotools.mask.decode + cv2.findContours; then, in
+              per mask pycocotools.mask.decode + cv2.findContours, and its
+              C core alone on 1 and --threads threads (info); then, in
               child processes, 92 masks of 3024x4032 (roboflow's case):
-              seconds and peak RSS of each whole conversion
+              seconds and peak RSS of each whole conversion; and one
+              20000x20000 ring touching all four borders (its box is the
+              frame: 400 MB as bytes): seconds and peak RSS
 ======== ==== ================================================================
 
 ``verify`` checks that both give the same rings and hierarchy first.
@@ -27,9 +30,16 @@ import numpy as np
 
 from .harness import BenchData, CaseSpec, Comparator, fastrle_or_none, import_or_none, register, skip_note, version_of
 
-__all__ = ["reference_contours", "large_run", "LARGE_N", "LARGE_H", "LARGE_W"]
+__all__ = ["reference_contours", "large_run", "frame_ring", "LARGE_N", "LARGE_H", "LARGE_W", "RING_N"]
 
 LARGE_N, LARGE_H, LARGE_W = 92, 3024, 4032
+RING_N = 20000
+
+
+def frame_ring(n: int, t: int = 2) -> Dict[str, Any]:
+    """An n x n mask whose foreground is the t-pixel frame on all four
+    borders, as column-major counts: runs and border O(n), box n x n."""
+    return {"size": [n, n], "counts": [0, t * n + t] + [n - 2 * t, 2 * t] * (n - 2 * t - 1) + [n - 2 * t, t + t * n]}
 
 # One conversion in a fresh process: (seconds, peak RSS in bytes, RSS
 # before it); the RLEs come from a JSON file, read before the clock starts
@@ -122,7 +132,21 @@ def case_geometry(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
         Comparator("fastrle-threads", f"the same, threads={c.threads}",
                    lambda: to_polygons(rles, mode="ccomp", format="cv2", threads=c.threads)),
     ]
-    ratios: List[Any] = [("fastrle / fastrle-threads", "fastrle", "fastrle-threads", ">=", 1.7)]
+    # the C core and its glue alone, on runs parsed once: what threads can
+    # speed up (to_polygons also parses and builds its Rings in Python, serially)
+    from .. import _contours, _core
+    runs = _core.parse(_core.sources(rles, same_size=False), True)
+
+    def core(th: int) -> Any:
+        return _contours.contours(runs.arena, runs.offsets, runs.heights, runs.widths, _contours.CCOMP,
+                                  _contours.APPROX_NONE, False, th)
+
+    comps += [Comparator("fastrle-core", "the C core alone (fastrle._contours.contours on parsed runs), threads=1",
+                         lambda: core(1)),
+              Comparator("fastrle-core-threads", f"the C core alone, threads={c.threads}",
+                         lambda: core(c.threads))]
+    ratios: List[Any] = [("fastrle / fastrle-threads", "fastrle", "fastrle-threads", ">=", 1.7),
+                         ("C core: 1 thread / threads", "fastrle-core", "fastrle-core-threads", "", None)]
     if pm is None or cv2 is None:
         notes.append(skip_note("pycocotools and OpenCV"))
         return comps, ratios, notes, None
@@ -142,6 +166,11 @@ def case_geometry(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
         else:
             notes.append(f"{LARGE_N} masks of {lh}x{lw}, {label}: {r[0]:.3f} s, peak RSS {r[1] / 1e6:.0f} MB "
                          f"for the process ({(r[1] - r[2]) / 1e6:.0f} MB above its RSS before the call)")
+    rn = RING_N if c.h >= 1500 else 2000
+    r = large_run("fastrle", [frame_ring(rn)], 1)
+    notes.append(f"a {rn}x{rn} ring touching all four borders (box {rn * rn / 1e6:.0f} MB as bytes), fastrle: "
+                 + ("the child process failed" if r is None else
+                    f"{r[0]:.3f} s, {(r[1] - r[2]) / 1e6:.1f} MB above the RSS before the call"))
 
     def verify() -> bool:
         ref = reference_contours(rles)

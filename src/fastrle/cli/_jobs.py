@@ -1,4 +1,4 @@
-"""Options and error handling shared by ``fastrle index`` and ``fastrle validate``
+"""Options and error handling shared by ``fastrle index``, ``validate`` and ``polygons``
 on a Dask cluster (see :mod:`fastrle.jobs`)."""
 
 from __future__ import annotations

@@ -15,8 +15,12 @@ exactly (``--mode external`` fills the holes instead).
   the image's width and height (pixel corners, 0..1). The class is the
   category's position in the sorted category ids (0 for SA-1B).
 
+With ``--workers N`` / ``--scheduler ADDR`` (as ``fastrle index``) each
+source is one Dask task (:func:`polygons_source`) and the parts are merged
+here in source order: the same output, byte for byte, as without.
+
 Exit 0: written; 1: a source or an annotation could not be read (one line
-each on stderr, nothing written); 2: usage error.
+each on stderr, nothing written); 2: usage error, or Dask missing.
 """
 
 from __future__ import annotations
@@ -24,12 +28,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .. import annotations as an
 from .. import fileio
+from ..jobs.sources import Problem, expand_sources, read_source
+from ..jobs.tasks import SourceResult
+from ._jobs import add_cluster_options, run_job
 
-__all__ = ["add_parser", "run", "convert", "PolygonsError"]
+__all__ = ["add_parser", "run", "convert", "polygons_source", "PolygonsPart", "PolygonsError", "yolo_files"]
 
 
 class PolygonsError(ValueError):
@@ -44,8 +52,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                     "into polygons: each mask's pixel outlines, holes joined to their outer ring by "
                     "a zero-width cut (one ring per component; pycocotools rasterises them back to "
                     "the mask). --format coco: OUT is a JSON file; --format yolo: OUT is a "
-                    "directory, one normalised .txt per image. Exit 0: written; 1: bad input "
-                    "(nothing written); 2: usage error.")
+                    "directory, one normalised .txt per image. With --workers or --scheduler, one "
+                    "Dask task per source (needs pip install 'fastrle[dask]'), the same output. "
+                    "Exit 0: written; 1: bad input (nothing written); 2: usage error, or Dask "
+                    "missing.")
     p.add_argument("sources", nargs="+", metavar="SRC")
     p.add_argument("-o", "--out", required=True, metavar="OUT",
                    help="output JSON file (coco) or directory (yolo)")
@@ -56,6 +66,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="simple (default): only the corners where the outline turns; none: every corner")
     p.add_argument("--min-area", type=float, default=0.0, metavar="A",
                    help="drop rings of polygon area below A pixels (default 0: keep all)")
+    add_cluster_options(p)
     return p
 
 
@@ -67,75 +78,125 @@ def _image_info(doc: Any, rec: Any) -> Tuple[Any, Optional[int], Optional[int], 
     return rec.image_id, rec.height, rec.width, stem
 
 
-def convert(sources: List[str], *, mode: str = "ccomp", approx: str = "simple",
-            min_area: float = 0.0) -> Dict[str, Any]:
+@dataclass
+class PolygonsPart(SourceResult):
+    """What :func:`polygons_source` made of one source: ``image_infos`` as
+    (key, image object) in first-seen order, the ``annotations`` with their
+    rings, the COCO ``categories`` by id (None for other sources) and the
+    ``problems`` (kind ``"source"`` or ``"malformed"``)."""
+
+    image_infos: List[Tuple[Any, Dict[str, Any]]] = field(default_factory=list)
+    annotations: List[Dict[str, Any]] = field(default_factory=list)
+    categories: Optional[Dict[Any, Any]] = None
+
+
+def polygons_source(path: str, mode: str = "ccomp", approx: str = "simple", min_area: float = 0.0) -> PolygonsPart:
+    """The polygons of one source (an SA-1B shard or a JSON file): the work
+    of one task, in this process or on a Dask worker. Never raises for bad
+    data: what cannot be read becomes a problem of the returned part."""
+    from ..geometry import to_polygons
+
+    part = PolygonsPart(path, "checked")
+    images: Dict[Any, Dict[str, Any]] = {}
+    try:
+        docs = list(read_source(path, part.problems))
+    except OSError as e:
+        part.status = "unreadable"
+        part.problems.append(Problem("source", None, None, f"cannot read: {e.strerror or e}"))
+        return part
+    for doc in docs:
+        rles: List[Any] = []
+        keep: List[Any] = []
+        for rec in an.records(doc):
+            if not isinstance(rec.ann, dict):
+                part.problems.append(Problem("malformed", rec.image_id, rec.index, "not an object"))
+                continue
+            try:
+                rle = an.to_rle(rec.segmentation, rec.height, rec.width)
+            except (TypeError, ValueError) as e:
+                part.problems.append(Problem("malformed", rec.image_id, rec.index, str(e)))
+                continue
+            rles.append(rle)
+            keep.append(rec)
+        try:
+            polys = to_polygons(rles, mode=mode, approx=approx, min_area=min_area, bridge_holes=mode == "ccomp")
+            assert isinstance(polys, list)
+        except ValueError as e:  # RLEError among them: names the mask
+            i = getattr(e, "index", None)
+            bad = keep[i] if isinstance(i, int) and 0 <= i < len(keep) else None
+            detail = str(getattr(e, "detail", e))
+            part.problems.append(Problem("malformed", bad.image_id, bad.index, detail) if bad else
+                                 Problem("malformed", None, None, f"annotations: {detail}"))
+            continue
+        part.masks += len(polys)
+        for rec, rle, poly in zip(keep, rles, polys):
+            iid, h, w, stem = _image_info(doc, rec)
+            if h is None or w is None:
+                h, w = int(rle["size"][0]), int(rle["size"][1])
+            key = (os.path.basename(path), iid) if doc.layout == an.SA1B else iid
+            if key not in images:
+                info = dict(rec.image) if isinstance(rec.image, dict) else {"id": iid}
+                info.setdefault("id", iid)
+                info.setdefault("height", h)
+                info.setdefault("width", w)
+                info.setdefault("file_name", stem)
+                images[key] = info
+            a = {k: v for k, v in rec.ann.items() if k != "segmentation"}
+            a.setdefault("image_id", iid)
+            a["segmentation"] = poly.rings
+            part.annotations.append(a)
+        if doc.layout == an.COCO and doc.images is not None:
+            for im in doc.images.values():
+                images.setdefault(im.get("id"), dict(im))
+    if any(d.layout == an.COCO for d in docs):
+        part.categories = _categories(path) or {}
+    part.image_infos = list(images.items())
+    part.images = len(images)
+    return part
+
+
+def _line(path: str, p: Problem) -> str:
+    """A problem as the line printed for it."""
+    name = os.path.basename(path)
+    if p.image_id is None and p.index is None:
+        return f"{name}: {p.reason}"
+    return f"{name}: image {p.image_id} annotation {p.index}: {p.reason}"
+
+
+def convert(sources: List[str], *, mode: str = "ccomp", approx: str = "simple", min_area: float = 0.0,
+            client: Any = None, scheduler: Optional[str] = None, workers: Optional[int] = None,
+            progress: Optional[bool] = None) -> Dict[str, Any]:
     """The polygons of every mask of ``sources``, as a COCO-style dict
     (``images``, ``annotations``, ``categories``); each image also gets
     ``height``/``width`` where known. Raises :class:`PolygonsError` naming
-    every source or annotation that could not be read."""
-    from ..geometry import to_polygons
-    from ..jobs.sources import Problem, expand_sources, read_source
+    every source or annotation that could not be read.
 
+    With ``client``, ``scheduler`` or ``workers`` each source is one task on
+    Dask (:func:`fastrle.jobs.api.map_sources`, with its progress line;
+    ``progress`` as there); the result is the same as in this process: the
+    parts are merged here, in source order."""
+    items = expand_sources(sources)
+    kw = dict(mode=mode, approx=approx, min_area=min_area)
+    parts: List[Any]
+    if client is None and scheduler is None and workers is None:
+        parts = [polygons_source(path, mode, approx, min_area) for path in items]
+    else:
+        from ..jobs.api import map_sources, require_dask
+
+        require_dask("fastrle polygons on a cluster")
+        parts, _, _ = map_sources(polygons_source, items, kw, what="polygons", client=client,
+                                  scheduler=scheduler, workers=workers, progress=progress)
     problems: List[str] = []
     images: Dict[Any, Dict[str, Any]] = {}
     out_anns: List[Dict[str, Any]] = []
     categories: Dict[Any, Any] = {}
-    for path in expand_sources(sources):
-        found: List[Problem] = []
-        name = os.path.basename(path)
-        try:
-            docs = list(read_source(path, found))
-        except OSError as e:
-            problems.append(f"{name}: cannot read: {e.strerror or e}")
-            continue
-        problems += [f"{name}: {p.reason}" for p in found]
-        for doc in docs:
-            recs = list(an.records(doc))
-            rles: List[Any] = []
-            keep: List[Any] = []
-            for rec in recs:
-                where = f"{name}: image {rec.image_id} annotation {rec.index}"
-                if not isinstance(rec.ann, dict):
-                    problems.append(f"{where}: not an object")
-                    continue
-                try:
-                    rle = an.to_rle(rec.segmentation, rec.height, rec.width)
-                except (TypeError, ValueError) as e:
-                    problems.append(f"{where}: {e}")
-                    continue
-                rles.append(rle)
-                keep.append(rec)
-            try:
-                polys = to_polygons(rles, mode=mode, approx=approx, min_area=min_area,
-                                    bridge_holes=mode == "ccomp")
-                assert isinstance(polys, list)
-            except ValueError as e:  # RLEError among them: names the mask
-                i = getattr(e, "index", None)
-                bad = keep[i] if isinstance(i, int) and 0 <= i < len(keep) else None
-                where = f"image {bad.image_id} annotation {bad.index}" if bad else "annotations"
-                problems.append(f"{name}: {where}: {getattr(e, 'detail', e)}")
-                continue
-            for rec, rle, poly in zip(keep, rles, polys):
-                iid, h, w, stem = _image_info(doc, rec)
-                if h is None or w is None:
-                    h, w = int(rle["size"][0]), int(rle["size"][1])
-                key = (name, iid) if doc.layout == an.SA1B else iid
-                if key not in images:
-                    info = dict(rec.image) if isinstance(rec.image, dict) else {"id": iid}
-                    info.setdefault("id", iid)
-                    info.setdefault("height", h)
-                    info.setdefault("width", w)
-                    info.setdefault("file_name", stem)
-                    images[key] = info
-                a = {k: v for k, v in rec.ann.items() if k != "segmentation"}
-                a.setdefault("image_id", iid)
-                a["segmentation"] = poly.rings
-                out_anns.append(a)
-            if doc.layout == an.COCO and doc.images is not None:
-                for im in doc.images.values():
-                    images.setdefault(im.get("id"), dict(im))
-        if any(d.layout == an.COCO for d in docs):
-            categories.update(_categories(path) or {})
+    for part in parts:  # a failed Dask task is a plain SourceResult with its problem
+        problems += [_line(part.source, p) for p in part.problems]
+        if isinstance(part, PolygonsPart):
+            for key, info in part.image_infos:
+                images.setdefault(key, info)
+            out_anns += part.annotations
+            categories.update(part.categories or {})
     if problems:
         raise PolygonsError("\n".join(problems))
     return {"images": list(images.values()), "annotations": out_anns,
@@ -197,14 +258,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"fastrle polygons: {args.out}: exists and is not a directory (--format yolo writes one "
               ".txt per image into a directory)", file=sys.stderr)
         return 2
+    return int(run_job(lambda: _run(args)))  # no Dask, an empty glob, no scheduler: exit 2
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
-        coco = convert(args.sources, mode=args.mode, approx=args.approx, min_area=args.min_area)
+        coco = convert(args.sources, mode=args.mode, approx=args.approx, min_area=args.min_area,
+                       scheduler=args.scheduler, workers=args.workers)
     except PolygonsError as e:
         print(str(e), file=sys.stderr)
         return 1
-    except ValueError as e:  # a glob or directory with nothing in it
-        print(f"fastrle polygons: {e}", file=sys.stderr)
-        return 2
     if args.format == "coco":
         data = fileio.dumps(coco)
 

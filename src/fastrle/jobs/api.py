@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .. import fileio
 from ..optional import install_hint, require
@@ -23,16 +23,16 @@ from .tasks import (ERRORS_DIR, SourceResult, index_schema, index_source, proble
                     report_schema, validate_source)
 
 __all__ = ["index", "validate", "read_index", "read_errors", "IndexSummary", "ValidateSummary",
-           "require_dask", "DASK_HINT"]
+           "require_dask", "DASK_HINT", "cluster", "map_sources"]
 
 DASK_HINT = install_hint("distributed")
 PathList = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
 
 
-def require_dask() -> None:
-    """Raise ImportError saying what to install when Dask or pyarrow is missing."""
+def require_dask(what: str = "fastrle index/validate on a cluster") -> None:
+    """Raise ImportError saying what to install (for ``what``) when Dask or pyarrow is missing."""
     for mod in ("distributed", "pyarrow"):
-        require(mod, "fastrle index/validate on a cluster")
+        require(mod, what)
 
 
 # --- summaries ----------------------------------------------------------------------
@@ -163,9 +163,13 @@ class ValidateSummary(_Summary):
 
 
 @contextlib.contextmanager
-def _client(client: Any = None, scheduler: Optional[str] = None,
+def cluster(client: Any = None, scheduler: Optional[str] = None,
             workers: Optional[int] = None) -> Iterator[Any]:
-    """The given client, one connected to ``scheduler``, or a LocalCluster we own."""
+    """A ``distributed.Client`` for a job: ``client`` itself, one connected to
+    ``scheduler`` (an address such as ``tcp://host:8786``), or one of a
+    ``LocalCluster`` of ``workers`` single-threaded processes (default: one
+    per CPU) started here and closed on exit. Raises ImportError naming
+    what to install without Dask or pyarrow."""
     require_dask()
     if client is not None:
         yield client
@@ -216,12 +220,22 @@ def _sources(sources: PathList) -> List[str]:
     return expand_sources([os.fspath(s) for s in sources])
 
 
-def _run(fn: Any, items: List[str], kwargs: Dict[str, Any], client: Any, scheduler: Optional[str],
-         workers: Optional[int], progress: Optional[bool], what: str) -> tuple:
-    """Map ``fn`` over ``items`` on the cluster; results in the order of ``items``."""
+def map_sources(fn: Any, items: List[str], kwargs: Dict[str, Any], *, what: str, client: Any = None,
+                scheduler: Optional[str] = None, workers: Optional[int] = None,
+                progress: Optional[bool] = None) -> Tuple[List[Any], float, int]:
+    """Run ``fn(source, **kwargs)`` for each source of ``items``, one Dask task
+    each, on :func:`cluster` (``client``, ``scheduler``, ``workers``), with
+    the progress line ``fastrle <what>: done/total sources, masks, masks/s,
+    problems`` on stderr (``progress``: default when stderr is a terminal).
+
+    ``fn`` returns a :class:`SourceResult` (or a subclass) for its source; a
+    task that fails (an unexpected error, or a worker that died on it on
+    every try) becomes a ``"failed"`` SourceResult with one ``"source"``
+    problem. Returns (results in the order of ``items``, seconds, workers).
+    """
     t0 = time.perf_counter()
     results: Dict[str, SourceResult] = {}
-    with _client(client, scheduler, workers) as c:
+    with cluster(client, scheduler, workers) as c:
         from distributed import as_completed
 
         nworkers = len(c.nthreads())
@@ -279,8 +293,9 @@ def index(sources: PathList, out: Union[str, "os.PathLike[str]"], *, client: Any
             if fileio.is_temp_name(n):
                 with contextlib.suppress(OSError):
                     os.remove(os.path.join(d, n))
-    res, secs, nw = _run(index_source, items, dict(out=out, features=features, overwrite=overwrite),
-                         client, scheduler, workers, progress, "index")
+    res, secs, nw = map_sources(index_source, items, dict(out=out, features=features, overwrite=overwrite),
+                                what="index", client=client, scheduler=scheduler, workers=workers,
+                                progress=progress)
     s = IndexSummary(sources=len(items), seconds=secs, workers=nw, results=res, out=out)
     for r in res:
         s.images += r.images
@@ -309,7 +324,8 @@ def validate(sources: PathList, *, client: Any = None, scheduler: Optional[str] 
     """
     require_dask()
     items = _sources(sources)
-    res, secs, nw = _run(validate_source, items, {}, client, scheduler, workers, progress, "validate")
+    res, secs, nw = map_sources(validate_source, items, {}, what="validate", client=client, scheduler=scheduler,
+                                workers=workers, progress=progress)
     return ValidateSummary.of(res, secs, nw)
 
 
