@@ -719,6 +719,18 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
           x = s / h;
           cs = x * h;
         }
+        d = s - cs;
+      }
+      if (e - cs <= h && ((d ^ (e - cs - 1)) >> 6) == 0) { /* in one column and band: most runs */
+        uint64_t y1 = e - cs - 1;
+        if ((d >> 6) != ab || x != ax) {
+          if (acc) bb_put(bb, ab, ax, acc);
+          ab = d >> 6;
+          ax = x;
+          acc = 0;
+        }
+        acc |= (~0ull << (d & 63)) & (~0ull >> (63 - (y1 & 63)));
+        continue;
       }
       for (;;) {
         uint64_t ce = cs + h, se = e < ce ? e : ce, y0 = s - cs, y1 = se - cs;
