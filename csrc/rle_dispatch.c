@@ -30,6 +30,7 @@ int frle_parse_kernel_ok(int level) {
 }
 
 static int cap = FRLE_ISA_MAX, parse_level = FRLE_ISA_SCALAR, fill_level = FRLE_ISA_SCALAR;
+static int scan_level = FRLE_ISA_SCALAR;
 static frle_once_t pick_once = FRLE_ONCE_INIT;
 
 static void pick(void) {
@@ -42,6 +43,8 @@ static void pick(void) {
 #ifdef FRLE_X86_KERNELS
   if (cap >= FRLE_ISA_AVX512 && frle_cpu_has(FRLE_CPU_AVX512F)) fill_level = FRLE_ISA_AVX512;
   else if (cap >= FRLE_ISA_AVX2 && frle_cpu_has(FRLE_CPU_AVX2)) fill_level = FRLE_ISA_AVX2;
+  if (cap >= FRLE_ISA_AVX512 && frle_cpu_has(FRLE_CPU_AVX512F | FRLE_CPU_AVX512BW)) scan_level = FRLE_ISA_AVX512;
+  else if (cap >= FRLE_ISA_AVX2 && frle_cpu_has(FRLE_CPU_AVX2)) scan_level = FRLE_ISA_AVX2;
 #endif
 #ifdef FRLE_NEON_KERNELS
   if (cap >= FRLE_ISA_NEON && frle_cpu_has(FRLE_CPU_NEON)) fill_level = FRLE_ISA_NEON;
@@ -61,4 +64,9 @@ int frle_parse_level(void) {
 int frle_fill_level(void) {
   frle_once(&pick_once, pick);
   return fill_level;
+}
+
+int frle_scan_level(void) {
+  frle_once(&pick_once, pick);
+  return scan_level;
 }

@@ -45,11 +45,54 @@ static inline uint32_t divu32_q(divu32 v, uint32_t x) {
 #endif
 }
 
+/* Pixel position cc (uint32, wrapping as pycocotools' does) with its column
+ * x = cc / h and row y = cc % h, moved forward run by run: a run shorter than
+ * a column that does not wrap moves y by one add and at most one subtract;
+ * only the others take a division. */
+typedef struct {
+  uint32_t cc, x, y;
+} pixpos;
+
+static inline void pix_add(pixpos *p, uint32_t c, uint32_t h, divu32 dh) {
+  uint32_t n = p->cc + c;
+  if (c < h && n >= p->cc) {
+    uint64_t y = (uint64_t)p->y + c;
+    int wrap = y >= h;
+    p->y = (uint32_t)(wrap ? y - h : y);
+    p->x += (uint32_t)wrap;
+  } else {
+    p->x = divu32_q(dh, n);
+    p->y = n - p->x * h;
+  }
+  p->cc = n;
+}
+
+/* Past fg run j (odd) at position cc, with ys and ye at their limits: the
+ * runs left can only move xe (and, had cc wrapped, xs). Where the positions
+ * left stay below 2^32 they only grow, so xe is the column of the last pixel
+ * of the last non-empty foreground run: 1, with *xe updated; else 0. */
+static int bbox_rest(const uint32_t *cnts, int64_t j, int64_t m, uint32_t cc, divu32 dh, uint32_t *xe) {
+  uint64_t s = cc;
+  int64_t k;
+  for (k = j + 1; k < m; k++) s += cnts[k];
+  if (s > UINT32_MAX) return 0;
+  for (k = m - 1; k > j; k -= 2) {
+    if (cnts[k]) {
+      uint32_t x = divu32_q(dh, (uint32_t)(s - 1));
+      if (x > *xe) *xe = x;
+      return 1;
+    }
+    s -= (uint64_t)cnts[k] + cnts[k - 1];
+  }
+  return 1;
+}
+
 static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w64, int coco, double bb[4]) {
   /* uint32 arithmetic on purpose: pycocotools' results, wraps included */
-  uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0, cc = 0;
-  int64_t j, any = 0;
+  uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0;
+  int64_t j, any = 0, rest_tried = 0;
   divu32 dh;
+  pixpos p = {0, 0, 0};
   m = (m / 2) * 2;
   /* h == 0: no pixel can exist (pycocotools divides by zero here) */
   if (m == 0 || h == 0) {
@@ -60,16 +103,25 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
   /* one (background, foreground) pair a step; selects, not branches, since
    * whether a run spans columns follows the shape */
   for (j = 1; j < m; j += 2) {
-    uint32_t start = cc + cnts[j - 1], n = cnts[j], end, xs_, ys_, xe_, ye_;
+    uint32_t n = cnts[j], xs_, ys_, xe_, ye_;
     int span;
-    cc = start + n;
+    pix_add(&p, cnts[j - 1], h, dh);
     if (n == 0) continue;
     any = 1;
-    end = cc - 1;
-    xs_ = divu32_q(dh, start);
-    ys_ = start - xs_ * h;
-    xe_ = divu32_q(dh, end);
-    ye_ = end - xe_ * h;
+    xs_ = p.x;
+    ys_ = p.y;
+    pix_add(&p, n, h, dh);
+    /* the last pixel of the run, at p.cc - 1 */
+    if (p.y) {
+      xe_ = p.x;
+      ye_ = p.y - 1;
+    } else if (p.cc) {
+      xe_ = p.x - 1;
+      ye_ = h - 1;
+    } else {
+      xe_ = divu32_q(dh, UINT32_MAX);
+      ye_ = UINT32_MAX - xe_ * h;
+    }
     span = xs_ < xe_;
     if (span) {
       ys_ = 0;
@@ -79,6 +131,11 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
     xe = xe_ > xe ? xe_ : xe;
     ys = ys_ < ys ? ys_ : ys;
     ye = ye_ > ye ? ye_ : ye;
+    /* noise and other many-run masks reach every row early */
+    if (ys == 0 && ye == h - 1 && !rest_tried) {
+      rest_tried = 1;
+      if (bbox_rest(cnts, j, m, p.cc, dh, &xe)) break;
+    }
   }
   if (!any && !coco) {
     bb[0] = bb[1] = bb[2] = bb[3] = 0;
@@ -396,24 +453,45 @@ static inline void words_fill(uint64_t *b, uint64_t a, uint64_t z, uint64_t v) {
 #endif
 }
 
-/* Sets (set != 0) or clears the bits of mask in *w. */
-static inline void word_put(uint64_t *w, uint64_t mask, int set) { *w = set ? *w | mask : *w & ~mask; }
+/* Bit k of the result: the XOR of bits 0..k of x. */
+static inline uint64_t prefix_xor(uint64_t x) {
+  x ^= x << 1;
+  x ^= x << 2;
+  x ^= x << 4;
+  x ^= x << 8;
+  x ^= x << 16;
+  return x ^ (x << 32);
+}
 
-/* Sets (set != 0) or clears bits s .. e-1 of b. */
-static inline void bits_put(uint64_t *b, uint64_t s, uint64_t e, int set) {
-  uint64_t ws, we, ms, me;
-  if (s >= e) return;
-  ws = s >> 6;
-  we = (e - 1) >> 6;
-  ms = ~0ull << (s & 63);
-  me = ~0ull >> (63 - ((e - 1) & 63));
-  if (ws == we) {
-    word_put(b + ws, ms & me, set);
-    return;
+/* One mask's runs (strictly parsed: they sum to the bitmap's hw bits) into
+ * b: union b |= fg, intersection b &= fg. Every run end toggles the value,
+ * so a word's foreground is the prefix XOR of its toggle bits, gathered in a
+ * register, with the value before the word: one pass over the runs and the
+ * words in order, a branch per word rather than per run (noise has several
+ * runs a word), and no read-modify-write chain through memory. Empty runs
+ * toggle twice and cancel. */
+static inline void apply_runs(uint64_t *b, uint64_t nw, const uint32_t *c, int64_t m, int intersect) {
+  uint64_t pos = 0, cw = 0, t = 0, fill = 0; /* fill: ~0 where the pixel before word cw is set */
+  int64_t j;
+  for (j = 0; j <= m; j++) {
+    uint64_t w = nw;
+    if (j < m) {
+      pos += c[j];
+      w = pos >> 6 < nw ? pos >> 6 : nw; /* an end at hw, a multiple of 64, is past the last word */
+    }
+    if (w != cw) {
+      uint64_t word = prefix_xor(t) ^ fill;
+      b[cw] = intersect ? b[cw] & word : b[cw] | word;
+      fill = (uint64_t)0 - (word >> 63);
+      /* whole words of one value up to w: only a set word changes a union,
+       * only a clear one an intersection */
+      if (w > cw + 1 && (intersect ? !fill : !!fill)) words_fill(b, cw + 1, w, fill);
+      cw = w;
+      t = 0;
+      if (cw >= nw) break;
+    }
+    t ^= (uint64_t)1 << (pos & 63);
   }
-  word_put(b + ws, ms, set);
-  words_fill(b, ws + 1, we, set ? ~0ull : 0);
-  word_put(b + we, me, set);
 }
 
 /* Runs of a bitmap of hw bits: the canonical runs (a leading 0 when pixel 0
@@ -447,23 +525,17 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
                             uint32_t **out) {
   uint64_t nw = (hw + 63) / 64;
   uint64_t *b = (uint64_t *)malloc((size_t)nw * sizeof(uint64_t));
-  int64_t i, j, r, cap = 1;
+  int64_t i, r, cap = 1;
   if (!b) return -1;
   memset(b, intersect ? 0xFF : 0, (size_t)nw * sizeof(uint64_t));
   if (intersect && (hw & 63)) b[nw - 1] = ~0ull >> (64 - (hw & 63)); /* bits past hw stay 0 */
+  /* a constant each: two inlined copies */
   for (i = 0; i < n; i++) {
-    const uint32_t *c = cnts[i];
-    uint64_t pos = 0;
-    /* union: set the foreground runs; intersection: clear the background */
-    for (j = 0; j < m[i]; j++) {
-      uint64_t e = pos + c[j];
-      if ((j & 1) != intersect) {
-        if (intersect) bits_put(b, pos, e, 0); /* a constant each: two inlined copies, as fast as before */
-        else bits_put(b, pos, e, 1);
-      }
-      pos = e;
-    }
+    if (intersect) apply_runs(b, nw, cnts[i], m[i], 1);
+    else apply_runs(b, nw, cnts[i], m[i], 0);
   }
+  /* the end of a last run toggles bits past hw: they stay 0 (as bitmap_runs expects) */
+  if (hw & 63) b[nw - 1] &= ~0ull >> (64 - (hw & 63));
   for (i = 0; i < n; i++) cap += m[i];
   r = bitmap_runs(b, hw, cap, out);
   free(b);
@@ -478,7 +550,7 @@ int64_t frle_merge_many(const uint32_t *const *cnts, const int64_t *m, int64_t n
   for (i = 0; i < n; i++) total += m[i];
   /* pairwise merges cost about n * total / 2 steps; the bitmap hw / 64 words
    * a few times over plus one pass over the runs */
-  if (n >= 3 && hw > 0 && hw / 64 < (uint64_t)(n / 2) * (uint64_t)total)
+  if (n >= 2 && hw > 0 && hw / 64 < (uint64_t)(n / 2) * (uint64_t)total)
     return merge_bitmap(cnts, m, n, hw, intersect != 0, out);
   o = (uint32_t *)malloc((size_t)(total + n + 1) * sizeof(uint32_t));
   if (!o) return -1;
