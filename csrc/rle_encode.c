@@ -84,10 +84,11 @@ static int64_t encode_tail(const uint8_t *mask, uint64_t j, uint64_t hw, int non
 }
 
 /* The loop of every width: DIFF64(q) gives the boundary bits of q[0..64). */
-#define DEFINE_ENCODE(name, attr, DIFF64)                                                                              \
+#define DEFINE_ENCODE(name, attr, SAME64, DIFF64)                                                                      \
   attr static int64_t name(const uint8_t *mask, uint64_t hw, int nonzero, uint32_t **cnts, int64_t *cap) {             \
     uint64_t j = 1, last = 0;                                                                                          \
     int64_t m = 0;                                                                                                     \
+    uint8_t v; /* the value (nonzero: 0 or 1) of byte j - 1 */                                                         \
     uint32_t *o;                                                                                                       \
     /* room for the head, a block and the last count; grown as runs come (the worst case, hw + 1, can be GBs) */       \
     if (*cap < 130 && !frle_grow((void **)cnts, cap, 130, sizeof(uint32_t))) return -1;                                \
@@ -97,19 +98,23 @@ static int64_t encode_tail(const uint8_t *mask, uint64_t j, uint64_t hw, int non
       return 1;                                                                                                        \
     }                                                                                                                  \
     if (mask[0]) o[m++] = 0; /* pixel 0 set: an empty first run */                                                     \
+    v = nonzero ? mask[0] != 0 : mask[0];                                                                              \
     for (; j + 64 <= hw; j += 64) {                                                                                    \
-      uint64_t bits = DIFF64(mask + j, nonzero);                                                                       \
-      if (!bits) continue;                                                                                             \
+      uint64_t bits;                                                                                                   \
+      /* inside a run: one load and one test against the run's value */                                                \
+      if (SAME64(mask + j, v, nonzero)) continue;                                                                      \
+      bits = DIFF64(mask + j, nonzero);                                                                                \
+      v = nonzero ? mask[j + 63] != 0 : mask[j + 63];                                                                  \
       if (m + 66 > *cap) {                                                                                             \
         if (!frle_grow((void **)cnts, cap, m + 66, sizeof(uint32_t))) return -1;                                       \
         o = *cnts;                                                                                                     \
       }                                                                                                                \
-      do {                                                                                                             \
+      while (bits) {                                                                                                   \
         uint64_t p = j + (uint64_t)frle_ctz64(bits);                                                                   \
         o[m++] = (uint32_t)(p - last);                                                                                 \
         last = p;                                                                                                      \
         bits &= bits - 1;                                                                                              \
-      } while (bits);                                                                                                  \
+      }                                                                                                                \
     }                                                                                                                  \
     if (m + 66 > *cap) {                                                                                               \
       if (!frle_grow((void **)cnts, cap, m + 66, sizeof(uint32_t))) return -1;                                         \
@@ -158,9 +163,35 @@ FRLE_TARGET("avx512f,avx512bw") static inline uint64_t diff64_avx512(const uint8
   return (uint64_t)_mm512_cmpneq_epi8_mask(a, b);
 }
 
-DEFINE_ENCODE(encode_sse2, , diff64_sse2)
-DEFINE_ENCODE(encode_avx2, FRLE_TARGET("avx2,bmi"), diff64_avx2)
-DEFINE_ENCODE(encode_avx512, FRLE_TARGET("avx512f,avx512bw,bmi"), diff64_avx512)
+/* Whether the 64 bytes at q all have value v (nonzero: all zero for v = 0,
+ * all nonzero for v = 1). */
+static inline int same64_sse2(const uint8_t *q, uint8_t v, int nonzero) {
+  const __m128i r = _mm_set1_epi8((char)(nonzero ? 0 : v));
+  const __m128i *p = (const __m128i *)q;
+  __m128i e0 = _mm_cmpeq_epi8(_mm_loadu_si128(p), r), e1 = _mm_cmpeq_epi8(_mm_loadu_si128(p + 1), r);
+  __m128i e2 = _mm_cmpeq_epi8(_mm_loadu_si128(p + 2), r), e3 = _mm_cmpeq_epi8(_mm_loadu_si128(p + 3), r);
+  if (nonzero && v) /* no byte equals 0 */
+    return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(e0, e1), _mm_or_si128(e2, e3))) == 0;
+  return _mm_movemask_epi8(_mm_and_si128(_mm_and_si128(e0, e1), _mm_and_si128(e2, e3))) == 0xFFFF;
+}
+
+FRLE_TARGET("avx2") static inline int same64_avx2(const uint8_t *q, uint8_t v, int nonzero) {
+  const __m256i r = _mm256_set1_epi8((char)(nonzero ? 0 : v));
+  __m256i e0 = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)q), r);
+  __m256i e1 = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(q + 32)), r);
+  if (nonzero && v) return _mm256_testz_si256(_mm256_or_si256(e0, e1), _mm256_or_si256(e0, e1));
+  return (uint32_t)_mm256_movemask_epi8(_mm256_and_si256(e0, e1)) == 0xFFFFFFFFu;
+}
+
+FRLE_TARGET("avx512f,avx512bw") static inline int same64_avx512(const uint8_t *q, uint8_t v, int nonzero) {
+  __m512i a = _mm512_loadu_si512((const void *)q);
+  if (nonzero) return _mm512_test_epi8_mask(a, a) == (v ? ~(__mmask64)0 : 0);
+  return _mm512_cmpneq_epi8_mask(a, _mm512_set1_epi8((char)v)) == 0;
+}
+
+DEFINE_ENCODE(encode_sse2, , same64_sse2, diff64_sse2)
+DEFINE_ENCODE(encode_avx2, FRLE_TARGET("avx2,bmi"), same64_avx2, diff64_avx2)
+DEFINE_ENCODE(encode_avx512, FRLE_TARGET("avx512f,avx512bw,bmi"), same64_avx512, diff64_avx512)
 
 typedef int64_t (*encode_fn)(const uint8_t *, uint64_t, int, uint32_t **, int64_t *);
 static encode_fn encode_kernel;

@@ -66,10 +66,9 @@ uint64_t frle_fg_overlap(const frle_fg *a, const frle_fg *b, uint64_t h) {
     uint64_t sa = a->s[i], sb = b->s[j], ea = a->e[i], eb = b->e[j];
     if (sa >= hi || sb >= hi) break;
     uint64_t s = sa > sb ? sa : sb, e = ea < eb ? ea : eb;
-    int adv = ea < eb; /* selects: which list moves is a coin flip on many-run masks */
-    acc += e > s ? e - s : 0;
-    i += adv;
-    j += !adv;
+    if (e > s) acc += e - s;
+    if (ea < eb) i++;
+    else j++;
   }
   return acc;
 }

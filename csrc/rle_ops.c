@@ -45,28 +45,6 @@ static inline uint32_t divu32_q(divu32 v, uint32_t x) {
 #endif
 }
 
-/* Pixel position cc (uint32, wrapping as pycocotools' does) with its column
- * x = cc / h and row y = cc % h, moved forward run by run: a run shorter than
- * a column that does not wrap moves y by one add and at most one subtract;
- * only the others take a division. */
-typedef struct {
-  uint32_t cc, x, y;
-} pixpos;
-
-static inline void pix_add(pixpos *p, uint32_t c, uint32_t h, divu32 dh) {
-  uint32_t n = p->cc + c;
-  if (c < h && n >= p->cc) {
-    uint64_t y = (uint64_t)p->y + c;
-    int wrap = y >= h;
-    p->y = (uint32_t)(wrap ? y - h : y);
-    p->x += (uint32_t)wrap;
-  } else {
-    p->x = divu32_q(dh, n);
-    p->y = n - p->x * h;
-  }
-  p->cc = n;
-}
-
 /* Past fg run j (odd) at position cc, with ys and ye at their limits: the
  * runs left can only move xe (and, had cc wrapped, xs). Where the positions
  * left stay below 2^32 they only grow, so xe is the column of the last pixel
@@ -89,10 +67,9 @@ static int bbox_rest(const uint32_t *cnts, int64_t j, int64_t m, uint32_t cc, di
 
 static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w64, int coco, double bb[4]) {
   /* uint32 arithmetic on purpose: pycocotools' results, wraps included */
-  uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0;
+  uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0, cc = 0;
   int64_t j, any = 0, rest_tried = 0;
   divu32 dh;
-  pixpos p = {0, 0, 0};
   m = (m / 2) * 2;
   /* h == 0: no pixel can exist (pycocotools divides by zero here) */
   if (m == 0 || h == 0) {
@@ -102,39 +79,34 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
   dh = divu32_init(h);
   /* one (background, foreground) pair a step; selects, not branches, since
    * whether a run spans columns follows the shape */
-  for (j = 1; j < m; j += 2) {
-    uint32_t n = cnts[j], xs_, ys_, xe_, ye_;
-    int span;
-    pix_add(&p, cnts[j - 1], h, dh);
-    if (n == 0) continue;
-    any = 1;
-    xs_ = p.x;
-    ys_ = p.y;
-    pix_add(&p, n, h, dh);
-    /* the last pixel of the run, at p.cc - 1 */
-    if (p.y) {
-      xe_ = p.x;
-      ye_ = p.y - 1;
-    } else if (p.cc) {
-      xe_ = p.x - 1;
-      ye_ = h - 1;
-    } else {
-      xe_ = divu32_q(dh, UINT32_MAX);
-      ye_ = UINT32_MAX - xe_ * h;
+  for (j = 1; j < m;) {
+    int64_t stop = m - j > 256 ? j + 256 : m;
+    for (; j < stop; j += 2) {
+      uint32_t start = cc + cnts[j - 1], n = cnts[j], end, xs_, ys_, xe_, ye_;
+      int span;
+      cc = start + n;
+      if (n == 0) continue;
+      any = 1;
+      end = cc - 1;
+      xs_ = divu32_q(dh, start);
+      ys_ = start - xs_ * h;
+      xe_ = divu32_q(dh, end);
+      ye_ = end - xe_ * h;
+      span = xs_ < xe_;
+      if (span) {
+        ys_ = 0;
+        ye_ = h - 1;
+      }
+      xs = xs_ < xs ? xs_ : xs;
+      xe = xe_ > xe ? xe_ : xe;
+      ys = ys_ < ys ? ys_ : ys;
+      ye = ye_ > ye ? ye_ : ye;
     }
-    span = xs_ < xe_;
-    if (span) {
-      ys_ = 0;
-      ye_ = h - 1;
-    }
-    xs = xs_ < xs ? xs_ : xs;
-    xe = xe_ > xe ? xe_ : xe;
-    ys = ys_ < ys ? ys_ : ys;
-    ye = ye_ > ye ? ye_ : ye;
-    /* noise and other many-run masks reach every row early */
-    if (ys == 0 && ye == h - 1 && !rest_tried) {
+    /* noise and other many-run masks reach every row early: the rest is a
+     * sum (checked between blocks of pairs, off the per-run path) */
+    if (j < m && ys == 0 && ye == h - 1 && !rest_tried) {
       rest_tried = 1;
-      if (bbox_rest(cnts, j, m, p.cc, dh, &xe)) break;
+      if (bbox_rest(cnts, j - 2, m, cc, dh, &xe)) break;
     }
   }
   if (!any && !coco) {
@@ -453,6 +425,26 @@ static inline void words_fill(uint64_t *b, uint64_t a, uint64_t z, uint64_t v) {
 #endif
 }
 
+/* Sets (set != 0) or clears the bits of mask in *w. */
+static inline void word_put(uint64_t *w, uint64_t mask, int set) { *w = set ? *w | mask : *w & ~mask; }
+
+/* Sets (set != 0) or clears bits s .. e-1 of b. */
+static inline void bits_put(uint64_t *b, uint64_t s, uint64_t e, int set) {
+  uint64_t ws, we, ms, me;
+  if (s >= e) return;
+  ws = s >> 6;
+  we = (e - 1) >> 6;
+  ms = ~0ull << (s & 63);
+  me = ~0ull >> (63 - ((e - 1) & 63));
+  if (ws == we) {
+    word_put(b + ws, ms & me, set);
+    return;
+  }
+  word_put(b + ws, ms, set);
+  words_fill(b, ws + 1, we, set ? ~0ull : 0);
+  word_put(b + we, me, set);
+}
+
 /* Bit k of the result: the XOR of bits 0..k of x. */
 static inline uint64_t prefix_xor(uint64_t x) {
   x ^= x << 1;
@@ -529,10 +521,26 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
   if (!b) return -1;
   memset(b, intersect ? 0xFF : 0, (size_t)nw * sizeof(uint64_t));
   if (intersect && (hw & 63)) b[nw - 1] = ~0ull >> (64 - (hw & 63)); /* bits past hw stay 0 */
-  /* a constant each: two inlined copies */
   for (i = 0; i < n; i++) {
-    if (intersect) apply_runs(b, nw, cnts[i], m[i], 1);
-    else apply_runs(b, nw, cnts[i], m[i], 0);
+    const uint32_t *c = cnts[i];
+    uint64_t pos = 0;
+    int64_t j;
+    /* many runs a word (noise): toggle words; few: span fills. A constant
+     * each, so that every call is an inlined copy */
+    if ((uint64_t)m[i] * 8 > nw) {
+      if (intersect) apply_runs(b, nw, c, m[i], 1);
+      else apply_runs(b, nw, c, m[i], 0);
+      continue;
+    }
+    /* union: set the foreground runs; intersection: clear the background */
+    for (j = 0; j < m[i]; j++) {
+      uint64_t e = pos + c[j];
+      if ((j & 1) != intersect) {
+        if (intersect) bits_put(b, pos, e, 0);
+        else bits_put(b, pos, e, 1);
+      }
+      pos = e;
+    }
   }
   /* the end of a last run toggles bits past hw: they stay 0 (as bitmap_runs expects) */
   if (hw & 63) b[nw - 1] &= ~0ull >> (64 - (hw & 63));
