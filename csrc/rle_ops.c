@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rle.h"
-#include "rle_compat.h"   /* frle_ctz64 */
+#include "rle_compat.h"   /* frle_ctz64, frle_popcount64 */
+#include "rle_dispatch.h" /* FRLE_X86_KERNELS */
 #include "rle_platform.h" /* frle_parallel_for */
 #include "rle_features.h" /* frle_fg, frle_fg_overlap */
 #if defined(__SSE2__)
@@ -196,8 +197,95 @@ typedef struct {
   const double *db, *gb;    /* pycocotools boxes, for its prefilter */
   const frle_fg *df, *gf;   /* foreground intervals */
   const uint64_t *da, *ga;  /* areas */
+  uint64_t **dbm, **gbm;    /* bitmaps of the masks with many runs a word, else NULL */
   int self;                 /* dt and gt are the same masks */
 } iou_ctx;
+
+/* Bit k of the result: the XOR of bits 0..k of x. */
+static inline uint64_t prefix_xor(uint64_t x) {
+  x ^= x << 1;
+  x ^= x << 2;
+  x ^= x << 4;
+  x ^= x << 8;
+  x ^= x << 16;
+  return x ^ (x << 32);
+}
+
+/* The bitmap of one mask's runs (strictly parsed: they sum to hw) into b,
+ * nw zeroed words. Every run end toggles the value: pass 1 gathers a word's
+ * toggle bits in a register and stores it, with selects and no branch per
+ * run (noise has several runs a word) and no read-modify-write through
+ * memory; pass 2 turns toggles into pixels by prefix XOR, word by word, with
+ * the value carried from the word before. Empty runs toggle twice and
+ * cancel. */
+static void runs_bitmap(uint64_t *b, uint64_t nw, uint64_t hw, const uint32_t *c, int64_t m) {
+  uint64_t pos = 0, cw = 0, acc = 0, carry = 0, k;
+  int64_t j;
+  for (j = 0; j < m; j++) {
+    uint64_t in, w, bit;
+    pos += c[j];
+    in = pos < hw; /* the end at hw toggles nothing */
+    bit = in << (pos & 63);
+    w = in ? pos >> 6 : cw;
+    acc = (w == cw ? acc : 0) ^ bit;
+    b[w] = acc;
+    cw = w;
+  }
+  for (k = 0; k < nw; k++) {
+    uint64_t word = prefix_xor(b[k]) ^ carry;
+    b[k] = word;
+    carry = (uint64_t)0 - (word >> 63);
+  }
+  if (hw & 63) b[nw - 1] &= ~0ull >> (64 - (hw & 63));
+}
+
+/* Whether a mask of m runs over hw pixels has several runs a 64-pixel word
+ * (noise): then a bitmap and popcounts beat walking its runs. */
+static inline int many_runs(int64_t m, uint64_t hw) { return (uint64_t)m * 8 > (hw + 63) / 64; }
+
+/* Bitmaps of a side's many-run masks (NULL for the others) in one block;
+ * bm itself is NULL where no mask qualifies. Returns 0 when out of memory. */
+static int build_bitmaps(const frle_runs *r, uint64_t ***bm) {
+  int64_t i, words = 0;
+  uint64_t *block;
+  *bm = NULL;
+  for (i = 0; i < r->n; i++)
+    if (many_runs(r->m[i], r->h[i] * r->w[i])) words += (int64_t)((r->h[i] * r->w[i] + 63) / 64);
+  if (!words) return 1;
+  *bm = (uint64_t **)malloc((size_t)r->n * sizeof(uint64_t *) + (size_t)words * sizeof(uint64_t));
+  if (!*bm) return 0;
+  block = (uint64_t *)(*bm + r->n);
+  memset(block, 0, (size_t)words * sizeof(uint64_t));
+  for (i = 0; i < r->n; i++) {
+    uint64_t hw = r->h[i] * r->w[i], nw = (hw + 63) / 64;
+    (*bm)[i] = NULL;
+    if (!many_runs(r->m[i], hw)) continue;
+    runs_bitmap(block, nw, hw, r->cnts[i], r->m[i]);
+    (*bm)[i] = block;
+    block += nw;
+  }
+  return 1;
+}
+
+/* Common pixels of two bitmaps over words a..b (inclusive); the popcnt
+ * instruction where the CPU has it (x86-64's baseline lacks it). */
+#define AND_POPCOUNT(name, attr)                                                                                       \
+  attr static uint64_t name(const uint64_t *x, const uint64_t *y, uint64_t a, uint64_t b) {                            \
+    uint64_t k, acc = 0;                                                                                               \
+    for (k = a; k <= b; k++) acc += (uint64_t)frle_popcount64(x[k] & y[k]);                                            \
+    return acc;                                                                                                        \
+  }
+AND_POPCOUNT(and_popcount_plain, )
+#ifdef FRLE_X86_KERNELS
+AND_POPCOUNT(and_popcount_hw, FRLE_TARGET("popcnt"))
+#endif
+
+static uint64_t and_popcount(const uint64_t *x, const uint64_t *y, uint64_t a, uint64_t b) {
+#ifdef FRLE_X86_KERNELS
+  if (frle_cpu_has(FRLE_CPU_POPCNT)) return and_popcount_hw(x, y, a, b);
+#endif
+  return and_popcount_plain(x, y, a, b);
+}
 
 /* pycocotools' value for an intersection of it pixels: uint32 arithmetic,
  * |d AND g| / |d OR g|, or / |d| for a crowd g, and 0 for no intersection.
@@ -228,7 +316,15 @@ static void iou_range(void *vctx, int64_t b, int64_t e, int tid) {
         if (c->dt->h[d] != c->gt->h[g] || c->dt->w[d] != c->gt->w[g]) {
           val = mirror = -1;
         } else {
-          uint64_t it = frle_fg_overlap(&c->df[d], &c->gf[g], c->dt->h[d]);
+          uint64_t it;
+          if (c->dbm && c->gbm && c->dbm[d] && c->gbm[g]) {
+            /* only the columns both boxes share can hold common pixels */
+            uint64_t h = c->dt->h[d], x0 = c->df[d].x0 > c->gf[g].x0 ? c->df[d].x0 : c->gf[g].x0;
+            uint64_t x1 = c->df[d].x1 < c->gf[g].x1 ? c->df[d].x1 : c->gf[g].x1;
+            it = and_popcount(c->dbm[d], c->gbm[g], x0 * h / 64, ((x1 + 1) * h - 1) / 64);
+          } else {
+            it = frle_fg_overlap(&c->df[d], &c->gf[g], c->dt->h[d]);
+          }
           val = iou_value(it, c->da[d], c->ga[g], c->crowd != NULL && c->crowd[g]);
           /* the mirrored cell exists only when dt and gt are the same masks:
            * otherwise d and g index different sides (and iscrowd is gt's) */
@@ -312,7 +408,16 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
     c.gf = fg;
     c.ga = areas;
   }
+  c.dbm = c.gbm = NULL;
+  if (!build_bitmaps(dt, &c.dbm) || (!self && !build_bitmaps(gt, &c.gbm))) {
+    free(c.dbm);
+    free(block);
+    return FRLE_ERR_NOMEM;
+  }
+  if (self) c.gbm = c.dbm;
   frle_parallel_for(self ? md : gt->n, nthreads, iou_range, &c);
+  free(c.dbm);
+  if (!self) free(c.gbm);
   free(block);
   return FRLE_OK;
 }
@@ -445,47 +550,6 @@ static inline void bits_put(uint64_t *b, uint64_t s, uint64_t e, int set) {
   word_put(b + we, me, set);
 }
 
-/* Bit k of the result: the XOR of bits 0..k of x. */
-static inline uint64_t prefix_xor(uint64_t x) {
-  x ^= x << 1;
-  x ^= x << 2;
-  x ^= x << 4;
-  x ^= x << 8;
-  x ^= x << 16;
-  return x ^ (x << 32);
-}
-
-/* One mask's runs (strictly parsed: they sum to the bitmap's hw bits) into
- * b: union b |= fg, intersection b &= fg. Every run end toggles the value,
- * so a word's foreground is the prefix XOR of its toggle bits, gathered in a
- * register, with the value before the word: one pass over the runs and the
- * words in order, a branch per word rather than per run (noise has several
- * runs a word), and no read-modify-write chain through memory. Empty runs
- * toggle twice and cancel. */
-static inline void apply_runs(uint64_t *b, uint64_t nw, const uint32_t *c, int64_t m, int intersect) {
-  uint64_t pos = 0, cw = 0, t = 0, fill = 0; /* fill: ~0 where the pixel before word cw is set */
-  int64_t j;
-  for (j = 0; j <= m; j++) {
-    uint64_t w = nw;
-    if (j < m) {
-      pos += c[j];
-      w = pos >> 6 < nw ? pos >> 6 : nw; /* an end at hw, a multiple of 64, is past the last word */
-    }
-    if (w != cw) {
-      uint64_t word = prefix_xor(t) ^ fill;
-      b[cw] = intersect ? b[cw] & word : b[cw] | word;
-      fill = (uint64_t)0 - (word >> 63);
-      /* whole words of one value up to w: only a set word changes a union,
-       * only a clear one an intersection */
-      if (w > cw + 1 && (intersect ? !fill : !!fill)) words_fill(b, cw + 1, w, fill);
-      cw = w;
-      t = 0;
-      if (cw >= nw) break;
-    }
-    t ^= (uint64_t)1 << (pos & 63);
-  }
-}
-
 /* Runs of a bitmap of hw bits: the canonical runs (a leading 0 when pixel 0
  * is set, no other empty run), which is what pycocotools' merge gives for
  * valid input. cap bounds the runs: a union or intersection changes value
@@ -516,23 +580,30 @@ static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, int64_t cap, uint32_t
 static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw, int intersect,
                             uint32_t **out) {
   uint64_t nw = (hw + 63) / 64;
-  uint64_t *b = (uint64_t *)malloc((size_t)nw * sizeof(uint64_t));
+  uint64_t *b = (uint64_t *)malloc((size_t)nw * sizeof(uint64_t)), *tmp = NULL;
   int64_t i, r, cap = 1;
   if (!b) return -1;
   memset(b, intersect ? 0xFF : 0, (size_t)nw * sizeof(uint64_t));
   if (intersect && (hw & 63)) b[nw - 1] = ~0ull >> (64 - (hw & 63)); /* bits past hw stay 0 */
   for (i = 0; i < n; i++) {
     const uint32_t *c = cnts[i];
-    uint64_t pos = 0;
+    uint64_t pos = 0, k;
     int64_t j;
-    /* many runs a word (noise): toggle words; few: span fills. A constant
-     * each, so that every call is an inlined copy */
-    if ((uint64_t)m[i] * 8 > nw) {
-      if (intersect) apply_runs(b, nw, c, m[i], 1);
-      else apply_runs(b, nw, c, m[i], 0);
+    /* many runs a word (noise): the mask's bitmap, then one pass of words */
+    if (many_runs(m[i], hw)) {
+      if (!tmp && !(tmp = (uint64_t *)calloc((size_t)nw, sizeof(uint64_t)))) {
+        free(b);
+        return -1;
+      }
+      runs_bitmap(tmp, nw, hw, c, m[i]);
+      for (k = 0; k < nw; k++) {
+        b[k] = intersect ? b[k] & tmp[k] : b[k] | tmp[k];
+        tmp[k] = 0; /* zeroed again for the next mask */
+      }
       continue;
     }
-    /* union: set the foreground runs; intersection: clear the background */
+    /* union: set the foreground runs; intersection: clear the background
+     * (a constant each, so that every call is an inlined copy) */
     for (j = 0; j < m[i]; j++) {
       uint64_t e = pos + c[j];
       if ((j & 1) != intersect) {
@@ -542,8 +613,7 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
       pos = e;
     }
   }
-  /* the end of a last run toggles bits past hw: they stay 0 (as bitmap_runs expects) */
-  if (hw & 63) b[nw - 1] &= ~0ull >> (64 - (hw & 63));
+  free(tmp);
   for (i = 0; i < n; i++) cap += m[i];
   r = bitmap_runs(b, hw, cap, out);
   free(b);

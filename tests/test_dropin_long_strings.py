@@ -4,6 +4,8 @@ FRLE_ISA level (each in a subprocess: an extension picks its kernels once):
 - long strings (noise: millions of 1-char varints; 5- and 6-char varints from
   runs of 2^20 to 2^28 pixels) through area, toBbox, merge (2 and 3 masks: the
   toggle-word bitmap), iou and decode;
+- iou of many-run masks by bitmaps and popcounts, alone and next to few-run
+  masks (which keep the run walk);
 - toBbox's early stop once a box spans every row, including a mask whose runs
   sum past 2^32 (pycocotools' uint32 wrap: the stop must not apply there);
 - encode's boundary-mask run search (64-byte blocks; AVX-512, AVX2, SSE2) on
@@ -80,6 +82,10 @@ for k in (2, 3):
     for inter in (0, 1):
         check(f"merge {k} {inter}", fm.merge(rles[:k], inter), pm.merge(rles[:k], inter))
 check("iou", fm.iou(rles, rles[::-1], [0, 1, 0]), pm.iou(rles, rles[::-1], [0, 1, 0]))
+check("iou self", fm.iou(rles, rles, [0, 0, 1]), pm.iou(rles, rles, [0, 0, 1]))  # one set of bitmaps
+blob = np.zeros((h, w), np.uint8, order="F"); blob[100:400, 200:700] = 1  # few runs: walked, not a bitmap
+mixed = rles + [pm.encode(blob)]
+check("iou mixed", fm.iou(mixed, mixed[::-1], [1, 0, 0, 0]), pm.iou(mixed, mixed[::-1], [1, 0, 0, 0]))
 
 # 2. huge runs: 5- and 6-char varints between noise, in masks of 2^25 pixels
 h, w = 4096, 8192

@@ -17,7 +17,8 @@ from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["MAX_PIXELS", "THREAD_MIN_BYTES", "THREAD_MIN_CHARS", "SPARE_ARENA_BYTES", "MMAP_MIN_BYTES", "MAX_THREADS", "ALL_CPUS",
+__all__ = ["MAX_PIXELS", "THREAD_MIN_BYTES", "THREAD_MIN_CHARS", "MMAP_MIN_BYTES", "MAX_THREADS", "ALL_CPUS",
+           "SPARE_ARENA_BYTES",
            "MAX_POLY_COORD", "MODES", "FLIPS", "BITORDERS", "MASK_DTYPES", "check_size", "dim_arg", "mask_size",
            "differing_size", "size_ok", "positive_int", "size_arg", "flip_arg", "mode_arg", "bitorder_arg",
            "Transform", "transform_args", "out_array", "check_out", "as_list", "is_table", "resolve_threads",
