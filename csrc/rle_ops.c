@@ -589,8 +589,9 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
     const uint32_t *c = cnts[i];
     uint64_t pos = 0, k;
     int64_t j;
-    /* many runs a word (noise): the mask's bitmap, then one pass of words */
-    if (many_runs(m[i], hw)) {
+    /* a run a word or more (noise): the mask's bitmap, then one
+     * pass of words (which costs more than span fills below that) */
+    if ((uint64_t)m[i] > nw) {
       if (!tmp && !(tmp = (uint64_t *)calloc((size_t)nw, sizeof(uint64_t)))) {
         free(b);
         return -1;
