@@ -251,9 +251,19 @@ cdef bytes _string(const uint32_t *cnts, int64_t m):
     cdef char stack[1024]
     cdef int64_t need = frle_string_bound(m) + 1, ln
     cdef PyObject *obj
+    cdef char *tmp
     if need <= 1024:
         ln = frle_to_string(cnts, m, stack)
         return PyBytes_FromStringAndSize(stack, ln)
+    if need <= 65536:  # a heap buffer and a copy cost less than resizing bytes here
+        tmp = <char *>malloc(need)
+        if tmp == NULL:
+            raise MemoryError()
+        try:
+            ln = frle_to_string(cnts, m, tmp)
+            return PyBytes_FromStringAndSize(tmp, ln)
+        finally:
+            free(tmp)
     # long strings are written in place and the bytes shrunk to fit (no copy,
     # and no page faults of a second buffer)
     obj = _bytes_raw(NULL, need - 1)
