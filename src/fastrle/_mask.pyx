@@ -248,11 +248,11 @@ cdef _Batch _batch(object rles, bint strict):
 
 cdef bytes _string(const uint32_t *cnts, int64_t m):
     """Compressed counts string of cnts[0..m) as bytes."""
-    cdef char stack[1024]
+    cdef char stack[4096]  # COCO masks: up to 585 runs
     cdef int64_t need = frle_string_bound(m) + 1, ln
     cdef PyObject *obj
     cdef char *tmp
-    if need <= 1024:
+    if need <= 4096:
         ln = frle_to_string(cnts, m, stack)
         return PyBytes_FromStringAndSize(stack, ln)
     if need <= 65536:  # a heap buffer and a copy cost less than resizing bytes here
