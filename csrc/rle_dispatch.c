@@ -30,7 +30,7 @@ int frle_parse_kernel_ok(int level) {
 }
 
 static int cap = FRLE_ISA_MAX, parse_level = FRLE_ISA_SCALAR, fill_level = FRLE_ISA_SCALAR,
-           bits_level = FRLE_ISA_SCALAR;
+           bits_level = FRLE_ISA_SCALAR, scan_level = FRLE_ISA_SCALAR;
 static frle_once_t pick_once = FRLE_ONCE_INIT;
 
 static void pick(void) {
@@ -46,6 +46,8 @@ static void pick(void) {
   if (cap >= FRLE_ISA_AVX512 &&
       frle_cpu_has(FRLE_CPU_AVX512F | FRLE_CPU_AVX512BW | FRLE_CPU_AVX512VBMI | FRLE_CPU_GFNI))
     bits_level = FRLE_ISA_AVX512;
+  if (cap >= FRLE_ISA_AVX512 && frle_cpu_has(FRLE_CPU_AVX512F | FRLE_CPU_AVX512BW)) scan_level = FRLE_ISA_AVX512;
+  else if (cap >= FRLE_ISA_AVX2 && frle_cpu_has(FRLE_CPU_AVX2)) scan_level = FRLE_ISA_AVX2;
 #endif
 #ifdef FRLE_NEON_KERNELS
   if (cap >= FRLE_ISA_NEON && frle_cpu_has(FRLE_CPU_NEON)) fill_level = FRLE_ISA_NEON;
@@ -70,4 +72,9 @@ int frle_fill_level(void) {
 int frle_bits_level(void) {
   frle_once(&pick_once, pick);
   return bits_level;
+}
+
+int frle_scan_level(void) {
+  frle_once(&pick_once, pick);
+  return scan_level;
 }

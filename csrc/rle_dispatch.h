@@ -58,6 +58,11 @@ int frle_fill_level(void);
  * FRLE_ISA_SCALAR, capped by frle_isa_cap(). */
 int frle_bits_level(void);
 
+/* The byte-compare scans' level (the encode's run-end search): FRLE_ISA_AVX512
+ * (avx512bw), FRLE_ISA_AVX2, or FRLE_ISA_SCALAR for the baseline (SSE2 on
+ * x86), capped by frle_isa_cap() too. */
+int frle_scan_level(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,6 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rle_internal.h"
+#include "rle_compat.h"   /* frle_ctz64, FRLE_TARGET */
+#include "rle_dispatch.h" /* frle_scan_level */
+#include "rle_platform.h" /* frle_once */
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -61,6 +64,151 @@ static inline uint64_t run_end(const uint8_t *mask, uint64_t j, uint64_t hw, uin
   return j;
 }
 
+/* Column-major encode by boundary bits: bit k of a 64-byte block at j is set
+ * where byte j+k differs from byte j+k-1 (by value, or by zero/nonzero), so
+ * every byte is read once per block (the load at j-1 overlaps the block
+ * before, in cache) and a block inside a run costs one test. Each set bit is
+ * one run boundary. One copy per vector width, chosen once per process. */
+typedef uint64_t (*diff64_fn)(const uint8_t *q, int nonzero);
+
+static int64_t encode_tail(const uint8_t *mask, uint64_t j, uint64_t hw, int nonzero, uint64_t *last, uint32_t *out,
+                           int64_t m) {
+  for (; j < hw; j++) {
+    int d = nonzero ? ((mask[j] != 0) != (mask[j - 1] != 0)) : (mask[j] != mask[j - 1]);
+    if (d) {
+      out[m++] = (uint32_t)(j - *last);
+      *last = j;
+    }
+  }
+  return m;
+}
+
+/* The loop of every width: DIFF64(q) gives the boundary bits of q[0..64). */
+#define DEFINE_ENCODE(name, attr, SAME64, DIFF64)                                                                      \
+  attr static int64_t name(const uint8_t *mask, uint64_t hw, int nonzero, uint32_t **cnts, int64_t *cap) {             \
+    uint64_t j = 1, last = 0;                                                                                          \
+    int64_t m = 0;                                                                                                     \
+    uint8_t v; /* the value (nonzero: 0 or 1) of byte j - 1 */                                                         \
+    uint32_t *o;                                                                                                       \
+    /* room for the head, a block and the last count; grown as runs come (the worst case, hw + 1, can be GBs) */       \
+    if (*cap < 130 && !frle_grow((void **)cnts, cap, 130, sizeof(uint32_t))) return -1;                                \
+    o = *cnts;                                                                                                         \
+    if (hw == 0) {                                                                                                     \
+      o[0] = 0;                                                                                                        \
+      return 1;                                                                                                        \
+    }                                                                                                                  \
+    if (mask[0]) o[m++] = 0; /* pixel 0 set: an empty first run */                                                     \
+    v = nonzero ? mask[0] != 0 : mask[0];                                                                              \
+    for (; j + 64 <= hw; j += 64) {                                                                                    \
+      uint64_t bits;                                                                                                   \
+      /* inside a run: one load and one test against the run's value */                                                \
+      if (SAME64(mask + j, v, nonzero)) continue;                                                                      \
+      bits = DIFF64(mask + j, nonzero);                                                                                \
+      v = nonzero ? mask[j + 63] != 0 : mask[j + 63];                                                                  \
+      if (m + 66 > *cap) {                                                                                             \
+        if (!frle_grow((void **)cnts, cap, m + 66, sizeof(uint32_t))) return -1;                                       \
+        o = *cnts;                                                                                                     \
+      }                                                                                                                \
+      while (bits) {                                                                                                   \
+        uint64_t p = j + (uint64_t)frle_ctz64(bits);                                                                   \
+        o[m++] = (uint32_t)(p - last);                                                                                 \
+        last = p;                                                                                                      \
+        bits &= bits - 1;                                                                                              \
+      }                                                                                                                \
+    }                                                                                                                  \
+    if (m + 66 > *cap) {                                                                                               \
+      if (!frle_grow((void **)cnts, cap, m + 66, sizeof(uint32_t))) return -1;                                         \
+      o = *cnts;                                                                                                       \
+    }                                                                                                                  \
+    m = encode_tail(mask, j, hw, nonzero, &last, o, m);                                                                \
+    o[m++] = (uint32_t)(hw - last);                                                                                    \
+    return m;                                                                                                          \
+  }
+
+#ifdef FRLE_X86_KERNELS
+#include <immintrin.h>
+
+/* Bits where the 16 bytes at q differ from those at q - 1. */
+static inline uint64_t diff16_sse2(const uint8_t *q, int nonzero) {
+  __m128i a = _mm_loadu_si128((const __m128i *)q), b = _mm_loadu_si128((const __m128i *)(q - 1));
+  if (nonzero) {
+    const __m128i z = _mm_setzero_si128();
+    return (uint64_t)(unsigned)(_mm_movemask_epi8(_mm_cmpeq_epi8(a, z)) ^ _mm_movemask_epi8(_mm_cmpeq_epi8(b, z)));
+  }
+  return (uint64_t)(~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, b)) & 0xFFFFu);
+}
+
+static inline uint64_t diff64_sse2(const uint8_t *q, int nonzero) {
+  return diff16_sse2(q, nonzero) | diff16_sse2(q + 16, nonzero) << 16 | diff16_sse2(q + 32, nonzero) << 32 |
+         diff16_sse2(q + 48, nonzero) << 48;
+}
+
+FRLE_TARGET("avx2") static inline uint64_t diff32_avx2(const uint8_t *q, int nonzero) {
+  __m256i a = _mm256_loadu_si256((const __m256i *)q), b = _mm256_loadu_si256((const __m256i *)(q - 1));
+  if (nonzero) {
+    const __m256i z = _mm256_setzero_si256();
+    return (uint64_t)(uint32_t)(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, z)) ^
+                                _mm256_movemask_epi8(_mm256_cmpeq_epi8(b, z)));
+  }
+  return (uint64_t)(uint32_t)~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, b));
+}
+
+FRLE_TARGET("avx2") static inline uint64_t diff64_avx2(const uint8_t *q, int nonzero) {
+  return diff32_avx2(q, nonzero) | diff32_avx2(q + 32, nonzero) << 32;
+}
+
+FRLE_TARGET("avx512f,avx512bw") static inline uint64_t diff64_avx512(const uint8_t *q, int nonzero) {
+  __m512i a = _mm512_loadu_si512((const void *)q), b = _mm512_loadu_si512((const void *)(q - 1));
+  if (nonzero) return (uint64_t)(_mm512_test_epi8_mask(a, a) ^ _mm512_test_epi8_mask(b, b));
+  return (uint64_t)_mm512_cmpneq_epi8_mask(a, b);
+}
+
+/* Whether the 64 bytes at q all have value v (nonzero: all zero for v = 0,
+ * all nonzero for v = 1). */
+static inline int same64_sse2(const uint8_t *q, uint8_t v, int nonzero) {
+  const __m128i r = _mm_set1_epi8((char)(nonzero ? 0 : v));
+  const __m128i *p = (const __m128i *)q;
+  __m128i e0 = _mm_cmpeq_epi8(_mm_loadu_si128(p), r), e1 = _mm_cmpeq_epi8(_mm_loadu_si128(p + 1), r);
+  __m128i e2 = _mm_cmpeq_epi8(_mm_loadu_si128(p + 2), r), e3 = _mm_cmpeq_epi8(_mm_loadu_si128(p + 3), r);
+  if (nonzero && v) /* no byte equals 0 */
+    return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(e0, e1), _mm_or_si128(e2, e3))) == 0;
+  return _mm_movemask_epi8(_mm_and_si128(_mm_and_si128(e0, e1), _mm_and_si128(e2, e3))) == 0xFFFF;
+}
+
+FRLE_TARGET("avx2") static inline int same64_avx2(const uint8_t *q, uint8_t v, int nonzero) {
+  const __m256i r = _mm256_set1_epi8((char)(nonzero ? 0 : v));
+  __m256i e0 = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)q), r);
+  __m256i e1 = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(q + 32)), r);
+  if (nonzero && v) return _mm256_testz_si256(_mm256_or_si256(e0, e1), _mm256_or_si256(e0, e1));
+  return (uint32_t)_mm256_movemask_epi8(_mm256_and_si256(e0, e1)) == 0xFFFFFFFFu;
+}
+
+FRLE_TARGET("avx512f,avx512bw") static inline int same64_avx512(const uint8_t *q, uint8_t v, int nonzero) {
+  __m512i a = _mm512_loadu_si512((const void *)q);
+  if (nonzero) return _mm512_test_epi8_mask(a, a) == (v ? ~(__mmask64)0 : 0);
+  return _mm512_cmpneq_epi8_mask(a, _mm512_set1_epi8((char)v)) == 0;
+}
+
+DEFINE_ENCODE(encode_sse2, , same64_sse2, diff64_sse2)
+DEFINE_ENCODE(encode_avx2, FRLE_TARGET("avx2,bmi"), same64_avx2, diff64_avx2)
+DEFINE_ENCODE(encode_avx512, FRLE_TARGET("avx512f,avx512bw,bmi"), same64_avx512, diff64_avx512)
+
+typedef int64_t (*encode_fn)(const uint8_t *, uint64_t, int, uint32_t **, int64_t *);
+static encode_fn encode_kernel;
+static frle_once_t encode_once = FRLE_ONCE_INIT;
+
+static void pick_encode(void) {
+  int l = frle_scan_level();
+  encode_kernel = l == FRLE_ISA_AVX512 ? encode_avx512 : l == FRLE_ISA_AVX2 ? encode_avx2 : encode_sse2;
+}
+
+int64_t frle_encode_colmajor(const uint8_t *mask, uint64_t hw, int nonzero, uint32_t **cnts, int64_t *cap) {
+  frle_once(&encode_once, pick_encode);
+  return encode_kernel(mask, hw, nonzero, cnts, cap);
+}
+
+#else /* the portable build: one run end at a time */
+
 int64_t frle_encode_colmajor(const uint8_t *mask, uint64_t hw, int nonzero, uint32_t **cnts, int64_t *cap) {
   uint64_t j = 0, last = 0;
   int64_t m = 0;
@@ -79,6 +227,8 @@ int64_t frle_encode_colmajor(const uint8_t *mask, uint64_t hw, int nonzero, uint
   (*cnts)[m++] = (uint32_t)(hw - last);
   return m;
 }
+
+#endif /* FRLE_X86_KERNELS */
 
 /* Bit k set where byte k of a differs from byte k of b (by value, or by
  * zero/nonzero). Covers n <= 16 bytes. */

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rle.h"
-#include "rle_compat.h"   /* frle_ctz64 */
+#include "rle_compat.h"   /* frle_ctz64, frle_popcount64 */
+#include "rle_dispatch.h" /* FRLE_X86_KERNELS */
 #include "rle_platform.h" /* frle_parallel_for */
 #include "rle_features.h" /* frle_fg, frle_fg_overlap */
 #if defined(__SSE2__)
@@ -45,10 +46,30 @@ static inline uint32_t divu32_q(divu32 v, uint32_t x) {
 #endif
 }
 
+/* Past fg run j (odd) at position cc, with ys and ye at their limits: the
+ * runs left can only move xe (and, had cc wrapped, xs). Where the positions
+ * left stay below 2^32 they only grow, so xe is the column of the last pixel
+ * of the last non-empty foreground run: 1, with *xe updated; else 0. */
+static int bbox_rest(const uint32_t *cnts, int64_t j, int64_t m, uint32_t cc, divu32 dh, uint32_t *xe) {
+  uint64_t s = cc;
+  int64_t k;
+  for (k = j + 1; k < m; k++) s += cnts[k];
+  if (s > UINT32_MAX) return 0;
+  for (k = m - 1; k > j; k -= 2) {
+    if (cnts[k]) {
+      uint32_t x = divu32_q(dh, (uint32_t)(s - 1));
+      if (x > *xe) *xe = x;
+      return 1;
+    }
+    s -= (uint64_t)cnts[k] + cnts[k - 1];
+  }
+  return 1;
+}
+
 static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w64, int coco, double bb[4]) {
   /* uint32 arithmetic on purpose: pycocotools' results, wraps included */
   uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0, cc = 0;
-  int64_t j, any = 0;
+  int64_t j, any = 0, rest_tried = 0;
   divu32 dh;
   m = (m / 2) * 2;
   /* h == 0: no pixel can exist (pycocotools divides by zero here) */
@@ -59,26 +80,35 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
   dh = divu32_init(h);
   /* one (background, foreground) pair a step; selects, not branches, since
    * whether a run spans columns follows the shape */
-  for (j = 1; j < m; j += 2) {
-    uint32_t start = cc + cnts[j - 1], n = cnts[j], end, xs_, ys_, xe_, ye_;
-    int span;
-    cc = start + n;
-    if (n == 0) continue;
-    any = 1;
-    end = cc - 1;
-    xs_ = divu32_q(dh, start);
-    ys_ = start - xs_ * h;
-    xe_ = divu32_q(dh, end);
-    ye_ = end - xe_ * h;
-    span = xs_ < xe_;
-    if (span) {
-      ys_ = 0;
-      ye_ = h - 1;
+  for (j = 1; j < m;) {
+    int64_t stop = m - j > 256 ? j + 256 : m;
+    for (; j < stop; j += 2) {
+      uint32_t start = cc + cnts[j - 1], n = cnts[j], end, xs_, ys_, xe_, ye_;
+      int span;
+      cc = start + n;
+      if (n == 0) continue;
+      any = 1;
+      end = cc - 1;
+      xs_ = divu32_q(dh, start);
+      ys_ = start - xs_ * h;
+      xe_ = divu32_q(dh, end);
+      ye_ = end - xe_ * h;
+      span = xs_ < xe_;
+      if (span) {
+        ys_ = 0;
+        ye_ = h - 1;
+      }
+      xs = xs_ < xs ? xs_ : xs;
+      xe = xe_ > xe ? xe_ : xe;
+      ys = ys_ < ys ? ys_ : ys;
+      ye = ye_ > ye ? ye_ : ye;
     }
-    xs = xs_ < xs ? xs_ : xs;
-    xe = xe_ > xe ? xe_ : xe;
-    ys = ys_ < ys ? ys_ : ys;
-    ye = ye_ > ye ? ye_ : ye;
+    /* noise and other many-run masks reach every row early: the rest is a
+     * sum (checked between blocks of pairs, off the per-run path) */
+    if (j < m && ys == 0 && ye == h - 1 && !rest_tried) {
+      rest_tried = 1;
+      if (bbox_rest(cnts, j - 2, m, cc, dh, &xe)) break;
+    }
   }
   if (!any && !coco) {
     bb[0] = bb[1] = bb[2] = bb[3] = 0;
@@ -167,8 +197,95 @@ typedef struct {
   const double *db, *gb;    /* pycocotools boxes, for its prefilter */
   const frle_fg *df, *gf;   /* foreground intervals */
   const uint64_t *da, *ga;  /* areas */
+  uint64_t **dbm, **gbm;    /* bitmaps of the masks with many runs a word, else NULL */
   int self;                 /* dt and gt are the same masks */
 } iou_ctx;
+
+/* Bit k of the result: the XOR of bits 0..k of x. */
+static inline uint64_t prefix_xor(uint64_t x) {
+  x ^= x << 1;
+  x ^= x << 2;
+  x ^= x << 4;
+  x ^= x << 8;
+  x ^= x << 16;
+  return x ^ (x << 32);
+}
+
+/* The bitmap of one mask's runs (strictly parsed: they sum to hw) into b,
+ * nw zeroed words. Every run end toggles the value: pass 1 gathers a word's
+ * toggle bits in a register and stores it, with selects and no branch per
+ * run (noise has several runs a word) and no read-modify-write through
+ * memory; pass 2 turns toggles into pixels by prefix XOR, word by word, with
+ * the value carried from the word before. Empty runs toggle twice and
+ * cancel. */
+static void runs_bitmap(uint64_t *b, uint64_t nw, uint64_t hw, const uint32_t *c, int64_t m) {
+  uint64_t pos = 0, cw = 0, acc = 0, carry = 0, k;
+  int64_t j;
+  for (j = 0; j < m; j++) {
+    uint64_t in, w, bit;
+    pos += c[j];
+    in = pos < hw; /* the end at hw toggles nothing */
+    bit = in << (pos & 63);
+    w = in ? pos >> 6 : cw;
+    acc = (w == cw ? acc : 0) ^ bit;
+    b[w] = acc;
+    cw = w;
+  }
+  for (k = 0; k < nw; k++) {
+    uint64_t word = prefix_xor(b[k]) ^ carry;
+    b[k] = word;
+    carry = (uint64_t)0 - (word >> 63);
+  }
+  if (hw & 63) b[nw - 1] &= ~0ull >> (64 - (hw & 63));
+}
+
+/* Whether a mask of m runs over hw pixels has several runs a 64-pixel word
+ * (noise): then a bitmap and popcounts beat walking its runs. */
+static inline int many_runs(int64_t m, uint64_t hw) { return (uint64_t)m * 8 > (hw + 63) / 64; }
+
+/* Bitmaps of a side's many-run masks (NULL for the others) in one block;
+ * bm itself is NULL where no mask qualifies. Returns 0 when out of memory. */
+static int build_bitmaps(const frle_runs *r, uint64_t ***bm) {
+  int64_t i, words = 0;
+  uint64_t *block;
+  *bm = NULL;
+  for (i = 0; i < r->n; i++)
+    if (many_runs(r->m[i], r->h[i] * r->w[i])) words += (int64_t)((r->h[i] * r->w[i] + 63) / 64);
+  if (!words) return 1;
+  *bm = (uint64_t **)malloc((size_t)r->n * sizeof(uint64_t *) + (size_t)words * sizeof(uint64_t));
+  if (!*bm) return 0;
+  block = (uint64_t *)(*bm + r->n);
+  memset(block, 0, (size_t)words * sizeof(uint64_t));
+  for (i = 0; i < r->n; i++) {
+    uint64_t hw = r->h[i] * r->w[i], nw = (hw + 63) / 64;
+    (*bm)[i] = NULL;
+    if (!many_runs(r->m[i], hw)) continue;
+    runs_bitmap(block, nw, hw, r->cnts[i], r->m[i]);
+    (*bm)[i] = block;
+    block += nw;
+  }
+  return 1;
+}
+
+/* Common pixels of two bitmaps over words a..b (inclusive); the popcnt
+ * instruction where the CPU has it (x86-64's baseline lacks it). */
+#define AND_POPCOUNT(name, attr)                                                                                       \
+  attr static uint64_t name(const uint64_t *x, const uint64_t *y, uint64_t a, uint64_t b) {                            \
+    uint64_t k, acc = 0;                                                                                               \
+    for (k = a; k <= b; k++) acc += (uint64_t)frle_popcount64(x[k] & y[k]);                                            \
+    return acc;                                                                                                        \
+  }
+AND_POPCOUNT(and_popcount_plain, )
+#ifdef FRLE_X86_KERNELS
+AND_POPCOUNT(and_popcount_hw, FRLE_TARGET("popcnt"))
+#endif
+
+static uint64_t and_popcount(const uint64_t *x, const uint64_t *y, uint64_t a, uint64_t b) {
+#ifdef FRLE_X86_KERNELS
+  if (frle_cpu_has(FRLE_CPU_POPCNT)) return and_popcount_hw(x, y, a, b);
+#endif
+  return and_popcount_plain(x, y, a, b);
+}
 
 /* pycocotools' value for an intersection of it pixels: uint32 arithmetic,
  * |d AND g| / |d OR g|, or / |d| for a crowd g, and 0 for no intersection.
@@ -199,7 +316,15 @@ static void iou_range(void *vctx, int64_t b, int64_t e, int tid) {
         if (c->dt->h[d] != c->gt->h[g] || c->dt->w[d] != c->gt->w[g]) {
           val = mirror = -1;
         } else {
-          uint64_t it = frle_fg_overlap(&c->df[d], &c->gf[g], c->dt->h[d]);
+          uint64_t it;
+          if (c->dbm && c->gbm && c->dbm[d] && c->gbm[g]) {
+            /* only the columns both boxes share can hold common pixels */
+            uint64_t h = c->dt->h[d], x0 = c->df[d].x0 > c->gf[g].x0 ? c->df[d].x0 : c->gf[g].x0;
+            uint64_t x1 = c->df[d].x1 < c->gf[g].x1 ? c->df[d].x1 : c->gf[g].x1;
+            it = and_popcount(c->dbm[d], c->gbm[g], x0 * h / 64, ((x1 + 1) * h - 1) / 64);
+          } else {
+            it = frle_fg_overlap(&c->df[d], &c->gf[g], c->dt->h[d]);
+          }
           val = iou_value(it, c->da[d], c->ga[g], c->crowd != NULL && c->crowd[g]);
           /* the mirrored cell exists only when dt and gt are the same masks:
            * otherwise d and g index different sides (and iscrowd is gt's) */
@@ -283,7 +408,16 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
     c.gf = fg;
     c.ga = areas;
   }
+  c.dbm = c.gbm = NULL;
+  if (!build_bitmaps(dt, &c.dbm) || (!self && !build_bitmaps(gt, &c.gbm))) {
+    free(c.dbm);
+    free(block);
+    return FRLE_ERR_NOMEM;
+  }
+  if (self) c.gbm = c.dbm;
   frle_parallel_for(self ? md : gt->n, nthreads, iou_range, &c);
+  free(c.dbm);
+  if (!self) free(c.gbm);
   free(block);
   return FRLE_OK;
 }
@@ -446,24 +580,41 @@ static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, int64_t cap, uint32_t
 static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw, int intersect,
                             uint32_t **out) {
   uint64_t nw = (hw + 63) / 64;
-  uint64_t *b = (uint64_t *)malloc((size_t)nw * sizeof(uint64_t));
-  int64_t i, j, r, cap = 1;
+  uint64_t *b = (uint64_t *)malloc((size_t)nw * sizeof(uint64_t)), *tmp = NULL;
+  int64_t i, r, cap = 1;
   if (!b) return -1;
   memset(b, intersect ? 0xFF : 0, (size_t)nw * sizeof(uint64_t));
   if (intersect && (hw & 63)) b[nw - 1] = ~0ull >> (64 - (hw & 63)); /* bits past hw stay 0 */
   for (i = 0; i < n; i++) {
     const uint32_t *c = cnts[i];
-    uint64_t pos = 0;
-    /* union: set the foreground runs; intersection: clear the background */
+    uint64_t pos = 0, k;
+    int64_t j;
+    /* a run a word or more (noise): the mask's bitmap, then one
+     * pass of words (which costs more than span fills below that) */
+    if ((uint64_t)m[i] > nw) {
+      if (!tmp && !(tmp = (uint64_t *)calloc((size_t)nw, sizeof(uint64_t)))) {
+        free(b);
+        return -1;
+      }
+      runs_bitmap(tmp, nw, hw, c, m[i]);
+      for (k = 0; k < nw; k++) {
+        b[k] = intersect ? b[k] & tmp[k] : b[k] | tmp[k];
+        tmp[k] = 0; /* zeroed again for the next mask */
+      }
+      continue;
+    }
+    /* union: set the foreground runs; intersection: clear the background
+     * (a constant each, so that every call is an inlined copy) */
     for (j = 0; j < m[i]; j++) {
       uint64_t e = pos + c[j];
       if ((j & 1) != intersect) {
-        if (intersect) bits_put(b, pos, e, 0); /* a constant each: two inlined copies, as fast as before */
+        if (intersect) bits_put(b, pos, e, 0);
         else bits_put(b, pos, e, 1);
       }
       pos = e;
     }
   }
+  free(tmp);
   for (i = 0; i < n; i++) cap += m[i];
   r = bitmap_runs(b, hw, cap, out);
   free(b);
@@ -478,7 +629,7 @@ int64_t frle_merge_many(const uint32_t *const *cnts, const int64_t *m, int64_t n
   for (i = 0; i < n; i++) total += m[i];
   /* pairwise merges cost about n * total / 2 steps; the bitmap hw / 64 words
    * a few times over plus one pass over the runs */
-  if (n >= 3 && hw > 0 && hw / 64 < (uint64_t)(n / 2) * (uint64_t)total)
+  if (n >= 2 && hw > 0 && hw / 64 < (uint64_t)(n / 2) * (uint64_t)total)
     return merge_bitmap(cnts, m, n, hw, intersect != 0, out);
   o = (uint32_t *)malloc((size_t)(total + n + 1) * sizeof(uint32_t));
   if (!o) return -1;

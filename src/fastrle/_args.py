@@ -18,6 +18,7 @@ from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 
 __all__ = ["MAX_PIXELS", "THREAD_MIN_BYTES", "THREAD_MIN_CHARS", "MMAP_MIN_BYTES", "MAX_THREADS", "ALL_CPUS",
+           "SPARE_ARENA_BYTES",
            "MAX_POLY_COORD", "MODES", "FLIPS", "BITORDERS", "MASK_DTYPES", "check_size", "dim_arg", "mask_size",
            "differing_size", "size_ok", "positive_int", "size_arg", "flip_arg", "mode_arg", "bitorder_arg",
            "Transform", "transform_args", "out_array", "check_out", "as_list", "is_table", "resolve_threads",
@@ -31,6 +32,10 @@ THREAD_MIN_BYTES = 8 << 20
 #: parsing) are parsed on threads by ``fastrle.mask``; below it a second
 #: thread saves less than waiting for a core can cost on a busy machine.
 THREAD_MIN_CHARS = 1 << 20
+#: ``fastrle.mask`` keeps one parse arena of at most this many bytes for the
+#: next call: a fresh one of megabytes costs more in page faults than the
+#: vector parse that fills it.
+SPARE_ARENA_BYTES = 64 << 20
 #: Fresh outputs of at least this many bytes come from zeroed anonymous pages.
 MMAP_MIN_BYTES = 8 << 20
 #: Polygon coordinates must stay below this in magnitude: the rasteriser's

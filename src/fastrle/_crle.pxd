@@ -50,6 +50,7 @@ cdef extern from "rle.h" nogil:
     int frle_parse_many(const frle_src *src, const uint64_t *hw, int64_t n, int strict,
                         uint32_t *out, const int64_t *offs, int64_t *m, int nthreads,
                         frle_error *err)
+    void frle_decode_colmajor(const uint32_t *cnts, int64_t m, uint8_t *out, int zeroed)
     int frle_decode_batch(const frle_src *src, int64_t n, uint64_t h, uint64_t w,
                           uint8_t *out, char order, int zeroed, int nthreads,
                           frle_error *err)

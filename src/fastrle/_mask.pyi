@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from ._args import MAX_PIXELS as MAX_PIXELS
 from ._args import MAX_POLY_COORD as MAX_POLY_COORD
+from ._args import SPARE_ARENA_BYTES as SPARE_ARENA_BYTES
 from ._args import THREAD_MIN_BYTES as THREAD_MIN_BYTES
 from ._args import THREAD_MIN_CHARS as THREAD_MIN_CHARS
 

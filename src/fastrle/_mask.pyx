@@ -17,6 +17,7 @@ from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsDouble
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport fabs, isfinite
 from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t
@@ -26,7 +27,7 @@ from libc.string cimport memcpy
 import numpy as np
 cimport numpy as cnp
 
-from ._args import MAX_PIXELS, MAX_POLY_COORD, THREAD_MIN_BYTES, THREAD_MIN_CHARS
+from ._args import MAX_PIXELS, MAX_POLY_COORD, SPARE_ARENA_BYTES, THREAD_MIN_BYTES, THREAD_MIN_CHARS
 
 cnp.import_array()
 
@@ -42,6 +43,8 @@ cdef extern from "Python.h":
     bint PyUnicode_CheckExact(PyObject *o)
     bint PyUnicode_IS_COMPACT_ASCII(PyObject *o)
     void *PyUnicode_DATA(PyObject *o)
+    PyObject *_bytes_raw "PyBytes_FromStringAndSize"(const char *v, Py_ssize_t n)
+    int _bytes_resize_raw "_PyBytes_Resize"(PyObject **s, Py_ssize_t n)
     Py_ssize_t PyUnicode_GET_LENGTH(PyObject *o)
 
 cdef extern from "numpy/arrayobject.h":
@@ -49,7 +52,7 @@ cdef extern from "numpy/arrayobject.h":
 
 from ._status cimport raise_status
 from ._crle cimport (FRLE_OK, frle_area, frle_bbox_coco, frle_bbox_coco_many, frle_check_size,
-                    frle_decode_batch, frle_encode_batch, frle_error, frle_from_poly, frle_iou_runs,
+                    frle_decode_batch, frle_decode_colmajor, frle_encode_batch, frle_error, frle_from_poly, frle_iou_runs,
                     frle_merge_many, frle_parse, frle_parse_canonical, frle_parse_many, frle_runs, frle_src,
                     frle_string_bound, frle_to_string)
 
@@ -70,6 +73,37 @@ cdef int64_t _THREAD_MIN_CHARS = THREAD_MIN_CHARS
 cdef int64_t _SMALL_BYTES = THREAD_MIN_BYTES
 cdef int64_t _MAX_DIM = MAX_PIXELS
 cdef double _MAX_COORD = MAX_POLY_COORD
+
+# One spare parse arena, kept for the next call: arenas of at least
+# _ARENA_MIN counts come from mmap, and faulting in fresh pages costs more
+# than the vector parse that fills them. Taken and given back with the GIL
+# held, so two calls never share it.
+cdef int64_t _ARENA_MIN = 32768
+cdef int64_t _SPARE_MAX = SPARE_ARENA_BYTES // 4
+cdef uint32_t *_spare = NULL
+cdef int64_t _spare_cap = 0
+
+
+cdef uint32_t *_arena_take(int64_t n, int64_t *cap):
+    """Room for n counts (*cap gets its size), or NULL when out of memory."""
+    global _spare, _spare_cap
+    cdef uint32_t *p
+    if n >= _ARENA_MIN and _spare != NULL and _spare_cap >= n:
+        p, cap[0] = _spare, _spare_cap
+        _spare, _spare_cap = NULL, 0
+        return p
+    cap[0] = n
+    return <uint32_t *>malloc(n * sizeof(uint32_t) + 1)
+
+
+cdef void _arena_give(uint32_t *p, int64_t cap):
+    """Free an arena from _arena_take, or keep it as the spare (the larger one)."""
+    global _spare, _spare_cap
+    if p != NULL and _ARENA_MIN <= cap <= _SPARE_MAX and cap > _spare_cap:
+        free(_spare)
+        _spare, _spare_cap = p, cap
+    else:
+        free(p)
 
 
 def _set_thread_min_chars(int64_t n):
@@ -134,7 +168,7 @@ cdef int _fast_rle(object r, frle_src *s, uint64_t *h, uint64_t *w, uint64_t *hw
 
 cdef class _Batch:
     """A list of plain RLE dicts as C arrays, then parsed into one arena."""
-    cdef int64_t n, chars
+    cdef int64_t n, chars, arena_cap
     cdef frle_src *src
     cdef uint64_t *h
     cdef uint64_t *w
@@ -147,7 +181,7 @@ cdef class _Batch:
 
     def __dealloc__(self):
         free(self.src)  # one block holds every per-mask array
-        free(self.arena)
+        _arena_give(self.arena, self.arena_cap)
 
     cdef int collect(self, list rles, bint arena=True) except -1:
         """1 when every item is a plain RLE dict, else 0. arena: make room
@@ -178,7 +212,7 @@ cdef class _Batch:
         self.chars = total
         if not arena:
             return 1
-        self.arena = <uint32_t *>malloc(total * sizeof(uint32_t) + 1)
+        self.arena = _arena_take(total, &self.arena_cap)
         if self.arena == NULL:
             raise MemoryError()
         for i in range(n):
@@ -214,22 +248,38 @@ cdef _Batch _batch(object rles, bint strict):
 
 cdef bytes _string(const uint32_t *cnts, int64_t m):
     """Compressed counts string of cnts[0..m) as bytes."""
-    cdef char stack[1024]
+    cdef char stack[4096]  # COCO masks: up to 585 runs
     cdef int64_t need = frle_string_bound(m) + 1, ln
-    cdef char *s = &stack[0] if need <= 1024 else <char *>malloc(need)
-    if s == NULL:
+    cdef PyObject *obj
+    cdef char *tmp
+    if need <= 4096:
+        ln = frle_to_string(cnts, m, stack)
+        return PyBytes_FromStringAndSize(stack, ln)
+    if need <= 65536:  # a heap buffer and a copy cost less than resizing bytes here
+        tmp = <char *>malloc(need)
+        if tmp == NULL:
+            raise MemoryError()
+        try:
+            ln = frle_to_string(cnts, m, tmp)
+            return PyBytes_FromStringAndSize(tmp, ln)
+        finally:
+            free(tmp)
+    # long strings are written in place and the bytes shrunk to fit (no copy,
+    # and no page faults of a second buffer)
+    obj = _bytes_raw(NULL, need - 1)
+    if obj == NULL:
         raise MemoryError()
-    try:
-        ln = frle_to_string(cnts, m, s)
-        return PyBytes_FromStringAndSize(s, ln)
-    finally:
-        if s != stack:
-            free(s)
+    ln = frle_to_string(cnts, m, PyBytes_AS_STRING(<object>obj))
+    if _bytes_resize_raw(&obj, ln) < 0:  # frees obj on failure
+        raise MemoryError()
+    res = <bytes>obj  # a second reference; the one from _bytes_raw goes
+    Py_DECREF(res)
+    return res
 
 
 cdef struct _OneRle:
-    uint32_t *cnts   # the caller's buffer, or malloc'd when the counts need more
-    int64_t m
+    uint32_t *cnts   # the caller's buffer, or an arena (_arena_take) when the counts need more
+    int64_t m, cap
     uint64_t h, w, hw
     PyObject *counts # borrowed: the dict's counts (str or bytes)
     int canonical    # writing the counts again would give that same string
@@ -250,8 +300,9 @@ cdef int _one(object r, bint strict, uint32_t *buf, _OneRle *o, bint canon=False
     if not _fast_rle(r, &s, &o.h, &o.w, &o.hw, &o.counts):
         return 0
     if s.len > ONE_CAP:
-        o.cnts = <uint32_t *>malloc(s.len * sizeof(uint32_t))
+        o.cnts = _arena_take(s.len, &o.cap)
         if o.cnts == NULL:
+            o.cnts = buf
             raise MemoryError()
     o.canonical = 0
     # only merge asks, for a string it may hand back as it is. The check runs
@@ -260,6 +311,13 @@ cdef int _one(object r, bint strict, uint32_t *buf, _OneRle *o, bint canon=False
     if canon and s.len < 48:
         return frle_parse_canonical(s.str, s.len, o.hw, strict, o.cnts, &o.m, &err, &o.canonical) == FRLE_OK
     return frle_parse(s.str, s.len, o.hw, strict, o.cnts, &o.m, &err) == FRLE_OK
+
+
+cdef inline void _one_free(_OneRle *o, uint32_t *buf):
+    """Give back the counts of _one, unless they are in the caller's buf."""
+    if o.cnts != buf:
+        _arena_give(o.cnts, o.cap)
+        o.cnts = buf
 
 
 def area(object rles):
@@ -276,8 +334,7 @@ def area(object rles):
                 return None
             a = <uint32_t>frle_area(o.cnts, o.m)
         finally:
-            if o.cnts != buf:
-                free(o.cnts)
+            _one_free(&o, buf)
         return PyArray_Scalar(&a, _U32, None)
     b = _batch(rles, False)
     if b is None:
@@ -306,8 +363,7 @@ def toBbox(object rles):
                 return None
             frle_bbox_coco(o.cnts, o.m, o.h, o.w, bb4)
         finally:
-            if o.cnts != buf:
-                free(o.cnts)
+            _one_free(&o, buf)
         dims[0] = 4
         out = cnp.PyArray_EMPTY(1, dims, cnp.NPY_DOUBLE, 0)
         memcpy(cnp.PyArray_DATA(out), bb4, sizeof(bb4))
@@ -349,8 +405,7 @@ def merge(object rles, bint intersect):
                 return {"size": [o.h, o.w], "counts": counts}
             return {"size": [o.h, o.w], "counts": _string(o.cnts, o.m)}
         finally:
-            if o.cnts != buf:
-                free(o.cnts)
+            _one_free(&o, buf)
     b = _Batch()
     if not b.collect(rles):
         return None
@@ -621,6 +676,24 @@ def encode(object bimask):
             free(strs); free(lens)
 
 
+cdef object _decode_one(object r):
+    """decode of one plain dict, parsed on the stack and written as its runs
+    come (F order is run order), or None."""
+    cdef uint32_t buf[ONE_CAP]
+    cdef _OneRle o
+    cdef cnp.npy_intp dims[2]
+    try:
+        # strict: the runs must sum to h*w before any byte is written
+        if not _one(r, True, buf, &o) or o.hw == 0 or <int64_t>o.hw >= _SMALL_BYTES:
+            return None
+        dims[0], dims[1] = o.h, o.w
+        out = cnp.PyArray_EMPTY(2, dims, cnp.NPY_UINT8, 1)  # Fortran order
+        frle_decode_colmajor(o.cnts, o.m, <uint8_t *>cnp.PyArray_DATA(out), 0)
+        return out
+    finally:
+        _one_free(&o, buf)
+
+
 def decode(object rles):
     """pycocotools' decode of a plain RLE dict ((H, W), Fortran order) or a
     non-empty list of same-size plain dicts ((H, W, N)), of under 8 MiB of
@@ -632,6 +705,9 @@ def decode(object rles):
     cdef frle_error err
     cdef cnp.npy_intp dims[3]
     if one:
+        out = _decode_one(rles)
+        if out is not None:
+            return out
         items = [rles]
     elif type(rles) is list and len(rles) > 0:
         items = rles

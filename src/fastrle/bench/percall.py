@@ -159,7 +159,15 @@ def _calls(poly: Any, h: int, w: int, ref: Any) -> Dict[str, Tuple[str, Callable
 
 def _batch_calls(rles: List[dict]) -> Dict[str, Tuple[str, Callable[[Any], Any]]]:
     crowd = [0] * len(rles)
+    dense: List[np.ndarray] = []  # the masks as pycocotools' (H, W, N) F-order uint8, made on first use
+
+    def encode(m: Any) -> Any:
+        if not dense:
+            from .. import mask as fm
+            dense.append(fm.decode(rles))
+        return m.encode(dense[0])
     return {
+        "encode": ("encode(F-order (H,W,N) uint8)", encode),
         "iou": ("iou(rles, rles, [0]*100)", lambda m: m.iou(rles, rles, crowd)),
         "merge": ("merge(rles)", lambda m: m.merge(rles)),
         "area": ("area(rles)", lambda m: m.area(rles)),
@@ -182,7 +190,8 @@ def case_percall(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     c = d.cfg
     notes.append(f"one annotation: {where}")
     notes.append(f"batch: {len(d.rles)} SA-1B-like masks of {c.h}x{c.w} (str counts, as in SA-1B JSON); "
-                 "encode of SA-1B masks is case `encode`")
+                 "encode takes them as one (H, W, N) F-order uint8 array, as pycocotools does; "
+                 "encode of a C-order stack is case `encode`")
     notes.append("versions: " + "; ".join(label for _, _, label in libs))
     comps: List[Comparator] = []
     checks: List[Tuple[str, Callable[[], bool]]] = []

@@ -1,0 +1,171 @@
+"""fastrle.mask on long count strings and big masks, against pycocotools, at every
+FRLE_ISA level (each in a subprocess: an extension picks its kernels once):
+
+- long strings (noise: millions of 1-char varints; 5- and 6-char varints from
+  runs of 2^20 to 2^28 pixels) through area, toBbox, merge (2 and 3 masks: the
+  toggle-word bitmap), iou and decode;
+- iou of many-run masks by bitmaps and popcounts, alone and next to few-run
+  masks (which keep the run walk);
+- toBbox's early stop once a box spans every row, including a mask whose runs
+  sum past 2^32 (pycocotools' uint32 wrap: the stop must not apply there);
+- encode's boundary-mask run search (64-byte blocks; AVX-512, AVX2, SSE2) on
+  lengths around the block size, non-binary values, and the zero/nonzero rule
+  of fastrle.encode, against a brute force.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pm = pytest.importorskip("pycocotools.mask")
+
+KERNELS = ("scalar", "sse41", "avx2", "avx512")
+
+_PROBE = r"""
+import json, sys
+import numpy as np
+import pycocotools.mask as pm
+import fastrle
+from fastrle import _core, mask as fm
+
+def same(a, b):
+    if isinstance(a, dict):
+        return a == b
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+def compress(counts, h, w):
+    return pm.frPyObjects({"size": [h, w], "counts": [int(c) for c in counts]}, h, w)
+
+def noise_counts(rng, n, lo=1, hi=6):
+    return rng.integers(lo, hi, n)
+
+def varint_lengths(s):
+    out, k = set(), 0
+    for ch in s:
+        k += 1
+        if not (ch - 48) & 0x20:
+            out.add(k)
+            k = 0
+    return out
+
+fails = []
+def check(name, got, want):
+    if not same(got, want):
+        fails.append(name)
+
+rng = np.random.default_rng(7)
+# 1. noise strings of a few hundred thousand chars, every run 1..5 (1-char varints)
+h, w = 700, 900
+masks = []
+for d in (0.1, 0.5, 0.9):
+    m = np.asfortranarray((rng.random((h, w)) < d).astype(np.uint8))
+    masks.append(m)
+rles = pm.encode(np.asfortranarray(np.stack(masks, axis=2)))
+assert min(len(r["counts"]) for r in rles) > 10000
+for i, r in enumerate(rles):
+    check(f"area {i}", fm.area(r), pm.area(r))
+    check(f"toBbox {i}", fm.toBbox(r), pm.toBbox(r))
+    check(f"decode {i}", fm.decode(r), pm.decode(r))
+    check(f"merge1 {i}", fm.merge([r]), pm.merge([r]))
+rs = [dict(r, counts=r["counts"].decode()) for r in rles]  # str counts, as in JSON
+check("area list", fm.area(rs), pm.area(rles))
+check("toBbox list", fm.toBbox(rs), pm.toBbox(rles))
+for k in (2, 3):
+    for inter in (0, 1):
+        check(f"merge {k} {inter}", fm.merge(rles[:k], inter), pm.merge(rles[:k], inter))
+check("iou", fm.iou(rles, rles[::-1], [0, 1, 0]), pm.iou(rles, rles[::-1], [0, 1, 0]))
+check("iou self", fm.iou(rles, rles, [0, 0, 1]), pm.iou(rles, rles, [0, 0, 1]))  # one set of bitmaps
+blob = np.zeros((h, w), np.uint8, order="F"); blob[100:400, 200:700] = 1  # few runs: walked, not a bitmap
+mixed = rles + [pm.encode(blob)]
+check("iou mixed", fm.iou(mixed, mixed[::-1], [1, 0, 0, 0]), pm.iou(mixed, mixed[::-1], [1, 0, 0, 0]))
+
+# 2. huge runs: 5- and 6-char varints between noise, in masks of 2^25 pixels
+h, w = 4096, 8192
+for seed in range(3):
+    r2 = np.random.default_rng(seed)
+    parts = []
+    while sum(parts) < h * w:
+        parts.extend(noise_counts(r2, int(r2.integers(40, 400))).tolist())
+        parts.append(int(r2.integers(1 << 19, 1 << 24)) if r2.random() < 0.6 else int(r2.integers(1 << 24, 1 << 25)))
+    while sum(parts) >= h * w:
+        parts.pop()
+    parts.append(h * w - sum(parts))  # > 0: no empty runs (pycocotools' merge mishandles them)
+    a = compress(parts, h, w)
+    assert len(a["counts"]) >= 48 and {5, 6} <= varint_lengths(a["counts"]), varint_lengths(a["counts"])
+    b = compress(parts[::-1], h, w)
+    check(f"huge area {seed}", fm.area(a), pm.area(a))
+    check(f"huge toBbox {seed}", fm.toBbox([a, b]), pm.toBbox([a, b]))
+    check(f"huge merge {seed}", fm.merge([a, b]), pm.merge([a, b]))
+    check(f"huge merge3 {seed}", fm.merge([a, b, a], 1), pm.merge([a, b, a], 1))
+    check(f"huge iou {seed}", fm.iou([a, b], [b], [0]), pm.iou([a, b], [b], [0]))
+    if seed == 0:
+        check("huge decode", fm.decode(a), pm.decode(a))
+
+# 3. toBbox after every row is reached, with runs past 2^32 (uint32 wrap)
+h = w = 65535
+parts = [3] + [1, 2] * 40 + [h - 1, 5] + [500_000_000, 7] * 9  # sum > 2^32; deltas fit 6 chars
+r3 = compress(parts, h, w)
+check("wrap toBbox", fm.toBbox(r3), pm.toBbox(r3))
+check("wrap area", fm.area(r3), pm.area(r3))
+
+# 4. encode: lengths around the 64-byte blocks, values 0..3, every mask F order
+for hw in (1, 2, 63, 64, 65, 127, 128, 129, 191, 1000, 4099):
+    for kind in range(4):
+        if kind == 0:
+            m = (rng.random(hw) < 0.5).astype(np.uint8)
+        elif kind == 1:
+            m = rng.integers(0, 4, hw).astype(np.uint8)  # non-binary: a run ends at any change
+        elif kind == 2:
+            m = np.zeros(hw, np.uint8); m[hw // 3: hw // 3 + 70] = 1
+        else:
+            m = np.ones(hw, np.uint8); m[-1] = 0
+        for hh in (1, hw):
+            if hw % hh:
+                continue
+            f = np.asfortranarray(m.reshape(hw // hh, hh, order="F")[:, :, None])
+            check(f"encode {hw} {kind} {hh}", fm.encode(f), pm.encode(f))
+            # the zero/nonzero rule (fastrle.encode of F-order masks), by brute force
+            nz = (m != 0).astype(np.int8)
+            ends = np.flatnonzero(np.diff(np.concatenate([[0], nz])) != 0).tolist() + [hw]
+            want = np.diff([0] + ends).astype(np.uint32)
+            got = _core.encode_batch(m.reshape(1, 1, hw), True, True, 1, False)
+            runs = _core.parse(_core.sources([{"size": [hw, 1], "counts": got[0]}], same_size=False), True)
+            check(f"nonzero {hw} {kind} {hh}", np.asarray(runs.arena[: runs.offsets[1]]).tolist(), want.tolist())
+big = np.asfortranarray((rng.random((300, 500, 3)) < 0.3).astype(np.uint8) * 5)
+check("encode big", fm.encode(big), pm.encode(big))
+json.dump({"isa": _core.parse_isa(), "fails": fails, "n": 0}, sys.stdout)
+"""
+
+
+def _run(isa: str) -> dict:
+    env = dict(os.environ, FRLE_ISA=isa)
+    p = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return dict(json.loads(p.stdout))
+
+
+@pytest.mark.parametrize("isa", KERNELS)
+def test_long_strings_and_encode_match_pycocotools(isa: str) -> None:
+    got = _run(isa)
+    assert got["fails"] == [], f"FRLE_ISA={isa} (parse kernel {got['isa']}): {got['fails']}"
+
+
+def test_merge_of_two_noise_masks_takes_the_bitmap_and_matches() -> None:
+    from fastrle import mask as fm
+    rng = np.random.default_rng(3)
+    a = pm.encode(np.asfortranarray((rng.random((400, 600)) < 0.5).astype(np.uint8)))
+    b = pm.encode(np.asfortranarray((rng.random((400, 600)) < 0.2).astype(np.uint8)))
+    for inter in (0, 1):
+        assert fm.merge([a, b], inter) == pm.merge([a, b], inter)
+    # a dense oracle, not pycocotools: union and intersection of the decoded masks
+    da, db = pm.decode(a), pm.decode(b)
+    assert np.array_equal(pm.decode(fm.merge([a, b])), da | db)
+    assert np.array_equal(pm.decode(fm.merge([a, b], 1)), da & db)
