@@ -7,9 +7,7 @@ Kernels run in the CPU emulator (tests/cuda_emu), built from csrc/kernels/.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -96,8 +94,7 @@ sys.path.insert(0, {tests!r})
 import numpy as np
 from cuda_emu import emu
 import test_gpu_emulated as t
-lib = emu.build_emulator(extra_flags=("-fsanitize={sanitizers}", "-fno-sanitize-recover=all",
-                                      "-fno-sanitize=vptr", "-fno-omit-frame-pointer"))
+lib = emu.build_sanitized()
 for s in {strings!r}:
     for hw in (1, 12, 2**32 - 1):
         for parser in ("warp", "serial"):
@@ -121,19 +118,10 @@ print("clean")
 def test_kernels_under_ubsan_and_asan():
     """Parse on the issues' strings and every expand kernel under UBSan (signed
     overflow and shifts past 63 abort) and, when libasan can be preloaded, ASan."""
-    gxx = shutil.which("g++")
-    if gxx is None:
+    res = emu.run_sanitized(SANITIZER_SCRIPT.format(tests=str(Path(__file__).resolve().parent),
+                                                    strings=[UB_STRING, SHIFT_STRING]))
+    if res is None:
         pytest.skip("g++ not found")
-    env = dict(os.environ, UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
-               ASAN_OPTIONS="detect_leaks=0:detect_stack_use_after_return=0")
-    libasan = subprocess.run([gxx, "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
-    sanitizers = "undefined"
-    if os.path.isabs(libasan) and os.path.exists(libasan):
-        sanitizers = "address,undefined"
-        env["LD_PRELOAD"] = libasan  # python itself is not instrumented
-    code = SANITIZER_SCRIPT.format(tests=str(Path(__file__).resolve().parent), strings=[UB_STRING, SHIFT_STRING],
-                                   sanitizers=sanitizers)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900)
     assert res.returncode == 0 and "clean" in res.stdout, res.stderr[-3000:]
 
 
