@@ -525,20 +525,40 @@ def test_deferred_check_raises_at_the_next_call(fake_gpu):
         gpu.decode(rles, check="later")
 
 
-def test_one_pass_packing_matches_the_checking_path():
+def test_one_pass_packing_matches_the_checking_path(monkeypatch):
     """fastrle._gpupack.pack_counts (the compiled fast path of pack_rles) gives
     the checking path's batch, and leaves every irregular batch to it."""
     gp = pytest.importorskip("fastrle._gpupack")
     good = [{"size": [3, 4], "counts": c} for c in ("6", "1;1", "0<", "")]
     for rles in (good, [dict(r, counts=r["counts"].encode()) for r in good], good[:1],
                  [{"size": [3, 4], "counts": "é0"}]):
-        h_w, offsets, chars = gp.pack_counts(rles)
+        h_w, offsets, strings = gp.pack_counts(rles)
         ref = L._pack_checked(rles, False)
         assert list(h_w) == [ref.h, ref.w]
         np.testing.assert_array_equal(offsets, ref.offsets)
-        np.testing.assert_array_equal(chars, ref.chars)
+        assert all(s is r["counts"] for s, r in zip(strings, rles, strict=True))  # kept, not copied
         b = L.pack_rles(rles)
-        np.testing.assert_array_equal(b.chars, ref.chars)
+        assert b.chars is None and b.nchars == len(ref.chars)
+        np.testing.assert_array_equal(b.all_chars(), ref.chars)
+        maps = np.array([7, 2**32 - 1], np.uint32)
+        for m in (None, maps):  # the upload: offsets, maps, then the strings' bytes
+            want = np.concatenate([ref.offsets.view(np.uint8), [] if m is None else m.view(np.uint8),
+                                   ref.chars]).astype(np.uint8)
+            host = np.full(len(want) + 5, 0xEE, np.uint8)
+            assert L.fill_upload(host, b, m) == len(want)
+            np.testing.assert_array_equal(host[:len(want)], want)
+            assert (host[len(want):] == 0xEE).all()
+            small = np.full(len(want) - 1, 0xEE, np.uint8)  # too small: nothing written
+            with pytest.raises(ValueError, match="do not fit"):
+                L.fill_upload(small, b, m)
+            assert (small == 0xEE).all()
+            with monkeypatch.context() as mp:  # the source tree's fallback writes the same bytes
+                mp.setattr(L, "_fill_upload", None)
+                host[:] = 0xEE
+                assert L.fill_upload(host, b, m) == len(want)
+                np.testing.assert_array_equal(host[:len(want)], want)
+    with pytest.raises(ValueError, match="do not match"):  # strings that disagree with the offsets
+        gp.fill_upload(np.zeros(64, np.uint8), np.array([0, 2], np.int64), None, None, ["1"])
     irregular = [
         [],
         good[:2] + [{"size": [3, 5], "counts": "6"}],                  # another size

@@ -219,7 +219,7 @@ class EmuBackend:
         """One garbage-filled scratch buffer carved as ``fastrle.gpu`` carves its
         own (``launch_mod.scratch_layout``), with the upload copied in."""
         nmaps = 0 if maps is None else len(maps)
-        total, upload, layout = launch_mod.scratch_layout(batch.n, len(batch.chars), nmaps)
+        total, upload, layout = launch_mod.scratch_layout(batch.n, batch.nchars, nmaps)
         raw = self._alloc((total,), np.uint8)
         host = np.empty(upload, np.uint8)
         assert launch_mod.fill_upload(host, batch, maps) == len(host)
@@ -231,10 +231,12 @@ class EmuBackend:
         return buffers["meta"].copy()
 
     def status_async(self, buffers: dict[str, np.ndarray]) -> Any:
-        """The status words as they are now (launches run synchronously here)."""
+        """The status words as they are now (launches run synchronously here);
+        ``wait()`` gives None when every mask's status word is 0."""
         self.status_reads = getattr(self, "status_reads", 0) + 1
         words = buffers["meta"].copy()
-        return types.SimpleNamespace(done=True, wait=lambda: words)
+        result = words if words[::launch_mod.META_STRIDE].any() else None
+        return types.SimpleNamespace(done=True, wait=lambda: result)
 
     def copy(self, dst: np.ndarray, src: np.ndarray) -> None:
         self.copies = getattr(self, "copies", 0) + 1
