@@ -496,6 +496,32 @@ def test_check_true_waits_once_for_the_parse_only(fake_gpu):
     assert {id(s[1]) for s in ws.staging} | {id(ws.ready)} | {id(st.event) for st in ws.statuses} == events
 
 
+def test_batches_of_one_count_share_the_workspace_views(fake_gpu):
+    """Batches of as many masks whose strings differ in length reuse the
+    workspace's device views (laid out per power of two of characters) and
+    each decodes to its own masks; more characters get a new layout."""
+    gpu, cupy = fake_gpu
+    rng = np.random.default_rng(31)
+    a, b = blobs(rng, 3, 30, 40), blobs(rng, 3, 30, 40)
+    ra, rb = encode(a), encode(b)
+    assert sum(map(len, (r["counts"] for r in ra))) != sum(map(len, (r["counts"] for r in rb)))
+    noise = (rng.random((3, 90, 100)) < 0.5).astype(np.uint8)  # > 4096 characters
+    out = cupy.empty((3, 30, 40), np.uint8)
+    for check in (True, False, "deferred"):
+        gpu.decode(ra, out=out, check=check)
+        np.testing.assert_array_equal(out.get(), a)
+        (ws,) = gpu._pool[0]
+        views = ws.views
+        gpu.decode(rb, out=out, check=check)
+        np.testing.assert_array_equal(out.get(), b)
+        assert ws.views is views  # no new device views
+        np.testing.assert_array_equal(gpu.decode(encode(noise), check=check).get(), noise)
+        assert ws.views is not views
+        gpu.decode(ra, out=out, check=check)
+        np.testing.assert_array_equal(out.get(), a)
+        gpu.check_deferred()
+
+
 def test_deferred_check_raises_at_the_next_call(fake_gpu):
     fastrle = _cpu()
     gpu, cupy = fake_gpu
@@ -572,6 +598,12 @@ def test_one_pass_packing_matches_the_checking_path(monkeypatch):
     ]
     for rles in irregular:
         assert gp.pack_counts(rles) is None, rles
+    # sizes equal by == but not lists of the same two exact ints: the same batch as the checking path's
+    for size in ([3.0, 4], [np.int64(3), 4]):
+        rles = good[:2] + [{"size": size, "counts": "6"}]
+        _, offsets, strings = gp.pack_counts(rles)
+        np.testing.assert_array_equal(offsets, L._pack_checked(rles, False).offsets)
+    assert gp.pack_counts([{"size": [2**70, 1], "counts": "6"}]) is None  # past C long long: checked
     # lone surrogates: the CPU's error, through the checking path
     fastrle = _cpu()
     bad = [{"size": [3, 4], "counts": "\udc80"}]

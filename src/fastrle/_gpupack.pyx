@@ -10,8 +10,9 @@ loop.  Anything else makes :func:`pack_counts` return None, and
 ``fastrle.gpu.launch`` takes its checking path (its rules and messages).
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
-from cpython.dict cimport PyDict_CheckExact, PyDict_GetItem
+from cpython.dict cimport PyDict_CheckExact, PyDict_GetItemWithError
 from cpython.list cimport PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_CheckExact
 from libc.stdint cimport int64_t, uint32_t
@@ -31,6 +32,20 @@ cdef inline const char* _data(object c, bint text, Py_ssize_t* size) except? NUL
     return PyBytes_AS_STRING(c)
 
 
+cdef inline bint _same_size(object s, long long h, long long w):
+    """``s`` is a list of two exact ints equal to h and w: C compares, no Python code run."""
+    cdef int overflow = 0
+    if not PyList_CheckExact(s) or PyList_GET_SIZE(s) != 2:
+        return False
+    a = <object>PyList_GET_ITEM(s, 0)
+    b = <object>PyList_GET_ITEM(s, 1)
+    if not PyLong_CheckExact(a) or not PyLong_CheckExact(b):
+        return False
+    if PyLong_AsLongLongAndOverflow(a, &overflow) != h or overflow:
+        return False
+    return PyLong_AsLongLongAndOverflow(b, &overflow) == w and not overflow
+
+
 def pack_counts(list items):
     """``(size, offsets, strings)`` for ``items``, a list of RLE dicts that
     all have mask 0's ``size`` (a list of two ints) and whose ``counts`` are
@@ -42,13 +57,15 @@ def pack_counts(list items):
     cdef PyObject* s
     cdef PyObject* c
     cdef bint text
+    cdef long long h = 0, w = 0
+    cdef int overflow = 0
     if n == 0:
         return None
     d = <object>PyList_GET_ITEM(items, 0)
     if not PyDict_CheckExact(d):
         return None
-    s = PyDict_GetItem(d, "size")
-    c = PyDict_GetItem(d, "counts")
+    s = PyDict_GetItemWithError(d, "size")
+    c = PyDict_GetItemWithError(d, "counts")
     if s == NULL or c == NULL or not PyList_CheckExact(<object>s) or PyList_GET_SIZE(<object>s) != 2:
         return None
     first = <object>s
@@ -56,6 +73,11 @@ def pack_counts(list items):
         return None
     text = PyUnicode_CheckExact(<object>c)
     if not text and not PyBytes_CheckExact(<object>c):
+        return None
+    h = PyLong_AsLongLongAndOverflow(first[0], &overflow)
+    if not overflow:
+        w = PyLong_AsLongLongAndOverflow(first[1], &overflow)
+    if overflow:  # no mask this large fits anyway: the checking path says why
         return None
     offsets = np.empty(n + 1, dtype=np.int64)
     cdef int64_t[::1] off = offsets
@@ -67,12 +89,13 @@ def pack_counts(list items):
         d = <object>PyList_GET_ITEM(items, i)  # a reference of our own, whatever == does
         if not PyDict_CheckExact(d):
             return None
-        s = PyDict_GetItem(d, "size")
+        s = PyDict_GetItemWithError(d, "size")
         if s == NULL:
             return None
-        if s != <PyObject*>first and not (PyList_CheckExact(<object>s) and <object>s == first):
+        if s != <PyObject*>first and not _same_size(<object>s, h, w) and not (
+                PyList_CheckExact(<object>s) and <object>s == first):
             return None
-        c = PyDict_GetItem(d, "counts")  # looked up after ==, which may run Python code
+        c = PyDict_GetItemWithError(d, "counts")  # looked up after ==, which may run Python code
         if c == NULL:
             return None
         if (PyUnicode_CheckExact(<object>c) if text else PyBytes_CheckExact(<object>c)) == 0:

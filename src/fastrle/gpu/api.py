@@ -259,7 +259,7 @@ class CupyBackend:
         """The output array: a new one, or ``out`` checked against ``shape`` and ``dtype``."""
         if out is None:
             return self.cp.empty(shape, dtype=dtype)  # on the current stream (run)
-        arr = _as_cupy(self.cp, out)
+        arr = out if isinstance(out, self.cp.ndarray) else _as_cupy(self.cp, out)
         _launch.validate_out(arr, shape, dtype)
         return arr
 
@@ -272,7 +272,10 @@ class CupyBackend:
         self.ws = ws
         if ws.ready is not None and ws.stream is not stream:
             stream.wait_event(ws.ready)  # device-side order; the host does not wait
-        key = (len(batch.offsets), batch.nchars, 0 if maps is None else len(maps))
+        # chars and ends are laid out for a power of two of characters (the
+        # kernels read only what offsets name), so batches of n masks of
+        # about one size share the views: no new device views per call
+        key = (len(batch.offsets), 1 << max(batch.nchars - 1, 4095).bit_length(), 0 if maps is None else len(maps))
         if ws.views_key != key:  # the same layout keeps its views (and fits in dev)
             total, ws.upload, layout = _launch.scratch_layout(key[0] - 1, key[1], key[2])
             if ws.dev is None or ws.dev.nbytes < total:
@@ -294,7 +297,7 @@ class CupyBackend:
 
     def launch(self, launch: _launch.Launch, buffers: dict[str, Any]) -> None:
         """Queue one kernel launch on the stream (current: see :meth:`run`)."""
-        fn = _function(self.cp, self.device, launch.kernel)
+        fn = _functions.get((self.device, launch.kernel)) or _function(self.cp, self.device, launch.kernel)
         args = tuple([buffers[v] if ptr else v for ptr, v in launch.scalar_args()])
         fn(launch.grid, launch.block, args, shared_mem=launch.shared_mem)
 
@@ -343,8 +346,8 @@ class CupyBackend:
 
 def _backend(stream: Any) -> CupyBackend:
     """The CuPy backend on ``stream``; GPUUnavailableError without a GPU."""
-    cp = _require_gpu()
-    return CupyBackend(cp, _as_stream(cp, stream))
+    cp = _device_ok or _require_gpu()
+    return CupyBackend(cp, cp.cuda.get_current_stream() if stream is None else _as_stream(cp, stream))
 
 
 def cupy_backend(stream: Any = None) -> CupyBackend:

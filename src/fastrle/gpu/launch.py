@@ -276,6 +276,7 @@ def pack_rles(rles: Any) -> Batch:
     go through the CPU core's validation (:func:`_list_counts`), so they fail
     with the same exception types and messages as :func:`fastrle.decode`.
     """
+    items: Sequence[Any]
     if type(rles) is list:  # the common call: no ABC check
         single, items = False, rles
     else:
