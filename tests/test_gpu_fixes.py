@@ -498,7 +498,8 @@ def test_check_true_waits_once_for_the_parse_only(fake_gpu):
 
 def test_batches_of_one_count_share_the_workspace_views(fake_gpu):
     """Batches of as many masks whose strings differ in length reuse the
-    workspace's device views (laid out per power of two of characters) and
+    workspace's device views (laid out per eighth of a power of two of
+    characters, at least 4096) and
     each decodes to its own masks; more characters get a new layout."""
     gpu, cupy = fake_gpu
     rng = np.random.default_rng(31)
