@@ -8,9 +8,7 @@ is the oracle, byte for byte. Needs g++, not CuPy.
 from __future__ import annotations
 
 import ctypes
-import os
 import shutil
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -341,8 +339,7 @@ sys.path.insert(0, {tests!r})
 import numpy as np
 from cuda_emu import emu
 import test_gpu_encode as t
-lib = emu.build_emulator(extra_flags=("-fsanitize={sanitizers}", "-fno-sanitize-recover=all",
-                                      "-fno-sanitize=vptr", "-fno-omit-frame-pointer"))
+lib = emu.build_sanitized()
 rng = np.random.default_rng(3)
 for n, h, w in [(3, 33, 65), (2, 1, 40), (2, 40, 1), (1, 0, 5)]:
     t.check(lib, t.noise(rng, n, h, w))
@@ -353,18 +350,9 @@ print("clean")
 
 
 def test_under_asan_and_ubsan():
-    gxx = shutil.which("g++")
-    if gxx is None:
+    res = emu.run_sanitized(SANITIZER_SCRIPT.format(tests=str(Path(__file__).resolve().parent)))
+    if res is None:
         pytest.skip("g++ not found")
-    env = dict(os.environ, UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
-               ASAN_OPTIONS="detect_leaks=0:detect_stack_use_after_return=0")
-    libasan = subprocess.run([gxx, "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
-    sanitizers = "undefined"
-    if os.path.isabs(libasan) and os.path.exists(libasan):
-        sanitizers = "address,undefined"
-        env["LD_PRELOAD"] = libasan
-    code = SANITIZER_SCRIPT.format(tests=str(Path(__file__).resolve().parent), sanitizers=sanitizers)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900)
     assert res.returncode == 0 and "clean" in res.stdout, res.stderr[-3000:]
 
 

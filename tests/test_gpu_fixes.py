@@ -7,9 +7,7 @@ Kernels run in the CPU emulator (tests/cuda_emu), built from csrc/kernels/.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -96,8 +94,7 @@ sys.path.insert(0, {tests!r})
 import numpy as np
 from cuda_emu import emu
 import test_gpu_emulated as t
-lib = emu.build_emulator(extra_flags=("-fsanitize={sanitizers}", "-fno-sanitize-recover=all",
-                                      "-fno-sanitize=vptr", "-fno-omit-frame-pointer"))
+lib = emu.build_sanitized()
 for s in {strings!r}:
     for hw in (1, 12, 2**32 - 1):
         for parser in ("warp", "serial"):
@@ -121,19 +118,10 @@ print("clean")
 def test_kernels_under_ubsan_and_asan():
     """Parse on the issues' strings and every expand kernel under UBSan (signed
     overflow and shifts past 63 abort) and, when libasan can be preloaded, ASan."""
-    gxx = shutil.which("g++")
-    if gxx is None:
+    res = emu.run_sanitized(SANITIZER_SCRIPT.format(tests=str(Path(__file__).resolve().parent),
+                                                    strings=[UB_STRING, SHIFT_STRING]))
+    if res is None:
         pytest.skip("g++ not found")
-    env = dict(os.environ, UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
-               ASAN_OPTIONS="detect_leaks=0:detect_stack_use_after_return=0")
-    libasan = subprocess.run([gxx, "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
-    sanitizers = "undefined"
-    if os.path.isabs(libasan) and os.path.exists(libasan):
-        sanitizers = "address,undefined"
-        env["LD_PRELOAD"] = libasan  # python itself is not instrumented
-    code = SANITIZER_SCRIPT.format(tests=str(Path(__file__).resolve().parent), strings=[UB_STRING, SHIFT_STRING],
-                                   sanitizers=sanitizers)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900)
     assert res.returncode == 0 and "clean" in res.stdout, res.stderr[-3000:]
 
 
@@ -508,6 +496,33 @@ def test_check_true_waits_once_for_the_parse_only(fake_gpu):
     assert {id(s[1]) for s in ws.staging} | {id(ws.ready)} | {id(st.event) for st in ws.statuses} == events
 
 
+def test_batches_of_one_count_share_the_workspace_views(fake_gpu):
+    """Batches of as many masks whose strings differ in length reuse the
+    workspace's device views (laid out per eighth of a power of two of
+    characters, at least 4096) and
+    each decodes to its own masks; more characters get a new layout."""
+    gpu, cupy = fake_gpu
+    rng = np.random.default_rng(31)
+    a, b = blobs(rng, 3, 30, 40), blobs(rng, 3, 30, 40)
+    ra, rb = encode(a), encode(b)
+    assert sum(map(len, (r["counts"] for r in ra))) != sum(map(len, (r["counts"] for r in rb)))
+    noise = (rng.random((3, 90, 100)) < 0.5).astype(np.uint8)  # > 4096 characters
+    out = cupy.empty((3, 30, 40), np.uint8)
+    for check in (True, False, "deferred"):
+        gpu.decode(ra, out=out, check=check)
+        np.testing.assert_array_equal(out.get(), a)
+        (ws,) = gpu._pool[0]
+        views = ws.views
+        gpu.decode(rb, out=out, check=check)
+        np.testing.assert_array_equal(out.get(), b)
+        assert ws.views is views  # no new device views
+        np.testing.assert_array_equal(gpu.decode(encode(noise), check=check).get(), noise)
+        assert ws.views is not views
+        gpu.decode(ra, out=out, check=check)
+        np.testing.assert_array_equal(out.get(), a)
+        gpu.check_deferred()
+
+
 def test_deferred_check_raises_at_the_next_call(fake_gpu):
     fastrle = _cpu()
     gpu, cupy = fake_gpu
@@ -537,20 +552,40 @@ def test_deferred_check_raises_at_the_next_call(fake_gpu):
         gpu.decode(rles, check="later")
 
 
-def test_one_pass_packing_matches_the_checking_path():
+def test_one_pass_packing_matches_the_checking_path(monkeypatch):
     """fastrle._gpupack.pack_counts (the compiled fast path of pack_rles) gives
     the checking path's batch, and leaves every irregular batch to it."""
     gp = pytest.importorskip("fastrle._gpupack")
     good = [{"size": [3, 4], "counts": c} for c in ("6", "1;1", "0<", "")]
     for rles in (good, [dict(r, counts=r["counts"].encode()) for r in good], good[:1],
                  [{"size": [3, 4], "counts": "é0"}]):
-        h_w, offsets, chars = gp.pack_counts(rles)
+        h_w, offsets, strings = gp.pack_counts(rles)
         ref = L._pack_checked(rles, False)
         assert list(h_w) == [ref.h, ref.w]
         np.testing.assert_array_equal(offsets, ref.offsets)
-        np.testing.assert_array_equal(chars, ref.chars)
+        assert all(s is r["counts"] for s, r in zip(strings, rles, strict=True))  # kept, not copied
         b = L.pack_rles(rles)
-        np.testing.assert_array_equal(b.chars, ref.chars)
+        assert b.chars is None and b.nchars == len(ref.chars)
+        np.testing.assert_array_equal(b.all_chars(), ref.chars)
+        maps = np.array([7, 2**32 - 1], np.uint32)
+        for m in (None, maps):  # the upload: offsets, maps, then the strings' bytes
+            want = np.concatenate([ref.offsets.view(np.uint8), [] if m is None else m.view(np.uint8),
+                                   ref.chars]).astype(np.uint8)
+            host = np.full(len(want) + 5, 0xEE, np.uint8)
+            assert L.fill_upload(host, b, m) == len(want)
+            np.testing.assert_array_equal(host[:len(want)], want)
+            assert (host[len(want):] == 0xEE).all()
+            small = np.full(len(want) - 1, 0xEE, np.uint8)  # too small: nothing written
+            with pytest.raises(ValueError, match="do not fit"):
+                L.fill_upload(small, b, m)
+            assert (small == 0xEE).all()
+            with monkeypatch.context() as mp:  # the source tree's fallback writes the same bytes
+                mp.setattr(L, "_fill_upload", None)
+                host[:] = 0xEE
+                assert L.fill_upload(host, b, m) == len(want)
+                np.testing.assert_array_equal(host[:len(want)], want)
+    with pytest.raises(ValueError, match="do not match"):  # strings that disagree with the offsets
+        gp.fill_upload(np.zeros(64, np.uint8), np.array([0, 2], np.int64), None, None, ["1"])
     irregular = [
         [],
         good[:2] + [{"size": [3, 5], "counts": "6"}],                  # another size
@@ -564,6 +599,12 @@ def test_one_pass_packing_matches_the_checking_path():
     ]
     for rles in irregular:
         assert gp.pack_counts(rles) is None, rles
+    # sizes equal by == but not lists of the same two exact ints: the same batch as the checking path's
+    for size in ([3.0, 4], [np.int64(3), 4]):
+        rles = good[:2] + [{"size": size, "counts": "6"}]
+        _, offsets, strings = gp.pack_counts(rles)
+        np.testing.assert_array_equal(offsets, L._pack_checked(rles, False).offsets)
+    assert gp.pack_counts([{"size": [2**70, 1], "counts": "6"}]) is None  # past C long long: checked
     # lone surrogates: the CPU's error, through the checking path
     fastrle = _cpu()
     bad = [{"size": [3, 4], "counts": "\udc80"}]

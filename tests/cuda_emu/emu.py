@@ -112,6 +112,37 @@ def kernel_source() -> str:
     return "\n".join((kdir / name).read_text(encoding="utf-8") for name in launch_mod.KERNEL_FILES)
 
 
+#: Environment variable that :func:`run_sanitized` sets for its child: the
+#: ``-fsanitize=`` list that :func:`build_sanitized` compiles with.
+SANITIZERS_ENV = "FASTRLE_EMU_SANITIZERS"
+
+
+def run_sanitized(script: str, timeout: float = 900) -> subprocess.CompletedProcess[str] | None:
+    """Run the Python ``script`` in a child process set up for the sanitizers:
+    UBSan always, ASan too when g++'s libasan can be preloaded (python itself
+    is not instrumented), both aborting at the first report.  The script
+    builds its emulator with :func:`build_sanitized`.  ``None`` without g++."""
+    gxx = shutil.which(os.environ.get("CXX", "g++"))
+    if gxx is None:
+        return None
+    env = dict(os.environ, UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
+               ASAN_OPTIONS="detect_leaks=0:detect_stack_use_after_return=0")
+    libasan = subprocess.run([gxx, "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    env[SANITIZERS_ENV] = "undefined"
+    if os.path.isabs(libasan) and os.path.exists(libasan):
+        env[SANITIZERS_ENV] = "address,undefined"
+        env["LD_PRELOAD"] = libasan
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def build_sanitized() -> ctypes.CDLL:
+    """The emulator built with the sanitizers that :func:`run_sanitized` chose
+    (UBSan alone outside it), aborting on the first report."""
+    sanitizers = os.environ.get(SANITIZERS_ENV, "undefined")
+    return build_emulator(extra_flags=(f"-fsanitize={sanitizers}", "-fno-sanitize-recover=all",
+                                       "-fno-sanitize=vptr", "-fno-omit-frame-pointer"))
+
+
 def build_emulator(extra_flags: tuple[str, ...] = (), source: str | None = None) -> ctypes.CDLL:
     """Compile the kernels (fastrle's by default) + shim with g++ (cached) and load them."""
     cxx = shutil.which(os.environ.get("CXX", "g++"))
@@ -188,7 +219,7 @@ class EmuBackend:
         """One garbage-filled scratch buffer carved as ``fastrle.gpu`` carves its
         own (``launch_mod.scratch_layout``), with the upload copied in."""
         nmaps = 0 if maps is None else len(maps)
-        total, upload, layout = launch_mod.scratch_layout(batch.n, len(batch.chars), nmaps)
+        total, upload, layout = launch_mod.scratch_layout(batch.n, batch.nchars, nmaps)
         raw = self._alloc((total,), np.uint8)
         host = np.empty(upload, np.uint8)
         assert launch_mod.fill_upload(host, batch, maps) == len(host)
@@ -200,10 +231,12 @@ class EmuBackend:
         return buffers["meta"].copy()
 
     def status_async(self, buffers: dict[str, np.ndarray]) -> Any:
-        """The status words as they are now (launches run synchronously here)."""
+        """The status words as they are now (launches run synchronously here);
+        ``wait()`` gives None when every mask's status word is 0."""
         self.status_reads = getattr(self, "status_reads", 0) + 1
         words = buffers["meta"].copy()
-        return types.SimpleNamespace(done=True, wait=lambda: words)
+        result = words if words[::launch_mod.META_STRIDE].any() else None
+        return types.SimpleNamespace(done=True, wait=lambda: result)
 
     def copy(self, dst: np.ndarray, src: np.ndarray) -> None:
         self.copies = getattr(self, "copies", 0) + 1

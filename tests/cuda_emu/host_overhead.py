@@ -3,11 +3,15 @@ masks (1500x2250), without a GPU: CuPy is replaced by a fake whose device
 calls (copies, launches, events) do nothing, so what is timed is fastrle's
 host code -- packing, planning, workspace reuse, argument marshalling.
 
-    python tests/cuda_emu/host_overhead.py [--profile]
+    python tests/cuda_emu/host_overhead.py [--limit US] [--profile]
 
 Prints the median µs per call (wall and thread CPU time) into a caller's
-``out`` with ``check=False``, ``True`` and ``"deferred"``, and the Python
-function calls per call.  The
+``out`` with ``check=False``, ``True`` and ``"deferred"``, the Python
+function calls per call, and PASS or FAIL per mode against issue 21's
+target (``--limit``, 30 µs per call; judged on the thread CPU time, which
+leaves out the waits for a core on a shared machine); the exit status is 1
+if any mode fails.  A second set of rows alternates two batches of 100
+masks (the strings differ call to call, as in a real loop; not judged).  The
 fake's allocations are numpy ones, so only the ``out=`` rows are meaningful
 (an allocating call adds CuPy's pool allocation on a real GPU).  On a
 shared machine the medians carry its load: the 1-minute load average is
@@ -15,6 +19,7 @@ printed with them.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import sys
@@ -39,8 +44,8 @@ class Stream:
     def __enter__(self) -> "Stream":
         return self
 
-    def __exit__(self, *a: Any) -> bool:
-        return False
+    def __exit__(self, *a: Any) -> None:
+        return None
 
     def record(self, event: Any = None) -> Any:
         return event if event is not None else Ev()
@@ -96,36 +101,41 @@ def median_us(f: Callable[[], Any], n: int = 2000, clock: Callable[[], float] = 
     return statistics.median(ts) * 1e6
 
 
-def calls_per_call(f: Callable[[], Any], n: int = 100) -> float:
-    """Python-level function calls (cProfile's count, builtins included) per call of ``f``."""
-    import cProfile
-    import pstats
-
-    f()
-    pr = cProfile.Profile()
-    pr.enable()
-    for _ in range(n):
-        f()
-    pr.disable()
-    return pstats.Stats(pr).total_calls / n  # type: ignore[attr-defined]
+#: Issue 21's target: host µs per call for 100 masks with ``out=``, each check mode.
+LIMIT_US = 30.0
 
 
-def main() -> None:
+def main() -> int:
+    limit = float(sys.argv[sys.argv.index("--limit") + 1]) if "--limit" in sys.argv else LIMIT_US
     cp = install_fake_cupy()
     from fastrle import synthetic
     from fastrle.gpu import api as gpu
+    from fastrle.bench.gpu import python_calls
     from fastrle.gpu import launch as L
 
     rles = synthetic.sa1b_like(100, 1500, 2250, 0)
+    other = synthetic.sa1b_like(100, 1500, 2250, 1)
     out = cp.empty((100, 1500, 2250), np.uint8)
     print(f"load average (1 min) {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    failed = []
     for check in (False, True, "deferred"):
         def f(check: Any = check) -> Any:
             return gpu.decode(rles, out=out, check=check)
-        print(f"decode(out=, check={check!r}): {median_us(f):.1f} us wall, "
-              f"{median_us(f, clock=time.thread_time):.1f} us CPU, {calls_per_call(f):.0f} Python calls")
+        cpu = median_us(f, clock=time.thread_time)
+        verdict = "PASS" if cpu <= limit else "FAIL"
+        if cpu > limit:
+            failed.append(check)
+        print(f"decode(out=, check={check!r}): {median_us(f):.1f} us wall, {cpu:.1f} us CPU, "
+              f"{python_calls(f):.0f} Python calls: {verdict} (<= {limit:g} us CPU)")
+    turns = itertools.cycle((rles, other))
+    for check in (False, True, "deferred"):
+        def g(check: Any = check) -> Any:
+            return gpu.decode(next(turns), out=out, check=check)
+        print(f"decode(out=, check={check!r}), two batches in turn: {median_us(g):.1f} us wall, "
+              f"{median_us(g, clock=time.thread_time):.1f} us CPU")
     print(f"pack_rles alone: {median_us(lambda: L.pack_rles(rles)):.1f} us wall, "
           f"{median_us(lambda: L.pack_rles(rles), clock=time.thread_time):.1f} us CPU")
+    print("all modes PASS" if not failed else f"FAIL: check={', '.join(map(repr, failed))} over {limit:g} us")
     if "--profile" in sys.argv:
         import cProfile
         import pstats
@@ -136,7 +146,8 @@ def main() -> None:
             gpu.decode(rles, out=out, check=True)
         pr.disable()
         pstats.Stats(pr).sort_stats("tottime").print_stats(16)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

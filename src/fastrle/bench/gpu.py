@@ -8,7 +8,8 @@ Reports, on generated masks (default: one SA-1B image, 100 masks of
 * end-to-end ``fastrle.gpu.decode`` time (host packing, upload, kernels,
   status check);
 * host time of one ``fastrle.gpu.decode(out=)`` call with ``check=False``,
-  ``"deferred"`` and ``True`` (the last includes the wait for the parse);
+  ``"deferred"`` and ``True`` (the last includes the wait for the parse),
+  and its Python function calls;
 * CPU ``fastrle.decode`` + host-to-device copy of the dense masks, and the
   speedup of the GPU path over it (target: >= 20x).
 
@@ -55,6 +56,20 @@ def wall_time(fn: Callable[[], Any], repeat: int, warmup: int, sync: Callable[[]
         sync()
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
+
+
+def python_calls(fn: Callable[[], Any], n: int = 100) -> float:
+    """Python-level function calls (cProfile's count, builtins included) per call of ``fn``."""
+    import cProfile
+    import pstats
+
+    fn()
+    pr = cProfile.Profile()
+    pr.enable()
+    for _ in range(n):
+        fn()
+    pr.disable()
+    return float(pstats.Stats(pr).total_calls) / n  # type: ignore[attr-defined]
 
 
 def host_time(fn: Callable[[], Any], repeat: int, warmup: int, sync: Callable[[], Any]) -> float:
@@ -156,12 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     e2e_alloc = wall_time(lambda: gpu.decode(rles), args.repeat, args.warmup, sync)
     # Host time of one call: Python + launches (check=False, "deferred"), and
     # with check=True the wait for the parse kernel's status too.
-    host_us: dict[Any, float] = {}
+    host_us: dict[Any, tuple[float, float]] = {}
     for check in (False, "deferred", True):
         def call(c: Any = check) -> Any:
             return gpu.decode(rles, out=out, check=c)
-        host_us[check] = host_time(call, max(args.repeat, 200), args.warmup, sync)
-    sync()
+        host_us[check] = host_time(call, max(args.repeat, 200), args.warmup, sync), python_calls(call)
+        sync()
 
     print(f"{'what':34s} {'ms':>9s} {'GB/s':>8s} {'x fill(0)':>10s}")
     print(f"{'fill(0) uint8 buffer':34s} {fill:9.3f} {nbytes / fill / 1e6:8.0f} {1:10.2f}")
@@ -170,9 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:34s} {ms:9.3f} {b / ms / 1e6:8.0f} {ms / ref:10.2f}")
     print(f"{'gpu.decode end-to-end, out=':34s} {e2e:9.3f}")
     print(f"{'gpu.decode end-to-end, allocating':34s} {e2e_alloc:9.3f}")
-    for check, us in host_us.items():
+    for check, (us, calls) in host_us.items():
         what = "Python + launches" if check is not True else "Python + launches + the wait for the parse"
-        print(f"host time per call, out=, check={check!r}: {us:.1f} us ({what}; target <= 30 us of Python)")
+        print(f"host time per call, out=, check={check!r}: {us:.1f} us, {calls:.0f} Python calls "
+              f"({what}; target <= 30 us of Python)")
 
     ok = rows[0][1] <= 2 * fill
     print(f"target kernel <= 2x fill(0): {rows[0][1] / fill:.2f}x -> {'PASS' if ok else 'MISS'}")

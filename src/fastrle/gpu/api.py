@@ -123,25 +123,28 @@ class _Workspace:
     the device before reusing ``dev``.  Events are created once and
     re-recorded.  ``statuses`` are pinned copies of the parse's status words,
     each reused once it has been read (a deferred check holds one until then).
+    ``views`` (the device views by name) and ``upload`` (the bytes uploaded)
+    are those of the layout ``views_key`` on ``dev``, reused while the batch
+    shape stays.
     """
 
-    __slots__ = ("dev", "retired", "staging", "statuses", "ready", "stream", "views", "views_key",
-                 "views_dev")
+    __slots__ = ("dev", "retired", "staging", "statuses", "ready", "stream", "views", "views_key", "upload")
 
     MAX_STAGING = 4
 
     def __init__(self) -> None:
         self.dev: Any = None
         self.retired: list[tuple[Any, Any]] = []  # outgrown (buffer, last-use event)
-        self.staging: list[list[Any]] = []  # [pinned buffer, event or None]
+        self.staging: list[list[Any]] = []  # [pinned buffer, event or None, its address]
         self.statuses: list[_Status] = []  # status copies, reused once read
         self.ready: Any = None
         self.stream: Any = None
         self.views: dict[str, Any] = {}
         self.views_key: Any = None
-        self.views_dev: Any = None
+        self.upload = 0
 
-    def pinned(self, cupyx: Any, nbytes: int) -> list[Any]:
+    def pinned(self, nbytes: int) -> list[Any]:
+        """A staging slot of at least ``nbytes`` that no queued copy reads."""
         for slot in self.staging:
             if slot[0].nbytes >= nbytes and (slot[1] is None or slot[1].done):
                 return slot
@@ -157,31 +160,48 @@ class _Workspace:
                 if slot[0].nbytes >= nbytes:
                     self.staging.append(slot)
                     return slot
-        slot = [cupyx.empty_pinned((_grow(nbytes),), dtype=np.uint8), None]
+        import cupyx
+
+        buf = cupyx.empty_pinned((_grow(nbytes),), dtype=np.uint8)
+        slot = [buf, None, buf.ctypes.data]
         self.staging.append(slot)
         return slot
 
 
 class _Status:
     """The parse's status words on their way to pinned host memory, with the
-    event recorded after the copy (``fastrle.gpu.launch``'s status object)."""
+    event recorded after the copy (``fastrle.gpu.launch``'s status object).
+    Reused: :meth:`start` before each copy, free again once :meth:`wait` has
+    looked at the words."""
 
-    __slots__ = ("host", "event", "busy", "n")
+    __slots__ = ("host", "ptr", "event", "busy", "n", "flags")
 
-    def __init__(self, cp: Any, cupyx: Any, nwords: int):
+    def __init__(self, cp: Any, nwords: int):
+        import cupyx
+
         self.host = cupyx.empty_pinned((_grow(8 * nwords) // 8,), dtype=np.int64)
+        self.ptr = self.host.ctypes.data  # looked up once: the ctypes view is costly
         self.event = cp.cuda.Event(disable_timing=True)
         self.busy = False
         self.n = 0
+        self.flags = self.host[:0]
+
+    def start(self, nwords: int) -> None:
+        """Mark busy for a copy of ``nwords`` words (``n``)."""
+        self.busy = True
+        if nwords != self.n:
+            self.n = nwords
+            self.flags = self.host[:nwords:_launch.META_STRIDE]  # each mask's status word
 
     @property
     def done(self) -> bool:
         return bool(self.event.done)
 
-    def wait(self) -> np.ndarray:
-        """Wait for the copy; the words (a copy: the pinned buffer is reused)."""
+    def wait(self) -> np.ndarray | None:
+        """Wait for the copy; ``None`` when every mask's status word is 0, else
+        the words (a copy: the pinned buffer is reused)."""
         self.event.synchronize()
-        words = self.host[:self.n].copy()
+        words = self.host[:self.n].copy() if np.count_nonzero(self.flags) else None
         self.busy = False
         return words
 
@@ -239,45 +259,47 @@ class CupyBackend:
         """The output array: a new one, or ``out`` checked against ``shape`` and ``dtype``."""
         if out is None:
             return self.cp.empty(shape, dtype=dtype)  # on the current stream (run)
-        arr = _as_cupy(self.cp, out)
+        arr = out if isinstance(out, self.cp.ndarray) else _as_cupy(self.cp, out)
         _launch.validate_out(arr, shape, dtype)
         return arr
 
     def buffers(self, batch: _launch.Batch, maps: Any) -> dict[str, Any]:
         """Take a workspace, upload the batch (and maps) and return the device views by name."""
-        import cupyx
-
-        cp, stream = self.cp, self.stream
+        stream = self.stream
         with _pool_lock:
             idle = _pool.get(self.device)
             ws = idle.pop() if idle else _Workspace()
         self.ws = ws
         if ws.ready is not None and ws.stream is not stream:
             stream.wait_event(ws.ready)  # device-side order; the host does not wait
-        nmaps = 0 if maps is None else len(maps)
-        total, upload, layout = _launch.scratch_layout(batch.n, len(batch.chars), nmaps)
-        if ws.dev is None or ws.dev.nbytes < total:
-            # The outgrown buffer may still be read by queued kernels of an
-            # earlier call: keep it until that call's event is done.
-            ws.retired = [(b, e) for b, e in ws.retired if not e.done]
-            if ws.dev is not None and ws.ready is not None:
-                ws.retired.append((ws.dev, ws.ready))
-            ws.dev = cp.empty(_grow(total), dtype=np.uint8)  # on the current stream (run)
-        slot = ws.pinned(cupyx, upload)
-        nup = _launch.fill_upload(slot[0], batch, maps)
-        ws.dev.data.copy_from_host_async(slot[0].ctypes.data, nup, stream=stream)
-        slot[1] = stream.record(slot[1])  # refilled only once done: the event can be re-recorded
-        key = (batch.n, len(batch.chars), nmaps)
-        if ws.views_key != key or ws.views_dev is not ws.dev:  # views of the same layout are reused
+        # chars and ends are laid out for characters rounded up to an eighth
+        # of a power of two (<= 12.5% spare; the kernels read only what offsets
+        # name), so batches of n masks of about one size share the views
+        nchars = batch.nchars
+        step = 1 << max((nchars - 1).bit_length() - 3, 12)
+        key = (len(batch.offsets), -(-nchars // step) * step, 0 if maps is None else len(maps))
+        if ws.views_key != key:  # the same layout keeps its views (and fits in dev)
+            total, ws.upload, layout = _launch.scratch_layout(key[0] - 1, key[1], key[2])
+            if ws.dev is None or ws.dev.nbytes < total:
+                # The outgrown buffer may still be read by queued kernels of an
+                # earlier call: keep it until that call's event is done.
+                ws.retired = [(b, e) for b, e in ws.retired if not e.done]
+                if ws.dev is not None and ws.ready is not None:
+                    ws.retired.append((ws.dev, ws.ready))
+                ws.dev = self.cp.empty(_grow(total), dtype=np.uint8)  # on the current stream (run)
             dev = ws.dev
             ws.views = {name: dev[o:o + np.dtype(dt).itemsize * count].view(dt)
                         for name, (o, count, dt) in layout.items()}
-            ws.views_key, ws.views_dev = key, dev
+            ws.views_key = key
+        slot = ws.pinned(ws.upload)
+        nup = _launch.fill_upload(slot[0], batch, maps)
+        ws.dev.data.copy_from_host_async(slot[2], nup, stream=stream)
+        slot[1] = stream.record(slot[1])  # refilled only once done: the event can be re-recorded
         return dict(ws.views)
 
     def launch(self, launch: _launch.Launch, buffers: dict[str, Any]) -> None:
         """Queue one kernel launch on the stream (current: see :meth:`run`)."""
-        fn = _function(self.cp, self.device, launch.kernel)
+        fn = _functions.get((self.device, launch.kernel)) or _function(self.cp, self.device, launch.kernel)
         args = tuple([buffers[v] if ptr else v for ptr, v in launch.scalar_args()])
         fn(launch.grid, launch.block, args, shared_mem=launch.shared_mem)
 
@@ -293,19 +315,20 @@ class CupyBackend:
         ws = self.ws
         assert ws is not None, "status_async() reads the workspace that buffers() took"
         meta = buffers["meta"]
-        st = next((x for x in ws.statuses if not x.busy and x.host.size >= meta.size), None)
-        if st is None:
-            import cupyx
-
-            st = _Status(self.cp, cupyx, meta.size)
+        nwords = meta.size
+        for st in ws.statuses:
+            if not st.busy and st.host.size >= nwords:
+                break
+        else:
+            st = _Status(self.cp, nwords)
             ws.statuses.append(st)
-        st.busy, st.n = True, meta.size
-        meta.data.copy_to_host_async(st.host.ctypes.data, meta.nbytes, stream=self.stream)
+        st.start(nwords)
+        meta.data.copy_to_host_async(st.ptr, 8 * nwords, stream=self.stream)
         self.stream.record(st.event)
         return st
 
-    def status(self, buffers: dict[str, Any]) -> np.ndarray:
-        """The kernels' status words (waits for them)."""
+    def status(self, buffers: dict[str, Any]) -> np.ndarray | None:
+        """The kernels' status words (waits for them); ``None`` when all are 0."""
         return self.status_async(buffers).wait()
 
     def copy(self, dst: Any, src: Any) -> None:
@@ -325,8 +348,8 @@ class CupyBackend:
 
 def _backend(stream: Any) -> CupyBackend:
     """The CuPy backend on ``stream``; GPUUnavailableError without a GPU."""
-    cp = _require_gpu()
-    return CupyBackend(cp, _as_stream(cp, stream))
+    cp = _device_ok or _require_gpu()
+    return CupyBackend(cp, cp.cuda.get_current_stream() if stream is None else _as_stream(cp, stream))
 
 
 def cupy_backend(stream: Any = None) -> CupyBackend:

@@ -16,7 +16,8 @@ A backend provides:
   :func:`scratch_layout`,
 * ``launch(launch, buffers)`` runs one :class:`Launch` (queued, no wait),
 * ``status_async(buffers)`` -> the ``meta`` words on their way to the host:
-  an object with ``done`` (a query) and ``wait()`` (-> ``numpy`` int64),
+  an object with ``done`` (a query) and ``wait()`` (-> ``None`` when every
+  mask's status word is 0, else the words as ``numpy`` int64),
 * ``copy(dst, src)`` queues a device copy (a padded ``out`` view),
 * ``release(buffers)`` once every launch is queued (scratch reuse).
 """
@@ -158,17 +159,32 @@ class Launch:
 
 @dataclass(frozen=True)
 class Batch:
-    """RLE strings packed for upload."""
+    """RLE strings packed for upload: the bytes in ``chars``, or still in
+    ``strings`` (the compiled packer's, copied once by :func:`fill_upload`)."""
 
     h: int
     w: int
     single: bool  # a lone dict was given: return (H, W)
-    offsets: np.ndarray  # int64, n + 1
-    chars: np.ndarray  # uint8, all counts strings back to back
+    offsets: np.ndarray  # int64, n + 1, from 0
+    chars: np.ndarray | None  # uint8, all counts strings back to back; None: in strings
+    strings: list[Any] | None = None  # the masks' counts (str or bytes), when chars is None
 
     @property
     def n(self) -> int:
         return len(self.offsets) - 1
+
+    @property
+    def nchars(self) -> int:
+        """Bytes of all counts strings together."""
+        return len(self.chars) if self.chars is not None else int(self.offsets[-1])
+
+    def all_chars(self) -> np.ndarray:
+        """``chars``, or the ``strings`` joined into a new uint8 array."""
+        if self.chars is not None:
+            return self.chars
+        host = np.empty(8 * len(self.offsets) + self.nchars, np.uint8)
+        start = fill_upload(host, self, None) - self.nchars
+        return host[start:]
 
     def out_shape(self, packed: bool) -> tuple[int, ...]:
         w = (self.w + 7) // 8 if packed else self.w
@@ -207,14 +223,20 @@ def scratch_layout(n: int, nchars: int, nmaps: int) -> tuple[int, int, dict[str,
 def fill_upload(host: np.ndarray, batch: Batch, maps: np.ndarray | None) -> int:
     """Write offsets, maps and chars into ``host`` (uint8) as
     :func:`scratch_layout` places them; returns the byte count to upload."""
+    if _fill_upload is not None:  # one compiled call; the strings copied straight from the dicts' objects
+        return int(_fill_upload(host, batch.offsets, maps, batch.chars, batch.strings))
+    chars = batch.chars
+    if chars is None:
+        assert batch.strings is not None
+        chars = np.frombuffer(b"".join(s.encode() if type(s) is str else s for s in batch.strings), np.uint8)
     n8 = batch.offsets.nbytes
     host[:n8] = batch.offsets.view(np.uint8)
     pos = n8
     if maps is not None:
         host[pos:pos + maps.nbytes] = maps.view(np.uint8)
         pos += maps.nbytes
-    host[pos:pos + batch.chars.nbytes] = batch.chars
-    return pos + batch.chars.nbytes
+    host[pos:pos + chars.nbytes] = chars
+    return pos + chars.nbytes
 
 
 def kernel_source() -> str:
@@ -254,8 +276,12 @@ def pack_rles(rles: Any) -> Batch:
     go through the CPU core's validation (:func:`_list_counts`), so they fail
     with the same exception types and messages as :func:`fastrle.decode`.
     """
-    single = type(rles) is dict or isinstance(rles, Mapping)
-    items = (rles,) if single else rles if isinstance(rles, (list, tuple)) else list(rles)
+    items: Sequence[Any]
+    if type(rles) is list:  # the common call: no ABC check
+        single, items = False, rles
+    else:
+        single = type(rles) is dict or isinstance(rles, Mapping)
+        items = (rles,) if single else rles if isinstance(rles, (list, tuple)) else list(rles)
     fast = _pack_fast(items, single)
     if fast is not None:
         return fast
@@ -315,10 +341,11 @@ _COUNTS = operator.itemgetter("counts")
 
 
 _pack_counts: Any
-try:
-    from .._gpupack import pack_counts as _pack_counts  # compiled: one pass, one copy
+_fill_upload: Any
+try:  # compiled: one pass, and one copy, into the upload buffer
+    from .._gpupack import fill_upload as _fill_upload, pack_counts as _pack_counts
 except ImportError:  # the source tree without its build (the emulator's tests)
-    _pack_counts = None
+    _pack_counts = _fill_upload = None
 
 
 def _pack_fast(items: Sequence[Any], single: bool) -> Batch | None:
@@ -335,10 +362,10 @@ def _pack_fast(items: Sequence[Any], single: bool) -> Batch | None:
             return None
         if packed is None:
             return None
-        (h, w), offsets, chars = packed
+        (h, w), offsets, strings = packed
         if not size_ok(h, w):
             return None
-        return Batch(h=h, w=w, single=single, offsets=offsets, chars=chars)
+        return Batch(h, w, single, offsets, None, strings)
     try:
         sizes = list(map(_SIZE, items))
         counts = list(map(_COUNTS, items))
@@ -599,7 +626,7 @@ def cpu_error(rles: Any) -> Exception | None:
     try:
         if isinstance(rles, Batch):
             check_size(rles.h, rles.w)
-            src = _core.sources_ragged(rles.chars, rles.offsets, rles.h, rles.w)
+            src = _core.sources_ragged(rles.all_chars(), rles.offsets, rles.h, rles.w)
         else:
             src = _core.sources([rles] if isinstance(rles, Mapping) else list(rles))
             if src.n:  # as fastrle.decode: the size rule, then the counts in index order
@@ -636,7 +663,7 @@ def validate_out(arr: Any, shape: tuple[int, ...], dtype: Any = np.uint8) -> Non
     :func:`fastrle.decode` takes (:func:`fastrle._args.check_out`: uint8 or
     bool masks, float32 for ``"area"``, the shape, a contiguous last axis,
     other strides free)."""
-    if np.dtype(dtype) == np.uint8:
+    if dtype is np.uint8 or np.dtype(dtype) == np.uint8:
         check_out(arr, shape)
     else:
         check_out(arr, shape, (dtype,))
@@ -724,28 +751,29 @@ def decode_with(
     :func:`check_deferred` raises.  ``out`` views with padded strides are
     written through a contiguous scratch output and one device copy.
     """
-    if isinstance(check, str):
-        if check != "deferred":
-            raise ValueError(f"check must be True, False or 'deferred', got {check!r}")
-    else:
-        check = bool(check)
-    if getattr(_deferred, "items", None):
+    if check is not True and check is not False:
+        if isinstance(check, str):
+            if check != "deferred":
+                raise ValueError(f"check must be True, False or 'deferred', got {check!r}")
+        else:
+            check = bool(check)
+    deferred = getattr(_deferred, "items", None)
+    if deferred:
         check_deferred(wait=False)
-    config = config or _DEFAULT_CONFIG
     batch = rles if isinstance(rles, Batch) else pack_rles(rles)
-    h, w = batch.h, batch.w
-    transform = make_transform(h, w, size, mode, flip, packed, bitorder, batch.n)
+    h, w, n = batch.h, batch.w, len(batch.offsets) - 1
+    transform = make_transform(h, w, size, mode, flip, packed, bitorder, n)
     if transform is None:
         shape = batch.out_shape(packed)
         result = backend.output(out, shape)
     else:
         ow = _ceil_div(transform.ow, 8) if packed else transform.ow
-        shape = (transform.oh, ow) if batch.single else (batch.n, transform.oh, ow)
+        shape = (transform.oh, ow) if batch.single else (n, transform.oh, ow)
         result = backend.output(out, shape, transform.dtype)
-    if batch.n == 0:
+    if n == 0:
         return result
     maps = transform.maps(h, w) if transform is not None and transform.mapped(h, w) else None
-    parse, *expands = plan_launches(batch, config, packed, transform)
+    parse, *expands = _plan(n, h, w, config or _DEFAULT_CONFIG, packed, transform)
     buffers = None
     try:  # the scratch goes back to the backend whatever happens
         buffers = backend.buffers(batch, maps)
@@ -763,9 +791,9 @@ def decode_with(
         if check is True and out is None:
             _raise_status(status, rles)
         elif check == "deferred":
-            if not hasattr(_deferred, "items"):
-                _deferred.items = []
-            _deferred.items.append((status, rles))
+            if deferred is None:
+                deferred = _deferred.items = []
+            deferred.append((status, rles))
     finally:
         backend.release(buffers)
     return result
@@ -773,8 +801,8 @@ def decode_with(
 
 def _status_of(status: Any, rles: Any) -> Exception | None:
     """Wait for ``status`` (``backend.status_async``); :func:`status_error`."""
-    meta = status.wait()
-    return status_error(meta, rles) if meta[::META_STRIDE].any() else None  # one look on the good path
+    meta = status.wait()  # None: every mask parsed (the backend's one look at the words)
+    return None if meta is None else status_error(meta, rles)
 
 
 def _raise_status(status: Any, rles: Any) -> None:
