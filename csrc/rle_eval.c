@@ -37,6 +37,90 @@ void frle_argsort_desc(int64_t *idx, int64_t n, const double *key, int64_t *tmp)
   }
 }
 
+/* ---- loadRes: area and box ---- */
+
+#define AB_CHUNK 256 /* masks parsed per frle_parse_many call */
+
+typedef struct {
+  const frle_src *src;
+  const int64_t *hs, *ws;
+  uint32_t *area;
+  double *bb;
+  frle_error err[FRLE_MAX_THREADS]; /* each range's first failure */
+} ab_ctx;
+
+static void ab_range(void *vctx, int64_t b, int64_t e, int tid) {
+  ab_ctx *c = (ab_ctx *)vctx;
+  uint64_t hw[AB_CHUNK];
+  int64_t offs[AB_CHUNK], m[AB_CHUNK], i, j, cap = 0;
+  uint32_t *buf = NULL;
+  frle_error *err = &c->err[tid];
+  for (i = b; i < e; i += AB_CHUNK) {
+    int64_t k = e - i < AB_CHUNK ? e - i : AB_CHUNK, total = 0;
+    int rc;
+    for (j = 0; j < k; j++) {
+      const frle_src *s = &c->src[i + j];
+      if (c->hs[i + j] < 0 || c->ws[i + j] < 0 ||
+          frle_check_size((uint64_t)c->hs[i + j], (uint64_t)c->ws[i + j], &hw[j]) != FRLE_OK) {
+        err->code = FRLE_ERR_SIZE;
+        err->index = i + j;
+        err->pos = err->value = 0;
+        free(buf);
+        return;
+      }
+      offs[j] = total;
+      total += s->str ? s->len : s->m; /* at most one count per character */
+    }
+    if (total > cap) {
+      uint32_t *grown = (uint32_t *)realloc(buf, (size_t)(total > 1 ? total : 1) * sizeof(uint32_t));
+      if (!grown) {
+        err->code = FRLE_ERR_NOMEM;
+        err->index = i;
+        err->pos = err->value = 0;
+        free(buf);
+        return;
+      }
+      buf = grown;
+      cap = total;
+    }
+    rc = frle_parse_many(c->src + i, hw, k, 0, buf, offs, m, 1, err);
+    if (rc != FRLE_OK) {
+      err->code = rc;
+      err->index += i;
+      free(buf);
+      return;
+    }
+    for (j = 0; j < k; j++) {
+      c->area[i + j] = (uint32_t)frle_area(buf + offs[j], m[j]);
+      frle_bbox_coco(buf + offs[j], m[j], (uint64_t)c->hs[i + j], (uint64_t)c->ws[i + j], c->bb + 4 * (i + j));
+    }
+  }
+  free(buf);
+}
+
+int frle_area_bbox_many(const frle_src *src, const int64_t *hs, const int64_t *ws, int64_t n, uint32_t *area,
+                        double *bb, int nthreads, frle_error *err) {
+  ab_ctx *c = (ab_ctx *)malloc(sizeof(ab_ctx));
+  int t, k = frle_thread_count(nthreads, n), rc = FRLE_OK;
+  if (!c) return FRLE_ERR_NOMEM;
+  c->src = src;
+  c->hs = hs;
+  c->ws = ws;
+  c->area = area;
+  c->bb = bb;
+  for (t = 0; t < k; t++) c->err[t].code = FRLE_OK;
+  frle_parallel_for(n, k, ab_range, c);
+  for (t = 0; t < k; t++) { /* ranges are in index order: the first failure is the lowest mask */
+    if (c->err[t].code != FRLE_OK) {
+      *err = c->err[t];
+      rc = err->code;
+      break;
+    }
+  }
+  free(c);
+  return rc;
+}
+
 /* ---- evaluate ---- */
 
 typedef struct {

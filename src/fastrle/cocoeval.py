@@ -17,16 +17,20 @@ Needs pycocotools (``pip install pycocotools``).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
+import gc
 import operator
+import threading
 import time
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
 
 import numpy as np
 
 from . import _core, _eval
+from . import mask as fm
 from .annotations import segmentation_kind, to_rle
 from .errors import RLEError
 from .optional import require
@@ -44,6 +48,61 @@ _NATIVE_TYPES = ("segm", "bbox")
 def _stock_annToRLE() -> Any:
     stock = _stock_coco()
     return None if stock is None else stock.annToRLE
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0  # blocks inside _gc_paused, all threads
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block, and back on after
+    the last such block ends if it was on before the first. loadRes and
+    evaluate make hundreds of thousands of dicts, lists and arrays but no
+    cycles; each collection those allocations trigger would walk every
+    object the caller holds (the whole dataset), for nothing."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def _is_stock_coco_method(fn: Any, name: str) -> bool:
+    """Whether ``fn`` is pycocotools' own ``COCO.<name>`` (not a subclass's
+    or a monkeypatch's)."""
+    return getattr(fn, "__module__", None) == "pycocotools.coco" and getattr(fn, "__qualname__", None) == f"COCO.{name}"
+
+
+def _create_index(coco: Any) -> None:
+    """``coco.createIndex()``; pycocotools' own is run by
+    :func:`fastrle._eval.build_index` (its loops at C level, the same dicts)."""
+    if not _is_stock_coco_method(getattr(type(coco), "createIndex", None), "createIndex"):
+        coco.createIndex()
+        return
+    print("creating index...")
+    coco.anns, coco.imgToAnns, coco.catToImgs, coco.imgs, coco.cats = _eval.build_index(coco.dataset)
+    print("index created!")
+
+
+def _area_bbox(segs: List[dict]) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """pycocotools' area and toBbox of every RLE dict, each mask parsed once
+    (on ``COCOeval.threads`` threads), or None where a mask needs the general
+    path (which raises its error)."""
+    try:
+        src = _core.sources(segs, same_size=False)
+    except (TypeError, ValueError):
+        return None
+    return cast(Optional[Tuple[np.ndarray, np.ndarray]], _eval.area_bbox(src, COCOeval.threads))
 
 
 def _stock_coco() -> Any:
@@ -78,14 +137,23 @@ def _to_mask(anns: List[dict], coco: Any) -> None:
     """pycocotools' ``_prepare._toMask``: ann['segmentation'] = coco.annToRLE(ann).
     When ``annToRLE`` is pycocotools' own, its work is done by
     :func:`fastrle.annotations.to_rle` (fastrle.mask: the same RLEs to the
-    bit) and a compressed RLE is left as it is; anything it would treat
-    differently (no polygon at all) still goes to ``annToRLE``."""
+    bit) and a compressed RLE is left as it is (found in one C pass);
+    anything it would treat differently (no polygon at all) still goes to
+    ``annToRLE``."""
     stock = getattr(type(coco), "annToRLE", None) is _stock_annToRLE()
-    for ann in anns:
+    todo = _eval.not_compressed(anns) if stock and type(anns) is list else range(len(anns))
+    for n in todo:
+        ann = anns[n]
         segm = ann["segmentation"]
         if stock:
             if type(segm) is dict and type(segm.get("counts")) in (str, bytes):
                 continue  # compressed: annToRLE returns it as it is
+            if type(segm) is list and segm and type(segm[0]) is list:
+                # annToRLE: merge(frPyObjects(segm, h, w)); merge of one RLE is that RLE
+                img = coco.imgs[ann["image_id"]]
+                rles = fm.frPyObjects(segm, img["height"], img["width"])
+                ann["segmentation"] = rles[0] if type(rles) is list and len(rles) == 1 else fm.merge(rles)
+                continue
             kind = segmentation_kind(segm)
             if kind == "compressed":
                 continue
@@ -101,14 +169,19 @@ LOADRES_CHUNK = 8192  # results per batch of loadRes' area and toBbox
 
 def loadRes(self: Any, resFile: Any) -> Any:
     """pycocotools' ``COCO.loadRes`` (2.0.11), statement for statement, with
-    the area and box of segmentation results computed in one batch by
-    :mod:`fastrle.mask` (the same values and types as its per-result calls).
+    the area and box of segmentation results computed in one batch (each
+    mask parsed once, on ``COCOeval.threads`` threads; the same values and
+    types as pycocotools' per-result calls), its per-result loop and
+    ``createIndex`` at C level, and the garbage collector paused.
     ``patch_pycocotools()`` installs it as ``COCO.loadRes``; it can also be
     called as ``loadRes(coco_gt, results)``."""
+    with _gc_paused():
+        return _load_res(self, resFile)
+
+
+def _load_res(self: Any, resFile: Any) -> Any:
     import json
     import time as _time
-
-    from . import mask as fm
 
     coco_cls = require("pycocotools.coco", "fastrle.cocoeval.loadRes").COCO
     res = coco_cls()
@@ -145,7 +218,10 @@ def loadRes(self: Any, resFile: Any) -> Any:
     elif "segmentation" in anns[0]:
         res.dataset["categories"] = copy.deepcopy(self.dataset["categories"])
         segs = [ann["segmentation"] for ann in anns]
-        if all(type(g) is dict for g in segs):  # one batch: area(list)[i] is area(one), a np.uint32
+        ab = _area_bbox(segs) if all(type(g) is dict for g in segs) else None
+        if ab is not None:  # each mask parsed once: area(one) is a np.uint32, toBbox(one) a (4,) row
+            _eval.fill_results(anns, ab[0], ab[1])
+        elif all(type(g) is dict for g in segs):  # one batch: area(list)[i] is area(one), a np.uint32
             # in chunks: each batch parses into an arena of its own (4 bytes per character)
             n = LOADRES_CHUNK
             areas: Any = np.concatenate([fm.area(segs[i:i + n]) for i in range(0, len(segs), n)])
@@ -178,7 +254,7 @@ def loadRes(self: Any, resFile: Any) -> Any:
             ann["bbox"] = [x0, y0, x1 - x0, y1 - y0]
     print("DONE (t={:0.2f}s)".format(_time.time() - tic))
     res.dataset["annotations"] = anns
-    res.createIndex()
+    _create_index(res)
     return res
 
 
@@ -190,7 +266,27 @@ def _slice_len(n: np.ndarray, s: int) -> np.ndarray:
 
 
 def _floats(anns: List[dict], key: str) -> np.ndarray:
+    """np.array([a[key] for a in anns], np.float64), read at C level when
+    every value is a float, an int or a np.uint32."""
+    fast = _eval.doubles(anns, key)
+    if fast is not None:
+        return cast(np.ndarray, fast)
     return np.array([a[key] for a in anns], dtype=np.float64).reshape(len(anns))
+
+
+def _plain_key(v: Any) -> Any:
+    """A NumPy integer id as the Python int it equals (the same hash and
+    comparisons, cheaper dict lookups)."""
+    return int(v) if isinstance(v, np.integer) else v
+
+
+def _pos_table(ids: List[Any]) -> Optional[Dict[Any, int]]:
+    """{id: position} of distinct hashable ids, else None."""
+    try:
+        table = {_plain_key(v): k for k, v in enumerate(ids)}
+    except TypeError:
+        return None
+    return table if len(table) == len(ids) else None
 
 
 def _int_positions(values: List[Any], table: List[Any]) -> Optional[np.ndarray]:
@@ -216,6 +312,21 @@ class _Group:
 
     def __init__(self, anns: List[dict], img_ids: List[Any], cat_ids: List[Any], use_cats: bool) -> None:
         n_img, n_cat = len(img_ids), len(cat_ids)
+        img_pos, cat_pos = _pos_table(img_ids), _pos_table(cat_ids)
+        if img_pos is not None and cat_pos is not None and type(anns) is list:
+            # distinct ids: each annotation is in at most one pair, found by dict
+            # lookups as pycocotools' (image_id, category_id) keys find it
+            ip = _eval.positions(anns, "image_id", img_pos)
+            jp = _eval.positions(anns, "category_id", cat_pos)
+            used = np.flatnonzero((ip >= 0) & (jp >= 0))
+            i, j = ip[used], jp[used]
+            self.anns = [anns[n] for n in used.tolist()]
+            if use_cats:
+                self.off, self.idx = _eval.group(j * n_img + i, n_cat * n_img)
+            else:  # one pair per image, its annotations category by category (catIds' order)
+                sub_off, self.idx = _eval.group(i * n_cat + j, n_img * n_cat)
+                self.off = np.ascontiguousarray(sub_off[::max(n_cat, 1)]) if n_cat else np.zeros(n_img + 1, np.int64)
+            return
         ip = _int_positions([a["image_id"] for a in anns], img_ids)
         jp = _int_positions([a["category_id"] for a in anns], cat_ids) if ip is not None else None
         if ip is not None and jp is not None:  # plain int ids, no category listed twice
@@ -223,15 +334,15 @@ class _Group:
             i, j = ip[rows_a], jp[rows_a]
             keys_a = j * n_img + i if use_cats else i * n_cat + j
         else:
-            img_pos = {img: k for k, img in enumerate(img_ids)}
-            cat_pos: Dict[Any, List[int]] = {}
+            img_pos2 = {img: k for k, img in enumerate(img_ids)}
+            cat_pos2: Dict[Any, List[int]] = {}
             for k, c in enumerate(cat_ids):
-                cat_pos.setdefault(c, []).append(k)
+                cat_pos2.setdefault(c, []).append(k)
             rows: List[int] = []
             keys: List[int] = []
             for n, a in enumerate(anns):
-                ii = img_pos.get(a["image_id"])
-                js = cat_pos.get(a["category_id"])
+                ii = img_pos2.get(a["image_id"])
+                js = cat_pos2.get(a["category_id"])
                 if ii is None or js is None:
                     continue
                 for jj in js:  # useCats=0 with a category listed twice: the annotation comes twice
@@ -268,8 +379,10 @@ class _Native:
         g, d = gts.anns, dts.anns
         self.gt_area = _floats(g, "area")
         self.gt_id = _floats(g, "id")
-        self.gt_crowd = np.array([int(a["iscrowd"]) != 0 for a in g], dtype=np.uint8).reshape(len(g))
-        self.gt_ign = np.array([bool(a["ignore"]) for a in g], dtype=np.uint8).reshape(len(g))
+        crowd = _eval.flags(g, "iscrowd", True)
+        self.gt_crowd = crowd if crowd is not None else \
+            np.array([int(a["iscrowd"]) != 0 for a in g], dtype=np.uint8).reshape(len(g))
+        self.gt_ign = _eval.flags(g, "ignore", False)
         self.dt_area = _floats(d, "area")
         self.dt_id = _floats(d, "id")
         self.dt_score = _floats(d, "score")
@@ -450,8 +563,9 @@ class COCOeval(_stock.COCOeval):  # type: ignore[name-defined]
         p.maxDets = sorted(p.maxDets)
         self.params = p
         self._native = None
-        self._native = self._prepare_native(p)
-        self._native.run(self.threads)
+        with _gc_paused():
+            self._native = self._prepare_native(p)
+            self._native.run(self.threads)
         self.ious = _LAZY
         self.evalImgs = _LAZY
         self._paramsEval = copy.deepcopy(self.params)
