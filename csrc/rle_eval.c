@@ -368,15 +368,36 @@ static inline int gt_ignored(const frle_eval *ev, int64_t g, int64_t a) {
   return ev->gt_ign[g] || ar < ev->area_rng[2 * a] || ar > ev->area_rng[2 * a + 1];
 }
 
+/* The first position q in tpos[0..n) with tpos[q] > j (n if none). */
+static inline int64_t first_after(const int64_t *tpos, int64_t n, int64_t j) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (tpos[mid] <= j) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /* The cells (k, a, m) of one (k, a), every m. The stable sort of a subset
  * is the full stable sort with the others left out, and each m keeps a
- * prefix of every image's dts, so one sort serves every m. */
+ * prefix of every image's dts, so one sort serves every m.
+ *
+ * pycocotools builds rc and pr for every dt, then pr's running maximum from
+ * the right. Only R entries are read, so this keeps the cumulative tp and fp
+ * counts and divides where pycocotools' values are read: rc at the binary
+ * search's probes, pr at the dts that raise tp (pr falls, in float64 too, at
+ * every other dt: the numerator stays and the rounded denominator does not
+ * shrink), so the maximum of pr over positions >= j is the larger of pr[j]
+ * and the maximum over the tp-raising positions after j. Each value is the
+ * same float64 expression as pycocotools', so every result is its bits. */
 static int accum_ka(const frle_accum *ac, int64_t kp, int64_t ap) {
   const frle_eval *ev = ac->ev;
   int64_t k0 = ac->k_list[kp], a0 = ac->a_list[ap], T = ev->T, R = ac->R;
-  int64_t I0 = ac->I0, AI = ac->A0 * ac->I0, n_el = 0, npig = 0, x, t, r, nd, mp;
-  int64_t *pair, *dloc, *idx, *tmp, *area, *sub;
-  double *score, *rc, *pr;
+  int64_t I0 = ac->I0, AI = ac->A0 * ac->I0, n_el = 0, npig = 0, x, t, r, nd, mp, s;
+  int64_t *pair, *dloc, *idx, *tmp, *area, *sub, *ctp, *cfp, *tpos;
+  double *score, *prv;
+  uint8_t *st;
   char *block;
   int any = 0;
   /* E = [evalImgs[Nk + Na + i] for i in i_list], None dropped; room for the
@@ -390,7 +411,7 @@ static int accum_ka(const frle_accum *ac, int64_t kp, int64_t ap) {
     }
     n_el += most;
   }
-  block = (char *)malloc((size_t)(n_el + 1) * (6 * sizeof(int64_t) + 3 * sizeof(double)));
+  block = (char *)malloc((size_t)(n_el + 1) * (10 * sizeof(int64_t) + 2 * sizeof(double) + (size_t)T));
   if (!block) return FRLE_ERR_NOMEM;
   pair = (int64_t *)(void *)block;
   dloc = pair + n_el + 1;
@@ -398,9 +419,12 @@ static int accum_ka(const frle_accum *ac, int64_t kp, int64_t ap) {
   tmp = idx + n_el + 1;
   area = tmp + n_el + 1;
   sub = area + n_el + 1;
-  score = (double *)(void *)(sub + n_el + 1);
-  rc = score + n_el + 1;
-  pr = rc + n_el + 1;
+  ctp = sub + n_el + 1;
+  cfp = ctp + n_el + 1;
+  tpos = cfp + n_el + 1;
+  score = (double *)(void *)(tpos + n_el + 1);
+  prv = score + n_el + 1;
+  st = (uint8_t *)(void *)(prv + n_el + 1);
   nd = 0;
   for (x = 0; x < ac->ni; x++) {
     int64_t n = k0 * AI + a0 * I0 + ac->i_list[x], p = (n / AI) * I0 + n % I0, aa = (n % AI) / I0, d, j;
@@ -427,40 +451,56 @@ static int accum_ka(const frle_accum *ac, int64_t kp, int64_t ap) {
   }
   /* inds = np.argsort(-dtScores, kind='mergesort') */
   frle_argsort_desc(idx, nd, score, tmp);
+  /* each dt's part at each threshold, in the sorted order: st[t*nd + s] is 0
+   * (dtIgnore), 1 (a tp) or 2 (a fp) */
+  for (s = 0; s < nd; s++) {
+    int64_t e = idx[s], p = pair[e], d = dloc[e], D = ev->dt_n[p], aa = area[e];
+    double ar = ev->dt_area[ev->dt_idx[ev->dt_off[p] + d]];
+    int out_a = ar < ev->area_rng[2 * aa] || ar > ev->area_rng[2 * aa + 1];
+    for (t = 0; t < T; t++) {
+      int32_t m = ev->match[ev->match_off[p] + (aa * T + t) * D + d];
+      double dtm = 0;
+      int ig = 0;
+      if (m >= 0) {
+        int64_t g = ev->gt_idx[ev->gt_off[p] + m];
+        dtm = ev->gt_id[g];
+        ig = gt_ignored(ev, g, aa);
+      }
+      if (dtm == 0 && !ig) ig = out_a; /* np.logical_and(dtm == 0, a): unmatched dt outside the area range */
+      st[t * nd + s] = ig ? 0 : dtm != 0 ? 1 : 2;
+    }
+  }
   for (mp = 0; mp < ac->nm; mp++) {
-    int64_t maxdet = ac->m_list[mp], ns = 0, s;
+    int64_t maxdet = ac->m_list[mp], ns = 0;
     for (s = 0; s < nd; s++) { /* this m's dts, in the sorted order */
       int64_t e = idx[s];
-      if (dloc[e] < slice_len(ev->dt_n[pair[e]], maxdet)) sub[ns++] = e;
+      if (dloc[e] < slice_len(ev->dt_n[pair[e]], maxdet)) sub[ns++] = s;
     }
     for (t = 0; t < T; t++) {
-      int64_t tp = 0, fp = 0;
+      int64_t tp = 0, fp = 0, ntp = 0, q;
       int64_t out_r = ((t * ac->K + kp) * ac->A + ap) * ac->M + mp;
-      for (s = 0; s < ns; s++) {
-        int64_t e = sub[s], p = pair[e], d = dloc[e], D = ev->dt_n[p];
-        int32_t m = ev->match[ev->match_off[p] + (area[e] * T + t) * D + d];
-        double dtm = 0;
-        int ig = 0;
-        if (m >= 0) {
-          int64_t g = ev->gt_idx[ev->gt_off[p] + m];
-          dtm = ev->gt_id[g];
-          ig = gt_ignored(ev, g, area[e]);
+      const uint8_t *stt = st + t * nd;
+      for (s = 0; s < ns; s++) { /* tp_sum, fp_sum = np.cumsum(tps), np.cumsum(fps) */
+        uint8_t c = stt[sub[s]];
+        if (c == 1) {
+          tp++;
+          tpos[ntp++] = s;
+        } else if (c == 2) {
+          fp++;
         }
-        if (dtm == 0 && !ig) { /* np.logical_and(dtm == 0, a): unmatched dt outside the area range */
-          double ar = ev->dt_area[ev->dt_idx[ev->dt_off[p] + d]];
-          ig = ar < ev->area_rng[2 * area[e]] || ar > ev->area_rng[2 * area[e] + 1];
-        }
-        if (!ig) {
-          if (dtm != 0) tp++;
-          else fp++;
-        }
-        /* rc = tp / npig; pr = tp / (fp + tp + np.spacing(1)) */
-        rc[s] = (double)tp / (double)npig;
-        pr[s] = (double)tp / ((double)fp + (double)tp + DBL_EPSILON);
+        ctp[s] = tp;
+        cfp[s] = fp;
       }
-      ac->recall[out_r] = ns ? rc[ns - 1] : 0;
-      for (s = ns - 1; s > 0; s--)
-        if (pr[s] > pr[s - 1]) pr[s - 1] = pr[s];
+      /* pr = tp / (fp + tp + np.spacing(1)) where tp rises, then the running
+       * maximum from the right over those positions */
+      for (q = 0; q < ntp; q++) {
+        int64_t j = tpos[q];
+        prv[q] = (double)ctp[j] / ((double)cfp[j] + (double)ctp[j] + DBL_EPSILON);
+      }
+      for (q = ntp - 1; q > 0; q--)
+        if (prv[q] > prv[q - 1]) prv[q - 1] = prv[q];
+      /* rc = tp / npig */
+      ac->recall[out_r] = ns ? (double)ctp[ns - 1] / (double)npig : 0;
       for (r = 0; r < R; r++) {
         int64_t o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
         ac->precision[o] = 0;
@@ -469,16 +509,19 @@ static int accum_ka(const frle_accum *ac, int64_t kp, int64_t ap) {
       for (r = 0; r < R; r++) {
         /* np.searchsorted(rc, p.recThrs, side='left'); an index past the end
          * raises IndexError, which ends the loop (the rest stay 0) */
-        double v = ac->rec_thrs[r];
+        double v = ac->rec_thrs[r], pr;
         int64_t lo = 0, hi = ns, o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
         while (lo < hi) {
           int64_t mid = lo + (hi - lo) / 2;
-          if (np_lt(rc[mid], v)) lo = mid + 1;
+          if (np_lt((double)ctp[mid] / (double)npig, v)) lo = mid + 1;
           else hi = mid;
         }
         if (lo >= ns) break;
-        ac->precision[o] = pr[lo];
-        ac->scores[o] = score[sub[lo]];
+        pr = (double)ctp[lo] / ((double)cfp[lo] + (double)ctp[lo] + DBL_EPSILON);
+        q = first_after(tpos, ntp, lo);
+        if (q < ntp && prv[q] > pr) pr = prv[q];
+        ac->precision[o] = pr;
+        ac->scores[o] = score[idx[sub[lo]]];
       }
     }
   }
