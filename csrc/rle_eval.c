@@ -355,6 +355,7 @@ int frle_eval_run(frle_eval *ev, int nthreads) {
 typedef struct {
   const frle_accum *ac;
   int status;
+  int per_k; /* one unit of work per category (every area range), else per (category, area range) */
 } accum_ctx;
 
 /* len(x[0:s]) for a list of n items */
@@ -391,10 +392,10 @@ static inline int64_t first_after(const int64_t *tpos, int64_t n, int64_t j) {
  * shrink), so the maximum of pr over positions >= j is the larger of pr[j]
  * and the maximum over the tp-raising positions after j. Each value is the
  * same float64 expression as pycocotools', so every result is its bits. */
-static int accum_ka(const frle_accum *ac, int64_t kp, int64_t ap) {
+static int accum_cells(const frle_accum *ac, int64_t kp, int64_t ap0, int64_t ap1) {
   const frle_eval *ev = ac->ev;
-  int64_t k0 = ac->k_list[kp], a0 = ac->a_list[ap], T = ev->T, R = ac->R;
-  int64_t I0 = ac->I0, AI = ac->A0 * ac->I0, n_el = 0, npig = 0, x, t, r, nd, mp, s;
+  int64_t k0 = ac->k_list[kp], a0 = ac->a_list[ap0], T = ev->T, R = ac->R, ap;
+  int64_t I0 = ac->I0, AI = ac->A0 * ac->I0, n_el = 0, npig, x, t, r, nd, mp, s;
   int64_t *pair, *dloc, *idx, *tmp, *area, *sub, *ctp, *cfp, *tpos;
   double *score, *prv;
   uint8_t *st;
@@ -427,7 +428,7 @@ static int accum_ka(const frle_accum *ac, int64_t kp, int64_t ap) {
   st = (uint8_t *)(void *)(prv + n_el + 1);
   nd = 0;
   for (x = 0; x < ac->ni; x++) {
-    int64_t n = k0 * AI + a0 * I0 + ac->i_list[x], p = (n / AI) * I0 + n % I0, aa = (n % AI) / I0, d, j;
+    int64_t n = k0 * AI + a0 * I0 + ac->i_list[x], p = (n / AI) * I0 + n % I0, aa = (n % AI) / I0, d;
     int64_t most = 0;
     if (!ac->present[p]) continue;
     any = 1;
@@ -443,85 +444,96 @@ static int accum_ka(const frle_accum *ac, int64_t kp, int64_t ap) {
       idx[nd] = nd;
       nd++;
     }
-    for (j = ev->gt_off[p]; j < ev->gt_off[p + 1]; j++) npig += !gt_ignored(ev, ev->gt_idx[j], aa);
   }
-  if (!any || npig == 0) { /* len(E) == 0, or npig == 0: continue (for every m) */
+  if (!any) { /* len(E) == 0: continue (for every a and m) */
     free(block);
     return FRLE_OK;
   }
   /* inds = np.argsort(-dtScores, kind='mergesort') */
   frle_argsort_desc(idx, nd, score, tmp);
+  for (ap = ap0; ap < ap1; ap++) {
+    if (ap > ap0) { /* another area range over the same dts (ap1 > ap0 + 1 only when every i < I0) */
+      for (s = 0; s < nd; s++) area[s] = ac->a_list[ap];
+    }
+    npig = 0;
+    for (x = 0; x < ac->ni; x++) {
+      int64_t n = k0 * AI + ac->a_list[ap] * I0 + ac->i_list[x], p = (n / AI) * I0 + n % I0, aa = (n % AI) / I0, j;
+      if (!ac->present[p]) continue;
+      for (j = ev->gt_off[p]; j < ev->gt_off[p + 1]; j++) npig += !gt_ignored(ev, ev->gt_idx[j], aa);
+    }
+    if (npig == 0) continue; /* npig == 0: continue (for every m) */
   /* each dt's part at each threshold, in the sorted order: st[t*nd + s] is 0
    * (dtIgnore), 1 (a tp) or 2 (a fp) */
-  for (s = 0; s < nd; s++) {
-    int64_t e = idx[s], p = pair[e], d = dloc[e], D = ev->dt_n[p], aa = area[e];
-    double ar = ev->dt_area[ev->dt_idx[ev->dt_off[p] + d]];
-    int out_a = ar < ev->area_rng[2 * aa] || ar > ev->area_rng[2 * aa + 1];
-    for (t = 0; t < T; t++) {
-      int32_t m = ev->match[ev->match_off[p] + (aa * T + t) * D + d];
-      double dtm = 0;
-      int ig = 0;
-      if (m >= 0) {
-        int64_t g = ev->gt_idx[ev->gt_off[p] + m];
-        dtm = ev->gt_id[g];
-        ig = gt_ignored(ev, g, aa);
-      }
-      if (dtm == 0 && !ig) ig = out_a; /* np.logical_and(dtm == 0, a): unmatched dt outside the area range */
-      st[t * nd + s] = ig ? 0 : dtm != 0 ? 1 : 2;
-    }
-  }
-  for (mp = 0; mp < ac->nm; mp++) {
-    int64_t maxdet = ac->m_list[mp], ns = 0;
-    for (s = 0; s < nd; s++) { /* this m's dts, in the sorted order */
-      int64_t e = idx[s];
-      if (dloc[e] < slice_len(ev->dt_n[pair[e]], maxdet)) sub[ns++] = s;
-    }
-    for (t = 0; t < T; t++) {
-      int64_t tp = 0, fp = 0, ntp = 0, q;
-      int64_t out_r = ((t * ac->K + kp) * ac->A + ap) * ac->M + mp;
-      const uint8_t *stt = st + t * nd;
-      for (s = 0; s < ns; s++) { /* tp_sum, fp_sum = np.cumsum(tps), np.cumsum(fps) */
-        uint8_t c = stt[sub[s]];
-        if (c == 1) {
-          tp++;
-          tpos[ntp++] = s;
-        } else if (c == 2) {
-          fp++;
+    for (s = 0; s < nd; s++) {
+      int64_t e = idx[s], p = pair[e], d = dloc[e], D = ev->dt_n[p], aa = area[e];
+      double ar = ev->dt_area[ev->dt_idx[ev->dt_off[p] + d]];
+      int out_a = ar < ev->area_rng[2 * aa] || ar > ev->area_rng[2 * aa + 1];
+      for (t = 0; t < T; t++) {
+        int32_t m = ev->match[ev->match_off[p] + (aa * T + t) * D + d];
+        double dtm = 0;
+        int ig = 0;
+        if (m >= 0) {
+          int64_t g = ev->gt_idx[ev->gt_off[p] + m];
+          dtm = ev->gt_id[g];
+          ig = gt_ignored(ev, g, aa);
         }
-        ctp[s] = tp;
-        cfp[s] = fp;
+        if (dtm == 0 && !ig) ig = out_a; /* np.logical_and(dtm == 0, a): unmatched dt outside the area range */
+        st[t * nd + s] = ig ? 0 : dtm != 0 ? 1 : 2;
       }
-      /* pr = tp / (fp + tp + np.spacing(1)) where tp rises, then the running
+    }
+    for (mp = 0; mp < ac->nm; mp++) {
+      int64_t maxdet = ac->m_list[mp], ns = 0;
+      for (s = 0; s < nd; s++) { /* this m's dts, in the sorted order */
+        int64_t e = idx[s];
+        if (dloc[e] < slice_len(ev->dt_n[pair[e]], maxdet)) sub[ns++] = s;
+      }
+      for (t = 0; t < T; t++) {
+        int64_t tp = 0, fp = 0, ntp = 0, q;
+        int64_t out_r = ((t * ac->K + kp) * ac->A + ap) * ac->M + mp;
+        const uint8_t *stt = st + t * nd;
+        for (s = 0; s < ns; s++) { /* tp_sum, fp_sum = np.cumsum(tps), np.cumsum(fps) */
+          uint8_t c = stt[sub[s]];
+          if (c == 1) {
+            tp++;
+            tpos[ntp++] = s;
+          } else if (c == 2) {
+            fp++;
+          }
+          ctp[s] = tp;
+          cfp[s] = fp;
+        }
+        /* pr = tp / (fp + tp + np.spacing(1)) where tp rises, then the running
        * maximum from the right over those positions */
-      for (q = 0; q < ntp; q++) {
-        int64_t j = tpos[q];
-        prv[q] = (double)ctp[j] / ((double)cfp[j] + (double)ctp[j] + DBL_EPSILON);
-      }
-      for (q = ntp - 1; q > 0; q--)
-        if (prv[q] > prv[q - 1]) prv[q - 1] = prv[q];
-      /* rc = tp / npig */
-      ac->recall[out_r] = ns ? (double)ctp[ns - 1] / (double)npig : 0;
-      for (r = 0; r < R; r++) {
-        int64_t o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
-        ac->precision[o] = 0;
-        ac->scores[o] = 0;
-      }
-      for (r = 0; r < R; r++) {
-        /* np.searchsorted(rc, p.recThrs, side='left'); an index past the end
-         * raises IndexError, which ends the loop (the rest stay 0) */
-        double v = ac->rec_thrs[r], pr;
-        int64_t lo = 0, hi = ns, o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
-        while (lo < hi) {
-          int64_t mid = lo + (hi - lo) / 2;
-          if (np_lt((double)ctp[mid] / (double)npig, v)) lo = mid + 1;
-          else hi = mid;
+        for (q = 0; q < ntp; q++) {
+          int64_t j = tpos[q];
+          prv[q] = (double)ctp[j] / ((double)cfp[j] + (double)ctp[j] + DBL_EPSILON);
         }
-        if (lo >= ns) break;
-        pr = (double)ctp[lo] / ((double)cfp[lo] + (double)ctp[lo] + DBL_EPSILON);
-        q = first_after(tpos, ntp, lo);
-        if (q < ntp && prv[q] > pr) pr = prv[q];
-        ac->precision[o] = pr;
-        ac->scores[o] = score[idx[sub[lo]]];
+        for (q = ntp - 1; q > 0; q--)
+          if (prv[q] > prv[q - 1]) prv[q - 1] = prv[q];
+        /* rc = tp / npig */
+        ac->recall[out_r] = ns ? (double)ctp[ns - 1] / (double)npig : 0;
+        for (r = 0; r < R; r++) {
+          int64_t o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
+          ac->precision[o] = 0;
+          ac->scores[o] = 0;
+        }
+        for (r = 0; r < R; r++) {
+          /* np.searchsorted(rc, p.recThrs, side='left'); an index past the end
+         * raises IndexError, which ends the loop (the rest stay 0) */
+          double v = ac->rec_thrs[r], pr;
+          int64_t lo = 0, hi = ns, o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
+          while (lo < hi) {
+            int64_t mid = lo + (hi - lo) / 2;
+            if (np_lt((double)ctp[mid] / (double)npig, v)) lo = mid + 1;
+            else hi = mid;
+          }
+          if (lo >= ns) break;
+          pr = (double)ctp[lo] / ((double)cfp[lo] + (double)ctp[lo] + DBL_EPSILON);
+          q = first_after(tpos, ntp, lo);
+          if (q < ntp && prv[q] > pr) pr = prv[q];
+          ac->precision[o] = pr;
+          ac->scores[o] = score[idx[sub[lo]]];
+        }
       }
     }
   }
@@ -535,7 +547,7 @@ static void accum_range(void *vctx, int64_t b, int64_t e, int tid) {
   int64_t j;
   (void)tid;
   for (j = b; j < e; j++) {
-    int rc = accum_ka(ac, j / ac->na, j % ac->na);
+    int rc = c->per_k ? accum_cells(ac, j, 0, ac->na) : accum_cells(ac, j / ac->na, j % ac->na, j % ac->na + 1);
     if (rc != FRLE_OK) {
       c->status = rc;
       return;
@@ -545,8 +557,14 @@ static void accum_range(void *vctx, int64_t b, int64_t e, int tid) {
 
 int frle_accumulate(const frle_accum *ac, int nthreads) {
   accum_ctx c;
+  int64_t x;
   c.ac = ac;
   c.status = FRLE_OK;
-  frle_parallel_for(ac->nk * ac->na, nthreads, accum_range, &c);
+  /* every image index below I0: a category's dts are the same for every
+   * area range (evalImgs[Nk + Na + i] is pair k0*I0 + i), one sort serves all */
+  c.per_k = 1;
+  for (x = 0; x < ac->ni; x++)
+    if (ac->i_list[x] >= ac->I0) c.per_k = 0;
+  frle_parallel_for(c.per_k ? ac->nk : ac->nk * ac->na, nthreads, accum_range, &c);
   return c.status;
 }
