@@ -292,6 +292,7 @@ cdef object _IMAGE_ID = "image_id"
 cdef object _CATEGORY_ID = "category_id"
 cdef object _SEGMENTATION = "segmentation"
 cdef object _COUNTS = "counts"
+cdef object _SCORE = "score"
 cdef object _ZERO = 0
 cdef cnp.dtype _U32 = np.dtype(np.uint32)
 cdef object _NP_U32 = np.uint32
@@ -483,3 +484,116 @@ def group(const int64_t[::1] key, int64_t npairs):
             iv[cv[k]] = i
             cv[k] += 1
     return off, idx
+
+
+cdef inline int64_t _pos(dict pos, PyObject *v) except -2:
+    """pos[v] (an int), -1 when absent or unhashable."""
+    cdef PyObject *p
+    try:
+        p = PyDict_GetItemWithError(pos, <object>v)
+    except TypeError:
+        return -1
+    return -1 if p == NULL else <int64_t>(<object>p)
+
+
+def gather_results(object img_to_anns, dict table, list img_ids, dict img_pos, dict cat_pos, bint filter_cats,
+                   bint use_cats):
+    """_prepare's work on the results side of a segm evaluation, in one pass:
+    the annotations ``loadAnns(getAnnIds(imgIds, catIds))`` gives (as
+    pycocotools' COCO: imgToAnns image by image, the category test when
+    filter_cats, ``table[ann['id']]``), each one's pair key (category
+    position * len(img_ids) + image position with use_cats, else image
+    position * len(cat_pos) + category position; -1: in no pair, from
+    img_pos/cat_pos lookups of its own ids), and the area, id, score (as
+    np.float64 reads them) and segmentation of those in a pair.
+
+    Returns (anns, key, area, id, score, segs) for the annotations in a pair,
+    or None, having changed nothing, when anything is not of the plain kind
+    (a segmentation that is not a dict with str or bytes counts, a missing
+    field, a value that is not a float, int or np.uint32...): the caller's
+    general path then does pycocotools' work, errors included."""
+    cdef Py_ssize_t x, y, n_img = len(img_ids), n_cat = len(cat_pos)
+    cdef PyObject *lst
+    cdef PyObject *a
+    cdef PyObject *b
+    cdef PyObject *v
+    cdef PyObject *seg
+    cdef PyObject *c
+    cdef int64_t ii, jj, n = 0
+    cdef double av, iv, sv
+    cdef list anns = [], segs = []
+    if not isinstance(img_to_anns, dict):
+        return None
+    keys = np.empty(16, np.int64)
+    fa = np.empty(16, np.float64)
+    fi = np.empty(16, np.float64)
+    fs = np.empty(16, np.float64)
+    cdef int64_t[::1] kv = keys
+    cdef double[::1] av_ = fa, iv_ = fi, sv_ = fs
+    try:
+        for x in range(n_img):
+            lst = PyDict_GetItemWithError(img_to_anns, img_ids[x])
+            if lst == NULL:
+                continue
+            if type(<object>lst) is not list:
+                return None
+            for y in range(len(<list>lst)):
+                a = <PyObject *>(<list>lst)[y]
+                if not PyDict_CheckExact(<object>a):
+                    return None
+                if filter_cats:
+                    v = PyDict_GetItem(<object>a, _CATEGORY_ID)
+                    if v == NULL:
+                        return None
+                    if _pos(cat_pos, v) < 0:
+                        continue
+                v = PyDict_GetItem(<object>a, _ID)
+                if v == NULL:
+                    return None
+                b = PyDict_GetItemWithError(table, <object>v)
+                if b == NULL or not PyDict_CheckExact(<object>b):
+                    return None
+                seg = PyDict_GetItem(<object>b, _SEGMENTATION)
+                if seg == NULL or not PyDict_CheckExact(<object>seg):
+                    return None
+                c = PyDict_GetItem(<object>seg, _COUNTS)
+                if c == NULL or not (PyUnicode_CheckExact(<object>c) or PyBytes_CheckExact(<object>c)):
+                    return None  # annToRLE would change it
+                v = PyDict_GetItem(<object>b, _IMAGE_ID)
+                if v == NULL:
+                    return None
+                ii = _pos(img_pos, v)
+                v = PyDict_GetItem(<object>b, _CATEGORY_ID)
+                if v == NULL:
+                    return None
+                jj = _pos(cat_pos, v)
+                if ii < 0 or jj < 0:
+                    continue
+                v = PyDict_GetItem(<object>b, _AREA)
+                if v == NULL or not _double(<object>v, &av):
+                    return None
+                v = PyDict_GetItem(<object>b, _ID)
+                if v == NULL or not _double(<object>v, &iv):
+                    return None
+                v = PyDict_GetItem(<object>b, _SCORE)
+                if v == NULL or not _double(<object>v, &sv):
+                    return None
+                if n == kv.shape[0]:
+                    keys = np.resize(keys, 2 * n)
+                    fa = np.resize(fa, 2 * n)
+                    fi = np.resize(fi, 2 * n)
+                    fs = np.resize(fs, 2 * n)
+                    kv = keys
+                    av_ = fa
+                    iv_ = fi
+                    sv_ = fs
+                kv[n] = jj * n_img + ii if use_cats else ii * n_cat + jj
+                av_[n] = av
+                iv_[n] = iv
+                sv_[n] = sv
+                n += 1
+                anns.append(<object>b)
+                segs.append(<object>seg)
+    except Exception:  # the general path raises it, at pycocotools' point
+        return None
+    return anns, keys[:n].copy(), fa[:n].copy(), fi[:n].copy(), fs[:n].copy(), segs

@@ -133,6 +133,22 @@ def _load_anns(coco: Any, img_ids: List[Any], cat_ids: List[Any]) -> List[dict]:
     return [table[a["id"]] for a in anns]
 
 
+def _gather_results(coco: Any, img_ids: List[Any], cat_ids: List[Any], use_cats: bool) -> Any:
+    """:func:`fastrle._eval.gather_results` for a segm evaluation's results,
+    where ``coco`` is a pycocotools COCO whose loading and annToRLE are its
+    own and the ids are distinct; else (or when it declines) None."""
+    stock = _stock_coco()
+    if stock is None or not len(img_ids) or type(coco).getAnnIds is not stock.getAnnIds \
+            or type(coco).loadAnns is not stock.loadAnns or getattr(type(coco), "annToRLE", None) is not stock.annToRLE:
+        return None
+    img_pos, cat_pos = _pos_table(img_ids), _pos_table(cat_ids)
+    table = getattr(coco, "anns", None)
+    if img_pos is None or cat_pos is None or type(table) is not dict:
+        return None
+    return _eval.gather_results(coco.imgToAnns, table, img_ids, img_pos, cat_pos,
+                                bool(use_cats and len(cat_ids)), use_cats)
+
+
 def _to_mask(anns: List[dict], coco: Any) -> None:
     """pycocotools' ``_prepare._toMask``: ann['segmentation'] = coco.annToRLE(ann).
     When ``annToRLE`` is pycocotools' own, its work is done by
@@ -320,12 +336,11 @@ class _Group:
             jp = _eval.positions(anns, "category_id", cat_pos)
             used = np.flatnonzero((ip >= 0) & (jp >= 0))
             i, j = ip[used], jp[used]
-            self.anns = [anns[n] for n in used.tolist()]
-            if use_cats:
-                self.off, self.idx = _eval.group(j * n_img + i, n_cat * n_img)
-            else:  # one pair per image, its annotations category by category (catIds' order)
-                sub_off, self.idx = _eval.group(i * n_cat + j, n_img * n_cat)
-                self.off = np.ascontiguousarray(sub_off[::max(n_cat, 1)]) if n_cat else np.zeros(n_img + 1, np.int64)
+            # with use_cats, pair k*I + i; else one pair per image, its
+            # annotations category by category (catIds' order)
+            g = _Group.from_keys([anns[n] for n in used.tolist()], j * n_img + i if use_cats else i * n_cat + j,
+                                 n_img, n_cat, use_cats)
+            self.anns, self.off, self.idx = g.anns, g.off, g.idx
             return
         ip = _int_positions([a["image_id"] for a in anns], img_ids)
         jp = _int_positions([a["category_id"] for a in anns], cat_ids) if ip is not None else None
@@ -351,6 +366,19 @@ class _Group:
             rows_a, keys_a = np.array(rows, dtype=np.int64), np.array(keys, dtype=np.int64)
         self._build(anns, rows_a, keys_a, n_img, n_cat, use_cats)
 
+    @classmethod
+    def from_keys(cls, anns: List[dict], key: np.ndarray, n_img: int, n_cat: int, use_cats: bool) -> "_Group":
+        """The annotations of :func:`fastrle._eval.gather_results`: each in
+        its one pair, key as there."""
+        self = cls.__new__(cls)
+        self.anns = anns
+        if use_cats:
+            self.off, self.idx = _eval.group(key, n_cat * n_img)
+        else:
+            sub_off, self.idx = _eval.group(key, n_img * n_cat)
+            self.off = np.ascontiguousarray(sub_off[::max(n_cat, 1)]) if n_cat else np.zeros(n_img + 1, np.int64)
+        return self
+
     def _build(self, anns: List[dict], rows: np.ndarray, key: np.ndarray, n_img: int, n_cat: int,
                use_cats: bool) -> None:
         order = np.argsort(key, kind="stable")
@@ -367,7 +395,8 @@ class _Group:
 class _Native:
     """What one native evaluate() leaves: its arrays and the C evaluation."""
 
-    def __init__(self, p: Any, gts: _Group, dts: _Group, cat_ids: List[Any]) -> None:
+    def __init__(self, p: Any, gts: _Group, dts: _Group, cat_ids: List[Any],
+                 dt_fields: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray, List[Any]]] = None) -> None:
         self.img_ids = list(p.imgIds)
         self.cat_ids = cat_ids
         self.area_rng = list(p.areaRng)
@@ -383,12 +412,16 @@ class _Native:
         self.gt_crowd = crowd if crowd is not None else \
             np.array([int(a["iscrowd"]) != 0 for a in g], dtype=np.uint8).reshape(len(g))
         self.gt_ign = _eval.flags(g, "ignore", False)
-        self.dt_area = _floats(d, "area")
-        self.dt_id = _floats(d, "id")
-        self.dt_score = _floats(d, "score")
+        if dt_fields is not None:  # read by gather_results: area, id, score, segmentation
+            self.dt_area, self.dt_id, self.dt_score = dt_fields[:3]
+        else:
+            self.dt_area = _floats(d, "area")
+            self.dt_id = _floats(d, "id")
+            self.dt_score = _floats(d, "score")
         geom: Tuple[Any, ...]
         if p.iouType == "segm":
-            geom = tuple(self._runs([a["segmentation"] for a in side]) for side in (g, d))
+            geom = (self._runs([a["segmentation"] for a in g]),
+                    self._runs(dt_fields[3] if dt_fields is not None else [a["segmentation"] for a in d]))
         else:
             geom = tuple(np.array([a["bbox"] for a in side], dtype=np.float64).reshape(len(side), 4)
                          for side in (g, d))
@@ -577,11 +610,15 @@ class COCOeval(_stock.COCOeval):  # type: ignore[name-defined]
         flags), grouped into index arrays instead of per-pair dicts."""
         gt_coco, dt_coco = self.cocoGt, self.cocoDt
         cat_filter = p.catIds if p.useCats else []
+        cats, use = list(p.catIds), bool(p.useCats)
+        imgs = list(p.imgIds)
         gts = _load_anns(gt_coco, p.imgIds, cat_filter)
-        dts = _load_anns(dt_coco, p.imgIds, cat_filter)
+        fast = _gather_results(dt_coco, imgs, cats, use) if p.iouType == "segm" else None
+        dts = fast[0] if fast is not None else _load_anns(dt_coco, p.imgIds, cat_filter)
         if p.iouType == "segm":
             _to_mask(gts, gt_coco)
-            _to_mask(dts, dt_coco)
+            if fast is None:  # else every result is a compressed RLE already: annToRLE returns it
+                _to_mask(dts, dt_coco)
         for gt in gts:
             gt["ignore"] = gt["ignore"] if "ignore" in gt else 0
             gt["ignore"] = "iscrowd" in gt and gt["iscrowd"]
@@ -590,8 +627,9 @@ class COCOeval(_stock.COCOeval):  # type: ignore[name-defined]
         self.evalImgs = defaultdict(list)
         self.eval: Dict[str, Any] = {}
         p.maxDets[-1]  # IndexError for no maxDets, as pycocotools
-        cats, use = list(p.catIds), bool(p.useCats)
-        imgs = list(p.imgIds)
+        if fast is not None:
+            dt_group = _Group.from_keys(fast[0], fast[1], len(imgs), len(cats), use)
+            return _Native(p, _Group(gts, imgs, cats, use), dt_group, cats if use else [-1], fast[2:])
         return _Native(p, _Group(gts, imgs, cats, use), _Group(dts, imgs, cats, use), cats if use else [-1])
 
     def accumulate(self, p: Any = None) -> None:
