@@ -4,6 +4,7 @@
  * they stand for where the float64 order matters.
  */
 #include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "rle.h"
@@ -145,6 +146,8 @@ typedef struct {
   int64_t *loffs;
   uint32_t *runs[2];
   int64_t runs_cap[2];
+  double *lmat, *rowmax; /* one area range's IoUs in gtind order (grown as needed), each dt's maximum */
+  int64_t lmat_cap;
 } eval_scratch;
 
 /* Parse the n masks idx[0..n) of one side into s->runs[side]: c[j], m[j],
@@ -229,6 +232,12 @@ static int eval_pair(const frle_eval *ev, int64_t p, eval_scratch *s, int *side,
   if (D > 0 && G > 0) {
     int rc = iou_pair(ev, p, D, G, s, side, err);
     if (rc != FRLE_OK) return rc;
+    if (D * G > s->lmat_cap) {
+      double *grown = (double *)realloc(s->lmat, (size_t)(D * G) * sizeof(double));
+      if (!grown) return FRLE_ERR_NOMEM;
+      s->lmat = grown;
+      s->lmat_cap = D * G;
+    }
   }
   for (a = 0; a < ev->A; a++) {
     double lo = ev->area_rng[2 * a], hi = ev->area_rng[2 * a + 1];
@@ -247,18 +256,33 @@ static int eval_pair(const frle_eval *ev, int64_t p, eval_scratch *s, int *side,
       if (s->ig[j]) s->gtind[k++] = j;
     for (j = 0; j < G; j++) s->igs[j] = s->ig[s->gtind[j]];
     if (D == 0 || G == 0) continue; /* len(ious) == 0 */
+    /* the IoUs in gtind's order, a row per dt (contiguous for the loop
+     * below), and each row's maximum: a dt whose every IoU is below the
+     * threshold matches nothing there (a NaN could match: no maximum) */
+    for (d = 0; d < D; d++) {
+      double *row = s->lmat + d * G, mx = -HUGE_VAL;
+      for (j = 0; j < G; j++) {
+        double v = o[s->gtind[j] * D + d];
+        row[j] = v;
+        if (v != v) mx = HUGE_VAL;
+        else if (v > mx) mx = v;
+      }
+      s->rowmax[d] = mx;
+    }
     for (t = 0; t < T; t++) {
       double thr = ev->iou_thrs[t], cap = 1 - 1e-10;
       for (j = 0; j < G; j++) s->gtm[j] = 0;
       for (d = 0; d < D; d++) {
         double iou = cap < thr ? cap : thr; /* min([t, 1-1e-10]) */
+        const double *row = s->lmat + d * G;
         int64_t m = -1;
+        if (s->rowmax[d] < iou) continue;
         for (j = 0; j < G; j++) {
           int64_t gl = s->gtind[j];
           double v;
           if (s->gtm[j] > 0 && !s->crowd[gl]) continue;
           if (m > -1 && s->igs[m] == 0 && s->igs[j] == 1) break;
-          v = o[gl * D + d];
+          v = row[j];
           if (v < iou) continue;
           iou = v;
           m = j;
@@ -286,7 +310,7 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
   }
   maxn = maxg > maxd ? maxg : maxd;
   block =
-    (char *)malloc((size_t)maxd * (sizeof(int64_t) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) +
+    (char *)malloc((size_t)maxd * (sizeof(int64_t) + 5 * sizeof(double) + sizeof(void *) + 3 * 8) +
                    (size_t)maxg * (sizeof(int64_t) + 3 + sizeof(double) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) +
                    (size_t)maxn * (sizeof(frle_src) + 2 * 8) + 64);
   if (!block) {
@@ -299,6 +323,7 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
   off += (size_t)(count) * sizeof(type);
   TAKE(tmp, int64_t, maxd)
   TAKE(dbox, double, 4 * maxd)
+  TAKE(rowmax, double, maxd)
   TAKE(dc, const uint32_t *, maxd)
   TAKE(dm, int64_t, maxd)
   TAKE(dh, uint64_t, maxd)
@@ -319,6 +344,8 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
 #undef TAKE
   s.runs[0] = s.runs[1] = NULL;
   s.runs_cap[0] = s.runs_cap[1] = 0;
+  s.lmat = NULL;
+  s.lmat_cap = 0;
   for (p = b; p < e; p++) {
     int rc = eval_pair(ev, p, &s, &c->side[tid], &c->err[tid]);
     if (rc != FRLE_OK) {
@@ -329,6 +356,7 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
   }
   free(s.runs[0]);
   free(s.runs[1]);
+  free(s.lmat);
   free(block);
 }
 

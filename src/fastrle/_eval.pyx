@@ -322,12 +322,20 @@ def area_bbox(Sources s, int threads=0):
     return areas, boxes
 
 
-def fill_results(list anns, cnp.ndarray areas, cnp.ndarray boxes):
+def fill_results(list anns, cnp.ndarray areas, cnp.ndarray boxes, bint index=False):
     """loadRes' loop over segmentation results, statement for statement:
     ann['area'] = areas[i] (a np.uint32), ann['bbox'] = boxes[i] (a (4,)
-    row) when the result has none, ann['id'] = i + 1, ann['iscrowd'] = 0."""
+    row) when the result has none, ann['id'] = i + 1, ann['iscrowd'] = 0.
+
+    index: also build, in the same pass, the annotation part of
+    createIndex over ``anns`` (see :func:`build_index`) and return it as
+    (anns, imgToAnns, catToImgs) plain dicts, or None where reading an
+    annotation for it raised (every result is still filled; createIndex
+    itself then raises that error)."""
     cdef Py_ssize_t i
     cdef uint32_t *ap = <uint32_t *>cnp.PyArray_DATA(areas)
+    cdef dict by_id = {}, ita = {}, cti = {}
+    cdef bint ok = index
     if areas.dtype != _U32 or not areas.flags.c_contiguous or areas.shape[0] < len(anns) \
             or boxes.shape[0] < len(anns):
         raise ValueError("areas and boxes must cover every result")
@@ -338,41 +346,56 @@ def fill_results(list anns, cnp.ndarray areas, cnp.ndarray boxes):
             ann[_BBOX] = boxes[i]
         ann[_ID] = i + 1
         ann[_ISCROWD] = _ZERO
+        if ok:
+            try:
+                _index_ann(ann, by_id, ita, cti, True)
+            except Exception:
+                ok = False
+    return (by_id, ita, cti) if ok else None
 
 
-def build_index(object dataset):
+cdef inline void _append(dict d, object k, object v) except *:
+    """d.setdefault(k, []).append(v), as a defaultdict(list) does it."""
+    o = d.get(k)
+    if o is None:
+        d[k] = [v]
+    else:
+        (<list>o).append(v)
+
+
+cdef inline void _index_ann(object ann, dict by_id, dict ita, dict cti, bint cats) except *:
+    # the statements of createIndex's two loops over the annotations, in order
+    # for one annotation (their dicts are independent, so the order of keys
+    # and values is the same)
+    _append(ita, ann[_IMAGE_ID], ann)
+    by_id[ann[_ID]] = ann
+    if cats:
+        _append(cti, ann[_CATEGORY_ID], ann[_IMAGE_ID])
+
+
+def build_index(object dataset, object parts=None):
     """pycocotools' COCO.createIndex, loop for loop, without its prints:
     (anns, imgToAnns, catToImgs, imgs, cats), the same dicts (keys, their
-    order, values; the two lists defaultdict(list))."""
+    order, values; the two lists defaultdict(list)). parts: the
+    annotations' part made already by :func:`fill_results`."""
     cdef dict anns = {}, cats = {}, imgs = {}, ita = {}, cti = {}
     cdef list lst
-    if "annotations" in dataset:
+    has_anns, has_cats = "annotations" in dataset, "categories" in dataset
+    if parts is not None:
+        anns, ita, cti = parts
+    elif has_anns:
         for ann in dataset["annotations"]:
-            k = ann[_IMAGE_ID]
-            o = ita.get(k)
-            if o is None:
-                lst = []
-                ita[k] = lst
-            else:
-                lst = <list>o
-            lst.append(ann)
+            _append(ita, ann[_IMAGE_ID], ann)
             anns[ann[_ID]] = ann
     if "images" in dataset:
         for img in dataset["images"]:
             imgs[img[_ID]] = img
-    if "categories" in dataset:
+    if has_cats:
         for cat in dataset["categories"]:
             cats[cat[_ID]] = cat
-    if "annotations" in dataset and "categories" in dataset:
+    if parts is None and has_anns and has_cats:
         for ann in dataset["annotations"]:
-            k = ann[_CATEGORY_ID]
-            o = cti.get(k)
-            if o is None:
-                lst = []
-                cti[k] = lst
-            else:
-                lst = <list>o
-            lst.append(ann[_IMAGE_ID])
+            _append(cti, ann[_CATEGORY_ID], ann[_IMAGE_ID])
     img_to_anns = defaultdict(list)
     img_to_anns.update(ita)
     cat_to_imgs = defaultdict(list)

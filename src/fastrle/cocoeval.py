@@ -83,14 +83,20 @@ def _is_stock_coco_method(fn: Any, name: str) -> bool:
     return getattr(fn, "__module__", None) == "pycocotools.coco" and getattr(fn, "__qualname__", None) == f"COCO.{name}"
 
 
-def _create_index(coco: Any) -> None:
+def _stock_index(coco: Any) -> bool:
+    """Whether ``coco.createIndex`` is pycocotools' own."""
+    return _is_stock_coco_method(getattr(type(coco), "createIndex", None), "createIndex")
+
+
+def _create_index(coco: Any, parts: Any = None) -> None:
     """``coco.createIndex()``; pycocotools' own is run by
-    :func:`fastrle._eval.build_index` (its loops at C level, the same dicts)."""
-    if not _is_stock_coco_method(getattr(type(coco), "createIndex", None), "createIndex"):
+    :func:`fastrle._eval.build_index` (its loops at C level, the same dicts;
+    ``parts``: its annotation loops, done already by ``fill_results``)."""
+    if not _stock_index(coco):
         coco.createIndex()
         return
     print("creating index...")
-    coco.anns, coco.imgToAnns, coco.catToImgs, coco.imgs, coco.cats = _eval.build_index(coco.dataset)
+    coco.anns, coco.imgToAnns, coco.catToImgs, coco.imgs, coco.cats = _eval.build_index(coco.dataset, parts)
     print("index created!")
 
 
@@ -205,6 +211,7 @@ def _load_res(self: Any, resFile: Any) -> Any:
     res.dataset["images"] = [img for img in self.dataset["images"]]
     print("Loading and preparing results...")
     tic = _time.time()
+    parts = None  # createIndex's annotation loops, when done with loadRes' own
     if type(resFile) == str:  # noqa: E721  (pycocotools' test)
         with open(resFile) as f:
             anns = json.load(f)
@@ -236,7 +243,8 @@ def _load_res(self: Any, resFile: Any) -> Any:
         segs = [ann["segmentation"] for ann in anns]
         ab = _area_bbox(segs) if all(type(g) is dict for g in segs) else None
         if ab is not None:  # each mask parsed once: area(one) is a np.uint32, toBbox(one) a (4,) row
-            _eval.fill_results(anns, ab[0], ab[1])
+            # with createIndex's loops over the annotations in the same pass
+            parts = _eval.fill_results(anns, ab[0], ab[1], _stock_index(res) and "categories" in res.dataset)
         elif all(type(g) is dict for g in segs):  # one batch: area(list)[i] is area(one), a np.uint32
             # in chunks: each batch parses into an arena of its own (4 bytes per character)
             n = LOADRES_CHUNK
@@ -270,7 +278,7 @@ def _load_res(self: Any, resFile: Any) -> Any:
             ann["bbox"] = [x0, y0, x1 - x0, y1 - y0]
     print("DONE (t={:0.2f}s)".format(_time.time() - tic))
     res.dataset["annotations"] = anns
-    _create_index(res)
+    _create_index(res, parts)
     return res
 
 
