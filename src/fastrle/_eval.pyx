@@ -302,9 +302,9 @@ cdef object _NP_F64 = np.float64
 def area_bbox(Sources s, int threads=0):
     """(area uint32 (n,), box float64 (n, 4)) of every mask of ``s``, each
     parsed once: pycocotools' area and toBbox of each (not strict). None
-    when a mask does not parse or has a bad size: the caller's general path
-    raises that mask's error."""
-    cdef int64_t n = s.n
+    when a mask is not a count string, does not parse or has a bad size:
+    the caller's general path does what fastrle.mask does with it."""
+    cdef int64_t n = s.n, i
     cdef frle_error err
     cdef int rc
     areas = np.empty(n, np.uint32)
@@ -315,6 +315,9 @@ def area_bbox(Sources s, int threads=0):
     cdef const int64_t[::1] ws = s.widths
     if n == 0:
         return areas, boxes
+    for i in range(n):
+        if s.src[i].str == NULL:  # given counts: pycocotools' area and toBbox take strings only
+            return None
     with nogil:
         rc = frle_area_bbox_many(s.src, &hs[0], &ws[0], n, &av[0], &bv[0, 0], threads, &err)
     if rc != FRLE_OK:
