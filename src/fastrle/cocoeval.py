@@ -174,7 +174,8 @@ def _to_mask(anns: List[dict], coco: Any) -> None:
                 # annToRLE: merge(frPyObjects(segm, h, w)); merge of one RLE is that RLE
                 img = coco.imgs[ann["image_id"]]
                 rles = fm.frPyObjects(segm, img["height"], img["width"])
-                ann["segmentation"] = rles[0] if type(rles) is list and len(rles) == 1 else fm.merge(rles)
+                ann["segmentation"] = rles[0] if type(rles) is list and len(rles) == 1 else \
+                    fm.merge(cast(List[dict], rles))
                 continue
             kind = segmentation_kind(segm)
             if kind == "compressed":
@@ -220,8 +221,8 @@ def _load_res(self: Any, resFile: Any) -> Any:
     else:
         anns = resFile
     assert type(anns) == list, "results in not an array of objects"  # noqa: E721
-    annsImgIds = [ann["image_id"] for ann in anns]
-    assert set(annsImgIds) == (set(annsImgIds) & set(self.getImgIds())), \
+    annsImgIds = set([ann["image_id"] for ann in anns])  # pycocotools builds this set twice
+    assert annsImgIds == (annsImgIds & set(self.getImgIds())), \
         "Results do not correspond to current coco set"
     if "caption" in anns[0]:
         imgIds = set([img["id"] for img in res.dataset["images"]]) & set([ann["image_id"] for ann in anns])
@@ -334,16 +335,20 @@ class _Group:
     """One side's annotations grouped by (category, image) pair: ``idx``
     indexes ``anns`` pair by pair, ``off`` (npairs + 1) bounds each pair."""
 
+    anns: List[dict]
+    off: np.ndarray
+    idx: np.ndarray
+
     def __init__(self, anns: List[dict], img_ids: List[Any], cat_ids: List[Any], use_cats: bool) -> None:
         n_img, n_cat = len(img_ids), len(cat_ids)
         img_pos, cat_pos = _pos_table(img_ids), _pos_table(cat_ids)
         if img_pos is not None and cat_pos is not None and type(anns) is list:
             # distinct ids: each annotation is in at most one pair, found by dict
             # lookups as pycocotools' (image_id, category_id) keys find it
-            ip = _eval.positions(anns, "image_id", img_pos)
-            jp = _eval.positions(anns, "category_id", cat_pos)
-            used = np.flatnonzero((ip >= 0) & (jp >= 0))
-            i, j = ip[used], jp[used]
+            ipos = _eval.positions(anns, "image_id", img_pos)
+            jpos = _eval.positions(anns, "category_id", cat_pos)
+            used = np.flatnonzero((ipos >= 0) & (jpos >= 0))
+            i, j = ipos[used], jpos[used]
             # with use_cats, pair k*I + i; else one pair per image, its
             # annotations category by category (catIds' order)
             g = _Group.from_keys([anns[n] for n in used.tolist()], j * n_img + i if use_cats else i * n_cat + j,
@@ -419,7 +424,9 @@ class _Native:
         crowd = _eval.flags(g, "iscrowd", True)
         self.gt_crowd = crowd if crowd is not None else \
             np.array([int(a["iscrowd"]) != 0 for a in g], dtype=np.uint8).reshape(len(g))
-        self.gt_ign = _eval.flags(g, "ignore", False)
+        ign = _eval.flags(g, "ignore", False)  # bool(v): never declines
+        assert ign is not None
+        self.gt_ign = ign
         if dt_fields is not None:  # read by gather_results: area, id, score, segmentation
             self.dt_area, self.dt_id, self.dt_score = dt_fields[:3]
         else:
