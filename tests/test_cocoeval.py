@@ -610,3 +610,17 @@ def test_results_coco_the_fast_gather_declines():
     dt["annotations"][6]["segmentation"] = [[10.0, 10.0, 60.0, 10.0, 60.0, 50.0]]
     for anns in (dt["annotations"], [a for a in dt["annotations"] if type(a["score"]) is float]):
         both(gt, dict(dt, annotations=anns), "segm", dt_is_results=False)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_area_bbox_one_parse(threads):
+    """fastrle._eval.area_bbox (loadRes' one parse, 256 masks a chunk, on
+    threads) against pycocotools' area and toBbox of each mask."""
+    from fastrle import _core
+
+    segs = [r["segmentation"] for r in RES] + [{"size": [5, 4], "counts": ""}, {"size": [3, 3], "counts": b"0"}]
+    areas, boxes = fce._eval.area_bbox(_core.sources(segs, same_size=False), threads)
+    assert areas.tolist() == [int(pm.area(s)) for s in segs]
+    assert boxes.tobytes() == np.array([pm.toBbox(s) for s in segs]).tobytes()
+    assert fce._eval.area_bbox(_core.sources(segs[:300] + [{"size": [4, 4], "counts": "\x01"}], same_size=False),
+                               threads) is None  # a count string that does not parse: the general path
