@@ -29,7 +29,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
 
 import numpy as np
 
-from . import _core, _eval
+from . import _core, _eval, _mask
 from . import mask as fm
 from .annotations import segmentation_kind, to_rle
 from .errors import RLEError
@@ -173,7 +173,12 @@ def _to_mask(anns: List[dict], coco: Any) -> None:
             if type(segm) is list and segm and type(segm[0]) is list:
                 # annToRLE: merge(frPyObjects(segm, h, w)); merge of one RLE is that RLE
                 img = coco.imgs[ann["image_id"]]
-                rles = fm.frPyObjects(segm, img["height"], img["width"])
+                h, w = img["height"], img["width"]
+                # frPyObjects' polygon branch (first polygon longer than a box): its C
+                # fast path directly, or frPyObjects when that declines
+                rles: Any = _mask.fr_polys(segm, h, w) if len(segm[0]) > 4 else None
+                if rles is None:
+                    rles = fm.frPyObjects(segm, h, w)
                 ann["segmentation"] = rles[0] if type(rles) is list and len(rles) == 1 else \
                     fm.merge(cast(List[dict], rles))
                 continue
