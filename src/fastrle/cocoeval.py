@@ -247,11 +247,12 @@ def _load_res(self: Any, resFile: Any) -> Any:
     elif "segmentation" in anns[0]:
         res.dataset["categories"] = copy.deepcopy(self.dataset["categories"])
         segs = [ann["segmentation"] for ann in anns]
-        ab = _area_bbox(segs) if all(type(g) is dict for g in segs) else None
+        all_dicts = set(map(type, segs)) == {dict}  # every one exactly a dict (segs is not empty)
+        ab = _area_bbox(segs) if all_dicts else None
         if ab is not None:  # each mask parsed once: area(one) is a np.uint32, toBbox(one) a (4,) row
             # with createIndex's loops over the annotations in the same pass
             parts = _eval.fill_results(anns, ab[0], ab[1], _stock_index(res) and "categories" in res.dataset)
-        elif all(type(g) is dict for g in segs):  # one batch: area(list)[i] is area(one), a np.uint32
+        elif all_dicts:  # one batch: area(list)[i] is area(one), a np.uint32
             # in chunks: each batch parses into an arena of its own (4 bytes per character)
             n = LOADRES_CHUNK
             areas: Any = np.concatenate([fm.area(segs[i:i + n]) for i in range(0, len(segs), n)])
