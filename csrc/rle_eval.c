@@ -4,6 +4,7 @@
  * they stand for where the float64 order matters.
  */
 #include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "rle.h"
@@ -37,6 +38,90 @@ void frle_argsort_desc(int64_t *idx, int64_t n, const double *key, int64_t *tmp)
   }
 }
 
+/* ---- loadRes: area and box ---- */
+
+#define AB_CHUNK 256 /* masks parsed per frle_parse_many call */
+
+typedef struct {
+  const frle_src *src;
+  const int64_t *hs, *ws;
+  uint32_t *area;
+  double *bb;
+  frle_error err[FRLE_MAX_THREADS]; /* each range's first failure */
+} ab_ctx;
+
+static void ab_range(void *vctx, int64_t b, int64_t e, int tid) {
+  ab_ctx *c = (ab_ctx *)vctx;
+  uint64_t hw[AB_CHUNK];
+  int64_t offs[AB_CHUNK], m[AB_CHUNK], i, j, cap = 0;
+  uint32_t *buf = NULL;
+  frle_error *err = &c->err[tid];
+  for (i = b; i < e; i += AB_CHUNK) {
+    int64_t k = e - i < AB_CHUNK ? e - i : AB_CHUNK, total = 0;
+    int rc;
+    for (j = 0; j < k; j++) {
+      const frle_src *s = &c->src[i + j];
+      if (c->hs[i + j] < 0 || c->ws[i + j] < 0 ||
+          frle_check_size((uint64_t)c->hs[i + j], (uint64_t)c->ws[i + j], &hw[j]) != FRLE_OK) {
+        err->code = FRLE_ERR_SIZE;
+        err->index = i + j;
+        err->pos = err->value = 0;
+        free(buf);
+        return;
+      }
+      offs[j] = total;
+      total += s->str ? s->len : s->m; /* at most one count per character */
+    }
+    if (total > cap) {
+      uint32_t *grown = (uint32_t *)realloc(buf, (size_t)(total > 1 ? total : 1) * sizeof(uint32_t));
+      if (!grown) {
+        err->code = FRLE_ERR_NOMEM;
+        err->index = i;
+        err->pos = err->value = 0;
+        free(buf);
+        return;
+      }
+      buf = grown;
+      cap = total;
+    }
+    rc = frle_parse_many(c->src + i, hw, k, 0, buf, offs, m, 1, err);
+    if (rc != FRLE_OK) {
+      err->code = rc;
+      err->index += i;
+      free(buf);
+      return;
+    }
+    for (j = 0; j < k; j++) {
+      c->area[i + j] = (uint32_t)frle_area(buf + offs[j], m[j]);
+      frle_bbox_coco(buf + offs[j], m[j], (uint64_t)c->hs[i + j], (uint64_t)c->ws[i + j], c->bb + 4 * (i + j));
+    }
+  }
+  free(buf);
+}
+
+int frle_area_bbox_many(const frle_src *src, const int64_t *hs, const int64_t *ws, int64_t n, uint32_t *area,
+                        double *bb, int nthreads, frle_error *err) {
+  ab_ctx *c = (ab_ctx *)malloc(sizeof(ab_ctx));
+  int t, k = frle_thread_count(nthreads, n), rc = FRLE_OK;
+  if (!c) return FRLE_ERR_NOMEM;
+  c->src = src;
+  c->hs = hs;
+  c->ws = ws;
+  c->area = area;
+  c->bb = bb;
+  for (t = 0; t < k; t++) c->err[t].code = FRLE_OK;
+  frle_parallel_for(n, k, ab_range, c);
+  for (t = 0; t < k; t++) { /* ranges are in index order: the first failure is the lowest mask */
+    if (c->err[t].code != FRLE_OK) {
+      *err = c->err[t];
+      rc = err->code;
+      break;
+    }
+  }
+  free(c);
+  return rc;
+}
+
 /* ---- evaluate ---- */
 
 typedef struct {
@@ -61,6 +146,8 @@ typedef struct {
   int64_t *loffs;
   uint32_t *runs[2];
   int64_t runs_cap[2];
+  double *lmat, *rowmax; /* one area range's IoUs in gtind order (grown as needed), each dt's maximum */
+  int64_t lmat_cap;
 } eval_scratch;
 
 /* Parse the n masks idx[0..n) of one side into s->runs[side]: c[j], m[j],
@@ -145,6 +232,12 @@ static int eval_pair(const frle_eval *ev, int64_t p, eval_scratch *s, int *side,
   if (D > 0 && G > 0) {
     int rc = iou_pair(ev, p, D, G, s, side, err);
     if (rc != FRLE_OK) return rc;
+    if (D * G > s->lmat_cap) {
+      double *grown = (double *)realloc(s->lmat, (size_t)(D * G) * sizeof(double));
+      if (!grown) return FRLE_ERR_NOMEM;
+      s->lmat = grown;
+      s->lmat_cap = D * G;
+    }
   }
   for (a = 0; a < ev->A; a++) {
     double lo = ev->area_rng[2 * a], hi = ev->area_rng[2 * a + 1];
@@ -163,18 +256,33 @@ static int eval_pair(const frle_eval *ev, int64_t p, eval_scratch *s, int *side,
       if (s->ig[j]) s->gtind[k++] = j;
     for (j = 0; j < G; j++) s->igs[j] = s->ig[s->gtind[j]];
     if (D == 0 || G == 0) continue; /* len(ious) == 0 */
+    /* the IoUs in gtind's order, a row per dt (contiguous for the loop
+     * below), and each row's maximum: a dt whose every IoU is below the
+     * threshold matches nothing there (a NaN could match: no maximum) */
+    for (d = 0; d < D; d++) {
+      double *row = s->lmat + d * G, mx = -HUGE_VAL;
+      for (j = 0; j < G; j++) {
+        double v = o[s->gtind[j] * D + d];
+        row[j] = v;
+        if (v != v) mx = HUGE_VAL;
+        else if (v > mx) mx = v;
+      }
+      s->rowmax[d] = mx;
+    }
     for (t = 0; t < T; t++) {
       double thr = ev->iou_thrs[t], cap = 1 - 1e-10;
       for (j = 0; j < G; j++) s->gtm[j] = 0;
       for (d = 0; d < D; d++) {
         double iou = cap < thr ? cap : thr; /* min([t, 1-1e-10]) */
+        const double *row = s->lmat + d * G;
         int64_t m = -1;
+        if (s->rowmax[d] < iou) continue;
         for (j = 0; j < G; j++) {
           int64_t gl = s->gtind[j];
           double v;
           if (s->gtm[j] > 0 && !s->crowd[gl]) continue;
           if (m > -1 && s->igs[m] == 0 && s->igs[j] == 1) break;
-          v = o[gl * D + d];
+          v = row[j];
           if (v < iou) continue;
           iou = v;
           m = j;
@@ -202,7 +310,7 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
   }
   maxn = maxg > maxd ? maxg : maxd;
   block =
-    (char *)malloc((size_t)maxd * (sizeof(int64_t) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) +
+    (char *)malloc((size_t)maxd * (sizeof(int64_t) + 5 * sizeof(double) + sizeof(void *) + 3 * 8) +
                    (size_t)maxg * (sizeof(int64_t) + 3 + sizeof(double) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) +
                    (size_t)maxn * (sizeof(frle_src) + 2 * 8) + 64);
   if (!block) {
@@ -215,6 +323,7 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
   off += (size_t)(count) * sizeof(type);
   TAKE(tmp, int64_t, maxd)
   TAKE(dbox, double, 4 * maxd)
+  TAKE(rowmax, double, maxd)
   TAKE(dc, const uint32_t *, maxd)
   TAKE(dm, int64_t, maxd)
   TAKE(dh, uint64_t, maxd)
@@ -235,6 +344,8 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
 #undef TAKE
   s.runs[0] = s.runs[1] = NULL;
   s.runs_cap[0] = s.runs_cap[1] = 0;
+  s.lmat = NULL;
+  s.lmat_cap = 0;
   for (p = b; p < e; p++) {
     int rc = eval_pair(ev, p, &s, &c->side[tid], &c->err[tid]);
     if (rc != FRLE_OK) {
@@ -245,6 +356,7 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
   }
   free(s.runs[0]);
   free(s.runs[1]);
+  free(s.lmat);
   free(block);
 }
 
@@ -271,6 +383,7 @@ int frle_eval_run(frle_eval *ev, int nthreads) {
 typedef struct {
   const frle_accum *ac;
   int status;
+  int per_k; /* one unit of work per category (every area range), else per (category, area range) */
 } accum_ctx;
 
 /* len(x[0:s]) for a list of n items */
@@ -284,15 +397,36 @@ static inline int gt_ignored(const frle_eval *ev, int64_t g, int64_t a) {
   return ev->gt_ign[g] || ar < ev->area_rng[2 * a] || ar > ev->area_rng[2 * a + 1];
 }
 
+/* The first position q in tpos[0..n) with tpos[q] > j (n if none). */
+static inline int64_t first_after(const int64_t *tpos, int64_t n, int64_t j) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (tpos[mid] <= j) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /* The cells (k, a, m) of one (k, a), every m. The stable sort of a subset
  * is the full stable sort with the others left out, and each m keeps a
- * prefix of every image's dts, so one sort serves every m. */
-static int accum_ka(const frle_accum *ac, int64_t kp, int64_t ap) {
+ * prefix of every image's dts, so one sort serves every m.
+ *
+ * pycocotools builds rc and pr for every dt, then pr's running maximum from
+ * the right. Only R entries are read, so this keeps the cumulative tp and fp
+ * counts and divides where pycocotools' values are read: rc at the binary
+ * search's probes, pr at the dts that raise tp (pr falls, in float64 too, at
+ * every other dt: the numerator stays and the rounded denominator does not
+ * shrink), so the maximum of pr over positions >= j is the larger of pr[j]
+ * and the maximum over the tp-raising positions after j. Each value is the
+ * same float64 expression as pycocotools', so every result is its bits. */
+static int accum_cells(const frle_accum *ac, int64_t kp, int64_t ap0, int64_t ap1) {
   const frle_eval *ev = ac->ev;
-  int64_t k0 = ac->k_list[kp], a0 = ac->a_list[ap], T = ev->T, R = ac->R;
-  int64_t I0 = ac->I0, AI = ac->A0 * ac->I0, n_el = 0, npig = 0, x, t, r, nd, mp;
-  int64_t *pair, *dloc, *idx, *tmp, *area, *sub;
-  double *score, *rc, *pr;
+  int64_t k0 = ac->k_list[kp], a0 = ac->a_list[ap0], T = ev->T, R = ac->R, ap;
+  int64_t I0 = ac->I0, AI = ac->A0 * ac->I0, n_el = 0, npig, x, t, r, nd, mp, s;
+  int64_t *pair, *dloc, *idx, *tmp, *area, *sub, *ctp, *cfp, *tpos;
+  double *score, *prv;
+  uint8_t *st;
   char *block;
   int any = 0;
   /* E = [evalImgs[Nk + Na + i] for i in i_list], None dropped; room for the
@@ -306,7 +440,7 @@ static int accum_ka(const frle_accum *ac, int64_t kp, int64_t ap) {
     }
     n_el += most;
   }
-  block = (char *)malloc((size_t)(n_el + 1) * (6 * sizeof(int64_t) + 3 * sizeof(double)));
+  block = (char *)malloc((size_t)(n_el + 1) * (10 * sizeof(int64_t) + 2 * sizeof(double) + (size_t)T));
   if (!block) return FRLE_ERR_NOMEM;
   pair = (int64_t *)(void *)block;
   dloc = pair + n_el + 1;
@@ -314,12 +448,15 @@ static int accum_ka(const frle_accum *ac, int64_t kp, int64_t ap) {
   tmp = idx + n_el + 1;
   area = tmp + n_el + 1;
   sub = area + n_el + 1;
-  score = (double *)(void *)(sub + n_el + 1);
-  rc = score + n_el + 1;
-  pr = rc + n_el + 1;
+  ctp = sub + n_el + 1;
+  cfp = ctp + n_el + 1;
+  tpos = cfp + n_el + 1;
+  score = (double *)(void *)(tpos + n_el + 1);
+  prv = score + n_el + 1;
+  st = (uint8_t *)(void *)(prv + n_el + 1);
   nd = 0;
   for (x = 0; x < ac->ni; x++) {
-    int64_t n = k0 * AI + a0 * I0 + ac->i_list[x], p = (n / AI) * I0 + n % I0, aa = (n % AI) / I0, d, j;
+    int64_t n = k0 * AI + a0 * I0 + ac->i_list[x], p = (n / AI) * I0 + n % I0, aa = (n % AI) / I0, d;
     int64_t most = 0;
     if (!ac->present[p]) continue;
     any = 1;
@@ -335,66 +472,96 @@ static int accum_ka(const frle_accum *ac, int64_t kp, int64_t ap) {
       idx[nd] = nd;
       nd++;
     }
-    for (j = ev->gt_off[p]; j < ev->gt_off[p + 1]; j++) npig += !gt_ignored(ev, ev->gt_idx[j], aa);
   }
-  if (!any || npig == 0) { /* len(E) == 0, or npig == 0: continue (for every m) */
+  if (!any) { /* len(E) == 0: continue (for every a and m) */
     free(block);
     return FRLE_OK;
   }
   /* inds = np.argsort(-dtScores, kind='mergesort') */
   frle_argsort_desc(idx, nd, score, tmp);
-  for (mp = 0; mp < ac->nm; mp++) {
-    int64_t maxdet = ac->m_list[mp], ns = 0, s;
-    for (s = 0; s < nd; s++) { /* this m's dts, in the sorted order */
-      int64_t e = idx[s];
-      if (dloc[e] < slice_len(ev->dt_n[pair[e]], maxdet)) sub[ns++] = e;
+  for (ap = ap0; ap < ap1; ap++) {
+    if (ap > ap0) { /* another area range over the same dts (ap1 > ap0 + 1 only when every i < I0) */
+      for (s = 0; s < nd; s++) area[s] = ac->a_list[ap];
     }
-    for (t = 0; t < T; t++) {
-      int64_t tp = 0, fp = 0;
-      int64_t out_r = ((t * ac->K + kp) * ac->A + ap) * ac->M + mp;
-      for (s = 0; s < ns; s++) {
-        int64_t e = sub[s], p = pair[e], d = dloc[e], D = ev->dt_n[p];
-        int32_t m = ev->match[ev->match_off[p] + (area[e] * T + t) * D + d];
+    npig = 0;
+    for (x = 0; x < ac->ni; x++) {
+      int64_t n = k0 * AI + ac->a_list[ap] * I0 + ac->i_list[x], p = (n / AI) * I0 + n % I0, aa = (n % AI) / I0, j;
+      if (!ac->present[p]) continue;
+      for (j = ev->gt_off[p]; j < ev->gt_off[p + 1]; j++) npig += !gt_ignored(ev, ev->gt_idx[j], aa);
+    }
+    if (npig == 0) continue; /* npig == 0: continue (for every m) */
+  /* each dt's part at each threshold, in the sorted order: st[t*nd + s] is 0
+   * (dtIgnore), 1 (a tp) or 2 (a fp) */
+    for (s = 0; s < nd; s++) {
+      int64_t e = idx[s], p = pair[e], d = dloc[e], D = ev->dt_n[p], aa = area[e];
+      double ar = ev->dt_area[ev->dt_idx[ev->dt_off[p] + d]];
+      int out_a = ar < ev->area_rng[2 * aa] || ar > ev->area_rng[2 * aa + 1];
+      for (t = 0; t < T; t++) {
+        int32_t m = ev->match[ev->match_off[p] + (aa * T + t) * D + d];
         double dtm = 0;
         int ig = 0;
         if (m >= 0) {
           int64_t g = ev->gt_idx[ev->gt_off[p] + m];
           dtm = ev->gt_id[g];
-          ig = gt_ignored(ev, g, area[e]);
+          ig = gt_ignored(ev, g, aa);
         }
-        if (dtm == 0 && !ig) { /* np.logical_and(dtm == 0, a): unmatched dt outside the area range */
-          double ar = ev->dt_area[ev->dt_idx[ev->dt_off[p] + d]];
-          ig = ar < ev->area_rng[2 * area[e]] || ar > ev->area_rng[2 * area[e] + 1];
-        }
-        if (!ig) {
-          if (dtm != 0) tp++;
-          else fp++;
-        }
-        /* rc = tp / npig; pr = tp / (fp + tp + np.spacing(1)) */
-        rc[s] = (double)tp / (double)npig;
-        pr[s] = (double)tp / ((double)fp + (double)tp + DBL_EPSILON);
+        if (dtm == 0 && !ig) ig = out_a; /* np.logical_and(dtm == 0, a): unmatched dt outside the area range */
+        st[t * nd + s] = ig ? 0 : dtm != 0 ? 1 : 2;
       }
-      ac->recall[out_r] = ns ? rc[ns - 1] : 0;
-      for (s = ns - 1; s > 0; s--)
-        if (pr[s] > pr[s - 1]) pr[s - 1] = pr[s];
-      for (r = 0; r < R; r++) {
-        int64_t o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
-        ac->precision[o] = 0;
-        ac->scores[o] = 0;
+    }
+    for (mp = 0; mp < ac->nm; mp++) {
+      int64_t maxdet = ac->m_list[mp], ns = 0;
+      for (s = 0; s < nd; s++) { /* this m's dts, in the sorted order */
+        int64_t e = idx[s];
+        if (dloc[e] < slice_len(ev->dt_n[pair[e]], maxdet)) sub[ns++] = s;
       }
-      for (r = 0; r < R; r++) {
-        /* np.searchsorted(rc, p.recThrs, side='left'); an index past the end
+      for (t = 0; t < T; t++) {
+        int64_t tp = 0, fp = 0, ntp = 0, q;
+        int64_t out_r = ((t * ac->K + kp) * ac->A + ap) * ac->M + mp;
+        const uint8_t *stt = st + t * nd;
+        for (s = 0; s < ns; s++) { /* tp_sum, fp_sum = np.cumsum(tps), np.cumsum(fps) */
+          uint8_t c = stt[sub[s]];
+          if (c == 1) {
+            tp++;
+            tpos[ntp++] = s;
+          } else if (c == 2) {
+            fp++;
+          }
+          ctp[s] = tp;
+          cfp[s] = fp;
+        }
+        /* pr = tp / (fp + tp + np.spacing(1)) where tp rises, then the running
+       * maximum from the right over those positions */
+        for (q = 0; q < ntp; q++) {
+          int64_t j = tpos[q];
+          prv[q] = (double)ctp[j] / ((double)cfp[j] + (double)ctp[j] + DBL_EPSILON);
+        }
+        for (q = ntp - 1; q > 0; q--)
+          if (prv[q] > prv[q - 1]) prv[q - 1] = prv[q];
+        /* rc = tp / npig */
+        ac->recall[out_r] = ns ? (double)ctp[ns - 1] / (double)npig : 0;
+        for (r = 0; r < R; r++) {
+          int64_t o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
+          ac->precision[o] = 0;
+          ac->scores[o] = 0;
+        }
+        for (r = 0; r < R; r++) {
+          /* np.searchsorted(rc, p.recThrs, side='left'); an index past the end
          * raises IndexError, which ends the loop (the rest stay 0) */
-        double v = ac->rec_thrs[r];
-        int64_t lo = 0, hi = ns, o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
-        while (lo < hi) {
-          int64_t mid = lo + (hi - lo) / 2;
-          if (np_lt(rc[mid], v)) lo = mid + 1;
-          else hi = mid;
+          double v = ac->rec_thrs[r], pr;
+          int64_t lo = 0, hi = ns, o = (((t * R + r) * ac->K + kp) * ac->A + ap) * ac->M + mp;
+          while (lo < hi) {
+            int64_t mid = lo + (hi - lo) / 2;
+            if (np_lt((double)ctp[mid] / (double)npig, v)) lo = mid + 1;
+            else hi = mid;
+          }
+          if (lo >= ns) break;
+          pr = (double)ctp[lo] / ((double)cfp[lo] + (double)ctp[lo] + DBL_EPSILON);
+          q = first_after(tpos, ntp, lo);
+          if (q < ntp && prv[q] > pr) pr = prv[q];
+          ac->precision[o] = pr;
+          ac->scores[o] = score[idx[sub[lo]]];
         }
-        if (lo >= ns) break;
-        ac->precision[o] = pr[lo];
-        ac->scores[o] = score[sub[lo]];
       }
     }
   }
@@ -408,7 +575,7 @@ static void accum_range(void *vctx, int64_t b, int64_t e, int tid) {
   int64_t j;
   (void)tid;
   for (j = b; j < e; j++) {
-    int rc = accum_ka(ac, j / ac->na, j % ac->na);
+    int rc = c->per_k ? accum_cells(ac, j, 0, ac->na) : accum_cells(ac, j / ac->na, j % ac->na, j % ac->na + 1);
     if (rc != FRLE_OK) {
       c->status = rc;
       return;
@@ -418,8 +585,14 @@ static void accum_range(void *vctx, int64_t b, int64_t e, int tid) {
 
 int frle_accumulate(const frle_accum *ac, int nthreads) {
   accum_ctx c;
+  int64_t x;
   c.ac = ac;
   c.status = FRLE_OK;
-  frle_parallel_for(ac->nk * ac->na, nthreads, accum_range, &c);
+  /* every image index below I0: a category's dts are the same for every
+   * area range (evalImgs[Nk + Na + i] is pair k0*I0 + i), one sort serves all */
+  c.per_k = 1;
+  for (x = 0; x < ac->ni; x++)
+    if (ac->i_list[x] >= ac->I0) c.per_k = 0;
+  frle_parallel_for(c.per_k ? ac->nk : ac->nk * ac->na, nthreads, accum_range, &c);
   return c.status;
 }

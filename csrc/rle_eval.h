@@ -72,6 +72,15 @@ typedef struct {
 
 int frle_accumulate(const frle_accum *ac, int nthreads);
 
+/* loadRes' area and box of n masks, as pycocotools' area and toBbox of
+ * each (not strict: frle_parse's pycocotools arithmetic): area[i] =
+ * frle_area (truncated to uint32), bb[4i..4i+4) = frle_bbox_coco. Each mask
+ * is parsed once, in chunks, into per-thread buffers. hs[i], ws[i]: mask
+ * i's size (checked here). Returns FRLE_OK, or the status of the lowest
+ * mask that fails (err->index its index). */
+int frle_area_bbox_many(const frle_src *src, const int64_t *hs, const int64_t *ws, int64_t n, uint32_t *area,
+                        double *bb, int nthreads, frle_error *err);
+
 /* numpy's stable argsort of -key (kind='mergesort'; NaN last), of n
  * indices idx into key, in place; tmp has room for n. */
 void frle_argsort_desc(int64_t *idx, int64_t n, const double *key, int64_t *tmp);

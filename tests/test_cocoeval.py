@@ -38,9 +38,21 @@ def make_coco(dataset: dict) -> Any:
     return c
 
 
-def load_res(gt: Any, results: List[dict]) -> Any:
+def load_res(gt: Any, results: List[dict], fast: bool = False) -> Any:
+    """pycocotools' loadRes, or fastrle.cocoeval.loadRes (fast)."""
     with contextlib.redirect_stdout(io.StringIO()):
-        return gt.loadRes(copy.deepcopy(results))
+        return fce.loadRes(gt, copy.deepcopy(results)) if fast else gt.loadRes(copy.deepcopy(results))
+
+
+def index_of(c: Any) -> Tuple[Any, ...]:
+    """A COCO object's index (createIndex's five dicts) as plain data: keys
+    in order, annotations as their positions in dataset['annotations']."""
+    pos = {id(a): n for n, a in enumerate(c.dataset.get("annotations", []))}
+    ipos = {id(a): n for n, a in enumerate(c.dataset.get("images", []))}
+    return (list(c.anns), [pos[id(a)] for a in c.anns.values()],
+            type(c.imgToAnns), [(k, [pos[id(a)] for a in v]) for k, v in c.imgToAnns.items()],
+            type(c.catToImgs), list(c.catToImgs.items()), list(c.imgs), [ipos[id(v)] for v in c.imgs.values()],
+            list(c.cats), list(c.cats.values()))
 
 
 def lines(text: str) -> List[str]:
@@ -55,7 +67,7 @@ def run(cls: Any, gt_ds: dict, dt: Any, iou_type: str, setup: Optional[Callable[
     out: Dict[str, Any] = {}
     gt = make_coco(gt_ds)
     try:
-        d = load_res(gt, dt) if dt_is_results else make_coco(dt)
+        d = load_res(gt, dt, cls is fce.COCOeval) if dt_is_results else make_coco(dt)
     except Exception as exc:  # the same exception from both is the point
         return {"raised": ("loadRes", type(exc))}
     buf = io.StringIO()
@@ -112,6 +124,15 @@ def assert_same_eval(fast: Dict[str, Any], stock: Dict[str, Any]) -> None:
     if isinstance(b.evalImgs, list):
         same(a.evalImgs, b.evalImgs, "evalImgs")
     same(a.ious, b.ious, "ious")
+    # what the evaluation left in the COCO objects: the results' fields and
+    # index (fastrle's loadRes), the ground truth's RLEs and ignore flags
+    # (pycocotools' evaluateImg also leaves '_ignore', fastrle does not)
+    for side in ("cocoDt", "cocoGt"):
+        ca, cb = getattr(a, side), getattr(b, side)
+        anns_a, anns_b = ([{k: v for k, v in x.items() if k != "_ignore"} for x in c.dataset["annotations"]]
+                          for c in (ca, cb))
+        same(anns_a, anns_b, f"{side} annotations")
+        assert index_of(ca) == index_of(cb), side
 
 
 def both(gt_ds: dict, dt: Any, iou_type: str, setup: Optional[Callable[[Any], None]] = None,
@@ -247,6 +268,13 @@ def make_case(seed: int) -> Tuple[dict, List[dict], str, Callable[[Any], None], 
 
     summarize = bool(rng.random() < 0.5)
     return gt, results, iou_type, setup, summarize
+
+
+def _decode_uncompressed(seg: dict) -> np.ndarray:
+    """The mask of an uncompressed RLE (by hand: runs of 0s then 1s, column-major)."""
+    h, w = seg["size"]
+    flat = np.repeat(np.arange(len(seg["counts"])) % 2, seg["counts"]).astype(np.uint8)
+    return flat.reshape((h, w), order="F")
 
 
 def _uncompressed(m: np.ndarray) -> List[int]:
@@ -431,10 +459,16 @@ def test_malformed_result_mask_names_the_annotation():
         E.evaluate()
 
 
-@pytest.mark.parametrize("kind", ["segm", "segm+bbox", "bbox", "polygons"])
+LOADRES_KINDS = ["segm", "segm+bbox", "bbox", "polygons", "uncompressed", "bytes", "bad-counts", "no-category",
+                 "general-path"]
+
+
+@pytest.mark.parametrize("kind", LOADRES_KINDS)
 def test_loadres_same_as_pycocotools(kind, monkeypatch):
-    """fastrle.cocoeval.loadRes (patch_pycocotools installs it): the same result COCO."""
-    monkeypatch.setattr(fce, "LOADRES_CHUNK", 7)  # several batches
+    """fastrle.cocoeval.loadRes (patch_pycocotools installs it): the same
+    result COCO (annotations, their fields' types and values, the index
+    createIndex builds, the printed lines), or the same exception."""
+    monkeypatch.setattr(fce, "LOADRES_CHUNK", 7)  # several batches (the general path)
     res = copy.deepcopy(RES[:200])
     if kind == "segm+bbox":  # results that bring their own box keep it
         for r in res[::3]:
@@ -443,6 +477,19 @@ def test_loadres_same_as_pycocotools(kind, monkeypatch):
         res = bbox_results()[:200]
     elif kind == "polygons":  # not RLE dicts: result by result, as pycocotools
         res = [dict(r, segmentation=[[10.0, 10.0, 40.0, 10.0, 40.0, 30.0]]) for r in res[:20]]
+    elif kind == "uncompressed":  # RLE dicts with list counts: the one-parse path reads them too
+        for r in res[::2]:
+            m = pm.decode(r["segmentation"])
+            r["segmentation"] = {"size": list(m.shape), "counts": _uncompressed(m)}
+    elif kind == "bytes":
+        for r in res[::2]:
+            r["segmentation"] = dict(r["segmentation"], counts=r["segmentation"]["counts"].encode())
+    elif kind == "bad-counts":  # a count string that does not parse: the general path's error
+        res[17]["segmentation"] = dict(res[17]["segmentation"], counts="\x01")
+    elif kind == "no-category":  # createIndex's KeyError, after every result is filled in
+        del res[33]["category_id"]
+    elif kind == "general-path":  # a size the one-parse path declines: the chunked batches
+        res[5]["segmentation"] = dict(res[5]["segmentation"], size=(427, 640))
     gt = make_coco(GT)
     outs = []
     for load in (coco_mod.COCO.loadRes, fce.loadRes):
@@ -454,6 +501,16 @@ def test_loadres_same_as_pycocotools(kind, monkeypatch):
                 outs.append(type(exc))
                 continue
         outs.append((d, lines(buf.getvalue())))
+    if kind == "uncompressed":  # pycocotools' area takes count strings only; fastrle.mask reads both
+        assert outs[0] is TypeError and isinstance(outs[1], tuple)
+        got = [a["area"] for a in outs[1][0].dataset["annotations"]]
+        assert got == [int(_decode_uncompressed(r["segmentation"]).sum()) if i % 2 == 0 else pm.area(r["segmentation"])
+                       for i, r in enumerate(res)]
+        assert got == [pm.area(r["segmentation"]) for r in RES[:200]]
+        return
+    if kind == "bad-counts":  # pycocotools reads garbage; fastrle.mask names the mask (by design)
+        assert isinstance(outs[0], tuple) and isinstance(outs[1], type) and issubclass(outs[1], ValueError)
+        return
     if not isinstance(outs[0], tuple):
         assert outs[0] is outs[1]
         return
@@ -465,3 +522,105 @@ def test_loadres_same_as_pycocotools(kind, monkeypatch):
     assert len(a.dataset["annotations"]) == len(b.dataset["annotations"])
     for x, y in zip(a.dataset["annotations"], b.dataset["annotations"]):
         same(y, x, "ann")
+    assert index_of(b) == index_of(a)
+
+
+def test_loadres_failure_leaves_results_as_pycocotools():
+    """A result without category_id: pycocotools fills in every result,
+    then createIndex raises KeyError; fastrle's one pass does the same."""
+    gt = make_coco(GT)
+    outs = []
+    for load in (coco_mod.COCO.loadRes, fce.loadRes):
+        res = copy.deepcopy(RES[:50])
+        del res[20]["category_id"]
+        with contextlib.redirect_stdout(io.StringIO()), pytest.raises(KeyError):
+            load(gt, res)
+        outs.append(res)
+    same(outs[1], outs[0], "results")
+
+
+def test_loadres_patched_createindex_is_called():
+    """A createIndex that is not pycocotools' own is called as it is."""
+    calls = []
+
+    orig = coco_mod.COCO.createIndex
+
+    def mine(self):
+        calls.append(1)
+        orig(self)
+
+    gt = make_coco(GT)
+    coco_mod.COCO.createIndex = mine  # what loadRes' COCO() gets
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            d = fce.loadRes(gt, copy.deepcopy(RES[:30]))
+    finally:
+        coco_mod.COCO.createIndex = orig
+    assert calls and len(d.anns) == 30
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_gc_state_kept(enabled):
+    """loadRes and evaluate pause the garbage collector and give it back as
+    it was."""
+    import gc
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        gt = make_coco(GT)
+        with contextlib.redirect_stdout(io.StringIO()):
+            d = fce.loadRes(gt, copy.deepcopy(RES[:100]))
+            assert gc.isenabled() == enabled
+            fce.COCOeval(gt, d, "segm").evaluate()
+        assert gc.isenabled() == enabled
+    finally:
+        gc.enable() if was else gc.disable()
+
+
+def test_build_index_same_as_createindex():
+    """fastrle._eval.build_index against pycocotools' createIndex: string and
+    float ids, ids listed twice, no categories."""
+    ds = copy.deepcopy(small_gt())
+    ds["annotations"][1]["id"] = ds["annotations"][0]["id"]  # the later one wins in anns
+    ds["annotations"][2]["image_id"] = str(ds["annotations"][2]["image_id"])
+    ds["annotations"][3]["category_id"] = float(ds["annotations"][3]["category_id"])
+    for d in (ds, {k: v for k, v in ds.items() if k != "categories"}, {"images": ds["images"]}):
+        c = coco_mod.COCO()
+        c.dataset = d
+        with contextlib.redirect_stdout(io.StringIO()):
+            c.createIndex()
+        want = index_of(c)
+        c.anns, c.imgToAnns, c.catToImgs, c.imgs, c.cats = fce._eval.build_index(d)
+        assert index_of(c) == want
+
+
+def test_results_coco_the_fast_gather_declines():
+    """A results COCO the one-pass gather declines (np.float32 scores, a
+    polygon result, an id listed twice): pycocotools' general steps, the
+    same evaluation."""
+    gt = GT
+    dt = {"images": gt["images"], "categories": gt["categories"], "annotations": []}
+    for n, r in enumerate(RES[:300]):
+        a = dict(r, id=n + 1, area=float(pm.area(r["segmentation"])), iscrowd=0)
+        if n % 7 == 3:
+            a["score"] = np.float32(r["score"])
+        dt["annotations"].append(a)
+    dt["annotations"][4]["id"] = dt["annotations"][3]["id"]  # loadAnns finds the later one twice
+    dt["annotations"][6]["segmentation"] = [[10.0, 10.0, 60.0, 10.0, 60.0, 50.0]]
+    for anns in (dt["annotations"], [a for a in dt["annotations"] if type(a["score"]) is float]):
+        both(gt, dict(dt, annotations=anns), "segm", dt_is_results=False)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_area_bbox_one_parse(threads):
+    """fastrle._eval.area_bbox (loadRes' one parse, 256 masks a chunk, on
+    threads) against pycocotools' area and toBbox of each mask."""
+    from fastrle import _core
+
+    segs = [r["segmentation"] for r in RES] + [{"size": [5, 4], "counts": ""}, {"size": [3, 3], "counts": b"0"}]
+    areas, boxes = fce._eval.area_bbox(_core.sources(segs, same_size=False), threads)
+    assert areas.tolist() == [int(pm.area(s)) for s in segs]
+    assert boxes.tobytes() == np.array([pm.toBbox(s) for s in segs]).tobytes()
+    assert fce._eval.area_bbox(_core.sources(segs[:300] + [{"size": [4, 4], "counts": "\x01"}], same_size=False),
+                               threads) is None  # a count string that does not parse: the general path

@@ -6,11 +6,34 @@ per (category, image) pair as offsets into index lists) and calls
 :func:`evaluate` then :func:`accumulate`; both release the GIL. The arrays'
 meaning is documented in csrc/rle_eval.h.
 """
+from cpython.float cimport PyFloat_AS_DOUBLE
+from cpython.long cimport PyLong_AsDouble
+from cpython.object cimport PyObject
 from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, int32_t
+
+from collections import defaultdict
+
+import numpy as np
+cimport numpy as cnp
 
 from ._core cimport Sources
 from ._crle cimport FRLE_OK, FRLE_ERR_NOMEM, frle_error, frle_src
 from ._status cimport raise_code, raise_status
+
+cnp.import_array()
+
+cdef extern from "Python.h":
+    bint PyDict_CheckExact(object o)
+    bint PyFloat_CheckExact(object o)
+    bint PyLong_CheckExact(object o)
+    bint PyBool_Check(object o)
+    bint PyUnicode_CheckExact(object o)
+    bint PyBytes_CheckExact(object o)
+    PyObject *PyDict_GetItem(object d, object k)
+    PyObject *PyDict_GetItemWithError(object d, object k) except? NULL
+
+cdef extern from "numpy/arrayobject.h":
+    object PyArray_Scalar(void *data, cnp.dtype descr, object base)
 
 cdef extern from "rle_eval.h" nogil:
     ctypedef struct frle_eval:
@@ -59,6 +82,8 @@ cdef extern from "rle_eval.h" nogil:
         double *recall
         double *scores
     int frle_eval_run(frle_eval *ev, int nthreads)
+    int frle_area_bbox_many(const frle_src *src, const int64_t *hs, const int64_t *ws, int64_t n, uint32_t *area,
+                            double *bb, int nthreads, frle_error *err)
     int frle_accumulate(const frle_accum *ac, int nthreads)
 
 
@@ -255,3 +280,346 @@ cdef class Evaluation:
             rc = frle_accumulate(&ac, threads)
         if rc != FRLE_OK:
             raise_code(FRLE_ERR_NOMEM, None, 0, 0)
+
+
+# --- loadRes and _prepare: pycocotools' per-annotation Python loops, at C level -------------
+
+cdef object _AREA = "area"
+cdef object _BBOX = "bbox"
+cdef object _ID = "id"
+cdef object _ISCROWD = "iscrowd"
+cdef object _IMAGE_ID = "image_id"
+cdef object _CATEGORY_ID = "category_id"
+cdef object _SEGMENTATION = "segmentation"
+cdef object _COUNTS = "counts"
+cdef object _SCORE = "score"
+cdef object _ZERO = 0
+cdef cnp.dtype _U32 = np.dtype(np.uint32)
+cdef object _NP_U32 = np.uint32
+cdef object _NP_F64 = np.float64
+
+
+def area_bbox(Sources s, int threads=0):
+    """(area uint32 (n,), box float64 (n, 4)) of every mask of ``s``, each
+    parsed once: pycocotools' area and toBbox of each (not strict). None
+    when a mask is not a count string, does not parse or has a bad size:
+    the caller's general path does what fastrle.mask does with it."""
+    cdef int64_t n = s.n, i
+    cdef frle_error err
+    cdef int rc
+    areas = np.empty(n, np.uint32)
+    boxes = np.empty((n, 4), np.float64)
+    cdef uint32_t[::1] av = areas
+    cdef double[:, ::1] bv = boxes
+    cdef const int64_t[::1] hs = s.heights
+    cdef const int64_t[::1] ws = s.widths
+    if n == 0:
+        return areas, boxes
+    for i in range(n):
+        if s.src[i].str == NULL:  # given counts: pycocotools' area and toBbox take strings only
+            return None
+    with nogil:
+        rc = frle_area_bbox_many(s.src, &hs[0], &ws[0], n, &av[0], &bv[0, 0], threads, &err)
+    if rc != FRLE_OK:
+        return None
+    return areas, boxes
+
+
+def fill_results(list anns, cnp.ndarray areas, cnp.ndarray boxes, bint index=False):
+    """loadRes' loop over segmentation results, statement for statement:
+    ann['area'] = areas[i] (a np.uint32), ann['bbox'] = boxes[i] (a (4,)
+    row) when the result has none, ann['id'] = i + 1, ann['iscrowd'] = 0.
+
+    index: also build, in the same pass, the annotation part of
+    createIndex over ``anns`` (see :func:`build_index`) and return it as
+    (anns, imgToAnns, catToImgs) plain dicts, or None where reading an
+    annotation for it raised (every result is still filled; createIndex
+    itself then raises that error)."""
+    cdef Py_ssize_t i
+    cdef uint32_t *ap = <uint32_t *>cnp.PyArray_DATA(areas)
+    cdef dict by_id = {}, ita = {}, cti = {}
+    cdef bint ok = index
+    if areas.dtype != _U32 or not areas.flags.c_contiguous or areas.shape[0] < len(anns) \
+            or boxes.shape[0] < len(anns):
+        raise ValueError("areas and boxes must cover every result")
+    for i in range(len(anns)):
+        ann = anns[i]
+        ann[_AREA] = PyArray_Scalar(&ap[i], _U32, None)
+        if _BBOX not in ann:
+            ann[_BBOX] = boxes[i]
+        ann[_ID] = i + 1
+        ann[_ISCROWD] = _ZERO
+        if ok:
+            try:
+                _index_ann(ann, by_id, ita, cti, True)
+            except Exception:
+                ok = False
+    return (by_id, ita, cti) if ok else None
+
+
+cdef inline void _append(dict d, object k, object v) except *:
+    """d.setdefault(k, []).append(v), as a defaultdict(list) does it."""
+    o = d.get(k)
+    if o is None:
+        d[k] = [v]
+    else:
+        (<list>o).append(v)
+
+
+cdef inline void _index_ann(object ann, dict by_id, dict ita, dict cti, bint cats) except *:
+    # the statements of createIndex's two loops over the annotations, in order
+    # for one annotation (their dicts are independent, so the order of keys
+    # and values is the same)
+    _append(ita, ann[_IMAGE_ID], ann)
+    by_id[ann[_ID]] = ann
+    if cats:
+        _append(cti, ann[_CATEGORY_ID], ann[_IMAGE_ID])
+
+
+def build_index(object dataset, object parts=None):
+    """pycocotools' COCO.createIndex, loop for loop, without its prints:
+    (anns, imgToAnns, catToImgs, imgs, cats), the same dicts (keys, their
+    order, values; the two lists defaultdict(list)). parts: the
+    annotations' part made already by :func:`fill_results`."""
+    cdef dict anns = {}, cats = {}, imgs = {}, ita = {}, cti = {}
+    cdef list lst
+    has_anns, has_cats = "annotations" in dataset, "categories" in dataset
+    if parts is not None:
+        anns, ita, cti = parts
+    elif has_anns:
+        for ann in dataset["annotations"]:
+            _append(ita, ann[_IMAGE_ID], ann)
+            anns[ann[_ID]] = ann
+    if "images" in dataset:
+        for img in dataset["images"]:
+            imgs[img[_ID]] = img
+    if has_cats:
+        for cat in dataset["categories"]:
+            cats[cat[_ID]] = cat
+    if parts is None and has_anns and has_cats:
+        for ann in dataset["annotations"]:
+            _append(cti, ann[_CATEGORY_ID], ann[_IMAGE_ID])
+    img_to_anns = defaultdict(list)
+    img_to_anns.update(ita)
+    cat_to_imgs = defaultdict(list)
+    cat_to_imgs.update(cti)
+    return anns, img_to_anns, cat_to_imgs, imgs, cats
+
+
+def not_compressed(list anns):
+    """Positions of the annotations whose segmentation is not a plain dict
+    with str or bytes counts (what annToRLE would change, or fail on),
+    found without raising."""
+    cdef Py_ssize_t i
+    cdef PyObject *seg
+    cdef PyObject *c
+    out = []
+    for i in range(len(anns)):
+        ann = anns[i]
+        if PyDict_CheckExact(ann):
+            seg = PyDict_GetItem(ann, _SEGMENTATION)
+            if seg != NULL and PyDict_CheckExact(<object>seg):
+                c = PyDict_GetItem(<object>seg, _COUNTS)
+                if c != NULL and (PyUnicode_CheckExact(<object>c) or PyBytes_CheckExact(<object>c)):
+                    continue
+        out.append(i)
+    return out
+
+
+def positions(list anns, object key, dict pos):
+    """pos[ann[key]] for each annotation (int64), -1 where absent; KeyError
+    or TypeError as reading and hashing ann[key] raise them."""
+    cdef Py_ssize_t i, n = len(anns)
+    out = np.empty(n, np.int64)
+    cdef int64_t[::1] ov = out
+    cdef PyObject *p
+    for i in range(n):
+        p = PyDict_GetItemWithError(pos, anns[i][key])
+        ov[i] = -1 if p == NULL else <int64_t>(<object>p)
+    return out
+
+
+cdef inline int _double(object v, double *out) except -1:
+    """v as np.array([v], np.float64) reads it -> 1, for floats, ints and
+    np.uint32; 0 for anything else."""
+    cdef uint32_t u
+    if PyFloat_CheckExact(v) or type(v) is _NP_F64:
+        out[0] = PyFloat_AS_DOUBLE(v)
+        return 1
+    if PyLong_CheckExact(v):
+        try:
+            out[0] = PyLong_AsDouble(v)
+        except OverflowError:
+            return 0
+        return 1
+    if type(v) is _NP_U32:
+        cnp.PyArray_ScalarAsCtype(v, &u)
+        out[0] = <double>u
+        return 1
+    return 0
+
+
+def doubles(list anns, object key):
+    """np.array([a[key] for a in anns], np.float64) when every value is a
+    float, an int or a np.uint32; else None (the caller asks numpy)."""
+    cdef Py_ssize_t i, n = len(anns)
+    out = np.empty(n, np.float64)
+    cdef double[::1] ov = out
+    for i in range(n):
+        if not _double(anns[i][key], &ov[i]):
+            return None
+    return out
+
+
+def flags(list anns, object key, bint as_int):
+    """uint8 of each ann[key]: int(v) != 0 (as_int; ints and bools only,
+    else None) or bool(v)."""
+    cdef Py_ssize_t i, n = len(anns)
+    out = np.empty(n, np.uint8)
+    cdef uint8_t[::1] ov = out
+    for i in range(n):
+        v = anns[i][key]
+        if as_int and not PyLong_CheckExact(v) and not PyBool_Check(v):
+            return None
+        ov[i] = 1 if v else 0
+    return out
+
+
+def group(const int64_t[::1] key, int64_t npairs):
+    """A stable counting sort of the annotations by pair: (off (npairs+1),
+    idx): pair p's annotations are idx[off[p]:off[p+1]], in their order.
+    key[i] < 0: annotation i is in no pair."""
+    cdef int64_t i, n = key.shape[0], k
+    off = np.zeros(npairs + 1, np.int64)
+    cdef int64_t[::1] ov = off
+    for i in range(n):
+        k = key[i]
+        if k >= npairs:
+            raise ValueError("pair out of range")
+        if k >= 0:
+            ov[k + 1] += 1
+    for i in range(npairs):
+        ov[i + 1] += ov[i]
+    idx = np.empty(ov[npairs], np.int64)
+    cdef int64_t[::1] iv = idx
+    cur = off[:npairs].copy()
+    cdef int64_t[::1] cv = cur
+    for i in range(n):
+        k = key[i]
+        if k >= 0:
+            iv[cv[k]] = i
+            cv[k] += 1
+    return off, idx
+
+
+cdef inline int64_t _pos(dict pos, PyObject *v) except -2:
+    """pos[v] (an int), -1 when absent or unhashable."""
+    cdef PyObject *p
+    try:
+        p = PyDict_GetItemWithError(pos, <object>v)
+    except TypeError:
+        return -1
+    return -1 if p == NULL else <int64_t>(<object>p)
+
+
+def gather_results(object img_to_anns, dict table, list img_ids, dict img_pos, dict cat_pos, bint filter_cats,
+                   bint use_cats):
+    """_prepare's work on the results side of a segm evaluation, in one pass:
+    the annotations ``loadAnns(getAnnIds(imgIds, catIds))`` gives (as
+    pycocotools' COCO: imgToAnns image by image, the category test when
+    filter_cats, ``table[ann['id']]``), each one's pair key (category
+    position * len(img_ids) + image position with use_cats, else image
+    position * len(cat_pos) + category position; -1: in no pair, from
+    img_pos/cat_pos lookups of its own ids), and the area, id, score (as
+    np.float64 reads them) and segmentation of those in a pair.
+
+    Returns (anns, key, area, id, score, segs) for the annotations in a pair,
+    or None, having changed nothing, when anything is not of the plain kind
+    (a segmentation that is not a dict with str or bytes counts, a missing
+    field, a value that is not a float, int or np.uint32...): the caller's
+    general path then does pycocotools' work, errors included."""
+    cdef Py_ssize_t x, y, n_img = len(img_ids), n_cat = len(cat_pos)
+    cdef PyObject *lst
+    cdef PyObject *a
+    cdef PyObject *b
+    cdef PyObject *v
+    cdef PyObject *seg
+    cdef PyObject *c
+    cdef int64_t ii, jj, n = 0
+    cdef double av, iv, sv
+    cdef list anns = [], segs = []
+    if not isinstance(img_to_anns, dict):
+        return None
+    keys = np.empty(16, np.int64)
+    fa = np.empty(16, np.float64)
+    fi = np.empty(16, np.float64)
+    fs = np.empty(16, np.float64)
+    cdef int64_t[::1] kv = keys
+    cdef double[::1] av_ = fa, iv_ = fi, sv_ = fs
+    try:
+        for x in range(n_img):
+            lst = PyDict_GetItemWithError(img_to_anns, img_ids[x])
+            if lst == NULL:
+                continue
+            if type(<object>lst) is not list:
+                return None
+            for y in range(len(<list>lst)):
+                a = <PyObject *>(<list>lst)[y]
+                if not PyDict_CheckExact(<object>a):
+                    return None
+                if filter_cats:
+                    v = PyDict_GetItem(<object>a, _CATEGORY_ID)
+                    if v == NULL:
+                        return None
+                    if _pos(cat_pos, v) < 0:
+                        continue
+                v = PyDict_GetItem(<object>a, _ID)
+                if v == NULL:
+                    return None
+                b = PyDict_GetItemWithError(table, <object>v)
+                if b == NULL or not PyDict_CheckExact(<object>b):
+                    return None
+                seg = PyDict_GetItem(<object>b, _SEGMENTATION)
+                if seg == NULL or not PyDict_CheckExact(<object>seg):
+                    return None
+                c = PyDict_GetItem(<object>seg, _COUNTS)
+                if c == NULL or not (PyUnicode_CheckExact(<object>c) or PyBytes_CheckExact(<object>c)):
+                    return None  # annToRLE would change it
+                v = PyDict_GetItem(<object>b, _IMAGE_ID)
+                if v == NULL:
+                    return None
+                ii = _pos(img_pos, v)
+                v = PyDict_GetItem(<object>b, _CATEGORY_ID)
+                if v == NULL:
+                    return None
+                jj = _pos(cat_pos, v)
+                if ii < 0 or jj < 0:
+                    continue
+                v = PyDict_GetItem(<object>b, _AREA)
+                if v == NULL or not _double(<object>v, &av):
+                    return None
+                v = PyDict_GetItem(<object>b, _ID)
+                if v == NULL or not _double(<object>v, &iv):
+                    return None
+                v = PyDict_GetItem(<object>b, _SCORE)
+                if v == NULL or not _double(<object>v, &sv):
+                    return None
+                if n == kv.shape[0]:
+                    keys = np.resize(keys, 2 * n)
+                    fa = np.resize(fa, 2 * n)
+                    fi = np.resize(fi, 2 * n)
+                    fs = np.resize(fs, 2 * n)
+                    kv = keys
+                    av_ = fa
+                    iv_ = fi
+                    sv_ = fs
+                kv[n] = jj * n_img + ii if use_cats else ii * n_cat + jj
+                av_[n] = av
+                iv_[n] = iv
+                sv_[n] = sv
+                n += 1
+                anns.append(<object>b)
+                segs.append(<object>seg)
+    except Exception:  # the general path raises it, at pycocotools' point
+        return None
+    return anns, keys[:n].copy(), fa[:n].copy(), fi[:n].copy(), fs[:n].copy(), segs

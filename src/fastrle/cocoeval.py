@@ -17,16 +17,20 @@ Needs pycocotools (``pip install pycocotools``).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
+import gc
 import operator
+import threading
 import time
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
 
 import numpy as np
 
-from . import _core, _eval
+from . import _core, _eval, _mask
+from . import mask as fm
 from .annotations import segmentation_kind, to_rle
 from .errors import RLEError
 from .optional import require
@@ -44,6 +48,67 @@ _NATIVE_TYPES = ("segm", "bbox")
 def _stock_annToRLE() -> Any:
     stock = _stock_coco()
     return None if stock is None else stock.annToRLE
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0  # blocks inside _gc_paused, all threads
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block, and back on after
+    the last such block ends if it was on before the first. loadRes and
+    evaluate make hundreds of thousands of dicts, lists and arrays but no
+    cycles; each collection those allocations trigger would walk every
+    object the caller holds (the whole dataset), for nothing."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def _is_stock_coco_method(fn: Any, name: str) -> bool:
+    """Whether ``fn`` is pycocotools' own ``COCO.<name>`` (not a subclass's
+    or a monkeypatch's)."""
+    return getattr(fn, "__module__", None) == "pycocotools.coco" and getattr(fn, "__qualname__", None) == f"COCO.{name}"
+
+
+def _stock_index(coco: Any) -> bool:
+    """Whether ``coco.createIndex`` is pycocotools' own."""
+    return _is_stock_coco_method(getattr(type(coco), "createIndex", None), "createIndex")
+
+
+def _create_index(coco: Any, parts: Any = None) -> None:
+    """``coco.createIndex()``; pycocotools' own is run by
+    :func:`fastrle._eval.build_index` (its loops at C level, the same dicts;
+    ``parts``: its annotation loops, done already by ``fill_results``)."""
+    if not _stock_index(coco):
+        coco.createIndex()
+        return
+    print("creating index...")
+    coco.anns, coco.imgToAnns, coco.catToImgs, coco.imgs, coco.cats = _eval.build_index(coco.dataset, parts)
+    print("index created!")
+
+
+def _area_bbox(segs: List[dict]) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """pycocotools' area and toBbox of every RLE dict, each mask parsed once
+    (on ``COCOeval.threads`` threads), or None where a mask needs the general
+    path (which raises its error)."""
+    try:
+        src = _core.sources(segs, same_size=False)
+    except (TypeError, ValueError):
+        return None
+    return cast(Optional[Tuple[np.ndarray, np.ndarray]], _eval.area_bbox(src, COCOeval.threads))
 
 
 def _stock_coco() -> Any:
@@ -74,18 +139,49 @@ def _load_anns(coco: Any, img_ids: List[Any], cat_ids: List[Any]) -> List[dict]:
     return [table[a["id"]] for a in anns]
 
 
+def _gather_results(coco: Any, img_ids: List[Any], cat_ids: List[Any], use_cats: bool) -> Any:
+    """:func:`fastrle._eval.gather_results` for a segm evaluation's results,
+    where ``coco`` is a pycocotools COCO whose loading and annToRLE are its
+    own and the ids are distinct; else (or when it declines) None."""
+    stock = _stock_coco()
+    if stock is None or not len(img_ids) or type(coco).getAnnIds is not stock.getAnnIds \
+            or type(coco).loadAnns is not stock.loadAnns or getattr(type(coco), "annToRLE", None) is not stock.annToRLE:
+        return None
+    img_pos, cat_pos = _pos_table(img_ids), _pos_table(cat_ids)
+    table = getattr(coco, "anns", None)
+    if img_pos is None or cat_pos is None or type(table) is not dict:
+        return None
+    return _eval.gather_results(coco.imgToAnns, table, img_ids, img_pos, cat_pos,
+                                bool(use_cats and len(cat_ids)), use_cats)
+
+
 def _to_mask(anns: List[dict], coco: Any) -> None:
     """pycocotools' ``_prepare._toMask``: ann['segmentation'] = coco.annToRLE(ann).
     When ``annToRLE`` is pycocotools' own, its work is done by
     :func:`fastrle.annotations.to_rle` (fastrle.mask: the same RLEs to the
-    bit) and a compressed RLE is left as it is; anything it would treat
-    differently (no polygon at all) still goes to ``annToRLE``."""
+    bit) and a compressed RLE is left as it is (found in one C pass);
+    anything it would treat differently (no polygon at all) still goes to
+    ``annToRLE``."""
     stock = getattr(type(coco), "annToRLE", None) is _stock_annToRLE()
-    for ann in anns:
+    todo = _eval.not_compressed(anns) if stock and type(anns) is list else range(len(anns))
+    for n in todo:
+        ann = anns[n]
         segm = ann["segmentation"]
         if stock:
             if type(segm) is dict and type(segm.get("counts")) in (str, bytes):
                 continue  # compressed: annToRLE returns it as it is
+            if type(segm) is list and segm and type(segm[0]) is list:
+                # annToRLE: merge(frPyObjects(segm, h, w)); merge of one RLE is that RLE
+                img = coco.imgs[ann["image_id"]]
+                h, w = img["height"], img["width"]
+                # frPyObjects' polygon branch (first polygon longer than a box): its C
+                # fast path directly, or frPyObjects when that declines
+                rles: Any = _mask.fr_polys(segm, h, w) if len(segm[0]) > 4 else None
+                if rles is None:
+                    rles = fm.frPyObjects(segm, h, w)
+                ann["segmentation"] = rles[0] if type(rles) is list and len(rles) == 1 else \
+                    fm.merge(cast(List[dict], rles))
+                continue
             kind = segmentation_kind(segm)
             if kind == "compressed":
                 continue
@@ -101,14 +197,19 @@ LOADRES_CHUNK = 8192  # results per batch of loadRes' area and toBbox
 
 def loadRes(self: Any, resFile: Any) -> Any:
     """pycocotools' ``COCO.loadRes`` (2.0.11), statement for statement, with
-    the area and box of segmentation results computed in one batch by
-    :mod:`fastrle.mask` (the same values and types as its per-result calls).
+    the area and box of segmentation results computed in one batch (each
+    mask parsed once, on ``COCOeval.threads`` threads; the same values and
+    types as pycocotools' per-result calls), its per-result loop and
+    ``createIndex`` at C level, and the garbage collector paused.
     ``patch_pycocotools()`` installs it as ``COCO.loadRes``; it can also be
     called as ``loadRes(coco_gt, results)``."""
+    with _gc_paused():
+        return _load_res(self, resFile)
+
+
+def _load_res(self: Any, resFile: Any) -> Any:
     import json
     import time as _time
-
-    from . import mask as fm
 
     coco_cls = require("pycocotools.coco", "fastrle.cocoeval.loadRes").COCO
     res = coco_cls()
@@ -116,6 +217,7 @@ def loadRes(self: Any, resFile: Any) -> Any:
     res.dataset["images"] = [img for img in self.dataset["images"]]
     print("Loading and preparing results...")
     tic = _time.time()
+    parts = None  # createIndex's annotation loops, when done with loadRes' own
     if type(resFile) == str:  # noqa: E721  (pycocotools' test)
         with open(resFile) as f:
             anns = json.load(f)
@@ -124,8 +226,8 @@ def loadRes(self: Any, resFile: Any) -> Any:
     else:
         anns = resFile
     assert type(anns) == list, "results in not an array of objects"  # noqa: E721
-    annsImgIds = [ann["image_id"] for ann in anns]
-    assert set(annsImgIds) == (set(annsImgIds) & set(self.getImgIds())), \
+    annsImgIds = set([ann["image_id"] for ann in anns])  # pycocotools builds this set twice
+    assert annsImgIds == (annsImgIds & set(self.getImgIds())), \
         "Results do not correspond to current coco set"
     if "caption" in anns[0]:
         imgIds = set([img["id"] for img in res.dataset["images"]]) & set([ann["image_id"] for ann in anns])
@@ -145,7 +247,12 @@ def loadRes(self: Any, resFile: Any) -> Any:
     elif "segmentation" in anns[0]:
         res.dataset["categories"] = copy.deepcopy(self.dataset["categories"])
         segs = [ann["segmentation"] for ann in anns]
-        if all(type(g) is dict for g in segs):  # one batch: area(list)[i] is area(one), a np.uint32
+        all_dicts = set(map(type, segs)) == {dict}  # every one exactly a dict (segs is not empty)
+        ab = _area_bbox(segs) if all_dicts else None
+        if ab is not None:  # each mask parsed once: area(one) is a np.uint32, toBbox(one) a (4,) row
+            # with createIndex's loops over the annotations in the same pass
+            parts = _eval.fill_results(anns, ab[0], ab[1], _stock_index(res) and "categories" in res.dataset)
+        elif all_dicts:  # one batch: area(list)[i] is area(one), a np.uint32
             # in chunks: each batch parses into an arena of its own (4 bytes per character)
             n = LOADRES_CHUNK
             areas: Any = np.concatenate([fm.area(segs[i:i + n]) for i in range(0, len(segs), n)])
@@ -178,7 +285,7 @@ def loadRes(self: Any, resFile: Any) -> Any:
             ann["bbox"] = [x0, y0, x1 - x0, y1 - y0]
     print("DONE (t={:0.2f}s)".format(_time.time() - tic))
     res.dataset["annotations"] = anns
-    res.createIndex()
+    _create_index(res, parts)
     return res
 
 
@@ -190,7 +297,27 @@ def _slice_len(n: np.ndarray, s: int) -> np.ndarray:
 
 
 def _floats(anns: List[dict], key: str) -> np.ndarray:
+    """np.array([a[key] for a in anns], np.float64), read at C level when
+    every value is a float, an int or a np.uint32."""
+    fast = _eval.doubles(anns, key)
+    if fast is not None:
+        return cast(np.ndarray, fast)
     return np.array([a[key] for a in anns], dtype=np.float64).reshape(len(anns))
+
+
+def _plain_key(v: Any) -> Any:
+    """A NumPy integer id as the Python int it equals (the same hash and
+    comparisons, cheaper dict lookups)."""
+    return int(v) if isinstance(v, np.integer) else v
+
+
+def _pos_table(ids: List[Any]) -> Optional[Dict[Any, int]]:
+    """{id: position} of distinct hashable ids, else None."""
+    try:
+        table = {_plain_key(v): k for k, v in enumerate(ids)}
+    except TypeError:
+        return None
+    return table if len(table) == len(ids) else None
 
 
 def _int_positions(values: List[Any], table: List[Any]) -> Optional[np.ndarray]:
@@ -214,8 +341,26 @@ class _Group:
     """One side's annotations grouped by (category, image) pair: ``idx``
     indexes ``anns`` pair by pair, ``off`` (npairs + 1) bounds each pair."""
 
+    anns: List[dict]
+    off: np.ndarray
+    idx: np.ndarray
+
     def __init__(self, anns: List[dict], img_ids: List[Any], cat_ids: List[Any], use_cats: bool) -> None:
         n_img, n_cat = len(img_ids), len(cat_ids)
+        img_pos, cat_pos = _pos_table(img_ids), _pos_table(cat_ids)
+        if img_pos is not None and cat_pos is not None and type(anns) is list:
+            # distinct ids: each annotation is in at most one pair, found by dict
+            # lookups as pycocotools' (image_id, category_id) keys find it
+            ipos = _eval.positions(anns, "image_id", img_pos)
+            jpos = _eval.positions(anns, "category_id", cat_pos)
+            used = np.flatnonzero((ipos >= 0) & (jpos >= 0))
+            i, j = ipos[used], jpos[used]
+            # with use_cats, pair k*I + i; else one pair per image, its
+            # annotations category by category (catIds' order)
+            g = _Group.from_keys([anns[n] for n in used.tolist()], j * n_img + i if use_cats else i * n_cat + j,
+                                 n_img, n_cat, use_cats)
+            self.anns, self.off, self.idx = g.anns, g.off, g.idx
+            return
         ip = _int_positions([a["image_id"] for a in anns], img_ids)
         jp = _int_positions([a["category_id"] for a in anns], cat_ids) if ip is not None else None
         if ip is not None and jp is not None:  # plain int ids, no category listed twice
@@ -223,15 +368,15 @@ class _Group:
             i, j = ip[rows_a], jp[rows_a]
             keys_a = j * n_img + i if use_cats else i * n_cat + j
         else:
-            img_pos = {img: k for k, img in enumerate(img_ids)}
-            cat_pos: Dict[Any, List[int]] = {}
+            img_pos2 = {img: k for k, img in enumerate(img_ids)}
+            cat_pos2: Dict[Any, List[int]] = {}
             for k, c in enumerate(cat_ids):
-                cat_pos.setdefault(c, []).append(k)
+                cat_pos2.setdefault(c, []).append(k)
             rows: List[int] = []
             keys: List[int] = []
             for n, a in enumerate(anns):
-                ii = img_pos.get(a["image_id"])
-                js = cat_pos.get(a["category_id"])
+                ii = img_pos2.get(a["image_id"])
+                js = cat_pos2.get(a["category_id"])
                 if ii is None or js is None:
                     continue
                 for jj in js:  # useCats=0 with a category listed twice: the annotation comes twice
@@ -239,6 +384,19 @@ class _Group:
                     keys.append(jj * n_img + ii if use_cats else ii * n_cat + jj)
             rows_a, keys_a = np.array(rows, dtype=np.int64), np.array(keys, dtype=np.int64)
         self._build(anns, rows_a, keys_a, n_img, n_cat, use_cats)
+
+    @classmethod
+    def from_keys(cls, anns: List[dict], key: np.ndarray, n_img: int, n_cat: int, use_cats: bool) -> "_Group":
+        """The annotations of :func:`fastrle._eval.gather_results`: each in
+        its one pair, key as there."""
+        self = cls.__new__(cls)
+        self.anns = anns
+        if use_cats:
+            self.off, self.idx = _eval.group(key, n_cat * n_img)
+        else:
+            sub_off, self.idx = _eval.group(key, n_img * n_cat)
+            self.off = np.ascontiguousarray(sub_off[::max(n_cat, 1)]) if n_cat else np.zeros(n_img + 1, np.int64)
+        return self
 
     def _build(self, anns: List[dict], rows: np.ndarray, key: np.ndarray, n_img: int, n_cat: int,
                use_cats: bool) -> None:
@@ -256,7 +414,8 @@ class _Group:
 class _Native:
     """What one native evaluate() leaves: its arrays and the C evaluation."""
 
-    def __init__(self, p: Any, gts: _Group, dts: _Group, cat_ids: List[Any]) -> None:
+    def __init__(self, p: Any, gts: _Group, dts: _Group, cat_ids: List[Any],
+                 dt_fields: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray, List[Any]]] = None) -> None:
         self.img_ids = list(p.imgIds)
         self.cat_ids = cat_ids
         self.area_rng = list(p.areaRng)
@@ -268,14 +427,22 @@ class _Native:
         g, d = gts.anns, dts.anns
         self.gt_area = _floats(g, "area")
         self.gt_id = _floats(g, "id")
-        self.gt_crowd = np.array([int(a["iscrowd"]) != 0 for a in g], dtype=np.uint8).reshape(len(g))
-        self.gt_ign = np.array([bool(a["ignore"]) for a in g], dtype=np.uint8).reshape(len(g))
-        self.dt_area = _floats(d, "area")
-        self.dt_id = _floats(d, "id")
-        self.dt_score = _floats(d, "score")
+        crowd = _eval.flags(g, "iscrowd", True)
+        self.gt_crowd = crowd if crowd is not None else \
+            np.array([int(a["iscrowd"]) != 0 for a in g], dtype=np.uint8).reshape(len(g))
+        ign = _eval.flags(g, "ignore", False)  # bool(v): never declines
+        assert ign is not None
+        self.gt_ign = ign
+        if dt_fields is not None:  # read by gather_results: area, id, score, segmentation
+            self.dt_area, self.dt_id, self.dt_score = dt_fields[:3]
+        else:
+            self.dt_area = _floats(d, "area")
+            self.dt_id = _floats(d, "id")
+            self.dt_score = _floats(d, "score")
         geom: Tuple[Any, ...]
         if p.iouType == "segm":
-            geom = tuple(self._runs([a["segmentation"] for a in side]) for side in (g, d))
+            geom = (self._runs([a["segmentation"] for a in g]),
+                    self._runs(dt_fields[3] if dt_fields is not None else [a["segmentation"] for a in d]))
         else:
             geom = tuple(np.array([a["bbox"] for a in side], dtype=np.float64).reshape(len(side), 4)
                          for side in (g, d))
@@ -450,8 +617,9 @@ class COCOeval(_stock.COCOeval):  # type: ignore[name-defined]
         p.maxDets = sorted(p.maxDets)
         self.params = p
         self._native = None
-        self._native = self._prepare_native(p)
-        self._native.run(self.threads)
+        with _gc_paused():
+            self._native = self._prepare_native(p)
+            self._native.run(self.threads)
         self.ious = _LAZY
         self.evalImgs = _LAZY
         self._paramsEval = copy.deepcopy(self.params)
@@ -463,11 +631,15 @@ class COCOeval(_stock.COCOeval):  # type: ignore[name-defined]
         flags), grouped into index arrays instead of per-pair dicts."""
         gt_coco, dt_coco = self.cocoGt, self.cocoDt
         cat_filter = p.catIds if p.useCats else []
+        cats, use = list(p.catIds), bool(p.useCats)
+        imgs = list(p.imgIds)
         gts = _load_anns(gt_coco, p.imgIds, cat_filter)
-        dts = _load_anns(dt_coco, p.imgIds, cat_filter)
+        fast = _gather_results(dt_coco, imgs, cats, use) if p.iouType == "segm" else None
+        dts = fast[0] if fast is not None else _load_anns(dt_coco, p.imgIds, cat_filter)
         if p.iouType == "segm":
             _to_mask(gts, gt_coco)
-            _to_mask(dts, dt_coco)
+            if fast is None:  # else every result is a compressed RLE already: annToRLE returns it
+                _to_mask(dts, dt_coco)
         for gt in gts:
             gt["ignore"] = gt["ignore"] if "ignore" in gt else 0
             gt["ignore"] = "iscrowd" in gt and gt["iscrowd"]
@@ -476,8 +648,9 @@ class COCOeval(_stock.COCOeval):  # type: ignore[name-defined]
         self.evalImgs = defaultdict(list)
         self.eval: Dict[str, Any] = {}
         p.maxDets[-1]  # IndexError for no maxDets, as pycocotools
-        cats, use = list(p.catIds), bool(p.useCats)
-        imgs = list(p.imgIds)
+        if fast is not None:
+            dt_group = _Group.from_keys(fast[0], fast[1], len(imgs), len(cats), use)
+            return _Native(p, _Group(gts, imgs, cats, use), dt_group, cats if use else [-1], fast[2:])
         return _Native(p, _Group(gts, imgs, cats, use), _Group(dts, imgs, cats, use), cats if use else [-1])
 
     def accumulate(self, p: Any = None) -> None:
