@@ -341,7 +341,8 @@ BUGS: List[Bug] = [
         "        print(str(e), file=sys.stderr)\n        return 2\n",
         "fastrle polygons exits 2 for bad input"),
     Bug("geo-minarea-orphan-holes", "geometry", S + "geometry/polygons.py",
-        "        keep &= np.where(parents >= 0, keep[np.maximum(parents, 0)], True)  # a dropped ring takes its holes\n",
+        "        keep &= np.where(parents >= 0, keep[np.maximum(parents, 0)], True)"
+        "  # a dropped ring takes its holes\n",
         "",
         "min_area: a dropped outer ring leaves its holes behind"),
     Bug("geo-hierarchy-prev", "geometry", S + "geometry/polygons.py",
