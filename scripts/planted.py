@@ -385,11 +385,19 @@ BUGS: List[Bug] = [
 ]
 
 
+# Fails on the unmodified tree on this machine (an outside `dask scheduler` /
+# `dask worker` pair that times out under load), and takes minutes: left out.
+BASELINE_FAILING = ("test_jobs_cluster.py",)
+
+
 def area_tests(area: str) -> List[str]:
-    """The test files of ``area``, by name only."""
+    """The test files of ``area``, by name only: the ``*_pins`` files first
+    (fast, targeted), then the others in name order, test_layout.py last."""
     words = AREA_WORDS[area]
-    files = sorted(p for p in glob.glob(os.path.join(HERE, "tests", "test_*.py"))
-                   if any(w in os.path.basename(p) for w in words))
+    files = sorted((p for p in glob.glob(os.path.join(HERE, "tests", "test_*.py"))
+                    if any(w in os.path.basename(p) for w in words)
+                    and os.path.basename(p) not in BASELINE_FAILING),
+                   key=lambda p: (not p.endswith("_pins.py"), p))
     layout = os.path.join(HERE, "tests", "test_layout.py")
     return [os.path.relpath(p, HERE) for p in files + ([layout] if layout not in files else [])]
 
