@@ -390,7 +390,7 @@ BUGS: List[Bug] = [
 BASELINE_FAILING = ("test_jobs_cluster.py",)
 
 
-def area_tests(area: str) -> List[str]:
+def area_tests(area: str, layout: bool = True) -> List[str]:
     """The test files of ``area``, by name only: the ``*_pins`` files first
     (fast, targeted), then the others in name order, test_layout.py last."""
     words = AREA_WORDS[area]
@@ -399,7 +399,8 @@ def area_tests(area: str) -> List[str]:
                     and os.path.basename(p) not in BASELINE_FAILING),
                    key=lambda p: (not p.endswith("_pins.py"), p))
     layout = os.path.join(HERE, "tests", "test_layout.py")
-    return [os.path.relpath(p, HERE) for p in files + ([layout] if layout not in files else [])]
+    lay = os.path.join(HERE, "tests", "test_layout.py")
+    return [os.path.relpath(p, HERE) for p in files + ([lay] if layout and lay not in files else [])]
 
 
 def check(root: str = HERE) -> List[str]:
@@ -448,7 +449,7 @@ def build(scratch: str) -> bool:
     return r.returncode == 0
 
 
-def run_one(b: Bug, scratch: str, timeout: int) -> Dict[str, object]:
+def run_one(b: Bug, scratch: str, timeout: int, layout: bool = True) -> Dict[str, object]:
     path = os.path.join(scratch, b.file)
     with open(path) as f:
         orig = f.read()
@@ -461,7 +462,7 @@ def run_one(b: Bug, scratch: str, timeout: int) -> Dict[str, object]:
         if b.file.endswith(".c") and not build(scratch):
             res.update(result="caught", by="build")
             return res
-        tests = area_tests(b.area)
+        tests = area_tests(b.area, layout)
         env = dict(os.environ, PYTHONPATH=os.path.join(scratch, "src"))
         cmd = ["nice", sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
         try:
@@ -488,6 +489,25 @@ def run_one(b: Bug, scratch: str, timeout: int) -> Dict[str, object]:
         res["seconds"] = round(time.time() - t0, 1)
 
 
+def layout_all(scratch: str, bugs: List[Bug]) -> int:
+    """tests/test_layout.py (import structure, stubs, lint) once, with every
+    Python bug applied at the same time: what it cannot see then, it cannot
+    see one bug at a time either."""
+    make_scratch(scratch)
+    for b in bugs:
+        path = os.path.join(scratch, b.file)
+        with open(path) as f:
+            text = f.read()
+        assert text.count(b.old) == 1, b.id
+        with open(path, "w") as f:
+            f.write(text.replace(b.old, b.new))
+    env = dict(os.environ, PYTHONPATH=os.path.join(scratch, "src"))
+    r = subprocess.run(["nice", sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=line",
+                        "tests/test_layout.py"], cwd=scratch, env=env, capture_output=True, text=True)
+    print((r.stdout + r.stderr).strip())
+    return r.returncode
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--list", action="store_true")
@@ -498,6 +518,11 @@ def main() -> int:
     ap.add_argument("--reuse-scratch", action="store_true")
     ap.add_argument("--json", default="/tmp/planted24-results.json")
     ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--resume", action="store_true", help="skip bugs that already have a result")
+    ap.add_argument("--no-layout", action="store_true",
+                    help="leave tests/test_layout.py out of each run (see --layout-all)")
+    ap.add_argument("--layout-all", action="store_true",
+                    help="apply every Python bug at once and run tests/test_layout.py once")
     a = ap.parse_args()
     if a.list:
         for b in BUGS:
@@ -509,6 +534,12 @@ def main() -> int:
         return 1 if probs else 0
     todo = [b for b in BUGS if (not a.only or b.id in a.only.split(","))
             and (not a.area or b.area == a.area)]
+    if a.layout_all:
+        return layout_all(a.scratch, [b for b in todo if b.file.endswith(".py")])
+    if a.resume and os.path.exists(a.json):
+        with open(a.json) as f:
+            done = {r["id"] for r in json.load(f)}
+        todo = [b for b in todo if b.id not in done]
     if not a.reuse_scratch or not os.path.isdir(a.scratch):
         make_scratch(a.scratch)
     results = []
@@ -516,7 +547,7 @@ def main() -> int:
         with open(a.json) as f:
             results = [r for r in json.load(f) if r["id"] not in {b.id for b in todo}]
     for b in todo:
-        r = run_one(b, a.scratch, a.timeout)
+        r = run_one(b, a.scratch, a.timeout, not a.no_layout)
         results.append(r)
         print(f"{r['id']:34} {r['result']:9} {r.get('by', '')} ({r['seconds']} s)", flush=True)
         with open(a.json, "w") as f:
