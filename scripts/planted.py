@@ -50,6 +50,7 @@ AREA_WORDS: Dict[str, List[str]] = {
 }
 
 S = "src/fastrle/"
+TESTS_OVERRIDE: List[str] = []  # --tests: run these files instead of the area's
 
 BUGS: List[Bug] = [
     # ---------------------------------------------------------------- CLI
@@ -462,7 +463,7 @@ def run_one(b: Bug, scratch: str, timeout: int, layout: bool = True) -> Dict[str
         if b.file.endswith(".c") and not build(scratch):
             res.update(result="caught", by="build")
             return res
-        tests = area_tests(b.area, layout)
+        tests = TESTS_OVERRIDE or area_tests(b.area, layout)
         env = dict(os.environ, PYTHONPATH=os.path.join(scratch, "src"))
         cmd = ["nice", sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
         try:
@@ -519,6 +520,7 @@ def main() -> int:
     ap.add_argument("--json", default="/tmp/planted24-results.json")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--resume", action="store_true", help="skip bugs that already have a result")
+    ap.add_argument("--tests", help="comma-separated test files to run instead of the area's (e.g. the pins)")
     ap.add_argument("--no-layout", action="store_true",
                     help="leave tests/test_layout.py out of each run (see --layout-all)")
     ap.add_argument("--layout-all", action="store_true",
@@ -534,6 +536,8 @@ def main() -> int:
         return 1 if probs else 0
     todo = [b for b in BUGS if (not a.only or b.id in a.only.split(","))
             and (not a.area or b.area == a.area)]
+    if a.tests:
+        TESTS_OVERRIDE[:] = a.tests.split(",")
     if a.layout_all:
         return layout_all(a.scratch, [b for b in todo if b.file.endswith(".py")])
     if a.resume and os.path.exists(a.json):

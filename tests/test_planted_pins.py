@@ -1,0 +1,176 @@
+"""Pins for the planted bugs of scripts/planted.py that the suite let through
+(tests/PLANTED.md lists them). Each test names the planted bug it kills; the
+expected values are written by hand or come from an outside oracle
+(pycocotools), never from the code under test.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List
+
+import numpy as np
+import pytest
+
+from fastrle import cli
+from fastrle import jobs as jobs_pkg
+from fastrle.cli import validate as cli_validate
+from fastrle.jobs import IndexSummary, Problem, SourceResult, ValidateSummary
+
+
+# --- CLI: index/validate as the command line sees them ------------------------------
+
+
+def _fake_index(monkeypatch: pytest.MonkeyPatch, summary: IndexSummary) -> List[Dict[str, Any]]:
+    """Replace fastrle.jobs.index by a stub that records its keyword arguments."""
+    calls: List[Dict[str, Any]] = []
+
+    def fake(sources: Any, out: Any, **kw: Any) -> IndexSummary:
+        calls.append(dict(kw, sources=list(sources), out=out))
+        return summary
+
+    monkeypatch.setattr(jobs_pkg, "index", fake)
+    return calls
+
+
+def test_index_exit_0_when_a_damaged_source_still_got_its_part(monkeypatch, tmp_path, capsys):
+    # planted cli-index-exit-source-errors: exit 1 is for sources with no part only
+    damaged = SourceResult(str(tmp_path / "a.tar"), "written", images=2, masks=5,
+                           problems=[Problem("source", None, None, "a.tar: truncated tar shard")])
+    s = IndexSummary(sources=1, images=2, masks=5, results=[damaged], out=str(tmp_path), written=1)
+    _fake_index(monkeypatch, s)
+    assert cli.main(["index", str(tmp_path / "a.tar"), "-o", str(tmp_path / "o")]) == 0
+    unread = SourceResult(str(tmp_path / "b.tar"), "unreadable",
+                          problems=[Problem("source", None, None, "unreadable: Permission denied")])
+    s2 = IndexSummary(sources=2, results=[damaged, unread], out=str(tmp_path), written=1, unreadable=1)
+    _fake_index(monkeypatch, s2)
+    assert cli.main(["index", str(tmp_path / "a.tar"), str(tmp_path / "b.tar"), "-o", str(tmp_path / "o")]) == 1
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("flags, features, overwrite", [
+    ([], False, False), (["--features"], True, False), (["--overwrite"], False, True),
+    (["--features", "--overwrite"], True, True)])
+def test_index_flags_reach_the_job(monkeypatch, tmp_path, capsys, flags, features, overwrite):
+    # planted cli-index-features-dropped
+    calls = _fake_index(monkeypatch, IndexSummary(out=str(tmp_path)))
+    assert cli.main(["index", "x.json", "-o", str(tmp_path / "o"), "--workers", "3", *flags]) == 0
+    assert len(calls) == 1
+    kw = calls[0]
+    assert (kw["features"], kw["overwrite"], kw["workers"], kw["scheduler"]) == (features, overwrite, 3, None)
+    assert kw["sources"] == ["x.json"]
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("name, dask", [("s.tar", True), ("s.TAR", True), ("s.tar.gz", True), ("s.tgz", True),
+                                        ("s.tar.bz2", True), ("s.tar.xz", True), ("a.json", False)])
+def test_validate_sends_shards_to_the_dataset_mode(tmp_path, name, dask):
+    # planted cli-validate-shard-inprocess: the in-process mode reads JSON files only
+    p = tmp_path / name
+    p.write_bytes(b"")
+    args = cli.build_parser().parse_args(["validate", str(p)])
+    assert cli_validate.dataset_mode(args) is dask
+    d = tmp_path / "dir"
+    d.mkdir()
+    assert cli_validate.dataset_mode(cli.build_parser().parse_args(["validate", str(d)])) is True
+
+
+def _fake_validate(monkeypatch: pytest.MonkeyPatch, summary: ValidateSummary) -> None:
+    monkeypatch.setattr(jobs_pkg, "validate", lambda sources, **kw: summary)
+
+
+@pytest.mark.parametrize("kind, code", [(None, 0), ("malformed", 1), ("source", 1), ("mismatch", 1)])
+def test_validate_dataset_mode_exit_status_counts_every_kind_of_problem(monkeypatch, tmp_path, capsys, kind, code):
+    # planted cli-validate-ok-mismatch-only: exit 1 for any mismatch, malformed entry or source error
+    probs = [] if kind is None else [Problem(kind, 1, 0, "hand-made problem")]
+    s = ValidateSummary.of([SourceResult(str(tmp_path / "a.json"), "checked", images=1, masks=1,
+                                         problems=probs)], 0.1, 1)
+    _fake_validate(monkeypatch, s)
+    assert cli.main(["validate", str(tmp_path / "a.json"), "--workers", "1"]) == code
+    capsys.readouterr()
+
+
+def test_validate_report_failed_write_leaves_no_file(monkeypatch, tmp_path, capsys):
+    # planted cli-validate-report-nonatomic: a write that fails half way leaves nothing behind
+    import pyarrow.parquet as pq
+
+    s = ValidateSummary.of([SourceResult(str(tmp_path / "a.json"), "checked",
+                                         problems=[Problem("malformed", 1, 0, "x")])], 0.1, 1)
+    _fake_validate(monkeypatch, s)
+
+    def broken(table: Any, where: Any, *a: Any, **k: Any) -> None:
+        with open(where, "wb") as f:
+            f.write(b"PAR1 half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", broken)
+    report = tmp_path / "r.parquet"
+    assert cli.main(["validate", str(tmp_path / "a.json"), "--report", str(report)]) == 2
+    assert sorted(os.listdir(tmp_path)) == []
+    assert "No space left" in capsys.readouterr().err
+
+
+# --- fastrle show -----------------------------------------------------------------------
+
+
+def _sa1b_json(path: Any, masks: np.ndarray, ious: Any = None, image_id: int = 7) -> None:
+    """An SA-1B per-image JSON of (N, H, W) masks; counts from pycocotools."""
+    import json
+
+    from pycocotools import mask as pm
+
+    n, h, w = masks.shape
+    ious = [0.9] * n if ious is None else ious
+    anns = []
+    for i in range(n):
+        r = pm.encode(np.asfortranarray(masks[i].astype(np.uint8)))
+        x, y, bw, bh = pm.toBbox(r).tolist()
+        anns.append({"id": i, "segmentation": {"size": [h, w], "counts": r["counts"].decode()},
+                     "area": int(masks[i].sum()), "bbox": [x, y, max(bw - 1, 0), max(bh - 1, 0)],
+                     "predicted_iou": float(ious[i]), "stability_score": 0.9,
+                     "point_coords": [[0.0, 0.0]], "crop_box": [0, 0, w, h]})
+    with open(path, "w") as f:
+        json.dump({"image": {"image_id": image_id, "width": w, "height": h, "file_name": "none.jpg"},
+                   "annotations": anns}, f)
+
+
+def test_show_alpha_zero_draws_nothing_but_contours(tmp_path, capsys):
+    # planted cli-show-alpha-zero: 0 is inside [0, 1]; a fill of opacity 0 leaves every pixel as it was
+    from PIL import Image
+
+    m = np.zeros((1, 20, 30), bool)
+    m[0, 5:15, 8:20] = True
+    src = tmp_path / "a.json"
+    _sa1b_json(src, m)
+    out = tmp_path / "o.png"
+    assert cli.main(["show", str(src), "-o", str(out), "--alpha", "0", "--no-contours"]) == 0
+    pic = np.asarray(Image.open(out))
+    assert pic.shape == (20, 30, 3) and not pic.any()  # a black canvas, untouched
+    assert cli.main(["show", str(src), "-o", str(out), "--alpha", "0"]) == 0
+    pic = np.asarray(Image.open(out))
+    ring = m[0] & ~np.pad(m[0], 1)[:-2, 1:-1] | m[0] & ~np.pad(m[0], 1)[2:, 1:-1] \
+        | m[0] & ~np.pad(m[0], 1)[1:-1, :-2] | m[0] & ~np.pad(m[0], 1)[1:-1, 2:]
+    assert (pic.any(axis=2) == ring).all()  # 4-neighbour border = the 1-px Chebyshev contour of a box
+    capsys.readouterr()
+
+
+def test_show_grid_takes_k_images_with_gaps(tmp_path, capsys):
+    # planted cli-show-grid-k-plus-one and cli-show-sheet-gap: 3 images of 20x30 in a folder,
+    # --grid 2 -> one row of 2 cells of 30 px with a 4 px gap: 20 x (30 + 4 + 30)
+    from PIL import Image
+
+    full = np.ones((1, 20, 30), bool)
+    for k, name in enumerate(("a", "b", "c")):
+        _sa1b_json(tmp_path / f"{name}.json", full, image_id=k + 1)
+    out = tmp_path / "sheet.png"
+    assert cli.main(["show", str(tmp_path), "-o", str(out), "--grid", "2", "--alpha", "1",
+                     "--no-contours"]) == 0
+    pic = np.asarray(Image.open(out))
+    assert pic.shape == (20, 64, 3)
+    lit = pic.any(axis=2)
+    assert lit[:, :30].all() and not lit[:, 30:34].any() and lit[:, 34:].all()
+    assert cli.main(["show", str(tmp_path), "-o", str(out), "--grid", "4", "--alpha", "1",
+                     "--no-contours"]) == 0  # 3 images: 2 columns, 2 rows, the fourth cell empty
+    lit = np.asarray(Image.open(out)).any(axis=2)
+    assert lit.shape == (44, 64)
+    assert lit[24:, :30].all() and not lit[24:, 30:].any() and not lit[20:24].any()
+    capsys.readouterr()
