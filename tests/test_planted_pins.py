@@ -174,3 +174,36 @@ def test_show_grid_takes_k_images_with_gaps(tmp_path, capsys):
     assert lit.shape == (44, 64)
     assert lit[24:, :30].all() and not lit[24:, 30:].any() and not lit[20:24].any()
     capsys.readouterr()
+
+
+# --- SA-1B and overlay ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("h, w, oh, ow", [(2, 5, 41, 93), (2, 7, 47, 87), (2, 3, 55, 79), (3, 2, 40, 200)])
+def test_resize_nearest_equals_torch_when_the_sides_sum_past_128(h, w, oh, ow):
+    # planted sa1b-resize-other-size: torch picks its nearest-exact kernel by oh + ow (> 128 here)
+    # while 2 * oh <= 128; the row maps of the two kernels differ at these sizes
+    torch = pytest.importorskip("torch")
+    from fastrle.sa1b import resize_nearest
+
+    rng = np.random.default_rng(2412)
+    m = (rng.random((3, h, w)) < 0.5).astype(np.uint8)
+    want = torch.nn.functional.interpolate(torch.from_numpy(m[:, None].astype(np.float32)), size=(oh, ow),
+                                           mode="nearest-exact")[:, 0].numpy().astype(np.uint8)
+    assert (resize_nearest(m, (oh, ow)) == want).all()
+
+
+@pytest.mark.parametrize("bad", [[[-1, 0, 0]], [[0, 256, 0]], [[0, 0, -300]]])
+def test_overlay_rejects_colours_outside_0_255(bad):
+    # planted viz-colors-negative: integer colours must lie in 0..255 (no wrap-around)
+    from fastrle.viz import overlay
+
+    from pycocotools import mask as pm
+
+    m = np.zeros((4, 4), np.uint8)
+    m[1:3, 1:3] = 1
+    rle = pm.encode(np.asfortranarray(m))
+    with pytest.raises(TypeError, match="0..255"):
+        overlay(None, [rle], colors=np.array(bad, np.int64))
+    pic = overlay(None, [rle], colors=np.array([[0, 255, 7]], np.int64), alpha=1.0, contours=False)
+    assert pic.reshape(-1, 3)[pic.reshape(-1, 3).any(axis=1)].tolist() == [[0, 255, 7]] * 4
