@@ -207,3 +207,47 @@ def test_overlay_rejects_colours_outside_0_255(bad):
         overlay(None, [rle], colors=np.array(bad, np.int64))
     pic = overlay(None, [rle], colors=np.array([[0, 255, 7]], np.int64), alpha=1.0, contours=False)
     assert pic.reshape(-1, 3)[pic.reshape(-1, 3).any(axis=1)].tolist() == [[0, 255, 7]] * 4
+
+
+def test_show_anns_rounds_a_float_image_on_the_axes():
+    # planted viz-showanns-float-trunc: a float image in [0, 1] becomes round(v * 255), 0.65 -> 166 (not 165)
+    pytest.importorskip("matplotlib").use("Agg")
+    import matplotlib.pyplot as plt
+    from pycocotools import mask as pm
+
+    from fastrle.viz import show_anns
+
+    m = np.zeros((6, 8), np.uint8)
+    m[2:4, 3:6] = 1
+    fig, ax = plt.subplots()
+    try:
+        ax.imshow(np.full((6, 8, 3), 0.65))
+        im = show_anns([pm.encode(np.asfortranarray(m))], ax=ax, alpha=0.0, contours=False)
+        pic = np.asarray(im.get_array())
+        assert pic.dtype == np.uint8 and pic.shape == (6, 8, 3)
+        assert (pic == 166).all()
+    finally:
+        plt.close(fig)
+
+
+# --- compat ---------------------------------------------------------------------------
+
+
+def test_patch_swaps_each_of_the_seven_documented_functions():
+    # planted compat-no-frpyobjects: the list is the docstring's, written out here by hand
+    import pycocotools.mask as pm
+
+    import fastrle
+    import fastrle.mask as fm
+
+    names = ["encode", "decode", "area", "toBbox", "iou", "merge", "frPyObjects"]
+    before = {n: getattr(pm, n) for n in names}
+    from fastrle.compat import pycocotools_patched
+
+    assert not pycocotools_patched()
+    with fastrle.patch_pycocotools():
+        assert [n for n in names if getattr(pm, n) is not getattr(fm, n)] == []
+        h, w = 5, 6
+        rle = pm.frPyObjects([[1.0, 1.0, 4.0, 1.0, 4.0, 3.0, 1.0, 3.0]], h, w)  # goes through fastrle now
+        assert isinstance(rle, list) and rle[0]["size"] == [h, w]
+    assert {n: getattr(pm, n) for n in names} == before
