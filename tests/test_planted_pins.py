@@ -251,3 +251,77 @@ def test_patch_swaps_each_of_the_seven_documented_functions():
         rle = pm.frPyObjects([[1.0, 1.0, 4.0, 1.0, 4.0, 3.0, 1.0, 3.0]], h, w)  # goes through fastrle now
         assert isinstance(rle, list) and rle[0]["size"] == [h, w]
     assert {n: getattr(pm, n) for n in names} == before
+
+
+# --- geometry and `fastrle polygons` -----------------------------------------------------
+
+
+def test_ccomp_hierarchy_previous_sibling_equals_cv2():
+    # planted geo-hierarchy-prev: the second outer ring's previous sibling is the first outer
+    # ring, not the first ring's hole that comes between them in pre-order
+    cv2 = pytest.importorskip("cv2")
+    from pycocotools import mask as pm
+
+    from fastrle.geometry import to_polygons
+
+    m = np.zeros((12, 16), np.uint8)
+    m[1:6, 1:6] = 1
+    m[3, 3] = 0          # a ring with a hole
+    m[8:11, 9:14] = 1    # a blob
+    m[1:4, 10:14] = 1    # another blob
+    _, want = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+    got = to_polygons(pm.encode(np.asfortranarray(m)), mode="ccomp", format="cv2")
+    assert got.hierarchy.tolist() == want[0].tolist()
+
+
+def test_polygons_keeps_sa1b_images_of_equal_id_from_two_files_apart(tmp_path):
+    # planted geo-cli-sa1b-image-key: SA-1B files are keyed by (file, image id)
+    from fastrle.cli.polygons import convert
+
+    m = np.zeros((1, 6, 7), bool)
+    m[0, 1:3, 2:5] = True
+    os.mkdir(tmp_path / "a")
+    os.mkdir(tmp_path / "b")
+    _sa1b_json(tmp_path / "a" / "x.json", m, image_id=1)
+    _sa1b_json(tmp_path / "b" / "y.json", m, image_id=1)
+    coco = convert([str(tmp_path / "a" / "x.json"), str(tmp_path / "b" / "y.json")])
+    assert len(coco["annotations"]) == 2
+    assert len(coco["images"]) == 2
+
+
+# --- cocoeval ------------------------------------------------------------------------------
+
+
+def test_cocoeval_no_cats_with_a_category_listed_twice_equals_pycocotools(capsys):
+    # planted ce-int-positions-dupes: useCats=0 and catIds [1, 1]: pycocotools takes each
+    # annotation once per listed category; the oracle is pycocotools' own COCOeval
+    pytest.importorskip("matplotlib")
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval as Stock
+
+    from fastrle.cocoeval import COCOeval
+
+    gt = COCO()
+    gt.dataset = {"images": [{"id": 1, "height": 40, "width": 40}, {"id": 2, "height": 40, "width": 40}],
+                  "categories": [{"id": 1}, {"id": 2}],
+                  "annotations": [
+                      {"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10], "area": 100, "iscrowd": 0},
+                      {"id": 2, "image_id": 1, "category_id": 2, "bbox": [20, 20, 8, 8], "area": 64, "iscrowd": 0},
+                      {"id": 3, "image_id": 2, "category_id": 1, "bbox": [5, 5, 20, 12], "area": 240, "iscrowd": 0}]}
+    gt.createIndex()
+    dets = [{"image_id": 1, "category_id": 1, "bbox": [3, 2, 10, 10], "score": 0.9},
+            {"image_id": 1, "category_id": 2, "bbox": [21, 19, 8, 9], "score": 0.6},
+            {"image_id": 2, "category_id": 2, "bbox": [5, 6, 18, 12], "score": 0.7},
+            {"image_id": 2, "category_id": 1, "bbox": [30, 30, 5, 5], "score": 0.8}]
+    res = []
+    for cls in (Stock, COCOeval):
+        dt = gt.loadRes([dict(d) for d in dets])
+        e = cls(gt, dt, "bbox")
+        e.params.useCats = 0
+        e.params.catIds = [1, 1]
+        e.evaluate()
+        e.accumulate()
+        res.append((e.eval["precision"], e.eval["recall"]))
+    capsys.readouterr()
+    np.testing.assert_array_equal(res[1][0], res[0][0])
+    np.testing.assert_array_equal(res[1][1], res[0][1])
