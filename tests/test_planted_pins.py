@@ -256,9 +256,11 @@ def test_patch_swaps_each_of_the_seven_documented_functions():
 # --- geometry and `fastrle polygons` -----------------------------------------------------
 
 
-def test_ccomp_hierarchy_previous_sibling_equals_cv2():
+@pytest.mark.parametrize("min_area", [0, 0.5])
+def test_ccomp_hierarchy_previous_sibling_equals_cv2(min_area):
     # planted geo-hierarchy-prev: the second outer ring's previous sibling is the first outer
-    # ring, not the first ring's hole that comes between them in pre-order
+    # ring, not the first ring's hole that comes between them in pre-order (min_area > 0
+    # rebuilds the hierarchy in Python; 0.5 drops no ring here: the smallest, the hole, has area 2)
     cv2 = pytest.importorskip("cv2")
     from pycocotools import mask as pm
 
@@ -270,7 +272,7 @@ def test_ccomp_hierarchy_previous_sibling_equals_cv2():
     m[8:11, 9:14] = 1    # a blob
     m[1:4, 10:14] = 1    # another blob
     _, want = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
-    got = to_polygons(pm.encode(np.asfortranarray(m)), mode="ccomp", format="cv2")
+    got = to_polygons(pm.encode(np.asfortranarray(m)), mode="ccomp", format="cv2", min_area=min_area)
     assert got.hierarchy.tolist() == want[0].tolist()
 
 
