@@ -267,10 +267,9 @@ def test_ccomp_hierarchy_previous_sibling_equals_cv2(min_area):
     from fastrle.geometry import to_polygons
 
     m = np.zeros((12, 16), np.uint8)
-    m[1:6, 1:6] = 1
-    m[3, 3] = 0          # a ring with a hole
-    m[8:11, 9:14] = 1    # a blob
-    m[1:4, 10:14] = 1    # another blob
+    m[6:11, 1:6] = 1
+    m[8, 3] = 0          # a ring with a hole, low in the image
+    m[1:4, 9:14] = 1     # a blob above: cv2 lists ring, hole, blob (blob's previous: the ring, 0)
     _, want = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     got = to_polygons(pm.encode(np.asfortranarray(m)), mode="ccomp", format="cv2", min_area=min_area)
     assert got.hierarchy.tolist() == want[0].tolist()
