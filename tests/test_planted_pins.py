@@ -326,3 +326,38 @@ def test_cocoeval_no_cats_with_a_category_listed_twice_equals_pycocotools(capsys
     capsys.readouterr()
     np.testing.assert_array_equal(res[1][0], res[0][0])
     np.testing.assert_array_equal(res[1][1], res[0][1])
+
+
+@pytest.mark.parametrize("extra", [2, -3])
+def test_cocoeval_accumulate_after_changing_iou_thresholds_equals_pycocotools(capsys, extra):
+    # planted ce-accumulate-T-check: evaluate with 10 thresholds, then accumulate with 12 or 7:
+    # whatever pycocotools' accumulate does then (fill the first 10 rows, or raise), so must fastrle
+    pytest.importorskip("matplotlib")
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval as Stock
+
+    from fastrle.cocoeval import COCOeval
+
+    gt = COCO()
+    gt.dataset = {"images": [{"id": 1, "height": 40, "width": 40}], "categories": [{"id": 1}],
+                  "annotations": [
+                      {"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10], "area": 100, "iscrowd": 0},
+                      {"id": 2, "image_id": 1, "category_id": 1, "bbox": [20, 20, 8, 8], "area": 64, "iscrowd": 0}]}
+    gt.createIndex()
+    dets = [{"image_id": 1, "category_id": 1, "bbox": [3, 2, 10, 10], "score": 0.9},
+            {"image_id": 1, "category_id": 1, "bbox": [21, 19, 8, 9], "score": 0.6}]
+    out = []
+    for cls in (Stock, COCOeval):
+        e = cls(gt, gt.loadRes([dict(d) for d in dets]), "bbox")
+        e.evaluate()
+        e.params.iouThrs = np.linspace(0.5, 0.95, 10 + extra)
+        try:
+            e.accumulate()
+            out.append(("ok", e.eval["precision"], e.eval["recall"]))
+        except Exception as err:
+            out.append((type(err).__name__, None, None))
+    capsys.readouterr()
+    assert out[1][0] == out[0][0]
+    if out[0][0] == "ok":
+        np.testing.assert_array_equal(out[1][1], out[0][1])
+        np.testing.assert_array_equal(out[1][2], out[0][2])
