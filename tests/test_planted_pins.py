@@ -328,10 +328,11 @@ def test_cocoeval_no_cats_with_a_category_listed_twice_equals_pycocotools(capsys
     np.testing.assert_array_equal(res[1][1], res[0][1])
 
 
-@pytest.mark.parametrize("extra", [2, -3])
-def test_cocoeval_accumulate_after_changing_iou_thresholds_equals_pycocotools(capsys, extra):
+@pytest.mark.parametrize("extra, max_dets", [(2, None), (-3, None), (0, [-5]), (0, [-1, 3])])
+def test_cocoeval_accumulate_after_changing_iou_thresholds_equals_pycocotools(capsys, extra, max_dets):
     # planted ce-accumulate-T-check: evaluate with 10 thresholds, then accumulate with 12 or 7:
-    # whatever pycocotools' accumulate does then (fill the first 10 rows, or raise), so must fastrle
+    # whatever pycocotools' accumulate does then (fill the first 10 rows, or raise), so must fastrle.
+    # planted ce-slice-len-negative: maxDets -5 with 2 detections keeps dt[0:-5], none
     pytest.importorskip("matplotlib")
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval as Stock
@@ -349,6 +350,8 @@ def test_cocoeval_accumulate_after_changing_iou_thresholds_equals_pycocotools(ca
     out = []
     for cls in (Stock, COCOeval):
         e = cls(gt, gt.loadRes([dict(d) for d in dets]), "bbox")
+        if max_dets is not None:
+            e.params.maxDets = max_dets
         e.evaluate()
         e.params.iouThrs = np.linspace(0.5, 0.95, 10 + extra)
         try:
