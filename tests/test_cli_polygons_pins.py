@@ -52,6 +52,20 @@ def test_one_bad_annotation_among_good_ones(tmp_path, capsys):
     assert "annotation 1" in capsys.readouterr().err
     assert polygons(src, "-o", tmp_path / "labels", "--format", "yolo") == 1
     assert not (tmp_path / "labels").exists()
+    # a segmentation that is no mask at all (caught per annotation, the others go on)
+    obj["annotations"][1] = {"id": 7, "segmentation": "oops"}
+    with open(src, "w") as f:
+        json.dump(obj, f)
+    assert polygons(src, "-o", out) == 1
+    assert not out.exists()
+    # a good file and a bad one: nothing written either
+    good = sa1b(tmp_path / "sa_3.json", 3, "sa_3.jpg", [block(4, 5, 0, 2, 0, 2)])
+    obj["annotations"] = [{"id": 8, "segmentation": {"size": [4, 5], "counts": "0!"}}]
+    with open(src, "w") as f:
+        json.dump(obj, f)
+    assert polygons(good, src, "-o", out) == 1
+    assert not out.exists()
+    assert polygons(good, "-o", out) == 0 and out.exists()
 
 
 def test_two_sa1b_files_with_one_image_id(tmp_path):

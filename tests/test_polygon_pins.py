@@ -205,3 +205,18 @@ def test_min_area_bad_values():
     for bad in (float("nan"), -1, True, "1"):
         with pytest.raises(ValueError):
             to_polygons(r, min_area=bad)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_noise_with_hundreds_of_borders(seed):
+    # random masks with holes in islands in holes: hundreds of borders, so the marks wrap
+    # (more than once), share values and sit next to each other in every way
+    rng = np.random.default_rng(seed)
+    p = (0.35, 0.5, 0.6, 0.45)[seed]
+    m = rng.random((70, 90)) < p
+    m[:, -1] |= rng.random(70) < 0.5  # spans ending at the last column
+    want, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+    assert len(want) > 300
+    for mode in ("ccomp", "external"):
+        for approx in ("none", "simple"):
+            assert_cv2(m, mode, approx)
