@@ -530,11 +530,13 @@ int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
 #define BB_STAGE_MAX ((uint64_t)512 << 10)
 /* largest mask (pixels): its bit copy, an eighth of it, stays in L2 or L3 */
 #define BB_PIXELS_MAX ((uint64_t)64 << 20)
-/* Without the AVX-512 block kernel a 64x64 transpose costs about 1,300
- * scalar operations, and masks of few, long runs (blobs) decode faster
- * through row spans: those take the bit path only below this many
- * foreground pixels per run (measured on 1500x2250 masks). */
-#define BB_SCALAR_PX_PER_RUN 48
+/* Masks of few, long runs (blobs) decode faster through row spans where
+ * the block work is not hidden by the output's memory traffic: without the
+ * AVX-512 block kernel (a scalar 64x64 transpose costs about 1,300
+ * operations), and with zeroed, which writes only the foreground's lines.
+ * There the bit path is taken only below this many foreground pixels per
+ * run (measured on 1500x2250 masks: blobs have about 240, stars 37). */
+#define BB_THIN_PX_PER_RUN 48
 
 /* a[i] bit j becomes a[j] bit i (a 64x64 bit matrix, in place): swap
  * the off-diagonal blocks of halving size. */
@@ -691,7 +693,7 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
   }
 #endif
   if (!FRLE_GROW(scr->bits, scr->bits_cap, (int64_t)(bb->nbands * wpad)) ||
-      !FRLE_GROW(scr->bwork, scr->bwork_cap, (int64_t)(bb->nbands * gw + wpad)))
+      !FRLE_GROW(scr->bwork, scr->bwork_cap, (int64_t)(bb->nbands * gw + wpad + (w + 3 + 63) / 64)))
     return FRLE_ERR_NOMEM;
   bb->bits = bits = scr->bits;
   bb->touched = touched = scr->bwork;
@@ -817,36 +819,82 @@ static void bb_expand(const bitband *bb, uint64_t b, uint8_t *st, uint64_t nr, i
   }
 }
 
+/* zeroed: mark the stage lines (from stage, 64-aligned) that band b's
+ * expansion wrote, in dirty (a bit per line). */
+static void bb_mark(const bitband *bb, uint64_t b, const uint8_t *stage, const uint8_t *st, uint64_t nr,
+                    uint64_t *dirty) {
+  uint64_t q, w = bb->w;
+  for (q = 0; q < bb->gw; q++) {
+    uint64_t tw = bb->touched[b * bb->gw + q];
+    while (tw) {
+      uint64_t x0 = (q * 64 + (uint64_t)frle_ctz64(tw)) * 64, i;
+      uint64_t n = w - x0 < 64 ? w - x0 : 64;
+      const uint64_t *rw = bb->rows + x0;
+      tw &= tw - 1;
+      for (i = 0; i < 64; i++) {
+        uint64_t p0, p1;
+        if (!rw[i] || bb->perm[i] >= nr) continue;
+        p0 = (uint64_t)(st + bb->perm[i] * w + x0 - stage) >> 6;
+        p1 = (uint64_t)(st + bb->perm[i] * w + x0 + n - 1 - stage) >> 6;
+        dirty[p0 >> 6] |= 1ull << (p0 & 63);
+        dirty[p1 >> 6] |= 1ull << (p1 & 63);
+      }
+    }
+  }
+}
+
 static int decode_bitband(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, uint8_t *out, int zeroed,
                           frle_scratch *scr) {
   bitband bb;
-  uint8_t *stage = NULL;
-  uint64_t b;
+  uint8_t *stage;
+  uint64_t b, dwords = (w + 3 + 63) / 64, *dirty; /* a band spans at most w + 3 stage lines */
   line_writer lw;
   int rc = bb_build(cnts, m, h, w, scr, &bb);
   if (rc != FRLE_OK) return rc;
-  if (!zeroed) {
-    if (!stage_zeroed(scr, (int64_t)(BB_ROWS * w) + 128)) return FRLE_ERR_NOMEM;
-    stage = scr->stage + ((64 - ((uintptr_t)scr->stage & 63)) & 63);
-    lw_init(&lw, out, out + h * w, 0);
-  }
+  if (!stage_zeroed(scr, (int64_t)(BB_ROWS * w) + 128)) return FRLE_ERR_NOMEM;
+  /* aligned; a band's bytes start at stage + (a & 63), aligned as the output */
+  stage = scr->stage + ((64 - ((uintptr_t)scr->stage & 63)) & 63);
+  lw_init(&lw, out, out + h * w, zeroed);
+  dirty = bb.rows + bb.wpad; /* zeroed: one band's dirty-line bitmap (bb_build's scratch) */
   for (b = 0; b < bb.nbands; b++) {
     uint64_t y = b * BB_ROWS, nr = h - y < BB_ROWS ? h - y : BB_ROWS;
-    uint8_t *a = out + y * w, *st;
+    uint8_t *a = out + y * w, *st = stage + ((uintptr_t)a & 63);
     if (!bb_any(&bb, b)) {
       if (!zeroed) lw_span(&lw, a, a + nr * w, 0);
       continue;
     }
-    /* zeroed: straight into the output; else into the stage, aligned as
-     * the output so whole lines copy out with aligned loads */
-    st = zeroed ? a : stage + ((uintptr_t)a & 63);
     bb_transpose(&bb, b);
     bb_expand(&bb, b, st, nr, 0);
-    if (zeroed) continue;
-    lw_copy(&lw, a, a + nr * w, st);
+    if (!zeroed) {
+      lw_copy(&lw, a, a + nr * w, st);
+    } else { /* only the lines holding foreground, whole where they are the band's */
+      uint64_t q;
+      uint8_t *obase = (uint8_t *)((uintptr_t)a & ~(uintptr_t)63), *lo = a, *hi = a + nr * w;
+      memset(dirty, 0, dwords * sizeof(uint64_t));
+      bb_mark(&bb, b, stage, st, nr, dirty);
+      for (q = 0; q < dwords; q++) {
+        uint64_t dw = dirty[q];
+        while (dw) {
+          uint64_t L = q * 64 + (uint64_t)frle_ctz64(dw);
+          uint8_t *o = obase + 64 * L, *e = o + 64;
+          const uint8_t *src = stage + 64 * L;
+          dw &= dw - 1;
+          if (o >= lo && e <= hi) {
+#if defined(LW_SSE2) || defined(LW_NEON)
+            if (lw.stream) line_copy(o, e, src);
+            else
+#endif
+              memcpy(o, src, 64);
+          } else { /* a line shared with the band before or after: its bytes only */
+            uint8_t *c0 = o < lo ? lo : o, *c1 = e > hi ? hi : e;
+            memcpy(c0, src + (c0 - o), (size_t)(c1 - c0));
+          }
+        }
+      }
+    }
     bb_expand(&bb, b, st, nr, 1);
   }
-  if (!zeroed) lw_done(&lw);
+  lw_done(&lw);
   return FRLE_OK;
 }
 
@@ -859,14 +907,19 @@ static inline uint64_t reverse_bits_in_bytes(uint64_t v) {
 
 /* Whether the bit-band decode is the faster one for this mask. Outputs
  * under FRLE_STREAM_MIN (in cache) keep the row spans' plain stores. */
-int frle_bits_pays(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w) {
+/* Whether the mask's foreground runs are short: fewer than BB_THIN_PX_PER_RUN
+ * pixels each on average. */
+static int thin_runs(const uint32_t *cnts, int64_t m) {
   uint64_t area = 0;
   int64_t j;
+  for (j = 1; j < m; j += 2) area += cnts[j];
+  return area < (uint64_t)BB_THIN_PX_PER_RUN * (uint64_t)(m / 2);
+}
+
+int frle_bits_pays(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w) {
   if (h < 2 || w < 2 || h * w < FRLE_STREAM_MIN || h * w > BB_PIXELS_MAX || (uint64_t)BB_ROWS * w > BB_STAGE_MAX)
     return 0;
-  if (frle_bits_level() != FRLE_ISA_SCALAR) return 1;
-  for (j = 1; j < m; j += 2) area += cnts[j];
-  return area < (uint64_t)BB_SCALAR_PX_PER_RUN * (uint64_t)(m / 2);
+  return frle_bits_level() != FRLE_ISA_SCALAR || thin_runs(cnts, m);
 }
 
 int frle_decode_bits_packed(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, uint8_t *base, int64_t stride,
@@ -909,7 +962,8 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
     frle_decode_colmajor(cnts, m, out, zeroed);
     return FRLE_OK;
   }
-  if (frle_bits_pays(cnts, m, h, w)) return decode_bitband(cnts, m, h, w, out, zeroed, scr);
+  if (frle_bits_pays(cnts, m, h, w) && (!zeroed || thin_runs(cnts, m)))
+    return decode_bitband(cnts, m, h, w, out, zeroed, scr);
   rc = frle_row_transitions(cnts, m, h, w, scr);
   if (rc != FRLE_OK) return rc;
   if (scr->ylo >= scr->yhi) { /* no foreground */
