@@ -122,10 +122,12 @@ def _gil_cases():
         rles = _dropin_rles(4 * n)
         return lambda: fm.area(rles)
 
-    def dropin_iou(n):  # 960n run sweeps for 8n + 120 parses (160x160 masks, ~12 K runs)
+    # 7680n pairs for 64n + 120 parses (160x160 masks, ~12 K runs); iou of masks with this
+    # many runs intersects bitmaps, so fewer pairs would not fill the 150 ms
+    def dropin_iou(n):
         import fastrle.mask as fm
 
-        rles = _dropin_rles(8 * n + 120, 160)
+        rles = _dropin_rles(64 * n + 120, 160)
         dt, gt = rles[120:], rles[:120]
         return lambda: fm.iou(dt, gt, [0] * 120)
 
