@@ -101,6 +101,18 @@ T_POLY = ["tests/test_polygon_pins.py", "tests/test_polygons.py"]
 T_REG = ["tests/test_region_pins.py", "tests/test_components.py"]
 T_GENC = ["tests/test_gpu_encode_pins.py", "tests/test_gpu_encode.py"]
 T_CLIPOLY = ["tests/test_cli_polygons_pins.py", "tests/test_cli_polygons.py"]
+# the code of 2026-12-07, second session (written before their tests were read): the
+# bit-band decode (test_decode_paths.py runs every FRLE_ISA level in subprocesses, on
+# outputs big enough for the bit path; then T_DECODE); the GPU host path through the fake
+# CuPy (the sanitizer build of test_gpu_fixes.py left out: minutes per mutant); fastrle
+# polygons on a local cluster (test_jobs.py and test_jobs_cluster.py left out: slow)
+T_BITS = ["tests/test_bitband_pins.py", "tests/test_decode_paths.py"] + T_DECODE
+T_GHOST = ["tests/test_gpu_host_pins.py", "tests/test_gpu_fixes.py", "tests/test_gpu_emulated.py",
+           "--deselect=tests/test_gpu_fixes.py::test_kernels_under_ubsan_and_asan"]
+T_EVAL2 = ["tests/test_eval_fast_pins.py"] + T_EVAL
+T_POLY2 = ["tests/test_contour_sparse_pins.py"] + T_POLY
+T_CLUSTER = ["tests/test_cluster_pins.py", "tests/test_cli_polygons.py", "tests/test_cli_polygons_pins.py",
+             "tests/test_jobs_pins.py"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +147,7 @@ EV, CEV = "csrc/rle_eval.c", "src/fastrle/cocoeval.py"
 CT, PG = "csrc/rle_contour.c", "src/fastrle/geometry/polygons.py"
 CC, RG = "csrc/rle_components.c", "src/fastrle/geometry/regions.py"
 KN, GE, CPO = "csrc/kernels/rle_encode.cuh", "src/fastrle/gpu/encoder.py", "src/fastrle/cli/polygons.py"
+GAPI, GPK, EVX = "src/fastrle/gpu/api.py", "src/fastrle/_gpupack.pyx", "src/fastrle/_eval.pyx"
 
 MUTANTS: List[Mutant] = [
     # --- the parser and writer (csrc/rle_string.c)
@@ -842,6 +855,107 @@ MUTANTS: List[Mutant] = [
     _m("cli-poly-sa1b-key", CPO, "key = (os.path.basename(path), iid) if doc.layout == an.SA1B else iid",
        "key = iid", "logic",
        "two SA-1B files with one image id share one image entry", T_CLIPOLY),
+    # --- the bit-band decode (csrc/rle_decode.c, 2026-12-07): outputs of 1 MiB and more
+    _m("bb-band-end", D, "uint64_t b0 = y0 / BB_ROWS, b1 = (y1 - 1) / BB_ROWS;",
+       "uint64_t b0 = y0 / BB_ROWS, b1 = y1 / BB_ROWS;", "off-by-one",
+       "bb_build: a segment ending on a band boundary also fills the next band's column word", T_BITS),
+    _m("bb-run-col-end", D, "if (e - cs <= h && ((d ^ (e - cs - 1)) >> 6) == 0) {",
+       "if (e - cs <= h + 1 && ((d ^ (e - cs - 1)) >> 6) == 0) {", "off-by-one",
+       "bb_build: a run one pixel past its column end stays in its column (the next column's top pixel is lost)",
+       T_BITS),
+    _m("bb-acc-column", D, "if ((d >> 6) != ab || x != ax) {", "if ((d >> 6) != ab) {", "logic",
+       "bb_build: the register word is not flushed when the column changes within a band", T_BITS),
+    _m("bb-clear-half", D, "      memset(band + x0, 0, 64 * sizeof(uint64_t));",
+       "      memset(band + x0, 0, 32 * sizeof(uint64_t));", "constant",
+       "bb_transpose: a block's last 32 column words are not cleared (stale bits in the next mask)", T_BITS),
+    _m("bb-expand-clear", D, "if (clear) memset(st + perm[i] * w + x0, 0, n);",
+       "if (clear) memset(st + perm[i] * w + x0, 0, n - 1);", "off-by-one",
+       "bb_expand (scalar): the clear pass leaves each block row's last byte in the stage", T_BITS),
+    _m("bb-stage-clear", D, "    lw_copy(&lw, a, a + nr * w, st);\n    bb_expand(&bb, b, st, nr, 1);",
+       "    lw_copy(&lw, a, a + nr * w, st);", "logic",
+       "decode_bitband: the stage is not cleared after a band (stage_zeroed's contract): later bands keep its ones",
+       T_BITS),
+    _m("bb-stage-grown", D, "if (scr->stage_zero < scr->stage_cap) {", "if (scr->stage_zero == 0) {", "logic",
+       "stage_zeroed: a stage grown after its first use is not zeroed", T_BITS),
+    _m("bb-transpose64", D, "uint64_t mk = 0x00000000FFFFFFFFull;", "uint64_t mk = 0x0000FFFF0000FFFFull;",
+       "constant", "transpose64 (scalar): the first swap's mask is the second's", T_BITS),
+    _m("bb-avx-idx", D, "static const uint8_t idx[64] = {56, 48, 40,", "static const uint8_t idx[64] = {48, 56, 40,",
+       "swapped", "transpose64_avx512: two entries of the byte-transpose index table swapped", T_BITS),
+    _m("bb-avx-keep", D, "(((__mmask64)1 << n) - 1);", "(((__mmask64)1 << (n - 1)) - 1);", "off-by-one",
+       "expand_rows_avx512: a partial block's last column is never written (w % 64 != 0)", T_BITS),
+    _m("bb-avx-clear", D, "__m512i one = _mm512_set1_epi8(clear ? 0 : 1);", "__m512i one = _mm512_set1_epi8(1);",
+       "logic", "expand_rows_avx512: the clear pass writes ones (the stage keeps stale foreground)", T_BITS),
+    _m("bb-avx-perm", D, "8 * (f >> 2) + 4 * ((f >> 1) & 1) + 2 * (f & 1) + (qw & 1));",
+       "8 * (f >> 2) + 2 * ((f >> 1) & 1) + 4 * (f & 1) + (qw & 1));", "swapped",
+       "bb_perm_avx512: the rows of two unpack stages swapped", T_BITS),
+    _m("bb-pays-simd", D, "if (frle_bits_level() != FRLE_ISA_SCALAR) return 1;",
+       "if (frle_bits_level() != FRLE_ISA_SCALAR) return 0;", "logic",
+       "frle_bits_pays: the vector levels never take the bit path (a path choice only)", T_BITS),
+    _m("bb-packed-order", D, "if (!little) v = reverse_bits_in_bytes(v);", "if (little) v = reverse_bits_in_bytes(v);",
+       "logic", "frle_decode_bits_packed: bit orders swapped (big is np.packbits' default)", T_BITS),
+    _m("bb-packed-perm", D, "uint64_t v = rw[i], yy = y + bb.perm[i];", "uint64_t v = rw[i], yy = y + i;",
+       "logic", "frle_decode_bits_packed: rows of the AVX-512 transpose written in register order", T_BITS),
+    _m("bb-lw-copy-src", D, "    src += e - a;\n    a = e;", "    a = e;", "logic",
+       "lw_copy: the source does not advance past a partial line (bytes after it shifted)", T_BITS),
+    # --- the GPU host path (src/fastrle/gpu/api.py, src/fastrle/_gpupack.pyx), 2026-12-07
+    _m("ghost-flags-word", GAPI, "self.flags = self.host[:nwords:_launch.META_STRIDE]",
+       "self.flags = self.host[1:nwords:_launch.META_STRIDE]", "off-by-one",
+       "_Status: each mask's status read from its second meta word (parse errors unreported)", T_GHOST),
+    _m("ghost-flags-stale", GAPI, "        if nwords != self.n:\n", "        if self.n == 0:\n", "logic",
+       "_Status: the status view keeps its first batch's length (masks past it unchecked)", T_GHOST),
+    _m("ghost-busy", GAPI, "        self.busy = False\n        return words", "        return words", "logic",
+       "_Status.wait leaves the status busy: every call allocates a new pinned buffer", T_GHOST),
+    _m("ghost-fit", GPK, "    if pos > host.shape[0]:", "    if pos >= host.shape[0]:", "comparison",
+       "fill_upload rejects an exact fit", T_GHOST),
+    _m("ghost-maps-pos", GPK, "        memcpy(&host[pos], &maps[0], 4 * nmaps)\n        pos += 4 * nmaps",
+       "        memcpy(&host[pos], &maps[0], 4 * nmaps)", "logic",
+       "fill_upload: the counts overwrite the maps", T_GHOST),
+    _m("ghost-bytes", GPK, "p = _data(c, PyUnicode_CheckExact(c), &size)", "p = _data(c, True, &size)", "logic",
+       "fill_upload reads bytes counts as str", T_GHOST),
+    # --- COCOeval's loadRes fast path and evaluate's gather/group (_eval.pyx, cocoeval.py), 2026-12-07
+    _m("evx-fill-bbox", EVX, "        if _BBOX not in ann:\n            ann[_BBOX] = boxes[i]",
+       "        ann[_BBOX] = boxes[i]", "logic",
+       "loadRes (fast path): a result's own bbox replaced by its mask's box", T_EVAL2),
+    _m("evx-fill-id", EVX, "ann[_ID] = i + 1", "ann[_ID] = i", "off-by-one",
+       "loadRes (fast path): result ids start at 0", T_EVAL2),
+    _m("evx-fill-area-type", EVX, "ann[_AREA] = PyArray_Scalar(&ap[i], _U32, None)", "ann[_AREA] = ap[i]", "logic",
+       "loadRes (fast path): areas are Python ints, not np.uint32 as pycocotools'", T_EVAL2),
+    _m("evx-fill-cti", EVX, "_index_ann(ann, by_id, ita, cti, True)", "_index_ann(ann, by_id, ita, cti, False)",
+       "logic", "loadRes (fast path): the results' catToImgs left empty", T_EVAL2),
+    _m("evx-group-stable", EVX, "    for i in range(n):\n        k = key[i]\n        if k >= 0:\n            iv[cv[k]] = i",
+       "    for i in range(n - 1, -1, -1):\n        k = key[i]\n        if k >= 0:\n            iv[cv[k]] = i",
+       "logic", "group: a pair's annotations in reverse order (not a stable sort)", T_EVAL2),
+    _m("evx-gather-nocats", EVX, "kv[n] = jj * n_img + ii if use_cats else ii * n_cat + jj",
+       "kv[n] = jj * n_img + ii", "logic",
+       "gather_results: useCats=0 keys results by category, then image (the use_cats order)", T_EVAL2),
+    _m("coev-nocats-off", CEV, "self.off = np.ascontiguousarray(sub_off[::max(n_cat, 1)])",
+       "self.off = np.ascontiguousarray(sub_off[:n_img + 1])", "logic",
+       "useCats=0 (gathered results): image offsets from the first pairs, not every n_cat-th", T_EVAL2),
+    # --- the sparse contour store (csrc/rle_contour.c), 2026-12-07
+    _m("sparse-marks", CT, "nm += e0 - cur;", "nm += e0 - cur - 1;", "off-by-one",
+       "build_sparse: neighbouring edge pieces share a mark byte", T_POLY2),
+    _m("sparse-finger", CT, "if (lo < hi && x < p->px1[lo]) return", "if (lo < hi && x <= p->px1[lo]) return",
+       "off-by-one", "piece_of: the pixel just past the next piece counts as inside it", T_POLY2),
+    _m("sparse-search", CT, "if (p->px1[mid] <= x) lo = mid + 1;", "if (p->px1[mid] < x) lo = mid + 1;",
+       "comparison", "piece_of: the search stops at a piece ending at x", T_POLY2),
+    _m("sparse-lnbd-inside", CT, "      if (m[x] == 1) continue;\n", "", "logic",
+       "sparse store: an unvisited pixel inside a span counts as the LNBD", T_POLY2),
+    _m("sparse-lnbd-left", CT, "else left = c->poff[k - 1] < 0 ? 1 :", "else left = 1 ? 1 :", "logic",
+       "sparse store: the LNBD test reads a piece's left neighbour as unvisited", T_POLY2),
+    _m("sparse-inner-below", CT, "        if (C[ic + 1] < hi) hi = C[ic + 1];\n", "", "logic",
+       "build_sparse: inner pixels ignore the row below (border points stored as inner)", T_POLY2),
+    # --- jobs.api.cluster / map_sources and `fastrle polygons --workers`, 2026-12-07
+    _m("jobs-map-order", JAPI, "return [results[s] for s in items], time.perf_counter() - t0, nworkers",
+       "return list(results.values()), time.perf_counter() - t0, nworkers", "logic",
+       "map_sources returns results in completion order, not source order", T_CLUSTER),
+    _m("jobs-workers-n", JAPI, "n = workers or os.cpu_count() or 1", "n = os.cpu_count() or 1", "logic",
+       "cluster() ignores workers", T_CLUSTER),
+    _m("cli-poly-workers-local", CPO, "if client is None and scheduler is None and workers is None:",
+       "if client is None and scheduler is None:", "logic",
+       "convert(workers=N) / --workers runs in this process", T_CLUSTER),
+    _m("cli-poly-cluster-kw", CPO, "kw = dict(mode=mode, approx=approx, min_area=min_area)",
+       "kw = dict(mode=mode, approx=approx)", "logic",
+       "on a cluster the tasks do not get --min-area", T_CLUSTER),
 ]
 
 
