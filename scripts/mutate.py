@@ -1025,7 +1025,9 @@ class Workspace:
         self.obj = os.path.join(base, "_mutobj")
         os.makedirs(self.obj, exist_ok=True)
         import numpy as np
-        self.cc = (sysconfig.get_config_var("CC") or "cc").split()
+        # MUTATE_CC: another compiler command, e.g. "ccache gcc -pthread" (with
+        # CCACHE_BASEDIR=/tmp: compiles run in the copy, so its paths hash alike)
+        self.cc = (os.environ.get("MUTATE_CC") or sysconfig.get_config_var("CC") or "cc").split()
         with open(os.path.join(base, "build_flags.txt")) as f:  # the build's one flag list
             flags = [ln.strip() for ln in f if ln.strip().startswith("-")]
         self.cflags = ["-fPIC", *flags, "-w",
@@ -1056,7 +1058,7 @@ class Workspace:
                            capture_output=True, cwd=self.dir)
             src = c
         o = self._objpath(rel)
-        subprocess.run(self.cc + self.cflags + ["-c", src, "-o", o], check=True, capture_output=True)
+        subprocess.run(self.cc + self.cflags + ["-c", src, "-o", o], check=True, capture_output=True, cwd=self.dir)
         return o
 
     def _link(self, objs: Dict[str, str]) -> None:
