@@ -1011,6 +1011,9 @@ class Workspace:
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             shutil.copy2(os.path.join(ROOT, rel), dst)
         self.base_objs: Dict[str, str] = {}
+        emu_cache = os.path.join(ROOT, "tests", "cuda_emu", "_build")
+        if os.path.isdir(emu_cache):  # baseline emulator build, keyed by source hash
+            shutil.copytree(emu_cache, os.path.join(base, "tests", "cuda_emu", "_build"), dirs_exist_ok=True)
         if not build:  # only Python/.cuh mutants: the tree's own in-place build serves
             self.suffix = sysconfig.get_config_var("EXT_SUFFIX")
             built = glob.glob(os.path.join(ROOT, "src", "fastrle", "*" + self.suffix))
@@ -1019,9 +1022,6 @@ class Workspace:
             for so in built:
                 shutil.copy2(so, os.path.join(base, "src", "fastrle", os.path.basename(so)))
             return
-        emu_cache = os.path.join(ROOT, "tests", "cuda_emu", "_build")
-        if os.path.isdir(emu_cache):  # baseline emulator build, keyed by source hash
-            shutil.copytree(emu_cache, os.path.join(base, "tests", "cuda_emu", "_build"), dirs_exist_ok=True)
         self.obj = os.path.join(base, "_mutobj")
         os.makedirs(self.obj, exist_ok=True)
         import numpy as np
