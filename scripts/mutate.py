@@ -962,6 +962,17 @@ MUTANTS: List[Mutant] = [
 # Survivors that are acceptable: equivalent mutants (no input can tell them
 # from the original). Anything else that survives is a missing test.
 EQUIVALENT: Dict[str, str] = {
+    "sparse-lnbd-left": (
+        "the left neighbour of an edge piece's first pixel x is read from piece k-1 only when x-1 "
+        "is in the same span (x > a + 1), and within a span build_sparse puts an inner piece "
+        "(non-empty: hi - lo > 2) between any two edge pieces, so piece k-1 is inner there and "
+        "the original reads 1 too: the mutant's constant 1 is what the original always reads"),
+    "bb-pays-simd": (
+        "frle_bits_pays only picks the path: with the mutant the vector levels decode every mask "
+        "through the row spans (frle_row_transitions and the line writer), whose bytes are the "
+        "bit path's for every mask (both are pycocotools' decode; test_decode_paths.py checks "
+        "each path against it, the bit path under FRLE_ISA=scalar as well), so only the speed "
+        "differs"),
     "poly-holes-orphan": (
         "min_area drops an outer ring only when its shoelace area is below min_area, and each "
         "of its holes lies inside it (cv2's hole border and a hole's pixel outline are both "
