@@ -101,6 +101,18 @@ T_POLY = ["tests/test_polygon_pins.py", "tests/test_polygons.py"]
 T_REG = ["tests/test_region_pins.py", "tests/test_components.py"]
 T_GENC = ["tests/test_gpu_encode_pins.py", "tests/test_gpu_encode.py"]
 T_CLIPOLY = ["tests/test_cli_polygons_pins.py", "tests/test_cli_polygons.py"]
+# the code of 2026-12-07, second session (written before their tests were read): the
+# bit-band decode (test_decode_paths.py runs every FRLE_ISA level in subprocesses, on
+# outputs big enough for the bit path; then T_DECODE); the GPU host path through the fake
+# CuPy (the sanitizer build of test_gpu_fixes.py left out: minutes per mutant); fastrle
+# polygons on a local cluster (test_jobs.py and test_jobs_cluster.py left out: slow)
+T_BITS = ["tests/test_bitband_pins.py", "tests/test_decode_paths.py"] + T_DECODE
+T_GHOST = ["tests/test_gpu_host_pins.py", "tests/test_gpu_fixes.py", "tests/test_gpu_emulated.py",
+           "--deselect=tests/test_gpu_fixes.py::test_kernels_under_ubsan_and_asan"]
+T_EVAL2 = ["tests/test_eval_fast_pins.py"] + T_EVAL
+T_POLY2 = ["tests/test_contour_sparse_pins.py"] + T_POLY
+T_CLUSTER = ["tests/test_cluster_pins.py", "tests/test_cli_polygons.py", "tests/test_cli_polygons_pins.py",
+             "tests/test_jobs_pins.py"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +147,7 @@ EV, CEV = "csrc/rle_eval.c", "src/fastrle/cocoeval.py"
 CT, PG = "csrc/rle_contour.c", "src/fastrle/geometry/polygons.py"
 CC, RG = "csrc/rle_components.c", "src/fastrle/geometry/regions.py"
 KN, GE, CPO = "csrc/kernels/rle_encode.cuh", "src/fastrle/gpu/encoder.py", "src/fastrle/cli/polygons.py"
+GAPI, GPK, EVX = "src/fastrle/gpu/api.py", "src/fastrle/_gpupack.pyx", "src/fastrle/_eval.pyx"
 
 MUTANTS: List[Mutant] = [
     # --- the parser and writer (csrc/rle_string.c)
@@ -193,20 +206,22 @@ MUTANTS: List[Mutant] = [
     _m("simd-sum", SP, "return !strict || sum == hw;", "return !strict || sum <= hw;", "comparison",
        "strict accepts counts that sum short of h*w", T_SIMD),
     # --- the row-span writer (csrc/rle_decode.c)
-    _m("decode-col-end", D, "uint64_t ce = (x + 1) * h;", "uint64_t ce = (x + 2) * h;", "off-by-one",
+    _m("decode-col-end", D, "while (e > cs + h) { /* the run goes on in the next column */",
+       "while (e > cs + 2 * h) { /* the run goes on in the next column */", "off-by-one",
        "does not split runs at column ends", T_DECODE),
-    _m("decode-seg-end", D, "scr->tr[nb++] = (uint32_t)(ys + (se - s));",
-       "scr->tr[nb++] = (uint32_t)(ys + (se - s) - 1);", "off-by-one",
+    _m("decode-seg-end", D, "bnd[nb + 1] = (uint32_t)(e - cs);",
+       "bnd[nb + 1] = (uint32_t)(e - cs - 1);", "off-by-one",
        "segments end one row early", T_DECODE),
-    _m("decode-fast-xor", D, "lo1 = a1 < b1 ? a1 : b1;", "lo1 = a1 < b1 ? b1 : a1;", "swapped",
+    _m("decode-fast-xor", D, "lo1 = a1 < b1 ? a1 : b1,", "lo1 = a1 < b1 ? b1 : a1,", "swapped",
        "the one-segment XOR swaps min and max", T_DECODE),
-    _m("decode-xor-parity", D, "if ((k++ & 1) == 0) open = y;", "if ((k++ & 1) == 1) open = y;",
+    _m("decode-xor-parity", D, "if (odd) ne = put_interval(ev, ne, row, x, open, y);",
+       "if (!odd) ne = put_interval(ev, ne, row, x, open, y);",
        "comparison", "the general XOR opens on the wrong parity", T_DECODE),
     _m("decode-adjacent", D, "if (px + 1 == x) {", "if (px + 2 == x) {", "off-by-one",
        "neighbouring columns are treated as apart", T_DECODE),
     _m("decode-diff-end", D,
-       "row[y1]--;",
-       "row[y1 - 1]--;",
+       "row[y1] -= c;",
+       "row[y1 - c] -= c;",
        "off-by-one", "the per-row difference array closes a row early", T_DECODE),
     _m("decode-span-end", D, "*b = line + scr->tr[t + 1];", "*b = line + scr->tr[t + 1] + 1;",
        "off-by-one", "foreground spans one byte too long", T_DECODE),
@@ -650,21 +665,21 @@ MUTANTS: List[Mutant] = [
        "an IoU equal to the threshold (or to the best so far) does not match", T_EVAL),
     _m("eval-match-index", EV, "mt[t * D + d] = (int32_t)s->gtind[m];", "mt[t * D + d] = (int32_t)m;",
        "logic", "the match records the position among sorted gts, not the gt", T_EVAL),
-    _m("eval-dt-area-lo", EV, "ig = ar < ev->area_rng[2 * area[e]] || ar > ev->area_rng[2 * area[e] + 1];",
-       "ig = ar <= ev->area_rng[2 * area[e]] || ar > ev->area_rng[2 * area[e] + 1];", "comparison",
+    _m("eval-dt-area-lo", EV, "int out_a = ar < ev->area_rng[2 * aa] || ar > ev->area_rng[2 * aa + 1];",
+       "int out_a = ar <= ev->area_rng[2 * aa] || ar > ev->area_rng[2 * aa + 1];", "comparison",
        "accumulate: an unmatched dt at the range's low end is ignored", T_EVAL),
-    _m("eval-spacing", EV, "pr[s] = (double)tp / ((double)fp + (double)tp + DBL_EPSILON);",
-       "pr[s] = (double)tp / ((double)fp + (double)tp);", "logic",
+    _m("eval-spacing", EV, "pr = (double)ctp[lo] / ((double)cfp[lo] + (double)ctp[lo] + DBL_EPSILON);",
+       "pr = (double)ctp[lo] / ((double)cfp[lo] + (double)ctp[lo]);", "logic",
        "precision without np.spacing(1): 0/0 is NaN", T_EVAL),
-    _m("eval-recall-none", EV, "ac->recall[out_r] = ns ? rc[ns - 1] : 0;",
-       "ac->recall[out_r] = ns ? rc[ns - 1] : -1;", "constant",
+    _m("eval-recall-none", EV, "ac->recall[out_r] = ns ? (double)ctp[ns - 1] / (double)npig : 0;",
+       "ac->recall[out_r] = ns ? (double)ctp[ns - 1] / (double)npig : -1;", "constant",
        "recall stays -1 for gts without any dt (pycocotools: 0)", T_EVAL),
-    _m("eval-envelope-first", EV, "for (s = ns - 1; s > 0; s--)", "for (s = ns - 1; s > 1; s--)",
+    _m("eval-envelope-first", EV, "for (q = ntp - 1; q > 0; q--)", "for (q = ntp - 1; q > 1; q--)",
        "off-by-one", "the precision envelope never raises the first dt", T_EVAL),
-    _m("eval-searchsorted-right", EV, "if (np_lt(rc[mid], v)) lo = mid + 1;",
-       "if (!np_lt(v, rc[mid])) lo = mid + 1;", "comparison",
+    _m("eval-searchsorted-right", EV, "if (np_lt((double)ctp[mid] / (double)npig, v)) lo = mid + 1;",
+       "if (!np_lt(v, (double)ctp[mid] / (double)npig)) lo = mid + 1;", "comparison",
        "searchsorted side='right': a recall equal to a recall threshold takes the next dt", T_EVAL),
-    _m("eval-scores-index", EV, "ac->scores[o] = score[sub[lo]];", "ac->scores[o] = score[lo];", "logic",
+    _m("eval-scores-index", EV, "ac->scores[o] = score[idx[sub[lo]]];", "ac->scores[o] = score[sub[lo]];", "logic",
        "scores read in concatenation order, not sorted", T_EVAL),
     _m("coev-ignore-or", CEV, "gt[\"ignore\"] = \"iscrowd\" in gt and gt[\"iscrowd\"]",
        "gt[\"ignore\"] = gt[\"ignore\"] or (\"iscrowd\" in gt and gt[\"iscrowd\"])", "logic",
@@ -688,8 +703,8 @@ MUTANTS: List[Mutant] = [
        "if len(st) > 1 and not (st[1:] >= st[:-1]).all():", "comparison",
        "a category listed twice (useCats=0) takes the fast path: its annotations come once", T_EVAL),
     # --- polygons (csrc/rle_contour.c, src/fastrle/geometry/polygons.py)
-    _m("contour-right-mark", CT, "if ((unsigned)(s - 1) < (unsigned)s_end) *i3 = right;",
-       "if ((unsigned)(s - 1) <= (unsigned)s_end) *i3 = right;", "off-by-one",
+    _m("contour-right-mark", CT, "if ((unsigned)(s - 1) < (unsigned)s_end) *v3 = right;",
+       "if ((unsigned)(s - 1) <= (unsigned)s_end) *v3 = right;", "off-by-one",
        "the right-edge mark (nbd | 0x80) set one direction too far", T_POLY),
     _m("contour-rect-width", CT, "nd->bw = rx1 - rx + 1;", "nd->bw = rx1 - rx;", "off-by-one",
        "a border's bounding rect one column short (the parent search)", T_POLY),
@@ -698,13 +713,14 @@ MUTANTS: List[Mutant] = [
        "a hole's parent is the border of the other kind's parent", T_POLY),
     _m("contour-nbd-wrap", CT, "if (st->nbd == 0) st->nbd = 3;", "if (st->nbd == 0) st->nbd = 2;", "constant",
        "after 126 borders the mark wraps to 2 (cv2: 3)", T_POLY),
-    _m("contour-reaches", CT, "if (reaches(c, c->img + (int64_t)r->oy * c->step + r->ox, stop, r->hole)) break;",
-       "if (!reaches(c, c->img + (int64_t)r->oy * c->step + r->ox, stop, r->hole)) break;", "logic",
+    _m("contour-reaches", CT, "if (reaches(c, r->ox, r->oy, lx, y, r->hole)) break;",
+       "if (!reaches(c, r->ox, r->oy, lx, y, r->hole)) break;", "logic",
        "borders sharing a mark: the parent test inverted", T_POLY),
-    _m("contour-lnbd-inside", CT, "if (row[x] != row[x - 1] && row[x] != 1) {", "if (row[x] != row[x - 1]) {",
+    _m("contour-lnbd-inside", CT, "if (row[x] != row[x - 1] && row[x] != 1) return x;",
+       "if (row[x] != row[x - 1]) return x;",
        "logic", "an unvisited pixel inside a span counts as the LNBD", T_POLY),
-    _m("contour-last-col", CT, "if (scr->tr[k + 1] < w && row[b - 1] >= 1) {",
-       "if (scr->tr[k + 1] <= w && row[b - 1] >= 1) {", "off-by-one",
+    _m("contour-last-col", CT, "if (scr->tr[k + 1] < w && last >= 1) {",
+       "if (scr->tr[k + 1] <= w && last >= 1) {", "off-by-one",
        "a hole border starts after a span that ends at the last column", T_POLY),
     _m("contour-hier-swap", CT, "hr[0] = nd->next < 0 ? -1 : map[nd->next];",
        "hr[0] = nd->prev < 0 ? -1 : map[nd->prev];", "swapped", "the hierarchy's next column holds the previous",
@@ -836,14 +852,127 @@ MUTANTS: List[Mutant] = [
        "off-by-one", "YOLO classes start at 1", T_CLIPOLY),
     _m("cli-poly-same-stem", CPO, "out[name] = out.get(name, \"\") + \"\".join(", "out[name] = \"\" + \"\".join(",
        "logic", "two images with one file stem: the second's labels replace the first's", T_CLIPOLY),
-    _m("cli-poly-sa1b-key", CPO, "key = (name, iid) if doc.layout == an.SA1B else iid", "key = iid", "logic",
+    _m("cli-poly-sa1b-key", CPO, "key = (os.path.basename(path), iid) if doc.layout == an.SA1B else iid",
+       "key = iid", "logic",
        "two SA-1B files with one image id share one image entry", T_CLIPOLY),
+    # --- the bit-band decode (csrc/rle_decode.c, 2026-12-07): outputs of 1 MiB and more
+    _m("bb-band-end", D, "uint64_t b0 = y0 / BB_ROWS, b1 = (y1 - 1) / BB_ROWS;",
+       "uint64_t b0 = y0 / BB_ROWS, b1 = y1 / BB_ROWS;", "off-by-one",
+       "bb_build: a segment ending on a band boundary also fills the next band's column word", T_BITS),
+    _m("bb-run-col-end", D, "if (e - cs <= h && ((d ^ (e - cs - 1)) >> 6) == 0) {",
+       "if (e - cs <= h + 1 && ((d ^ (e - cs - 1)) >> 6) == 0) {", "off-by-one",
+       "bb_build: a run one pixel past its column end stays in its column (the next column's top pixel is lost)",
+       T_BITS),
+    _m("bb-acc-column", D, "if ((d >> 6) != ab || x != ax) {", "if ((d >> 6) != ab) {", "logic",
+       "bb_build: the register word is not flushed when the column changes within a band", T_BITS),
+    _m("bb-clear-half", D, "      memset(band + x0, 0, 64 * sizeof(uint64_t));",
+       "      memset(band + x0, 0, 32 * sizeof(uint64_t));", "constant",
+       "bb_transpose: a block's last 32 column words are not cleared (stale bits in the next mask)", T_BITS),
+    _m("bb-expand-clear", D, "if (clear) memset(st + perm[i] * w + x0, 0, n);",
+       "if (clear) memset(st + perm[i] * w + x0, 0, n - 1);", "off-by-one",
+       "bb_expand (scalar): the clear pass leaves each block row's last byte in the stage", T_BITS),
+    _m("bb-stage-clear", D, "    lw_copy(&lw, a, a + nr * w, st);\n    bb_expand(&bb, b, st, nr, 1);",
+       "    lw_copy(&lw, a, a + nr * w, st);", "logic",
+       "decode_bitband: the stage is not cleared after a band (stage_zeroed's contract): later bands keep its ones",
+       T_BITS),
+    _m("bb-stage-zero", D, "if (scr->stage_zero < scr->stage_cap) {", "if (scr->stage_zero > scr->stage_cap) {",
+       "comparison", "stage_zeroed never zeroes: a fresh stage's old heap bytes reach the output", T_BITS),
+    _m("bb-transpose64", D, "uint64_t mk = 0x00000000FFFFFFFFull;", "uint64_t mk = 0x0000FFFF0000FFFFull;",
+       "constant", "transpose64 (scalar): the first swap's mask is the second's", T_BITS),
+    _m("bb-avx-idx", D, "static const uint8_t idx[64] = {56, 48, 40,", "static const uint8_t idx[64] = {48, 56, 40,",
+       "swapped", "transpose64_avx512: two entries of the byte-transpose index table swapped", T_BITS),
+    _m("bb-avx-keep", D, "(((__mmask64)1 << n) - 1);", "(((__mmask64)1 << (n - 1)) - 1);", "off-by-one",
+       "expand_rows_avx512: a partial block's last column is never written (w % 64 != 0)", T_BITS),
+    _m("bb-avx-clear", D, "__m512i one = _mm512_set1_epi8(clear ? 0 : 1);", "__m512i one = _mm512_set1_epi8(1);",
+       "logic", "expand_rows_avx512: the clear pass writes ones (the stage keeps stale foreground)", T_BITS),
+    _m("bb-avx-perm", D, "8 * (f >> 2) + 4 * ((f >> 1) & 1) + 2 * (f & 1) + (qw & 1));",
+       "8 * (f >> 2) + 2 * ((f >> 1) & 1) + 4 * (f & 1) + (qw & 1));", "swapped",
+       "bb_perm_avx512: the rows of two unpack stages swapped", T_BITS),
+    _m("bb-pays-simd", D, "if (frle_bits_level() != FRLE_ISA_SCALAR) return 1;",
+       "if (frle_bits_level() != FRLE_ISA_SCALAR) return 0;", "logic",
+       "frle_bits_pays: the vector levels never take the bit path (a path choice only)", T_BITS),
+    _m("bb-packed-order", D, "if (!little) v = reverse_bits_in_bytes(v);", "if (little) v = reverse_bits_in_bytes(v);",
+       "logic", "frle_decode_bits_packed: bit orders swapped (big is np.packbits' default)", T_BITS),
+    _m("bb-packed-perm", D, "uint64_t v = rw[i], yy = y + bb.perm[i];", "uint64_t v = rw[i], yy = y + i;",
+       "logic", "frle_decode_bits_packed: rows of the AVX-512 transpose written in register order", T_BITS),
+    _m("bb-lw-copy-src", D, "    src += e - a;\n    a = e;", "    a = e;", "logic",
+       "lw_copy: the source does not advance past a partial line (bytes after it shifted)", T_BITS),
+    # --- the GPU host path (src/fastrle/gpu/api.py, src/fastrle/_gpupack.pyx), 2026-12-07
+    _m("ghost-flags-word", GAPI, "self.flags = self.host[:nwords:_launch.META_STRIDE]",
+       "self.flags = self.host[1:nwords:_launch.META_STRIDE]", "off-by-one",
+       "_Status: each mask's status read from its second meta word (parse errors unreported)", T_GHOST),
+    _m("ghost-flags-stale", GAPI, "        if nwords != self.n:\n", "        if self.n == 0:\n", "logic",
+       "_Status: the status view keeps its first batch's length (masks past it unchecked)", T_GHOST),
+    _m("ghost-busy", GAPI, "        self.busy = False\n        return words", "        return words", "logic",
+       "_Status.wait leaves the status busy: every call allocates a new pinned buffer", T_GHOST),
+    _m("ghost-fit", GPK, "    if pos > host.shape[0]:", "    if pos >= host.shape[0]:", "comparison",
+       "fill_upload rejects an exact fit", T_GHOST),
+    _m("ghost-maps-pos", GPK, "        memcpy(&host[pos], &maps[0], 4 * nmaps)\n        pos += 4 * nmaps",
+       "        memcpy(&host[pos], &maps[0], 4 * nmaps)", "logic",
+       "fill_upload: the counts overwrite the maps", T_GHOST),
+    _m("ghost-bytes", GPK, "p = _data(c, PyUnicode_CheckExact(c), &size)", "p = _data(c, True, &size)", "logic",
+       "fill_upload reads bytes counts as str", T_GHOST),
+    # --- COCOeval's loadRes fast path and evaluate's gather/group (_eval.pyx, cocoeval.py), 2026-12-07
+    _m("evx-fill-bbox", EVX, "        if _BBOX not in ann:\n            ann[_BBOX] = boxes[i]",
+       "        ann[_BBOX] = boxes[i]", "logic",
+       "loadRes (fast path): a result's own bbox replaced by its mask's box", T_EVAL2),
+    _m("evx-fill-id", EVX, "ann[_ID] = i + 1", "ann[_ID] = i", "off-by-one",
+       "loadRes (fast path): result ids start at 0", T_EVAL2),
+    _m("evx-fill-area-type", EVX, "ann[_AREA] = PyArray_Scalar(&ap[i], _U32, None)", "ann[_AREA] = ap[i]", "logic",
+       "loadRes (fast path): areas are Python ints, not np.uint32 as pycocotools'", T_EVAL2),
+    _m("evx-fill-cti", EVX, "_index_ann(ann, by_id, ita, cti, True)", "_index_ann(ann, by_id, ita, cti, False)",
+       "logic", "loadRes (fast path): the results' catToImgs left empty", T_EVAL2),
+    _m("evx-group-stable", EVX, "    for i in range(n):\n        k = key[i]\n        if k >= 0:\n            iv[cv[k]] = i",
+       "    for i in range(n - 1, -1, -1):\n        k = key[i]\n        if k >= 0:\n            iv[cv[k]] = i",
+       "logic", "group: a pair's annotations in reverse order (not a stable sort)", T_EVAL2),
+    _m("evx-gather-nocats", EVX, "kv[n] = jj * n_img + ii if use_cats else ii * n_cat + jj",
+       "kv[n] = jj * n_img + ii", "logic",
+       "gather_results: useCats=0 keys results by category, then image (the use_cats order)", T_EVAL2),
+    _m("coev-nocats-off", CEV, "self.off = np.ascontiguousarray(sub_off[::max(n_cat, 1)])",
+       "self.off = np.ascontiguousarray(sub_off[:n_img + 1])", "logic",
+       "useCats=0 (gathered results): image offsets from the first pairs, not every n_cat-th", T_EVAL2),
+    # --- the sparse contour store (csrc/rle_contour.c), 2026-12-07
+    _m("sparse-marks", CT, "nm += e0 - cur;", "nm += e0 - cur - 1;", "off-by-one",
+       "build_sparse: neighbouring edge pieces share a mark byte", T_POLY2),
+    _m("sparse-finger", CT, "if (lo < hi && x < p->px1[lo]) return", "if (lo < hi && x <= p->px1[lo]) return",
+       "off-by-one", "piece_of: the pixel just past the next piece counts as inside it", T_POLY2),
+    _m("sparse-search", CT, "if (p->px1[mid] <= x) lo = mid + 1;", "if (p->px1[mid] < x) lo = mid + 1;",
+       "comparison", "piece_of: the search stops at a piece ending at x", T_POLY2),
+    _m("sparse-lnbd-inside", CT, "      if (m[x] == 1) continue;\n", "", "logic",
+       "sparse store: an unvisited pixel inside a span counts as the LNBD", T_POLY2),
+    _m("sparse-lnbd-left", CT, "else left = c->poff[k - 1] < 0 ? 1 :", "else left = 1 ? 1 :", "logic",
+       "sparse store: the LNBD test reads a piece's left neighbour as unvisited", T_POLY2),
+    _m("sparse-inner-below", CT, "        if (C[ic + 1] < hi) hi = C[ic + 1];\n", "", "logic",
+       "build_sparse: inner pixels ignore the row below (border points stored as inner)", T_POLY2),
+    # --- jobs.api.cluster / map_sources and `fastrle polygons --workers`, 2026-12-07
+    _m("jobs-map-order", JAPI, "return [results[s] for s in items], time.perf_counter() - t0, nworkers",
+       "return list(results.values()), time.perf_counter() - t0, nworkers", "logic",
+       "map_sources returns results in completion order, not source order", T_CLUSTER),
+    _m("jobs-workers-n", JAPI, "n = workers or os.cpu_count() or 1", "n = os.cpu_count() or 1", "logic",
+       "cluster() ignores workers", T_CLUSTER),
+    _m("cli-poly-workers-local", CPO, "if client is None and scheduler is None and workers is None:",
+       "if client is None and scheduler is None:", "logic",
+       "convert(workers=N) / --workers runs in this process", T_CLUSTER),
+    _m("cli-poly-cluster-kw", CPO, "kw = dict(mode=mode, approx=approx, min_area=min_area)",
+       "kw = dict(mode=mode, approx=approx)", "logic",
+       "on a cluster the tasks do not get --min-area", T_CLUSTER),
 ]
 
 
 # Survivors that are acceptable: equivalent mutants (no input can tell them
 # from the original). Anything else that survives is a missing test.
 EQUIVALENT: Dict[str, str] = {
+    "sparse-lnbd-left": (
+        "the left neighbour of an edge piece's first pixel x is read from piece k-1 only when x-1 "
+        "is in the same span (x > a + 1), and within a span build_sparse puts an inner piece "
+        "(non-empty: hi - lo > 2) between any two edge pieces, so piece k-1 is inner there and "
+        "the original reads 1 too: the mutant's constant 1 is what the original always reads"),
+    "bb-pays-simd": (
+        "frle_bits_pays only picks the path: with the mutant the vector levels decode every mask "
+        "through the row spans (frle_row_transitions and the line writer), whose bytes are the "
+        "bit path's for every mask (both are pycocotools' decode; test_decode_paths.py checks "
+        "each path against it, the bit path under FRLE_ISA=scalar as well), so only the speed "
+        "differs"),
     "poly-holes-orphan": (
         "min_area drops an outer ring only when its shoelace area is below min_area, and each "
         "of its holes lies inside it (cv2's hole border and a hole's pixel outline are both "
@@ -853,7 +982,7 @@ EQUIVALENT: Dict[str, str] = {
         "a span ending at the last column has the zero frame, i.e. the outside, to the right of "
         "its last pixel b-1; that pixel lies on its component's outer border, traced when the "
         "scan met the component's first pixel (earlier in raster order), which examines the 0 "
-        "neighbour and marks b-1 right (a negative mark). So row[b-1] >= 1 fails there and the "
+        "neighbour and marks b-1 right (a negative mark). So last (pixel b-1) >= 1 fails there and the "
         "mutant's extra case tr[k+1] == w never starts a hole (no difference from the original "
         "over 38,000 random masks of 1-11 px sides, all modes and approximations)"),
     "contour-right-mark": (
@@ -893,6 +1022,9 @@ class Workspace:
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             shutil.copy2(os.path.join(ROOT, rel), dst)
         self.base_objs: Dict[str, str] = {}
+        emu_cache = os.path.join(ROOT, "tests", "cuda_emu", "_build")
+        if os.path.isdir(emu_cache):  # baseline emulator build, keyed by source hash
+            shutil.copytree(emu_cache, os.path.join(base, "tests", "cuda_emu", "_build"), dirs_exist_ok=True)
         if not build:  # only Python/.cuh mutants: the tree's own in-place build serves
             self.suffix = sysconfig.get_config_var("EXT_SUFFIX")
             built = glob.glob(os.path.join(ROOT, "src", "fastrle", "*" + self.suffix))
@@ -901,13 +1033,12 @@ class Workspace:
             for so in built:
                 shutil.copy2(so, os.path.join(base, "src", "fastrle", os.path.basename(so)))
             return
-        emu_cache = os.path.join(ROOT, "tests", "cuda_emu", "_build")
-        if os.path.isdir(emu_cache):  # baseline emulator build, keyed by source hash
-            shutil.copytree(emu_cache, os.path.join(base, "tests", "cuda_emu", "_build"), dirs_exist_ok=True)
         self.obj = os.path.join(base, "_mutobj")
         os.makedirs(self.obj, exist_ok=True)
         import numpy as np
-        self.cc = (sysconfig.get_config_var("CC") or "cc").split()
+        # MUTATE_CC: another compiler command, e.g. "ccache gcc -pthread" (with
+        # CCACHE_BASEDIR=/tmp: compiles run in the copy, so its paths hash alike)
+        self.cc = (os.environ.get("MUTATE_CC") or sysconfig.get_config_var("CC") or "cc").split()
         with open(os.path.join(base, "build_flags.txt")) as f:  # the build's one flag list
             flags = [ln.strip() for ln in f if ln.strip().startswith("-")]
         self.cflags = ["-fPIC", *flags, "-w",
@@ -938,7 +1069,7 @@ class Workspace:
                            capture_output=True, cwd=self.dir)
             src = c
         o = self._objpath(rel)
-        subprocess.run(self.cc + self.cflags + ["-c", src, "-o", o], check=True, capture_output=True)
+        subprocess.run(self.cc + self.cflags + ["-c", src, "-o", o], check=True, capture_output=True, cwd=self.dir)
         return o
 
     def _link(self, objs: Dict[str, str]) -> None:

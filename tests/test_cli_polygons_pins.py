@@ -80,9 +80,9 @@ def test_two_sa1b_files_with_one_image_id(tmp_path):
 
 
 
-@pytest.mark.xfail(strict=True, reason="yolo_files groups by image id: two SA-1B files with one image id "
-                   "share b.txt (reported to the lead; convert() keeps them apart)")
 def test_two_sa1b_files_with_one_image_id_yolo(tmp_path):
+    """Labels go to the image entry of their file, not to the last entry of
+    their id (before the fix: one b.txt holding both images' rings)."""
     a = sa1b(tmp_path / "a.json", 1, "a.jpg", [block(4, 5, 0, 2, 0, 2)])
     b = sa1b(tmp_path / "b.json", 1, "b.jpg", [block(4, 5, 1, 3, 1, 4)])
     lab = tmp_path / "labels"

@@ -37,7 +37,8 @@ from ..jobs.sources import Problem, expand_sources, read_source
 from ..jobs.tasks import SourceResult
 from ._jobs import add_cluster_options, run_job
 
-__all__ = ["add_parser", "run", "convert", "polygons_source", "PolygonsPart", "PolygonsError", "yolo_files"]
+__all__ = ["add_parser", "run", "convert", "convert_linked", "polygons_source", "PolygonsPart", "PolygonsError",
+           "yolo_files"]
 
 
 class PolygonsError(ValueError):
@@ -82,11 +83,14 @@ def _image_info(doc: Any, rec: Any) -> Tuple[Any, Optional[int], Optional[int], 
 class PolygonsPart(SourceResult):
     """What :func:`polygons_source` made of one source: ``image_infos`` as
     (key, image object) in first-seen order, the ``annotations`` with their
-    rings, the COCO ``categories`` by id (None for other sources) and the
-    ``problems`` (kind ``"source"`` or ``"malformed"``)."""
+    rings and ``image_keys``, each annotation's image key (SA-1B image ids
+    are not unique across files, so an annotation's image is found by key,
+    not by id), the COCO ``categories`` by id (None for other sources) and
+    the ``problems`` (kind ``"source"`` or ``"malformed"``)."""
 
     image_infos: List[Tuple[Any, Dict[str, Any]]] = field(default_factory=list)
     annotations: List[Dict[str, Any]] = field(default_factory=list)
+    image_keys: List[Any] = field(default_factory=list)
     categories: Optional[Dict[Any, Any]] = None
 
 
@@ -145,6 +149,7 @@ def polygons_source(path: str, mode: str = "ccomp", approx: str = "simple", min_
             a.setdefault("image_id", iid)
             a["segmentation"] = poly.rings
             part.annotations.append(a)
+            part.image_keys.append(key)
         if doc.layout == an.COCO and doc.images is not None:
             for im in doc.images.values():
                 images.setdefault(im.get("id"), dict(im))
@@ -171,10 +176,22 @@ def convert(sources: List[str], *, mode: str = "ccomp", approx: str = "simple", 
     ``height``/``width`` where known. Raises :class:`PolygonsError` naming
     every source or annotation that could not be read.
 
+    Two SA-1B files may give two images one id; :func:`yolo_files` keeps
+    them apart only with :func:`convert_linked`'s links.
+
     With ``client``, ``scheduler`` or ``workers`` each source is one task on
     Dask (:func:`fastrle.jobs.api.map_sources`, with its progress line;
     ``progress`` as there); the result is the same as in this process: the
     parts are merged here, in source order."""
+    return convert_linked(sources, mode=mode, approx=approx, min_area=min_area, client=client,
+                          scheduler=scheduler, workers=workers, progress=progress)[0]
+
+
+def convert_linked(sources: List[str], *, mode: str = "ccomp", approx: str = "simple", min_area: float = 0.0,
+                   client: Any = None, scheduler: Optional[str] = None, workers: Optional[int] = None,
+                   progress: Optional[bool] = None) -> Tuple[Dict[str, Any], List[int]]:
+    """:func:`convert`'s result and, for each of its annotations, the
+    position of its image in ``images`` (for :func:`yolo_files`)."""
     items = expand_sources(sources)
     kw = dict(mode=mode, approx=approx, min_area=min_area)
     parts: List[Any]
@@ -188,19 +205,25 @@ def convert(sources: List[str], *, mode: str = "ccomp", approx: str = "simple", 
                                   scheduler=scheduler, workers=workers, progress=progress)
     problems: List[str] = []
     images: Dict[Any, Dict[str, Any]] = {}
+    where: Dict[Any, int] = {}  # image key -> its position in images
     out_anns: List[Dict[str, Any]] = []
+    links: List[int] = []
     categories: Dict[Any, Any] = {}
     for part in parts:  # a failed Dask task is a plain SourceResult with its problem
         problems += [_line(part.source, p) for p in part.problems]
         if isinstance(part, PolygonsPart):
             for key, info in part.image_infos:
-                images.setdefault(key, info)
+                if key not in images:
+                    where[key] = len(images)
+                    images[key] = info
             out_anns += part.annotations
+            links += [where[k] for k in part.image_keys]
             categories.update(part.categories or {})
     if problems:
         raise PolygonsError("\n".join(problems))
-    return {"images": list(images.values()), "annotations": out_anns,
+    coco = {"images": list(images.values()), "annotations": out_anns,
             "categories": [categories[k] for k in _sorted_ids(categories)]}
+    return coco, links
 
 
 def _sorted_ids(ids: Any) -> List[Any]:
@@ -225,26 +248,28 @@ def _categories(path: str) -> Optional[Dict[Any, Any]]:
     return {c["id"]: c for c in cats if isinstance(c, dict) and "id" in c}
 
 
-def yolo_files(coco: Dict[str, Any]) -> Dict[str, str]:
-    """File name -> text of the YOLO segmentation labels of a :func:`convert` result."""
+def yolo_files(coco: Dict[str, Any], links: Optional[List[int]] = None) -> Dict[str, str]:
+    """File name -> text of the YOLO segmentation labels of a :func:`convert`
+    result. ``links`` (:func:`convert_linked`): each annotation's position
+    in ``images``; without them an annotation goes to the last image of its
+    id (images that share an id share a file)."""
     ids = _sorted_ids({a.get("category_id", 0) for a in coco["annotations"]} | {c["id"] for c in coco["categories"]})
     cls = {c: i for i, c in enumerate(ids)}
-    by_image: Dict[Any, List[str]] = {}
-    sizes = {im["id"]: (im["height"], im["width"], im["file_name"]) for im in coco["images"]}
-    names: Dict[Any, str] = {}
-    for im in coco["images"]:
-        stem = os.path.splitext(os.path.basename(str(im["file_name"])))[0] or str(im["id"])
-        names[im["id"]] = stem + ".txt"
-        by_image.setdefault(im["id"], [])
-    for a in coco["annotations"]:
-        h, w, _ = sizes[a["image_id"]]
+    images = coco["images"]
+    if links is None:
+        by_id = {im["id"]: k for k, im in enumerate(images)}
+        links = [by_id[a["image_id"]] for a in coco["annotations"]]
+    by_image: List[List[str]] = [[] for _ in images]
+    for a, at in zip(coco["annotations"], links):
+        h, w = images[at]["height"], images[at]["width"]
         c = cls[a.get("category_id", 0)]
         for ring in a["segmentation"]:
             xy = [(v + 0.5) / (w if k % 2 == 0 else h) for k, v in enumerate(ring)]
-            by_image[a["image_id"]].append(f"{c} " + " ".join(f"{v:.6g}" for v in xy))
+            by_image[at].append(f"{c} " + " ".join(f"{v:.6g}" for v in xy))
     out: Dict[str, str] = {}
-    for iid, lines in by_image.items():
-        name = names[iid]
+    for im, lines in zip(images, by_image):
+        stem = os.path.splitext(os.path.basename(str(im["file_name"])))[0] or str(im["id"])
+        name = stem + ".txt"
         out[name] = out.get(name, "") + "".join(line + "\n" for line in lines)
     return out
 
@@ -263,8 +288,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        coco = convert(args.sources, mode=args.mode, approx=args.approx, min_area=args.min_area,
-                       scheduler=args.scheduler, workers=args.workers)
+        coco, links = convert_linked(args.sources, mode=args.mode, approx=args.approx, min_area=args.min_area,
+                                     scheduler=args.scheduler, workers=args.workers)
     except PolygonsError as e:
         print(str(e), file=sys.stderr)
         return 1
@@ -278,7 +303,7 @@ def _run(args: argparse.Namespace) -> int:
         fileio.atomic_write(args.out, write)
         print(f"{len(coco['annotations'])} annotations of {len(coco['images'])} images -> {args.out}")
         return 0
-    files = yolo_files(coco)
+    files = yolo_files(coco, links)
     os.makedirs(args.out, exist_ok=True)
     for name, text in files.items():
         def write_txt(tmp: str, text: str = text) -> None:
