@@ -871,8 +871,8 @@ MUTANTS: List[Mutant] = [
     _m("bb-expand-clear", D, "if (clear) memset(st + perm[i] * w + x0, 0, n);",
        "if (clear) memset(st + perm[i] * w + x0, 0, n - 1);", "off-by-one",
        "bb_expand (scalar): the clear pass leaves each block row's last byte in the stage", T_BITS),
-    _m("bb-stage-clear", D, "    lw_copy(&lw, a, a + nr * w, st);\n    bb_expand(&bb, b, st, nr, 1);",
-       "    lw_copy(&lw, a, a + nr * w, st);", "logic",
+    _m("bb-stage-clear", D, "      }\n    }\n    bb_expand(&bb, b, st, nr, 1);",
+       "      }\n    }", "logic",
        "decode_bitband: the stage is not cleared after a band (stage_zeroed's contract): later bands keep its ones",
        T_BITS),
     _m("bb-stage-zero", D, "if (scr->stage_zero < scr->stage_cap) {", "if (scr->stage_zero > scr->stage_cap) {",
@@ -888,9 +888,9 @@ MUTANTS: List[Mutant] = [
     _m("bb-avx-perm", D, "8 * (f >> 2) + 4 * ((f >> 1) & 1) + 2 * (f & 1) + (qw & 1));",
        "8 * (f >> 2) + 2 * ((f >> 1) & 1) + 4 * (f & 1) + (qw & 1));", "swapped",
        "bb_perm_avx512: the rows of two unpack stages swapped", T_BITS),
-    _m("bb-pays-simd", D, "if (frle_bits_level() != FRLE_ISA_SCALAR) return 1;",
-       "if (frle_bits_level() != FRLE_ISA_SCALAR) return 0;", "logic",
-       "frle_bits_pays: the vector levels never take the bit path (a path choice only)", T_BITS),
+    _m("bb-pays-simd", D, "return frle_bits_level() != FRLE_ISA_SCALAR || thin_runs(cnts, m);",
+       "return thin_runs(cnts, m);", "logic",
+       "frle_bits_pays: the vector levels take the bit path only for masks of short runs (a path choice only)", T_BITS),
     _m("bb-packed-order", D, "if (!little) v = reverse_bits_in_bytes(v);", "if (little) v = reverse_bits_in_bytes(v);",
        "logic", "frle_decode_bits_packed: bit orders swapped (big is np.packbits' default)", T_BITS),
     _m("bb-packed-perm", D, "uint64_t v = rw[i], yy = y + bb.perm[i];", "uint64_t v = rw[i], yy = y + i;",
@@ -968,8 +968,8 @@ EQUIVALENT: Dict[str, str] = {
         "(non-empty: hi - lo > 2) between any two edge pieces, so piece k-1 is inner there and "
         "the original reads 1 too: the mutant's constant 1 is what the original always reads"),
     "bb-pays-simd": (
-        "frle_bits_pays only picks the path: with the mutant the vector levels decode every mask "
-        "through the row spans (frle_row_transitions and the line writer), whose bytes are the "
+        "frle_bits_pays only picks the path: with the mutant the vector levels decode masks of "
+        "long runs through the row spans (frle_row_transitions and the line writer), whose bytes are the "
         "bit path's for every mask (both are pycocotools' decode; test_decode_paths.py checks "
         "each path against it, the bit path under FRLE_ISA=scalar as well), so only the speed "
         "differs"),
