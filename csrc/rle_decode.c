@@ -6,6 +6,7 @@
 #include "rle_compat.h"
 #include "rle_dispatch.h"
 #include "rle_internal.h"
+#include "rle_platform.h"
 #if defined(FRLE_SSE2)
 #include <emmintrin.h>
 #endif
@@ -616,13 +617,14 @@ static void expand_rows_avx512(uint8_t *st, uint64_t w, const uint64_t *rw, cons
  * 16 (q >> 1) + 8 s1 + 4 s2 + 2 s3 + (q & 1)), and the identity */
 static uint8_t bb_perm_avx512[64], bb_perm_id[64];
 
-/* byte b as 8 bytes of its bits, lowest first (filled on first use) */
+/* byte b as 8 bytes of its bits, lowest first, and the permutations above:
+ * filled once per process (frle_once orders the writes before any reader's
+ * use, on weakly ordered CPUs too) */
 static uint8_t expand_tab[256][8];
-static int expand_ready = 0;
+static frle_once_t expand_once = FRLE_ONCE_INIT;
 
-static void expand_init(void) {
+static void expand_fill(void) {
   int b, j;
-  if (frle_load_relaxed(&expand_ready)) return;
   for (b = 0; b < 256; b++)
     for (j = 0; j < 8; j++) expand_tab[b][j] = (uint8_t)((b >> j) & 1);
   for (b = 0; b < 64; b++) {
@@ -632,8 +634,9 @@ static void expand_init(void) {
     bb_perm_avx512[b] = (uint8_t)(16 * (qw >> 1) + 8 * (f >> 2) + 4 * ((f >> 1) & 1) + 2 * (f & 1) + (qw & 1));
     bb_perm_id[b] = (uint8_t)b;
   }
-  frle_store_relaxed(&expand_ready, 1);
 }
+
+static void expand_init(void) { frle_once(&expand_once, expand_fill); }
 
 /* the n <= 64 bytes of row word v at dst, one byte per bit */
 static inline void expand_row(uint8_t *dst, uint64_t v, uint32_t n) {
