@@ -406,15 +406,15 @@ int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
     return FRLE_OK;
   }
 
+  if (h == 0 || w == 0) return FRLE_OK; /* no pixels */
+
   /* 1. Foreground runs split at column ends: per column, sorted y0,y1
    *    boundary pairs in bnd[], and the columns that have any in seg[] as
-   *    (x, first boundary) pairs. A run crossing k column ends makes k+1
-   *    segments, and all runs together cross at most w-1 column ends, so
-   *    the memory is reserved once. The column of a run start follows from
-   *    the last one without a division unless the run skipped a column. */
-  if (!FRLE_GROW(scr->tr, scr->tr_cap, 2 * (m / 2 + (int64_t)w) + 2) ||
-      !FRLE_GROW(scr->seg, scr->seg_cap, 2 * (int64_t)w + 2))
-    return FRLE_ERR_NOMEM;
+   *    (x, first boundary) pairs. Memory grows with the segments (a check
+   *    per segment, a call only to grow), never with w, which may be 2^32
+   *    for an empty mask. The column of a run start follows from the last
+   *    one without a division unless the run skipped a column. */
+  if (!FRLE_GROW(scr->tr, scr->tr_cap, m + 4) || !FRLE_GROW(scr->seg, scr->seg_cap, m + 4)) return FRLE_ERR_NOMEM;
   bnd = scr->tr; /* boundaries live in tr until step 3 */
   seg = scr->seg;
   {
@@ -433,6 +433,12 @@ int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
           cs = x * h;
         }
       }
+      if (nb + 4 > scr->tr_cap || 2 * ncol + 4 > scr->seg_cap) { /* room for one more segment */
+        if (!FRLE_GROW(scr->tr, scr->tr_cap, nb + 4) || !FRLE_GROW(scr->seg, scr->seg_cap, 2 * ncol + 4))
+          return FRLE_ERR_NOMEM;
+        bnd = scr->tr;
+        seg = scr->seg;
+      }
       if (ncol == 0 || seg[2 * ncol - 2] != (uint32_t)x) {
         seg[2 * ncol] = (uint32_t)x;
         seg[2 * ncol + 1] = (uint32_t)nb;
@@ -444,6 +450,12 @@ int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
         nb += 2;
         x++;
         cs += h;
+        if (nb + 4 > scr->tr_cap || 2 * ncol + 4 > scr->seg_cap) {
+          if (!FRLE_GROW(scr->tr, scr->tr_cap, nb + 4) || !FRLE_GROW(scr->seg, scr->seg_cap, 2 * ncol + 4))
+            return FRLE_ERR_NOMEM;
+          bnd = scr->tr;
+          seg = scr->seg;
+        }
         seg[2 * ncol] = (uint32_t)x;
         seg[2 * ncol + 1] = (uint32_t)nb;
         ncol++;

@@ -69,3 +69,15 @@ def test_big_outputs_match_pycocotools_on_every_kernel(isa: str) -> None:
     p = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     assert int(p.stdout.strip()) == 7 * 6 * 2 + 4
+
+
+def test_empty_mask_with_a_huge_side_allocates_nothing_per_column() -> None:
+    """A fuzzed decode_ragged of a 0 x 3238067965 mask (h*w == 0, which
+    decode_ragged accepts) once reserved memory per column and raised
+    MemoryError; the row spans now grow with the runs only."""
+    import numpy as np
+
+    import fastrle
+
+    out = fastrle.decode_ragged(b"", np.array([0, 0]), 0, 3238067965)
+    assert out.shape == (1, 0, 3238067965) and out.size == 0

@@ -138,6 +138,22 @@ static void test_bitband(void) {
   frle_scratch_free(scr);
 }
 
+/* Row spans of masks with few runs and a huge side take memory for their
+ * runs, not for the side: an empty 0 x (2^32 - 1) mask, and one pixel of a
+ * 2 x 2^30 mask (a fuzzed decode_ragged once ran out of memory here). */
+static void test_transitions_memory(void) {
+  frle_scratch *scr = frle_scratch_new();
+  uint32_t empty[1] = {0}, one[3] = {5, 1, 0};
+  one[2] = (uint32_t)((2ull << 30) - 6);
+  CHECK(frle_row_transitions(empty, 1, 0, 0xFFFFFFFFull, scr) == FRLE_OK, "0 x 2^32-1: rc");
+  CHECK(frle_row_transitions(one, 3, 2, 1ull << 30, scr) == FRLE_OK, "2 x 2^30: rc");
+  CHECK(scr->tr_cap < 4096 && scr->seg_cap < 4096, "2 x 2^30, one pixel: %lld and %lld words reserved",
+        (long long)scr->tr_cap, (long long)scr->seg_cap);
+  CHECK(scr->ylo == 1 && scr->yhi == 2 && scr->row[1] == 2 && scr->tr[0] == 2 && scr->tr[1] == 3,
+        "2 x 2^30, one pixel: its span");
+  frle_scratch_free(scr);
+}
+
 static int parse_code(const char *s, uint64_t hw) {
   uint32_t cn[64];
   int64_t m;
@@ -532,6 +548,7 @@ int main(int argc, char **argv) {
   int style;
   test_isa_cap();
   test_bitband();
+  test_transitions_memory();
   if (argc > 1 && !strcmp(argv[1], "--kernels")) {
     if (failures) {
       fprintf(stderr, "%d failures\n", failures);
