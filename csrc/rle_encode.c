@@ -9,6 +9,7 @@
 #include <emmintrin.h>
 #endif
 
+#ifndef FRLE_X86_KERNELS /* the portable build's run search (x86 takes the block kernels below) */
 #if !defined(__SSE2__)
 /* Word tests for the skip loop: all 8 bytes zero / all 8 nonzero. */
 static inline int all_zero(uint64_t v) { return v == 0; }
@@ -63,7 +64,9 @@ static inline uint64_t run_end(const uint8_t *mask, uint64_t j, uint64_t hw, uin
     while (j < hw && mask[j] == p) j++;
   return j;
 }
+#endif
 
+#ifdef FRLE_X86_KERNELS
 /* Column-major encode by boundary bits: bit k of a 64-byte block at j is set
  * where byte j+k differs from byte j+k-1 (by value, or by zero/nonzero), so
  * every byte is read once per block (the load at j-1 overlaps the block
@@ -125,7 +128,6 @@ static int64_t encode_tail(const uint8_t *mask, uint64_t j, uint64_t hw, int non
     return m;                                                                                                          \
   }
 
-#ifdef FRLE_X86_KERNELS
 #include <immintrin.h>
 
 /* Bits where the 16 bytes at q differ from those at q - 1. */
