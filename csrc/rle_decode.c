@@ -384,6 +384,24 @@ static inline int64_t xor_intervals(const uint32_t *a, int64_t na, const uint32_
   return ne;
 }
 
+/* Move column x (and cs = x * h) forward to the column holding position s,
+ * which is at or past cs; returns s's row. Runs come in order, so this is
+ * an add unless a run skipped a whole column. */
+static FRLE_FORCE_INLINE uint64_t column_of(uint64_t s, uint64_t h, uint64_t *x, uint64_t *cs) {
+  uint64_t d = s - *cs;
+  if (d >= h) {
+    if (d < 2 * h) {
+      (*x)++;
+      *cs += h;
+    } else {
+      *x = s / h;
+      *cs = *x * h;
+    }
+    d = s - *cs;
+  }
+  return d;
+}
+
 int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frle_scratch *scr) {
   int64_t j, nb = 0, ncol = 0, ne = 0, g, total;
   uint64_t pos = 0, y;
@@ -420,19 +438,10 @@ int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
   {
     uint64_t x = 0, cs = 0; /* column of the last run start, and x * h */
     for (j = 1; j < m; j += 2) {
-      uint64_t s = pos + cnts[j - 1], e = s + cnts[j], d;
+      uint64_t s = pos + cnts[j - 1], e = s + cnts[j];
       pos = e;
       if (s == e) continue;
-      d = s - cs;
-      if (d >= h) {
-        if (d < 2 * h) {
-          x++;
-          cs += h;
-        } else {
-          x = s / h;
-          cs = x * h;
-        }
-      }
+      column_of(s, h, &x, &cs);
       if (nb + 4 > scr->tr_cap || 2 * ncol + 4 > scr->seg_cap) { /* room for one more segment */
         if (!FRLE_GROW(scr->tr, scr->tr_cap, nb + 4) || !FRLE_GROW(scr->seg, scr->seg_cap, 2 * ncol + 4))
           return FRLE_ERR_NOMEM;
@@ -727,17 +736,7 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
       uint64_t s = pos + cnts[j - 1], e = s + cnts[j], d;
       pos = e;
       if (s == e) continue;
-      d = s - cs;
-      if (d >= h) { /* the column of s, without a division unless a column was skipped */
-        if (d < 2 * h) {
-          x++;
-          cs += h;
-        } else {
-          x = s / h;
-          cs = x * h;
-        }
-        d = s - cs;
-      }
+      d = column_of(s, h, &x, &cs);
       if (e - cs <= h && ((d ^ (e - cs - 1)) >> 6) == 0) { /* in one column and band: most runs */
         uint64_t y1 = e - cs - 1;
         if ((d >> 6) != ab || x != ax) {
