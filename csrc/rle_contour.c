@@ -65,6 +65,7 @@ typedef struct {
   int64_t iv_cap; /* one row's inner intervals */
   int rc;
   int64_t bad;
+  frle_error err; /* a bad sum's pos and value */
 } cworker;
 
 /* The pixel values of one mask; see the top of the file. Coordinates are
@@ -618,10 +619,20 @@ again:
   }
   if (crop) {
     if (!FRLE_GROW(wk->img, wk->img_cap, W2 * H2)) return FRLE_ERR_NOMEM;
-    memset(wk->img, 0, (size_t)(W2 * H2));
-    for (y = 1; y <= (uint64_t)bh; y++) {
-      int8_t *row = wk->img + (int64_t)y * W2 + 1 - (int64_t)xmin;
-      for (k = rs[y]; k < re[y]; k += 2) memset(row + scr->tr[k], 1, scr->tr[k + 1] - scr->tr[k]);
+    /* row by row, each byte written once while its row is in cache (a
+     * memset of the whole box first, then the spans, passes over big boxes
+     * twice: memory traffic that two threads share) */
+    for (y = 0; y < (uint64_t)H2; y++) {
+      int8_t *line = wk->img + (int64_t)y * W2;
+      int64_t at = 0, a, b;
+      for (k = rs[y]; k < re[y]; k += 2) {
+        a = (int64_t)scr->tr[k] + 1 - (int64_t)xmin;
+        b = (int64_t)scr->tr[k + 1] + 1 - (int64_t)xmin;
+        memset(line + at, 0, (size_t)(a - at));
+        memset(line + a, 1, (size_t)(b - a));
+        at = b;
+      }
+      memset(line + at, 0, (size_t)(W2 - at));
     }
     c.img = wk->img;
     c.step = W2;
@@ -710,9 +721,12 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
     int rc;
     if (k >= jb->n || frle_load_relaxed(&jb->failed)) return;
     i = jb->order ? jb->order[k] : k;
-    rc = wk->scr ? one_mask(wk, jb->arena + jb->offsets[i], jb->offsets[i + 1] - jb->offsets[i], jb->h[i], jb->w[i],
-                            jb->mode, jb->approx, jb->outline, jb->store, &jb->out[i])
-                 : FRLE_ERR_NOMEM;
+    /* each mask's sum on its thread; a failure is placed in frle_contours */
+    rc = frle_check_sum(jb->arena + jb->offsets[i], jb->offsets[i + 1] - jb->offsets[i], jb->h[i] * jb->w[i], &wk->err);
+    if (rc == FRLE_OK)
+      rc = wk->scr ? one_mask(wk, jb->arena + jb->offsets[i], jb->offsets[i + 1] - jb->offsets[i], jb->h[i], jb->w[i],
+                              jb->mode, jb->approx, jb->outline, jb->store, &jb->out[i])
+                   : FRLE_ERR_NOMEM;
     if (rc != FRLE_OK) {
       frle_rings_free(&jb->out[i]);
       wk->rc = rc;
@@ -802,7 +816,49 @@ int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t 
   if (jb.wk != &one) free(jb.wk);
   if (rc != FRLE_OK) {
     for (i = 0; i < n; i++) frle_rings_free(&out[i]);
+    /* the threads stop at the first failure they see: the lowest mask
+     * with a bad sum, if any, is found here, else the failure seen */
+    for (i = 0; i < n; i++) {
+      int src = frle_check_sum(arena + offsets[i], offsets[i + 1] - offsets[i], h[i] * w[i], err);
+      if (src != FRLE_OK) {
+        err->code = src;
+        err->index = i;
+        return src;
+      }
+    }
     return frle_fail(err, rc, bad);
   }
   return FRLE_OK;
+}
+
+typedef struct {
+  frle_rings *out;
+  const int64_t *rbase, *pbase;
+  int32_t *xy;
+  int64_t *off;
+  int32_t *hier;
+} pack_job;
+
+static void pack_range(void *ctx, int64_t b, int64_t e, int tid) {
+  pack_job *pj = (pack_job *)ctx;
+  int64_t i, r;
+  (void)tid;
+  for (i = b; i < e; i++) {
+    frle_rings *o = &pj->out[i];
+    int64_t nr = o->nrings, rb = pj->rbase[i], pb = pj->pbase[i];
+    if (nr) {
+      memcpy(pj->xy + 2 * pb, o->xy, (size_t)(2 * o->off[nr]) * sizeof(int32_t));
+      memcpy(pj->hier + 4 * rb, o->hier, (size_t)(4 * nr) * sizeof(int32_t));
+      for (r = 0; r < nr; r++) pj->off[rb + r] = pb + o->off[r];
+    }
+    frle_rings_free(o);
+  }
+}
+
+void frle_rings_pack(frle_rings *out, int64_t n, const int64_t *rbase, const int64_t *pbase, int32_t *xy, int64_t *off,
+                     int32_t *hier, int nthreads) {
+  pack_job pj = {out, rbase, pbase, xy, off, hier};
+  if (n <= 0) return;
+  off[rbase[n]] = pbase[n];
+  frle_parallel_for(n, nthreads, pack_range, &pj);
 }

@@ -41,6 +41,20 @@ static inline int frle_fail(frle_error *err, int code, int64_t index) {
   return code;
 }
 
+/* The runs cnts[0 .. m) of a table the caller did not parse (it may come
+ * from anywhere) must sum to hw: FRLE_OK, or FRLE_ERR_SUM_SHORT /
+ * FRLE_ERR_SUM_LONG with err->pos = m and err->value = the sum (the
+ * parse's pos and value), the index left to the caller. */
+static inline int frle_check_sum(const uint32_t *cnts, int64_t m, uint64_t hw, frle_error *err) {
+  uint64_t sum = 0;
+  int64_t j;
+  for (j = 0; j < m; j++) sum += cnts[j];
+  if (sum == hw) return FRLE_OK;
+  err->pos = m;
+  err->value = (int64_t)sum;
+  return sum < hw ? FRLE_ERR_SUM_SHORT : FRLE_ERR_SUM_LONG;
+}
+
 /* The vector parse behind frle_parse (rle_parse_simd.c): 1 when it parsed
  * s into cnts[0 .. *m) and every check passed; 0 when the caller must run
  * the scalar parse (an error anywhere, or no vector kernel), with cnts then

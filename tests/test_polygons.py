@@ -136,12 +136,14 @@ def test_equal_to_cv2_with_many_rings_and_marks_wrapping():
 
 
 def raw_contours(rles, mode, approx, outline, store, threads=1):
-    """The C core's rings with the pixel store forced (STORE_CROP / STORE_SPARSE)."""
+    """The C core's rings with the pixel store forced (STORE_CROP / STORE_SPARSE),
+    per mask: (points, ring offsets from 0, hierarchy)."""
     runs = _core.parse(_core.sources(rles, same_size=False), True)
-    return _contours.contours(runs.arena, runs.offsets, runs.heights, runs.widths,
-                              {"external": _contours.EXTERNAL, "ccomp": _contours.CCOMP}[mode],
-                              {"none": _contours.APPROX_NONE, "simple": _contours.APPROX_SIMPLE}[approx],
-                              outline, threads, store)
+    pts, roff, hier, mr = _contours.contours(runs.arena, runs.offsets, runs.heights, runs.widths,
+                                             {"external": _contours.EXTERNAL, "ccomp": _contours.CCOMP}[mode],
+                                             {"none": _contours.APPROX_NONE, "simple": _contours.APPROX_SIMPLE}[approx],
+                                             outline, threads, store)
+    return [(pts[roff[a]:roff[b]], roff[a:b + 1] - roff[a], hier[a:b]) for a, b in zip(mr[:-1], mr[1:])]
 
 
 def store_mismatches(masks, rles, mode, approx, threads=1):
@@ -402,6 +404,21 @@ def test_glue_rejects_a_table_whose_counts_do_not_sum():
         _contours.contours(arena, np.array([0, 2], np.int64), np.array([4], np.int64),
                            np.array([4], np.int64), _contours.EXTERNAL, _contours.APPROX_NONE, False, 1)
     assert e.value.index == 0
+
+
+def test_glue_names_the_lowest_bad_sum_on_threads():
+    """Sums are checked on the worker threads, which take the masks with the
+    most runs first: mask 3 (long, many runs) fails first there, yet mask 1
+    (short, one run) is the one named, as the parse would, with its sum."""
+    from fastrle import _contours
+    masks = [[2, 2], [3], [4], [1] * 40 + [5], [1, 3]]  # 2x2 masks; 3 sums to 45
+    arena = np.array([c for m in masks for c in m], np.uint32)
+    offs = np.cumsum([0] + [len(m) for m in masks]).astype(np.int64)
+    hw = np.full(len(masks), 2, np.int64)
+    for threads in (1, 2):
+        with pytest.raises(fastrle.RLEError) as e:
+            _contours.contours(arena, offs, hw, hw, _contours.CCOMP, _contours.APPROX_NONE, False, threads)
+        assert e.value.index == 1 and e.value.reason == "sum_short" and "3" in str(e.value)
 
 
 @pytest.mark.parametrize("kw", [dict(mode="tree"), dict(approx="tc89"), dict(format="yolo"),

@@ -1,5 +1,5 @@
 """Type stub for the Cython glue of csrc/rle_contour.c (see _contours.pyx)."""
-from typing import List, Tuple
+from typing import Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -15,4 +15,4 @@ STORE_SPARSE: int
 def contours(arena: npt.NDArray[np.uint32], offsets: npt.NDArray[np.int64], heights: npt.NDArray[np.int64],
              widths: npt.NDArray[np.int64], mode: int, approx: int, outline: bool,
              threads: int, store: int = ...
-             ) -> List[Tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32]]]: ...
+             ) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int64]]: ...

@@ -3,15 +3,14 @@
 table of parsed runs.
 
 Inputs are the arena/offsets/heights/widths of a ``fastrle._core.Runs``
-table (validated counts); policy (formats, holes, areas) lives in
-fastrle.geometry.polygons.
+table (the C core rechecks each mask's sum); policy (formats, holes,
+areas) lives in fastrle.geometry.polygons.
 """
 from libc.stdint cimport int32_t, int64_t, uint64_t, uint32_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memcpy
 
-from ._crle cimport FRLE_ERR_NOMEM, FRLE_ERR_SUM_LONG, FRLE_ERR_SUM_SHORT, FRLE_OK, frle_error
-from ._status cimport raise_code, raise_status
+from ._crle cimport FRLE_OK, frle_error
+from ._status cimport raise_status
 
 import numpy as np
 
@@ -27,6 +26,8 @@ cdef extern from "rle_contour.h" nogil:
                       const uint64_t *w, int64_t n, int mode, int approx, int outline, int store, int nthreads,
                       frle_rings *out, frle_error *err)
     void frle_rings_free(frle_rings *r)
+    void frle_rings_pack(frle_rings *out, int64_t n, const int64_t *rbase, const int64_t *pbase, int32_t *xy,
+                         int64_t *off, int32_t *hier, int nthreads)
 
 EXTERNAL = FRLE_CONTOUR_EXTERNAL
 CCOMP = FRLE_CONTOUR_CCOMP
@@ -40,20 +41,24 @@ STORE_SPARSE = FRLE_STORE_SPARSE
 def contours(const uint32_t[::1] arena, const int64_t[::1] offsets, const int64_t[::1] heights,
              const int64_t[::1] widths, int mode, int approx, bint outline, int threads,
              int store=FRLE_STORE_AUTO):
-    """Per mask of the table, a tuple (points, offsets, hierarchy): the
-    rings' points as one (P, 2) int32 array of x, y; ring r is
-    points[offsets[r]:offsets[r+1]]; hierarchy is (R, 4) int32, cv2's
-    next, previous, first child, parent. outline: each ring's pixel
-    outline instead, corners as integers ((X, Y): pixel (X, Y)'s top-left
-    corner). store: where the tracer keeps the pixel values (STORE_AUTO:
-    chosen per mask; STORE_CROP, STORE_SPARSE: forced, for tests and
-    benchmarks); the result does not depend on it. Raises RLEError for
-    counts that do not sum to h*w, naming the mask."""
-    cdef int64_t n = offsets.shape[0] - 1, i, j, k, nr, np_
-    cdef uint64_t s
+    """The rings of every mask of the table, flat: a tuple (points,
+    ring_offsets, hierarchy, mask_rings). points is (P, 2) int32 of x, y;
+    ring r is points[ring_offsets[r]:ring_offsets[r+1]]; hierarchy is
+    (R, 4) int32, cv2's next, previous, first child, parent, ring numbers
+    within the ring's mask; mask i's rings are mask_rings[i] ..
+    mask_rings[i+1]. outline: each ring's pixel outline instead, corners
+    as integers ((X, Y): pixel (X, Y)'s top-left corner). store: where the
+    tracer keeps the pixel values (STORE_AUTO: chosen per mask;
+    STORE_CROP, STORE_SPARSE: forced, for tests and benchmarks); the
+    result does not depend on it. Raises RLEError for counts that do not
+    sum to h*w (checked in the C core), naming the lowest such mask."""
+    cdef int64_t n = offsets.shape[0] - 1, i, k, nr, tp = 0, tr = 0
     cdef frle_error err
     cdef frle_rings *out = NULL
     cdef int rc
+    cdef int64_t[::1] rb, pb
+    cdef int32_t[:, ::1] pv, hv
+    cdef int64_t[::1] ov
     if n < 0:
         raise ValueError("offsets must have at least one entry")
     if heights.shape[0] < n or widths.shape[0] < n:
@@ -71,15 +76,9 @@ def contours(const uint32_t[::1] arena, const int64_t[::1] offsets, const int64_
             raise ValueError("offsets must be non-decreasing")
         if heights[i] < 0 or widths[i] < 0:
             raise ValueError(f"mask {i}: negative size")
-        s = 0
-        for j in range(offsets[i], offsets[i + 1]):
-            s += arena[j]
-        if s != <uint64_t>heights[i] * <uint64_t>widths[i]:
-            # the C core trusts the table: a sum off h*w is the parse's error
-            raise_code(FRLE_ERR_SUM_SHORT if s < <uint64_t>heights[i] * <uint64_t>widths[i]
-                       else FRLE_ERR_SUM_LONG, i, offsets[i + 1] - offsets[i], s)
+    mask_rings = np.zeros(n + 1, np.int64)
     if n == 0:
-        return []
+        return np.empty((0, 2), np.int32), np.zeros(1, np.int64), np.empty((0, 4), np.int32), mask_rings
     out = <frle_rings *>calloc(n, sizeof(frle_rings))
     if out == NULL:
         raise MemoryError()
@@ -90,21 +89,30 @@ def contours(const uint32_t[::1] arena, const int64_t[::1] offsets, const int64_
                                n, mode, approx, outline, store, threads, out, &err)
         if rc != FRLE_OK:
             raise_status(&err, 0)
-        res = []
+        # one array each for every mask's points, ring offsets and rows, filled
+        # on the threads: no per-mask Python objects here
+        point_base = np.empty(n + 1, np.int64)
+        rb = mask_rings
+        pb = point_base
         for i in range(n):
+            rb[i] = tr
+            pb[i] = tp
             nr = out[i].nrings
-            np_ = out[i].off[nr] if nr else 0
-            pts = np.empty((np_, 2), np.int32)
-            offs = np.empty(nr + 1, np.int64)
-            hier = np.empty((nr, 4), np.int32)
-            if np_:
-                memcpy(<void *>(<size_t>pts.ctypes.data), out[i].xy, np_ * 2 * sizeof(int32_t))
-            memcpy(<void *>(<size_t>offs.ctypes.data), out[i].off, (nr + 1) * sizeof(int64_t))
+            tr += nr
             if nr:
-                memcpy(<void *>(<size_t>hier.ctypes.data), out[i].hier, nr * 4 * sizeof(int32_t))
-            res.append((pts, offs, hier))
-            frle_rings_free(&out[i])
-        return res
+                tp += out[i].off[nr]
+        rb[n] = tr
+        pb[n] = tp
+        pts = np.empty((tp, 2), np.int32)
+        ring_offsets = np.empty(tr + 1, np.int64)
+        hier = np.empty((tr, 4), np.int32)
+        pv = pts
+        ov = ring_offsets
+        hv = hier
+        with nogil:
+            frle_rings_pack(out, n, &rb[0], &pb[0], &pv[0, 0] if tp else NULL, &ov[0],
+                            &hv[0, 0] if tr else NULL, threads)
+        return pts, ring_offsets, hier, mask_rings
     finally:
         for k in range(n):
             frle_rings_free(&out[k])
