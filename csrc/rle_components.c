@@ -53,14 +53,13 @@ static void work_free(work *wk) {
  * run that continues one of the same value (a zero-length run between)
  * extends its segment, so a column's segments are disjoint and apart. */
 static int segments(work *wk, const uint32_t *c, int64_t m, uint64_t h, int fg) {
-  uint64_t pos = 0;
+  uint64_t pos = 0, x = 0, cs = 0;
   int64_t j, k = 0;
   for (j = 0; j < m; j++) {
-    uint64_t s = pos, e = pos + c[j], x, y;
+    uint64_t s = pos, e = pos + c[j], y;
     pos = e;
     if ((int)(j & 1) != fg || s == e) continue;
-    x = s / h;
-    y = s - x * h;
+    y = column_of(s, h, &x, &cs);
     while (s < e) {
       uint64_t take = h - y < e - s ? h - y : e - s;
       if (k && wk->seg[3 * k - 3] == (uint32_t)x && wk->seg[3 * k - 1] == (uint32_t)y) {
@@ -73,8 +72,11 @@ static int segments(work *wk, const uint32_t *c, int64_t m, uint64_t h, int fg) 
         k++;
       }
       s += take;
-      x++;
-      y = 0;
+      if (s < e) { /* the run goes on in the next column */
+        x++;
+        cs += h;
+        y = 0;
+      }
     }
   }
   wk->nseg = k;

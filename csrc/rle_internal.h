@@ -3,6 +3,7 @@
 #define FASTRLE_RLE_INTERNAL_H
 
 #include "rle.h"
+#include "rle_compat.h" /* FRLE_FORCE_INLINE */
 #include "rle_dispatch.h"
 #include "rle_scratch.h"
 
@@ -39,6 +40,25 @@ static inline int frle_fail(frle_error *err, int code, int64_t index) {
   err->pos = 0;
   err->value = 0;
   return code;
+}
+
+/* Move column x (and cs = x * h) forward to the column holding position s
+ * of a column-major h-row mask, which is at or past cs; returns s's row.
+ * Runs come in order, so this is an add unless a run skipped a whole
+ * column (rle_decode.c, rle_components.c). */
+static FRLE_FORCE_INLINE uint64_t column_of(uint64_t s, uint64_t h, uint64_t *x, uint64_t *cs) {
+  uint64_t d = s - *cs;
+  if (d >= h) {
+    if (d < 2 * h) {
+      (*x)++;
+      *cs += h;
+    } else {
+      *x = s / h;
+      *cs = *x * h;
+    }
+    d = s - *cs;
+  }
+  return d;
 }
 
 /* The runs cnts[0 .. m) of a table the caller did not parse (it may come

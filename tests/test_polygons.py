@@ -182,12 +182,13 @@ def ring_rle(n, t):
             + [n - 2 * t, t + t * n]}
 
 
-def ring_by_hand(n):
-    """cv2's rings (RETR_CCOMP, CHAIN_APPROX_SIMPLE) of ring_rle(n, 2): the
+def ring_by_hand(n, t=2):
+    """cv2's rings (RETR_CCOMP, CHAIN_APPROX_SIMPLE) of ring_rle(n, t): the
     outer square from (0, 0) counter-clockwise on screen; the hole from the
     pixel left of its first one, clockwise, cutting each corner diagonally."""
     outer = [[0, 0], [0, n - 1], [n - 1, n - 1], [n - 1, 0]]
-    hole = [[1, 2], [2, 1], [n - 3, 1], [n - 2, 2], [n - 2, n - 3], [n - 3, n - 2], [2, n - 2], [1, n - 3]]
+    hole = [[t - 1, t], [t, t - 1], [n - t - 1, t - 1], [n - t, t], [n - t, n - t - 1], [n - t - 1, n - t],
+            [t, n - t], [t - 1, n - t - 1]]
     return [outer, hole], [[-1, -1, 1, -1], [-1, -1, -1, 0]]
 
 
