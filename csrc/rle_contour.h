@@ -48,6 +48,14 @@ typedef struct {
 int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
                   int mode, int approx, int outline, int store, int nthreads, frle_rings *out, frle_error *err);
 
+/* frle_contours on masks not parsed yet: src[i] (rle.h), h[i] x w[i]
+ * (h[i] * w[i] checked by frle_check_size), each parsed strictly (strings)
+ * or sum-checked (given counts) on the threads. On a failure of the parse
+ * or the sums, the returned code and err are of a mask that failed, not
+ * always the lowest: the caller's parse (frle_parse_many) names it. */
+int frle_contours_src(const frle_src *src, const uint64_t *h, const uint64_t *w, int64_t n, int mode, int approx,
+                      int outline, int store, int nthreads, frle_rings *out, frle_error *err);
+
 void frle_rings_free(frle_rings *r);
 
 /* Moves the rings of out[0 .. n) into flat arrays and frees them, on

@@ -398,6 +398,27 @@ def test_malformed_rle_names_the_mask():
         to_polygons([good, {"size": [4, 4]}])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_masks_parsed_on_threads_name_the_lowest_bad_one(threads):
+    """to_polygons parses each mask on the C core's threads, longest string
+    first: a long bad string at index 3 fails before a short one at index 1
+    is reached, yet the error is the parse's for mask 1, as decode's; a
+    bad string before a side too long for int32 points comes first too."""
+    big = rle_of((np.random.default_rng(5).random((40, 40)) < 0.5).astype(np.uint8))
+    bad_long = {"size": [40, 40], "counts": big["counts"][:-1] + "!"}
+    bad_short = {"size": [4, 4], "counts": "0!"}
+    good = rle_of(np.ones((4, 4), np.uint8))
+    with pytest.raises(fastrle.RLEError) as want:
+        fastrle.decode([bad_short], threads=1)
+    with pytest.raises(fastrle.RLEError) as e:
+        to_polygons([good, bad_short, good, bad_long], threads=threads)
+    assert e.value.index == 1 and e.value.reason == want.value.reason
+    long = {"size": [1, 2**31 - 2], "counts": [2**31 - 2]}
+    with pytest.raises(fastrle.RLEError) as e:
+        to_polygons([long, bad_short], threads=threads)
+    assert e.value.index == 1 and e.value.reason == want.value.reason
+
+
 def test_glue_rejects_a_table_whose_counts_do_not_sum():
     from fastrle import _contours
     arena = np.array([3, 2], np.uint32)

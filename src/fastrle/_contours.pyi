@@ -1,6 +1,8 @@
 """Type stub for the Cython glue of csrc/rle_contour.c (see _contours.pyx)."""
 from typing import Tuple
 
+from ._core import Sources
+
 import numpy as np
 import numpy.typing as npt
 
@@ -16,3 +18,6 @@ def contours(arena: npt.NDArray[np.uint32], offsets: npt.NDArray[np.int64], heig
              widths: npt.NDArray[np.int64], mode: int, approx: int, outline: bool,
              threads: int, store: int = ...
              ) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int64]]: ...
+
+def contours_src(s: Sources, mode: int, approx: int, outline: bool, threads: int, store: int = ...
+                 ) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int64]]: ...

@@ -177,11 +177,11 @@ def to_polygons(rles: Any, *, mode: str = "external", approx: str = "none", brid
         raise ValueError(f"min_area must be a number >= 0, got {min_area!r}")
     single = isinstance(rles, Mapping)
     lst = [rles] if single else as_list(rles)
-    runs = _core.parse(_core.sources(lst, same_size=False), True)
-    work = int(np.dot(runs.heights.astype(np.float64), runs.widths)) if runs.n else 0
+    src = _core.sources(lst, same_size=False)
+    work = int(np.dot(src.heights.astype(np.float64), src.widths)) if src.n else 0
     nthreads = resolve_threads(threads, work)
-    pts, roff, hier, mrings = _contours.contours(runs.arena, runs.offsets, runs.heights, runs.widths, _MODES[mode],
-                                                 _APPROX[approx], format == "coco", nthreads)
+    # parsed on the C core's threads as they are traced: no serial parse first
+    pts, roff, hier, mrings = _contours.contours_src(src, _MODES[mode], _APPROX[approx], format == "coco", nthreads)
     mr = mrings.tolist()
     if not min_area and not (bridge_holes and (hier[:, 3] >= 0).any()):
         res = _as_is(pts, roff, hier, mr, format)
