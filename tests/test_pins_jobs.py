@@ -281,3 +281,103 @@ def test_a_failing_task_is_a_failed_source_and_counted(client, tmp_path, monkeyp
     assert (s.sources, s.written, s.skipped, s.unreadable, s.images, s.masks) == (2, 1, 0, 1, 1, 2)
     assert sorted(os.listdir(out)) == ["_errors", "keep.part"]
     assert os.listdir(out / "_errors") == ["keep.part"]
+
+
+# --- the decode comparison's verdicts, with decoders that disagree on purpose ------------------------------
+
+
+class Lib:
+    """A stand-in for fastrle.mask or pycocotools.mask: pycocotools' functions,
+    except those given."""
+
+    def __init__(self, **over):
+        self.__dict__.update(over)
+
+    def __getattr__(self, name):
+        return getattr(pm, name)
+
+
+def _results_file(tmp_path, segs):
+    return write(tmp_path / "r.json", [{"image_id": 1, "category_id": 1, "segmentation": s} for s in segs])
+
+
+def _verdicts(r):
+    return [(p.kind, p.index, p.reason) for p in r.problems]
+
+
+def test_validate_verdicts_of_each_kind_of_disagreement(tmp_path):
+    good = rle(np.eye(4, 5, dtype=np.uint8))
+    src = _results_file(tmp_path, [good])
+    boom = ValueError("boom")
+
+    def raises(*a, **k):
+        raise boom
+
+    r = tasks.validate_source(src, pm=Lib(decode=raises))
+    assert _verdicts(r) == [("mismatch", 0, "pycocotools raised ValueError: boom; fastrle decoded it")]
+    r = tasks.validate_source(src, fm=Lib(decode=raises))
+    assert _verdicts(r) == [("mismatch", 0, "fastrle raised ValueError: boom; pycocotools decoded it "
+                                            "(it does not reject every invalid RLE)")]
+    r = tasks.validate_source(src, pm=Lib(decode=lambda rs: pm.decode(rs)[:3]))
+    assert _verdicts(r) == [("mismatch", 0, "decoded masks differ in shape (4, 5, 1) vs (3, 5, 1)")]
+    r = tasks.validate_source(src, pm=Lib(decode=lambda rs: pm.decode(rs).astype(bool)))
+    assert _verdicts(r) == [("mismatch", 0, "decoded masks differ in 0 pixels")]  # the dtype differs
+    r = tasks.validate_source(src, fm=Lib(decode=raises), pm=Lib(decode=raises))
+    assert _verdicts(r) == [("malformed", None, "1 RLEs rejected by both decoders")]
+    assert (r.status, r.masks, r.images) == ("checked", 1, 1)
+
+
+def test_validate_uncompressed_rles(tmp_path):
+    m = np.zeros((3, 4), np.uint8)
+    m[1:, 2] = 1
+    unc = {"size": [3, 4], "counts": [7, 2, 3]}  # column-major runs of m, by hand
+    assert np.array_equal(pm.decode(pm.frPyObjects(unc, 3, 4)), m)
+    src = _results_file(tmp_path, [unc, {"size": [3, 4], "counts": [7, 2, 3]}])
+    assert _verdicts(tasks.validate_source(src)) == []
+
+    def other(seg, h, w):
+        return pm.frPyObjects({"size": [3, 4], "counts": [12]}, h, w)
+
+    # each: the conversions differ, then their decodes (an empty mask against m's 2 pixels)
+    assert _verdicts(tasks.validate_source(src, fm=Lib(frPyObjects=other))) == \
+        [("mismatch", 0, "frPyObjects gives different compressed counts"),
+         ("mismatch", 1, "frPyObjects gives different compressed counts"),
+         ("mismatch", 0, "decoded masks differ in 2 pixels"), ("mismatch", 1, "decoded masks differ in 2 pixels")]
+
+    def raises(*a, **k):
+        raise TypeError("nope")
+
+    assert _verdicts(tasks.validate_source(src, pm=Lib(frPyObjects=raises)))[0] == \
+        ("mismatch", 0, "frPyObjects: only pycocotools raised TypeError: nope")
+    assert _verdicts(tasks.validate_source(src, fm=Lib(frPyObjects=raises)))[0] == \
+        ("mismatch", 0, "frPyObjects: only fastrle raised TypeError: nope")
+    r = tasks.validate_source(src, fm=Lib(frPyObjects=raises), pm=Lib(frPyObjects=raises))
+    assert _verdicts(r) == [("malformed", 0, "invalid uncompressed RLE: nope"),
+                            ("malformed", 1, "invalid uncompressed RLE: nope")]
+    assert r.masks == 2  # counted as checked masks, reported once each, no 'rejected by both' line
+
+
+def test_index_counts_of_every_segmentation_kind(tmp_path):
+    """Index rows keep compressed counts as text: str as is, bytes decoded,
+    uncompressed and polygons compressed (pycocotools' counts)."""
+    m = np.zeros((3, 4), np.uint8)
+    m[1:, 2] = 1
+    want = pm.encode(np.asfortranarray(m))["counts"].decode()
+    poly = [[0.0, 0.0, 3.0, 0.0, 3.0, 2.0]]
+    want_poly = pm.merge(pm.frPyObjects(poly, 3, 4))["counts"].decode()
+    doc = {"images": [{"id": 1, "height": 3, "width": 4}],
+           "annotations": [{"id": 1, "image_id": 1, "segmentation": {"size": [3, 4], "counts": want}},
+                           {"id": 2, "image_id": 1, "segmentation": {"size": [3, 4], "counts": [7, 2, 3]}},
+                           {"id": 3, "image_id": 1, "segmentation": poly},
+                           {"id": 4, "image_id": 1, "segmentation": {"size": [3, 4], "counts": [1, "x"]}},
+                           {"id": 5, "image_id": 1, "segmentation": {"size": [3, -4], "counts": want}},
+                           {"id": 6, "image_id": 1, "segmentation": {"size": [3, 4], "counts": 5}}]}
+    out = str(tmp_path / "o")
+    r = tasks.index_source(write(tmp_path / "c.json", doc), out)
+    rows = jobs.read_index(out).to_pylist()
+    assert [x["counts"] for x in rows] == [want, want, want_poly, None, None, None]
+    assert [(x["height"], x["width"]) for x in rows] == [(3, 4)] * 4 + [(None, None), (3, 4)]
+    assert [(p.index, p.reason.split(":")[0]) for p in r.problems] == [
+        (3, "uncompressed RLE"), (4, "segmentation.size must be [h, w] non-negative integers with h*w <= 2^32-1, "
+                                    "got [3, -4]"),
+        (5, "segmentation.counts must be a string or a list of ints, got 5")]
