@@ -348,3 +348,91 @@ def test_broken_pipe_is_exit_0(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     assert (r.returncode, r.stderr) == (0, "")
+
+
+# --- fastrle bench: options and exit status (the bench itself stubbed) ------------------------------
+
+
+class _Res:
+    def __init__(self, verified: Any = True, statuses: Any = ("PASS",)) -> None:
+        self.verified = verified
+        self.ratios = [type("R", (), {"status": s})() for s in statuses]
+
+
+def _stub_bench(monkeypatch: Any, results: List[Any]) -> List[Any]:
+    from fastrle import bench
+
+    seen: List[Any] = []
+
+    class Cfg:
+        def __init__(self, **kw: Any) -> None:
+            self.kw, self.quick = kw, False
+            seen.append(self)
+
+        @classmethod
+        def quick_config(cls, **kw: Any) -> Any:
+            c = cls(**kw)
+            c.quick = True
+            return c
+
+    def run(cfg: Any, progress: bool = True) -> List[Any]:
+        cfg.progress = progress
+        return results
+
+    monkeypatch.setattr(bench, "BenchConfig", Cfg)
+    monkeypatch.setattr(bench, "run", run)
+    monkeypatch.setattr(bench, "format_table", lambda r: "TABLE")
+    monkeypatch.setattr(bench, "environment", lambda: {"cpu": "x", "platform": "p", "load": "1"})
+    monkeypatch.setattr(bench, "unjudged", lambda r: seen.append("unjudged"))
+    monkeypatch.setattr(bench, "to_json_obj", lambda r, c: {"n": len(r)})
+    return seen
+
+
+def test_bench_options_reach_the_config_and_the_exit_status(monkeypatch, capsys):
+    seen = _stub_bench(monkeypatch, [_Res()])
+    assert cli.main(["bench", "--size", "30x40", "--masks", "3", "--threads", "4", "--repeats", "5",
+                     "--seed", "9", "--family", "all", "--no-progress"]) == 0
+    from fastrle import synthetic
+
+    cfg = seen[-1]
+    assert cfg.kw == {"masks": 3, "threads": 4, "repeats": 5, "h": 30, "w": 40, "mode": "all", "cases": None,
+                      "seed": 9, "families": list(synthetic.FAMILIES)} and not cfg.quick and cfg.progress is False
+    out = capsys.readouterr().out
+    assert out == "# cpu x, load 1\nTABLE\n" + cli.bench.TARGETS_NOTE + "\n"  # platform left out
+    assert cli.main(["bench", "--quick", "--family", "blobs", "blobs", "--json"]) == 0
+    assert seen[-2].quick and seen[-2].kw["families"] == ["blobs"] and seen[-1] == "unjudged"
+    assert "masks" not in seen[-2].kw and "h" not in seen[-2].kw
+    assert capsys.readouterr().out == '{\n  "n": 1\n}\n'
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: progress unless --no-progress
+    assert cli.main(["bench", "--quick"]) == 0 and seen[-2].progress is True
+    assert cli.main(["bench", "--quick", "--no-progress"]) == 0 and seen[-2].progress is False
+
+
+@pytest.mark.parametrize("results, strict, code, err", [
+    ([_Res(True, ("PASS", "FAIL"))], False, 0, ""),
+    ([_Res(True, ("PASS", "FAIL"))], True, 1, ""),
+    ([_Res(None, ("PASS",)), _Res(True, ("PASS",))], True, 0, ""),  # not verified is not a mismatch
+    ([_Res(True), _Res(False)], False, 1, "error: fastrle output differs from the reference\n"),
+])
+def test_bench_exit_status(monkeypatch, capsys, results, strict, code, err):
+    _stub_bench(monkeypatch, results)
+    assert cli.main(["bench", "--quick"] + (["--strict"] if strict else [])) == code
+    assert capsys.readouterr().err == err
+
+
+def test_bench_gpu_passes_its_options(monkeypatch):
+    from fastrle.bench import gpu, gpu_encode
+
+    calls: List[Any] = []
+    for mod, rc in ((gpu, 1), (gpu_encode, 0)):
+        monkeypatch.setattr(mod, "main", lambda argv, mod=mod, rc=rc: calls.append((mod, list(argv))) or rc)
+    assert cli.main(["bench", "--gpu", "--masks", "7", "--size", "8x9", "--repeats", "3", "--strict",
+                     "--seed", "2"]) == 1
+    argv = ["--seed", "2", "--masks", "7", "--height", "8", "--width", "9", "--repeat", "3", "--strict"]
+    assert calls == [(gpu, argv), (gpu_encode, argv)]
+    calls.clear()
+    monkeypatch.setattr(gpu, "main", lambda argv: calls.append("gpu") or 2)  # no GPU: said once, no encode run
+    assert cli.main(["bench", "--gpu"]) == 2 and calls == ["gpu"]
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", "--gpu", "--sa1b"])
+    assert e.value.code == 2
