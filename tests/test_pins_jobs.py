@@ -381,3 +381,34 @@ def test_index_counts_of_every_segmentation_kind(tmp_path):
         (3, "uncompressed RLE"), (4, "segmentation.size must be [h, w] non-negative integers with h*w <= 2^32-1, "
                                     "got [3, -4]"),
         (5, "segmentation.counts must be a string or a list of ints, got 5")]
+
+
+def test_annotation_records_and_field_types():
+    """fastrle.annotations, the reader every job and command uses: records of
+    each layout, and the field-type rules, by hand."""
+    doc = an.document({"images": [{"id": 1, "height": 3, "width": 4}, {"id": "s", "height": 5, "width": 6},
+                                  {"id": 2, "height": 3.0, "width": True}],
+                       "annotations": [{"image_id": 1, "segmentation": [1]}, 7, {"image_id": "s"},
+                                       {"image_id": 2, "area": 5, "bbox": [1, 2, 3, 4]}, {"image_id": 9}]})
+    recs = list(an.records(doc))
+    assert [(r.index, r.image_id, r.height, r.width) for r in recs] == \
+        [(0, 1, 3, 4), (1, None, None, None), (2, "s", None, None), (3, 2, None, None), (4, 9, None, None)]
+    assert recs[0].segmentation == [1] and recs[3].area == 5 and recs[3].bbox == [1, 2, 3, 4] and recs[1].ann == 7
+    assert recs[0].image == {"id": 1, "height": 3, "width": 4} and recs[4].image is None
+    sa = an.document({"image": {"image_id": 4, "width": 2, "height": 1}, "annotations": ["x", {"area": 1}]})
+    assert [(r.layout, r.image_id, r.height, r.width) for r in an.records(sa)] == \
+        [("sa1b", 4, None, None), ("sa1b", 4, 1, 2)]  # a non-object still names its image
+    res = an.document([{"image_id": 3}])
+    assert res.layout == "coco-results" and [r.image_id for r in an.records(res)] == [3]
+    assert [an.is_int(v) for v in (1, np.int8(1), True, np.bool_(True), 1.0)] == [True, True, False, False, False]
+    assert [an.is_number(v) for v in (1, 1.5, np.float32(1), True, "1", None)] == [True, True, True, False, False,
+                                                                                   False]
+    assert [an.is_box(v) for v in ([0, 0, 1, 1], (0, 0, 1.5, 1), [0, 0, 1], [0, 0, 1, float("nan")],
+                                   [0, 0, 1, float("inf")], [0, 0, 1, True], np.zeros(4))] == \
+        [True, True, False, False, False, False, False]
+    assert an.show("a" * 10) == repr("a" * 10) and an.show("a" * 100) == repr("a" * 100)[:57] + "..."
+    assert an.show("a" * 58) == repr("a" * 58) and an.show("a" * 59) == repr("a" * 59)[:57] + "..."  # 60 / 61 chars
+    assert len(an.show(list(range(100)))) == 60
+    assert [an.segmentation_kind(s) for s in ([], [[1.0]], {"counts": []}, {"counts": "a"}, {"counts": b"a"},
+                                              {"counts": 5}, {}, None, "a")] == \
+        ["polygon", "polygon", "uncompressed", "compressed", "compressed", None, None, None, None]
