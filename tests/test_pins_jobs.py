@@ -281,6 +281,14 @@ def test_a_failing_task_is_a_failed_source_and_counted(client, tmp_path, monkeyp
     assert (s.sources, s.written, s.skipped, s.unreadable, s.images, s.masks) == (2, 1, 0, 1, 1, 2)
     assert sorted(os.listdir(out)) == ["_errors", "keep.part"]
     assert os.listdir(out / "_errors") == ["keep.part"]
+    monkeypatch.chdir(tmp_path)
+    s = jobs.index(["ok", "bad"], "rel", client=client)
+    assert s.out == str(tmp_path / "rel") and os.path.isdir(tmp_path / "rel" / "_errors") and s.workers == 1
+    assert s.text().splitlines()[-1] == f"  {tmp_path / 'bad'}: task failed: KeyError: 'no such thing'"
+    monkeypatch.setattr(api, "validate_source", _boom)
+    v = jobs.validate(["ok", "bad", "ok"], client=client)  # a source named twice is checked once
+    assert (v.sources, v.images, v.masks, v.workers, v.ok) == (2, 1, 2, 1, False)
+    assert [r.source for r in v.results] == [str(tmp_path / "ok"), str(tmp_path / "bad")]
 
 
 # --- the decode comparison's verdicts, with decoders that disagree on purpose ------------------------------
