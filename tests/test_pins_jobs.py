@@ -257,6 +257,14 @@ def client():
         yield cl
 
 
+def _first_last(source, **kw):
+    import time
+
+    if source.endswith("first"):
+        time.sleep(0.3)  # finishes after the second (two threads)
+    return SourceResult(source, "written", masks=len(source))
+
+
 def _boom(source, **kw):
     if source.endswith("bad"):
         raise KeyError("no such thing")
@@ -269,6 +277,9 @@ def test_a_failing_task_is_a_failed_source_and_counted(client, tmp_path, monkeyp
     Leftover temporary files of killed writers are removed from OUT and _errors."""
     res, _, nw = api.map_sources(_boom, ["/s/ok", "/s/bad"], {}, what="t", client=client, progress=False)
     assert nw == 1
+    order, _, _ = api.map_sources(_first_last, ["/s/first", "/s/second"], {}, what="t", client=client,
+                                  progress=False)
+    assert [r.source for r in order] == ["/s/first", "/s/second"]  # in the order of the sources
     assert [(r.source, r.status) for r in res] == [("/s/ok", "written"), ("/s/bad", "failed")]
     assert res[1].problems == [Problem("source", None, None, "task failed: KeyError: 'no such thing'")]
     monkeypatch.setattr(api, "index_source", _boom)
