@@ -308,3 +308,24 @@ def test_shard_edge_cases(tmp_path):
     bad = _tar(tmp_path / "b.tar", [("sa_9.json", b"{]")])
     with pytest.raises(SA1BFormatError, match=f"^{bad}:sa_9.json: "):
         list(iter_shard(bad))
+
+
+def test_annotation_decode_options_and_features_by_hand():
+    ann = from_dict(doc())
+    assert np.array_equal(ann.decode(top_k=2, sort_by="area"), dense([1, 3]))
+    assert np.array_equal(ann.decode(indices=[2, 0], flip="h"), dense([2, 0])[:, :, ::-1])
+    assert np.array_equal(ann.decode(indices=[3], flip="v"), dense([3])[:, ::-1])
+    assert np.array_equal(ann.decode(packed=True), np.packbits(dense([0, 1, 2, 3]), axis=-1))
+    assert np.array_equal(ann.decode(packed=True, bitorder="little"),
+                          np.packbits(dense([0, 1, 2, 3]), axis=-1, bitorder="little"))
+    assert np.array_equal(ann.decode(indices=[1], size=(3, 9)), dense([1])[:, ::2])  # nearest: rows 0, 2, 4
+    buf = np.full((2, H, W), 9, np.uint8)
+    assert ann.decode(buf, indices=[3, 1]) is buf and np.array_equal(buf, dense([3, 1]))
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'cuda:N', got 'tpu'"):
+        ann.decode(device="tpu")
+    # masks 0 (rows 0-1, cols 0-2) and 1 (rows 1-3, cols 2-5) share one pixel, (1, 2)
+    assert ann.centroids()[:2].tolist() == [[1.0, 0.5], [3.5, 2.0]]
+    c = ann.containment()
+    assert c.shape == (4, 4) and c[0, 1] == 1 / 12 and c[1, 0] == 1 / 6 and c[2, 2] == 1.0 and c[0, 2] == 0.0
+    iou = ann.iou_matrix()
+    assert iou[0, 1] == iou[1, 0] == 1 / 17 and iou[3, 3] == 1.0
