@@ -431,3 +431,40 @@ def test_annotation_records_and_field_types():
     assert [an.segmentation_kind(s) for s in ([], [[1.0]], {"counts": []}, {"counts": "a"}, {"counts": b"a"},
                                               {"counts": 5}, {}, None, "a")] == \
         ["polygon", "polygon", "uncompressed", "compressed", "compressed", None, None, None, None]
+
+
+def _shard(path, members):
+    import tarfile
+
+    with tarfile.open(path, "w") as tf:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    return str(path)
+
+
+def test_read_source_problems_cost_one_member(tmp_path):
+    """A shard: an invalid JSON member, a member of no known layout and a bad
+    SA-1B image block each cost only themselves; the problems name the member."""
+    from fastrle.jobs.sources import read_source
+
+    good = json.dumps(sa1b(1, n=2)).encode()
+    bad_img = json.dumps({"image": {"image_id": -1, "width": 5, "height": 4}, "annotations": []}).encode()
+    path = _shard(tmp_path / "s.tar", [("a.json", b"{nope"), ("b.json", good), ("c.json", b'{"x": 1}'),
+                                       ("d.json", bad_img), ("e.jpg", b"jpeg"), ("f.json", good)])
+    problems = []
+    blocks = list(read_source(path, problems))
+    assert [b.image["image_id"] for b in blocks] == [1, 1]
+    assert [p.reason.split(": ")[:2] for p in problems] == [
+        ["a.json", "invalid JSON"], ["c.json", "not a COCO annotation/results file or SA-1B image file"],
+        ["d.json", "sa1b"]]
+    assert all(p.kind == "source" and p.image_id is None and p.index is None for p in problems)
+    r = tasks.index_source(path, str(tmp_path / "o"))
+    assert (r.status, r.images, r.masks, len(r.problems)) == ("written", 2, 4, 3)
+    one = write(tmp_path / "j.json", {"x": 1})
+    problems = []
+    assert list(read_source(one, problems)) == [] and \
+        problems == [Problem("source", None, None, "j.json: not a COCO annotation/results file or SA-1B image file")]
+    with pytest.raises(OSError):
+        list(read_source(str(tmp_path / "missing.tar"), []))
