@@ -147,6 +147,10 @@ def test_buffers_lists_threads_dtypes():
     assert A.resolve_threads(None, A.THREAD_MIN_BYTES) == A.ALL_CPUS == 0
     assert A.resolve_threads(None, A.THREAD_MIN_BYTES - 1) == 1
     assert A.resolve_threads(np.int64(3), 0) == 3 and A.resolve_threads(2**40, 0) == 2**31 - 1
+    assert A.resolve_threads(1, 10**12) == 1
+    for bad, exc in ((0, ValueError), (-1, ValueError), (True, TypeError), (2.0, TypeError), ("2", TypeError)):
+        with pytest.raises(exc, match="threads must be"):
+            A.resolve_threads(bad, 0)
     assert A.THREAD_MIN_BYTES == 8 << 20 and A.MAX_PIXELS == M
     assert [A.mask_dtype_rule(d) for d in (np.uint8, bool, np.int8, np.int16, np.uint32, np.int64)] == \
         ["bytes", "bytes", "bytes", "nonzero", "nonzero", "nonzero"]

@@ -436,3 +436,64 @@ def test_bench_gpu_passes_its_options(monkeypatch):
     with pytest.raises(SystemExit) as e:
         cli.main(["bench", "--gpu", "--sa1b"])
     assert e.value.code == 2
+
+
+# --- exit status from the summary, flags, shard routing, --report failure (jobs stubbed) ------------------
+
+
+@pytest.mark.parametrize("statuses, code", [(["written"], 0), (["skipped", "written"], 0),
+                                            (["written", "unreadable"], 1), (["failed"], 1)])
+def test_index_exit_status_from_the_summary(monkeypatch, tmp_path, capsys, statuses, code):
+    """Exit 1 only when a source got no part (unreadable or failed); a damaged
+    source whose part was written (source problems) is exit 0."""
+    res = [SourceResult(f"/d/{k}.tar", st, problems=[Problem("source", None, None, "truncated")])
+           for k, st in enumerate(statuses)]
+    s = IndexSummary(sources=len(res), results=res, out=str(tmp_path),
+                     written=statuses.count("written"), skipped=statuses.count("skipped"),
+                     unreadable=sum(st in ("unreadable", "failed") for st in statuses))
+    _stub(monkeypatch, "index", s)
+    assert cli.main(["index", "a.tar", "-o", str(tmp_path / "o")]) == code
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("flags", [[], ["--features"], ["--overwrite"], ["--features", "--overwrite"]])
+def test_index_flags_reach_the_job(monkeypatch, tmp_path, capsys, flags):
+    calls = _stub(monkeypatch, "index", IndexSummary(out=str(tmp_path)))
+    assert cli.main(["index", "x.json", "-o", str(tmp_path / "o"), "--workers", "2", *flags]) == 0
+    (_, kw), = calls
+    assert (kw["features"], kw["overwrite"], kw["workers"], kw["scheduler"]) == \
+        ("--features" in flags, "--overwrite" in flags, 2, None)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("name", ["s.tar", "s.TAR", "s.tar.gz", "s.tgz", "s.tar.bz2", "s.tar.xz"])
+def test_validate_sends_shards_to_the_dataset_mode(tmp_path, name):
+    p = tmp_path / name
+    p.write_bytes(b"")
+    assert cli_validate.dataset_mode(_args(str(p))) is True
+    assert cli_validate.dataset_mode(_args(str(tmp_path / "s.json"))) is False
+
+
+@pytest.mark.parametrize("kind", [None, "mismatch", "malformed", "source"])
+def test_validate_dataset_mode_exit_status(monkeypatch, tmp_path, capsys, kind):
+    probs = [] if kind is None else [Problem(kind, 1, 0, "x")]
+    _stub(monkeypatch, "validate", ValidateSummary.of([SourceResult("/d/a.json", "checked", problems=probs)], 0.1, 1))
+    assert cli.main(["validate", "/d/a.json", "--workers", "1"]) == (0 if kind is None else 1)
+    capsys.readouterr()
+
+
+def test_validate_report_write_that_fails_leaves_nothing(monkeypatch, tmp_path, capsys):
+    pq = pytest.importorskip("pyarrow.parquet")
+    _stub(monkeypatch, "validate", ValidateSummary.of([SourceResult("/d/a.json", "checked")], 0.1, 1))
+
+    def half(table: Any, where: Any, *a: Any, **k: Any) -> None:
+        with open(where, "wb") as f:
+            f.write(b"PAR1 half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", half)
+    report = tmp_path / "r.parquet"
+    report.write_bytes(b"old report")
+    assert cli.main(["validate", "/d/a.json", "--report", str(report)]) == 2
+    assert capsys.readouterr().err == "error: [Errno 28] No space left on device\n"
+    assert os.listdir(tmp_path) == ["r.parquet"] and report.read_bytes() == b"old report"

@@ -121,3 +121,22 @@ def test_accumulate_before_evaluate_and_summarize_before_accumulate():
     assert got[0] == got[1]
     assert got[1][0][0] == "Accumulating evaluation results...\nPlease run evaluate() first\n"
     assert got[1][1][1:] == (Exception, "Please run accumulate() first")
+
+
+@pytest.mark.parametrize("max_dets", [[-5], [-1, 3], [0, 2]])
+def test_negative_and_zero_max_dets(max_dets):
+    """pycocotools slices with negative maxDets (dt[0:-1]): the same counts and results."""
+    gt = small_gt()
+    both(gt, res_for(gt), "segm", lambda p: setattr(p, "maxDets", list(max_dets)), summarize=False)
+
+
+def test_no_cats_with_a_category_listed_twice():
+    gt = small_gt()
+    cat = gt["annotations"][0]["category_id"]
+
+    def setup(p):
+        p.useCats = 0
+        p.catIds = [cat, cat]
+
+    both(gt, res_for(gt), "bbox", setup)
+    both(gt, res_for(gt), "segm", setup)

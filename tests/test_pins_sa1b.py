@@ -329,3 +329,16 @@ def test_annotation_decode_options_and_features_by_hand():
     assert c.shape == (4, 4) and c[0, 1] == 1 / 12 and c[1, 0] == 1 / 6 and c[2, 2] == 1.0 and c[0, 2] == 0.0
     iou = ann.iou_matrix()
     assert iou[0, 1] == iou[1, 0] == 1 / 17 and iou[3, 3] == 1.0
+
+
+@pytest.mark.parametrize("h, w, oh, ow", [(2, 5, 41, 93), (3, 2, 40, 200), (5, 4, 9, 7)])
+def test_resize_nearest_picks_torchs_kernel_by_the_sum_of_both_sides(h, w, oh, ow):
+    """torch's nearest-exact uses one kernel up to oh + ow = 128 and another
+    above; these sizes (2 * oh <= 128 < oh + ow) give different maps."""
+    torch = pytest.importorskip("torch")
+    m = (np.random.default_rng(h * w).random((2, h, w)) < 0.5).astype(np.uint8)
+    want = torch.nn.functional.interpolate(torch.from_numpy(m)[:, None].float(), size=(oh, ow),
+                                           mode="nearest-exact")[:, 0].numpy().astype(np.uint8)
+    from fastrle.sa1b.dataset import resize_nearest
+
+    assert np.array_equal(resize_nearest(m, (oh, ow)), want)

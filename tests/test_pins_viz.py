@@ -234,6 +234,10 @@ def test_show_anns_picks_the_picture_under_the_masks():
         ax2 = fig.add_subplot(2, 1, 2)
         black = viz.show_anns([{"segmentation": rle(m)}], ax=ax2, colors=col, alpha=1.0, contours=False)
         assert np.asarray(black.get_array())[0, 0].tolist() == [0, 0, 0] and ax2.get_autoscale_on()
+        ax3 = fig.add_subplot(2, 2, 4)
+        ax3.imshow(np.full((4, 6, 3), 0.58))  # floats in [0, 1]: 0.58 * 255 = 147.9, rounded to 148
+        fl = viz.show_anns([rle(m)], ax=ax3, colors=col, alpha=1.0, contours=False)
+        assert np.asarray(fl.get_array())[0, 0].tolist() == [148, 148, 148]
         with pytest.raises(ValueError, match=r"mask 1: a dense segmentation must be \(H, W\)"):
             viz.show_anns([{"segmentation": m}, {"segmentation": m[None]}], ax=ax2)
         with pytest.raises(TypeError, match="mask 0: expected an RLE dict or a SAM record"):
