@@ -731,19 +731,19 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
      * each run to the last through store forwarding */
     uint64_t acc = 0, ab = 0, ax = 0;
     for (j = 1; j < m; j += 2) {
-      uint64_t s = pos + cnts[j - 1], e = s + cnts[j], d;
+      uint64_t s = pos + cnts[j - 1], e = s + cnts[j], d, y1;
       pos = e;
       if (s == e) continue;
       d = column_of(s, h, &x, &cs);
-      if (e - cs <= h && ((d ^ (e - cs - 1)) >> 6) == 0) { /* in one column and band: most runs */
-        uint64_t y1 = e - cs - 1;
+      y1 = e - cs - 1; /* the run's last row, if it ends in this column */
+      if (y1 < h && ((d ^ y1) >> 6) == 0) { /* in one column and band: most runs */
         if ((d >> 6) != ab || x != ax) {
           if (acc) bb_put(bb, ab, ax, acc);
           ab = d >> 6;
           ax = x;
           acc = 0;
         }
-        acc |= (~0ull << (d & 63)) & (~0ull >> (63 - (y1 & 63)));
+        acc |= (2ull << (y1 & 63)) - (1ull << (d & 63)); /* bits d..y1 (2 << 63 wraps to 0) */
         continue;
       }
       for (;;) {
