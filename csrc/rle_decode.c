@@ -98,31 +98,6 @@ FRLE_TARGET("avx512f") static void line_fill_avx512(uint8_t *a, uint8_t *end, ui
 }
 #endif
 
-/* Copy whole lines [a, end) from src (aligned as a) with stream stores. */
-static void line_copy_sse2(uint8_t *a, uint8_t *end, const uint8_t *src) {
-  for (; a < end; a += 64, src += 64) {
-    const __m128i *q = (const __m128i *)src;
-    _mm_stream_si128((__m128i *)a, _mm_load_si128(q));
-    _mm_stream_si128((__m128i *)(a + 16), _mm_load_si128(q + 1));
-    _mm_stream_si128((__m128i *)(a + 32), _mm_load_si128(q + 2));
-    _mm_stream_si128((__m128i *)(a + 48), _mm_load_si128(q + 3));
-  }
-}
-
-#ifdef FRLE_X86_KERNELS
-FRLE_TARGET("avx512f") static void line_copy_avx512(uint8_t *a, uint8_t *end, const uint8_t *src) {
-  for (; a < end; a += 64, src += 64) _mm512_stream_si512((__m512i *)a, _mm512_load_si512((const void *)src));
-}
-#endif
-
-static inline void line_copy(uint8_t *a, uint8_t *end, const uint8_t *src) {
-#ifdef FRLE_X86_KERNELS
-  if (fill_level() == FRLE_ISA_AVX512) line_copy_avx512(a, end, src);
-  else
-#endif
-    line_copy_sse2(a, end, src);
-}
-
 static inline int stream_ok(void) { return 1; }
 
 static inline void line_fill(uint8_t *a, uint8_t *end, uint8_t v) {
@@ -165,10 +140,6 @@ static inline void line_fill(uint8_t *a, uint8_t *end, uint8_t v) {
 static inline void stream_line(uint8_t *L, const uint8_t *b) {
   stnp2(L, vld1q_u8(b), vld1q_u8(b + 16));
   stnp2(L + 32, vld1q_u8(b + 32), vld1q_u8(b + 48));
-}
-
-static inline void line_copy(uint8_t *a, uint8_t *end, const uint8_t *src) {
-  for (; a < end; a += 64, src += 64) stream_line(a, src);
 }
 
 /* order the stores before the caller's next (the threads' join orders them
@@ -259,32 +230,6 @@ static inline void lw_span(line_writer *lw, uint8_t *a, uint8_t *b, uint8_t v) {
     lw->line = L;
     e = b < L + 64 ? b : L + 64;
     fill_small((uint8_t *)lw->buf + (a - L), (uint64_t)(e - a), v);
-    a = e;
-    if (a == L + 64 || a == lw->hi) lw_flush(lw);
-  }
-}
-
-/* Writes src's bytes to [a, b) in address order, as lw_span does with one
- * value; src must be aligned as a modulo 64, so whole lines copy with
- * aligned loads. */
-static inline void lw_copy(line_writer *lw, uint8_t *a, uint8_t *b, const uint8_t *src) {
-  while (a < b) {
-    uint8_t *L = (uint8_t *)((uintptr_t)a & ~(uintptr_t)63), *e;
-    if (a == L && b - a >= 64) {
-      uint8_t *end = (uint8_t *)((uintptr_t)b & ~(uintptr_t)63);
-#if defined(LW_SSE2) || defined(LW_NEON)
-      if (lw->stream) line_copy(a, end, src);
-      else
-#endif
-        memcpy(a, src, (size_t)(end - a));
-      src += end - a;
-      a = end;
-      continue;
-    }
-    lw->line = L;
-    e = b < L + 64 ? b : L + 64;
-    memcpy((uint8_t *)lw->buf + (a - L), src, (size_t)(e - a));
-    src += e - a;
     a = e;
     if (a == L + 64 || a == lw->hi) lw_flush(lw);
   }
@@ -838,10 +783,12 @@ static void bb_scatter(const bitband *bb, uint64_t b, uintptr_t A, uint64_t *lb,
   bb_scatter_impl(bb, b, A, lb, dirty, 1);
 }
 
+#ifdef FRLE_X86_KERNELS
 /* for bb_emit_avx512, which finds the set words itself */
 static void bb_scatter_nomark(const bitband *bb, uint64_t b, uintptr_t A, uint64_t *lb) {
   bb_scatter_impl(bb, b, A, lb, NULL, 0);
 }
+#endif
 
 typedef void (*line_bits_fn)(uint8_t *L, uint64_t v, int stream);
 

@@ -900,8 +900,6 @@ MUTANTS: List[Mutant] = [
        "logic", "frle_decode_bits_packed: bit orders swapped (big is np.packbits' default)", T_BITS),
     _m("bb-packed-perm", D, "uint64_t v = rw[i], yy = y + bb.perm[i];", "uint64_t v = rw[i], yy = y + i;",
        "logic", "frle_decode_bits_packed: rows of the AVX-512 transpose written in register order", T_BITS),
-    _m("bb-lw-copy-src", D, "    src += e - a;\n    a = e;", "    a = e;", "logic",
-       "lw_copy: the source does not advance past a partial line (bytes after it shifted)", T_BITS),
     # --- the GPU host path (src/fastrle/gpu/api.py, src/fastrle/_gpupack.pyx), 2026-12-07
     _m("ghost-flags-word", GAPI, "self.flags = self.host[:nwords:_launch.META_STRIDE]",
        "self.flags = self.host[1:nwords:_launch.META_STRIDE]", "off-by-one",
