@@ -98,31 +98,6 @@ FRLE_TARGET("avx512f") static void line_fill_avx512(uint8_t *a, uint8_t *end, ui
 }
 #endif
 
-/* Copy whole lines [a, end) from src (aligned as a) with stream stores. */
-static void line_copy_sse2(uint8_t *a, uint8_t *end, const uint8_t *src) {
-  for (; a < end; a += 64, src += 64) {
-    const __m128i *q = (const __m128i *)src;
-    _mm_stream_si128((__m128i *)a, _mm_load_si128(q));
-    _mm_stream_si128((__m128i *)(a + 16), _mm_load_si128(q + 1));
-    _mm_stream_si128((__m128i *)(a + 32), _mm_load_si128(q + 2));
-    _mm_stream_si128((__m128i *)(a + 48), _mm_load_si128(q + 3));
-  }
-}
-
-#ifdef FRLE_X86_KERNELS
-FRLE_TARGET("avx512f") static void line_copy_avx512(uint8_t *a, uint8_t *end, const uint8_t *src) {
-  for (; a < end; a += 64, src += 64) _mm512_stream_si512((__m512i *)a, _mm512_load_si512((const void *)src));
-}
-#endif
-
-static inline void line_copy(uint8_t *a, uint8_t *end, const uint8_t *src) {
-#ifdef FRLE_X86_KERNELS
-  if (fill_level() == FRLE_ISA_AVX512) line_copy_avx512(a, end, src);
-  else
-#endif
-    line_copy_sse2(a, end, src);
-}
-
 static inline int stream_ok(void) { return 1; }
 
 static inline void line_fill(uint8_t *a, uint8_t *end, uint8_t v) {
@@ -165,10 +140,6 @@ static inline void line_fill(uint8_t *a, uint8_t *end, uint8_t v) {
 static inline void stream_line(uint8_t *L, const uint8_t *b) {
   stnp2(L, vld1q_u8(b), vld1q_u8(b + 16));
   stnp2(L + 32, vld1q_u8(b + 32), vld1q_u8(b + 48));
-}
-
-static inline void line_copy(uint8_t *a, uint8_t *end, const uint8_t *src) {
-  for (; a < end; a += 64, src += 64) stream_line(a, src);
 }
 
 /* order the stores before the caller's next (the threads' join orders them
@@ -259,32 +230,6 @@ static inline void lw_span(line_writer *lw, uint8_t *a, uint8_t *b, uint8_t v) {
     lw->line = L;
     e = b < L + 64 ? b : L + 64;
     fill_small((uint8_t *)lw->buf + (a - L), (uint64_t)(e - a), v);
-    a = e;
-    if (a == L + 64 || a == lw->hi) lw_flush(lw);
-  }
-}
-
-/* Writes src's bytes to [a, b) in address order, as lw_span does with one
- * value; src must be aligned as a modulo 64, so whole lines copy with
- * aligned loads. */
-static inline void lw_copy(line_writer *lw, uint8_t *a, uint8_t *b, const uint8_t *src) {
-  while (a < b) {
-    uint8_t *L = (uint8_t *)((uintptr_t)a & ~(uintptr_t)63), *e;
-    if (a == L && b - a >= 64) {
-      uint8_t *end = (uint8_t *)((uintptr_t)b & ~(uintptr_t)63);
-#if defined(LW_SSE2) || defined(LW_NEON)
-      if (lw->stream) line_copy(a, end, src);
-      else
-#endif
-        memcpy(a, src, (size_t)(end - a));
-      src += end - a;
-      a = end;
-      continue;
-    }
-    lw->line = L;
-    e = b < L + 64 ? b : L + 64;
-    memcpy((uint8_t *)lw->buf + (a - L), src, (size_t)(e - a));
-    src += e - a;
     a = e;
     if (a == L + 64 || a == lw->hi) lw_flush(lw);
   }
@@ -525,21 +470,21 @@ int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
  * dominates masks of many thin spans. The mask is first held as bits, one
  * 64-bit word per (band of 64 rows, column), each column segment OR-ing a
  * range of bits into the words of the bands it crosses. Then each band's
- * 64x64 blocks that hold foreground are transposed to row words and
- * expanded to bytes in a staging copy of the band (in L2), which the line
- * writer copies out in address order; bands without foreground are plain
- * zero lines. */
+ * 64x64 blocks that hold foreground are transposed to row words, which are
+ * ORed into the band's bits in address order, a word per output line; the
+ * lines with a bit set are expanded to bytes and streamed out, and the
+ * others are zero lines (left alone with zeroed). */
 #define BB_ROWS 64
-/* largest staging band (bytes): a core's L2 holds it */
+/* widest band (64 * w output bytes): its row words and line bits stay in
+ * L1 and L2 */
 #define BB_STAGE_MAX ((uint64_t)512 << 10)
 /* largest mask (pixels): its bit copy, an eighth of it, stays in L2 or L3 */
 #define BB_PIXELS_MAX ((uint64_t)64 << 20)
-/* Masks of few, long runs (blobs) decode faster through row spans where
- * the block work is not hidden by the output's memory traffic: without the
- * AVX-512 block kernel (a scalar 64x64 transpose costs about 1,300
- * operations), and with zeroed, which writes only the foreground's lines.
- * There the bit path is taken only below this many foreground pixels per
- * run (measured on 1500x2250 masks: blobs have about 240, stars 37). */
+/* Masks of few, long runs (blobs) decode faster through row spans without
+ * the AVX-512 block kernel (a scalar 64x64 transpose costs about 1,300
+ * operations): there the bit path is taken only below this many foreground
+ * pixels per run (measured on 1500x2250 masks: blobs have about 240, stars
+ * 37). */
 #define BB_THIN_PX_PER_RUN 48
 
 /* a[i] bit j becomes a[j] bit i (a 64x64 bit matrix, in place): swap
@@ -597,21 +542,13 @@ static void transpose64_avx512(const uint64_t *blk, uint64_t *rw) {
   }
 }
 
-/* A block's row words (rw[i] is row perm[i]; rows from nr on are not the
- * band's) expanded at st + row * w: n <= 64 bytes each, 1 where the word
- * has a bit, else 0. With clear, zeros over the same bytes instead. */
+/* Line word v as the 64 bytes of line L (64-aligned), 1 where v has a
+ * bit: streamed, or plain stores. */
 FRLE_TARGET("avx512f,avx512bw")
-static void expand_rows_avx512(uint8_t *st, uint64_t w, const uint64_t *rw, const uint8_t *perm, uint64_t nr,
-                               uint32_t n, int clear) {
-  __mmask64 keep = n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
-  __m512i one = _mm512_set1_epi8(clear ? 0 : 1);
-  int i;
-  for (i = 0; i < 64; i++) {
-    uint64_t v = rw[i];
-    if (v && perm[i] < nr)
-      _mm512_mask_storeu_epi8((void *)(st + perm[i] * w), keep,
-                              clear ? one : _mm512_maskz_mov_epi8(_cvtu64_mask64(v), one));
-  }
+static inline void line_bits_avx512(uint8_t *L, uint64_t v, int stream) {
+  __m512i x = _mm512_maskz_mov_epi8(_cvtu64_mask64(v), _mm512_set1_epi8(1));
+  if (stream) _mm512_stream_si512((__m512i *)L, x);
+  else _mm512_storeu_si512((void *)L, x);
 }
 #endif
 
@@ -641,18 +578,24 @@ static void expand_fill(void) {
 
 static void expand_init(void) { frle_once(&expand_once, expand_fill); }
 
-/* the n <= 64 bytes of row word v at dst, one byte per bit */
-static inline void expand_row(uint8_t *dst, uint64_t v, uint32_t n) {
-  uint32_t c;
-  if (n == 64) {
-    for (c = 0; c < 8; c++, v >>= 8) memcpy(dst + 8 * c, expand_tab[v & 0xff], 8);
-    return;
-  }
-  for (c = 0; c < n; c += 8, v >>= 8) memcpy(dst + c, expand_tab[v & 0xff], n - c < 8 ? n - c : 8);
+/* Line word v as the 64 bytes at L, 1 where v has a bit, through the
+ * table: streamed (L 64-aligned), or plain stores. */
+static inline void line_bits_scalar(uint8_t *L, uint64_t v, int stream) {
+#if defined(LW_SSE2)
+  __m128i t[4]; /* aligned, for stream_line */
+#else
+  uint64_t t[8];
+#endif
+  uint8_t *p = stream ? (uint8_t *)t : L;
+  int c;
+  for (c = 0; c < 8; c++, v >>= 8) memcpy(p + 8 * c, expand_tab[v & 0xff], 8);
+#if defined(LW_SSE2) || defined(LW_NEON)
+  if (stream) stream_line(L, (const uint8_t *)t);
+#endif
 }
 
-/* The staging band, at least n bytes, all zero (its users clear what they
- * write, so only grown memory is zeroed). 0 when out of memory. */
+/* The staging memory, at least n bytes, all zero (its users clear what
+ * they write, so only grown memory is zeroed). 0 when out of memory. */
 static int stage_zeroed(frle_scratch *scr, int64_t n) {
   if (!FRLE_GROW(scr->stage, scr->stage_cap, n)) return 0;
   if (scr->stage_zero < scr->stage_cap) {
@@ -699,7 +642,7 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
   }
 #endif
   if (!FRLE_GROW(scr->bits, scr->bits_cap, (int64_t)(bb->nbands * wpad)) ||
-      !FRLE_GROW(scr->bwork, scr->bwork_cap, (int64_t)(bb->nbands * gw + wpad + (w + 3 + 63) / 64)))
+      !FRLE_GROW(scr->bwork, scr->bwork_cap, (int64_t)(bb->nbands * gw + wpad)))
     return FRLE_ERR_NOMEM;
   bb->bits = bits = scr->bits;
   bb->touched = touched = scr->bwork;
@@ -710,24 +653,17 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
   }
   memset(touched, 0, bb->nbands * gw * sizeof(uint64_t));
   {
-    /* pieces in one band collect in acc, the word (ab, ax), and go to
-     * memory when the word changes: an OR in memory per run would chain
-     * each run to the last through store forwarding */
-    uint64_t acc = 0, ab = 0, ax = 0;
+    /* each run ORs straight into memory: batching the runs of one word in a
+     * register took a branch per run that strokes (short runs, several per
+     * word) mispredicted (measured: 15% more time in this loop) */
     for (j = 1; j < m; j += 2) {
-      uint64_t s = pos + cnts[j - 1], e = s + cnts[j], d;
+      uint64_t s = pos + cnts[j - 1], e = s + cnts[j], d, y1;
       pos = e;
       if (s == e) continue;
       d = column_of(s, h, &x, &cs);
-      if (e - cs <= h && ((d ^ (e - cs - 1)) >> 6) == 0) { /* in one column and band: most runs */
-        uint64_t y1 = e - cs - 1;
-        if ((d >> 6) != ab || x != ax) {
-          if (acc) bb_put(bb, ab, ax, acc);
-          ab = d >> 6;
-          ax = x;
-          acc = 0;
-        }
-        acc |= (~0ull << (d & 63)) & (~0ull >> (63 - (y1 & 63)));
+      y1 = e - cs - 1; /* the run's last row, if it ends in this column */
+      if (y1 < h && ((d ^ y1) >> 6) == 0) { /* in one column and band: most runs */
+        bb_put(bb, d >> 6, x, (2ull << (y1 & 63)) - (1ull << (d & 63))); /* bits d..y1 (2 << 63 is 0) */
         continue;
       }
       for (;;) {
@@ -735,13 +671,7 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
         uint64_t b0 = y0 / BB_ROWS, b1 = (y1 - 1) / BB_ROWS;
         uint64_t lo = ~0ull << (y0 % BB_ROWS), hi = ~0ull >> (63 - (y1 - 1) % BB_ROWS);
         if (b0 == b1) {
-          if (b0 != ab || x != ax) {
-            if (acc) bb_put(bb, ab, ax, acc);
-            ab = b0;
-            ax = x;
-            acc = 0;
-          }
-          acc |= lo & hi;
+          bb_put(bb, b0, x, lo & hi);
         } else {
           bb_put(bb, b0, x, lo);
           for (b = b0 + 1; b < b1; b++) bb_put(bb, b, x, ~0ull);
@@ -753,7 +683,6 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
         cs = ce;
       }
     }
-    if (acc) bb_put(bb, ab, ax, acc);
   }
   return FRLE_OK;
 }
@@ -788,107 +717,206 @@ static void bb_transpose(bitband *bb, uint64_t b) {
   }
 }
 
-/* Step 3 (bytes): band b's row words expanded into st (row stride w, the
- * band's rows); with clear, the bytes written so are zeroed again. */
-static void bb_expand(const bitband *bb, uint64_t b, uint8_t *st, uint64_t nr, int clear) {
-  uint64_t q, w = bb->w;
+/* Step 3: band b's row words ORed into lb, the band's bits in address
+ * order: bit i of lb[k] is byte i of the output line at (A & ~63) + 64 k,
+ * where A is the band's first byte. With mark, dirty marks the words set.
+ * Branch-free: rows of a block's edge are zero or not as the shape goes.
+ * Rows past the band's end are zero and land inside lb (it has room for 64
+ * rows). */
+static FRLE_FORCE_INLINE void bb_scatter_impl(const bitband *bb, uint64_t b, uintptr_t A, uint64_t *lb, uint64_t *dirty,
+                                              int mark) {
+  uint64_t q, i, w = bb->w, pr[64];
+  for (i = 0; i < 64; i++) pr[i] = bb->perm[i] * w + (A & 63); /* bit of rw[i]'s row start */
   for (q = 0; q < bb->gw; q++) {
     uint64_t tw = bb->touched[b * bb->gw + q];
     while (tw) {
-      uint64_t x0 = (q * 64 + (uint64_t)frle_ctz64(tw)) * 64, i;
-      uint32_t n = (uint32_t)(w - x0 < 64 ? w - x0 : 64);
+      uint64_t x0 = (q * 64 + (uint64_t)frle_ctz64(tw)) * 64;
       const uint64_t *rw = bb->rows + x0;
-      const uint8_t *perm = bb->perm;
       tw &= tw - 1;
-#ifdef FRLE_X86_KERNELS
-      if (bb->avx512) {
-        expand_rows_avx512(st + x0, w, rw, perm, nr, n, clear);
-        continue;
-      }
-#endif
       for (i = 0; i < 64; i++) {
-        if (!rw[i] || perm[i] >= nr) continue;
-        if (clear) memset(st + perm[i] * w + x0, 0, n);
-        else expand_row(st + perm[i] * w + x0, rw[i], n);
+        uint64_t v = rw[i], p = pr[i] + x0, k = p >> 6, s = p & 63;
+        uint64_t hi = (v >> 1) >> (63 - s); /* the bits past the line's end */
+        lb[k] |= v << s;
+        lb[k + 1] |= hi;
+        if (mark) {
+          dirty[k >> 6] |= (uint64_t)(v != 0) << (k & 63);
+          dirty[(k + 1) >> 6] |= (uint64_t)(hi != 0) << ((k + 1) & 63);
+        }
       }
     }
   }
 }
 
-/* zeroed: mark the stage lines (from stage, 64-aligned) that band b's
- * expansion wrote, in dirty (a bit per line). */
-static void bb_mark(const bitband *bb, uint64_t b, const uint8_t *stage, const uint8_t *st, uint64_t nr,
-                    uint64_t *dirty) {
-  uint64_t q, w = bb->w;
-  for (q = 0; q < bb->gw; q++) {
-    uint64_t tw = bb->touched[b * bb->gw + q];
-    while (tw) {
-      uint64_t x0 = (q * 64 + (uint64_t)frle_ctz64(tw)) * 64, i;
-      uint64_t n = w - x0 < 64 ? w - x0 : 64;
-      const uint64_t *rw = bb->rows + x0;
-      tw &= tw - 1;
-      for (i = 0; i < 64; i++) {
-        uint64_t p0, p1;
-        if (!rw[i] || bb->perm[i] >= nr) continue;
-        p0 = (uint64_t)(st + bb->perm[i] * w + x0 - stage) >> 6;
-        p1 = (uint64_t)(st + bb->perm[i] * w + x0 + n - 1 - stage) >> 6;
-        dirty[p0 >> 6] |= 1ull << (p0 & 63);
-        dirty[p1 >> 6] |= 1ull << (p1 & 63);
-      }
-    }
+static void bb_scatter(const bitband *bb, uint64_t b, uintptr_t A, uint64_t *lb, uint64_t *dirty) {
+  bb_scatter_impl(bb, b, A, lb, dirty, 1);
+}
+
+#ifdef FRLE_X86_KERNELS
+/* for bb_emit_avx512, which finds the set words itself */
+static void bb_scatter_nomark(const bitband *bb, uint64_t b, uintptr_t A, uint64_t *lb) {
+  bb_scatter_impl(bb, b, A, lb, NULL, 0);
+}
+#endif
+
+typedef void (*line_bits_fn)(uint8_t *L, uint64_t v, int stream);
+
+/* Zero whole lines [a, e). */
+static inline void zero_lines(uint8_t *a, uint8_t *e, int stream) {
+#if defined(LW_SSE2) || defined(LW_NEON)
+  if (stream) {
+    line_fill(a, e, 0);
+    return;
+  }
+#endif
+  (void)stream;
+  memset(a, 0, (size_t)(e - a));
+}
+
+/* Step 4, writing one band's bytes [A, E) line by line in address order:
+ * whole lines k0 <= k < k1 from L0 (streamed where stream says), and the
+ * lines the band may share with its neighbours (line 0 when A is not
+ * aligned, line k1 when E is not), which take plain stores of the band's
+ * own bytes only. Without zeroed, the lines no word was given for are zero
+ * lines. */
+typedef struct {
+  uint8_t *A, *E, *L0;
+  uint64_t k0, k1, next; /* next: the first whole line not yet written */
+  int first, last;       /* shared lines written (or none to write) */
+  int zeroed, stream;
+} band_out;
+
+static inline void bo_init(band_out *bo, uint8_t *A, uint8_t *E, int zeroed, int stream) {
+  uintptr_t o = (uintptr_t)A & 63;
+  bo->A = A;
+  bo->E = E;
+  bo->L0 = A - o;
+  bo->k0 = o != 0;
+  bo->k1 = (uint64_t)(E - bo->L0) >> 6;
+  bo->next = bo->k0;
+  bo->first = !o;
+  bo->last = !((uintptr_t)E & 63);
+  bo->zeroed = zeroed;
+  bo->stream = stream;
+}
+
+/* The bytes of [A, E) in line L from line word v, with plain stores. */
+static FRLE_FORCE_INLINE void edge_line(const band_out *bo, uint8_t *L, uint64_t v, line_bits_fn put) {
+  uint8_t t[64], *a = L < bo->A ? bo->A : L, *e = L + 64 > bo->E ? bo->E : L + 64;
+  put(t, v, 0);
+  memcpy(a, t + (a - L), (size_t)(e - a));
+}
+
+/* Line k's word v (lines come in increasing k). */
+static FRLE_FORCE_INLINE void bo_word(band_out *bo, uint64_t k, uint64_t v, line_bits_fn put) {
+  uint8_t *L = bo->L0 + 64 * k;
+  if (k >= bo->k0 && k < bo->k1) {
+    if (!bo->zeroed && k > bo->next) zero_lines(bo->L0 + 64 * bo->next, L, bo->stream);
+    put(L, v, bo->stream);
+    bo->next = k + 1;
+  } else if (k <= bo->k1) {
+    edge_line(bo, L, v, put);
+    bo->first |= k == 0;
+    bo->last |= k == bo->k1;
   }
 }
+
+/* The rest of the band: without zeroed, zeros where no word was given. */
+static FRLE_FORCE_INLINE void bo_done(band_out *bo, line_bits_fn put) {
+  if (bo->zeroed) return;
+  if (bo->k1 > bo->next) zero_lines(bo->L0 + 64 * bo->next, bo->L0 + 64 * bo->k1, bo->stream);
+  if (!bo->first) edge_line(bo, bo->L0, 0, put);
+  if (!bo->last) edge_line(bo, bo->L0 + 64 * bo->k1, 0, put);
+}
+
+/* Step 4: the band's lines from the words dirty marks (lb and dirty are
+ * left zero). */
+static void bb_emit(band_out *bo, uint64_t *lb, uint64_t *dirty, uint64_t dwords) {
+  uint64_t q;
+  for (q = 0; q < dwords; q++) {
+    uint64_t dw = dirty[q];
+    dirty[q] = 0;
+    while (dw) {
+      uint64_t k = q * 64 + (uint64_t)frle_ctz64(dw);
+      dw &= dw - 1;
+      if (lb[k]) bo_word(bo, k, lb[k], line_bits_scalar);
+      lb[k] = 0;
+    }
+  }
+  bo_done(bo, line_bits_scalar);
+}
+
+#ifdef FRLE_X86_KERNELS
+/* Step 4 with AVX-512: the set words of lb found 32 at a time, then 8 (lb
+ * is left zero; it holds 32 words past line k1). */
+FRLE_TARGET("avx512f,avx512bw")
+static void bb_emit_avx512(uint8_t *A, uint8_t *E, uint64_t *lb, int zeroed, int stream) {
+  band_out bo;
+  uint64_t k, k0, n, next;
+  uint8_t *L0;
+  __m512i one = _mm512_set1_epi8(1);
+  bo_init(&bo, A, E, zeroed, stream);
+  k0 = bo.k0;
+  n = bo.k1 - k0; /* whole lines: k - k0 < n */
+  L0 = bo.L0;
+  next = bo.next;
+  for (k = 0; k <= bo.k1; k += 8) {
+    __m512i x = _mm512_load_si512((const void *)(lb + k));
+    __mmask8 nz = _mm512_test_epi64_mask(x, x);
+    if (!nz) continue;
+    _mm512_store_si512((void *)(lb + k), _mm512_setzero_si512());
+    do {
+      int i = frle_ctz32(nz);
+      uint64_t kk = k + (uint64_t)i;
+      uint64_t v =
+        (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(_mm512_permutexvar_epi64(_mm512_set1_epi64(i), x)));
+      nz &= (__mmask8)(nz - 1);
+      if (kk - k0 < n) { /* a whole line */
+        uint8_t *L = L0 + 64 * kk;
+        __m512i y = _mm512_maskz_mov_epi8(_cvtu64_mask64(v), one);
+        if (!zeroed && kk > next) zero_lines(L0 + 64 * next, L, stream);
+        if (stream) _mm512_stream_si512((__m512i *)L, y);
+        else _mm512_storeu_si512((void *)L, y);
+        next = kk + 1;
+      } else {
+        bo_word(&bo, kk, v, line_bits_avx512);
+      }
+    } while (nz);
+  }
+  bo.next = next;
+  bo_done(&bo, line_bits_avx512);
+}
+#endif
 
 static int decode_bitband(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, uint8_t *out, int zeroed,
                           frle_scratch *scr) {
   bitband bb;
-  uint8_t *stage;
-  uint64_t b, dwords = (w + 3 + 63) / 64, *dirty; /* a band spans at most w + 3 stage lines */
+  /* a band spans at most w + 2 lines; lb's words, with one past the end
+   * and 32 more for bb_emit_avx512 */
+  uint64_t b, nlw = ((w + 3 + 31) & ~(uint64_t)31) + 32, dwords = (nlw + 63) / 64, *lb, *dirty;
   line_writer lw;
   int rc = bb_build(cnts, m, h, w, scr, &bb);
   if (rc != FRLE_OK) return rc;
-  if (!stage_zeroed(scr, (int64_t)(BB_ROWS * w) + 128)) return FRLE_ERR_NOMEM;
-  /* aligned; a band's bytes start at stage + (a & 63), aligned as the output */
-  stage = scr->stage + ((64 - ((uintptr_t)scr->stage & 63)) & 63);
-  lw_init(&lw, out, out + h * w, zeroed);
-  dirty = bb.rows + bb.wpad; /* zeroed: one band's dirty-line bitmap (bb_build's scratch) */
+  if (!stage_zeroed(scr, (int64_t)((nlw + dwords) * sizeof(uint64_t)) + 64)) return FRLE_ERR_NOMEM;
+  lb = (uint64_t *)(void *)(scr->stage + ((64 - ((uintptr_t)scr->stage & 63)) & 63));
+  dirty = lb + nlw;
+  lw_init(&lw, out, out + h * w, zeroed); /* for its stream choice and fence only */
   for (b = 0; b < bb.nbands; b++) {
     uint64_t y = b * BB_ROWS, nr = h - y < BB_ROWS ? h - y : BB_ROWS;
-    uint8_t *a = out + y * w, *st = stage + ((uintptr_t)a & 63);
-    if (!bb_any(&bb, b)) {
-      if (!zeroed) lw_span(&lw, a, a + nr * w, 0);
+    uint8_t *a = out + y * w;
+    int any = bb_any(&bb, b);
+    band_out bo;
+    if (!any && zeroed) continue;
+    bo_init(&bo, a, a + nr * w, zeroed, lw.stream);
+    if (any) bb_transpose(&bb, b);
+#ifdef FRLE_X86_KERNELS
+    if (bb.avx512) {
+      if (any) bb_scatter_nomark(&bb, b, (uintptr_t)a, lb);
+      bb_emit_avx512(a, a + nr * w, lb, zeroed, lw.stream);
       continue;
     }
-    bb_transpose(&bb, b);
-    bb_expand(&bb, b, st, nr, 0);
-    if (!zeroed) {
-      lw_copy(&lw, a, a + nr * w, st);
-    } else { /* only the lines holding foreground, whole where they are the band's */
-      uint64_t q;
-      uint8_t *obase = (uint8_t *)((uintptr_t)a & ~(uintptr_t)63), *lo = a, *hi = a + nr * w;
-      memset(dirty, 0, dwords * sizeof(uint64_t));
-      bb_mark(&bb, b, stage, st, nr, dirty);
-      for (q = 0; q < dwords; q++) {
-        uint64_t dw = dirty[q];
-        while (dw) {
-          uint64_t L = q * 64 + (uint64_t)frle_ctz64(dw);
-          uint8_t *o = obase + 64 * L, *e = o + 64;
-          const uint8_t *src = stage + 64 * L;
-          dw &= dw - 1;
-          if (o >= lo && e <= hi) {
-#if defined(LW_SSE2) || defined(LW_NEON)
-            if (lw.stream) line_copy(o, e, src);
-            else
 #endif
-              memcpy(o, src, 64);
-          } else { /* a line shared with the band before or after: its bytes only */
-            uint8_t *c0 = o < lo ? lo : o, *c1 = e > hi ? hi : e;
-            memcpy(c0, src + (c0 - o), (size_t)(c1 - c0));
-          }
-        }
-      }
-    }
-    bb_expand(&bb, b, st, nr, 1);
+    if (any) bb_scatter(&bb, b, (uintptr_t)a, lb, dirty);
+    bb_emit(&bo, lb, dirty, dwords);
   }
   lw_done(&lw);
   return FRLE_OK;
@@ -958,8 +986,7 @@ int frle_decode_rowmajor(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
     frle_decode_colmajor(cnts, m, out, zeroed);
     return FRLE_OK;
   }
-  if (frle_bits_pays(cnts, m, h, w) && (!zeroed || thin_runs(cnts, m)))
-    return decode_bitband(cnts, m, h, w, out, zeroed, scr);
+  if (frle_bits_pays(cnts, m, h, w)) return decode_bitband(cnts, m, h, w, out, zeroed, scr);
   rc = frle_row_transitions(cnts, m, h, w, scr);
   if (rc != FRLE_OK) return rc;
   if (scr->ylo >= scr->yhi) { /* no foreground */

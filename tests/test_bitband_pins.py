@@ -61,3 +61,40 @@ def test_runs_over_column_and_band_ends(isa: str) -> None:
     env = dict(os.environ, FRLE_ISA=isa)
     p = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-3000:]
+
+
+_ZEROED_PROBE = r"""
+import numpy as np
+import pycocotools.mask as pm
+import fastrle
+from fastrle import synthetic
+
+# zeroed: the output holds 7s where a decoder that wrote more than the lines
+# holding foreground would leave 0s (the contract lets it write zeros there,
+# so this pins the cost, not the result: issue 25's zeroed >= 3x full)
+for fam in ("blobs", "strokes", "noise"):
+    for h, w in ((1089, 963), (1500, 2250)):
+        rles = synthetic.family_masks(fam, 2, h, w, seed=7)
+        ref = np.ascontiguousarray(pm.decode(rles).transpose(2, 0, 1))
+        out = np.full(ref.shape, 7, np.uint8)
+        fastrle.decode(rles, out=out, zeroed=True, threads=1)
+        assert np.array_equal(out == 1, ref == 1), (fam, h, w, "foreground")
+        for i in range(2):
+            o, r = out[i].reshape(-1), ref[i].reshape(-1)
+            line = (out[i].ctypes.data + np.arange(o.size)) >> 6
+            fg_lines = np.unique(line[r == 1])
+            in_fg = np.isin(line, fg_lines)
+            # the mask's first and last lines may take the row spans' zeros
+            in_fg |= (line == line[0]) | (line == line[-1])
+            bad = np.flatnonzero(~in_fg & (o != 7))
+            assert bad.size == 0, (fam, h, w, i, "wrote a line without foreground", bad[:5].tolist())
+            assert np.all(np.isin(o[r == 0], (0, 7))), (fam, h, w, i, "background")
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+def test_zeroed_writes_only_lines_with_foreground(isa: str) -> None:
+    env = dict(os.environ, FRLE_ISA=isa)
+    p = subprocess.run([sys.executable, "-c", _ZEROED_PROBE], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-3000:]
