@@ -581,12 +581,13 @@ static void build_fg(const frle_runs *r, const double *bb, const fg_bits *bm, ui
     int64_t k = 0;
     if (bm && bm[i].w) { /* its pairs take the bitmap: no intervals */
       a = frle_area(c, r->m[i]);
-      k = a != 0;
       f[i].s = f[i].e = NULL;
       f[i].k = 0;
-      f[i].x0 = k ? (uint64_t)bb[4 * i] : 0;
-      f[i].x1 = k ? (uint64_t)(bb[4 * i] + bb[4 * i + 2]) - 1 : 0;
-      f[i].y0 = f[i].y1 = 0;
+      f[i].x0 = f[i].x1 = f[i].y0 = f[i].y1 = 0;
+      if (a) { /* the columns of its box */
+        f[i].x0 = (uint64_t)bb[4 * i];
+        f[i].x1 = (uint64_t)(bb[4 * i] + bb[4 * i + 2]) - 1;
+      }
       area[i] = a;
       continue;
     }

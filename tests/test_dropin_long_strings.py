@@ -211,3 +211,22 @@ def test_merge_of_two_noise_masks_takes_the_bitmap_and_matches() -> None:
     da, db = pm.decode(a), pm.decode(b)
     assert np.array_equal(pm.decode(fm.merge([a, b])), da | db)
     assert np.array_equal(pm.decode(fm.merge([a, b], 1)), da & db)
+
+
+def test_count_strings_match_pycocotools_around_the_one_chunk_blocks() -> None:
+    """The string writer's blocks of 4 one-chunk deltas: deltas at -17..16, counts at
+    and past 2^31 (where a 32-bit difference wraps to a small one), every block
+    position, against pycocotools' rleToString (frPyObjects of list counts)."""
+    from fastrle import _core
+    rng = np.random.default_rng(11)
+    big = [0, 1, 5, 2**31 - 1, 2**31, 2**31 + 3, 2**32 - 3, 2**32 - 1]
+    cases = [[], [3], [1, 2, 3, 4], [0, 2**32 - 1, 3, 2**32 - 4, 1, 2**32 - 2, 2, 5, 2**32 - 1]]
+    for n in range(3, 24):
+        base = rng.integers(0, 1000, n)
+        cases.append(base.tolist())
+        cases.append((base[::2].repeat(2)[:n] + rng.integers(-17, 17, n).clip(-int(base.min()), None)).tolist())
+        cases.append(rng.choice(big, n).tolist())
+    for c in cases:
+        arr = np.asarray(c, np.uint32)
+        want = pm.frPyObjects({"size": [1, 1], "counts": [int(x) for x in c]}, 1, 1)["counts"]
+        assert _core.to_string(arr) == want, c
