@@ -344,9 +344,11 @@ static uint64_t px_words(uint64_t *dst, uint64_t *t, uint8_t *u, uint64_t lo, ui
                         : px_words_plain(dst, t, u, lo, hi, PX_AND);
 }
 
-/* Whether a mask of m runs over `words` 64-pixel words has several runs a
- * word (noise): then a bitmap and popcounts beat walking its runs. */
-static inline int many_runs(int64_t m, uint64_t words) { return m >= 2 && (uint64_t)m * 8 > words; }
+/* Whether a mask of m runs over the `words` 64-pixel words its foreground
+ * spans has a run every two words or more (noise, stripes): then a bitmap
+ * and popcounts beat walking its runs. Blobs, at a run every 5 words or
+ * fewer (two runs a column of 23 words at SA-1B size), walk theirs. */
+static inline int many_runs(int64_t m, uint64_t words) { return m >= 2 && (uint64_t)m * 2 > words; }
 
 /* Bitmaps of a side's many-run masks over the words their foreground can
  * touch (w NULL for the other masks), in one block; *bm is NULL where no
