@@ -14,6 +14,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#ifdef FRLE_X86_KERNELS
+#include <immintrin.h> /* _mm_clmulepi64_si128 */
+#endif
 
 uint64_t frle_area(const uint32_t *cnts, int64_t m) {
   uint64_t a = 0;
@@ -190,6 +193,12 @@ void frle_bbox_iou(const double *dt, const double *gt, int64_t md, int64_t ng, c
 
 /* ---- IoU ---- */
 
+/* A mask's pixels as words lo..hi of its bitmap (every other word is 0). */
+typedef struct {
+  const uint64_t *w; /* NULL: the mask walks its intervals instead */
+  uint64_t lo, hi;
+} fg_bits;
+
 typedef struct {
   const frle_runs *dt, *gt;
   const uint8_t *crowd;
@@ -197,7 +206,7 @@ typedef struct {
   const double *db, *gb;    /* pycocotools boxes, for its prefilter */
   const frle_fg *df, *gf;   /* foreground intervals */
   const uint64_t *da, *ga;  /* areas */
-  uint64_t **dbm, **gbm;    /* bitmaps of the masks with many runs a word, else NULL */
+  const fg_bits *dbm, *gbm; /* bitmaps of the masks with many runs a word, else NULL */
   int self;                 /* dt and gt are the same masks */
 } iou_ctx;
 
@@ -211,68 +220,190 @@ static inline uint64_t prefix_xor(uint64_t x) {
   return x ^ (x << 32);
 }
 
-/* The bitmap of one mask's runs (strictly parsed: they sum to hw) into b,
- * nw zeroed words. Every run end toggles the value: pass 1 gathers a word's
- * toggle bits in a register and stores it, with selects and no branch per
- * run (noise has several runs a word) and no read-modify-write through
- * memory; pass 2 turns toggles into pixels by prefix XOR, word by word, with
- * the value carried from the word before. Empty runs toggle twice and
- * cancel. */
-static void runs_bitmap(uint64_t *b, uint64_t nw, uint64_t hw, const uint32_t *c, int64_t m) {
-  uint64_t pos = 0, cw = 0, acc = 0, carry = 0, k;
-  int64_t j;
-  for (j = 0; j < m; j++) {
-    uint64_t in, w, bit;
-    pos += c[j];
-    in = pos < hw; /* the end at hw toggles nothing */
-    bit = in << (pos & 63);
-    w = in ? pos >> 6 : cw;
-    acc = (w == cw ? acc : 0) ^ bit;
-    b[w] = acc;
-    cw = w;
+/* Toggles of a mask's runs (strictly parsed: they sum to hw): pixel p
+ * changes value where an odd number of runs end at p. The last run ends at
+ * hw and toggles nothing; a run before it can end there only when empty
+ * runs follow, and the spare word nw takes that bit. x: the XOR of the bit
+ * (1 << p % 64) of every end so far, whatever its word; each end stores x
+ * into t[p / 64] and marks the word in u (both zeroed, nw + 1 entries). The
+ * last store to a word holds x after its last end, so px_words gets a word's
+ * toggles as t[w] XOR t[the marked word before w]. No compare or select per
+ * run, and no read-modify-write (noise has several runs a word). */
+#define RUNS_TOGGLES(name, attr)                                                                                       \
+  attr static void name(uint64_t *t, uint8_t *u, const uint32_t *c, int64_t m) {                                       \
+    uint64_t pos = 0, x = 0;                                                                                           \
+    int64_t j = 0, last = m - 1;                                                                                       \
+    for (; j + 1 < last; j += 2) {                                                                                     \
+      uint64_t p1 = pos + c[j], p2 = pos + ((uint64_t)c[j] + c[j + 1]), x1 = x ^ (1ull << (p1 & 63));                  \
+      x ^= (1ull << (p1 & 63)) ^ (1ull << (p2 & 63));                                                                  \
+      t[p1 >> 6] = x1;                                                                                                 \
+      u[p1 >> 6] = 1;                                                                                                  \
+      t[p2 >> 6] = x;                                                                                                  \
+      u[p2 >> 6] = 1;                                                                                                  \
+      pos = p2;                                                                                                        \
+    }                                                                                                                  \
+    if (j < last) {                                                                                                    \
+      uint64_t p1 = pos + c[j];                                                                                        \
+      t[p1 >> 6] = x ^ (1ull << (p1 & 63));                                                                            \
+      u[p1 >> 6] = 1;                                                                                                  \
+    }                                                                                                                  \
   }
-  for (k = 0; k < nw; k++) {
-    uint64_t word = prefix_xor(b[k]) ^ carry;
-    b[k] = word;
-    carry = (uint64_t)0 - (word >> 63);
+RUNS_TOGGLES(runs_toggles_plain, )
+#ifdef FRLE_X86_KERNELS
+/* shlx and shrx: no copies for the shift count and the shifted value */
+RUNS_TOGGLES(runs_toggles_bmi2, FRLE_TARGET("bmi2"))
+#endif
+
+static void runs_toggles(uint64_t *t, uint8_t *u, const uint32_t *c, int64_t m) {
+#ifdef FRLE_X86_KERNELS
+  if (frle_cpu_has(FRLE_CPU_BMI2)) {
+    runs_toggles_bmi2(t, u, c, m);
+    return;
   }
-  if (hw & 63) b[nw - 1] &= ~0ull >> (64 - (hw & 63));
+#endif
+  runs_toggles_plain(t, u, c, m);
 }
 
-/* Whether a mask of m runs over hw pixels has several runs a 64-pixel word
- * (noise): then a bitmap and popcounts beat walking its runs. */
-static inline int many_runs(int64_t m, uint64_t hw) { return (uint64_t)m * 8 > (hw + 63) / 64; }
+/* The words a mask's foreground can touch: lo .. hi, from its first and
+ * last counts alone (runs of a strict parse, m >= 2). */
+static inline void fg_words(const uint32_t *c, int64_t m, uint64_t hw, uint64_t *lo, uint64_t *hi) {
+  uint64_t nw = (hw + 63) / 64, end = (m & 1) ? hw - c[m - 1] : hw; /* after the last foreground pixel */
+  *lo = c[0] >> 6;
+  *hi = end ? (end - 1) >> 6 : 0;
+  if (*hi >= nw) *hi = nw - 1;
+}
 
-/* Bitmaps of a side's many-run masks (NULL for the others) in one block;
- * bm itself is NULL where no mask qualifies. Returns 0 when out of memory. */
-static int build_bitmaps(const frle_runs *r, uint64_t ***bm) {
-  int64_t i, words = 0;
-  uint64_t *block;
-  *bm = NULL;
-  for (i = 0; i < r->n; i++)
-    if (many_runs(r->m[i], r->h[i] * r->w[i])) words += (int64_t)((r->h[i] * r->w[i] + 63) / 64);
-  if (!words) return 1;
-  *bm = (uint64_t **)malloc((size_t)r->n * sizeof(uint64_t *) + (size_t)words * sizeof(uint64_t));
-  if (!*bm) return 0;
-  block = (uint64_t *)(*bm + r->n);
-  memset(block, 0, (size_t)words * sizeof(uint64_t));
-  for (i = 0; i < r->n; i++) {
-    uint64_t hw = r->h[i] * r->w[i], nw = (hw + 63) / 64;
-    (*bm)[i] = NULL;
-    if (!many_runs(r->m[i], hw)) continue;
-    runs_bitmap(block, nw, hw, r->cnts[i], r->m[i]);
-    (*bm)[i] = block;
-    block += nw;
+enum { PX_STORE, PX_OR, PX_AND };
+
+/* Pixels of words lo..hi from runs_toggles' t and u (pixel p = parity of
+ * the toggles at or before p; none before lo) stored into, ORed into or
+ * ANDed into dst[0..hi-lo]; t and u are zeroed again there. Returns the
+ * value of the pixels after hi, 0 or all ones. */
+static inline uint64_t px_words_plain(uint64_t *dst, uint64_t *t, uint8_t *u, uint64_t lo, uint64_t hi, int op) {
+  uint64_t k, carry = 0, prev = 0;
+  for (k = lo; k <= hi; k++) {
+    uint64_t tog = (t[k] ^ prev) & ((uint64_t)0 - u[k]), word;
+    prev ^= tog; /* t[k] where the word is marked */
+    word = prefix_xor(tog) ^ carry;
+    u[k] = 0;
+    carry = (uint64_t)0 - (word >> 63);
+    t[k] = 0;
+    if (op == PX_STORE) dst[k - lo] = word;
+    else if (op == PX_OR) dst[k - lo] |= word;
+    else dst[k - lo] &= word;
   }
+  return carry;
+}
+
+#ifdef FRLE_X86_KERNELS
+/* The same with the prefix XOR as one carry-less multiply by all ones
+ * (PCLMULQDQ, which every CPU with AVX2 has). */
+FRLE_TARGET("pclmul")
+static inline uint64_t px_words_clmul(uint64_t *dst, uint64_t *t, uint8_t *u, uint64_t lo, uint64_t hi, int op) {
+  const __m128i ones = _mm_set1_epi64x(-1);
+  uint64_t k, carry = 0, prev = 0;
+  for (k = lo; k <= hi; k++) {
+    uint64_t tog = (t[k] ^ prev) & ((uint64_t)0 - u[k]), word;
+    prev ^= tog;
+    word = (uint64_t)_mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_cvtsi64_si128((long long)tog), ones, 0));
+    word ^= carry;
+    u[k] = 0;
+    carry = (uint64_t)0 - (word >> 63);
+    t[k] = 0;
+    if (op == PX_STORE) dst[k - lo] = word;
+    else if (op == PX_OR) dst[k - lo] |= word;
+    else dst[k - lo] &= word;
+  }
+  return carry;
+}
+FRLE_TARGET("pclmul")
+static uint64_t px_store_clmul(uint64_t *d, uint64_t *t, uint8_t *u, uint64_t lo, uint64_t hi) {
+  return px_words_clmul(d, t, u, lo, hi, PX_STORE);
+}
+FRLE_TARGET("pclmul")
+static uint64_t px_or_clmul(uint64_t *d, uint64_t *t, uint8_t *u, uint64_t lo, uint64_t hi) {
+  return px_words_clmul(d, t, u, lo, hi, PX_OR);
+}
+FRLE_TARGET("pclmul")
+static uint64_t px_and_clmul(uint64_t *d, uint64_t *t, uint8_t *u, uint64_t lo, uint64_t hi) {
+  return px_words_clmul(d, t, u, lo, hi, PX_AND);
+}
+#endif
+
+/* px_words with op, by the carry-less multiply where the CPU has it (the
+ * scan level's AVX2, capped by FRLE_ISA like every kernel). */
+static uint64_t px_words(uint64_t *dst, uint64_t *t, uint8_t *u, uint64_t lo, uint64_t hi, int op) {
+#ifdef FRLE_X86_KERNELS
+  if (frle_scan_level() >= FRLE_ISA_AVX2)
+    return op == PX_STORE ? px_store_clmul(dst, t, u, lo, hi)
+           : op == PX_OR  ? px_or_clmul(dst, t, u, lo, hi)
+                          : px_and_clmul(dst, t, u, lo, hi);
+#endif
+  return op == PX_STORE ? px_words_plain(dst, t, u, lo, hi, PX_STORE)
+         : op == PX_OR  ? px_words_plain(dst, t, u, lo, hi, PX_OR)
+                        : px_words_plain(dst, t, u, lo, hi, PX_AND);
+}
+
+/* Whether a mask of m runs over the `words` 64-pixel words its foreground
+ * spans has a run every two words or more (noise, stripes): then a bitmap
+ * and popcounts beat walking its runs. Blobs, at a run every 5 words or
+ * fewer (two runs a column of 23 words at SA-1B size), walk theirs. */
+static inline int many_runs(int64_t m, uint64_t words) { return m >= 2 && (uint64_t)m * 2 > words; }
+
+/* Bitmaps of a side's many-run masks over the words their foreground can
+ * touch (w NULL for the other masks), in one block; *bm is NULL where no
+ * mask qualifies. Returns 0 when out of memory. */
+static int build_bitmaps(const frle_runs *r, fg_bits **bm) {
+  int64_t i;
+  uint64_t words = 0, tw = 0, *block, *t;
+  uint8_t *u;
+  *bm = NULL;
+  for (i = 0; i < r->n; i++) {
+    uint64_t hw = r->h[i] * r->w[i], lo, hi;
+    if (r->m[i] < 2 || !hw) continue;
+    fg_words(r->cnts[i], r->m[i], hw, &lo, &hi);
+    if (lo <= hi && many_runs(r->m[i], hi - lo + 1)) {
+      words += hi - lo + 1;
+      if ((hw + 63) / 64 + 1 > tw) tw = (hw + 63) / 64 + 1;
+    }
+  }
+  if (!words) return 1;
+  *bm = (fg_bits *)malloc((size_t)r->n * sizeof(fg_bits) + (size_t)words * sizeof(uint64_t));
+  t = (uint64_t *)calloc((size_t)tw, sizeof(uint64_t) + 1); /* toggles and marks, zeroed again after each mask */
+  if (!*bm || !t) {
+    free(*bm);
+    free(t);
+    *bm = NULL;
+    return 0;
+  }
+  u = (uint8_t *)(t + tw);
+  block = (uint64_t *)(*bm + r->n);
+  for (i = 0; i < r->n; i++) {
+    uint64_t hw = r->h[i] * r->w[i], lo = 1, hi = 0;
+    (*bm)[i].w = NULL;
+    if (r->m[i] >= 2 && hw) fg_words(r->cnts[i], r->m[i], hw, &lo, &hi);
+    if (lo > hi || !many_runs(r->m[i], hi - lo + 1)) continue;
+    runs_toggles(t, u, r->cnts[i], r->m[i]);
+    px_words(block, t, u, lo, hi, PX_STORE);
+    if (hi == (hw - 1) / 64 && (hw & 63)) block[hi - lo] &= ~0ull >> (64 - (hw & 63)); /* no pixels past hw */
+    /* toggles past the foreground: in the word after hi, and the spare word */
+    t[hi + 1] = t[(hw + 63) / 64] = 0;
+    u[hi + 1] = u[(hw + 63) / 64] = 0;
+    (*bm)[i].w = block;
+    (*bm)[i].lo = lo;
+    (*bm)[i].hi = hi;
+    block += hi - lo + 1;
+  }
+  free(t);
   return 1;
 }
 
-/* Common pixels of two bitmaps over words a..b (inclusive); the popcnt
- * instruction where the CPU has it (x86-64's baseline lacks it). */
+/* Common pixels of n words of two bitmaps; the popcnt instruction where
+ * the CPU has it (x86-64's baseline lacks it). */
 #define AND_POPCOUNT(name, attr)                                                                                       \
-  attr static uint64_t name(const uint64_t *x, const uint64_t *y, uint64_t a, uint64_t b) {                            \
+  attr static uint64_t name(const uint64_t *x, const uint64_t *y, uint64_t n) {                                        \
     uint64_t k, acc = 0;                                                                                               \
-    for (k = a; k <= b; k++) acc += (uint64_t)frle_popcount64(x[k] & y[k]);                                            \
+    for (k = 0; k < n; k++) acc += (uint64_t)frle_popcount64(x[k] & y[k]);                                             \
     return acc;                                                                                                        \
   }
 AND_POPCOUNT(and_popcount_plain, )
@@ -280,11 +411,100 @@ AND_POPCOUNT(and_popcount_plain, )
 AND_POPCOUNT(and_popcount_hw, FRLE_TARGET("popcnt"))
 #endif
 
-static uint64_t and_popcount(const uint64_t *x, const uint64_t *y, uint64_t a, uint64_t b) {
+static uint64_t and_popcount(const uint64_t *x, const uint64_t *y, uint64_t n) {
 #ifdef FRLE_X86_KERNELS
-  if (frle_cpu_has(FRLE_CPU_POPCNT)) return and_popcount_hw(x, y, a, b);
+  if (frle_cpu_has(FRLE_CPU_POPCNT)) return and_popcount_hw(x, y, n);
 #endif
-  return and_popcount_plain(x, y, a, b);
+  return and_popcount_plain(x, y, n);
+}
+
+/* Common pixels of two masks' bitmaps in columns x0..x1 of height h. */
+static uint64_t bits_overlap(const fg_bits *a, const fg_bits *b, uint64_t h, uint64_t x0, uint64_t x1) {
+  uint64_t lo = x0 * h / 64, hi = ((x1 + 1) * h - 1) / 64;
+  if (lo < a->lo) lo = a->lo;
+  if (lo < b->lo) lo = b->lo;
+  if (hi > a->hi) hi = a->hi;
+  if (hi > b->hi) hi = b->hi;
+  return lo > hi ? 0 : and_popcount(a->w + (lo - a->lo), b->w + (lo - b->lo), hi - lo + 1);
+}
+
+/* Common pixels of a bitmap and a mask's foreground intervals in columns
+ * x0..x1 of height h: popcounts over the intervals' words. */
+static uint64_t bits_fg_overlap(const fg_bits *a, const frle_fg *f, uint64_t h, uint64_t x0, uint64_t x1) {
+  uint64_t lo = x0 * h, hi = (x1 + 1) * h, acc = 0;
+  int64_t i;
+  for (i = 0; i < f->k; i++) {
+    uint64_t s = f->s[i], e = f->e[i], ks, ke, k;
+    if (e <= lo) continue;
+    if (s >= hi) break;
+    ks = s >> 6;
+    ke = (e - 1) >> 6;
+    if (ks < a->lo) ks = a->lo, s = ks * 64;
+    if (ke > a->hi) ke = a->hi, e = (ke + 1) * 64;
+    for (k = ks; k <= ke && s < e; k++) {
+      uint64_t word = a->w[k - a->lo];
+      if (k == s >> 6) word &= ~0ull << (s & 63);
+      if (k == (e - 1) >> 6) word &= ~0ull >> (63 - ((e - 1) & 63));
+      acc += (uint64_t)frle_popcount64(word);
+    }
+  }
+  return acc;
+}
+
+/* The first set pixel of a bitmap in a..b-1, or b. */
+static uint64_t bits_first(const fg_bits *a, uint64_t s, uint64_t e) {
+  uint64_t k, ks, ke;
+  if (s >= e) return e;
+  ks = s >> 6 > a->lo ? s >> 6 : a->lo;
+  ke = (e - 1) >> 6 < a->hi ? (e - 1) >> 6 : a->hi;
+  for (k = ks; k <= ke; k++) {
+    uint64_t word = a->w[k - a->lo];
+    if (k == s >> 6) word &= ~0ull << (s & 63);
+    if (word) {
+      uint64_t p = k * 64 + (uint64_t)frle_ctz64(word);
+      return p < e ? p : e;
+    }
+  }
+  return e;
+}
+
+/* The last set pixel of a bitmap in s..e-1, or e. */
+static uint64_t bits_last(const fg_bits *a, uint64_t s, uint64_t e) {
+  uint64_t k, ks, ke;
+  if (s >= e) return e;
+  ks = s >> 6 > a->lo ? s >> 6 : a->lo;
+  ke = (e - 1) >> 6 < a->hi ? (e - 1) >> 6 : a->hi;
+  for (k = ke + 1; k-- > ks;) {
+    uint64_t word = a->w[k - a->lo];
+    if (k == (e - 1) >> 6) word &= ~0ull >> (63 - ((e - 1) & 63));
+    if (word) {
+      uint64_t p = k * 64 + 63 - (uint64_t)frle_clz64(word);
+      return p >= s ? p : e;
+    }
+  }
+  return e;
+}
+
+/* The tight box [x, y, w, h] of a bitmap's pixels (a mask of height h), or
+ * zeros with no pixel. Each column scans only the rows outside the box so
+ * far, so a mask costs about its columns, not its runs. */
+static void bits_box(const fg_bits *a, uint64_t h, double bb[4]) {
+  uint64_t p0 = bits_first(a, a->lo * 64, (a->hi + 1) * 64), p1, x0, x1, x, y0 = h, y1 = 0;
+  bb[0] = bb[1] = bb[2] = bb[3] = 0;
+  if (p0 == (a->hi + 1) * 64) return;
+  p1 = bits_last(a, p0, (a->hi + 1) * 64);
+  x0 = p0 / h;
+  x1 = p1 / h;
+  for (x = x0; x <= x1 && (y0 > 0 || y1 < h - 1); x++) {
+    uint64_t s = x * h, p = bits_first(a, s, s + y0);
+    if (p < s + y0) y0 = p - s;
+    p = bits_last(a, s + y1 + 1, s + h);
+    if (p < s + h) y1 = p - s;
+  }
+  bb[0] = (double)x0;
+  bb[1] = (double)y0;
+  bb[2] = (double)(x1 - x0 + 1);
+  bb[3] = (double)(y1 - y0 + 1);
 }
 
 /* pycocotools' value for an intersection of it pixels: uint32 arithmetic,
@@ -317,11 +537,19 @@ static void iou_range(void *vctx, int64_t b, int64_t e, int tid) {
           val = mirror = -1;
         } else {
           uint64_t it;
-          if (c->dbm && c->gbm && c->dbm[d] && c->gbm[g]) {
+          if (c->dbm && c->gbm && c->dbm[d].w && c->gbm[g].w) {
             /* only the columns both boxes share can hold common pixels */
-            uint64_t h = c->dt->h[d], x0 = c->df[d].x0 > c->gf[g].x0 ? c->df[d].x0 : c->gf[g].x0;
+            uint64_t x0 = c->df[d].x0 > c->gf[g].x0 ? c->df[d].x0 : c->gf[g].x0;
             uint64_t x1 = c->df[d].x1 < c->gf[g].x1 ? c->df[d].x1 : c->gf[g].x1;
-            it = and_popcount(c->dbm[d], c->gbm[g], x0 * h / 64, ((x1 + 1) * h - 1) / 64);
+            it = bits_overlap(&c->dbm[d], &c->gbm[g], c->dt->h[d], x0, x1);
+          } else if (c->dbm && c->dbm[d].w) {
+            uint64_t x0 = c->df[d].x0 > c->gf[g].x0 ? c->df[d].x0 : c->gf[g].x0;
+            uint64_t x1 = c->df[d].x1 < c->gf[g].x1 ? c->df[d].x1 : c->gf[g].x1;
+            it = bits_fg_overlap(&c->dbm[d], &c->gf[g], c->dt->h[d], x0, x1);
+          } else if (c->gbm && c->gbm[g].w) {
+            uint64_t x0 = c->df[d].x0 > c->gf[g].x0 ? c->df[d].x0 : c->gf[g].x0;
+            uint64_t x1 = c->df[d].x1 < c->gf[g].x1 ? c->df[d].x1 : c->gf[g].x1;
+            it = bits_fg_overlap(&c->gbm[g], &c->df[d], c->dt->h[d], x0, x1);
           } else {
             it = frle_fg_overlap(&c->df[d], &c->gf[g], c->dt->h[d]);
           }
@@ -346,12 +574,25 @@ static int64_t fg_capacity(const frle_runs *r) {
 /* Foreground interval lists of all masks of one side into s/e (room for
  * fg_capacity). The column range comes from the box (pycocotools' box is the
  * tight box of a valid non-empty mask), so the pass needs no division. */
-static void build_fg(const frle_runs *r, const double *bb, uint32_t *s, uint32_t *e, frle_fg *f, uint64_t *area) {
+static void build_fg(const frle_runs *r, const double *bb, const fg_bits *bm, uint32_t *s, uint32_t *e, frle_fg *f,
+                     uint64_t *area) {
   int64_t i, j;
   for (i = 0; i < r->n; i++) {
     const uint32_t *c = r->cnts[i];
     uint64_t pos = 0, a = 0;
     int64_t k = 0;
+    if (bm && bm[i].w) { /* its pairs take the bitmap: no intervals */
+      a = frle_area(c, r->m[i]);
+      f[i].s = f[i].e = NULL;
+      f[i].k = 0;
+      f[i].x0 = f[i].x1 = f[i].y0 = f[i].y1 = 0;
+      if (a) { /* the columns of its box */
+        f[i].x0 = (uint64_t)bb[4 * i];
+        f[i].x1 = (uint64_t)(bb[4 * i] + bb[4 * i + 2]) - 1;
+      }
+      area[i] = a;
+      continue;
+    }
     for (j = 0; j + 1 < r->m[i]; j += 2) {
       uint64_t st = pos + c[j], len = c[j + 1];
       pos = st + len;
@@ -373,9 +614,32 @@ static void build_fg(const frle_runs *r, const double *bb, uint32_t *s, uint32_t
   }
 }
 
+/* Whether every mask of a side has the first one's size. */
+static int same_size(const frle_runs *r) {
+  int64_t i;
+  for (i = 1; i < r->n; i++)
+    if (r->h[i] != r->h[0] || r->w[i] != r->w[0]) return 0;
+  return 1;
+}
+
+/* The boxes of the prefilter. pycocotools' own where sizes differ (a pair
+ * of different sizes whose boxes meet gives -1). With one size, any box that
+ * holds a mask's pixels gives the same matrix: a pair whose boxes do not
+ * meet shares no pixel, which rleIou turns into 0 as well; so a mask with a
+ * bitmap takes its tight box from it, at the cost of its columns rather
+ * than of its runs. */
+static void iou_boxes(const frle_runs *r, const fg_bits *bm, int one_size, double *bb) {
+  int64_t i;
+  for (i = 0; i < r->n; i++) {
+    if (one_size && bm && bm[i].w) bits_box(&bm[i], r->h[i], bb + 4 * i);
+    else frle_bbox_coco(r->cnts[i], r->m[i], r->h[i], r->w[i], bb + 4 * i);
+  }
+}
+
 int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscrowd, double *o, int nthreads) {
   iou_ctx c;
-  int self = dt == gt;
+  fg_bits *dbm = NULL, *gbm = NULL;
+  int self = dt == gt, one_size;
   int64_t md = dt->n, ng = self ? 0 : gt->n, cd = fg_capacity(dt), cg = self ? 0 : fg_capacity(gt);
   int64_t nm = md + ng;
   /* one block: boxes, interval lists, areas, interval bounds */
@@ -386,11 +650,18 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
   uint64_t *areas = (uint64_t *)(fg + nm);
   uint32_t *bounds = (uint32_t *)(areas + nm);
   if (!block) return FRLE_ERR_NOMEM;
-  frle_bbox_coco_many(dt->cnts, dt->m, dt->h, dt->w, md, boxes, 1);
-  build_fg(dt, boxes, bounds, bounds + cd, fg, areas);
+  /* bitmaps first: with one size on both sides, their boxes come from them */
+  if (!build_bitmaps(dt, &dbm) || (!self && !build_bitmaps(gt, &gbm))) {
+    free(dbm);
+    free(block);
+    return FRLE_ERR_NOMEM;
+  }
+  one_size = same_size(dt) && (self || (same_size(gt) && (!gt->n || !md || (gt->h[0] == dt->h[0] && gt->w[0] == dt->w[0]))));
+  iou_boxes(dt, dbm, one_size, boxes);
+  build_fg(dt, boxes, dbm, bounds, bounds + cd, fg, areas);
   if (!self) { /* the same masks on both sides are prepared once */
-    frle_bbox_coco_many(gt->cnts, gt->m, gt->h, gt->w, ng, boxes + 4 * md, 1);
-    build_fg(gt, boxes + 4 * md, bounds + 2 * cd, bounds + 2 * cd + cg, fg + md, areas + md);
+    iou_boxes(gt, gbm, one_size, boxes + 4 * md);
+    build_fg(gt, boxes + 4 * md, gbm, bounds + 2 * cd, bounds + 2 * cd + cg, fg + md, areas + md);
   }
   c.dt = dt;
   c.gt = gt;
@@ -408,16 +679,11 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
     c.gf = fg;
     c.ga = areas;
   }
-  c.dbm = c.gbm = NULL;
-  if (!build_bitmaps(dt, &c.dbm) || (!self && !build_bitmaps(gt, &c.gbm))) {
-    free(c.dbm);
-    free(block);
-    return FRLE_ERR_NOMEM;
-  }
-  if (self) c.gbm = c.dbm;
+  c.dbm = dbm;
+  c.gbm = self ? dbm : gbm;
   frle_parallel_for(self ? md : gt->n, nthreads, iou_range, &c);
-  free(c.dbm);
-  if (!self) free(c.gbm);
+  free(dbm);
+  free(gbm);
   free(block);
   return FRLE_OK;
 }
@@ -550,18 +816,20 @@ static inline void bits_put(uint64_t *b, uint64_t s, uint64_t e, int set) {
   word_put(b + we, me, set);
 }
 
-/* Runs of a bitmap of hw bits: the canonical runs (a leading 0 when pixel 0
- * is set, no other empty run), which is what pycocotools' merge gives for
- * valid input. cap bounds the runs: a union or intersection changes value
- * only where one of its inputs does. Returns m, or -1 when out of memory. */
-static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, int64_t cap, uint32_t **out) {
+/* Runs of a bitmap of hw bits whose words outside lo..hi are 0: the
+ * canonical runs (a leading 0 when pixel 0 is set, no other empty run),
+ * which is what pycocotools' merge gives for valid input. cap bounds the
+ * runs: a union or intersection changes value only where one of its inputs
+ * does. Returns m, or -1 when out of memory. */
+static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, uint64_t lo, uint64_t hi, int64_t cap, uint32_t **out) {
   uint64_t nw = (hw + 63) / 64, k, last = 0, carry = 0;
   /* transitions at bits past hw (the last pixel set, then padding) are not runs */
   uint64_t tail = (hw & 63) ? ~0ull >> (64 - (hw & 63)) : ~0ull;
   int64_t m = 0;
   uint32_t *o = (uint32_t *)malloc((size_t)(cap + 1) * sizeof(uint32_t));
   if (!o) return -1;
-  for (k = 0; k < nw; k++) {
+  if (hi + 1 < nw) hi++; /* the word after the last set one ends its run */
+  for (k = lo; k <= hi && k < nw; k++) {
     uint64_t t = b[k] ^ ((b[k] << 1) | carry);
     carry = b[k] >> 63;
     if (k == nw - 1) t &= tail;
@@ -579,27 +847,41 @@ static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, int64_t cap, uint32_t
 
 static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw, int intersect,
                             uint32_t **out) {
-  uint64_t nw = (hw + 63) / 64;
-  uint64_t *b = (uint64_t *)malloc((size_t)nw * sizeof(uint64_t)), *tmp = NULL;
+  uint64_t nw = (hw + 63) / 64, glo = nw, ghi = 0;
+  uint64_t *b = (uint64_t *)malloc((size_t)(nw + 1) * sizeof(uint64_t)), *tmp = NULL;
+  uint8_t *u;
   int64_t i, r, cap = 1;
   if (!b) return -1;
   memset(b, intersect ? 0xFF : 0, (size_t)nw * sizeof(uint64_t));
   if (intersect && (hw & 63)) b[nw - 1] = ~0ull >> (64 - (hw & 63)); /* bits past hw stay 0 */
   for (i = 0; i < n; i++) {
     const uint32_t *c = cnts[i];
-    uint64_t pos = 0, k;
+    uint64_t pos = 0, lo = 1, hi = 0;
     int64_t j;
-    /* a run a word or more (noise): the mask's bitmap, then one
-     * pass of words (which costs more than span fills below that) */
-    if ((uint64_t)m[i] > nw) {
-      if (!tmp && !(tmp = (uint64_t *)calloc((size_t)nw, sizeof(uint64_t)))) {
+    if (m[i] >= 2) fg_words(c, m[i], hw, &lo, &hi);
+    if (lo > hi) { /* no foreground */
+      if (intersect) memset(b, 0, (size_t)nw * sizeof(uint64_t));
+      continue;
+    }
+    if (lo < glo) glo = lo;
+    if (hi > ghi) ghi = hi;
+    /* a run a word or more over the words its foreground spans (noise): the
+     * mask's toggle words, then one pass of those words (which costs more
+     * than span fills below that) */
+    if ((uint64_t)m[i] > hi - lo + 1) {
+      if (!tmp && !(tmp = (uint64_t *)calloc((size_t)nw + 1, sizeof(uint64_t) + 1))) {
         free(b);
         return -1;
       }
-      runs_bitmap(tmp, nw, hw, c, m[i]);
-      for (k = 0; k < nw; k++) {
-        b[k] = intersect ? b[k] & tmp[k] : b[k] | tmp[k];
-        tmp[k] = 0; /* zeroed again for the next mask */
+      u = (uint8_t *)(tmp + nw + 1);
+      runs_toggles(tmp, u, c, m[i]);
+      px_words(b + lo, tmp, u, lo, hi, intersect ? PX_AND : PX_OR);
+      /* toggles past the foreground: in the word after hi, and the spare word */
+      tmp[hi + 1] = tmp[nw] = 0;
+      u[hi + 1] = u[nw] = 0;
+      if (intersect) { /* no foreground outside lo..hi */
+        memset(b, 0, (size_t)lo * sizeof(uint64_t));
+        memset(b + hi + 1, 0, (size_t)(nw - hi - 1) * sizeof(uint64_t));
       }
       continue;
     }
@@ -616,7 +898,11 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
   }
   free(tmp);
   for (i = 0; i < n; i++) cap += m[i];
-  r = bitmap_runs(b, hw, cap, out);
+  if (intersect) { /* the intersection can be set anywhere its first mask is */
+    glo = 0;
+    ghi = nw - 1;
+  }
+  r = glo > ghi ? bitmap_runs(b, hw, 0, 0, cap, out) : bitmap_runs(b, hw, glo, ghi, cap, out);
   free(b);
   return r;
 }

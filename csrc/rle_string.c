@@ -1,6 +1,10 @@
 /* Compressed counts strings: parse with validation, and write. */
+#include <string.h>
 #include "rle.h"
 #include "rle_internal.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static const char *const frle_messages[] = {
   "ok",
@@ -117,31 +121,57 @@ int frle_parse_canonical(const char *s, int64_t len, uint64_t hw, int strict, ui
 
 int64_t frle_string_bound(int64_t m) { return 7 * m; /* a delta of two uint32 needs at most 33 bits: 7 chunks */ }
 
+/* One count's chunks at s[p]: returns the new p. */
+static inline int64_t put_count(int64_t x, char *s, int64_t p) {
+  /* chunks: the fewest 5-bit groups that hold x in two's complement (the
+   * last chunk's bit 4 is the sign), which is where pycocotools' loop
+   * stops; one or two chunks nearly always, written without a loop */
+  uint64_t mag = (uint64_t)(x ^ (x >> 63));
+  int nb = mag ? 65 - frle_clz64(mag) : 1, k = (nb + 4) / 5, j;
+  if (k <= 2) {
+    s[p] = (char)(((x & 0x1f) | (k == 2 ? 0x20 : 0)) + 48);
+    s[p + 1] = (char)(((x >> 5) & 0x1f) + 48); /* overwritten next when k == 1 */
+    return p + k;
+  }
+  for (j = 0; j < k; j++) {
+    int c = (int)((x >> (5 * j)) & 0x1f);
+    if (j + 1 < k) c |= 0x20;
+    s[p++] = (char)(c + 48);
+  }
+  return p;
+}
+
 int64_t frle_to_string(const uint32_t *cnts, int64_t m, char *s) {
-  int64_t i, p = 0;
-  for (i = 0; i < m; i++) {
-    int64_t x = (int64_t)cnts[i];
-    uint64_t mag;
-    int nb, k, j;
-    if (i > 2) x -= (int64_t)cnts[i - 2];
-    /* chunks: the fewest 5-bit groups that hold x in two's complement (the
-     * last chunk's bit 4 is the sign), which is where pycocotools' loop
-     * stops; one or two chunks nearly always, written without a loop */
-    mag = (uint64_t)(x ^ (x >> 63));
-    nb = mag ? 65 - frle_clz64(mag) : 1;
-    k = (nb + 4) / 5;
-    if (k <= 2) {
-      s[p] = (char)(((x & 0x1f) | (k == 2 ? 0x20 : 0)) + 48);
-      s[p + 1] = (char)(((x >> 5) & 0x1f) + 48); /* overwritten next when k == 1 */
-      p += k;
-      continue;
-    }
-    for (j = 0; j < k; j++) {
-      int c = (int)((x >> (5 * j)) & 0x1f);
-      if (j + 1 < k) c |= 0x20;
-      s[p++] = (char)(c + 48);
+  int64_t i = 0, p = 0;
+  for (; i < m && i < 3; i++) p = put_count((int64_t)cnts[i], s, p);
+#ifdef __SSE2__
+  {
+    /* blocks of 4 counts whose deltas all take one chunk (-16..15; noise
+     * strings are nearly all such): 4 characters from one compare. Counts
+     * below 2^31 keep the 32-bit difference exact. */
+    const __m128i k16 = _mm_set1_epi32(16), hi = _mm_set1_epi32(~31), k48 = _mm_set1_epi32(48);
+    for (; i + 4 <= m; i += 4) {
+      __m128i a = _mm_loadu_si128((const __m128i *)(cnts + i)), b = _mm_loadu_si128((const __m128i *)(cnts + i - 2));
+      __m128i t = _mm_add_epi32(_mm_sub_epi32(a, b), k16); /* delta + 16: 0..31 when one chunk */
+      __m128i bad = _mm_or_si128(_mm_and_si128(t, hi), _mm_srai_epi32(_mm_or_si128(a, b), 31));
+      if (_mm_movemask_epi8(_mm_cmpeq_epi32(bad, _mm_setzero_si128())) != 0xFFFF) {
+        int64_t j;
+        for (j = i; j < i + 4; j++) p = put_count((int64_t)cnts[j] - (int64_t)cnts[j - 2], s, p);
+        continue;
+      }
+      /* (delta & 31) + 48 = ((delta + 16) ^ 16) + 48, as t is 0..31 */
+      t = _mm_add_epi32(_mm_xor_si128(t, k16), k48);
+      t = _mm_packs_epi32(t, t);
+      t = _mm_packus_epi16(t, t);
+      {
+        int v = _mm_cvtsi128_si32(t);
+        memcpy(s + p, &v, 4);
+      }
+      p += 4;
     }
   }
+#endif
+  for (; i < m; i++) p = put_count((int64_t)cnts[i] - (int64_t)cnts[i - 2], s, p);
   s[p] = 0;
   return p;
 }

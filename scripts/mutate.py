@@ -65,6 +65,8 @@ T_OPS = ["tests/test_c_core.py", "tests/test_mask_dropin.py", "tests/test_real_d
 # the drop-in's fast paths (_mask.pyx, rle_ops.c, rle_parse_batch.c): the speed-path tests first
 T_DROPIN = ["tests/test_dropin_speed_paths.py", "tests/test_mask_dropin.py", "tests/test_real_data.py",
             "tests/test_fuzz_differential.py"]
+# the long-string merge/iou paths: the per-ISA probe of long strings first
+T_LONG = ["tests/test_dropin_long_strings.py"] + T_DROPIN
 T_GLUE = ["tests/test_threads.py", "tests/test_native.py", "tests/test_mask_dropin.py",
           "tests/test_real_data.py", "tests/test_invalid.py", "tests/test_dropin_speed_paths.py",
           "tests/test_ops_one_home.py"]
@@ -173,11 +175,15 @@ MUTANTS: List[Mutant] = [
        "accepts counts that sum short of h*w", T_PARSE),
     _m("parse-canonical", S, "if ((nb + 4) / 5 != k || v < 0", "if ((nb + 4) / 5 > k || v < 0", "comparison",
        "a padded varint counts as canonical (merge of one mask keeps it)", T_DROPIN),
-    _m("write-delta-index", S, "if (i > 2) x -= (int64_t)cnts[i - 2];",
-       "if (i >= 2) x -= (int64_t)cnts[i - 2];", "comparison",
+    _m("write-delta-index", S, "for (; i < m && i < 3; i++)",
+       "for (; i < m && i < 2; i++)", "comparison",
        "the writer delta-codes count 2", T_PARSE),
-    _m("write-chunks", S, "k = (nb + 4) / 5;\n    if (k <= 2) {", "k = (nb + 5) / 5;\n    if (k <= 2) {",
+    _m("write-chunks", S, "k = (nb + 4) / 5, j;", "k = (nb + 5) / 5, j;",
        "off-by-one", "the writer pads values whose sign bit ends a chunk", T_PARSE),
+    _m("write-block-range", S, "hi = _mm_set1_epi32(~31)", "hi = _mm_set1_epi32(~63)", "constant",
+       "the writer's 4-count blocks take deltas of two chunks as one", T_LONG),
+    _m("write-block-sign", S, "_mm_srai_epi32(_mm_or_si128(a, b), 31)", "_mm_setzero_si128()", "dropped",
+       "the writer's 4-count blocks trust 32-bit differences of counts past 2^31", T_LONG),
     # --- the vector parse kernels (csrc/rle_parse_simd.c)
     _m("simd-avx-sign3", SP, "s14 = _mm512_set1_epi16(0x4000)", "s14 = _mm512_set1_epi16(0x2000)", "constant",
        "AVX-512: 3-char varints sign-extend from the wrong bit", T_SIMD),
@@ -283,6 +289,25 @@ MUTANTS: List[Mutant] = [
     _m("dropin-fill-tail", O, "_mm_storeu_si128((__m128i *)(b + z - 4), vv);",
        "_mm_storeu_si128((__m128i *)(b + z - 3), vv);", "off-by-one",
        "the bitmap merge fills one word past a long span", T_DROPIN),
+    # the long-string merge and iou (issue 25): toggle words, pixel words over a mask's
+    # foreground words, boxes from bitmaps, bitmap-vs-interval pairs
+    _m("long-toggle-pair", O, "x ^= (1ull << (p1 & 63)) ^ (1ull << (p2 & 63));", "x ^= (1ull << (p2 & 63));",
+       "dropped", "the toggle words lose every other run end", T_LONG),
+    _m("long-toggle-mark", O, "    prev ^= tog;\n    word = (uint64_t)_mm_cvtsi128_si64",
+       "    prev = tog;\n    word = (uint64_t)_mm_cvtsi128_si64", "logic",
+       "a word's toggles are taken against the word before's toggles, not its running XOR", T_LONG),
+    _m("long-fg-end", O, "end = (m & 1) ? hw - c[m - 1] : hw;", "end = (m & 1) ? hw - c[m - 1] : hw - 1;",
+       "off-by-one", "a mask that ends on its last pixel leaves that pixel out of its words", T_LONG),
+    _m("long-runs-next-word", O, "if (hi + 1 < nw) hi++;", "if (0) hi++;", "dropped",
+       "a union that ends on a word's last bit loses the run end in the next word", T_LONG),
+    _m("long-box-x0", O, "  x0 = p0 / h;\n", "  x0 = p0 / h + 1;\n", "off-by-one",
+       "a bitmap's box starts a column late", T_LONG),
+    _m("long-bits-fg-start", O, "      if (k == s >> 6) word &= ~0ull << (s & 63);",
+       "      if (0) word &= ~0ull << (s & 63);", "dropped",
+       "bitmap-vs-interval pairs count pixels before an interval's start", T_LONG),
+    _m("long-one-size", O, "one_size = same_size(dt) && ", "one_size = 1 || ", "logic",
+       "masks of different sizes take tight boxes: -1 cells where pycocotools' boxes meet and these do not",
+       T_LONG),
     _m("dropin-prefilter", O, "if (wd <= 0) return 0;", "if (wd < 0) return 0;", "comparison",
        "boxes that only touch pass the box prefilter (mask and box IoU)", T_DROPIN),
     _m("parse-given-sum", DI, "if (strict && sum != hw) {", "if (strict && sum > hw) {", "comparison",

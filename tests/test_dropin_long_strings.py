@@ -8,6 +8,8 @@ FRLE_ISA level (each in a subprocess: an extension picks its kernels once):
   masks (which keep the run walk);
 - toBbox's early stop once a box spans every row, including a mask whose runs
   sum past 2^32 (pycocotools' uint32 wrap: the stop must not apply there);
+- noise in boxes through merge (union and intersection, also against a dense
+  oracle) and iou, of one size (boxes from the bitmaps) and of mixed sizes;
 - encode's boundary-mask run search (64-byte blocks; AVX-512, AVX2, SSE2) on
   lengths around the block size, non-binary values, and the zero/nonzero rule
   of fastrle.encode, against a brute force.
@@ -141,6 +143,46 @@ for hw in (1, 2, 63, 64, 65, 127, 128, 129, 191, 1000, 4099):
             check(f"nonzero {hw} {kind} {hh}", np.asarray(runs.arena[: runs.offsets[1]]).tolist(), want.tolist())
 big = np.asfortranarray((rng.random((300, 500, 3)) < 0.3).astype(np.uint8) * 5)
 check("encode big", fm.encode(big), pm.encode(big))
+
+# 5. noise in boxes (the bitmaps cover only the words a mask's foreground spans),
+# with masks that end on their last pixel, start on their first, hold one pixel or
+# none, and heights around 64; merge against pycocotools and a dense oracle, iou of
+# one size (boxes from the bitmaps) and of mixed sizes (pycocotools' boxes)
+for h, w in ((64, 97), (70, 90), (33, 200)):
+    ms = []
+    for d in (0.02, 0.3, 0.6, 0.95):
+        m = np.zeros((h, w), np.uint8)
+        y0, x0 = int(rng.integers(0, h // 2)), int(rng.integers(0, w // 2))
+        m[y0:y0 + h // 3, x0:x0 + w // 3] = rng.random((h // 3, w // 3)) < d
+        ms.append(m)
+    end = (rng.random((h, w)) < 0.5).astype(np.uint8); end[:, : w // 2] = 0; end[-1, -1] = 1
+    start = (rng.random((h, w)) < 0.5).astype(np.uint8); start[:, w // 2:] = 0; start[0, 0] = 1
+    one = np.zeros((h, w), np.uint8); one[h // 2, w - 2] = 1
+    col = np.zeros((h, w), np.uint8); col[:, 5:60] = 1  # few runs a word: walked, against bitmaps
+    ms += [end, start, one, np.zeros((h, w), np.uint8), col]
+    dense = np.stack(ms, axis=2)
+    rl = pm.encode(np.asfortranarray(dense))
+    # [8, 7]: with h = 64 the union's last pixel ends a word, and its run ends in the next
+    for idx in ([0, 1, 2, 3], [0, 4, 5], [4, 2, 6], [3, 7], [1, 8], [8, 7], [5, 4, 0, 1, 2, 3]):
+        for inter in (0, 1):
+            got = fm.merge([rl[i] for i in idx], inter)
+            check(f"box merge {h} {w} {idx} {inter}", got, pm.merge([rl[i] for i in idx], inter))
+            want = dense[:, :, idx].all(axis=2) if inter else dense[:, :, idx].any(axis=2)
+            if not np.array_equal(pm.decode(got).astype(bool), want):
+                fails.append(f"box merge oracle {h} {w} {idx} {inter}")
+    crowd = [i % 3 == 0 for i in range(len(rl))]
+    check(f"box iou {h} {w}", fm.iou(rl, rl[::-1], crowd), pm.iou(rl, rl[::-1], crowd))
+    check(f"box iou self {h} {w}", fm.iou(rl, rl, crowd), pm.iou(rl, rl, crowd))
+    other = pm.encode(np.asfortranarray(dense[:, :-1]))  # a second size: pycocotools' boxes, -1 cells
+    both = rl + other
+    cb = [i % 2 for i in range(len(both))]
+    check(f"box iou sizes {h} {w}", fm.iou(both, both[::-1], cb), pm.iou(both, both[::-1], cb))
+    # an empty mask with an empty run has pycocotools' box [w, h, 2^32-w+1, ...]: it meets a
+    # bigger mask's box, so a pair of two sizes is -1 (with one size, 0 either way)
+    ez = compress([70, 0, h * w - 70], h, w)
+    far = np.zeros((h + 10, w + 10), np.uint8, order="F"); far[h + 5, w + 5] = 1
+    pair = [ez, pm.encode(far), rl[2]]
+    check(f"empty-run box sizes {h} {w}", fm.iou(pair, pair[::-1], [0, 1, 0]), pm.iou(pair, pair[::-1], [0, 1, 0]))
 json.dump({"isa": _core.parse_isa(), "fails": fails, "n": 0}, sys.stdout)
 """
 
@@ -169,3 +211,22 @@ def test_merge_of_two_noise_masks_takes_the_bitmap_and_matches() -> None:
     da, db = pm.decode(a), pm.decode(b)
     assert np.array_equal(pm.decode(fm.merge([a, b])), da | db)
     assert np.array_equal(pm.decode(fm.merge([a, b], 1)), da & db)
+
+
+def test_count_strings_match_pycocotools_around_the_one_chunk_blocks() -> None:
+    """The string writer's blocks of 4 one-chunk deltas: deltas at -17..16, counts at
+    and past 2^31 (where a 32-bit difference wraps to a small one), every block
+    position, against pycocotools' rleToString (frPyObjects of list counts)."""
+    from fastrle import _core
+    rng = np.random.default_rng(11)
+    big = [0, 1, 5, 2**31 - 1, 2**31, 2**31 + 3, 2**32 - 3, 2**32 - 1]
+    cases = [[], [3], [1, 2, 3, 4], [0, 2**32 - 1, 3, 2**32 - 4, 1, 2**32 - 2, 2, 5, 2**32 - 1]]
+    for n in range(3, 24):
+        base = rng.integers(0, 1000, n)
+        cases.append(base.tolist())
+        cases.append((base[::2].repeat(2)[:n] + rng.integers(-17, 17, n).clip(-int(base.min()), None)).tolist())
+        cases.append(rng.choice(big, n).tolist())
+    for c in cases:
+        arr = np.asarray(c, np.uint32)
+        want = pm.frPyObjects({"size": [1, 1], "counts": [int(x) for x in c]}, 1, 1)["counts"]
+        assert _core.to_string(arr) == want, c
