@@ -216,7 +216,7 @@ static int iou_pair(const frle_eval *ev, int64_t p, int64_t D, int64_t G, eval_s
     rg.h = s->gh;
     rg.w = s->gw;
     rg.n = G;
-    return frle_iou_runs(&rd, &rg, s->crowd, o, 1);
+    return frle_iou_runs_few(&rd, &rg, NULL, NULL, s->crowd, o);
   }
 }
 
