@@ -124,6 +124,16 @@ int frle_area_bbox_many(const frle_src *src, const int64_t *hs, const int64_t *w
 
 /* ---- evaluate ---- */
 
+/* Match i: 16 bits wide when every pair has at most INT16_MAX gts, else 32. */
+static inline void match_put(const frle_eval *ev, int64_t i, int64_t v) {
+  if (ev->match16) ev->match16[i] = (int16_t)v;
+  else ev->match[i] = (int32_t)v;
+}
+
+static inline int64_t match_get(const frle_eval *ev, int64_t i) {
+  return ev->match16 ? ev->match16[i] : ev->match[i];
+}
+
 typedef struct {
   frle_eval *ev;
   int status[FRLE_MAX_THREADS];    /* each range's first failure */
@@ -241,8 +251,9 @@ static int eval_pair(const frle_eval *ev, int64_t p, eval_scratch *s, int *side,
   }
   for (a = 0; a < ev->A; a++) {
     double lo = ev->area_rng[2 * a], hi = ev->area_rng[2 * a + 1];
-    int32_t *mt = ev->match + ev->match_off[p] + a * T * D;
-    for (j = 0; j < T * D; j++) mt[j] = -1;
+    int64_t mt = ev->match_off[p] + a * T * D; /* this area range's matches */
+    if (G > 0)
+      for (j = 0; j < T * D; j++) match_put(ev, mt + j, -1);
     /* g['_ignore'] = g['ignore'] or (g['area'] < aRng[0] or g['area'] > aRng[1]) */
     for (j = 0; j < G; j++) {
       double ar = ev->gt_area[gi[j]];
@@ -289,7 +300,7 @@ static int eval_pair(const frle_eval *ev, int64_t p, eval_scratch *s, int *side,
         }
         if (m == -1) continue;
         s->gtm[m] = ev->dt_id[di[d]];
-        mt[t * D + d] = (int32_t)s->gtind[m];
+        match_put(ev, mt + t * D + d, s->gtind[m]);
       }
     }
   }
@@ -497,7 +508,7 @@ static int accum_cells(const frle_accum *ac, int64_t kp, int64_t ap0, int64_t ap
       double ar = ev->dt_area[ev->dt_idx[ev->dt_off[p] + d]];
       int out_a = ar < ev->area_rng[2 * aa] || ar > ev->area_rng[2 * aa + 1];
       for (t = 0; t < T; t++) {
-        int32_t m = ev->match[ev->match_off[p] + (aa * T + t) * D + d];
+        int64_t m = ev->gt_off[p + 1] > ev->gt_off[p] ? match_get(ev, ev->match_off[p] + (aa * T + t) * D + d) : -1;
         double dtm = 0;
         int ig = 0;
         if (m >= 0) {

@@ -42,10 +42,13 @@ typedef struct {
   int err_side;
   /* outputs: IoUs of pair p at iou + iou_off[p] (dt_n x G, Fortran order, as
    * pycocotools' iou); matches at match + match_off[p], A x T x dt_n: the
-   * gt (its position in the pair's list) each dt matched, or -1 */
+   * gt (its position in the pair's list) each dt matched, or -1; none
+   * stored for a pair without gts (all -1). match16 instead of match (NULL)
+   * where no pair has more than INT16_MAX gts. */
   const int64_t *iou_off, *match_off;
   double *iou;
   int32_t *match;
+  int16_t *match16;
 } frle_eval;
 
 /* evaluate(): computeIoU and evaluateImg for every pair and area range, on

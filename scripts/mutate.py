@@ -663,7 +663,7 @@ MUTANTS: List[Mutant] = [
        "a dt matched to a real gt goes on to the ignored ones", T_EVAL),
     _m("eval-iou-tie", EV, "if (v < iou) continue;", "if (v <= iou) continue;", "comparison",
        "an IoU equal to the threshold (or to the best so far) does not match", T_EVAL),
-    _m("eval-match-index", EV, "mt[t * D + d] = (int32_t)s->gtind[m];", "mt[t * D + d] = (int32_t)m;",
+    _m("eval-match-index", EV, "match_put(ev, mt + t * D + d, s->gtind[m]);", "match_put(ev, mt + t * D + d, m);",
        "logic", "the match records the position among sorted gts, not the gt", T_EVAL),
     _m("eval-dt-area-lo", EV, "int out_a = ar < ev->area_rng[2 * aa] || ar > ev->area_rng[2 * aa + 1];",
        "int out_a = ar <= ev->area_rng[2 * aa] || ar > ev->area_rng[2 * aa + 1];", "comparison",

@@ -9,7 +9,7 @@ meaning is documented in csrc/rle_eval.h.
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsDouble
 from cpython.object cimport PyObject
-from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, int32_t
+from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, int32_t, int16_t
 
 from collections import defaultdict
 
@@ -65,6 +65,7 @@ cdef extern from "rle_eval.h" nogil:
         const int64_t *match_off
         double *iou
         int32_t *match
+        int16_t *match16
         frle_error err
         int err_side
     ctypedef struct frle_accum:
@@ -117,9 +118,11 @@ cdef class Evaluation:
                  const double[::1] gt_area, const double[::1] gt_id, const uint8_t[::1] gt_crowd,
                  const uint8_t[::1] gt_ign, const double[::1] dt_area, const double[::1] dt_id,
                  const double[::1] dt_score, object gt_geom, object dt_geom,
-                 const int64_t[::1] iou_off, const int64_t[::1] match_off, double[::1] iou, int32_t[::1] match):
+                 const int64_t[::1] iou_off, const int64_t[::1] match_off, double[::1] iou, cnp.ndarray match):
         """gt_geom/dt_geom: a float64 (n, 4) box array, or the masks as a
-        fastrle._core.Sources (parsed, strictly, pair by pair in run())."""
+        fastrle._core.Sources (parsed, strictly, pair by pair in run()).
+        match: int16 (every pair has at most 32767 gts) or int32; a pair
+        without gts has no matches stored."""
         cdef int64_t npairs = gt_off.shape[0] - 1, ng = gt_area.shape[0], nd = dt_area.shape[0], p
         cdef int64_t T = iou_thrs.shape[0], A = area_rng.shape[0]
         if npairs < 0 or dt_off.shape[0] != npairs + 1 or dt_n.shape[0] != npairs \
@@ -138,15 +141,21 @@ cdef class Evaluation:
             if dt_n[p] < 0 or dt_n[p] > dt_off[p + 1] - dt_off[p]:
                 raise ValueError("dt_n out of range")
             if iou_off[p + 1] - iou_off[p] != dt_n[p] * (gt_off[p + 1] - gt_off[p]) \
-                    or match_off[p + 1] - match_off[p] != A * T * dt_n[p]:
+                    or match_off[p + 1] - match_off[p] != (A * T * dt_n[p] if gt_off[p + 1] > gt_off[p] else 0):
                 raise ValueError("output offsets do not fit")
         if iou_off[0] != 0 or match_off[0] != 0 or iou.shape[0] < iou_off[npairs] \
-                or match.shape[0] < match_off[npairs]:
+                or match.ndim != 1 or match.shape[0] < match_off[npairs]:
             raise ValueError("output arrays too small")
+        if not match.flags.c_contiguous or not match.flags.writeable or match.dtype not in (_I16, _I32):
+            raise ValueError("match must be a writable contiguous int16 or int32 array")
+        if match.dtype == _I16:
+            for p in range(npairs):
+                if gt_off[p + 1] - gt_off[p] > 32767:
+                    raise ValueError("int16 matches: a pair has more than 32767 gts")
         self.keep = [iou_thrs.base, area_rng.base, gt_off.base, gt_idx.base, dt_off.base, dt_idx.base,
                      dt_n.base, gt_area.base, gt_id.base, gt_crowd.base, gt_ign.base, dt_area.base,
                      dt_id.base, dt_score.base, gt_geom, dt_geom, iou_off.base, match_off.base, iou.base,
-                     match.base]
+                     match]
         ev = &self.ev
         ev.npairs = npairs
         ev.T = T
@@ -169,7 +178,12 @@ cdef class Evaluation:
         ev.iou_off = &iou_off[0]
         ev.match_off = &match_off[0]
         ev.iou = &iou[0] if iou.shape[0] else NULL
-        ev.match = &match[0] if match.shape[0] else NULL
+        ev.match = NULL
+        ev.match16 = NULL
+        if match.dtype == _I16:
+            ev.match16 = <int16_t *>cnp.PyArray_DATA(match) if match.shape[0] else NULL
+        else:
+            ev.match = <int32_t *>cnp.PyArray_DATA(match) if match.shape[0] else NULL
         if isinstance(gt_geom, Sources):
             ev.boxes = 0
             self._runs(gt_geom, ng, True)
@@ -295,6 +309,8 @@ cdef object _COUNTS = "counts"
 cdef object _SCORE = "score"
 cdef object _ZERO = 0
 cdef cnp.dtype _U32 = np.dtype(np.uint32)
+cdef cnp.dtype _I16 = np.dtype(np.int16)
+cdef cnp.dtype _I32 = np.dtype(np.int32)
 cdef object _NP_U32 = np.uint32
 cdef object _NP_F64 = np.float64
 

@@ -453,9 +453,11 @@ class _Native:
         self.iou_off = np.zeros(len(self.G) + 1, np.int64)
         np.cumsum(self.dt_n * self.G, out=self.iou_off[1:])
         self.match_off = np.zeros(len(self.G) + 1, np.int64)
-        np.cumsum(self.A * self.T * self.dt_n, out=self.match_off[1:])
+        # no matches stored for a pair without gts (every one -1); 16 bits where they fit
+        np.cumsum(self.A * self.T * self.dt_n * (self.G > 0), out=self.match_off[1:])
         self.iou = np.empty(int(self.iou_off[-1]), np.float64)
-        self.match = np.empty(int(self.match_off[-1]), np.int32)
+        self.match = np.empty(int(self.match_off[-1]),
+                              np.int16 if not len(self.G) or self.G.max() <= np.iinfo(np.int16).max else np.int32)
         self.dt_idx = dts.idx.copy()  # sorted by score, pair by pair, by the C evaluation
         self.ev = _eval.Evaluation(
             np.asarray(p.iouThrs, dtype=np.float64).reshape(self.T),
@@ -514,7 +516,8 @@ class _Native:
         ig = ((self.gt_ign[gi] != 0) | (ga < lo) | (ga > hi)).astype(np.int64)
         gtind = np.argsort(ig, kind="mergesort")
         G = len(gi)
-        mt = self.match[self.match_off[p] + a * T * D:self.match_off[p] + (a + 1) * T * D].reshape(T, D)
+        mt = self.match[self.match_off[p] + a * T * D:self.match_off[p] + (a + 1) * T * D].reshape(T, D) if G \
+            else np.full((T, D), -1, self.match.dtype)
         matched = mt >= 0
         safe = np.where(matched, mt, 0)
         gid = self.gt_id[gi]
