@@ -578,6 +578,31 @@ def test_gc_state_kept(enabled):
         gc.enable() if was else gc.disable()
 
 
+@pytest.mark.parametrize("frozen", [False, True])
+def test_gc_young_containers_promoted(frozen):
+    """After loadRes the index (which refers to every result) is in the
+    oldest generation, not young: a young collection would walk it. Objects
+    the caller froze stay frozen (then nothing is promoted)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        if frozen:
+            gc.freeze()
+        n_frozen = gc.get_freeze_count()
+        gt = make_coco(GT)
+        with contextlib.redirect_stdout(io.StringIO()):
+            d = fce.loadRes(gt, copy.deepcopy(RES[:100]))
+        assert gc.get_freeze_count() == n_frozen
+        young = {id(o) for g in (0, 1) for o in gc.get_objects(g)}
+        assert (id(d.imgToAnns) in young) == frozen
+        assert (id(d.anns) in young) == frozen
+    finally:
+        gc.unfreeze()
+        gc.enable() if was else gc.disable()
+
+
 def test_build_index_same_as_createindex():
     """fastrle._eval.build_index against pycocotools' createIndex: string and
     float ids, ids listed twice, no categories."""
