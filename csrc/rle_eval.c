@@ -145,7 +145,7 @@ typedef struct {
 /* per-thread scratch, sized for the largest pair of the range (the runs
  * buffers grow as needed) */
 typedef struct {
-  int64_t *tmp, *gtind;
+  int64_t *tmp, *gtind, *drow;
   uint8_t *ig, *igs, *crowd;
   double *gtm, *dbox, *gbox;
   const uint32_t **dc, **gc;
@@ -161,8 +161,8 @@ typedef struct {
 } eval_scratch;
 
 /* Parse the n masks idx[0..n) of one side into s->runs[side]: c[j], m[j],
- * h[j], w[j] describe mask j. On failure err->index is the mask's index on
- * its side. */
+ * h[j], w[j] describe mask j. On failure err->index is the failing mask's
+ * position j in idx. */
 static int parse_side(const frle_src *src, const int64_t *hs, const int64_t *ws, const int64_t *idx, int64_t n,
                       int side, eval_scratch *s, const uint32_t **c, int64_t *m, uint64_t *h, uint64_t *w,
                       frle_error *err) {
@@ -174,7 +174,7 @@ static int parse_side(const frle_src *src, const int64_t *hs, const int64_t *ws,
     w[j] = (uint64_t)ws[k];
     if (hs[k] < 0 || ws[k] < 0 || frle_check_size(h[j], w[j], &s->lhw[j]) != FRLE_OK) {
       err->code = FRLE_ERR_SIZE;
-      err->index = k;
+      err->index = j;
       err->pos = 0;
       err->value = 0;
       return FRLE_ERR_SIZE;
@@ -190,10 +190,7 @@ static int parse_side(const frle_src *src, const int64_t *hs, const int64_t *ws,
     s->runs_cap[side] = total;
   }
   rc = frle_parse_many(s->lsrc, s->lhw, n, 1, s->runs[side], s->loffs, m, 1, err);
-  if (rc != FRLE_OK) {
-    err->index = idx[err->index];
-    return rc;
-  }
+  if (rc != FRLE_OK) return rc;
   for (j = 0; j < n; j++) c[j] = s->runs[side] + s->loffs[j];
   return FRLE_OK;
 }
@@ -209,13 +206,26 @@ static int iou_pair(const frle_eval *ev, int64_t p, int64_t D, int64_t G, eval_s
     return FRLE_OK;
   } else {
     frle_runs rd, rg;
+    const int64_t *drow = di; /* the dts' masks: rows of dt_src */
     int rc;
     *side = 0;
     rc = parse_side(ev->gt_src, ev->gt_h, ev->gt_w, gi, G, 0, s, s->gc, s->gm, s->gh, s->gw, err);
-    if (rc != FRLE_OK) return rc;
+    if (rc != FRLE_OK) {
+      err->index = gi[err->index];
+      return rc;
+    }
+    if (ev->dt_row) {
+      for (j = 0; j < D; j++) s->drow[j] = ev->dt_row[di[j]];
+      drow = s->drow;
+    }
     *side = 1;
-    rc = parse_side(ev->dt_src, ev->dt_h, ev->dt_w, di, D, 1, s, s->dc, s->dm, s->dh, s->dw, err);
-    if (rc != FRLE_OK) return rc;
+    rc = parse_side(ev->dt_src, ev->dt_h, ev->dt_w, drow, D, 1, s, s->dc, s->dm, s->dh, s->dw, err);
+    if (rc != FRLE_OK) {
+      err->index = di[err->index];
+      return rc;
+    }
+    if (ev->dt_mbox)
+      for (j = 0; j < D; j++) memcpy(s->dbox + 4 * j, ev->dt_mbox + 4 * drow[j], 4 * sizeof(double));
     rd.cnts = s->dc;
     rd.m = s->dm;
     rd.h = s->dh;
@@ -226,7 +236,7 @@ static int iou_pair(const frle_eval *ev, int64_t p, int64_t D, int64_t G, eval_s
     rg.h = s->gh;
     rg.w = s->gw;
     rg.n = G;
-    return frle_iou_runs_few(&rd, &rg, NULL, NULL, s->crowd, o);
+    return frle_iou_runs_few(&rd, &rg, ev->dt_mbox ? s->dbox : NULL, NULL, s->crowd, o);
   }
 }
 
@@ -321,7 +331,7 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
   }
   maxn = maxg > maxd ? maxg : maxd;
   block =
-    (char *)malloc((size_t)maxd * (sizeof(int64_t) + 5 * sizeof(double) + sizeof(void *) + 3 * 8) +
+    (char *)malloc((size_t)maxd * (2 * sizeof(int64_t) + 5 * sizeof(double) + sizeof(void *) + 3 * 8) +
                    (size_t)maxg * (sizeof(int64_t) + 3 + sizeof(double) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) +
                    (size_t)maxn * (sizeof(frle_src) + 2 * 8) + 64);
   if (!block) {
@@ -333,6 +343,7 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
   s.field = (type *)(void *)(block + off);                                                                             \
   off += (size_t)(count) * sizeof(type);
   TAKE(tmp, int64_t, maxd)
+  TAKE(drow, int64_t, maxd)
   TAKE(dbox, double, 4 * maxd)
   TAKE(rowmax, double, maxd)
   TAKE(dc, const uint32_t *, maxd)

@@ -649,3 +649,66 @@ def test_area_bbox_one_parse(threads):
     assert boxes.tobytes() == np.array([pm.toBbox(s) for s in segs]).tobytes()
     assert fce._eval.area_bbox(_core.sources(segs[:300] + [{"size": [4, 4], "counts": "\x01"}], same_size=False),
                                threads) is None  # a count string that does not parse: the general path
+
+
+def _changed_after_loadres(how: str) -> Tuple[Any, Any]:
+    """Stock and fastrle evaluations of tests/data's results, changed the
+    same way between loadRes and evaluate."""
+    out = []
+    for cls in (STOCK, fce.COCOeval):
+        gt = make_coco(GT)
+        d = load_res(gt, RES, cls is fce.COCOeval)
+        anns = d.dataset["annotations"]
+        # two results of one image (not square) whose boxes differ, anns[a]
+        # meeting a ground truth box of its category
+        def meets_gt(r: dict) -> bool:
+            boxes = [g["bbox"] for g in gt.imgToAnns[r["image_id"]] if g["category_id"] == r["category_id"]]
+            return bool(boxes) and pm.iou([list(pm.toBbox(r["segmentation"]))], boxes, [0] * len(boxes)).max() > 0
+
+        a, b = next((a, b) for a in range(len(anns)) if meets_gt(anns[a]) for b in range(a + 1, len(anns))
+                    if anns[a]["image_id"] == anns[b]["image_id"]
+                    and anns[a]["segmentation"]["size"][0] != anns[a]["segmentation"]["size"][1]
+                    and list(pm.toBbox(anns[a]["segmentation"])) != list(pm.toBbox(anns[b]["segmentation"])))
+        sa, sb = anns[a]["segmentation"], anns[b]["segmentation"]
+        if how == "counts":  # each result now holds the other's mask
+            sa["counts"], sb["counts"] = sb["counts"], sa["counts"]
+        elif how == "new-dict":  # a new dict with the same counts object: still the same mask
+            anns[a]["segmentation"] = {"size": list(sa["size"]), "counts": sa["counts"]}
+        elif how == "size":  # the same counts read as a mask of another shape
+            sa["size"] = [sa["size"][1], sa["size"][0]]
+        E = cls(gt, d, "segm")
+        with contextlib.redirect_stdout(io.StringIO()):
+            E.evaluate()
+            E.accumulate()
+        out.append(E)
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("how", ["counts", "new-dict", "size"])
+def test_results_changed_after_loadres(how):
+    """evaluate reuses loadRes' masks and boxes only for results whose counts
+    object and size are the ones loadRes read: a result given another mask
+    or another size after loadRes is evaluated as it is now."""
+    s, f = _changed_after_loadres(how)
+    same(f.ious, s.ious, "ious")
+    same(f.evalImgs, s.evalImgs, "evalImgs")
+    for k in ("precision", "recall", "scores"):
+        assert_same(f.eval[k], s.eval[k], k)
+
+
+def test_evaluate_reuses_loadres_masks(monkeypatch):
+    """After fastrle's loadRes of count strings, evaluate's one-pass gather
+    finds every result's mask in loadRes' rows (no second Sources, no box
+    computed again); after a change it falls back."""
+    seen = []
+    gather = fce._eval.gather_results
+
+    def spy(*args: Any) -> Any:
+        got = gather(*args)
+        seen.append(got is not None and got[6] is not None)
+        return got
+
+    monkeypatch.setattr(fce._eval, "gather_results", spy)
+    run(fce.COCOeval, GT, RES, "segm")
+    _changed_after_loadres("counts")
+    assert seen == [True, False]
