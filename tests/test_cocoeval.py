@@ -9,7 +9,6 @@ import copy
 import io
 import json
 import math
-import struct
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 
 from common import assert_same
+from eval_oracle import make_coco, same
 
 pm = pytest.importorskip("pycocotools.mask")
 coco_mod = pytest.importorskip("pycocotools.coco")
@@ -28,14 +28,6 @@ STOCK = stock_mod.COCOeval
 DATA = Path(__file__).parent / "data"
 GT = json.loads((DATA / "coco_instances_val2014_100.json").read_text())
 RES = json.loads((DATA / "cocoapi_instances_val2014_fakesegm100_results.json").read_text())
-
-
-def make_coco(dataset: dict) -> Any:
-    with contextlib.redirect_stdout(io.StringIO()):
-        c = coco_mod.COCO()
-        c.dataset = copy.deepcopy(dataset)
-        c.createIndex()
-    return c
 
 
 def load_res(gt: Any, results: List[dict], fast: bool = False) -> Any:
@@ -88,22 +80,6 @@ def run(cls: Any, gt_ds: dict, dt: Any, iou_type: str, setup: Optional[Callable[
     out["E"] = E
     out["printed"] = lines(buf.getvalue())
     return out
-
-
-def same(a: Any, b: Any, where: str) -> None:
-    """assert_same, with plain floats compared bit for bit (a NaN score equals itself)."""
-    if isinstance(b, dict):
-        assert isinstance(a, dict) and list(a) == list(b), f"{where}: keys {list(a)} vs {list(b)}"
-        for k in b:
-            same(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(b, list):
-        assert type(a) is list and len(a) == len(b), f"{where}: {a!r} vs {b!r}"
-        for i, (x, y) in enumerate(zip(a, b)):
-            same(x, y, f"{where}[{i}]")
-    elif type(b) is float:
-        assert type(a) is float and struct.pack("<d", a) == struct.pack("<d", b), f"{where}: {a!r} != {b!r}"
-    else:
-        assert_same(a, b, where)
 
 
 def assert_same_eval(fast: Dict[str, Any], stock: Dict[str, Any]) -> None:
@@ -661,7 +637,7 @@ def _changed_after_loadres(how: str) -> Tuple[Any, Any]:
         anns = d.dataset["annotations"]
         # two results of one image (not square) whose boxes differ, anns[a]
         # meeting a ground truth box of its category
-        def meets_gt(r: dict) -> bool:
+        def meets_gt(r: dict, gt: Any = gt) -> bool:
             boxes = [g["bbox"] for g in gt.imgToAnns[r["image_id"]] if g["category_id"] == r["category_id"]]
             return bool(boxes) and pm.iou([list(pm.toBbox(r["segmentation"]))], boxes, [0] * len(boxes)).max() > 0
 
