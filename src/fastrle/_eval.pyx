@@ -9,6 +9,7 @@ meaning is documented in csrc/rle_eval.h.
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsDouble, PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
 from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, int32_t, int16_t
 
 from collections import defaultdict
@@ -37,6 +38,8 @@ cdef extern from "Python.h":
 
 cdef extern from "numpy/arrayobject.h":
     object PyArray_Scalar(void *data, cnp.dtype descr, object base)
+    object PyArray_NewFromDescr(type subtype, cnp.dtype descr, int nd, cnp.npy_intp *dims, cnp.npy_intp *strides,
+                                void *data, int flags, object obj)
 
 cdef extern from "rle_eval.h" nogil:
     ctypedef struct frle_eval:
@@ -339,6 +342,7 @@ cdef object _SIZE = "size"
 cdef object _ZERO = 0
 cdef cnp.dtype _U32 = np.dtype(np.uint32)
 cdef cnp.dtype _I16 = np.dtype(np.int16)
+cdef cnp.dtype _F64 = np.dtype(np.float64)
 cdef cnp.dtype _I32 = np.dtype(np.int32)
 cdef object _NP_U32 = np.uint32
 cdef object _NP_F64 = np.float64
@@ -382,16 +386,23 @@ def fill_results(list anns, cnp.ndarray areas, cnp.ndarray boxes, bint index=Fal
     itself then raises that error)."""
     cdef Py_ssize_t i
     cdef uint32_t *ap = <uint32_t *>cnp.PyArray_DATA(areas)
+    cdef char *bp = <char *>cnp.PyArray_DATA(boxes)
     cdef dict by_id = {}, ita = {}, cti = {}
     cdef bint ok = index
+    cdef cnp.npy_intp four = 4
     if areas.dtype != _U32 or not areas.flags.c_contiguous or areas.shape[0] < len(anns) \
-            or boxes.shape[0] < len(anns):
+            or boxes.shape[0] < len(anns) or boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.dtype != _F64 \
+            or not boxes.flags.c_contiguous or not boxes.flags.writeable:
         raise ValueError("areas and boxes must cover every result")
     for i in range(len(anns)):
         ann = anns[i]
         ann[_AREA] = PyArray_Scalar(&ap[i], _U32, None)
         if _BBOX not in ann:
-            ann[_BBOX] = boxes[i]
+            # boxes[i], made directly: a writable (4,) view with boxes as its base
+            Py_INCREF(_F64)  # PyArray_NewFromDescr steals a reference
+            row = PyArray_NewFromDescr(np.ndarray, _F64, 1, &four, NULL, bp + 32 * i, cnp.NPY_ARRAY_CARRAY, None)
+            cnp.set_array_base(row, boxes)
+            ann[_BBOX] = row
         ann[_ID] = i + 1
         ann[_ISCROWD] = _ZERO
         if ok:
@@ -449,6 +460,19 @@ def build_index(object dataset, object parts=None):
     cat_to_imgs = defaultdict(list)
     cat_to_imgs.update(cti)
     return anns, img_to_anns, cat_to_imgs, imgs, cats
+
+
+def segmentations(list anns):
+    """([ann['segmentation'] for ann in anns], whether every one is exactly
+    a dict), the list's KeyError or TypeError as that list raises it."""
+    cdef Py_ssize_t i, n = len(anns)
+    cdef list out = [None] * n
+    cdef bint dicts = True
+    for i in range(n):
+        seg = anns[i][_SEGMENTATION]
+        dicts = dicts and PyDict_CheckExact(seg)
+        out[i] = seg
+    return out, dicts
 
 
 def not_compressed(list anns):

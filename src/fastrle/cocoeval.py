@@ -250,7 +250,7 @@ def _load_res(self: Any, resFile: Any) -> Any:
     else:
         anns = resFile
     assert type(anns) == list, "results in not an array of objects"  # noqa: E721
-    annsImgIds = set([ann["image_id"] for ann in anns])  # pycocotools builds this set twice
+    annsImgIds = {ann["image_id"] for ann in anns}  # pycocotools builds this set twice
     assert annsImgIds == (annsImgIds & set(self.getImgIds())), \
         "Results do not correspond to current coco set"
     if "caption" in anns[0]:
@@ -270,8 +270,7 @@ def _load_res(self: Any, resFile: Any) -> Any:
             ann["iscrowd"] = 0
     elif "segmentation" in anns[0]:
         res.dataset["categories"] = copy.deepcopy(self.dataset["categories"])
-        segs = [ann["segmentation"] for ann in anns]
-        all_dicts = set(map(type, segs)) == {dict}  # every one exactly a dict (segs is not empty)
+        segs, all_dicts = _eval.segmentations(anns)  # all_dicts: every one exactly a dict
         ab = _area_bbox(segs) if all_dicts else None
         if ab is not None:  # each mask parsed once: area(one) is a np.uint32, toBbox(one) a (4,) row
             # with createIndex's loops over the annotations in the same pass
