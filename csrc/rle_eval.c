@@ -130,9 +130,7 @@ static inline void match_put(const frle_eval *ev, int64_t i, int64_t v) {
   else ev->match[i] = (int32_t)v;
 }
 
-static inline int64_t match_get(const frle_eval *ev, int64_t i) {
-  return ev->match16 ? ev->match16[i] : ev->match[i];
-}
+static inline int64_t match_get(const frle_eval *ev, int64_t i) { return ev->match16 ? ev->match16[i] : ev->match[i]; }
 
 typedef struct {
   frle_eval *ev;
