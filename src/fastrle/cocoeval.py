@@ -495,7 +495,7 @@ class _Native:
             np.asarray(p.areaRng, dtype=np.float64).reshape(self.A, 2), self.max_det,
             gts.off, gts.idx, dts.off, self.dt_idx, self.dt_n, self.gt_area, self.gt_id, self.gt_crowd,
             self.gt_ign, self.dt_area, self.dt_id, self.dt_score, geom[0], geom[1],
-            self.iou_off, self.match_off, self.iou, self.match, rows, None if rows is None else dt_fields[6])
+            self.iou_off, self.match_off, self.iou, self.match, rows, dt_fields[6] if dt_fields is not None else None)
 
     @staticmethod
     def _runs(rles: List[Any]) -> Any:
