@@ -913,8 +913,8 @@ MUTANTS: List[Mutant] = [
     _m("ghost-bytes", GPK, "p = _data(c, PyUnicode_CheckExact(c), &size)", "p = _data(c, True, &size)", "logic",
        "fill_upload reads bytes counts as str", T_GHOST),
     # --- COCOeval's loadRes fast path and evaluate's gather/group (_eval.pyx, cocoeval.py), 2026-12-07
-    _m("evx-fill-bbox", EVX, "        if _BBOX not in ann:\n            ann[_BBOX] = boxes[i]",
-       "        ann[_BBOX] = boxes[i]", "logic",
+    _m("evx-fill-bbox", EVX, "        if _BBOX not in ann:\n            # boxes[i], made directly",
+       "        if True:\n            # boxes[i], made directly", "logic",
        "loadRes (fast path): a result's own bbox replaced by its mask's box", T_EVAL2),
     _m("evx-fill-id", EVX, "ann[_ID] = i + 1", "ann[_ID] = i", "off-by-one",
        "loadRes (fast path): result ids start at 0", T_EVAL2),
