@@ -156,6 +156,15 @@ typedef struct {
  * Returns FRLE_OK or FRLE_ERR_NOMEM (o then untouched). */
 int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscrowd, double *o, int nthreads);
 
+/* frle_iou_runs (not dt == gt) for callers that pair each mask with few
+ * others, such as COCOeval's (image, category) cells: dt_box and gt_box are
+ * frle_bbox_coco of each mask, computed once by the caller (NULL: computed
+ * here); every intersection is a run sweep (a bitmap costs more to build
+ * than the few sweeps it would save); the calling thread only. The same o,
+ * to the bit. Returns FRLE_OK or FRLE_ERR_NOMEM (o then untouched). */
+int frle_iou_runs_few(const frle_runs *dt, const frle_runs *gt, const double *dt_box, const double *gt_box,
+                      const uint8_t *iscrowd, double *o);
+
 /* pycocotools merge: the union (or intersection) of n masks of hw pixels,
  * with its exact runs; *out gets a malloc'd array (free()). n >= 2 needs
  * strictly parsed masks; one mask's counts are copied as they are. Many

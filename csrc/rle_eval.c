@@ -124,6 +124,14 @@ int frle_area_bbox_many(const frle_src *src, const int64_t *hs, const int64_t *w
 
 /* ---- evaluate ---- */
 
+/* Match i: 16 bits wide when every pair has at most INT16_MAX gts, else 32. */
+static inline void match_put(const frle_eval *ev, int64_t i, int64_t v) {
+  if (ev->match16) ev->match16[i] = (int16_t)v;
+  else ev->match[i] = (int32_t)v;
+}
+
+static inline int64_t match_get(const frle_eval *ev, int64_t i) { return ev->match16 ? ev->match16[i] : ev->match[i]; }
+
 typedef struct {
   frle_eval *ev;
   int status[FRLE_MAX_THREADS];    /* each range's first failure */
@@ -135,7 +143,7 @@ typedef struct {
 /* per-thread scratch, sized for the largest pair of the range (the runs
  * buffers grow as needed) */
 typedef struct {
-  int64_t *tmp, *gtind;
+  int64_t *tmp, *gtind, *drow;
   uint8_t *ig, *igs, *crowd;
   double *gtm, *dbox, *gbox;
   const uint32_t **dc, **gc;
@@ -151,8 +159,8 @@ typedef struct {
 } eval_scratch;
 
 /* Parse the n masks idx[0..n) of one side into s->runs[side]: c[j], m[j],
- * h[j], w[j] describe mask j. On failure err->index is the mask's index on
- * its side. */
+ * h[j], w[j] describe mask j. On failure err->index is the failing mask's
+ * position j in idx. */
 static int parse_side(const frle_src *src, const int64_t *hs, const int64_t *ws, const int64_t *idx, int64_t n,
                       int side, eval_scratch *s, const uint32_t **c, int64_t *m, uint64_t *h, uint64_t *w,
                       frle_error *err) {
@@ -164,7 +172,7 @@ static int parse_side(const frle_src *src, const int64_t *hs, const int64_t *ws,
     w[j] = (uint64_t)ws[k];
     if (hs[k] < 0 || ws[k] < 0 || frle_check_size(h[j], w[j], &s->lhw[j]) != FRLE_OK) {
       err->code = FRLE_ERR_SIZE;
-      err->index = k;
+      err->index = j;
       err->pos = 0;
       err->value = 0;
       return FRLE_ERR_SIZE;
@@ -180,10 +188,7 @@ static int parse_side(const frle_src *src, const int64_t *hs, const int64_t *ws,
     s->runs_cap[side] = total;
   }
   rc = frle_parse_many(s->lsrc, s->lhw, n, 1, s->runs[side], s->loffs, m, 1, err);
-  if (rc != FRLE_OK) {
-    err->index = idx[err->index];
-    return rc;
-  }
+  if (rc != FRLE_OK) return rc;
   for (j = 0; j < n; j++) c[j] = s->runs[side] + s->loffs[j];
   return FRLE_OK;
 }
@@ -199,13 +204,26 @@ static int iou_pair(const frle_eval *ev, int64_t p, int64_t D, int64_t G, eval_s
     return FRLE_OK;
   } else {
     frle_runs rd, rg;
+    const int64_t *drow = di; /* the dts' masks: rows of dt_src */
     int rc;
     *side = 0;
     rc = parse_side(ev->gt_src, ev->gt_h, ev->gt_w, gi, G, 0, s, s->gc, s->gm, s->gh, s->gw, err);
-    if (rc != FRLE_OK) return rc;
+    if (rc != FRLE_OK) {
+      err->index = gi[err->index];
+      return rc;
+    }
+    if (ev->dt_row) {
+      for (j = 0; j < D; j++) s->drow[j] = ev->dt_row[di[j]];
+      drow = s->drow;
+    }
     *side = 1;
-    rc = parse_side(ev->dt_src, ev->dt_h, ev->dt_w, di, D, 1, s, s->dc, s->dm, s->dh, s->dw, err);
-    if (rc != FRLE_OK) return rc;
+    rc = parse_side(ev->dt_src, ev->dt_h, ev->dt_w, drow, D, 1, s, s->dc, s->dm, s->dh, s->dw, err);
+    if (rc != FRLE_OK) {
+      err->index = di[err->index];
+      return rc;
+    }
+    if (ev->dt_mbox)
+      for (j = 0; j < D; j++) memcpy(s->dbox + 4 * j, ev->dt_mbox + 4 * drow[j], 4 * sizeof(double));
     rd.cnts = s->dc;
     rd.m = s->dm;
     rd.h = s->dh;
@@ -216,7 +234,7 @@ static int iou_pair(const frle_eval *ev, int64_t p, int64_t D, int64_t G, eval_s
     rg.h = s->gh;
     rg.w = s->gw;
     rg.n = G;
-    return frle_iou_runs(&rd, &rg, s->crowd, o, 1);
+    return frle_iou_runs_few(&rd, &rg, ev->dt_mbox ? s->dbox : NULL, NULL, s->crowd, o);
   }
 }
 
@@ -241,8 +259,9 @@ static int eval_pair(const frle_eval *ev, int64_t p, eval_scratch *s, int *side,
   }
   for (a = 0; a < ev->A; a++) {
     double lo = ev->area_rng[2 * a], hi = ev->area_rng[2 * a + 1];
-    int32_t *mt = ev->match + ev->match_off[p] + a * T * D;
-    for (j = 0; j < T * D; j++) mt[j] = -1;
+    int64_t mt = ev->match_off[p] + a * T * D; /* this area range's matches */
+    if (G > 0)
+      for (j = 0; j < T * D; j++) match_put(ev, mt + j, -1);
     /* g['_ignore'] = g['ignore'] or (g['area'] < aRng[0] or g['area'] > aRng[1]) */
     for (j = 0; j < G; j++) {
       double ar = ev->gt_area[gi[j]];
@@ -289,7 +308,7 @@ static int eval_pair(const frle_eval *ev, int64_t p, eval_scratch *s, int *side,
         }
         if (m == -1) continue;
         s->gtm[m] = ev->dt_id[di[d]];
-        mt[t * D + d] = (int32_t)s->gtind[m];
+        match_put(ev, mt + t * D + d, s->gtind[m]);
       }
     }
   }
@@ -310,7 +329,7 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
   }
   maxn = maxg > maxd ? maxg : maxd;
   block =
-    (char *)malloc((size_t)maxd * (sizeof(int64_t) + 5 * sizeof(double) + sizeof(void *) + 3 * 8) +
+    (char *)malloc((size_t)maxd * (2 * sizeof(int64_t) + 5 * sizeof(double) + sizeof(void *) + 3 * 8) +
                    (size_t)maxg * (sizeof(int64_t) + 3 + sizeof(double) + 4 * sizeof(double) + sizeof(void *) + 3 * 8) +
                    (size_t)maxn * (sizeof(frle_src) + 2 * 8) + 64);
   if (!block) {
@@ -322,6 +341,7 @@ static void eval_range(void *vctx, int64_t b, int64_t e, int tid) {
   s.field = (type *)(void *)(block + off);                                                                             \
   off += (size_t)(count) * sizeof(type);
   TAKE(tmp, int64_t, maxd)
+  TAKE(drow, int64_t, maxd)
   TAKE(dbox, double, 4 * maxd)
   TAKE(rowmax, double, maxd)
   TAKE(dc, const uint32_t *, maxd)
@@ -497,7 +517,7 @@ static int accum_cells(const frle_accum *ac, int64_t kp, int64_t ap0, int64_t ap
       double ar = ev->dt_area[ev->dt_idx[ev->dt_off[p] + d]];
       int out_a = ar < ev->area_rng[2 * aa] || ar > ev->area_rng[2 * aa + 1];
       for (t = 0; t < T; t++) {
-        int32_t m = ev->match[ev->match_off[p] + (aa * T + t) * D + d];
+        int64_t m = ev->gt_off[p + 1] > ev->gt_off[p] ? match_get(ev, ev->match_off[p] + (aa * T + t) * D + d) : -1;
         double dtm = 0;
         int ig = 0;
         if (m >= 0) {

@@ -35,6 +35,11 @@ typedef struct {
   const double *gt_box, *dt_box;
   const frle_src *gt_src, *dt_src;
   const int64_t *gt_h, *gt_w, *dt_h, *dt_w;
+  /* masks only, may be NULL: dt_row[d], the row of dt d's mask in dt_src,
+   * dt_h, dt_w and dt_mbox (NULL: row d); dt_mbox, frle_bbox_coco of each
+   * row's mask (computed already, as loadRes does: NULL, computed here) */
+  const int64_t *dt_row;
+  const double *dt_mbox;
   /* out: on a mask that does not parse (or is too big), the error of the
    * lowest pair, err.index the mask's index on its side, err_side 0 for gt
    * and 1 for dt */
@@ -42,10 +47,13 @@ typedef struct {
   int err_side;
   /* outputs: IoUs of pair p at iou + iou_off[p] (dt_n x G, Fortran order, as
    * pycocotools' iou); matches at match + match_off[p], A x T x dt_n: the
-   * gt (its position in the pair's list) each dt matched, or -1 */
+   * gt (its position in the pair's list) each dt matched, or -1; none
+   * stored for a pair without gts (all -1). match16 instead of match (NULL)
+   * where no pair has more than INT16_MAX gts. */
   const int64_t *iou_off, *match_off;
   double *iou;
   int32_t *match;
+  int16_t *match16;
 } frle_eval;
 
 /* evaluate(): computeIoU and evaluateImg for every pair and area range, on

@@ -688,6 +688,69 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
   return FRLE_OK;
 }
 
+/* frle_iou_runs for few pairs a mask (see rle.h). Masks whose box meets no
+ * box of the other side get no interval list: their cells are 0. */
+int frle_iou_runs_few(const frle_runs *dt, const frle_runs *gt, const double *dt_box, const double *gt_box,
+                      const uint8_t *iscrowd, double *o) {
+  int64_t md = dt->n, ng = gt->n, nm = md + ng, cd = fg_capacity(dt), cg = fg_capacity(gt), d, g;
+  size_t nbox = (size_t)(dt_box ? 0 : md) + (size_t)(gt_box ? 0 : ng);
+  char *block = (char *)malloc((size_t)nm * (sizeof(frle_fg) + sizeof(uint64_t) + 1) + nbox * 4 * sizeof(double) +
+                               (size_t)(cd + cg) * 2 * sizeof(uint32_t) + 1);
+  frle_fg *fg = (frle_fg *)(void *)block;
+  uint64_t *areas = (uint64_t *)(fg + nm);
+  double *boxes = (double *)(areas + nm);
+  uint32_t *bounds = (uint32_t *)(boxes + 4 * nbox);
+  uint8_t *meets = (uint8_t *)(bounds + 2 * (cd + cg)); /* the mask's box meets one of the other side */
+  frle_runs one;
+  if (!block) return FRLE_ERR_NOMEM;
+  if (!dt_box) {
+    frle_bbox_coco_many(dt->cnts, dt->m, dt->h, dt->w, md, boxes, 1);
+    dt_box = boxes;
+    boxes += 4 * md;
+  }
+  if (!gt_box) {
+    frle_bbox_coco_many(gt->cnts, gt->m, gt->h, gt->w, ng, boxes, 1);
+    gt_box = boxes;
+  }
+  memset(meets, 0, (size_t)nm);
+  for (g = 0; g < ng; g++)
+    for (d = 0; d < md; d++) {
+      double in;
+      if (boxes_meet(dt_box + 4 * d, gt_box + 4 * g, min_num, max_num, &in)) meets[d] = meets[md + g] = 1;
+    }
+  /* interval lists of the masks that meet another, one at a time */
+  for (d = 0; d < nm; d++) {
+    const frle_runs *r = d < md ? dt : gt;
+    int64_t i = d < md ? d : d - md;
+    if (!meets[d]) continue;
+    one.cnts = r->cnts + i;
+    one.m = r->m + i;
+    one.h = r->h + i;
+    one.w = r->w + i;
+    one.n = 1;
+    build_fg(&one, (d < md ? dt_box : gt_box) + 4 * i, bounds, bounds + (r->m[i] / 2 + 1), fg + d, areas + d);
+    bounds += 2 * (r->m[i] / 2 + 1);
+  }
+  for (g = 0; g < ng; g++) {
+    const double *G = gt_box + 4 * g;
+    for (d = 0; d < md; d++) {
+      double in, val = 0;
+      /* as iou_range: pycocotools' box prefilter, -1 for sizes that differ */
+      if (boxes_meet(dt_box + 4 * d, G, min_num, max_num, &in)) {
+        if (dt->h[d] != gt->h[g] || dt->w[d] != gt->w[g]) {
+          val = -1;
+        } else {
+          uint64_t it = frle_fg_overlap(&fg[d], &fg[md + g], dt->h[d]);
+          val = iou_value(it, areas[d], areas[md + g], iscrowd != NULL && iscrowd[g]);
+        }
+      }
+      o[g * md + d] = val;
+    }
+  }
+  free(block);
+  return FRLE_OK;
+}
+
 /* ---- merge ---- */
 
 /* Two run lists walked in step; the loop shape follows pycocotools so that

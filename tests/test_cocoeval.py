@@ -9,7 +9,6 @@ import copy
 import io
 import json
 import math
-import struct
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 
 from common import assert_same
+from eval_oracle import make_coco, same
 
 pm = pytest.importorskip("pycocotools.mask")
 coco_mod = pytest.importorskip("pycocotools.coco")
@@ -28,14 +28,6 @@ STOCK = stock_mod.COCOeval
 DATA = Path(__file__).parent / "data"
 GT = json.loads((DATA / "coco_instances_val2014_100.json").read_text())
 RES = json.loads((DATA / "cocoapi_instances_val2014_fakesegm100_results.json").read_text())
-
-
-def make_coco(dataset: dict) -> Any:
-    with contextlib.redirect_stdout(io.StringIO()):
-        c = coco_mod.COCO()
-        c.dataset = copy.deepcopy(dataset)
-        c.createIndex()
-    return c
 
 
 def load_res(gt: Any, results: List[dict], fast: bool = False) -> Any:
@@ -88,22 +80,6 @@ def run(cls: Any, gt_ds: dict, dt: Any, iou_type: str, setup: Optional[Callable[
     out["E"] = E
     out["printed"] = lines(buf.getvalue())
     return out
-
-
-def same(a: Any, b: Any, where: str) -> None:
-    """assert_same, with plain floats compared bit for bit (a NaN score equals itself)."""
-    if isinstance(b, dict):
-        assert isinstance(a, dict) and list(a) == list(b), f"{where}: keys {list(a)} vs {list(b)}"
-        for k in b:
-            same(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(b, list):
-        assert type(a) is list and len(a) == len(b), f"{where}: {a!r} vs {b!r}"
-        for i, (x, y) in enumerate(zip(a, b)):
-            same(x, y, f"{where}[{i}]")
-    elif type(b) is float:
-        assert type(a) is float and struct.pack("<d", a) == struct.pack("<d", b), f"{where}: {a!r} != {b!r}"
-    else:
-        assert_same(a, b, where)
 
 
 def assert_same_eval(fast: Dict[str, Any], stock: Dict[str, Any]) -> None:
@@ -578,6 +554,31 @@ def test_gc_state_kept(enabled):
         gc.enable() if was else gc.disable()
 
 
+@pytest.mark.parametrize("frozen", [False, True])
+def test_gc_young_containers_promoted(frozen):
+    """After loadRes the index (which refers to every result) is in the
+    oldest generation, not young: a young collection would walk it. Objects
+    the caller froze stay frozen (then nothing is promoted)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        if frozen:
+            gc.freeze()
+        n_frozen = gc.get_freeze_count()
+        gt = make_coco(GT)
+        with contextlib.redirect_stdout(io.StringIO()):
+            d = fce.loadRes(gt, copy.deepcopy(RES[:100]))
+        assert gc.get_freeze_count() == n_frozen
+        young = {id(o) for g in (0, 1) for o in gc.get_objects(g)}
+        assert (id(d.imgToAnns) in young) == frozen
+        assert (id(d.anns) in young) == frozen
+    finally:
+        gc.unfreeze()
+        gc.enable() if was else gc.disable()
+
+
 def test_build_index_same_as_createindex():
     """fastrle._eval.build_index against pycocotools' createIndex: string and
     float ids, ids listed twice, no categories."""
@@ -624,3 +625,66 @@ def test_area_bbox_one_parse(threads):
     assert boxes.tobytes() == np.array([pm.toBbox(s) for s in segs]).tobytes()
     assert fce._eval.area_bbox(_core.sources(segs[:300] + [{"size": [4, 4], "counts": "\x01"}], same_size=False),
                                threads) is None  # a count string that does not parse: the general path
+
+
+def _changed_after_loadres(how: str) -> Tuple[Any, Any]:
+    """Stock and fastrle evaluations of tests/data's results, changed the
+    same way between loadRes and evaluate."""
+    out = []
+    for cls in (STOCK, fce.COCOeval):
+        gt = make_coco(GT)
+        d = load_res(gt, RES, cls is fce.COCOeval)
+        anns = d.dataset["annotations"]
+        # two results of one image (not square) whose boxes differ, anns[a]
+        # meeting a ground truth box of its category
+        def meets_gt(r: dict, gt: Any = gt) -> bool:
+            boxes = [g["bbox"] for g in gt.imgToAnns[r["image_id"]] if g["category_id"] == r["category_id"]]
+            return bool(boxes) and pm.iou([list(pm.toBbox(r["segmentation"]))], boxes, [0] * len(boxes)).max() > 0
+
+        a, b = next((a, b) for a in range(len(anns)) if meets_gt(anns[a]) for b in range(a + 1, len(anns))
+                    if anns[a]["image_id"] == anns[b]["image_id"]
+                    and anns[a]["segmentation"]["size"][0] != anns[a]["segmentation"]["size"][1]
+                    and list(pm.toBbox(anns[a]["segmentation"])) != list(pm.toBbox(anns[b]["segmentation"])))
+        sa, sb = anns[a]["segmentation"], anns[b]["segmentation"]
+        if how == "counts":  # each result now holds the other's mask
+            sa["counts"], sb["counts"] = sb["counts"], sa["counts"]
+        elif how == "new-dict":  # a new dict with the same counts object: still the same mask
+            anns[a]["segmentation"] = {"size": list(sa["size"]), "counts": sa["counts"]}
+        elif how == "size":  # the same counts read as a mask of another shape
+            sa["size"] = [sa["size"][1], sa["size"][0]]
+        E = cls(gt, d, "segm")
+        with contextlib.redirect_stdout(io.StringIO()):
+            E.evaluate()
+            E.accumulate()
+        out.append(E)
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("how", ["counts", "new-dict", "size"])
+def test_results_changed_after_loadres(how):
+    """evaluate reuses loadRes' masks and boxes only for results whose counts
+    object and size are the ones loadRes read: a result given another mask
+    or another size after loadRes is evaluated as it is now."""
+    s, f = _changed_after_loadres(how)
+    same(f.ious, s.ious, "ious")
+    same(f.evalImgs, s.evalImgs, "evalImgs")
+    for k in ("precision", "recall", "scores"):
+        assert_same(f.eval[k], s.eval[k], k)
+
+
+def test_evaluate_reuses_loadres_masks(monkeypatch):
+    """After fastrle's loadRes of count strings, evaluate's one-pass gather
+    finds every result's mask in loadRes' rows (no second Sources, no box
+    computed again); after a change it falls back."""
+    seen = []
+    gather = fce._eval.gather_results
+
+    def spy(*args: Any) -> Any:
+        got = gather(*args)
+        seen.append(got is not None and got[6] is not None)
+        return got
+
+    monkeypatch.setattr(fce._eval, "gather_results", spy)
+    run(fce.COCOeval, GT, RES, "segm")
+    _changed_after_loadres("counts")
+    assert seen == [True, False]

@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import struct
 from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import pytest
 
 from common import assert_same
+from eval_oracle import make_coco, same
 
 pm = pytest.importorskip("pycocotools.mask")
 coco_mod = pytest.importorskip("pycocotools.coco")
@@ -25,14 +25,6 @@ stock_mod = pytest.importorskip("pycocotools.cocoeval")
 from fastrle import cocoeval as fce  # noqa: E402  (needs pycocotools)
 
 H = W = 100
-
-
-def _coco(ds: dict) -> Any:
-    with contextlib.redirect_stdout(io.StringIO()):
-        c = coco_mod.COCO()
-        c.dataset = copy.deepcopy(ds)
-        c.createIndex()
-    return c
 
 
 def dataset(gts: List[dict], n_img: int = 1, cats=(1,)) -> dict:
@@ -60,7 +52,7 @@ def dets(boxes: List[tuple], image_id: int = 1, category_id: int = 1) -> List[di
 
 def evaluate(cls: Any, ds: dict, results: List[dict], iou_type: str = "bbox",
              setup: Optional[Callable[[Any], None]] = None) -> Any:
-    gt = _coco(ds)
+    gt = make_coco(ds)
     with contextlib.redirect_stdout(io.StringIO()):
         dt = gt.loadRes(copy.deepcopy(results))
         E = cls(gt, dt, iou_type)
@@ -69,22 +61,6 @@ def evaluate(cls: Any, ds: dict, results: List[dict], iou_type: str = "bbox",
         E.evaluate()
         E.accumulate()
     return E
-
-
-def same(a: Any, b: Any, where: str) -> None:
-    """assert_same, with plain floats compared bit for bit (a NaN score equals itself)."""
-    if isinstance(b, dict):
-        assert isinstance(a, dict) and list(a) == list(b), where
-        for k in b:
-            same(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(b, list):
-        assert type(a) is list and len(a) == len(b), f"{where}: {a!r} vs {b!r}"
-        for i, (x, y) in enumerate(zip(a, b)):
-            same(x, y, f"{where}[{i}]")
-    elif type(b) is float:
-        assert type(a) is float and struct.pack("<d", a) == struct.pack("<d", b), f"{where}: {a!r} != {b!r}"
-    else:
-        assert_same(a, b, where)
 
 
 def both(ds: dict, results: List[dict], iou_type: str = "bbox",
@@ -266,7 +242,7 @@ def test_scores_in_sorted_order_across_images():
 # --- loadRes ---------------------------------------------------------------------------
 
 def test_load_res_boxes_of_segm_results_without_bbox():
-    gt = _coco(dataset([{"bbox": (0, 0, 20, 20)}]))
+    gt = make_coco(dataset([{"bbox": (0, 0, 20, 20)}]))
     masks = []
     for x0, y0, w, h in [(0, 0, 10, 10), (5, 5, 30, 20), (60, 40, 7, 3)]:
         m = np.zeros((H, W), np.uint8)

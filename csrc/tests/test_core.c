@@ -541,6 +541,70 @@ static void test_isa_cap(void) {
 }
 
 /* test_core --kernels: only the FRLE_ISA checks (run once per FRLE_ISA value). */
+/* Column-major mask -> runs (background first), into c; returns m. */
+static int64_t naive_runs(const uint8_t *f, uint64_t hw, uint32_t *c) {
+  int64_t m = 0;
+  uint64_t i = 0;
+  uint8_t v = 0;
+  while (i < hw || m == 0) {
+    uint32_t n = 0;
+    while (i < hw && f[i] == v) n++, i++;
+    c[m++] = n;
+    v = !v;
+    if (i >= hw) break;
+  }
+  return m;
+}
+
+/* frle_iou_runs_few (boxes given or computed) against frle_iou_runs, bit
+ * for bit: random masks (some empty, some full, some of another size),
+ * random crowd flags. */
+static void test_iou_few(void) {
+  enum { ND = 9, NG = 5, MAXHW = 40 * 40 };
+  static uint8_t f[MAXHW];
+  static uint32_t runs[ND + NG][MAXHW + 2];
+  const uint32_t *cp[ND + NG];
+  int64_t m[ND + NG];
+  uint64_t hs[ND + NG], ws[ND + NG];
+  double box[4 * (ND + NG)], want[ND * NG], got[ND * NG], got2[ND * NG];
+  uint8_t crowd[NG];
+  int round;
+  for (round = 0; round < 300; round++) {
+    uint64_t h = 1 + rnd() % 40, w = 1 + rnd() % 40;
+    frle_runs rd, rg;
+    int k;
+    for (k = 0; k < ND + NG; k++) {
+      uint64_t r = rnd() % 8, hk = (r == 0 && h > 1) ? h - 1 : h, wk = (r == 1 && w > 1) ? w - 1 : w, j;
+      int kind = (int)(rnd() % 8);
+      hs[k] = hk;
+      ws[k] = wk;
+      random_mask(f, hk, wk, (int)(rnd() % 3));
+      for (j = 0; j < hk * wk; j++) f[j] = kind == 0 ? 0 : kind == 1 ? 1 : f[j];
+      m[k] = naive_runs(f, hk * wk, runs[k]);
+      cp[k] = runs[k];
+      frle_bbox_coco(runs[k], m[k], hk, wk, box + 4 * k);
+    }
+    for (k = 0; k < NG; k++) crowd[k] = (uint8_t)(rnd() % 3 == 0);
+    rd.cnts = cp;
+    rd.m = m;
+    rd.h = hs;
+    rd.w = ws;
+    rd.n = ND;
+    rg.cnts = cp + ND;
+    rg.m = m + ND;
+    rg.h = hs + ND;
+    rg.w = ws + ND;
+    rg.n = NG;
+    /* odd rounds with crowd flags, even ones without */
+    const uint8_t *cr = round % 2 ? crowd : NULL;
+    CHECK(frle_iou_runs(&rd, &rg, cr, want, 1) == FRLE_OK, "iou_runs");
+    CHECK(frle_iou_runs_few(&rd, &rg, NULL, NULL, cr, got) == FRLE_OK, "iou_runs_few");
+    CHECK(frle_iou_runs_few(&rd, &rg, box, box + 4 * ND, cr, got2) == FRLE_OK, "iou_runs_few, boxes given");
+    CHECK(!memcmp(want, got, sizeof(want)), "iou_runs_few, round %d", round);
+    CHECK(!memcmp(want, got2, sizeof(want)), "iou_runs_few with boxes, round %d", round);
+  }
+}
+
 int main(int argc, char **argv) {
   uint64_t sizes[][2] = {{1, 1},   {1, 17},  {17, 1},    {2, 2},     {3, 5},
                          {64, 64}, {65, 63}, {100, 300}, {480, 640}, {1500, 2250}};
@@ -566,6 +630,7 @@ int main(int argc, char **argv) {
   test_cpu_probe();
   test_thread_fallback();
   test_parse_kernels();
+  test_iou_few();
   for (i = 0; i < 150; i++) {
     uint64_t h = 1 + rnd() % 40, w = 1 + rnd() % 40;
     test_transform(h, w, 1 + rnd() % 60, 1 + rnd() % 60);

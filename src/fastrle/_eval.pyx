@@ -7,9 +7,10 @@ per (category, image) pair as offsets into index lists) and calls
 meaning is documented in csrc/rle_eval.h.
 """
 from cpython.float cimport PyFloat_AS_DOUBLE
-from cpython.long cimport PyLong_AsDouble
+from cpython.long cimport PyLong_AsDouble, PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject
-from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, int32_t
+from cpython.ref cimport Py_INCREF
+from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t, int32_t, int16_t
 
 from collections import defaultdict
 
@@ -31,9 +32,14 @@ cdef extern from "Python.h":
     bint PyBytes_CheckExact(object o)
     PyObject *PyDict_GetItem(object d, object k)
     PyObject *PyDict_GetItemWithError(object d, object k) except? NULL
+    const char *PyUnicode_AsUTF8AndSize(object o, Py_ssize_t *size) except NULL
+    char *PyBytes_AS_STRING(object o)
+    Py_ssize_t PyBytes_GET_SIZE(object o)
 
 cdef extern from "numpy/arrayobject.h":
     object PyArray_Scalar(void *data, cnp.dtype descr, object base)
+    object PyArray_NewFromDescr(type subtype, cnp.dtype descr, int nd, cnp.npy_intp *dims, cnp.npy_intp *strides,
+                                void *data, int flags, object obj)
 
 cdef extern from "rle_eval.h" nogil:
     ctypedef struct frle_eval:
@@ -61,10 +67,13 @@ cdef extern from "rle_eval.h" nogil:
         const int64_t *gt_w
         const int64_t *dt_h
         const int64_t *dt_w
+        const int64_t *dt_row
+        const double *dt_mbox
         const int64_t *iou_off
         const int64_t *match_off
         double *iou
         int32_t *match
+        int16_t *match16
         frle_error err
         int err_side
     ctypedef struct frle_accum:
@@ -117,9 +126,15 @@ cdef class Evaluation:
                  const double[::1] gt_area, const double[::1] gt_id, const uint8_t[::1] gt_crowd,
                  const uint8_t[::1] gt_ign, const double[::1] dt_area, const double[::1] dt_id,
                  const double[::1] dt_score, object gt_geom, object dt_geom,
-                 const int64_t[::1] iou_off, const int64_t[::1] match_off, double[::1] iou, int32_t[::1] match):
+                 const int64_t[::1] iou_off, const int64_t[::1] match_off, double[::1] iou, cnp.ndarray match, object dt_row=None,
+                 object dt_mbox=None):
         """gt_geom/dt_geom: a float64 (n, 4) box array, or the masks as a
-        fastrle._core.Sources (parsed, strictly, pair by pair in run())."""
+        fastrle._core.Sources (parsed, strictly, pair by pair in run()).
+        match: int16 (every pair has at most 32767 gts) or int32; a pair
+        without gts has no matches stored. Masks only: dt_row (int64, one
+        per dt): the row of each dt's mask in dt_geom (else row d);
+        dt_mbox: float64 (rows, 4), pycocotools' toBbox of each row's mask
+        (else computed in run())."""
         cdef int64_t npairs = gt_off.shape[0] - 1, ng = gt_area.shape[0], nd = dt_area.shape[0], p
         cdef int64_t T = iou_thrs.shape[0], A = area_rng.shape[0]
         if npairs < 0 or dt_off.shape[0] != npairs + 1 or dt_n.shape[0] != npairs \
@@ -138,15 +153,21 @@ cdef class Evaluation:
             if dt_n[p] < 0 or dt_n[p] > dt_off[p + 1] - dt_off[p]:
                 raise ValueError("dt_n out of range")
             if iou_off[p + 1] - iou_off[p] != dt_n[p] * (gt_off[p + 1] - gt_off[p]) \
-                    or match_off[p + 1] - match_off[p] != A * T * dt_n[p]:
+                    or match_off[p + 1] - match_off[p] != (A * T * dt_n[p] if gt_off[p + 1] > gt_off[p] else 0):
                 raise ValueError("output offsets do not fit")
         if iou_off[0] != 0 or match_off[0] != 0 or iou.shape[0] < iou_off[npairs] \
-                or match.shape[0] < match_off[npairs]:
+                or match.ndim != 1 or match.shape[0] < match_off[npairs]:
             raise ValueError("output arrays too small")
+        if not match.flags.c_contiguous or not match.flags.writeable or match.dtype not in (_I16, _I32):
+            raise ValueError("match must be a writable contiguous int16 or int32 array")
+        if match.dtype == _I16:
+            for p in range(npairs):
+                if gt_off[p + 1] - gt_off[p] > 32767:
+                    raise ValueError("int16 matches: a pair has more than 32767 gts")
         self.keep = [iou_thrs.base, area_rng.base, gt_off.base, gt_idx.base, dt_off.base, dt_idx.base,
                      dt_n.base, gt_area.base, gt_id.base, gt_crowd.base, gt_ign.base, dt_area.base,
                      dt_id.base, dt_score.base, gt_geom, dt_geom, iou_off.base, match_off.base, iou.base,
-                     match.base]
+                     match]
         ev = &self.ev
         ev.npairs = npairs
         ev.T = T
@@ -169,11 +190,22 @@ cdef class Evaluation:
         ev.iou_off = &iou_off[0]
         ev.match_off = &match_off[0]
         ev.iou = &iou[0] if iou.shape[0] else NULL
-        ev.match = &match[0] if match.shape[0] else NULL
+        ev.match = NULL
+        ev.match16 = NULL
+        if match.dtype == _I16:
+            ev.match16 = <int16_t *>cnp.PyArray_DATA(match) if match.shape[0] else NULL
+        else:
+            ev.match = <int32_t *>cnp.PyArray_DATA(match) if match.shape[0] else NULL
+        ev.dt_row = NULL
+        ev.dt_mbox = NULL
         if isinstance(gt_geom, Sources):
             ev.boxes = 0
             self._runs(gt_geom, ng, True)
-            self._runs(dt_geom, nd, False)
+            self._runs(dt_geom, nd if dt_row is None else (<Sources>dt_geom).n, False)
+            if dt_row is not None:
+                self._rows(dt_row, nd, (<Sources>dt_geom).n)
+            if dt_mbox is not None:
+                self._mbox(dt_mbox, (<Sources>dt_geom).n)
         else:
             ev.boxes = 1
             self._boxes(gt_geom, ng, True)
@@ -201,6 +233,19 @@ cdef class Evaluation:
             self.ev.dt_src = src.src
             self.ev.dt_h = &hs[0] if n else NULL
             self.ev.dt_w = &ws[0] if n else NULL
+
+    cdef _rows(self, const int64_t[::1] rows, int64_t nd, int64_t n):
+        if rows.shape[0] != nd:
+            raise ValueError("dt_row: one row per dt")
+        _check_index(rows, n, "dt_row")
+        self.keep.append(rows.base)
+        self.ev.dt_row = &rows[0] if nd else NULL
+
+    cdef _mbox(self, const double[:, ::1] b, int64_t n):
+        if b.shape[0] != n or (n and b.shape[1] != 4):
+            raise ValueError("dt_mbox must be (rows, 4)")
+        self.keep.append(b.base)
+        self.ev.dt_mbox = &b[0, 0] if n else NULL
 
     def run(self, int threads=0):
         """evaluate(): sort each pair's dts, compute its IoUs and its matches
@@ -293,8 +338,12 @@ cdef object _CATEGORY_ID = "category_id"
 cdef object _SEGMENTATION = "segmentation"
 cdef object _COUNTS = "counts"
 cdef object _SCORE = "score"
+cdef object _SIZE = "size"
 cdef object _ZERO = 0
 cdef cnp.dtype _U32 = np.dtype(np.uint32)
+cdef cnp.dtype _I16 = np.dtype(np.int16)
+cdef cnp.dtype _F64 = np.dtype(np.float64)
+cdef cnp.dtype _I32 = np.dtype(np.int32)
 cdef object _NP_U32 = np.uint32
 cdef object _NP_F64 = np.float64
 
@@ -337,16 +386,23 @@ def fill_results(list anns, cnp.ndarray areas, cnp.ndarray boxes, bint index=Fal
     itself then raises that error)."""
     cdef Py_ssize_t i
     cdef uint32_t *ap = <uint32_t *>cnp.PyArray_DATA(areas)
+    cdef char *bp = <char *>cnp.PyArray_DATA(boxes)
     cdef dict by_id = {}, ita = {}, cti = {}
     cdef bint ok = index
+    cdef cnp.npy_intp four = 4
     if areas.dtype != _U32 or not areas.flags.c_contiguous or areas.shape[0] < len(anns) \
-            or boxes.shape[0] < len(anns):
+            or boxes.shape[0] < len(anns) or boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.dtype != _F64 \
+            or not boxes.flags.c_contiguous or not boxes.flags.writeable:
         raise ValueError("areas and boxes must cover every result")
     for i in range(len(anns)):
         ann = anns[i]
         ann[_AREA] = PyArray_Scalar(&ap[i], _U32, None)
         if _BBOX not in ann:
-            ann[_BBOX] = boxes[i]
+            # boxes[i], made directly: a writable (4,) view with boxes as its base
+            Py_INCREF(_F64)  # PyArray_NewFromDescr steals a reference
+            row = PyArray_NewFromDescr(np.ndarray, _F64, 1, &four, NULL, bp + 32 * i, cnp.NPY_ARRAY_CARRAY, None)
+            cnp.set_array_base(row, boxes)
+            ann[_BBOX] = row
         ann[_ID] = i + 1
         ann[_ISCROWD] = _ZERO
         if ok:
@@ -404,6 +460,19 @@ def build_index(object dataset, object parts=None):
     cat_to_imgs = defaultdict(list)
     cat_to_imgs.update(cti)
     return anns, img_to_anns, cat_to_imgs, imgs, cats
+
+
+def segmentations(list anns):
+    """([ann['segmentation'] for ann in anns], whether every one is exactly
+    a dict), the list's KeyError or TypeError as that list raises it."""
+    cdef Py_ssize_t i, n = len(anns)
+    cdef list out = [None] * n
+    cdef bint dicts = True
+    for i in range(n):
+        seg = anns[i][_SEGMENTATION]
+        dicts = dicts and PyDict_CheckExact(seg)
+        out[i] = seg
+    return out, dicts
 
 
 def not_compressed(list anns):
@@ -522,8 +591,35 @@ cdef inline int64_t _pos(dict pos, PyObject *v) except -2:
     return -1 if p == NULL else <int64_t>(<object>p)
 
 
+cdef inline bint _same_mask(Sources prior, const int64_t *hs, const int64_t *ws, int64_t row, object seg,
+                            object c) except -1:
+    """Whether row ``row`` of ``prior`` holds this very counts object (its
+    buffer: prior keeps every object it points into alive, so no other
+    object has that address) with the size ``seg`` gives now."""
+    cdef Py_ssize_t ln
+    cdef const char *p
+    cdef PyObject *sz
+    cdef int overflow = 0
+    if PyUnicode_CheckExact(c):
+        p = PyUnicode_AsUTF8AndSize(c, &ln)
+    else:
+        p = PyBytes_AS_STRING(c)
+        ln = PyBytes_GET_SIZE(c)
+    if p != prior.src[row].str or ln != prior.src[row].len:
+        return False
+    sz = PyDict_GetItem(seg, _SIZE)
+    if sz == NULL or type(<object>sz) is not list or len(<list>sz) != 2:
+        return False
+    h, w = (<list>sz)[0], (<list>sz)[1]
+    if not PyLong_CheckExact(h) or not PyLong_CheckExact(w):
+        return False
+    if PyLong_AsLongLongAndOverflow(h, &overflow) != hs[row] or overflow:
+        return False
+    return PyLong_AsLongLongAndOverflow(w, &overflow) == ws[row] and not overflow
+
+
 def gather_results(object img_to_anns, dict table, list img_ids, dict img_pos, dict cat_pos, bint filter_cats,
-                   bint use_cats):
+                   bint use_cats, Sources prior=None):
     """_prepare's work on the results side of a segm evaluation, in one pass:
     the annotations ``loadAnns(getAnnIds(imgIds, catIds))`` gives (as
     pycocotools' COCO: imgToAnns image by image, the category test when
@@ -533,8 +629,13 @@ def gather_results(object img_to_anns, dict table, list img_ids, dict img_pos, d
     img_pos/cat_pos lookups of its own ids), and the area, id, score (as
     np.float64 reads them) and segmentation of those in a pair.
 
-    Returns (anns, key, area, id, score, segs) for the annotations in a pair,
-    or None, having changed nothing, when anything is not of the plain kind
+    prior: the masks :func:`fastrle.cocoeval.loadRes` read (row i: result
+    i, whose id it set to i + 1).
+
+    Returns (anns, key, area, id, score, segs, rows) for the annotations in
+    a pair, rows (int64) the row of each one's mask in ``prior`` when every
+    one is that row's very counts object at the same size (else None), or
+    None, having changed nothing, when anything is not of the plain kind
     (a segmentation that is not a dict with str or bytes counts, a missing
     field, a value that is not a float, int or np.uint32...): the caller's
     general path then does pycocotools' work, errors included."""
@@ -548,9 +649,15 @@ def gather_results(object img_to_anns, dict table, list img_ids, dict img_pos, d
     cdef int64_t ii, jj, n = 0
     cdef double av, iv, sv
     cdef list anns = [], segs = []
+    cdef bint by_row = prior is not None
+    cdef int64_t n_prior = prior.n if by_row else 0, row = 0
+    cdef const int64_t[::1] prior_h = prior.heights if by_row else np.zeros(1, np.int64)
+    cdef const int64_t[::1] prior_w = prior.widths if by_row else np.zeros(1, np.int64)
     if not isinstance(img_to_anns, dict):
         return None
     keys = np.empty(16, np.int64)
+    rows = np.empty(16, np.int64)
+    cdef int64_t[::1] rv = rows
     fa = np.empty(16, np.float64)
     fi = np.empty(16, np.float64)
     fs = np.empty(16, np.float64)
@@ -609,10 +716,19 @@ def gather_results(object img_to_anns, dict table, list img_ids, dict img_pos, d
                     fa = np.resize(fa, 2 * n)
                     fi = np.resize(fi, 2 * n)
                     fs = np.resize(fs, 2 * n)
+                    rows = np.resize(rows, 2 * n)
+                    rv = rows
                     kv = keys
                     av_ = fa
                     iv_ = fi
                     sv_ = fs
+                if by_row:
+                    by_row = 1 <= iv <= n_prior
+                    if by_row:
+                        row = <int64_t>iv - 1
+                        by_row = iv == <double>(row + 1) and _same_mask(prior, &prior_h[0], &prior_w[0], row,
+                                                                        <object>seg, <object>c)
+                    rv[n] = row
                 kv[n] = jj * n_img + ii if use_cats else ii * n_cat + jj
                 av_[n] = av
                 iv_[n] = iv
@@ -622,4 +738,5 @@ def gather_results(object img_to_anns, dict table, list img_ids, dict img_pos, d
                 segs.append(<object>seg)
     except Exception:  # the general path raises it, at pycocotools' point
         return None
-    return anns, keys[:n].copy(), fa[:n].copy(), fi[:n].copy(), fs[:n].copy(), segs
+    return anns, keys[:n].copy(), fa[:n].copy(), fi[:n].copy(), fs[:n].copy(), segs, \
+        rows[:n].copy() if by_row else None

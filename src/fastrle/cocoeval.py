@@ -24,6 +24,7 @@ import gc
 import operator
 import threading
 import time
+import weakref
 from collections import Counter, defaultdict
 from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
 
@@ -61,7 +62,14 @@ def _gc_paused() -> Iterator[None]:
     the last such block ends if it was on before the first. loadRes and
     evaluate make hundreds of thousands of dicts, lists and arrays but no
     cycles; each collection those allocations trigger would walk every
-    object the caller holds (the whole dataset), for nothing."""
+    object the caller holds (the whole dataset), for nothing.
+
+    On the way out, what the block made is moved to the oldest generation
+    unscanned (``gc.freeze()`` then ``gc.unfreeze()``, only while nothing
+    else is frozen): the index dicts and lists made here refer to every
+    annotation, and a young collection walks each reference of each young
+    container (0.4 s for one after a val2017-scale loadRes). Any cycle among
+    them waits for the next full collection."""
     global _gc_pauses, _gc_was_enabled
     with _gc_lock:
         if _gc_pauses == 0:
@@ -74,6 +82,9 @@ def _gc_paused() -> Iterator[None]:
         with _gc_lock:
             _gc_pauses -= 1
             if _gc_pauses == 0 and _gc_was_enabled:
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
                 gc.enable()
 
 
@@ -100,15 +111,23 @@ def _create_index(coco: Any, parts: Any = None) -> None:
     print("index created!")
 
 
-def _area_bbox(segs: List[dict]) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+def _area_bbox(segs: List[dict]) -> Optional[Tuple[np.ndarray, np.ndarray, Any]]:
     """pycocotools' area and toBbox of every RLE dict, each mask parsed once
-    (on ``COCOeval.threads`` threads), or None where a mask needs the general
-    path (which raises its error)."""
+    (on ``COCOeval.threads`` threads), and the masks' Sources; or None where
+    a mask needs the general path (which raises its error)."""
     try:
         src = _core.sources(segs, same_size=False)
     except (TypeError, ValueError):
         return None
-    return cast(Optional[Tuple[np.ndarray, np.ndarray]], _eval.area_bbox(src, COCOeval.threads))
+    ab = _eval.area_bbox(src, COCOeval.threads)
+    return None if ab is None else (ab[0], ab[1], src)
+
+
+# What loadRes read of each result COCO it made: (Sources of the masks, row i
+# result i's; their toBbox). evaluate reuses both for the masks
+# fastrle._eval.gather_results finds unchanged (the same counts object at the
+# same size): no second Sources and no box computed again.
+_LOADRES_MASKS: "weakref.WeakKeyDictionary[Any, Tuple[Any, np.ndarray]]" = weakref.WeakKeyDictionary()
 
 
 def _stock_coco() -> Any:
@@ -151,8 +170,13 @@ def _gather_results(coco: Any, img_ids: List[Any], cat_ids: List[Any], use_cats:
     table = getattr(coco, "anns", None)
     if img_pos is None or cat_pos is None or type(table) is not dict:
         return None
-    return _eval.gather_results(coco.imgToAnns, table, img_ids, img_pos, cat_pos,
-                                bool(use_cats and len(cat_ids)), use_cats)
+    prior = _LOADRES_MASKS.get(coco)
+    got = _eval.gather_results(coco.imgToAnns, table, img_ids, img_pos, cat_pos,
+                               bool(use_cats and len(cat_ids)), use_cats, None if prior is None else prior[0])
+    if got is None:
+        return None
+    # the dts' masks: loadRes' rows, with their boxes; else their own Sources
+    return got[:6] + ((got[6],) + prior if got[6] is not None and prior is not None else (None, None, None))
 
 
 def _to_mask(anns: List[dict], coco: Any) -> None:
@@ -226,7 +250,7 @@ def _load_res(self: Any, resFile: Any) -> Any:
     else:
         anns = resFile
     assert type(anns) == list, "results in not an array of objects"  # noqa: E721
-    annsImgIds = set([ann["image_id"] for ann in anns])  # pycocotools builds this set twice
+    annsImgIds = {ann["image_id"] for ann in anns}  # pycocotools builds this set twice
     assert annsImgIds == (annsImgIds & set(self.getImgIds())), \
         "Results do not correspond to current coco set"
     if "caption" in anns[0]:
@@ -246,12 +270,12 @@ def _load_res(self: Any, resFile: Any) -> Any:
             ann["iscrowd"] = 0
     elif "segmentation" in anns[0]:
         res.dataset["categories"] = copy.deepcopy(self.dataset["categories"])
-        segs = [ann["segmentation"] for ann in anns]
-        all_dicts = set(map(type, segs)) == {dict}  # every one exactly a dict (segs is not empty)
+        segs, all_dicts = _eval.segmentations(anns)  # all_dicts: every one exactly a dict
         ab = _area_bbox(segs) if all_dicts else None
         if ab is not None:  # each mask parsed once: area(one) is a np.uint32, toBbox(one) a (4,) row
             # with createIndex's loops over the annotations in the same pass
             parts = _eval.fill_results(anns, ab[0], ab[1], _stock_index(res) and "categories" in res.dataset)
+            _LOADRES_MASKS[res] = (ab[2], ab[1])
         elif all_dicts:  # one batch: area(list)[i] is area(one), a np.uint32
             # in chunks: each batch parses into an arena of its own (4 bytes per character)
             n = LOADRES_CHUNK
@@ -415,7 +439,7 @@ class _Native:
     """What one native evaluate() leaves: its arrays and the C evaluation."""
 
     def __init__(self, p: Any, gts: _Group, dts: _Group, cat_ids: List[Any],
-                 dt_fields: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray, List[Any]]] = None) -> None:
+                 dt_fields: Optional[Tuple[Any, ...]] = None) -> None:
         self.img_ids = list(p.imgIds)
         self.cat_ids = cat_ids
         self.area_rng = list(p.areaRng)
@@ -433,14 +457,21 @@ class _Native:
         ign = _eval.flags(g, "ignore", False)  # bool(v): never declines
         assert ign is not None
         self.gt_ign = ign
-        if dt_fields is not None:  # read by gather_results: area, id, score, segmentation
+        # read by gather_results: area, id, score, segmentation, and (or None)
+        # the masks' rows in loadRes' Sources, those Sources, their boxes
+        rows: Any = None
+        if dt_fields is not None:
+            rows = dt_fields[4]
             self.dt_area, self.dt_id, self.dt_score = dt_fields[:3]
         else:
             self.dt_area = _floats(d, "area")
             self.dt_id = _floats(d, "id")
             self.dt_score = _floats(d, "score")
         geom: Tuple[Any, ...]
-        if p.iouType == "segm":
+        if p.iouType == "segm" and rows is not None:
+            assert dt_fields is not None
+            geom = (self._runs([a["segmentation"] for a in g]), dt_fields[5])
+        elif p.iouType == "segm":
             geom = (self._runs([a["segmentation"] for a in g]),
                     self._runs(dt_fields[3] if dt_fields is not None else [a["segmentation"] for a in d]))
         else:
@@ -453,16 +484,18 @@ class _Native:
         self.iou_off = np.zeros(len(self.G) + 1, np.int64)
         np.cumsum(self.dt_n * self.G, out=self.iou_off[1:])
         self.match_off = np.zeros(len(self.G) + 1, np.int64)
-        np.cumsum(self.A * self.T * self.dt_n, out=self.match_off[1:])
+        # no matches stored for a pair without gts (every one -1); 16 bits where they fit
+        np.cumsum(self.A * self.T * self.dt_n * (self.G > 0), out=self.match_off[1:])
         self.iou = np.empty(int(self.iou_off[-1]), np.float64)
-        self.match = np.empty(int(self.match_off[-1]), np.int32)
+        self.match = np.empty(int(self.match_off[-1]),
+                              np.int16 if not len(self.G) or self.G.max() <= np.iinfo(np.int16).max else np.int32)
         self.dt_idx = dts.idx.copy()  # sorted by score, pair by pair, by the C evaluation
         self.ev = _eval.Evaluation(
             np.asarray(p.iouThrs, dtype=np.float64).reshape(self.T),
             np.asarray(p.areaRng, dtype=np.float64).reshape(self.A, 2), self.max_det,
             gts.off, gts.idx, dts.off, self.dt_idx, self.dt_n, self.gt_area, self.gt_id, self.gt_crowd,
             self.gt_ign, self.dt_area, self.dt_id, self.dt_score, geom[0], geom[1],
-            self.iou_off, self.match_off, self.iou, self.match)
+            self.iou_off, self.match_off, self.iou, self.match, rows, dt_fields[6] if dt_fields is not None else None)
 
     @staticmethod
     def _runs(rles: List[Any]) -> Any:
@@ -514,7 +547,8 @@ class _Native:
         ig = ((self.gt_ign[gi] != 0) | (ga < lo) | (ga > hi)).astype(np.int64)
         gtind = np.argsort(ig, kind="mergesort")
         G = len(gi)
-        mt = self.match[self.match_off[p] + a * T * D:self.match_off[p] + (a + 1) * T * D].reshape(T, D)
+        mt = self.match[self.match_off[p] + a * T * D:self.match_off[p] + (a + 1) * T * D].reshape(T, D) if G \
+            else np.full((T, D), -1, self.match.dtype)
         matched = mt >= 0
         safe = np.where(matched, mt, 0)
         gid = self.gt_id[gi]
