@@ -656,7 +656,8 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
     free(block);
     return FRLE_ERR_NOMEM;
   }
-  one_size = same_size(dt) && (self || (same_size(gt) && (!gt->n || !md || (gt->h[0] == dt->h[0] && gt->w[0] == dt->w[0]))));
+  one_size = same_size(dt) && (self || same_size(gt));
+  if (one_size && !self && gt->n && md) one_size = gt->h[0] == dt->h[0] && gt->w[0] == dt->w[0];
   iou_boxes(dt, dbm, one_size, boxes);
   build_fg(dt, boxes, dbm, bounds, bounds + cd, fg, areas);
   if (!self) { /* the same masks on both sides are prepared once */
@@ -728,7 +729,7 @@ int frle_iou_runs_few(const frle_runs *dt, const frle_runs *gt, const double *dt
     one.h = r->h + i;
     one.w = r->w + i;
     one.n = 1;
-    build_fg(&one, (d < md ? dt_box : gt_box) + 4 * i, bounds, bounds + (r->m[i] / 2 + 1), fg + d, areas + d);
+    build_fg(&one, (d < md ? dt_box : gt_box) + 4 * i, NULL, bounds, bounds + (r->m[i] / 2 + 1), fg + d, areas + d);
     bounds += 2 * (r->m[i] / 2 + 1);
   }
   for (g = 0; g < ng; g++) {
