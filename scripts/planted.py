@@ -355,7 +355,7 @@ BUGS: List[Bug] = [
         "        start = j + 1\n    pieces.append(outer[start:])",
         "bridge cut does not come back to the same outer vertex"),
     Bug("geo-cli-sa1b-image-key", "geometry", S + "cli/polygons.py",
-        "key = (name, iid) if doc.layout == an.SA1B else iid",
+        "key = (os.path.basename(path), iid) if doc.layout == an.SA1B else iid",
         "key = iid",
         "fastrle polygons merges SA-1B images of equal id from different files"),
     # ---------------------------------------------------------------- cocoeval
