@@ -399,7 +399,6 @@ def area_tests(area: str, layout: bool = True) -> List[str]:
                     if any(w in os.path.basename(p) for w in words)
                     and os.path.basename(p) not in BASELINE_FAILING),
                    key=lambda p: (not p.endswith("_pins.py"), p))
-    layout = os.path.join(HERE, "tests", "test_layout.py")
     lay = os.path.join(HERE, "tests", "test_layout.py")
     return [os.path.relpath(p, HERE) for p in files + ([lay] if layout and lay not in files else [])]
 

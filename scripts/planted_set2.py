@@ -13,7 +13,8 @@ matched by name only) and its own scratch folder and results file.
 
     python scripts/planted_set2.py --list
     python scripts/planted_set2.py --check            # every old text found exactly once
-    python scripts/planted_set2.py [--only ID,...] [--area A] [--json OUT]
+    python scripts/planted_set2.py [--only ID,...] [--area A] [--json OUT] [--reserve]
+    python scripts/planted_set2.py --summary [RESULTS.json]   # per-area Markdown table
 
 Every option of scripts/planted.py works here; the defaults differ only in
 --scratch (/tmp/planted24-set2-scratch) and --json (/tmp/planted24-set2-results.json).
@@ -522,7 +523,42 @@ RESERVE: List[Bug] = [
 ]
 
 
+def summary(path: str) -> str:
+    """Per-area caught/survived counts of a results file, as a Markdown table,
+    with the overall figure and the figure without the near-the-issue bugs."""
+    import json
+
+    with open(path) as f:
+        res = json.load(f)
+    near = {b.id for b in BUGS + RESERVE if b.why.startswith("[near")}
+    areas: dict = {}
+    for r in res:
+        a = areas.setdefault(r["area"], [0, 0, []])
+        if r["result"] == "survived":
+            a[1] += 1
+            a[2].append(r["id"])
+        else:
+            a[0] += 1
+    lines = ["| area | bugs | caught | survived |", "|---|---|---|---|"]
+    for name in AREA_WORDS:
+        if name in areas:
+            c, s, ids = areas[name]
+            lines.append(f"| {name} | {c + s} | {c} | {s}: {', '.join(ids) or '-'} |")
+    tot = len(res)
+    caught = sum(a[0] for a in areas.values())
+    far = [r for r in res if r["id"] not in near]
+    fc = sum(r["result"] != "survived" for r in far)
+    lines.append(f"| **all** | {tot} | {caught} ({100 * caught / max(tot, 1):.0f}%) | {tot - caught} |")
+    lines.append(f"| without the {tot - len(far)} near-the-issue bugs | {len(far)} | {fc} "
+                 f"({100 * fc / max(len(far), 1):.0f}%) | {len(far) - fc} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
+    if "--summary" in sys.argv:
+        k = sys.argv.index("--summary")
+        print(summary(sys.argv[k + 1] if len(sys.argv) > k + 1 else "/tmp/planted24-set2-results.json"))
+        return 0
     reserve = "--reserve" in sys.argv
     if reserve:
         sys.argv.remove("--reserve")
