@@ -49,29 +49,17 @@ static void work_free(work *wk) {
   free(wk->cnt);
 }
 
-/* The runs must sum to h*w: the table may come from anywhere. */
-static int check_sum(const uint32_t *c, int64_t m, uint64_t hw, frle_error *err) {
-  uint64_t sum = 0;
-  int64_t j;
-  for (j = 0; j < m; j++) sum += c[j];
-  if (sum == hw) return FRLE_OK;
-  err->pos = m;
-  err->value = (int64_t)sum;
-  return sum < hw ? FRLE_ERR_SUM_SHORT : FRLE_ERR_SUM_LONG;
-}
-
 /* The segments of the runs of value fg (1: the mask, 0: its complement). A
  * run that continues one of the same value (a zero-length run between)
  * extends its segment, so a column's segments are disjoint and apart. */
 static int segments(work *wk, const uint32_t *c, int64_t m, uint64_t h, int fg) {
-  uint64_t pos = 0;
+  uint64_t pos = 0, x = 0, cs = 0;
   int64_t j, k = 0;
   for (j = 0; j < m; j++) {
-    uint64_t s = pos, e = pos + c[j], x, y;
+    uint64_t s = pos, e = pos + c[j], y;
     pos = e;
     if ((int)(j & 1) != fg || s == e) continue;
-    x = s / h;
-    y = s - x * h;
+    y = column_of(s, h, &x, &cs);
     while (s < e) {
       uint64_t take = h - y < e - s ? h - y : e - s;
       if (k && wk->seg[3 * k - 3] == (uint32_t)x && wk->seg[3 * k - 1] == (uint32_t)y) {
@@ -84,8 +72,11 @@ static int segments(work *wk, const uint32_t *c, int64_t m, uint64_t h, int fg) 
         k++;
       }
       s += take;
-      x++;
-      y = 0;
+      if (s < e) { /* the run goes on in the next column */
+        x++;
+        cs += h;
+        y = 0;
+      }
     }
   }
   wk->nseg = k;
@@ -296,7 +287,7 @@ static int cc_one(void *vjob, int64_t i, work *wk, frle_error *err) {
   frle_cc *o = &jb->cc[i];
   int rc;
 
-  if ((rc = check_sum(c, m, hw, err)) != FRLE_OK) return rc;
+  if ((rc = frle_check_sum(c, m, hw, err)) != FRLE_OK) return rc; /* the table may come from anywhere */
   if ((rc = segments(wk, c, m, h, 1)) != FRLE_OK) return rc;
   if ((rc = label(wk, jb->conn)) != FRLE_OK) return rc;
   nc = wk->nc;
@@ -350,7 +341,7 @@ static int small_one(void *vjob, int64_t i, work *wk, frle_error *err) {
   uint32_t *keep;
   int rc;
 
-  if ((rc = check_sum(c, m, hw, err)) != FRLE_OK) return rc;
+  if ((rc = frle_check_sum(c, m, hw, err)) != FRLE_OK) return rc; /* the table may come from anywhere */
   /* SAM labels `holes ^ mask`: the complement for holes */
   if ((rc = segments(wk, c, m, h, !jb->holes)) != FRLE_OK) return rc;
   if ((rc = label(wk, 8)) != FRLE_OK) return rc;

@@ -65,6 +65,9 @@ typedef struct {
   int64_t iv_cap; /* one row's inner intervals */
   int rc;
   int64_t bad;
+  frle_error err; /* a bad sum's pos and value */
+  uint32_t *cnts;
+  int64_t cnts_cap; /* a parsed count string */
 } cworker;
 
 /* The pixel values of one mask; see the top of the file. Coordinates are
@@ -618,10 +621,20 @@ again:
   }
   if (crop) {
     if (!FRLE_GROW(wk->img, wk->img_cap, W2 * H2)) return FRLE_ERR_NOMEM;
-    memset(wk->img, 0, (size_t)(W2 * H2));
-    for (y = 1; y <= (uint64_t)bh; y++) {
-      int8_t *row = wk->img + (int64_t)y * W2 + 1 - (int64_t)xmin;
-      for (k = rs[y]; k < re[y]; k += 2) memset(row + scr->tr[k], 1, scr->tr[k + 1] - scr->tr[k]);
+    /* row by row, each byte written once while its row is in cache (a
+     * memset of the whole box first, then the spans, passes over big boxes
+     * twice: memory traffic that two threads share) */
+    for (y = 0; y < (uint64_t)H2; y++) {
+      int8_t *line = wk->img + (int64_t)y * W2;
+      int64_t at = 0, a, b;
+      for (k = rs[y]; k < re[y]; k += 2) {
+        a = (int64_t)scr->tr[k] + 1 - (int64_t)xmin;
+        b = (int64_t)scr->tr[k + 1] + 1 - (int64_t)xmin;
+        memset(line + at, 0, (size_t)(a - at));
+        memset(line + a, 1, (size_t)(b - a));
+        at = b;
+      }
+      memset(line + at, 0, (size_t)(W2 - at));
     }
     c.img = wk->img;
     c.step = W2;
@@ -686,6 +699,7 @@ void frle_rings_free(frle_rings *r) {
 typedef struct {
   const uint32_t *arena;
   const int64_t *offsets;
+  const frle_src *src; /* or the masks' sources, parsed on the threads (arena NULL) */
   const uint64_t *h, *w;
   int mode, approx, outline, store;
   frle_rings *out;
@@ -694,6 +708,27 @@ typedef struct {
   int64_t n, next;      /* the next place in order a thread takes */
   int failed;
 } cjob;
+
+/* Mask i's counts: the table's, whose sum is checked, or its source's: a
+ * string parsed (strictly, as the parse) into the worker's buffer, or given
+ * counts, whose sum is checked. */
+static int mask_counts(const cjob *jb, cworker *wk, int64_t i, const uint32_t **cnts, int64_t *m) {
+  uint64_t hw = jb->h[i] * jb->w[i];
+  if (jb->src) {
+    const frle_src *s = &jb->src[i];
+    if (s->str) {
+      if (!FRLE_GROW(wk->cnts, wk->cnts_cap, s->len + 1)) return FRLE_ERR_NOMEM;
+      *cnts = wk->cnts;
+      return frle_parse(s->str, s->len, hw, 1, wk->cnts, m, &wk->err);
+    }
+    *cnts = s->cnts;
+    *m = s->m;
+  } else {
+    *cnts = jb->arena + jb->offsets[i];
+    *m = jb->offsets[i + 1] - jb->offsets[i];
+  }
+  return frle_check_sum(*cnts, *m, hw, &wk->err);
+}
 
 /* Each thread takes the next mask until none is left, biggest first, so
  * one big mask at the end of a range does not leave the other threads idle
@@ -706,13 +741,18 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
   wk->rc = FRLE_OK;
   if (!wk->scr) wk->scr = frle_scratch_new();
   for (;;) {
-    int64_t k = frle_fetch_add64(&jb->next, 1), i;
+    int64_t k = frle_fetch_add64(&jb->next, 1), i, m;
+    const uint32_t *cnts;
     int rc;
     if (k >= jb->n || frle_load_relaxed(&jb->failed)) return;
     i = jb->order ? jb->order[k] : k;
-    rc = wk->scr ? one_mask(wk, jb->arena + jb->offsets[i], jb->offsets[i + 1] - jb->offsets[i], jb->h[i], jb->w[i],
-                            jb->mode, jb->approx, jb->outline, jb->store, &jb->out[i])
-                 : FRLE_ERR_NOMEM;
+    /* each mask's parse or sum check on its thread; a failure is placed in
+     * frle_contours (or by the caller's parse) */
+    rc = mask_counts(jb, wk, i, &cnts, &m);
+    if (rc == FRLE_OK)
+      rc = wk->scr
+             ? one_mask(wk, cnts, m, jb->h[i], jb->w[i], jb->mode, jb->approx, jb->outline, jb->store, &jb->out[i])
+             : FRLE_ERR_NOMEM;
     if (rc != FRLE_OK) {
       frle_rings_free(&jb->out[i]);
       wk->rc = rc;
@@ -733,8 +773,9 @@ static int more_runs_first(const void *a, const void *b) {
   return x->i < y->i ? -1 : (x->i > y->i);
 }
 
-int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
-                  int mode, int approx, int outline, int store, int nthreads, frle_rings *out, frle_error *err) {
+static int contours_job(const uint32_t *arena, const int64_t *offsets, const frle_src *src, const uint64_t *h,
+                        const uint64_t *w, int64_t n, int mode, int approx, int outline, int store, int nthreads,
+                        frle_rings *out, frle_error *err) {
   cjob jb;
   cworker one;
   int t, nt, rc = FRLE_OK;
@@ -753,6 +794,7 @@ int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t 
   memset(jb.wk, 0, sizeof(cworker) * (size_t)nt);
   jb.arena = arena;
   jb.offsets = offsets;
+  jb.src = src;
   jb.h = h;
   jb.w = w;
   jb.mode = mode;
@@ -768,7 +810,7 @@ int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t 
   by_runs *tmp = nt > 1 ? (by_runs *)malloc((size_t)n * sizeof(by_runs)) : NULL;
   if (tmp && (order = (int64_t *)malloc((size_t)n * sizeof(int64_t))) != NULL) {
     for (i = 0; i < n; i++) {
-      tmp[i].m = offsets[i + 1] - offsets[i];
+      tmp[i].m = src ? (src[i].str ? src[i].len : src[i].m) : offsets[i + 1] - offsets[i];
       tmp[i].i = i;
     }
     qsort(tmp, (size_t)n, sizeof(by_runs), more_runs_first);
@@ -798,11 +840,65 @@ int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t 
     free(wk->px1);
     free(wk->marks);
     free(wk->iv);
+    free(wk->cnts);
   }
   if (jb.wk != &one) free(jb.wk);
   if (rc != FRLE_OK) {
     for (i = 0; i < n; i++) frle_rings_free(&out[i]);
+    /* the threads stop at the first failure they see: the lowest mask
+     * with a bad sum, if any, is found here, else the failure seen (for
+     * sources, the caller's parse finds the lowest) */
+    for (i = 0; !src && i < n; i++) {
+      int src = frle_check_sum(arena + offsets[i], offsets[i + 1] - offsets[i], h[i] * w[i], err);
+      if (src != FRLE_OK) {
+        err->code = src;
+        err->index = i;
+        return src;
+      }
+    }
     return frle_fail(err, rc, bad);
   }
   return FRLE_OK;
+}
+
+int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
+                  int mode, int approx, int outline, int store, int nthreads, frle_rings *out, frle_error *err) {
+  return contours_job(arena, offsets, NULL, h, w, n, mode, approx, outline, store, nthreads, out, err);
+}
+
+int frle_contours_src(const frle_src *src, const uint64_t *h, const uint64_t *w, int64_t n, int mode, int approx,
+                      int outline, int store, int nthreads, frle_rings *out, frle_error *err) {
+  return contours_job(NULL, NULL, src, h, w, n, mode, approx, outline, store, nthreads, out, err);
+}
+
+typedef struct {
+  frle_rings *out;
+  const int64_t *rbase, *pbase;
+  int32_t *xy;
+  int64_t *off;
+  int32_t *hier;
+} pack_job;
+
+static void pack_range(void *ctx, int64_t b, int64_t e, int tid) {
+  pack_job *pj = (pack_job *)ctx;
+  int64_t i, r;
+  (void)tid;
+  for (i = b; i < e; i++) {
+    frle_rings *o = &pj->out[i];
+    int64_t nr = o->nrings, rb = pj->rbase[i], pb = pj->pbase[i];
+    if (nr) {
+      memcpy(pj->xy + 2 * pb, o->xy, (size_t)(2 * o->off[nr]) * sizeof(int32_t));
+      memcpy(pj->hier + 4 * rb, o->hier, (size_t)(4 * nr) * sizeof(int32_t));
+      for (r = 0; r < nr; r++) pj->off[rb + r] = pb + o->off[r];
+    }
+    frle_rings_free(o);
+  }
+}
+
+void frle_rings_pack(frle_rings *out, int64_t n, const int64_t *rbase, const int64_t *pbase, int32_t *xy, int64_t *off,
+                     int32_t *hier, int nthreads) {
+  pack_job pj = {out, rbase, pbase, xy, off, hier};
+  if (n <= 0) return;
+  off[rbase[n]] = pbase[n];
+  frle_parallel_for(n, nthreads, pack_range, &pj);
 }

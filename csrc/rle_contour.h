@@ -36,16 +36,35 @@ typedef struct {
  * the boundary between the ring's pixels and the background they face, in
  * the ring's orientation, as integers: (X, Y) is the top-left corner of
  * pixel (X, Y); with FRLE_APPROX_SIMPLE only the corners where it turns. */
-/* The rings of masks i in [0, n): counts arena + offsets[i] .. offsets[i+1]
- * (parsed and validated: the counts sum to h[i] * w[i]), on nthreads
- * threads, the pixel values in store (FRLE_STORE_*). out[0 .. n) is
- * written; free each with frle_rings_free. Returns FRLE_OK, or
- * FRLE_ERR_SIZE (a side longer than 2^31 - 3: points are int32; the lowest
- * such mask) or FRLE_ERR_NOMEM (a mask that failed), with err naming the
- * mask, and then nothing is left allocated in out. */
+/* The rings of masks i in [0, n): counts arena + offsets[i] .. offsets[i+1],
+ * on nthreads threads, the pixel values in store (FRLE_STORE_*). out[0 .. n)
+ * is written; free each with frle_rings_free, or move them all with
+ * frle_rings_pack. Returns FRLE_OK, or, with err naming the lowest such
+ * mask, FRLE_ERR_SUM_SHORT / FRLE_ERR_SUM_LONG (counts that do not sum to
+ * h[i] * w[i]; err's pos and value as the parse's) or FRLE_ERR_SIZE (a side
+ * longer than 2^31 - 3: points are int32), checked before any tracing; or
+ * FRLE_ERR_NOMEM (a mask that failed); on failure nothing is left
+ * allocated in out. */
 int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
                   int mode, int approx, int outline, int store, int nthreads, frle_rings *out, frle_error *err);
 
+/* frle_contours on masks not parsed yet: src[i] (rle.h), h[i] x w[i]
+ * (h[i] * w[i] checked by frle_check_size), each parsed strictly (strings)
+ * or sum-checked (given counts) on the threads. On a failure of the parse
+ * or the sums, the returned code and err are of a mask that failed, not
+ * always the lowest: the caller's parse (frle_parse_many) names it. */
+int frle_contours_src(const frle_src *src, const uint64_t *h, const uint64_t *w, int64_t n, int mode, int approx,
+                      int outline, int store, int nthreads, frle_rings *out, frle_error *err);
+
 void frle_rings_free(frle_rings *r);
+
+/* Moves the rings of out[0 .. n) into flat arrays and frees them, on
+ * nthreads threads: mask i's rings become rings rbase[i] .. rbase[i+1]
+ * (rbase[i+1] - rbase[i] == out[i].nrings), its points start at point
+ * pbase[i] (pbase[i+1] - pbase[i] its point count); ring r is the points
+ * off[r] .. off[r+1] of xy (x, y pairs; off has rbase[n] + 1 entries) and
+ * its hierarchy row is hier[4*r .. 4*r+4), ring numbers within its mask. */
+void frle_rings_pack(frle_rings *out, int64_t n, const int64_t *rbase, const int64_t *pbase, int32_t *xy, int64_t *off,
+                     int32_t *hier, int nthreads);
 
 #endif

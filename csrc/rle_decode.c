@@ -384,24 +384,6 @@ static inline int64_t xor_intervals(const uint32_t *a, int64_t na, const uint32_
   return ne;
 }
 
-/* Move column x (and cs = x * h) forward to the column holding position s,
- * which is at or past cs; returns s's row. Runs come in order, so this is
- * an add unless a run skipped a whole column. */
-static FRLE_FORCE_INLINE uint64_t column_of(uint64_t s, uint64_t h, uint64_t *x, uint64_t *cs) {
-  uint64_t d = s - *cs;
-  if (d >= h) {
-    if (d < 2 * h) {
-      (*x)++;
-      *cs += h;
-    } else {
-      *x = s / h;
-      *cs = *x * h;
-    }
-    d = s - *cs;
-  }
-  return d;
-}
-
 int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frle_scratch *scr) {
   int64_t j, nb = 0, ncol = 0, ne = 0, g, total;
   uint64_t pos = 0, y;

@@ -3,6 +3,7 @@
 #define FASTRLE_RLE_INTERNAL_H
 
 #include "rle.h"
+#include "rle_compat.h" /* FRLE_FORCE_INLINE */
 #include "rle_dispatch.h"
 #include "rle_scratch.h"
 
@@ -39,6 +40,39 @@ static inline int frle_fail(frle_error *err, int code, int64_t index) {
   err->pos = 0;
   err->value = 0;
   return code;
+}
+
+/* Move column x (and cs = x * h) forward to the column holding position s
+ * of a column-major h-row mask, which is at or past cs; returns s's row.
+ * Runs come in order, so this is an add unless a run skipped a whole
+ * column (rle_decode.c, rle_components.c). */
+static FRLE_FORCE_INLINE uint64_t column_of(uint64_t s, uint64_t h, uint64_t *x, uint64_t *cs) {
+  uint64_t d = s - *cs;
+  if (d >= h) {
+    if (d < 2 * h) {
+      (*x)++;
+      *cs += h;
+    } else {
+      *x = s / h;
+      *cs = *x * h;
+    }
+    d = s - *cs;
+  }
+  return d;
+}
+
+/* The runs cnts[0 .. m) of a table the caller did not parse (it may come
+ * from anywhere) must sum to hw: FRLE_OK, or FRLE_ERR_SUM_SHORT /
+ * FRLE_ERR_SUM_LONG with err->pos = m and err->value = the sum (the
+ * parse's pos and value), the index left to the caller. */
+static inline int frle_check_sum(const uint32_t *cnts, int64_t m, uint64_t hw, frle_error *err) {
+  uint64_t sum = 0;
+  int64_t j;
+  for (j = 0; j < m; j++) sum += cnts[j];
+  if (sum == hw) return FRLE_OK;
+  err->pos = m;
+  err->value = (int64_t)sum;
+  return sum < hw ? FRLE_ERR_SUM_SHORT : FRLE_ERR_SUM_LONG;
 }
 
 /* The vector parse behind frle_parse (rle_parse_simd.c): 1 when it parsed

@@ -175,7 +175,7 @@ def family_masks(name: str, seed: int, count: int = PER_FAMILY) -> List[np.ndarr
 
 def rle_of(m: np.ndarray) -> dict:
     """The mask's RLE by pycocotools (str counts): the input comes from the oracle's side."""
-    r = pm.encode(np.asfortranarray(m[:, :, None]))[0]
+    r = pm.encode(np.asfortranarray(m.astype(np.uint8)[:, :, None]))[0]  # bool masks too
     return {"size": [int(m.shape[0]), int(m.shape[1])], "counts": r["counts"].decode()}
 
 

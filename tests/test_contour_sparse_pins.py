@@ -14,19 +14,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_polygons import cv2_rings, raw_contours, ring_rle
+from test_polygons import cv2_rings, raw_contours, ring_by_hand, ring_rle
 
 from fastrle import _contours
-
-
-def thick_ring_by_hand(n: int, t: int):
-    """cv2's rings (RETR_CCOMP, CHAIN_APPROX_SIMPLE) of ring_rle(n, t): the
-    outer square counter-clockwise on screen from (0, 0); the hole from the
-    pixel left of its first one, clockwise, cutting each corner diagonally."""
-    outer = [[0, 0], [0, n - 1], [n - 1, n - 1], [n - 1, 0]]
-    hole = [[t - 1, t], [t, t - 1], [n - t - 1, t - 1], [n - t, t], [n - t, n - t - 1], [n - t - 1, n - t],
-            [t, n - t], [t - 1, n - t - 1]]
-    return [outer, hole], [[-1, -1, 1, -1], [-1, -1, -1, 0]]
 
 
 @pytest.mark.parametrize("n,t", [(40, 10), (33, 5), (12, 3)])
@@ -34,7 +24,7 @@ def test_thick_rings_by_hand_on_every_store(n: int, t: int) -> None:
     pytest.importorskip("cv2")
     m = np.ones((n, n), np.uint8)
     m[t:-t, t:-t] = 0
-    rings, hier = thick_ring_by_hand(n, t)
+    rings, hier = ring_by_hand(n, t)
     cs, want = cv2_rings(m, "ccomp", "simple")
     assert [c.tolist() for c in cs] == rings and want.tolist() == hier  # the hand-written rings are cv2's
     rle = ring_rle(n, t)
@@ -48,8 +38,7 @@ def test_thick_frame_stays_sparse():
     code = f"""
 import sys
 sys.path.insert(0, {os.path.dirname(__file__)!r})
-from test_polygons import ring_rle
-from test_contour_sparse_pins import thick_ring_by_hand
+from test_polygons import ring_by_hand, ring_rle
 import fastrle
 n, t = 20000, 12
 rle = ring_rle(n, t)
@@ -62,7 +51,7 @@ with open("/proc/self/clear_refs", "w") as f:
 before = status("VmRSS")
 got = fastrle.to_polygons(rle, mode="ccomp", approx="simple", format="cv2", threads=1)
 grew = status("VmHWM") - before
-rings, hier = thick_ring_by_hand(n, t)
+rings, hier = ring_by_hand(n, t)
 assert [r.tolist() for r in got.rings] == rings and got.hierarchy.tolist() == hier
 print(grew)
 """

@@ -18,6 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cuda_emu import emu
+from cuda_emu.encode_oracle import gpu_encode, oracle  # shared with test_gpu_encode_pins.py
 
 mask_api = pytest.importorskip("pycocotools.mask", reason="pycocotools is the oracle")
 enc = emu.import_fastrle_module("gpu.encoder")
@@ -29,43 +30,6 @@ def lib():
     if shutil.which("g++") is None:
         pytest.skip("g++ not found")
     return emu.build_emulator()
-
-
-class EmuEncodeBackend:
-    """``encode_with`` backend on the emulator: garbage-filled, guarded
-    scratch (``emu.EmuBackend``'s), and a count of device-to-host copies."""
-
-    def __init__(self, lib, order: int = emu.ORDER_NORMAL, seed: int = 0):
-        self.base = emu.EmuBackend(lib, order=order, seed=seed)
-        self.copies = 0
-        self.launches: list = []
-
-    def scratch(self, nbytes: int) -> np.ndarray:
-        return self.base._alloc((nbytes,), np.uint8)
-
-    def pointer(self, arr: np.ndarray) -> np.ndarray:
-        return arr  # the emulator passes arr.ctypes.data: element (0, 0, 0) of the view
-
-    def launch(self, launch, buffers) -> None:
-        self.launches.append(launch)
-        self.base.launch(launch, buffers)
-
-    def fetch(self, buffer: np.ndarray, nbytes: int) -> np.ndarray:
-        self.copies += 1
-        return buffer[:nbytes].copy()
-
-
-def gpu_encode(lib, masks, *, order=emu.ORDER_NORMAL, seed=0, **kw):
-    backend = EmuEncodeBackend(lib, order, seed)
-    out = enc.encode_with(backend, masks, **kw)
-    return out, backend
-
-
-def oracle(masks: np.ndarray, nonzero: bool = False) -> list[dict]:
-    """pycocotools' encode of (N, H, W) masks."""
-    m = np.asarray(masks)
-    m = (m != 0) if nonzero else m
-    return mask_api.encode(np.asfortranarray(m.transpose(1, 2, 0).astype(np.uint8)))
 
 
 def banded(min_rows: int):

@@ -15,6 +15,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cuda_emu import emu
+from cuda_emu.encode_oracle import gpu_encode
+from cuda_emu.encode_oracle import oracle_counts as oracle
 
 mask_api = pytest.importorskip("pycocotools.mask", reason="pycocotools is the oracle")
 enc = emu.import_fastrle_module("gpu.encoder")
@@ -27,29 +29,8 @@ def lib():
     return emu.build_emulator()
 
 
-class Backend:
-    def __init__(self, lib):
-        self.base = emu.EmuBackend(lib, order=emu.ORDER_SHUFFLED, seed=5)
-
-    def scratch(self, nbytes):
-        return self.base._alloc((nbytes,), np.uint8)
-
-    def pointer(self, arr):
-        return arr
-
-    def launch(self, launch, buffers):
-        self.base.launch(launch, buffers)
-
-    def fetch(self, buffer, nbytes):
-        return buffer[:nbytes].copy()
-
-
-def oracle(m: np.ndarray) -> list:
-    return [r["counts"] for r in mask_api.encode(np.asfortranarray(m.transpose(1, 2, 0).astype(np.uint8)))]
-
-
 def encode(lib, m, **kw):
-    out = enc.encode_with(Backend(lib), m, **kw)
+    out, _ = gpu_encode(lib, m, order=emu.ORDER_SHUFFLED, seed=5, **kw)
     return [r["counts"] for r in out]
 
 
@@ -130,6 +111,6 @@ def test_hwn_not_square(lib):
     rng = np.random.default_rng(3)
     m = (rng.random((3, 9, 4)) < 0.4).astype(np.uint8)  # (N, H, W)
     hwn = np.asfortranarray(m.transpose(1, 2, 0))
-    out = enc.encode_with(Backend(lib), hwn, layout="hwn")
+    out, _ = gpu_encode(lib, hwn, order=emu.ORDER_SHUFFLED, seed=5, layout="hwn")
     assert [r["size"] for r in out] == [[9, 4]] * 3
     assert [r["counts"] for r in out] == oracle(m)

@@ -136,12 +136,14 @@ def test_equal_to_cv2_with_many_rings_and_marks_wrapping():
 
 
 def raw_contours(rles, mode, approx, outline, store, threads=1):
-    """The C core's rings with the pixel store forced (STORE_CROP / STORE_SPARSE)."""
+    """The C core's rings with the pixel store forced (STORE_CROP / STORE_SPARSE),
+    per mask: (points, ring offsets from 0, hierarchy)."""
     runs = _core.parse(_core.sources(rles, same_size=False), True)
-    return _contours.contours(runs.arena, runs.offsets, runs.heights, runs.widths,
-                              {"external": _contours.EXTERNAL, "ccomp": _contours.CCOMP}[mode],
-                              {"none": _contours.APPROX_NONE, "simple": _contours.APPROX_SIMPLE}[approx],
-                              outline, threads, store)
+    pts, roff, hier, mr = _contours.contours(runs.arena, runs.offsets, runs.heights, runs.widths,
+                                             {"external": _contours.EXTERNAL, "ccomp": _contours.CCOMP}[mode],
+                                             {"none": _contours.APPROX_NONE, "simple": _contours.APPROX_SIMPLE}[approx],
+                                             outline, threads, store)
+    return [(pts[roff[a]:roff[b]], roff[a:b + 1] - roff[a], hier[a:b]) for a, b in zip(mr[:-1], mr[1:])]
 
 
 def store_mismatches(masks, rles, mode, approx, threads=1):
@@ -180,12 +182,13 @@ def ring_rle(n, t):
             + [n - 2 * t, t + t * n]}
 
 
-def ring_by_hand(n):
-    """cv2's rings (RETR_CCOMP, CHAIN_APPROX_SIMPLE) of ring_rle(n, 2): the
+def ring_by_hand(n, t=2):
+    """cv2's rings (RETR_CCOMP, CHAIN_APPROX_SIMPLE) of ring_rle(n, t): the
     outer square from (0, 0) counter-clockwise on screen; the hole from the
     pixel left of its first one, clockwise, cutting each corner diagonally."""
     outer = [[0, 0], [0, n - 1], [n - 1, n - 1], [n - 1, 0]]
-    hole = [[1, 2], [2, 1], [n - 3, 1], [n - 2, 2], [n - 2, n - 3], [n - 3, n - 2], [2, n - 2], [1, n - 3]]
+    hole = [[t - 1, t], [t, t - 1], [n - t - 1, t - 1], [n - t, t], [n - t, n - t - 1], [n - t - 1, n - t],
+            [t, n - t], [t - 1, n - t - 1]]
     return [outer, hole], [[-1, -1, 1, -1], [-1, -1, -1, 0]]
 
 
@@ -395,6 +398,27 @@ def test_malformed_rle_names_the_mask():
         to_polygons([good, {"size": [4, 4]}])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_masks_parsed_on_threads_name_the_lowest_bad_one(threads):
+    """to_polygons parses each mask on the C core's threads, longest string
+    first: a long bad string at index 3 fails before a short one at index 1
+    is reached, yet the error is the parse's for mask 1, as decode's; a
+    bad string before a side too long for int32 points comes first too."""
+    big = rle_of((np.random.default_rng(5).random((40, 40)) < 0.5).astype(np.uint8))
+    bad_long = {"size": [40, 40], "counts": big["counts"][:-1] + "!"}
+    bad_short = {"size": [4, 4], "counts": "0!"}
+    good = rle_of(np.ones((4, 4), np.uint8))
+    with pytest.raises(fastrle.RLEError) as want:
+        fastrle.decode([bad_short], threads=1)
+    with pytest.raises(fastrle.RLEError) as e:
+        to_polygons([good, bad_short, good, bad_long], threads=threads)
+    assert e.value.index == 1 and e.value.reason == want.value.reason
+    long = {"size": [1, 2**31 - 2], "counts": [2**31 - 2]}
+    with pytest.raises(fastrle.RLEError) as e:
+        to_polygons([long, bad_short], threads=threads)
+    assert e.value.index == 1 and e.value.reason == want.value.reason
+
+
 def test_glue_rejects_a_table_whose_counts_do_not_sum():
     from fastrle import _contours
     arena = np.array([3, 2], np.uint32)
@@ -402,6 +426,21 @@ def test_glue_rejects_a_table_whose_counts_do_not_sum():
         _contours.contours(arena, np.array([0, 2], np.int64), np.array([4], np.int64),
                            np.array([4], np.int64), _contours.EXTERNAL, _contours.APPROX_NONE, False, 1)
     assert e.value.index == 0
+
+
+def test_glue_names_the_lowest_bad_sum_on_threads():
+    """Sums are checked on the worker threads, which take the masks with the
+    most runs first: mask 3 (long, many runs) fails first there, yet mask 1
+    (short, one run) is the one named, as the parse would, with its sum."""
+    from fastrle import _contours
+    masks = [[2, 2], [3], [4], [1] * 40 + [5], [1, 3]]  # 2x2 masks; 3 sums to 45
+    arena = np.array([c for m in masks for c in m], np.uint32)
+    offs = np.cumsum([0] + [len(m) for m in masks]).astype(np.int64)
+    hw = np.full(len(masks), 2, np.int64)
+    for threads in (1, 2):
+        with pytest.raises(fastrle.RLEError) as e:
+            _contours.contours(arena, offs, hw, hw, _contours.CCOMP, _contours.APPROX_NONE, False, threads)
+        assert e.value.index == 1 and e.value.reason == "sum_short" and "3" in str(e.value)
 
 
 @pytest.mark.parametrize("kw", [dict(mode="tree"), dict(approx="tc89"), dict(format="yolo"),

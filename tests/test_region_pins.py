@@ -6,10 +6,12 @@ mask (a background of no pixel), zero-length runs inside a column, regions
 of exactly area_thresh, ties for the largest island, all holes small,
 diagonal holes, the int32/int64 switch of the stats at 2**31 - 1 pixels and
 the defaults. Oracles: cv2.connectedComponentsWithStats, Segment Anything's
-remove_small_regions (written out below), pycocotools' encode, and
+remove_small_regions (in test_components.py), pycocotools' encode, and
 hand-written expectations."""
 from __future__ import annotations
 
+import os
+import sys
 from typing import Tuple
 
 import numpy as np
@@ -21,32 +23,8 @@ from fastrle.geometry import components, remove_small_regions
 cv2 = pytest.importorskip("cv2")
 pm = pytest.importorskip("pycocotools.mask")
 
-
-# Segment Anything's remove_small_regions (segment_anything/utils/amg.py, Apache
-# License 2.0, Copyright (c) Meta Platforms, Inc. and affiliates): the oracle.
-def sam_remove_small_regions(mask: np.ndarray, area_thresh: float, mode: str) -> Tuple[np.ndarray, bool]:
-    assert mode in ["holes", "islands"]
-    correct_holes = mode == "holes"
-    working_mask = (correct_holes ^ mask).astype(np.uint8)
-    n_labels, regions, stats, _ = cv2.connectedComponentsWithStats(working_mask, 8)
-    sizes = stats[:, -1][1:]  # Row 0 is background label
-    small_regions = [i + 1 for i, s in enumerate(sizes) if s < area_thresh]
-    if len(small_regions) == 0:
-        return mask, False
-    fill_labels = [0] + small_regions
-    if not correct_holes:
-        fill_labels = [i for i in range(n_labels) if i not in fill_labels]
-        # If every region is below threshold, keep largest
-        if len(fill_labels) == 0:
-            fill_labels = [int(np.argmax(sizes)) + 1]
-    mask = np.isin(regions, fill_labels)
-    return mask, True
-
-
-def rle_of(m: np.ndarray) -> dict:
-    r = pm.encode(np.asfortranarray(m.astype(np.uint8)))
-    r["counts"] = r["counts"].decode()
-    return r
+sys.path.insert(0, os.path.dirname(__file__))
+from test_components import rle_of, sam_remove_small_regions  # noqa: E402  (the oracles, one copy)
 
 
 def assert_cv2(m: np.ndarray, conn: int, rle=None) -> None:

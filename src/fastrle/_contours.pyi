@@ -1,8 +1,10 @@
 """Type stub for the Cython glue of csrc/rle_contour.c (see _contours.pyx)."""
-from typing import List, Tuple
+from typing import Tuple
 
 import numpy as np
 import numpy.typing as npt
+
+from ._core import Sources
 
 EXTERNAL: int
 CCOMP: int
@@ -12,7 +14,12 @@ STORE_AUTO: int
 STORE_CROP: int
 STORE_SPARSE: int
 
+_Flat = Tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int64]]
+
 def contours(arena: npt.NDArray[np.uint32], offsets: npt.NDArray[np.int64], heights: npt.NDArray[np.int64],
              widths: npt.NDArray[np.int64], mode: int, approx: int, outline: bool,
              threads: int, store: int = ...
-             ) -> List[Tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32]]]: ...
+             ) -> _Flat: ...
+
+def contours_src(s: Sources, mode: int, approx: int, outline: bool, threads: int, store: int = ...
+                 ) -> _Flat: ...

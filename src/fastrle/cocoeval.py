@@ -24,7 +24,7 @@ import gc
 import operator
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
 
 import numpy as np
@@ -621,6 +621,8 @@ class COCOeval(_stock.COCOeval):  # type: ignore[name-defined]
             self._native = self._prepare_native(p)
             self._native.run(self.threads)
         self.ious = _LAZY
+        if self._late_error is not None:
+            raise self._late_error
         self.evalImgs = _LAZY
         self._paramsEval = copy.deepcopy(self.params)
         toc = time.time()
@@ -648,6 +650,13 @@ class COCOeval(_stock.COCOeval):  # type: ignore[name-defined]
         self.evalImgs = defaultdict(list)
         self.eval: Dict[str, Any] = {}
         p.maxDets[-1]  # IndexError for no maxDets, as pycocotools
+        self._late_error: Optional[TypeError] = None
+        if (gts or dts) and not hasattr(p.maxDets[-1], "__index__"):  # pycocotools slices dt[0:maxDets[-1]]
+            err = TypeError("slice indices must be integers or None or have an __index__ method")
+            if any(k > p.maxDets[-1] for k in Counter((d["image_id"], d["category_id"] if use else -1)
+                                                       for d in dts).values()):
+                raise err  # in its computeIoU: no ious yet
+            self._late_error = err  # in its evaluateImg, after the ious
         if fast is not None:
             dt_group = _Group.from_keys(fast[0], fast[1], len(imgs), len(cats), use)
             return _Native(p, _Group(gts, imgs, cats, use), dt_group, cats if use else [-1], fast[2:])

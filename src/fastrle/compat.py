@@ -37,6 +37,7 @@ _COCO_MODULE, _COCO_CLASS, _LOADRES = "pycocotools.coco", "COCO", "loadRes"
 
 _lock = threading.Lock()
 _active = 0  # patches in force: the originals come back when this drops to 0
+_era = 0  # bumped by unpatch_pycocotools(): calls made before it hold nothing after it
 _saved: List[Tuple[Any, str, Any]] = []  # (module or class, name, original)
 
 
@@ -86,18 +87,19 @@ class PycocotoolsPatch:
 
     def __init__(self) -> None:
         self._live = True
+        self._era = _era
 
     @property
     def active(self) -> bool:
         """Whether this call still holds the patch."""
-        return self._live
+        return self._live and self._era == _era
 
     def restore(self) -> None:
         """Take this call back (idempotent). When it was the last in force,
         pycocotools gets its own functions again."""
         global _active
         with _lock:
-            if not self._live or _active == 0:  # taken back already, or by unpatch_pycocotools()
+            if not self._live or self._era != _era:  # taken back already, or by unpatch_pycocotools()
                 self._live = False
                 return
             self._live = False
@@ -112,7 +114,7 @@ class PycocotoolsPatch:
         self.restore()
 
     def __repr__(self) -> str:
-        return f"<PycocotoolsPatch {'active' if self._live else 'restored'}>"
+        return f"<PycocotoolsPatch {'active' if self.active else 'restored'}>"
 
 
 def patch_pycocotools() -> PycocotoolsPatch:
@@ -147,15 +149,16 @@ def patch_pycocotools() -> PycocotoolsPatch:
         if _active == 0:
             _apply()
         _active += 1
-    return PycocotoolsPatch()
+        return PycocotoolsPatch()
 
 
 def unpatch_pycocotools() -> None:
     """Give pycocotools its own functions back now, whatever calls of
     :func:`patch_pycocotools` are still in force (a no-op when none is)."""
-    global _active
+    global _active, _era
     with _lock:
         _active = 0
+        _era += 1
         _undo()
 
 

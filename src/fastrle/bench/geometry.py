@@ -7,7 +7,9 @@ name     id   what
 geometry p    100 SA-1B-like 1500x2250 masks, RETR_CCOMP, CHAIN_APPROX_NONE:
               to_polygons(format="cv2") on 1 and on --threads threads vs
               per mask pycocotools.mask.decode + cv2.findContours, and its
-              C core alone on 1 and --threads threads (info); then, in
+              C core alone on 1 and --threads threads, and on 2000 masks
+              of 64x64 (in cache: the machine's own 2-thread ceiling for
+              this code) (info); then, in
               child processes, 92 masks of 3024x4032 (roboflow's case):
               seconds and peak RSS of each whole conversion; and one
               20000x20000 ring touching all four borders (its box is the
@@ -34,6 +36,7 @@ __all__ = ["reference_contours", "large_run", "frame_ring", "LARGE_N", "LARGE_H"
 
 LARGE_N, LARGE_H, LARGE_W = 92, 3024, 4032
 RING_N = 20000
+SMALL_N, SMALL_HW = 2000, 64  # the thread-scaling ceiling's masks
 
 
 def frame_ring(n: int, t: int = 2) -> Dict[str, Any]:
@@ -133,20 +136,37 @@ def case_geometry(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
                    lambda: to_polygons(rles, mode="ccomp", format="cv2", threads=c.threads)),
     ]
     # the C core and its glue alone, on runs parsed once: what threads can
-    # speed up (to_polygons also parses and builds its Rings in Python, serially)
-    from .. import _contours, _core
+    # speed up (to_polygons also collects the sources and builds its Rings
+    # in Python, serially; it parses on the core's threads)
+    from .. import _contours, _core, synthetic
     runs = _core.parse(_core.sources(rles, same_size=False), True)
 
     def core(th: int) -> Any:
         return _contours.contours(runs.arena, runs.offsets, runs.heights, runs.widths, _contours.CCOMP,
                                   _contours.APPROX_NONE, False, th)
 
+    # the machine's own ceiling for this code: the same core on many small
+    # masks (every box in L1/L2, no memory traffic to share, even shares);
+    # where this is below 1.7, the CPUs (e.g. two vCPUs on one physical
+    # core) cap the target, not fastrle
+    sn = SMALL_N if not c.quick else SMALL_N // 10
+    small = synthetic.sa1b_like(sn // 4, SMALL_HW, SMALL_HW, seed=c.seed + 11) * 4  # each mask 4 times
+    sruns = _core.parse(_core.sources(small, same_size=False), True)
+
+    def small_core(th: int) -> Any:
+        return _contours.contours(sruns.arena, sruns.offsets, sruns.heights, sruns.widths, _contours.CCOMP,
+                                  _contours.APPROX_NONE, False, th)
+
     comps += [Comparator("fastrle-core", "the C core alone (fastrle._contours.contours on parsed runs), threads=1",
                          lambda: core(1)),
               Comparator("fastrle-core-threads", f"the C core alone, threads={c.threads}",
-                         lambda: core(c.threads))]
+                         lambda: core(c.threads)),
+              Comparator("core-small", f"the C core on {sn} masks of {SMALL_HW}x{SMALL_HW} (in cache), "
+                         "threads=1", lambda: small_core(1)),
+              Comparator("core-small-threads", f"the same, threads={c.threads}", lambda: small_core(c.threads))]
     ratios: List[Any] = [("fastrle / fastrle-threads", "fastrle", "fastrle-threads", ">=", 1.7),
-                         ("C core: 1 thread / threads", "fastrle-core", "fastrle-core-threads", "", None)]
+                         ("C core: 1 thread / threads", "fastrle-core", "fastrle-core-threads", "", None),
+                         ("ceiling: small masks, 1 thread / threads", "core-small", "core-small-threads", "", None)]
     if pm is None or cv2 is None:
         notes.append(skip_note("pycocotools and OpenCV"))
         return comps, ratios, notes, None
@@ -155,7 +175,6 @@ def case_geometry(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     ratios.insert(0, ("pycocotools+cv2 / fastrle", "pycocotools+cv2", "fastrle", ">=", 10.0))
 
     # roboflow's case, in child processes so each peak RSS is its own
-    from .. import synthetic
     lh, lw = (LARGE_H, LARGE_W) if c.h >= 1500 else (c.h, c.w)
     big = synthetic.sa1b_like(LARGE_N, lh, lw, seed=c.seed + 7)
     for which, th in (("fastrle", 1), ("fastrle", c.threads), ("pycocotools+cv2", 1)):

@@ -90,6 +90,20 @@ def _bridge(outer: np.ndarray, holes: List[np.ndarray]) -> np.ndarray:
     return np.concatenate(pieces)
 
 
+def _as_is(pts: np.ndarray, roff: np.ndarray, hier: np.ndarray, mr: List[int], fmt: str) -> List[Rings]:
+    """Every mask's Rings when no ring is dropped or bridged (the common
+    case): one conversion for the whole batch, then slices of it per mask
+    (objects per ring and per mask are all the Python work left)."""
+    o = roff.tolist()
+    if fmt == "coco":
+        flat = (pts - 0.5).ravel().tolist()  # corner (X, Y) of the C core is the point (X - 0.5, Y - 0.5)
+        rings: List[Any] = [flat[2 * a:2 * b] for a, b in zip(o, o[1:])]
+    else:
+        rings = [pts[a:b] for a, b in zip(o, o[1:])]
+    parents = hier[:, 3].copy()
+    return [Rings(rings[a:b], hier[a:b], parents[a:b]) for a, b in zip(mr, mr[1:])]
+
+
 def _one(pts: np.ndarray, offs: np.ndarray, hier: np.ndarray, fmt: str, bridge: bool, min_area: float) -> Rings:
     if fmt == "coco":
         pts = pts - 0.5  # corner (X, Y) of the C core is the point (X - 0.5, Y - 0.5)
@@ -163,10 +177,16 @@ def to_polygons(rles: Any, *, mode: str = "external", approx: str = "none", brid
         raise ValueError(f"min_area must be a number >= 0, got {min_area!r}")
     single = isinstance(rles, Mapping)
     lst = [rles] if single else as_list(rles)
-    runs = _core.parse(_core.sources(lst, same_size=False), True)
-    work = int(np.dot(runs.heights.astype(np.float64), runs.widths)) if runs.n else 0
+    src = _core.sources(lst, same_size=False)
+    work = int(np.dot(src.heights.astype(np.float64), src.widths)) if src.n else 0
     nthreads = resolve_threads(threads, work)
-    raw = _contours.contours(runs.arena, runs.offsets, runs.heights, runs.widths, _MODES[mode], _APPROX[approx],
-                             format == "coco", nthreads)
-    res = [_one(p, o, h, format, bridge_holes, float(min_area)) for p, o, h in raw]
+    # parsed on the C core's threads as they are traced: no serial parse first
+    pts, roff, hier, mrings = _contours.contours_src(src, _MODES[mode], _APPROX[approx], format == "coco", nthreads)
+    mr = mrings.tolist()
+    if not min_area and not (bridge_holes and (hier[:, 3] >= 0).any()):
+        res = _as_is(pts, roff, hier, mr, format)
+    else:
+        o = roff.tolist()
+        res = [_one(pts[o[a]:o[b]], roff[a:b + 1] - o[a], hier[a:b], format, bridge_holes, float(min_area))
+               for a, b in zip(mr, mr[1:])]
     return res[0] if single else res
