@@ -527,10 +527,11 @@ RESERVE: List[Bug] = [
 # runner still runs every file of the bug's area, only these first (with -x a
 # caught bug then costs one file, not the area). Names only, as AREA_WORDS.
 FIRST = {
-    "cli/show.py": ["show"], "cli/polygons.py": ["polygons"], "cli/_jobs.py": ["test_cli."],
-    "cli/validate.py": ["test_cli."], "fileio.py": ["show"], "jobs/": ["jobs"],
+    "cli/show.py": ["pins_cli.", "show"], "cli/polygons.py": ["polygons"],
+    "cli/_jobs.py": ["pins_cli.", "test_cli."], "cli/validate.py": ["pins_cli.", "test_cli."],
+    "fileio.py": ["pins_cli.", "show"], "jobs/": ["jobs"],
     "annotations.py": ["jobs", "annotations"],
-    "sa1b/": ["sa1b"], "viz/": ["overlay", "viz"], "rle_render.c": ["overlay", "viz"], "compat.py": ["patch"],
+    "sa1b/": ["sa1b"], "viz/": ["overlay", "viz"], "rle_render.c": ["overlay", "viz"], "compat.py": ["compat", "patch"],
     "transforms.py": ["transform", "roi"], "_args.py": ["args", "transform"],
     "geometry/": ["test_polygon", "region", "components"],
     "cocoeval.py": ["cocoeval"], "mask.py": ["generator", "dropin"], "api.py": ["generator", "annotations"],
