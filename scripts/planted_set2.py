@@ -569,6 +569,8 @@ def summary(path: str) -> str:
         res = json.load(f)
     near = {b.id for b in BUGS + RESERVE if b.why.startswith("[near")}
     areas: dict = {}
+    bad = [r for r in res if r["result"].startswith("error rc=4") or r["result"] == "timeout"]
+    res = [r for r in res if r not in bad]  # the runner's own trouble (a missing file, a timeout): no verdict
     for r in res:
         a = areas.setdefault(r["area"], [0, 0, []])
         if r["result"] == "survived":
@@ -588,6 +590,8 @@ def summary(path: str) -> str:
     lines.append(f"| **all** | {tot} | {caught} ({100 * caught / max(tot, 1):.0f}%) | {tot - caught} |")
     lines.append(f"| without the {tot - len(far)} near-the-issue bugs | {len(far)} | {fc} "
                  f"({100 * fc / max(len(far), 1):.0f}%) | {len(far) - fc} |")
+    if bad:
+        lines.append(f"\nno verdict (left out above): {', '.join(r['id'] + ' (' + r['result'] + ')' for r in bad)}")
     return "\n".join(lines)
 
 
