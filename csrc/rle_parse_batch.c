@@ -24,19 +24,12 @@ typedef struct {
 #define PARSE_LOCAL_RANGES 8
 
 /* One mask: a string is parsed, given counts are copied (and, strict, their
- * sum checked: the one home of that check). */
+ * sum checked by frle_check_sum). */
 static int parse_one(const frle_src *s, uint64_t hw, int strict, uint32_t *dst, int64_t *m, frle_error *err) {
-  uint64_t sum = 0;
-  int64_t j;
   if (s->str) return frle_parse(s->str, s->len, hw, strict, dst, m, err);
-  for (j = 0; j < s->m; j++) sum += dst[j] = s->cnts[j];
+  if (s->m) memcpy(dst, s->cnts, (size_t)s->m * sizeof(uint32_t));
   *m = s->m;
-  if (strict && sum != hw) {
-    err->pos = s->m;
-    err->value = (int64_t)sum;
-    return sum < hw ? FRLE_ERR_SUM_SHORT : FRLE_ERR_SUM_LONG;
-  }
-  return FRLE_OK;
+  return strict ? frle_check_sum(dst, s->m, hw, err) : FRLE_OK;
 }
 
 static void parse_range(void *vctx, int64_t b, int64_t e, int tid) {

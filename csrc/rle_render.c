@@ -139,14 +139,15 @@ done:
 /* Phase 1 for one mask: check, spans, contour spans, blend tables. */
 static int prepare(render_job *jb, int64_t pos, frle_scratch *scr) {
   mask_spans *ms = &jb->ms[pos];
-  int64_t i = jb->order[pos], m = jb->offsets[i + 1] - jb->offsets[i], j, nrows, r, tot;
+  int64_t i = jb->order[pos], m = jb->offsets[i + 1] - jb->offsets[i], nrows, r, tot;
   const uint32_t *cnts = jb->arena + jb->offsets[i];
-  uint64_t sum = 0, y;
+  uint64_t y;
   const uint8_t *c = jb->colors + 3 * i;
   int a = jb->alpha, rc, p;
+  frle_error err;
 
-  for (j = 0; j < m; j++) sum += cnts[j];
-  if (sum != jb->hw) return sum < jb->hw ? FRLE_ERR_SUM_SHORT : FRLE_ERR_SUM_LONG;
+  rc = frle_check_sum(cnts, m, jb->hw, &err);
+  if (rc != FRLE_OK) return rc;
   for (p = 0; p < 48; p++) ms->add[p] = (uint16_t)(c[p % 3] * a + 127);
   if (jb->hw == 0) return FRLE_OK;
   rc = frle_row_transitions(cnts, m, jb->h, jb->w, scr);
