@@ -65,15 +65,7 @@ static FRLE_FORCE_INLINE uint64_t column_of(uint64_t s, uint64_t h, uint64_t *x,
  * from anywhere) must sum to hw: FRLE_OK, or FRLE_ERR_SUM_SHORT /
  * FRLE_ERR_SUM_LONG with err->pos = m and err->value = the sum (the
  * parse's pos and value), the index left to the caller. */
-static inline int frle_check_sum(const uint32_t *cnts, int64_t m, uint64_t hw, frle_error *err) {
-  uint64_t sum = 0;
-  int64_t j;
-  for (j = 0; j < m; j++) sum += cnts[j];
-  if (sum == hw) return FRLE_OK;
-  err->pos = m;
-  err->value = (int64_t)sum;
-  return sum < hw ? FRLE_ERR_SUM_SHORT : FRLE_ERR_SUM_LONG;
-}
+int frle_check_sum(const uint32_t *cnts, int64_t m, uint64_t hw, frle_error *err); /* rle_parse_batch.c */
 
 /* The vector parse behind frle_parse (rle_parse_simd.c): 1 when it parsed
  * s into cnts[0 .. *m) and every check passed; 0 when the caller must run

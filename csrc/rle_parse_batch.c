@@ -23,6 +23,17 @@ typedef struct {
 /* Ranges whose errors live on the stack: a call on one mask costs no allocation. */
 #define PARSE_LOCAL_RANGES 8
 
+/* The counts-sum check (see rle_internal.h): its one home. */
+int frle_check_sum(const uint32_t *cnts, int64_t m, uint64_t hw, frle_error *err) {
+  uint64_t sum = 0;
+  int64_t j;
+  for (j = 0; j < m; j++) sum += cnts[j];
+  if (sum == hw) return FRLE_OK;
+  err->pos = m;
+  err->value = (int64_t)sum;
+  return sum < hw ? FRLE_ERR_SUM_SHORT : FRLE_ERR_SUM_LONG;
+}
+
 /* One mask: a string is parsed, given counts are copied (and, strict, their
  * sum checked by frle_check_sum). */
 static int parse_one(const frle_src *s, uint64_t hw, int strict, uint32_t *dst, int64_t *m, frle_error *err) {

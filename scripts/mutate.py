@@ -310,7 +310,7 @@ MUTANTS: List[Mutant] = [
        T_LONG),
     _m("dropin-prefilter", O, "if (wd <= 0) return 0;", "if (wd < 0) return 0;", "comparison",
        "boxes that only touch pass the box prefilter (mask and box IoU)", T_DROPIN),
-    _m("parse-given-sum", "csrc/rle_internal.h", "if (sum == hw) return FRLE_OK;", "if (sum <= hw) return FRLE_OK;",
+    _m("parse-given-sum", DI, "if (sum == hw) return FRLE_OK;", "if (sum <= hw) return FRLE_OK;",
        "comparison", "frle_check_sum (the batch parse of given counts, overlays, contours, components) accepts "
        "counts that sum short of h*w", T_GLUE),
     _m("parse-err-slot0", DI, "if (c.err[i].code != FRLE_OK) {", "if (c.err[i].code != FRLE_OK && i > 0) {",
