@@ -42,3 +42,12 @@ def test_sa1b(benchmark, sa1b_comparators, case, key):
     benchmark.group = f"{cid}. {case}"
     benchmark.name = c.name
     benchmark.pedantic(c.fn, rounds=ROUNDS, warmup_rounds=1)
+
+
+def test_synthetic_sa1b_like(benchmark):
+    """The built-in SA-1B-like set (100 masks of 1500x2250) that ``fastrle
+    bench`` generates; the goal is under 2 s on a 2-core machine."""
+    from fastrle import synthetic
+
+    rles = benchmark.pedantic(synthetic.sa1b_like, rounds=3, iterations=1)
+    assert len(rles) == 100

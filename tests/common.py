@@ -139,6 +139,19 @@ def ticks_inside(call: Callable[[], Any], period: float = 0.0005) -> tuple:
     return sum(lo < s < hi for s in stamps), t1 - t0
 
 
+def scaled_call(make: Callable[[int], Callable[[], Any]], target: float = 0.15, cap: int = 64) -> Callable[[], Any]:
+    """make(n) -> a call of n units; pick n so that one call takes ~target s
+    on this machine (a fixed size is too short to measure on a fast one)."""
+    import time
+
+    probe = make(2)
+    probe()  # warm: first-touch page faults would inflate the estimate
+    t0 = time.perf_counter()
+    probe()
+    one = (time.perf_counter() - t0) / 2
+    return make(max(1, min(cap, int(target / max(one, 1e-6)) + 1)))
+
+
 def gil_holding_ticks(seconds: float, tries: int = 3) -> int:
     """Ticks inside a call that holds the GIL for about `seconds`: the C loop
     of sum() over a range never lets other threads in. This is the baseline

@@ -118,13 +118,22 @@ def test_native_pool_large_batches_concurrently():
 def test_gil_is_released_during_decode():
     """A second Python thread makes progress inside one big pooled decode
     (not just between calls): see common.ticks_inside."""
-    from common import gil_holding_ticks, ticks_inside
+    from common import gil_holding_ticks, scaled_call, ticks_inside
 
     ms = np.stack([make_mask("random", 1500, 1000, i) for i in range(6)])
     rles = fastrle.encode(ms)
-    out = np.empty_like(ms)
-    fastrle.decode(rles, out=out, threads=4)
-    held = gil_holding_ticks(0.05)
-    ticks, secs = max(ticks_inside(lambda: fastrle.decode(rles, out=out, threads=4)) for _ in range(3))
-    np.testing.assert_array_equal(out, ms)
-    assert ticks >= held + 5, (ticks, held, secs)
+    box = {}
+
+    def make(n):  # n copies of the 6 masks: one call long enough to count ticks in, on any machine
+        box["want"] = np.concatenate([ms] * n)
+        box["out"] = out = np.empty_like(box["want"])
+        batch = rles * n
+        return lambda: fastrle.decode(batch, out=out, threads=4)
+
+    call = scaled_call(make, 0.15, 48)
+    call()
+    held = gil_holding_ticks(0.15)
+    ticks, secs = max(ticks_inside(call) for _ in range(3))
+    np.testing.assert_array_equal(box["out"], box["want"])
+    assert secs > 0.03, f"the call took {secs:.3f} s: too short to measure"
+    assert ticks >= held + 10, (ticks, held, secs)

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from common import gil_holding_ticks, pyc_decode_c, ticks_inside
+from common import gil_holding_ticks, pyc_decode_c, scaled_call, ticks_inside
 
 import fastrle
 from fastrle import synthetic
@@ -64,18 +64,6 @@ def test_native_thread_counts_agree() -> None:
 
 
 # --- the GIL is released *during* each long call ---------------------------------------
-
-def _scaled(make, target: float = 0.15, cap: int = 64):
-    """make(n) -> a call of n units; pick n so that one call takes ~target s."""
-    import time
-
-    probe = make(2)
-    probe()  # warm: first-touch page faults would inflate the estimate
-    t0 = time.perf_counter()
-    probe()
-    one = (time.perf_counter() - t0) / 2
-    return make(max(1, min(cap, int(target / max(one, 1e-6)) + 1)))
-
 
 def _random_rles(n: int, size: int = 1000) -> list:
     from _fuzzlib import make_mask
@@ -147,7 +135,7 @@ def test_gil_released_inside_one_call(name: str) -> None:
     held (e.g. `with nogil:` dropped in _core.pyx) it gets no tick in the
     middle of the call, as inside sum() over a range; released, it gets one
     per ~0.5 ms (common.ticks_inside)."""
-    call = _scaled(_gil_cases()[name])
+    call = scaled_call(_gil_cases()[name])
     held = gil_holding_ticks(0.15)
     best = (0, 0.0)
     for _ in range(3):  # a busy machine may starve the ticker once
