@@ -1,5 +1,6 @@
 """Real-number arguments (fastrle._args.real_arg): roi_align's spatial_scale,
-to_polygons' min_area, remove_small_regions' area_thresh.
+to_polygons' min_area, remove_small_regions' area_thresh; and viz.overlay's
+alpha, which keeps its own [0, 1] rule.
 
 A bad value gets the clear error and nothing else: no numpy RuntimeWarning
 from a cast made while checking (spatial_scale=1e39 used to warn "overflow
@@ -108,3 +109,12 @@ def test_area_thresh_beyond_float64_is_infinite():
         (out,), changed = fastrle.remove_small_regions([_rle(m)], thresh, mode="islands")
         assert changed.tolist() == [True]
         assert np.array_equal(fastrle.decode(out), want)
+
+
+@pytest.mark.parametrize("alpha", [pytest.param(HUGE, id="2**2000"), pytest.param(-HUGE, id="-2**2000"),
+                                   float("nan"), float("inf"), 1e308])
+def test_overlay_alpha_out_of_range_only_the_error(alpha):
+    from fastrle import viz
+
+    with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\]"):
+        viz.overlay(np.zeros((4, 6, 3), np.uint8), [_rle(np.ones((4, 6)))], alpha=alpha)
