@@ -451,12 +451,18 @@ static uint64_t bits_fg_overlap(const fg_bits *a, const frle_fg *f, uint64_t h, 
   return acc;
 }
 
-/* The first set pixel of a bitmap in a..b-1, or b. */
+/* The words ks..ke of pixels s..e-1 (s < e) that a bitmap holds; ks > ke
+ * when it holds none of them. */
+static inline void bits_words(const fg_bits *a, uint64_t s, uint64_t e, uint64_t *ks, uint64_t *ke) {
+  *ks = s >> 6 > a->lo ? s >> 6 : a->lo;
+  *ke = (e - 1) >> 6 < a->hi ? (e - 1) >> 6 : a->hi;
+}
+
+/* The first set pixel of a bitmap in s..e-1, or e. */
 static uint64_t bits_first(const fg_bits *a, uint64_t s, uint64_t e) {
   uint64_t k, ks, ke;
   if (s >= e) return e;
-  ks = s >> 6 > a->lo ? s >> 6 : a->lo;
-  ke = (e - 1) >> 6 < a->hi ? (e - 1) >> 6 : a->hi;
+  bits_words(a, s, e, &ks, &ke);
   for (k = ks; k <= ke; k++) {
     uint64_t word = a->w[k - a->lo];
     if (k == s >> 6) word &= ~0ull << (s & 63);
@@ -472,8 +478,7 @@ static uint64_t bits_first(const fg_bits *a, uint64_t s, uint64_t e) {
 static uint64_t bits_last(const fg_bits *a, uint64_t s, uint64_t e) {
   uint64_t k, ks, ke;
   if (s >= e) return e;
-  ks = s >> 6 > a->lo ? s >> 6 : a->lo;
-  ke = (e - 1) >> 6 < a->hi ? (e - 1) >> 6 : a->hi;
+  bits_words(a, s, e, &ks, &ke);
   for (k = ke + 1; k-- > ks;) {
     uint64_t word = a->w[k - a->lo];
     if (k == (e - 1) >> 6) word &= ~0ull >> (63 - ((e - 1) & 63));

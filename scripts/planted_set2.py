@@ -21,7 +21,10 @@ Every option of scripts/planted.py works here; the defaults differ only in
 """
 from __future__ import annotations
 
+import ast
+import glob
 import os
+import re
 import sys
 from typing import List
 
@@ -228,8 +231,8 @@ BUGS: List[Bug] = [
         "or top_k < 1:",
         "overlay(top_k=0) raises instead of drawing no mask"),
     Bug("s2-viz-alpha-one", "viz", S + "viz/overlay.py",
-        "or not 0.0 <= float(alpha) <= 1.0:",
-        "or not 0.0 <= float(alpha) < 1.0:",
+        "or not 0.0 <= alpha <= 1.0:",
+        "or not 0.0 <= alpha < 1.0:",
         "overlay(alpha=1.0) (opaque fill) is rejected"),
     Bug("s2-viz-canvas-not-cleared", "viz", S + "viz/overlay.py",
         "    if img is None:\n        out.fill(0)\n",
@@ -295,9 +298,9 @@ BUGS: List[Bug] = [
         "if sampling_ratio > 0 or not len(b):",
         "if sampling_ratio >= 0 or not len(b):",
         "[near the issue's list] roi_align(sampling_ratio=0) (adaptive, like -1) skips the grid-size check"),
-    Bug("s2-tr-scale-f32", "transforms", S + "transforms.py",
-        "if not math.isfinite(scale) or not math.isfinite(np.float32(scale)):",
-        "if not math.isfinite(scale):",
+    Bug("s2-tr-scale-f32", "transforms", S + "_args.py",  # the rule moved from transforms.py (real_arg)
+        "if float32 and finite and abs(x) >= FLOAT32_INF_FROM:",
+        "if float32 and finite and math.isinf(x):",
         "roi_align(spatial_scale=1e39): infinite in float32 but accepted"),
     Bug("s2-tr-flip-hv-rows", "transforms", S + "_args.py",
         'flip is not None and "v" in flip',
@@ -538,10 +541,45 @@ FIRST = {
 }
 
 
+def _names(path: str, mod: str = "") -> set:
+    """A module's ``__all__`` (read, not imported); with ``mod``, the names
+    it imports from ``.mod`` or a package above it."""
+    out: set = set()
+    for n in ast.parse(open(path).read()).body:
+        if mod and isinstance(n, ast.ImportFrom) and n.level == 1 and (mod + ".").startswith(f"{n.module}."):
+            out |= {a.asname or a.name for a in n.names}
+        elif not mod and isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in n.targets):
+            out |= set(ast.literal_eval(n.value))
+    return out
+
+
+def subject_tests(b: Bug, layout: bool = True) -> List[str]:
+    """The test files that import ``b``'s module (by its dotted name or a package of it below
+    fastrle, ``from <package> import <name>``, or a name fastrle re-exports from it), pins first;
+    then its area's other files (by name: they may reach it through others, as the CLI tests
+    reach fileio). A C file has no module: its area's files."""
+    area = planted.area_tests(b.area, layout)
+    if not b.file.endswith(".py"):
+        return area
+    parts = b.file[len("src/"):-len(".py")].split("/")
+    parts = parts[:-1] if parts[-1] == "__init__" else parts
+    pats = [rf"\b{re.escape('.'.join(parts[:k]))}\b|from\s+{re.escape('.'.join(parts[:k - 1]))}\s+import\s"
+            rf"[^\n]*\b{parts[k - 1]}\b" for k in range(2, len(parts) + 1)]
+    top = _names(os.path.join(planted.HERE, S, "__init__.py"), ".".join(parts[1:]))
+    top = top & (_names(os.path.join(planted.HERE, b.file)) or top)  # no __all__: every name imported
+    pats += [rf"\bfastrle\.{n}\b|from\s+fastrle\s+import\s[^\n]*\b{n}\b" for n in sorted(top)]
+    rx = re.compile("|".join(pats))
+    files = sorted((p for p in glob.glob(os.path.join(planted.HERE, "tests", "test_*.py"))
+                    if os.path.basename(p) not in planted.BASELINE_FAILING + ("test_layout.py",)
+                    and rx.search(open(p).read())), key=lambda p: (not p.endswith("_pins.py"), p))
+    mine = [os.path.relpath(p, planted.HERE) for p in files]
+    return mine + [f for f in area if f not in mine]  # test_layout.py stays last
+
+
 def ordered_tests(b: Bug, layout: bool) -> List[str]:
-    """The runner's files for ``b`` (its area's), those named in FIRST for
-    its source file first, then the area's own order."""
-    files = planted.area_tests(b.area, layout)
+    """The runner's files for ``b`` (:func:`subject_tests`), those named in
+    FIRST for its source file first."""
+    files = subject_tests(b, layout)
     words = next((w for k, w in FIRST.items() if k in b.file), [])
     return sorted(files, key=lambda f: (not any(w in os.path.basename(f) for w in words), files.index(f)))
 

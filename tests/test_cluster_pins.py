@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
 import pytest
 
@@ -22,10 +21,22 @@ from fastrle.jobs import api
 from fastrle.jobs.tasks import SourceResult
 
 
-def _first_finishes_last(path: str) -> SourceResult:
-    """Sources s0, s1, s2 take 0.8, 0.4 and 0 s."""
-    time.sleep(0.4 * (2 - int(path[-1])))
+def _checked(path: str) -> SourceResult:
     return SourceResult(path, "checked", masks=1)
+
+
+@pytest.fixture
+def last_done_first(monkeypatch):
+    """map_sources collects its tasks through distributed.as_completed: make
+    it hand them back last source first, so results in completion order
+    would come out reversed. The order is fixed, not left to sleeps racing
+    on a loaded machine."""
+    import distributed
+
+    def backwards(futs, *a, **k):
+        return list(futs)[::-1]
+
+    monkeypatch.setattr(distributed, "as_completed", backwards)
 
 
 @pytest.fixture
@@ -45,9 +56,9 @@ def workers_asked(monkeypatch):
     return seen
 
 
-def test_map_sources_in_source_order_on_the_workers_asked(workers_asked):
+def test_map_sources_in_source_order_on_the_workers_asked(workers_asked, last_done_first):
     items = ["s0", "s1", "s2"]
-    res, _, nworkers = api.map_sources(_first_finishes_last, items, {}, what="pins", workers=3, progress=False)
+    res, _, nworkers = api.map_sources(_checked, items, {}, what="pins", workers=3, progress=False)
     assert [r.source for r in res] == items
     assert [r.status for r in res] == ["checked"] * 3
     assert nworkers == 3 and workers_asked == [3]

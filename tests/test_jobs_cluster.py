@@ -206,7 +206,7 @@ def test_killing_a_worker_mid_run_loses_nothing(cluster, tmp_path):
     # keeps that task waiting until we write.
     (wfd,) = _wait(lambda: _try_open_writer(gate), "a worker to open the pipe")
     try:
-        victim = _wait(lambda: _holder(gate, workers), "the worker holding the pipe", timeout=30)
+        victim = _wait(lambda: _holder(gate, workers), "the worker holding the pipe")
         done_before = len(_parts(out))
         os.kill(victim, signal.SIGKILL)
         workers[victim].wait(TIMEOUT)  # gone for good: it can read nothing more

@@ -193,7 +193,6 @@ def test_flips_packing_and_single_masks_by_hand():
     assert fastrle.decode([], size=(3, 3)).shape == (0, 3, 3)
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # spatial_scale=1e39
 def test_roi_align_argument_rules():
     r = _rle(np.ones((4, 4)))
     box = [0.0, 0.0, 4.0, 4.0]

@@ -257,11 +257,7 @@ def client():
         yield cl
 
 
-def _first_last(source, **kw):
-    import time
-
-    if source.endswith("first"):
-        time.sleep(0.3)  # finishes after the second (two threads)
+def _written(source, **kw):
     return SourceResult(source, "written", masks=len(source))
 
 
@@ -277,8 +273,12 @@ def test_a_failing_task_is_a_failed_source_and_counted(client, tmp_path, monkeyp
     Leftover temporary files of killed writers are removed from OUT and _errors."""
     res, _, nw = api.map_sources(_boom, ["/s/ok", "/s/bad"], {}, what="t", client=client, progress=False)
     assert nw == 1
-    order, _, _ = api.map_sources(_first_last, ["/s/first", "/s/second"], {}, what="t", client=client,
-                                  progress=False)
+    import distributed
+
+    with monkeypatch.context() as m:  # as_completed hands back the second task first: a fixed order, no race
+        m.setattr(distributed, "as_completed", lambda futs, *a, **k: list(futs)[::-1])
+        order, _, _ = api.map_sources(_written, ["/s/first", "/s/second"], {}, what="t", client=client,
+                                      progress=False)
     assert [r.source for r in order] == ["/s/first", "/s/second"]  # in the order of the sources
     assert [(r.source, r.status) for r in res] == [("/s/ok", "written"), ("/s/bad", "failed")]
     assert res[1].problems == [Problem("source", None, None, "task failed: KeyError: 'no such thing'")]

@@ -12,6 +12,7 @@ Cython glue included) may import it.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -20,7 +21,8 @@ import numpy as np
 __all__ = ["MAX_PIXELS", "THREAD_MIN_BYTES", "THREAD_MIN_CHARS", "MMAP_MIN_BYTES", "MAX_THREADS", "ALL_CPUS",
            "SPARE_ARENA_BYTES",
            "MAX_POLY_COORD", "MODES", "FLIPS", "BITORDERS", "MASK_DTYPES", "check_size", "dim_arg", "mask_size",
-           "differing_size", "size_ok", "positive_int", "size_arg", "flip_arg", "mode_arg", "bitorder_arg",
+           "differing_size", "size_ok", "positive_int", "FLOAT32_INF_FROM", "real_arg", "size_arg", "flip_arg",
+           "mode_arg", "bitorder_arg",
            "Transform", "transform_args", "out_array", "check_out", "as_list", "is_table", "resolve_threads",
            "mask_dtype_rule", "masks_ndim"]
 
@@ -114,6 +116,34 @@ def positive_int(v: Any, what: str) -> int:
     if v > MAX_PIXELS:
         raise ValueError(f"{what} {v} exceeds 2^32-1")
     return int(v)
+
+
+#: The smallest magnitude float32 rounds to infinity: halfway between its
+#: largest finite value (2^128 - 2^104) and 2^128, where ties go to even (up).
+FLOAT32_INF_FROM = 2.0**128 - 2.0**103
+
+
+def real_arg(v: Any, what: str, *, finite: bool = True, float32: bool = False) -> float:
+    """``v`` (an int, a float or a numpy scalar; not a bool or a string) as a
+    float, checked before any arithmetic on it, so a bad value raises this
+    error and no numpy RuntimeWarning. TypeError for other types. With
+    ``finite``, ValueError for nan, +-inf and ints beyond float64; without it
+    they pass (an int beyond float64 as +-inf, which it equals in any
+    comparison with a float). With ``float32``, ValueError also for a value
+    float32 rounds to infinity (torchvision computes in float32)."""
+    if isinstance(v, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"{what} must be a number, got {v!r}")
+    try:
+        x = float(v)
+    except OverflowError:  # an int beyond float64
+        x = math.inf if v > 0 else -math.inf
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a number, got {v!r}") from None
+    if finite and not math.isfinite(x):
+        raise ValueError(f"{what} must be finite, got {v!r}")
+    if float32 and finite and abs(x) >= FLOAT32_INF_FROM:
+        raise ValueError(f"{what} must be finite in float32, got {v!r}")
+    return x
 
 
 def size_arg(size: Any, what: str = "size") -> Tuple[int, int]:

@@ -24,7 +24,6 @@ Semantics (``fastrle.gpu.decode`` follows them bit for bit):
 """
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Mapping
 from typing import Any, Optional, Tuple
@@ -32,8 +31,8 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from . import _core, _transform
-from ._args import (FLIPS, MASK_DTYPES, MODES, as_list, check_out, check_size, out_array, resolve_threads,
-                    size_arg, transform_args)
+from ._args import (FLIPS, MASK_DTYPES, MODES, as_list, check_out, check_size, out_array, real_arg,
+                    resolve_threads, size_arg, transform_args)
 
 __all__ = ["MODES", "FLIPS", "nearest_map", "check_size_arg", "decode_transformed", "roi_align"]
 
@@ -102,6 +101,8 @@ def _boxes_arg(boxes: Any, n: int) -> np.ndarray:
         b = np.asarray(boxes, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"boxes must be a (N, 4) array of numbers, got {type(boxes).__name__}") from None
+    except OverflowError:  # an int beyond float64
+        raise ValueError("boxes must be finite: a coordinate is beyond float64") from None
     if b.shape != (n, 4):
         raise ValueError(f"boxes must have shape (N, 4) = ({n}, 4), got {b.shape}")
     bad = ~np.isfinite(b).all(axis=1)
@@ -163,8 +164,9 @@ def roi_align(rles: Any, boxes: Any, output_size: Any, *, spatial_scale: float =
 
     Raises:
         RLEError naming the mask for malformed counts; ValueError for boxes
-        that are not (N, 4) or not finite, a bad output_size or out (wrong
-        dtype: TypeError). Nothing is written to ``out`` on error.
+        that are not (N, 4) or not finite, a spatial_scale that is not
+        finite in float32 (not a number: TypeError), a bad output_size or out
+        (wrong dtype: TypeError). Nothing is written to ``out`` on error.
     """
     single = isinstance(rles, Mapping)
     lst = [rles] if single else as_list(rles)
@@ -177,12 +179,7 @@ def roi_align(rles: Any, boxes: Any, output_size: Any, *, spatial_scale: float =
         raise ValueError(f"sampling_ratio {sampling_ratio} out of range")
     if sampling_ratio > _MAX_GRID:
         raise ValueError(f"sampling_ratio {sampling_ratio} exceeds {_MAX_GRID}")
-    try:
-        scale = float(spatial_scale)
-    except (TypeError, ValueError):
-        raise TypeError(f"spatial_scale must be a number, got {spatial_scale!r}") from None
-    if not math.isfinite(scale) or not math.isfinite(np.float32(scale)):
-        raise ValueError(f"spatial_scale must be finite, got {spatial_scale!r}")
+    scale = real_arg(spatial_scale, "spatial_scale", float32=True)
     n = len(lst)
     b = _boxes_arg([boxes] if single and np.ndim(boxes) == 1 else boxes, n)
     _grid_check(b, scale, ph, pw, int(sampling_ratio), bool(aligned))

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, NamedTuple, Union
 import numpy as np
 
 from .. import _contours, _core
-from .._args import as_list, resolve_threads
+from .._args import as_list, real_arg, resolve_threads
 
 __all__ = ["Rings", "to_polygons", "ring_area"]
 
@@ -175,6 +175,7 @@ def to_polygons(rles: Any, *, mode: str = "external", approx: str = "none", brid
     if isinstance(min_area, bool) or not isinstance(min_area, (int, float, np.integer, np.floating)) \
             or not min_area >= 0:
         raise ValueError(f"min_area must be a number >= 0, got {min_area!r}")
+    min_area = real_arg(min_area, "min_area", finite=False)
     single = isinstance(rles, Mapping)
     lst = [rles] if single else as_list(rles)
     src = _core.sources(lst, same_size=False)
@@ -187,6 +188,6 @@ def to_polygons(rles: Any, *, mode: str = "external", approx: str = "none", brid
         res = _as_is(pts, roff, hier, mr, format)
     else:
         o = roff.tolist()
-        res = [_one(pts[o[a]:o[b]], roff[a:b + 1] - o[a], hier[a:b], format, bridge_holes, float(min_area))
+        res = [_one(pts[o[a]:o[b]], roff[a:b + 1] - o[a], hier[a:b], format, bridge_holes, min_area)
                for a, b in zip(mr, mr[1:])]
     return res[0] if single else res

@@ -18,7 +18,7 @@ from typing import Any, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Un
 import numpy as np
 
 from .. import _components, _core
-from .._args import as_list, resolve_threads
+from .._args import as_list, real_arg, resolve_threads
 from ..api import RLE
 
 __all__ = ["Components", "components", "remove_small_regions", "CONNECTIVITIES", "REGION_MODES"]
@@ -182,9 +182,10 @@ def remove_small_regions(rles: Any, area_thresh: float, mode: str = "holes", *, 
         raise ValueError(f"mode must be 'holes' or 'islands', got {mode!r}")
     if isinstance(area_thresh, bool) or not isinstance(area_thresh, Real):
         raise TypeError(f"area_thresh must be a real number, got {area_thresh!r}")
+    thresh = real_arg(area_thresh, "area_thresh", finite=False)  # nan, inf: as SAM's comparison takes them
     single, lst, runs = _runs(rles)
     strs, changed = _components.remove_small(runs.arena, runs.offsets, runs.heights, runs.widths,
-                                             float(area_thresh), mode == "holes", _threads(threads, runs))
+                                             thresh, mode == "holes", _threads(threads, runs))
     out: List[RLE] = []
     for r, s, h, w in zip(lst, strs, runs.heights.tolist(), runs.widths.tolist()):
         out.append(r if s is None else {"size": [h, w], "counts": s})

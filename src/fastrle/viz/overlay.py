@@ -122,7 +122,7 @@ def overlay(image: Any, rles: Any, *, colors: Any = None, alpha: float = 0.35,
     written; errors are ValueError/TypeError naming the mask index.
     """
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= float(alpha) <= 1.0:
+            or not 0.0 <= alpha <= 1.0:  # compared as given: float() of an int past float64 overflows
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
     a = int(round(float(alpha) * 255))
     cw = 0
