@@ -1112,17 +1112,42 @@ class Workspace:
             out = os.path.join(self.dir, "src", "fastrle", name + self.suffix)
             subprocess.run(ld + [objs[p]] + core + ["-o", out, "-lpthread"], check=True, capture_output=True)
 
+    def _includers(self, header: str) -> List[str]:
+        """The sources (csrc .c and .pyx) that include `header`, directly or
+        through other headers: a header has no object of its own, so these
+        are what a header mutant must recompile."""
+        names, seen = {os.path.basename(header)}, set()
+        heads = glob.glob(os.path.join(self.dir, "csrc", "*.h")) + glob.glob(
+            os.path.join(self.dir, "src", "fastrle", "*.pxd"))
+        while names - seen:
+            seen |= names
+            for h in heads:
+                with open(h) as f:
+                    if any(n in f.read() for n in names):
+                        names.add(os.path.basename(h))
+        out = []
+        for rel in self.base_objs:
+            with open(os.path.join(self.dir, rel)) as f:
+                text = f.read()
+            keys = [n[:-4] if n.endswith(".pxd") else n for n in names]  # a .pxd is cimported by module name
+            if any(k in text for k in keys):
+                out.append(rel)
+        return out
+
     def build(self, changed: str) -> None:
         """Rebuild after `changed` (a path relative to the root) was edited."""
-        if changed in self.base_objs:
+        todo = [changed] if changed in self.base_objs else (
+            self._includers(changed) if changed.endswith((".h", ".pxd")) and self.base_objs else [])
+        if todo:
             objs = dict(self.base_objs)
-            objs[changed] = self._compile(changed)
+            for rel in todo:
+                objs[rel] = self._compile(rel)
             self._link(objs)
 
     def restore(self, changed: str, original: str) -> None:
         with open(os.path.join(self.dir, changed), "w") as f:
             f.write(original)
-        if changed in self.base_objs:
+        if changed in self.base_objs or (changed.endswith((".h", ".pxd")) and self.base_objs):
             self._link(self.base_objs)
 
     def env(self) -> Dict[str, str]:

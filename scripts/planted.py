@@ -257,12 +257,12 @@ BUGS: List[Bug] = [
         "band split: contours not clipped to the band, so another band's fills can blend over them"),
     # ---------------------------------------------------------------- compat
     Bug("compat-restore-after-unpatch", "compat", S + "compat.py",
-        "if not self._live or _active == 0:",
+        "if not self._live or self._era != _era:",
         "if not self._live:",
         "restore() after unpatch_pycocotools() drives the patch count negative"),
     Bug("compat-unpatch-count", "compat", S + "compat.py",
-        "    with _lock:\n        _active = 0\n        _undo()\n",
-        "    with _lock:\n        _undo()\n",
+        "    with _lock:\n        _active = 0\n        _era += 1\n        _undo()\n",
+        "    with _lock:\n        _era += 1\n        _undo()\n",
         "unpatch_pycocotools() leaves the count: pycocotools_patched() stays True"),
     Bug("compat-holder-saved-late", "compat", S + "compat.py",
         "            _saved.append((mod, _HOLDER_NAME, getattr(mod, _HOLDER_NAME)))\n"
