@@ -71,7 +71,7 @@ static int bbox_rest(const uint32_t *cnts, int64_t j, int64_t m, uint32_t cc, di
 
 static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w64, int coco, double bb[4]) {
   /* uint32 arithmetic on purpose: pycocotools' results, wraps included */
-  uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0, cc = 0;
+  uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0, cc = 0, cx, col;
   int64_t j, any = 0, rest_tried = 0;
   divu32 dh;
   m = (m / 2) * 2;
@@ -81,25 +81,37 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
     return;
   }
   dh = divu32_init(h);
-  /* one (background, foreground) pair a step; selects, not branches, since
-   * whether a run spans columns follows the shape */
+  /* one (background, foreground) pair a step. col is the first pixel of
+   * column x: a run that starts and ends in that column (most runs of noise
+   * and stripes) needs no division, only its offsets from col; the others
+   * (a new column, a run across columns, a position that wrapped) take the
+   * divisions. Mins and maxes are selects, not branches. */
+  cx = 0;
+  col = 0;
   for (j = 1; j < m;) {
     int64_t stop = m - j > 256 ? j + 256 : m;
     for (; j < stop; j += 2) {
       uint32_t start = cc + cnts[j - 1], n = cnts[j], end, xs_, ys_, xe_, ye_;
-      int span;
       cc = start + n;
       if (n == 0) continue;
       any = 1;
       end = cc - 1;
-      xs_ = divu32_q(dh, start);
-      ys_ = start - xs_ * h;
-      xe_ = divu32_q(dh, end);
-      ye_ = end - xe_ * h;
-      span = xs_ < xe_;
-      if (span) {
-        ys_ = 0;
-        ye_ = h - 1;
+      if (start - col >= h) { /* another column (or a wrap below col) */
+        cx = divu32_q(dh, start);
+        col = cx * h;
+      }
+      xs_ = cx;
+      ys_ = start - col;
+      if (end - col < h) { /* within the column: end >= start */
+        xe_ = cx;
+        ye_ = end - col;
+      } else {
+        xe_ = divu32_q(dh, end);
+        ye_ = end - xe_ * h;
+        if (xs_ < xe_) { /* across columns: every row */
+          ys_ = 0;
+          ye_ = h - 1;
+        }
       }
       xs = xs_ < xs ? xs_ : xs;
       xe = xe_ > xe ? xe_ : xe;
@@ -368,14 +380,16 @@ static int build_bitmaps(const frle_runs *r, fg_bits **bm) {
     }
   }
   if (!words) return 1;
-  *bm = (fg_bits *)malloc((size_t)r->n * sizeof(fg_bits) + (size_t)words * sizeof(uint64_t));
-  t = (uint64_t *)calloc((size_t)tw, sizeof(uint64_t) + 1); /* toggles and marks, zeroed again after each mask */
+  /* spare blocks: megabytes for noise, reused by the next call without page faults */
+  *bm = (fg_bits *)frle_spare_take((int64_t)(r->n * sizeof(fg_bits) + words * sizeof(uint64_t)), NULL);
+  t = (uint64_t *)frle_spare_take((int64_t)(tw * (sizeof(uint64_t) + 1)), NULL);
   if (!*bm || !t) {
-    free(*bm);
-    free(t);
+    frle_spare_give(*bm);
+    frle_spare_give(t);
     *bm = NULL;
     return 0;
   }
+  memset(t, 0, (size_t)tw * (sizeof(uint64_t) + 1)); /* toggles and marks, zeroed again after each mask */
   u = (uint8_t *)(t + tw);
   block = (uint64_t *)(*bm + r->n);
   for (i = 0; i < r->n; i++) {
@@ -394,7 +408,7 @@ static int build_bitmaps(const frle_runs *r, fg_bits **bm) {
     (*bm)[i].hi = hi;
     block += hi - lo + 1;
   }
-  free(t);
+  frle_spare_give(t);
   return 1;
 }
 
@@ -429,26 +443,39 @@ static uint64_t bits_overlap(const fg_bits *a, const fg_bits *b, uint64_t h, uin
 }
 
 /* Common pixels of a bitmap and a mask's foreground intervals in columns
- * x0..x1 of height h: popcounts over the intervals' words. */
-static uint64_t bits_fg_overlap(const fg_bits *a, const frle_fg *f, uint64_t h, uint64_t x0, uint64_t x1) {
-  uint64_t lo = x0 * h, hi = (x1 + 1) * h, acc = 0;
-  int64_t i;
-  for (i = 0; i < f->k; i++) {
-    uint64_t s = f->s[i], e = f->e[i], ks, ke, k;
-    if (e <= lo) continue;
-    if (s >= hi) break;
-    ks = s >> 6;
-    ke = (e - 1) >> 6;
-    if (ks < a->lo) ks = a->lo, s = ks * 64;
-    if (ke > a->hi) ke = a->hi, e = (ke + 1) * 64;
-    for (k = ks; k <= ke && s < e; k++) {
-      uint64_t word = a->w[k - a->lo];
-      if (k == s >> 6) word &= ~0ull << (s & 63);
-      if (k == (e - 1) >> 6) word &= ~0ull >> (63 - ((e - 1) & 63));
-      acc += (uint64_t)frle_popcount64(word);
-    }
+ * x0..x1 of height h: popcounts over the intervals' words (the popcnt
+ * instruction where the CPU has it, as and_popcount). */
+#define BITS_FG_OVERLAP(name, attr)                                                                                    \
+  attr static uint64_t name(const fg_bits *a, const frle_fg *f, uint64_t h, uint64_t x0, uint64_t x1) {                \
+    uint64_t lo = x0 * h, hi = (x1 + 1) * h, acc = 0;                                                                  \
+    int64_t i;                                                                                                         \
+    for (i = 0; i < f->k; i++) {                                                                                       \
+      uint64_t s = f->s[i], e = f->e[i], ks, ke, k;                                                                    \
+      if (e <= lo) continue;                                                                                           \
+      if (s >= hi) break;                                                                                              \
+      ks = s >> 6;                                                                                                     \
+      ke = (e - 1) >> 6;                                                                                               \
+      if (ks < a->lo) ks = a->lo, s = ks * 64;                                                                         \
+      if (ke > a->hi) ke = a->hi, e = (ke + 1) * 64;                                                                   \
+      for (k = ks; k <= ke && s < e; k++) {                                                                            \
+        uint64_t word = a->w[k - a->lo];                                                                               \
+        if (k == s >> 6) word &= ~0ull << (s & 63);                                                                    \
+        if (k == (e - 1) >> 6) word &= ~0ull >> (63 - ((e - 1) & 63));                                                 \
+        acc += (uint64_t)frle_popcount64(word);                                                                        \
+      }                                                                                                                \
+    }                                                                                                                  \
+    return acc;                                                                                                        \
   }
-  return acc;
+BITS_FG_OVERLAP(bits_fg_overlap_plain, )
+#ifdef FRLE_X86_KERNELS
+BITS_FG_OVERLAP(bits_fg_overlap_hw, FRLE_TARGET("popcnt"))
+#endif
+
+static uint64_t bits_fg_overlap(const fg_bits *a, const frle_fg *f, uint64_t h, uint64_t x0, uint64_t x1) {
+#ifdef FRLE_X86_KERNELS
+  if (frle_cpu_has(FRLE_CPU_POPCNT)) return bits_fg_overlap_hw(a, f, h, x0, x1);
+#endif
+  return bits_fg_overlap_plain(a, f, h, x0, x1);
 }
 
 /* The first set pixel of a bitmap in a..b-1, or b. */
@@ -652,7 +679,7 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
   if (!block) return FRLE_ERR_NOMEM;
   /* bitmaps first: with one size on both sides, their boxes come from them */
   if (!build_bitmaps(dt, &dbm) || (!self && !build_bitmaps(gt, &gbm))) {
-    free(dbm);
+    frle_spare_give(dbm);
     free(block);
     return FRLE_ERR_NOMEM;
   }
@@ -683,8 +710,8 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
   c.dbm = dbm;
   c.gbm = self ? dbm : gbm;
   frle_parallel_for(self ? md : gt->n, nthreads, iou_range, &c);
-  free(dbm);
-  free(gbm);
+  frle_spare_give(dbm);
+  frle_spare_give(gbm);
   free(block);
   return FRLE_OK;
 }
@@ -890,7 +917,7 @@ static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, uint64_t lo, uint64_t
   /* transitions at bits past hw (the last pixel set, then padding) are not runs */
   uint64_t tail = (hw & 63) ? ~0ull >> (64 - (hw & 63)) : ~0ull;
   int64_t m = 0;
-  uint32_t *o = (uint32_t *)malloc((size_t)(cap + 1) * sizeof(uint32_t));
+  uint32_t *o = (uint32_t *)frle_spare_take((cap + 1) * (int64_t)sizeof(uint32_t), NULL);
   if (!o) return -1;
   if (hi + 1 < nw) hi++; /* the word after the last set one ends its run */
   for (k = lo; k <= hi && k < nw; k++) {
@@ -912,7 +939,7 @@ static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, uint64_t lo, uint64_t
 static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw, int intersect,
                             uint32_t **out) {
   uint64_t nw = (hw + 63) / 64, glo = nw, ghi = 0;
-  uint64_t *b = (uint64_t *)malloc((size_t)(nw + 1) * sizeof(uint64_t)), *tmp = NULL;
+  uint64_t *b = (uint64_t *)frle_spare_take((int64_t)((nw + 1) * sizeof(uint64_t)), NULL), *tmp = NULL;
   uint8_t *u;
   int64_t i, r, cap = 1;
   if (!b) return -1;
@@ -933,9 +960,12 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
      * mask's toggle words, then one pass of those words (which costs more
      * than span fills below that) */
     if ((uint64_t)m[i] > hi - lo + 1) {
-      if (!tmp && !(tmp = (uint64_t *)calloc((size_t)nw + 1, sizeof(uint64_t) + 1))) {
-        free(b);
-        return -1;
+      if (!tmp) {
+        if (!(tmp = (uint64_t *)frle_spare_take((int64_t)((nw + 1) * (sizeof(uint64_t) + 1)), NULL))) {
+          frle_spare_give(b);
+          return -1;
+        }
+        memset(tmp, 0, (size_t)(nw + 1) * (sizeof(uint64_t) + 1));
       }
       u = (uint8_t *)(tmp + nw + 1);
       runs_toggles(tmp, u, c, m[i]);
@@ -960,14 +990,14 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
       pos = e;
     }
   }
-  free(tmp);
+  frle_spare_give(tmp);
   for (i = 0; i < n; i++) cap += m[i];
   if (intersect) { /* the intersection can be set anywhere its first mask is */
     glo = 0;
     ghi = nw - 1;
   }
   r = glo > ghi ? bitmap_runs(b, hw, 0, 0, cap, out) : bitmap_runs(b, hw, glo, ghi, cap, out);
-  free(b);
+  frle_spare_give(b);
   return r;
 }
 
@@ -981,11 +1011,11 @@ int64_t frle_merge_many(const uint32_t *const *cnts, const int64_t *m, int64_t n
    * a few times over plus one pass over the runs */
   if (n >= 2 && hw > 0 && hw / 64 < (uint64_t)(n / 2) * (uint64_t)total)
     return merge_bitmap(cnts, m, n, hw, intersect != 0, out);
-  o = (uint32_t *)malloc((size_t)(total + n + 1) * sizeof(uint32_t));
+  o = (uint32_t *)frle_spare_take((total + n + 1) * (int64_t)sizeof(uint32_t), NULL);
   if (!o) return -1;
   r = merge_pairs(cnts, m, n, intersect, o);
   if (r < 0) {
-    free(o);
+    frle_spare_give(o);
     return -1;
   }
   *out = o;
