@@ -69,6 +69,34 @@ static int bbox_rest(const uint32_t *cnts, int64_t j, int64_t m, uint32_t cc, di
   return 1;
 }
 
+/* The sum of c[0..16) into *sum when every count is in 1 .. 2^27-1, so
+ * the sum fits 32 bits: 1; else 0. */
+static inline int chunk16(const uint32_t *c, uint32_t *sum) {
+#if defined(__SSE2__)
+  const __m128i z = _mm_setzero_si128();
+  __m128i a = _mm_loadu_si128((const __m128i *)c), b = _mm_loadu_si128((const __m128i *)(c + 4));
+  __m128i d = _mm_loadu_si128((const __m128i *)(c + 8)), e = _mm_loadu_si128((const __m128i *)(c + 12));
+  __m128i zero = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi32(a, z), _mm_cmpeq_epi32(b, z)),
+                              _mm_or_si128(_mm_cmpeq_epi32(d, z), _mm_cmpeq_epi32(e, z)));
+  __m128i big = _mm_srli_epi32(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(d, e)), 27);
+  __m128i t = _mm_add_epi32(_mm_add_epi32(a, b), _mm_add_epi32(d, e));
+  if (_mm_movemask_epi8(_mm_or_si128(zero, _mm_cmpgt_epi32(big, z)))) return 0;
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+  *sum = (uint32_t)_mm_cvtsi128_si32(t);
+  return 1;
+#else
+  uint32_t t = 0, bad = 0;
+  int k;
+  for (k = 0; k < 16; k++) {
+    t += c[k];
+    bad |= (c[k] == 0) | (c[k] >> 27);
+  }
+  *sum = t;
+  return !bad;
+#endif
+}
+
 static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w64, int coco, double bb[4]) {
   /* uint32 arithmetic on purpose: pycocotools' results, wraps included */
   uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0, cc = 0, cx, col;
@@ -90,8 +118,27 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
   col = 0;
   for (j = 1; j < m;) {
     int64_t stop = m - j > 256 ? j + 256 : m;
-    for (; j < stop; j += 2) {
-      uint32_t start = cc + cnts[j - 1], n = cnts[j], end, xs_, ys_, xe_, ye_;
+    while (j < stop) {
+      uint32_t start, n, end, xs_, ys_, xe_, ye_, sum;
+      /* eight pairs at once when all of their pixels lie in column cx (and
+       * no count is 0, and no position wraps): then only the first start
+       * and the last end can move the rows */
+      if (j + 14 < stop && chunk16(cnts + j - 1, &sum) && (uint64_t)(cc - col) + sum <= h &&
+          (uint64_t)cc + sum <= UINT32_MAX) {
+        ys_ = cc + cnts[j - 1] - col;
+        ye_ = cc + sum - 1 - col;
+        cc += sum;
+        j += 16;
+        any = 1;
+        xs = cx < xs ? cx : xs;
+        xe = cx > xe ? cx : xe;
+        ys = ys_ < ys ? ys_ : ys;
+        ye = ye_ > ye ? ye_ : ye;
+        continue;
+      }
+      start = cc + cnts[j - 1];
+      n = cnts[j];
+      j += 2;
       cc = start + n;
       if (n == 0) continue;
       any = 1;
@@ -425,8 +472,31 @@ AND_POPCOUNT(and_popcount_plain, )
 AND_POPCOUNT(and_popcount_hw, FRLE_TARGET("popcnt"))
 #endif
 
+#ifdef FRLE_X86_KERNELS
+/* Eight words a step: the bytes' popcounts from two nibble lookups
+ * (vpshufb), summed per 64-bit lane by vpsadbw (AVX-512BW; the VPOPCNTQ
+ * extension is not needed). */
+FRLE_TARGET("avx512f,avx512bw,popcnt")
+static uint64_t and_popcount_avx512(const uint64_t *x, const uint64_t *y, uint64_t n) {
+  const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+  const __m512i low = _mm512_set1_epi8(0x0f);
+  __m512i acc = _mm512_setzero_si512();
+  uint64_t k = 0, tot;
+  for (; k + 8 <= n; k += 8) {
+    __m512i v = _mm512_and_si512(_mm512_loadu_si512((const void *)(x + k)), _mm512_loadu_si512((const void *)(y + k)));
+    __m512i c = _mm512_add_epi8(_mm512_shuffle_epi8(lut, _mm512_and_si512(v, low)),
+                                _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi64(v, 4), low)));
+    acc = _mm512_add_epi64(acc, _mm512_sad_epu8(c, _mm512_setzero_si512()));
+  }
+  tot = (uint64_t)_mm512_reduce_add_epi64(acc);
+  for (; k < n; k++) tot += (uint64_t)frle_popcount64(x[k] & y[k]);
+  return tot;
+}
+#endif
+
 static uint64_t and_popcount(const uint64_t *x, const uint64_t *y, uint64_t n) {
 #ifdef FRLE_X86_KERNELS
+  if (n >= 16 && frle_scan_level() >= FRLE_ISA_AVX512) return and_popcount_avx512(x, y, n);
   if (frle_cpu_has(FRLE_CPU_POPCNT)) return and_popcount_hw(x, y, n);
 #endif
   return and_popcount_plain(x, y, n);
