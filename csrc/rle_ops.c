@@ -123,7 +123,7 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
       /* eight pairs at once when all of their pixels lie in column cx (and
        * no count is 0, and no position wraps): then only the first start
        * and the last end can move the rows */
-      if (j + 14 < stop && chunk16(cnts + j - 1, &sum) && (uint64_t)(cc - col) + sum <= h &&
+      if (j + 14 < stop && chunk16(cnts + j - 1, &sum) && cc >= col && (uint64_t)(cc - col) + sum <= h &&
           (uint64_t)cc + sum <= UINT32_MAX) {
         ys_ = cc + cnts[j - 1] - col;
         ye_ = cc + sum - 1 - col;
@@ -143,13 +143,13 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
       if (n == 0) continue;
       any = 1;
       end = cc - 1;
-      if (start - col >= h) { /* another column (or a wrap below col) */
+      if (start < col || start - col >= h) { /* another column (or a wrap below col) */
         cx = divu32_q(dh, start);
         col = cx * h;
       }
       xs_ = cx;
       ys_ = start - col;
-      if (end - col < h) { /* within the column: end >= start */
+      if (end >= col && end - col < h) { /* within the column (col + h may pass 2^32) */
         xe_ = cx;
         ye_ = end - col;
       } else {
