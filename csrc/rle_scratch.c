@@ -51,8 +51,7 @@ static int spare_lock_word;
 
 /* A spin lock: the sections under it scan eight slots. */
 static void spare_lock(void) {
-  while (frle_xchg_int(&spare_lock_word, 1)) {
-  }
+  while (frle_xchg_int(&spare_lock_word, 1)) {}
 }
 static void spare_unlock(void) { frle_xchg_int(&spare_lock_word, 0); }
 
@@ -92,9 +91,9 @@ void *frle_spare_take(int64_t n, int64_t *cap) {
 }
 
 void frle_spare_give(void *p) {
-  char *h, *drop = NULL;
+  char *h, *drop[SPARE_SLOTS + 1]; /* freed after the lock */
   int64_t c;
-  int i, small = -1;
+  int i, nd = 0, small = -1;
   if (!p) return;
   h = (char *)p - SPARE_HEAD;
   c = head_cap(h);
@@ -112,26 +111,27 @@ void frle_spare_give(void *p) {
     if (small < 0 || head_cap(spare_slot[i]) < head_cap(spare_slot[small])) small = i;
   }
   if (spare_slot[small] && head_cap(spare_slot[small]) >= c) {
-    drop = h;
+    drop[nd++] = h;
   } else {
-    drop = spare_slot[small];
-    if (drop) spare_held -= head_cap(drop);
+    if (spare_slot[small]) {
+      spare_held -= head_cap(spare_slot[small]);
+      drop[nd++] = spare_slot[small];
+    }
     spare_slot[small] = h;
     spare_held += c;
     /* over the limit: drop the smallest others first, then this one */
     while (spare_held > spare_cap) {
       int k = -1;
       for (i = 0; i < SPARE_SLOTS; i++)
-        if (spare_slot[i] && spare_slot[i] != h && (k < 0 || head_cap(spare_slot[i]) < head_cap(spare_slot[k])))
-          k = i;
+        if (spare_slot[i] && i != small && (k < 0 || head_cap(spare_slot[i]) < head_cap(spare_slot[k]))) k = i;
       if (k < 0) k = small; /* only this block is kept, and it alone is too big */
       spare_held -= head_cap(spare_slot[k]);
-      free(spare_slot[k]);
+      drop[nd++] = spare_slot[k];
       spare_slot[k] = NULL;
     }
   }
   spare_unlock();
-  free(drop);
+  for (i = 0; i < nd; i++) free(drop[i]);
 }
 
 int64_t frle_spare_limit(int64_t bytes) {
