@@ -678,8 +678,8 @@ static void build_fg(const frle_runs *r, const double *bb, const fg_bits *bm, ui
     const uint32_t *c = r->cnts[i];
     uint64_t pos = 0, a = 0;
     int64_t k = 0;
-    if (bm && bm[i].w) { /* its pairs take the bitmap: no intervals */
-      a = frle_area(c, r->m[i]);
+    if (bm && bm[i].w) { /* its pairs take the bitmap: no intervals; its area is its popcount */
+      a = and_popcount(bm[i].w, bm[i].w, bm[i].hi - bm[i].lo + 1);
       f[i].s = f[i].e = NULL;
       f[i].k = 0;
       f[i].x0 = f[i].x1 = f[i].y0 = f[i].y1 = 0;
