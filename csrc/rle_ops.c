@@ -409,13 +409,44 @@ static uint64_t px_words(uint64_t *dst, uint64_t *t, uint8_t *u, uint64_t lo, ui
  * fewer (two runs a column of 23 words at SA-1B size), walk theirs. */
 static inline int many_runs(int64_t m, uint64_t words) { return m >= 2 && (uint64_t)m * 2 > words; }
 
+typedef struct {
+  const frle_runs *r;
+  fg_bits *bm;
+  uint64_t *t;         /* per range: tw words of toggles, then tw bytes of marks */
+  uint64_t tw;
+  const int64_t *cut;  /* range k builds masks cut[k] .. cut[k+1]-1 */
+} bitmaps_ctx;
+
+static void bitmaps_range(void *vctx, int64_t b, int64_t e, int tid) {
+  bitmaps_ctx *c = (bitmaps_ctx *)vctx;
+  uint64_t *t = c->t + (size_t)tid * (c->tw + (c->tw + 7) / 8);
+  uint8_t *u = (uint8_t *)(t + c->tw);
+  int64_t k, i;
+  for (k = b; k < e; k++)
+    for (i = c->cut[k]; i < c->cut[k + 1]; i++) {
+      const fg_bits *f = &c->bm[i];
+      uint64_t hw = c->r->h[i] * c->r->w[i], lo = f->lo, hi = f->hi;
+      uint64_t *block = (uint64_t *)f->w;
+      if (!block) continue;
+      runs_toggles(t, u, c->r->cnts[i], c->r->m[i]);
+      px_words(block, t, u, lo, hi, PX_STORE);
+      if (hi == (hw - 1) / 64 && (hw & 63)) block[hi - lo] &= ~0ull >> (64 - (hw & 63)); /* no pixels past hw */
+      /* toggles past the foreground: in the word after hi, and the spare word */
+      t[hi + 1] = t[(hw + 63) / 64] = 0;
+      u[hi + 1] = u[(hw + 63) / 64] = 0;
+    }
+}
+
 /* Bitmaps of a side's many-run masks over the words their foreground can
  * touch (w NULL for the other masks), in one block; *bm is NULL where no
- * mask qualifies. Returns 0 when out of memory. */
-static int build_bitmaps(const frle_runs *r, fg_bits **bm) {
-  int64_t i;
-  uint64_t words = 0, tw = 0, *block, *t;
-  uint8_t *u;
+ * mask qualifies. On nthreads threads, each with its own toggle words, over
+ * ranges of masks that hold about as many runs. Returns 0 when out of
+ * memory. */
+static int build_bitmaps(const frle_runs *r, fg_bits **bm, int nthreads) {
+  int64_t i, runs = 0, done = 0, cut[FRLE_MAX_THREADS + 1];
+  uint64_t words = 0, tw = 0, per, *block, *t;
+  int k, j;
+  bitmaps_ctx c;
   *bm = NULL;
   for (i = 0; i < r->n; i++) {
     uint64_t hw = r->h[i] * r->w[i], lo, hi;
@@ -423,38 +454,46 @@ static int build_bitmaps(const frle_runs *r, fg_bits **bm) {
     fg_words(r->cnts[i], r->m[i], hw, &lo, &hi);
     if (lo <= hi && many_runs(r->m[i], hi - lo + 1)) {
       words += hi - lo + 1;
+      runs += r->m[i];
       if ((hw + 63) / 64 + 1 > tw) tw = (hw + 63) / 64 + 1;
     }
   }
   if (!words) return 1;
+  /* a thread per 256K runs at most: below that, starting one costs more */
+  k = frle_thread_count(nthreads, runs / (1 << 18) + 1);
+  per = tw + (tw + 7) / 8; /* words of one range's toggles and marks */
   /* spare blocks: megabytes for noise, reused by the next call without page faults */
   *bm = (fg_bits *)frle_spare_take((int64_t)(r->n * sizeof(fg_bits) + words * sizeof(uint64_t)), NULL);
-  t = (uint64_t *)frle_spare_take((int64_t)(tw * (sizeof(uint64_t) + 1)), NULL);
+  t = (uint64_t *)frle_spare_take((int64_t)((uint64_t)k * per * sizeof(uint64_t)), NULL);
   if (!*bm || !t) {
     frle_spare_give(*bm);
     frle_spare_give(t);
     *bm = NULL;
     return 0;
   }
-  memset(t, 0, (size_t)tw * (sizeof(uint64_t) + 1)); /* toggles and marks, zeroed again after each mask */
-  u = (uint8_t *)(t + tw);
+  memset(t, 0, (size_t)k * per * sizeof(uint64_t)); /* toggles and marks, zeroed again after each mask */
   block = (uint64_t *)(*bm + r->n);
-  for (i = 0; i < r->n; i++) {
+  cut[0] = 0;
+  for (j = 1; j <= k; j++) cut[j] = r->n;
+  for (i = 0, j = 1; i < r->n; i++) {
     uint64_t hw = r->h[i] * r->w[i], lo = 1, hi = 0;
     (*bm)[i].w = NULL;
     if (r->m[i] >= 2 && hw) fg_words(r->cnts[i], r->m[i], hw, &lo, &hi);
     if (lo > hi || !many_runs(r->m[i], hi - lo + 1)) continue;
-    runs_toggles(t, u, r->cnts[i], r->m[i]);
-    px_words(block, t, u, lo, hi, PX_STORE);
-    if (hi == (hw - 1) / 64 && (hw & 63)) block[hi - lo] &= ~0ull >> (64 - (hw & 63)); /* no pixels past hw */
-    /* toggles past the foreground: in the word after hi, and the spare word */
-    t[hi + 1] = t[(hw + 63) / 64] = 0;
-    u[hi + 1] = u[(hw + 63) / 64] = 0;
     (*bm)[i].w = block;
     (*bm)[i].lo = lo;
     (*bm)[i].hi = hi;
     block += hi - lo + 1;
+    done += r->m[i];
+    /* range j-1 ends once the ranges so far hold their share of the runs */
+    while (j < k && done * k >= runs * j) cut[j++] = i + 1;
   }
+  c.r = r;
+  c.bm = *bm;
+  c.t = t;
+  c.tw = tw;
+  c.cut = cut;
+  frle_parallel_for(k, k, bitmaps_range, &c);
   frle_spare_give(t);
   return 1;
 }
@@ -748,7 +787,7 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
   uint32_t *bounds = (uint32_t *)(areas + nm);
   if (!block) return FRLE_ERR_NOMEM;
   /* bitmaps first: with one size on both sides, their boxes come from them */
-  if (!build_bitmaps(dt, &dbm) || (!self && !build_bitmaps(gt, &gbm))) {
+  if (!build_bitmaps(dt, &dbm, nthreads) || (!self && !build_bitmaps(gt, &gbm, nthreads))) {
     frle_spare_give(dbm);
     free(block);
     return FRLE_ERR_NOMEM;

@@ -170,3 +170,22 @@ def test_threads_share_the_spare_blocks(spare_limit: int) -> None:
         _mask._set_thread_min_chars(old)
     assert not bad
     assert _mask.spare_bytes() <= spare_limit
+
+
+def test_iou_bitmaps_built_on_threads_match_pycocotools() -> None:
+    # over 2^18 runs a thread: the bitmaps are built on threads, each with its
+    # own toggle words, over ranges of masks cut by their run counts
+    rng = np.random.default_rng(21)
+    h, w = 600, 800
+    dens = (0.5, 0.02, 0.3, 0.6, 0.1, 0.45)
+    dense = np.asfortranarray(np.stack([rng.random((h, w)) < d for d in dens], axis=2).astype(np.uint8))
+    rles = pm.encode(dense)
+    assert sum(len(r["counts"]) for r in rles) > 3 << 18  # runs: about one a character
+    strs = [dict(r, counts=r["counts"].decode()) for r in rles]
+    old = _mask._set_thread_min_chars(1)
+    try:
+        for crowd in ([0] * 6, [1, 0, 0, 1, 0, 1]):
+            assert _same(fm.iou(strs, strs, crowd), pm.iou(rles, rles, crowd))
+            assert _same(fm.iou(strs[:4], strs[2:], crowd[2:]), pm.iou(rles[:4], rles[2:], crowd[2:]))
+    finally:
+        _mask._set_thread_min_chars(old)
