@@ -255,9 +255,9 @@ def case_percall(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     if one_core(lambda: None) is None:
         notes.append("long strings on one core: no CPU affinity call on this OS, not timed")
     else:
-        notes.append(f"long strings: {nchars:,} count characters; '1 core' rows pin the process to one CPU "
-                     f"(target where strings outweigh the output, {d.cfg.family} "
-                     f"{'included' if long_family else 'not'}: <= 1.0, i.e. >= {LONG_GBPS:g} GB of characters/s)")
+        notes.append(f"long strings: {nchars:,} count characters; '1 core' rows pin the process to one CPU; "
+                     f"target <= 1.0 (>= {LONG_GBPS:g} GB of characters/s) on families whose strings outweigh "
+                     f"the output, " + ("judged here" if long_family else f"info only on {d.cfg.family}"))
     if skipped:
         notes.append("not timed (raised on this input): " + "; ".join(skipped))
     if differs:
