@@ -96,6 +96,22 @@ typedef struct frle_scratch frle_scratch; /* per-thread work memory */
 frle_scratch *frle_scratch_new(void);
 void frle_scratch_free(frle_scratch *s);
 
+/* Spare blocks (rle_scratch.c): big work buffers (parse arenas, bitmaps)
+ * kept between calls, so that a call on megabytes of counts does not fault
+ * in fresh pages each time. frle_spare_take gives a block of at least n
+ * bytes (64-byte aligned; *cap gets its usable size), or NULL when out of
+ * memory; frle_spare_give takes it back (NULL is fine) and keeps it while
+ * the blocks kept stay within the limit, else frees it. Thread-safe: a
+ * kept block goes to one taker at a time. frle_spare_limit sets the limit in
+ * bytes (negative: leaves it; a lower one frees every kept block, and 0 keeps
+ * none from then on) and returns the previous one; frle_spare_release frees
+ * the kept blocks now; frle_spare_bytes: bytes kept. */
+void *frle_spare_take(int64_t n, int64_t *cap);
+void frle_spare_give(void *p);
+int64_t frle_spare_limit(int64_t bytes);
+void frle_spare_release(void);
+int64_t frle_spare_bytes(void);
+
 /* Writes one validated mask (runs sum to h*w) into out.
  * Row-major (C order, out[y*w + x]): runs are transposed to row spans.
  * If zeroed, out is known to be all zeros and only foreground is written;
@@ -166,7 +182,8 @@ int frle_iou_runs_few(const frle_runs *dt, const frle_runs *gt, const double *dt
                       const uint8_t *iscrowd, double *o);
 
 /* pycocotools merge: the union (or intersection) of n masks of hw pixels,
- * with its exact runs; *out gets a malloc'd array (free()). n >= 2 needs
+ * with its exact runs; *out gets a spare block (frle_spare_give it: a long
+ * result then costs the next call no page faults). n >= 2 needs
  * strictly parsed masks; one mask's counts are copied as they are. Many
  * masks go through a bitmap of hw bits, a few through pairwise run merges.
  * Returns the number of runs, or -1 when out of memory. */

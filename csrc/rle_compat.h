@@ -113,6 +113,8 @@ static inline int frle_load_relaxed(const int *p) { return __atomic_load_n(p, __
 static inline void frle_store_relaxed(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 /* *p += v atomically; returns the old value (a shared work counter) */
 static inline int64_t frle_fetch_add64(int64_t *p, int64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+/* *p = v, returning the old value, ordered both ways (a spin lock's take and release) */
+static inline int frle_xchg_int(int *p, int v) { return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL); }
 #elif defined(_MSC_VER)
 #include <intrin.h>
 static __inline int frle_load_relaxed(const int *p) { return *(const volatile int *)p; }
@@ -120,6 +122,7 @@ static __inline void frle_store_relaxed(int *p, int v) { *(volatile int *)p = v;
 static __inline int64_t frle_fetch_add64(int64_t *p, int64_t v) {
   return _InterlockedExchangeAdd64((volatile __int64 *)p, v);
 }
+static __inline int frle_xchg_int(int *p, int v) { return (int)_InterlockedExchange((volatile long *)p, v); }
 #else
 #error "rle_compat.h: no atomics for this compiler (add them here)"
 #endif

@@ -69,9 +69,37 @@ static int bbox_rest(const uint32_t *cnts, int64_t j, int64_t m, uint32_t cc, di
   return 1;
 }
 
+/* The sum of c[0..16) into *sum when every count is in 1 .. 2^27-1, so
+ * the sum fits 32 bits: 1; else 0. */
+static inline int chunk16(const uint32_t *c, uint32_t *sum) {
+#if defined(__SSE2__)
+  const __m128i z = _mm_setzero_si128();
+  __m128i a = _mm_loadu_si128((const __m128i *)c), b = _mm_loadu_si128((const __m128i *)(c + 4));
+  __m128i d = _mm_loadu_si128((const __m128i *)(c + 8)), e = _mm_loadu_si128((const __m128i *)(c + 12));
+  __m128i zero = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi32(a, z), _mm_cmpeq_epi32(b, z)),
+                              _mm_or_si128(_mm_cmpeq_epi32(d, z), _mm_cmpeq_epi32(e, z)));
+  __m128i big = _mm_srli_epi32(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(d, e)), 27);
+  __m128i t = _mm_add_epi32(_mm_add_epi32(a, b), _mm_add_epi32(d, e));
+  if (_mm_movemask_epi8(_mm_or_si128(zero, _mm_cmpgt_epi32(big, z)))) return 0;
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+  *sum = (uint32_t)_mm_cvtsi128_si32(t);
+  return 1;
+#else
+  uint32_t t = 0, bad = 0;
+  int k;
+  for (k = 0; k < 16; k++) {
+    t += c[k];
+    bad |= (c[k] == 0) | (c[k] >> 27);
+  }
+  *sum = t;
+  return !bad;
+#endif
+}
+
 static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w64, int coco, double bb[4]) {
   /* uint32 arithmetic on purpose: pycocotools' results, wraps included */
-  uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0, cc = 0;
+  uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0, cc = 0, cx, col;
   int64_t j, any = 0, rest_tried = 0;
   divu32 dh;
   m = (m / 2) * 2;
@@ -81,25 +109,56 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
     return;
   }
   dh = divu32_init(h);
-  /* one (background, foreground) pair a step; selects, not branches, since
-   * whether a run spans columns follows the shape */
+  /* one (background, foreground) pair a step. col is the first pixel of
+   * column x: a run that starts and ends in that column (most runs of noise
+   * and stripes) needs no division, only its offsets from col; the others
+   * (a new column, a run across columns, a position that wrapped) take the
+   * divisions. Mins and maxes are selects, not branches. */
+  cx = 0;
+  col = 0;
   for (j = 1; j < m;) {
     int64_t stop = m - j > 256 ? j + 256 : m;
-    for (; j < stop; j += 2) {
-      uint32_t start = cc + cnts[j - 1], n = cnts[j], end, xs_, ys_, xe_, ye_;
-      int span;
+    while (j < stop) {
+      uint32_t start, n, end, xs_, ys_, xe_, ye_, sum;
+      /* eight pairs at once when all of their pixels lie in column cx (and
+       * no count is 0, and no position wraps): then only the first start
+       * and the last end can move the rows */
+      if (j + 14 < stop && chunk16(cnts + j - 1, &sum) && cc >= col && (uint64_t)(cc - col) + sum <= h &&
+          (uint64_t)cc + sum <= UINT32_MAX) {
+        ys_ = cc + cnts[j - 1] - col;
+        ye_ = cc + sum - 1 - col;
+        cc += sum;
+        j += 16;
+        any = 1;
+        xs = cx < xs ? cx : xs;
+        xe = cx > xe ? cx : xe;
+        ys = ys_ < ys ? ys_ : ys;
+        ye = ye_ > ye ? ye_ : ye;
+        continue;
+      }
+      start = cc + cnts[j - 1];
+      n = cnts[j];
+      j += 2;
       cc = start + n;
       if (n == 0) continue;
       any = 1;
       end = cc - 1;
-      xs_ = divu32_q(dh, start);
-      ys_ = start - xs_ * h;
-      xe_ = divu32_q(dh, end);
-      ye_ = end - xe_ * h;
-      span = xs_ < xe_;
-      if (span) {
-        ys_ = 0;
-        ye_ = h - 1;
+      if (start < col || start - col >= h) { /* another column (or a wrap below col) */
+        cx = divu32_q(dh, start);
+        col = cx * h;
+      }
+      xs_ = cx;
+      ys_ = start - col;
+      if (end >= col && end - col < h) { /* within the column (col + h may pass 2^32) */
+        xe_ = cx;
+        ye_ = end - col;
+      } else {
+        xe_ = divu32_q(dh, end);
+        ye_ = end - xe_ * h;
+        if (xs_ < xe_) { /* across columns: every row */
+          ys_ = 0;
+          ye_ = h - 1;
+        }
       }
       xs = xs_ < xs ? xs_ : xs;
       xe = xe_ > xe ? xe_ : xe;
@@ -350,13 +409,44 @@ static uint64_t px_words(uint64_t *dst, uint64_t *t, uint8_t *u, uint64_t lo, ui
  * fewer (two runs a column of 23 words at SA-1B size), walk theirs. */
 static inline int many_runs(int64_t m, uint64_t words) { return m >= 2 && (uint64_t)m * 2 > words; }
 
+typedef struct {
+  const frle_runs *r;
+  fg_bits *bm;
+  uint64_t *t;         /* per range: tw words of toggles, then tw bytes of marks */
+  uint64_t tw;
+  const int64_t *cut;  /* range k builds masks cut[k] .. cut[k+1]-1 */
+} bitmaps_ctx;
+
+static void bitmaps_range(void *vctx, int64_t b, int64_t e, int tid) {
+  bitmaps_ctx *c = (bitmaps_ctx *)vctx;
+  uint64_t *t = c->t + (size_t)tid * (c->tw + (c->tw + 7) / 8);
+  uint8_t *u = (uint8_t *)(t + c->tw);
+  int64_t k, i;
+  for (k = b; k < e; k++)
+    for (i = c->cut[k]; i < c->cut[k + 1]; i++) {
+      const fg_bits *f = &c->bm[i];
+      uint64_t hw = c->r->h[i] * c->r->w[i], lo = f->lo, hi = f->hi;
+      uint64_t *block = (uint64_t *)f->w;
+      if (!block) continue;
+      runs_toggles(t, u, c->r->cnts[i], c->r->m[i]);
+      px_words(block, t, u, lo, hi, PX_STORE);
+      if (hi == (hw - 1) / 64 && (hw & 63)) block[hi - lo] &= ~0ull >> (64 - (hw & 63)); /* no pixels past hw */
+      /* toggles past the foreground: in the word after hi, and the spare word */
+      t[hi + 1] = t[(hw + 63) / 64] = 0;
+      u[hi + 1] = u[(hw + 63) / 64] = 0;
+    }
+}
+
 /* Bitmaps of a side's many-run masks over the words their foreground can
  * touch (w NULL for the other masks), in one block; *bm is NULL where no
- * mask qualifies. Returns 0 when out of memory. */
-static int build_bitmaps(const frle_runs *r, fg_bits **bm) {
-  int64_t i;
-  uint64_t words = 0, tw = 0, *block, *t;
-  uint8_t *u;
+ * mask qualifies. On nthreads threads, each with its own toggle words, over
+ * ranges of masks that hold about as many runs. Returns 0 when out of
+ * memory. */
+static int build_bitmaps(const frle_runs *r, fg_bits **bm, int nthreads) {
+  int64_t i, runs = 0, done = 0, cut[FRLE_MAX_THREADS + 1];
+  uint64_t words = 0, tw = 0, per, *block, *t;
+  int k, j;
+  bitmaps_ctx c;
   *bm = NULL;
   for (i = 0; i < r->n; i++) {
     uint64_t hw = r->h[i] * r->w[i], lo, hi;
@@ -364,37 +454,47 @@ static int build_bitmaps(const frle_runs *r, fg_bits **bm) {
     fg_words(r->cnts[i], r->m[i], hw, &lo, &hi);
     if (lo <= hi && many_runs(r->m[i], hi - lo + 1)) {
       words += hi - lo + 1;
+      runs += r->m[i];
       if ((hw + 63) / 64 + 1 > tw) tw = (hw + 63) / 64 + 1;
     }
   }
   if (!words) return 1;
-  *bm = (fg_bits *)malloc((size_t)r->n * sizeof(fg_bits) + (size_t)words * sizeof(uint64_t));
-  t = (uint64_t *)calloc((size_t)tw, sizeof(uint64_t) + 1); /* toggles and marks, zeroed again after each mask */
+  /* a thread per 256K runs at most: below that, starting one costs more */
+  k = frle_thread_count(nthreads, runs / (1 << 18) + 1);
+  per = tw + (tw + 7) / 8; /* words of one range's toggles and marks */
+  /* spare blocks: megabytes for noise, reused by the next call without page faults */
+  *bm = (fg_bits *)frle_spare_take((int64_t)(r->n * sizeof(fg_bits) + words * sizeof(uint64_t)), NULL);
+  t = (uint64_t *)frle_spare_take((int64_t)((uint64_t)k * per * sizeof(uint64_t)), NULL);
   if (!*bm || !t) {
-    free(*bm);
-    free(t);
+    frle_spare_give(*bm);
+    frle_spare_give(t);
     *bm = NULL;
     return 0;
   }
-  u = (uint8_t *)(t + tw);
+  memset(t, 0, (size_t)k * per * sizeof(uint64_t)); /* toggles and marks, zeroed again after each mask */
   block = (uint64_t *)(*bm + r->n);
-  for (i = 0; i < r->n; i++) {
+  cut[0] = 0;
+  for (j = 1; j <= k; j++) cut[j] = r->n;
+  for (i = 0, j = 1; i < r->n; i++) {
     uint64_t hw = r->h[i] * r->w[i], lo = 1, hi = 0;
     (*bm)[i].w = NULL;
     if (r->m[i] >= 2 && hw) fg_words(r->cnts[i], r->m[i], hw, &lo, &hi);
     if (lo > hi || !many_runs(r->m[i], hi - lo + 1)) continue;
-    runs_toggles(t, u, r->cnts[i], r->m[i]);
-    px_words(block, t, u, lo, hi, PX_STORE);
-    if (hi == (hw - 1) / 64 && (hw & 63)) block[hi - lo] &= ~0ull >> (64 - (hw & 63)); /* no pixels past hw */
-    /* toggles past the foreground: in the word after hi, and the spare word */
-    t[hi + 1] = t[(hw + 63) / 64] = 0;
-    u[hi + 1] = u[(hw + 63) / 64] = 0;
     (*bm)[i].w = block;
     (*bm)[i].lo = lo;
     (*bm)[i].hi = hi;
     block += hi - lo + 1;
+    done += r->m[i];
+    /* range j-1 ends once the ranges so far hold their share of the runs */
+    while (j < k && done * k >= runs * j) cut[j++] = i + 1;
   }
-  free(t);
+  c.r = r;
+  c.bm = *bm;
+  c.t = t;
+  c.tw = tw;
+  c.cut = cut;
+  frle_parallel_for(k, k, bitmaps_range, &c);
+  frle_spare_give(t);
   return 1;
 }
 
@@ -411,8 +511,31 @@ AND_POPCOUNT(and_popcount_plain, )
 AND_POPCOUNT(and_popcount_hw, FRLE_TARGET("popcnt"))
 #endif
 
+#ifdef FRLE_X86_KERNELS
+/* Eight words a step: the bytes' popcounts from two nibble lookups
+ * (vpshufb), summed per 64-bit lane by vpsadbw (AVX-512BW; the VPOPCNTQ
+ * extension is not needed). */
+FRLE_TARGET("avx512f,avx512bw,popcnt")
+static uint64_t and_popcount_avx512(const uint64_t *x, const uint64_t *y, uint64_t n) {
+  const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+  const __m512i low = _mm512_set1_epi8(0x0f);
+  __m512i acc = _mm512_setzero_si512();
+  uint64_t k = 0, tot;
+  for (; k + 8 <= n; k += 8) {
+    __m512i v = _mm512_and_si512(_mm512_loadu_si512((const void *)(x + k)), _mm512_loadu_si512((const void *)(y + k)));
+    __m512i c = _mm512_add_epi8(_mm512_shuffle_epi8(lut, _mm512_and_si512(v, low)),
+                                _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi64(v, 4), low)));
+    acc = _mm512_add_epi64(acc, _mm512_sad_epu8(c, _mm512_setzero_si512()));
+  }
+  tot = (uint64_t)_mm512_reduce_add_epi64(acc);
+  for (; k < n; k++) tot += (uint64_t)frle_popcount64(x[k] & y[k]);
+  return tot;
+}
+#endif
+
 static uint64_t and_popcount(const uint64_t *x, const uint64_t *y, uint64_t n) {
 #ifdef FRLE_X86_KERNELS
+  if (n >= 16 && frle_scan_level() >= FRLE_ISA_AVX512) return and_popcount_avx512(x, y, n);
   if (frle_cpu_has(FRLE_CPU_POPCNT)) return and_popcount_hw(x, y, n);
 #endif
   return and_popcount_plain(x, y, n);
@@ -429,26 +552,39 @@ static uint64_t bits_overlap(const fg_bits *a, const fg_bits *b, uint64_t h, uin
 }
 
 /* Common pixels of a bitmap and a mask's foreground intervals in columns
- * x0..x1 of height h: popcounts over the intervals' words. */
-static uint64_t bits_fg_overlap(const fg_bits *a, const frle_fg *f, uint64_t h, uint64_t x0, uint64_t x1) {
-  uint64_t lo = x0 * h, hi = (x1 + 1) * h, acc = 0;
-  int64_t i;
-  for (i = 0; i < f->k; i++) {
-    uint64_t s = f->s[i], e = f->e[i], ks, ke, k;
-    if (e <= lo) continue;
-    if (s >= hi) break;
-    ks = s >> 6;
-    ke = (e - 1) >> 6;
-    if (ks < a->lo) ks = a->lo, s = ks * 64;
-    if (ke > a->hi) ke = a->hi, e = (ke + 1) * 64;
-    for (k = ks; k <= ke && s < e; k++) {
-      uint64_t word = a->w[k - a->lo];
-      if (k == s >> 6) word &= ~0ull << (s & 63);
-      if (k == (e - 1) >> 6) word &= ~0ull >> (63 - ((e - 1) & 63));
-      acc += (uint64_t)frle_popcount64(word);
-    }
+ * x0..x1 of height h: popcounts over the intervals' words (the popcnt
+ * instruction where the CPU has it, as and_popcount). */
+#define BITS_FG_OVERLAP(name, attr)                                                                                    \
+  attr static uint64_t name(const fg_bits *a, const frle_fg *f, uint64_t h, uint64_t x0, uint64_t x1) {                \
+    uint64_t lo = x0 * h, hi = (x1 + 1) * h, acc = 0;                                                                  \
+    int64_t i;                                                                                                         \
+    for (i = 0; i < f->k; i++) {                                                                                       \
+      uint64_t s = f->s[i], e = f->e[i], ks, ke, k;                                                                    \
+      if (e <= lo) continue;                                                                                           \
+      if (s >= hi) break;                                                                                              \
+      ks = s >> 6;                                                                                                     \
+      ke = (e - 1) >> 6;                                                                                               \
+      if (ks < a->lo) ks = a->lo, s = ks * 64;                                                                         \
+      if (ke > a->hi) ke = a->hi, e = (ke + 1) * 64;                                                                   \
+      for (k = ks; k <= ke && s < e; k++) {                                                                            \
+        uint64_t word = a->w[k - a->lo];                                                                               \
+        if (k == s >> 6) word &= ~0ull << (s & 63);                                                                    \
+        if (k == (e - 1) >> 6) word &= ~0ull >> (63 - ((e - 1) & 63));                                                 \
+        acc += (uint64_t)frle_popcount64(word);                                                                        \
+      }                                                                                                                \
+    }                                                                                                                  \
+    return acc;                                                                                                        \
   }
-  return acc;
+BITS_FG_OVERLAP(bits_fg_overlap_plain, )
+#ifdef FRLE_X86_KERNELS
+BITS_FG_OVERLAP(bits_fg_overlap_hw, FRLE_TARGET("popcnt"))
+#endif
+
+static uint64_t bits_fg_overlap(const fg_bits *a, const frle_fg *f, uint64_t h, uint64_t x0, uint64_t x1) {
+#ifdef FRLE_X86_KERNELS
+  if (frle_cpu_has(FRLE_CPU_POPCNT)) return bits_fg_overlap_hw(a, f, h, x0, x1);
+#endif
+  return bits_fg_overlap_plain(a, f, h, x0, x1);
 }
 
 /* The words ks..ke of pixels s..e-1 (s < e) that a bitmap holds; ks > ke
@@ -586,8 +722,8 @@ static void build_fg(const frle_runs *r, const double *bb, const fg_bits *bm, ui
     const uint32_t *c = r->cnts[i];
     uint64_t pos = 0, a = 0;
     int64_t k = 0;
-    if (bm && bm[i].w) { /* its pairs take the bitmap: no intervals */
-      a = frle_area(c, r->m[i]);
+    if (bm && bm[i].w) { /* its pairs take the bitmap: no intervals; its area is its popcount */
+      a = and_popcount(bm[i].w, bm[i].w, bm[i].hi - bm[i].lo + 1);
       f[i].s = f[i].e = NULL;
       f[i].k = 0;
       f[i].x0 = f[i].x1 = f[i].y0 = f[i].y1 = 0;
@@ -656,8 +792,8 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
   uint32_t *bounds = (uint32_t *)(areas + nm);
   if (!block) return FRLE_ERR_NOMEM;
   /* bitmaps first: with one size on both sides, their boxes come from them */
-  if (!build_bitmaps(dt, &dbm) || (!self && !build_bitmaps(gt, &gbm))) {
-    free(dbm);
+  if (!build_bitmaps(dt, &dbm, nthreads) || (!self && !build_bitmaps(gt, &gbm, nthreads))) {
+    frle_spare_give(dbm);
     free(block);
     return FRLE_ERR_NOMEM;
   }
@@ -688,8 +824,8 @@ int frle_iou_runs(const frle_runs *dt, const frle_runs *gt, const uint8_t *iscro
   c.dbm = dbm;
   c.gbm = self ? dbm : gbm;
   frle_parallel_for(self ? md : gt->n, nthreads, iou_range, &c);
-  free(dbm);
-  free(gbm);
+  frle_spare_give(dbm);
+  frle_spare_give(gbm);
   free(block);
   return FRLE_OK;
 }
@@ -895,7 +1031,7 @@ static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, uint64_t lo, uint64_t
   /* transitions at bits past hw (the last pixel set, then padding) are not runs */
   uint64_t tail = (hw & 63) ? ~0ull >> (64 - (hw & 63)) : ~0ull;
   int64_t m = 0;
-  uint32_t *o = (uint32_t *)malloc((size_t)(cap + 1) * sizeof(uint32_t));
+  uint32_t *o = (uint32_t *)frle_spare_take((cap + 1) * (int64_t)sizeof(uint32_t), NULL);
   if (!o) return -1;
   if (hi + 1 < nw) hi++; /* the word after the last set one ends its run */
   for (k = lo; k <= hi && k < nw; k++) {
@@ -917,7 +1053,7 @@ static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, uint64_t lo, uint64_t
 static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64_t n, uint64_t hw, int intersect,
                             uint32_t **out) {
   uint64_t nw = (hw + 63) / 64, glo = nw, ghi = 0;
-  uint64_t *b = (uint64_t *)malloc((size_t)(nw + 1) * sizeof(uint64_t)), *tmp = NULL;
+  uint64_t *b = (uint64_t *)frle_spare_take((int64_t)((nw + 1) * sizeof(uint64_t)), NULL), *tmp = NULL;
   uint8_t *u;
   int64_t i, r, cap = 1;
   if (!b) return -1;
@@ -938,9 +1074,12 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
      * mask's toggle words, then one pass of those words (which costs more
      * than span fills below that) */
     if ((uint64_t)m[i] > hi - lo + 1) {
-      if (!tmp && !(tmp = (uint64_t *)calloc((size_t)nw + 1, sizeof(uint64_t) + 1))) {
-        free(b);
-        return -1;
+      if (!tmp) {
+        if (!(tmp = (uint64_t *)frle_spare_take((int64_t)((nw + 1) * (sizeof(uint64_t) + 1)), NULL))) {
+          frle_spare_give(b);
+          return -1;
+        }
+        memset(tmp, 0, (size_t)(nw + 1) * (sizeof(uint64_t) + 1));
       }
       u = (uint8_t *)(tmp + nw + 1);
       runs_toggles(tmp, u, c, m[i]);
@@ -965,14 +1104,14 @@ static int64_t merge_bitmap(const uint32_t *const *cnts, const int64_t *m, int64
       pos = e;
     }
   }
-  free(tmp);
+  frle_spare_give(tmp);
   for (i = 0; i < n; i++) cap += m[i];
   if (intersect) { /* the intersection can be set anywhere its first mask is */
     glo = 0;
     ghi = nw - 1;
   }
   r = glo > ghi ? bitmap_runs(b, hw, 0, 0, cap, out) : bitmap_runs(b, hw, glo, ghi, cap, out);
-  free(b);
+  frle_spare_give(b);
   return r;
 }
 
@@ -986,11 +1125,11 @@ int64_t frle_merge_many(const uint32_t *const *cnts, const int64_t *m, int64_t n
    * a few times over plus one pass over the runs */
   if (n >= 2 && hw > 0 && hw / 64 < (uint64_t)(n / 2) * (uint64_t)total)
     return merge_bitmap(cnts, m, n, hw, intersect != 0, out);
-  o = (uint32_t *)malloc((size_t)(total + n + 1) * sizeof(uint32_t));
+  o = (uint32_t *)frle_spare_take((total + n + 1) * (int64_t)sizeof(uint32_t), NULL);
   if (!o) return -1;
   r = merge_pairs(cnts, m, n, intersect, o);
   if (r < 0) {
-    free(o);
+    frle_spare_give(o);
     return -1;
   }
   *out = o;

@@ -247,8 +247,10 @@ MUTANTS: List[Mutant] = [
     # --- the ops on runs (csrc/rle_ops.c): toBbox, pairwise merge, box IoU and its prefilter
     _m("ops-area-start", O, "for (j = 1; j < m; j += 2) a += cnts[j];",
        "for (j = 0; j < m; j += 2) a += cnts[j];", "off-by-one", "area counts background", T_OPS),
-    _m("ops-bbox-cross", O, "span = xs_ < xe_;", "span = xs_ <= xe_;",
-       "comparison", "a run inside one column spans all rows", T_OPS),
+    _m("ops-bbox-cross", O, "if (end >= col && end - col < h) {", "if (end >= col && end - col <= h) {",
+       "comparison", "a run that ends on the next column's first row stays in its column", T_OPS),
+    _m("ops-bbox-block", O, "ye_ = cc + sum - 1 - col;", "ye_ = cc + sum - col;",
+       "off-by-one", "eight pairs in one column end a row late", T_OPS),
     _m("ops-bbox-width", O, "bb[2] = (uint32_t)(xe - xs + 1);", "bb[2] = (uint32_t)(xe - xs);",
        "off-by-one", "box width one short", T_OPS),
     _m("ops-bbox-coco-quirk", O, "if (!any && !coco)", "if (!any)", "logic",

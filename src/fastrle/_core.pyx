@@ -452,7 +452,7 @@ def merge(Runs r, bint intersect):
             memcpy(cnp.PyArray_DATA(out), cnts, m * sizeof(uint32_t))
         return out
     finally:
-        free(cnts)
+        frle_spare_give(cnts)
 
 
 def iou_rle(Runs dt, Runs gt, const uint8_t[::1] iscrowd, int threads=1):

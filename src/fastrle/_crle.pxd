@@ -15,6 +15,11 @@ cdef extern from "rle.h" nogil:
         int64_t m
     ctypedef struct frle_scratch:
         pass
+    void *frle_spare_take(int64_t n, int64_t *cap)
+    void frle_spare_give(void *p)
+    int64_t frle_spare_limit(int64_t bytes)
+    void frle_spare_release()
+    int64_t frle_spare_bytes()
     unsigned long long FRLE_MAX_PIXELS
     int FRLE_OK, FRLE_ERR_CHAR, FRLE_ERR_NUL, FRLE_ERR_TRUNCATED, FRLE_ERR_VARINT_LONG
     int FRLE_ERR_NEGATIVE, FRLE_ERR_RUN_TOO_BIG, FRLE_ERR_SUM_SHORT, FRLE_ERR_SUM_LONG

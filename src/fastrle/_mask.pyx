@@ -54,6 +54,7 @@ from ._status cimport raise_status
 from ._crle cimport (FRLE_OK, frle_area, frle_bbox_coco, frle_bbox_coco_many, frle_check_size,
                     frle_decode_batch, frle_decode_colmajor, frle_encode_batch, frle_error, frle_from_poly, frle_iou_runs,
                     frle_merge_many, frle_parse, frle_parse_canonical, frle_parse_many, frle_runs, frle_src,
+                    frle_spare_bytes, frle_spare_give, frle_spare_limit, frle_spare_release, frle_spare_take,
                     frle_string_bound, frle_to_string)
 
 cdef object _SIZE = "size"
@@ -74,36 +75,40 @@ cdef int64_t _SMALL_BYTES = THREAD_MIN_BYTES
 cdef int64_t _MAX_DIM = MAX_PIXELS
 cdef double _MAX_COORD = MAX_POLY_COORD
 
-# One spare parse arena, kept for the next call: arenas of at least
-# _ARENA_MIN counts come from mmap, and faulting in fresh pages costs more
-# than the vector parse that fills them. Taken and given back with the GIL
-# held, so two calls never share it.
-cdef int64_t _ARENA_MIN = 32768
-cdef int64_t _SPARE_MAX = SPARE_ARENA_BYTES // 4
-cdef uint32_t *_spare = NULL
-cdef int64_t _spare_cap = 0
+# Parse arenas of long strings come from the core's spare blocks
+# (frle_spare_take in csrc/rle_scratch.c): kept between calls up to
+# SPARE_ARENA_BYTES, since faulting in megabytes of fresh pages costs more
+# than the vector parse that fills them.
+frle_spare_limit(SPARE_ARENA_BYTES)
 
 
-cdef uint32_t *_arena_take(int64_t n, int64_t *cap):
-    """Room for n counts (*cap gets its size), or NULL when out of memory."""
-    global _spare, _spare_cap
-    cdef uint32_t *p
-    if n >= _ARENA_MIN and _spare != NULL and _spare_cap >= n:
-        p, cap[0] = _spare, _spare_cap
-        _spare, _spare_cap = NULL, 0
-        return p
-    cap[0] = n
-    return <uint32_t *>malloc(n * sizeof(uint32_t) + 1)
+cdef inline uint32_t *_arena_take(int64_t n):
+    """Room for n counts, or NULL when out of memory."""
+    return <uint32_t *>frle_spare_take(n * sizeof(uint32_t), NULL)
 
 
-cdef void _arena_give(uint32_t *p, int64_t cap):
-    """Free an arena from _arena_take, or keep it as the spare (the larger one)."""
-    global _spare, _spare_cap
-    if p != NULL and _ARENA_MIN <= cap <= _SPARE_MAX and cap > _spare_cap:
-        free(_spare)
-        _spare, _spare_cap = p, cap
-    else:
-        free(p)
+def release_spare():
+    """Free the work memory kept between calls (parse arenas, bitmaps), now.
+    Returns the bytes freed. Later calls keep blocks again, up to the limit."""
+    cdef int64_t held = frle_spare_bytes()
+    frle_spare_release()
+    return held
+
+
+def spare_limit(object limit=None):
+    """The most bytes of work memory kept between calls; with ``limit``
+    (an int >= 0) sets it first and returns the previous one. A lower limit
+    frees what is kept now; 0 keeps nothing."""
+    if limit is None:
+        return frle_spare_limit(-1)
+    if type(limit) is not int or limit < 0:
+        raise ValueError(f"limit must be an int >= 0, got {limit!r}")
+    return frle_spare_limit(limit)
+
+
+def spare_bytes():
+    """Bytes of work memory kept between calls now."""
+    return frle_spare_bytes()
 
 
 def _set_thread_min_chars(int64_t n):
@@ -168,7 +173,7 @@ cdef int _fast_rle(object r, frle_src *s, uint64_t *h, uint64_t *w, uint64_t *hw
 
 cdef class _Batch:
     """A list of plain RLE dicts as C arrays, then parsed into one arena."""
-    cdef int64_t n, chars, arena_cap
+    cdef int64_t n, chars
     cdef frle_src *src
     cdef uint64_t *h
     cdef uint64_t *w
@@ -181,7 +186,7 @@ cdef class _Batch:
 
     def __dealloc__(self):
         free(self.src)  # one block holds every per-mask array
-        _arena_give(self.arena, self.arena_cap)
+        frle_spare_give(self.arena)
 
     cdef int collect(self, list rles, bint arena=True) except -1:
         """1 when every item is a plain RLE dict, else 0. arena: make room
@@ -212,7 +217,7 @@ cdef class _Batch:
         self.chars = total
         if not arena:
             return 1
-        self.arena = _arena_take(total, &self.arena_cap)
+        self.arena = _arena_take(total)
         if self.arena == NULL:
             raise MemoryError()
         for i in range(n):
@@ -279,7 +284,7 @@ cdef bytes _string(const uint32_t *cnts, int64_t m):
 
 cdef struct _OneRle:
     uint32_t *cnts   # the caller's buffer, or an arena (_arena_take) when the counts need more
-    int64_t m, cap
+    int64_t m
     uint64_t h, w, hw
     PyObject *counts # borrowed: the dict's counts (str or bytes)
     int canonical    # writing the counts again would give that same string
@@ -300,7 +305,7 @@ cdef int _one(object r, bint strict, uint32_t *buf, _OneRle *o, bint canon=False
     if not _fast_rle(r, &s, &o.h, &o.w, &o.hw, &o.counts):
         return 0
     if s.len > ONE_CAP:
-        o.cnts = _arena_take(s.len, &o.cap)
+        o.cnts = _arena_take(s.len)
         if o.cnts == NULL:
             o.cnts = buf
             raise MemoryError()
@@ -316,7 +321,7 @@ cdef int _one(object r, bint strict, uint32_t *buf, _OneRle *o, bint canon=False
 cdef inline void _one_free(_OneRle *o, uint32_t *buf):
     """Give back the counts of _one, unless they are in the caller's buf."""
     if o.cnts != buf:
-        _arena_give(o.cnts, o.cap)
+        frle_spare_give(o.cnts)
         o.cnts = buf
 
 
@@ -422,7 +427,7 @@ def merge(object rles, bint intersect):
     try:
         return {"size": [b.h[0], b.w[0]], "counts": _string(cnts, m)}
     finally:
-        free(cnts)
+        frle_spare_give(cnts)
 
 
 cdef int _crowd(object pyiscrowd, int64_t n, uint8_t *out) except -1:

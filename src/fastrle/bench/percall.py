@@ -4,7 +4,9 @@
 name      id   what
 ========= ==== ===================================================================
 percall   g    every ``fastrle.mask`` function on one COCO annotation, and on 100
-               SA-1B-like masks, vs pycocotools, faster-coco-eval and hotcoco
+               SA-1B-like masks, vs pycocotools, faster-coco-eval and hotcoco;
+               area, toBbox, merge and iou of the 100 on one core against their
+               count characters at 1 GB/s (long strings at vector speed)
 cocoeval  h    COCOeval segm on the real files in tests/data: stock, with
                ``fastrle.patch_pycocotools()``, fastrle.cocoeval.COCOeval,
                ultrafast-pycocotools, hotcoco and faster-coco-eval
@@ -31,12 +33,37 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .core import MEMSET_FAMILIES
 from .harness import BenchData, CaseSpec, Comparator, RatioSpec, import_or_none, skip_note, version_of, register
 
 GT_FILE = "coco_instances_val2014_100.json"
 RES_FILE = "cocoapi_instances_val2014_fakesegm100_results.json"
 # (one annotation) pycocotools / fastrle must be >= 1 for each; batch targets below
 BATCH_TARGETS = {"iou": 10.0, "merge": 5.0, "area": 3.0, "toBbox": 3.0}
+
+
+# Long strings at vector speed (issue 25): on families whose count strings outweigh
+# the output (noise, stripes), each of these calls on the 100 masks must take at most
+# the time of their count characters at LONG_GBPS, on one core.
+LONG_CALLS = ("area", "toBbox", "merge", "iou")
+LONG_GBPS = 1.0
+
+
+def one_core(fn: Callable[[], Any]) -> Optional[Callable[[], Any]]:
+    """``fn`` run with this process pinned to one of its CPUs (so fastrle starts no
+    threads: its thread count follows the affinity), restored after; None where the
+    OS has no affinity call."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+
+    def run() -> Any:
+        cpus = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(cpus)})
+        try:
+            return fn()
+        finally:
+            os.sched_setaffinity(0, cpus)
+    return run
 
 
 # the Rust drop-ins of issue 25: fastrle must be at least as fast as the fastest of
@@ -217,6 +244,20 @@ def case_percall(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
                     notes.append(f"{label}: {group}{text} returns another form than pycocotools")
                 comps.append(Comparator(ck, f"{label.split()[0]}.{group}{text}",
                                         partial(fn, m)))
+    # long strings on one core: the rate of count characters (judged where strings outweigh the output)
+    nchars = sum(len(r["counts"]) for r in d.rles)
+    long_family = d.cfg.family not in MEMSET_FAMILIES
+    fr = by_key["fastrle"][0]
+    for name in LONG_CALLS:
+        pinned = one_core(partial(batch[name][1], fr))
+        if pinned is not None:
+            comps.append(Comparator(f"100 {name}:fastrle-1core", f"fastrle.mask.{batch[name][0]} on one core", pinned))
+    if one_core(lambda: None) is None:
+        notes.append("long strings on one core: no CPU affinity call on this OS, not timed")
+    else:
+        notes.append(f"long strings: {nchars:,} count characters; '1 core' rows pin the process to one CPU; "
+                     f"target <= 1.0 (>= {LONG_GBPS:g} GB of characters/s) on families whose strings outweigh "
+                     f"the output, " + ("judged here" if long_family else f"info only on {d.cfg.family}"))
     if skipped:
         notes.append("not timed (raised on this input): " + "; ".join(skipped))
     if differs:
@@ -236,6 +277,11 @@ def case_percall(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     for name in batch:
         ratios.append((f"100 {name}: pycocotools / fastrle", f"100 {name}:pycocotools", f"100 {name}:fastrle",
                        ">=" if name in BATCH_TARGETS else "", BATCH_TARGETS.get(name)))
+    for name in LONG_CALLS:
+        # the time over the time of the characters at LONG_GBPS ("vector speed")
+        ratios.append((f"100 {name}, 1 core: time / chars at {LONG_GBPS:g} GB/s", f"100 {name}:fastrle-1core",
+                       f"@{nchars / (LONG_GBPS * 1e9)!r}", "<=" if long_family else "",
+                       1.0 if long_family else None))
     ratios += rival_ratios([(f"{g}{n}", f"{g or '1 ann '}{n}") for g, calls in (("", one), ("100 ", batch))
                             for n in calls], keys)
     for peer in ("faster-coco-eval", "hotcoco", "ultrafast"):
