@@ -102,7 +102,9 @@ void frle_scratch_free(frle_scratch *s);
  * bytes (64-byte aligned; *cap gets its usable size), or NULL when out of
  * memory; frle_spare_give takes it back (NULL is fine) and keeps it while
  * the blocks kept stay within the limit, else frees it. Thread-safe: a
- * kept block goes to one taker at a time. frle_spare_limit sets the limit in
+ * kept block goes to one taker at a time. The limit starts at 0 (nothing
+ * kept: each extension module has its own copy, and only the drop-in opts
+ * in). frle_spare_limit sets the limit in
  * bytes (negative: leaves it; a lower one frees every kept block, and 0 keeps
  * none from then on) and returns the previous one; frle_spare_release frees
  * the kept blocks now; frle_spare_bytes: bytes kept. */

@@ -46,7 +46,7 @@ void frle_scratch_free(frle_scratch *s) {
 
 static char *spare_slot[SPARE_SLOTS]; /* kept blocks (their header), NULL where empty */
 static int64_t spare_held;            /* bytes kept in spare_slot */
-static int64_t spare_cap = (int64_t)64 << 20;
+static int64_t spare_cap; /* 0: keep nothing until a caller sets a limit (frle_spare_limit) */
 static int spare_lock_word;
 
 /* A spin lock: the sections under it scan eight slots. */
