@@ -113,6 +113,10 @@ static inline int frle_load_relaxed(const int *p) { return __atomic_load_n(p, __
 static inline void frle_store_relaxed(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 /* *p += v atomically; returns the old value (a shared work counter) */
 static inline int64_t frle_fetch_add64(int64_t *p, int64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+/* a flag that publishes what its writer wrote before it (release), seen
+ * with all of that by a reader that loads it (acquire) */
+static inline int frle_load_acquire(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void frle_store_release(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 #elif defined(_MSC_VER)
 #include <intrin.h>
 static __inline int frle_load_relaxed(const int *p) { return *(const volatile int *)p; }
@@ -120,6 +124,9 @@ static __inline void frle_store_relaxed(int *p, int v) { *(volatile int *)p = v;
 static __inline int64_t frle_fetch_add64(int64_t *p, int64_t v) {
   return _InterlockedExchangeAdd64((volatile __int64 *)p, v);
 }
+/* full barriers: acquire and release on every MSVC target (long is 32 bits) */
+static __inline int frle_load_acquire(const int *p) { return (int)_InterlockedOr((volatile long *)p, 0); }
+static __inline void frle_store_release(int *p, int v) { _InterlockedExchange((volatile long *)p, (long)v); }
 #else
 #error "rle_compat.h: no atomics for this compiler (add them here)"
 #endif

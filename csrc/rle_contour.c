@@ -707,6 +707,11 @@ typedef struct {
   const int64_t *order; /* masks by falling run count, or NULL: in index order */
   int64_t n, next;      /* the next place in order a thread takes */
   int failed;
+  frle_rings_sink sink; /* or NULL: out keeps every mask's rings */
+  void *sink_ctx;
+  int *done;      /* sink: done[k], the mask at place k is traced (release) */
+  int64_t handed; /* sink: places [0, handed) went to the sink */
+  int sink_rc;    /* the sink's nonzero return, which stopped the job */
 } cjob;
 
 /* Mask i's counts: the table's, whose sum is checked, or its source's: a
@@ -728,6 +733,22 @@ static int mask_counts(const cjob *jb, cworker *wk, int64_t i, const uint32_t **
     *m = jb->offsets[i + 1] - jb->offsets[i];
   }
   return frle_check_sum(*cnts, *m, hw, &wk->err);
+}
+
+/* The masks traced so far, in place order up to the first one still being
+ * traced, to the sink, each freed after it (the caller's thread only: the
+ * sink may take the GIL). Stops the job on the sink's nonzero return. */
+static void hand_over(cjob *jb) {
+  while (jb->handed < jb->n && !jb->sink_rc && frle_load_acquire(&jb->done[jb->handed])) {
+    int64_t i = jb->order ? jb->order[jb->handed] : jb->handed;
+    int rc = jb->sink(jb->sink_ctx, i, &jb->out[i]);
+    frle_rings_free(&jb->out[i]);
+    jb->handed++;
+    if (rc) {
+      jb->sink_rc = rc;
+      frle_store_relaxed(&jb->failed, 1);
+    }
+  }
 }
 
 /* Each thread takes the next mask until none is left, biggest first, so
@@ -760,6 +781,12 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
       frle_store_relaxed(&jb->failed, 1);
       return;
     }
+    if (jb->sink) {
+      frle_store_release(&jb->done[k], 1);
+      /* range 0 runs on the caller's thread (frle_parallel_for): it hands
+       * finished masks over between its own, while the others trace */
+      if (tid == 0) hand_over(jb);
+    }
   }
 }
 
@@ -775,7 +802,7 @@ static int more_runs_first(const void *a, const void *b) {
 
 static int contours_job(const uint32_t *arena, const int64_t *offsets, const frle_src *src, const uint64_t *h,
                         const uint64_t *w, int64_t n, int mode, int approx, int outline, int store, int nthreads,
-                        frle_rings *out, frle_error *err) {
+                        frle_rings *out, frle_rings_sink sink, void *sink_ctx, frle_error *err) {
   cjob jb;
   cworker one;
   int t, nt, rc = FRLE_OK;
@@ -806,6 +833,15 @@ static int contours_job(const uint32_t *arena, const int64_t *offsets, const frl
   jb.next = 0;
   jb.failed = 0;
   jb.order = NULL;
+  jb.sink = sink;
+  jb.sink_ctx = sink_ctx;
+  jb.handed = 0;
+  jb.sink_rc = 0;
+  jb.done = sink ? (int *)calloc((size_t)n, sizeof(int)) : NULL;
+  if (sink && !jb.done) {
+    if (jb.wk != &one) free(jb.wk);
+    return frle_fail(err, FRLE_ERR_NOMEM, 0);
+  }
   int64_t *order = NULL;
   by_runs *tmp = nt > 1 ? (by_runs *)malloc((size_t)n * sizeof(by_runs)) : NULL;
   if (tmp && (order = (int64_t *)malloc((size_t)n * sizeof(int64_t))) != NULL) {
@@ -819,7 +855,9 @@ static int contours_job(const uint32_t *arena, const int64_t *offsets, const frl
   }
   free(tmp);
   frle_parallel_for(n, nt, run_range, &jb);
+  if (sink && !jb.failed) hand_over(&jb); /* the rest, all traced now */
   free(order);
+  free(jb.done);
   for (t = 0; t < nt; t++) {
     cworker *wk = &jb.wk[t];
     if (wk->rc != FRLE_OK && (bad < 0 || wk->bad < bad)) {
@@ -843,6 +881,10 @@ static int contours_job(const uint32_t *arena, const int64_t *offsets, const frl
     free(wk->cnts);
   }
   if (jb.wk != &one) free(jb.wk);
+  if (rc == FRLE_OK && jb.sink_rc) {
+    for (i = 0; i < n; i++) frle_rings_free(&out[i]);
+    return jb.sink_rc;
+  }
   if (rc != FRLE_OK) {
     for (i = 0; i < n; i++) frle_rings_free(&out[i]);
     /* the threads stop at the first failure they see: the lowest mask
@@ -863,12 +905,18 @@ static int contours_job(const uint32_t *arena, const int64_t *offsets, const frl
 
 int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
                   int mode, int approx, int outline, int store, int nthreads, frle_rings *out, frle_error *err) {
-  return contours_job(arena, offsets, NULL, h, w, n, mode, approx, outline, store, nthreads, out, err);
+  return contours_job(arena, offsets, NULL, h, w, n, mode, approx, outline, store, nthreads, out, NULL, NULL, err);
 }
 
 int frle_contours_src(const frle_src *src, const uint64_t *h, const uint64_t *w, int64_t n, int mode, int approx,
                       int outline, int store, int nthreads, frle_rings *out, frle_error *err) {
-  return contours_job(NULL, NULL, src, h, w, n, mode, approx, outline, store, nthreads, out, err);
+  return contours_job(NULL, NULL, src, h, w, n, mode, approx, outline, store, nthreads, out, NULL, NULL, err);
+}
+
+int frle_contours_src_each(const frle_src *src, const uint64_t *h, const uint64_t *w, int64_t n, int mode, int approx,
+                           int outline, int store, int nthreads, frle_rings *out, frle_rings_sink sink, void *ctx,
+                           frle_error *err) {
+  return contours_job(NULL, NULL, src, h, w, n, mode, approx, outline, store, nthreads, out, sink, ctx, err);
 }
 
 typedef struct {
@@ -900,5 +948,8 @@ void frle_rings_pack(frle_rings *out, int64_t n, const int64_t *rbase, const int
   pack_job pj = {out, rbase, pbase, xy, off, hier};
   if (n <= 0) return;
   off[rbase[n]] = pbase[n];
+  /* a thread's start (and an idle CPU's wake-up) costs more than copying
+   * a few MB: more threads only for big outputs */
+  if (pbase[n] < FRLE_PACK_SERIAL_POINTS) nthreads = 1;
   frle_parallel_for(n, nthreads, pack_range, &pj);
 }

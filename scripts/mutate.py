@@ -778,9 +778,9 @@ MUTANTS: List[Mutant] = [
        "the cut comes back from a hole to the outer ring's next vertex (not zero-width)", T_POLY),
     _m("poly-bridge-order", PG, "for k in np.argsort(near, kind=\"stable\"):", "for k in range(len(near)):",
        "logic", "holes bridged in their own order, not along the outer ring", T_POLY),
-    _m("poly-fast-bridge", PG, "if not min_area and not (bridge and (hier[:, 3] >= 0).any()):",
-       "if not min_area and not (bridge and (hier[:, 3] > 0).any()):", "comparison",
-       "format='coco': holes of ring 0 are not bridged", T_POLY),
+    _m("poly-fast-bridge", PG, "if not min_area and not (bridge and (parents >= 0).any()):",
+       "if not min_area and not (bridge and (parents > 0).any()):", "comparison",
+       "holes of ring 0 are not bridged", T_POLY),
     _m("poly-min-area-nan", PG, "or not min_area >= 0:", "or min_area < 0:", "logic",
        "min_area=NaN accepted", T_POLY),
     # --- components and SAM's small-region cleanup (csrc/rle_components.c, geometry/regions.py)
