@@ -9,7 +9,8 @@ geometry p    100 SA-1B-like 1500x2250 masks, RETR_CCOMP, CHAIN_APPROX_NONE:
               per mask pycocotools.mask.decode + cv2.findContours, and its
               C core alone on 1 and --threads threads, and on 2000 masks
               of 64x64 (in cache: the machine's own 2-thread ceiling for
-              this code) (info); then, in
+              this code) (info), and a memset of the 100 masks' bytes on 1
+              and --threads threads (the memory's ceiling, info); then, in
               child processes, 92 masks of 3024x4032 (roboflow's case):
               seconds and peak RSS of each whole conversion; and one
               20000x20000 ring touching all four borders (its box is the
@@ -30,7 +31,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from .harness import BenchData, CaseSpec, Comparator, fastrle_or_none, import_or_none, register, skip_note, version_of
+from .harness import (BenchData, CaseSpec, Comparator, fastrle_or_none, import_or_none, memset, memset_threads,
+                      register, skip_note, touch, version_of)
 
 __all__ = ["reference_contours", "large_run", "frame_ring", "LARGE_N", "LARGE_H", "LARGE_W", "RING_N"]
 
@@ -164,9 +166,17 @@ def case_geometry(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
               Comparator("core-small", f"the C core on {sn} masks of {SMALL_HW}x{SMALL_HW} (in cache), "
                          "threads=1", lambda: small_core(1)),
               Comparator("core-small-threads", f"the same, threads={c.threads}", lambda: small_core(c.threads))]
+    # and the memory's: a memset over the SA-1B buffer on 1 and on T threads
+    # (the tracing's boxes are mostly in cache, so this bounds only the
+    # part of it that is memory traffic)
+    comps += [Comparator("memset-1t", "ctypes.memset over the 100 masks' bytes, 1 thread", lambda: memset(d.warm),
+                         touch(d.warm)),
+              Comparator("memset-threads", f"the same memset, {c.threads} threads",
+                         memset_threads(d.warm, c.threads, stack), touch(d.warm))]
     ratios: List[Any] = [("fastrle / fastrle-threads", "fastrle", "fastrle-threads", ">=", 1.7),
                          ("C core: 1 thread / threads", "fastrle-core", "fastrle-core-threads", "", None),
-                         ("ceiling: small masks, 1 thread / threads", "core-small", "core-small-threads", "", None)]
+                         ("ceiling: small masks, 1 thread / threads", "core-small", "core-small-threads", "", None),
+                         ("ceiling: memset, 1 thread / threads", "memset-1t", "memset-threads", "", None)]
     if pm is None or cv2 is None:
         notes.append(skip_note("pycocotools and OpenCV"))
         return comps, ratios, notes, None
