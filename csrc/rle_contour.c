@@ -765,7 +765,7 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
     int64_t k = frle_fetch_add64(&jb->next, 1), i, m;
     const uint32_t *cnts;
     int rc;
-    if (k >= jb->n || frle_load_relaxed(&jb->failed)) return;
+    if (k >= jb->n || frle_load_relaxed(&jb->failed)) break;
     i = jb->order ? jb->order[k] : k;
     /* each mask's parse or sum check on its thread; a failure is placed in
      * frle_contours (or by the caller's parse) */
@@ -788,6 +788,11 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
       if (tid == 0) hand_over(jb);
     }
   }
+  /* every mask is taken: the caller's thread hands the others' over as
+   * they finish (each is being traced on a running thread, or failed),
+   * awake, rather than after sleeping in the join */
+  if (jb->sink && tid == 0)
+    while (jb->handed < jb->n && !frle_load_relaxed(&jb->failed)) hand_over(jb);
 }
 
 typedef struct {
