@@ -9,8 +9,10 @@ geometry p    100 SA-1B-like 1500x2250 masks, RETR_CCOMP, CHAIN_APPROX_NONE:
               per mask pycocotools.mask.decode + cv2.findContours, and its
               C core alone on 1 and --threads threads, and on 2000 masks
               of 64x64 (in cache: the machine's own 2-thread ceiling for
-              this code) (info), and a memset of the 100 masks' bytes on 1
-              and --threads threads (the memory's ceiling, info); then, in
+              this code), SHA-256 of in-cache buffers on 1 and --threads
+              threads (the CPUs' compute ceiling) and a memset of the 100
+              masks' bytes on 1 and --threads threads (the memory's) (info);
+              then, in
               child processes, 92 masks of 3024x4032 (roboflow's case):
               seconds and peak RSS of each whole conversion; and one
               20000x20000 ring touching all four borders (its box is the
@@ -22,11 +24,13 @@ geometry p    100 SA-1B-like 1500x2250 masks, RETR_CCOMP, CHAIN_APPROX_NONE:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -39,6 +43,14 @@ __all__ = ["reference_contours", "large_run", "frame_ring", "LARGE_N", "LARGE_H"
 LARGE_N, LARGE_H, LARGE_W = 92, 3024, 4032
 RING_N = 20000
 SMALL_N, SMALL_HW = 2000, 64  # the thread-scaling ceiling's masks
+
+
+SHA_REPS = 20  # hashes per buffer per call of the compute ceiling
+
+
+def _sha(buf: bytes) -> None:
+    for _ in range(SHA_REPS):
+        hashlib.sha256(buf).digest()
 
 
 def frame_ring(n: int, t: int = 2) -> Dict[str, Any]:
@@ -159,6 +171,8 @@ def case_geometry(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
         return _contours.contours(sruns.arena, sruns.offsets, sruns.heights, sruns.widths, _contours.CCOMP,
                                   _contours.APPROX_NONE, False, th)
 
+    sha_bufs = [os.urandom(256 * 1024) for _ in range(c.threads)]
+    sha_pool = stack.enter_context(ThreadPoolExecutor(c.threads))
     comps += [Comparator("fastrle-core", "the C core alone (fastrle._contours.contours on parsed runs), threads=1",
                          lambda: core(1)),
               Comparator("fastrle-core-threads", f"the C core alone, threads={c.threads}",
@@ -166,6 +180,13 @@ def case_geometry(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
               Comparator("core-small", f"the C core on {sn} masks of {SMALL_HW}x{SMALL_HW} (in cache), "
                          "threads=1", lambda: small_core(1)),
               Comparator("core-small-threads", f"the same, threads={c.threads}", lambda: small_core(c.threads))]
+    # the CPUs' own, free of this code: SHA-256 (hashlib releases the GIL)
+    # of 256 KB buffers in cache, the same hashes on 1 and on T threads
+    # (two vCPUs that share a physical core give well under 2x here)
+    comps += [Comparator("sha-1t", f"hashlib.sha256 of {c.threads} x {SHA_REPS} in-cache 256 KB buffers, 1 thread",
+                         lambda: list(map(_sha, sha_bufs))),
+              Comparator("sha-threads", f"the same hashes on {c.threads} threads",
+                         lambda: list(sha_pool.map(_sha, sha_bufs)))]
     # and the memory's: a memset over the SA-1B buffer on 1 and on T threads
     # (the tracing's boxes are mostly in cache, so this bounds only the
     # part of it that is memory traffic)
@@ -176,6 +197,7 @@ def case_geometry(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     ratios: List[Any] = [("fastrle / fastrle-threads", "fastrle", "fastrle-threads", ">=", 1.7),
                          ("C core: 1 thread / threads", "fastrle-core", "fastrle-core-threads", "", None),
                          ("ceiling: small masks, 1 thread / threads", "core-small", "core-small-threads", "", None),
+                         ("ceiling: compute (sha256), 1 thread / threads", "sha-1t", "sha-threads", "", None),
                          ("ceiling: memset, 1 thread / threads", "memset-1t", "memset-threads", "", None)]
     if pm is None or cv2 is None:
         notes.append(skip_note("pycocotools and OpenCV"))
