@@ -735,6 +735,10 @@ static int mask_counts(const cjob *jb, cworker *wk, int64_t i, const uint32_t **
   return frle_check_sum(*cnts, *m, hw, &wk->err);
 }
 
+/* Polls of the done flags without one turning up before the caller's
+ * thread stops spinning (about 0.1-1 ms). */
+#define SPIN_LIMIT ((int64_t)1 << 18)
+
 /* The masks traced so far, in place order up to the first one still being
  * traced, to the sink, each freed after it (the caller's thread only: the
  * sink may take the GIL). Stops the job on the sink's nonzero return. */
@@ -790,9 +794,17 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
   }
   /* every mask is taken: the caller's thread hands the others' over as
    * they finish (each is being traced on a running thread, or failed),
-   * awake, rather than after sleeping in the join */
-  if (jb->sink && tid == 0)
-    while (jb->handed < jb->n && !frle_load_relaxed(&jb->failed)) hand_over(jb);
+   * awake, rather than after sleeping in the join; for a while only (a
+   * thread that waits for a CPU is not helped by one spinning on it), the
+   * rest after the join */
+  if (jb->sink && tid == 0) {
+    int64_t last = jb->handed, idle = 0;
+    while (jb->handed < jb->n && !frle_load_relaxed(&jb->failed) && idle < SPIN_LIMIT) {
+      hand_over(jb);
+      idle = jb->handed == last ? idle + 1 : 0;
+      last = jb->handed;
+    }
+  }
 }
 
 typedef struct {

@@ -45,7 +45,7 @@ def each(rles, threads, fn):
                             False, threads, fn)
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])  # 8: more threads than CPUs
 def test_every_mask_once_on_the_calling_thread_equal_to_cv2(threads):
     masks = masks_with_holes(120, seed=threads)
     rles = [rle_of(m) for m in masks]
