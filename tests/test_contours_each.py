@@ -120,3 +120,17 @@ def test_flat_pack_of_a_big_output_on_threads():
         assert b - a == len(want)
         assert all(np.array_equal(pts[roff[r]:roff[r + 1]], c) for r, c in zip(range(a, b), want))
         assert np.array_equal(hier[a:b], whier)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_flat_table_from_sources_equal_to_cv2(threads):
+    """contours_src (the flat table, parsed on the threads) on the same masks."""
+    masks = masks_with_holes(80, seed=11)
+    pts, roff, hier, mr = _contours.contours_src(_core.sources([rle_of(m) for m in masks], same_size=False),
+                                                 _contours.CCOMP, _contours.APPROX_NONE, False, threads)
+    for i, m in enumerate(masks):
+        want, whier = cv2_rings(m)
+        a, b = mr[i], mr[i + 1]
+        assert b - a == len(want), i
+        assert all(np.array_equal(pts[roff[r]:roff[r + 1]], c) for r, c in zip(range(a, b), want)), i
+        assert np.array_equal(hier[a:b], whier), i
