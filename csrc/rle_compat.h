@@ -115,6 +115,10 @@ static inline void frle_store_relaxed(int *p, int v) { __atomic_store_n(p, v, __
 static inline int64_t frle_fetch_add64(int64_t *p, int64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
 /* *p = v, returning the old value, ordered both ways (a spin lock's take and release) */
 static inline int frle_xchg_int(int *p, int v) { return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL); }
+/* a flag that publishes what its writer wrote before it (release), seen
+ * with all of that by a reader that loads it (acquire) */
+static inline int frle_load_acquire(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void frle_store_release(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 #elif defined(_MSC_VER)
 #include <intrin.h>
 static __inline int frle_load_relaxed(const int *p) { return *(const volatile int *)p; }
@@ -123,6 +127,9 @@ static __inline int64_t frle_fetch_add64(int64_t *p, int64_t v) {
   return _InterlockedExchangeAdd64((volatile __int64 *)p, v);
 }
 static __inline int frle_xchg_int(int *p, int v) { return (int)_InterlockedExchange((volatile long *)p, v); }
+/* full barriers: acquire and release on every MSVC target (long is 32 bits) */
+static __inline int frle_load_acquire(const int *p) { return (int)_InterlockedOr((volatile long *)p, 0); }
+static __inline void frle_store_release(int *p, int v) { _InterlockedExchange((volatile long *)p, (long)v); }
 #else
 #error "rle_compat.h: no atomics for this compiler (add them here)"
 #endif

@@ -707,6 +707,11 @@ typedef struct {
   const int64_t *order; /* masks by falling run count, or NULL: in index order */
   int64_t n, next;      /* the next place in order a thread takes */
   int failed;
+  frle_rings_sink sink; /* or NULL: out keeps every mask's rings */
+  void *sink_ctx;
+  int *done;      /* sink: done[k], the mask at place k is traced (release) */
+  int64_t handed; /* sink: places [0, handed) went to the sink */
+  int sink_rc;    /* the sink's nonzero return, which stopped the job */
 } cjob;
 
 /* Mask i's counts: the table's, whose sum is checked, or its source's: a
@@ -730,6 +735,26 @@ static int mask_counts(const cjob *jb, cworker *wk, int64_t i, const uint32_t **
   return frle_check_sum(*cnts, *m, hw, &wk->err);
 }
 
+/* Polls of the done flags without one turning up before the caller's
+ * thread stops spinning (about 0.1-1 ms). */
+#define SPIN_LIMIT ((int64_t)1 << 18)
+
+/* The masks traced so far, in place order up to the first one still being
+ * traced, to the sink, each freed after it (the caller's thread only: the
+ * sink may take the GIL). Stops the job on the sink's nonzero return. */
+static void hand_over(cjob *jb) {
+  while (jb->handed < jb->n && !jb->sink_rc && frle_load_acquire(&jb->done[jb->handed])) {
+    int64_t i = jb->order ? jb->order[jb->handed] : jb->handed;
+    int rc = jb->sink(jb->sink_ctx, i, &jb->out[i]);
+    frle_rings_free(&jb->out[i]);
+    jb->handed++;
+    if (rc) {
+      jb->sink_rc = rc;
+      frle_store_relaxed(&jb->failed, 1);
+    }
+  }
+}
+
 /* Each thread takes the next mask until none is left, biggest first, so
  * one big mask at the end of a range does not leave the other threads idle
  * (frle_parallel_for's ranges only say how many takers there are). */
@@ -744,7 +769,7 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
     int64_t k = frle_fetch_add64(&jb->next, 1), i, m;
     const uint32_t *cnts;
     int rc;
-    if (k >= jb->n || frle_load_relaxed(&jb->failed)) return;
+    if (k >= jb->n || frle_load_relaxed(&jb->failed)) break;
     i = jb->order ? jb->order[k] : k;
     /* each mask's parse or sum check on its thread; a failure is placed in
      * frle_contours (or by the caller's parse) */
@@ -759,6 +784,25 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid) {
       wk->bad = i;
       frle_store_relaxed(&jb->failed, 1);
       return;
+    }
+    if (jb->sink) {
+      frle_store_release(&jb->done[k], 1);
+      /* range 0 runs on the caller's thread (frle_parallel_for): it hands
+       * finished masks over between its own, while the others trace */
+      if (tid == 0) hand_over(jb);
+    }
+  }
+  /* every mask is taken: the caller's thread hands the others' over as
+   * they finish (each is being traced on a running thread, or failed),
+   * awake, rather than after sleeping in the join; for a while only (a
+   * thread that waits for a CPU is not helped by one spinning on it), the
+   * rest after the join */
+  if (jb->sink && tid == 0) {
+    int64_t last = jb->handed, idle = 0;
+    while (jb->handed < jb->n && !frle_load_relaxed(&jb->failed) && idle < SPIN_LIMIT) {
+      hand_over(jb);
+      idle = jb->handed == last ? idle + 1 : 0;
+      last = jb->handed;
     }
   }
 }
@@ -775,7 +819,7 @@ static int more_runs_first(const void *a, const void *b) {
 
 static int contours_job(const uint32_t *arena, const int64_t *offsets, const frle_src *src, const uint64_t *h,
                         const uint64_t *w, int64_t n, int mode, int approx, int outline, int store, int nthreads,
-                        frle_rings *out, frle_error *err) {
+                        frle_rings *out, frle_rings_sink sink, void *sink_ctx, frle_error *err) {
   cjob jb;
   cworker one;
   int t, nt, rc = FRLE_OK;
@@ -806,6 +850,15 @@ static int contours_job(const uint32_t *arena, const int64_t *offsets, const frl
   jb.next = 0;
   jb.failed = 0;
   jb.order = NULL;
+  jb.sink = sink;
+  jb.sink_ctx = sink_ctx;
+  jb.handed = 0;
+  jb.sink_rc = 0;
+  jb.done = sink ? (int *)calloc((size_t)n, sizeof(int)) : NULL;
+  if (sink && !jb.done) {
+    if (jb.wk != &one) free(jb.wk);
+    return frle_fail(err, FRLE_ERR_NOMEM, 0);
+  }
   int64_t *order = NULL;
   by_runs *tmp = nt > 1 ? (by_runs *)malloc((size_t)n * sizeof(by_runs)) : NULL;
   if (tmp && (order = (int64_t *)malloc((size_t)n * sizeof(int64_t))) != NULL) {
@@ -819,7 +872,9 @@ static int contours_job(const uint32_t *arena, const int64_t *offsets, const frl
   }
   free(tmp);
   frle_parallel_for(n, nt, run_range, &jb);
+  if (sink && !jb.failed) hand_over(&jb); /* the rest, all traced now */
   free(order);
+  free(jb.done);
   for (t = 0; t < nt; t++) {
     cworker *wk = &jb.wk[t];
     if (wk->rc != FRLE_OK && (bad < 0 || wk->bad < bad)) {
@@ -843,6 +898,10 @@ static int contours_job(const uint32_t *arena, const int64_t *offsets, const frl
     free(wk->cnts);
   }
   if (jb.wk != &one) free(jb.wk);
+  if (rc == FRLE_OK && jb.sink_rc) {
+    for (i = 0; i < n; i++) frle_rings_free(&out[i]);
+    return jb.sink_rc;
+  }
   if (rc != FRLE_OK) {
     for (i = 0; i < n; i++) frle_rings_free(&out[i]);
     /* the threads stop at the first failure they see: the lowest mask
@@ -863,12 +922,18 @@ static int contours_job(const uint32_t *arena, const int64_t *offsets, const frl
 
 int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t *h, const uint64_t *w, int64_t n,
                   int mode, int approx, int outline, int store, int nthreads, frle_rings *out, frle_error *err) {
-  return contours_job(arena, offsets, NULL, h, w, n, mode, approx, outline, store, nthreads, out, err);
+  return contours_job(arena, offsets, NULL, h, w, n, mode, approx, outline, store, nthreads, out, NULL, NULL, err);
 }
 
 int frle_contours_src(const frle_src *src, const uint64_t *h, const uint64_t *w, int64_t n, int mode, int approx,
                       int outline, int store, int nthreads, frle_rings *out, frle_error *err) {
-  return contours_job(NULL, NULL, src, h, w, n, mode, approx, outline, store, nthreads, out, err);
+  return contours_job(NULL, NULL, src, h, w, n, mode, approx, outline, store, nthreads, out, NULL, NULL, err);
+}
+
+int frle_contours_src_each(const frle_src *src, const uint64_t *h, const uint64_t *w, int64_t n, int mode, int approx,
+                           int outline, int store, int nthreads, frle_rings *out, frle_rings_sink sink, void *ctx,
+                           frle_error *err) {
+  return contours_job(NULL, NULL, src, h, w, n, mode, approx, outline, store, nthreads, out, sink, ctx, err);
 }
 
 typedef struct {
@@ -900,5 +965,8 @@ void frle_rings_pack(frle_rings *out, int64_t n, const int64_t *rbase, const int
   pack_job pj = {out, rbase, pbase, xy, off, hier};
   if (n <= 0) return;
   off[rbase[n]] = pbase[n];
+  /* a thread's start (and an idle CPU's wake-up) costs more than copying
+   * a few MB: more threads only for big outputs */
+  if (pbase[n] < FRLE_PACK_SERIAL_POINTS) nthreads = 1;
   frle_parallel_for(n, nthreads, pack_range, &pj);
 }

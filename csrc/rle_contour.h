@@ -56,14 +56,33 @@ int frle_contours(const uint32_t *arena, const int64_t *offsets, const uint64_t 
 int frle_contours_src(const frle_src *src, const uint64_t *h, const uint64_t *w, int64_t n, int mode, int approx,
                       int outline, int store, int nthreads, frle_rings *out, frle_error *err);
 
+/* What frle_contours_src_each hands each mask's rings to: mask i's rings
+ * in r, valid during the call (freed after it). Returns 0 to go on; any
+ * other value (choose one that is no FRLE_* code, e.g. -1) stops the job,
+ * which then returns it. */
+typedef int (*frle_rings_sink)(void *ctx, int64_t i, frle_rings *r);
+
+/* frle_contours_src, each mask's rings handed to sink on the calling
+ * thread as soon as it and every mask taken before it are traced (on
+ * several threads masks are taken longest counts first, not in index
+ * order), while the other threads
+ * trace the rest: the caller's work on the rings overlaps the tracing.
+ * out[0 .. n) is scratch (nothing is left in it). Each mask goes to sink
+ * at most once; on a failure (returned as frle_contours_src's) the masks
+ * already handed over are the caller's to drop. */
+int frle_contours_src_each(const frle_src *src, const uint64_t *h, const uint64_t *w, int64_t n, int mode, int approx,
+                           int outline, int store, int nthreads, frle_rings *out, frle_rings_sink sink, void *ctx,
+                           frle_error *err);
+
 void frle_rings_free(frle_rings *r);
 
 /* Moves the rings of out[0 .. n) into flat arrays and frees them, on
- * nthreads threads: mask i's rings become rings rbase[i] .. rbase[i+1]
+ * nthreads threads (one below FRLE_PACK_SERIAL_POINTS points): mask i's rings become rings rbase[i] .. rbase[i+1]
  * (rbase[i+1] - rbase[i] == out[i].nrings), its points start at point
  * pbase[i] (pbase[i+1] - pbase[i] its point count); ring r is the points
  * off[r] .. off[r+1] of xy (x, y pairs; off has rbase[n] + 1 entries) and
  * its hierarchy row is hier[4*r .. 4*r+4), ring numbers within its mask. */
+#define FRLE_PACK_SERIAL_POINTS ((int64_t)1 << 20) /* fewer points: the pack on one thread */
 void frle_rings_pack(frle_rings *out, int64_t n, const int64_t *rbase, const int64_t *pbase, int32_t *xy, int64_t *off,
                      int32_t *hier, int nthreads);
 

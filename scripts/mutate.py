@@ -113,6 +113,7 @@ T_GHOST = ["tests/test_gpu_host_pins.py", "tests/test_gpu_fixes.py", "tests/test
            "--deselect=tests/test_gpu_fixes.py::test_kernels_under_ubsan_and_asan"]
 T_EVAL2 = ["tests/test_eval_fast_pins.py"] + T_EVAL
 T_POLY2 = ["tests/test_contour_sparse_pins.py"] + T_POLY
+T_EACH = ["tests/test_contours_each.py"] + T_POLY
 T_CLUSTER = ["tests/test_cluster_pins.py", "tests/test_cli_polygons.py", "tests/test_cli_polygons_pins.py",
              "tests/test_jobs_pins.py"]
 
@@ -780,9 +781,9 @@ MUTANTS: List[Mutant] = [
        "the cut comes back from a hole to the outer ring's next vertex (not zero-width)", T_POLY),
     _m("poly-bridge-order", PG, "for k in np.argsort(near, kind=\"stable\"):", "for k in range(len(near)):",
        "logic", "holes bridged in their own order, not along the outer ring", T_POLY),
-    _m("poly-fast-bridge", PG, "if not min_area and not (bridge and (hier[:, 3] >= 0).any()):",
-       "if not min_area and not (bridge and (hier[:, 3] > 0).any()):", "comparison",
-       "format='coco': holes of ring 0 are not bridged", T_POLY),
+    _m("poly-fast-bridge", PG, "if not min_area and not (bridge and (parents >= 0).any()):",
+       "if not min_area and not (bridge and (parents > 0).any()):", "comparison",
+       "holes of ring 0 are not bridged", T_POLY),
     _m("poly-min-area-nan", PG, "or not min_area >= 0:", "or min_area < 0:", "logic",
        "min_area=NaN accepted", T_POLY),
     # --- components and SAM's small-region cleanup (csrc/rle_components.c, geometry/regions.py)
@@ -978,6 +979,13 @@ MUTANTS: List[Mutant] = [
        "sparse store: the LNBD test reads a piece's left neighbour as unvisited", T_POLY2),
     _m("sparse-inner-below", CT, "        if (C[ic + 1] < hi) hi = C[ic + 1];\n", "", "logic",
        "build_sparse: inner pixels ignore the row below (border points stored as inner)", T_POLY2),
+    # --- contours_each: masks handed over on the caller's thread while the others trace (issue 22)
+    _m("each-hand-tid", CT, "      if (tid == 0) hand_over(jb);", "      if (tid == 1) hand_over(jb);", "logic",
+       "contours_each: a worker thread, not the caller's, calls the sink (it takes the GIL)", T_EACH),
+    _m("each-done-flag", CT, "      frle_store_release(&jb->done[k], 1);\n", "", "logic",
+       "contours_each: a traced mask is never marked done, so never handed over", T_EACH),
+    _m("each-sink-stop", CT, "    if (rc) {\n      jb->sink_rc = rc;", "    if (0) {\n      jb->sink_rc = rc;", "logic",
+       "contours_each: the sink's failure does not stop the job (its exception is lost)", T_EACH),
     # --- jobs.api.cluster / map_sources and `fastrle polygons --workers`, 2026-12-07
     _m("jobs-map-order", JAPI, "return [results[s] for s in items], time.perf_counter() - t0, nworkers",
        "return list(results.values()), time.perf_counter() - t0, nworkers", "logic",

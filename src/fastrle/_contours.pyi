@@ -1,5 +1,5 @@
 """Type stub for the Cython glue of csrc/rle_contour.c (see _contours.pyx)."""
-from typing import Tuple
+from typing import Any, Callable, List, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -23,3 +23,7 @@ def contours(arena: npt.NDArray[np.uint32], offsets: npt.NDArray[np.int64], heig
 
 def contours_src(s: Sources, mode: int, approx: int, outline: bool, threads: int, store: int = ...
                  ) -> _Flat: ...
+
+def contours_each(s: Sources, mode: int, approx: int, outline: bool, threads: int,
+                  fn: Callable[[int, List[npt.NDArray[np.int32]], npt.NDArray[np.int32], npt.NDArray[np.int32]], Any],
+                  store: int = ...) -> None: ...

@@ -22,12 +22,10 @@ from __future__ import annotations
 import contextlib
 import os
 from typing import Any, Callable
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from .harness import (WARM_NOTE, BenchData, CaseSpec, Comparator, fastrle_or_none, import_or_none, memset,
-                      skip_note, touch, version_of, register)
+                      memset_threads, skip_note, touch, version_of, register)
 
 
 # Families whose count strings are small next to the output: warm decode within
@@ -153,13 +151,7 @@ def case_zeroed(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 def case_threads(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """c. threads=T vs threads=1, next to a T-thread memset."""
     fr, t = fastrle_or_none(), d.cfg.threads
-    pool = stack.enter_context(ThreadPoolExecutor(t))
-    flat = d.warm.reshape(-1)
-    chunks = [c for c in np.array_split(flat, t) if c.size]
-
-    def memset_t() -> None:
-        list(pool.map(memset, chunks))
-
+    memset_t = memset_threads(d.warm, t, stack)
     comps, notes = [], [f"memset-{t}t = ctypes.memset on {t} equal chunks in {t} Python threads "
                         "(ctypes releases the GIL)", f"os.cpu_count() = {os.cpu_count()}", WARM_NOTE]
     if fr:

@@ -9,7 +9,10 @@ geometry p    100 SA-1B-like 1500x2250 masks, RETR_CCOMP, CHAIN_APPROX_NONE:
               per mask pycocotools.mask.decode + cv2.findContours, and its
               C core alone on 1 and --threads threads, and on 2000 masks
               of 64x64 (in cache: the machine's own 2-thread ceiling for
-              this code) (info); then, in
+              this code), CRC-32 of in-cache buffers on 1 and --threads
+              threads (the CPUs' compute ceiling) and a memset of the 100
+              masks' bytes on 1 and --threads threads (the memory's) (info);
+              then, in
               child processes, 92 masks of 3024x4032 (roboflow's case):
               seconds and peak RSS of each whole conversion; and one
               20000x20000 ring touching all four borders (its box is the
@@ -26,17 +29,28 @@ import os
 import subprocess
 import sys
 import tempfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from .harness import BenchData, CaseSpec, Comparator, fastrle_or_none, import_or_none, register, skip_note, version_of
+from .harness import (BenchData, CaseSpec, Comparator, fastrle_or_none, import_or_none, memset, memset_threads,
+                      register, skip_note, touch, version_of)
 
 __all__ = ["reference_contours", "large_run", "frame_ring", "LARGE_N", "LARGE_H", "LARGE_W", "RING_N"]
 
 LARGE_N, LARGE_H, LARGE_W = 92, 3024, 4032
 RING_N = 20000
 SMALL_N, SMALL_HW = 2000, 64  # the thread-scaling ceiling's masks
+
+
+CRC_REPS = 24  # sums per buffer per call of the compute ceiling: about as long as the C core's call
+
+
+def _crc(buf: bytes) -> None:
+    for _ in range(CRC_REPS):
+        zlib.crc32(buf)
 
 
 def frame_ring(n: int, t: int = 2) -> Dict[str, Any]:
@@ -157,6 +171,8 @@ def case_geometry(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
         return _contours.contours(sruns.arena, sruns.offsets, sruns.heights, sruns.widths, _contours.CCOMP,
                                   _contours.APPROX_NONE, False, th)
 
+    crc_bufs = [os.urandom(256 * 1024) for _ in range(c.threads)]
+    crc_pool = stack.enter_context(ThreadPoolExecutor(c.threads))
     comps += [Comparator("fastrle-core", "the C core alone (fastrle._contours.contours on parsed runs), threads=1",
                          lambda: core(1)),
               Comparator("fastrle-core-threads", f"the C core alone, threads={c.threads}",
@@ -164,9 +180,25 @@ def case_geometry(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
               Comparator("core-small", f"the C core on {sn} masks of {SMALL_HW}x{SMALL_HW} (in cache), "
                          "threads=1", lambda: small_core(1)),
               Comparator("core-small-threads", f"the same, threads={c.threads}", lambda: small_core(c.threads))]
+    # the CPUs' own, free of this code: CRC-32 (zlib releases the GIL) of
+    # 256 KB buffers in cache, the same sums on 1 and on T threads (two
+    # vCPUs that share a physical core give well under 2x here)
+    comps += [Comparator("crc-1t", f"zlib.crc32 of {c.threads} x {CRC_REPS} in-cache 256 KB buffers, 1 thread",
+                         lambda: list(map(_crc, crc_bufs))),
+              Comparator("crc-threads", f"the same sums on {c.threads} threads",
+                         lambda: list(crc_pool.map(_crc, crc_bufs)))]
+    # and the memory's: a memset over the SA-1B buffer on 1 and on T threads
+    # (the tracing's boxes are mostly in cache, so this bounds only the
+    # part of it that is memory traffic)
+    comps += [Comparator("memset-1t", "ctypes.memset over the 100 masks' bytes, 1 thread", lambda: memset(d.warm),
+                         touch(d.warm)),
+              Comparator("memset-threads", f"the same memset, {c.threads} threads",
+                         memset_threads(d.warm, c.threads, stack), touch(d.warm))]
     ratios: List[Any] = [("fastrle / fastrle-threads", "fastrle", "fastrle-threads", ">=", 1.7),
                          ("C core: 1 thread / threads", "fastrle-core", "fastrle-core-threads", "", None),
-                         ("ceiling: small masks, 1 thread / threads", "core-small", "core-small-threads", "", None)]
+                         ("ceiling: small masks, 1 thread / threads", "core-small", "core-small-threads", "", None),
+                         ("ceiling: compute (crc32), 1 thread / threads", "crc-1t", "crc-threads", "", None),
+                         ("ceiling: memset, 1 thread / threads", "memset-1t", "memset-threads", "", None)]
     if pm is None or cv2 is None:
         notes.append(skip_note("pycocotools and OpenCV"))
         return comps, ratios, notes, None

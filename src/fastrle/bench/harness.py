@@ -34,8 +34,8 @@ __all__ = [
     "register", "case_aliases", "modes", "select_cases", "run", "run_case", "time_interleaved",
     "format_table", "to_json_obj", "plot", "environment", "unjudged", "worst_by_family", "format_worst",
     # for the case modules
-    "WARM_NOTE", "RatioSpec", "CaseSpec", "import_or_none", "fastrle_or_none", "memset", "touch", "faulted",
-    "calls", "skip_note", "version_of",
+    "WARM_NOTE", "RatioSpec", "CaseSpec", "import_or_none", "fastrle_or_none", "memset", "memset_threads", "touch",
+    "faulted", "calls", "skip_note", "version_of",
 ]
 
 # --- result types -------------------------------------------------------------
@@ -183,6 +183,20 @@ def fastrle_or_none() -> ModuleType | None:
 def memset(buf: np.ndarray) -> None:
     """Zero ``buf`` with libc's memset, one thread: the bandwidth floor comparator."""
     ctypes.memset(buf.ctypes.data, 0, buf.nbytes)
+
+
+def memset_threads(buf: np.ndarray, t: int, stack: contextlib.ExitStack) -> Callable[[], None]:
+    """A call that zeroes ``buf`` with libc's memset on ``t`` equal chunks in
+    ``t`` Python threads (ctypes releases the GIL), the pool closed with
+    ``stack``: the T-thread bandwidth bound next to a threaded case."""
+    from concurrent.futures import ThreadPoolExecutor
+    pool = stack.enter_context(ThreadPoolExecutor(t))
+    chunks = [c for c in np.array_split(buf.reshape(-1), t) if c.size]
+
+    def run() -> None:
+        list(pool.map(memset, chunks))
+
+    return run
 
 
 def calls(*fns: Callable[[], Any]) -> Callable[[], None]:

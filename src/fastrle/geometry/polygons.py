@@ -10,6 +10,7 @@ to the mask exactly. See docs/geometry.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import accumulate
 from typing import Any, Dict, List, NamedTuple, Union
 
 import numpy as np
@@ -90,30 +91,23 @@ def _bridge(outer: np.ndarray, holes: List[np.ndarray]) -> np.ndarray:
     return np.concatenate(pieces)
 
 
-def _as_is(pts: np.ndarray, roff: np.ndarray, hier: np.ndarray, mr: List[int], fmt: str) -> List[Rings]:
-    """Every mask's Rings when no ring is dropped or bridged (the common
-    case): one conversion for the whole batch, then slices of it per mask
-    (objects per ring and per mask are all the Python work left)."""
-    o = roff.tolist()
+def _one(rings: List[np.ndarray], hier: np.ndarray, parents: np.ndarray, fmt: str, bridge: bool,
+         min_area: float) -> Rings:
+    """One mask's Rings from its rings ((N, 2) int32 arrays, each its own),
+    hierarchy and parents, as fastrle._contours.contours_each hands them
+    over (coco: pixel outlines' corners)."""
+    if not min_area and not (bridge and (parents >= 0).any()):
+        # the common case: no ring dropped or bridged
+        if fmt == "cv2":
+            return Rings(rings, hier, parents)
+        # one list for the mask, sliced (a tolist per ring costs more); corner
+        # (X, Y) of the C core is the point (X - 0.5, Y - 0.5)
+        flat = (np.concatenate(rings) - 0.5).ravel().tolist() if rings else []
+        o = [0]
+        o.extend(accumulate(2 * len(r) for r in rings))
+        return Rings([flat[a:b] for a, b in zip(o, o[1:])], hier, parents)
     if fmt == "coco":
-        flat = (pts - 0.5).ravel().tolist()  # corner (X, Y) of the C core is the point (X - 0.5, Y - 0.5)
-        rings: List[Any] = [flat[2 * a:2 * b] for a, b in zip(o, o[1:])]
-    else:
-        rings = [pts[a:b] for a, b in zip(o, o[1:])]
-    parents = hier[:, 3].copy()
-    return [Rings(rings[a:b], hier[a:b], parents[a:b]) for a, b in zip(mr, mr[1:])]
-
-
-def _one(pts: np.ndarray, offs: np.ndarray, hier: np.ndarray, fmt: str, bridge: bool, min_area: float) -> Rings:
-    if fmt == "coco":
-        pts = pts - 0.5  # corner (X, Y) of the C core is the point (X - 0.5, Y - 0.5)
-        if not min_area and not (bridge and (hier[:, 3] >= 0).any()):
-            # the common case: one list for the mask, sliced (a tolist per ring costs more)
-            flat = pts.ravel().tolist()
-            o = (2 * offs).tolist()
-            return Rings([flat[o[r]:o[r + 1]] for r in range(len(o) - 1)], hier, hier[:, 3].copy())
-    rings: List[np.ndarray] = [pts[offs[r]:offs[r + 1]] for r in range(len(offs) - 1)]
-    parents = hier[:, 3].copy()
+        rings = [r - 0.5 for r in rings]
     if min_area > 0 and rings:
         keep = np.array([ring_area(r) >= min_area for r in rings])
         keep &= np.where(parents >= 0, keep[np.maximum(parents, 0)], True)  # a dropped ring takes its holes
@@ -181,13 +175,13 @@ def to_polygons(rles: Any, *, mode: str = "external", approx: str = "none", brid
     src = _core.sources(lst, same_size=False)
     work = int(np.dot(src.heights.astype(np.float64), src.widths)) if src.n else 0
     nthreads = resolve_threads(threads, work)
-    # parsed on the C core's threads as they are traced: no serial parse first
-    pts, roff, hier, mrings = _contours.contours_src(src, _MODES[mode], _APPROX[approx], format == "coco", nthreads)
-    mr = mrings.tolist()
-    if not min_area and not (bridge_holes and (hier[:, 3] >= 0).any()):
-        res = _as_is(pts, roff, hier, mr, format)
-    else:
-        o = roff.tolist()
-        res = [_one(pts[o[a]:o[b]], roff[a:b + 1] - o[a], hier[a:b], format, bridge_holes, min_area)
-               for a, b in zip(mr, mr[1:])]
+    res: List[Any] = [None] * len(lst)
+    area = float(min_area)
+
+    def put(i: int, rings: List[np.ndarray], hier: np.ndarray, parents: np.ndarray) -> None:
+        res[i] = _one(rings, hier, parents, format, bridge_holes, area)
+
+    # parsed on the C core's threads as they are traced (no serial parse
+    # first); each mask's Rings built here while the other threads trace
+    _contours.contours_each(src, _MODES[mode], _APPROX[approx], format == "coco", nthreads, put)
     return res[0] if single else res
