@@ -907,15 +907,19 @@ static int decode_bitband(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t 
     band_out bo;
     if (!any && zeroed) continue;
     bo_init(&bo, a, a + nr * w, zeroed, lw.stream);
-    if (any) bb_transpose(&bb, b);
+    if (!any) { /* only zero lines: scanning its line words for none cost stars 3% */
+      bo_done(&bo, line_bits_scalar);
+      continue;
+    }
+    bb_transpose(&bb, b);
 #ifdef FRLE_X86_KERNELS
     if (bb.avx512) {
-      if (any) bb_scatter_nomark(&bb, b, (uintptr_t)a, lb);
+      bb_scatter_nomark(&bb, b, (uintptr_t)a, lb);
       bb_emit_avx512(a, a + nr * w, lb, zeroed, lw.stream);
       continue;
     }
 #endif
-    if (any) bb_scatter(&bb, b, (uintptr_t)a, lb, dirty);
+    bb_scatter(&bb, b, (uintptr_t)a, lb, dirty);
     bb_emit(&bo, lb, dirty, dwords);
   }
   lw_done(&lw);

@@ -57,8 +57,9 @@ typedef pthread_once_t frle_once_t;
 void frle_once(frle_once_t *flag, void (*fn)(void));
 
 /* n zeroed bytes (n > 0) in fresh pages, where the OS gives them: mmap with
- * MADV_HUGEPAGE on Linux (first touches fault 2 MiB at a time), mmap on other
- * POSIX systems, VirtualAlloc on Windows; calloc elsewhere. NULL when out of
+ * MADV_NOHUGEPAGE on Linux (a first touch faults 4 KiB, so pages nobody writes
+ * cost nothing), mmap on other POSIX systems, VirtualAlloc on Windows; calloc
+ * elsewhere. NULL when out of
  * memory. Free with frle_free_zeroed(p, n), the same n. */
 void *frle_alloc_zeroed(size_t n);
 void frle_free_zeroed(void *p, size_t n);

@@ -232,7 +232,7 @@ def decode_into(Sources s, object out, int64_t h, int64_t w, str order, bint zer
 
 cdef class _MappedBuffer:
     """Fresh zeroed pages from the C core's platform layer
-    (``frle_alloc_zeroed``: mmap with MADV_HUGEPAGE on Linux, mmap on macOS,
+    (``frle_alloc_zeroed``: mmap of 4 KiB pages on Linux, mmap on macOS,
     VirtualAlloc on Windows), exposed through the buffer protocol. The OS
     hands out zero pages, so only foreground needs writing."""
     cdef void *ptr
@@ -271,7 +271,7 @@ cdef class _MappedBuffer:
 
 def zeroed_pages(size_t nbytes):
     """A writable uint8 array of nbytes zero bytes from fresh anonymous pages
-    (hugepage-advised). Pages nobody writes are never faulted in."""
+    (4 KiB pages on Linux). Pages nobody writes are never faulted in."""
     return np.frombuffer(_MappedBuffer(nbytes), dtype=np.uint8)
 
 

@@ -22,7 +22,7 @@ def _check_out(out: Any, shape: tuple) -> np.ndarray:
 def _fresh_output(nbytes: int) -> tuple:
     """(flat buffer, zeroed) for a new result. Large results come from fresh
     anonymous pages: they are zero already, so only foreground is written,
-    and with hugepage advice a first touch faults 2 MiB instead of 4 KiB."""
+    and pages nobody writes (4 KiB each) are never faulted in."""
     if nbytes >= MMAP_MIN_BYTES:
         return _core.zeroed_pages(nbytes), True
     return np.empty(nbytes, np.uint8), False
