@@ -100,7 +100,7 @@ static inline int chunk16(const uint32_t *c, uint32_t *sum) {
 static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w64, int coco, double bb[4]) {
   /* uint32 arithmetic on purpose: pycocotools' results, wraps included */
   uint32_t h = (uint32_t)h64, w = (uint32_t)w64, xs = w, ys = h, xe = 0, ye = 0, cc = 0, cx, col;
-  int64_t j, any = 0, rest_tried = 0;
+  int64_t j, any = 0, rest_tried = 0, walk;
   divu32 dh;
   m = (m / 2) * 2;
   /* h == 0: no pixel can exist (pycocotools divides by zero here) */
@@ -109,6 +109,8 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
     return;
   }
   dh = divu32_init(h);
+  /* many runs a column (noise, stripes): the column walk below */
+  walk = (uint64_t)m > 8 * w64;
   /* one (background, foreground) pair a step. col is the first pixel of
    * column x: a run that starts and ends in that column (most runs of noise
    * and stripes) needs no division, only its offsets from col; the others
@@ -118,13 +120,36 @@ static void bbox_impl(const uint32_t *cnts, int64_t m, uint64_t h64, uint64_t w6
   col = 0;
   for (j = 1; j < m;) {
     int64_t stop = m - j > 256 ? j + 256 : m;
+    if (!walk) { /* a few runs a column: two divisions a pair, no branches on the shape */
+      for (; j < stop; j += 2) {
+        uint32_t start = cc + cnts[j - 1], n = cnts[j], end, xs_, ys_, xe_, ye_;
+        cc = start + n;
+        if (n == 0) continue;
+        any = 1;
+        end = cc - 1;
+        xs_ = divu32_q(dh, start);
+        ys_ = start - xs_ * h;
+        xe_ = divu32_q(dh, end);
+        ye_ = end - xe_ * h;
+        if (xs_ < xe_) { /* across columns: every row */
+          ys_ = 0;
+          ye_ = h - 1;
+        }
+        xs = xs_ < xs ? xs_ : xs;
+        xe = xe_ > xe ? xe_ : xe;
+        ys = ys_ < ys ? ys_ : ys;
+        ye = ye_ > ye ? ye_ : ye;
+      }
+    }
     while (j < stop) {
       uint32_t start, n, end, xs_, ys_, xe_, ye_, sum;
       /* eight pairs at once when all of their pixels lie in column cx (and
        * no count is 0, and no position wraps): then only the first start
-       * and the last end can move the rows */
-      if (j + 14 < stop && chunk16(cnts + j - 1, &sum) && cc >= col && (uint64_t)(cc - col) + sum <= h &&
-          (uint64_t)cc + sum <= UINT32_MAX) {
+       * and the last end can move the rows. Tried only when the next run
+       * starts in this column: shapes with one run per column (blobs) would
+       * pay the sums on every pair. */
+      if (j + 14 < stop && cc >= col && (uint64_t)(cc - col) + cnts[j - 1] < h && chunk16(cnts + j - 1, &sum) &&
+          (uint64_t)(cc - col) + sum <= h && (uint64_t)cc + sum <= UINT32_MAX) {
         ys_ = cc + cnts[j - 1] - col;
         ye_ = cc + sum - 1 - col;
         cc += sum;
