@@ -161,6 +161,16 @@ void frle_once(frle_once_t *flag, void (*fn)(void)) {
 void frle_once(frle_once_t *flag, void (*fn)(void)) { pthread_once(flag, fn); }
 #endif
 
+void frle_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void)) {
+#ifdef _WIN32
+  (void)prepare;
+  (void)parent;
+  (void)child;
+#else
+  pthread_atfork(prepare, parent, child);
+#endif
+}
+
 /* ---- zeroed pages ------------------------------------------------------- */
 
 void *frle_alloc_zeroed(size_t n) {

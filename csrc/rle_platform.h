@@ -56,6 +56,11 @@ typedef pthread_once_t frle_once_t;
 #endif
 void frle_once(frle_once_t *flag, void (*fn)(void));
 
+/* Handlers around fork() (pthread_atfork where processes fork; nothing on
+ * Windows): a lock taken in prepare and let go in parent and child is never
+ * held, in the child, by a thread that fork did not copy. */
+void frle_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+
 /* n zeroed bytes (n > 0) in fresh pages, where the OS gives them: mmap with
  * MADV_NOHUGEPAGE on Linux (a first touch faults 4 KiB, so pages nobody writes
  * cost nothing), mmap on other POSIX systems, VirtualAlloc on Windows; calloc

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rle_internal.h"
+#include "rle_platform.h"
 
 int frle_grow(void **buf, int64_t *cap, int64_t n, size_t elem) {
   int64_t c;
@@ -50,10 +51,19 @@ static int64_t spare_cap; /* 0: keep nothing until a caller sets a limit (frle_s
 static int spare_lock_word;
 
 /* A spin lock: the sections under it scan eight slots. */
-static void spare_lock(void) {
+static frle_once_t spare_fork_once = FRLE_ONCE_INIT;
+
+static void spare_take_lock(void) {
   while (frle_xchg_int(&spare_lock_word, 1)) {}
 }
 static void spare_unlock(void) { frle_xchg_int(&spare_lock_word, 0); }
+/* a fork while another thread holds the lock would leave it held for good
+ * in the child: fork waits for it instead */
+static void spare_fork_handlers(void) { frle_atfork(spare_take_lock, spare_unlock, spare_unlock); }
+static void spare_lock(void) {
+  frle_once(&spare_fork_once, spare_fork_handlers);
+  spare_take_lock();
+}
 
 static int64_t head_cap(const char *h) {
   int64_t c;

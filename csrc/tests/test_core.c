@@ -9,6 +9,12 @@
 #include "../rle_internal.h"
 #include "../rle_platform.h"
 #include "../rle_compat.h"
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 static int failures = 0;
 #define CHECK(cond, ...)                                                                                               \
@@ -605,6 +611,45 @@ static void test_iou_few(void) {
   }
 }
 
+#if defined(__unix__) || defined(__APPLE__)
+static volatile int spare_stop;
+
+static void *spare_churn(void *arg) {
+  (void)arg;
+  while (!spare_stop) frle_spare_give(frle_spare_take((int64_t)1 << 20, NULL));
+  return NULL;
+}
+
+/* A fork while another thread takes and gives spare blocks: the child must
+ * find the spare lock free (without the fork handlers it inherits it held
+ * whenever fork lands inside the other thread's locked section, and spins). */
+static void test_spare_fork(void) {
+  pthread_t t;
+  int i, hung = 0, old = (int)frle_spare_limit((int64_t)64 << 20);
+  spare_stop = 0;
+  if (pthread_create(&t, NULL, spare_churn, NULL)) return;
+  for (i = 0; i < 300 && !hung; i++) {
+    int st = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+      alarm(10); /* a child stuck on the lock dies of SIGALRM */
+      frle_spare_give(frle_spare_take((int64_t)1 << 20, NULL));
+      _exit(0);
+    }
+    if (pid < 0) break;
+    waitpid(pid, &st, 0);
+    hung = !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  }
+  spare_stop = 1;
+  pthread_join(t, NULL);
+  CHECK(!hung, "a child forked while another thread used the spare blocks did not finish (fork %d)", i);
+  frle_spare_limit(old);
+  frle_spare_release();
+}
+#else
+static void test_spare_fork(void) {}
+#endif
+
 int main(int argc, char **argv) {
   uint64_t sizes[][2] = {{1, 1},   {1, 17},  {17, 1},    {2, 2},     {3, 5},
                          {64, 64}, {65, 63}, {100, 300}, {480, 640}, {1500, 2250}};
@@ -631,6 +676,7 @@ int main(int argc, char **argv) {
   test_thread_fallback();
   test_parse_kernels();
   test_iou_few();
+  test_spare_fork();
   for (i = 0; i < 150; i++) {
     uint64_t h = 1 + rnd() % 40, w = 1 + rnd() % 40;
     test_transform(h, w, 1 + rnd() % 60, 1 + rnd() % 60);
