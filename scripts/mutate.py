@@ -832,8 +832,9 @@ MUTANTS: List[Mutant] = [
        "an unchanged mask comes back as a copy, not the input dict", T_REG),
     _m("reg-areas", RG, "return self.stats[1:, 4].astype(np.int64)", "return self.stats[:, 4].astype(np.int64)",
        "off-by-one", "Components.areas includes the background", T_REG),
-    _m("reg-bool-thresh", RG, "if isinstance(area_thresh, bool) or not isinstance(area_thresh, Real):",
-       "if not isinstance(area_thresh, Real):", "logic", "area_thresh=True accepted", T_REG),
+    _m("reg-bool-thresh", ARGS, "if isinstance(v, (bool, np.bool_, str, bytes)):",
+       "if isinstance(v, (str, bytes)):", "logic", "area_thresh=True (and every real argument) accepted as 1",
+       T_REG + ["tests/test_real_args.py"]),
     # --- GPU encode (src/fastrle/gpu/encoder.py; csrc/kernels/rle_encode.cuh on the CPU emulator)
     _m("kenc-delta-index", KN, "if (i > 2) x -= b2 - b3;", "if (i >= 2) x -= b2 - b3;", "comparison",
        "count 2 is delta-coded (pycocotools starts at 3)", T_GENC),

@@ -227,3 +227,28 @@ def test_error_comparison_is_exact() -> None:
                           Exception("input type is not supported."))
     with pytest.raises(AssertionError, match="no documented mapping"):
         assert_same_error(lambda: None, Exception("something new"))
+
+
+def _naive_pixels(counts, h, w):
+    """Column-major pixels of uncompressed counts, by repeat: the oracle for
+    counts pycocotools itself merges wrongly (interior zero-length runs)."""
+    vals = np.repeat(np.arange(len(counts)) % 2, counts).astype(np.uint8)
+    return vals.reshape(w, h).T
+
+
+@pytest.mark.parametrize("intersect", [0, 1])
+def test_merge_skips_every_interior_empty_run(intersect):
+    """Pairwise merge (few runs on a big frame, so not the bitmap path) of
+    masks holding one, two and three empty runs in a row: pixel for pixel the
+    union or intersection. pycocotools steps over one empty run at a time and
+    gets these wrong, so the oracle is a brute force."""
+    h, w = 100, 100
+    cases = [[30, 0, 0, 40, 9930], [0, 0, 0, 5, 20, 0, 0, 0, 0, 7, 9968], [25, 10, 0, 0, 0, 10, 9955],
+             [20, 5, 9975], [0, 50, 0, 0, 50, 9900]]
+    for ca in cases:
+        for cb in cases:
+            rs = [pycoco.frPyObjects({"size": [h, w], "counts": c}, h, w) for c in (ca, cb)]
+            got = pycoco.decode(fastrle.mask.merge(rs, intersect=intersect))
+            a, b = _naive_pixels(ca, h, w), _naive_pixels(cb, h, w)
+            want = (a & b) if intersect else (a | b)
+            np.testing.assert_array_equal(got, want, err_msg=f"{ca} {cb}")

@@ -112,12 +112,15 @@ def _gil_cases():
         rles = _dropin_rles(4 * n)
         return lambda: fm.area(rles)
 
-    # 7680n pairs for 64n + 120 parses (160x160 masks, ~12 K runs); iou of masks with this
-    # many runs intersects bitmaps, so fewer pairs would not fill the 150 ms
+    # 7680n pairs for 64n + 120 parses of 400x400 blobs (614 characters each): the pairs
+    # take ~60x the parse (many-run masks would intersect bitmaps at vector speed, and
+    # the threaded parse, GIL released, would fill the middle of the call instead)
     def dropin_iou(n):
         import fastrle.mask as fm
+        from _fuzzlib import make_mask
 
-        rles = _dropin_rles(64 * n + 120, 160)
+        r = fastrle.encode(make_mask("blob", 400, 400, 1))
+        rles = [{"size": r["size"], "counts": r["counts"].encode()}] * (64 * n + 120)
         dt, gt = rles[120:], rles[:120]
         return lambda: fm.iou(dt, gt, [0] * 120)
 

@@ -12,7 +12,6 @@ docs/geometry-components.md.
 """
 from __future__ import annotations
 
-from numbers import Real
 from typing import Any, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
@@ -180,8 +179,6 @@ def remove_small_regions(rles: Any, area_thresh: float, mode: str = "holes", *, 
     """
     if mode not in REGION_MODES:
         raise ValueError(f"mode must be 'holes' or 'islands', got {mode!r}")
-    if isinstance(area_thresh, bool) or not isinstance(area_thresh, Real):
-        raise TypeError(f"area_thresh must be a real number, got {area_thresh!r}")
     thresh = real_arg(area_thresh, "area_thresh", finite=False)  # nan, inf: as SAM's comparison takes them
     single, lst, runs = _runs(rles)
     strs, changed = _components.remove_small(runs.arena, runs.offsets, runs.heights, runs.widths,
