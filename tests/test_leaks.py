@@ -128,5 +128,6 @@ def test_valgrind_memcheck_c_core():
                        check=True, capture_output=True, timeout=300)
         p = subprocess.run(["valgrind", "--tool=memcheck", "--error-exitcode=99", "--leak-check=full",
                             "--errors-for-leak-kinds=definite,indirect,possible", "--track-origins=yes",
-                            "-q", f"{tmp}/test_core"], capture_output=True, text=True, timeout=600)
+                            "-q", f"{tmp}/test_core"], capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "FRLE_TEST_NO_FORK": "1"})
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-6000:]
