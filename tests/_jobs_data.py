@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tarfile
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from fastrle import synthetic
 
@@ -31,13 +31,20 @@ def image(image_id: int, masks: int, seed: int) -> Dict[str, Any]:
                                      image_id=image_id, seed=seed)
 
 
-def write_tar(path: str, members: List[Tuple[str, bytes]]) -> None:
-    """A tar shard of the given (name, bytes) members, in order."""
-    with tarfile.open(path, "w") as tf:
+def write_tar(path: Any, members: List[Tuple[str, Optional[bytes]]], mode: str = "w") -> str:
+    """A tar shard of the given (name, bytes) members, in order (bytes None:
+    a directory entry); ``mode`` as tarfile's ("w:gz" compresses). Returns
+    the path as a str."""
+    with tarfile.open(path, mode) as tf:
         for name, data in members:
             ti = tarfile.TarInfo(name)
+            if data is None:
+                ti.type = tarfile.DIRTYPE
+                tf.addfile(ti)
+                continue
             ti.size = len(data)
             tf.addfile(ti, io.BytesIO(data))
+    return str(path)
 
 
 def shard_members(objs: List[Dict[str, Any]]) -> List[Tuple[str, bytes]]:

@@ -10,13 +10,13 @@ and the CLI run on one in-process Dask cluster (threads, about a second to start
 """
 from __future__ import annotations
 
-import io
 import json
 import os
-import tarfile
 
 import numpy as np
 import pytest
+
+from _jobs_data import write_tar
 
 pytest.importorskip("distributed")
 pa = pytest.importorskip("pyarrow")
@@ -203,18 +203,10 @@ def test_unreadable_source_gets_no_part_and_is_retried(tmp_path, name):
         assert jobs.tasks.index_source(src, out).status == "written"
 
 
-def _tar(path, members):
-    with tarfile.open(path, "w") as tf:
-        for n, data in members:
-            ti = tarfile.TarInfo(n)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    return str(path)
-
-
 def test_truncated_shard_keeps_what_came_before(tmp_path):
     a, b = (json.dumps(sa1b_doc(i, [(0, 2, 0, 2)] * i)).encode() for i in (1, 2))
-    path = _tar(tmp_path / "s.tar", [("sa_1.jpg", b"x" * 700), ("sa_1.json", a), ("sa_2.jpg", b"y"), ("sa_2.json", b)])
+    path = write_tar(tmp_path / "s.tar",
+                     [("sa_1.jpg", b"x" * 700), ("sa_1.json", a), ("sa_2.jpg", b"y"), ("sa_2.json", b)])
     data = open(path, "rb").read()
     with open(path, "wb") as f:
         f.write(data[:2048 + 512 + 100])  # ends inside sa_1.json's successor

@@ -15,6 +15,8 @@ import os
 import numpy as np
 import pytest
 
+from _jobs_data import write_tar
+
 pytest.importorskip("distributed")
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -433,17 +435,6 @@ def test_annotation_records_and_field_types():
         ["polygon", "polygon", "uncompressed", "compressed", "compressed", None, None, None, None]
 
 
-def _shard(path, members):
-    import tarfile
-
-    with tarfile.open(path, "w") as tf:
-        for name, data in members:
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    return str(path)
-
-
 def test_read_source_problems_cost_one_member(tmp_path):
     """A shard: an invalid JSON member, a member of no known layout and a bad
     SA-1B image block each cost only themselves; the problems name the member."""
@@ -451,8 +442,8 @@ def test_read_source_problems_cost_one_member(tmp_path):
 
     good = json.dumps(sa1b(1, n=2)).encode()
     bad_img = json.dumps({"image": {"image_id": -1, "width": 5, "height": 4}, "annotations": []}).encode()
-    path = _shard(tmp_path / "s.tar", [("a.json", b"{nope"), ("b.json", good), ("c.json", b'{"x": 1}'),
-                                       ("d.json", bad_img), ("e.jpg", b"jpeg"), ("f.json", good)])
+    path = write_tar(tmp_path / "s.tar", [("a.json", b"{nope"), ("b.json", good), ("c.json", b'{"x": 1}'),
+                                          ("d.json", bad_img), ("e.jpg", b"jpeg"), ("f.json", good)])
     problems = []
     blocks = list(read_source(path, problems))
     assert [b.image["image_id"] for b in blocks] == [1, 1]

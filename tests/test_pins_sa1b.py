@@ -10,10 +10,11 @@ import gzip
 import io
 import json
 import os
-import tarfile
 
 import numpy as np
 import pytest
+
+from _jobs_data import write_tar
 
 from fastrle.sa1b import SA1BDataset, SA1BFormatError, SA1BMaskDecoder, from_dict, iter_shard, load
 from fastrle.sa1b.decoder import to_output
@@ -146,20 +147,6 @@ def test_load_from_every_kind_of_source(tmp_path):
 # --- SA1BDataset ---------------------------------------------------------------------------------
 
 
-def _tar(path, members):
-    with tarfile.open(path, "w") as tf:
-        for name, data in members:
-            if data is None:
-                ti = tarfile.TarInfo(name)
-                ti.type = tarfile.DIRTYPE
-                tf.addfile(ti)
-                continue
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    return str(path)
-
-
 def _jpeg(h, w, value):
     from PIL import Image
 
@@ -177,9 +164,9 @@ def test_dataset_item_order_images_and_fields(tmp_path):
     (d / "b.json").write_text(json.dumps(doc(2)))
     (d / "b.jpg").write_bytes(_jpeg(H, W, 40))
     (d / "d.json").write_text(json.dumps(doc(4)))  # no image
-    _tar(d / "c.tar", [("sa_3.json", json.dumps(doc(3)).encode()), ("sa_3.jpg", _jpeg(H, W, 90)),
-                       ("sa_5.json", json.dumps(doc(5)).encode())])
-    _tar(d / "a.tar", [("sa_1.json", json.dumps(doc(1)).encode())])
+    write_tar(d / "c.tar", [("sa_3.json", json.dumps(doc(3)).encode()), ("sa_3.jpg", _jpeg(H, W, 90)),
+                            ("sa_5.json", json.dumps(doc(5)).encode())])
+    write_tar(d / "a.tar", [("sa_1.json", json.dumps(doc(1)).encode())])
     (d / "x.txt").write_text("ignored")
     ds = SA1BDataset(str(d), format="numpy", image="bytes")
     assert [ds[i]["image_id"] for i in range(len(ds))] == [1, 2, 3, 5, 4]
@@ -284,8 +271,8 @@ def test_decoder_argument_errors():
 
 def test_shard_edge_cases(tmp_path):
     j1, j2 = json.dumps(doc(1)).encode(), json.dumps(doc(2)).encode()
-    path = _tar(tmp_path / "s.tar", [("sa_1", None), ("sa_1.jpeg", b"J1"), ("sa_1.json", j1),
-                                     ("dir.json", None), ("sa_2.json", j2), ("sa_2.JPG", b"J2")])
+    path = write_tar(tmp_path / "s.tar", [("sa_1", None), ("sa_1.jpeg", b"J1"), ("sa_1.json", j1),
+                                          ("dir.json", None), ("sa_2.json", j2), ("sa_2.JPG", b"J2")])
     assert [(i, j) for i, j, _ in iter_shard(path)] == [(1, b"J1"), (2, b"J2")]
     assert [(i, j) for i, j, _ in iter_shard(path, images=False)] == [(1, None), (2, None)]
     with open(path, "rb") as f:
@@ -305,7 +292,7 @@ def test_shard_edge_cases(tmp_path):
         index_shard(str(gz))
     with pytest.raises(TypeError, match="iter_shard\\(\\) takes a path or a binary file object, got int"):
         next(iter_shard(3))
-    bad = _tar(tmp_path / "b.tar", [("sa_9.json", b"{]")])
+    bad = write_tar(tmp_path / "b.tar", [("sa_9.json", b"{]")])
     with pytest.raises(SA1BFormatError, match=f"^{bad}:sa_9.json: "):
         list(iter_shard(bad))
 

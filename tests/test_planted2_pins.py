@@ -3,12 +3,12 @@ tests/PLANTED.md): each test fails with its bug applied and passes without.
 Expected values are written by hand or come from pycocotools."""
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 
 import numpy as np
 import pytest
+
+from _jobs_data import write_tar
 
 from fastrle import mask as fmask
 from fastrle.geometry import to_polygons
@@ -63,11 +63,7 @@ def test_gzip_shard_without_images(tmp_path):
 
     data = json.dumps(_sa1b(1, 3, np.array([[0, 1, 0]]), image_id=5)).encode()
     path = tmp_path / "shard.tar.gz"
-    with tarfile.open(path, "w:gz") as tf:
-        for name, payload in (("sa_5.jpg", b"\xff\xd8jpeg"), ("sa_5.json", data)):
-            info = tarfile.TarInfo(name)
-            info.size = len(payload)
-            tf.addfile(info, io.BytesIO(payload))
+    write_tar(path, [("sa_5.jpg", b"\xff\xd8jpeg"), ("sa_5.json", data)], "w:gz")
     assert [(iid, jpeg) for iid, jpeg, _ in iter_shard(str(path), images=False)] == [(5, None)]
     assert [name for name, _ in iter_json_members(str(path))] == ["sa_5.json"]
 

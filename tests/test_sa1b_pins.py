@@ -4,13 +4,13 @@ cache (invalidation on change, eviction, LRU), the dataset's boxes after
 extra or reordered members. Expected values are written by hand."""
 from __future__ import annotations
 
-import io
 import json
 import os
-import tarfile
 
 import numpy as np
 import pytest
+
+from _jobs_data import write_tar
 
 from fastrle import synthetic
 from fastrle.sa1b import SA1BDataset, SA1BMaskDecoder, from_dict, iter_shard
@@ -20,15 +20,6 @@ from fastrle.sa1b.shard import index_shard, iter_json_members
 
 def doc(image_id, n=3, h=30, w=50, seed=0):
     return synthetic.sa1b_image_dict(synthetic.sa1b_like(n, h, w, seed=seed), image_id=image_id, seed=seed)
-
-
-def tar(path, members):
-    with tarfile.open(path, "w") as tf:
-        for name, data in members:
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    return str(path)
 
 
 def js(d):
@@ -143,7 +134,7 @@ def test_shard_missing_extra_and_reordered_members(tmp_path):
                ("notes.txt", b"x"),                          # extra member
                ("sa_3.jpg", b"J3"), ("sa_3.JSON", js(d3)),   # upper-case extension
                ("sa_6.jpg", b"J6"), ("sa_4.json", js(d4))]   # a lone JPEG, then a lone JSON
-    path = tar(tmp_path / "s.tar", members)
+    path = write_tar(tmp_path / "s.tar", members)
     got = [(iid, jpeg) for iid, jpeg, _ in iter_shard(path)]
     want = [(1, b"J1"), (2, None), (3, b"J3"), (4, None)]
     assert got == want
