@@ -139,6 +139,19 @@ def ticks_inside(call: Callable[[], Any], period: float = 0.0005) -> tuple:
     return sum(lo < s < hi for s in stamps), t1 - t0
 
 
+def run_probe(code: str, isa: str, timeout: float = 600) -> str:
+    """Run ``code`` in a fresh Python with FRLE_ISA=isa (the kernels are picked
+    once per process); assert it exits 0 and return its stdout."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, FRLE_ISA=isa)
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout)
+    assert p.returncode == 0, f"FRLE_ISA={isa}: " + p.stderr[-3000:]
+    return p.stdout
+
+
 def scaled_call(make: Callable[[int], Callable[[], Any]], target: float = 0.15, cap: int = 64) -> Callable[[], Any]:
     """make(n) -> a call of n units; pick n so that one call takes ~target s
     on this machine (a fixed size is too short to measure on a fast one)."""

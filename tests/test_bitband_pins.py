@@ -7,11 +7,10 @@ memory that held ones. The expected outputs are the numpy masks themselves
 a subprocess (each picks its kernels once per process)."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 
 import pytest
+
+from common import run_probe
 
 pytest.importorskip("pycocotools.mask")
 
@@ -58,9 +57,7 @@ print("ok")
 
 @pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
 def test_runs_over_column_and_band_ends(isa: str) -> None:
-    env = dict(os.environ, FRLE_ISA=isa)
-    p = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-3000:]
+    assert run_probe(_PROBE, isa, timeout=300).strip() == "ok"
 
 
 _ZEROED_PROBE = r"""
@@ -95,6 +92,4 @@ print("ok")
 
 @pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
 def test_zeroed_writes_only_lines_with_foreground(isa: str) -> None:
-    env = dict(os.environ, FRLE_ISA=isa)
-    p = subprocess.run([sys.executable, "-c", _ZEROED_PROBE], env=env, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-3000:]
+    assert run_probe(_ZEROED_PROBE, isa, timeout=300).strip() == "ok"

@@ -10,11 +10,10 @@ families give many thin spans (stripes, strokes, noise) and few long ones
 (blobs), so both sides of the scalar path's choice run too."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 
 import pytest
+
+from common import run_probe
 
 _PROBE = r"""
 import sys
@@ -65,10 +64,7 @@ print(checked)
 
 @pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512", "neon"])
 def test_big_outputs_match_pycocotools_on_every_kernel(isa: str) -> None:
-    env = dict(os.environ, FRLE_ISA=isa)
-    p = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    assert int(p.stdout.strip()) == 7 * 6 * 2 + 4
+    assert int(run_probe(_PROBE, isa).strip()) == 7 * 6 * 2 + 4
 
 
 def test_empty_mask_with_a_huge_side_allocates_nothing_per_column() -> None:

@@ -17,12 +17,11 @@ FRLE_ISA level (each in a subprocess: an extension picks its kernels once):
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from common import run_probe
 
 pm = pytest.importorskip("pycocotools.mask")
 
@@ -188,10 +187,7 @@ json.dump({"isa": _core.parse_isa(), "fails": fails, "n": 0}, sys.stdout)
 
 
 def _run(isa: str) -> dict:
-    env = dict(os.environ, FRLE_ISA=isa)
-    p = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    return dict(json.loads(p.stdout))
+    return dict(json.loads(run_probe(_PROBE, isa)))
 
 
 @pytest.mark.parametrize("isa", KERNELS)

@@ -5,11 +5,10 @@ out zero, on every kernel cap (each in a subprocess: kernels are picked once
 per process)."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 
 import pytest
+
+from common import run_probe
 
 _PROBE = r"""
 import numpy as np
@@ -36,7 +35,4 @@ print(checked)
 
 @pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
 def test_bands_without_foreground_are_zeroed_in_a_dirty_buffer(isa: str) -> None:
-    env = dict(os.environ, FRLE_ISA=isa)
-    p = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stderr[-3000:]
-    assert int(p.stdout.strip()) == 15
+    assert int(run_probe(_PROBE, isa).strip()) == 15

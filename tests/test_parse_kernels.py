@@ -6,11 +6,10 @@ kernel runs in a subprocess."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+
+from common import run_probe
 
 import fastrle
 from fastrle import _core
@@ -62,10 +61,7 @@ json.dump(out, sys.stdout)
 
 
 def _run(isa: str) -> dict:
-    env = dict(os.environ, FRLE_ISA=isa)
-    p = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)
+    return json.loads(run_probe(_PROBE, isa, timeout=300))
 
 
 def test_parse_isa_reports_a_kernel() -> None:
