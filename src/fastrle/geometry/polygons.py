@@ -176,10 +176,9 @@ def to_polygons(rles: Any, *, mode: str = "external", approx: str = "none", brid
     work = int(np.dot(src.heights.astype(np.float64), src.widths)) if src.n else 0
     nthreads = resolve_threads(threads, work)
     res: List[Any] = [None] * len(lst)
-    area = float(min_area)
 
     def put(i: int, rings: List[np.ndarray], hier: np.ndarray, parents: np.ndarray) -> None:
-        res[i] = _one(rings, hier, parents, format, bridge_holes, area)
+        res[i] = _one(rings, hier, parents, format, bridge_holes, min_area)
 
     # parsed on the C core's threads as they are traced (no serial parse
     # first); each mask's Rings built here while the other threads trace
