@@ -137,8 +137,11 @@ def test_draw_order_ties_past_numpy_small_sort():
 def test_overlay_argument_rules():
     img = np.zeros((4, 6, 3), np.uint8)
     r = [rle(box(4, 6, 0, 2, 0, 2))]
-    for a in (True, -0.001, 1.001, None, "0.5"):
+    for a in (-0.001, 1.001, float("nan")):
         with pytest.raises(ValueError, match="alpha must be a number in \\[0, 1\\]"):
+            viz.overlay(img, r, alpha=a)
+    for a in (True, np.bool_(True), None, "0.5", b"1"):  # the one rule for real numbers: _args.real_arg
+        with pytest.raises(TypeError, match="alpha must be a number, got"):
             viz.overlay(img, r, alpha=a)
     for a in (0, 1, np.float32(0.5), np.int64(1)):
         viz.overlay(img, r, alpha=a)

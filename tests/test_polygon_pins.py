@@ -202,8 +202,11 @@ def test_min_area_keeps_a_ring_equal_to_it_and_renumbers():
 
 def test_min_area_bad_values():
     r = rle_of(np.ones((3, 3), bool))
-    for bad in (float("nan"), -1, True, "1"):
-        with pytest.raises(ValueError):
+    for bad in (float("nan"), -1, -0.5):
+        with pytest.raises(ValueError, match="min_area must be a number >= 0"):
+            to_polygons(r, min_area=bad)
+    for bad in (True, np.bool_(False), "1", b"1", None):  # the one rule for real numbers: _args.real_arg
+        with pytest.raises(TypeError, match="min_area must be a number, got"):
             to_polygons(r, min_area=bad)
 
 

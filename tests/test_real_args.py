@@ -1,6 +1,6 @@
 """Real-number arguments (fastrle._args.real_arg): roi_align's spatial_scale,
-to_polygons' min_area, remove_small_regions' area_thresh; and viz.overlay's
-alpha, which keeps its own [0, 1] rule.
+to_polygons' min_area, remove_small_regions' area_thresh and viz.overlay's
+alpha (its [0, 1] range checked after).
 
 A bad value gets the clear error and nothing else: no numpy RuntimeWarning
 from a cast made while checking (spatial_scale=1e39 used to warn "overflow

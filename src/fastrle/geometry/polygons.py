@@ -166,10 +166,10 @@ def to_polygons(rles: Any, *, mode: str = "external", approx: str = "none", brid
         raise ValueError(f"format must be 'coco' or 'cv2', got {format!r}")
     if bridge_holes and mode != "ccomp":
         raise ValueError("bridge_holes needs mode='ccomp' (mode='external' finds no holes)")
-    if isinstance(min_area, bool) or not isinstance(min_area, (int, float, np.integer, np.floating)) \
-            or not min_area >= 0:
+    area = real_arg(min_area, "min_area", finite=False)
+    if not area >= 0:  # nan too
         raise ValueError(f"min_area must be a number >= 0, got {min_area!r}")
-    min_area = real_arg(min_area, "min_area", finite=False)
+    min_area = area
     single = isinstance(rles, Mapping)
     lst = [rles] if single else as_list(rles)
     src = _core.sources(lst, same_size=False)

@@ -20,7 +20,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from .. import _core, _render
-from .._args import as_list, check_out, is_table, out_array, resolve_threads
+from .._args import as_list, check_out, is_table, out_array, real_arg, resolve_threads
 from .image import load_image
 from .palette import palette
 
@@ -121,10 +121,10 @@ def overlay(image: Any, rles: Any, *, colors: Any = None, alpha: float = 0.35,
     (size equal to the image's, well-formed counts) before anything is
     written; errors are ValueError/TypeError naming the mask index.
     """
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= alpha <= 1.0:  # compared as given: float() of an int past float64 overflows
+    af = real_arg(alpha, "alpha", finite=False)
+    if not 0.0 <= af <= 1.0:  # nan too
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
-    a = int(round(float(alpha) * 255))
+    a = int(round(af * 255))
     cw = 0
     if contours:
         if isinstance(contour_width, bool) or not isinstance(contour_width, (int, np.integer)) \
