@@ -108,8 +108,10 @@ def test_order_rules_by_hand():
                      ([-5], IndexError)):
         with pytest.raises(exc):
             ann.order(bad)
-    for k in (True, -1, 1.5):
-        with pytest.raises(ValueError, match="top_k must be a non-negative int or None"):
+    with pytest.raises(ValueError, match="top_k must be a non-negative int or None, got -1"):
+        ann.order(top_k=-1)
+    for k in (True, 1.5, "1"):  # the one int rule: _args.int_arg
+        with pytest.raises(TypeError, match="top_k must be a non-negative int or None, got"):
             ann.order(top_k=k)
     with pytest.raises(ValueError, match="sort_by must be one of"):
         ann.order(top_k=1, sort_by="score")
@@ -123,8 +125,10 @@ def test_iter_chunks_sizes_and_contents():
     got = [(i.tolist(), m.copy()) for i, m in ann.iter_chunks(2, top_k=3)]
     assert [i for i, _ in got] == [[1, 2], [3]] and np.array_equal(got[1][1], dense([3]))
     assert list(ann.iter_chunks(2, indices=[])) == []
-    for bad in (0, True, 2.0):
-        with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+    with pytest.raises(ValueError, match="chunk_size must be a positive int, got 0"):
+        list(ann.iter_chunks(0))
+    for bad in (True, 2.0):
+        with pytest.raises(TypeError, match="chunk_size must be a positive int, got"):
             list(ann.iter_chunks(bad))
     with pytest.raises(ValueError, match=r"out must be a C-contiguous uint8 array of shape \(2, 6, 9\)"):
         list(ann.iter_chunks(2, out=np.zeros((3, H, W), np.uint8)))

@@ -112,8 +112,10 @@ def test_draw_order_by_hand():
     assert draw_order(np.array([], np.int64)).tolist() == []
     out = draw_order(areas, top_k=np.int64(2))
     assert out.dtype == np.int64 and out.flags.c_contiguous and out.tolist() == [1, 4]
-    for bad in (True, -1, 2.0, "2"):
-        with pytest.raises(ValueError, match="top_k must be a non-negative int or None"):
+    with pytest.raises(ValueError, match="top_k must be a non-negative int or None, got -1"):
+        draw_order(areas, top_k=-1)
+    for bad in (True, 2.0, "2"):  # the one int rule: _args.int_arg
+        with pytest.raises(TypeError, match="top_k must be a non-negative int or None, got"):
             draw_order(areas, top_k=bad)
     with pytest.raises(ValueError, match=r"order must be one of \('area', 'index'\), got 'size'"):
         draw_order(areas, "size")
@@ -145,8 +147,10 @@ def test_overlay_argument_rules():
             viz.overlay(img, r, alpha=a)
     for a in (0, 1, np.float32(0.5), np.int64(1)):
         viz.overlay(img, r, alpha=a)
-    for cw in (True, 1.0, 0):
-        with pytest.raises(ValueError, match="contour_width must be an int >= 1"):
+    with pytest.raises(ValueError, match="contour_width must be an int >= 1, got 0"):
+        viz.overlay(img, r, contour_width=0)
+    for cw in (True, 1.0):
+        with pytest.raises(TypeError, match="contour_width must be an int >= 1, got"):
             viz.overlay(img, r, contour_width=cw)
     viz.overlay(img, r, contours=False, contour_width=True)  # not looked at without contours
     for c in (np.zeros((1, 4), np.uint8), np.zeros(3, np.uint8), np.zeros((1, 1, 3), np.uint8)):
@@ -175,8 +179,10 @@ def test_out_is_returned_and_torch_out():
 def test_palette_arguments():
     assert viz.palette(0).shape == (0, 3) and viz.palette(0).dtype == np.uint8
     assert viz.palette(np.int64(2)).tolist() == [[242, 36, 36], viz.palette(2)[1].tolist()]
-    for bad in (True, -1, 2.0, None):
-        with pytest.raises(ValueError, match="n must be a non-negative int"):
+    with pytest.raises(ValueError, match="n must be a non-negative int, got -1"):
+        viz.palette(-1)
+    for bad in (True, 2.0, None):
+        with pytest.raises(TypeError, match="n must be a non-negative int, got"):
             viz.palette(bad)
 
 

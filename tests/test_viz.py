@@ -300,7 +300,7 @@ def test_malformed_rle_names_index(counts, what):
 def test_argument_errors(tmp_path):
     rles = synthetic.coco_like(3, 20, 30, seed=0)
     img = rand_image(20, 30)
-    for kw, exc in [(dict(alpha=1.5), ValueError), (dict(alpha="x"), ValueError),
+    for kw, exc in [(dict(alpha=1.5), ValueError), (dict(alpha="x"), TypeError),
                     (dict(contour_width=0), ValueError), (dict(order="size"), ValueError),
                     (dict(top_k=-1), ValueError), (dict(colors=np.zeros((2, 3), np.uint8)), ValueError),
                     (dict(colors=np.full((3, 3), 300)), TypeError),

@@ -21,8 +21,8 @@ import numpy as np
 __all__ = ["MAX_PIXELS", "THREAD_MIN_BYTES", "THREAD_MIN_CHARS", "MMAP_MIN_BYTES", "MAX_THREADS", "ALL_CPUS",
            "SPARE_ARENA_BYTES",
            "MAX_POLY_COORD", "MODES", "FLIPS", "BITORDERS", "MASK_DTYPES", "check_size", "dim_arg", "mask_size",
-           "differing_size", "size_ok", "positive_int", "FLOAT32_INF_FROM", "real_arg", "size_arg", "flip_arg",
-           "mode_arg", "bitorder_arg",
+           "differing_size", "size_ok", "is_int", "int_arg", "positive_int", "FLOAT32_INF_FROM", "real_arg",
+           "size_arg", "flip_arg", "mode_arg", "bitorder_arg",
            "Transform", "transform_args", "out_array", "check_out", "as_list", "is_table", "resolve_threads",
            "mask_dtype_rule", "masks_ndim"]
 
@@ -106,10 +106,28 @@ def size_ok(h: int, w: int) -> bool:
     return 0 <= h <= MAX_PIXELS and 0 <= w <= MAX_PIXELS and h * w <= MAX_PIXELS
 
 
+def is_int(v: Any) -> bool:
+    """A Python or numpy integer, not a bool: what every int argument takes."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def int_arg(v: Any, what: str, lo: int = 0, desc: Optional[str] = None) -> int:
+    """``v`` (see :func:`is_int`) as an int >= ``lo``: TypeError for another
+    type, ValueError below ``lo``. Both messages say ``what`` must be
+    ``desc`` (default: "an int >= lo") and show ``v``."""
+    if desc is None:
+        desc = f"an int >= {lo}"
+    if not is_int(v):
+        raise TypeError(f"{what} must be {desc}, got {v!r}")
+    if v < lo:
+        raise ValueError(f"{what} must be {desc}, got {v!r}")
+    return int(v)
+
+
 def positive_int(v: Any, what: str) -> int:
     """``v`` as an int in 1..:data:`MAX_PIXELS` (a Python or numpy int, not a
     bool); TypeError for other types, ValueError out of range."""
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+    if not is_int(v):
         raise TypeError(f"{what} must be an int, got {v!r}")
     if v < 1:
         raise ValueError(f"{what} must be positive, got {v}")
@@ -329,7 +347,7 @@ def resolve_threads(threads: Optional[int], work_bytes: int) -> int:
     :data:`THREAD_MIN_BYTES` on and 1 below it."""
     if threads is None:
         return ALL_CPUS if work_bytes >= THREAD_MIN_BYTES else 1
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+    if not is_int(threads):
         raise TypeError(f"threads must be a positive int or None, got {threads!r}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")

@@ -34,7 +34,7 @@ from typing import Any, Dict, Iterator, List, Optional, cast
 
 import numpy as np
 
-from ._args import size_ok
+from ._args import is_int, size_ok
 
 __all__ = ["COCO", "COCO_RESULTS", "SA1B", "LAYOUTS", "AnnotationFormatError", "SA1BFormatError",
            "Document", "Record", "document", "records", "sa1b_image", "segmentation_kind",
@@ -69,11 +69,6 @@ def show(v: Any) -> str:
     """``repr(v)`` cut to 60 characters, for messages about bad values."""
     s = repr(v)
     return s if len(s) <= 60 else s[:57] + "..."
-
-
-def is_int(v: Any) -> bool:
-    """An integer, not a bool."""
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def is_number(v: Any) -> bool:

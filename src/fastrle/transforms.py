@@ -31,7 +31,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from . import _core, _transform
-from ._args import (FLIPS, MASK_DTYPES, MODES, as_list, check_out, check_size, out_array, real_arg,
+from ._args import (FLIPS, MASK_DTYPES, MODES, as_list, check_out, check_size, is_int, out_array, real_arg,
                     resolve_threads, size_arg, transform_args)
 
 __all__ = ["MODES", "FLIPS", "nearest_map", "check_size_arg", "decode_transformed", "roi_align"]
@@ -170,10 +170,10 @@ def roi_align(rles: Any, boxes: Any, output_size: Any, *, spatial_scale: float =
     """
     single = isinstance(rles, Mapping)
     lst = [rles] if single else as_list(rles)
-    if isinstance(output_size, (int, np.integer)) and not isinstance(output_size, bool):
+    if is_int(output_size):
         output_size = (output_size, output_size)
     ph, pw = size_arg(output_size, "output_size")
-    if isinstance(sampling_ratio, bool) or not isinstance(sampling_ratio, (int, np.integer)):
+    if not is_int(sampling_ratio):
         raise TypeError(f"sampling_ratio must be an int, got {sampling_ratio!r}")
     if not -(1 << 31) <= sampling_ratio < (1 << 31):
         raise ValueError(f"sampling_ratio {sampling_ratio} out of range")

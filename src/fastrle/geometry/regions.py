@@ -17,7 +17,7 @@ from typing import Any, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Un
 import numpy as np
 
 from .. import _components, _core
-from .._args import as_list, real_arg, resolve_threads
+from .._args import as_list, is_int, real_arg, resolve_threads
 from ..api import RLE
 
 __all__ = ["Components", "components", "remove_small_regions", "CONNECTIVITIES", "REGION_MODES"]
@@ -91,7 +91,7 @@ def _threads(threads: Optional[int], runs: Any) -> int:
 
 
 def _connectivity(connectivity: Any) -> int:
-    if isinstance(connectivity, bool) or not isinstance(connectivity, (int, np.integer)):
+    if not is_int(connectivity):
         raise TypeError(f"connectivity must be 4 or 8, got {connectivity!r}")
     if connectivity not in CONNECTIVITIES:
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")

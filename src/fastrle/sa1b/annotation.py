@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterator, List, NoReturn, Optional, Tuple, Union
 import numpy as np
 
 from .. import _core, api, fileio
-from .._args import out_array
+from .._args import int_arg, out_array
 from ..annotations import SA1BFormatError, sa1b_image
 
 __all__ = ["SA1BAnnotation", "SA1BFormatError", "load", "from_dict", "json_backend", "SORT_KEYS"]
@@ -272,8 +272,7 @@ class SA1BAnnotation:
         idx = np.arange(len(self), dtype=np.int64) if indices is None else self._index_array(indices)
         if top_k is None:
             return idx
-        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0:
-            raise ValueError(f"top_k must be a non-negative int or None, got {top_k!r}")
+        top_k = int_arg(top_k, "top_k", desc="a non-negative int or None")
         if sort_by is not None:
             if sort_by not in SORT_KEYS:
                 raise ValueError(f"sort_by must be one of {SORT_KEYS} or None, got {sort_by!r}")
@@ -394,8 +393,7 @@ class SA1BAnnotation:
         overwritten by the next chunk: copy what you keep. ``out`` may supply
         the (chunk_size, H, W) uint8 buffer.
         """
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        int_arg(chunk_size, "chunk_size", 1, "a positive int")
         idx = self.order(indices, top_k, sort_by)
         shape = (int(chunk_size), self.height, self.width)
         buf = np.empty(shape, np.uint8) if out is None else out_array(out)

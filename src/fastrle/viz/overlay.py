@@ -20,7 +20,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from .. import _core, _render
-from .._args import as_list, check_out, is_table, out_array, real_arg, resolve_threads
+from .._args import as_list, check_out, is_table, int_arg, out_array, real_arg, resolve_threads
 from .image import load_image
 from .palette import palette
 
@@ -71,8 +71,7 @@ def draw_order(areas: np.ndarray, order: str = "area", top_k: Optional[int] = No
     areas = np.asarray(areas).astype(np.int64)
     idx = np.arange(len(areas), dtype=np.int64)
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0:
-            raise ValueError(f"top_k must be a non-negative int or None, got {top_k!r}")
+        top_k = int_arg(top_k, "top_k", desc="a non-negative int or None")
         key = -np.asarray(scores, np.float64) if scores is not None else -areas
         idx = np.sort(np.argsort(key, kind="stable")[:int(top_k)]).astype(np.int64)
     if order == "area":
@@ -127,9 +126,7 @@ def overlay(image: Any, rles: Any, *, colors: Any = None, alpha: float = 0.35,
     a = int(round(af * 255))
     cw = 0
     if contours:
-        if isinstance(contour_width, bool) or not isinstance(contour_width, (int, np.integer)) \
-                or contour_width < 1:
-            raise ValueError(f"contour_width must be an int >= 1, got {contour_width!r}")
+        int_arg(contour_width, "contour_width", 1)
         cw = int(contour_width)
     img = None if image is None else load_image(image)
     runs, h, w = _table(rles, None if img is None else (int(img.shape[0]), int(img.shape[1])))

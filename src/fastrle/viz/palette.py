@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._args import int_arg
+
 __all__ = ["palette", "GOLDEN"]
 
 GOLDEN = 0.6180339887498949
@@ -18,8 +20,7 @@ GOLDEN = 0.6180339887498949
 
 def palette(n: int) -> np.ndarray:
     """(n, 3) uint8 RGB colours of masks 0..n-1 (see the module docstring)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    int_arg(n, "n", desc="a non-negative int")
     i = np.arange(int(n), dtype=np.float64)
     hue = (np.arange(int(n), dtype=np.float64) * GOLDEN) % 1.0
     sat = np.where(np.arange(int(n)) % 2 == 0, 0.85, 0.6)
