@@ -22,6 +22,7 @@ import pytest
 
 pm = pytest.importorskip("pycocotools.mask")
 
+import fastrle  # noqa: E402
 from fastrle import _mask  # noqa: E402
 from fastrle import mask as fm  # noqa: E402
 
@@ -137,13 +138,6 @@ def test_spare_limit_zero_keeps_nothing_and_lowering_frees(spare_limit: int) -> 
     assert 0 < _mask.spare_bytes() <= spare_limit
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, "1", True])
-def test_spare_limit_rejects_what_is_not_a_count(bad: object, spare_limit: int) -> None:
-    with pytest.raises(ValueError):
-        _mask.spare_limit(bad)
-    assert _mask.spare_limit() == spare_limit
-
-
 def test_threads_share_the_spare_blocks(spare_limit: int) -> None:
     sets = [_noise_rles(10 + k, 6, 400, 500) for k in range(4)]
     want = [(pm.merge(r), pm.iou(r, r, [0] * len(r)), pm.toBbox(r), pm.merge(r, 1)) for r in sets]
@@ -189,3 +183,19 @@ def test_iou_bitmaps_built_on_threads_match_pycocotools() -> None:
             assert _same(fm.iou(strs[:4], strs[2:], crowd[2:]), pm.iou(rles[:4], rles[2:], crowd[2:]))
     finally:
         _mask._set_thread_min_chars(old)
+
+
+def test_spare_limit_arguments_and_public_names(spare_limit: int) -> None:
+    # the public names are the glue's own functions, not copies
+    assert fastrle.release_spare is _mask.release_spare
+    assert fastrle.spare_limit is _mask.spare_limit and fastrle.spare_bytes is _mask.spare_bytes
+    assert fastrle.spare_limit(np.int64(12345)) == spare_limit  # numpy ints are ints
+    assert fastrle.spare_limit(2**70) == 12345  # past int64: as many as int64 holds
+    assert fastrle.spare_limit() == 2**63 - 1
+    for bad in (True, 1.0, "5", None.__class__):
+        with pytest.raises(TypeError, match="limit must be an int >= 0, got"):
+            fastrle.spare_limit(bad)
+    for bad in (-1, np.int8(-1)):
+        with pytest.raises(ValueError, match=r"limit must be an int >= 0, got (np\.int8\()?-1"):
+            fastrle.spare_limit(bad)
+    assert fastrle.spare_limit() == 2**63 - 1  # a rejected limit changes nothing

@@ -6,6 +6,7 @@ GIL released and work spread over threads; ``fastrle.mask`` is a drop-in for
 pycocotools through it.
 """
 from ._core import parse_isa
+from ._mask import release_spare, spare_bytes, spare_limit
 from .errors import RLEError, RLEKeyError
 from .api import area, bbox, decode, decode_ragged, empty, encode
 from .compat import patch_pycocotools, unpatch_pycocotools
@@ -15,4 +16,4 @@ from .transforms import roi_align
 __version__ = "0.1.0"
 __all__ = ["RLEError", "RLEKeyError", "area", "bbox", "decode", "decode_ragged", "empty", "encode",
            "components", "remove_small_regions", "parse_isa", "patch_pycocotools", "unpatch_pycocotools",
-           "roi_align", "to_polygons", "__version__"]
+           "roi_align", "to_polygons", "release_spare", "spare_bytes", "spare_limit", "__version__"]

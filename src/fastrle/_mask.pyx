@@ -20,14 +20,14 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport fabs, isfinite
-from libc.stdint cimport int64_t, uint64_t, uint32_t, uint8_t
+from libc.stdint cimport INT64_MAX, int64_t, uint64_t, uint32_t, uint8_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
 import numpy as np
 cimport numpy as cnp
 
-from ._args import MAX_PIXELS, MAX_POLY_COORD, SPARE_ARENA_BYTES, THREAD_MIN_BYTES, THREAD_MIN_CHARS
+from ._args import MAX_PIXELS, MAX_POLY_COORD, SPARE_ARENA_BYTES, THREAD_MIN_BYTES, THREAD_MIN_CHARS, int_arg
 
 cnp.import_array()
 
@@ -97,13 +97,12 @@ def release_spare():
 
 def spare_limit(object limit=None):
     """The most bytes of work memory kept between calls; with ``limit``
-    (an int >= 0) sets it first and returns the previous one. A lower limit
-    frees what is kept now; 0 keeps nothing."""
+    (an int >= 0, numpy ints too) sets it first and returns the previous one.
+    A lower limit frees what is kept now; 0 keeps nothing."""
     if limit is None:
         return frle_spare_limit(-1)
-    if type(limit) is not int or limit < 0:
-        raise ValueError(f"limit must be an int >= 0, got {limit!r}")
-    return frle_spare_limit(limit)
+    n = int_arg(limit, "limit")
+    return frle_spare_limit(min(n, INT64_MAX))
 
 
 def spare_bytes():
