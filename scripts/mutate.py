@@ -628,7 +628,7 @@ MUTANTS: List[Mutant] = [
     _m("viz-topk-scores", OV, "key = -np.asarray(scores, np.float64) if scores is not None else -areas",
        "key = -areas", "logic", "top_k on an SA1BAnnotation keeps the largest, not the best predicted_iou", T_VIZ),
     _m("viz-contour-width", OV, "cw = int(contour_width)", "cw = 1", "logic", "contour_width ignored", T_VIZ),
-    _m("viz-alpha-trunc", OV, "a = int(round(float(alpha) * 255))", "a = int(float(alpha) * 255)", "logic",
+    _m("viz-alpha-trunc", OV, "a = int(round(af * 255))", "a = int(af * 255)", "logic",
        "alpha truncated, not rounded", T_VIZ),
     _m("viz-colors-range", OV, "c.min() < 0 or c.max() > 255", "c.min() < 0 or c.max() > 256", "off-by-one",
        "a colour of 256 wraps to 0", T_VIZ),
@@ -784,7 +784,7 @@ MUTANTS: List[Mutant] = [
     _m("poly-fast-bridge", PG, "if not min_area and not (bridge and (parents >= 0).any()):",
        "if not min_area and not (bridge and (parents > 0).any()):", "comparison",
        "holes of ring 0 are not bridged", T_POLY),
-    _m("poly-min-area-nan", PG, "or not min_area >= 0:", "or min_area < 0:", "logic",
+    _m("poly-min-area-nan", PG, "if not area >= 0:  # nan too", "if area < 0:", "logic",
        "min_area=NaN accepted", T_POLY),
     # --- components and SAM's small-region cleanup (csrc/rle_components.c, geometry/regions.py)
     _m("cc-touch-4", CC, "if (a0 < b1 + touch && b0 < a1 + touch) unite(",
