@@ -74,9 +74,11 @@ def test_tobbox_blocks_with_empty_runs_and_columns_ends() -> None:
     rng = np.random.default_rng(3)
     h, w = 50, 400
     for trial in range(40):
-        parts = [int(rng.integers(0, 3000))]
-        while sum(parts) < h * w - 200:
-            parts.append(int(rng.integers(0, 4)) if rng.random() < 0.1 else int(rng.integers(1, 4)))
+        first = int(rng.integers(0, 3000))
+        n = h * w  # more draws than needed: each is at least 1 in 9 of 10
+        runs = np.where(rng.random(n) < 0.1, rng.integers(0, 4, n), rng.integers(1, 4, n))
+        k = int(np.searchsorted(first + np.cumsum(runs), h * w - 200)) + 1  # runs until the sum reaches it
+        parts = [first] + runs[:k].tolist()
         parts.append(h * w - sum(parts))
         r = pm.frPyObjects({"size": [h, w], "counts": parts}, h, w)
         assert _same(fm.toBbox(r), pm.toBbox(r)), trial
