@@ -615,24 +615,80 @@ typedef struct {
   int avx512;
 } bitband;
 
-/* OR v into the word of (band b, column x), and mark its block touched. */
-static inline void bb_put(bitband *bb, uint64_t b, uint64_t x, uint64_t v) {
-  uint64_t t = x >> 6;
-  bb->bits[b * bb->wpad + x] |= v;
-  bb->touched[b * bb->gw + (t >> 6)] |= 1ull << (t & 63);
+/* The build's place in the runs (bb_build): the run ends so far, column
+ * x (cs = x * h), the word of band kb in it whose bits acc holds, and
+ * where the column's words and block marks start. */
+typedef struct {
+  uint64_t pos, x, cs, kb, acc;
+  uint64_t *col;  /* column x's word of band 0: band b's is col[b * wpad] */
+  uint8_t *cmark; /* its group's marks: band b's is cmark[b] */
+} bb_state;
+
+/* OR v into band b's word of the column, and mark its block. */
+static FRLE_FORCE_INLINE void bb_put(bb_state *t, uint64_t wpad, uint64_t b, uint64_t v) {
+  t->acc = (b == t->kb ? t->acc : 0) | v;
+  t->kb = b;
+  t->col[b * wpad] = t->acc;
+  t->cmark[b] = 1;
 }
 
-/* Step 1: OR every column segment's bits into the band words. */
+static FRLE_FORCE_INLINE void bb_column(bb_state *t, uint64_t *bits, uint8_t *mark, uint64_t nbands) {
+  t->col = bits + t->x;
+  t->cmark = mark + (t->x >> 6) * nbands;
+  t->kb = ~0ull;
+}
+
+/* A run [s, e) that is empty or leaves the column or band the last run
+ * ended in. */
+static void bb_run_slow(bb_state *t, uint64_t s, uint64_t e, uint64_t h, uint64_t wpad, uint64_t nbands,
+                        uint64_t *bits, uint8_t *mark) {
+  uint64_t x0 = t->x, cs;
+  t->pos = e;
+  if (s == e) return;
+  column_of(s, h, &t->x, &t->cs);
+  if (t->x != x0) bb_column(t, bits, mark, nbands);
+  cs = t->cs;
+  for (;;) {
+    uint64_t ce = cs + h, se = e < ce ? e : ce, y0 = s - cs, y1 = se - cs, b;
+    uint64_t b0 = y0 / BB_ROWS, b1 = (y1 - 1) / BB_ROWS;
+    uint64_t lo = ~0ull << (y0 % BB_ROWS), hi = ~0ull >> (63 - (y1 - 1) % BB_ROWS);
+    if (b0 == b1) {
+      bb_put(t, wpad, b0, lo & hi);
+    } else {
+      bb_put(t, wpad, b0, lo);
+      for (b = b0 + 1; b < b1; b++) bb_put(t, wpad, b, ~0ull);
+      bb_put(t, wpad, b1, hi);
+    }
+    if (e <= ce) break;
+    s = ce;
+    t->x++;
+    t->cs = cs = ce;
+    bb_column(t, bits, mark, nbands);
+  }
+}
+
+/* Step 1: OR every column segment's bits into the band words.
+ *
+ * A column's runs come in order, so each (band, column) word gets all its
+ * runs in one stretch: its bits gather in a register (acc) and every run
+ * stores acc whole, a plain store. An OR into memory per run made each run
+ * wait on the last one's store (runs of 1-3 pixels: noise, strokes). The
+ * touched blocks are marked a byte each (a plain store too), column group
+ * by column group (mark[g * nbands + b]), and gathered into bb->touched at
+ * the end. Runs inside one band of the last run's column take a tight loop
+ * on locals; the others, bb_run_slow. */
 static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frle_scratch *scr, bitband *bb) {
-  uint64_t ngroups = (w + 63) / 64, pos = 0, x = 0, cs = 0, b;
-  uint64_t *bits, *touched, wpad, gw;
-  int64_t j;
+  uint64_t ngroups = (w + 63) / 64, b, g, nbands = (h + BB_ROWS - 1) / BB_ROWS;
+  uint64_t wpad = ngroups * 64, gw = (ngroups + 63) / 64, nmark = nbands * ngroups, *bits;
+  const uint32_t *p = cnts + 1, *pend = cnts + m; /* p[-1], p[0]: a background and a foreground run */
+  uint8_t *mark;
+  bb_state t;
   expand_init();
   bb->h = h;
   bb->w = w;
-  bb->nbands = (h + BB_ROWS - 1) / BB_ROWS;
-  bb->wpad = wpad = ngroups * 64;
-  bb->gw = gw = (ngroups + 63) / 64;
+  bb->nbands = nbands;
+  bb->wpad = wpad;
+  bb->gw = gw;
   bb->avx512 = 0;
   bb->perm = bb_perm_id;
 #ifdef FRLE_X86_KERNELS
@@ -641,49 +697,51 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
     bb->perm = bb_perm_avx512;
   }
 #endif
-  if (!FRLE_GROW(scr->bits, scr->bits_cap, (int64_t)(bb->nbands * wpad)) ||
-      !FRLE_GROW(scr->bwork, scr->bwork_cap, (int64_t)(bb->nbands * gw + wpad)))
+  /* bwork: touched, one block's row words per group, then the marks */
+  if (!FRLE_GROW(scr->bits, scr->bits_cap, (int64_t)(nbands * wpad)) ||
+      !FRLE_GROW(scr->bwork, scr->bwork_cap, (int64_t)(nbands * gw + wpad + (nmark + 7) / 8)))
     return FRLE_ERR_NOMEM;
   bb->bits = bits = scr->bits;
-  bb->touched = touched = scr->bwork;
-  bb->rows = touched + bb->nbands * gw;
+  bb->touched = scr->bwork;
+  bb->rows = bb->touched + nbands * gw;
+  mark = (uint8_t *)(bb->rows + wpad);
   if (scr->bits_zero < scr->bits_cap) { /* grown: zero the new words once */
     memset(bits + scr->bits_zero, 0, (size_t)(scr->bits_cap - scr->bits_zero) * sizeof(uint64_t));
     scr->bits_zero = scr->bits_cap;
   }
-  memset(touched, 0, bb->nbands * gw * sizeof(uint64_t));
-  {
-    /* each run ORs straight into memory: batching the runs of one word in a
-     * register took a branch per run that strokes (short runs, several per
-     * word) mispredicted (measured: 15% more time in this loop) */
-    for (j = 1; j < m; j += 2) {
-      uint64_t s = pos + cnts[j - 1], e = s + cnts[j], d, y1;
+  memset(bb->touched, 0, nbands * gw * sizeof(uint64_t));
+  memset(mark, 0, nmark);
+  t.pos = t.x = t.cs = t.acc = 0;
+  bb_column(&t, bits, mark, nbands);
+  while (p < pend) {
+    /* the tight loop, on locals (t stays in registers) */
+    uint64_t pos = t.pos, cs = t.cs, kb = t.kb, acc = t.acc, *col = t.col;
+    uint8_t *cmark = t.cmark;
+    for (; p < pend; p += 2) {
+      uint64_t s = pos + p[-1], e = s + p[0], d = s - cs, y1 = e - cs - 1, bd;
+      /* in one band of the last run's column: most runs. (An empty run
+       * lands here only with d <= h, and sets no bit.) */
+      if (y1 >= h || ((d ^ y1) >> 6) != 0) break;
       pos = e;
-      if (s == e) continue;
-      d = column_of(s, h, &x, &cs);
-      y1 = e - cs - 1; /* the run's last row, if it ends in this column */
-      if (y1 < h && ((d ^ y1) >> 6) == 0) { /* in one column and band: most runs */
-        bb_put(bb, d >> 6, x, (2ull << (y1 & 63)) - (1ull << (d & 63))); /* bits d..y1 (2 << 63 is 0) */
-        continue;
-      }
-      for (;;) {
-        uint64_t ce = cs + h, se = e < ce ? e : ce, y0 = s - cs, y1 = se - cs;
-        uint64_t b0 = y0 / BB_ROWS, b1 = (y1 - 1) / BB_ROWS;
-        uint64_t lo = ~0ull << (y0 % BB_ROWS), hi = ~0ull >> (63 - (y1 - 1) % BB_ROWS);
-        if (b0 == b1) {
-          bb_put(bb, b0, x, lo & hi);
-        } else {
-          bb_put(bb, b0, x, lo);
-          for (b = b0 + 1; b < b1; b++) bb_put(bb, b, x, ~0ull);
-          bb_put(bb, b1, x, hi);
-        }
-        if (e <= ce) break;
-        s = ce;
-        x++;
-        cs = ce;
-      }
+      bd = d >> 6;
+      acc = (bd == kb ? acc : 0) | ((2ull << (y1 & 63)) - (1ull << (d & 63))); /* bits d..y1 (2 << 63 is 0) */
+      kb = bd;
+      col[bd * wpad] = acc;
+      cmark[bd] = 1;
     }
+    t.pos = pos;
+    t.kb = kb;
+    t.acc = acc;
+    if (p >= pend) break;
+    {
+      uint64_t s = pos + p[-1];
+      bb_run_slow(&t, s, s + p[0], h, wpad, nbands, bits, mark);
+    }
+    p += 2;
   }
+  /* the marks as touched bits */
+  for (g = 0; g < ngroups; g++)
+    for (b = 0; b < nbands; b++) bb->touched[b * gw + (g >> 6)] |= (uint64_t)mark[g * nbands + b] << (g & 63);
   return FRLE_OK;
 }
 
