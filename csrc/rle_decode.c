@@ -640,8 +640,8 @@ static FRLE_FORCE_INLINE void bb_column(bb_state *t, uint64_t *bits, uint8_t *ma
 
 /* A run [s, e) that is empty or leaves the column or band the last run
  * ended in. */
-static void bb_run_slow(bb_state *t, uint64_t s, uint64_t e, uint64_t h, uint64_t wpad, uint64_t nbands,
-                        uint64_t *bits, uint8_t *mark) {
+static void bb_run_slow(bb_state *t, uint64_t s, uint64_t e, uint64_t h, uint64_t wpad, uint64_t nbands, uint64_t *bits,
+                        uint8_t *mark) {
   uint64_t x0 = t->x, cs;
   t->pos = e;
   if (s == e) return;
@@ -667,6 +667,54 @@ static void bb_run_slow(bb_state *t, uint64_t s, uint64_t e, uint64_t h, uint64_
   }
 }
 
+/* The runs p[-1], p[0] (a background and a foreground run) from p on
+ * while each foreground run lies in one band, or two, of the last run's
+ * column: most runs. Positions are kept from the column's start (r: where the last
+ * run ended), and t in registers. Returns the first pair it did not take.
+ * (An empty run is taken only where it starts at most h into the column,
+ * and sets no bit.) */
+static FRLE_FORCE_INLINE const uint32_t *bb_fast(bb_state *t, const uint32_t *p, const uint32_t *pend, uint64_t h,
+                                                 uint64_t wpad) {
+  uint64_t r = t->pos - t->cs, kb = t->kb, acc = t->acc, *col = t->col;
+  uint8_t *cmark = t->cmark;
+  for (; p < pend; p += 2) {
+    uint64_t d = r + p[-1], e = d + p[0], y1 = e - 1, bd = d >> 6;
+    if (y1 >= h) break;
+    if (((d ^ y1) >> 6) != 0) { /* two bands (stars: half their runs), or more */
+      if ((y1 >> 6) - bd != 1) break;
+      r = e;
+      col[bd * wpad] = (bd == kb ? acc : 0) | (~0ull << (d & 63));
+      cmark[bd] = 1;
+      kb = bd + 1;
+      acc = (2ull << (y1 & 63)) - 1; /* rows up to y1 (2 << 63 is 0) */
+      col[kb * wpad] = acc;
+      cmark[kb] = 1;
+      continue;
+    }
+    r = e;
+    acc = (bd == kb ? acc : 0) | ((2ull << (y1 & 63)) - (1ull << (d & 63))); /* bits d..y1 */
+    kb = bd;
+    col[bd * wpad] = acc;
+    cmark[bd] = 1;
+  }
+  t->pos = t->cs + r;
+  t->kb = kb;
+  t->acc = acc;
+  return p;
+}
+
+static const uint32_t *bb_fast_plain(bb_state *t, const uint32_t *p, const uint32_t *pend, uint64_t h, uint64_t wpad) {
+  return bb_fast(t, p, pend, h, wpad);
+}
+
+#ifdef FRLE_X86_KERNELS
+/* shlx and shrx: no copies for the shift counts */
+FRLE_TARGET("bmi2")
+static const uint32_t *bb_fast_bmi2(bb_state *t, const uint32_t *p, const uint32_t *pend, uint64_t h, uint64_t wpad) {
+  return bb_fast(t, p, pend, h, wpad);
+}
+#endif
+
 /* Step 1: OR every column segment's bits into the band words.
  *
  * A column's runs come in order, so each (band, column) word gets all its
@@ -683,6 +731,9 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
   const uint32_t *p = cnts + 1, *pend = cnts + m; /* p[-1], p[0]: a background and a foreground run */
   uint8_t *mark;
   bb_state t;
+#ifdef FRLE_X86_KERNELS
+  int bmi2 = frle_isa_cap() >= FRLE_ISA_AVX2 && frle_cpu_has(FRLE_CPU_BMI2);
+#endif
   expand_init();
   bb->h = h;
   bb->w = w;
@@ -714,27 +765,14 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
   t.pos = t.x = t.cs = t.acc = 0;
   bb_column(&t, bits, mark, nbands);
   while (p < pend) {
-    /* the tight loop, on locals (t stays in registers) */
-    uint64_t pos = t.pos, cs = t.cs, kb = t.kb, acc = t.acc, *col = t.col;
-    uint8_t *cmark = t.cmark;
-    for (; p < pend; p += 2) {
-      uint64_t s = pos + p[-1], e = s + p[0], d = s - cs, y1 = e - cs - 1, bd;
-      /* in one band of the last run's column: most runs. (An empty run
-       * lands here only with d <= h, and sets no bit.) */
-      if (y1 >= h || ((d ^ y1) >> 6) != 0) break;
-      pos = e;
-      bd = d >> 6;
-      acc = (bd == kb ? acc : 0) | ((2ull << (y1 & 63)) - (1ull << (d & 63))); /* bits d..y1 (2 << 63 is 0) */
-      kb = bd;
-      col[bd * wpad] = acc;
-      cmark[bd] = 1;
-    }
-    t.pos = pos;
-    t.kb = kb;
-    t.acc = acc;
+#ifdef FRLE_X86_KERNELS
+    if (bmi2) p = bb_fast_bmi2(&t, p, pend, h, wpad);
+    else
+#endif
+      p = bb_fast_plain(&t, p, pend, h, wpad);
     if (p >= pend) break;
     {
-      uint64_t s = pos + p[-1];
+      uint64_t s = t.pos + p[-1];
       bb_run_slow(&t, s, s + p[0], h, wpad, nbands, bits, mark);
     }
     p += 2;
