@@ -505,14 +505,21 @@ static void transpose64(uint64_t *a) {
 /* The 64 row words of a block, in the order bb_perm gives (rw[i] is row
  * bb_perm[i]): a byte transpose within each register (vpermb), an 8x8 bit
  * transpose within each word (gf2p8affineqb) and three rounds of unpacks. */
+/* byte 8*yb + (7-l) of word group k takes byte 8*l + yb: the byte
+ * transpose, each word's bytes reversed for the affine step */
+static const uint8_t tr_idx[64] = {56, 48, 40, 32, 24, 16, 8,  0, 57, 49, 41, 33, 25, 17, 9,  1,
+                                   58, 50, 42, 34, 26, 18, 10, 2, 59, 51, 43, 35, 27, 19, 11, 3,
+                                   60, 52, 44, 36, 28, 20, 12, 4, 61, 53, 45, 37, 29, 21, 13, 5,
+                                   62, 54, 46, 38, 30, 22, 14, 6, 63, 55, 47, 39, 31, 23, 15, 7};
+/* the same without the reversal: each byte of the row words comes out
+ * with its bits reversed (np.packbits' big order, for the packed decode) */
+static const uint8_t tr_idx_big[64] = {0, 8,  16, 24, 32, 40, 48, 56, 1, 9,  17, 25, 33, 41, 49, 57,
+                                       2, 10, 18, 26, 34, 42, 50, 58, 3, 11, 19, 27, 35, 43, 51, 59,
+                                       4, 12, 20, 28, 36, 44, 52, 60, 5, 13, 21, 29, 37, 45, 53, 61,
+                                       6, 14, 22, 30, 38, 46, 54, 62, 7, 15, 23, 31, 39, 47, 55, 63};
+
 FRLE_TARGET("avx512f,avx512bw,avx512vbmi,gfni")
-static void transpose64_avx512(const uint64_t *blk, uint64_t *rw) {
-  /* byte 8*yb + (7-l) of word group k takes byte 8*l + yb: the byte
-   * transpose, each word's bytes reversed for the affine step */
-  static const uint8_t idx[64] = {56, 48, 40, 32, 24, 16, 8,  0, 57, 49, 41, 33, 25, 17, 9,  1,
-                                  58, 50, 42, 34, 26, 18, 10, 2, 59, 51, 43, 35, 27, 19, 11, 3,
-                                  60, 52, 44, 36, 28, 20, 12, 4, 61, 53, 45, 37, 29, 21, 13, 5,
-                                  62, 54, 46, 38, 30, 22, 14, 6, 63, 55, 47, 39, 31, 23, 15, 7};
+static void transpose64_avx512(const uint64_t *blk, uint64_t *rw, const uint8_t *idx) {
   __m512i ix = _mm512_loadu_si512((const void *)idx);
   __m512i unit = _mm512_set1_epi64((long long)0x8040201008040201ull);
   __m512i q[8], a[8], b[8];
@@ -792,8 +799,9 @@ static inline int bb_any(const bitband *bb, uint64_t b) {
 }
 
 /* Step 2: band b's touched blocks to row words (bb->rows), its column words
- * cleared. */
-static void bb_transpose(bitband *bb, uint64_t b) {
+ * cleared. With big (the AVX-512 kernel only: bb->avx512), each byte of the
+ * row words has its bits reversed. */
+static void bb_transpose(bitband *bb, uint64_t b, int big) {
   uint64_t q, *band = bb->bits + b * bb->wpad;
   for (q = 0; q < bb->gw; q++) {
     uint64_t tw = bb->touched[b * bb->gw + q];
@@ -801,7 +809,7 @@ static void bb_transpose(bitband *bb, uint64_t b) {
       uint64_t x0 = (q * 64 + (uint64_t)frle_ctz64(tw)) * 64;
       tw &= tw - 1;
 #ifdef FRLE_X86_KERNELS
-      if (bb->avx512) transpose64_avx512(band + x0, bb->rows + x0);
+      if (bb->avx512) transpose64_avx512(band + x0, bb->rows + x0, big ? tr_idx_big : tr_idx);
       else
 #endif
       {
@@ -1007,7 +1015,7 @@ static int decode_bitband(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t 
       bo_done(&bo, line_bits_scalar);
       continue;
     }
-    bb_transpose(&bb, b);
+    bb_transpose(&bb, b, 0);
 #ifdef FRLE_X86_KERNELS
     if (bb.avx512) {
       bb_scatter_nomark(&bb, b, (uintptr_t)a, lb);
@@ -1075,8 +1083,9 @@ int frle_decode_bits_packed(const uint32_t *cnts, int64_t m, uint64_t h, uint64_
   bitband bb;
   uint64_t b, rb = (w + 7) / 8;
   uint8_t *stage = NULL;
-  int rc = bb_build(cnts, m, h, w, scr, &bb);
+  int big, rc = bb_build(cnts, m, h, w, scr, &bb);
   if (rc != FRLE_OK) return rc;
+  big = !little && bb.avx512; /* the block kernel reverses the bits of each byte */
 #if defined(LW_SSE2) || defined(LW_NEON)
   /* Contiguous rows, as large as an output the unpacked decode streams:
    * each band's rows are assembled in cache and streamed out whole, since
@@ -1103,7 +1112,7 @@ int frle_decode_bits_packed(const uint32_t *cnts, int64_t m, uint64_t h, uint64_
       for (r = 0; r < nr; r++) memset(base + (int64_t)(flip_v ? h - 1 - y - r : y + r) * stride, 0, rb);
     }
     if (!any) continue;
-    bb_transpose(&bb, b);
+    bb_transpose(&bb, b, big);
     for (q = 0; q < bb.gw; q++) {
       uint64_t tw = bb.touched[b * bb.gw + q];
       while (tw) {
@@ -1114,7 +1123,7 @@ int frle_decode_bits_packed(const uint32_t *cnts, int64_t m, uint64_t h, uint64_
           uint64_t v = rw[i], pr = bb.perm[i], yy = y + pr;
           uint8_t *dst;
           if (!v || pr >= nr) continue;
-          if (!little) v = reverse_bits_in_bytes(v);
+          if (!little && !big) v = reverse_bits_in_bytes(v);
           v = FRLE_WORD_LE(v);
           if (sA) dst = sA + (flip_v ? nr - 1 - pr : pr) * rb;
           else dst = base + (int64_t)(flip_v ? h - 1 - yy : yy) * stride;
