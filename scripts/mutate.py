@@ -108,7 +108,7 @@ T_CLIPOLY = ["tests/test_cli_polygons_pins.py", "tests/test_cli_polygons.py"]
 # outputs big enough for the bit path; then T_DECODE); the GPU host path through the fake
 # CuPy (the sanitizer build of test_gpu_fixes.py left out: minutes per mutant); fastrle
 # polygons on a local cluster (test_jobs.py and test_jobs_cluster.py left out: slow)
-T_BITS = ["tests/test_bitband_pins.py", "tests/test_decode_paths.py"] + T_DECODE
+T_BITS = ["tests/test_bitband_pins.py", "tests/test_packed_dense.py", "tests/test_decode_paths.py"] + T_DECODE
 T_GHOST = ["tests/test_gpu_host_pins.py", "tests/test_gpu_fixes.py", "tests/test_gpu_emulated.py",
            "--deselect=tests/test_gpu_fixes.py::test_kernels_under_ubsan_and_asan"]
 T_EVAL2 = ["tests/test_eval_fast_pins.py"] + T_EVAL
@@ -889,15 +889,26 @@ MUTANTS: List[Mutant] = [
     _m("bb-band-end", D, "uint64_t b0 = y0 / BB_ROWS, b1 = (y1 - 1) / BB_ROWS;",
        "uint64_t b0 = y0 / BB_ROWS, b1 = y1 / BB_ROWS;", "off-by-one",
        "bb_build: a segment ending on a band boundary also fills the next band's column word", T_BITS),
-    _m("bb-run-col-end", D, "if (y1 < h && ((d ^ y1) >> 6) == 0) {",
-       "if (y1 <= h && ((d ^ y1) >> 6) == 0) {", "off-by-one",
+    _m("bb-run-col-end", D, "    if (y1 >= h) break;",
+       "    if (y1 > h) break;", "off-by-one",
        "bb_build: a run one pixel past its column end stays in its column (the next column's top pixel is lost)",
        T_BITS),
     _m("bb-run-bits", D, "(2ull << (y1 & 63)) - (1ull << (d & 63))", "(1ull << (y1 & 63)) - (1ull << (d & 63))",
        "off-by-one", "bb_build: a run inside one column and band loses its last row", T_BITS),
-    _m("bb-put-touched", D, "bb->touched[b * bb->gw + (t >> 6)] |= 1ull << (t & 63);",
-       "bb->touched[b * bb->gw + (t >> 6)] |= 1ull << (x & 63);", "logic",
-       "bb_put: the touched bit of the wrong block is set (its block is never transposed)", T_BITS),
+    _m("bb-put-touched", D, "|= (uint64_t)mark[g * nbands + b] << (g & 63);",
+       "|= (uint64_t)mark[g * nbands + b] << (b & 63);", "logic",
+       "bb_build: a block's mark sets the wrong block's touched bit (its block is never transposed)", T_BITS),
+    _m("bb-two-bands-mark", D, "      cmark[kb] = 1;\n", "", "logic",
+       "bb_fast: a run over two bands leaves the second band's block unmarked (never transposed)", T_BITS),
+    _m("bb-two-bands-only", D, "      if ((y1 >> 6) - bd != 1) break;", "      if ((y1 >> 6) - bd > 2) break;",
+       "off-by-one", "bb_fast: a run over three bands of a column is written as two (the middle band lost)", T_BITS),
+    _m("bb-stage-left", D, "      memset(sA, 0, nr * rb);\n", "", "logic",
+       "frle_decode_bits_packed: the stage is not cleared after a band (the next band keeps its rows' bits)", T_BITS),
+    _m("bb-stream-edge", D, "    if (src) memcpy(A, src, (size_t)(E - A));",
+       "    if (src) memcpy(A, src, (size_t)(E - A) - 1);", "off-by-one",
+       "span_stream: a band inside one cache line loses its last byte", T_BITS),
+    _m("bb-packed-big", D, "big = !little && bb.avx512;", "big = little && bb.avx512;", "logic",
+       "frle_decode_bits_packed: the block kernel's reversed bytes used for the little order", T_BITS),
     _m("bb-clear-half", D, "      memset(band + x0, 0, 64 * sizeof(uint64_t));",
        "      memset(band + x0, 0, 32 * sizeof(uint64_t));", "constant",
        "bb_transpose: a block's last 32 column words are not cleared (stale bits in the next mask)", T_BITS),
@@ -921,7 +932,7 @@ MUTANTS: List[Mutant] = [
        "comparison", "stage_zeroed never zeroes: a fresh stage's old heap bytes reach the output", T_BITS),
     _m("bb-transpose64", D, "uint64_t mk = 0x00000000FFFFFFFFull;", "uint64_t mk = 0x0000FFFF0000FFFFull;",
        "constant", "transpose64 (scalar): the first swap's mask is the second's", T_BITS),
-    _m("bb-avx-idx", D, "static const uint8_t idx[64] = {56, 48, 40,", "static const uint8_t idx[64] = {48, 56, 40,",
+    _m("bb-avx-idx", D, "static const uint8_t tr_idx[64] = {56, 48, 40,", "static const uint8_t tr_idx[64] = {48, 56, 40,",
        "swapped", "transpose64_avx512: two entries of the byte-transpose index table swapped", T_BITS),
     _m("bb-avx-perm", D, "8 * (f >> 2) + 4 * ((f >> 1) & 1) + 2 * (f & 1) + (qw & 1));",
        "8 * (f >> 2) + 2 * ((f >> 1) & 1) + 4 * (f & 1) + (qw & 1));", "swapped",
@@ -929,9 +940,11 @@ MUTANTS: List[Mutant] = [
     _m("bb-pays-simd", D, "return frle_bits_level() != FRLE_ISA_SCALAR || thin_runs(cnts, m);",
        "return thin_runs(cnts, m);", "logic",
        "frle_bits_pays: the vector levels take the bit path only for masks of short runs (a path choice only)", T_BITS),
-    _m("bb-packed-order", D, "if (!little) v = reverse_bits_in_bytes(v);", "if (little) v = reverse_bits_in_bytes(v);",
+    _m("bb-packed-order", D, "if (!little && !big) v = reverse_bits_in_bytes(v);",
+       "if (little && !big) v = reverse_bits_in_bytes(v);",
        "logic", "frle_decode_bits_packed: bit orders swapped (big is np.packbits' default)", T_BITS),
-    _m("bb-packed-perm", D, "uint64_t v = rw[i], yy = y + bb.perm[i];", "uint64_t v = rw[i], yy = y + i;",
+    _m("bb-packed-perm", D, "uint64_t v = rw[i], pr = bb.perm[i], yy = y + pr;",
+       "uint64_t v = rw[i], pr = i, yy = y + pr;",
        "logic", "frle_decode_bits_packed: rows of the AVX-512 transpose written in register order", T_BITS),
     # --- the GPU host path (src/fastrle/gpu/api.py, src/fastrle/_gpupack.pyx), 2026-12-07
     _m("ghost-flags-word", GAPI, "self.flags = self.host[:nwords:_launch.META_STRIDE]",

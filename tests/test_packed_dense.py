@@ -11,7 +11,6 @@ pycocotools' decode of the same runs and np.packbits of it; every FRLE_ISA
 cap runs in a subprocess (each picks its kernels once per process)."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from common import run_probe
@@ -19,7 +18,6 @@ from common import run_probe
 pm = pytest.importorskip("pycocotools.mask")
 
 _PROBE = r"""
-import numpy as np
 import pycocotools.mask as pm
 import fastrle
 
