@@ -18,6 +18,7 @@ from common import run_probe
 pm = pytest.importorskip("pycocotools.mask")
 
 _PROBE = r"""
+import numpy as np
 import pycocotools.mask as pm
 import fastrle
 
