@@ -784,8 +784,9 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
     }
     p += 2;
   }
-  /* the marks as touched bits */
-  for (g = 0; g < ngroups; g++)
+  /* the marks as touched bits: only groups from the first run's column
+   * (at or past cnts[0]) to the last one's (t.x) can have any */
+  for (g = m > 1 ? cnts[0] / h / 64 : ngroups; g <= t.x / 64 && g < ngroups; g++)
     for (b = 0; b < nbands; b++) bb->touched[b * gw + (g >> 6)] |= (uint64_t)mark[g * nbands + b] << (g & 63);
   return FRLE_OK;
 }

@@ -898,6 +898,8 @@ MUTANTS: List[Mutant] = [
     _m("bb-put-touched", D, "|= (uint64_t)mark[g * nbands + b] << (g & 63);",
        "|= (uint64_t)mark[g * nbands + b] << (b & 63);", "logic",
        "bb_build: a block's mark sets the wrong block's touched bit (its block is never transposed)", T_BITS),
+    _m("bb-marks-range", D, "g <= t.x / 64 && g < ngroups; g++)", "g < t.x / 64 && g < ngroups; g++)",
+       "off-by-one", "bb_build: the last run's column group is never marked touched (its blocks are lost)", T_BITS),
     _m("bb-two-bands-mark", D, "      cmark[kb] = 1;\n", "", "logic",
        "bb_fast: a run over two bands leaves the second band's block unmarked (never transposed)", T_BITS),
     _m("bb-two-bands-only", D, "      if ((y1 >> 6) - bd != 1) break;", "      if ((y1 >> 6) - bd > 2) break;",
