@@ -502,9 +502,6 @@ static void transpose64(uint64_t *a) {
 }
 
 #ifdef FRLE_X86_KERNELS
-/* The 64 row words of a block, in the order bb_perm gives (rw[i] is row
- * bb_perm[i]): a byte transpose within each register (vpermb), an 8x8 bit
- * transpose within each word (gf2p8affineqb) and three rounds of unpacks. */
 /* byte 8*yb + (7-l) of word group k takes byte 8*l + yb: the byte
  * transpose, each word's bytes reversed for the affine step */
 static const uint8_t tr_idx[64] = {56, 48, 40, 32, 24, 16, 8,  0, 57, 49, 41, 33, 25, 17, 9,  1,
@@ -518,6 +515,10 @@ static const uint8_t tr_idx_big[64] = {0, 8,  16, 24, 32, 40, 48, 56, 1, 9,  17,
                                        4, 12, 20, 28, 36, 44, 52, 60, 5, 13, 21, 29, 37, 45, 53, 61,
                                        6, 14, 22, 30, 38, 46, 54, 62, 7, 15, 23, 31, 39, 47, 55, 63};
 
+/* The 64 row words of a block, in the order bb_perm gives (rw[i] is row
+ * bb_perm[i]): a byte transpose within each register (vpermb), an 8x8 bit
+ * transpose within each word (gf2p8affineqb) and three rounds of unpacks.
+ * idx: tr_idx, or tr_idx_big for bytes with their bits reversed. */
 FRLE_TARGET("avx512f,avx512bw,avx512vbmi,gfni")
 static void transpose64_avx512(const uint64_t *blk, uint64_t *rw, const uint8_t *idx) {
   __m512i ix = _mm512_loadu_si512((const void *)idx);
@@ -676,10 +677,10 @@ static void bb_run_slow(bb_state *t, uint64_t s, uint64_t e, uint64_t h, uint64_
 
 /* The runs p[-1], p[0] (a background and a foreground run) from p on
  * while each foreground run lies in one band, or two, of the last run's
- * column: most runs. Positions are kept from the column's start (r: where the last
- * run ended), and t in registers. Returns the first pair it did not take.
- * (An empty run is taken only where it starts at most h into the column,
- * and sets no bit.) */
+ * column: most runs. Positions are kept from the column's start (r: where
+ * the last run ended), and t in registers. Returns the first pair it did
+ * not take. (An empty run is taken only where it starts at most h into the
+ * column, and sets no bit.) */
 static FRLE_FORCE_INLINE const uint32_t *bb_fast(bb_state *t, const uint32_t *p, const uint32_t *pend, uint64_t h,
                                                  uint64_t wpad) {
   uint64_t r = t->pos - t->cs, kb = t->kb, acc = t->acc, *col = t->col;
@@ -730,8 +731,8 @@ static const uint32_t *bb_fast_bmi2(bb_state *t, const uint32_t *p, const uint32
  * wait on the last one's store (runs of 1-3 pixels: noise, strokes). The
  * touched blocks are marked a byte each (a plain store too), column group
  * by column group (mark[g * nbands + b]), and gathered into bb->touched at
- * the end. Runs inside one band of the last run's column take a tight loop
- * on locals; the others, bb_run_slow. */
+ * the end. Runs inside one or two bands of the last run's column take a
+ * tight loop on locals (bb_fast); the others, bb_run_slow. */
 static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frle_scratch *scr, bitband *bb) {
   uint64_t ngroups = (w + 63) / 64, b, g, nbands = (h + BB_ROWS - 1) / BB_ROWS;
   uint64_t wpad = ngroups * 64, gw = (ngroups + 63) / 64, nmark = nbands * ngroups, *bits;
