@@ -502,17 +502,25 @@ static void transpose64(uint64_t *a) {
 }
 
 #ifdef FRLE_X86_KERNELS
+/* byte 8*yb + (7-l) of word group k takes byte 8*l + yb: the byte
+ * transpose, each word's bytes reversed for the affine step */
+static const uint8_t tr_idx[64] = {56, 48, 40, 32, 24, 16, 8,  0, 57, 49, 41, 33, 25, 17, 9,  1,
+                                   58, 50, 42, 34, 26, 18, 10, 2, 59, 51, 43, 35, 27, 19, 11, 3,
+                                   60, 52, 44, 36, 28, 20, 12, 4, 61, 53, 45, 37, 29, 21, 13, 5,
+                                   62, 54, 46, 38, 30, 22, 14, 6, 63, 55, 47, 39, 31, 23, 15, 7};
+/* the same without the reversal: each byte of the row words comes out
+ * with its bits reversed (np.packbits' big order, for the packed decode) */
+static const uint8_t tr_idx_big[64] = {0, 8,  16, 24, 32, 40, 48, 56, 1, 9,  17, 25, 33, 41, 49, 57,
+                                       2, 10, 18, 26, 34, 42, 50, 58, 3, 11, 19, 27, 35, 43, 51, 59,
+                                       4, 12, 20, 28, 36, 44, 52, 60, 5, 13, 21, 29, 37, 45, 53, 61,
+                                       6, 14, 22, 30, 38, 46, 54, 62, 7, 15, 23, 31, 39, 47, 55, 63};
+
 /* The 64 row words of a block, in the order bb_perm gives (rw[i] is row
  * bb_perm[i]): a byte transpose within each register (vpermb), an 8x8 bit
- * transpose within each word (gf2p8affineqb) and three rounds of unpacks. */
+ * transpose within each word (gf2p8affineqb) and three rounds of unpacks.
+ * idx: tr_idx, or tr_idx_big for bytes with their bits reversed. */
 FRLE_TARGET("avx512f,avx512bw,avx512vbmi,gfni")
-static void transpose64_avx512(const uint64_t *blk, uint64_t *rw) {
-  /* byte 8*yb + (7-l) of word group k takes byte 8*l + yb: the byte
-   * transpose, each word's bytes reversed for the affine step */
-  static const uint8_t idx[64] = {56, 48, 40, 32, 24, 16, 8,  0, 57, 49, 41, 33, 25, 17, 9,  1,
-                                  58, 50, 42, 34, 26, 18, 10, 2, 59, 51, 43, 35, 27, 19, 11, 3,
-                                  60, 52, 44, 36, 28, 20, 12, 4, 61, 53, 45, 37, 29, 21, 13, 5,
-                                  62, 54, 46, 38, 30, 22, 14, 6, 63, 55, 47, 39, 31, 23, 15, 7};
+static void transpose64_avx512(const uint64_t *blk, uint64_t *rw, const uint8_t *idx) {
   __m512i ix = _mm512_loadu_si512((const void *)idx);
   __m512i unit = _mm512_set1_epi64((long long)0x8040201008040201ull);
   __m512i q[8], a[8], b[8];
@@ -615,24 +623,131 @@ typedef struct {
   int avx512;
 } bitband;
 
-/* OR v into the word of (band b, column x), and mark its block touched. */
-static inline void bb_put(bitband *bb, uint64_t b, uint64_t x, uint64_t v) {
-  uint64_t t = x >> 6;
-  bb->bits[b * bb->wpad + x] |= v;
-  bb->touched[b * bb->gw + (t >> 6)] |= 1ull << (t & 63);
+/* The build's place in the runs (bb_build): the run ends so far, column
+ * x (cs = x * h), the word of band kb in it whose bits acc holds, and
+ * where the column's words and block marks start. */
+typedef struct {
+  uint64_t pos, x, cs, kb, acc;
+  uint64_t *col;  /* column x's word of band 0: band b's is col[b * wpad] */
+  uint8_t *cmark; /* its group's marks: band b's is cmark[b] */
+} bb_state;
+
+/* OR v into band b's word of the column, and mark its block. */
+static FRLE_FORCE_INLINE void bb_put(bb_state *t, uint64_t wpad, uint64_t b, uint64_t v) {
+  t->acc = (b == t->kb ? t->acc : 0) | v;
+  t->kb = b;
+  t->col[b * wpad] = t->acc;
+  t->cmark[b] = 1;
 }
 
-/* Step 1: OR every column segment's bits into the band words. */
+static FRLE_FORCE_INLINE void bb_column(bb_state *t, uint64_t *bits, uint8_t *mark, uint64_t nbands) {
+  t->col = bits + t->x;
+  t->cmark = mark + (t->x >> 6) * nbands;
+  t->kb = ~0ull;
+}
+
+/* A run [s, e) that is empty or leaves the column or band the last run
+ * ended in. */
+static void bb_run_slow(bb_state *t, uint64_t s, uint64_t e, uint64_t h, uint64_t wpad, uint64_t nbands, uint64_t *bits,
+                        uint8_t *mark) {
+  uint64_t x0 = t->x, cs;
+  t->pos = e;
+  if (s == e) return;
+  column_of(s, h, &t->x, &t->cs);
+  if (t->x != x0) bb_column(t, bits, mark, nbands);
+  cs = t->cs;
+  for (;;) {
+    uint64_t ce = cs + h, se = e < ce ? e : ce, y0 = s - cs, y1 = se - cs, b;
+    uint64_t b0 = y0 / BB_ROWS, b1 = (y1 - 1) / BB_ROWS;
+    uint64_t lo = ~0ull << (y0 % BB_ROWS), hi = ~0ull >> (63 - (y1 - 1) % BB_ROWS);
+    if (b0 == b1) {
+      bb_put(t, wpad, b0, lo & hi);
+    } else {
+      bb_put(t, wpad, b0, lo);
+      for (b = b0 + 1; b < b1; b++) bb_put(t, wpad, b, ~0ull);
+      bb_put(t, wpad, b1, hi);
+    }
+    if (e <= ce) break;
+    s = ce;
+    t->x++;
+    t->cs = cs = ce;
+    bb_column(t, bits, mark, nbands);
+  }
+}
+
+/* The runs p[-1], p[0] (a background and a foreground run) from p on
+ * while each foreground run lies in one band, or two, of the last run's
+ * column: most runs. Positions are kept from the column's start (r: where
+ * the last run ended), and t in registers. Returns the first pair it did
+ * not take. (An empty run is taken only where it starts at most h into the
+ * column, and sets no bit.) */
+static FRLE_FORCE_INLINE const uint32_t *bb_fast(bb_state *t, const uint32_t *p, const uint32_t *pend, uint64_t h,
+                                                 uint64_t wpad) {
+  uint64_t r = t->pos - t->cs, kb = t->kb, acc = t->acc, *col = t->col;
+  uint8_t *cmark = t->cmark;
+  for (; p < pend; p += 2) {
+    uint64_t d = r + p[-1], e = d + p[0], y1 = e - 1, bd = d >> 6;
+    if (y1 >= h) break;
+    if (((d ^ y1) >> 6) != 0) { /* two bands (stars: half their runs), or more */
+      if ((y1 >> 6) - bd != 1) break;
+      r = e;
+      col[bd * wpad] = (bd == kb ? acc : 0) | (~0ull << (d & 63));
+      cmark[bd] = 1;
+      kb = bd + 1;
+      acc = (2ull << (y1 & 63)) - 1; /* rows up to y1 (2 << 63 is 0) */
+      col[kb * wpad] = acc;
+      cmark[kb] = 1;
+      continue;
+    }
+    r = e;
+    acc = (bd == kb ? acc : 0) | ((2ull << (y1 & 63)) - (1ull << (d & 63))); /* bits d..y1 */
+    kb = bd;
+    col[bd * wpad] = acc;
+    cmark[bd] = 1;
+  }
+  t->pos = t->cs + r;
+  t->kb = kb;
+  t->acc = acc;
+  return p;
+}
+
+static const uint32_t *bb_fast_plain(bb_state *t, const uint32_t *p, const uint32_t *pend, uint64_t h, uint64_t wpad) {
+  return bb_fast(t, p, pend, h, wpad);
+}
+
+#ifdef FRLE_X86_KERNELS
+/* shlx and shrx: no copies for the shift counts */
+FRLE_TARGET("bmi2")
+static const uint32_t *bb_fast_bmi2(bb_state *t, const uint32_t *p, const uint32_t *pend, uint64_t h, uint64_t wpad) {
+  return bb_fast(t, p, pend, h, wpad);
+}
+#endif
+
+/* Step 1: OR every column segment's bits into the band words.
+ *
+ * A column's runs come in order, so each (band, column) word gets all its
+ * runs in one stretch: its bits gather in a register (acc) and every run
+ * stores acc whole, a plain store. An OR into memory per run made each run
+ * wait on the last one's store (runs of 1-3 pixels: noise, strokes). The
+ * touched blocks are marked a byte each (a plain store too), column group
+ * by column group (mark[g * nbands + b]), and gathered into bb->touched at
+ * the end. Runs inside one or two bands of the last run's column take a
+ * tight loop on locals (bb_fast); the others, bb_run_slow. */
 static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frle_scratch *scr, bitband *bb) {
-  uint64_t ngroups = (w + 63) / 64, pos = 0, x = 0, cs = 0, b;
-  uint64_t *bits, *touched, wpad, gw;
-  int64_t j;
+  uint64_t ngroups = (w + 63) / 64, b, g, nbands = (h + BB_ROWS - 1) / BB_ROWS;
+  uint64_t wpad = ngroups * 64, gw = (ngroups + 63) / 64, nmark = nbands * ngroups, *bits;
+  const uint32_t *p = cnts + 1, *pend = cnts + m; /* p[-1], p[0]: a background and a foreground run */
+  uint8_t *mark;
+  bb_state t;
+#ifdef FRLE_X86_KERNELS
+  int bmi2 = frle_isa_cap() >= FRLE_ISA_AVX2 && frle_cpu_has(FRLE_CPU_BMI2);
+#endif
   expand_init();
   bb->h = h;
   bb->w = w;
-  bb->nbands = (h + BB_ROWS - 1) / BB_ROWS;
-  bb->wpad = wpad = ngroups * 64;
-  bb->gw = gw = (ngroups + 63) / 64;
+  bb->nbands = nbands;
+  bb->wpad = wpad;
+  bb->gw = gw;
   bb->avx512 = 0;
   bb->perm = bb_perm_id;
 #ifdef FRLE_X86_KERNELS
@@ -641,49 +756,39 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
     bb->perm = bb_perm_avx512;
   }
 #endif
-  if (!FRLE_GROW(scr->bits, scr->bits_cap, (int64_t)(bb->nbands * wpad)) ||
-      !FRLE_GROW(scr->bwork, scr->bwork_cap, (int64_t)(bb->nbands * gw + wpad)))
+  /* bwork: touched, one block's row words per group, then the marks */
+  if (!FRLE_GROW(scr->bits, scr->bits_cap, (int64_t)(nbands * wpad)) ||
+      !FRLE_GROW(scr->bwork, scr->bwork_cap, (int64_t)(nbands * gw + wpad + (nmark + 7) / 8)))
     return FRLE_ERR_NOMEM;
   bb->bits = bits = scr->bits;
-  bb->touched = touched = scr->bwork;
-  bb->rows = touched + bb->nbands * gw;
+  bb->touched = scr->bwork;
+  bb->rows = bb->touched + nbands * gw;
+  mark = (uint8_t *)(bb->rows + wpad);
   if (scr->bits_zero < scr->bits_cap) { /* grown: zero the new words once */
     memset(bits + scr->bits_zero, 0, (size_t)(scr->bits_cap - scr->bits_zero) * sizeof(uint64_t));
     scr->bits_zero = scr->bits_cap;
   }
-  memset(touched, 0, bb->nbands * gw * sizeof(uint64_t));
-  {
-    /* each run ORs straight into memory: batching the runs of one word in a
-     * register took a branch per run that strokes (short runs, several per
-     * word) mispredicted (measured: 15% more time in this loop) */
-    for (j = 1; j < m; j += 2) {
-      uint64_t s = pos + cnts[j - 1], e = s + cnts[j], d, y1;
-      pos = e;
-      if (s == e) continue;
-      d = column_of(s, h, &x, &cs);
-      y1 = e - cs - 1; /* the run's last row, if it ends in this column */
-      if (y1 < h && ((d ^ y1) >> 6) == 0) { /* in one column and band: most runs */
-        bb_put(bb, d >> 6, x, (2ull << (y1 & 63)) - (1ull << (d & 63))); /* bits d..y1 (2 << 63 is 0) */
-        continue;
-      }
-      for (;;) {
-        uint64_t ce = cs + h, se = e < ce ? e : ce, y0 = s - cs, y1 = se - cs;
-        uint64_t b0 = y0 / BB_ROWS, b1 = (y1 - 1) / BB_ROWS;
-        uint64_t lo = ~0ull << (y0 % BB_ROWS), hi = ~0ull >> (63 - (y1 - 1) % BB_ROWS);
-        if (b0 == b1) {
-          bb_put(bb, b0, x, lo & hi);
-        } else {
-          bb_put(bb, b0, x, lo);
-          for (b = b0 + 1; b < b1; b++) bb_put(bb, b, x, ~0ull);
-          bb_put(bb, b1, x, hi);
-        }
-        if (e <= ce) break;
-        s = ce;
-        x++;
-        cs = ce;
-      }
+  memset(bb->touched, 0, nbands * gw * sizeof(uint64_t));
+  memset(mark, 0, nmark);
+  t.pos = t.x = t.cs = t.acc = 0;
+  bb_column(&t, bits, mark, nbands);
+  while (p < pend) {
+#ifdef FRLE_X86_KERNELS
+    if (bmi2) p = bb_fast_bmi2(&t, p, pend, h, wpad);
+    else
+#endif
+      p = bb_fast_plain(&t, p, pend, h, wpad);
+    if (p >= pend) break;
+    {
+      uint64_t s = t.pos + p[-1];
+      bb_run_slow(&t, s, s + p[0], h, wpad, nbands, bits, mark);
     }
+    p += 2;
   }
+  /* the marks as touched bits: only groups from the first run's column
+   * (at or past cnts[0]) to the last one's (t.x) can have any */
+  for (g = m > 1 ? cnts[0] / h / 64 : ngroups; g <= t.x / 64 && g < ngroups; g++)
+    for (b = 0; b < nbands; b++) bb->touched[b * gw + (g >> 6)] |= (uint64_t)mark[g * nbands + b] << (g & 63);
   return FRLE_OK;
 }
 
@@ -696,8 +801,9 @@ static inline int bb_any(const bitband *bb, uint64_t b) {
 }
 
 /* Step 2: band b's touched blocks to row words (bb->rows), its column words
- * cleared. */
-static void bb_transpose(bitband *bb, uint64_t b) {
+ * cleared. With big (the AVX-512 kernel only: bb->avx512), each byte of the
+ * row words has its bits reversed. */
+static void bb_transpose(bitband *bb, uint64_t b, int big) {
   uint64_t q, *band = bb->bits + b * bb->wpad;
   for (q = 0; q < bb->gw; q++) {
     uint64_t tw = bb->touched[b * bb->gw + q];
@@ -705,7 +811,7 @@ static void bb_transpose(bitband *bb, uint64_t b) {
       uint64_t x0 = (q * 64 + (uint64_t)frle_ctz64(tw)) * 64;
       tw &= tw - 1;
 #ifdef FRLE_X86_KERNELS
-      if (bb->avx512) transpose64_avx512(band + x0, bb->rows + x0);
+      if (bb->avx512) transpose64_avx512(band + x0, bb->rows + x0, big ? tr_idx_big : tr_idx);
       else
 #endif
       {
@@ -911,7 +1017,7 @@ static int decode_bitband(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t 
       bo_done(&bo, line_bits_scalar);
       continue;
     }
-    bb_transpose(&bb, b);
+    bb_transpose(&bb, b, 0);
 #ifdef FRLE_X86_KERNELS
     if (bb.avx512) {
       bb_scatter_nomark(&bb, b, (uintptr_t)a, lb);
@@ -950,18 +1056,65 @@ int frle_bits_pays(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w) {
   return frle_bits_level() != FRLE_ISA_SCALAR || thin_runs(cnts, m);
 }
 
+#if defined(LW_SSE2) || defined(LW_NEON)
+/* The bytes [A, E) from src (src - A a multiple of 64; NULL: zeros): the
+ * whole lines streamed, the partial ones at either end (which may hold a
+ * neighbour's bytes) with plain stores. */
+static void span_stream(uint8_t *A, uint8_t *E, const uint8_t *src) {
+  uint8_t *L = (uint8_t *)(((uintptr_t)A + 63) & ~(uintptr_t)63), *Le = (uint8_t *)((uintptr_t)E & ~(uintptr_t)63);
+  if (L > Le) { /* inside one line */
+    if (src) memcpy(A, src, (size_t)(E - A));
+    else memset(A, 0, (size_t)(E - A));
+    return;
+  }
+  if (src) {
+    uint8_t *p;
+    memcpy(A, src, (size_t)(L - A));
+    for (p = L; p < Le; p += 64) stream_line(p, src + (p - A));
+    memcpy(Le, src + (Le - A), (size_t)(E - Le));
+  } else {
+    memset(A, 0, (size_t)(L - A));
+    line_fill(L, Le, 0);
+    memset(Le, 0, (size_t)(E - Le));
+  }
+}
+#endif
+
 int frle_decode_bits_packed(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, uint8_t *base, int64_t stride,
                             int flip_v, int little, int zeroed, frle_scratch *scr) {
   bitband bb;
   uint64_t b, rb = (w + 7) / 8;
-  int rc = bb_build(cnts, m, h, w, scr, &bb);
+  uint8_t *stage = NULL;
+  int big, rc = bb_build(cnts, m, h, w, scr, &bb);
   if (rc != FRLE_OK) return rc;
+  big = !little && bb.avx512; /* the block kernel reverses the bits of each byte */
+#if defined(LW_SSE2) || defined(LW_NEON)
+  /* Contiguous rows, as large as an output the unpacked decode streams:
+   * each band's rows are assembled in cache and streamed out whole, since
+   * a plain store to a row not in cache first reads its lines in (the
+   * rows are an eighth of the unpacked bytes, but these reads cost noise
+   * 15% more time). */
+  if (!zeroed && stride == (int64_t)rb && h * w >= FRLE_STREAM_MIN && stream_ok()) {
+    if (!stage_zeroed(scr, (int64_t)(BB_ROWS * rb) + 128)) return FRLE_ERR_NOMEM;
+    stage = scr->stage + ((64 - ((uintptr_t)scr->stage & 63)) & 63);
+  }
+#endif
   for (b = 0; b < bb.nbands; b++) {
     uint64_t y = b * BB_ROWS, nr = h - y < BB_ROWS ? h - y : BB_ROWS, r, q;
-    if (!zeroed) /* an eighth of the bytes: plain stores keep up */
+    /* the band's output rows [A, A + nr * rb) when stage is set, and the
+     * stage's copy of them (same offset in a line) */
+    uint8_t *A = base + (int64_t)(flip_v ? h - y - nr : y) * stride, *sA = NULL;
+    int any = bb_any(&bb, b);
+    if (stage) {
+      sA = stage + ((uintptr_t)A & 63);
+#if defined(LW_SSE2) || defined(LW_NEON)
+      if (!any) span_stream(A, A + nr * rb, NULL);
+#endif
+    } else if (!zeroed) { /* an eighth of the bytes: plain stores keep up */
       for (r = 0; r < nr; r++) memset(base + (int64_t)(flip_v ? h - 1 - y - r : y + r) * stride, 0, rb);
-    if (!bb_any(&bb, b)) continue;
-    bb_transpose(&bb, b);
+    }
+    if (!any) continue;
+    bb_transpose(&bb, b, big);
     for (q = 0; q < bb.gw; q++) {
       uint64_t tw = bb.touched[b * bb.gw + q];
       while (tw) {
@@ -969,15 +1122,27 @@ int frle_decode_bits_packed(const uint32_t *cnts, int64_t m, uint64_t h, uint64_
         const uint64_t *rw = bb.rows + x0;
         tw &= tw - 1;
         for (i = 0; i < 64; i++) {
-          uint64_t v = rw[i], yy = y + bb.perm[i];
-          if (!v || bb.perm[i] >= nr) continue;
-          if (!little) v = reverse_bits_in_bytes(v);
+          uint64_t v = rw[i], pr = bb.perm[i], yy = y + pr;
+          uint8_t *dst;
+          if (!v || pr >= nr) continue;
+          if (!little && !big) v = reverse_bits_in_bytes(v);
           v = FRLE_WORD_LE(v);
-          memcpy(base + (int64_t)(flip_v ? h - 1 - yy : yy) * stride + x0 / 8, &v, (size_t)nb);
+          if (sA) dst = sA + (flip_v ? nr - 1 - pr : pr) * rb;
+          else dst = base + (int64_t)(flip_v ? h - 1 - yy : yy) * stride;
+          memcpy(dst + x0 / 8, &v, (size_t)nb);
         }
       }
     }
+#if defined(LW_SSE2) || defined(LW_NEON)
+    if (sA) { /* out, and the stage left zero */
+      span_stream(A, A + nr * rb, sA);
+      memset(sA, 0, nr * rb);
+    }
+#endif
   }
+#if defined(LW_SSE2) || defined(LW_NEON)
+  if (stage) stream_fence();
+#endif
   return FRLE_OK;
 }
 
