@@ -1056,9 +1056,8 @@ static inline void bits_put(uint64_t *b, uint64_t s, uint64_t e, int set) {
  * pixels. Returns how many. */
 FRLE_TARGET("avx512f,avx512bw,avx512vbmi2,popcnt")
 static int64_t change_pos_avx512(const uint64_t *b, uint64_t lo, uint64_t hi, uint64_t nw, uint64_t tail, uint32_t *o) {
-  const __m512i idx = _mm512_set_epi8(63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43,
-                                      42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22,
-                                      21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i idx = _mm512_set_epi64(0x3f3e3d3c3b3a3938, 0x3736353433323130, 0x2f2e2d2c2b2a2928, 0x2726252423222120,
+                                       0x1f1e1d1c1b1a1918, 0x1716151413121110, 0x0f0e0d0c0b0a0908, 0x0706050403020100);
   uint64_t k, carry = 0;
   int64_t m = 0;
   for (k = lo; k <= hi; k++) {
@@ -1072,7 +1071,8 @@ static int64_t change_pos_avx512(const uint64_t *b, uint64_t lo, uint64_t hi, ui
     bytes = _mm512_maskz_compress_epi8((__mmask64)t, idx);
     base = _mm512_set1_epi32((int)(uint32_t)(k * 64));
     for (i = 0; i < n; i += 16) {
-      _mm512_storeu_si512((void *)(o + m + i), _mm512_add_epi32(_mm512_cvtepu8_epi32(_mm512_castsi512_si128(bytes)), base));
+      __m512i pos = _mm512_add_epi32(_mm512_cvtepu8_epi32(_mm512_castsi512_si128(bytes)), base);
+      _mm512_storeu_si512((void *)(o + m + i), pos);
       bytes = _mm512_alignr_epi32(_mm512_setzero_si512(), bytes, 4); /* the next 16 bytes down */
     }
     m += n;
