@@ -1046,6 +1046,41 @@ static inline void bits_put(uint64_t *b, uint64_t s, uint64_t e, int set) {
   word_put(b + we, me, set);
 }
 
+#ifdef FRLE_X86_KERNELS
+/* The positions of the value changes in words lo..hi of a bitmap whose
+ * words before lo are 0, as absolute 32-bit pixel indices into o (16
+ * entries of slack past the last): each word's changes by one byte
+ * compress of the indices 0..63, widened 16 at a time (AVX-512 VBMI2; noise
+ * has several changes a word, where the bit-at-a-time loop mispredicts
+ * its exit once a word). tail: the bits of the last word nw - 1 that are
+ * pixels. Returns how many. */
+FRLE_TARGET("avx512f,avx512bw,avx512vbmi2,popcnt")
+static int64_t change_pos_avx512(const uint64_t *b, uint64_t lo, uint64_t hi, uint64_t nw, uint64_t tail, uint32_t *o) {
+  const __m512i idx = _mm512_set_epi64(0x3f3e3d3c3b3a3938, 0x3736353433323130, 0x2f2e2d2c2b2a2928, 0x2726252423222120,
+                                       0x1f1e1d1c1b1a1918, 0x1716151413121110, 0x0f0e0d0c0b0a0908, 0x0706050403020100);
+  uint64_t k, carry = 0;
+  int64_t m = 0;
+  for (k = lo; k <= hi; k++) {
+    uint64_t t = b[k] ^ ((b[k] << 1) | carry);
+    int64_t n, i;
+    __m512i bytes, base;
+    carry = b[k] >> 63;
+    if (k == nw - 1) t &= tail;
+    if (!t) continue;
+    n = frle_popcount64(t);
+    bytes = _mm512_maskz_compress_epi8((__mmask64)t, idx);
+    base = _mm512_set1_epi32((int)(uint32_t)(k * 64));
+    for (i = 0; i < n; i += 16) {
+      __m512i pos = _mm512_add_epi32(_mm512_cvtepu8_epi32(_mm512_castsi512_si128(bytes)), base);
+      _mm512_storeu_si512((void *)(o + m + i), pos);
+      bytes = _mm512_alignr_epi32(_mm512_setzero_si512(), bytes, 4); /* the next 16 bytes down */
+    }
+    m += n;
+  }
+  return m;
+}
+#endif
+
 /* Runs of a bitmap of hw bits whose words outside lo..hi are 0: the
  * canonical runs (a leading 0 when pixel 0 is set, no other empty run),
  * which is what pycocotools' merge gives for valid input. cap bounds the
@@ -1056,10 +1091,26 @@ static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, uint64_t lo, uint64_t
   /* transitions at bits past hw (the last pixel set, then padding) are not runs */
   uint64_t tail = (hw & 63) ? ~0ull >> (64 - (hw & 63)) : ~0ull;
   int64_t m = 0;
-  uint32_t *o = (uint32_t *)frle_spare_take((cap + 1) * (int64_t)sizeof(uint32_t), NULL);
+  uint32_t *o = (uint32_t *)frle_spare_take((cap + 17) * (int64_t)sizeof(uint32_t), NULL);
   if (!o) return -1;
   if (hi + 1 < nw) hi++; /* the word after the last set one ends its run */
-  for (k = lo; k <= hi && k < nw; k++) {
+  if (hi >= nw) hi = nw - 1;
+#ifdef FRLE_X86_KERNELS
+  /* positions below hw < 2^32, then their differences */
+  if (hw <= 0xFFFFFFFFull && frle_bits_level() >= FRLE_ISA_AVX512 && frle_cpu_has(FRLE_CPU_AVX512VBMI2)) {
+    int64_t i, n = lo <= hi ? change_pos_avx512(b, lo, hi, nw, tail, o) : 0;
+    uint32_t prev = 0;
+    for (i = 0; i < n; i++) {
+      uint32_t p = o[i];
+      o[i] = p - prev;
+      prev = p;
+    }
+    o[n] = (uint32_t)(hw - prev);
+    *out = o;
+    return n + 1;
+  }
+#endif
+  for (k = lo; k <= hi; k++) {
     uint64_t t = b[k] ^ ((b[k] << 1) | carry);
     carry = b[k] >> 63;
     if (k == nw - 1) t &= tail;
