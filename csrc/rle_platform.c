@@ -159,7 +159,8 @@ static void spawn_run(int64_t n, int k, frle_range_fn fn, void *ctx, int limit) 
 }
 
 /* The pool: workers started on first use (never more than a call needed),
- * detached, each waiting for the next call's job. A job's ranges 1..k-1 go to
+ * each waiting for the next call's job (never joined but by
+ * frle_threads_stop: they end with the process). A job's ranges 1..k-1 go to
  * whoever claims them first (a counter): the workers that join, and the
  * caller after range 0, so a worker that wakes late costs nothing but its
  * share. After a job (and while the caller waits for one) a thread spins
@@ -174,6 +175,7 @@ static struct {
   int gen;     /* bumped for each job; workers wait for it to move */
   int open;    /* the job takes joiners */
   int allowed, joined, active, sleepers, caller_waits;
+  int quit; /* frle_threads_stop: workers return */
   int spin_us;
   frle_range_fn fn;
   void *ctx;
@@ -181,6 +183,7 @@ static struct {
   int k;
 } pool;
 static frle_once_t pool_once = FRLE_ONCE_INIT;
+static thread_t workers[FRLE_MAX_THREADS]; /* pool.started of them, joinable */
 
 #ifdef _WIN32
 static SRWLOCK pool_mu = SRWLOCK_INIT;
@@ -189,6 +192,7 @@ static void pool_lock(void) { AcquireSRWLockExclusive(&pool_mu); }
 static void pool_unlock(void) { ReleaseSRWLockExclusive(&pool_mu); }
 static void pool_wait(CONDITION_VARIABLE *cv) { SleepConditionVariableSRW(cv, &pool_mu, INFINITE, 0); }
 static void pool_signal(CONDITION_VARIABLE *cv) { WakeConditionVariable(cv); }
+static void pool_broadcast(CONDITION_VARIABLE *cv) { WakeAllConditionVariable(cv); }
 static int64_t now_ns(void) {
   static LARGE_INTEGER freq; /* the same every call: a race writes the same value */
   LARGE_INTEGER c;
@@ -203,12 +207,21 @@ static void pool_lock(void) { pthread_mutex_lock(&pool_mu); }
 static void pool_unlock(void) { pthread_mutex_unlock(&pool_mu); }
 static void pool_wait(pthread_cond_t *cv) { pthread_cond_wait(cv, &pool_mu); }
 static void pool_signal(pthread_cond_t *cv) { pthread_cond_signal(cv); }
+static void pool_broadcast(pthread_cond_t *cv) { pthread_cond_broadcast(cv); }
 static int64_t now_ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 #endif
+
+static void thread_yield(void) {
+#ifdef _WIN32
+  SwitchToThread();
+#else
+  sched_yield();
+#endif
+}
 
 static void cpu_relax(void) {
 #if defined(FRLE_X86) && defined(FRLE_GNUC)
@@ -220,18 +233,22 @@ static void cpu_relax(void) {
 #endif
 }
 
-/* Spin up to us microseconds until (*p == v) == eq; 1 when it came. */
+/* Spin up to us microseconds until (*p == v) == eq; 1 when it came. Every
+ * 32 pauses (a microsecond or two) it yields: on a CPU with nothing else
+ * to run that returns at once, and it keeps the vCPU awake; where threads
+ * outnumber CPUs it lets the others run. */
 static int spin_for(const int *p, int v, int eq, int us) {
   int64_t end;
   int i;
   if (us <= 0) return (frle_load_acquire(p) == v) == eq;
   end = now_ns() + (int64_t)us * 1000;
   for (;;) {
-    for (i = 0; i < 64; i++) {
+    for (i = 0; i < 32; i++) {
       if ((frle_load_acquire(p) == v) == eq) return 1;
       cpu_relax();
     }
     if (now_ns() >= end) return 0;
+    thread_yield();
   }
 }
 
@@ -254,7 +271,7 @@ static void pool_child(void) {
   pthread_mutex_init(&pool_mu, NULL);
   pthread_cond_init(&work_cv, NULL);
   pthread_cond_init(&done_cv, NULL);
-  pool.busy = pool.started = pool.open = 0;
+  pool.busy = pool.started = pool.open = pool.quit = 0;
   pool.allowed = pool.joined = pool.active = pool.sleepers = pool.caller_waits = 0;
 }
 #endif
@@ -295,6 +312,10 @@ static void worker_loop(int seen) {
       pool.sleepers--;
     }
     seen = pool.gen;
+    if (pool.quit) {
+      pool_unlock();
+      return;
+    }
     if (!pool.open || pool.joined >= pool.allowed) { /* done, or enough hands */
       pool_unlock();
       continue;
@@ -316,26 +337,18 @@ static unsigned __stdcall worker_main(void *a) {
   worker_loop((int)(intptr_t)a);
   return 0;
 }
-static int worker_start(int gen) {
+static int worker_start(thread_t *t, int gen) {
   uintptr_t h = _beginthreadex(NULL, 0, worker_main, (void *)(intptr_t)gen, 0, NULL);
-  if (!h) return 0;
-  CloseHandle((HANDLE)h); /* detached: it lives until the process ends */
-  return 1;
+  *t = (HANDLE)h;
+  return h != 0;
 }
 #else
 static void *worker_main(void *a) {
   worker_loop((int)(intptr_t)a);
   return NULL;
 }
-static int worker_start(int gen) {
-  pthread_t t;
-  pthread_attr_t at;
-  int ok;
-  if (pthread_attr_init(&at)) return 0;
-  pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-  ok = pthread_create(&t, &at, worker_main, (void *)(intptr_t)gen) == 0;
-  pthread_attr_destroy(&at);
-  return ok;
+static int worker_start(thread_t *t, int gen) {
+  return pthread_create(t, NULL, worker_main, (void *)(intptr_t)gen) == 0;
 }
 #endif
 
@@ -345,7 +358,7 @@ static void pool_run(int64_t n, int k, frle_range_fn fn, void *ctx, int limit) {
   if (limit >= 0 && limit < want) want = limit;
   pool_lock();
   /* a worker started now waits for the gen after this one: this job's */
-  while (pool.started < want && worker_start(pool.gen)) pool.started++;
+  while (pool.started < want && worker_start(&workers[pool.started], pool.gen)) pool.started++;
   pool.fn = fn;
   pool.ctx = ctx;
   pool.n = n;
@@ -372,6 +385,23 @@ static void pool_run(int64_t n, int k, frle_range_fn fn, void *ctx, int limit) {
     pool.caller_waits = 0;
   }
   pool_unlock();
+}
+
+void frle_threads_stop(void) {
+  int i, n;
+  frle_once(&pool_once, pool_init);
+  while (frle_xchg_int(&pool.busy, 1)) thread_yield(); /* a call in flight finishes first */
+  pool_lock();
+  n = pool.started;
+  pool.quit = 1;
+  frle_store_release(&pool.gen, pool.gen + 1);
+  pool_broadcast(&work_cv);
+  pool_unlock();
+  for (i = 0; i < n; i++) thread_join(workers[i]);
+  pool_lock();
+  pool.started = pool.quit = 0;
+  pool_unlock();
+  frle_store_release(&pool.busy, 0);
 }
 
 void frle_parallel_for(int64_t n, int nthreads, frle_range_fn fn, void *ctx) {

@@ -54,6 +54,11 @@ void frle_threads_fail_after(int started);
 int frle_spin_us(void);
 void frle_set_spin_us(int us);
 
+/* Stop the pool's workers and wait for them to end (after any call in
+ * flight); the next threaded call starts new ones. For leak checkers and
+ * tests: the workers otherwise end with the process. */
+void frle_threads_stop(void);
+
 /* Run fn exactly once per process per flag, whichever thread comes first;
  * the others wait until it has returned. */
 #ifdef _WIN32

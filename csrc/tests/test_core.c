@@ -793,6 +793,11 @@ static void test_thread_pool(void) {
   pool_call(1000, 9, 1, -1, "fail after 0, nested");
   frle_threads_fail_after(-1);
   CHECK(pool_meets(), "no range of a 4-thread call ran on another thread");
+  frle_threads_stop(); /* stopped, then started afresh by the next call */
+  CHECK(pool_meets(), "no range of a 4-thread call ran on another thread after frle_threads_stop");
+  frle_threads_stop();
+  frle_threads_stop(); /* with no workers */
+  pool_call(1000, 3, 0, 1, "after two stops");
 #if defined(__unix__) || defined(__APPLE__)
   {
     pthread_t th[4];
@@ -911,6 +916,7 @@ int main(int argc, char **argv) {
   test_transform(1, 1, 1, 1);
   test_transform(1, 300, 1, 7);
   test_transform(300, 1, 300, 1);
+  frle_threads_stop(); /* no live thread at exit: a leak checker sees every block freed */
   if (failures) {
     fprintf(stderr, "%d failures\n", failures);
     return 1;
