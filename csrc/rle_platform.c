@@ -367,7 +367,7 @@ static void pool_run(int64_t n, int k, frle_range_fn fn, void *ctx, int limit) {
   pool.joined = pool.active = 0;
   pool.allowed = want < pool.started ? want : pool.started;
   pool.open = 1;
-  frle_store_release(&pool.gen, pool.gen + 1);
+  frle_store_release(&pool.gen, (int)((unsigned)pool.gen + 1u)); /* wraps: only compared for equality */
   for (wake = pool.allowed < pool.sleepers ? pool.allowed : pool.sleepers; wake > 0; wake--) pool_signal(&work_cv);
   pool_unlock();
   fn(ctx, 0, n / k, 0);
@@ -394,7 +394,7 @@ void frle_threads_stop(void) {
   pool_lock();
   n = pool.started;
   pool.quit = 1;
-  frle_store_release(&pool.gen, pool.gen + 1);
+  frle_store_release(&pool.gen, (int)((unsigned)pool.gen + 1u)); /* wraps: only compared for equality */
   pool_broadcast(&work_cv);
   pool_unlock();
   for (i = 0; i < n; i++) thread_join(workers[i]);
