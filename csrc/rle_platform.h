@@ -32,16 +32,32 @@ int frle_thread_count(int nthreads, int64_t n);
 
 /* fn(ctx, begin, end, tid) over [0, n) split into k = frle_thread_count(
  * nthreads, n) contiguous ranges, range tid being [n*tid/k, n*(tid+1)/k),
- * each run once. The caller's thread runs range 0, and a range whose thread
- * cannot start runs on the caller's thread after range 0: fewer threads,
- * same result. Returns when every range has finished. */
+ * each run once. The caller's thread runs range 0; ranges 1..k-1 run on
+ * the workers of a process-wide pool (started on first use, up to k-1 of
+ * them) or, whichever comes first, on the caller's thread after range 0:
+ * fewer threads, same result. When the pool is taken (another thread's call,
+ * or a range that calls this), the call starts threads of its own. Returns
+ * when every range has finished, with all they wrote visible. */
 typedef void (*frle_range_fn)(void *ctx, int64_t begin, int64_t end, int tid);
 void frle_parallel_for(int64_t n, int nthreads, frle_range_fn fn, void *ctx);
 
-/* Testing: make every thread start after the first `started` of each
- * frle_parallel_for call fail (< 0: no limit, the default). Not for
- * concurrent use with other threaded calls. */
+/* Testing: at most `started` threads besides the caller's help each
+ * frle_parallel_for call (the rest fail to start; their ranges run on the
+ * caller's thread); < 0: no limit, the default. Not for concurrent use with
+ * other threaded calls. */
 void frle_threads_fail_after(int started);
+
+/* How long (microseconds) a pool thread spins, watching for the next job,
+ * after a job and while a caller waits for its workers, before it sleeps:
+ * FASTRLE_SPIN_US from the environment, read once (default 200, at most
+ * 1000000); 0 sleeps at once. The setter clamps to [0, 1000000]. */
+int frle_spin_us(void);
+void frle_set_spin_us(int us);
+
+/* Stop the pool's workers and wait for them to end (after any call in
+ * flight); the next threaded call starts new ones. For leak checkers and
+ * tests: the workers otherwise end with the process. */
+void frle_threads_stop(void);
 
 /* Run fn exactly once per process per flag, whichever thread comes first;
  * the others wait until it has returned. */

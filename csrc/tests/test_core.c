@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "../rle.h"
 #include "../rle_transform.h"
 #include "../rle_internal.h"
@@ -611,6 +612,230 @@ static void test_iou_few(void) {
   }
 }
 
+/* ---- the thread pool ---------------------------------------------------- */
+
+/* Per index, how often a range covered it; per tid, how often it ran, with
+ * which bounds and on which thread (the address of a thread-local). */
+typedef struct {
+  int64_t n, *hits, tid_runs[FRLE_MAX_THREADS], bad_bounds;
+  const void *where[FRLE_MAX_THREADS];
+  int64_t inside, crowd; /* ranges running now; set when 3 ran at once */
+  int k, nested, slow_tid, crowd_wait;
+  uint8_t *out; /* each index's byte written by its range: read after return */
+} pool_job;
+
+#ifdef __GNUC__
+static __thread int thread_mark;
+#define THREAD_ID ((const void *)&thread_mark)
+#define HAVE_THREAD_ID 1
+#else
+#define THREAD_ID NULL
+#define HAVE_THREAD_ID 0
+#endif
+
+static void pool_count_range(void *ctx, int64_t b, int64_t e, int tid) {
+  pool_job *j = (pool_job *)ctx;
+  int64_t i;
+  if (tid < 0 || tid >= j->k || b != j->n * tid / j->k || e != j->n * (tid + 1) / j->k)
+    frle_fetch_add64(&j->bad_bounds, 1);
+  else {
+    frle_fetch_add64(&j->tid_runs[tid], 1);
+    j->where[tid] = THREAD_ID;
+  }
+  if (j->crowd_wait) { /* stay up to 20 ms of CPU time, or until 3 ranges run at once */
+    clock_t end = clock() + CLOCKS_PER_SEC / 50;
+    if (frle_fetch_add64(&j->inside, 1) >= 2) frle_fetch_add64(&j->crowd, 1);
+    while (!frle_fetch_add64(&j->crowd, 0) && clock() < end) {}
+    frle_fetch_add64(&j->inside, -1);
+  }
+  if (tid == j->slow_tid) { /* a long range: the others finish first and wait for it */
+    volatile uint64_t x = 0;
+    for (i = 0; i < 2000000; i++) x += (uint64_t)i;
+  }
+  for (i = b; i < e; i++) {
+    frle_fetch_add64(&j->hits[i], 1);
+    j->out[i] = (uint8_t)(i * 7 + 1);
+  }
+  if (j->nested) { /* a range that calls frle_parallel_for: the pool is taken */
+    pool_job in;
+    int64_t hits[64] = {0};
+    uint8_t out[64];
+    int t;
+    memset(&in, 0, sizeof(in));
+    in.n = 64;
+    in.k = frle_thread_count(3, 64);
+    in.hits = hits;
+    in.out = out;
+    in.slow_tid = -1;
+    frle_parallel_for(64, 3, pool_count_range, &in);
+    for (i = 0; i < 64; i++)
+      if (hits[i] != 1 || out[i] != (uint8_t)(i * 7 + 1)) frle_fetch_add64(&j->bad_bounds, 1);
+    for (t = 0; t < in.k; t++)
+      if (in.tid_runs[t] != 1) frle_fetch_add64(&j->bad_bounds, 1);
+  }
+}
+
+/* One call checked: every index once, every range once with its bounds,
+ * everything it wrote seen here; range 0 on the caller's thread. Returns
+ * the number of distinct threads that ran ranges (0 when unknown); with
+ * crowd_wait, 3 when 3 ranges ran at once. */
+static int pool_call_crowd(int64_t n, int nt, int nested, int slow_tid, int crowd_wait, const char *what) {
+  pool_job j;
+  int64_t i;
+  int t, distinct = 0, u;
+  memset(&j, 0, sizeof(j));
+  j.n = n;
+  j.k = frle_thread_count(nt, n);
+  j.hits = calloc((size_t)n, sizeof(int64_t));
+  j.out = calloc((size_t)n, 1);
+  j.nested = nested;
+  j.slow_tid = slow_tid;
+  j.crowd_wait = crowd_wait;
+  frle_parallel_for(n, nt, pool_count_range, &j);
+  CHECK(!j.bad_bounds, "%s: %lld ranges with wrong bounds (n %lld, %d threads)", what, (long long)j.bad_bounds,
+        (long long)n, nt);
+  for (i = 0; i < n; i++)
+    if (j.hits[i] != 1 || j.out[i] != (uint8_t)(i * 7 + 1)) {
+      CHECK(0, "%s: index %lld run %lld times, byte %d (n %lld, %d threads)", what, (long long)i, (long long)j.hits[i],
+            j.out[i], (long long)n, nt);
+      break;
+    }
+  for (t = 0; t < j.k; t++) CHECK(j.tid_runs[t] == 1, "%s: range %d run %lld times", what, t, (long long)j.tid_runs[t]);
+  CHECK(j.where[0] == THREAD_ID, "%s: range 0 not on the caller's thread", what);
+  if (HAVE_THREAD_ID)
+    for (t = 0; t < j.k; t++) {
+      for (u = 0; u < t && j.where[u] != j.where[t]; u++) {}
+      distinct += u == t;
+    }
+  free(j.hits);
+  free(j.out);
+  return crowd_wait ? (j.crowd ? 3 : distinct) : distinct;
+}
+
+static int pool_call(int64_t n, int nt, int nested, int slow_tid, const char *what) {
+  return pool_call_crowd(n, nt, nested, slow_tid, 0, what);
+}
+
+/* Range 0 waits (up to 5 s) until another range has run on another thread:
+ * a pool that gives a call no worker (a fork child that counts its parent's
+ * workers as its own) fails it. */
+typedef struct {
+  int other; /* set by a range on a thread that is not the caller's */
+  const void *caller;
+} meet_job;
+
+static void meet_range(void *ctx, int64_t b, int64_t e, int tid) {
+  meet_job *m = (meet_job *)ctx;
+  (void)b;
+  (void)e;
+  if (tid == 0) {
+    time_t end = time(NULL) + 5;
+    while (!frle_load_acquire(&m->other) && time(NULL) < end) {}
+  } else if (THREAD_ID != m->caller) frle_store_release(&m->other, 1);
+}
+
+static int pool_meets(void) {
+  meet_job m;
+  if (!HAVE_THREAD_ID) return 1;
+  m.other = 0;
+  m.caller = THREAD_ID;
+  frle_parallel_for(4, 4, meet_range, &m);
+  return frle_load_acquire(&m.other);
+}
+
+#if defined(__unix__) || defined(__APPLE__)
+static volatile int pool_stop;
+static int pool_thread_failures;
+
+static void *pool_caller(void *arg) {
+  int i, f0 = failures;
+  (void)arg;
+  for (i = 0; i < 150; i++) pool_call(1 + i % 97, 2 + i % 5, i % 11 == 0, i % 13 == 0 ? 1 : -1, "concurrent");
+  if (failures != f0) frle_store_relaxed(&pool_thread_failures, 1);
+  return NULL;
+}
+
+#ifndef __aarch64__
+static void *pool_churn(void *arg) {
+  (void)arg;
+  while (!pool_stop) pool_call(200, 3, 0, -1, "churn");
+  return NULL;
+}
+#endif
+#endif
+
+static void test_thread_pool(void) {
+  int i, spin0 = frle_spin_us(), d;
+  printf("threads: spin %d us\n", spin0);
+  frle_set_spin_us(-5);
+  CHECK(frle_spin_us() == 0, "spin clamps to 0: %d", frle_spin_us());
+  frle_set_spin_us(2000000000);
+  CHECK(frle_spin_us() == 1000000, "spin clamps to 1 s: %d", frle_spin_us());
+  /* spinning and sleeping, each with a slow worker range (the caller waits
+   * for it) and a slow range 0 (the workers are done first) */
+  for (i = 0; i < 4; i++) {
+    frle_set_spin_us(i % 2 ? 0 : 300);
+    pool_call(1000, 2, 0, -1, "2 threads");
+    pool_call(1000, 5, 0, 3, "slow worker range");
+    pool_call(1000, 5, 0, 0, "slow caller range");
+    pool_call(3, 9, 0, -1, "fewer items than threads");
+    pool_call(1000, 8, 1, -1, "nested calls");
+    pool_call(100000, 4, 0, -1, "100000 items");
+  }
+  frle_set_spin_us(spin0);
+  /* fewer helpers than asked: at most 1 thread besides the caller's, or none */
+  frle_threads_fail_after(1);
+  d = pool_call_crowd(1000, 9, 0, -1, 1, "fail after 1");
+  CHECK(d <= 2, "fail after 1: %d threads ran ranges", d);
+  frle_threads_fail_after(0);
+  d = pool_call_crowd(1000, 9, 0, -1, 1, "fail after 0");
+  CHECK(d <= 1, "fail after 0: %d threads ran ranges", d);
+  pool_call(1000, 9, 1, -1, "fail after 0, nested");
+  frle_threads_fail_after(-1);
+  CHECK(pool_meets(), "no range of a 4-thread call ran on another thread");
+  frle_threads_stop(); /* stopped, then started afresh by the next call */
+  CHECK(pool_meets(), "no range of a 4-thread call ran on another thread after frle_threads_stop");
+  frle_threads_stop();
+  frle_threads_stop(); /* with no workers */
+  pool_call(1000, 3, 0, 1, "after two stops");
+#if defined(__unix__) || defined(__APPLE__)
+  {
+    pthread_t th[4];
+    int n = 0;
+    for (i = 0; i < 4; i++) n += pthread_create(&th[i], NULL, pool_caller, NULL) == 0;
+    for (i = 0; i < n; i++) pthread_join(th[i], NULL);
+    CHECK(!pool_thread_failures, "concurrent callers: a call went wrong");
+    /* not on AArch64: CI runs it under qemu-user, which asserts (qemu's
+     * plugin vcpu init) when a fork child of a threaded process starts threads */
+#ifndef __aarch64__
+    if (!getenv("FRLE_TEST_NO_FORK")) { /* a fork while another thread's calls use the pool */
+      pthread_t churn;
+      pool_stop = 0;
+      if (!pthread_create(&churn, NULL, pool_churn, NULL)) {
+        int hung = 0, bad = 0;
+        for (i = 0; i < 40 && !hung && !bad; i++) {
+          int st = 0;
+          pid_t pid = fork();
+          if (pid == 0) {
+            alarm(20);
+            pool_call(5000, 4, 0, 2, "in a fork child");
+            _exit(failures || !pool_meets() ? 3 : 0);
+          }
+          if (pid < 0) break;
+          waitpid(pid, &st, 0);
+          hung = WIFSIGNALED(st);
+          bad = !hung && WEXITSTATUS(st) != 0;
+        }
+        pool_stop = 1;
+        pthread_join(churn, NULL);
+        CHECK(!hung && !bad, "a fork child's threaded call %s (fork %d)", hung ? "hung" : "went wrong", i);
+      }
+    }
+#endif
+  }
+#endif
+}
+
 #if defined(__unix__) || defined(__APPLE__)
 static volatile int spare_stop;
 
@@ -679,6 +904,7 @@ int main(int argc, char **argv) {
   test_alloc_zeroed();
   test_cpu_probe();
   test_thread_fallback();
+  test_thread_pool();
   test_parse_kernels();
   test_iou_few();
   test_spare_fork();
@@ -690,6 +916,7 @@ int main(int argc, char **argv) {
   test_transform(1, 1, 1, 1);
   test_transform(1, 300, 1, 7);
   test_transform(300, 1, 300, 1);
+  frle_threads_stop(); /* no live thread at exit: a leak checker sees every block freed */
   if (failures) {
     fprintf(stderr, "%d failures\n", failures);
     return 1;

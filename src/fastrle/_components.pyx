@@ -135,3 +135,6 @@ def remove_small(const uint32_t[::1] arena, const int64_t[::1] offsets, const in
             free(strs[i])
         free(strs)
         free(lens)
+
+
+include "_spin.pxi"

@@ -273,3 +273,6 @@ def contours_each(Sources s, int mode, int approx, bint outline, int threads, fn
             _raise_src(s, rc, &err)
     finally:
         _free_out(out, n)
+
+
+include "_spin.pxi"

@@ -517,3 +517,6 @@ def from_poly(const double[::1] xy, int64_t h, int64_t w):
         return out
     finally:
         free(c)
+
+
+include "_spin.pxi"

@@ -740,3 +740,6 @@ def gather_results(object img_to_anns, dict table, list img_ids, dict img_pos, d
         return None
     return anns, keys[:n].copy(), fa[:n].copy(), fi[:n].copy(), fs[:n].copy(), segs, \
         rows[:n].copy() if by_row else None
+
+
+include "_spin.pxi"

@@ -782,3 +782,6 @@ def fr_uncompressed(object objs, object h, object w):
             if c != &stack[0]:
                 free(c)
     return out
+
+
+include "_spin.pxi"

@@ -59,3 +59,6 @@ def render(const uint32_t[::1] arena, const int64_t[::1] offsets, const int64_t[
         err.value = sum(arena[offsets[i]:offsets[i + 1]])
     if rc != FRLE_OK:
         raise_status(&err)
+
+
+include "_spin.pxi"

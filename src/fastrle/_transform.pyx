@@ -140,3 +140,6 @@ def roi_align(Sources s not None, int64_t h, int64_t w, const float[:, ::1] boxe
                             ph, pw, base, ms, rs, threads, &err)
     if rc != FRLE_OK:
         raise_status(&err)
+
+
+include "_spin.pxi"
