@@ -77,8 +77,19 @@ def test_spin_knob_sets_every_module() -> None:
         assert pool.spin_us() == 0
         pool.set_spin_us(5_000_000)
         assert [m.spin_us() for m in pool.MODULES] == [1_000_000] * len(pool.MODULES)
-        pool.set_spin_us(350)
-        assert pool.spin_us() == 350
+        pool.set_spin_us(2**40)  # past a C int: clamped before the C call
+        assert pool.spin_us() == 1_000_000
+        pool.set_spin_us(np.int64(350))
+        assert [m.spin_us() for m in pool.MODULES] == [350] * len(pool.MODULES)
+        for bad in (True, 1.5, "5", None):
+            with pytest.raises(TypeError, match="us must be an int, got"):
+                pool.set_spin_us(bad)
+        assert pool.spin_us() == 350  # a rejected value changes nothing
+        for m in pool.MODULES:  # each module's own setter: the C core clamps
+            m.set_spin_us(5_000_000)
+            assert m.spin_us() == 1_000_000
+            m.set_spin_us(-3)
+            assert m.spin_us() == 0
     finally:
         pool.set_spin_us(old)
 

@@ -11,8 +11,12 @@ from types import ModuleType
 from typing import Tuple
 
 from . import _components, _contours, _core, _eval, _mask, _render, _transform
+from ._args import is_int
 
-__all__ = ["spin_us", "set_spin_us", "MODULES"]
+__all__ = ["spin_us", "set_spin_us", "MODULES", "SPIN_US_MAX"]
+
+#: The C core's upper clamp of the spin time (FRLE_SPIN_US_MAX in rle_platform.c).
+SPIN_US_MAX = 1_000_000
 
 # every glue module that runs threaded C calls (each includes _spin.pxi)
 MODULES: Tuple[ModuleType, ...] = (_core, _contours, _components, _eval, _mask, _render, _transform)
@@ -26,7 +30,10 @@ def spin_us() -> int:
 
 
 def set_spin_us(us: int) -> None:
-    """Set every module's spin time in microseconds (clamped to [0, 1000000])."""
-    us = int(us)
+    """Set every module's spin time in microseconds: an int (numpy ints too;
+    TypeError otherwise), clamped to [0, 1000000]."""
+    if not is_int(us):
+        raise TypeError(f"us must be an int, got {us!r}")
+    v = max(0, min(int(us), SPIN_US_MAX))  # clamped here too: the C setter takes a C int
     for m in MODULES:
-        m.set_spin_us(us)
+        m.set_spin_us(v)
