@@ -114,6 +114,7 @@ T_GHOST = ["tests/test_gpu_host_pins.py", "tests/test_gpu_fixes.py", "tests/test
 T_EVAL2 = ["tests/test_eval_fast_pins.py"] + T_EVAL
 T_POLY2 = ["tests/test_contour_sparse_pins.py"] + T_POLY
 T_EACH = ["tests/test_contours_each.py"] + T_POLY
+T_POOL = ["tests/test_c_core.py", "tests/test_thread_pool.py", "tests/test_threads.py"]
 T_CLUSTER = ["tests/test_cluster_pins.py", "tests/test_cli_polygons.py", "tests/test_cli_polygons_pins.py",
              "tests/test_jobs_pins.py"]
 
@@ -138,6 +139,7 @@ PYX, MASK, API, ANN = "src/fastrle/_core.pyx", "src/fastrle/mask.py", "src/fastr
     "src/fastrle/sa1b/annotation.py"
 KP, KE = "csrc/kernels/rle_parse.cuh", "csrc/kernels/rle_expand.cuh"
 SP = "csrc/rle_parse_simd.c"
+PLAT = "csrc/rle_platform.c"
 DI, F, MPYX = "csrc/rle_parse_batch.c", "csrc/rle_features.c", "src/fastrle/_mask.pyx"
 X, XT, R = "csrc/rle_resize.c", "csrc/rle_transform.c", "csrc/rle_render.c"
 ARGS = "src/fastrle/_args.py"
@@ -1014,6 +1016,18 @@ MUTANTS: List[Mutant] = [
     _m("cli-poly-cluster-kw", CPO, "kw = dict(mode=mode, approx=approx, min_area=min_area)",
        "kw = dict(mode=mode, approx=approx)", "logic",
        "on a cluster the tasks do not get --min-area", T_CLUSTER),
+    # --- the persistent worker pool (csrc/rle_platform.c), 2026-12-07 fifth session
+    _m("pool-caller-claims", PLAT, "  claim_ranges(); /* what no worker has taken yet */\n",
+       "", "logic", "the caller does not run ranges no worker took (fail_after 0: they never run)", T_POOL),
+    _m("pool-no-wait", PLAT, "  if (pool.active) {\n    pool_unlock();", "  if (0) {\n    pool_unlock();",
+       "logic", "frle_parallel_for returns before the workers' ranges are done", T_POOL),
+    _m("pool-limit", PLAT, "if (limit >= 0 && limit < want) want = limit;", "(void)limit;",
+       "logic", "frle_threads_fail_after no longer caps a call's helpers", T_POOL),
+    _m("pool-child-reset", PLAT, "  pool.busy = pool.started = pool.open = pool.quit = 0;\n",
+       "  pool.open = pool.quit = 0;\n", "logic",
+       "a fork child counts its parent's workers (and a call in flight) as its own", T_POOL),
+    _m("pool-allowed", PLAT, "if (!pool.open || pool.joined >= pool.allowed) {",
+       "if (!pool.open) {", "logic", "more workers join a job than it asked for", T_POOL),
 ]
 
 
