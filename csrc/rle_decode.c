@@ -805,6 +805,7 @@ static inline int bb_any(const bitband *bb, uint64_t b) {
  * row words has its bits reversed. */
 static void bb_transpose(bitband *bb, uint64_t b, int big) {
   uint64_t q, *band = bb->bits + b * bb->wpad;
+  (void)big; /* read by the AVX-512 kernel only: unused where there is none */
   for (q = 0; q < bb->gw; q++) {
     uint64_t tw = bb->touched[b * bb->gw + q];
     while (tw) {

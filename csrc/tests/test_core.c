@@ -749,7 +749,6 @@ static int pool_meets(void) {
 }
 
 #if defined(__unix__) || defined(__APPLE__)
-static volatile int pool_stop;
 static int pool_thread_failures;
 
 static void *pool_caller(void *arg) {
@@ -761,6 +760,8 @@ static void *pool_caller(void *arg) {
 }
 
 #ifndef __aarch64__
+static volatile int pool_stop;
+
 static void *pool_churn(void *arg) {
   (void)arg;
   while (!pool_stop) pool_call(200, 3, 0, -1, "churn");
