@@ -44,8 +44,8 @@ BATCH_TARGETS = {"iou": 10.0, "merge": 5.0, "area": 3.0, "toBbox": 3.0}
 
 
 # Long strings at vector speed (issue 25): on families whose count strings outweigh
-# the output (noise, stripes), each of these calls on the 100 masks must take at most
-# the time of their count characters at LONG_GBPS, on one core.
+# the output (noise, stripes), each of these calls on the 100 masks is timed on one
+# core against the time of their count characters at LONG_GBPS (judged: LONG_JUDGED).
 LONG_CALLS = ("area", "toBbox", "merge", "iou")
 #: The calls judged against LONG_GBPS: the parse is most of their work. merge and
 #: iou share that parse but also write a bitmap word per 64 pixels of each mask's
