@@ -470,13 +470,12 @@ int frle_row_transitions(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w
  * dominates masks of many thin spans. The mask is first held as bits, one
  * 64-bit word per (band of 64 rows, column), each column segment OR-ing a
  * range of bits into the words of the bands it crosses. Then each band's
- * 64x64 blocks that hold foreground are transposed to row words, which are
- * ORed into the band's bits in address order, a word per output line; the
- * lines with a bit set are expanded to bytes and streamed out, and the
- * others are zero lines (left alone with zeroed). */
+ * 64x64 blocks that hold foreground are transposed to row words, and row
+ * by row each word is shifted to where the row starts in its line: a word
+ * per output line, expanded to bytes and streamed out. Lines away from the
+ * foreground are zero lines (left alone with zeroed). */
 #define BB_ROWS 64
-/* widest band (64 * w output bytes): its row words and line bits stay in
- * L1 and L2 */
+/* widest band (64 * w output bytes): its row words stay in L1 and L2 */
 #define BB_STAGE_MAX ((uint64_t)512 << 10)
 /* largest mask (pixels): its bit copy, an eighth of it, stays in L2 or L3 */
 #define BB_PIXELS_MAX ((uint64_t)64 << 20)
@@ -551,7 +550,25 @@ static void transpose64_avx512(const uint64_t *blk, uint64_t *rw, const uint8_t 
 }
 
 /* Line word v as the 64 bytes of line L (64-aligned), 1 where v has a
- * bit: streamed, or plain stores. */
+ * bit, with AVX2: 128-bit lane j of a half spreads bytes 2j and 2j+1 of
+ * its 32 bits over 8 bytes each, and each byte keeps its own bit. */
+FRLE_TARGET("avx2")
+static inline void line_bits_avx2(uint8_t *L, uint64_t v, int stream) {
+  const __m256i spread = _mm256_setr_epi64x(0, 0x0101010101010101ll, 0x0202020202020202ll, 0x0303030303030303ll);
+  const __m256i bitsel = _mm256_set1_epi64x((long long)0x8040201008040201ull), one = _mm256_set1_epi8(1);
+  __m256i lo = _mm256_set1_epi32((int)(uint32_t)v), hi = _mm256_set1_epi32((int)(uint32_t)(v >> 32));
+  lo = _mm256_min_epu8(_mm256_and_si256(_mm256_shuffle_epi8(lo, spread), bitsel), one);
+  hi = _mm256_min_epu8(_mm256_and_si256(_mm256_shuffle_epi8(hi, spread), bitsel), one);
+  if (stream) {
+    _mm256_stream_si256((__m256i *)L, lo);
+    _mm256_stream_si256((__m256i *)(L + 32), hi);
+  } else {
+    _mm256_storeu_si256((__m256i *)L, lo);
+    _mm256_storeu_si256((__m256i *)(L + 32), hi);
+  }
+}
+
+/* The same with AVX-512: streamed, or plain stores. */
 FRLE_TARGET("avx512f,avx512bw")
 static inline void line_bits_avx512(uint8_t *L, uint64_t v, int stream) {
   __m512i x = _mm512_maskz_mov_epi8(_cvtu64_mask64(v), _mm512_set1_epi8(1));
@@ -563,7 +580,7 @@ static inline void line_bits_avx512(uint8_t *L, uint64_t v, int stream) {
 /* row of rw[i] for each block kernel: the AVX-512 one's unpack order
  * (word q of stored register f = 4 s1 + 2 s2 + s3 is row
  * 16 (q >> 1) + 8 s1 + 4 s2 + 2 s3 + (q & 1)), and the identity */
-static uint8_t bb_perm_avx512[64], bb_perm_id[64];
+static uint8_t bb_perm_avx512[64], bb_perm_id[64], bb_iperm_avx512[64];
 
 /* byte b as 8 bytes of its bits, lowest first, and the permutations above:
  * filled once per process (frle_once orders the writes before any reader's
@@ -582,6 +599,7 @@ static void expand_fill(void) {
     bb_perm_avx512[b] = (uint8_t)(16 * (qw >> 1) + 8 * (f >> 2) + 4 * ((f >> 1) & 1) + 2 * (f & 1) + (qw & 1));
     bb_perm_id[b] = (uint8_t)b;
   }
+  for (b = 0; b < 64; b++) bb_iperm_avx512[bb_perm_avx512[b]] = (uint8_t)b;
 }
 
 static void expand_init(void) { frle_once(&expand_once, expand_fill); }
@@ -620,6 +638,7 @@ typedef struct {
   uint64_t h, w, nbands, wpad, gw;
   uint64_t *bits, *touched, *rows; /* rows: one block's 64 row words per group */
   const uint8_t *perm;             /* rows[x0 + i] is row perm[i] of its block */
+  const uint8_t *iperm;            /* and row r is rows[x0 + iperm[r]] */
   int avx512;
 } bitband;
 
@@ -749,11 +768,12 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
   bb->wpad = wpad;
   bb->gw = gw;
   bb->avx512 = 0;
-  bb->perm = bb_perm_id;
+  bb->perm = bb->iperm = bb_perm_id;
 #ifdef FRLE_X86_KERNELS
   if (frle_bits_level() == FRLE_ISA_AVX512) {
     bb->avx512 = 1;
     bb->perm = bb_perm_avx512;
+    bb->iperm = bb_iperm_avx512;
   }
 #endif
   /* bwork: touched, one block's row words per group, then the marks */
@@ -823,47 +843,6 @@ static void bb_transpose(bitband *bb, uint64_t b, int big) {
     }
   }
 }
-
-/* Step 3: band b's row words ORed into lb, the band's bits in address
- * order: bit i of lb[k] is byte i of the output line at (A & ~63) + 64 k,
- * where A is the band's first byte. With mark, dirty marks the words set.
- * Branch-free: rows of a block's edge are zero or not as the shape goes.
- * Rows past the band's end are zero and land inside lb (it has room for 64
- * rows). */
-static FRLE_FORCE_INLINE void bb_scatter_impl(const bitband *bb, uint64_t b, uintptr_t A, uint64_t *lb, uint64_t *dirty,
-                                              int mark) {
-  uint64_t q, i, w = bb->w, pr[64];
-  for (i = 0; i < 64; i++) pr[i] = bb->perm[i] * w + (A & 63); /* bit of rw[i]'s row start */
-  for (q = 0; q < bb->gw; q++) {
-    uint64_t tw = bb->touched[b * bb->gw + q];
-    while (tw) {
-      uint64_t x0 = (q * 64 + (uint64_t)frle_ctz64(tw)) * 64;
-      const uint64_t *rw = bb->rows + x0;
-      tw &= tw - 1;
-      for (i = 0; i < 64; i++) {
-        uint64_t v = rw[i], p = pr[i] + x0, k = p >> 6, s = p & 63;
-        uint64_t hi = (v >> 1) >> (63 - s); /* the bits past the line's end */
-        lb[k] |= v << s;
-        lb[k + 1] |= hi;
-        if (mark) {
-          dirty[k >> 6] |= (uint64_t)(v != 0) << (k & 63);
-          dirty[(k + 1) >> 6] |= (uint64_t)(hi != 0) << ((k + 1) & 63);
-        }
-      }
-    }
-  }
-}
-
-static void bb_scatter(const bitband *bb, uint64_t b, uintptr_t A, uint64_t *lb, uint64_t *dirty) {
-  bb_scatter_impl(bb, b, A, lb, dirty, 1);
-}
-
-#ifdef FRLE_X86_KERNELS
-/* for bb_emit_avx512, which finds the set words itself */
-static void bb_scatter_nomark(const bitband *bb, uint64_t b, uintptr_t A, uint64_t *lb) {
-  bb_scatter_impl(bb, b, A, lb, NULL, 0);
-}
-#endif
 
 typedef void (*line_bits_fn)(uint8_t *L, uint64_t v, int stream);
 
@@ -935,99 +914,125 @@ static FRLE_FORCE_INLINE void bo_done(band_out *bo, line_bits_fn put) {
   if (!bo->last) edge_line(bo, bo->L0 + 64 * bo->k1, 0, put);
 }
 
-/* Step 4: the band's lines from the words dirty marks (lb and dirty are
- * left zero). */
-static void bb_emit(band_out *bo, uint64_t *lb, uint64_t *dirty, uint64_t dwords) {
+/* Band b's touched groups as runs [g0[i], g1[i]] of adjacent groups; the
+ * number of runs. frle_bits_pays keeps a band to at most BB_STAGE_MAX /
+ * BB_ROWS columns, so it has at most BB_SEGS_MAX runs. */
+#define BB_SEGS_MAX ((BB_STAGE_MAX / BB_ROWS / 64 + 1) / 2)
+static int bb_segments(const bitband *bb, uint64_t b, uint32_t *g0, uint32_t *g1) {
   uint64_t q;
-  for (q = 0; q < dwords; q++) {
-    uint64_t dw = dirty[q];
-    dirty[q] = 0;
-    while (dw) {
-      uint64_t k = q * 64 + (uint64_t)frle_ctz64(dw);
-      dw &= dw - 1;
-      if (lb[k]) bo_word(bo, k, lb[k], line_bits_scalar);
-      lb[k] = 0;
+  int n = 0;
+  for (q = 0; q < bb->gw; q++) {
+    uint64_t tw = bb->touched[b * bb->gw + q];
+    while (tw) {
+      uint64_t g = q * 64 + (uint64_t)frle_ctz64(tw);
+      tw &= tw - 1;
+      if (n && g1[n - 1] + 1 == g) {
+        g1[n - 1] = (uint32_t)g;
+      } else {
+        g0[n] = g1[n] = (uint32_t)g;
+        n++;
+      }
     }
   }
-  bo_done(bo, line_bits_scalar);
+  return n;
+}
+
+/* Steps 3 and 4, row by row in address order, straight from the row
+ * words: a row's line words are its group words shifted by the row's
+ * offset in its first line, so no band of line words is built and none is
+ * searched for set words (that search took a mispredicted branch about
+ * twice per row of a blob). Rows with no bits are skipped; in the others
+ * every line of each run of touched groups is given to bo_word, zero words
+ * too (with zeroed they are zeros already), so no branch depends on the
+ * bits. Lines come in address order: a line two rows share (a row ending
+ * mid-line) is held until the next line is known, and ORed. */
+static FRLE_FORCE_INLINE void bb_rows_impl(const bitband *bb, uint64_t b, uint8_t *A, uint8_t *E, int zeroed,
+                                           int stream, line_bits_fn put) {
+  band_out bo;
+  uint64_t w = bb->w, nr = (uint64_t)(E - A) / w, r, pv = 0, pk = ~0ull;
+  uint32_t g0[BB_SEGS_MAX], g1[BB_SEGS_MAX];
+  int i, nseg = bb_segments(bb, b, g0, g1);
+  bo_init(&bo, A, E, zeroed, stream);
+  for (r = 0; r < nr; r++) {
+    const uint64_t *rw = bb->rows + bb->iperm[r]; /* group g's word: rw[64 * g] */
+    uint64_t s = (uintptr_t)(A + r * w) & 63, any = 0, g, ge;
+    uint64_t k0 = (uint64_t)(A + r * w - s - bo.L0) >> 6; /* group g's bits start at bit s of line k0 + g */
+    uint64_t glast = (s + w - 1) >> 6;                     /* the row's last byte is in line k0 + glast */
+    for (i = 0; i < nseg; i++)
+      for (g = g0[i]; g <= g1[i]; g++) any |= rw[64 * g];
+    if (!any) continue;
+    for (i = 0; i < nseg; i++) {
+      uint64_t prev = 0;
+      /* the line after the run's last group, if the row reaches into it
+       * (the last group's padding can reach a line or more past the row:
+       * the next row's lines, which must come in order) */
+      ge = g1[i] + 1 < glast ? g1[i] + 1 : glast;
+      for (g = g0[i]; g <= ge; g++) {
+        uint64_t v = g <= g1[i] ? rw[64 * g] : 0, lw = (v << s) | ((prev >> 1) >> (63 - s)), k = k0 + g;
+        prev = v;
+        if (k == pk) {
+          pv |= lw;
+          continue;
+        }
+        if (pk != ~0ull) bo_word(&bo, pk, pv, put);
+        pk = k;
+        pv = lw;
+      }
+    }
+  }
+  if (pk != ~0ull) bo_word(&bo, pk, pv, put);
+  bo_done(&bo, put);
+}
+
+/* bb_rows_impl per line writer, zeroed and not each its own copy (with
+ * zeroed a constant, bo_word's zero fill drops out of the loop: 7% of a
+ * zeroed decode of blobs) */
+static void bb_rows(const bitband *bb, uint64_t b, uint8_t *A, uint8_t *E, int zeroed, int stream) {
+  if (zeroed) bb_rows_impl(bb, b, A, E, 1, stream, line_bits_scalar);
+  else bb_rows_impl(bb, b, A, E, 0, stream, line_bits_scalar);
 }
 
 #ifdef FRLE_X86_KERNELS
-/* Step 4 with AVX-512: the set words of lb found 32 at a time, then 8 (lb
- * is left zero; it holds 32 words past line k1). */
+FRLE_TARGET("avx2")
+static void bb_rows_avx2(const bitband *bb, uint64_t b, uint8_t *A, uint8_t *E, int zeroed, int stream) {
+  if (zeroed) bb_rows_impl(bb, b, A, E, 1, stream, line_bits_avx2);
+  else bb_rows_impl(bb, b, A, E, 0, stream, line_bits_avx2);
+}
+
 FRLE_TARGET("avx512f,avx512bw")
-static void bb_emit_avx512(uint8_t *A, uint8_t *E, uint64_t *lb, int zeroed, int stream) {
-  band_out bo;
-  uint64_t k, k0, n, next;
-  uint8_t *L0;
-  __m512i one = _mm512_set1_epi8(1);
-  bo_init(&bo, A, E, zeroed, stream);
-  k0 = bo.k0;
-  n = bo.k1 - k0; /* whole lines: k - k0 < n */
-  L0 = bo.L0;
-  next = bo.next;
-  for (k = 0; k <= bo.k1; k += 8) {
-    __m512i x = _mm512_load_si512((const void *)(lb + k));
-    __mmask8 nz = _mm512_test_epi64_mask(x, x);
-    if (!nz) continue;
-    _mm512_store_si512((void *)(lb + k), _mm512_setzero_si512());
-    do {
-      int i = frle_ctz32(nz);
-      uint64_t kk = k + (uint64_t)i;
-      uint64_t v =
-        (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(_mm512_permutexvar_epi64(_mm512_set1_epi64(i), x)));
-      nz &= (__mmask8)(nz - 1);
-      if (kk - k0 < n) { /* a whole line */
-        uint8_t *L = L0 + 64 * kk;
-        __m512i y = _mm512_maskz_mov_epi8(_cvtu64_mask64(v), one);
-        if (!zeroed && kk > next) zero_lines(L0 + 64 * next, L, stream);
-        if (stream) _mm512_stream_si512((__m512i *)L, y);
-        else _mm512_storeu_si512((void *)L, y);
-        next = kk + 1;
-      } else {
-        bo_word(&bo, kk, v, line_bits_avx512);
-      }
-    } while (nz);
-  }
-  bo.next = next;
-  bo_done(&bo, line_bits_avx512);
+static void bb_rows_avx512(const bitband *bb, uint64_t b, uint8_t *A, uint8_t *E, int zeroed, int stream) {
+  if (zeroed) bb_rows_impl(bb, b, A, E, 1, stream, line_bits_avx512);
+  else bb_rows_impl(bb, b, A, E, 0, stream, line_bits_avx512);
 }
 #endif
+
+typedef void (*bb_rows_fn)(const bitband *bb, uint64_t b, uint8_t *A, uint8_t *E, int zeroed, int stream);
 
 static int decode_bitband(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, uint8_t *out, int zeroed,
                           frle_scratch *scr) {
   bitband bb;
-  /* a band spans at most w + 2 lines; lb's words, with one past the end
-   * and 32 more for bb_emit_avx512 */
-  uint64_t b, nlw = ((w + 3 + 31) & ~(uint64_t)31) + 32, dwords = (nlw + 63) / 64, *lb, *dirty;
+  uint64_t b;
   line_writer lw;
+  bb_rows_fn rows = bb_rows;
   int rc = bb_build(cnts, m, h, w, scr, &bb);
   if (rc != FRLE_OK) return rc;
-  if (!stage_zeroed(scr, (int64_t)((nlw + dwords) * sizeof(uint64_t)) + 64)) return FRLE_ERR_NOMEM;
-  lb = (uint64_t *)(void *)(scr->stage + ((64 - ((uintptr_t)scr->stage & 63)) & 63));
-  dirty = lb + nlw;
+#ifdef FRLE_X86_KERNELS
+  if (bb.avx512) rows = bb_rows_avx512;
+  else if (fill_level() >= FRLE_ISA_AVX2) rows = bb_rows_avx2;
+#endif
   lw_init(&lw, out, out + h * w, zeroed); /* for its stream choice and fence only */
   for (b = 0; b < bb.nbands; b++) {
     uint64_t y = b * BB_ROWS, nr = h - y < BB_ROWS ? h - y : BB_ROWS;
     uint8_t *a = out + y * w;
-    int any = bb_any(&bb, b);
-    band_out bo;
-    if (!any && zeroed) continue;
-    bo_init(&bo, a, a + nr * w, zeroed, lw.stream);
-    if (!any) { /* only zero lines: scanning its line words for none cost stars 3% */
+    if (!bb_any(&bb, b)) { /* only zero lines: no block to transpose */
+      band_out bo;
+      if (zeroed) continue;
+      bo_init(&bo, a, a + nr * w, 0, lw.stream);
       bo_done(&bo, line_bits_scalar);
       continue;
     }
     bb_transpose(&bb, b, 0);
-#ifdef FRLE_X86_KERNELS
-    if (bb.avx512) {
-      bb_scatter_nomark(&bb, b, (uintptr_t)a, lb);
-      bb_emit_avx512(a, a + nr * w, lb, zeroed, lw.stream);
-      continue;
-    }
-#endif
-    bb_scatter(&bb, b, (uintptr_t)a, lb, dirty);
-    bb_emit(&bo, lb, dirty, dwords);
+    rows(&bb, b, a, a + nr * w, zeroed, lw.stream);
   }
   lw_done(&lw);
   return FRLE_OK;

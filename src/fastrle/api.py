@@ -21,8 +21,8 @@ def _check_out(out: Any, shape: tuple) -> np.ndarray:
 
 def _fresh_output(nbytes: int) -> tuple:
     """(flat buffer, zeroed) for a new result. Large results come from fresh
-    anonymous pages: they are zero already, so only foreground is written,
-    and pages nobody writes (4 KiB each) are never faulted in."""
+    anonymous pages: they are zero already, so only the lines near foreground
+    are written, and pages nobody writes (4 KiB each) are never faulted in."""
     if nbytes >= MMAP_MIN_BYTES:
         return _core.zeroed_pages(nbytes), True
     return np.empty(nbytes, np.uint8), False
@@ -67,8 +67,9 @@ def decode(rles, out=None, *, size=None, mode="nearest", flip=None, packed=False
             (N, H2, ceil(W2/8)) uint8, pad bits 0. Not with ``"area"``.
         bitorder: ``"big"`` (np.packbits' default) or ``"little"``.
         threads: worker threads; None picks by size (1 for small batches).
-        zeroed: promise that ``out`` is all zeros, so only foreground is
-            written. Faster; wrong results if the promise is broken.
+        zeroed: promise that ``out`` is all zeros, so background is not
+            written, except zeros in the 64-byte lines near foreground.
+            Faster; wrong results if the promise is broken.
 
     Returns:
         (N, H2, W2) uint8 0/1 (float32 for area; packed: (N, H2, ceil(W2/8))),
