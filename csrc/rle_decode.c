@@ -759,7 +759,7 @@ static int bb_build(const uint32_t *cnts, int64_t m, uint64_t h, uint64_t w, frl
   uint8_t *mark;
   bb_state t;
 #ifdef FRLE_X86_KERNELS
-  int bmi2 = frle_isa_cap() >= FRLE_ISA_AVX2 && frle_cpu_has(FRLE_CPU_BMI2);
+  int bmi2 = frle_use_bmi2();
 #endif
   expand_init();
   bb->h = h;

@@ -30,7 +30,7 @@ int frle_parse_kernel_ok(int level) {
 }
 
 static int cap = FRLE_ISA_MAX, parse_level = FRLE_ISA_SCALAR, fill_level = FRLE_ISA_SCALAR,
-           bits_level = FRLE_ISA_SCALAR, scan_level = FRLE_ISA_SCALAR;
+           bits_level = FRLE_ISA_SCALAR, scan_level = FRLE_ISA_SCALAR, use_bmi2 = 0;
 static frle_once_t pick_once = FRLE_ONCE_INIT;
 
 static void pick(void) {
@@ -48,6 +48,7 @@ static void pick(void) {
     bits_level = FRLE_ISA_AVX512;
   if (cap >= FRLE_ISA_AVX512 && frle_cpu_has(FRLE_CPU_AVX512F | FRLE_CPU_AVX512BW)) scan_level = FRLE_ISA_AVX512;
   else if (cap >= FRLE_ISA_AVX2 && frle_cpu_has(FRLE_CPU_AVX2)) scan_level = FRLE_ISA_AVX2;
+  use_bmi2 = cap >= FRLE_ISA_AVX2 && frle_cpu_has(FRLE_CPU_BMI2);
 #endif
 #ifdef FRLE_NEON_KERNELS
   if (cap >= FRLE_ISA_NEON && frle_cpu_has(FRLE_CPU_NEON)) fill_level = FRLE_ISA_NEON;
@@ -77,4 +78,9 @@ int frle_bits_level(void) {
 int frle_scan_level(void) {
   frle_once(&pick_once, pick);
   return scan_level;
+}
+
+int frle_use_bmi2(void) {
+  frle_once(&pick_once, pick);
+  return use_bmi2;
 }

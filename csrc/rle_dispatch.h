@@ -63,6 +63,12 @@ int frle_bits_level(void);
  * x86), capped by frle_isa_cap() too. */
 int frle_scan_level(void);
 
+/* Whether the scalar loops with variable shifts take their BMI2 copies
+ * (shlx, shrx: the bit band's build, merge's toggle words): the CPU has
+ * BMI2 and frle_isa_cap() is AVX2 or more (FRLE_ISA=scalar or sse41 keeps
+ * the plain copies). */
+int frle_use_bmi2(void);
+
 #ifdef __cplusplus
 }
 #endif
