@@ -340,7 +340,7 @@ RUNS_TOGGLES(runs_toggles_bmi2, FRLE_TARGET("bmi2"))
 
 static void runs_toggles(uint64_t *t, uint8_t *u, const uint32_t *c, int64_t m) {
 #ifdef FRLE_X86_KERNELS
-  if (frle_cpu_has(FRLE_CPU_BMI2)) {
+  if (frle_use_bmi2()) {
     runs_toggles_bmi2(t, u, c, m);
     return;
   }
@@ -1046,6 +1046,16 @@ static inline void bits_put(uint64_t *b, uint64_t s, uint64_t e, int set) {
   word_put(b + we, me, set);
 }
 
+/* The value changes in bitmap word k of nw: bit i set where pixel 64 k + i
+ * differs from the pixel before it (carry: the top bit of word k - 1, then
+ * of word k), except past the last pixel (tail: the last word's pixel bits). */
+static FRLE_FORCE_INLINE uint64_t word_changes(const uint64_t *b, uint64_t k, uint64_t nw, uint64_t tail,
+                                               uint64_t *carry) {
+  uint64_t t = b[k] ^ ((b[k] << 1) | *carry);
+  *carry = b[k] >> 63;
+  return k == nw - 1 ? t & tail : t;
+}
+
 #ifdef FRLE_X86_KERNELS
 /* The positions of the value changes in words lo..hi of a bitmap whose
  * words before lo are 0, as absolute 32-bit pixel indices into o (16
@@ -1061,11 +1071,9 @@ static int64_t change_pos_avx512(const uint64_t *b, uint64_t lo, uint64_t hi, ui
   uint64_t k, carry = 0;
   int64_t m = 0;
   for (k = lo; k <= hi; k++) {
-    uint64_t t = b[k] ^ ((b[k] << 1) | carry);
+    uint64_t t = word_changes(b, k, nw, tail, &carry);
     int64_t n, i;
     __m512i bytes, base;
-    carry = b[k] >> 63;
-    if (k == nw - 1) t &= tail;
     if (!t) continue;
     n = frle_popcount64(t);
     bytes = _mm512_maskz_compress_epi8((__mmask64)t, idx);
@@ -1111,9 +1119,7 @@ static int64_t bitmap_runs(const uint64_t *b, uint64_t hw, uint64_t lo, uint64_t
   }
 #endif
   for (k = lo; k <= hi; k++) {
-    uint64_t t = b[k] ^ ((b[k] << 1) | carry);
-    carry = b[k] >> 63;
-    if (k == nw - 1) t &= tail;
+    uint64_t t = word_changes(b, k, nw, tail, &carry);
     while (t) {
       uint64_t p = k * 64 + (uint64_t)frle_ctz64(t);
       o[m++] = (uint32_t)(p - last);
