@@ -167,7 +167,6 @@ static void spawn_run(int64_t n, int k, frle_range_fn fn, void *ctx, int limit) 
  * for spin_us before it sleeps, so back-to-back calls find it awake: waking
  * a sleeping thread costs a futex wake plus, in a VM, the idle vCPU's wake. */
 #define FRLE_SPIN_US_DEFAULT 200
-#define FRLE_SPIN_US_MAX 1000000
 
 static struct {
   int busy;    /* a caller owns the pool (frle_xchg_int); others spawn_run */
@@ -251,6 +250,8 @@ static int spin_for(const int *p, int v, int eq, int us) {
   }
 }
 
+static int spin_clamp(int64_t us) { return us < 0 ? 0 : us > FRLE_SPIN_US_MAX ? FRLE_SPIN_US_MAX : (int)us; }
+
 static int spin_from_env(void) {
   const char *s = getenv("FASTRLE_SPIN_US");
   char *end;
@@ -258,7 +259,7 @@ static int spin_from_env(void) {
   if (!s || !*s) return FRLE_SPIN_US_DEFAULT;
   v = strtol(s, &end, 10);
   if (*end || v < 0) return FRLE_SPIN_US_DEFAULT;
-  return v > FRLE_SPIN_US_MAX ? FRLE_SPIN_US_MAX : (int)v;
+  return spin_clamp(v);
 }
 
 #ifndef _WIN32
@@ -287,9 +288,9 @@ int frle_spin_us(void) {
   return frle_load_relaxed(&pool.spin_us);
 }
 
-void frle_set_spin_us(int us) {
+void frle_set_spin_us(int64_t us) {
   frle_once(&pool_once, pool_init);
-  frle_store_relaxed(&pool.spin_us, us < 0 ? 0 : us > FRLE_SPIN_US_MAX ? FRLE_SPIN_US_MAX : us);
+  frle_store_relaxed(&pool.spin_us, spin_clamp(us));
 }
 
 /* Claim and run ranges until none is left. */

@@ -49,10 +49,12 @@ void frle_threads_fail_after(int started);
 
 /* How long (microseconds) a pool thread spins, watching for the next job,
  * after a job and while a caller waits for its workers, before it sleeps:
- * FASTRLE_SPIN_US from the environment, read once (default 200, at most
- * 1000000); 0 sleeps at once. The setter clamps to [0, 1000000]. */
+ * FASTRLE_SPIN_US from the environment, read once (default 200; a larger
+ * value than FRLE_SPIN_US_MAX is taken as it); 0 sleeps at once. The setter
+ * clamps to [0, FRLE_SPIN_US_MAX]. */
+#define FRLE_SPIN_US_MAX 1000000
 int frle_spin_us(void);
-void frle_set_spin_us(int us);
+void frle_set_spin_us(int64_t us);
 
 /* Stop the pool's workers and wait for them to end (after any call in
  * flight); the next threaded call starts new ones. For leak checkers and

@@ -77,8 +77,10 @@ def test_spin_knob_sets_every_module() -> None:
         assert pool.spin_us() == 0
         pool.set_spin_us(5_000_000)
         assert [m.spin_us() for m in pool.MODULES] == [1_000_000] * len(pool.MODULES)
-        pool.set_spin_us(2**40)  # past a C int: clamped before the C call
-        assert pool.spin_us() == 1_000_000
+        assert pool.SPIN_US_MAX == 1_000_000 and all(m.SPIN_US_MAX == 1_000_000 for m in pool.MODULES)
+        for big, want in ((2**40, 1_000_000), (2**70, 1_000_000), (-(2**70), 0), (2**40, 1_000_000)):
+            pool.set_spin_us(big)  # past a C int, past 64 bits: the C core's clamp still applies
+            assert [m.spin_us() for m in pool.MODULES] == [want] * len(pool.MODULES), big
         pool.set_spin_us(np.int64(350))
         assert [m.spin_us() for m in pool.MODULES] == [350] * len(pool.MODULES)
         for bad in (True, 1.5, "5", None):
@@ -90,6 +92,8 @@ def test_spin_knob_sets_every_module() -> None:
             assert m.spin_us() == 1_000_000
             m.set_spin_us(-3)
             assert m.spin_us() == 0
+            m.set_spin_us(2**80)
+            assert m.spin_us() == 1_000_000
     finally:
         pool.set_spin_us(old)
 

@@ -15,8 +15,8 @@ from ._args import is_int
 
 __all__ = ["spin_us", "set_spin_us", "MODULES", "SPIN_US_MAX"]
 
-#: The C core's upper clamp of the spin time (FRLE_SPIN_US_MAX in rle_platform.c).
-SPIN_US_MAX = 1_000_000
+#: The C core's upper clamp of the spin time (FRLE_SPIN_US_MAX in rle_platform.h).
+SPIN_US_MAX: int = _core.SPIN_US_MAX
 
 # every glue module that runs threaded C calls (each includes _spin.pxi)
 MODULES: Tuple[ModuleType, ...] = (_core, _contours, _components, _eval, _mask, _render, _transform)
@@ -31,9 +31,8 @@ def spin_us() -> int:
 
 def set_spin_us(us: int) -> None:
     """Set every module's spin time in microseconds: an int (numpy ints too;
-    TypeError otherwise), clamped to [0, 1000000]."""
+    TypeError otherwise), clamped to [0, SPIN_US_MAX] by the C core."""
     if not is_int(us):
         raise TypeError(f"us must be an int, got {us!r}")
-    v = max(0, min(int(us), SPIN_US_MAX))  # clamped here too: the C setter takes a C int
     for m in MODULES:
-        m.set_spin_us(v)
+        m.set_spin_us(us)
