@@ -1033,6 +1033,12 @@ MUTANTS: List[Mutant] = [
        "a fork child counts its parent's workers (and a call in flight) as its own", T_POOL),
     _m("pool-allowed", PLAT, "if (!pool.open || pool.joined >= pool.allowed) {",
        "if (!pool.open) {", "logic", "more workers join a job than it asked for", T_POOL),
+    # --- one home for a rule (2026-12-07 sixth session): the spin clamp, a word's value changes
+    _m("pool-spin-max", PLAT, "us > FRLE_SPIN_US_MAX ? FRLE_SPIN_US_MAX : (int)us;", "(int)us;", "logic",
+       "spin_clamp: no upper clamp (the setter and FASTRLE_SPIN_US take any spin time)", T_POOL),
+    _m("ops-changes-tail", O, "return k == nw - 1 ? t & tail : t;", "return t;", "logic",
+       "word_changes: the last word's padding bits count as value changes (a run past the last pixel)",
+       T_OPS + ["tests/test_merge_changes.py"]),
 ]
 
 
