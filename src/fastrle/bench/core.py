@@ -33,6 +33,11 @@ from .harness import (WARM_NOTE, BenchData, CaseSpec, Comparator, fastrle_or_non
 # mask; there the parse must run at >= 1 GB of characters per second instead.
 MEMSET_FAMILIES = ("blobs", "stars", "strokes", "rings")
 PARSE_GBPS = 1.0
+# Families where zeroed=True must be >= 3x faster than the full decode (issue 25:
+# "zeroed >= 3x faster than full on blobs"); elsewhere the ratio is shown, not
+# judged: zeroed still writes every line near foreground, and noise is half
+# foreground.
+ZEROED_FAMILIES = ("blobs",)
 
 
 def _nhw_decode(mod: Any, rles: list) -> Callable[[], Any]:
@@ -142,7 +147,8 @@ def case_zeroed(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
         zero()
         return bool(np.array_equal(fr.decode(d.rles, out=d.zero_buf, zeroed=True, threads=1), d.ref_c))
 
-    ratios = [("full / zeroed", "fastrle-full", "fastrle-zeroed", ">=", 3.0),
+    judged = d.cfg.family in ZEROED_FAMILIES
+    ratios = [("full / zeroed", "fastrle-full", "fastrle-zeroed", ">=" if judged else "", 3.0 if judged else None),
               ("rlemasklib (from dicts) / zeroed", "rlemasklib", "fastrle-zeroed", ">=", 1.0),
               ("rlemasklib decode-only / zeroed", "rlemasklib-decode-only", "fastrle-zeroed", "", None)]
     return comps, ratios, notes, verify
@@ -173,7 +179,9 @@ def case_threads(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 
     ratios = [(f"fastrle 1t / {t}t", "fastrle-1t", f"fastrle-{t}t", ">=", 1.5),
               (f"memset 1t / {t}t (bandwidth bound)", "memset-1t", f"memset-{t}t", "", None),
-              (f"fastrle {t}t / memset {t}t", f"fastrle-{t}t", f"memset-{t}t", "<=", 1.10)]
+              # against memset where the output outweighs the count strings, as in case a
+              (f"fastrle {t}t / memset {t}t", f"fastrle-{t}t", f"memset-{t}t", *(
+                  ("<=", 1.10) if d.cfg.family in MEMSET_FAMILIES else ("", None)))]
     return comps, ratios, notes, verify
 
 
