@@ -942,10 +942,25 @@ static int bb_segments(const bitband *bb, uint64_t b, uint32_t *g0, uint32_t *g1
  * offset in its first line, so no band of line words is built and none is
  * searched for set words (that search took a mispredicted branch about
  * twice per row of a blob). Rows with no bits are skipped; in the others
- * every line of each run of touched groups is given to bo_word, zero words
- * too (with zeroed they are zeros already), so no branch depends on the
- * bits. Lines come in address order: a line two rows share (a row ending
- * mid-line) is held until the next line is known, and ORed. */
+ * every line of each run of touched groups is written, zero words too
+ * (with zeroed they are zeros already), so no branch depends on the bits.
+ * Only a run's first and last line can be another row's too: those go
+ * through rows_hold, in address order, and with zeroed the lines between
+ * are written straight out (without zeroed, everything goes through
+ * rows_hold, which keeps bo_word's zero fill in order). */
+/* Line k's word lw, in address order: held in (*pk, *pv) until the next
+ * line is known, and ORed into the held one when it is the same line. */
+static FRLE_FORCE_INLINE void rows_hold(band_out *bo, uint64_t *pk, uint64_t *pv, uint64_t k, uint64_t lw,
+                                        line_bits_fn put) {
+  if (k == *pk) {
+    *pv |= lw;
+    return;
+  }
+  if (*pk != ~0ull) bo_word(bo, *pk, *pv, put);
+  *pk = k;
+  *pv = lw;
+}
+
 static FRLE_FORCE_INLINE void bb_rows_impl(const bitband *bb, uint64_t b, uint8_t *A, uint8_t *E, int zeroed,
                                            int stream, line_bits_fn put) {
   band_out bo;
@@ -962,21 +977,23 @@ static FRLE_FORCE_INLINE void bb_rows_impl(const bitband *bb, uint64_t b, uint8_
       for (g = g0[i]; g <= g1[i]; g++) any |= rw[64 * g];
     if (!any) continue;
     for (i = 0; i < nseg; i++) {
-      uint64_t prev = 0;
+      uint64_t v = rw[64 * g0[i]], prev = v;
       /* the line after the run's last group, if the row reaches into it
        * (the last group's padding can reach a line or more past the row:
        * the next row's lines, which must come in order) */
       ge = g1[i] + 1 < glast ? g1[i] + 1 : glast;
-      for (g = g0[i]; g <= ge; g++) {
-        uint64_t v = g <= g1[i] ? rw[64 * g] : 0, lw = (v << s) | ((prev >> 1) >> (63 - s)), k = k0 + g;
+      rows_hold(&bo, &pk, &pv, k0 + g0[i], v << s, put); /* the run's first line: maybe the row before's too */
+      for (g = g0[i] + 1; g < ge; g++) { /* lines of this row alone, whole lines of the band */
+        uint64_t lw;
+        v = rw[64 * g];
+        lw = (v << s) | ((prev >> 1) >> (63 - s));
         prev = v;
-        if (k == pk) {
-          pv |= lw;
-          continue;
-        }
-        if (pk != ~0ull) bo_word(&bo, pk, pv, put);
-        pk = k;
-        pv = lw;
+        if (zeroed) put(bo.L0 + 64 * (k0 + g), lw, stream); /* in any order: no zero fill to keep */
+        else rows_hold(&bo, &pk, &pv, k0 + g, lw, put);
+      }
+      if (ge > g0[i]) { /* the run's last line: maybe the row after's too */
+        v = ge <= g1[i] ? rw[64 * ge] : 0;
+        rows_hold(&bo, &pk, &pv, k0 + ge, (v << s) | ((prev >> 1) >> (63 - s)), put);
       }
     }
   }
