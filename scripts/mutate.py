@@ -930,9 +930,9 @@ MUTANTS: List[Mutant] = [
        T_BITS),
     _m("bb-rows-skip", D, "      for (g = g0[i]; g <= g1[i]; g++) any |= rw[64 * g];", "      any = 1;", "logic",
        "bb_rows: rows without bits are written too (zero lines: the cost zeroed saves)", T_BITS),
-    _m("bb-rows-zeroed", D, "if (zeroed) bb_rows_impl(bb, b, A, E, 1, stream, line_bits_avx512);",
-       "if (zeroed) bb_rows_impl(bb, b, A, E, 0, stream, line_bits_avx512);", "logic",
-       "bb_rows_avx512: zeroed also writes the zero lines between rows (the cost zeroed saves)", T_BITS),
+    _m("bb-rows-zeroed", D, "if (zeroed) bb_rows_impl(bb, b, A, E, 1, stream, put);",
+       "if (zeroed) bb_rows_impl(bb, b, A, E, 0, stream, put);", "logic",
+       "BB_ROWS_FN: zeroed also writes the zero lines between rows (the cost zeroed saves)", T_BITS),
     _m("bb-rows-seg", D, "if (n && g1[n - 1] + 1 == g) {", "if (n && g1[n - 1] + 2 >= g) {", "off-by-one",
        "bb_segments: runs of touched groups one group apart are joined (an untouched group's stale row words "
        "are read)", T_BITS),
