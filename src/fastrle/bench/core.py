@@ -157,6 +157,7 @@ def case_zeroed(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
 def case_threads(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     """c. threads=T vs threads=1, next to a T-thread memset."""
     fr, t = fastrle_or_none(), d.cfg.threads
+    in_memset = d.cfg.family in MEMSET_FAMILIES
     memset_t = memset_threads(d.warm, t, stack)
     comps, notes = [], [f"memset-{t}t = ctypes.memset on {t} equal chunks in {t} Python threads "
                         "(ctypes releases the GIL)", f"os.cpu_count() = {os.cpu_count()}", WARM_NOTE]
@@ -180,8 +181,8 @@ def case_threads(d: BenchData, stack: contextlib.ExitStack) -> CaseSpec:
     ratios = [(f"fastrle 1t / {t}t", "fastrle-1t", f"fastrle-{t}t", ">=", 1.5),
               (f"memset 1t / {t}t (bandwidth bound)", "memset-1t", f"memset-{t}t", "", None),
               # against memset where the output outweighs the count strings, as in case a
-              (f"fastrle {t}t / memset {t}t", f"fastrle-{t}t", f"memset-{t}t", *(
-                  ("<=", 1.10) if d.cfg.family in MEMSET_FAMILIES else ("", None)))]
+              (f"fastrle {t}t / memset {t}t", f"fastrle-{t}t", f"memset-{t}t", "<=" if in_memset else "",
+               1.10 if in_memset else None)]
     return comps, ratios, notes, verify
 
 
