@@ -22,6 +22,6 @@ def set_spin_us(us):
     """Set this module's spin time in microseconds (an int: ``operator.index``
     takes it), clamped by the C core to [0, SPIN_US_MAX]."""
     cdef int overflow = 0
-    cdef long long v = _spin_as_ll(int(us.__index__()), &overflow)
+    cdef long long v = _spin_as_ll(us.__index__(), &overflow)
     # an int past 64 bits reaches the C core's clamp as the nearest 64-bit one
     frle_set_spin_us(v if overflow == 0 else (-1 if overflow < 0 else 9223372036854775807))
